@@ -1,0 +1,124 @@
+package mlasimd
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"github.com/mlasimd/mlasimd/dispatch"
+	"github.com/mlasimd/mlasimd/kernels"
+)
+
+// routines is one Level's set of raw kernels. They trust their arguments: every
+// length has been checked by the Kernels method that calls them.
+type routines struct {
+	dot       func(a, b []float32) float32
+	axpy      func(alpha float32, x, y []float32)
+	gemv      func(y, w, x []float32)
+	gemvT     func(y, w, x []float32)
+	downUp    func(y, latent, down, up, x []float32)
+	gemmNT    func(c, a, b []float32, m, n, k, lda, ldb int)
+	gemmNN    func(c, a, b []float32, m, n, k, lda, ldb int)
+	exp       func(dst, x []float32)
+	softmax   func(x []float32, scale float32)
+	rope      func(x, cos, sin []float32)
+	ropeHalf  func(x, cos, sin []float32)
+	rmsNorm   func(dst, x, weight []float32, eps float32)
+	layerNorm func(dst, x, weight, bias []float32, eps float32)
+	f16ToF32  func(dst []float32, src []uint16)
+	bf16ToF32 func(dst []float32, src []uint16)
+	f32ToF16  func(dst []uint16, src []float32)
+	f32ToBF16 func(dst []uint16, src []float32)
+}
+
+// Kernels is the kernel table of one Level. Its methods check their arguments (a
+// mismatch panics before any memory is touched) and run that Level's routines. Get
+// one with Impl to run a particular Level; the package-level functions use the
+// active one.
+type Kernels struct {
+	level dispatch.Level
+	r     routines
+}
+
+// Level returns the instruction-set level this table runs.
+func (k *Kernels) Level() dispatch.Level { return k.level }
+
+// implemented holds every Level compiled into this build, registered by the
+// per-architecture files' init functions.
+var implemented = map[dispatch.Level]*Kernels{
+	dispatch.Generic: {level: dispatch.Generic, r: genericRoutines},
+}
+
+func register(l dispatch.Level, r routines) {
+	implemented[l] = &Kernels{level: l, r: r}
+}
+
+var (
+	active       atomic.Pointer[Kernels]
+	selectionErr error
+)
+
+func init() {
+	levels := make([]dispatch.Level, 0, len(implemented))
+	for l := range implemented {
+		levels = append(levels, l)
+	}
+	l, err := dispatch.Detect(levels)
+	if err != nil {
+		selectionErr = err
+		fmt.Fprintf(os.Stderr, "mlasimd: %v; using %s\n", err, l)
+	}
+	active.Store(implemented[l])
+}
+
+// SelectionError returns the error that MLASIMD_ISA caused at start-up, if any: an
+// unknown name, or a Level this CPU or build cannot run. The package then runs the best
+// available Level; programs that prefer to stop can check this.
+func SelectionError() error { return selectionErr }
+
+// Active returns the Level the package-level kernels run on.
+func Active() dispatch.Level { return active.Load().level }
+
+// Available lists the Levels this build implements and this CPU runs, best first.
+func Available() []dispatch.Level {
+	var out []dispatch.Level
+	for _, l := range dispatch.HostFeatures().Supported() {
+		if _, ok := implemented[l]; ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Impl returns the kernel table of Level l, and false when this build does not
+// implement l or this CPU cannot run it.
+func Impl(l dispatch.Level) (*Kernels, bool) {
+	k, ok := implemented[l]
+	if !ok || !dispatch.HostFeatures().Supports(l) {
+		return nil, false
+	}
+	return k, true
+}
+
+// Use makes Level l the active one and returns a function that restores the previous
+// Level. It is meant for tests and benchmarks that compare Levels in one process
+// (calls in flight on other goroutines finish on the Level they started with).
+func Use(l dispatch.Level) (restore func(), err error) {
+	k, ok := Impl(l)
+	if !ok {
+		return nil, fmt.Errorf("mlasimd: level %s is not available here (available: %v)", l, Available())
+	}
+	prev := active.Swap(k)
+	return func() { active.Store(prev) }, nil
+}
+
+var genericRoutines = routines{
+	dot: kernels.Dot, axpy: kernels.Axpy,
+	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
+	gemmNT: kernels.GemmNT, gemmNN: kernels.GemmNN,
+	exp: kernels.Exp, softmax: kernels.Softmax,
+	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,
+	rmsNorm: kernels.RMSNorm, layerNorm: kernels.LayerNorm,
+	f16ToF32: kernels.F16ToF32, bf16ToF32: kernels.BF16ToF32,
+	f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
+}

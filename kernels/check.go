@@ -1,0 +1,69 @@
+package kernels
+
+import "fmt"
+
+// The Check functions panic when the slice lengths do not fit the kernel. The root
+// package calls them before any assembly runs, so that no routine ever sees a shape
+// it could read or write out of bounds with.
+
+func shapePanic(kernel, format string, args ...any) {
+	panic(fmt.Sprintf("mlasimd: %s: "+format, append([]any{kernel}, args...)...))
+}
+
+// CheckSameLen panics unless a and b have the same length.
+func CheckSameLen(kernel string, a, b int) {
+	if a != b {
+		shapePanic(kernel, "length mismatch: %d != %d", a, b)
+	}
+}
+
+// CheckGemv panics unless len(w) == rows*cols.
+func CheckGemv(kernel string, w, rows, cols int) {
+	if w != rows*cols {
+		shapePanic(kernel, "len(w)=%d, want %d*%d=%d", w, rows, cols, rows*cols)
+	}
+}
+
+// CheckDownUp panics unless down is len(latent) x len(x) and up is len(y) x len(latent).
+func CheckDownUp(y, latent, down, up, x int) {
+	if down != latent*x {
+		shapePanic("DownUp", "len(down)=%d, want len(latent)*len(x)=%d*%d=%d", down, latent, x, latent*x)
+	}
+	if up != y*latent {
+		shapePanic("DownUp", "len(up)=%d, want len(y)*len(latent)=%d*%d=%d", up, y, latent, y*latent)
+	}
+}
+
+// CheckGemm panics unless the m x n result c, the m x k (NT) operand a with row stride
+// lda and the operand b fit their slices. bRows and bCols are b's logical shape.
+func CheckGemm(kernel string, c, a, b, m, n, k, lda, ldb, bRows, bCols int) {
+	if m < 0 || n < 0 || k < 0 {
+		shapePanic(kernel, "negative size m=%d n=%d k=%d", m, n, k)
+	}
+	if c != m*n {
+		shapePanic(kernel, "len(c)=%d, want m*n=%d*%d=%d", c, m, n, m*n)
+	}
+	if lda < k || (m > 0 && k > 0 && a < (m-1)*lda+k) {
+		shapePanic(kernel, "len(a)=%d lda=%d too small for %dx%d", a, lda, m, k)
+	}
+	if ldb < bCols || (bRows > 0 && bCols > 0 && b < (bRows-1)*ldb+bCols) {
+		shapePanic(kernel, "len(b)=%d ldb=%d too small for %dx%d", b, ldb, bRows, bCols)
+	}
+}
+
+// CheckRoPE panics unless x holds exactly one pair per cos/sin entry.
+func CheckRoPE(kernel string, x, cos, sin int) {
+	if cos != sin || x != 2*cos {
+		shapePanic(kernel, "len(x)=%d, len(cos)=%d, len(sin)=%d; want len(x)=2*len(cos) and len(cos)=len(sin)", x, cos, sin)
+	}
+}
+
+// CheckNorm panics unless dst, x and weight (and bias, when present) have one length.
+func CheckNorm(kernel string, dst, x, weight, bias int, hasBias bool) {
+	if dst != x || weight != x || (hasBias && bias != x) {
+		if hasBias {
+			shapePanic(kernel, "len(dst)=%d len(x)=%d len(weight)=%d len(bias)=%d, want all equal", dst, x, weight, bias)
+		}
+		shapePanic(kernel, "len(dst)=%d len(x)=%d len(weight)=%d, want all equal", dst, x, weight)
+	}
+}

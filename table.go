@@ -1,0 +1,102 @@
+package mlasimd
+
+import "github.com/mlasimd/mlasimd/kernels"
+
+// The checked entry points of a Level's table. Each validates the shapes with the
+// same checks as package kernels (so every Level panics with the same message), then
+// runs the Level's routine. The package-level functions in mlasimd.go document the
+// semantics.
+
+// gemvChunkFloats bounds how much of W one assembly call reads: assembly is never
+// preempted, so a long call would hold up the garbage collector's stop-the-world.
+const gemvChunkFloats = 1 << 16
+
+func (k *Kernels) Dot(a, b []float32) float32 {
+	kernels.CheckSameLen("Dot", len(a), len(b))
+	return k.r.dot(a, b)
+}
+
+func (k *Kernels) Axpy(alpha float32, x, y []float32) {
+	kernels.CheckSameLen("Axpy", len(x), len(y))
+	k.r.axpy(alpha, x, y)
+}
+
+func (k *Kernels) Gemv(y, w, x []float32) {
+	kernels.CheckGemv("Gemv", len(w), len(y), len(x))
+	n := len(x)
+	rows := len(y)
+	if n > 0 {
+		rows = max(4, gemvChunkFloats/n&^3)
+	}
+	for r0 := 0; r0 < len(y); r0 += rows {
+		r1 := min(r0+rows, len(y))
+		k.r.gemv(y[r0:r1], w[r0*n:r1*n], x)
+	}
+}
+
+func (k *Kernels) GemvT(y, w, x []float32) {
+	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
+	k.r.gemvT(y, w, x)
+}
+
+func (k *Kernels) DownUp(y, latent, down, up, x []float32) {
+	kernels.CheckDownUp(len(y), len(latent), len(down), len(up), len(x))
+	k.r.downUp(y, latent, down, up, x)
+}
+
+func (k *Kernels) GemmNT(c, a, b []float32, m, n, kk, lda, ldb int) {
+	kernels.CheckGemm("GemmNT", len(c), len(a), len(b), m, n, kk, lda, ldb, n, kk)
+	k.r.gemmNT(c, a, b, m, n, kk, lda, ldb)
+}
+
+func (k *Kernels) GemmNN(c, a, b []float32, m, n, kk, lda, ldb int) {
+	kernels.CheckGemm("GemmNN", len(c), len(a), len(b), m, n, kk, lda, ldb, kk, n)
+	k.r.gemmNN(c, a, b, m, n, kk, lda, ldb)
+}
+
+func (k *Kernels) Exp(dst, x []float32) {
+	kernels.CheckSameLen("Exp", len(dst), len(x))
+	k.r.exp(dst, x)
+}
+
+func (k *Kernels) Softmax(x []float32, scale float32) { k.r.softmax(x, scale) }
+
+func (k *Kernels) RoPE(x, cos, sin []float32) {
+	kernels.CheckRoPE("RoPE", len(x), len(cos), len(sin))
+	k.r.rope(x, cos, sin)
+}
+
+func (k *Kernels) RoPEHalf(x, cos, sin []float32) {
+	kernels.CheckRoPE("RoPEHalf", len(x), len(cos), len(sin))
+	k.r.ropeHalf(x, cos, sin)
+}
+
+func (k *Kernels) RMSNorm(dst, x, weight []float32, eps float32) {
+	kernels.CheckNorm("RMSNorm", len(dst), len(x), len(weight), 0, false)
+	k.r.rmsNorm(dst, x, weight, eps)
+}
+
+func (k *Kernels) LayerNorm(dst, x, weight, bias []float32, eps float32) {
+	kernels.CheckNorm("LayerNorm", len(dst), len(x), len(weight), len(bias), bias != nil)
+	k.r.layerNorm(dst, x, weight, bias, eps)
+}
+
+func (k *Kernels) F16ToF32(dst []float32, src []uint16) {
+	kernels.CheckSameLen("F16ToF32", len(dst), len(src))
+	k.r.f16ToF32(dst, src)
+}
+
+func (k *Kernels) BF16ToF32(dst []float32, src []uint16) {
+	kernels.CheckSameLen("BF16ToF32", len(dst), len(src))
+	k.r.bf16ToF32(dst, src)
+}
+
+func (k *Kernels) F32ToF16(dst []uint16, src []float32) {
+	kernels.CheckSameLen("F32ToF16", len(dst), len(src))
+	k.r.f32ToF16(dst, src)
+}
+
+func (k *Kernels) F32ToBF16(dst []uint16, src []float32) {
+	kernels.CheckSameLen("F32ToBF16", len(dst), len(src))
+	k.r.f32ToBF16(dst, src)
+}
