@@ -49,8 +49,11 @@ var implemented = map[dispatch.Level]*Kernels{
 	dispatch.Generic: {level: dispatch.Generic, r: genericRoutines},
 }
 
-func register(l dispatch.Level, r routines) {
+// register adds Level l; the per-architecture files call it from package variable
+// initializers, which all run before init selects the active Level.
+func register(l dispatch.Level, r routines) bool {
 	implemented[l] = &Kernels{level: l, r: r}
+	return true
 }
 
 var (

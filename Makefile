@@ -1,0 +1,58 @@
+# mlasimd: `make run` (the MLA decode demo and kernel report) and `make test` (what CI runs).
+GO ?= go
+TOOLS ?= ../shared/tools
+FUZZTIME ?= 30s
+FUZZ_SHORT ?= 3s
+export GOFLAGS ?=
+
+.PHONY: run test gen gen-check fmt-check vet test-go test-purego test-race fuzz fuzz-short bench
+
+run:
+	$(GO) run ./bench/demo
+	$(GO) run ./bench/report
+
+# test is what .ci/run runs: static checks, generated code up to date, every package on
+# every Level this CPU has, the purego build, a short fuzz run of every target, and the
+# other ISAs under emulation (arm64 under qemu-user, AVX-512 under Bochs).
+test: fmt-check vet gen-check test-go test-purego test-race fuzz-short test-arm64 test-avx512
+
+gen:
+	cd asm/gen && $(GO) generate ./...
+
+gen-check: gen
+	@git diff --exit-code -- kernels_amd64.s stubs_amd64.go kernels_arm64.s stubs_arm64.go || \
+		{ echo "generated files are stale: run 'make gen' and commit them"; exit 1; }
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	GOARCH=amd64 $(GO) vet ./...
+	GOARCH=amd64 $(GO) vet -tags purego ./...
+	GOARCH=arm64 $(GO) vet ./...
+	GOARCH=arm64 $(GO) vet -tags purego ./...
+	cd asm/gen && $(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test-purego:
+	$(GO) test -count=1 -tags purego ./...
+
+test-race:
+	$(GO) test -count=1 -race -short ./mla/...
+
+# fuzz-short runs every fuzz target for FUZZ_SHORT; fuzz runs each for FUZZTIME.
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)
+
+fuzz:
+	@for f in $$($(GO) test -list 'Fuzz.*' ./fuzz | grep '^Fuzz'); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./fuzz || exit 1; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . ./bench
+
+include mk/*.mk

@@ -1,0 +1,189 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+const gemmSig = "func(c, a, b []float32, m, n, k, lda, ldb, ldc int)"
+
+// gemmNT computes c[i*ldc+j] = sum_p a[i*lda+p]*b[j*ldb+p] in tiles of 4 rows of A by
+// 2 rows of B: each loaded row chunk of A meets two rows of B, for eight independent
+// accumulators. In MLA decode A holds the heads' queries and B the cache rows.
+func (t target) gemmNT() {
+	t.begin("gemmNT", gemmSig, "gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.")
+	t.tiles([]int{2, 1}, func(rows, cols int, i, j Register) { t.gemmNTBlock(rows, cols, i, j) })
+	ret()
+}
+
+// gemmNN accumulates c[i*ldc+j] += sum_p a[i*lda+p]*b[p*ldb+j] in tiles of 4 rows of c
+// by 2 vectors of columns: the tile stays in registers while p walks down B,
+// broadcasting a[i*lda+p].
+func (t target) gemmNN() {
+	t.begin("gemmNN", gemmSig, "gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.")
+	t.tiles([]int{2 * t.lanes, t.lanes, -1}, func(rows, cols int, i, j Register) { t.gemmNNTile(rows, cols, i, j) })
+	ret()
+}
+
+// tiles walks the m x n result in tiles: 4 rows, then single rows; within a row
+// band, columns in the given steps, widest first. A step of -1 is the masked tail
+// of the remaining columns. tile(rows, cols, i, j) emits one tile at row i, column j.
+func (t target) tiles(steps []int, tile func(rows, cols int, i, j Register)) {
+	i := GP64()
+	XORQ(i, i)
+	for _, rows := range []int{4, 1} {
+		rowTop, rowNext := label("rowtile"), label("rowtile_next")
+		Label(rowTop)
+		left := Load(Param("m"), GP64())
+		SUBQ(i, left)
+		CMPQ(left, U32(rows))
+		JB(LabelRef(rowNext))
+		j := GP64()
+		XORQ(j, j)
+		for _, cols := range steps {
+			colTop, colNext := label("coltile"), label("coltile_next")
+			Label(colTop)
+			n := Load(Param("n"), GP64())
+			SUBQ(j, n)
+			if cols < 0 {
+				JZ(LabelRef(colNext))
+			} else {
+				CMPQ(n, U32(cols))
+				JB(LabelRef(colNext))
+			}
+			tile(rows, cols, i, j)
+			if cols > 0 {
+				ADDQ(U32(cols), j)
+				JMP(LabelRef(colTop))
+			}
+			Label(colNext)
+		}
+		ADDQ(U32(rows), i)
+		JMP(LabelRef(rowTop))
+		Label(rowNext)
+	}
+}
+
+// rowPointers returns rows pointers into matrix name, starting at row start with a
+// row stride of ld elements.
+func rowPointers(name, ld string, start Register, rows int) []Register {
+	base := ptr(name)
+	stride := Load(Param(ld), GP64())
+	SHLQ(U8(2), stride)
+	p := make([]Register, rows)
+	p[0] = GP64()
+	MOVQ(start, p[0])
+	IMULQ(stride, p[0])
+	ADDQ(base, p[0])
+	for r := 1; r < rows; r++ {
+		p[r] = GP64()
+		LEAQ(Mem{Base: p[r-1], Index: stride, Scale: 1}, p[r])
+	}
+	return p
+}
+
+// gemmNTBlock emits one rows x nb tile of dot products over k at (i, j).
+func (t target) gemmNTBlock(rows, nb int, i, j Register) {
+	a := rowPointers("a", "lda", i, rows)
+	b := rowPointers("b", "ldb", j, nb)
+	acc := make([][]VecVirtual, rows)
+	for r := range acc {
+		acc[r] = t.accumulators(nb)
+	}
+	k := Load(Param("k"), GP64())
+	t.loop(k, 1, func(c chunk) {
+		vb := make([]Op, nb)
+		for s := range nb {
+			vb[s] = t.operand(c, b[s])
+		}
+		for r := range rows {
+			va := t.load(c, a[r])
+			for s := range nb {
+				VFMADD231PS(vb[s], va, acc[r][s])
+			}
+		}
+	})
+	cp := ptr("c")
+	ldc := Load(Param("ldc"), GP64())
+	for r := range rows {
+		off := GP64()
+		MOVQ(i, off)
+		if r > 0 {
+			ADDQ(U32(r), off)
+		}
+		IMULQ(ldc, off)
+		ADDQ(j, off)
+		for s := range nb {
+			VMOVSS(t.hsum(acc[r][s]), Mem{Base: cp, Index: off, Scale: 4, Disp: 4 * s})
+		}
+	}
+}
+
+func (t target) gemmNNTile(rows, cols int, i, j Register) {
+	width := 2
+	var msk *mask
+	switch cols {
+	case t.lanes:
+		width = 1
+	case -1:
+		width = 1
+		rem := Load(Param("n"), GP64())
+		SUBQ(j, rem)
+		m := t.tailMask(rem)
+		msk = &m
+	}
+	a := rowPointers("a", "lda", i, rows)
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(2), ldb)
+	pb := ptr("b")
+	LEAQ(Mem{Base: pb, Index: j, Scale: 4}, pb)
+	at := func(v int) chunk { return chunk{idx: j, u: v, m: msk} }
+	acc := make([][]VecVirtual, rows)
+	cRows := rowPointers("c", "ldc", i, rows)
+	for r := range acc {
+		acc[r] = make([]VecVirtual, width)
+		for v := range width {
+			acc[r][v] = t.load(at(v), cRows[r])
+		}
+	}
+	k := Load(Param("k"), GP64())
+	p := GP64()
+	XORQ(p, p)
+	top, done := label("nnk"), label("nnk_done")
+	Label(top)
+	CMPQ(p, k)
+	JAE(LabelRef(done))
+	vb := make([]Op, width)
+	for v := range width {
+		mem := Mem{Base: pb, Disp: v * t.lanes * 4}
+		if msk == nil {
+			vb[v] = mem
+			continue
+		}
+		r := t.vec()
+		if t.zmm {
+			VMOVUPS_Z(mem, msk.k, r)
+		} else {
+			VMASKMOVPS(mem, msk.v, r)
+		}
+		vb[v] = r
+	}
+	for r := range rows {
+		bc := t.vec()
+		VBROADCASTSS(Mem{Base: a[r], Index: p, Scale: 4}, bc)
+		for v := range width {
+			VFMADD231PS(vb[v], bc, acc[r][v])
+		}
+	}
+	ADDQ(ldb, pb)
+	INCQ(p)
+	JMP(LabelRef(top))
+	Label(done)
+	cRows = rowPointers("c", "ldc", i, rows)
+	for r := range rows {
+		for v := range width {
+			t.store(at(v), acc[r][v], cRows[r])
+		}
+	}
+}

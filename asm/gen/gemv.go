@@ -1,0 +1,190 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// gemvRows is how many rows of W one pass of gemv multiplies: each chunk of x is
+// loaded once into a register and reused for all of them.
+const gemvRows = 4
+
+func (t target) gemv() {
+	t.begin("gemv", "func(y, w, x []float32)", "gemv computes y = W x; W is len(y) x len(x), row-major.")
+	y, m := slice("y")
+	w := ptr("w")
+	x, n := slice("x")
+	t.gemvBody(y, m, w, x, n)
+	ret()
+}
+
+// downUp runs the gemv body twice in one call: latent = Down x, then y = Up latent.
+func (t target) downUp() {
+	t.begin("downUp", "func(y, latent, down, up, x []float32)",
+		"downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).")
+	lat, r := slice("latent")
+	x, n := slice("x")
+	t.gemvBody(lat, r, ptr("down"), x, n)
+	y, m := slice("y")
+	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()))
+	ret()
+}
+
+// gemvBody emits y = W x for m rows and n columns: blocks of four rows with two
+// accumulators each (eight independent FMA chains), then the remaining rows one
+// at a time.
+func (t target) gemvBody(y, m, w, x, n Register) {
+	rowBytes := GP64()
+	MOVQ(n, rowBytes)
+	SHLQ(U8(2), rowBytes)
+	row := GP64()
+	XORQ(row, row)
+	block, single, done := label("rows4"), label("rows1"), label("gemv_done")
+
+	Label(block)
+	left := GP64()
+	MOVQ(m, left)
+	SUBQ(row, left)
+	CMPQ(left, U32(gemvRows))
+	JB(LabelRef(single))
+	var rows [gemvRows]Register
+	for r := range rows {
+		rows[r] = GP64()
+		if r == 0 {
+			MOVQ(w, rows[0])
+		} else {
+			LEAQ(Mem{Base: rows[r-1], Index: rowBytes, Scale: 1}, rows[r])
+		}
+	}
+	var acc [gemvRows][2]VecVirtual
+	for r := range acc {
+		acc[r][0], acc[r][1] = t.vec(), t.vec()
+		t.zero(acc[r][0])
+		t.zero(acc[r][1])
+	}
+	t.loop(n, 2, func(c chunk) {
+		vx := t.load(c, x)
+		for r := range rows {
+			VFMADD231PS(t.operand(c, rows[r]), vx, acc[r][c.u])
+		}
+	})
+	var sums [4]VecVirtual
+	for r := range acc {
+		VADDPS(acc[r][1], acc[r][0], acc[r][0])
+		sums[r] = acc[r][0]
+	}
+	VMOVUPS(t.sum4(sums), Mem{Base: y, Index: row, Scale: 4})
+	LEAQ(Mem{Base: w, Index: rowBytes, Scale: 4}, w)
+	ADDQ(U32(gemvRows), row)
+	JMP(LabelRef(block))
+
+	Label(single)
+	CMPQ(row, m)
+	JAE(LabelRef(done))
+	a := t.accumulators(2)
+	t.loop(n, 2, func(c chunk) {
+		vx := t.load(c, x)
+		VFMADD231PS(t.operand(c, w), vx, a[c.u])
+	})
+	VMOVSS(t.reduceSum(a), Mem{Base: y, Index: row, Scale: 4})
+	ADDQ(rowBytes, w)
+	INCQ(row)
+	JMP(LabelRef(single))
+	Label(done)
+}
+
+// gemvT computes y = Wᵀ x (W is len(x) rows by len(y) columns) a block of columns
+// at a time: the block's accumulators stay in registers while the loop walks down
+// the rows, broadcasting x[i]. Rows go two at a time into two accumulator sets, so
+// the FMA chains are independent.
+func (t target) gemvT() {
+	t.begin("gemvT", "func(y, w, x []float32)", "gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.")
+	y, n := slice("y")
+	w := ptr("w")
+	x, m := slice("x")
+	rowBytes := GP64()
+	MOVQ(n, rowBytes)
+	SHLQ(U8(2), rowBytes)
+	col := GP64()
+	XORQ(col, col)
+	for _, width := range []int{4, 1} {
+		next := label("cols_next")
+		top := label("cols")
+		Label(top)
+		left := GP64()
+		MOVQ(n, left)
+		SUBQ(col, left)
+		CMPQ(left, U32(width*t.lanes))
+		JB(LabelRef(next))
+		t.gemvTColumns(y, w, x, m, rowBytes, col, width, nil)
+		ADDQ(U32(width*t.lanes), col)
+		JMP(LabelRef(top))
+		Label(next)
+	}
+	done := label("gemvT_done")
+	rem := GP64()
+	MOVQ(n, rem)
+	SUBQ(col, rem)
+	JZ(LabelRef(done))
+	msk := t.tailMask(rem)
+	t.gemvTColumns(y, w, x, m, rowBytes, col, 1, &msk)
+	Label(done)
+	ret()
+}
+
+// gemvTColumns emits the pass over all m rows for width vectors of columns starting
+// at col (under msk for the last, partial block).
+func (t target) gemvTColumns(y, w, x, m, rowBytes, col Register, width int, msk *mask) {
+	p := GP64()
+	LEAQ(Mem{Base: w, Index: col, Scale: 4}, p)
+	var acc [2][]VecVirtual
+	acc[0], acc[1] = t.accumulators(width), t.accumulators(width)
+	fma := func(set int, xi VecVirtual, offset Register) {
+		for v := range width {
+			mem := Mem{Base: p, Disp: v * t.lanes * 4}
+			if offset != nil {
+				mem.Index, mem.Scale = offset, 1
+			}
+			var src Op = mem
+			if msk != nil {
+				wv := t.vec()
+				if t.zmm {
+					VMOVUPS_Z(mem, msk.k, wv)
+				} else {
+					VMASKMOVPS(mem, msk.v, wv)
+				}
+				src = wv
+			}
+			VFMADD231PS(src, xi, acc[set][v])
+		}
+	}
+	i := GP64()
+	XORQ(i, i)
+	pairs, last, done := label("pairs"), label("lastrow"), label("rows_done")
+	end := GP64()
+	MOVQ(m, end)
+	SUBQ(U32(2), end)
+	Label(pairs)
+	CMPQ(i, end)
+	JG(LabelRef(last))
+	x0, x1 := t.vec(), t.vec()
+	VBROADCASTSS(Mem{Base: x, Index: i, Scale: 4}, x0)
+	VBROADCASTSS(Mem{Base: x, Index: i, Scale: 4, Disp: 4}, x1)
+	fma(0, x0, nil)
+	fma(1, x1, rowBytes)
+	LEAQ(Mem{Base: p, Index: rowBytes, Scale: 2}, p)
+	ADDQ(U32(2), i)
+	JMP(LabelRef(pairs))
+	Label(last)
+	CMPQ(i, m)
+	JAE(LabelRef(done))
+	xl := t.vec()
+	VBROADCASTSS(Mem{Base: x, Index: i, Scale: 4}, xl)
+	fma(0, xl, nil)
+	Label(done)
+	for v := range width {
+		VADDPS(acc[1][v], acc[0][v], acc[0][v])
+		t.store(chunk{idx: col, u: v, m: msk}, acc[0][v], y)
+	}
+}

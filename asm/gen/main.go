@@ -1,0 +1,37 @@
+// Command gen writes mlasimd's amd64 assembly (kernels_amd64.s) and its Go
+// declarations (stubs_amd64.go) with Avo. Every kernel is described once, as a
+// method of target, and instantiated for each x86 target.
+//
+//	go run . -out ../../kernels_amd64.s -stubs ../../stubs_amd64.go -pkg mlasimd
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+)
+
+func main() {
+	ConstraintExpr("gc,!purego")
+	declareTables()
+	for _, t := range []target{avx2} {
+		t.dot()
+		t.sum()
+		t.sumSqDiff()
+		t.axpy()
+		t.scale()
+		t.scaleMul()
+		t.affine()
+		t.gemv()
+		t.gemvT()
+		t.downUp()
+		t.gemmNT()
+		t.gemmNN()
+		t.exp()
+		t.maxScaled()
+		t.expSum()
+		t.rope()
+		t.ropeHalf()
+		t.f16ToF32()
+		t.bf16ToF32()
+	}
+	Generate()
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// ropeHalf rotates the pairs (x[i], x[i+h]): lo' = lo*c - hi*s, hi' = lo*s + hi*c.
+func (t target) ropeHalf() {
+	t.begin("ropeHalf", "func(x, cos, sin []float32)", "ropeHalf rotates the half-split pairs (x[i], x[i+len(cos)]) in place.")
+	lo := ptr("x")
+	cs, h := slice("cos")
+	sn := ptr("sin")
+	hi := GP64()
+	LEAQ(Mem{Base: lo, Index: h, Scale: 4}, hi)
+	t.loop(h, 2, func(c chunk) {
+		a := t.load(c, lo)
+		b := t.load(c, hi)
+		vc := t.operand(c, cs)
+		vs := t.operand(c, sn)
+		outLo := t.vec()
+		VMULPS(vs, b, outLo)
+		VFMSUB231PS(vc, a, outLo) // a*c - b*s
+		VMULPS(vc, b, b)
+		VFMADD231PS(vs, a, b) // a*s + b*c
+		t.store(c, outLo, lo)
+		t.store(c, b, hi)
+	})
+	ret()
+}
+
+// rope rotates the interleaved pairs (x[2i], x[2i+1]). One vector holds lanes/2
+// pairs; their cos and sin are loaded as a half vector and duplicated per pair
+// with VPERMPS, the pair is swapped with VPERMILPS, and VFMADDSUB231PS subtracts in
+// the even lanes and adds in the odd ones:
+//
+//	x' = x*cos ∓ swap(x)*sin = (x0*c - x1*s, x1*c + x0*s)
+func (t target) rope() {
+	t.begin("rope", "func(x, cos, sin []float32)", "rope rotates the interleaved pairs (x[2i], x[2i+1]) in place.")
+	x, n := slice("x")
+	cs := ptr("cos")
+	sn := ptr("sin")
+	dup := t.vec()
+	VMOVUPS(t.pairIndex(), dup)
+	t.loop(n, 2, func(c chunk) {
+		v := t.load(c, x)
+		// cos/sin index = x index / 2: the same idx register with half the scale.
+		half := Mem{Base: nil, Index: c.idx, Scale: 2, Disp: c.u * t.lanes * 2}
+		vc, vs := t.loadHalf(c, half, cs), t.loadHalf(c, half, sn)
+		VPERMPS(vc, dup, vc)
+		VPERMPS(vs, dup, vs)
+		sw := t.vec()
+		VPERMILPS(U8(0xb1), v, sw)
+		VMULPS(vs, sw, sw)
+		VFMADDSUB231PS(vc, v, sw)
+		t.store(c, sw, x)
+	})
+	ret()
+}
+
+// pairIndex is the VPERMPS index vector 0,0,1,1,2,2,...
+func (t target) pairIndex() Mem {
+	key := "pairidx"
+	name := "c_pairidx_" + string(rune('0'+t.lanes/8))
+	if m, ok := constTables[key+t.name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := range t.lanes {
+		DATA(4*i, U32(i/2))
+	}
+	constTables[key+t.name] = m
+	return m
+}
+
+// loadHalf loads lanes/2 floats of cos or sin for chunk c into the low half of a
+// vector. For a tail of rem floats of x it loads rem/2 floats under a mask of its
+// own, so it never reads past the end of cos.
+func (t target) loadHalf(c chunk, m Mem, base Register) VecVirtual {
+	m.Base = base
+	v := t.vec()
+	if c.m == nil {
+		if t.zmm {
+			VMOVUPS(m, v.AsY())
+		} else {
+			VMOVUPS(m, v.AsX())
+		}
+		return v
+	}
+	if t.zmm {
+		// The pair count's mask is every other bit of the element mask, packed: for
+		// rem = 2p elements the mask is p ones.
+		bits := GP32()
+		KMOVW(c.m.k, bits)
+		POPCNTL(bits, bits)
+		SHRL(U8(1), bits)
+		ones := GP32()
+		MOVL(U32(0xff), ones)
+		BZHIL(bits, ones, ones)
+		k := K()
+		KMOVW(ones, k)
+		VMOVUPS_Z(m, k, v.AsY())
+		return v
+	}
+	// AVX2: the first four words of the element mask keep the first rem lanes;
+	// shifting the mask table index gives rem/2 lanes instead.
+	pm := t.halfMask(c)
+	VMASKMOVPS(m, pm.AsX(), v.AsX())
+	return v
+}
+
+// halfMask derives the AVX2 mask for rem/2 lanes from the element mask of a tail:
+// lanes active in the element mask are a prefix of length rem, so packing every other
+// lane's word (VPERMPS with 0,2,4,6) yields a prefix of length rem/2.
+func (t target) halfMask(c chunk) VecVirtual {
+	idx := t.vec()
+	VMOVUPS(t.evenIndex(), idx)
+	pm := t.vec()
+	VPERMPS(c.m.v, idx, pm)
+	return pm
+}
+
+func (t target) evenIndex() Mem {
+	if m, ok := constTables["evenidx"+t.name]; ok {
+		return m
+	}
+	m := GLOBL("c_evenidx_"+t.name, RODATA|NOPTR)
+	for i := range t.lanes {
+		v := 2 * i
+		if v >= t.lanes {
+			v = t.lanes - 1 // a lane the tail of an odd-free mask never has set
+		}
+		DATA(4*i, U32(v))
+	}
+	constTables["evenidx"+t.name] = m
+	return m
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// target is one x86 vector instruction set that every kernel is instantiated for.
+// The kernels are written once against its methods; only this file knows how a
+// width (YMM or ZMM) loads, masks, reduces and zeroes.
+type target struct {
+	name  string // suffix of the TEXT symbols, e.g. dotAVX2
+	lanes int    // float32 lanes per vector
+	zmm   bool   // AVX-512: ZMM registers and opmask tails
+}
+
+var avx2 = target{name: "AVX2", lanes: 8}
+
+func (t target) vec() VecVirtual {
+	if t.zmm {
+		return ZMM()
+	}
+	return YMM()
+}
+
+// zero clears v. AVX-512 uses VPXORD: VXORPS on a ZMM needs AVX512DQ.
+func (t target) zero(v Register) {
+	if t.zmm {
+		VPXORD(v, v, v)
+		return
+	}
+	VXORPS(v, v, v)
+}
+
+// mask selects the first rem lanes of a vector for a tail that is shorter than one.
+type mask struct {
+	v VecVirtual // AVX2: all-ones lanes to keep
+	k Register   // AVX-512: opmask
+}
+
+// tailMask builds the mask for rem (1 .. lanes-1, in a register) leading lanes.
+func (t target) tailMask(rem Register) mask {
+	if t.zmm {
+		bits := GP32()
+		MOVL(U32(0xffff), bits)
+		BZHIL(rem.(GPVirtual).As32(), bits, bits)
+		k := K()
+		KMOVW(bits, k)
+		return mask{k: k}
+	}
+	idx := GP64()
+	MOVQ(U32(8), idx)
+	SUBQ(rem, idx)
+	table := GP64()
+	LEAQ(tailTable, table)
+	m := YMM()
+	VMOVUPS(Mem{Base: table, Index: idx, Scale: 4}, m)
+	return mask{v: m}
+}
+
+// tailTable holds eight all-ones words then eight zero words: the 8 words starting
+// at word 8-rem keep the first rem lanes (VMASKMOVPS reads the top bit of each).
+var tailTable Mem
+
+func declareTables() {
+	tailTable = GLOBL("tailmask", RODATA|NOPTR)
+	for i := range 16 {
+		v := U32(0)
+		if i < 8 {
+			v = U32(0xffffffff)
+		}
+		DATA(4*i, v)
+	}
+}
+
+var constTables = map[string]Mem{}
+
+// splat returns a memory operand holding a full vector of copies of the 32-bit
+// value bits, so that kernels can use constants as operands without spending
+// registers on them.
+func (t target) splat(name string, bits uint32) Mem {
+	key := fmt.Sprintf("%s_%d", name, t.lanes)
+	if m, ok := constTables[key]; ok {
+		return m
+	}
+	m := GLOBL("c_"+key, RODATA|NOPTR)
+	for i := range t.lanes {
+		DATA(4*i, U32(bits))
+	}
+	constTables[key] = m
+	return m
+}
+
+// chunk is one vector's worth of a streaming loop: element index idx plus u
+// vectors, or a masked tail when m is not nil.
+type chunk struct {
+	idx Register
+	u   int
+	m   *mask
+}
+
+// at addresses the chunk in an array of elemSize-byte elements based at base.
+func (t target) at(c chunk, base Register, elemSize int) Mem {
+	return Mem{Base: base, Index: c.idx, Scale: uint8(elemSize), Disp: c.u * t.lanes * elemSize}
+}
+
+// load reads the chunk of a float32 array into a new register; masked-off lanes
+// read as zero and never fault.
+func (t target) load(c chunk, base Register) VecVirtual {
+	v := t.vec()
+	t.loadInto(c, base, v)
+	return v
+}
+
+func (t target) loadInto(c chunk, base Register, v Register) {
+	m := t.at(c, base, 4)
+	switch {
+	case c.m == nil:
+		VMOVUPS(m, v)
+	case t.zmm:
+		VMOVUPS_Z(m, c.m.k, v)
+	default:
+		VMASKMOVPS(m, c.m.v, v)
+	}
+}
+
+// operand gives the chunk as an instruction operand: memory for a full vector, a
+// register loaded under the mask for a tail.
+func (t target) operand(c chunk, base Register) Op {
+	if c.m == nil {
+		return t.at(c, base, 4)
+	}
+	return t.load(c, base)
+}
+
+// store writes v to the chunk; masked-off lanes are not written.
+func (t target) store(c chunk, v Register, base Register) {
+	m := t.at(c, base, 4)
+	switch {
+	case c.m == nil:
+		VMOVUPS(v, m)
+	case t.zmm:
+		VMOVUPS(v, c.m.k, m)
+	default:
+		VMASKMOVPS(v, c.m.v, m)
+	}
+}
+
+// keepActive zeroes the masked-off lanes of v (no-op for a full chunk), for values
+// that are not zero when computed from zero inputs.
+func (t target) keepActive(c chunk, v Register) {
+	switch {
+	case c.m == nil:
+	case t.zmm:
+		VMOVAPS_Z(v, c.m.k, v)
+	default:
+		VANDPS(c.m.v, v, v)
+	}
+}
+
+var labelCount int
+
+func label(name string) string {
+	labelCount++
+	return fmt.Sprintf("%s_%d", name, labelCount)
+}
+
+// loop emits a streaming loop over n elements: blocks of unroll vectors, then single
+// vectors, then one masked tail. body emits the work for one chunk.
+func (t target) loop(n Register, unroll int, body func(c chunk)) {
+	idx := GP64()
+	XORQ(idx, idx)
+	end := GP64()
+	if unroll > 1 {
+		big, single := label("unrolled"), label("single")
+		MOVQ(n, end)
+		SUBQ(U32(unroll*t.lanes), end)
+		Label(big)
+		CMPQ(idx, end)
+		JG(LabelRef(single))
+		for u := range unroll {
+			body(chunk{idx: idx, u: u})
+		}
+		ADDQ(U32(unroll*t.lanes), idx)
+		JMP(LabelRef(big))
+		Label(single)
+	}
+	one, tail, done := label("one"), label("tail"), label("done")
+	MOVQ(n, end)
+	SUBQ(U32(t.lanes), end)
+	Label(one)
+	CMPQ(idx, end)
+	JG(LabelRef(tail))
+	body(chunk{idx: idx})
+	ADDQ(U32(t.lanes), idx)
+	JMP(LabelRef(one))
+	Label(tail)
+	rem := GP64()
+	MOVQ(n, rem)
+	SUBQ(idx, rem)
+	JZ(LabelRef(done))
+	m := t.tailMask(rem)
+	body(chunk{idx: idx, m: &m})
+	Label(done)
+}
+
+// hsum adds the lanes of v and returns an XMM register with the sum in lane 0.
+func (t target) hsum(v VecVirtual) Register {
+	y := v
+	if t.zmm {
+		y = YMM()
+		VEXTRACTF64X4(U8(1), v, y)
+		VADDPS(y, v.AsY(), y)
+	}
+	x, hi := y.AsX(), XMM()
+	VEXTRACTF128(U8(1), y, hi)
+	VADDPS(hi, x, x)
+	VMOVHLPS(x, x, hi)
+	VADDPS(hi, x, x)
+	VMOVSHDUP(x, hi)
+	VADDSS(hi, x, x)
+	return x
+}
+
+// hmax returns an XMM register with the largest lane of v in lane 0.
+func (t target) hmax(v VecVirtual) Register {
+	y := v
+	if t.zmm {
+		y = YMM()
+		VEXTRACTF64X4(U8(1), v, y)
+		VMAXPS(y, v.AsY(), y)
+	}
+	x, hi := y.AsX(), XMM()
+	VEXTRACTF128(U8(1), y, hi)
+	VMAXPS(hi, x, x)
+	VMOVHLPS(x, x, hi)
+	VMAXPS(hi, x, x)
+	VMOVSHDUP(x, hi)
+	VMAXSS(hi, x, x)
+	return x
+}
+
+// sum4 reduces four vectors to one XMM register holding their four lane sums.
+func (t target) sum4(v [4]VecVirtual) Register {
+	var y [4]VecVirtual
+	for i := range v {
+		y[i] = v[i]
+		if t.zmm {
+			y[i] = YMM()
+			VEXTRACTF64X4(U8(1), v[i], y[i])
+			VADDPS(y[i], v[i].AsY(), y[i])
+		}
+	}
+	VHADDPS(y[1], y[0], y[0])
+	VHADDPS(y[3], y[2], y[2])
+	VHADDPS(y[2], y[0], y[0])
+	hi := XMM()
+	VEXTRACTF128(U8(1), y[0], hi)
+	VADDPS(hi, y[0].AsX(), hi)
+	return hi
+}
+
+// broadcastScalar loads a float32 parameter and splats it over a vector.
+func (t target) broadcastParam(name string) VecVirtual {
+	x := Load(Param(name), XMM())
+	v := t.vec()
+	VBROADCASTSS(x, v)
+	return v
+}
+
+// begin opens a TEXT block for kernel name at this target.
+func (t target) begin(name, signature string, doc ...string) {
+	TEXT(name+t.name, NOSPLIT, signature)
+	Pragma("noescape")
+	Doc(doc...)
+}
+
+// ret returns, clearing the upper vector state first so that the SSE code the Go
+// compiler emits after the call pays no AVX transition penalty.
+func ret() {
+	VZEROUPPER()
+	RET()
+}
+
+func slice(name string) (base, n Register) {
+	return Load(Param(name).Base(), GP64()), Load(Param(name).Len(), GP64())
+}
+
+func ptr(name string) Register { return Load(Param(name).Base(), GP64()) }

@@ -1,0 +1,110 @@
+package mlasimd
+
+import (
+	"math"
+
+	"github.com/mlasimd/mlasimd/kernels"
+)
+
+// primitives are the routines an assembly Level provides. compose builds the full
+// kernel set from them: the multi-pass kernels (softmax, the norms) and the
+// cache-blocking of the GEMMs are the same Go code on every architecture.
+type primitives struct {
+	dot       func(a, b []float32) float32
+	sum       func(x []float32) float32
+	sumSqDiff func(x []float32, mean float32) float32
+	axpy      func(alpha float32, x, y []float32)
+	scale     func(x []float32, s float32)
+	scaleMul  func(dst, x, w []float32, r float32)
+	affine    func(dst, x, w, b []float32, mean, r float32)
+	gemv      func(y, w, x []float32)
+	gemvT     func(y, w, x []float32)
+	downUp    func(y, latent, down, up, x []float32)
+	gemmNT    func(c, a, b []float32, m, n, k, lda, ldb, ldc int) // c = A Bᵀ
+	gemmNN    func(c, a, b []float32, m, n, k, lda, ldb, ldc int) // c += A B
+	exp       func(dst, x []float32)
+	maxScaled func(x []float32, s float32) float32
+	expSum    func(x []float32, s, m float32) float32
+	rope      func(x, cos, sin []float32)
+	ropeHalf  func(x, cos, sin []float32)
+	f16ToF32  func(dst []float32, src []uint16)
+	bf16ToF32 func(dst []float32, src []uint16)
+}
+
+// Cache blocking of the GEMMs: gemmNT takes B (the cache rows) ntBlockRows at a
+// time so that the block stays in L1/L2 while every row of A meets it; gemmNN takes
+// nnBlockDepth rows of B at a time, accumulating into c, for the same reason.
+const (
+	ntBlockRows  = 32
+	nnBlockDepth = 64
+)
+
+func (p primitives) compose() routines {
+	return routines{
+		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvT: p.gemvT, downUp: p.downUp,
+		gemmNT: p.blockedGemmNT, gemmNN: p.blockedGemmNN,
+		exp: p.exp, softmax: p.softmax,
+		rope: p.rope, ropeHalf: p.ropeHalf,
+		rmsNorm: p.rmsNorm, layerNorm: p.layerNorm,
+		f16ToF32: p.f16ToF32, bf16ToF32: p.bf16ToF32,
+		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
+	}
+}
+
+func (p primitives) blockedGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		clear(c)
+		return
+	}
+	for j := 0; j < n; j += ntBlockRows {
+		nb := min(ntBlockRows, n-j)
+		p.gemmNT(c[j:], a, b[j*ldb:], m, nb, k, lda, ldb, n)
+	}
+}
+
+func (p primitives) blockedGemmNN(c, a, b []float32, m, n, k, lda, ldb int) {
+	clear(c)
+	if m == 0 || n == 0 {
+		return
+	}
+	for q := 0; q < k; q += nnBlockDepth {
+		kb := min(nnBlockDepth, k-q)
+		p.gemmNN(c, a[q:], b[q*ldb:], m, n, kb, lda, ldb, n)
+	}
+}
+
+// softmax runs the three passes (max, exp and sum, normalize). A maximum of -Inf
+// means every entry is -Inf or a NaN hid behind them (VMAXPS does not propagate NaN
+// from its first operand); the reference settles those rare rows exactly.
+func (p primitives) softmax(x []float32, scale float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := p.maxScaled(x, scale)
+	if math.IsInf(float64(m), -1) {
+		kernels.Softmax(x, scale)
+		return
+	}
+	sum := p.expSum(x, scale, m)
+	p.scale(x, 1/sum)
+}
+
+func (p primitives) rmsNorm(dst, x, weight []float32, eps float32) {
+	if len(x) == 0 {
+		return
+	}
+	r := kernels.RMSScale(p.dot(x, x), len(x), eps)
+	p.scaleMul(dst, x, weight, r)
+}
+
+func (p primitives) layerNorm(dst, x, weight, bias []float32, eps float32) {
+	if len(x) == 0 {
+		return
+	}
+	mean := p.sum(x) / float32(len(x))
+	r := kernels.RMSScale(p.sumSqDiff(x, mean), len(x), eps)
+	p.affine(dst, x, weight, bias, mean, r)
+}
