@@ -22,10 +22,11 @@ func (t target) ropeHalf() {
 		outLo := t.vec()
 		VMULPS(vs, b, outLo)
 		VFMSUB231PS(vc, a, outLo) // a*c - b*s
-		VMULPS(vc, b, b)
-		VFMADD231PS(vs, a, b) // a*s + b*c
+		outHi := t.vec()
+		VMULPS(vs, a, outHi)
+		VFMADD231PS(vc, b, outHi) // b*c + a*s, rounded as rope rounds the odd lane
 		t.store(c, outLo, lo)
-		t.store(c, b, hi)
+		t.store(c, outHi, hi)
 	})
 	ret()
 }

@@ -1,0 +1,74 @@
+package mlasimd_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/testutil"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDot(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ra, rb := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
+		for _, n := range lengths() {
+			for _, p := range placesFor(n) {
+				av, bv := testutil.Normals(rng, n), testutil.Normals(rng, n)
+				a, b := ra.F32(n, p, av), rb.F32(n, p, bv)
+				got := k.Dot(a, b)
+				want, mag := testutil.DotExact(av, bv)
+				if !testutil.Close(got, want, testutil.SumBound(n, mag)) {
+					require.Failf(t, "Dot", "n=%d %+v: got %v, want %v ± %g", n, p, got, want, testutil.SumBound(n, mag))
+				}
+				require.True(t, equalBits(a, av) && equalBits(b, bv), "Dot modified its inputs")
+			}
+		}
+	})
+}
+
+// TestDotSpecialValues mixes ±0, subnormals, huge values, ±Inf and NaN into the
+// inputs: the result must have the oracle's class (NaN, ±Inf) or be within the bound.
+func TestDotSpecialValues(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		for _, classes := range [][]testutil.Class{
+			{testutil.Zero, testutil.Subnormal}, {testutil.Huge}, {testutil.Inf}, {testutil.NaN}, testutil.AllClasses(),
+		} {
+			for n := 1; n <= 80; n++ {
+				a, b := testutil.Mixed(rng, n, 0.1, classes...), testutil.Mixed(rng, n, 0.1, classes...)
+				want, mag := testutil.DotExact(a, b)
+				got := k.Dot(a, b)
+				if !testutil.Close(got, want, testutil.SumBound(n, mag)) {
+					require.Failf(t, "Dot", "classes %v n=%d: got %v, want %v", classes, n, got, want)
+				}
+			}
+		}
+	})
+}
+
+func TestAxpy(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		rx, ry := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
+		for _, n := range lengths() {
+			for _, p := range placesFor(n) {
+				alpha := testutil.Value(rng, testutil.Normal)
+				xv, yv := testutil.Mixed(rng, n, 0.02, testutil.AllClasses()...), testutil.Normals(rng, n)
+				x, y := rx.F32(n, p, xv), ry.F32(n, p, yv)
+				k.Axpy(alpha, x, y)
+				for i := range y {
+					want := float64(yv[i]) + float64(alpha)*float64(xv[i])
+					// One product and one sum: at most two roundings.
+					bound := testutil.Gamma(2)*(math.Abs(float64(yv[i]))+math.Abs(float64(alpha)*float64(xv[i]))) + testutil.Tiny
+					if !testutil.Close(y[i], want, bound) {
+						require.Failf(t, "Axpy", "n=%d i=%d: got %v, want %v", n, i, y[i], want)
+					}
+				}
+				require.True(t, ry.UntouchedF32(y), "Axpy wrote outside y (n=%d %+v)", n, p)
+				require.True(t, equalBits(x, xv), "Axpy modified x")
+			}
+		}
+	})
+}

@@ -1,0 +1,109 @@
+package mlasimd_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/testutil"
+	"github.com/mlasimd/mlasimd/kernels"
+	"github.com/stretchr/testify/require"
+)
+
+// expWant is the exact exponential under the shared rules: 0 below the cutoff.
+func expWant(x float32) float64 {
+	if x < kernels.ExpCutoff {
+		return 0
+	}
+	return math.Exp(float64(x))
+}
+
+// expOK checks one Exp result: NaN for NaN, exactly 0 below the cutoff, +Inf where
+// the float32 result must overflow, and otherwise within ExpRelErr of e^x. Near the
+// overflow threshold, where e^x is within the error of MaxFloat32, either the largest
+// finite value or +Inf is right.
+func expOK(got, x float32) bool {
+	want := expWant(x)
+	switch {
+	case x != x:
+		return got != got
+	case want == 0:
+		return got == 0
+	case want > math.MaxFloat32*(1+testutil.ExpRelErr):
+		return math.IsInf(float64(got), 1)
+	case want > math.MaxFloat32*(1-testutil.ExpRelErr) && math.IsInf(float64(got), 1):
+		return true
+	}
+	return testutil.Close(got, want, testutil.ExpRelErr*want)
+}
+
+// TestExpAccuracy sweeps every 97th float32 from the cutoff to past the overflow
+// threshold (about 10 million inputs, every binade and every mantissa pattern class)
+// and checks the stated relative error bound; it also reports the worst error seen.
+func TestExpAccuracy(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		step := uint32(97)
+		if testing.Short() {
+			step = 9973
+		}
+		var xs []float32
+		for b := uint32(0); b < 0x7f800000; b += step {
+			f := math.Float32frombits(b)
+			if f <= 89.5 {
+				xs = append(xs, f)
+			}
+			if -f >= -88 {
+				xs = append(xs, -f)
+			}
+		}
+		got := make([]float32, len(xs))
+		k.Exp(got, xs)
+		worst := 0.0
+		for i, x := range xs {
+			if !expOK(got[i], x) {
+				require.Failf(t, "Exp", "x=%v (bits %#x): got %v, want %v", x, math.Float32bits(x), got[i], expWant(x))
+			}
+			if w := expWant(x); w > 0 && w < math.MaxFloat32/2 {
+				worst = max(worst, math.Abs(float64(got[i])-w)/w)
+			}
+		}
+		t.Logf("%d inputs, worst relative error %.3g (%.2f u), stated bound %.1f u", len(xs), worst, worst/testutil.U, testutil.ExpRelErr/testutil.U)
+	})
+}
+
+// TestExpSpecial pins the rules at the edges: -Inf and everything below the cutoff
+// give exactly 0 (never a subnormal), +Inf and overflow give +Inf, NaN stays NaN,
+// ±0 give 1. Every length runs, on guard pages.
+func TestExpSpecial(t *testing.T) {
+	edges := []float32{
+		float32(math.Inf(-1)), -1e30, -104, -87.34, kernels.ExpCutoff, -87.3, -87, -0.0, 0, 1e-40, -1e-40,
+		88, 88.72, 88.7228, 88.723, 89, 100, float32(math.Inf(1)), float32(math.NaN()), math.MaxFloat32,
+	}
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		rx, rd := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
+		for _, n := range lengths() {
+			for _, p := range placesFor(n) {
+				xv := make([]float32, n)
+				for i := range xv {
+					if i%3 == 0 {
+						xv[i] = edges[rng.IntN(len(edges))]
+					} else {
+						xv[i] = float32(rng.Float64()*180 - 90)
+					}
+				}
+				x, d := rx.F32(n, p, xv), rd.F32(n, p, nil)
+				k.Exp(d, x)
+				for i := range d {
+					if !expOK(d[i], xv[i]) {
+						require.Failf(t, "Exp", "n=%d x=%v: got %v, want %v", n, xv[i], d[i], expWant(xv[i]))
+					}
+					if d[i] != 0 && math.Abs(float64(d[i])) < 0x1p-126 {
+						require.Failf(t, "Exp", "x=%v gave the subnormal %v", xv[i], d[i])
+					}
+				}
+				require.True(t, rd.UntouchedF32(d), "Exp wrote outside dst")
+			}
+		}
+	})
+}

@@ -1,0 +1,77 @@
+package mlasimd_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/dispatch"
+	"github.com/mlasimd/mlasimd/internal/testutil"
+)
+
+// TestMain fails the whole run when MLASIMD_REQUIRE_ISA names a Level that was not
+// selected, so that a run meant for one ISA cannot pass on a silent fallback.
+func TestMain(m *testing.M) {
+	if err := dispatch.CheckRequired(mlasimd.Active()); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// forEachLevel runs f once per Level available here, as a subtest named after it.
+func forEachLevel(t *testing.T, f func(t *testing.T, k *mlasimd.Kernels)) {
+	for _, l := range mlasimd.Available() {
+		k, ok := mlasimd.Impl(l)
+		if !ok {
+			t.Fatalf("Available lists %s but Impl does not give it", l)
+		}
+		t.Run(l.String(), func(t *testing.T) { f(t, k) })
+	}
+}
+
+// maxLen is the longest vector tested: every length up to it runs, so every unrolled
+// loop, single-vector loop and tail of every width meets every remainder.
+const maxLen = 1100
+
+// lengths lists the vector lengths to test: all of 0..maxLen, or in -short mode (used
+// under slow emulators) every length up to 3 vectors of the widest ISA plus a few long
+// ones, which still gives every tail of every loop.
+func lengths() []int {
+	n := maxLen
+	if testing.Short() {
+		n = 100
+	}
+	out := make([]int, 0, n+4)
+	for i := 0; i <= n; i++ {
+		out = append(out, i)
+	}
+	if testing.Short() {
+		out = append(out, 255, 256, 257, 1031)
+	}
+	return out
+}
+
+// placesFor picks the placements for length n: always flush against the upper fence,
+// plus one of the misaligned or lower-fence placements, rotating with n.
+func placesFor(n int) []testutil.Place {
+	return []testutil.Place{{Tail: true}, testutil.Places[1+n%(len(testutil.Places)-1)]}
+}
+
+func newRNG(t *testing.T) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(len(t.Name())), 0x6d6c6173696d64))
+}
+
+func equalBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !(a[i] != a[i] && b[i] != b[i]) {
+			return false
+		}
+	}
+	return true
+}

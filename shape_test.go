@@ -1,0 +1,104 @@
+package mlasimd_test
+
+import (
+	"testing"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/stretchr/testify/require"
+)
+
+// TestShapeMismatchPanics: every kernel given mismatched lengths panics with a message
+// that names it and the sizes, before touching memory (the output keeps its values).
+func TestShapeMismatchPanics(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		f := func(n int) []float32 {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = 7
+			}
+			return s
+		}
+		h := func(n int) []uint16 { return make([]uint16, n) }
+		untouched := f(6)
+		cases := []struct {
+			name, msg string
+			call      func()
+		}{
+			{"Dot", "Dot: length mismatch: 3 != 4", func() { k.Dot(f(3), f(4)) }},
+			{"Axpy", "Axpy: length mismatch: 3 != 6", func() { k.Axpy(1, f(3), untouched) }},
+			{"Gemv", "Gemv: len(w)=11, want 6*2=12", func() { k.Gemv(untouched, f(11), f(2)) }},
+			{"GemvT", "GemvT: len(w)=13, want 2*6=12", func() { k.GemvT(untouched, f(13), f(2)) }},
+			{"DownUp", "DownUp: len(up)=5, want len(y)*len(latent)=6*1=6", func() { k.DownUp(untouched, f(1), f(2), f(5), f(2)) }},
+			{"GemmNT", "GemmNT: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNT(untouched, f(5), f(9), 2, 3, 3, 3, 3) }},
+			{"GemmNN", "GemmNN: len(b)=8 ldb=3 too small for 3x3", func() { k.GemmNN(f(6), f(6), f(8), 2, 3, 3, 3, 3) }},
+			{"GemmNN ldb", "GemmNN: len(b)=90 ldb=2 too small for 3x3", func() { k.GemmNN(f(6), f(6), f(90), 2, 3, 3, 3, 2) }},
+			{"Exp", "Exp: length mismatch: 6 != 5", func() { k.Exp(untouched, f(5)) }},
+			{"RoPE", "RoPE: len(x)=6, len(cos)=2, len(sin)=2", func() { k.RoPE(untouched, f(2), f(2)) }},
+			{"RoPEHalf", "RoPEHalf: len(x)=6, len(cos)=3, len(sin)=2", func() { k.RoPEHalf(untouched, f(3), f(2)) }},
+			{"RMSNorm", "RMSNorm: len(dst)=6 len(x)=6 len(weight)=5", func() { k.RMSNorm(untouched, f(6), f(5), 1e-6) }},
+			{"LayerNorm", "LayerNorm: len(dst)=6 len(x)=6 len(weight)=6 len(bias)=4", func() { k.LayerNorm(untouched, f(6), f(6), f(4), 1e-6) }},
+			{"F16ToF32", "F16ToF32: length mismatch: 6 != 7", func() { k.F16ToF32(untouched, h(7)) }},
+			{"BF16ToF32", "BF16ToF32: length mismatch: 6 != 2", func() { k.BF16ToF32(untouched, h(2)) }},
+			{"F32ToF16", "F32ToF16: length mismatch: 1 != 6", func() { k.F32ToF16(h(1), untouched) }},
+			{"F32ToBF16", "F32ToBF16: length mismatch: 1 != 6", func() { k.F32ToBF16(h(1), untouched) }},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				defer func() {
+					r := recover()
+					require.NotNil(t, r, "no panic")
+					require.Contains(t, r, "mlasimd: "+c.msg)
+				}()
+				c.call()
+			})
+		}
+		require.Equal(t, f(6), untouched, "a rejected call wrote its output")
+	})
+}
+
+// TestPackageLevelAPI runs each package-level function once, so the dispatched entry
+// points are covered as users call them.
+func TestPackageLevelAPI(t *testing.T) {
+	x := []float32{1, 2, 3, 4}
+	require.Equal(t, float32(30), mlasimd.Dot(x, x))
+	y := make([]float32, 4)
+	mlasimd.Axpy(2, x, y)
+	require.Equal(t, []float32{2, 4, 6, 8}, y)
+	out := make([]float32, 2)
+	mlasimd.Gemv(out, []float32{1, 0, 0, 0, 0, 1, 0, 0}, x)
+	require.Equal(t, []float32{1, 2}, out)
+	mlasimd.GemvT(y, []float32{1, 0, 0, 0, 0, 1, 0, 0}, out)
+	require.Equal(t, []float32{1, 2, 0, 0}, y)
+	lat := make([]float32, 1)
+	mlasimd.DownUp(out, lat, []float32{1, 1, 1, 1}, []float32{1, 2}, x)
+	require.Equal(t, []float32{10}, lat)
+	require.Equal(t, []float32{10, 20}, out)
+	c := make([]float32, 1)
+	mlasimd.GemmNT(c, x, x, 1, 1, 4, 4, 4)
+	require.Equal(t, []float32{30}, c)
+	mlasimd.GemmNN(c, x, x, 1, 1, 4, 4, 1)
+	require.Equal(t, []float32{30}, c)
+	e := make([]float32, 1)
+	mlasimd.Exp(e, []float32{0})
+	require.Equal(t, []float32{1}, e)
+	s := []float32{0, 0}
+	mlasimd.Softmax(s, 1)
+	require.Equal(t, []float32{0.5, 0.5}, s)
+	r := []float32{1, 0}
+	mlasimd.RoPE(r, []float32{0}, []float32{1})
+	require.Equal(t, []float32{0, 1}, r)
+	mlasimd.RoPEHalf(r, []float32{0}, []float32{1})
+	require.Equal(t, []float32{-1, 0}, r)
+	n := []float32{3, 4}
+	mlasimd.RMSNorm(n, n, []float32{1, 1}, 0)
+	require.InDeltaSlice(t, []float32{3 / 3.5355339, 4 / 3.5355339}, n, 1e-6)
+	mlasimd.LayerNorm(n, []float32{1, 3}, []float32{1, 1}, []float32{5, 5}, 0)
+	require.Equal(t, []float32{4, 6}, n)
+	hb := make([]uint16, 1)
+	mlasimd.F32ToF16(hb, []float32{1})
+	mlasimd.F16ToF32(e, hb)
+	require.Equal(t, []float32{1}, e)
+	mlasimd.F32ToBF16(hb, []float32{2})
+	mlasimd.BF16ToF32(e, hb)
+	require.Equal(t, []float32{2}, e)
+}
