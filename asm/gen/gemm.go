@@ -93,9 +93,11 @@ func (t target) gemmNTBlock(rows, nb int, i, j Register) {
 	}
 	k := Load(Param("k"), GP64())
 	t.loop(k, 1, func(c chunk) {
+		// Each B chunk meets every A row: load it once into a register (as a memory
+		// operand it would be loaded once per row, and loads would bound the loop).
 		vb := make([]Op, nb)
 		for s := range nb {
-			vb[s] = t.operand(c, b[s])
+			vb[s] = t.load(c, b[s])
 		}
 		for r := range rows {
 			va := t.load(c, a[r])
@@ -157,14 +159,13 @@ func (t target) gemmNNTile(rows, cols int, i, j Register) {
 	vb := make([]Op, width)
 	for v := range width {
 		mem := Mem{Base: pb, Disp: v * t.lanes * 4}
-		if msk == nil {
-			vb[v] = mem
-			continue
-		}
 		r := t.vec()
-		if t.zmm {
+		switch {
+		case msk == nil:
+			VMOVUPS(mem, r) // in a register: it meets every row of the tile
+		case t.zmm:
 			VMOVUPS_Z(mem, msk.k, r)
-		} else {
+		default:
 			VMASKMOVPS(mem, msk.v, r)
 		}
 		vb[v] = r
