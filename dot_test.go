@@ -1,7 +1,6 @@
 package mlasimd_test
 
 import (
-	"math"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
@@ -17,11 +16,7 @@ func TestDot(t *testing.T) {
 			for _, p := range placesFor(n) {
 				av, bv := testutil.Normals(rng, n), testutil.Normals(rng, n)
 				a, b := ra.F32(n, p, av), rb.F32(n, p, bv)
-				got := k.Dot(a, b)
-				want, mag := testutil.DotExact(av, bv)
-				if !testutil.Close(got, want, testutil.SumBound(n, mag)) {
-					require.Failf(t, "Dot", "n=%d %+v: got %v, want %v ± %g", n, p, got, want, testutil.SumBound(n, mag))
-				}
+				require.NoError(t, testutil.CheckDot(k.Dot(a, b), av, bv), "Dot %+v", p)
 				require.True(t, equalBits(a, av) && equalBits(b, bv), "Dot modified its inputs")
 			}
 		}
@@ -38,11 +33,7 @@ func TestDotSpecialValues(t *testing.T) {
 		} {
 			for n := 1; n <= 80; n++ {
 				a, b := testutil.Mixed(rng, n, 0.1, classes...), testutil.Mixed(rng, n, 0.1, classes...)
-				want, mag := testutil.DotExact(a, b)
-				got := k.Dot(a, b)
-				if !testutil.Close(got, want, testutil.SumBound(n, mag)) {
-					require.Failf(t, "Dot", "classes %v n=%d: got %v, want %v", classes, n, got, want)
-				}
+				require.NoError(t, testutil.CheckDot(k.Dot(a, b), a, b), "Dot, classes %v", classes)
 			}
 		}
 	})
@@ -58,14 +49,7 @@ func TestAxpy(t *testing.T) {
 				xv, yv := testutil.Mixed(rng, n, 0.02, testutil.AllClasses()...), testutil.Normals(rng, n)
 				x, y := rx.F32(n, p, xv), ry.F32(n, p, yv)
 				k.Axpy(alpha, x, y)
-				for i := range y {
-					want := float64(yv[i]) + float64(alpha)*float64(xv[i])
-					// One product and one sum: at most two roundings.
-					bound := testutil.Gamma(2)*(math.Abs(float64(yv[i]))+math.Abs(float64(alpha)*float64(xv[i]))) + testutil.Tiny
-					if !testutil.Close(y[i], want, bound) {
-						require.Failf(t, "Axpy", "n=%d i=%d: got %v, want %v", n, i, y[i], want)
-					}
-				}
+				require.NoError(t, testutil.CheckAxpy(y, alpha, xv, yv), "Axpy n=%d", n)
 				require.True(t, ry.UntouchedF32(y), "Axpy wrote outside y (n=%d %+v)", n, p)
 				require.True(t, equalBits(x, xv), "Axpy modified x")
 			}

@@ -10,33 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// expWant is the exact exponential under the shared rules: 0 below the cutoff.
-func expWant(x float32) float64 {
-	if x < kernels.ExpCutoff {
-		return 0
-	}
-	return math.Exp(float64(x))
-}
-
-// expOK checks one Exp result: NaN for NaN, exactly 0 below the cutoff, +Inf where
-// the float32 result must overflow, and otherwise within ExpRelErr of e^x. Near the
-// overflow threshold, where e^x is within the error of MaxFloat32, either the largest
-// finite value or +Inf is right.
-func expOK(got, x float32) bool {
-	want := expWant(x)
-	switch {
-	case x != x:
-		return got != got
-	case want == 0:
-		return got == 0
-	case want > math.MaxFloat32*(1+testutil.ExpRelErr):
-		return math.IsInf(float64(got), 1)
-	case want > math.MaxFloat32*(1-testutil.ExpRelErr) && math.IsInf(float64(got), 1):
-		return true
-	}
-	return testutil.Close(got, want, testutil.ExpRelErr*want)
-}
-
 // TestExpAccuracy sweeps every 97th float32 from the cutoff to past the overflow
 // threshold (about 10 million inputs, every binade and every mantissa pattern class)
 // and checks the stated relative error bound; it also reports the worst error seen.
@@ -60,10 +33,10 @@ func TestExpAccuracy(t *testing.T) {
 		k.Exp(got, xs)
 		worst := 0.0
 		for i, x := range xs {
-			if !expOK(got[i], x) {
-				require.Failf(t, "Exp", "x=%v (bits %#x): got %v, want %v", x, math.Float32bits(x), got[i], expWant(x))
+			if !testutil.ExpOK(got[i], x) {
+				require.Failf(t, "Exp", "x=%v (bits %#x): got %v, want %v", x, math.Float32bits(x), got[i], testutil.ExpWant(x))
 			}
-			if w := expWant(x); w > 0 && w < math.MaxFloat32/2 {
+			if w := testutil.ExpWant(x); w > 0 && w < math.MaxFloat32/2 {
 				worst = max(worst, math.Abs(float64(got[i])-w)/w)
 			}
 		}
@@ -95,8 +68,8 @@ func TestExpSpecial(t *testing.T) {
 				x, d := rx.F32(n, p, xv), rd.F32(n, p, nil)
 				k.Exp(d, x)
 				for i := range d {
-					if !expOK(d[i], xv[i]) {
-						require.Failf(t, "Exp", "n=%d x=%v: got %v, want %v", n, xv[i], d[i], expWant(xv[i]))
+					if !testutil.ExpOK(d[i], xv[i]) {
+						require.Failf(t, "Exp", "n=%d x=%v: got %v, want %v", n, xv[i], d[i], testutil.ExpWant(xv[i]))
 					}
 					if d[i] != 0 && math.Abs(float64(d[i])) < 0x1p-126 {
 						require.Failf(t, "Exp", "x=%v gave the subnormal %v", xv[i], d[i])

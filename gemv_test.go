@@ -30,9 +30,8 @@ func checkMatVec(t *testing.T, name string, y []float32, row func(i int) (a, b [
 	t.Helper()
 	for i := range y {
 		a, b := row(i)
-		want, mag := testutil.DotExact(a, b)
-		if !testutil.Close(y[i], want, testutil.SumBound(len(a), mag)) {
-			require.Failf(t, name, "len(y)=%d y[%d]=%v, want %v ± %g", len(y), i, y[i], want, testutil.SumBound(len(a), mag))
+		if err := testutil.CheckDot(y[i], a, b); err != nil {
+			require.Failf(t, name, "len(y)=%d y[%d]: %v", len(y), i, err)
 		}
 	}
 }

@@ -2337,7 +2337,8 @@ unrolled_158:
 	CMPQ         DX, BX
 	JG           single_159
 	VMOVUPS      (AX)(DX*4), Y4
-	VFMSUB213PS  Y1, Y0, Y4
+	VMULPS       Y0, Y4, Y4
+	VSUBPS       Y1, Y4, Y4
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y4, Y5
 	VMOVUPS      c_exphi_8<>+0(SB), Y6
 	VMINPS       Y4, Y6, Y6
@@ -2369,7 +2370,8 @@ unrolled_158:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	VMOVUPS      32(AX)(DX*4), Y4
-	VFMSUB213PS  Y1, Y0, Y4
+	VMULPS       Y0, Y4, Y4
+	VSUBPS       Y1, Y4, Y4
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y4, Y5
 	VMOVUPS      c_exphi_8<>+0(SB), Y6
 	VMINPS       Y4, Y6, Y6
@@ -2411,7 +2413,8 @@ one_160:
 	CMPQ         DX, BX
 	JG           tail_161
 	VMOVUPS      (AX)(DX*4), Y4
-	VFMSUB213PS  Y1, Y0, Y4
+	VMULPS       Y0, Y4, Y4
+	VSUBPS       Y1, Y4, Y4
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y4, Y5
 	VMOVUPS      c_exphi_8<>+0(SB), Y6
 	VMINPS       Y4, Y6, Y6
@@ -2453,7 +2456,8 @@ tail_161:
 	LEAQ         tailmask<>+0(SB), CX
 	VMOVUPS      (CX)(BX*4), Y4
 	VMASKMOVPS   (AX)(DX*4), Y4, Y5
-	VFMSUB213PS  Y1, Y0, Y5
+	VMULPS       Y0, Y5, Y5
+	VSUBPS       Y1, Y5, Y5
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y5, Y0
 	VMOVUPS      c_exphi_8<>+0(SB), Y1
 	VMINPS       Y5, Y1, Y1

@@ -9,17 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// rotateBound: each output is a·c ∓ b·s, two products and one sum, so at most two
-// roundings on each term: γ(2)·(|a·c| + |b·s|).
-func rotateCheck(t *testing.T, name string, got float32, a, b, c, s float32, sign float64) {
-	t.Helper()
-	ac, bs := float64(a)*float64(c), float64(b)*float64(s)
-	want := ac + sign*bs
-	if !testutil.Close(got, want, testutil.Gamma(2)*(math.Abs(ac)+math.Abs(bs))+testutil.Tiny) {
-		require.Failf(t, name, "got %v, want %v", got, want)
-	}
-}
-
 func angles(rng interface{ Float64() float64 }, h int) (cos, sin []float32) {
 	cos, sin = make([]float32, h), make([]float32, h)
 	for i := range cos {
@@ -42,8 +31,8 @@ func TestRoPE(t *testing.T) {
 				k.RoPE(x, c, s)
 				for i := range h {
 					a, b := xv[2*i], xv[2*i+1]
-					rotateCheck(t, "RoPE even", x[2*i], a, b, cv[i], sv[i], -1)
-					rotateCheck(t, "RoPE odd", x[2*i+1], a, b, sv[i], cv[i], +1)
+					require.NoError(t, testutil.CheckRotation(x[2*i], a, b, cv[i], sv[i], -1), "RoPE even")
+					require.NoError(t, testutil.CheckRotation(x[2*i+1], a, b, sv[i], cv[i], +1), "RoPE odd")
 				}
 				require.True(t, rx.UntouchedF32(x), "RoPE wrote outside x (h=%d)", h)
 			}
@@ -64,8 +53,8 @@ func TestRoPEHalf(t *testing.T) {
 				k.RoPEHalf(x, c, s)
 				for i := range h {
 					a, b := xv[i], xv[i+h]
-					rotateCheck(t, "RoPEHalf lo", x[i], a, b, cv[i], sv[i], -1)
-					rotateCheck(t, "RoPEHalf hi", x[i+h], a, b, sv[i], cv[i], +1)
+					require.NoError(t, testutil.CheckRotation(x[i], a, b, cv[i], sv[i], -1), "RoPEHalf lo")
+					require.NoError(t, testutil.CheckRotation(x[i+h], a, b, sv[i], cv[i], +1), "RoPEHalf hi")
 				}
 				require.True(t, rx.UntouchedF32(x), "RoPEHalf wrote outside x (h=%d)", h)
 			}

@@ -9,46 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// softmaxCheck compares a softmax row against the float64 oracle with this bound
-// (u = 2^-24, E = ExpRelErr, η_i = u·(|s·x_i| + |d_i|) with d_i = s·x_i - max):
-//
-//	|got_i - y_i| <= y_i·(η_i + E + Σ_j y_j·(η_j + E) + γ(n) + 3u)·1.01 + n·2^-126
-//
-// η_i is the absolute error of the exponent argument (rounding of s·x_i and of the
-// subtraction; a rounding of the max shifts every argument alike and cancels), which
-// becomes a relative error of e_i; the sum adds the weighted errors of its terms and
-// γ(n) of its own; the reciprocal and the product add 3u; 1.01 covers second-order
-// terms; the last term covers arguments near the cutoff that one side flushes to 0.
-func softmaxCheck(t *testing.T, got, x []float32, s float32) {
-	t.Helper()
-	n := len(x)
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = max(m, float64(s)*float64(v))
-	}
-	y, eta := make([]float64, n), make([]float64, n)
-	var sum float64
-	for i, v := range x {
-		d := float64(s)*float64(v) - m
-		y[i] = expWant(float32(d))
-		if y[i] > 0 { // a zero term (-Inf, or under the cutoff) carries no error
-			eta[i] = testutil.U * (math.Abs(float64(s)*float64(v)) + math.Abs(d))
-		}
-		sum += y[i]
-	}
-	spread := 0.0
-	for i := range y {
-		y[i] /= sum
-		spread += y[i] * (eta[i] + testutil.ExpRelErr)
-	}
-	for i := range y {
-		bound := y[i]*(eta[i]+testutil.ExpRelErr+spread+testutil.Gamma(n)+3*testutil.U)*1.01 + float64(n)*0x1p-126
-		if !testutil.Close(got[i], y[i], bound) {
-			require.Failf(t, "Softmax", "n=%d scale=%v i=%d x=%v: got %v, want %v ± %g", n, s, i, x[i], got[i], y[i], bound)
-		}
-	}
-}
-
 func TestSoftmax(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
@@ -66,7 +26,9 @@ func TestSoftmax(t *testing.T) {
 				scale := []float32{1, 0.1147, -0.5, 3}[(n+pi)%4]
 				x := r.F32(n, p, xv)
 				k.Softmax(x, scale)
-				softmaxCheck(t, x, xv, scale)
+				if err := testutil.CheckSoftmax(x, xv, scale); err != nil {
+					require.Fail(t, "Softmax", err.Error())
+				}
 				for i, v := range xv {
 					if math.IsInf(float64(v), -1) && scale > 0 {
 						require.Zero(t, x[i], "-Inf must give exactly 0")

@@ -132,7 +132,11 @@ func (t target) expSum() {
 	acc := t.accumulators(2)
 	t.loop(n, 2, func(c chunk) {
 		v := t.load(c, x)
-		VFMSUB213PS(m, s, v) // v = v*s - m
+		// Round x*s before subtracting, as maxScaled rounded it: then the maximum
+		// gives exactly 0 and no argument is positive (a fused x*s - m would leave
+		// the product's rounding error, which overflows exp for huge inputs).
+		VMULPS(s, v, v)
+		VSUBPS(m, v, v)
 		t.expVec(v)
 		t.keepActive(c, v)
 		VADDPS(v, acc[c.u], acc[c.u])

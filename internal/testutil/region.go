@@ -20,10 +20,11 @@ type Region struct {
 	words []uint32
 }
 
-// NewRegion returns a fenced region of at least bytes bytes.
+// NewRegion returns a fenced region of at least bytes bytes, plus room for the
+// largest offset placement.
 func NewRegion(tb testing.TB, bytes int) *Region {
 	page := pageSize()
-	size := (max(bytes, 1) + page - 1) / page * page
+	size := (bytes + maxOffset + page - 1) / page * page
 	mem := mapFenced(tb, size)
 	return &Region{mem: mem, words: unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), size/4)}
 }
@@ -33,6 +34,9 @@ type Place struct {
 	Tail   bool // flush against the upper fence
 	Offset int  // otherwise, this many bytes (a multiple of the element size) after the lower fence
 }
+
+// maxOffset is the largest Offset a Place may have.
+const maxOffset = 64
 
 // Places are the placements every test runs: both fences, and misaligned starts.
 var Places = []Place{{Tail: true}, {Offset: 0}, {Offset: 4}, {Offset: 12}, {Offset: 36}}
@@ -44,7 +48,7 @@ func (r *Region) reset() {
 }
 
 func (r *Region) cut(bytes, elem int, p Place) unsafe.Pointer {
-	if bytes+p.Offset > len(r.mem) {
+	if bytes+p.Offset > len(r.mem) || p.Offset > maxOffset {
 		panic("testutil: region too small")
 	}
 	r.reset()

@@ -1,0 +1,183 @@
+package main
+
+import "fmt"
+
+// Encoders for the Advanced SIMD instructions that Go's arm64 assembler does not
+// accept (golang/go#41092 and friends). Each one checks its operands, packs them
+// into the A64 encoding and returns the word with the Go-syntax disassembly that
+// `go tool objdump` prints for it, which becomes the WORD's comment; the asmcheck
+// test decodes every WORD of the generated file and compares.
+//
+// Go's operand order is the reverse of Arm's: sources first, destination last.
+// For three-register forms that is (m, n, d), meaning d = n op m.
+//
+// Field layout: Rd bits 0-4, Rn 5-9, Rm 16-20, Q (128-bit) bit 30.
+
+// arr is a vector arrangement.
+type arr int
+
+const (
+	S2  arr = iota // 2 x 32-bit, 64-bit register
+	S4             // 4 x 32-bit
+	H4             // 4 x 16-bit, 64-bit register
+	H8             // 8 x 16-bit
+	B8             // 8 x 8-bit, 64-bit register
+	B16            // 16 x 8-bit
+)
+
+var arrNames = map[arr]string{S2: "S2", S4: "S4", H4: "H4", H8: "H8", B8: "B8", B16: "B16"}
+
+func (a arr) String() string {
+	if s, ok := arrNames[a]; ok {
+		return s
+	}
+	return fmt.Sprintf("arr(%d)", int(a))
+}
+
+// q returns the Q bit of a, which must be one of the allowed arrangements.
+func (a arr) q(op string, allowed ...arr) uint32 {
+	for _, b := range allowed {
+		if a == b {
+			if a == S4 || a == H8 || a == B16 {
+				return 1 << 30
+			}
+			return 0
+		}
+	}
+	panic(fmt.Sprintf("arm64 gen: %s does not take arrangement %v (want one of %v)", op, a, allowed))
+}
+
+func vreg(v V) uint32 { return v.num() }
+
+func vname(v V, a arr) string { return fmt.Sprintf("V%d.%v", vreg(v), a) }
+
+// Three-register floating-point ops on 2S/4S (bases are the 2S forms).
+type float3 struct {
+	name string // as objdump prints it
+	base uint32
+}
+
+var (
+	opFADD   = float3{"FADD", 0x0e20d400}
+	opFSUB   = float3{"FSUB", 0x0ea0d400}
+	opFMUL   = float3{"FMUL", 0x2e20dc00}
+	opFMAX   = float3{"FMAX", 0x0e20f400} // NaN in either operand gives NaN
+	opFMIN   = float3{"FMIN", 0x0ea0f400} // NaN in either operand gives NaN
+	opFADDP  = float3{"VFADDP", 0x2e20d400}
+	opFCMGT  = float3{"VFCMGT", 0x2ea0e400} // all ones where n > m; false for NaN
+	opFCMGE  = float3{"VFCMGE", 0x2e20e400}
+	opFMAXNM = float3{"FMAXNM", 0x0e20c400}
+)
+
+func encFloat3(op float3, a arr, m, n, d V) (uint32, string) {
+	w := op.base | a.q(op.name, S2, S4) | vreg(m)<<16 | vreg(n)<<5 | vreg(d)
+	return w, fmt.Sprintf("%s %s, %s, %s", op.name, vname(m, a), vname(n, a), vname(d, a))
+}
+
+// encBIC: d = n AND NOT m, bitwise.
+func encBIC(a arr, m, n, d V) (uint32, string) {
+	w := 0x0e601c00 | a.q("VBIC", B8, B16) | vreg(m)<<16 | vreg(n)<<5 | vreg(d)
+	return w, fmt.Sprintf("VBIC %s, %s, %s", vname(m, a), vname(n, a), vname(d, a))
+}
+
+// Two-register floating-point ops on 2S/4S.
+type float2 struct {
+	name string
+	base uint32
+}
+
+var (
+	opFRINTN = float2{"FRINTN", 0x0e218800} // round to nearest, ties to even
+	opFCVTZS = float2{"FCVTZS", 0x0ea1b800} // to int32, toward zero
+	opSCVTF  = float2{"SCVTF", 0x0e21d800}
+	opFNEG   = float2{"FNEG", 0x2ea0f800}
+	opFABS   = float2{"FABS", 0x0ea0f800}
+)
+
+func encFloat2(op float2, a arr, n, d V) (uint32, string) {
+	w := op.base | a.q(op.name, S2, S4) | vreg(n)<<5 | vreg(d)
+	return w, fmt.Sprintf("%s %s, %s", op.name, vname(n, a), vname(d, a))
+}
+
+// encFCVTL widens half to single: from H4 (FCVTL, lower half) or H8 (FCVTL2, upper
+// half of n) to 4S.
+func encFCVTL(from arr, n, d V) (uint32, string) {
+	q := from.q("VFCVTL", H4, H8)
+	name := "VFCVTL"
+	if q != 0 {
+		name = "VFCVTL2"
+	}
+	return 0x0e217800 | q | vreg(n)<<5 | vreg(d), fmt.Sprintf("%s %s, %s", name, vname(n, from), vname(d, S4))
+}
+
+// encFADDPScalar: Sd = n[0] + n[1].
+func encFADDPScalar(n, d V) (uint32, string) {
+	return 0x7e30d800 | vreg(n)<<5 | vreg(d), fmt.Sprintf("FADDP %s, F%d", vname(n, S2), vreg(d))
+}
+
+// encFMAXV: Sd = max over the four lanes of n (NaN propagates).
+func encFMAXV(n, d V) (uint32, string) {
+	return 0x6e30f800 | vreg(n)<<5 | vreg(d), fmt.Sprintf("FMAXV %s, F%d", vname(n, S4), vreg(d))
+}
+
+// encSSHR: arithmetic shift right of 32-bit lanes by 1..32.
+func encSSHR(a arr, shift int, n, d V) (uint32, string) {
+	q := a.q("VSSHR", S2, S4)
+	if shift < 1 || shift > 32 {
+		panic(fmt.Sprintf("arm64 gen: VSSHR shift %d out of range 1..32", shift))
+	}
+	immhb := uint32(64 - shift) // immh = 01xx for 32-bit lanes
+	return 0x0f000400 | q | immhb<<16 | vreg(n)<<5 | vreg(d),
+		fmt.Sprintf("VSSHR $%d, %s, %s", shift, vname(n, a), vname(d, a))
+}
+
+// By-element multiply ops on 2S/4S: d (op)= n * m[index].
+type floatElem struct {
+	name string
+	base uint32
+}
+
+var (
+	opFMULElem = floatElem{"FMUL", 0x0f809000}
+	opFMLAElem = floatElem{"VFMLA", 0x0f801000}
+	opFMLSElem = floatElem{"VFMLS", 0x0f805000}
+)
+
+func encFloatElem(op floatElem, a arr, m V, index int, n, d V) (uint32, string) {
+	q := a.q(op.name, S2, S4)
+	if index < 0 || index > 3 {
+		panic(fmt.Sprintf("arm64 gen: %s lane index %d out of range 0..3", op.name, index))
+	}
+	l, h := uint32(index&1), uint32(index>>1)
+	w := op.base | q | l<<21 | vreg(m)<<16 | h<<11 | vreg(n)<<5 | vreg(d)
+	return w, fmt.Sprintf("%s V%d.S[%d], %s, %s", op.name, vreg(m), index, vname(n, a), vname(d, a))
+}
+
+// The emitter's typed instruction methods, all on .4S (Go operand order).
+
+func (e *emitter) fadd(m, n, d V)  { e.word(encFloat3(opFADD, S4, m, n, d)) }
+func (e *emitter) fsub(m, n, d V)  { e.word(encFloat3(opFSUB, S4, m, n, d)) }
+func (e *emitter) fmul(m, n, d V)  { e.word(encFloat3(opFMUL, S4, m, n, d)) }
+func (e *emitter) fmax(m, n, d V)  { e.word(encFloat3(opFMAX, S4, m, n, d)) }
+func (e *emitter) fmin(m, n, d V)  { e.word(encFloat3(opFMIN, S4, m, n, d)) }
+func (e *emitter) faddp(m, n, d V) { e.word(encFloat3(opFADDP, S4, m, n, d)) }
+func (e *emitter) fcmgt(m, n, d V) { e.word(encFloat3(opFCMGT, S4, m, n, d)) }
+func (e *emitter) bic(m, n, d V)   { e.word(encBIC(B16, m, n, d)) }
+func (e *emitter) frintn(n, d V)   { e.word(encFloat2(opFRINTN, S4, n, d)) }
+func (e *emitter) fcvtzs(n, d V)   { e.word(encFloat2(opFCVTZS, S4, n, d)) }
+func (e *emitter) fcvtl(n, d V)    { e.word(encFCVTL(H4, n, d)) }
+func (e *emitter) fcvtl2(n, d V)   { e.word(encFCVTL(H8, n, d)) }
+func (e *emitter) sshr(shift int, n, d V) {
+	e.word(encSSHR(S4, shift, n, d))
+}
+func (e *emitter) faddpScalar(n, d V) { e.word(encFADDPScalar(n, d)) }
+func (e *emitter) fmaxv(n, d V)       { e.word(encFMAXV(n, d)) }
+func (e *emitter) fmulElem(m V, i int, n, d V) {
+	e.word(encFloatElem(opFMULElem, S4, m, i, n, d))
+}
+func (e *emitter) fmlaElem(m V, i int, n, d V) {
+	e.word(encFloatElem(opFMLAElem, S4, m, i, n, d))
+}
+func (e *emitter) fmlsElem(m V, i int, n, d V) {
+	e.word(encFloatElem(opFMLSElem, S4, m, i, n, d))
+}

@@ -1,0 +1,104 @@
+package fuzz_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/mlasimd/mlasimd/internal/testutil"
+	"github.com/mlasimd/mlasimd/kernels"
+)
+
+// fuzzWiden checks a widening conversion bit for bit against the reference.
+func fuzzWiden(t *testing.T, data []byte, name string) {
+	in := &input{b: data}
+	n, p := in.intn(maxVec+1), in.place()
+	src := make([]uint16, n)
+	for i := range src {
+		src[i] = uint16(in.byte()) | uint16(in.byte())<<8
+	}
+	want := make([]float32, n)
+	ref := kernels.F16ToF32
+	if name == "BF16ToF32" {
+		ref = kernels.BF16ToF32
+	}
+	ref(want, src)
+	rs, rd := testutil.NewRegion(t, 2*n), testutil.NewRegion(t, 4*n)
+	for _, im := range impls() {
+		d := rd.F32(n, p, nil)
+		conv := im.k.F16ToF32
+		if name == "BF16ToF32" {
+			conv = im.k.BF16ToF32
+		}
+		conv(d, rs.U16(n, p, src))
+		for i := range d {
+			if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: %s(%#04x) = %#08x, want %#08x", im.name, name, src[i], math.Float32bits(d[i]), math.Float32bits(want[i]))
+			}
+		}
+		if !rd.UntouchedF32(d) {
+			t.Fatalf("%s: %s wrote outside dst", im.name, name)
+		}
+	}
+}
+
+func FuzzF16ToF32(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzWiden(t, data, "F16ToF32") })
+}
+
+func FuzzBF16ToF32(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzWiden(t, data, "BF16ToF32") })
+}
+
+// FuzzNarrow checks that narrowing to f16 and bf16 rounds to nearest: widening the
+// result gives a value no farther from the input than half a step of the format.
+func FuzzNarrow(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		n := in.intn(600)
+		xv := in.values(n)
+		h, back := make([]uint16, n), make([]float32, n)
+		for _, im := range impls() {
+			for _, format := range []struct {
+				name         string
+				narrow       func([]uint16, []float32)
+				widen        func([]float32, []uint16)
+				bits, minExp int
+				max          float64
+			}{
+				{"f16", im.k.F32ToF16, im.k.F16ToF32, 11, -14, 65504},
+				{"bf16", im.k.F32ToBF16, im.k.BF16ToF32, 8, -126, math.MaxFloat32},
+			} {
+				format.narrow(h, xv)
+				format.widen(back, h)
+				for i, x := range xv {
+					if err := checkNarrowed(float64(x), float64(back[i]), format.bits, format.minExp, format.max); err != "" {
+						t.Fatalf("%s: %s(%v) -> %v: %s", im.name, format.name, x, back[i], err)
+					}
+				}
+			}
+		}
+	})
+}
+
+// checkNarrowed says what is wrong with y as the rounding of x to a format with the
+// given significand bits, smallest normal exponent and largest finite value.
+func checkNarrowed(x, y float64, bits, minExp int, maxFinite float64) string {
+	switch {
+	case math.IsNaN(x):
+		if !math.IsNaN(y) {
+			return "NaN must stay NaN"
+		}
+		return ""
+	case math.IsInf(x, 0) || math.Abs(x) >= maxFinite*(1+math.Ldexp(1, -bits)):
+		if !math.IsInf(y, 0) || math.Signbit(x) != math.Signbit(y) {
+			return "must overflow to Inf"
+		}
+		return ""
+	}
+	_, e := math.Frexp(x)
+	step := math.Ldexp(1, max(e, minExp+1)-bits) // the spacing of the format around x
+	if math.Abs(y-x) > step/2 {
+		return "not rounded to nearest"
+	}
+	return ""
+}

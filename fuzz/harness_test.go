@@ -1,0 +1,110 @@
+package fuzz_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/dispatch"
+	"github.com/mlasimd/mlasimd/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	if err := dispatch.CheckRequired(mlasimd.Active()); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// input decodes a fuzzer's bytes into structured parameters; past the end it reads
+// zeros, so every input is valid.
+type input struct {
+	b []byte
+	i int
+}
+
+func (in *input) byte() byte {
+	if in.i >= len(in.b) {
+		return 0
+	}
+	v := in.b[in.i]
+	in.i++
+	return v
+}
+
+// intn returns a number in [0, n) from two bytes.
+func (in *input) intn(n int) int {
+	return int(uint16(in.byte())|uint16(in.byte())<<8) % n
+}
+
+// place is flush against the upper guard page, or 0..15 floats after the lower one.
+func (in *input) place() testutil.Place {
+	b := in.byte()
+	if b&1 == 0 {
+		return testutil.Place{Tail: true}
+	}
+	return testutil.Place{Offset: 4 * int(b>>1&15)}
+}
+
+// scale returns a moderate scale factor of either sign, or 1.
+func (in *input) scale() float32 {
+	b := in.byte()
+	if b == 0 {
+		return 1
+	}
+	return float32(int8(b)) / 32
+}
+
+// values returns n values: Normal, with the classes of a mask byte mixed in at a
+// rate byte, from a generator seeded by the next eight bytes.
+func (in *input) values(n int) []float32 {
+	mask, rate := in.byte(), float64(in.byte())/512
+	var classes []testutil.Class
+	for c := range testutil.AllClasses() {
+		if mask>>c&1 == 1 {
+			classes = append(classes, testutil.Class(c))
+		}
+	}
+	var seed uint64
+	for range 8 {
+		seed = seed<<8 | uint64(in.byte())
+	}
+	return testutil.Mixed(rand.New(rand.NewPCG(seed, 1)), n, rate, classes...)
+}
+
+// impl is one implementation under test: a Level's table, or the reference.
+type impl struct {
+	name string
+	k    *mlasimd.Kernels
+}
+
+// impls lists every available Level (the generic one is package kernels itself).
+func impls() []impl {
+	var out []impl
+	for _, l := range mlasimd.Available() {
+		k, _ := mlasimd.Impl(l)
+		out = append(out, impl{l.String(), k})
+	}
+	return out
+}
+
+// seedLengths reach every tail of every loop width: around 4, 8, 16, 32 and 64.
+var seedLengths = []int{0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 575, 576, 577}
+
+// seedInputs builds seeds for a target whose input starts with a length: each seed
+// length with both placements and a few value-class masks.
+func seedInputs(extra ...byte) [][]byte {
+	var out [][]byte
+	for i, n := range seedLengths {
+		place := byte(2*i + 1)
+		if i%2 == 0 {
+			place = 0
+		}
+		classMask := []byte{0, 0x03, 0x3f, 0x08, 0x10}[i%5]
+		out = append(out, append([]byte{byte(n), byte(n >> 8), place, classMask, 40, byte(i), 1, 2, 3, 4, 5, 6, 7}, extra...))
+	}
+	return out
+}

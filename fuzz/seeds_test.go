@@ -1,0 +1,78 @@
+package fuzz_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var writeSeeds = flag.Bool("write-seeds", false, "rewrite the seed corpora in testdata/fuzz")
+
+func u16(v int) []byte { return []byte{byte(v), byte(v >> 8)} }
+
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// values encodes a value-class mask, a rate and a generator seed.
+func values(mask byte, i int) []byte { return []byte{mask, 60, byte(i), 1, 2, 3, 4, 5, 6, 7} }
+
+// seedCorpus is the committed corpus of every target: the lengths and shapes that
+// reach every tail, at both placements, with every value class.
+func seedCorpus() map[string][][]byte {
+	masks := []byte{0, 0x03, 0x3f, 0x04, 0x08, 0x10, 0x20}
+	vec := func(extra func(i int) []byte) [][]byte {
+		var out [][]byte
+		for i, n := range seedLengths {
+			m := masks[i%len(masks)]
+			out = append(out, cat(u16(n), []byte{byte(i % 2 * (2*i + 1))}, values(m, i), values(m, i+1), extra(i)))
+		}
+		return out
+	}
+	none := func(int) []byte { return nil }
+	scaled := func(i int) []byte { return []byte{byte(20 + 37*i), byte(i * 13)} }
+	var mats, gemms [][]byte
+	for i, rc := range [][2]int{{0, 0}, {1, 1}, {3, 7}, {4, 8}, {5, 9}, {7, 17}, {9, 33}, {4, 64}, {13, 65}, {37, 577}, {80, 700}} {
+		rows, cols := rc[0], rc[1]
+		m := masks[i%len(masks)]
+		mats = append(mats, cat(u16(cols), []byte{byte(i % 2 * (2*i + 1))}, u16(rows), values(m, i), values(m, i+1), u16(17+i*31)))
+	}
+	for i, s := range [][3]int{{0, 0, 0}, {1, 1, 1}, {3, 5, 7}, {4, 2, 8}, {5, 3, 9}, {16, 33, 576}, {20, 69, 65}, {9, 64, 130}} {
+		gemms = append(gemms, cat(u16(s[0]), u16(s[1]), u16(s[2]), u16(i), u16(i+1), values(masks[i%len(masks)], i), values(0, i)))
+	}
+	return map[string][][]byte{
+		"FuzzDot": vec(none), "FuzzAxpy": vec(scaled), "FuzzExp": vec(scaled), "FuzzSoftmax": vec(scaled),
+		"FuzzRoPE": vec(none), "FuzzRoPEHalf": vec(none), "FuzzRMSNorm": vec(none), "FuzzLayerNorm": vec(scaled),
+		"FuzzF16ToF32": vec(none), "FuzzBF16ToF32": vec(none), "FuzzNarrow": vec(none),
+		"FuzzGemv": mats, "FuzzGemvT": mats, "FuzzDownUp": mats, "FuzzGemmNT": gemms, "FuzzGemmNN": gemms,
+	}
+}
+
+// TestSeedCorpus checks that every target has its committed corpus, and with
+// -write-seeds rewrites it (go test ./fuzz -run TestSeedCorpus -write-seeds).
+func TestSeedCorpus(t *testing.T) {
+	for name, seeds := range seedCorpus() {
+		dir := filepath.Join("testdata", "fuzz", name)
+		if *writeSeeds {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range seeds {
+				body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
+		if len(files) < len(seeds) {
+			t.Errorf("%s: %d seed files, want %d (run with -write-seeds)", name, len(files), len(seeds))
+		}
+	}
+}

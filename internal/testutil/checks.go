@@ -1,0 +1,187 @@
+package testutil
+
+import (
+	"fmt"
+	"math"
+)
+
+// The checks compare one kernel result with the float64 oracle under the kernel's
+// error bound and return a description of the first violation, or nil. Tests and fuzz
+// targets share them, so both hold every Level to the same contract.
+
+// Cutoff mirrors kernels.ExpCutoff (testutil must not depend on what it tests).
+const Cutoff float32 = -87.33
+
+// ExpWant is the exact exponential under the shared rules: 0 below the cutoff.
+func ExpWant(x float32) float64 {
+	if x < Cutoff {
+		return 0
+	}
+	return math.Exp(float64(x))
+}
+
+// ExpOK checks one Exp result: NaN for NaN, exactly 0 below the cutoff, +Inf where
+// the float32 result must overflow, and otherwise within ExpRelErr of e^x. Near the
+// overflow threshold, where e^x is within the error of MaxFloat32, either the largest
+// finite value or +Inf is right.
+func ExpOK(got, x float32) bool {
+	want := ExpWant(x)
+	switch {
+	case x != x:
+		return got != got
+	case want == 0:
+		return got == 0
+	case want > math.MaxFloat32*(1+ExpRelErr):
+		return math.IsInf(float64(got), 1)
+	case want > math.MaxFloat32*(1-ExpRelErr) && math.IsInf(float64(got), 1):
+		return true
+	}
+	return Close(got, want, ExpRelErr*want)
+}
+
+// CheckDot checks a sum of products: got against Σ a[i]·b[i].
+func CheckDot(got float32, a, b []float32) error {
+	want, mag := DotExact(a, b)
+	if bound := SumBound(len(a), mag); !Close(got, want, bound) {
+		return fmt.Errorf("n=%d: got %v, want %v ± %g", len(a), got, want, bound)
+	}
+	return nil
+}
+
+// CheckAxpy checks y0 + alpha·x = got elementwise: one product and one sum, at most
+// two roundings.
+func CheckAxpy(got []float32, alpha float32, x, y0 []float32) error {
+	for i := range got {
+		p := float64(alpha) * float64(x[i])
+		want := float64(y0[i]) + p
+		if !Close(got[i], want, Gamma(2)*(math.Abs(float64(y0[i]))+math.Abs(p))+Tiny) {
+			return fmt.Errorf("i=%d: got %v, want %v", i, got[i], want)
+		}
+	}
+	return nil
+}
+
+// CheckRotation checks one rotated value a·c + sign·b·s: two products and a sum, at
+// most two roundings on each term.
+func CheckRotation(got, a, b, c, s float32, sign float64) error {
+	ac, bs := float64(a)*float64(c), float64(b)*float64(s)
+	want := ac + sign*bs
+	if !Close(got, want, Gamma(2)*(math.Abs(ac)+math.Abs(bs))+Tiny) {
+		return fmt.Errorf("a=%v b=%v c=%v s=%v: got %v, want %v", a, b, c, s, got, want)
+	}
+	return nil
+}
+
+// CheckSoftmax compares a softmax row against the float64 oracle with this bound
+// (u = 2^-24, E = ExpRelErr, η_i = u·(|s·x_i| + |d_i|) with d_i = s·x_i - max):
+//
+//	|got_i - y_i| <= y_i·(η_i + E + Σ_j y_j·(η_j + E) + γ(n) + 3u)·1.01 + n·2^-126
+//
+// η_i is the absolute error of the exponent argument (rounding of s·x_i and of the
+// subtraction; a rounding of the max shifts every argument alike and cancels), which
+// becomes a relative error of e_i; the sum adds the weighted errors of its terms and
+// γ(n) of its own; the reciprocal and the product add 3u; 1.01 covers second-order
+// terms; the last term covers arguments near the cutoff that one side flushes to 0.
+// Rows the kernel defines specially (a NaN, +Inf, all -Inf) follow from the same
+// oracle: NaN propagates through it and an all -Inf row must be all zeros.
+func CheckSoftmax(got, x []float32, s float32) error {
+	n := len(x)
+	m := math.Inf(-1)
+	nan := false
+	for _, v := range x {
+		sv := float64(s) * float64(v)
+		nan = nan || sv != sv
+		m = max(m, sv)
+	}
+	if nan || math.IsInf(m, 1) {
+		for i, g := range got {
+			if g == g {
+				return fmt.Errorf("row with NaN or +Inf: got[%d]=%v, want NaN", i, g)
+			}
+		}
+		return nil
+	}
+	if math.IsInf(m, -1) {
+		for i, g := range got {
+			if g != 0 {
+				return fmt.Errorf("all -Inf row: got[%d]=%v, want 0", i, g)
+			}
+		}
+		return nil
+	}
+	y, eta := make([]float64, n), make([]float64, n)
+	var sum float64
+	for i, v := range x {
+		d := float64(s)*float64(v) - m
+		y[i] = ExpWant(float32(d))
+		if y[i] > 0 { // a zero term (-Inf, or under the cutoff) carries no error
+			eta[i] = U * (math.Abs(float64(s)*float64(v)) + math.Abs(d))
+		}
+		sum += y[i]
+	}
+	spread := 0.0
+	for i := range y {
+		y[i] /= sum
+		spread += y[i] * (eta[i] + ExpRelErr)
+	}
+	for i := range y {
+		bound := y[i]*(eta[i]+ExpRelErr+spread+Gamma(n)+3*U)*1.01 + float64(n)*0x1p-126
+		if !Close(got[i], y[i], bound) {
+			return fmt.Errorf("n=%d scale=%v i=%d x=%v: got %v, want %v ± %g", n, s, i, x[i], got[i], y[i], bound)
+		}
+	}
+	return nil
+}
+
+// CheckRMSNorm: the sum of squares has relative error γ(n); the inverse square root
+// halves it and adds one rounding; x·r·w adds two. So each output is within
+// |x·r·w|·(γ(n)/2 + 4u)·1.01.
+func CheckRMSNorm(got, x, w []float32, eps float32) error {
+	n := len(x)
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	r := 1 / math.Sqrt(ss/float64(n)+float64(eps))
+	for i := range got {
+		want := float64(x[i]) * r * float64(w[i])
+		// A subnormal x·r loses up to half a subnormal step, which w then scales.
+		if !Close(got[i], want, math.Abs(want)*(Gamma(n)/2+4*U)*1.01+(2+math.Abs(float64(w[i])))*Tiny) {
+			return fmt.Errorf("n=%d i=%d: got %v, want %v", n, i, got[i], want)
+		}
+	}
+	return nil
+}
+
+// CheckLayerNorm: the mean has absolute error δ = γ(n)·Σ|x|/n + u·|mean|; a wrong mean
+// shifts every centered value by δ and the variance by n·δ² (the cross term vanishes),
+// so each output is within |r·w|·(δ + |x-mean|·(γ(n)/2 + 5u))·1.01, plus one rounding
+// of the bias add. bias may be nil.
+func CheckLayerNorm(got, x, w, bias []float32, eps float32) error {
+	n := len(x)
+	var sum, abs float64
+	for _, v := range x {
+		sum += float64(v)
+		abs += math.Abs(float64(v))
+	}
+	mean := sum / float64(n)
+	var ss float64
+	for _, v := range x {
+		ss += (float64(v) - mean) * (float64(v) - mean)
+	}
+	r := 1 / math.Sqrt(ss/float64(n)+float64(eps))
+	delta := Gamma(n)*abs/float64(n) + U*math.Abs(mean)
+	for i := range got {
+		c := float64(x[i]) - mean
+		want := c * r * float64(w[i])
+		b := 0.0
+		if bias != nil {
+			b = float64(bias[i])
+		}
+		bound := math.Abs(r*float64(w[i]))*(delta+math.Abs(c)*(Gamma(n)/2+5*U))*1.01 + U*(math.Abs(want)+math.Abs(b)) + (2+math.Abs(float64(w[i])))*Tiny
+		if !Close(got[i], want+b, bound) {
+			return fmt.Errorf("n=%d i=%d bias=%v: got %v, want %v ± %g", n, i, bias != nil, got[i], want+b, bound)
+		}
+	}
+	return nil
+}
