@@ -22,6 +22,25 @@ DATA tailmask<>+56(SB)/4, $0x00000000
 DATA tailmask<>+60(SB)/4, $0x00000000
 GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 
+DATA kmask<>+0(SB)/2, $0x0000
+DATA kmask<>+2(SB)/2, $0x0001
+DATA kmask<>+4(SB)/2, $0x0003
+DATA kmask<>+6(SB)/2, $0x0007
+DATA kmask<>+8(SB)/2, $0x000f
+DATA kmask<>+10(SB)/2, $0x001f
+DATA kmask<>+12(SB)/2, $0x003f
+DATA kmask<>+14(SB)/2, $0x007f
+DATA kmask<>+16(SB)/2, $0x00ff
+DATA kmask<>+18(SB)/2, $0x01ff
+DATA kmask<>+20(SB)/2, $0x03ff
+DATA kmask<>+22(SB)/2, $0x07ff
+DATA kmask<>+24(SB)/2, $0x0fff
+DATA kmask<>+26(SB)/2, $0x1fff
+DATA kmask<>+28(SB)/2, $0x3fff
+DATA kmask<>+30(SB)/2, $0x7fff
+DATA kmask<>+32(SB)/2, $0xffff
+GLOBL kmask<>(SB), RODATA|NOPTR, $34
+
 // func dotAVX2(a []float32, b []float32) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
@@ -1172,11 +1191,49 @@ coltile_98:
 	MOVQ   k+88(FP), R9
 	XORQ   R11, R11
 	MOVQ   R9, R12
-	SUBQ   $0x00000008, R12
+	SUBQ   $0x00000010, R12
 
-one_100:
+unrolled_100:
 	CMPQ        R11, R12
-	JG          tail_101
+	JG          single_101
+	VMOVUPS     (R10)(R11*4), Y8
+	VMOVUPS     (R8)(R11*4), Y9
+	VMOVUPS     (SI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VMOVUPS     (DX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y2
+	VFMADD231PS Y9, Y10, Y3
+	VMOVUPS     (DI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS Y9, Y10, Y5
+	VMOVUPS     (BX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y6
+	VFMADD231PS Y9, Y10, Y7
+	VMOVUPS     32(R10)(R11*4), Y8
+	VMOVUPS     32(R8)(R11*4), Y9
+	VMOVUPS     32(SI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VMOVUPS     32(DX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y2
+	VFMADD231PS Y9, Y10, Y3
+	VMOVUPS     32(DI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS Y9, Y10, Y5
+	VMOVUPS     32(BX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y6
+	VFMADD231PS Y9, Y10, Y7
+	ADDQ        $0x00000010, R11
+	JMP         unrolled_100
+
+single_101:
+	MOVQ R9, R12
+	SUBQ $0x00000008, R12
+
+one_102:
+	CMPQ        R11, R12
+	JG          tail_103
 	VMOVUPS     (R10)(R11*4), Y8
 	VMOVUPS     (R8)(R11*4), Y9
 	VMOVUPS     (SI)(R11*4), Y10
@@ -1192,11 +1249,11 @@ one_100:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000008, R11
-	JMP         one_100
+	JMP         one_102
 
-tail_101:
+tail_103:
 	SUBQ        R11, R9
-	JZ          done_102
+	JZ          done_104
 	MOVQ        $0x00000008, R12
 	SUBQ        R9, R12
 	LEAQ        tailmask<>+0(SB), R9
@@ -1216,7 +1273,7 @@ tail_101:
 	VFMADD231PS Y9, Y8, Y6
 	VFMADD231PS Y10, Y8, Y7
 
-done_102:
+done_104:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1294,11 +1351,11 @@ done_102:
 	JMP          coltile_98
 
 coltile_next_99:
-coltile_103:
+coltile_105:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000001
-	JB     coltile_next_104
+	JB     coltile_next_106
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -1321,11 +1378,39 @@ coltile_103:
 	MOVQ   k+88(FP), R8
 	XORQ   R9, R9
 	MOVQ   R8, R11
-	SUBQ   $0x00000008, R11
+	SUBQ   $0x00000010, R11
 
-one_105:
+unrolled_107:
 	CMPQ        R9, R11
-	JG          tail_106
+	JG          single_108
+	VMOVUPS     (R10)(R9*4), Y4
+	VMOVUPS     (SI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y0
+	VMOVUPS     (DX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y1
+	VMOVUPS     (DI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y2
+	VMOVUPS     (BX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y3
+	VMOVUPS     32(R10)(R9*4), Y4
+	VMOVUPS     32(SI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y0
+	VMOVUPS     32(DX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y1
+	VMOVUPS     32(DI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y2
+	VMOVUPS     32(BX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y3
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_107
+
+single_108:
+	MOVQ R8, R11
+	SUBQ $0x00000008, R11
+
+one_109:
+	CMPQ        R9, R11
+	JG          tail_110
 	VMOVUPS     (R10)(R9*4), Y4
 	VMOVUPS     (SI)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y0
@@ -1336,11 +1421,11 @@ one_105:
 	VMOVUPS     (BX)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000008, R9
-	JMP         one_105
+	JMP         one_109
 
-tail_106:
+tail_110:
 	SUBQ        R9, R8
-	JZ          done_107
+	JZ          done_111
 	MOVQ        $0x00000008, R11
 	SUBQ        R8, R11
 	LEAQ        tailmask<>+0(SB), R8
@@ -1355,7 +1440,7 @@ tail_106:
 	VMASKMOVPS  (BX)(R9*4), Y4, Y4
 	VFMADD231PS Y5, Y4, Y3
 
-done_107:
+done_111:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1402,25 +1487,25 @@ done_107:
 	VADDSS       X0, X3, X3
 	VMOVSS       X3, (DX)(SI*4)
 	ADDQ         $0x00000001, CX
-	JMP          coltile_103
+	JMP          coltile_105
 
-coltile_next_104:
+coltile_next_106:
 	ADDQ $0x00000004, AX
 	JMP  rowtile_96
 
 rowtile_next_97:
-rowtile_108:
+rowtile_112:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_109
+	JB   rowtile_next_113
 	XORQ CX, CX
 
-coltile_110:
+coltile_114:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000002
-	JB     coltile_next_111
+	JB     coltile_next_115
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -1439,22 +1524,42 @@ coltile_110:
 	MOVQ   k+88(FP), BX
 	XORQ   R8, R8
 	MOVQ   BX, R9
-	SUBQ   $0x00000008, R9
+	SUBQ   $0x00000010, R9
 
-one_112:
+unrolled_116:
 	CMPQ        R8, R9
-	JG          tail_113
+	JG          single_117
+	VMOVUPS     (DI)(R8*4), Y2
+	VMOVUPS     (DX)(R8*4), Y3
+	VMOVUPS     (SI)(R8*4), Y4
+	VFMADD231PS Y2, Y4, Y0
+	VFMADD231PS Y3, Y4, Y1
+	VMOVUPS     32(DI)(R8*4), Y2
+	VMOVUPS     32(DX)(R8*4), Y3
+	VMOVUPS     32(SI)(R8*4), Y4
+	VFMADD231PS Y2, Y4, Y0
+	VFMADD231PS Y3, Y4, Y1
+	ADDQ        $0x00000010, R8
+	JMP         unrolled_116
+
+single_117:
+	MOVQ BX, R9
+	SUBQ $0x00000008, R9
+
+one_118:
+	CMPQ        R8, R9
+	JG          tail_119
 	VMOVUPS     (DI)(R8*4), Y2
 	VMOVUPS     (DX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000008, R8
-	JMP         one_112
+	JMP         one_118
 
-tail_113:
+tail_119:
 	SUBQ        R8, BX
-	JZ          done_114
+	JZ          done_120
 	MOVQ        $0x00000008, R9
 	SUBQ        BX, R9
 	LEAQ        tailmask<>+0(SB), BX
@@ -1465,7 +1570,7 @@ tail_113:
 	VFMADD231PS Y3, Y2, Y0
 	VFMADD231PS Y4, Y2, Y1
 
-done_114:
+done_120:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1486,14 +1591,14 @@ done_114:
 	VADDSS       X0, X1, X1
 	VMOVSS       X1, 4(DX)(SI*4)
 	ADDQ         $0x00000002, CX
-	JMP          coltile_110
+	JMP          coltile_114
 
-coltile_next_111:
-coltile_115:
+coltile_next_115:
+coltile_121:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000001
-	JB     coltile_next_116
+	JB     coltile_next_122
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -1510,20 +1615,36 @@ coltile_115:
 	MOVQ   k+88(FP), DX
 	XORQ   BX, BX
 	MOVQ   DX, R8
-	SUBQ   $0x00000008, R8
+	SUBQ   $0x00000010, R8
 
-one_117:
+unrolled_123:
 	CMPQ        BX, R8
-	JG          tail_118
+	JG          single_124
+	VMOVUPS     (DI)(BX*4), Y1
+	VMOVUPS     (SI)(BX*4), Y2
+	VFMADD231PS Y1, Y2, Y0
+	VMOVUPS     32(DI)(BX*4), Y1
+	VMOVUPS     32(SI)(BX*4), Y2
+	VFMADD231PS Y1, Y2, Y0
+	ADDQ        $0x00000010, BX
+	JMP         unrolled_123
+
+single_124:
+	MOVQ DX, R8
+	SUBQ $0x00000008, R8
+
+one_125:
+	CMPQ        BX, R8
+	JG          tail_126
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000008, BX
-	JMP         one_117
+	JMP         one_125
 
-tail_118:
+tail_126:
 	SUBQ        BX, DX
-	JZ          done_119
+	JZ          done_127
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -1532,7 +1653,7 @@ tail_118:
 	VMASKMOVPS  (SI)(BX*4), Y1, Y1
 	VFMADD231PS Y2, Y1, Y0
 
-done_119:
+done_127:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1546,13 +1667,13 @@ done_119:
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (DX)(SI*4)
 	ADDQ         $0x00000001, CX
-	JMP          coltile_115
+	JMP          coltile_121
 
-coltile_next_116:
+coltile_next_122:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_108
+	JMP  rowtile_112
 
-rowtile_next_109:
+rowtile_next_113:
 	VZEROUPPER
 	RET
 
@@ -1561,18 +1682,18 @@ rowtile_next_109:
 TEXT ·gemmNNAVX2(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_120:
+rowtile_128:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_121
+	JB   rowtile_next_129
 	XORQ CX, CX
 
-coltile_122:
+coltile_130:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_123
+	JB      coltile_next_131
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1606,9 +1727,9 @@ coltile_122:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_124:
+nnk_132:
 	CMPQ         R11, R10
-	JAE          nnk_done_125
+	JAE          nnk_done_133
 	VMOVUPS      (R9), Y8
 	VMOVUPS      32(R9), Y9
 	VBROADCASTSS (SI)(R11*4), Y10
@@ -1625,9 +1746,9 @@ nnk_124:
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_124
+	JMP          nnk_132
 
-nnk_done_125:
+nnk_done_133:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1646,14 +1767,14 @@ nnk_done_125:
 	VMOVUPS Y6, (BX)(CX*4)
 	VMOVUPS Y7, 32(BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_122
+	JMP     coltile_130
 
-coltile_next_123:
-coltile_126:
+coltile_next_131:
+coltile_134:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_127
+	JB      coltile_next_135
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1683,9 +1804,9 @@ coltile_126:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_128:
+nnk_136:
 	CMPQ         R11, R10
-	JAE          nnk_done_129
+	JAE          nnk_done_137
 	VMOVUPS      (R9), Y4
 	VBROADCASTSS (SI)(R11*4), Y5
 	VFMADD231PS  Y4, Y5, Y0
@@ -1697,9 +1818,9 @@ nnk_128:
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_128
+	JMP          nnk_136
 
-nnk_done_129:
+nnk_done_137:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1714,12 +1835,12 @@ nnk_done_129:
 	VMOVUPS Y2, (DI)(CX*4)
 	VMOVUPS Y3, (BX)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_126
+	JMP     coltile_134
 
-coltile_next_127:
+coltile_next_135:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_131
+	JZ         coltile_next_139
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -1755,9 +1876,9 @@ coltile_next_127:
 	MOVQ       k+88(FP), R10
 	XORQ       R11, R11
 
-nnk_132:
+nnk_140:
 	CMPQ         R11, R10
-	JAE          nnk_done_133
+	JAE          nnk_done_141
 	VMASKMOVPS   (R9), Y0, Y5
 	VBROADCASTSS (SI)(R11*4), Y6
 	VFMADD231PS  Y5, Y6, Y1
@@ -1769,9 +1890,9 @@ nnk_132:
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_132
+	JMP          nnk_140
 
-nnk_done_133:
+nnk_done_141:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -1786,23 +1907,23 @@ nnk_done_133:
 	VMASKMOVPS Y3, Y0, (DI)(CX*4)
 	VMASKMOVPS Y4, Y0, (BX)(CX*4)
 
-coltile_next_131:
+coltile_next_139:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_120
+	JMP  rowtile_128
 
-rowtile_next_121:
-rowtile_134:
+rowtile_next_129:
+rowtile_142:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_135
+	JB   rowtile_next_143
 	XORQ CX, CX
 
-coltile_136:
+coltile_144:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_137
+	JB      coltile_next_145
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1824,9 +1945,9 @@ coltile_136:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_138:
+nnk_146:
 	CMPQ         R8, DI
-	JAE          nnk_done_139
+	JAE          nnk_done_147
 	VMOVUPS      (BX), Y2
 	VMOVUPS      32(BX), Y3
 	VBROADCASTSS (SI)(R8*4), Y4
@@ -1834,9 +1955,9 @@ nnk_138:
 	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_138
+	JMP          nnk_146
 
-nnk_done_139:
+nnk_done_147:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1846,14 +1967,14 @@ nnk_done_139:
 	VMOVUPS Y0, (SI)(CX*4)
 	VMOVUPS Y1, 32(SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_136
+	JMP     coltile_144
 
-coltile_next_137:
-coltile_140:
+coltile_next_145:
+coltile_148:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_141
+	JB      coltile_next_149
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1874,17 +1995,17 @@ coltile_140:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_142:
+nnk_150:
 	CMPQ         R8, DI
-	JAE          nnk_done_143
+	JAE          nnk_done_151
 	VMOVUPS      (BX), Y1
 	VBROADCASTSS (SI)(R8*4), Y2
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_142
+	JMP          nnk_150
 
-nnk_done_143:
+nnk_done_151:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1893,12 +2014,12 @@ nnk_done_143:
 	ADDQ    DX, SI
 	VMOVUPS Y0, (SI)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_140
+	JMP     coltile_148
 
-coltile_next_141:
+coltile_next_149:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_145
+	JZ         coltile_next_153
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -1925,17 +2046,17 @@ coltile_next_141:
 	MOVQ       k+88(FP), DI
 	XORQ       R8, R8
 
-nnk_146:
+nnk_154:
 	CMPQ         R8, DI
-	JAE          nnk_done_147
+	JAE          nnk_done_155
 	VMASKMOVPS   (BX), Y0, Y2
 	VBROADCASTSS (SI)(R8*4), Y3
 	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_146
+	JMP          nnk_154
 
-nnk_done_147:
+nnk_done_155:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -1944,11 +2065,11 @@ nnk_done_147:
 	ADDQ       DX, SI
 	VMASKMOVPS Y1, Y0, (SI)(CX*4)
 
-coltile_next_145:
+coltile_next_153:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_134
+	JMP  rowtile_142
 
-rowtile_next_135:
+rowtile_next_143:
 	VZEROUPPER
 	RET
 
@@ -1962,9 +2083,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-unrolled_148:
+unrolled_156:
 	CMPQ         BX, SI
-	JG           single_149
+	JG           single_157
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2026,15 +2147,15 @@ unrolled_148:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, 32(AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          unrolled_148
+	JMP          unrolled_156
 
-single_149:
+single_157:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-one_150:
+one_158:
 	CMPQ         BX, SI
-	JG           tail_151
+	JG           tail_159
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2066,11 +2187,11 @@ one_150:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, (AX)(BX*4)
 	ADDQ         $0x00000008, BX
-	JMP          one_150
+	JMP          one_158
 
-tail_151:
+tail_159:
 	SUBQ         BX, DX
-	JZ           done_152
+	JZ           done_160
 	MOVQ         $0x00000008, SI
 	SUBQ         DX, SI
 	LEAQ         tailmask<>+0(SB), DX
@@ -2106,7 +2227,7 @@ tail_151:
 	VANDPS       Y2, Y4, Y1
 	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
 
-done_152:
+done_160:
 	VZEROUPPER
 	RET
 
@@ -2255,9 +2376,9 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_153:
+unrolled_161:
 	CMPQ   DX, BX
-	JG     single_154
+	JG     single_162
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	VMULPS 32(AX)(DX*4), Y0, Y5
@@ -2267,23 +2388,23 @@ unrolled_153:
 	VMULPS 96(AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y4, Y4
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_153
+	JMP    unrolled_161
 
-single_154:
+single_162:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_155:
+one_163:
 	CMPQ   DX, BX
-	JG     tail_156
+	JG     tail_164
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	ADDQ   $0x00000008, DX
-	JMP    one_155
+	JMP    one_163
 
-tail_156:
+tail_164:
 	SUBQ       DX, CX
-	JZ         done_157
+	JZ         done_165
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -2294,7 +2415,7 @@ tail_156:
 	VBLENDVPS  Y5, Y0, Y6, Y0
 	VMAXPS     Y0, Y1, Y1
 
-done_157:
+done_165:
 	VMAXPS       Y3, Y1, Y1
 	VMAXPS       Y4, Y2, Y2
 	VMAXPS       Y2, Y1, Y1
@@ -2333,9 +2454,9 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000010, BX
 
-unrolled_158:
+unrolled_166:
 	CMPQ         DX, BX
-	JG           single_159
+	JG           single_167
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2403,15 +2524,15 @@ unrolled_158:
 	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y4, 32(AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          unrolled_158
+	JMP          unrolled_166
 
-single_159:
+single_167:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_160:
+one_168:
 	CMPQ         DX, BX
-	JG           tail_161
+	JG           tail_169
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2446,11 +2567,11 @@ one_160:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	ADDQ         $0x00000008, DX
-	JMP          one_160
+	JMP          one_168
 
-tail_161:
+tail_169:
 	SUBQ         DX, CX
-	JZ           done_162
+	JZ           done_170
 	MOVQ         $0x00000008, BX
 	SUBQ         CX, BX
 	LEAQ         tailmask<>+0(SB), CX
@@ -2490,7 +2611,7 @@ tail_161:
 	VADDPS       Y5, Y2, Y2
 	VMASKMOVPS   Y5, Y4, (AX)(DX*4)
 
-done_162:
+done_170:
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -2514,9 +2635,9 @@ TEXT ·ropeAVX2(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_163:
+unrolled_171:
 	CMPQ           SI, DI
-	JG             single_164
+	JG             single_172
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X2
 	VMOVUPS        (BX)(SI*2), X3
@@ -2536,15 +2657,15 @@ unrolled_163:
 	VFMADDSUB231PS Y5, Y1, Y4
 	VMOVUPS        Y4, 32(AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            unrolled_163
+	JMP            unrolled_171
 
-single_164:
+single_172:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_165:
+one_173:
 	CMPQ           SI, DI
-	JG             tail_166
+	JG             tail_174
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X7
 	VMOVUPS        (BX)(SI*2), X8
@@ -2555,21 +2676,28 @@ one_165:
 	VFMADDSUB231PS Y7, Y1, Y2
 	VMOVUPS        Y2, (AX)(SI*4)
 	ADDQ           $0x00000008, SI
-	JMP            one_165
+	JMP            one_173
 
-tail_166:
+tail_174:
 	SUBQ           SI, CX
-	JZ             done_167
+	JZ             done_175
 	MOVQ           $0x00000008, DI
 	SUBQ           CX, DI
-	LEAQ           tailmask<>+0(SB), CX
-	VMOVUPS        (CX)(DI*4), Y1
+	LEAQ           tailmask<>+0(SB), R8
+	VMOVUPS        (R8)(DI*4), Y1
 	VMASKMOVPS     (AX)(SI*4), Y1, Y2
-	VMOVUPS        c_evenidx_AVX2<>+0(SB), Y3
-	VPERMPS        Y1, Y3, Y3
+	MOVQ           CX, DI
+	SHRQ           $0x01, DI
+	MOVQ           $0x00000008, R8
+	SUBQ           DI, R8
+	LEAQ           tailmask<>+0(SB), DI
+	VMOVUPS        (DI)(R8*4), Y3
 	VMASKMOVPS     (DX)(SI*2), X3, X9
-	VMOVUPS        c_evenidx_AVX2<>+0(SB), Y3
-	VPERMPS        Y1, Y3, Y3
+	SHRQ           $0x01, CX
+	MOVQ           $0x00000008, DX
+	SUBQ           CX, DX
+	LEAQ           tailmask<>+0(SB), CX
+	VMOVUPS        (CX)(DX*4), Y3
 	VMASKMOVPS     (BX)(SI*2), X3, X10
 	VPERMPS        Y9, Y0, Y9
 	VPERMPS        Y10, Y0, Y10
@@ -2578,7 +2706,7 @@ tail_166:
 	VFMADDSUB231PS Y9, Y2, Y0
 	VMASKMOVPS     Y0, Y1, (AX)(SI*4)
 
-done_167:
+done_175:
 	VZEROUPPER
 	RET
 
@@ -2592,16 +2720,6 @@ DATA c_pairidx_1<>+24(SB)/4, $0x00000003
 DATA c_pairidx_1<>+28(SB)/4, $0x00000003
 GLOBL c_pairidx_1<>(SB), RODATA|NOPTR, $32
 
-DATA c_evenidx_AVX2<>+0(SB)/4, $0x00000000
-DATA c_evenidx_AVX2<>+4(SB)/4, $0x00000002
-DATA c_evenidx_AVX2<>+8(SB)/4, $0x00000004
-DATA c_evenidx_AVX2<>+12(SB)/4, $0x00000006
-DATA c_evenidx_AVX2<>+16(SB)/4, $0x00000007
-DATA c_evenidx_AVX2<>+20(SB)/4, $0x00000007
-DATA c_evenidx_AVX2<>+24(SB)/4, $0x00000007
-DATA c_evenidx_AVX2<>+28(SB)/4, $0x00000007
-GLOBL c_evenidx_AVX2<>(SB), RODATA|NOPTR, $32
-
 // func ropeHalfAVX2(x []float32, cos []float32, sin []float32)
 // Requires: AVX, FMA3
 TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
@@ -2614,9 +2732,9 @@ TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-unrolled_168:
+unrolled_176:
 	CMPQ        DI, R8
-	JG          single_169
+	JG          single_177
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -2634,15 +2752,15 @@ unrolled_168:
 	VMOVUPS     Y2, 32(AX)(DI*4)
 	VMOVUPS     Y0, 32(SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_168
+	JMP         unrolled_176
 
-single_169:
+single_177:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_170:
+one_178:
 	CMPQ        DI, R8
-	JG          tail_171
+	JG          tail_179
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -2652,11 +2770,11 @@ one_170:
 	VMOVUPS     Y2, (AX)(DI*4)
 	VMOVUPS     Y0, (SI)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_170
+	JMP         one_178
 
-tail_171:
+tail_179:
 	SUBQ        DI, DX
-	JZ          done_172
+	JZ          done_180
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -2672,7 +2790,7 @@ tail_171:
 	VMASKMOVPS  Y5, Y0, (AX)(DI*4)
 	VMASKMOVPS  Y1, Y0, (SI)(DI*4)
 
-done_172:
+done_180:
 	VZEROUPPER
 	RET
 
@@ -2686,9 +2804,9 @@ TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_173:
+widen_181:
 	CMPQ      BX, SI
-	JG        widen_next_174
+	JG        widen_next_182
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	VCVTPH2PS 16(CX)(BX*2), Y0
@@ -2698,32 +2816,32 @@ widen_173:
 	VCVTPH2PS 48(CX)(BX*2), Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_173
+	JMP       widen_181
 
-widen_next_174:
+widen_next_182:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_175:
+widen_183:
 	CMPQ      BX, SI
-	JG        widen_next_176
+	JG        widen_next_184
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_175
+	JMP       widen_183
 
-widen_next_176:
-widen_tail_177:
+widen_next_184:
+widen_tail_185:
 	CMPQ      BX, DX
-	JAE       widen_done_178
+	JAE       widen_done_186
 	MOVWLZX   (CX)(BX*2), SI
 	VMOVD     SI, X0
 	VCVTPH2PS X0, X0
 	VMOVSS    X0, (AX)(BX*4)
 	INCQ      BX
-	JMP       widen_tail_177
+	JMP       widen_tail_185
 
-widen_done_178:
+widen_done_186:
 	VZEROUPPER
 	RET
 
@@ -2737,9 +2855,9 @@ TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_179:
+widen_187:
 	CMPQ      BX, SI
-	JG        widen_next_180
+	JG        widen_next_188
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
@@ -2753,32 +2871,3085 @@ widen_179:
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_179
+	JMP       widen_187
 
-widen_next_180:
+widen_next_188:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_181:
+widen_189:
 	CMPQ      BX, SI
-	JG        widen_next_182
+	JG        widen_next_190
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_181
+	JMP       widen_189
 
-widen_next_182:
-widen_tail_183:
+widen_next_190:
+widen_tail_191:
 	CMPQ    BX, DX
-	JAE     widen_done_184
+	JAE     widen_done_192
 	MOVWLZX (CX)(BX*2), SI
 	SHLL    $0x10, SI
 	VMOVD   SI, X0
 	VMOVSS  X0, (AX)(BX*4)
 	INCQ    BX
-	JMP     widen_tail_183
+	JMP     widen_tail_191
 
-widen_done_184:
+widen_done_192:
+	VZEROUPPER
+	RET
+
+// func dotAVX512(a []float32, b []float32) float32
+// Requires: AVX, AVX512F, AVX512VL, SSE
+TEXT ·dotAVX512(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), AX
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   BX, BX
+	MOVQ   CX, SI
+	SUBQ   $0x00000040, SI
+
+unrolled_193:
+	CMPQ        BX, SI
+	JG          single_194
+	VMOVUPS     (AX)(BX*4), Z4
+	VFMADD231PS (DX)(BX*4), Z4, Z0
+	VMOVUPS     64(AX)(BX*4), Z4
+	VFMADD231PS 64(DX)(BX*4), Z4, Z1
+	VMOVUPS     128(AX)(BX*4), Z4
+	VFMADD231PS 128(DX)(BX*4), Z4, Z2
+	VMOVUPS     192(AX)(BX*4), Z4
+	VFMADD231PS 192(DX)(BX*4), Z4, Z3
+	ADDQ        $0x00000040, BX
+	JMP         unrolled_193
+
+single_194:
+	MOVQ CX, SI
+	SUBQ $0x00000010, SI
+
+one_195:
+	CMPQ        BX, SI
+	JG          tail_196
+	VMOVUPS     (AX)(BX*4), Z4
+	VFMADD231PS (DX)(BX*4), Z4, Z0
+	ADDQ        $0x00000010, BX
+	JMP         one_195
+
+tail_196:
+	SUBQ        BX, CX
+	JZ          done_197
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(CX*2), K1
+	VMOVUPS.Z   (AX)(BX*4), K1, Z4
+	VMOVUPS.Z   (DX)(BX*4), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+
+done_197:
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	MOVSS         X1, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func sumAVX512(x []float32) float32
+// Requires: AVX, AVX512F, AVX512VL, SSE
+TEXT ·sumAVX512(SB), NOSPLIT, $0-28
+	MOVQ   x_base+0(FP), AX
+	MOVQ   x_len+8(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   DX, DX
+	MOVQ   CX, BX
+	SUBQ   $0x00000040, BX
+
+unrolled_198:
+	CMPQ   DX, BX
+	JG     single_199
+	VADDPS (AX)(DX*4), Z0, Z0
+	VADDPS 64(AX)(DX*4), Z1, Z1
+	VADDPS 128(AX)(DX*4), Z2, Z2
+	VADDPS 192(AX)(DX*4), Z3, Z3
+	ADDQ   $0x00000040, DX
+	JMP    unrolled_198
+
+single_199:
+	MOVQ CX, BX
+	SUBQ $0x00000010, BX
+
+one_200:
+	CMPQ   DX, BX
+	JG     tail_201
+	VADDPS (AX)(DX*4), Z0, Z0
+	ADDQ   $0x00000010, DX
+	JMP    one_200
+
+tail_201:
+	SUBQ      DX, CX
+	JZ        done_202
+	LEAQ      kmask<>+0(SB), BX
+	KMOVW     (BX)(CX*2), K1
+	VMOVUPS.Z (AX)(DX*4), K1, Z4
+	VADDPS    Z4, Z0, Z0
+
+done_202:
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	MOVSS         X1, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumSqDiffAVX512(x []float32, mean float32) float32
+// Requires: AVX, AVX512F, AVX512VL, SSE
+TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        mean+24(FP), X0
+	VBROADCASTSS X0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	XORQ         DX, DX
+	MOVQ         CX, BX
+	SUBQ         $0x00000040, BX
+
+unrolled_203:
+	CMPQ        DX, BX
+	JG          single_204
+	VMOVUPS     (AX)(DX*4), Z5
+	VSUBPS      Z0, Z5, Z5
+	VFMADD231PS Z5, Z5, Z1
+	VMOVUPS     64(AX)(DX*4), Z5
+	VSUBPS      Z0, Z5, Z5
+	VFMADD231PS Z5, Z5, Z2
+	VMOVUPS     128(AX)(DX*4), Z5
+	VSUBPS      Z0, Z5, Z5
+	VFMADD231PS Z5, Z5, Z3
+	VMOVUPS     192(AX)(DX*4), Z5
+	VSUBPS      Z0, Z5, Z5
+	VFMADD231PS Z5, Z5, Z4
+	ADDQ        $0x00000040, DX
+	JMP         unrolled_203
+
+single_204:
+	MOVQ CX, BX
+	SUBQ $0x00000010, BX
+
+one_205:
+	CMPQ        DX, BX
+	JG          tail_206
+	VMOVUPS     (AX)(DX*4), Z5
+	VSUBPS      Z0, Z5, Z5
+	VFMADD231PS Z5, Z5, Z1
+	ADDQ        $0x00000010, DX
+	JMP         one_205
+
+tail_206:
+	SUBQ        DX, CX
+	JZ          done_207
+	LEAQ        kmask<>+0(SB), BX
+	KMOVW       (BX)(CX*2), K1
+	VMOVUPS.Z   (AX)(DX*4), K1, Z5
+	VSUBPS      Z0, Z5, Z5
+	VMOVAPS.Z   Z5, K1, Z5
+	VFMADD231PS Z5, Z5, Z1
+
+done_207:
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z4, Z2, Z2
+	VADDPS        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	MOVSS         X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(alpha float32, x []float32, y []float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
+	MOVSS        alpha+0(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVQ         x_base+8(FP), AX
+	MOVQ         x_len+16(FP), CX
+	MOVQ         y_base+32(FP), DX
+	XORQ         BX, BX
+	MOVQ         CX, SI
+	SUBQ         $0x00000040, SI
+
+unrolled_208:
+	CMPQ        BX, SI
+	JG          single_209
+	VMOVUPS     (DX)(BX*4), Z1
+	VFMADD231PS (AX)(BX*4), Z0, Z1
+	VMOVUPS     Z1, (DX)(BX*4)
+	VMOVUPS     64(DX)(BX*4), Z1
+	VFMADD231PS 64(AX)(BX*4), Z0, Z1
+	VMOVUPS     Z1, 64(DX)(BX*4)
+	VMOVUPS     128(DX)(BX*4), Z1
+	VFMADD231PS 128(AX)(BX*4), Z0, Z1
+	VMOVUPS     Z1, 128(DX)(BX*4)
+	VMOVUPS     192(DX)(BX*4), Z1
+	VFMADD231PS 192(AX)(BX*4), Z0, Z1
+	VMOVUPS     Z1, 192(DX)(BX*4)
+	ADDQ        $0x00000040, BX
+	JMP         unrolled_208
+
+single_209:
+	MOVQ CX, SI
+	SUBQ $0x00000010, SI
+
+one_210:
+	CMPQ        BX, SI
+	JG          tail_211
+	VMOVUPS     (DX)(BX*4), Z1
+	VFMADD231PS (AX)(BX*4), Z0, Z1
+	VMOVUPS     Z1, (DX)(BX*4)
+	ADDQ        $0x00000010, BX
+	JMP         one_210
+
+tail_211:
+	SUBQ        BX, CX
+	JZ          done_212
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(CX*2), K1
+	VMOVUPS.Z   (DX)(BX*4), K1, Z1
+	VMOVUPS.Z   (AX)(BX*4), K1, Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, K1, (DX)(BX*4)
+
+done_212:
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(x []float32, s float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        s+24(FP), X0
+	VBROADCASTSS X0, Z0
+	XORQ         DX, DX
+	MOVQ         CX, BX
+	SUBQ         $0x00000040, BX
+
+unrolled_213:
+	CMPQ    DX, BX
+	JG      single_214
+	VMOVUPS (AX)(DX*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)(DX*4)
+	VMOVUPS 64(AX)(DX*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, 64(AX)(DX*4)
+	VMOVUPS 128(AX)(DX*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, 128(AX)(DX*4)
+	VMOVUPS 192(AX)(DX*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, 192(AX)(DX*4)
+	ADDQ    $0x00000040, DX
+	JMP     unrolled_213
+
+single_214:
+	MOVQ CX, BX
+	SUBQ $0x00000010, BX
+
+one_215:
+	CMPQ    DX, BX
+	JG      tail_216
+	VMOVUPS (AX)(DX*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)(DX*4)
+	ADDQ    $0x00000010, DX
+	JMP     one_215
+
+tail_216:
+	SUBQ      DX, CX
+	JZ        done_217
+	LEAQ      kmask<>+0(SB), BX
+	KMOVW     (BX)(CX*2), K1
+	VMOVUPS.Z (AX)(DX*4), K1, Z1
+	VMULPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)(DX*4)
+
+done_217:
+	VZEROUPPER
+	RET
+
+// func scaleMulAVX512(dst []float32, x []float32, w []float32, r float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-76
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	MOVQ         w_base+48(FP), BX
+	MOVSS        r+72(FP), X0
+	VBROADCASTSS X0, Z0
+	XORQ         SI, SI
+	MOVQ         DX, DI
+	SUBQ         $0x00000020, DI
+
+unrolled_218:
+	CMPQ    SI, DI
+	JG      single_219
+	VMOVUPS (CX)(SI*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMULPS  (BX)(SI*4), Z1, Z1
+	VMOVUPS Z1, (AX)(SI*4)
+	VMOVUPS 64(CX)(SI*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMULPS  64(BX)(SI*4), Z1, Z1
+	VMOVUPS Z1, 64(AX)(SI*4)
+	ADDQ    $0x00000020, SI
+	JMP     unrolled_218
+
+single_219:
+	MOVQ DX, DI
+	SUBQ $0x00000010, DI
+
+one_220:
+	CMPQ    SI, DI
+	JG      tail_221
+	VMOVUPS (CX)(SI*4), Z1
+	VMULPS  Z0, Z1, Z1
+	VMULPS  (BX)(SI*4), Z1, Z1
+	VMOVUPS Z1, (AX)(SI*4)
+	ADDQ    $0x00000010, SI
+	JMP     one_220
+
+tail_221:
+	SUBQ      SI, DX
+	JZ        done_222
+	LEAQ      kmask<>+0(SB), DI
+	KMOVW     (DI)(DX*2), K1
+	VMOVUPS.Z (CX)(SI*4), K1, Z1
+	VMULPS    Z0, Z1, Z1
+	VMOVUPS.Z (BX)(SI*4), K1, Z0
+	VMULPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)(SI*4)
+
+done_222:
+	VZEROUPPER
+	RET
+
+// func affineAVX512(dst []float32, x []float32, w []float32, b []float32, mean float32, r float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·affineAVX512(SB), NOSPLIT, $0-104
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	MOVQ         w_base+48(FP), BX
+	MOVQ         b_base+72(FP), SI
+	MOVQ         b_len+80(FP), DI
+	MOVSS        mean+96(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVSS        r+100(FP), X1
+	VBROADCASTSS X1, Z1
+	TESTQ        DI, DI
+	JZ           nobias_223
+	XORQ         DI, DI
+	MOVQ         DX, R8
+	SUBQ         $0x00000020, R8
+
+unrolled_225:
+	CMPQ        DI, R8
+	JG          single_226
+	VMOVUPS     (CX)(DI*4), Z2
+	VSUBPS      Z0, Z2, Z2
+	VMULPS      Z1, Z2, Z2
+	VMOVUPS     (SI)(DI*4), Z3
+	VFMADD231PS (BX)(DI*4), Z2, Z3
+	VMOVUPS     Z3, (AX)(DI*4)
+	VMOVUPS     64(CX)(DI*4), Z2
+	VSUBPS      Z0, Z2, Z2
+	VMULPS      Z1, Z2, Z2
+	VMOVUPS     64(SI)(DI*4), Z3
+	VFMADD231PS 64(BX)(DI*4), Z2, Z3
+	VMOVUPS     Z3, 64(AX)(DI*4)
+	ADDQ        $0x00000020, DI
+	JMP         unrolled_225
+
+single_226:
+	MOVQ DX, R8
+	SUBQ $0x00000010, R8
+
+one_227:
+	CMPQ        DI, R8
+	JG          tail_228
+	VMOVUPS     (CX)(DI*4), Z2
+	VSUBPS      Z0, Z2, Z2
+	VMULPS      Z1, Z2, Z2
+	VMOVUPS     (SI)(DI*4), Z3
+	VFMADD231PS (BX)(DI*4), Z2, Z3
+	VMOVUPS     Z3, (AX)(DI*4)
+	ADDQ        $0x00000010, DI
+	JMP         one_227
+
+tail_228:
+	SUBQ        DI, DX
+	JZ          done_229
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DX*2), K1
+	VMOVUPS.Z   (CX)(DI*4), K1, Z2
+	VSUBPS      Z0, Z2, Z2
+	VMULPS      Z1, Z2, Z2
+	VMOVUPS.Z   (SI)(DI*4), K1, Z0
+	VMOVUPS.Z   (BX)(DI*4), K1, Z1
+	VFMADD231PS Z1, Z2, Z0
+	VMOVUPS     Z0, K1, (AX)(DI*4)
+
+done_229:
+	JMP affine_done_224
+
+nobias_223:
+	XORQ SI, SI
+	MOVQ DX, DI
+	SUBQ $0x00000020, DI
+
+unrolled_230:
+	CMPQ    SI, DI
+	JG      single_231
+	VMOVUPS (CX)(SI*4), Z2
+	VSUBPS  Z0, Z2, Z2
+	VMULPS  Z1, Z2, Z2
+	VMULPS  (BX)(SI*4), Z2, Z2
+	VMOVUPS Z2, (AX)(SI*4)
+	VMOVUPS 64(CX)(SI*4), Z2
+	VSUBPS  Z0, Z2, Z2
+	VMULPS  Z1, Z2, Z2
+	VMULPS  64(BX)(SI*4), Z2, Z2
+	VMOVUPS Z2, 64(AX)(SI*4)
+	ADDQ    $0x00000020, SI
+	JMP     unrolled_230
+
+single_231:
+	MOVQ DX, DI
+	SUBQ $0x00000010, DI
+
+one_232:
+	CMPQ    SI, DI
+	JG      tail_233
+	VMOVUPS (CX)(SI*4), Z2
+	VSUBPS  Z0, Z2, Z2
+	VMULPS  Z1, Z2, Z2
+	VMULPS  (BX)(SI*4), Z2, Z2
+	VMOVUPS Z2, (AX)(SI*4)
+	ADDQ    $0x00000010, SI
+	JMP     one_232
+
+tail_233:
+	SUBQ      SI, DX
+	JZ        done_234
+	LEAQ      kmask<>+0(SB), DI
+	KMOVW     (DI)(DX*2), K1
+	VMOVUPS.Z (CX)(SI*4), K1, Z2
+	VSUBPS    Z0, Z2, Z2
+	VMULPS    Z1, Z2, Z2
+	VMOVUPS.Z (BX)(SI*4), K1, Z0
+	VMULPS    Z0, Z2, Z2
+	VMOVUPS   Z2, K1, (AX)(SI*4)
+
+done_234:
+affine_done_224:
+	VZEROUPPER
+	RET
+
+// func gemvAVX512(y []float32, w []float32, x []float32)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_235:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000004
+	JB     rows1_236
+	MOVQ   DX, R9
+	LEAQ   (R9)(DI*1), R10
+	LEAQ   (R10)(DI*1), R11
+	LEAQ   (R11)(DI*1), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R13, R13
+	MOVQ   SI, R14
+	SUBQ   $0x00000020, R14
+
+unrolled_238:
+	CMPQ        R13, R14
+	JG          single_239
+	VMOVUPS     (BX)(R13*4), Z8
+	VFMADD231PS (R9)(R13*4), Z8, Z0
+	VFMADD231PS (R10)(R13*4), Z8, Z2
+	VFMADD231PS (R11)(R13*4), Z8, Z4
+	VFMADD231PS (R12)(R13*4), Z8, Z6
+	VMOVUPS     64(BX)(R13*4), Z8
+	VFMADD231PS 64(R9)(R13*4), Z8, Z1
+	VFMADD231PS 64(R10)(R13*4), Z8, Z3
+	VFMADD231PS 64(R11)(R13*4), Z8, Z5
+	VFMADD231PS 64(R12)(R13*4), Z8, Z7
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_238
+
+single_239:
+	MOVQ SI, R14
+	SUBQ $0x00000010, R14
+
+one_240:
+	CMPQ        R13, R14
+	JG          tail_241
+	VMOVUPS     (BX)(R13*4), Z8
+	VFMADD231PS (R9)(R13*4), Z8, Z0
+	VFMADD231PS (R10)(R13*4), Z8, Z2
+	VFMADD231PS (R11)(R13*4), Z8, Z4
+	VFMADD231PS (R12)(R13*4), Z8, Z6
+	ADDQ        $0x00000010, R13
+	JMP         one_240
+
+tail_241:
+	MOVQ        SI, R14
+	SUBQ        R13, R14
+	JZ          done_242
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R13*4), K1, Z8
+	VMOVUPS.Z   (R9)(R13*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z0
+	VMOVUPS.Z   (R10)(R13*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z2
+	VMOVUPS.Z   (R11)(R13*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z4
+	VMOVUPS.Z   (R12)(R13*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z6
+
+done_242:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X11
+	VADDPS        X11, X8, X8
+	VMOVHLPS      X8, X8, X11
+	VADDPS        X11, X8, X8
+	VMOVSHDUP     X8, X11
+	VADDSS        X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z2, Y11
+	VADDPS        Y11, Y2, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x10, X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z4, Y11
+	VADDPS        Y11, Y4, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x20, X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z6, Y11
+	VADDPS        Y11, Y6, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x30, X11, X8, X8
+	VMOVUPS       X8, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           rows4_235
+
+rows1_236:
+	CMPQ   R8, CX
+	JAE    gemv_done_237
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_243:
+	CMPQ        R9, R10
+	JG          single_244
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z9
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(DX)(R9*4), Z0, Z10
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_243
+
+single_244:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_245:
+	CMPQ        R9, R10
+	JG          tail_246
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z9
+	ADDQ        $0x00000010, R9
+	JMP         one_245
+
+tail_246:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_247
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z9
+
+done_247:
+	VADDPS        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           rows1_236
+
+gemv_done_237:
+	VZEROUPPER
+	RET
+
+// func gemvTAVX512(y []float32, w []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ CX, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+cols_249:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000040
+	JB     cols_next_248
+	LEAQ   (DX)(R8*4), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R10, R10
+	MOVQ   SI, R11
+	SUBQ   $0x00000002, R11
+
+pairs_250:
+	CMPQ         R10, R11
+	JG           lastrow_251
+	VBROADCASTSS (BX)(R10*4), Z8
+	VBROADCASTSS 4(BX)(R10*4), Z9
+	VFMADD231PS  (R9), Z8, Z0
+	VFMADD231PS  64(R9), Z8, Z1
+	VFMADD231PS  128(R9), Z8, Z2
+	VFMADD231PS  192(R9), Z8, Z3
+	VFMADD231PS  (R9)(DI*1), Z9, Z4
+	VFMADD231PS  64(R9)(DI*1), Z9, Z5
+	VFMADD231PS  128(R9)(DI*1), Z9, Z6
+	VFMADD231PS  192(R9)(DI*1), Z9, Z7
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x00000002, R10
+	JMP          pairs_250
+
+lastrow_251:
+	CMPQ         R10, SI
+	JAE          rows_done_252
+	VBROADCASTSS (BX)(R10*4), Z8
+	VFMADD231PS  (R9), Z8, Z0
+	VFMADD231PS  64(R9), Z8, Z1
+	VFMADD231PS  128(R9), Z8, Z2
+	VFMADD231PS  192(R9), Z8, Z3
+
+rows_done_252:
+	VADDPS  Z4, Z0, Z0
+	VMOVUPS Z0, (AX)(R8*4)
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z1, 64(AX)(R8*4)
+	VADDPS  Z6, Z2, Z2
+	VMOVUPS Z2, 128(AX)(R8*4)
+	VADDPS  Z7, Z3, Z3
+	VMOVUPS Z3, 192(AX)(R8*4)
+	ADDQ    $0x00000040, R8
+	JMP     cols_249
+
+cols_next_248:
+cols_254:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000010
+	JB     cols_next_253
+	LEAQ   (DX)(R8*4), R9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R10, R10
+	MOVQ   SI, R11
+	SUBQ   $0x00000002, R11
+
+pairs_255:
+	CMPQ         R10, R11
+	JG           lastrow_256
+	VBROADCASTSS (BX)(R10*4), Z0
+	VBROADCASTSS 4(BX)(R10*4), Z1
+	VFMADD231PS  (R9), Z0, Z10
+	VFMADD231PS  (R9)(DI*1), Z1, Z11
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x00000002, R10
+	JMP          pairs_255
+
+lastrow_256:
+	CMPQ         R10, SI
+	JAE          rows_done_257
+	VBROADCASTSS (BX)(R10*4), Z0
+	VFMADD231PS  (R9), Z0, Z10
+
+rows_done_257:
+	VADDPS  Z11, Z10, Z10
+	VMOVUPS Z10, (AX)(R8*4)
+	ADDQ    $0x00000010, R8
+	JMP     cols_254
+
+cols_next_253:
+	SUBQ   R8, CX
+	JZ     gemvT_done_258
+	LEAQ   kmask<>+0(SB), R9
+	KMOVW  (R9)(CX*2), K1
+	LEAQ   (DX)(R8*4), CX
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	XORQ   DX, DX
+	MOVQ   SI, R9
+	SUBQ   $0x00000002, R9
+
+pairs_259:
+	CMPQ         DX, R9
+	JG           lastrow_260
+	VBROADCASTSS (BX)(DX*4), Z0
+	VBROADCASTSS 4(BX)(DX*4), Z1
+	VMOVUPS.Z    (CX), K1, Z2
+	VFMADD231PS  Z2, Z0, Z12
+	VMOVUPS.Z    (CX)(DI*1), K1, Z0
+	VFMADD231PS  Z0, Z1, Z13
+	LEAQ         (CX)(DI*2), CX
+	ADDQ         $0x00000002, DX
+	JMP          pairs_259
+
+lastrow_260:
+	CMPQ         DX, SI
+	JAE          rows_done_261
+	VBROADCASTSS (BX)(DX*4), Z0
+	VMOVUPS.Z    (CX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z12
+
+rows_done_261:
+	VADDPS  Z13, Z12, Z12
+	VMOVUPS Z12, K1, (AX)(R8*4)
+
+gemvT_done_258:
+	VZEROUPPER
+	RET
+
+// func downUpAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
+	MOVQ latent_base+24(FP), AX
+	MOVQ latent_len+32(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ x_len+104(FP), BX
+	MOVQ down_base+48(FP), SI
+	MOVQ BX, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_262:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000004
+	JB     rows1_263
+	MOVQ   SI, R9
+	LEAQ   (R9)(DI*1), R10
+	LEAQ   (R10)(DI*1), R11
+	LEAQ   (R11)(DI*1), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R13, R13
+	MOVQ   BX, R14
+	SUBQ   $0x00000020, R14
+
+unrolled_265:
+	CMPQ        R13, R14
+	JG          single_266
+	VMOVUPS     (DX)(R13*4), Z8
+	VFMADD231PS (R9)(R13*4), Z8, Z0
+	VFMADD231PS (R10)(R13*4), Z8, Z2
+	VFMADD231PS (R11)(R13*4), Z8, Z4
+	VFMADD231PS (R12)(R13*4), Z8, Z6
+	VMOVUPS     64(DX)(R13*4), Z8
+	VFMADD231PS 64(R9)(R13*4), Z8, Z1
+	VFMADD231PS 64(R10)(R13*4), Z8, Z3
+	VFMADD231PS 64(R11)(R13*4), Z8, Z5
+	VFMADD231PS 64(R12)(R13*4), Z8, Z7
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_265
+
+single_266:
+	MOVQ BX, R14
+	SUBQ $0x00000010, R14
+
+one_267:
+	CMPQ        R13, R14
+	JG          tail_268
+	VMOVUPS     (DX)(R13*4), Z8
+	VFMADD231PS (R9)(R13*4), Z8, Z0
+	VFMADD231PS (R10)(R13*4), Z8, Z2
+	VFMADD231PS (R11)(R13*4), Z8, Z4
+	VFMADD231PS (R12)(R13*4), Z8, Z6
+	ADDQ        $0x00000010, R13
+	JMP         one_267
+
+tail_268:
+	MOVQ        BX, R14
+	SUBQ        R13, R14
+	JZ          done_269
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (DX)(R13*4), K1, Z8
+	VMOVUPS.Z   (R9)(R13*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z0
+	VMOVUPS.Z   (R10)(R13*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z2
+	VMOVUPS.Z   (R11)(R13*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z4
+	VMOVUPS.Z   (R12)(R13*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z6
+
+done_269:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X21
+	VADDPS        X21, X8, X8
+	VMOVHLPS      X8, X8, X21
+	VADDPS        X21, X8, X8
+	VMOVSHDUP     X8, X21
+	VADDSS        X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z2, Y21
+	VADDPS        Y21, Y2, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x10, X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z4, Y21
+	VADDPS        Y21, Y4, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x20, X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z6, Y21
+	VADDPS        Y21, Y6, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x30, X21, X8, X8
+	VMOVUPS       X8, (AX)(R8*4)
+	LEAQ          (SI)(DI*4), SI
+	ADDQ          $0x00000004, R8
+	JMP           rows4_262
+
+rows1_263:
+	CMPQ   R8, CX
+	JAE    gemv_done_264
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	XORQ   R9, R9
+	MOVQ   BX, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_270:
+	CMPQ        R9, R10
+	JG          single_271
+	VMOVUPS     (DX)(R9*4), Z0
+	VFMADD231PS (SI)(R9*4), Z0, Z9
+	VMOVUPS     64(DX)(R9*4), Z0
+	VFMADD231PS 64(SI)(R9*4), Z0, Z10
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_270
+
+single_271:
+	MOVQ BX, R10
+	SUBQ $0x00000010, R10
+
+one_272:
+	CMPQ        R9, R10
+	JG          tail_273
+	VMOVUPS     (DX)(R9*4), Z0
+	VFMADD231PS (SI)(R9*4), Z0, Z9
+	ADDQ        $0x00000010, R9
+	JMP         one_272
+
+tail_273:
+	MOVQ        BX, R10
+	SUBQ        R9, R10
+	JZ          done_274
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (DX)(R9*4), K1, Z0
+	VMOVUPS.Z   (SI)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z9
+
+done_274:
+	VADDPS        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, SI
+	INCQ          R8
+	JMP           rows1_263
+
+gemv_done_264:
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ up_base+72(FP), DX
+	MOVQ latent_base+24(FP), BX
+	MOVQ latent_len+32(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_275:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000004
+	JB     rows1_276
+	MOVQ   DX, R9
+	LEAQ   (R9)(DI*1), R10
+	LEAQ   (R10)(DI*1), R11
+	LEAQ   (R11)(DI*1), R12
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	XORQ   R13, R13
+	MOVQ   SI, R14
+	SUBQ   $0x00000020, R14
+
+unrolled_278:
+	CMPQ        R13, R14
+	JG          single_279
+	VMOVUPS     (BX)(R13*4), Z0
+	VFMADD231PS (R9)(R13*4), Z0, Z11
+	VFMADD231PS (R10)(R13*4), Z0, Z13
+	VFMADD231PS (R11)(R13*4), Z0, Z15
+	VFMADD231PS (R12)(R13*4), Z0, Z17
+	VMOVUPS     64(BX)(R13*4), Z0
+	VFMADD231PS 64(R9)(R13*4), Z0, Z12
+	VFMADD231PS 64(R10)(R13*4), Z0, Z14
+	VFMADD231PS 64(R11)(R13*4), Z0, Z16
+	VFMADD231PS 64(R12)(R13*4), Z0, Z18
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_278
+
+single_279:
+	MOVQ SI, R14
+	SUBQ $0x00000010, R14
+
+one_280:
+	CMPQ        R13, R14
+	JG          tail_281
+	VMOVUPS     (BX)(R13*4), Z0
+	VFMADD231PS (R9)(R13*4), Z0, Z11
+	VFMADD231PS (R10)(R13*4), Z0, Z13
+	VFMADD231PS (R11)(R13*4), Z0, Z15
+	VFMADD231PS (R12)(R13*4), Z0, Z17
+	ADDQ        $0x00000010, R13
+	JMP         one_280
+
+tail_281:
+	MOVQ        SI, R14
+	SUBQ        R13, R14
+	JZ          done_282
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R13*4), K1, Z0
+	VMOVUPS.Z   (R9)(R13*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z11
+	VMOVUPS.Z   (R10)(R13*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z13
+	VMOVUPS.Z   (R11)(R13*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z15
+	VMOVUPS.Z   (R12)(R13*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z17
+
+done_282:
+	VADDPS        Z12, Z11, Z11
+	VADDPS        Z14, Z13, Z13
+	VADDPS        Z16, Z15, Z15
+	VADDPS        Z18, Z17, Z17
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z13, Y1
+	VADDPS        Y1, Y13, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x10, X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z15, Y1
+	VADDPS        Y1, Y15, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x20, X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z17, Y1
+	VADDPS        Y1, Y17, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x30, X1, X0, X0
+	VMOVUPS       X0, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           rows4_275
+
+rows1_276:
+	CMPQ   R8, CX
+	JAE    gemv_done_277
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_283:
+	CMPQ        R9, R10
+	JG          single_284
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z19
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(DX)(R9*4), Z0, Z20
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_283
+
+single_284:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_285:
+	CMPQ        R9, R10
+	JG          tail_286
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z19
+	ADDQ        $0x00000010, R9
+	JMP         one_285
+
+tail_286:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_287
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z19
+
+done_287:
+	VADDPS        Z20, Z19, Z19
+	VEXTRACTF64X4 $0x01, Z19, Y0
+	VADDPS        Y0, Y19, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           rows1_276
+
+gemv_done_277:
+	VZEROUPPER
+	RET
+
+// func gemmNTAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-120
+	XORQ AX, AX
+
+rowtile_288:
+	MOVQ m+72(FP), CX
+	SUBQ AX, CX
+	CMPQ CX, $0x00000004
+	JB   rowtile_next_289
+	XORQ CX, CX
+
+coltile_290:
+	MOVQ   n+80(FP), DX
+	SUBQ   CX, DX
+	CMPQ   DX, $0x00000002
+	JB     coltile_next_291
+	MOVQ   a_base+24(FP), DX
+	MOVQ   lda+96(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	IMULQ  BX, SI
+	ADDQ   DX, SI
+	LEAQ   (SI)(BX*1), DX
+	LEAQ   (DX)(BX*1), DI
+	LEAQ   (DI)(BX*1), BX
+	MOVQ   b_base+48(FP), R8
+	MOVQ   ldb+104(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	IMULQ  R9, R10
+	ADDQ   R8, R10
+	LEAQ   (R10)(R9*1), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   k+88(FP), R9
+	XORQ   R11, R11
+	MOVQ   R9, R12
+	SUBQ   $0x00000020, R12
+
+unrolled_292:
+	CMPQ        R11, R12
+	JG          single_293
+	VMOVUPS     (R10)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
+	VMOVUPS     (SI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS     (DX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS     (DI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS     (BX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+	VMOVUPS     64(R10)(R11*4), Z8
+	VMOVUPS     64(R8)(R11*4), Z9
+	VMOVUPS     64(SI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS     64(DX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS     64(DI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS     64(BX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+	ADDQ        $0x00000020, R11
+	JMP         unrolled_292
+
+single_293:
+	MOVQ R9, R12
+	SUBQ $0x00000010, R12
+
+one_294:
+	CMPQ        R11, R12
+	JG          tail_295
+	VMOVUPS     (R10)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
+	VMOVUPS     (SI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS     (DX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS     (DI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS     (BX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+	ADDQ        $0x00000010, R11
+	JMP         one_294
+
+tail_295:
+	SUBQ        R11, R9
+	JZ          done_296
+	LEAQ        kmask<>+0(SB), R12
+	KMOVW       (R12)(R9*2), K1
+	VMOVUPS.Z   (R10)(R11*4), K1, Z8
+	VMOVUPS.Z   (R8)(R11*4), K1, Z9
+	VMOVUPS.Z   (SI)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS.Z   (DX)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS.Z   (DI)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS.Z   (BX)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+
+done_296:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+112(FP), BX
+	MOVQ          AX, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z1, Y8
+	VADDPS        Y8, Y1, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, 4(DX)(SI*4)
+	MOVQ          AX, SI
+	ADDQ          $0x00000001, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z2, Y8
+	VADDPS        Y8, Y2, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z3, Y8
+	VADDPS        Y8, Y3, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, 4(DX)(SI*4)
+	MOVQ          AX, SI
+	ADDQ          $0x00000002, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z4, Y8
+	VADDPS        Y8, Y4, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z5, Y8
+	VADDPS        Y8, Y5, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, 4(DX)(SI*4)
+	MOVQ          AX, SI
+	ADDQ          $0x00000003, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z6, Y8
+	VADDPS        Y8, Y6, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z7, Y8
+	VADDPS        Y8, Y7, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, 4(DX)(SI*4)
+	ADDQ          $0x00000002, CX
+	JMP           coltile_290
+
+coltile_next_291:
+coltile_297:
+	MOVQ   n+80(FP), DX
+	SUBQ   CX, DX
+	CMPQ   DX, $0x00000001
+	JB     coltile_next_298
+	MOVQ   a_base+24(FP), DX
+	MOVQ   lda+96(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	IMULQ  BX, SI
+	ADDQ   DX, SI
+	LEAQ   (SI)(BX*1), DX
+	LEAQ   (DX)(BX*1), DI
+	LEAQ   (DI)(BX*1), BX
+	MOVQ   b_base+48(FP), R8
+	MOVQ   ldb+104(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	IMULQ  R9, R10
+	ADDQ   R8, R10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	MOVQ   k+88(FP), R8
+	XORQ   R9, R9
+	MOVQ   R8, R11
+	SUBQ   $0x00000020, R11
+
+unrolled_299:
+	CMPQ        R9, R11
+	JG          single_300
+	VMOVUPS     (R10)(R9*4), Z8
+	VMOVUPS     (SI)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS     (DX)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z12
+	VMOVUPS     (DI)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z13
+	VMOVUPS     (BX)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z14
+	VMOVUPS     64(R10)(R9*4), Z8
+	VMOVUPS     64(SI)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS     64(DX)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z12
+	VMOVUPS     64(DI)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z13
+	VMOVUPS     64(BX)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z14
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_299
+
+single_300:
+	MOVQ R8, R11
+	SUBQ $0x00000010, R11
+
+one_301:
+	CMPQ        R9, R11
+	JG          tail_302
+	VMOVUPS     (R10)(R9*4), Z8
+	VMOVUPS     (SI)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS     (DX)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z12
+	VMOVUPS     (DI)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z13
+	VMOVUPS     (BX)(R9*4), Z9
+	VFMADD231PS Z8, Z9, Z14
+	ADDQ        $0x00000010, R9
+	JMP         one_301
+
+tail_302:
+	SUBQ        R9, R8
+	JZ          done_303
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R8*2), K1
+	VMOVUPS.Z   (R10)(R9*4), K1, Z8
+	VMOVUPS.Z   (SI)(R9*4), K1, Z9
+	VFMADD231PS Z8, Z9, Z11
+	VMOVUPS.Z   (DX)(R9*4), K1, Z9
+	VFMADD231PS Z8, Z9, Z12
+	VMOVUPS.Z   (DI)(R9*4), K1, Z9
+	VFMADD231PS Z8, Z9, Z13
+	VMOVUPS.Z   (BX)(R9*4), K1, Z9
+	VFMADD231PS Z8, Z9, Z14
+
+done_303:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+112(FP), BX
+	MOVQ          AX, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z11, Y8
+	VADDPS        Y8, Y11, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	MOVQ          AX, SI
+	ADDQ          $0x00000001, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z12, Y8
+	VADDPS        Y8, Y12, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	MOVQ          AX, SI
+	ADDQ          $0x00000002, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z13, Y8
+	VADDPS        Y8, Y13, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	MOVQ          AX, SI
+	ADDQ          $0x00000003, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z14, Y8
+	VADDPS        Y8, Y14, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	ADDQ          $0x00000001, CX
+	JMP           coltile_297
+
+coltile_next_298:
+	ADDQ $0x00000004, AX
+	JMP  rowtile_288
+
+rowtile_next_289:
+rowtile_304:
+	MOVQ m+72(FP), CX
+	SUBQ AX, CX
+	CMPQ CX, $0x00000001
+	JB   rowtile_next_305
+	XORQ CX, CX
+
+coltile_306:
+	MOVQ   n+80(FP), DX
+	SUBQ   CX, DX
+	CMPQ   DX, $0x00000002
+	JB     coltile_next_307
+	MOVQ   a_base+24(FP), DX
+	MOVQ   lda+96(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	IMULQ  BX, SI
+	ADDQ   DX, SI
+	MOVQ   b_base+48(FP), DX
+	MOVQ   ldb+104(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   CX, DI
+	IMULQ  BX, DI
+	ADDQ   DX, DI
+	LEAQ   (DI)(BX*1), DX
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	MOVQ   k+88(FP), BX
+	XORQ   R8, R8
+	MOVQ   BX, R9
+	SUBQ   $0x00000020, R9
+
+unrolled_308:
+	CMPQ        R8, R9
+	JG          single_309
+	VMOVUPS     (DI)(R8*4), Z0
+	VMOVUPS     (DX)(R8*4), Z1
+	VMOVUPS     (SI)(R8*4), Z2
+	VFMADD231PS Z0, Z2, Z15
+	VFMADD231PS Z1, Z2, Z16
+	VMOVUPS     64(DI)(R8*4), Z0
+	VMOVUPS     64(DX)(R8*4), Z1
+	VMOVUPS     64(SI)(R8*4), Z2
+	VFMADD231PS Z0, Z2, Z15
+	VFMADD231PS Z1, Z2, Z16
+	ADDQ        $0x00000020, R8
+	JMP         unrolled_308
+
+single_309:
+	MOVQ BX, R9
+	SUBQ $0x00000010, R9
+
+one_310:
+	CMPQ        R8, R9
+	JG          tail_311
+	VMOVUPS     (DI)(R8*4), Z0
+	VMOVUPS     (DX)(R8*4), Z1
+	VMOVUPS     (SI)(R8*4), Z2
+	VFMADD231PS Z0, Z2, Z15
+	VFMADD231PS Z1, Z2, Z16
+	ADDQ        $0x00000010, R8
+	JMP         one_310
+
+tail_311:
+	SUBQ        R8, BX
+	JZ          done_312
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(BX*2), K1
+	VMOVUPS.Z   (DI)(R8*4), K1, Z0
+	VMOVUPS.Z   (DX)(R8*4), K1, Z1
+	VMOVUPS.Z   (SI)(R8*4), K1, Z2
+	VFMADD231PS Z0, Z2, Z15
+	VFMADD231PS Z1, Z2, Z16
+
+done_312:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+112(FP), BX
+	MOVQ          AX, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z15, Y0
+	VADDPS        Y0, Y15, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z16, Y0
+	VADDPS        Y0, Y16, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	ADDQ          $0x00000002, CX
+	JMP           coltile_306
+
+coltile_next_307:
+coltile_313:
+	MOVQ   n+80(FP), DX
+	SUBQ   CX, DX
+	CMPQ   DX, $0x00000001
+	JB     coltile_next_314
+	MOVQ   a_base+24(FP), DX
+	MOVQ   lda+96(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   AX, SI
+	IMULQ  BX, SI
+	ADDQ   DX, SI
+	MOVQ   b_base+48(FP), DX
+	MOVQ   ldb+104(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   CX, DI
+	IMULQ  BX, DI
+	ADDQ   DX, DI
+	VPXORD Z17, Z17, Z17
+	MOVQ   k+88(FP), DX
+	XORQ   BX, BX
+	MOVQ   DX, R8
+	SUBQ   $0x00000020, R8
+
+unrolled_315:
+	CMPQ        BX, R8
+	JG          single_316
+	VMOVUPS     (DI)(BX*4), Z0
+	VMOVUPS     (SI)(BX*4), Z1
+	VFMADD231PS Z0, Z1, Z17
+	VMOVUPS     64(DI)(BX*4), Z0
+	VMOVUPS     64(SI)(BX*4), Z1
+	VFMADD231PS Z0, Z1, Z17
+	ADDQ        $0x00000020, BX
+	JMP         unrolled_315
+
+single_316:
+	MOVQ DX, R8
+	SUBQ $0x00000010, R8
+
+one_317:
+	CMPQ        BX, R8
+	JG          tail_318
+	VMOVUPS     (DI)(BX*4), Z0
+	VMOVUPS     (SI)(BX*4), Z1
+	VFMADD231PS Z0, Z1, Z17
+	ADDQ        $0x00000010, BX
+	JMP         one_317
+
+tail_318:
+	SUBQ        BX, DX
+	JZ          done_319
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DX*2), K1
+	VMOVUPS.Z   (DI)(BX*4), K1, Z0
+	VMOVUPS.Z   (SI)(BX*4), K1, Z1
+	VFMADD231PS Z0, Z1, Z17
+
+done_319:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+112(FP), BX
+	MOVQ          AX, SI
+	IMULQ         BX, SI
+	ADDQ          CX, SI
+	VEXTRACTF64X4 $0x01, Z17, Y0
+	VADDPS        Y0, Y17, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	ADDQ          $0x00000001, CX
+	JMP           coltile_313
+
+coltile_next_314:
+	ADDQ $0x00000001, AX
+	JMP  rowtile_304
+
+rowtile_next_305:
+	VZEROUPPER
+	RET
+
+// func gemmNNAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512F
+TEXT ·gemmNNAVX512(SB), NOSPLIT, $0-120
+	XORQ AX, AX
+
+rowtile_320:
+	MOVQ m+72(FP), CX
+	SUBQ AX, CX
+	CMPQ CX, $0x00000004
+	JB   rowtile_next_321
+	XORQ CX, CX
+
+coltile_322:
+	MOVQ    n+80(FP), DX
+	SUBQ    CX, DX
+	CMPQ    DX, $0x00000020
+	JB      coltile_next_323
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+96(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    ldb+104(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    b_base+48(FP), R9
+	LEAQ    (R9)(CX*4), R9
+	MOVQ    c_base+0(FP), R10
+	MOVQ    ldc+112(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    AX, R12
+	IMULQ   R11, R12
+	ADDQ    R10, R12
+	LEAQ    (R12)(R11*1), R10
+	LEAQ    (R10)(R11*1), R13
+	LEAQ    (R13)(R11*1), R11
+	VMOVUPS (R12)(CX*4), Z0
+	VMOVUPS 64(R12)(CX*4), Z1
+	VMOVUPS (R10)(CX*4), Z2
+	VMOVUPS 64(R10)(CX*4), Z3
+	VMOVUPS (R13)(CX*4), Z4
+	VMOVUPS 64(R13)(CX*4), Z5
+	VMOVUPS (R11)(CX*4), Z6
+	VMOVUPS 64(R11)(CX*4), Z7
+	MOVQ    k+88(FP), R10
+	XORQ    R11, R11
+
+nnk_324:
+	CMPQ         R11, R10
+	JAE          nnk_done_325
+	VMOVUPS      (R9), Z8
+	VMOVUPS      64(R9), Z9
+	VBROADCASTSS (SI)(R11*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (DX)(R11*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (DI)(R11*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (BX)(R11*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+	ADDQ         R8, R9
+	INCQ         R11
+	JMP          nnk_324
+
+nnk_done_325:
+	MOVQ    c_base+0(FP), DX
+	MOVQ    ldc+112(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	VMOVUPS Z0, (SI)(CX*4)
+	VMOVUPS Z1, 64(SI)(CX*4)
+	VMOVUPS Z2, (DX)(CX*4)
+	VMOVUPS Z3, 64(DX)(CX*4)
+	VMOVUPS Z4, (DI)(CX*4)
+	VMOVUPS Z5, 64(DI)(CX*4)
+	VMOVUPS Z6, (BX)(CX*4)
+	VMOVUPS Z7, 64(BX)(CX*4)
+	ADDQ    $0x00000020, CX
+	JMP     coltile_322
+
+coltile_next_323:
+coltile_326:
+	MOVQ    n+80(FP), DX
+	SUBQ    CX, DX
+	CMPQ    DX, $0x00000010
+	JB      coltile_next_327
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+96(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    ldb+104(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    b_base+48(FP), R9
+	LEAQ    (R9)(CX*4), R9
+	MOVQ    c_base+0(FP), R10
+	MOVQ    ldc+112(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    AX, R12
+	IMULQ   R11, R12
+	ADDQ    R10, R12
+	LEAQ    (R12)(R11*1), R10
+	LEAQ    (R10)(R11*1), R13
+	LEAQ    (R13)(R11*1), R11
+	VMOVUPS (R12)(CX*4), Z0
+	VMOVUPS (R10)(CX*4), Z1
+	VMOVUPS (R13)(CX*4), Z2
+	VMOVUPS (R11)(CX*4), Z3
+	MOVQ    k+88(FP), R10
+	XORQ    R11, R11
+
+nnk_328:
+	CMPQ         R11, R10
+	JAE          nnk_done_329
+	VMOVUPS      (R9), Z4
+	VBROADCASTSS (SI)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (DX)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (DI)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (BX)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         R8, R9
+	INCQ         R11
+	JMP          nnk_328
+
+nnk_done_329:
+	MOVQ    c_base+0(FP), DX
+	MOVQ    ldc+112(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	VMOVUPS Z0, (SI)(CX*4)
+	VMOVUPS Z1, (DX)(CX*4)
+	VMOVUPS Z2, (DI)(CX*4)
+	VMOVUPS Z3, (BX)(CX*4)
+	ADDQ    $0x00000010, CX
+	JMP     coltile_326
+
+coltile_next_327:
+	MOVQ      n+80(FP), DX
+	SUBQ      CX, DX
+	JZ        coltile_next_331
+	MOVQ      n+80(FP), DX
+	SUBQ      CX, DX
+	LEAQ      kmask<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	MOVQ      a_base+24(FP), DX
+	MOVQ      lda+96(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      AX, SI
+	IMULQ     BX, SI
+	ADDQ      DX, SI
+	LEAQ      (SI)(BX*1), DX
+	LEAQ      (DX)(BX*1), DI
+	LEAQ      (DI)(BX*1), BX
+	MOVQ      ldb+104(FP), R8
+	SHLQ      $0x02, R8
+	MOVQ      b_base+48(FP), R9
+	LEAQ      (R9)(CX*4), R9
+	MOVQ      c_base+0(FP), R10
+	MOVQ      ldc+112(FP), R11
+	SHLQ      $0x02, R11
+	MOVQ      AX, R12
+	IMULQ     R11, R12
+	ADDQ      R10, R12
+	LEAQ      (R12)(R11*1), R10
+	LEAQ      (R10)(R11*1), R13
+	LEAQ      (R13)(R11*1), R11
+	VMOVUPS.Z (R12)(CX*4), K1, Z0
+	VMOVUPS.Z (R10)(CX*4), K1, Z1
+	VMOVUPS.Z (R13)(CX*4), K1, Z2
+	VMOVUPS.Z (R11)(CX*4), K1, Z3
+	MOVQ      k+88(FP), R10
+	XORQ      R11, R11
+
+nnk_332:
+	CMPQ         R11, R10
+	JAE          nnk_done_333
+	VMOVUPS.Z    (R9), K1, Z4
+	VBROADCASTSS (SI)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (DX)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (DI)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (BX)(R11*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         R8, R9
+	INCQ         R11
+	JMP          nnk_332
+
+nnk_done_333:
+	MOVQ    c_base+0(FP), DX
+	MOVQ    ldc+112(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	VMOVUPS Z0, K1, (SI)(CX*4)
+	VMOVUPS Z1, K1, (DX)(CX*4)
+	VMOVUPS Z2, K1, (DI)(CX*4)
+	VMOVUPS Z3, K1, (BX)(CX*4)
+
+coltile_next_331:
+	ADDQ $0x00000004, AX
+	JMP  rowtile_320
+
+rowtile_next_321:
+rowtile_334:
+	MOVQ m+72(FP), CX
+	SUBQ AX, CX
+	CMPQ CX, $0x00000001
+	JB   rowtile_next_335
+	XORQ CX, CX
+
+coltile_336:
+	MOVQ    n+80(FP), DX
+	SUBQ    CX, DX
+	CMPQ    DX, $0x00000020
+	JB      coltile_next_337
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+96(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    ldb+104(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    b_base+48(FP), BX
+	LEAQ    (BX)(CX*4), BX
+	MOVQ    c_base+0(FP), DI
+	MOVQ    ldc+112(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    AX, R9
+	IMULQ   R8, R9
+	ADDQ    DI, R9
+	VMOVUPS (R9)(CX*4), Z0
+	VMOVUPS 64(R9)(CX*4), Z1
+	MOVQ    k+88(FP), DI
+	XORQ    R8, R8
+
+nnk_338:
+	CMPQ         R8, DI
+	JAE          nnk_done_339
+	VMOVUPS      (BX), Z2
+	VMOVUPS      64(BX), Z3
+	VBROADCASTSS (SI)(R8*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+	ADDQ         DX, BX
+	INCQ         R8
+	JMP          nnk_338
+
+nnk_done_339:
+	MOVQ    c_base+0(FP), DX
+	MOVQ    ldc+112(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	VMOVUPS Z0, (SI)(CX*4)
+	VMOVUPS Z1, 64(SI)(CX*4)
+	ADDQ    $0x00000020, CX
+	JMP     coltile_336
+
+coltile_next_337:
+coltile_340:
+	MOVQ    n+80(FP), DX
+	SUBQ    CX, DX
+	CMPQ    DX, $0x00000010
+	JB      coltile_next_341
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+96(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    ldb+104(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    b_base+48(FP), BX
+	LEAQ    (BX)(CX*4), BX
+	MOVQ    c_base+0(FP), DI
+	MOVQ    ldc+112(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    AX, R9
+	IMULQ   R8, R9
+	ADDQ    DI, R9
+	VMOVUPS (R9)(CX*4), Z0
+	MOVQ    k+88(FP), DI
+	XORQ    R8, R8
+
+nnk_342:
+	CMPQ         R8, DI
+	JAE          nnk_done_343
+	VMOVUPS      (BX), Z1
+	VBROADCASTSS (SI)(R8*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+	ADDQ         DX, BX
+	INCQ         R8
+	JMP          nnk_342
+
+nnk_done_343:
+	MOVQ    c_base+0(FP), DX
+	MOVQ    ldc+112(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	VMOVUPS Z0, (SI)(CX*4)
+	ADDQ    $0x00000010, CX
+	JMP     coltile_340
+
+coltile_next_341:
+	MOVQ      n+80(FP), DX
+	SUBQ      CX, DX
+	JZ        coltile_next_345
+	MOVQ      n+80(FP), DX
+	SUBQ      CX, DX
+	LEAQ      kmask<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	MOVQ      a_base+24(FP), DX
+	MOVQ      lda+96(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      AX, SI
+	IMULQ     BX, SI
+	ADDQ      DX, SI
+	MOVQ      ldb+104(FP), DX
+	SHLQ      $0x02, DX
+	MOVQ      b_base+48(FP), BX
+	LEAQ      (BX)(CX*4), BX
+	MOVQ      c_base+0(FP), DI
+	MOVQ      ldc+112(FP), R8
+	SHLQ      $0x02, R8
+	MOVQ      AX, R9
+	IMULQ     R8, R9
+	ADDQ      DI, R9
+	VMOVUPS.Z (R9)(CX*4), K1, Z0
+	MOVQ      k+88(FP), DI
+	XORQ      R8, R8
+
+nnk_346:
+	CMPQ         R8, DI
+	JAE          nnk_done_347
+	VMOVUPS.Z    (BX), K1, Z1
+	VBROADCASTSS (SI)(R8*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+	ADDQ         DX, BX
+	INCQ         R8
+	JMP          nnk_346
+
+nnk_done_347:
+	MOVQ    c_base+0(FP), DX
+	MOVQ    ldc+112(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    AX, SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	VMOVUPS Z0, K1, (SI)(CX*4)
+
+coltile_next_345:
+	ADDQ $0x00000001, AX
+	JMP  rowtile_334
+
+rowtile_next_335:
+	VZEROUPPER
+	RET
+
+// func expAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·expAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ x_len+32(FP), DX
+	XORQ BX, BX
+	MOVQ DX, SI
+	SUBQ $0x00000020, SI
+
+unrolled_348:
+	CMPQ         BX, SI
+	JG           single_349
+	VMOVUPS      (CX)(BX*4), Z0
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
+	VMOVUPS      c_exphi_16<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z1
+	VMOVUPS      c_expcut_16<>+0(SB), Z0
+	VMAXPS       Z1, Z0, Z1
+	VMULPS       c_log2e_16<>+0(SB), Z1, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z0, Z1
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z0, Z1
+	VMOVUPS      c_expp0_16<>+0(SB), Z2
+	VFMADD213PS  c_expp1_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp2_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp3_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp4_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp5_16<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z3
+	VFMADD213PS  Z1, Z3, Z2
+	VADDPS       c_one_16<>+0(SB), Z2, Z2
+	VCVTPS2DQ    Z0, Z0
+	VPSRAD       $0x01, Z0, Z1
+	VPSUBD       Z1, Z0, Z0
+	VPADDD       c_i127_16<>+0(SB), Z1, Z1
+	VPADDD       c_i127_16<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z1, Z2, Z2
+	VMULPS       Z0, Z2, Z2
+	VMOVAPS.Z    Z2, K1, Z0
+	VMOVUPS      Z0, (AX)(BX*4)
+	VMOVUPS      64(CX)(BX*4), Z0
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
+	VMOVUPS      c_exphi_16<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z1
+	VMOVUPS      c_expcut_16<>+0(SB), Z0
+	VMAXPS       Z1, Z0, Z1
+	VMULPS       c_log2e_16<>+0(SB), Z1, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z0, Z1
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z0, Z1
+	VMOVUPS      c_expp0_16<>+0(SB), Z2
+	VFMADD213PS  c_expp1_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp2_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp3_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp4_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp5_16<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z3
+	VFMADD213PS  Z1, Z3, Z2
+	VADDPS       c_one_16<>+0(SB), Z2, Z2
+	VCVTPS2DQ    Z0, Z0
+	VPSRAD       $0x01, Z0, Z1
+	VPSUBD       Z1, Z0, Z0
+	VPADDD       c_i127_16<>+0(SB), Z1, Z1
+	VPADDD       c_i127_16<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z1, Z2, Z2
+	VMULPS       Z0, Z2, Z2
+	VMOVAPS.Z    Z2, K1, Z0
+	VMOVUPS      Z0, 64(AX)(BX*4)
+	ADDQ         $0x00000020, BX
+	JMP          unrolled_348
+
+single_349:
+	MOVQ DX, SI
+	SUBQ $0x00000010, SI
+
+one_350:
+	CMPQ         BX, SI
+	JG           tail_351
+	VMOVUPS      (CX)(BX*4), Z0
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
+	VMOVUPS      c_exphi_16<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z1
+	VMOVUPS      c_expcut_16<>+0(SB), Z0
+	VMAXPS       Z1, Z0, Z1
+	VMULPS       c_log2e_16<>+0(SB), Z1, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z0, Z1
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z0, Z1
+	VMOVUPS      c_expp0_16<>+0(SB), Z2
+	VFMADD213PS  c_expp1_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp2_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp3_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp4_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp5_16<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z3
+	VFMADD213PS  Z1, Z3, Z2
+	VADDPS       c_one_16<>+0(SB), Z2, Z2
+	VCVTPS2DQ    Z0, Z0
+	VPSRAD       $0x01, Z0, Z1
+	VPSUBD       Z1, Z0, Z0
+	VPADDD       c_i127_16<>+0(SB), Z1, Z1
+	VPADDD       c_i127_16<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z1, Z2, Z2
+	VMULPS       Z0, Z2, Z2
+	VMOVAPS.Z    Z2, K1, Z0
+	VMOVUPS      Z0, (AX)(BX*4)
+	ADDQ         $0x00000010, BX
+	JMP          one_350
+
+tail_351:
+	SUBQ         BX, DX
+	JZ           done_352
+	LEAQ         kmask<>+0(SB), SI
+	KMOVW        (SI)(DX*2), K1
+	VMOVUPS.Z    (CX)(BX*4), K1, Z0
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K2
+	VMOVUPS      c_exphi_16<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z1
+	VMOVUPS      c_expcut_16<>+0(SB), Z0
+	VMAXPS       Z1, Z0, Z1
+	VMULPS       c_log2e_16<>+0(SB), Z1, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z0, Z1
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z0, Z1
+	VMOVUPS      c_expp0_16<>+0(SB), Z2
+	VFMADD213PS  c_expp1_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp2_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp3_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp4_16<>+0(SB), Z1, Z2
+	VFMADD213PS  c_expp5_16<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z3
+	VFMADD213PS  Z1, Z3, Z2
+	VADDPS       c_one_16<>+0(SB), Z2, Z2
+	VCVTPS2DQ    Z0, Z0
+	VPSRAD       $0x01, Z0, Z1
+	VPSUBD       Z1, Z0, Z0
+	VPADDD       c_i127_16<>+0(SB), Z1, Z1
+	VPADDD       c_i127_16<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z1, Z2, Z2
+	VMULPS       Z0, Z2, Z2
+	VMOVAPS.Z    Z2, K2, Z0
+	VMOVUPS      Z0, K1, (AX)(BX*4)
+
+done_352:
+	VZEROUPPER
+	RET
+
+DATA c_expcut_16<>+0(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+4(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+8(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+12(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+16(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+20(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+24(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+28(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+32(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+36(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+40(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+44(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+48(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+52(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+56(SB)/4, $0xc2aea8f6
+DATA c_expcut_16<>+60(SB)/4, $0xc2aea8f6
+GLOBL c_expcut_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_exphi_16<>+0(SB)/4, $0x42b20000
+DATA c_exphi_16<>+4(SB)/4, $0x42b20000
+DATA c_exphi_16<>+8(SB)/4, $0x42b20000
+DATA c_exphi_16<>+12(SB)/4, $0x42b20000
+DATA c_exphi_16<>+16(SB)/4, $0x42b20000
+DATA c_exphi_16<>+20(SB)/4, $0x42b20000
+DATA c_exphi_16<>+24(SB)/4, $0x42b20000
+DATA c_exphi_16<>+28(SB)/4, $0x42b20000
+DATA c_exphi_16<>+32(SB)/4, $0x42b20000
+DATA c_exphi_16<>+36(SB)/4, $0x42b20000
+DATA c_exphi_16<>+40(SB)/4, $0x42b20000
+DATA c_exphi_16<>+44(SB)/4, $0x42b20000
+DATA c_exphi_16<>+48(SB)/4, $0x42b20000
+DATA c_exphi_16<>+52(SB)/4, $0x42b20000
+DATA c_exphi_16<>+56(SB)/4, $0x42b20000
+DATA c_exphi_16<>+60(SB)/4, $0x42b20000
+GLOBL c_exphi_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_log2e_16<>+0(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+4(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+8(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+12(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+16(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+20(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+24(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+28(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+32(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+36(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+40(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+44(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+48(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+52(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+56(SB)/4, $0x3fb8aa3b
+DATA c_log2e_16<>+60(SB)/4, $0x3fb8aa3b
+GLOBL c_log2e_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_ln2hi_16<>+0(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+4(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+8(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+12(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+16(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+20(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+24(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+28(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+32(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+36(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+40(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+44(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+48(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+52(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+56(SB)/4, $0x3f318000
+DATA c_ln2hi_16<>+60(SB)/4, $0x3f318000
+GLOBL c_ln2hi_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_ln2lo_16<>+0(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+4(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+8(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+12(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+16(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+20(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+24(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+28(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+32(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+36(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+40(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+44(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+48(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+52(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+56(SB)/4, $0xb95e8083
+DATA c_ln2lo_16<>+60(SB)/4, $0xb95e8083
+GLOBL c_ln2lo_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_expp0_16<>+0(SB)/4, $0x39506967
+DATA c_expp0_16<>+4(SB)/4, $0x39506967
+DATA c_expp0_16<>+8(SB)/4, $0x39506967
+DATA c_expp0_16<>+12(SB)/4, $0x39506967
+DATA c_expp0_16<>+16(SB)/4, $0x39506967
+DATA c_expp0_16<>+20(SB)/4, $0x39506967
+DATA c_expp0_16<>+24(SB)/4, $0x39506967
+DATA c_expp0_16<>+28(SB)/4, $0x39506967
+DATA c_expp0_16<>+32(SB)/4, $0x39506967
+DATA c_expp0_16<>+36(SB)/4, $0x39506967
+DATA c_expp0_16<>+40(SB)/4, $0x39506967
+DATA c_expp0_16<>+44(SB)/4, $0x39506967
+DATA c_expp0_16<>+48(SB)/4, $0x39506967
+DATA c_expp0_16<>+52(SB)/4, $0x39506967
+DATA c_expp0_16<>+56(SB)/4, $0x39506967
+DATA c_expp0_16<>+60(SB)/4, $0x39506967
+GLOBL c_expp0_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_expp1_16<>+0(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+4(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+8(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+12(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+16(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+20(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+24(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+28(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+32(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+36(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+40(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+44(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+48(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+52(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+56(SB)/4, $0x3ab743ce
+DATA c_expp1_16<>+60(SB)/4, $0x3ab743ce
+GLOBL c_expp1_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_expp2_16<>+0(SB)/4, $0x3c088908
+DATA c_expp2_16<>+4(SB)/4, $0x3c088908
+DATA c_expp2_16<>+8(SB)/4, $0x3c088908
+DATA c_expp2_16<>+12(SB)/4, $0x3c088908
+DATA c_expp2_16<>+16(SB)/4, $0x3c088908
+DATA c_expp2_16<>+20(SB)/4, $0x3c088908
+DATA c_expp2_16<>+24(SB)/4, $0x3c088908
+DATA c_expp2_16<>+28(SB)/4, $0x3c088908
+DATA c_expp2_16<>+32(SB)/4, $0x3c088908
+DATA c_expp2_16<>+36(SB)/4, $0x3c088908
+DATA c_expp2_16<>+40(SB)/4, $0x3c088908
+DATA c_expp2_16<>+44(SB)/4, $0x3c088908
+DATA c_expp2_16<>+48(SB)/4, $0x3c088908
+DATA c_expp2_16<>+52(SB)/4, $0x3c088908
+DATA c_expp2_16<>+56(SB)/4, $0x3c088908
+DATA c_expp2_16<>+60(SB)/4, $0x3c088908
+GLOBL c_expp2_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_expp3_16<>+0(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+4(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+8(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+12(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+16(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+20(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+24(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+28(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+32(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+36(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+40(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+44(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+48(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+52(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+56(SB)/4, $0x3d2aa9c1
+DATA c_expp3_16<>+60(SB)/4, $0x3d2aa9c1
+GLOBL c_expp3_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_expp4_16<>+0(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+4(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+8(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+12(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+16(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+20(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+24(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+28(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+32(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+36(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+40(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+44(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+48(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+52(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+56(SB)/4, $0x3e2aaaaa
+DATA c_expp4_16<>+60(SB)/4, $0x3e2aaaaa
+GLOBL c_expp4_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_expp5_16<>+0(SB)/4, $0x3f000000
+DATA c_expp5_16<>+4(SB)/4, $0x3f000000
+DATA c_expp5_16<>+8(SB)/4, $0x3f000000
+DATA c_expp5_16<>+12(SB)/4, $0x3f000000
+DATA c_expp5_16<>+16(SB)/4, $0x3f000000
+DATA c_expp5_16<>+20(SB)/4, $0x3f000000
+DATA c_expp5_16<>+24(SB)/4, $0x3f000000
+DATA c_expp5_16<>+28(SB)/4, $0x3f000000
+DATA c_expp5_16<>+32(SB)/4, $0x3f000000
+DATA c_expp5_16<>+36(SB)/4, $0x3f000000
+DATA c_expp5_16<>+40(SB)/4, $0x3f000000
+DATA c_expp5_16<>+44(SB)/4, $0x3f000000
+DATA c_expp5_16<>+48(SB)/4, $0x3f000000
+DATA c_expp5_16<>+52(SB)/4, $0x3f000000
+DATA c_expp5_16<>+56(SB)/4, $0x3f000000
+DATA c_expp5_16<>+60(SB)/4, $0x3f000000
+GLOBL c_expp5_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_one_16<>+0(SB)/4, $0x3f800000
+DATA c_one_16<>+4(SB)/4, $0x3f800000
+DATA c_one_16<>+8(SB)/4, $0x3f800000
+DATA c_one_16<>+12(SB)/4, $0x3f800000
+DATA c_one_16<>+16(SB)/4, $0x3f800000
+DATA c_one_16<>+20(SB)/4, $0x3f800000
+DATA c_one_16<>+24(SB)/4, $0x3f800000
+DATA c_one_16<>+28(SB)/4, $0x3f800000
+DATA c_one_16<>+32(SB)/4, $0x3f800000
+DATA c_one_16<>+36(SB)/4, $0x3f800000
+DATA c_one_16<>+40(SB)/4, $0x3f800000
+DATA c_one_16<>+44(SB)/4, $0x3f800000
+DATA c_one_16<>+48(SB)/4, $0x3f800000
+DATA c_one_16<>+52(SB)/4, $0x3f800000
+DATA c_one_16<>+56(SB)/4, $0x3f800000
+DATA c_one_16<>+60(SB)/4, $0x3f800000
+GLOBL c_one_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_i127_16<>+0(SB)/4, $0x0000007f
+DATA c_i127_16<>+4(SB)/4, $0x0000007f
+DATA c_i127_16<>+8(SB)/4, $0x0000007f
+DATA c_i127_16<>+12(SB)/4, $0x0000007f
+DATA c_i127_16<>+16(SB)/4, $0x0000007f
+DATA c_i127_16<>+20(SB)/4, $0x0000007f
+DATA c_i127_16<>+24(SB)/4, $0x0000007f
+DATA c_i127_16<>+28(SB)/4, $0x0000007f
+DATA c_i127_16<>+32(SB)/4, $0x0000007f
+DATA c_i127_16<>+36(SB)/4, $0x0000007f
+DATA c_i127_16<>+40(SB)/4, $0x0000007f
+DATA c_i127_16<>+44(SB)/4, $0x0000007f
+DATA c_i127_16<>+48(SB)/4, $0x0000007f
+DATA c_i127_16<>+52(SB)/4, $0x0000007f
+DATA c_i127_16<>+56(SB)/4, $0x0000007f
+DATA c_i127_16<>+60(SB)/4, $0x0000007f
+GLOBL c_i127_16<>(SB), RODATA|NOPTR, $64
+
+// func maxScaledAVX512(x []float32, s float32) float32
+// Requires: AVX, AVX512F, AVX512VL, SSE
+TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        s+24(FP), X0
+	VBROADCASTSS X0, Z0
+	VMOVUPS      c_neginf_16<>+0(SB), Z1
+	VMOVUPS      c_neginf_16<>+0(SB), Z2
+	VMOVUPS      c_neginf_16<>+0(SB), Z3
+	VMOVUPS      c_neginf_16<>+0(SB), Z4
+	XORQ         DX, DX
+	MOVQ         CX, BX
+	SUBQ         $0x00000040, BX
+
+unrolled_353:
+	CMPQ   DX, BX
+	JG     single_354
+	VMULPS (AX)(DX*4), Z0, Z5
+	VMAXPS Z5, Z1, Z1
+	VMULPS 64(AX)(DX*4), Z0, Z5
+	VMAXPS Z5, Z2, Z2
+	VMULPS 128(AX)(DX*4), Z0, Z5
+	VMAXPS Z5, Z3, Z3
+	VMULPS 192(AX)(DX*4), Z0, Z5
+	VMAXPS Z5, Z4, Z4
+	ADDQ   $0x00000040, DX
+	JMP    unrolled_353
+
+single_354:
+	MOVQ CX, BX
+	SUBQ $0x00000010, BX
+
+one_355:
+	CMPQ   DX, BX
+	JG     tail_356
+	VMULPS (AX)(DX*4), Z0, Z5
+	VMAXPS Z5, Z1, Z1
+	ADDQ   $0x00000010, DX
+	JMP    one_355
+
+tail_356:
+	SUBQ      DX, CX
+	JZ        done_357
+	LEAQ      kmask<>+0(SB), BX
+	KMOVW     (BX)(CX*2), K1
+	VMOVUPS.Z (AX)(DX*4), K1, Z5
+	VMULPS    Z5, Z0, Z0
+	VMAXPS    Z0, Z1, K1, Z1
+
+done_357:
+	VMAXPS        Z3, Z1, Z1
+	VMAXPS        Z4, Z2, Z2
+	VMAXPS        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VMAXPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VMAXPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VMAXPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VMAXSS        X1, X0, X0
+	MOVSS         X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+DATA c_neginf_16<>+0(SB)/4, $0xff800000
+DATA c_neginf_16<>+4(SB)/4, $0xff800000
+DATA c_neginf_16<>+8(SB)/4, $0xff800000
+DATA c_neginf_16<>+12(SB)/4, $0xff800000
+DATA c_neginf_16<>+16(SB)/4, $0xff800000
+DATA c_neginf_16<>+20(SB)/4, $0xff800000
+DATA c_neginf_16<>+24(SB)/4, $0xff800000
+DATA c_neginf_16<>+28(SB)/4, $0xff800000
+DATA c_neginf_16<>+32(SB)/4, $0xff800000
+DATA c_neginf_16<>+36(SB)/4, $0xff800000
+DATA c_neginf_16<>+40(SB)/4, $0xff800000
+DATA c_neginf_16<>+44(SB)/4, $0xff800000
+DATA c_neginf_16<>+48(SB)/4, $0xff800000
+DATA c_neginf_16<>+52(SB)/4, $0xff800000
+DATA c_neginf_16<>+56(SB)/4, $0xff800000
+DATA c_neginf_16<>+60(SB)/4, $0xff800000
+GLOBL c_neginf_16<>(SB), RODATA|NOPTR, $64
+
+// func expSumAVX512(x []float32, s float32, m float32) float32
+// Requires: AVX, AVX512F, AVX512VL, SSE
+TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	MOVSS        s+24(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVSS        m+28(FP), X3
+	VBROADCASTSS X3, Z3
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	XORQ         DX, DX
+	MOVQ         CX, BX
+	SUBQ         $0x00000020, BX
+
+unrolled_358:
+	CMPQ         DX, BX
+	JG           single_359
+	VMOVUPS      (AX)(DX*4), Z4
+	VMULPS       Z0, Z4, Z4
+	VSUBPS       Z3, Z4, Z4
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K1
+	VMOVUPS      c_exphi_16<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z5
+	VMOVUPS      c_expcut_16<>+0(SB), Z4
+	VMAXPS       Z5, Z4, Z5
+	VMULPS       c_log2e_16<>+0(SB), Z5, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z4, Z5
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z4, Z5
+	VMOVUPS      c_expp0_16<>+0(SB), Z6
+	VFMADD213PS  c_expp1_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp2_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp3_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp4_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp5_16<>+0(SB), Z5, Z6
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z6
+	VADDPS       c_one_16<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
+	VPADDD       c_i127_16<>+0(SB), Z5, Z5
+	VPADDD       c_i127_16<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z5, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VMOVAPS.Z    Z6, K1, Z4
+	VADDPS       Z4, Z1, Z1
+	VMOVUPS      Z4, (AX)(DX*4)
+	VMOVUPS      64(AX)(DX*4), Z4
+	VMULPS       Z0, Z4, Z4
+	VSUBPS       Z3, Z4, Z4
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K1
+	VMOVUPS      c_exphi_16<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z5
+	VMOVUPS      c_expcut_16<>+0(SB), Z4
+	VMAXPS       Z5, Z4, Z5
+	VMULPS       c_log2e_16<>+0(SB), Z5, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z4, Z5
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z4, Z5
+	VMOVUPS      c_expp0_16<>+0(SB), Z6
+	VFMADD213PS  c_expp1_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp2_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp3_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp4_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp5_16<>+0(SB), Z5, Z6
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z6
+	VADDPS       c_one_16<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
+	VPADDD       c_i127_16<>+0(SB), Z5, Z5
+	VPADDD       c_i127_16<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z5, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VMOVAPS.Z    Z6, K1, Z4
+	VADDPS       Z4, Z2, Z2
+	VMOVUPS      Z4, 64(AX)(DX*4)
+	ADDQ         $0x00000020, DX
+	JMP          unrolled_358
+
+single_359:
+	MOVQ CX, BX
+	SUBQ $0x00000010, BX
+
+one_360:
+	CMPQ         DX, BX
+	JG           tail_361
+	VMOVUPS      (AX)(DX*4), Z4
+	VMULPS       Z0, Z4, Z4
+	VSUBPS       Z3, Z4, Z4
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K1
+	VMOVUPS      c_exphi_16<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z5
+	VMOVUPS      c_expcut_16<>+0(SB), Z4
+	VMAXPS       Z5, Z4, Z5
+	VMULPS       c_log2e_16<>+0(SB), Z5, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z4, Z5
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z4, Z5
+	VMOVUPS      c_expp0_16<>+0(SB), Z6
+	VFMADD213PS  c_expp1_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp2_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp3_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp4_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp5_16<>+0(SB), Z5, Z6
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z6
+	VADDPS       c_one_16<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
+	VPADDD       c_i127_16<>+0(SB), Z5, Z5
+	VPADDD       c_i127_16<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z5, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VMOVAPS.Z    Z6, K1, Z4
+	VADDPS       Z4, Z1, Z1
+	VMOVUPS      Z4, (AX)(DX*4)
+	ADDQ         $0x00000010, DX
+	JMP          one_360
+
+tail_361:
+	SUBQ         DX, CX
+	JZ           done_362
+	LEAQ         kmask<>+0(SB), BX
+	KMOVW        (BX)(CX*2), K1
+	VMOVUPS.Z    (AX)(DX*4), K1, Z4
+	VMULPS       Z0, Z4, Z4
+	VSUBPS       Z3, Z4, Z4
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K2
+	VMOVUPS      c_exphi_16<>+0(SB), Z0
+	VMINPS       Z4, Z0, Z0
+	VMOVUPS      c_expcut_16<>+0(SB), Z3
+	VMAXPS       Z0, Z3, Z0
+	VMULPS       c_log2e_16<>+0(SB), Z0, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z3, Z0
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z3, Z0
+	VMOVUPS      c_expp0_16<>+0(SB), Z4
+	VFMADD213PS  c_expp1_16<>+0(SB), Z0, Z4
+	VFMADD213PS  c_expp2_16<>+0(SB), Z0, Z4
+	VFMADD213PS  c_expp3_16<>+0(SB), Z0, Z4
+	VFMADD213PS  c_expp4_16<>+0(SB), Z0, Z4
+	VFMADD213PS  c_expp5_16<>+0(SB), Z0, Z4
+	VMULPS       Z0, Z0, Z5
+	VFMADD213PS  Z0, Z5, Z4
+	VADDPS       c_one_16<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z3, Z0
+	VPSRAD       $0x01, Z0, Z3
+	VPSUBD       Z3, Z0, Z0
+	VPADDD       c_i127_16<>+0(SB), Z3, Z3
+	VPADDD       c_i127_16<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z3, Z4, Z4
+	VMULPS       Z0, Z4, Z4
+	VMOVAPS.Z    Z4, K2, Z4
+	VMOVAPS.Z    Z4, K1, Z4
+	VADDPS       Z4, Z1, Z1
+	VMOVUPS      Z4, K1, (AX)(DX*4)
+
+done_362:
+	VADDPS        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	MOVSS         X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func ropeAVX512(x []float32, cos []float32, sin []float32)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	MOVQ    cos_base+24(FP), DX
+	MOVQ    sin_base+48(FP), BX
+	VMOVUPS c_pairidx_2<>+0(SB), Z0
+	XORQ    SI, SI
+	MOVQ    CX, DI
+	SUBQ    $0x00000020, DI
+
+unrolled_363:
+	CMPQ           SI, DI
+	JG             single_364
+	VMOVUPS        (AX)(SI*4), Z1
+	VMOVUPS        (DX)(SI*2), Y2
+	VMOVUPS        (BX)(SI*2), Y3
+	VPERMPS        Z2, Z0, Z2
+	VPERMPS        Z3, Z0, Z3
+	VPERMILPS      $0xb1, Z1, Z4
+	VMULPS         Z3, Z4, Z4
+	VFMADDSUB231PS Z2, Z1, Z4
+	VMOVUPS        Z4, (AX)(SI*4)
+	VMOVUPS        64(AX)(SI*4), Z1
+	VMOVUPS        32(DX)(SI*2), Y5
+	VMOVUPS        32(BX)(SI*2), Y6
+	VPERMPS        Z5, Z0, Z5
+	VPERMPS        Z6, Z0, Z6
+	VPERMILPS      $0xb1, Z1, Z4
+	VMULPS         Z6, Z4, Z4
+	VFMADDSUB231PS Z5, Z1, Z4
+	VMOVUPS        Z4, 64(AX)(SI*4)
+	ADDQ           $0x00000020, SI
+	JMP            unrolled_363
+
+single_364:
+	MOVQ CX, DI
+	SUBQ $0x00000010, DI
+
+one_365:
+	CMPQ           SI, DI
+	JG             tail_366
+	VMOVUPS        (AX)(SI*4), Z1
+	VMOVUPS        (DX)(SI*2), Y7
+	VMOVUPS        (BX)(SI*2), Y8
+	VPERMPS        Z7, Z0, Z7
+	VPERMPS        Z8, Z0, Z8
+	VPERMILPS      $0xb1, Z1, Z2
+	VMULPS         Z8, Z2, Z2
+	VFMADDSUB231PS Z7, Z1, Z2
+	VMOVUPS        Z2, (AX)(SI*4)
+	ADDQ           $0x00000010, SI
+	JMP            one_365
+
+tail_366:
+	SUBQ           SI, CX
+	JZ             done_367
+	LEAQ           kmask<>+0(SB), DI
+	KMOVW          (DI)(CX*2), K1
+	VMOVUPS.Z      (AX)(SI*4), K1, Z1
+	MOVQ           CX, DI
+	SHRQ           $0x01, DI
+	LEAQ           kmask<>+0(SB), R8
+	KMOVW          (R8)(DI*2), K2
+	VMOVUPS.Z      (DX)(SI*2), K2, Y9
+	SHRQ           $0x01, CX
+	LEAQ           kmask<>+0(SB), DX
+	KMOVW          (DX)(CX*2), K2
+	VMOVUPS.Z      (BX)(SI*2), K2, Y10
+	VPERMPS        Z9, Z0, Z9
+	VPERMPS        Z10, Z0, Z10
+	VPERMILPS      $0xb1, Z1, Z0
+	VMULPS         Z10, Z0, Z0
+	VFMADDSUB231PS Z9, Z1, Z0
+	VMOVUPS        Z0, K1, (AX)(SI*4)
+
+done_367:
+	VZEROUPPER
+	RET
+
+DATA c_pairidx_2<>+0(SB)/4, $0x00000000
+DATA c_pairidx_2<>+4(SB)/4, $0x00000000
+DATA c_pairidx_2<>+8(SB)/4, $0x00000001
+DATA c_pairidx_2<>+12(SB)/4, $0x00000001
+DATA c_pairidx_2<>+16(SB)/4, $0x00000002
+DATA c_pairidx_2<>+20(SB)/4, $0x00000002
+DATA c_pairidx_2<>+24(SB)/4, $0x00000003
+DATA c_pairidx_2<>+28(SB)/4, $0x00000003
+DATA c_pairidx_2<>+32(SB)/4, $0x00000004
+DATA c_pairidx_2<>+36(SB)/4, $0x00000004
+DATA c_pairidx_2<>+40(SB)/4, $0x00000005
+DATA c_pairidx_2<>+44(SB)/4, $0x00000005
+DATA c_pairidx_2<>+48(SB)/4, $0x00000006
+DATA c_pairidx_2<>+52(SB)/4, $0x00000006
+DATA c_pairidx_2<>+56(SB)/4, $0x00000007
+DATA c_pairidx_2<>+60(SB)/4, $0x00000007
+GLOBL c_pairidx_2<>(SB), RODATA|NOPTR, $64
+
+// func ropeHalfAVX512(x []float32, cos []float32, sin []float32)
+// Requires: AVX, AVX512F
+TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
+	MOVQ x_base+0(FP), AX
+	MOVQ cos_base+24(FP), CX
+	MOVQ cos_len+32(FP), DX
+	MOVQ sin_base+48(FP), BX
+	LEAQ (AX)(DX*4), SI
+	XORQ DI, DI
+	MOVQ DX, R8
+	SUBQ $0x00000020, R8
+
+unrolled_368:
+	CMPQ        DI, R8
+	JG          single_369
+	VMOVUPS     (AX)(DI*4), Z0
+	VMOVUPS     (SI)(DI*4), Z1
+	VMULPS      (BX)(DI*4), Z1, Z2
+	VFMSUB231PS (CX)(DI*4), Z0, Z2
+	VMULPS      (BX)(DI*4), Z0, Z0
+	VFMADD231PS (CX)(DI*4), Z1, Z0
+	VMOVUPS     Z2, (AX)(DI*4)
+	VMOVUPS     Z0, (SI)(DI*4)
+	VMOVUPS     64(AX)(DI*4), Z0
+	VMOVUPS     64(SI)(DI*4), Z1
+	VMULPS      64(BX)(DI*4), Z1, Z2
+	VFMSUB231PS 64(CX)(DI*4), Z0, Z2
+	VMULPS      64(BX)(DI*4), Z0, Z0
+	VFMADD231PS 64(CX)(DI*4), Z1, Z0
+	VMOVUPS     Z2, 64(AX)(DI*4)
+	VMOVUPS     Z0, 64(SI)(DI*4)
+	ADDQ        $0x00000020, DI
+	JMP         unrolled_368
+
+single_369:
+	MOVQ DX, R8
+	SUBQ $0x00000010, R8
+
+one_370:
+	CMPQ        DI, R8
+	JG          tail_371
+	VMOVUPS     (AX)(DI*4), Z0
+	VMOVUPS     (SI)(DI*4), Z1
+	VMULPS      (BX)(DI*4), Z1, Z2
+	VFMSUB231PS (CX)(DI*4), Z0, Z2
+	VMULPS      (BX)(DI*4), Z0, Z0
+	VFMADD231PS (CX)(DI*4), Z1, Z0
+	VMOVUPS     Z2, (AX)(DI*4)
+	VMOVUPS     Z0, (SI)(DI*4)
+	ADDQ        $0x00000010, DI
+	JMP         one_370
+
+tail_371:
+	SUBQ        DI, DX
+	JZ          done_372
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DX*2), K1
+	VMOVUPS.Z   (AX)(DI*4), K1, Z0
+	VMOVUPS.Z   (SI)(DI*4), K1, Z1
+	VMOVUPS.Z   (CX)(DI*4), K1, Z2
+	VMOVUPS.Z   (BX)(DI*4), K1, Z3
+	VMULPS      Z3, Z1, Z4
+	VFMSUB231PS Z2, Z0, Z4
+	VMULPS      Z3, Z0, Z0
+	VFMADD231PS Z2, Z1, Z0
+	VMOVUPS     Z4, K1, (AX)(DI*4)
+	VMOVUPS     Z0, K1, (SI)(DI*4)
+
+done_372:
+	VZEROUPPER
+	RET
+
+// func f16ToF32AVX512(dst []float32, src []uint16)
+// Requires: AVX, AVX512F
+TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ src_len+32(FP), DX
+	XORQ BX, BX
+	MOVQ DX, SI
+	SUBQ $0x00000040, SI
+
+unrolled_373:
+	CMPQ      BX, SI
+	JG        single_374
+	VCVTPH2PS (CX)(BX*2), Z0
+	VMOVUPS   Z0, (AX)(BX*4)
+	VCVTPH2PS 32(CX)(BX*2), Z0
+	VMOVUPS   Z0, 64(AX)(BX*4)
+	VCVTPH2PS 64(CX)(BX*2), Z0
+	VMOVUPS   Z0, 128(AX)(BX*4)
+	VCVTPH2PS 96(CX)(BX*2), Z0
+	VMOVUPS   Z0, 192(AX)(BX*4)
+	ADDQ      $0x00000040, BX
+	JMP       unrolled_373
+
+single_374:
+	MOVQ DX, SI
+	SUBQ $0x00000010, SI
+
+one_375:
+	CMPQ      BX, SI
+	JG        tail_376
+	VCVTPH2PS (CX)(BX*2), Z0
+	VMOVUPS   Z0, (AX)(BX*4)
+	ADDQ      $0x00000010, BX
+	JMP       one_375
+
+tail_376:
+	SUBQ        BX, DX
+	JZ          done_377
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(DX*2), K1
+	VCVTPH2PS.Z (CX)(BX*2), K1, Z0
+	VMOVUPS     Z0, K1, (AX)(BX*4)
+
+done_377:
+	VZEROUPPER
+	RET
+
+// func bf16ToF32AVX512(dst []float32, src []uint16)
+// Requires: AVX, AVX512F
+TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ src_len+32(FP), DX
+	XORQ BX, BX
+	MOVQ DX, SI
+	SUBQ $0x00000040, SI
+
+unrolled_378:
+	CMPQ      BX, SI
+	JG        single_379
+	VPMOVZXWD (CX)(BX*2), Z0
+	VPSLLD    $0x10, Z0, Z0
+	VMOVUPS   Z0, (AX)(BX*4)
+	VPMOVZXWD 32(CX)(BX*2), Z0
+	VPSLLD    $0x10, Z0, Z0
+	VMOVUPS   Z0, 64(AX)(BX*4)
+	VPMOVZXWD 64(CX)(BX*2), Z0
+	VPSLLD    $0x10, Z0, Z0
+	VMOVUPS   Z0, 128(AX)(BX*4)
+	VPMOVZXWD 96(CX)(BX*2), Z0
+	VPSLLD    $0x10, Z0, Z0
+	VMOVUPS   Z0, 192(AX)(BX*4)
+	ADDQ      $0x00000040, BX
+	JMP       unrolled_378
+
+single_379:
+	MOVQ DX, SI
+	SUBQ $0x00000010, SI
+
+one_380:
+	CMPQ      BX, SI
+	JG        tail_381
+	VPMOVZXWD (CX)(BX*2), Z0
+	VPSLLD    $0x10, Z0, Z0
+	VMOVUPS   Z0, (AX)(BX*4)
+	ADDQ      $0x00000010, BX
+	JMP       one_380
+
+tail_381:
+	SUBQ        BX, DX
+	JZ          done_382
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(DX*2), K1
+	VPMOVZXWD.Z (CX)(BX*2), K1, Z0
+	VPSLLD      $0x10, Z0, Z0
+	VMOVUPS     Z0, K1, (AX)(BX*4)
+
+done_382:
 	VZEROUPPER
 	RET

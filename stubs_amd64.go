@@ -98,3 +98,98 @@ func f16ToF32AVX2(dst []float32, src []uint16)
 //
 //go:noescape
 func bf16ToF32AVX2(dst []float32, src []uint16)
+
+// dot returns sum(a[i]*b[i]); len(b) >= len(a).
+//
+//go:noescape
+func dotAVX512(a []float32, b []float32) float32
+
+// sum returns sum(x[i]).
+//
+//go:noescape
+func sumAVX512(x []float32) float32
+
+// sumSqDiff returns sum((x[i]-mean)^2).
+//
+//go:noescape
+func sumSqDiffAVX512(x []float32, mean float32) float32
+
+// axpy computes y += alpha*x; len(y) >= len(x).
+//
+//go:noescape
+func axpyAVX512(alpha float32, x []float32, y []float32)
+
+// scale computes x *= s.
+//
+//go:noescape
+func scaleAVX512(x []float32, s float32)
+
+// scaleMul computes dst = (x*r)*w, the second pass of RMSNorm; dst and w are at least as long as x.
+//
+//go:noescape
+func scaleMulAVX512(dst []float32, x []float32, w []float32, r float32)
+
+// affine computes dst = ((x-mean)*r)*w + b, the second pass of LayerNorm; an empty b means no bias.
+//
+//go:noescape
+func affineAVX512(dst []float32, x []float32, w []float32, b []float32, mean float32, r float32)
+
+// gemv computes y = W x; W is len(y) x len(x), row-major.
+//
+//go:noescape
+func gemvAVX512(y []float32, w []float32, x []float32)
+
+// gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTAVX512(y []float32, w []float32, x []float32)
+
+// downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).
+//
+//go:noescape
+func downUpAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
+
+// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.
+//
+//go:noescape
+func gemmNTAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
+//
+//go:noescape
+func gemmNNAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+
+// exp computes dst = e^x (see kernels.Exp); len(dst) >= len(x).
+//
+//go:noescape
+func expAVX512(dst []float32, x []float32)
+
+// maxScaled returns max(x[i]*s), or -Inf for an empty x.
+//
+//go:noescape
+func maxScaledAVX512(x []float32, s float32) float32
+
+// expSum computes x = e^(x*s - m) and returns the sum of the results.
+//
+//go:noescape
+func expSumAVX512(x []float32, s float32, m float32) float32
+
+// rope rotates the interleaved pairs (x[2i], x[2i+1]) in place.
+//
+//go:noescape
+func ropeAVX512(x []float32, cos []float32, sin []float32)
+
+// ropeHalf rotates the half-split pairs (x[i], x[i+len(cos)]) in place.
+//
+//go:noescape
+func ropeHalfAVX512(x []float32, cos []float32, sin []float32)
+
+// f16ToF32 widens IEEE half bits to float32; len(dst) >= len(src).
+//
+//go:noescape
+func f16ToF32AVX512(dst []float32, src []uint16)
+
+// bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).
+//
+//go:noescape
+func bf16ToF32AVX512(dst []float32, src []uint16)

@@ -26,14 +26,15 @@ var expPoly = []float64{1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.166
 
 // expVec replaces v by e^v.
 func (t target) expVec(v VecVirtual) {
-	keep := t.vec()
+	// keep = !(v < cutoff), true for NaN (predicate NLT_US): in a vector for AVX2, in
+	// an opmask for AVX-512.
+	var keep Register
 	if t.zmm {
-		k := K()
-		VCMPPS(U8(5), t.splat("expcut", f32bits(expCutoff)), v, k) // NLT_US: true for NaN
-		VPMOVM2D(k, keep)
+		keep = K()
 	} else {
-		VCMPPS(U8(5), t.splat("expcut", f32bits(expCutoff)), v, keep)
+		keep = t.vec()
 	}
+	VCMPPS(U8(5), t.splat("expcut", f32bits(expCutoff)), v, keep)
 	x, lo := t.vec(), t.vec()
 	VMOVUPS(t.splat("exphi", f32bits(89)), x)
 	VMINPS(v, x, x) // v is the second source: a NaN v is kept
@@ -70,7 +71,7 @@ func (t target) expVec(v VecVirtual) {
 	VMULPS(half, p, p)
 	VMULPS(n, p, p)
 	if t.zmm {
-		VPANDD(keep, p, v)
+		VMOVAPS_Z(p, keep, v)
 	} else {
 		VANDPS(keep, p, v)
 	}

@@ -92,7 +92,7 @@ func (t target) gemmNTBlock(rows, nb int, i, j Register) {
 		acc[r] = t.accumulators(nb)
 	}
 	k := Load(Param("k"), GP64())
-	t.loop(k, 1, func(c chunk) {
+	t.loop(k, 2, func(c chunk) {
 		// Each B chunk meets every A row: load it once into a register (as a memory
 		// operand it would be loaded once per row, and loads would bound the loop).
 		vb := make([]Op, nb)

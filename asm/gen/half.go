@@ -10,12 +10,12 @@ import (
 // signaling NaNs as kernels.F16ToF32 does.
 func (t target) f16ToF32() {
 	t.begin("f16ToF32", "func(dst []float32, src []uint16)", "f16ToF32 widens IEEE half bits to float32; len(dst) >= len(src).")
-	t.widen(func(src Mem, dst VecVirtual) {
-		if t.zmm {
-			VCVTPH2PS(src, dst)
-		} else {
-			VCVTPH2PS(src, dst)
+	t.widen(func(src Mem, k Register, dst VecVirtual) {
+		if k != nil {
+			VCVTPH2PS_Z(src, k, dst)
+			return
 		}
+		VCVTPH2PS(src, dst)
 	}, func(bits GPVirtual, dst VecVirtual) {
 		VMOVD(bits.As32(), dst.AsX())
 		VCVTPH2PS(dst.AsX(), dst.AsX())
@@ -26,8 +26,12 @@ func (t target) f16ToF32() {
 // the top half of a float32.
 func (t target) bf16ToF32() {
 	t.begin("bf16ToF32", "func(dst []float32, src []uint16)", "bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).")
-	t.widen(func(src Mem, dst VecVirtual) {
-		VPMOVZXWD(src, dst)
+	t.widen(func(src Mem, k Register, dst VecVirtual) {
+		if k != nil {
+			VPMOVZXWD_Z(src, k, dst)
+		} else {
+			VPMOVZXWD(src, dst)
+		}
 		VPSLLD(U8(16), dst, dst)
 	}, func(bits GPVirtual, dst VecVirtual) {
 		SHLL(U8(16), bits.As32())
@@ -36,20 +40,21 @@ func (t target) bf16ToF32() {
 }
 
 // widen emits a conversion loop from 16-bit to 32-bit elements: four vectors per
-// iteration, then single vectors, then the last few elements one at a time (the
-// AVX2 masked moves work on 32-bit lanes, so they cannot guard a 16-bit source).
-func (t target) widen(vector func(src Mem, dst VecVirtual), scalar func(bits GPVirtual, dst VecVirtual)) {
+// iteration, then single vectors, then the tail. AVX-512 masks the tail (vector gets
+// the opmask; masked-off source words do not fault); the AVX2 masked moves work on
+// 32-bit lanes and cannot guard a 16-bit source, so there the last few elements go
+// one at a time through scalar.
+func (t target) widen(vector func(src Mem, k Register, dst VecVirtual), scalar func(bits GPVirtual, dst VecVirtual)) {
 	dst := ptr("dst")
 	src, n := slice("src")
 	if t.zmm {
 		t.loop(n, 4, func(c chunk) {
 			v := t.vec()
-			mem := t.at(c, src, 2)
-			if c.m == nil {
-				vector(mem, v)
-			} else {
-				t.widenMasked(mem, c.m.k, v, vector)
+			var k Register
+			if c.m != nil {
+				k = c.m.k
 			}
+			vector(t.at(c, src, 2), k, v)
 			t.store(c, v, dst)
 		})
 		ret()
@@ -68,7 +73,7 @@ func (t target) widen(vector func(src Mem, dst VecVirtual), scalar func(bits GPV
 		for u := range unroll {
 			c := chunk{idx: idx, u: u}
 			v := t.vec()
-			vector(t.at(c, src, 2), v)
+			vector(t.at(c, src, 2), nil, v)
 			t.store(c, v, dst)
 		}
 		ADDQ(U32(unroll*t.lanes), idx)
@@ -90,9 +95,3 @@ func (t target) widen(vector func(src Mem, dst VecVirtual), scalar func(bits GPV
 	ret()
 }
 
-// widenMasked converts a masked tail on AVX-512: the zero-masking forms suppress
-// faults on the masked-off source words.
-func (t target) widenMasked(src Mem, k Register, dst VecVirtual, vector func(Mem, VecVirtual)) {
-	_ = vector
-	panic("AVX-512 widen tails are added with the AVX-512 instantiation")
-}

@@ -12,7 +12,7 @@ import (
 func main() {
 	ConstraintExpr("gc,!purego")
 	declareTables()
-	for _, t := range []target{avx2} {
+	for _, t := range []target{avx2, avx512} {
 		t.dot()
 		t.sum()
 		t.sumSqDiff()

@@ -81,59 +81,22 @@ func (t target) pairIndex() Mem {
 func (t target) loadHalf(c chunk, m Mem, base Register) VecVirtual {
 	m.Base = base
 	v := t.vec()
-	if c.m == nil {
-		if t.zmm {
-			VMOVUPS(m, v.AsY())
-		} else {
-			VMOVUPS(m, v.AsX())
-		}
-		return v
-	}
+	half := v.AsX()
 	if t.zmm {
-		// The pair count's mask is every other bit of the element mask, packed: for
-		// rem = 2p elements the mask is p ones.
-		bits := GP32()
-		KMOVW(c.m.k, bits)
-		POPCNTL(bits, bits)
-		SHRL(U8(1), bits)
-		ones := GP32()
-		MOVL(U32(0xff), ones)
-		BZHIL(bits, ones, ones)
-		k := K()
-		KMOVW(ones, k)
-		VMOVUPS_Z(m, k, v.AsY())
+		half = v.AsY()
+	}
+	if c.m == nil {
+		VMOVUPS(m, half)
 		return v
 	}
-	// AVX2: the first four words of the element mask keep the first rem lanes;
-	// shifting the mask table index gives rem/2 lanes instead.
-	pm := t.halfMask(c)
-	VMASKMOVPS(m, pm.AsX(), v.AsX())
+	pairs := GP64()
+	MOVQ(c.m.rem, pairs)
+	SHRQ(U8(1), pairs)
+	pm := t.tailMask(pairs)
+	if t.zmm {
+		VMOVUPS_Z(m, pm.k, half)
+	} else {
+		VMASKMOVPS(m, pm.v.AsX(), half)
+	}
 	return v
-}
-
-// halfMask derives the AVX2 mask for rem/2 lanes from the element mask of a tail:
-// lanes active in the element mask are a prefix of length rem, so packing every other
-// lane's word (VPERMPS with 0,2,4,6) yields a prefix of length rem/2.
-func (t target) halfMask(c chunk) VecVirtual {
-	idx := t.vec()
-	VMOVUPS(t.evenIndex(), idx)
-	pm := t.vec()
-	VPERMPS(c.m.v, idx, pm)
-	return pm
-}
-
-func (t target) evenIndex() Mem {
-	if m, ok := constTables["evenidx"+t.name]; ok {
-		return m
-	}
-	m := GLOBL("c_evenidx_"+t.name, RODATA|NOPTR)
-	for i := range t.lanes {
-		v := 2 * i
-		if v >= t.lanes {
-			v = t.lanes - 1 // a lane the tail of an odd-free mask never has set
-		}
-		DATA(4*i, U32(v))
-	}
-	constTables["evenidx"+t.name] = m
-	return m
 }

@@ -17,7 +17,10 @@ type target struct {
 	zmm   bool   // AVX-512: ZMM registers and opmask tails
 }
 
-var avx2 = target{name: "AVX2", lanes: 8}
+var (
+	avx2   = target{name: "AVX2", lanes: 8}
+	avx512 = target{name: "AVX512", lanes: 16, zmm: true}
+)
 
 func (t target) vec() VecVirtual {
 	if t.zmm {
@@ -37,19 +40,20 @@ func (t target) zero(v Register) {
 
 // mask selects the first rem lanes of a vector for a tail that is shorter than one.
 type mask struct {
-	v VecVirtual // AVX2: all-ones lanes to keep
-	k Register   // AVX-512: opmask
+	v   VecVirtual // AVX2: all-ones lanes to keep
+	k   Register   // AVX-512: opmask
+	rem Register   // the number of lanes kept
 }
 
-// tailMask builds the mask for rem (1 .. lanes-1, in a register) leading lanes.
+// tailMask builds the mask for rem (0 .. lanes-1, in a register) leading lanes. Both
+// come from tables, so no instruction outside the tier (BZHI is BMI2) is needed.
 func (t target) tailMask(rem Register) mask {
 	if t.zmm {
-		bits := GP32()
-		MOVL(U32(0xffff), bits)
-		BZHIL(rem.(GPVirtual).As32(), bits, bits)
+		table := GP64()
+		LEAQ(kmaskTable, table)
 		k := K()
-		KMOVW(bits, k)
-		return mask{k: k}
+		KMOVW(Mem{Base: table, Index: rem, Scale: 2}, k)
+		return mask{k: k, rem: rem}
 	}
 	idx := GP64()
 	MOVQ(U32(8), idx)
@@ -58,12 +62,15 @@ func (t target) tailMask(rem Register) mask {
 	LEAQ(tailTable, table)
 	m := YMM()
 	VMOVUPS(Mem{Base: table, Index: idx, Scale: 4}, m)
-	return mask{v: m}
+	return mask{v: m, rem: rem}
 }
 
 // tailTable holds eight all-ones words then eight zero words: the 8 words starting
 // at word 8-rem keep the first rem lanes (VMASKMOVPS reads the top bit of each).
 var tailTable Mem
+
+// kmaskTable holds the 16-bit opmasks (1<<rem)-1 for rem = 0..16.
+var kmaskTable Mem
 
 func declareTables() {
 	tailTable = GLOBL("tailmask", RODATA|NOPTR)
@@ -73,6 +80,10 @@ func declareTables() {
 			v = U32(0xffffffff)
 		}
 		DATA(4*i, v)
+	}
+	kmaskTable = GLOBL("kmask", RODATA|NOPTR)
+	for rem := range 17 {
+		DATA(2*rem, U16(1<<rem-1))
 	}
 }
 
@@ -208,58 +219,50 @@ func (t target) loop(n Register, unroll int, body func(c chunk)) {
 }
 
 // hsum adds the lanes of v and returns an XMM register with the sum in lane 0.
-func (t target) hsum(v VecVirtual) Register {
-	y := v
-	if t.zmm {
-		y = YMM()
-		VEXTRACTF64X4(U8(1), v, y)
-		VADDPS(y, v.AsY(), y)
-	}
-	x, hi := y.AsX(), XMM()
-	VEXTRACTF128(U8(1), y, hi)
-	VADDPS(hi, x, x)
-	VMOVHLPS(x, x, hi)
-	VADDPS(hi, x, x)
-	VMOVSHDUP(x, hi)
-	VADDSS(hi, x, x)
-	return x
-}
+// The AVX-512 instantiation may be given registers 16-31, which only EVEX encodes:
+// its reductions use only instructions with an EVEX form (VEXTRACTF32X4, not
+// VEXTRACTF128; VINSERTPS, not VHADDPS).
+func (t target) hsum(v VecVirtual) Register { return t.reduce(v, VADDPS, VADDSS) }
 
 // hmax returns an XMM register with the largest lane of v in lane 0.
-func (t target) hmax(v VecVirtual) Register {
+func (t target) hmax(v VecVirtual) Register { return t.reduce(v, VMAXPS, VMAXSS) }
+
+func (t target) reduce(v VecVirtual, packed, scalar func(...Op)) Register {
 	y := v
 	if t.zmm {
 		y = YMM()
 		VEXTRACTF64X4(U8(1), v, y)
-		VMAXPS(y, v.AsY(), y)
+		packed(y, v.AsY(), y)
 	}
 	x, hi := y.AsX(), XMM()
-	VEXTRACTF128(U8(1), y, hi)
-	VMAXPS(hi, x, x)
+	if t.zmm {
+		VEXTRACTF32X4(U8(1), y, hi)
+	} else {
+		VEXTRACTF128(U8(1), y, hi)
+	}
+	packed(hi, x, x)
 	VMOVHLPS(x, x, hi)
-	VMAXPS(hi, x, x)
+	packed(hi, x, x)
 	VMOVSHDUP(x, hi)
-	VMAXSS(hi, x, x)
+	scalar(hi, x, x)
 	return x
 }
 
 // sum4 reduces four vectors to one XMM register holding their four lane sums.
 func (t target) sum4(v [4]VecVirtual) Register {
-	var y [4]VecVirtual
-	for i := range v {
-		y[i] = v[i]
-		if t.zmm {
-			y[i] = YMM()
-			VEXTRACTF64X4(U8(1), v[i], y[i])
-			VADDPS(y[i], v[i].AsY(), y[i])
+	if t.zmm {
+		x := t.hsum(v[0])
+		for i := 1; i < 4; i++ {
+			VINSERTPS(U8(i<<4), t.hsum(v[i]), x, x)
 		}
+		return x
 	}
-	VHADDPS(y[1], y[0], y[0])
-	VHADDPS(y[3], y[2], y[2])
-	VHADDPS(y[2], y[0], y[0])
+	VHADDPS(v[1], v[0], v[0])
+	VHADDPS(v[3], v[2], v[2])
+	VHADDPS(v[2], v[0], v[0])
 	hi := XMM()
-	VEXTRACTF128(U8(1), y[0], hi)
-	VADDPS(hi, y[0].AsX(), hi)
+	VEXTRACTF128(U8(1), v[0], hi)
+	VADDPS(hi, v[0].AsX(), hi)
 	return hi
 }
 
