@@ -81,10 +81,11 @@ type impl struct {
 	k    *mlasimd.Kernels
 }
 
-// impls lists every available Level (the generic one is package kernels itself).
+// impls lists every available Level (the generic one is package kernels itself), or
+// only the required one under MLASIMD_REQUIRE_ISA (see testutil.Levels).
 func impls() []impl {
 	var out []impl
-	for _, l := range mlasimd.Available() {
+	for _, l := range testutil.Levels() {
 		k, _ := mlasimd.Impl(l)
 		out = append(out, impl{l.String(), k})
 	}
