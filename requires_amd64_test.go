@@ -1,0 +1,59 @@
+//go:build gc && !purego
+
+package mlasimd_test
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mlasimd/mlasimd/dispatch"
+	"github.com/stretchr/testify/require"
+)
+
+// featureFlags maps avo's names for CPU features to the dispatch.Features fields that
+// report them. SSE and SSE2 are part of every amd64 CPU.
+var featureFlags = map[string]func(*dispatch.Features){
+	"SSE": func(*dispatch.Features) {}, "SSE2": func(*dispatch.Features) {},
+	"AVX": func(f *dispatch.Features) { f.AVX = false }, "AVX2": func(f *dispatch.Features) { f.AVX2 = false },
+	"FMA3": func(f *dispatch.Features) { f.FMA = false }, "F16C": func(f *dispatch.Features) { f.F16C = false },
+	"AVX512F":  func(f *dispatch.Features) { f.AVX512F = false },
+	"AVX512VL": func(f *dispatch.Features) { f.AVX512VL = false },
+	"AVX512BW": func(f *dispatch.Features) { f.AVX512BW = false },
+	"AVX512DQ": func(f *dispatch.Features) { f.AVX512DQ = false },
+}
+
+// TestRoutinesNeedOnlyTheirTier reads avo's per-function "// Requires:" lines in the
+// generated assembly and fails if a routine uses a CPU feature that its dispatch tier
+// does not check: for each feature, a CPU that lacks it must not be given the tier.
+func TestRoutinesNeedOnlyTheirTier(t *testing.T) {
+	src, err := os.ReadFile("kernels_amd64.s")
+	require.NoError(t, err)
+	all := dispatch.Features{Arch: "amd64", AVX: true, AVX2: true, FMA: true, F16C: true,
+		AVX512F: true, AVX512VL: true, AVX512BW: true, AVX512DQ: true}
+	fn := regexp.MustCompile(`(?m)^// func (\w+)\(.*\n// Requires: (.*)\n`)
+	matches := fn.FindAllStringSubmatch(string(src), -1)
+	require.Equal(t, strings.Count(string(src), "\nTEXT "), len(matches), "every TEXT needs a Requires line")
+	for _, m := range matches {
+		name, features := m[1], strings.Split(m[2], ", ")
+		var tier dispatch.Level
+		switch {
+		case strings.HasSuffix(name, "AVX512"):
+			tier = dispatch.AVX512
+		case strings.HasSuffix(name, "AVX2"):
+			tier = dispatch.AVX2
+		default:
+			t.Fatalf("%s: no tier suffix", name)
+		}
+		for _, feat := range features {
+			clear, ok := featureFlags[feat]
+			require.True(t, ok, "%s requires %s, which no dispatch tier checks", name, feat)
+			f := all
+			clear(&f)
+			if f != all {
+				require.False(t, f.Supports(tier), "%s requires %s but tier %s does not check it", name, feat, tier)
+			}
+		}
+	}
+}
