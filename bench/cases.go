@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/mlasimd/mlasimd"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// Case is one kernel at one shape: what it moves and computes per call, and how to
+// run it. The benchmarks and the report share this list, so they measure the same.
+type Case struct {
+	Kernel string  // Gemv, Softmax, ...
+	Shape  string  // "shape=512x2048" or "n=4096"
+	Bytes  float64 // bytes the kernel must read and write per call
+	Flops  float64 // floating-point operations per call (a multiply-add is 2)
+	// Setup allocates the operands and returns the call; it runs once per Case, so
+	// the large shapes cost memory only when they run.
+	Setup func() func(k *mlasimd.Kernels)
+	// Gonum, when set, is the same operation in gonum's BLAS, a baseline.
+	Gonum func() func()
+}
+
+// GemvShapes are rows x cols of W: MLA's projections (576x2048 is DeepSeek-V2-Lite's
+// kv_a_proj_with_mqa), square ones, and the DRAM-sized 24576x1536 and 8192x8192.
+var GemvShapes = [][2]int{{512, 2048}, {2048, 2048}, {3072, 2048}, {4096, 512}, {576, 2048}, {24576, 1536}, {8192, 8192}}
+
+// VectorLens are the lengths of the vector kernels.
+var VectorLens = []int{64, 576, 4096, 65536}
+
+// RandVec returns n deterministic values in [-1, 1).
+func RandVec(n int) []float32 {
+	rng := rand.New(rand.NewPCG(uint64(n), 1))
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.Float64()*2 - 1)
+	}
+	return v
+}
+
+func shape(m, n int) string { return fmt.Sprintf("shape=%dx%d", m, n) }
+
+// Cases lists every kernel at every benchmark shape. big includes the DRAM-sized
+// GEMV shapes (hundreds of MB).
+func Cases(big bool) []Case {
+	var cs []Case
+	for _, s := range GemvShapes {
+		m, n := s[0], s[1]
+		if !big && m*n > 1<<22 {
+			continue
+		}
+		bytes, flops := 4*float64(m*n+m+n), 2*float64(m*n)
+		var w, x, y []float32
+		alloc := func() {
+			if w == nil {
+				w, x, y = RandVec(m*n), RandVec(n), make([]float32, m)
+			}
+		}
+		cs = append(cs, Case{"Gemv", shape(m, n), bytes, flops,
+			func() func(k *mlasimd.Kernels) {
+				alloc()
+				return func(k *mlasimd.Kernels) { k.Gemv(y, w, x) }
+			},
+			func() func() {
+				alloc()
+				a := blas32.General{Rows: m, Cols: n, Stride: n, Data: w}
+				vx, vy := blas32.Vector{N: n, Inc: 1, Data: x}, blas32.Vector{N: m, Inc: 1, Data: y}
+				return func() { blas32.Gemv(blas.NoTrans, 1, a, vx, 0, vy) }
+			}})
+		if m*n <= 1<<22 {
+			cs = append(cs, Case{Kernel: "GemvT", Shape: shape(m, n), Bytes: bytes, Flops: flops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					w, x, y := RandVec(m*n), RandVec(m), make([]float32, n)
+					return func(k *mlasimd.Kernels) { k.GemvT(y, w, x) }
+				}})
+		}
+	}
+	for _, s := range [][2]int{{2048, 512}, {7168, 1536}} {
+		d, r := s[0], s[1]
+		cs = append(cs, Case{Kernel: "DownUp", Shape: shape(d, r), Bytes: 4 * float64(2*r*d+2*d+r), Flops: 4 * float64(r*d),
+			Setup: func() func(k *mlasimd.Kernels) {
+				down, up, x := RandVec(r*d), RandVec(d*r), RandVec(d)
+				y, lat := make([]float32, d), make([]float32, r)
+				return func(k *mlasimd.Kernels) { k.DownUp(y, lat, down, up, x) }
+			}})
+	}
+	// The two attention products of MLA decode: 16 heads' 576-wide absorbed queries
+	// against S cache rows (NT), and their weights over the 512-wide latents (NN).
+	const heads, width, latent = 16, 576, 512
+	for _, s := range []int{1024, 4096} {
+		cs = append(cs,
+			Case{Kernel: "GemmNT", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, s, width),
+				Bytes: 4 * float64(s*width+heads*width+heads*s), Flops: 2 * float64(heads*s*width),
+				Setup: func() func(k *mlasimd.Kernels) {
+					q, cache, scores := RandVec(heads*width), RandVec(s*width), make([]float32, heads*s)
+					return func(k *mlasimd.Kernels) { k.GemmNT(scores, q, cache, heads, s, width, width, width) }
+				}},
+			Case{Kernel: "GemmNN", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, latent, s),
+				Bytes: 4 * float64(s*latent+heads*s+heads*latent), Flops: 2 * float64(heads*s*latent),
+				Setup: func() func(k *mlasimd.Kernels) {
+					p, cache, out := RandVec(heads*s), RandVec(s*width), make([]float32, heads*latent)
+					return func(k *mlasimd.Kernels) { k.GemmNN(out, p, cache, heads, latent, s, s, width) }
+				}})
+	}
+	for _, n := range VectorLens {
+		cs = append(cs, vectorCases(n)...)
+	}
+	return cs
+}
+
+// vectorCases are the elementwise and reduction kernels at length n. Exp and Softmax
+// count the polynomial's ~20 operations per element as flops.
+func vectorCases(n int) []Case {
+	name := fmt.Sprintf("n=%d", n)
+	vec := func(kernel string, bytesPer, flopsPer float64, run func(k *mlasimd.Kernels, x, y, w []float32)) Case {
+		return Case{Kernel: kernel, Shape: name, Bytes: bytesPer * float64(n), Flops: flopsPer * float64(n),
+			Setup: func() func(k *mlasimd.Kernels) {
+				x, y, w := RandVec(n), RandVec(n), RandVec(n)
+				return func(k *mlasimd.Kernels) { run(k, x, y, w) }
+			}}
+	}
+	half := make([]uint16, n)
+	for i := range half {
+		half[i] = uint16(i)&0x3fff | 0x3000
+	}
+	return []Case{
+		vec("Dot", 8, 2, func(k *mlasimd.Kernels, x, y, _ []float32) { k.Dot(x, y) }),
+		vec("Axpy", 12, 2, func(k *mlasimd.Kernels, x, y, _ []float32) { k.Axpy(1e-9, x, y) }),
+		vec("Exp", 8, 20, func(k *mlasimd.Kernels, x, y, _ []float32) { k.Exp(y, x) }),
+		// Softmax runs in place over a copy of its input: 8 bytes for the copy, 16
+		// for the kernel's passes.
+		vec("Softmax", 24, 24, func(k *mlasimd.Kernels, x, y, _ []float32) { copy(y, x); k.Softmax(y, 0.125) }),
+		vec("RoPE", 12, 3, func(k *mlasimd.Kernels, x, y, _ []float32) { k.RoPE(y, x[:n/2], x[n/2:]) }),
+		vec("RoPEHalf", 12, 3, func(k *mlasimd.Kernels, x, y, _ []float32) { k.RoPEHalf(y, x[:n/2], x[n/2:]) }),
+		vec("RMSNorm", 16, 4, func(k *mlasimd.Kernels, x, y, w []float32) { k.RMSNorm(y, x, w, 1e-6) }),
+		vec("LayerNorm", 24, 7, func(k *mlasimd.Kernels, x, y, w []float32) { k.LayerNorm(y, x, w, w, 1e-6) }),
+		vec("F16ToF32", 6, 0, func(k *mlasimd.Kernels, _, y, _ []float32) { k.F16ToF32(y, half) }),
+		vec("BF16ToF32", 6, 0, func(k *mlasimd.Kernels, _, y, _ []float32) { k.BF16ToF32(y, half) }),
+	}
+}
