@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"time"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/dispatch"
+)
+
+// SecondsPerCall times call: it repeats it for at least min, three times, and keeps
+// the fastest rate (the least disturbed by other work on a shared machine).
+func SecondsPerCall(call func(), min time.Duration) float64 {
+	call() // warm caches and page in the operands
+	best := 0.0
+	for range 3 {
+		n := 0
+		start := time.Now()
+		for time.Since(start) < min {
+			call()
+			n++
+		}
+		if s := time.Since(start).Seconds() / float64(n); best == 0 || s < best {
+			best = s
+		}
+	}
+	return best
+}
+
+// Machine holds the limits measured by the probes: the read bandwidth from DRAM and
+// the multiply-add peak of one core, the two ceilings of the roofline.
+type Machine struct {
+	ReadGBs   float64 // GB/s streaming reads from a buffer much larger than the caches
+	PeakGFLOP float64 // GFLOP/s of the best Level on an in-cache GEMM tile
+}
+
+// Probe measures the machine with the best available Level: a Dot over two 128 MiB
+// vectors for the bandwidth (it reads both and does almost nothing else), and an
+// in-L1 GemmNT for the multiply-add peak.
+func Probe() Machine {
+	k, _ := mlasimd.Impl(mlasimd.Available()[0])
+	const n = 32 << 20
+	a, b := RandVec(n), RandVec(n)
+	bw := 8 * n / SecondsPerCall(func() { k.Dot(a, b) }, 300*time.Millisecond) / 1e9
+	const m, cols, depth = 8, 32, 256
+	x, y, c := RandVec(m*depth), RandVec(cols*depth), make([]float32, m*cols)
+	peak := 2 * m * cols * depth / SecondsPerCall(func() { k.GemmNT(c, x, y, m, cols, depth, depth, depth) }, 200*time.Millisecond) / 1e9
+	return Machine{ReadGBs: bw, PeakGFLOP: peak}
+}
+
+// Result is one Case measured at one Level.
+type Result struct {
+	Case  Case
+	Level dispatch.Level
+	GBs   float64
+	GFLOP float64
+}
+
+// Roofline is the best this machine can do for the Case: min(peak, bandwidth ×
+// arithmetic intensity), taking DRAM bandwidth as the ceiling (in-cache shapes can
+// beat it, which the report shows as more than 100%).
+func (m Machine) Roofline(c Case) float64 {
+	if c.Flops == 0 {
+		return 0
+	}
+	return min(m.PeakGFLOP, m.ReadGBs*c.Flops/c.Bytes)
+}
+
+// Measure runs every Case at every available Level, calling progress before each.
+func Measure(cases []Case, min time.Duration, progress func(done, total int, c Case, l dispatch.Level)) []Result {
+	levels := mlasimd.Available()
+	var out []Result
+	total := len(cases) * len(levels)
+	for i, c := range cases {
+		call := c.Setup()
+		for j, l := range levels {
+			progress(i*len(levels)+j, total, c, l)
+			k, _ := mlasimd.Impl(l)
+			s := SecondsPerCall(func() { call(k) }, min)
+			out = append(out, Result{Case: c, Level: l, GBs: c.Bytes / s / 1e9, GFLOP: c.Flops / s / 1e9})
+		}
+	}
+	return out
+}
