@@ -1,25 +1,14 @@
 package mlasimd_test
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
-	"github.com/mlasimd/mlasimd/dispatch"
 	"github.com/mlasimd/mlasimd/internal/testutil"
 )
 
-// TestMain fails the whole run when MLASIMD_REQUIRE_ISA names a Level that was not
-// selected, so that a run meant for one ISA cannot pass on a silent fallback.
-func TestMain(m *testing.M) {
-	if err := dispatch.CheckRequired(mlasimd.Active()); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // forEachLevel runs f once per Level available here, as a subtest named after it.
 // A run with MLASIMD_REQUIRE_ISA set (the emulated arm64 and AVX-512 runs) tests only

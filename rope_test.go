@@ -18,45 +18,35 @@ func angles(rng interface{ Float64() float64 }, h int) (cos, sin []float32) {
 	return cos, sin
 }
 
+// TestRoPE runs both layouts at every length on guard pages; pair(i, h) gives the
+// indices of the pair that angle i rotates.
 func TestRoPE(t *testing.T) {
+	layouts := []struct {
+		name string
+		run  func(k *mlasimd.Kernels, x, c, s []float32)
+		pair func(i, h int) (int, int)
+	}{
+		{"RoPE", (*mlasimd.Kernels).RoPE, func(i, h int) (int, int) { return 2 * i, 2*i + 1 }},
+		{"RoPEHalf", (*mlasimd.Kernels).RoPEHalf, func(i, h int) (int, int) { return i, i + h }},
+	}
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rx, rc, rs := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 2*maxLen), testutil.NewRegion(t, 2*maxLen)
-		for _, n := range lengths() {
-			h := n / 2
-			for _, p := range placesFor(n) {
-				cv, sv := angles(rng, h)
-				xv := testutil.Normals(rng, 2*h)
-				x, c, s := rx.F32(2*h, p, xv), rc.F32(h, p, cv), rs.F32(h, p, sv)
-				k.RoPE(x, c, s)
-				for i := range h {
-					a, b := xv[2*i], xv[2*i+1]
-					require.NoError(t, testutil.CheckRotation(x[2*i], a, b, cv[i], sv[i], -1), "RoPE even")
-					require.NoError(t, testutil.CheckRotation(x[2*i+1], a, b, sv[i], cv[i], +1), "RoPE odd")
+		for _, layout := range layouts {
+			for _, n := range lengths() {
+				h := n / 2
+				for _, p := range placesFor(n) {
+					cv, sv := angles(rng, h)
+					xv := testutil.Normals(rng, 2*h)
+					x, c, s := rx.F32(2*h, p, xv), rc.F32(h, p, cv), rs.F32(h, p, sv)
+					layout.run(k, x, c, s)
+					for i := range h {
+						lo, hi := layout.pair(i, h)
+						require.NoError(t, testutil.CheckRotation(x[lo], xv[lo], xv[hi], cv[i], sv[i], -1), layout.name)
+						require.NoError(t, testutil.CheckRotation(x[hi], xv[lo], xv[hi], sv[i], cv[i], +1), layout.name)
+					}
+					require.True(t, rx.UntouchedF32(x), "%s wrote outside x (h=%d)", layout.name, h)
 				}
-				require.True(t, rx.UntouchedF32(x), "RoPE wrote outside x (h=%d)", h)
-			}
-		}
-	})
-}
-
-func TestRoPEHalf(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		rng := newRNG(t)
-		rx, rc, rs := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 2*maxLen), testutil.NewRegion(t, 2*maxLen)
-		for _, n := range lengths() {
-			h := n / 2
-			for _, p := range placesFor(n) {
-				cv, sv := angles(rng, h)
-				xv := testutil.Normals(rng, 2*h)
-				x, c, s := rx.F32(2*h, p, xv), rc.F32(h, p, cv), rs.F32(h, p, sv)
-				k.RoPEHalf(x, c, s)
-				for i := range h {
-					a, b := xv[i], xv[i+h]
-					require.NoError(t, testutil.CheckRotation(x[i], a, b, cv[i], sv[i], -1), "RoPEHalf lo")
-					require.NoError(t, testutil.CheckRotation(x[i+h], a, b, sv[i], cv[i], +1), "RoPEHalf hi")
-				}
-				require.True(t, rx.UntouchedF32(x), "RoPEHalf wrote outside x (h=%d)", h)
 			}
 		}
 	})

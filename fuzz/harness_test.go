@@ -1,23 +1,14 @@
 package fuzz_test
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
-	"github.com/mlasimd/mlasimd/dispatch"
 	"github.com/mlasimd/mlasimd/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	if err := dispatch.CheckRequired(mlasimd.Active()); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // input decodes a fuzzer's bytes into structured parameters; past the end it reads
 // zeros, so every input is valid.

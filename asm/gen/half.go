@@ -94,4 +94,3 @@ func (t target) widen(vector func(src Mem, k Register, dst VecVirtual), scalar f
 	Label(done)
 	ret()
 }
-

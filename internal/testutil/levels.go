@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/mlasimd/mlasimd"
@@ -15,4 +16,15 @@ func Levels() []dispatch.Level {
 		return []dispatch.Level{mlasimd.Active()}
 	}
 	return mlasimd.Available()
+}
+
+// Main is the TestMain of the packages that test kernels: it fails the whole run when
+// MLASIMD_REQUIRE_ISA names a Level that was not selected, so that a run meant for one
+// ISA cannot pass on a silent fallback, and otherwise runs the tests.
+func Main(m interface{ Run() int }) {
+	if err := dispatch.CheckRequired(mlasimd.Active()); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
 }
