@@ -1,0 +1,156 @@
+package mlasimd_test
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mlasimd/mlasimd"
+)
+
+func ExampleDot() {
+	fmt.Println(mlasimd.Dot([]float32{1, 2, 3}, []float32{4, 5, 6}))
+	// Output: 32
+}
+
+func ExampleAxpy() {
+	y := []float32{1, 1, 1}
+	mlasimd.Axpy(2, []float32{1, 2, 3}, y)
+	fmt.Println(y)
+	// Output: [3 5 7]
+}
+
+func ExampleGemv() {
+	w := []float32{ // 2 x 3, row-major
+		1, 0, 2,
+		0, 1, 0,
+	}
+	y := make([]float32, 2)
+	mlasimd.Gemv(y, w, []float32{1, 2, 3})
+	fmt.Println(y)
+	// Output: [7 2]
+}
+
+func ExampleGemvT() {
+	w := []float32{ // 2 x 3, row-major: y = Wᵀ x has 3 entries
+		1, 0, 2,
+		0, 1, 0,
+	}
+	y := make([]float32, 3)
+	mlasimd.GemvT(y, w, []float32{10, 1})
+	fmt.Println(y)
+	// Output: [10 1 20]
+}
+
+func ExampleDownUp() {
+	down := []float32{1, 1, 1, 1} // 1 x 4: the latent is the sum of x
+	up := []float32{1, -1}        // 2 x 1
+	latent, y := make([]float32, 1), make([]float32, 2)
+	mlasimd.DownUp(y, latent, down, up, []float32{1, 2, 3, 4})
+	fmt.Println(latent, y)
+	// Output: [10] [10 -10]
+}
+
+func ExampleGemmNT() {
+	queries := []float32{1, 0, 0, 1}     // 2 heads x 2
+	cache := []float32{3, 4, 5, 6, 7, 8} // 3 rows x 2
+	scores := make([]float32, 2*3)
+	mlasimd.GemmNT(scores, queries, cache, 2, 3, 2, 2, 2)
+	fmt.Println(scores)
+	// Output: [3 5 7 4 6 8]
+}
+
+func ExampleGemmNN() {
+	weights := []float32{0.5, 0.5, 0} // 1 head over 3 cache rows
+	cache := []float32{               // 3 rows of width 3; the first 2 columns are the values
+		2, 4, 99,
+		6, 8, 99,
+		1, 1, 99,
+	}
+	out := make([]float32, 2)
+	mlasimd.GemmNN(out, weights, cache, 1, 2, 3, 3, 3)
+	fmt.Println(out)
+	// Output: [4 6]
+}
+
+func ExampleExp() {
+	x := []float32{0, 1, float32(math.Inf(-1)), -100}
+	mlasimd.Exp(x, x)
+	fmt.Printf("%.5f\n", x)
+	// Output: [1.00000 2.71828 0.00000 0.00000]
+}
+
+func ExampleSoftmax() {
+	scores := []float32{1, 2, 3, float32(math.Inf(-1))} // the last one is masked
+	mlasimd.Softmax(scores, 1)
+	fmt.Printf("%.4f\n", scores)
+	// Output: [0.0900 0.2447 0.6652 0.0000]
+}
+
+func ExampleRoPE() {
+	x := []float32{1, 0, 0, 1} // two pairs
+	cos := []float32{0, -1}    // rotate the first by 90°, the second by 180°
+	sin := []float32{1, 0}
+	mlasimd.RoPE(x, cos, sin)
+	fmt.Println(x) // 0·(-1) - 1·0 is -0 in IEEE arithmetic
+	// Output: [0 1 -0 -1]
+}
+
+func ExampleRoPEHalf() {
+	x := []float32{1, 0, 0, 1} // pairs (x[0], x[2]) and (x[1], x[3])
+	mlasimd.RoPEHalf(x, []float32{0, -1}, []float32{1, 0})
+	fmt.Println(x)
+	// Output: [0 -0 1 -1]
+}
+
+func ExampleRMSNorm() {
+	x := []float32{3, 4}
+	mlasimd.RMSNorm(x, x, []float32{1, 2}, 0) // rms = sqrt((9+16)/2)
+	fmt.Printf("%.4f\n", x)
+	// Output: [0.8485 2.2627]
+}
+
+func ExampleLayerNorm() {
+	x := []float32{1, 2, 3}
+	y := make([]float32, 3)
+	mlasimd.LayerNorm(y, x, []float32{1, 1, 1}, []float32{0, 0, 10}, 0)
+	fmt.Printf("%.4f\n", y)
+	// Output: [-1.2247 0.0000 11.2247]
+}
+
+func ExampleF16ToF32() {
+	halves := []uint16{0x3c00, 0xc000, 0x7bff, 0x0001} // 1, -2, 65504, 2^-24
+	f := make([]float32, 4)
+	mlasimd.F16ToF32(f, halves)
+	fmt.Println(f)
+	// Output: [1 -2 65504 5.9604645e-08]
+}
+
+func ExampleBF16ToF32() {
+	f := make([]float32, 2)
+	mlasimd.BF16ToF32(f, []uint16{0x3f80, 0x4049}) // 1, 3.140625
+	fmt.Println(f)
+	// Output: [1 3.140625]
+}
+
+func ExampleF32ToF16() {
+	h := make([]uint16, 3)
+	mlasimd.F32ToF16(h, []float32{1, 65520, 1 + 1.0/2048}) // a tie rounds to even
+	fmt.Printf("%#04x\n", h)
+	// Output: [0x3c00 0x7c00 0x3c00]
+}
+
+func ExampleF32ToBF16() {
+	h := make([]uint16, 2)
+	mlasimd.F32ToBF16(h, []float32{1, 3.14159})
+	fmt.Printf("%#04x\n", h)
+	// Output: [0x3f80 0x4049]
+}
+
+func ExampleActive() {
+	// The Level depends on the CPU (and on MLASIMD_ISA), so this example has no
+	// fixed output: on an AVX2 machine it prints "avx2 [avx2 generic]".
+	fmt.Println(mlasimd.Active(), mlasimd.Available())
+	if err := mlasimd.SelectionError(); err != nil {
+		fmt.Println("MLASIMD_ISA was not usable:", err)
+	}
+}
