@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -21,6 +22,7 @@ import (
 func main() {
 	big := flag.Bool("big", false, "include the DRAM-sized GEMV shapes (hundreds of MB)")
 	per := flag.Duration("time", 15*time.Millisecond, "minimum time per measurement")
+	out := flag.String("out", "out", "folder for the PNG pictures")
 	flag.Parse()
 
 	fmt.Printf("mlasimd kernel report: %s, %s/%s, %s\n", cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -34,6 +36,13 @@ func main() {
 	})
 	fmt.Fprintf(os.Stderr, "\r%70s\r", "")
 	printTable(results, m)
+
+	roofline := filepath.Join(*out, "roofline.png")
+	if err := writeRoofline(roofline, results, m, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+	fmt.Println("wrote", roofline)
 }
 
 // printTable prints one row per Case, one GB/s and GFLOP/s column pair per Level,
