@@ -104,7 +104,9 @@ func TestWords(t *testing.T) {
 	if words == 0 {
 		t.Fatalf("no WORD found in %s", generatedAsm)
 	}
-	t.Logf("%d WORDs decode to their comments", words)
+	if len(problems) == 0 {
+		t.Logf("%d WORDs decode to their comments", words)
+	}
 }
 
 // TestGeneratedUpToDate checks that the committed files are what the generator
