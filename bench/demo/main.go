@@ -1,0 +1,132 @@
+// Command demo runs one MLA attention layer of DeepSeek-V2-Lite's shape (or V2's,
+// V3's) on this CPU: it prefills a prompt, decodes tokens with a progress line on
+// stderr, then, for every instruction-set Level the machine has, times absorbed
+// decode steps at several context lengths against the decompressing (naive) path and
+// compares the latent cache with MHA and GQA caches.
+//
+// Weights are random (deterministic Xavier init) unless -weights names a
+// safetensors file or a Hugging Face model directory; -write-weights saves the random
+// layer as a safetensors file to try that. Context beyond the prompt is filled with
+// synthetic cache rows: decode speed depends on the context length, not its content.
+//
+//	go run ./bench/demo
+//	go run ./bench/demo -model v3 -contexts 1024,16384 -naive-max 0
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/mla"
+)
+
+type flags struct {
+	model, weights, writeWeights, cache, contexts string
+	layer, prompt, tokens, steps, naiveMax        int
+	naiveSteps, workers, gqaGroups                int
+	seed                                          uint64
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.model, "model", "v2lite", "layer shape: v2lite, v2 or v3 (ignored for a model directory)")
+	flag.StringVar(&f.weights, "weights", "", "a safetensors file (HF tensor names) or a Hugging Face model directory; empty: random weights")
+	flag.IntVar(&f.layer, "layer", 0, "which layer of -weights to load")
+	flag.StringVar(&f.writeWeights, "write-weights", "", "write the layer's weights to this safetensors file (bf16) and exit")
+	flag.StringVar(&f.cache, "cache", "f32", "latent cache dtype: f32, bf16 or f16")
+	flag.StringVar(&f.contexts, "contexts", "256,1024,4096", "context lengths S to time decode at, comma-separated")
+	flag.IntVar(&f.prompt, "prompt", 32, "prompt tokens to prefill")
+	flag.IntVar(&f.tokens, "tokens", 16, "tokens to decode after the prompt")
+	flag.IntVar(&f.steps, "steps", 8, "decode steps timed per context length and Level")
+	flag.IntVar(&f.naiveMax, "naive-max", 1024, "time the naive path only up to this context (it costs ~S·H·d_c·(d_n+d_v) per step)")
+	flag.IntVar(&f.naiveSteps, "naive-steps", 2, "naive decode steps timed per context length and Level")
+	flag.IntVar(&f.workers, "workers", 0, "goroutines for heads and GEMV rows (0: GOMAXPROCS)")
+	flag.IntVar(&f.gqaGroups, "gqa", 8, "KV groups of the GQA cache to compare with")
+	flag.Uint64Var(&f.seed, "seed", 1, "seed of the random weights and inputs")
+	flag.Parse()
+	return f
+}
+
+func main() {
+	if err := run(parseFlags()); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(f flags) error {
+	cacheType, err := parseCacheType(f.cache)
+	if err != nil {
+		return err
+	}
+	contexts, err := parseInts(f.contexts)
+	if err != nil {
+		return err
+	}
+	cfg, w, source, err := loadLayer(f)
+	if err != nil {
+		return err
+	}
+	if f.writeWeights != "" {
+		return writeLayer(f.writeWeights, cfg, w, f.layer)
+	}
+	layer, err := mla.NewLayer(cfg, w, mla.WithWorkers(f.workers))
+	if err != nil {
+		return err
+	}
+	defer layer.Close()
+
+	fmt.Printf("MLA decode demo: %s attention layer (D=%d, H=%d, q LoRA %d, d_c=%d, d_n=%d, d_r=%d, d_v=%d), %s\n",
+		cfg.Name, cfg.Hidden, cfg.Heads, cfg.QLoRARank, cfg.KVLoRARank, cfg.QKNopeHeadDim, cfg.QKRopeHeadDim, cfg.VHeadDim, source)
+	fmt.Printf("CPU: %s, %s, %d workers; Levels available: %v (best: %s)\n",
+		cpuName(), runtime.GOARCH, layer.Workers(), mlasimd.Available(), mlasimd.Active())
+	printCacheSizes(cfg, cacheType, f.gqaGroups, contexts)
+
+	if err := promptAndDecode(layer, f, cacheType); err != nil {
+		return err
+	}
+	return timeLevels(layer, f, cacheType, contexts)
+}
+
+func parseCacheType(s string) (mla.DType, error) {
+	switch strings.ToLower(s) {
+	case "f32":
+		return mla.F32, nil
+	case "bf16":
+		return mla.BF16, nil
+	case "f16":
+		return mla.F16, nil
+	}
+	return 0, fmt.Errorf("-cache %q: want f32, bf16 or f16", s)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-contexts: %q is not a positive integer", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// cpuName returns the CPU's model name where the OS tells it.
+func cpuName() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

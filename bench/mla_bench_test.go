@@ -1,0 +1,137 @@
+package bench_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/bench"
+	"github.com/mlasimd/mlasimd/mla"
+)
+
+// decodeShape is one model's attention layer with random weights, built once per
+// process and shared by every Level and context length (the V3 layer alone is 750 MB
+// of float32 weights: only the attention layer is built, never a model).
+type decodeShape struct {
+	name  string
+	cfg   mla.Config
+	once  sync.Once
+	layer *mla.Layer
+	err   error
+}
+
+var decodeShapes = []*decodeShape{
+	{name: "V2-Lite", cfg: mla.DeepSeekV2Lite()},
+	{name: "V3", cfg: mla.DeepSeekV3()},
+}
+
+func (s *decodeShape) get() (*mla.Layer, error) {
+	s.once.Do(func() {
+		w, err := mla.RandomLayerWeights(s.cfg, 1)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.layer, s.err = mla.NewLayer(s.cfg, w)
+	})
+	return s.layer, s.err
+}
+
+var (
+	machineOnce sync.Once
+	machine     bench.Machine
+)
+
+// probeMachine measures the roofline's ceilings once: the multiply-add peak of one
+// core (bench.Probe), and the DRAM read bandwidth of all the decode's workers
+// together, since one core alone cannot saturate the memory system.
+func probeMachine(workers int) bench.Machine {
+	m := bench.Probe()
+	const n = 32 << 20 // two 128 MiB vectors
+	a, c := bench.RandVec(n), bench.RandVec(n)
+	read := func() {
+		var wg sync.WaitGroup
+		for p := range workers {
+			lo, hi := p*n/workers, (p+1)*n/workers
+			wg.Go(func() { mlasimd.Dot(a[lo:hi], c[lo:hi]) })
+		}
+		wg.Wait()
+	}
+	m.ReadGBs = max(m.ReadGBs, 8*n/bench.SecondsPerCall(read, 300*time.Millisecond)/1e9)
+	return m
+}
+
+// BenchmarkDecode times one absorbed decode step of one attention layer (projections
+// included) with S rows in an f32 cache, the new token's included, at every Level:
+// ISA=<level>/model=<name>/S=<n>. Besides ns/op it reports ms/step, the bytes a step
+// must read (weights as float32 plus the cache), the GB/s and GFLOP/s achieved, and
+// the roofline bound: the time the step needs at the machine's measured DRAM
+// read bandwidth (all workers reading) or at its multiply-add peak (bench.Probe, one
+// core, times the workers), whichever is longer, and the share of it reached. -short skips S=16384 and V3
+// beyond S=1024.
+func BenchmarkDecode(b *testing.B) {
+	for _, lv := range mlasimd.Available() {
+		for _, sh := range decodeShapes {
+			for _, s := range []int{1024, 4096, 16384} {
+				b.Run(fmt.Sprintf("ISA=%s/model=%s/S=%d", lv, sh.name, s), func(b *testing.B) {
+					if testing.Short() && (s > 4096 || (sh.name == "V3" && s > 1024)) {
+						b.Skip("-short: big shape")
+					}
+					restore, err := mlasimd.Use(lv)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer restore()
+					benchDecode(b, sh, s)
+				})
+			}
+		}
+	}
+}
+
+func benchDecode(b *testing.B, sh *decodeShape, s int) {
+	l, err := sh.get()
+	if err != nil {
+		b.Fatal(err)
+	}
+	machineOnce.Do(func() { machine = probeMachine(l.Workers()) })
+	c := sh.cfg
+	k, err := l.NewCache(mla.CacheOptions{Capacity: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The context's content does not change the work: random rows of unit scale.
+	r := rand.New(rand.NewPCG(uint64(s), 2))
+	rows := make([]float32, (s-1)*c.CacheRowWidth())
+	for i := range rows {
+		rows[i] = float32(r.NormFloat64())
+	}
+	if err := k.Append(rows); err != nil {
+		b.Fatal(err)
+	}
+	x, out := make([]float32, c.Hidden), make([]float32, c.Hidden)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	for b.Loop() {
+		if err := k.Truncate(s - 1); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Decode(out, x, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sec := b.Elapsed().Seconds() / float64(b.N)
+	cost := c.DecodeCost(s, k.DType())
+	bytes := float64(cost.Bytes())
+	roof := max(bytes/(machine.ReadGBs*1e9), cost.FLOPs/(machine.PeakGFLOP*1e9*float64(l.Workers())))
+	b.ReportMetric(sec*1e3, "ms/step")
+	b.ReportMetric(bytes/1e6, "MB/step")
+	b.ReportMetric(bytes/sec/1e9, "GB/s")
+	b.ReportMetric(cost.FLOPs/sec/1e9, "GFLOP/s")
+	b.ReportMetric(roof*1e3, "roofline-ms")
+	b.ReportMetric(100*roof/sec, "%roofline")
+}

@@ -1,0 +1,185 @@
+package mla
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mlasimd/mlasimd"
+)
+
+// decodeState is the scratch of one absorbed decode step, allocated once per Layer:
+// nothing in it depends on the context length, so Decode never allocates.
+type decodeState struct {
+	qa  []float32 // H x (d_c+d_r): absorbed queries [W_UK(h)ᵀ qn[h] | qr[h]]
+	ol  []float32 // H x d_c: attention output in the latent space, merged over parts
+	o   []float32 // H x d_v: per-head outputs after W_UV
+	out linearTask
+
+	parts  []attnPart // one per worker: split-K over the cached rows
+	absorb absorbTask
+	attend attendTask
+	merge  mergeTask
+}
+
+// attnPart is one worker's running state over its share of the cached rows.
+type attnPart struct {
+	m, l   []float32 // H: running max and normalizer per head
+	alpha  []float32 // H: the current tile's weights (see foldTile)
+	ol     []float32 // H x d_c: running Σ_j e^{s_j - m} c_j
+	scores []float32 // H x tile
+	tmp    []float32 // H x d_c: one tile's P·C
+	rows   []float32 // tile x (d_c+d_r): widened rows of a 16-bit cache
+}
+
+func newDecodeState(l *Layer) *decodeState {
+	c := l.cfg
+	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
+	d := &decodeState{qa: make([]float32, H*rw), ol: make([]float32, H*dc), o: make([]float32, H*c.VHeadDim)}
+	d.parts = make([]attnPart, l.pool.Workers())
+	for i := range d.parts {
+		d.parts[i] = attnPart{
+			m: make([]float32, H), l: make([]float32, H), alpha: make([]float32, H),
+			ol: make([]float32, H*dc), scores: make([]float32, H*l.tile), tmp: make([]float32, H*dc),
+			rows: make([]float32, l.tile*rw),
+		}
+	}
+	d.absorb.l, d.attend.l, d.merge.l = l, l, l
+	return d
+}
+
+// checkStep validates one token's input and output against the layer.
+func (l *Layer) checkStep(out, x []float32, c *Cache) error {
+	if len(x) != l.cfg.Hidden || len(out) != l.cfg.Hidden {
+		return fmt.Errorf("mla: decode: len(x) = %d and len(out) = %d, want hidden size %d", len(x), len(out), l.cfg.Hidden)
+	}
+	return l.checkCache(c)
+}
+
+// Decode runs one new token x (the input_layernorm output, D values) at position
+// c.Next() through the attention with weight absorption, appends its row to c, and
+// writes the attention output (before the residual add) to out.
+//
+// Per step: the projections; ql[h] = W_UK(h)ᵀ qn[h] per head; then, over tiles of
+// cached rows split among the workers, scores = Qa·Rowsᵀ (GemmNT, each row read once
+// for all heads), an online softmax, and Σ p·c (GemmNN on the latent part of the same
+// rows); the parts merge by their maxima; o[h] = W_UV(h)·ol[h]; out = W_O·o. The cache
+// is never up-projected.
+//
+// When the Config is not Absorbable (RoPE after the up-projection) Decode runs
+// DecodeNaive. It allocates nothing unless the cache must grow (give it Capacity).
+func (l *Layer) Decode(out, x []float32, c *Cache) error {
+	if err := l.checkStep(out, x, c); err != nil {
+		return err
+	}
+	if !l.cfg.Absorbable() {
+		return l.DecodeNaive(out, x, c)
+	}
+	d := l.dec
+	l.project(&l.proj, x, 1, c.Next())
+	if err := c.Append(l.proj.rows[:l.cfg.CacheRowWidth()]); err != nil {
+		return err
+	}
+	workers := l.pool.Workers()
+	H, dn, dc := l.cfg.Heads, l.cfg.QKNopeHeadDim, l.cfg.KVLoRARank
+	l.pool.run(&d.absorb, partsFor(H*dn*dc, l.minWork, workers))
+
+	// Split the rows so that each part gets at least two tiles' worth of work.
+	s := c.Len()
+	rowWork := H * (2*dc + l.cfg.QKRopeHeadDim)
+	d.attend.cache = c
+	d.attend.parts = min(partsFor(s*rowWork, l.minWork, workers), max(1, s/(2*l.tile)))
+	l.pool.run(&d.attend, d.attend.parts)
+
+	l.pool.run(&d.merge, partsFor(H*l.cfg.VHeadDim*dc, l.minWork, workers))
+
+	d.out.reset()
+	d.out.add(out, d.o, l.w.OProj, 1, l.cfg.Hidden, H*l.cfg.VHeadDim)
+	l.pool.run(&d.out, partsFor(d.out.work(), l.minWork, workers))
+	return nil
+}
+
+// absorbTask maps each head's non-rotary query into the latent space: ql[h] =
+// W_UK(h)ᵀ qn[h] (a GemvT over the head's contiguous d_n x d_c block of kv_b_proj),
+// and places the rotated rope query after it, forming Qa[h] = [ql[h] | qr[h]].
+type absorbTask struct{ l *Layer }
+
+func (t *absorbTask) run(part, parts int) {
+	l := t.l
+	c := &l.cfg
+	dqk, dn, dc, rw := c.QKHeadDim(), c.QKNopeHeadDim, c.KVLoRARank, c.CacheRowWidth()
+	q, qa := l.proj.q, l.dec.qa
+	h0, h1 := span(c.Heads, part, parts, 1)
+	for h := h0; h < h1; h++ {
+		mlasimd.GemvT(qa[h*rw:h*rw+dc], l.w.keyUp(*c, h), q[h*dqk:h*dqk+dn])
+		copy(qa[h*rw+dc:(h+1)*rw], q[h*dqk+dn:(h+1)*dqk])
+	}
+}
+
+// attendTask is the split-K attention over the latent cache: part i takes a
+// contiguous range of rows and keeps its own online-softmax state.
+type attendTask struct {
+	l     *Layer
+	cache *Cache
+	parts int
+}
+
+func (t *attendTask) run(part, parts int) {
+	l, k := t.l, t.cache
+	c := &l.cfg
+	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
+	p := &l.dec.parts[part]
+	for h := range H {
+		p.m[h], p.l[h] = float32(math.Inf(-1)), 0
+	}
+	clear(p.ol)
+	r0, r1 := span(k.Len(), part, parts, l.tile)
+	for j0 := r0; j0 < r1; j0 += l.tile {
+		j1 := min(j0+l.tile, r1)
+		n := j1 - j0
+		rows := k.Rows(j0, j1, p.rows)
+		scores := p.scores[:H*n]
+		mlasimd.GemmNT(scores, l.dec.qa, rows, H, n, rw, rw, rw)
+		for h := range H {
+			a, carry := foldTile(scores[h*n:(h+1)*n], l.scale, &p.m[h], &p.l[h])
+			if carry != 1 {
+				scaleVec(p.ol[h*dc:(h+1)*dc], carry)
+			}
+			p.alpha[h] = a
+		}
+		// P (H x n) times the latent part of the rows (n x d_c, row stride d_c+d_r).
+		mlasimd.GemmNN(p.tmp, scores, rows, H, dc, n, n, rw)
+		for h := range H {
+			mlasimd.Axpy(p.alpha[h], p.tmp[h*dc:(h+1)*dc], p.ol[h*dc:(h+1)*dc])
+		}
+	}
+}
+
+// mergeTask combines the parts' states per head (weights e^{m_i - M}/L), then applies
+// the value up-projection: o[h] = W_UV(h)·ol[h], d_v dot products over d_c.
+type mergeTask struct{ l *Layer }
+
+func (t *mergeTask) run(part, parts int) {
+	l := t.l
+	c := &l.cfg
+	d := l.dec
+	dc, dv := c.KVLoRARank, c.VHeadDim
+	used := d.parts[:d.attend.parts]
+	h0, h1 := span(c.Heads, part, parts, 1)
+	for h := h0; h < h1; h++ {
+		m := float32(math.Inf(-1))
+		for i := range used {
+			m = max(m, used[i].m[h])
+		}
+		var sum float64
+		for i := range used {
+			sum += float64(used[i].l[h]) * math.Exp(float64(used[i].m[h]-m))
+		}
+		ol := d.ol[h*dc : (h+1)*dc]
+		clear(ol)
+		for i := range used {
+			wgt := float32(math.Exp(float64(used[i].m[h]-m)) / sum)
+			mlasimd.Axpy(wgt, used[i].ol[h*dc:(h+1)*dc], ol)
+		}
+		mlasimd.Gemv(d.o[h*dv:(h+1)*dv], l.w.valueUp(*c, h), ol)
+	}
+}

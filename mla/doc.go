@@ -1,0 +1,35 @@
+// Package mla implements Multi-Head Latent Attention (MLA) inference on the
+// dispatched float32 kernels of package mlasimd: the attention of DeepSeek-V2-Lite,
+// DeepSeek-V2 and DeepSeek-V3, and the simplified single-latent variant of the
+// original design document ("the seed").
+//
+// A Config describes the attention (presets DeepSeekV2Lite, DeepSeekV2, DeepSeekV3
+// and Seed; ParseHFConfig reads a Hugging Face config.json). LayerWeights holds one
+// layer's matrices in float32, from RandomLayerWeights (deterministic Xavier init) or
+// from a checkpoint (OpenCheckpoint: safetensors, one file or sharded, with bf16, f16,
+// f32 and DeepSeek-V3's block-scaled FP8 tensors). A Cache holds, per token, only the
+// normalized latent and the rotated shared rope key, [c | kr], in f32, bf16 or f16.
+//
+// A Layer runs the attention:
+//
+//   - Prefill processes T new tokens on top of whatever the cache holds (chunked
+//     prefill), causally, with the decompressed ("naive") algorithm over bounded
+//     chunks of context.
+//   - Decode processes one token with weight absorption: the query is mapped into
+//     the latent space once per head, every cached row is read once for all heads
+//     (GemmNT for the scores, GemmNN for the weighted sum), with an online softmax
+//     over tiles of rows, split over goroutines. The cache is never up-projected.
+//     Decode allocates nothing once the layer exists and the cache has capacity.
+//   - DecodeNaive is the decompressed reference the absorbed path is tested against.
+//
+// Model stacks layers into a small decoder (embedding, pre-RMSNorm blocks with MLA and
+// a SwiGLU FFN, final norm, LM head) with greedy generation over the latent cache.
+//
+// Conventions follow shared/MLA_SPEC.md: weights are [out, in] row-major as in
+// PyTorch's nn.Linear; RoPE for DeepSeek uses interleaved pairs on the raw projection
+// outputs; YaRN frequencies and angles are formed in float32 as the references do; the
+// softmax scale is d_qk^-1/2 times mscale² (from mscale_all_dim).
+//
+// The math runs only through package mlasimd, so it speeds up with whatever
+// instruction-set Level mlasimd has selected (see Level).
+package mla

@@ -1,0 +1,170 @@
+package mla
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// BlockWeights is one decoder block: pre-norm, MLA, residual, pre-norm, SwiGLU FFN,
+// residual (the dense layers of DeepSeek checkpoints; MoE layers are not supported).
+type BlockWeights struct {
+	InputNorm    []float32 // [D] input_layernorm
+	Attn         *LayerWeights
+	PostAttnNorm []float32 // [D] post_attention_layernorm
+	Gate, Up     []float32 // [I, D] mlp.gate_proj, mlp.up_proj
+	Down         []float32 // [D, I] mlp.down_proj
+}
+
+// ModelWeights is a whole decoder. With SharedKVDown every block's Attn.KVAProj is
+// the same slice.
+type ModelWeights struct {
+	Embed     []float32 // [V, D] model.embed_tokens
+	Blocks    []BlockWeights
+	FinalNorm []float32 // [D] model.norm
+	LMHead    []float32 // [V, D] lm_head
+}
+
+// modelTensor is one non-attention tensor of a model.
+type modelTensor struct {
+	name       string
+	rows, cols int
+	field      *[]float32
+	init       initKind
+	gain       float64
+}
+
+func blockPrefix(i int) string { return "model.layers." + strconv.Itoa(i) + "." }
+
+// sharedDownName is the checkpoint name of a model-wide KV down-projection.
+func sharedDownName(c Config) string {
+	for _, s := range layerTensorSpecs(c) {
+		if s.sharedDown {
+			return "model." + s.name
+		}
+	}
+	return ""
+}
+
+// tensors lists w's non-attention tensors for c (fields must be addressable).
+func (w *ModelWeights) tensors(c Config) []modelTensor {
+	D, V, I := c.Hidden, c.Vocab, c.Intermediate
+	t := []modelTensor{{"model.embed_tokens.weight", V, D, &w.Embed, initXavier, 1}}
+	for i := range w.Blocks {
+		b, p := &w.Blocks[i], blockPrefix(i)
+		t = append(t,
+			modelTensor{p + "input_layernorm.weight", D, 0, &b.InputNorm, initOnes, 0},
+			modelTensor{p + "post_attention_layernorm.weight", D, 0, &b.PostAttnNorm, initOnes, 0},
+			modelTensor{p + "mlp.gate_proj.weight", I, D, &b.Gate, initXavier, 1},
+			modelTensor{p + "mlp.up_proj.weight", I, D, &b.Up, initXavier, 1},
+			modelTensor{p + "mlp.down_proj.weight", D, I, &b.Down, initXavier, 1 / 1.4142135623730951})
+	}
+	return append(t,
+		modelTensor{"model.norm.weight", D, 0, &w.FinalNorm, initOnes, 0},
+		modelTensor{"lm_head.weight", V, D, &w.LMHead, initXavier, 1})
+}
+
+// RandomModelWeights returns deterministic random weights for a whole decoder
+// (Xavier-uniform linears, unit norm gains), as RandomLayerWeights does per layer.
+func RandomModelWeights(c Config, seed uint64) (*ModelWeights, error) {
+	if err := c.validateModel(); err != nil {
+		return nil, err
+	}
+	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
+	var shared []float32
+	if c.SharedKVDown {
+		shared = make([]float32, c.CacheRowWidth()*c.Hidden)
+		runFills(seed, []fillJob{{dst: shared, name: sharedDownName(c),
+			spec: tensorSpec{rows: c.CacheRowWidth(), cols: c.Hidden, init: initXavier, gain: 1}}})
+	}
+	for i := range w.Blocks {
+		w.Blocks[i].Attn = randomLayer(c, seed, i, shared)
+	}
+	var fills []fillJob
+	for _, t := range w.tensors(c) {
+		*t.field = make([]float32, t.rows*max(t.cols, 1))
+		fills = append(fills, fillJob{dst: *t.field, name: t.name, spec: tensorSpec{rows: t.rows, cols: t.cols, init: t.init, gain: t.gain}})
+	}
+	runFills(seed, fills)
+	return w, nil
+}
+
+// Check returns an error naming every tensor whose length does not fit c.
+func (w *ModelWeights) Check(c Config) error {
+	if err := c.validateModel(); err != nil {
+		return err
+	}
+	if len(w.Blocks) != c.Layers {
+		return fmt.Errorf("mla: model weights have %d blocks, config %q has %d layers", len(w.Blocks), c.Name, c.Layers)
+	}
+	var errs []error
+	for _, t := range w.tensors(c) {
+		if want := t.rows * max(t.cols, 1); len(*t.field) != want {
+			errs = append(errs, fmt.Errorf("mla: model weight %s has %d values, want %d", t.name, len(*t.field), want))
+		}
+	}
+	for i := range w.Blocks {
+		if err := w.Blocks[i].Attn.Check(c); err != nil {
+			errs = append(errs, fmt.Errorf("layer %d: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Tensors returns the layer's weights under their checkpoint names (prefix of layer
+// i), encoded as dt (F32, BF16 or F16), ready for WriteSafetensors.
+func (w *LayerWeights) Tensors(c Config, layer int, dt DType) ([]Tensor, error) {
+	if err := w.Check(c); err != nil {
+		return nil, err
+	}
+	var out []Tensor
+	for _, s := range layerTensorSpecs(c) {
+		v := *s.field(w)
+		if s.part != wholeTensor {
+			v = splitKV(c, w.KVBProj, s.part)
+		}
+		t, err := NewTensor(layerPrefix(layer)+s.name, s.shape(), v, dt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Tensors returns all of the model's weights under their checkpoint names, encoded as
+// dt; a shared KV down-projection is written once, as model.<name>.
+func (w *ModelWeights) Tensors(c Config, dt DType) ([]Tensor, error) {
+	if err := w.Check(c); err != nil {
+		return nil, err
+	}
+	var out []Tensor
+	for i := range w.Blocks {
+		ts, err := w.Blocks[i].Attn.Tensors(c, i, dt)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			if c.SharedKVDown && t.Name == layerPrefix(i)+sharedDownName(c)[len("model."):] {
+				if i == 0 {
+					t.Name = sharedDownName(c)
+					out = append(out, t)
+				}
+				continue
+			}
+			out = append(out, t)
+		}
+	}
+	for _, t := range w.tensors(c) {
+		shape := []int{t.rows}
+		if t.cols > 0 {
+			shape = append(shape, t.cols)
+		}
+		enc, err := NewTensor(t.name, shape, *t.field, dt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, enc)
+	}
+	return out, nil
+}

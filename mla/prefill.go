@@ -1,0 +1,196 @@
+package mla
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mlasimd/mlasimd"
+)
+
+// prefillState is the scratch of Prefill and DecodeNaive; it grows with the number
+// of new tokens, never with the context.
+type prefillState struct {
+	o     []float32 // T x H·d_v, unnormalized per-head outputs
+	m, l  []float32 // T x H online-softmax state
+	out   linearTask
+	parts []naivePart
+	task  naiveTask
+	t     int // tokens the per-token buffers hold
+}
+
+// naivePart is one worker's scratch: it owns a set of heads and decompresses their
+// keys and values chunk by chunk.
+type naivePart struct {
+	kv       []float32 // chunk x nh·(d_n+d_v): decompressed [k_nope | v] of the part's nh heads
+	rows     []float32 // chunk x (d_c+d_r): widened rows of a 16-bit cache
+	sc, sc2  []float32 // qBlock x chunk scores
+	tmp      []float32 // qBlock x d_v
+	alpha    []float32 // qBlock
+	cos, sin []float32 // rope tables for RoPE after the up-projection
+}
+
+func (l *Layer) preparePrefill(t int) *prefillState {
+	c := l.cfg
+	H, dv := c.Heads, c.VHeadDim
+	ps := &l.pre
+	l.proj.alloc(c, t)
+	if t > ps.t {
+		ps.o = make([]float32, t*H*dv)
+		ps.m = make([]float32, t*H)
+		ps.l = make([]float32, t*H)
+		ps.t = t
+	}
+	if ps.parts == nil {
+		ps.parts = make([]naivePart, l.pool.Workers())
+		for i := range ps.parts {
+			ps.parts[i] = naivePart{
+				rows: make([]float32, l.chunk*c.CacheRowWidth()),
+				sc:   make([]float32, l.qBlock*l.chunk), sc2: make([]float32, l.qBlock*l.chunk),
+				tmp: make([]float32, l.qBlock*dv), alpha: make([]float32, l.qBlock),
+				cos: make([]float32, max(c.ropeDim()/2, 1)), sin: make([]float32, max(c.ropeDim()/2, 1)),
+			}
+		}
+		ps.task.l = l
+	}
+	return ps
+}
+
+// Prefill runs T = len(x)/D new tokens (rows of x, input_layernorm outputs) at
+// positions c.Next(), c.Next()+1, … causally: it appends their rows to c, then token t
+// attends to every earlier cached row and to new rows 0…t (the mask is aligned to
+// the bottom right, so a cache that already holds P rows gives chunked prefill).
+// out receives T rows of D.
+//
+// It uses the decompressed algorithm (cheaper than absorption for a fresh prompt,
+// MLA_SPEC.md §8), over chunks of cached rows so that the decompressed keys and
+// values never exceed chunk x H x (d_n+d_v) values; heads are split among workers.
+func (l *Layer) Prefill(out, x []float32, c *Cache) error {
+	D := l.cfg.Hidden
+	if len(x) == 0 || len(x)%D != 0 || len(out) != len(x) {
+		return fmt.Errorf("mla: prefill: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d", len(x), len(out), D)
+	}
+	if err := l.checkCache(c); err != nil {
+		return err
+	}
+	t := len(x) / D
+	ps := l.preparePrefill(t)
+	p0 := c.Len()
+	l.project(&l.proj, x, t, c.Next())
+	if err := c.Append(l.proj.rows[:t*l.cfg.CacheRowWidth()]); err != nil {
+		return err
+	}
+	l.attendDecompressed(ps, c, p0, t)
+	ps.out.reset()
+	ps.out.add(out, ps.o, l.w.OProj, t, D, l.cfg.Heads*l.cfg.VHeadDim)
+	l.pool.run(&ps.out, partsFor(ps.out.work(), l.minWork, l.pool.Workers()))
+	return nil
+}
+
+// DecodeNaive is the reference decode: one token through Prefill's decompressed
+// path, which up-projects every cached latent for every head each step (cost ∝ S·H·
+// d_c·(d_n+d_v)). Decode must agree with it to rounding.
+func (l *Layer) DecodeNaive(out, x []float32, c *Cache) error {
+	if err := l.checkStep(out, x, c); err != nil {
+		return err
+	}
+	return l.Prefill(out, x, c)
+}
+
+// attendDecompressed fills ps.o with the normalized attention outputs of the t new
+// tokens, whose rows start at cache index p0.
+func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) {
+	H, dv := l.cfg.Heads, l.cfg.VHeadDim
+	o := ps.o[:t*H*dv]
+	clear(o)
+	for i := range t * H {
+		ps.m[i], ps.l[i] = float32(math.Inf(-1)), 0
+	}
+	ps.task.cache, ps.task.p0, ps.task.t = c, p0, t
+	work := c.Len() * H * l.cfg.KVLoRARank * (l.cfg.QKNopeHeadDim + dv)
+	l.pool.run(&ps.task, min(H, partsFor(work, l.minWork, l.pool.Workers())))
+	for i := range t * H {
+		scaleVec(o[i*dv:(i+1)*dv], 1/ps.l[i])
+	}
+}
+
+// naiveTask: part i owns heads span(H, i, parts) and walks all chunks of cached rows.
+type naiveTask struct {
+	l     *Layer
+	cache *Cache
+	p0, t int
+}
+
+func (nt *naiveTask) run(part, parts int) {
+	l, k := nt.l, nt.cache
+	c := &l.cfg
+	H, dn, dr, dv, dc := c.Heads, c.QKNopeHeadDim, c.QKRopeHeadDim, c.VHeadDim, c.KVLoRARank
+	dqk, rw, kvw := c.QKHeadDim(), c.CacheRowWidth(), dn+dv
+	qs := H * dqk // query row stride
+	ps := &l.pre
+	p := &ps.parts[part]
+	h0, h1 := span(H, part, parts, 1)
+	nh := h1 - h0
+	if nh == 0 {
+		return
+	}
+	q := l.proj.q
+	wkv := l.w.KVBProj[h0*kvw*dc : h1*kvw*dc]
+	if len(p.kv) < l.chunk*nh*kvw { // sized for this split; kept for the next call
+		p.kv = make([]float32, l.chunk*nh*kvw)
+	}
+	s := k.Len()
+	for j0 := 0; j0 < s; j0 += l.chunk {
+		j1 := min(j0+l.chunk, s)
+		nc := j1 - j0
+		tFirst := max(0, j0-nt.p0) // the first new token that sees key j0
+		rows := k.Rows(j0, j1, p.rows)
+		kv := p.kv[:nc*nh*kvw]
+		mlasimd.GemmNT(kv, rows, wkv, nc, nh*kvw, dc, rw, dc)
+		if c.RoPE == RoPEAfterUp {
+			for r := range nc {
+				l.rot.cosSin(k.Start()+j0+r, p.cos, p.sin)
+				for hh := range nh {
+					off := r*nh*kvw + hh*kvw
+					l.rot.apply(kv[off:off+dn], p.cos, p.sin)
+				}
+			}
+		}
+		for h := h0; h < h1; h++ {
+			hh := h - h0
+			for t0 := tFirst; t0 < nt.t; t0 += l.qBlock {
+				t1 := min(t0+l.qBlock, nt.t)
+				nq := t1 - t0
+				sc := p.sc[:nq*nc]
+				qh := q[t0*qs+h*dqk:]
+				mlasimd.GemmNT(sc, qh, kv[hh*kvw:], nq, nc, dn, qs, nh*kvw)
+				if dr > 0 { // the shared rope key: same rows for every head
+					sc2 := p.sc2[:nq*nc]
+					mlasimd.GemmNT(sc2, qh[dn:], rows[dc:], nq, nc, dr, qs, rw)
+					mlasimd.Axpy(1, sc2, sc)
+				}
+				for i := range nq {
+					// New token t0+i is cache row p0+t0+i and sees keys up to it.
+					last := nt.p0 + t0 + i
+					if last < j1-1 {
+						row := sc[i*nc : (i+1)*nc]
+						for j := last + 1 - j0; j < nc; j++ {
+							row[j] = float32(math.Inf(-1))
+						}
+					}
+					st := (t0+i)*H + h
+					a, carry := foldTile(sc[i*nc:(i+1)*nc], l.scale, &ps.m[st], &ps.l[st])
+					if carry != 1 {
+						scaleVec(ps.o[st*dv:(st+1)*dv], carry)
+					}
+					p.alpha[i] = a
+				}
+				tmp := p.tmp[:nq*dv]
+				mlasimd.GemmNN(tmp, sc, kv[hh*kvw+dn:], nq, dv, nc, nc, nh*kvw)
+				for i := range nq {
+					st := (t0+i)*H + h
+					mlasimd.Axpy(p.alpha[i], tmp[i*dv:(i+1)*dv], ps.o[st*dv:(st+1)*dv])
+				}
+			}
+		}
+	}
+}

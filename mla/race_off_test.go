@@ -1,0 +1,5 @@
+//go:build !race
+
+package mla
+
+const raceEnabled = false
