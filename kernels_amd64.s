@@ -5853,7 +5853,7 @@ done_372:
 	RET
 
 // func f16ToF32AVX512(dst []float32, src []uint16)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL
 TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
@@ -5893,7 +5893,8 @@ tail_376:
 	JZ          done_377
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
-	VCVTPH2PS.Z (CX)(BX*2), K1, Z0
+	VMOVDQU16.Z (CX)(BX*2), K1, Y0
+	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
 done_377:
@@ -5901,7 +5902,7 @@ done_377:
 	RET
 
 // func bf16ToF32AVX512(dst []float32, src []uint16)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL
 TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
@@ -5946,7 +5947,8 @@ tail_381:
 	JZ          done_382
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
-	VPMOVZXWD.Z (CX)(BX*2), K1, Z0
+	VMOVDQU16.Z (CX)(BX*2), K1, Y0
+	VPMOVZXWD   Y0, Z0
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 

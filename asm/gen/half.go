@@ -10,11 +10,7 @@ import (
 // signaling NaNs as kernels.F16ToF32 does.
 func (t target) f16ToF32() {
 	t.begin("f16ToF32", "func(dst []float32, src []uint16)", "f16ToF32 widens IEEE half bits to float32; len(dst) >= len(src).")
-	t.widen(func(src Mem, k Register, dst VecVirtual) {
-		if k != nil {
-			VCVTPH2PS_Z(src, k, dst)
-			return
-		}
+	t.widen(func(src Op, dst VecVirtual) {
 		VCVTPH2PS(src, dst)
 	}, func(bits GPVirtual, dst VecVirtual) {
 		VMOVD(bits.As32(), dst.AsX())
@@ -26,12 +22,8 @@ func (t target) f16ToF32() {
 // the top half of a float32.
 func (t target) bf16ToF32() {
 	t.begin("bf16ToF32", "func(dst []float32, src []uint16)", "bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).")
-	t.widen(func(src Mem, k Register, dst VecVirtual) {
-		if k != nil {
-			VPMOVZXWD_Z(src, k, dst)
-		} else {
-			VPMOVZXWD(src, dst)
-		}
+	t.widen(func(src Op, dst VecVirtual) {
+		VPMOVZXWD(src, dst)
 		VPSLLD(U8(16), dst, dst)
 	}, func(bits GPVirtual, dst VecVirtual) {
 		SHLL(U8(16), bits.As32())
@@ -40,21 +32,24 @@ func (t target) bf16ToF32() {
 }
 
 // widen emits a conversion loop from 16-bit to 32-bit elements: four vectors per
-// iteration, then single vectors, then the tail. AVX-512 masks the tail (vector gets
-// the opmask; masked-off source words do not fault); the AVX2 masked moves work on
-// 32-bit lanes and cannot guard a 16-bit source, so there the last few elements go
-// one at a time through scalar.
-func (t target) widen(vector func(src Mem, k Register, dst VecVirtual), scalar func(bits GPVirtual, dst VecVirtual)) {
+// iteration, then single vectors, then the tail. vector converts a source operand (a
+// memory half-vector, or a register) into dst. AVX-512 loads the tail's words with a
+// masked VMOVDQU16 (masked-off words are neither read nor faulted on) and converts
+// the register. The AVX2 masked moves work on 32-bit lanes and cannot guard a 16-bit
+// source, so there the last few elements go one at a time through scalar.
+func (t target) widen(vector func(src Op, dst VecVirtual), scalar func(bits GPVirtual, dst VecVirtual)) {
 	dst := ptr("dst")
 	src, n := slice("src")
 	if t.zmm {
 		t.loop(n, 4, func(c chunk) {
 			v := t.vec()
-			var k Register
+			var from Op = t.at(c, src, 2)
 			if c.m != nil {
-				k = c.m.k
+				words := YMM()
+				VMOVDQU16_Z(from, c.m.k, words)
+				from = words
 			}
-			vector(t.at(c, src, 2), k, v)
+			vector(from, v)
 			t.store(c, v, dst)
 		})
 		ret()
@@ -73,7 +68,7 @@ func (t target) widen(vector func(src Mem, k Register, dst VecVirtual), scalar f
 		for u := range unroll {
 			c := chunk{idx: idx, u: u}
 			v := t.vec()
-			vector(t.at(c, src, 2), nil, v)
+			vector(t.at(c, src, 2), v)
 			t.store(c, v, dst)
 		}
 		ADDQ(U32(unroll*t.lanes), idx)
