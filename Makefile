@@ -16,7 +16,7 @@ run:
 # test is what .ci/run runs: static checks, generated code up to date, every package on
 # every Level this CPU has, the purego build, a short fuzz run of every target, and the
 # other ISAs under emulation (arm64 under qemu-user, AVX-512 under Bochs).
-test: fmt-check vet gen-check test-go test-purego test-race fuzz-short test-arm64 test-avx512
+test: fmt-check vet gen-check test-go test-purego test-race fuzz-short test-examples test-arm64 test-avx512
 
 gen:
 	cd asm/gen && $(GO) generate ./...

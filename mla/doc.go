@@ -22,6 +22,25 @@
 //     Decode allocates nothing once the layer exists and the cache has capacity.
 //   - DecodeNaive is the decompressed reference the absorbed path is tested against.
 //
+// # Loading weights and decoding
+//
+// With a Hugging Face DeepSeek-V2/V3 directory (config.json and safetensors shards):
+//
+//	ck, err := mla.OpenCheckpoint("path/to/DeepSeek-V2-Lite")
+//	...
+//	defer ck.Close()
+//	w, err := ck.LoadLayer(0) // model.layers.0.self_attn.*, widened to float32
+//	layer, err := mla.NewLayer(ck.Config(), w)
+//	defer layer.Close()
+//	cache, err := layer.NewCache(mla.CacheOptions{DType: mla.BF16, Capacity: 4096})
+//	err = layer.Prefill(out, prompt, cache) // T tokens: len(prompt) = len(out) = T·Hidden
+//	err = layer.Decode(step, x, cache)      // then one token at a time
+//
+// Inputs are the layer's hidden states after input_layernorm; outputs are the
+// attention's, before the residual add. ExampleOpenCheckpointFile runs the same on a
+// single safetensors file; the Cache and Config examples show the cache sizes and the
+// cost of a step. Every step checks its shapes and returns an error naming them.
+//
 // Model stacks layers into a small decoder (embedding, pre-RMSNorm blocks with MLA and
 // a SwiGLU FFN, final norm, LM head) with greedy generation over the latent cache.
 //

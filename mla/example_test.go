@@ -2,6 +2,10 @@ package mla_test
 
 import (
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/mlasimd/mlasimd/mla"
 )
@@ -63,4 +67,132 @@ func ExampleParseHFConfig() {
 func ExampleConfig_Validate() {
 	fmt.Println(mla.Seed(768, 12, 1024).Validate())
 	// Output: mla: config "seed": KVLoRARank 1024 is not smaller than the per-token K/V width 768 (12 heads x 64): the latent compresses nothing; use about width/32 = 24
+}
+
+// Loading a layer's weights from a safetensors file and decoding with them. The file
+// here is written first from random weights (in bf16, as DeepSeek checkpoints ship);
+// for a Hugging Face model directory use OpenCheckpoint(dir), which reads the Config
+// from its config.json.
+func ExampleOpenCheckpointFile() {
+	// A DeepSeek-shaped layer, shrunk so the example runs in milliseconds.
+	cfg := mla.DeepSeekV2Lite()
+	cfg.Name, cfg.Hidden, cfg.Heads = "tiny", 256, 4
+	cfg.KVLoRARank, cfg.QKNopeHeadDim, cfg.QKRopeHeadDim, cfg.VHeadDim = 64, 32, 16, 32
+
+	dir, err := os.MkdirTemp("", "mla-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "layer0.safetensors")
+	random, err := mla.RandomLayerWeights(cfg, 1)
+	if err != nil {
+		panic(err)
+	}
+	tensors, err := random.Tensors(cfg, 0, mla.BF16)
+	if err != nil {
+		panic(err)
+	}
+	if err := mla.WriteSafetensors(path, tensors, map[string]string{"format": "pt"}); err != nil {
+		panic(err)
+	}
+
+	// Load: the checkpoint checks every tensor's name and shape against cfg and
+	// widens bf16 to float32.
+	ck, err := mla.OpenCheckpointFile(path, cfg)
+	if err != nil {
+		panic(err)
+	}
+	defer ck.Close()
+	for _, name := range ck.Names() {
+		fmt.Println(name)
+	}
+	w, err := ck.LoadLayer(0)
+	if err != nil {
+		panic(err)
+	}
+
+	// Decode: prefill a 4-token prompt, then 3 tokens, each fed the last output.
+	layer, err := mla.NewLayer(cfg, w, mla.WithWorkers(2))
+	if err != nil {
+		panic(err)
+	}
+	defer layer.Close()
+	cache, err := layer.NewCache(mla.CacheOptions{DType: mla.BF16, Capacity: 16})
+	if err != nil {
+		panic(err)
+	}
+	prompt := make([]float32, 4*cfg.Hidden)
+	for i := range prompt {
+		prompt[i] = float32(i%5) - 2
+	}
+	out := make([]float32, len(prompt))
+	if err := layer.Prefill(out, prompt, cache); err != nil {
+		panic(err)
+	}
+	x := slices.Clone(out[len(out)-cfg.Hidden:])
+	step := make([]float32, cfg.Hidden)
+	for range 3 {
+		if err := layer.Decode(step, x, cache); err != nil {
+			panic(err)
+		}
+		copy(x, step)
+	}
+
+	// DecodeNaive, the decompressing reference, gives the same step to rounding.
+	naive := make([]float32, cfg.Hidden)
+	if err := layer.DecodeNaive(naive, x, cache); err != nil {
+		panic(err)
+	}
+	if err := cache.Truncate(cache.Len() - 1); err != nil { // roll the token back
+		panic(err)
+	}
+	if err := layer.Decode(step, x, cache); err != nil {
+		panic(err)
+	}
+	var diff, size float64
+	for i := range step {
+		diff = max(diff, math.Abs(float64(step[i]-naive[i])))
+		size = max(size, math.Abs(float64(naive[i])))
+	}
+	fmt.Printf("%d tokens cached, %d values per row, %d bytes (MHA: %d)\n", cache.Len(), cache.Width(), cache.Bytes(), cache.MHABytes())
+	fmt.Println("output width:", len(step), "absorbed == naive:", diff <= 1e-4*size)
+	// Output:
+	// model.layers.0.self_attn.kv_a_layernorm.weight
+	// model.layers.0.self_attn.kv_a_proj_with_mqa.weight
+	// model.layers.0.self_attn.kv_b_proj.weight
+	// model.layers.0.self_attn.o_proj.weight
+	// model.layers.0.self_attn.q_proj.weight
+	// 8 tokens cached, 80 values per row, 1280 bytes (MHA: 5120)
+	// output width: 256 absorbed == naive: true
+}
+
+// A latent cache against the caches of multi-head and grouped-query attention.
+func ExampleCache_GQABytes() {
+	cfg := mla.DeepSeekV2Lite()
+	cache, err := mla.NewCache(cfg, mla.CacheOptions{DType: mla.BF16, Capacity: 4096})
+	if err != nil {
+		panic(err)
+	}
+	if err := cache.Append(make([]float32, 4096*cache.Width())); err != nil {
+		panic(err)
+	}
+	fmt.Printf("%d tokens: MLA %d bytes, MHA %d, GQA-8 %d\n", cache.Len(), cache.Bytes(), cache.MHABytes(), cache.GQABytes(8))
+	fmt.Printf("all %d layers: %d bytes per token in bf16\n", cfg.Layers, cfg.ModelCacheBytesPerToken(mla.BF16))
+	// Output:
+	// 4096 tokens: MLA 4718592 bytes, MHA 41943040, GQA-8 20971520
+	// all 27 layers: 31104 bytes per token in bf16
+}
+
+// The work of one decode step: arithmetic and the bytes it must read.
+func ExampleConfig_DecodeCost() {
+	cfg := mla.DeepSeekV2Lite()
+	for _, s := range []int{1024, 16384} {
+		abs, naive := cfg.DecodeCost(s, mla.F32), cfg.NaiveDecodeCost(s, mla.F32)
+		fmt.Printf("S=%d: absorbed %.1f MFLOP, naive %.0f MFLOP, %.1f MB read (weights %.1f, cache %.1f)\n",
+			s, abs.FLOPs/1e6, naive.FLOPs/1e6, float64(abs.Bytes())/1e6, float64(abs.WeightBytes)/1e6, float64(abs.CacheBytes)/1e6)
+	}
+	// Output:
+	// S=1024: absorbed 63.2 MFLOP, naive 4329 MFLOP, 57.4 MB read (weights 55.1, cache 2.4)
+	// S=16384: absorbed 598.0 MFLOP, naive 68911 MFLOP, 92.8 MB read (weights 55.1, cache 37.7)
 }

@@ -8,6 +8,8 @@
 // safetensors file or a Hugging Face model directory; -write-weights saves the random
 // layer as a safetensors file to try that. Context beyond the prompt is filled with
 // synthetic cache rows: decode speed depends on the context length, not its content.
+// The timing lives in package timing (bench/demo/timing), which the report
+// (bench/report) shares to time longer contexts and draw them.
 //
 //	go run ./bench/demo
 //	go run ./bench/demo -model v3 -contexts 1024,16384 -naive-max 0
@@ -20,8 +22,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/bench/demo/timing"
 	"github.com/mlasimd/mlasimd/mla"
 )
 
@@ -29,6 +33,7 @@ type flags struct {
 	model, weights, writeWeights, cache, contexts string
 	layer, prompt, tokens, steps, naiveMax        int
 	naiveSteps, workers, gqaGroups                int
+	naiveLimit                                    time.Duration
 	seed                                          uint64
 }
 
@@ -45,6 +50,7 @@ func parseFlags() flags {
 	flag.IntVar(&f.steps, "steps", 8, "decode steps timed per context length and Level")
 	flag.IntVar(&f.naiveMax, "naive-max", 1024, "time the naive path only up to this context (it costs ~S·H·d_c·(d_n+d_v) per step)")
 	flag.IntVar(&f.naiveSteps, "naive-steps", 2, "naive decode steps timed per context length and Level")
+	flag.DurationVar(&f.naiveLimit, "naive-limit", time.Second, "skip naive steps predicted (from the last context) to take longer than this (0: no limit)")
 	flag.IntVar(&f.workers, "workers", 0, "goroutines for heads and GEMV rows (0: GOMAXPROCS)")
 	flag.IntVar(&f.gqaGroups, "gqa", 8, "KV groups of the GQA cache to compare with")
 	flag.Uint64Var(&f.seed, "seed", 1, "seed of the random weights and inputs")
@@ -84,13 +90,17 @@ func run(f flags) error {
 	fmt.Printf("MLA decode demo: %s attention layer (D=%d, H=%d, q LoRA %d, d_c=%d, d_n=%d, d_r=%d, d_v=%d), %s\n",
 		cfg.Name, cfg.Hidden, cfg.Heads, cfg.QLoRARank, cfg.KVLoRARank, cfg.QKNopeHeadDim, cfg.QKRopeHeadDim, cfg.VHeadDim, source)
 	fmt.Printf("CPU: %s, %s, %d workers; Levels available: %v (best: %s)\n",
-		cpuName(), runtime.GOARCH, layer.Workers(), mlasimd.Available(), mlasimd.Active())
+		timing.CPUName(), runtime.GOARCH, layer.Workers(), mlasimd.Available(), mlasimd.Active())
 	printCacheSizes(cfg, cacheType, f.gqaGroups, contexts)
 
 	if err := promptAndDecode(layer, f, cacheType); err != nil {
 		return err
 	}
-	return timeLevels(layer, f, cacheType, contexts)
+	if err := timeLevels(layer, f, cacheType, contexts); err != nil {
+		return err
+	}
+	fmt.Println("\nThe kernel report (go run ./bench/report, next in make run) times longer contexts and draws out/decode.png.")
+	return nil
 }
 
 func parseCacheType(s string) (mla.DType, error) {
@@ -115,18 +125,4 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// cpuName returns the CPU's model name where the OS tells it.
-func cpuName() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }

@@ -1,88 +1,243 @@
-// Command report prints mlasimd's kernel figures on this machine: for every
-// available Level, each kernel's GB/s and GFLOP/s at the benchmark shapes, next to
-// the read bandwidth and multiply-add peak that it measures first. `make run` runs it
-// after the MLA demo.
+// Command report prints mlasimd's figures on this machine and draws them: for every
+// available Level, each kernel's GB/s and GFLOP/s at the benchmark shapes next to the
+// read bandwidth and multiply-add peak that it measures first (a short probe), and the
+// MLA decode step of a DeepSeek-V2-Lite attention layer per Level at several context
+// lengths, absorbed against naive, with its latent cache against MHA and GQA caches.
+// It writes roofline.png and decode.png into -out. `make run` runs it after the demo.
+//
+//	go run ./bench/report                       # text tables, pictures in out/
+//	go run ./bench/report -format markdown      # the tables of README's Results
+//	go run ./bench/report -contexts 1024 -decode-steps 3 -time 5ms   # quicker
+//
+// Progress goes to stderr; tables go to stdout.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
-	"text/tabwriter"
+	"sync"
 	"time"
 
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/bench"
+	"github.com/mlasimd/mlasimd/bench/demo/timing"
 	"github.com/mlasimd/mlasimd/dispatch"
+	"github.com/mlasimd/mlasimd/mla"
 )
 
+// options are the report's settings (the flags).
+type options struct {
+	big        bool          // include the DRAM-sized GEMV shapes
+	per        time.Duration // minimum time per kernel measurement
+	out        string        // folder of the pictures
+	format     string        // text or markdown
+	model      string        // v2lite, v2 or v3
+	contexts   []int         // decode context lengths
+	steps      int           // absorbed decode steps per Level and context
+	naiveSteps int           // naive decode steps at most
+	naiveLimit time.Duration // skip naive steps predicted to take longer
+	gqa        int           // KV groups of the GQA comparison
+	workers    int           // decode goroutines (0: GOMAXPROCS)
+
+	// For tests: the kernel cases, the layer config and the probe (nil: the real ones).
+	cases  []bench.Case
+	config *mla.Config
+	probe  func(workers int) machine
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.BoolVar(&o.big, "big", false, "include the DRAM-sized GEMV shapes (hundreds of MB)")
+	fs.DurationVar(&o.per, "time", 15*time.Millisecond, "minimum time per kernel measurement (best of three)")
+	fs.StringVar(&o.out, "out", "out", "folder for roofline.png and decode.png")
+	fs.StringVar(&o.format, "format", "text", "tables as text or markdown")
+	fs.StringVar(&o.model, "model", "v2lite", "MLA layer shape: v2lite, v2 or v3")
+	contexts := fs.String("contexts", "256,1024,4096,16384", "decode context lengths, comma-separated (empty: no decode figures)")
+	fs.IntVar(&o.steps, "decode-steps", 9, "absorbed decode steps timed per Level and context (the median is reported)")
+	fs.IntVar(&o.naiveSteps, "naive-steps", 3, "naive decode steps timed per Level and context, at most")
+	fs.DurationVar(&o.naiveLimit, "naive-limit", 1500*time.Millisecond, "skip naive steps predicted to take longer than this; stop timing them after this long per Level and S, and after 10 times this in all")
+	fs.IntVar(&o.gqa, "gqa", 8, "KV groups of the GQA cache to compare with")
+	fs.IntVar(&o.workers, "workers", 0, "decode goroutines (0: GOMAXPROCS)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.format != "text" && o.format != "markdown" {
+		return o, fmt.Errorf("-format %q: want text or markdown", o.format)
+	}
+	for _, part := range strings.Split(*contexts, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("-contexts: %q is not a positive integer", part)
+		}
+		o.contexts = append(o.contexts, n)
+	}
+	return o, nil
+}
+
 func main() {
-	big := flag.Bool("big", false, "include the DRAM-sized GEMV shapes (hundreds of MB)")
-	per := flag.Duration("time", 15*time.Millisecond, "minimum time per measurement")
-	out := flag.String("out", "out", "folder for the PNG pictures")
-	flag.Parse()
-
-	fmt.Printf("mlasimd kernel report: %s, %s/%s, %s\n", cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Printf("active level: %s (available: %v)\n", mlasimd.Active(), mlasimd.Available())
-	fmt.Fprintln(os.Stderr, "probing read bandwidth and multiply-add peak...")
-	m := bench.Probe()
-	fmt.Printf("measured: read bandwidth %.1f GB/s, multiply-add peak %.1f GFLOP/s (one core)\n\n", m.ReadGBs, m.PeakGFLOP)
-
-	results := bench.Measure(bench.Cases(*big), *per, func(done, total int, c bench.Case, l dispatch.Level) {
-		fmt.Fprintf(os.Stderr, "\rmeasuring %3d/%d %-10s %-22s %-8s", done+1, total, c.Kernel, c.Shape, l)
-	})
-	fmt.Fprintf(os.Stderr, "\r%70s\r", "")
-	printTable(results, m)
-
-	roofline := filepath.Join(*out, "roofline.png")
-	if err := writeRoofline(roofline, results, m, nil); err != nil {
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err == nil {
+		err = run(o, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
-	fmt.Println("wrote", roofline)
 }
 
-// printTable prints one row per Case, one GB/s and GFLOP/s column pair per Level,
-// and the best Level's share of the roofline.
-func printTable(results []bench.Result, m bench.Machine) {
-	levels := mlasimd.Available()
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "kernel\tshape\t"
-	for _, l := range levels {
-		head += l.String() + " GB/s\t" + l.String() + " GFLOP/s\t"
-	}
-	fmt.Fprintln(w, head+"best vs roofline\t")
-	for i := 0; i < len(results); i += len(levels) {
-		row := results[i : i+len(levels)]
-		c := row[0].Case
-		line := fmt.Sprintf("%s\t%s\t", c.Kernel, strings.TrimPrefix(strings.TrimPrefix(c.Shape, "shape="), "n="))
-		for _, r := range row {
-			line += fmt.Sprintf("%.1f\t%.2f\t", r.GBs, r.GFLOP)
-		}
-		if roof := m.Roofline(c); roof > 0 {
-			line += fmt.Sprintf("%.0f%%\t", 100*row[0].GFLOP/roof)
-		} else {
-			line += fmt.Sprintf("%.0f%% of bw\t", 100*row[0].GBs/m.ReadGBs)
-		}
-		fmt.Fprintln(w, line)
-	}
-	w.Flush()
-	fmt.Println("\nGB/s counts the bytes each call must move; the roofline is min(peak, bandwidth x flops/byte)")
-	fmt.Println("with DRAM bandwidth, so shapes that fit in cache can exceed 100%.")
+// machine is what the probes measured: one core's read bandwidth and multiply-add
+// peak (bench.Probe), and the read bandwidth of all the decode's workers together.
+type machine struct {
+	bench.Machine
+	Workers int
+	AllGBs  float64 // GB/s read by Workers goroutines at once
 }
 
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
+// AllPeak is Workers times one core's peak: the compute ceiling of a parallel decode.
+func (m machine) AllPeak() float64 { return float64(m.Workers) * m.PeakGFLOP }
+
+// decodeRoof is the least time a decode step needs on all workers: its bytes at the
+// all-worker bandwidth or its FLOPs at the all-worker peak, whichever is longer.
+func (m machine) decodeRoof(r timing.Row) (ms float64) {
+	return max(float64(r.Cost.Bytes())/(m.AllGBs*1e9), r.Cost.FLOPs/(m.AllPeak()*1e9)) * 1e3
+}
+
+// probe runs bench.Probe, then reads two 128 MiB vectors split over workers
+// goroutines for the bandwidth a parallel decode can draw.
+func probe(workers int) machine {
+	m := machine{Machine: bench.Probe(), Workers: workers}
+	const n = 32 << 20
+	a, b := make([]float32, n), make([]float32, n)
+	for i := range a {
+		a[i], b[i] = 1, 1
+	}
+	read := func() {
+		var wg sync.WaitGroup
+		for p := range workers {
+			lo, hi := p*n/workers, (p+1)*n/workers
+			wg.Go(func() { mlasimd.Dot(a[lo:hi], b[lo:hi]) })
+		}
+		wg.Wait()
+	}
+	m.AllGBs = 8 * n / bench.SecondsPerCall(read, 300*time.Millisecond) / 1e9
+	return m
+}
+
+// decodeFigures are the MLA decode measurements of one layer.
+type decodeFigures struct {
+	cfg     mla.Config
+	dtype   mla.DType
+	workers int
+	rows    []timing.Row
+	caches  []timing.CacheSize
+	gqa     int
+}
+
+func run(o options, stdout, stderr io.Writer) error {
+	now := time.Now().UTC()
+	workers := o.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	t := newTables(stdout, o.format)
+	t.title(fmt.Sprintf("mlasimd report: %s, %s/%s, %s, %d threads (GOMAXPROCS), %s",
+		timing.CPUName(), runtime.GOOS, runtime.GOARCH, runtime.Version(), runtime.GOMAXPROCS(0), now.Format("2006-01-02 15:04 UTC")))
+	t.line(fmt.Sprintf("Levels available: %v, active: %s", mlasimd.Available(), mlasimd.Active()))
+
+	fmt.Fprintln(stderr, "probing read bandwidth and multiply-add peak...")
+	probeFn := o.probe
+	if probeFn == nil {
+		probeFn = probe
+	}
+	m := probeFn(workers)
+	t.machine(m)
+
+	cases := o.cases
+	if cases == nil {
+		cases = bench.Cases(o.big)
+	}
+	start := time.Now()
+	results := bench.Measure(cases, o.per, func(done, total int, c bench.Case, l dispatch.Level) {
+		fmt.Fprintf(stderr, "\rkernels %3d/%d %-10s %-22s %-8s", done+1, total, c.Kernel, c.Shape, l)
+	})
+	fmt.Fprintf(stderr, "\rkernels: %d measurements in %.1f s%40s\n", len(results), time.Since(start).Seconds(), "")
+	t.kernels(results, m.Machine)
+
+	var dec *decodeFigures
+	if len(o.contexts) > 0 {
+		var err error
+		if dec, err = measureDecode(o, workers, stderr); err != nil {
+			return err
+		}
+		t.decode(dec, m)
+	}
+
+	roofline, decodePNG := filepath.Join(o.out, "roofline.png"), filepath.Join(o.out, "decode.png")
+	if err := writeRoofline(roofline, results, m, dec); err != nil {
+		return err
+	}
+	wrote := []string{roofline}
+	if dec != nil {
+		if err := writeDecode(decodePNG, dec); err != nil {
+			return err
+		}
+		wrote = append(wrote, decodePNG)
+	}
+	t.line("wrote " + strings.Join(wrote, ", "))
+	return t.err
+}
+
+// measureDecode builds the layer (random weights) and times its decode steps.
+func measureDecode(o options, workers int, stderr io.Writer) (*decodeFigures, error) {
+	var cfg mla.Config
+	if o.config != nil {
+		cfg = *o.config
+	} else {
+		switch o.model {
+		case "v2lite", "v2-lite":
+			cfg = mla.DeepSeekV2Lite()
+		case "v2":
+			cfg = mla.DeepSeekV2()
+		case "v3":
+			cfg = mla.DeepSeekV3()
+		default:
+			return nil, fmt.Errorf("-model %q: want v2lite, v2 or v3", o.model)
+		}
+	}
+	fmt.Fprintf(stderr, "building a %s attention layer (random weights)...\n", cfg.Name)
+	w, err := mla.RandomLayerWeights(cfg, 1)
 	if err != nil {
-		return "unknown CPU"
+		return nil, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
+	l, err := mla.NewLayer(cfg, w, mla.WithWorkers(workers))
+	if err != nil {
+		return nil, err
 	}
-	return "unknown CPU"
+	defer l.Close()
+	start := time.Now()
+	rows, err := timing.Measure(l, timing.Options{Contexts: o.contexts, DType: mla.F32, Steps: o.steps, Budget: time.Second,
+		NaiveSteps: o.naiveSteps, NaiveMax: 1 << 30, NaiveLimit: o.naiveLimit, NaiveBudget: o.naiveLimit, NaiveTotal: 10 * o.naiveLimit, Seed: 1,
+		Progress: func(lv dispatch.Level, s int, path string) {
+			fmt.Fprintf(stderr, "\rdecode %-8s S=%-6d %-8s (%.0f s)", lv, s, path, time.Since(start).Seconds())
+		}})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "\rdecode: %d measurements in %.1f s%30s\n", len(rows), time.Since(start).Seconds(), "")
+	return &decodeFigures{cfg: cfg, dtype: mla.F32, workers: l.Workers(), rows: rows,
+		caches: timing.CacheSizes(cfg, mla.BF16, o.gqa, o.contexts), gqa: o.gqa}, nil
 }
