@@ -23,9 +23,10 @@ type Case struct {
 	Gonum func() func()
 }
 
-// GemvShapes are rows x cols of W: MLA's projections (576x2048 is DeepSeek-V2-Lite's
-// kv_a_proj_with_mqa), square ones, and the DRAM-sized 24576x1536 and 8192x8192.
-var GemvShapes = [][2]int{{512, 2048}, {2048, 2048}, {3072, 2048}, {4096, 512}, {576, 2048}, {24576, 1536}, {8192, 8192}}
+// GemvShapes are rows x cols of W: one that fits in L2 (256x512, 512 KiB), MLA's
+// projections (576x2048 is DeepSeek-V2-Lite's kv_a_proj_with_mqa), square ones in L3,
+// and the DRAM-sized 24576x1536 and 8192x8192.
+var GemvShapes = [][2]int{{256, 512}, {512, 2048}, {2048, 2048}, {3072, 2048}, {4096, 512}, {576, 2048}, {24576, 1536}, {8192, 8192}}
 
 // VectorLens are the lengths of the vector kernels.
 var VectorLens = []int{64, 576, 4096, 65536}
