@@ -708,7 +708,7 @@ TEXT ·gemvTAVX2(SB), NOSPLIT, $0-72
 cols_57:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
-	CMPQ   R9, $0x00000020
+	CMPQ   R9, $0x00000040
 	JB     cols_next_56
 	LEAQ   (DX)(R8*4), R9
 	VXORPS Y0, Y0, Y0
@@ -732,10 +732,18 @@ pairs_58:
 	VFMADD231PS  32(R9), Y8, Y1
 	VFMADD231PS  64(R9), Y8, Y2
 	VFMADD231PS  96(R9), Y8, Y3
-	VFMADD231PS  (R9)(DI*1), Y9, Y4
-	VFMADD231PS  32(R9)(DI*1), Y9, Y5
-	VFMADD231PS  64(R9)(DI*1), Y9, Y6
-	VFMADD231PS  96(R9)(DI*1), Y9, Y7
+	VFMADD231PS  128(R9), Y8, Y4
+	VFMADD231PS  160(R9), Y8, Y5
+	VFMADD231PS  192(R9), Y8, Y6
+	VFMADD231PS  224(R9), Y8, Y7
+	VFMADD231PS  (R9)(DI*1), Y9, Y0
+	VFMADD231PS  32(R9)(DI*1), Y9, Y1
+	VFMADD231PS  64(R9)(DI*1), Y9, Y2
+	VFMADD231PS  96(R9)(DI*1), Y9, Y3
+	VFMADD231PS  128(R9)(DI*1), Y9, Y4
+	VFMADD231PS  160(R9)(DI*1), Y9, Y5
+	VFMADD231PS  192(R9)(DI*1), Y9, Y6
+	VFMADD231PS  224(R9)(DI*1), Y9, Y7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
 	JMP          pairs_58
@@ -748,8 +756,69 @@ lastrow_59:
 	VFMADD231PS  32(R9), Y8, Y1
 	VFMADD231PS  64(R9), Y8, Y2
 	VFMADD231PS  96(R9), Y8, Y3
+	VFMADD231PS  128(R9), Y8, Y4
+	VFMADD231PS  160(R9), Y8, Y5
+	VFMADD231PS  192(R9), Y8, Y6
+	VFMADD231PS  224(R9), Y8, Y7
 
 rows_done_60:
+	VMOVUPS Y0, (AX)(R8*4)
+	VMOVUPS Y1, 32(AX)(R8*4)
+	VMOVUPS Y2, 64(AX)(R8*4)
+	VMOVUPS Y3, 96(AX)(R8*4)
+	VMOVUPS Y4, 128(AX)(R8*4)
+	VMOVUPS Y5, 160(AX)(R8*4)
+	VMOVUPS Y6, 192(AX)(R8*4)
+	VMOVUPS Y7, 224(AX)(R8*4)
+	ADDQ    $0x00000040, R8
+	JMP     cols_57
+
+cols_next_56:
+cols_62:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000020
+	JB     cols_next_61
+	LEAQ   (DX)(R8*4), R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ   R10, R10
+	MOVQ   SI, R11
+	SUBQ   $0x00000002, R11
+
+pairs_63:
+	CMPQ         R10, R11
+	JG           lastrow_64
+	VBROADCASTSS (BX)(R10*4), Y8
+	VBROADCASTSS 4(BX)(R10*4), Y9
+	VFMADD231PS  (R9), Y8, Y0
+	VFMADD231PS  32(R9), Y8, Y1
+	VFMADD231PS  64(R9), Y8, Y2
+	VFMADD231PS  96(R9), Y8, Y3
+	VFMADD231PS  (R9)(DI*1), Y9, Y4
+	VFMADD231PS  32(R9)(DI*1), Y9, Y5
+	VFMADD231PS  64(R9)(DI*1), Y9, Y6
+	VFMADD231PS  96(R9)(DI*1), Y9, Y7
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x00000002, R10
+	JMP          pairs_63
+
+lastrow_64:
+	CMPQ         R10, SI
+	JAE          rows_done_65
+	VBROADCASTSS (BX)(R10*4), Y8
+	VFMADD231PS  (R9), Y8, Y0
+	VFMADD231PS  32(R9), Y8, Y1
+	VFMADD231PS  64(R9), Y8, Y2
+	VFMADD231PS  96(R9), Y8, Y3
+
+rows_done_65:
 	VADDPS  Y4, Y0, Y0
 	VMOVUPS Y0, (AX)(R8*4)
 	VADDPS  Y5, Y1, Y1
@@ -759,14 +828,14 @@ rows_done_60:
 	VADDPS  Y7, Y3, Y3
 	VMOVUPS Y3, 96(AX)(R8*4)
 	ADDQ    $0x00000020, R8
-	JMP     cols_57
+	JMP     cols_62
 
-cols_next_56:
-cols_62:
+cols_next_61:
+cols_67:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000008
-	JB     cols_next_61
+	JB     cols_next_66
 	LEAQ   (DX)(R8*4), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -774,32 +843,32 @@ cols_62:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_63:
+pairs_68:
 	CMPQ         R10, R11
-	JG           lastrow_64
+	JG           lastrow_69
 	VBROADCASTSS (BX)(R10*4), Y2
 	VBROADCASTSS 4(BX)(R10*4), Y3
 	VFMADD231PS  (R9), Y2, Y0
 	VFMADD231PS  (R9)(DI*1), Y3, Y1
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_63
+	JMP          pairs_68
 
-lastrow_64:
+lastrow_69:
 	CMPQ         R10, SI
-	JAE          rows_done_65
+	JAE          rows_done_70
 	VBROADCASTSS (BX)(R10*4), Y2
 	VFMADD231PS  (R9), Y2, Y0
 
-rows_done_65:
+rows_done_70:
 	VADDPS  Y1, Y0, Y0
 	VMOVUPS Y0, (AX)(R8*4)
 	ADDQ    $0x00000008, R8
-	JMP     cols_62
+	JMP     cols_67
 
-cols_next_61:
+cols_next_66:
 	SUBQ    R8, CX
-	JZ      gemvT_done_66
+	JZ      gemvT_done_71
 	MOVQ    $0x00000008, R9
 	SUBQ    CX, R9
 	LEAQ    tailmask<>+0(SB), CX
@@ -811,9 +880,9 @@ cols_next_61:
 	MOVQ    SI, R9
 	SUBQ    $0x00000002, R9
 
-pairs_67:
+pairs_72:
 	CMPQ         DX, R9
-	JG           lastrow_68
+	JG           lastrow_73
 	VBROADCASTSS (BX)(DX*4), Y3
 	VBROADCASTSS 4(BX)(DX*4), Y4
 	VMASKMOVPS   (CX), Y0, Y5
@@ -822,20 +891,20 @@ pairs_67:
 	VFMADD231PS  Y3, Y4, Y2
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_67
+	JMP          pairs_72
 
-lastrow_68:
+lastrow_73:
 	CMPQ         DX, SI
-	JAE          rows_done_69
+	JAE          rows_done_74
 	VBROADCASTSS (BX)(DX*4), Y3
 	VMASKMOVPS   (CX), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
 
-rows_done_69:
+rows_done_74:
 	VADDPS     Y2, Y1, Y1
 	VMASKMOVPS Y1, Y0, (AX)(R8*4)
 
-gemvT_done_66:
+gemvT_done_71:
 	VZEROUPPER
 	RET
 
@@ -851,11 +920,11 @@ TEXT ·downUpAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_70:
+rows4_75:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_71
+	JB     rows1_76
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -872,9 +941,9 @@ rows4_70:
 	MOVQ   BX, R14
 	SUBQ   $0x00000010, R14
 
-unrolled_73:
+unrolled_78:
 	CMPQ        R13, R14
-	JG          single_74
+	JG          single_79
 	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
@@ -886,27 +955,27 @@ unrolled_73:
 	VFMADD231PS 32(R11)(R13*4), Y8, Y5
 	VFMADD231PS 32(R12)(R13*4), Y8, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_73
+	JMP         unrolled_78
 
-single_74:
+single_79:
 	MOVQ BX, R14
 	SUBQ $0x00000008, R14
 
-one_75:
+one_80:
 	CMPQ        R13, R14
-	JG          tail_76
+	JG          tail_81
 	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
 	VFMADD231PS (R11)(R13*4), Y8, Y4
 	VFMADD231PS (R12)(R13*4), Y8, Y6
 	ADDQ        $0x00000008, R13
-	JMP         one_75
+	JMP         one_80
 
-tail_76:
+tail_81:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_77
+	JZ          done_82
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -921,7 +990,7 @@ tail_76:
 	VMASKMOVPS  (R12)(R13*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_77:
+done_82:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -934,43 +1003,43 @@ done_77:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
-	JMP          rows4_70
+	JMP          rows4_75
 
-rows1_71:
+rows1_76:
 	CMPQ   R8, CX
-	JAE    gemv_done_72
+	JAE    gemv_done_77
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	XORQ   R9, R9
 	MOVQ   BX, R10
 	SUBQ   $0x00000010, R10
 
-unrolled_78:
+unrolled_83:
 	CMPQ        R9, R10
-	JG          single_79
+	JG          single_84
 	VMOVUPS     (DX)(R9*4), Y2
 	VFMADD231PS (SI)(R9*4), Y2, Y0
 	VMOVUPS     32(DX)(R9*4), Y2
 	VFMADD231PS 32(SI)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_78
+	JMP         unrolled_83
 
-single_79:
+single_84:
 	MOVQ BX, R10
 	SUBQ $0x00000008, R10
 
-one_80:
+one_85:
 	CMPQ        R9, R10
-	JG          tail_81
+	JG          tail_86
 	VMOVUPS     (DX)(R9*4), Y2
 	VFMADD231PS (SI)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_80
+	JMP         one_85
 
-tail_81:
+tail_86:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_82
+	JZ          done_87
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -979,7 +1048,7 @@ tail_81:
 	VMASKMOVPS  (SI)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_82:
+done_87:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -990,9 +1059,9 @@ done_82:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, SI
 	INCQ         R8
-	JMP          rows1_71
+	JMP          rows1_76
 
-gemv_done_72:
+gemv_done_77:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -1002,11 +1071,11 @@ gemv_done_72:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_83:
+rows4_88:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_84
+	JB     rows1_89
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -1023,9 +1092,9 @@ rows4_83:
 	MOVQ   SI, R14
 	SUBQ   $0x00000010, R14
 
-unrolled_86:
+unrolled_91:
 	CMPQ        R13, R14
-	JG          single_87
+	JG          single_92
 	VMOVUPS     (BX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
@@ -1037,27 +1106,27 @@ unrolled_86:
 	VFMADD231PS 32(R11)(R13*4), Y8, Y5
 	VFMADD231PS 32(R12)(R13*4), Y8, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_86
+	JMP         unrolled_91
 
-single_87:
+single_92:
 	MOVQ SI, R14
 	SUBQ $0x00000008, R14
 
-one_88:
+one_93:
 	CMPQ        R13, R14
-	JG          tail_89
+	JG          tail_94
 	VMOVUPS     (BX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
 	VFMADD231PS (R11)(R13*4), Y8, Y4
 	VFMADD231PS (R12)(R13*4), Y8, Y6
 	ADDQ        $0x00000008, R13
-	JMP         one_88
+	JMP         one_93
 
-tail_89:
+tail_94:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_90
+	JZ          done_95
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -1072,7 +1141,7 @@ tail_89:
 	VMASKMOVPS  (R12)(R13*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_90:
+done_95:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -1085,43 +1154,43 @@ done_90:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          rows4_83
+	JMP          rows4_88
 
-rows1_84:
+rows1_89:
 	CMPQ   R8, CX
-	JAE    gemv_done_85
+	JAE    gemv_done_90
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000010, R10
 
-unrolled_91:
+unrolled_96:
 	CMPQ        R9, R10
-	JG          single_92
+	JG          single_97
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	VMOVUPS     32(BX)(R9*4), Y2
 	VFMADD231PS 32(DX)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_91
+	JMP         unrolled_96
 
-single_92:
+single_97:
 	MOVQ SI, R10
 	SUBQ $0x00000008, R10
 
-one_93:
+one_98:
 	CMPQ        R9, R10
-	JG          tail_94
+	JG          tail_99
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_93
+	JMP         one_98
 
-tail_94:
+tail_99:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_95
+	JZ          done_100
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -1130,7 +1199,7 @@ tail_94:
 	VMASKMOVPS  (DX)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_95:
+done_100:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -1141,9 +1210,9 @@ done_95:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          rows1_84
+	JMP          rows1_89
 
-gemv_done_85:
+gemv_done_90:
 	VZEROUPPER
 	RET
 
@@ -1152,18 +1221,18 @@ gemv_done_85:
 TEXT ·gemmNTAVX2(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_96:
+rowtile_101:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_97
+	JB   rowtile_next_102
 	XORQ CX, CX
 
-coltile_98:
+coltile_103:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000002
-	JB     coltile_next_99
+	JB     coltile_next_104
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -1193,9 +1262,9 @@ coltile_98:
 	MOVQ   R9, R12
 	SUBQ   $0x00000010, R12
 
-unrolled_100:
+unrolled_105:
 	CMPQ        R11, R12
-	JG          single_101
+	JG          single_106
 	VMOVUPS     (R10)(R11*4), Y8
 	VMOVUPS     (R8)(R11*4), Y9
 	VMOVUPS     (SI)(R11*4), Y10
@@ -1225,15 +1294,15 @@ unrolled_100:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000010, R11
-	JMP         unrolled_100
+	JMP         unrolled_105
 
-single_101:
+single_106:
 	MOVQ R9, R12
 	SUBQ $0x00000008, R12
 
-one_102:
+one_107:
 	CMPQ        R11, R12
-	JG          tail_103
+	JG          tail_108
 	VMOVUPS     (R10)(R11*4), Y8
 	VMOVUPS     (R8)(R11*4), Y9
 	VMOVUPS     (SI)(R11*4), Y10
@@ -1249,11 +1318,11 @@ one_102:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000008, R11
-	JMP         one_102
+	JMP         one_107
 
-tail_103:
+tail_108:
 	SUBQ        R11, R9
-	JZ          done_104
+	JZ          done_109
 	MOVQ        $0x00000008, R12
 	SUBQ        R9, R12
 	LEAQ        tailmask<>+0(SB), R9
@@ -1273,7 +1342,7 @@ tail_103:
 	VFMADD231PS Y9, Y8, Y6
 	VFMADD231PS Y10, Y8, Y7
 
-done_104:
+done_109:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1348,14 +1417,14 @@ done_104:
 	VADDSS       X0, X7, X7
 	VMOVSS       X7, 4(DX)(SI*4)
 	ADDQ         $0x00000002, CX
-	JMP          coltile_98
+	JMP          coltile_103
 
-coltile_next_99:
-coltile_105:
+coltile_next_104:
+coltile_110:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000001
-	JB     coltile_next_106
+	JB     coltile_next_111
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -1380,9 +1449,9 @@ coltile_105:
 	MOVQ   R8, R11
 	SUBQ   $0x00000010, R11
 
-unrolled_107:
+unrolled_112:
 	CMPQ        R9, R11
-	JG          single_108
+	JG          single_113
 	VMOVUPS     (R10)(R9*4), Y4
 	VMOVUPS     (SI)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y0
@@ -1402,15 +1471,15 @@ unrolled_107:
 	VMOVUPS     32(BX)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_107
+	JMP         unrolled_112
 
-single_108:
+single_113:
 	MOVQ R8, R11
 	SUBQ $0x00000008, R11
 
-one_109:
+one_114:
 	CMPQ        R9, R11
-	JG          tail_110
+	JG          tail_115
 	VMOVUPS     (R10)(R9*4), Y4
 	VMOVUPS     (SI)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y0
@@ -1421,11 +1490,11 @@ one_109:
 	VMOVUPS     (BX)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000008, R9
-	JMP         one_109
+	JMP         one_114
 
-tail_110:
+tail_115:
 	SUBQ        R9, R8
-	JZ          done_111
+	JZ          done_116
 	MOVQ        $0x00000008, R11
 	SUBQ        R8, R11
 	LEAQ        tailmask<>+0(SB), R8
@@ -1440,7 +1509,7 @@ tail_110:
 	VMASKMOVPS  (BX)(R9*4), Y4, Y4
 	VFMADD231PS Y5, Y4, Y3
 
-done_111:
+done_116:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1487,25 +1556,25 @@ done_111:
 	VADDSS       X0, X3, X3
 	VMOVSS       X3, (DX)(SI*4)
 	ADDQ         $0x00000001, CX
-	JMP          coltile_105
+	JMP          coltile_110
 
-coltile_next_106:
+coltile_next_111:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_96
+	JMP  rowtile_101
 
-rowtile_next_97:
-rowtile_112:
+rowtile_next_102:
+rowtile_117:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_113
+	JB   rowtile_next_118
 	XORQ CX, CX
 
-coltile_114:
+coltile_119:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000002
-	JB     coltile_next_115
+	JB     coltile_next_120
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -1526,9 +1595,9 @@ coltile_114:
 	MOVQ   BX, R9
 	SUBQ   $0x00000010, R9
 
-unrolled_116:
+unrolled_121:
 	CMPQ        R8, R9
-	JG          single_117
+	JG          single_122
 	VMOVUPS     (DI)(R8*4), Y2
 	VMOVUPS     (DX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
@@ -1540,26 +1609,26 @@ unrolled_116:
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000010, R8
-	JMP         unrolled_116
+	JMP         unrolled_121
 
-single_117:
+single_122:
 	MOVQ BX, R9
 	SUBQ $0x00000008, R9
 
-one_118:
+one_123:
 	CMPQ        R8, R9
-	JG          tail_119
+	JG          tail_124
 	VMOVUPS     (DI)(R8*4), Y2
 	VMOVUPS     (DX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000008, R8
-	JMP         one_118
+	JMP         one_123
 
-tail_119:
+tail_124:
 	SUBQ        R8, BX
-	JZ          done_120
+	JZ          done_125
 	MOVQ        $0x00000008, R9
 	SUBQ        BX, R9
 	LEAQ        tailmask<>+0(SB), BX
@@ -1570,7 +1639,7 @@ tail_119:
 	VFMADD231PS Y3, Y2, Y0
 	VFMADD231PS Y4, Y2, Y1
 
-done_120:
+done_125:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1591,14 +1660,14 @@ done_120:
 	VADDSS       X0, X1, X1
 	VMOVSS       X1, 4(DX)(SI*4)
 	ADDQ         $0x00000002, CX
-	JMP          coltile_114
+	JMP          coltile_119
 
-coltile_next_115:
-coltile_121:
+coltile_next_120:
+coltile_126:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000001
-	JB     coltile_next_122
+	JB     coltile_next_127
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -1617,9 +1686,9 @@ coltile_121:
 	MOVQ   DX, R8
 	SUBQ   $0x00000010, R8
 
-unrolled_123:
+unrolled_128:
 	CMPQ        BX, R8
-	JG          single_124
+	JG          single_129
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
@@ -1627,24 +1696,24 @@ unrolled_123:
 	VMOVUPS     32(SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000010, BX
-	JMP         unrolled_123
+	JMP         unrolled_128
 
-single_124:
+single_129:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_125:
+one_130:
 	CMPQ        BX, R8
-	JG          tail_126
+	JG          tail_131
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000008, BX
-	JMP         one_125
+	JMP         one_130
 
-tail_126:
+tail_131:
 	SUBQ        BX, DX
-	JZ          done_127
+	JZ          done_132
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -1653,7 +1722,7 @@ tail_126:
 	VMASKMOVPS  (SI)(BX*4), Y1, Y1
 	VFMADD231PS Y2, Y1, Y0
 
-done_127:
+done_132:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+112(FP), BX
 	MOVQ         AX, SI
@@ -1667,13 +1736,13 @@ done_127:
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (DX)(SI*4)
 	ADDQ         $0x00000001, CX
-	JMP          coltile_121
+	JMP          coltile_126
 
-coltile_next_122:
+coltile_next_127:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_112
+	JMP  rowtile_117
 
-rowtile_next_113:
+rowtile_next_118:
 	VZEROUPPER
 	RET
 
@@ -1682,18 +1751,18 @@ rowtile_next_113:
 TEXT ·gemmNNAVX2(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_128:
+rowtile_133:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_129
+	JB   rowtile_next_134
 	XORQ CX, CX
 
-coltile_130:
+coltile_135:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_131
+	JB      coltile_next_136
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1727,9 +1796,9 @@ coltile_130:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_132:
+nnk_137:
 	CMPQ         R11, R10
-	JAE          nnk_done_133
+	JAE          nnk_done_138
 	VMOVUPS      (R9), Y8
 	VMOVUPS      32(R9), Y9
 	VBROADCASTSS (SI)(R11*4), Y10
@@ -1746,9 +1815,9 @@ nnk_132:
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_132
+	JMP          nnk_137
 
-nnk_done_133:
+nnk_done_138:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1767,14 +1836,14 @@ nnk_done_133:
 	VMOVUPS Y6, (BX)(CX*4)
 	VMOVUPS Y7, 32(BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_130
+	JMP     coltile_135
 
-coltile_next_131:
-coltile_134:
+coltile_next_136:
+coltile_139:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_135
+	JB      coltile_next_140
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1804,9 +1873,9 @@ coltile_134:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_136:
+nnk_141:
 	CMPQ         R11, R10
-	JAE          nnk_done_137
+	JAE          nnk_done_142
 	VMOVUPS      (R9), Y4
 	VBROADCASTSS (SI)(R11*4), Y5
 	VFMADD231PS  Y4, Y5, Y0
@@ -1818,9 +1887,9 @@ nnk_136:
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_136
+	JMP          nnk_141
 
-nnk_done_137:
+nnk_done_142:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1835,12 +1904,12 @@ nnk_done_137:
 	VMOVUPS Y2, (DI)(CX*4)
 	VMOVUPS Y3, (BX)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_134
+	JMP     coltile_139
 
-coltile_next_135:
+coltile_next_140:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_139
+	JZ         coltile_next_144
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -1876,9 +1945,9 @@ coltile_next_135:
 	MOVQ       k+88(FP), R10
 	XORQ       R11, R11
 
-nnk_140:
+nnk_145:
 	CMPQ         R11, R10
-	JAE          nnk_done_141
+	JAE          nnk_done_146
 	VMASKMOVPS   (R9), Y0, Y5
 	VBROADCASTSS (SI)(R11*4), Y6
 	VFMADD231PS  Y5, Y6, Y1
@@ -1890,9 +1959,9 @@ nnk_140:
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_140
+	JMP          nnk_145
 
-nnk_done_141:
+nnk_done_146:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -1907,23 +1976,23 @@ nnk_done_141:
 	VMASKMOVPS Y3, Y0, (DI)(CX*4)
 	VMASKMOVPS Y4, Y0, (BX)(CX*4)
 
-coltile_next_139:
+coltile_next_144:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_128
+	JMP  rowtile_133
 
-rowtile_next_129:
-rowtile_142:
+rowtile_next_134:
+rowtile_147:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_143
+	JB   rowtile_next_148
 	XORQ CX, CX
 
-coltile_144:
+coltile_149:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_145
+	JB      coltile_next_150
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1945,9 +2014,9 @@ coltile_144:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_146:
+nnk_151:
 	CMPQ         R8, DI
-	JAE          nnk_done_147
+	JAE          nnk_done_152
 	VMOVUPS      (BX), Y2
 	VMOVUPS      32(BX), Y3
 	VBROADCASTSS (SI)(R8*4), Y4
@@ -1955,9 +2024,9 @@ nnk_146:
 	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_146
+	JMP          nnk_151
 
-nnk_done_147:
+nnk_done_152:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1967,14 +2036,14 @@ nnk_done_147:
 	VMOVUPS Y0, (SI)(CX*4)
 	VMOVUPS Y1, 32(SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_144
+	JMP     coltile_149
 
-coltile_next_145:
-coltile_148:
+coltile_next_150:
+coltile_153:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_149
+	JB      coltile_next_154
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1995,17 +2064,17 @@ coltile_148:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_150:
+nnk_155:
 	CMPQ         R8, DI
-	JAE          nnk_done_151
+	JAE          nnk_done_156
 	VMOVUPS      (BX), Y1
 	VBROADCASTSS (SI)(R8*4), Y2
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_150
+	JMP          nnk_155
 
-nnk_done_151:
+nnk_done_156:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2014,12 +2083,12 @@ nnk_done_151:
 	ADDQ    DX, SI
 	VMOVUPS Y0, (SI)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_148
+	JMP     coltile_153
 
-coltile_next_149:
+coltile_next_154:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_153
+	JZ         coltile_next_158
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -2046,17 +2115,17 @@ coltile_next_149:
 	MOVQ       k+88(FP), DI
 	XORQ       R8, R8
 
-nnk_154:
+nnk_159:
 	CMPQ         R8, DI
-	JAE          nnk_done_155
+	JAE          nnk_done_160
 	VMASKMOVPS   (BX), Y0, Y2
 	VBROADCASTSS (SI)(R8*4), Y3
 	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_154
+	JMP          nnk_159
 
-nnk_done_155:
+nnk_done_160:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -2065,11 +2134,11 @@ nnk_done_155:
 	ADDQ       DX, SI
 	VMASKMOVPS Y1, Y0, (SI)(CX*4)
 
-coltile_next_153:
+coltile_next_158:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_142
+	JMP  rowtile_147
 
-rowtile_next_143:
+rowtile_next_148:
 	VZEROUPPER
 	RET
 
@@ -2083,9 +2152,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-unrolled_156:
+unrolled_161:
 	CMPQ         BX, SI
-	JG           single_157
+	JG           single_162
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2147,15 +2216,15 @@ unrolled_156:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, 32(AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          unrolled_156
+	JMP          unrolled_161
 
-single_157:
+single_162:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-one_158:
+one_163:
 	CMPQ         BX, SI
-	JG           tail_159
+	JG           tail_164
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2187,11 +2256,11 @@ one_158:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, (AX)(BX*4)
 	ADDQ         $0x00000008, BX
-	JMP          one_158
+	JMP          one_163
 
-tail_159:
+tail_164:
 	SUBQ         BX, DX
-	JZ           done_160
+	JZ           done_165
 	MOVQ         $0x00000008, SI
 	SUBQ         DX, SI
 	LEAQ         tailmask<>+0(SB), DX
@@ -2227,7 +2296,7 @@ tail_159:
 	VANDPS       Y2, Y4, Y1
 	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
 
-done_160:
+done_165:
 	VZEROUPPER
 	RET
 
@@ -2376,9 +2445,9 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_161:
+unrolled_166:
 	CMPQ   DX, BX
-	JG     single_162
+	JG     single_167
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	VMULPS 32(AX)(DX*4), Y0, Y5
@@ -2388,23 +2457,23 @@ unrolled_161:
 	VMULPS 96(AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y4, Y4
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_161
+	JMP    unrolled_166
 
-single_162:
+single_167:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_163:
+one_168:
 	CMPQ   DX, BX
-	JG     tail_164
+	JG     tail_169
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	ADDQ   $0x00000008, DX
-	JMP    one_163
+	JMP    one_168
 
-tail_164:
+tail_169:
 	SUBQ       DX, CX
-	JZ         done_165
+	JZ         done_170
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -2415,7 +2484,7 @@ tail_164:
 	VBLENDVPS  Y5, Y0, Y6, Y0
 	VMAXPS     Y0, Y1, Y1
 
-done_165:
+done_170:
 	VMAXPS       Y3, Y1, Y1
 	VMAXPS       Y4, Y2, Y2
 	VMAXPS       Y2, Y1, Y1
@@ -2454,9 +2523,9 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000010, BX
 
-unrolled_166:
+unrolled_171:
 	CMPQ         DX, BX
-	JG           single_167
+	JG           single_172
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2524,15 +2593,15 @@ unrolled_166:
 	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y4, 32(AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          unrolled_166
+	JMP          unrolled_171
 
-single_167:
+single_172:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_168:
+one_173:
 	CMPQ         DX, BX
-	JG           tail_169
+	JG           tail_174
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2567,11 +2636,11 @@ one_168:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	ADDQ         $0x00000008, DX
-	JMP          one_168
+	JMP          one_173
 
-tail_169:
+tail_174:
 	SUBQ         DX, CX
-	JZ           done_170
+	JZ           done_175
 	MOVQ         $0x00000008, BX
 	SUBQ         CX, BX
 	LEAQ         tailmask<>+0(SB), CX
@@ -2611,7 +2680,7 @@ tail_169:
 	VADDPS       Y5, Y2, Y2
 	VMASKMOVPS   Y5, Y4, (AX)(DX*4)
 
-done_170:
+done_175:
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -2635,9 +2704,9 @@ TEXT ·ropeAVX2(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_171:
+unrolled_176:
 	CMPQ           SI, DI
-	JG             single_172
+	JG             single_177
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X2
 	VMOVUPS        (BX)(SI*2), X3
@@ -2657,15 +2726,15 @@ unrolled_171:
 	VFMADDSUB231PS Y5, Y1, Y4
 	VMOVUPS        Y4, 32(AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            unrolled_171
+	JMP            unrolled_176
 
-single_172:
+single_177:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_173:
+one_178:
 	CMPQ           SI, DI
-	JG             tail_174
+	JG             tail_179
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X7
 	VMOVUPS        (BX)(SI*2), X8
@@ -2676,11 +2745,11 @@ one_173:
 	VFMADDSUB231PS Y7, Y1, Y2
 	VMOVUPS        Y2, (AX)(SI*4)
 	ADDQ           $0x00000008, SI
-	JMP            one_173
+	JMP            one_178
 
-tail_174:
+tail_179:
 	SUBQ           SI, CX
-	JZ             done_175
+	JZ             done_180
 	MOVQ           $0x00000008, DI
 	SUBQ           CX, DI
 	LEAQ           tailmask<>+0(SB), R8
@@ -2706,7 +2775,7 @@ tail_174:
 	VFMADDSUB231PS Y9, Y2, Y0
 	VMASKMOVPS     Y0, Y1, (AX)(SI*4)
 
-done_175:
+done_180:
 	VZEROUPPER
 	RET
 
@@ -2732,9 +2801,9 @@ TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-unrolled_176:
+unrolled_181:
 	CMPQ        DI, R8
-	JG          single_177
+	JG          single_182
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -2752,15 +2821,15 @@ unrolled_176:
 	VMOVUPS     Y2, 32(AX)(DI*4)
 	VMOVUPS     Y0, 32(SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_176
+	JMP         unrolled_181
 
-single_177:
+single_182:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_178:
+one_183:
 	CMPQ        DI, R8
-	JG          tail_179
+	JG          tail_184
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -2770,11 +2839,11 @@ one_178:
 	VMOVUPS     Y2, (AX)(DI*4)
 	VMOVUPS     Y0, (SI)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_178
+	JMP         one_183
 
-tail_179:
+tail_184:
 	SUBQ        DI, DX
-	JZ          done_180
+	JZ          done_185
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -2790,7 +2859,7 @@ tail_179:
 	VMASKMOVPS  Y5, Y0, (AX)(DI*4)
 	VMASKMOVPS  Y1, Y0, (SI)(DI*4)
 
-done_180:
+done_185:
 	VZEROUPPER
 	RET
 
@@ -2804,9 +2873,9 @@ TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_181:
+widen_186:
 	CMPQ      BX, SI
-	JG        widen_next_182
+	JG        widen_next_187
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	VCVTPH2PS 16(CX)(BX*2), Y0
@@ -2816,32 +2885,32 @@ widen_181:
 	VCVTPH2PS 48(CX)(BX*2), Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_181
+	JMP       widen_186
 
-widen_next_182:
+widen_next_187:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_183:
+widen_188:
 	CMPQ      BX, SI
-	JG        widen_next_184
+	JG        widen_next_189
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_183
+	JMP       widen_188
 
-widen_next_184:
-widen_tail_185:
+widen_next_189:
+widen_tail_190:
 	CMPQ      BX, DX
-	JAE       widen_done_186
+	JAE       widen_done_191
 	MOVWLZX   (CX)(BX*2), SI
 	VMOVD     SI, X0
 	VCVTPH2PS X0, X0
 	VMOVSS    X0, (AX)(BX*4)
 	INCQ      BX
-	JMP       widen_tail_185
+	JMP       widen_tail_190
 
-widen_done_186:
+widen_done_191:
 	VZEROUPPER
 	RET
 
@@ -2855,9 +2924,9 @@ TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_187:
+widen_192:
 	CMPQ      BX, SI
-	JG        widen_next_188
+	JG        widen_next_193
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
@@ -2871,33 +2940,33 @@ widen_187:
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_187
+	JMP       widen_192
 
-widen_next_188:
+widen_next_193:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_189:
+widen_194:
 	CMPQ      BX, SI
-	JG        widen_next_190
+	JG        widen_next_195
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_189
+	JMP       widen_194
 
-widen_next_190:
-widen_tail_191:
+widen_next_195:
+widen_tail_196:
 	CMPQ    BX, DX
-	JAE     widen_done_192
+	JAE     widen_done_197
 	MOVWLZX (CX)(BX*2), SI
 	SHLL    $0x10, SI
 	VMOVD   SI, X0
 	VMOVSS  X0, (AX)(BX*4)
 	INCQ    BX
-	JMP     widen_tail_191
+	JMP     widen_tail_196
 
-widen_done_192:
+widen_done_197:
 	VZEROUPPER
 	RET
 
@@ -2915,9 +2984,9 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ   CX, SI
 	SUBQ   $0x00000040, SI
 
-unrolled_193:
+unrolled_198:
 	CMPQ        BX, SI
-	JG          single_194
+	JG          single_199
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	VMOVUPS     64(AX)(BX*4), Z4
@@ -2927,30 +2996,30 @@ unrolled_193:
 	VMOVUPS     192(AX)(BX*4), Z4
 	VFMADD231PS 192(DX)(BX*4), Z4, Z3
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_193
+	JMP         unrolled_198
 
-single_194:
+single_199:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_195:
+one_200:
 	CMPQ        BX, SI
-	JG          tail_196
+	JG          tail_201
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	ADDQ        $0x00000010, BX
-	JMP         one_195
+	JMP         one_200
 
-tail_196:
+tail_201:
 	SUBQ        BX, CX
-	JZ          done_197
+	JZ          done_202
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (AX)(BX*4), K1, Z4
 	VMOVUPS.Z   (DX)(BX*4), K1, Z5
 	VFMADD231PS Z5, Z4, Z0
 
-done_197:
+done_202:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -2979,36 +3048,36 @@ TEXT ·sumAVX512(SB), NOSPLIT, $0-28
 	MOVQ   CX, BX
 	SUBQ   $0x00000040, BX
 
-unrolled_198:
+unrolled_203:
 	CMPQ   DX, BX
-	JG     single_199
+	JG     single_204
 	VADDPS (AX)(DX*4), Z0, Z0
 	VADDPS 64(AX)(DX*4), Z1, Z1
 	VADDPS 128(AX)(DX*4), Z2, Z2
 	VADDPS 192(AX)(DX*4), Z3, Z3
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_198
+	JMP    unrolled_203
 
-single_199:
+single_204:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_200:
+one_205:
 	CMPQ   DX, BX
-	JG     tail_201
+	JG     tail_206
 	VADDPS (AX)(DX*4), Z0, Z0
 	ADDQ   $0x00000010, DX
-	JMP    one_200
+	JMP    one_205
 
-tail_201:
+tail_206:
 	SUBQ      DX, CX
-	JZ        done_202
+	JZ        done_207
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-done_202:
+done_207:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3039,9 +3108,9 @@ TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_203:
+unrolled_208:
 	CMPQ        DX, BX
-	JG          single_204
+	JG          single_209
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
@@ -3055,24 +3124,24 @@ unrolled_203:
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z4
 	ADDQ        $0x00000040, DX
-	JMP         unrolled_203
+	JMP         unrolled_208
 
-single_204:
+single_209:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_205:
+one_210:
 	CMPQ        DX, BX
-	JG          tail_206
+	JG          tail_211
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
 	ADDQ        $0x00000010, DX
-	JMP         one_205
+	JMP         one_210
 
-tail_206:
+tail_211:
 	SUBQ        DX, CX
-	JZ          done_207
+	JZ          done_212
 	LEAQ        kmask<>+0(SB), BX
 	KMOVW       (BX)(CX*2), K1
 	VMOVUPS.Z   (AX)(DX*4), K1, Z5
@@ -3080,7 +3149,7 @@ tail_206:
 	VMOVAPS.Z   Z5, K1, Z5
 	VFMADD231PS Z5, Z5, Z1
 
-done_207:
+done_212:
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z1, Z1
@@ -3108,9 +3177,9 @@ TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
 	MOVQ         CX, SI
 	SUBQ         $0x00000040, SI
 
-unrolled_208:
+unrolled_213:
 	CMPQ        BX, SI
-	JG          single_209
+	JG          single_214
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
@@ -3124,24 +3193,24 @@ unrolled_208:
 	VFMADD231PS 192(AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, 192(DX)(BX*4)
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_208
+	JMP         unrolled_213
 
-single_209:
+single_214:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_210:
+one_215:
 	CMPQ        BX, SI
-	JG          tail_211
+	JG          tail_216
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
 	ADDQ        $0x00000010, BX
-	JMP         one_210
+	JMP         one_215
 
-tail_211:
+tail_216:
 	SUBQ        BX, CX
-	JZ          done_212
+	JZ          done_217
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (DX)(BX*4), K1, Z1
@@ -3149,7 +3218,7 @@ tail_211:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (DX)(BX*4)
 
-done_212:
+done_217:
 	VZEROUPPER
 	RET
 
@@ -3164,9 +3233,9 @@ TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_213:
+unrolled_218:
 	CMPQ    DX, BX
-	JG      single_214
+	JG      single_219
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
@@ -3180,31 +3249,31 @@ unrolled_213:
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, 192(AX)(DX*4)
 	ADDQ    $0x00000040, DX
-	JMP     unrolled_213
+	JMP     unrolled_218
 
-single_214:
+single_219:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_215:
+one_220:
 	CMPQ    DX, BX
-	JG      tail_216
+	JG      tail_221
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
 	ADDQ    $0x00000010, DX
-	JMP     one_215
+	JMP     one_220
 
-tail_216:
+tail_221:
 	SUBQ      DX, CX
-	JZ        done_217
+	JZ        done_222
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z1
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(DX*4)
 
-done_217:
+done_222:
 	VZEROUPPER
 	RET
 
@@ -3221,9 +3290,9 @@ TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-76
 	MOVQ         DX, DI
 	SUBQ         $0x00000020, DI
 
-unrolled_218:
+unrolled_223:
 	CMPQ    SI, DI
-	JG      single_219
+	JG      single_224
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
@@ -3233,25 +3302,25 @@ unrolled_218:
 	VMULPS  64(BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_218
+	JMP     unrolled_223
 
-single_219:
+single_224:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_220:
+one_225:
 	CMPQ    SI, DI
-	JG      tail_221
+	JG      tail_226
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_220
+	JMP     one_225
 
-tail_221:
+tail_226:
 	SUBQ      SI, DX
-	JZ        done_222
+	JZ        done_227
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z1
@@ -3260,7 +3329,7 @@ tail_221:
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(SI*4)
 
-done_222:
+done_227:
 	VZEROUPPER
 	RET
 
@@ -3278,14 +3347,14 @@ TEXT ·affineAVX512(SB), NOSPLIT, $0-104
 	MOVSS        r+100(FP), X1
 	VBROADCASTSS X1, Z1
 	TESTQ        DI, DI
-	JZ           nobias_223
+	JZ           nobias_228
 	XORQ         DI, DI
 	MOVQ         DX, R8
 	SUBQ         $0x00000020, R8
 
-unrolled_225:
+unrolled_230:
 	CMPQ        DI, R8
-	JG          single_226
+	JG          single_231
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3299,15 +3368,15 @@ unrolled_225:
 	VFMADD231PS 64(BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, 64(AX)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_225
+	JMP         unrolled_230
 
-single_226:
+single_231:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_227:
+one_232:
 	CMPQ        DI, R8
-	JG          tail_228
+	JG          tail_233
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3315,11 +3384,11 @@ one_227:
 	VFMADD231PS (BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, (AX)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_227
+	JMP         one_232
 
-tail_228:
+tail_233:
 	SUBQ        DI, DX
-	JZ          done_229
+	JZ          done_234
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (CX)(DI*4), K1, Z2
@@ -3330,17 +3399,17 @@ tail_228:
 	VFMADD231PS Z1, Z2, Z0
 	VMOVUPS     Z0, K1, (AX)(DI*4)
 
-done_229:
-	JMP affine_done_224
+done_234:
+	JMP affine_done_229
 
-nobias_223:
+nobias_228:
 	XORQ SI, SI
 	MOVQ DX, DI
 	SUBQ $0x00000020, DI
 
-unrolled_230:
+unrolled_235:
 	CMPQ    SI, DI
-	JG      single_231
+	JG      single_236
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
@@ -3352,26 +3421,26 @@ unrolled_230:
 	VMULPS  64(BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_230
+	JMP     unrolled_235
 
-single_231:
+single_236:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_232:
+one_237:
 	CMPQ    SI, DI
-	JG      tail_233
+	JG      tail_238
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
 	VMULPS  (BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_232
+	JMP     one_237
 
-tail_233:
+tail_238:
 	SUBQ      SI, DX
-	JZ        done_234
+	JZ        done_239
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z2
@@ -3381,8 +3450,8 @@ tail_233:
 	VMULPS    Z0, Z2, Z2
 	VMOVUPS   Z2, K1, (AX)(SI*4)
 
-done_234:
-affine_done_224:
+done_239:
+affine_done_229:
 	VZEROUPPER
 	RET
 
@@ -3398,11 +3467,11 @@ TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_235:
+rows4_240:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_236
+	JB     rows1_241
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -3419,9 +3488,9 @@ rows4_235:
 	MOVQ   SI, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_238:
+unrolled_243:
 	CMPQ        R13, R14
-	JG          single_239
+	JG          single_244
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -3433,27 +3502,27 @@ unrolled_238:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_238
+	JMP         unrolled_243
 
-single_239:
+single_244:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_240:
+one_245:
 	CMPQ        R13, R14
-	JG          tail_241
+	JG          tail_246
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_240
+	JMP         one_245
 
-tail_241:
+tail_246:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_242
+	JZ          done_247
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z8
@@ -3466,7 +3535,7 @@ tail_241:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z11
 	VFMADD231PS Z11, Z8, Z6
 
-done_242:
+done_247:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -3509,50 +3578,50 @@ done_242:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_235
+	JMP           rows4_240
 
-rows1_236:
+rows1_241:
 	CMPQ   R8, CX
-	JAE    gemv_done_237
+	JAE    gemv_done_242
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_243:
+unrolled_248:
 	CMPQ        R9, R10
-	JG          single_244
+	JG          single_249
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	VMOVUPS     64(BX)(R9*4), Z0
 	VFMADD231PS 64(DX)(R9*4), Z0, Z10
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_243
+	JMP         unrolled_248
 
-single_244:
+single_249:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_245:
+one_250:
 	CMPQ        R9, R10
-	JG          tail_246
+	JG          tail_251
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	ADDQ        $0x00000010, R9
-	JMP         one_245
+	JMP         one_250
 
-tail_246:
+tail_251:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_247
+	JZ          done_252
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z0
 	VMOVUPS.Z   (DX)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z9
 
-done_247:
+done_252:
 	VADDPS        Z10, Z9, Z9
 	VEXTRACTF64X4 $0x01, Z9, Y0
 	VADDPS        Y0, Y9, Y0
@@ -3565,9 +3634,9 @@ done_247:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_236
+	JMP           rows1_241
 
-gemv_done_237:
+gemv_done_242:
 	VZEROUPPER
 	RET
 
@@ -3583,11 +3652,11 @@ TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_249:
+cols_254:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
-	CMPQ   R9, $0x00000040
-	JB     cols_next_248
+	CMPQ   R9, $0x00000080
+	JB     cols_next_253
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -3601,64 +3670,27 @@ cols_249:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_250:
+pairs_255:
 	CMPQ         R10, R11
-	JG           lastrow_251
+	JG           lastrow_256
 	VBROADCASTSS (BX)(R10*4), Z8
 	VBROADCASTSS 4(BX)(R10*4), Z9
 	VFMADD231PS  (R9), Z8, Z0
 	VFMADD231PS  64(R9), Z8, Z1
 	VFMADD231PS  128(R9), Z8, Z2
 	VFMADD231PS  192(R9), Z8, Z3
-	VFMADD231PS  (R9)(DI*1), Z9, Z4
-	VFMADD231PS  64(R9)(DI*1), Z9, Z5
-	VFMADD231PS  128(R9)(DI*1), Z9, Z6
-	VFMADD231PS  192(R9)(DI*1), Z9, Z7
-	LEAQ         (R9)(DI*2), R9
-	ADDQ         $0x00000002, R10
-	JMP          pairs_250
-
-lastrow_251:
-	CMPQ         R10, SI
-	JAE          rows_done_252
-	VBROADCASTSS (BX)(R10*4), Z8
-	VFMADD231PS  (R9), Z8, Z0
-	VFMADD231PS  64(R9), Z8, Z1
-	VFMADD231PS  128(R9), Z8, Z2
-	VFMADD231PS  192(R9), Z8, Z3
-
-rows_done_252:
-	VADDPS  Z4, Z0, Z0
-	VMOVUPS Z0, (AX)(R8*4)
-	VADDPS  Z5, Z1, Z1
-	VMOVUPS Z1, 64(AX)(R8*4)
-	VADDPS  Z6, Z2, Z2
-	VMOVUPS Z2, 128(AX)(R8*4)
-	VADDPS  Z7, Z3, Z3
-	VMOVUPS Z3, 192(AX)(R8*4)
-	ADDQ    $0x00000040, R8
-	JMP     cols_249
-
-cols_next_248:
-cols_254:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000010
-	JB     cols_next_253
-	LEAQ   (DX)(R8*4), R9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	XORQ   R10, R10
-	MOVQ   SI, R11
-	SUBQ   $0x00000002, R11
-
-pairs_255:
-	CMPQ         R10, R11
-	JG           lastrow_256
-	VBROADCASTSS (BX)(R10*4), Z0
-	VBROADCASTSS 4(BX)(R10*4), Z1
-	VFMADD231PS  (R9), Z0, Z10
-	VFMADD231PS  (R9)(DI*1), Z1, Z11
+	VFMADD231PS  256(R9), Z8, Z4
+	VFMADD231PS  320(R9), Z8, Z5
+	VFMADD231PS  384(R9), Z8, Z6
+	VFMADD231PS  448(R9), Z8, Z7
+	VFMADD231PS  (R9)(DI*1), Z9, Z0
+	VFMADD231PS  64(R9)(DI*1), Z9, Z1
+	VFMADD231PS  128(R9)(DI*1), Z9, Z2
+	VFMADD231PS  192(R9)(DI*1), Z9, Z3
+	VFMADD231PS  256(R9)(DI*1), Z9, Z4
+	VFMADD231PS  320(R9)(DI*1), Z9, Z5
+	VFMADD231PS  384(R9)(DI*1), Z9, Z6
+	VFMADD231PS  448(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
 	JMP          pairs_255
@@ -3666,52 +3698,158 @@ pairs_255:
 lastrow_256:
 	CMPQ         R10, SI
 	JAE          rows_done_257
-	VBROADCASTSS (BX)(R10*4), Z0
-	VFMADD231PS  (R9), Z0, Z10
+	VBROADCASTSS (BX)(R10*4), Z8
+	VFMADD231PS  (R9), Z8, Z0
+	VFMADD231PS  64(R9), Z8, Z1
+	VFMADD231PS  128(R9), Z8, Z2
+	VFMADD231PS  192(R9), Z8, Z3
+	VFMADD231PS  256(R9), Z8, Z4
+	VFMADD231PS  320(R9), Z8, Z5
+	VFMADD231PS  384(R9), Z8, Z6
+	VFMADD231PS  448(R9), Z8, Z7
 
 rows_done_257:
-	VADDPS  Z11, Z10, Z10
-	VMOVUPS Z10, (AX)(R8*4)
-	ADDQ    $0x00000010, R8
+	VMOVUPS Z0, (AX)(R8*4)
+	VMOVUPS Z1, 64(AX)(R8*4)
+	VMOVUPS Z2, 128(AX)(R8*4)
+	VMOVUPS Z3, 192(AX)(R8*4)
+	VMOVUPS Z4, 256(AX)(R8*4)
+	VMOVUPS Z5, 320(AX)(R8*4)
+	VMOVUPS Z6, 384(AX)(R8*4)
+	VMOVUPS Z7, 448(AX)(R8*4)
+	ADDQ    $0x00000080, R8
 	JMP     cols_254
 
 cols_next_253:
+cols_259:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000040
+	JB     cols_next_258
+	LEAQ   (DX)(R8*4), R9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	XORQ   R10, R10
+	MOVQ   SI, R11
+	SUBQ   $0x00000002, R11
+
+pairs_260:
+	CMPQ         R10, R11
+	JG           lastrow_261
+	VBROADCASTSS (BX)(R10*4), Z0
+	VBROADCASTSS 4(BX)(R10*4), Z1
+	VFMADD231PS  (R9), Z0, Z10
+	VFMADD231PS  64(R9), Z0, Z11
+	VFMADD231PS  128(R9), Z0, Z12
+	VFMADD231PS  192(R9), Z0, Z13
+	VFMADD231PS  (R9)(DI*1), Z1, Z14
+	VFMADD231PS  64(R9)(DI*1), Z1, Z15
+	VFMADD231PS  128(R9)(DI*1), Z1, Z16
+	VFMADD231PS  192(R9)(DI*1), Z1, Z17
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x00000002, R10
+	JMP          pairs_260
+
+lastrow_261:
+	CMPQ         R10, SI
+	JAE          rows_done_262
+	VBROADCASTSS (BX)(R10*4), Z0
+	VFMADD231PS  (R9), Z0, Z10
+	VFMADD231PS  64(R9), Z0, Z11
+	VFMADD231PS  128(R9), Z0, Z12
+	VFMADD231PS  192(R9), Z0, Z13
+
+rows_done_262:
+	VADDPS  Z14, Z10, Z10
+	VMOVUPS Z10, (AX)(R8*4)
+	VADDPS  Z15, Z11, Z11
+	VMOVUPS Z11, 64(AX)(R8*4)
+	VADDPS  Z16, Z12, Z12
+	VMOVUPS Z12, 128(AX)(R8*4)
+	VADDPS  Z17, Z13, Z13
+	VMOVUPS Z13, 192(AX)(R8*4)
+	ADDQ    $0x00000040, R8
+	JMP     cols_259
+
+cols_next_258:
+cols_264:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000010
+	JB     cols_next_263
+	LEAQ   (DX)(R8*4), R9
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	XORQ   R10, R10
+	MOVQ   SI, R11
+	SUBQ   $0x00000002, R11
+
+pairs_265:
+	CMPQ         R10, R11
+	JG           lastrow_266
+	VBROADCASTSS (BX)(R10*4), Z0
+	VBROADCASTSS 4(BX)(R10*4), Z1
+	VFMADD231PS  (R9), Z0, Z18
+	VFMADD231PS  (R9)(DI*1), Z1, Z19
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x00000002, R10
+	JMP          pairs_265
+
+lastrow_266:
+	CMPQ         R10, SI
+	JAE          rows_done_267
+	VBROADCASTSS (BX)(R10*4), Z0
+	VFMADD231PS  (R9), Z0, Z18
+
+rows_done_267:
+	VADDPS  Z19, Z18, Z18
+	VMOVUPS Z18, (AX)(R8*4)
+	ADDQ    $0x00000010, R8
+	JMP     cols_264
+
+cols_next_263:
 	SUBQ   R8, CX
-	JZ     gemvT_done_258
+	JZ     gemvT_done_268
 	LEAQ   kmask<>+0(SB), R9
 	KMOVW  (R9)(CX*2), K1
 	LEAQ   (DX)(R8*4), CX
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
 	XORQ   DX, DX
 	MOVQ   SI, R9
 	SUBQ   $0x00000002, R9
 
-pairs_259:
+pairs_269:
 	CMPQ         DX, R9
-	JG           lastrow_260
+	JG           lastrow_270
 	VBROADCASTSS (BX)(DX*4), Z0
 	VBROADCASTSS 4(BX)(DX*4), Z1
 	VMOVUPS.Z    (CX), K1, Z2
-	VFMADD231PS  Z2, Z0, Z12
+	VFMADD231PS  Z2, Z0, Z20
 	VMOVUPS.Z    (CX)(DI*1), K1, Z0
-	VFMADD231PS  Z0, Z1, Z13
+	VFMADD231PS  Z0, Z1, Z21
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_259
+	JMP          pairs_269
 
-lastrow_260:
+lastrow_270:
 	CMPQ         DX, SI
-	JAE          rows_done_261
+	JAE          rows_done_271
 	VBROADCASTSS (BX)(DX*4), Z0
 	VMOVUPS.Z    (CX), K1, Z1
-	VFMADD231PS  Z1, Z0, Z12
+	VFMADD231PS  Z1, Z0, Z20
 
-rows_done_261:
-	VADDPS  Z13, Z12, Z12
-	VMOVUPS Z12, K1, (AX)(R8*4)
+rows_done_271:
+	VADDPS  Z21, Z20, Z20
+	VMOVUPS Z20, K1, (AX)(R8*4)
 
-gemvT_done_258:
+gemvT_done_268:
 	VZEROUPPER
 	RET
 
@@ -3727,11 +3865,11 @@ TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_262:
+rows4_272:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_263
+	JB     rows1_273
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -3748,9 +3886,9 @@ rows4_262:
 	MOVQ   BX, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_265:
+unrolled_275:
 	CMPQ        R13, R14
-	JG          single_266
+	JG          single_276
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -3762,27 +3900,27 @@ unrolled_265:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_265
+	JMP         unrolled_275
 
-single_266:
+single_276:
 	MOVQ BX, R14
 	SUBQ $0x00000010, R14
 
-one_267:
+one_277:
 	CMPQ        R13, R14
-	JG          tail_268
+	JG          tail_278
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_267
+	JMP         one_277
 
-tail_268:
+tail_278:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_269
+	JZ          done_279
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R13*4), K1, Z8
@@ -3795,7 +3933,7 @@ tail_268:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z21
 	VFMADD231PS Z21, Z8, Z6
 
-done_269:
+done_279:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -3838,50 +3976,50 @@ done_269:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           rows4_262
+	JMP           rows4_272
 
-rows1_263:
+rows1_273:
 	CMPQ   R8, CX
-	JAE    gemv_done_264
+	JAE    gemv_done_274
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	XORQ   R9, R9
 	MOVQ   BX, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_270:
+unrolled_280:
 	CMPQ        R9, R10
-	JG          single_271
+	JG          single_281
 	VMOVUPS     (DX)(R9*4), Z0
 	VFMADD231PS (SI)(R9*4), Z0, Z9
 	VMOVUPS     64(DX)(R9*4), Z0
 	VFMADD231PS 64(SI)(R9*4), Z0, Z10
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_270
+	JMP         unrolled_280
 
-single_271:
+single_281:
 	MOVQ BX, R10
 	SUBQ $0x00000010, R10
 
-one_272:
+one_282:
 	CMPQ        R9, R10
-	JG          tail_273
+	JG          tail_283
 	VMOVUPS     (DX)(R9*4), Z0
 	VFMADD231PS (SI)(R9*4), Z0, Z9
 	ADDQ        $0x00000010, R9
-	JMP         one_272
+	JMP         one_282
 
-tail_273:
+tail_283:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_274
+	JZ          done_284
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (DX)(R9*4), K1, Z0
 	VMOVUPS.Z   (SI)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z9
 
-done_274:
+done_284:
 	VADDPS        Z10, Z9, Z9
 	VEXTRACTF64X4 $0x01, Z9, Y0
 	VADDPS        Y0, Y9, Y0
@@ -3894,9 +4032,9 @@ done_274:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           rows1_263
+	JMP           rows1_273
 
-gemv_done_264:
+gemv_done_274:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -3906,11 +4044,11 @@ gemv_done_264:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_275:
+rows4_285:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_276
+	JB     rows1_286
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -3927,9 +4065,9 @@ rows4_275:
 	MOVQ   SI, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_278:
+unrolled_288:
 	CMPQ        R13, R14
-	JG          single_279
+	JG          single_289
 	VMOVUPS     (BX)(R13*4), Z0
 	VFMADD231PS (R9)(R13*4), Z0, Z11
 	VFMADD231PS (R10)(R13*4), Z0, Z13
@@ -3941,27 +4079,27 @@ unrolled_278:
 	VFMADD231PS 64(R11)(R13*4), Z0, Z16
 	VFMADD231PS 64(R12)(R13*4), Z0, Z18
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_278
+	JMP         unrolled_288
 
-single_279:
+single_289:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_280:
+one_290:
 	CMPQ        R13, R14
-	JG          tail_281
+	JG          tail_291
 	VMOVUPS     (BX)(R13*4), Z0
 	VFMADD231PS (R9)(R13*4), Z0, Z11
 	VFMADD231PS (R10)(R13*4), Z0, Z13
 	VFMADD231PS (R11)(R13*4), Z0, Z15
 	VFMADD231PS (R12)(R13*4), Z0, Z17
 	ADDQ        $0x00000010, R13
-	JMP         one_280
+	JMP         one_290
 
-tail_281:
+tail_291:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_282
+	JZ          done_292
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z0
@@ -3974,7 +4112,7 @@ tail_281:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z17
 
-done_282:
+done_292:
 	VADDPS        Z12, Z11, Z11
 	VADDPS        Z14, Z13, Z13
 	VADDPS        Z16, Z15, Z15
@@ -4017,50 +4155,50 @@ done_282:
 	VMOVUPS       X0, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_275
+	JMP           rows4_285
 
-rows1_276:
+rows1_286:
 	CMPQ   R8, CX
-	JAE    gemv_done_277
+	JAE    gemv_done_287
 	VPXORD Z19, Z19, Z19
 	VPXORD Z20, Z20, Z20
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_283:
+unrolled_293:
 	CMPQ        R9, R10
-	JG          single_284
+	JG          single_294
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z19
 	VMOVUPS     64(BX)(R9*4), Z0
 	VFMADD231PS 64(DX)(R9*4), Z0, Z20
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_283
+	JMP         unrolled_293
 
-single_284:
+single_294:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_285:
+one_295:
 	CMPQ        R9, R10
-	JG          tail_286
+	JG          tail_296
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z19
 	ADDQ        $0x00000010, R9
-	JMP         one_285
+	JMP         one_295
 
-tail_286:
+tail_296:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_287
+	JZ          done_297
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z0
 	VMOVUPS.Z   (DX)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z19
 
-done_287:
+done_297:
 	VADDPS        Z20, Z19, Z19
 	VEXTRACTF64X4 $0x01, Z19, Y0
 	VADDPS        Y0, Y19, Y0
@@ -4073,9 +4211,9 @@ done_287:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_276
+	JMP           rows1_286
 
-gemv_done_277:
+gemv_done_287:
 	VZEROUPPER
 	RET
 
@@ -4084,18 +4222,18 @@ gemv_done_277:
 TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_288:
+rowtile_298:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_289
+	JB   rowtile_next_299
 	XORQ CX, CX
 
-coltile_290:
+coltile_300:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000002
-	JB     coltile_next_291
+	JB     coltile_next_301
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -4125,9 +4263,9 @@ coltile_290:
 	MOVQ   R9, R12
 	SUBQ   $0x00000020, R12
 
-unrolled_292:
+unrolled_302:
 	CMPQ        R11, R12
-	JG          single_293
+	JG          single_303
 	VMOVUPS     (R10)(R11*4), Z8
 	VMOVUPS     (R8)(R11*4), Z9
 	VMOVUPS     (SI)(R11*4), Z10
@@ -4157,15 +4295,15 @@ unrolled_292:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000020, R11
-	JMP         unrolled_292
+	JMP         unrolled_302
 
-single_293:
+single_303:
 	MOVQ R9, R12
 	SUBQ $0x00000010, R12
 
-one_294:
+one_304:
 	CMPQ        R11, R12
-	JG          tail_295
+	JG          tail_305
 	VMOVUPS     (R10)(R11*4), Z8
 	VMOVUPS     (R8)(R11*4), Z9
 	VMOVUPS     (SI)(R11*4), Z10
@@ -4181,11 +4319,11 @@ one_294:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000010, R11
-	JMP         one_294
+	JMP         one_304
 
-tail_295:
+tail_305:
 	SUBQ        R11, R9
-	JZ          done_296
+	JZ          done_306
 	LEAQ        kmask<>+0(SB), R12
 	KMOVW       (R12)(R9*2), K1
 	VMOVUPS.Z   (R10)(R11*4), K1, Z8
@@ -4203,7 +4341,7 @@ tail_295:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 
-done_296:
+done_306:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+112(FP), BX
 	MOVQ          AX, SI
@@ -4294,14 +4432,14 @@ done_296:
 	VADDSS        X9, X8, X8
 	VMOVSS        X8, 4(DX)(SI*4)
 	ADDQ          $0x00000002, CX
-	JMP           coltile_290
+	JMP           coltile_300
 
-coltile_next_291:
-coltile_297:
+coltile_next_301:
+coltile_307:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000001
-	JB     coltile_next_298
+	JB     coltile_next_308
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -4326,9 +4464,9 @@ coltile_297:
 	MOVQ   R8, R11
 	SUBQ   $0x00000020, R11
 
-unrolled_299:
+unrolled_309:
 	CMPQ        R9, R11
-	JG          single_300
+	JG          single_310
 	VMOVUPS     (R10)(R9*4), Z8
 	VMOVUPS     (SI)(R9*4), Z9
 	VFMADD231PS Z8, Z9, Z11
@@ -4348,15 +4486,15 @@ unrolled_299:
 	VMOVUPS     64(BX)(R9*4), Z9
 	VFMADD231PS Z8, Z9, Z14
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_299
+	JMP         unrolled_309
 
-single_300:
+single_310:
 	MOVQ R8, R11
 	SUBQ $0x00000010, R11
 
-one_301:
+one_311:
 	CMPQ        R9, R11
-	JG          tail_302
+	JG          tail_312
 	VMOVUPS     (R10)(R9*4), Z8
 	VMOVUPS     (SI)(R9*4), Z9
 	VFMADD231PS Z8, Z9, Z11
@@ -4367,11 +4505,11 @@ one_301:
 	VMOVUPS     (BX)(R9*4), Z9
 	VFMADD231PS Z8, Z9, Z14
 	ADDQ        $0x00000010, R9
-	JMP         one_301
+	JMP         one_311
 
-tail_302:
+tail_312:
 	SUBQ        R9, R8
-	JZ          done_303
+	JZ          done_313
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R8*2), K1
 	VMOVUPS.Z   (R10)(R9*4), K1, Z8
@@ -4384,7 +4522,7 @@ tail_302:
 	VMOVUPS.Z   (BX)(R9*4), K1, Z9
 	VFMADD231PS Z8, Z9, Z14
 
-done_303:
+done_313:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+112(FP), BX
 	MOVQ          AX, SI
@@ -4439,25 +4577,25 @@ done_303:
 	VADDSS        X9, X8, X8
 	VMOVSS        X8, (DX)(SI*4)
 	ADDQ          $0x00000001, CX
-	JMP           coltile_297
+	JMP           coltile_307
 
-coltile_next_298:
+coltile_next_308:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_288
+	JMP  rowtile_298
 
-rowtile_next_289:
-rowtile_304:
+rowtile_next_299:
+rowtile_314:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_305
+	JB   rowtile_next_315
 	XORQ CX, CX
 
-coltile_306:
+coltile_316:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000002
-	JB     coltile_next_307
+	JB     coltile_next_317
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -4478,9 +4616,9 @@ coltile_306:
 	MOVQ   BX, R9
 	SUBQ   $0x00000020, R9
 
-unrolled_308:
+unrolled_318:
 	CMPQ        R8, R9
-	JG          single_309
+	JG          single_319
 	VMOVUPS     (DI)(R8*4), Z0
 	VMOVUPS     (DX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
@@ -4492,26 +4630,26 @@ unrolled_308:
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000020, R8
-	JMP         unrolled_308
+	JMP         unrolled_318
 
-single_309:
+single_319:
 	MOVQ BX, R9
 	SUBQ $0x00000010, R9
 
-one_310:
+one_320:
 	CMPQ        R8, R9
-	JG          tail_311
+	JG          tail_321
 	VMOVUPS     (DI)(R8*4), Z0
 	VMOVUPS     (DX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000010, R8
-	JMP         one_310
+	JMP         one_320
 
-tail_311:
+tail_321:
 	SUBQ        R8, BX
-	JZ          done_312
+	JZ          done_322
 	LEAQ        kmask<>+0(SB), R9
 	KMOVW       (R9)(BX*2), K1
 	VMOVUPS.Z   (DI)(R8*4), K1, Z0
@@ -4520,7 +4658,7 @@ tail_311:
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 
-done_312:
+done_322:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+112(FP), BX
 	MOVQ          AX, SI
@@ -4545,14 +4683,14 @@ done_312:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, 4(DX)(SI*4)
 	ADDQ          $0x00000002, CX
-	JMP           coltile_306
+	JMP           coltile_316
 
-coltile_next_307:
-coltile_313:
+coltile_next_317:
+coltile_323:
 	MOVQ   n+80(FP), DX
 	SUBQ   CX, DX
 	CMPQ   DX, $0x00000001
-	JB     coltile_next_314
+	JB     coltile_next_324
 	MOVQ   a_base+24(FP), DX
 	MOVQ   lda+96(FP), BX
 	SHLQ   $0x02, BX
@@ -4571,9 +4709,9 @@ coltile_313:
 	MOVQ   DX, R8
 	SUBQ   $0x00000020, R8
 
-unrolled_315:
+unrolled_325:
 	CMPQ        BX, R8
-	JG          single_316
+	JG          single_326
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
@@ -4581,31 +4719,31 @@ unrolled_315:
 	VMOVUPS     64(SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000020, BX
-	JMP         unrolled_315
+	JMP         unrolled_325
 
-single_316:
+single_326:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_317:
+one_327:
 	CMPQ        BX, R8
-	JG          tail_318
+	JG          tail_328
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000010, BX
-	JMP         one_317
+	JMP         one_327
 
-tail_318:
+tail_328:
 	SUBQ        BX, DX
-	JZ          done_319
+	JZ          done_329
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (DI)(BX*4), K1, Z0
 	VMOVUPS.Z   (SI)(BX*4), K1, Z1
 	VFMADD231PS Z0, Z1, Z17
 
-done_319:
+done_329:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+112(FP), BX
 	MOVQ          AX, SI
@@ -4621,13 +4759,13 @@ done_319:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, (DX)(SI*4)
 	ADDQ          $0x00000001, CX
-	JMP           coltile_313
+	JMP           coltile_323
 
-coltile_next_314:
+coltile_next_324:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_304
+	JMP  rowtile_314
 
-rowtile_next_305:
+rowtile_next_315:
 	VZEROUPPER
 	RET
 
@@ -4636,18 +4774,18 @@ rowtile_next_305:
 TEXT ·gemmNNAVX512(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_320:
+rowtile_330:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_321
+	JB   rowtile_next_331
 	XORQ CX, CX
 
-coltile_322:
+coltile_332:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_323
+	JB      coltile_next_333
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -4681,9 +4819,9 @@ coltile_322:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_324:
+nnk_334:
 	CMPQ         R11, R10
-	JAE          nnk_done_325
+	JAE          nnk_done_335
 	VMOVUPS      (R9), Z8
 	VMOVUPS      64(R9), Z9
 	VBROADCASTSS (SI)(R11*4), Z10
@@ -4700,9 +4838,9 @@ nnk_324:
 	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_324
+	JMP          nnk_334
 
-nnk_done_325:
+nnk_done_335:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4721,14 +4859,14 @@ nnk_done_325:
 	VMOVUPS Z6, (BX)(CX*4)
 	VMOVUPS Z7, 64(BX)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_322
+	JMP     coltile_332
 
-coltile_next_323:
-coltile_326:
+coltile_next_333:
+coltile_336:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_327
+	JB      coltile_next_337
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -4758,9 +4896,9 @@ coltile_326:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_328:
+nnk_338:
 	CMPQ         R11, R10
-	JAE          nnk_done_329
+	JAE          nnk_done_339
 	VMOVUPS      (R9), Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -4772,9 +4910,9 @@ nnk_328:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_328
+	JMP          nnk_338
 
-nnk_done_329:
+nnk_done_339:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4789,12 +4927,12 @@ nnk_done_329:
 	VMOVUPS Z2, (DI)(CX*4)
 	VMOVUPS Z3, (BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_326
+	JMP     coltile_336
 
-coltile_next_327:
+coltile_next_337:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_331
+	JZ        coltile_next_341
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -4828,9 +4966,9 @@ coltile_next_327:
 	MOVQ      k+88(FP), R10
 	XORQ      R11, R11
 
-nnk_332:
+nnk_342:
 	CMPQ         R11, R10
-	JAE          nnk_done_333
+	JAE          nnk_done_343
 	VMOVUPS.Z    (R9), K1, Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -4842,9 +4980,9 @@ nnk_332:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_332
+	JMP          nnk_342
 
-nnk_done_333:
+nnk_done_343:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4859,23 +4997,23 @@ nnk_done_333:
 	VMOVUPS Z2, K1, (DI)(CX*4)
 	VMOVUPS Z3, K1, (BX)(CX*4)
 
-coltile_next_331:
+coltile_next_341:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_320
+	JMP  rowtile_330
 
-rowtile_next_321:
-rowtile_334:
+rowtile_next_331:
+rowtile_344:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_335
+	JB   rowtile_next_345
 	XORQ CX, CX
 
-coltile_336:
+coltile_346:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_337
+	JB      coltile_next_347
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -4897,9 +5035,9 @@ coltile_336:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_338:
+nnk_348:
 	CMPQ         R8, DI
-	JAE          nnk_done_339
+	JAE          nnk_done_349
 	VMOVUPS      (BX), Z2
 	VMOVUPS      64(BX), Z3
 	VBROADCASTSS (SI)(R8*4), Z4
@@ -4907,9 +5045,9 @@ nnk_338:
 	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_338
+	JMP          nnk_348
 
-nnk_done_339:
+nnk_done_349:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4919,14 +5057,14 @@ nnk_done_339:
 	VMOVUPS Z0, (SI)(CX*4)
 	VMOVUPS Z1, 64(SI)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_336
+	JMP     coltile_346
 
-coltile_next_337:
-coltile_340:
+coltile_next_347:
+coltile_350:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_341
+	JB      coltile_next_351
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -4947,17 +5085,17 @@ coltile_340:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_342:
+nnk_352:
 	CMPQ         R8, DI
-	JAE          nnk_done_343
+	JAE          nnk_done_353
 	VMOVUPS      (BX), Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_342
+	JMP          nnk_352
 
-nnk_done_343:
+nnk_done_353:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4966,12 +5104,12 @@ nnk_done_343:
 	ADDQ    DX, SI
 	VMOVUPS Z0, (SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_340
+	JMP     coltile_350
 
-coltile_next_341:
+coltile_next_351:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_345
+	JZ        coltile_next_355
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -4996,17 +5134,17 @@ coltile_next_341:
 	MOVQ      k+88(FP), DI
 	XORQ      R8, R8
 
-nnk_346:
+nnk_356:
 	CMPQ         R8, DI
-	JAE          nnk_done_347
+	JAE          nnk_done_357
 	VMOVUPS.Z    (BX), K1, Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_346
+	JMP          nnk_356
 
-nnk_done_347:
+nnk_done_357:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5015,11 +5153,11 @@ nnk_done_347:
 	ADDQ    DX, SI
 	VMOVUPS Z0, K1, (SI)(CX*4)
 
-coltile_next_345:
+coltile_next_355:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_334
+	JMP  rowtile_344
 
-rowtile_next_335:
+rowtile_next_345:
 	VZEROUPPER
 	RET
 
@@ -5033,9 +5171,9 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-unrolled_348:
+unrolled_358:
 	CMPQ         BX, SI
-	JG           single_349
+	JG           single_359
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -5097,15 +5235,15 @@ unrolled_348:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, 64(AX)(BX*4)
 	ADDQ         $0x00000020, BX
-	JMP          unrolled_348
+	JMP          unrolled_358
 
-single_349:
+single_359:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_350:
+one_360:
 	CMPQ         BX, SI
-	JG           tail_351
+	JG           tail_361
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -5137,11 +5275,11 @@ one_350:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, (AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          one_350
+	JMP          one_360
 
-tail_351:
+tail_361:
 	SUBQ         BX, DX
-	JZ           done_352
+	JZ           done_362
 	LEAQ         kmask<>+0(SB), SI
 	KMOVW        (SI)(DX*2), K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
@@ -5175,7 +5313,7 @@ tail_351:
 	VMOVAPS.Z    Z2, K2, Z0
 	VMOVUPS      Z0, K1, (AX)(BX*4)
 
-done_352:
+done_362:
 	VZEROUPPER
 	RET
 
@@ -5428,9 +5566,9 @@ TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_353:
+unrolled_363:
 	CMPQ   DX, BX
-	JG     single_354
+	JG     single_364
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	VMULPS 64(AX)(DX*4), Z0, Z5
@@ -5440,30 +5578,30 @@ unrolled_353:
 	VMULPS 192(AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z4, Z4
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_353
+	JMP    unrolled_363
 
-single_354:
+single_364:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_355:
+one_365:
 	CMPQ   DX, BX
-	JG     tail_356
+	JG     tail_366
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	ADDQ   $0x00000010, DX
-	JMP    one_355
+	JMP    one_365
 
-tail_356:
+tail_366:
 	SUBQ      DX, CX
-	JZ        done_357
+	JZ        done_367
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z5
 	VMULPS    Z5, Z0, Z0
 	VMAXPS    Z0, Z1, K1, Z1
 
-done_357:
+done_367:
 	VMAXPS        Z3, Z1, Z1
 	VMAXPS        Z4, Z2, Z2
 	VMAXPS        Z2, Z1, Z1
@@ -5512,9 +5650,9 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_358:
+unrolled_368:
 	CMPQ         DX, BX
-	JG           single_359
+	JG           single_369
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -5582,15 +5720,15 @@ unrolled_358:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, 64(AX)(DX*4)
 	ADDQ         $0x00000020, DX
-	JMP          unrolled_358
+	JMP          unrolled_368
 
-single_359:
+single_369:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_360:
+one_370:
 	CMPQ         DX, BX
-	JG           tail_361
+	JG           tail_371
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -5625,11 +5763,11 @@ one_360:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, (AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          one_360
+	JMP          one_370
 
-tail_361:
+tail_371:
 	SUBQ         DX, CX
-	JZ           done_362
+	JZ           done_372
 	LEAQ         kmask<>+0(SB), BX
 	KMOVW        (BX)(CX*2), K1
 	VMOVUPS.Z    (AX)(DX*4), K1, Z4
@@ -5667,7 +5805,7 @@ tail_361:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, K1, (AX)(DX*4)
 
-done_362:
+done_372:
 	VADDPS        Z2, Z1, Z1
 	VEXTRACTF64X4 $0x01, Z1, Y0
 	VADDPS        Y0, Y1, Y0
@@ -5693,9 +5831,9 @@ TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_363:
+unrolled_373:
 	CMPQ           SI, DI
-	JG             single_364
+	JG             single_374
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y2
 	VMOVUPS        (BX)(SI*2), Y3
@@ -5715,15 +5853,15 @@ unrolled_363:
 	VFMADDSUB231PS Z5, Z1, Z4
 	VMOVUPS        Z4, 64(AX)(SI*4)
 	ADDQ           $0x00000020, SI
-	JMP            unrolled_363
+	JMP            unrolled_373
 
-single_364:
+single_374:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_365:
+one_375:
 	CMPQ           SI, DI
-	JG             tail_366
+	JG             tail_376
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y7
 	VMOVUPS        (BX)(SI*2), Y8
@@ -5734,11 +5872,11 @@ one_365:
 	VFMADDSUB231PS Z7, Z1, Z2
 	VMOVUPS        Z2, (AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            one_365
+	JMP            one_375
 
-tail_366:
+tail_376:
 	SUBQ           SI, CX
-	JZ             done_367
+	JZ             done_377
 	LEAQ           kmask<>+0(SB), DI
 	KMOVW          (DI)(CX*2), K1
 	VMOVUPS.Z      (AX)(SI*4), K1, Z1
@@ -5758,7 +5896,7 @@ tail_366:
 	VFMADDSUB231PS Z9, Z1, Z0
 	VMOVUPS        Z0, K1, (AX)(SI*4)
 
-done_367:
+done_377:
 	VZEROUPPER
 	RET
 
@@ -5792,9 +5930,9 @@ TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000020, R8
 
-unrolled_368:
+unrolled_378:
 	CMPQ        DI, R8
-	JG          single_369
+	JG          single_379
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -5812,15 +5950,15 @@ unrolled_368:
 	VMOVUPS     Z2, 64(AX)(DI*4)
 	VMOVUPS     Z0, 64(SI)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_368
+	JMP         unrolled_378
 
-single_369:
+single_379:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_370:
+one_380:
 	CMPQ        DI, R8
-	JG          tail_371
+	JG          tail_381
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -5830,11 +5968,11 @@ one_370:
 	VMOVUPS     Z2, (AX)(DI*4)
 	VMOVUPS     Z0, (SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_370
+	JMP         one_380
 
-tail_371:
+tail_381:
 	SUBQ        DI, DX
-	JZ          done_372
+	JZ          done_382
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (AX)(DI*4), K1, Z0
@@ -5848,7 +5986,7 @@ tail_371:
 	VMOVUPS     Z4, K1, (AX)(DI*4)
 	VMOVUPS     Z0, K1, (SI)(DI*4)
 
-done_372:
+done_382:
 	VZEROUPPER
 	RET
 
@@ -5862,9 +6000,9 @@ TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_373:
+unrolled_383:
 	CMPQ      BX, SI
-	JG        single_374
+	JG        single_384
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	VCVTPH2PS 32(CX)(BX*2), Z0
@@ -5874,30 +6012,30 @@ unrolled_373:
 	VCVTPH2PS 96(CX)(BX*2), Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_373
+	JMP       unrolled_383
 
-single_374:
+single_384:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_375:
+one_385:
 	CMPQ      BX, SI
-	JG        tail_376
+	JG        tail_386
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_375
+	JMP       one_385
 
-tail_376:
+tail_386:
 	SUBQ        BX, DX
-	JZ          done_377
+	JZ          done_387
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
 	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_377:
+done_387:
 	VZEROUPPER
 	RET
 
@@ -5911,9 +6049,9 @@ TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_378:
+unrolled_388:
 	CMPQ      BX, SI
-	JG        single_379
+	JG        single_389
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
@@ -5927,24 +6065,24 @@ unrolled_378:
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_378
+	JMP       unrolled_388
 
-single_379:
+single_389:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_380:
+one_390:
 	CMPQ      BX, SI
-	JG        tail_381
+	JG        tail_391
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_380
+	JMP       one_390
 
-tail_381:
+tail_391:
 	SUBQ        BX, DX
-	JZ          done_382
+	JZ          done_392
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
@@ -5952,6 +6090,6 @@ tail_381:
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_382:
+done_392:
 	VZEROUPPER
 	RET

@@ -108,7 +108,7 @@ func (t target) gemvT() {
 	SHLQ(U8(2), rowBytes)
 	col := GP64()
 	XORQ(col, col)
-	for _, width := range []int{4, 1} {
+	for _, width := range []int{8, 4, 1} {
 		next := label("cols_next")
 		top := label("cols")
 		Label(top)
@@ -138,8 +138,16 @@ func (t target) gemvT() {
 func (t target) gemvTColumns(y, w, x, m, rowBytes, col Register, width int, msk *mask) {
 	p := GP64()
 	LEAQ(Mem{Base: w, Index: col, Scale: 4}, p)
+	// Two accumulator sets (rows in pairs) keep a narrow block's FMA chains
+	// independent; a block of eight vectors has eight chains in one set.
+	sets := 2
+	if width >= 8 {
+		sets = 1
+	}
 	var acc [2][]VecVirtual
-	acc[0], acc[1] = t.accumulators(width), t.accumulators(width)
+	for s := range sets {
+		acc[s] = t.accumulators(width)
+	}
 	fma := func(set int, xi VecVirtual, offset Register) {
 		for v := range width {
 			mem := Mem{Base: p, Disp: v * t.lanes * 4}
@@ -172,7 +180,7 @@ func (t target) gemvTColumns(y, w, x, m, rowBytes, col Register, width int, msk 
 	VBROADCASTSS(Mem{Base: x, Index: i, Scale: 4}, x0)
 	VBROADCASTSS(Mem{Base: x, Index: i, Scale: 4, Disp: 4}, x1)
 	fma(0, x0, nil)
-	fma(1, x1, rowBytes)
+	fma(1%sets, x1, rowBytes)
 	LEAQ(Mem{Base: p, Index: rowBytes, Scale: 2}, p)
 	ADDQ(U32(2), i)
 	JMP(LabelRef(pairs))
@@ -184,7 +192,9 @@ func (t target) gemvTColumns(y, w, x, m, rowBytes, col Register, width int, msk 
 	fma(0, xl, nil)
 	Label(done)
 	for v := range width {
-		VADDPS(acc[1][v], acc[0][v], acc[0][v])
+		if sets == 2 {
+			VADDPS(acc[1][v], acc[0][v], acc[0][v])
+		}
 		t.store(chunk{idx: col, u: v, m: msk}, acc[0][v], y)
 	}
 }
