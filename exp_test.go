@@ -49,7 +49,7 @@ func TestExpAccuracy(t *testing.T) {
 // ±0 give 1. Every length runs, on guard pages.
 func TestExpSpecial(t *testing.T) {
 	edges := []float32{
-		float32(math.Inf(-1)), -1e30, -104, -87.34, kernels.ExpCutoff, -87.3, -87, -0.0, 0, 1e-40, -1e-40,
+		float32(math.Inf(-1)), -1e30, -104, -87.34, kernels.ExpCutoff, -87.3, -87, float32(math.Copysign(0, -1)), 0, 1e-40, -1e-40,
 		88, 88.72, 88.7228, 88.723, 89, 100, float32(math.Inf(1)), float32(math.NaN()), math.MaxFloat32,
 	}
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {

@@ -85,18 +85,3 @@ func impls() []impl {
 
 // seedLengths reach every tail of every loop width: around 4, 8, 16, 32 and 64.
 var seedLengths = []int{0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 575, 576, 577}
-
-// seedInputs builds seeds for a target whose input starts with a length: each seed
-// length with both placements and a few value-class masks.
-func seedInputs(extra ...byte) [][]byte {
-	var out [][]byte
-	for i, n := range seedLengths {
-		place := byte(2*i + 1)
-		if i%2 == 0 {
-			place = 0
-		}
-		classMask := []byte{0, 0x03, 0x3f, 0x08, 0x10}[i%5]
-		out = append(out, append([]byte{byte(n), byte(n >> 8), place, classMask, 40, byte(i), 1, 2, 3, 4, 5, 6, 7}, extra...))
-	}
-	return out
-}

@@ -69,13 +69,13 @@ func TestCheckpointSingleFile(t *testing.T) {
 	ck, err := OpenCheckpointFile(path, c)
 	require.NoError(t, err)
 	defer ck.Close()
-	got, err := ck.LoadLayer(7)
+	_, err = ck.LoadLayer(7)
 	require.ErrorContains(t, err, "layer 7 outside [0, 2)")
 	c.Layers = 0 // layer-only configs do not bound the index
 	ck2, err := OpenCheckpointFile(path, c)
 	require.NoError(t, err)
 	defer ck2.Close()
-	got, err = ck2.LoadLayer(7)
+	got, err := ck2.LoadLayer(7)
 	require.NoError(t, err)
 	require.NoError(t, got.Check(c))
 	for i, v := range w.KVBProj {

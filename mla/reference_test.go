@@ -202,7 +202,6 @@ type refLayer struct {
 	c       Config
 	w       *LayerWeights
 	invFreq []float64
-	factor  float64 // cos/sin multiplier (only 1 is supported here)
 	tau     float64
 	cacheU  float64 // relative rounding of the cache dtype (0 for f32)
 }

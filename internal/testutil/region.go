@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"math"
 	"testing"
 	"unsafe"
 )
@@ -100,6 +99,3 @@ func (r *Region) UntouchedF32(s []float32) bool {
 func (r *Region) UntouchedU16(s []uint16) bool {
 	return r.Untouched(unsafe.Pointer(unsafe.SliceData(s)), 2*len(s))
 }
-
-// IsSentinel reports whether f is the sentinel NaN, which no kernel computes.
-func IsSentinel(f float32) bool { return math.Float32bits(f) == Sentinel }

@@ -81,10 +81,6 @@ func (e *emitter) word(w uint32, asm string) {
 	fmt.Fprintf(&e.text, "\tWORD $0x%08x // %s\n", w, asm)
 }
 
-func (e *emitter) comment(format string, args ...any) {
-	fmt.Fprintf(&e.text, "\t// "+format+"\n", args...)
-}
-
 func (e *emitter) newLabel(prefix string) string {
 	e.labels++
 	return fmt.Sprintf("%s%d", prefix, e.labels)
