@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"sync"
 	"time"
 
 	"github.com/mlasimd/mlasimd"
@@ -39,9 +40,7 @@ type Machine struct {
 // peak a real kernel attains, a little under the datasheet's).
 func Probe() Machine {
 	k, _ := mlasimd.Impl(mlasimd.Available()[0])
-	const n = 32 << 20
-	a, b := RandVec(n), RandVec(n)
-	bw := 8 * n / SecondsPerCall(func() { k.Dot(a, b) }, 300*time.Millisecond) / 1e9
+	bw := ReadGBs(1)
 	peak := 0.0
 	for _, s := range [][3]int{{16, 32, 576}, {16, 64, 256}, {8, 32, 512}} {
 		m, cols, depth := s[0], s[1], s[2]
@@ -52,6 +51,25 @@ func Probe() Machine {
 		peak = max(peak, float64(2*m*cols*depth)/sec/1e9)
 	}
 	return Machine{ReadGBs: bw, PeakGFLOP: peak}
+}
+
+// ReadGBs measures the read bandwidth that workers goroutines draw together: each
+// runs the best Level's Dot over its share of two 128 MiB vectors, far larger than
+// the caches. With one worker it is one core's bandwidth, the roofline's ceiling; with
+// more, the ceiling of a parallel decode.
+func ReadGBs(workers int) float64 {
+	k, _ := mlasimd.Impl(mlasimd.Available()[0])
+	const n = 32 << 20
+	a, b := RandVec(n), RandVec(n)
+	read := func() {
+		var wg sync.WaitGroup
+		for p := range workers {
+			lo, hi := p*n/workers, (p+1)*n/workers
+			wg.Go(func() { k.Dot(a[lo:hi], b[lo:hi]) })
+		}
+		wg.Wait()
+	}
+	return 8 * n / SecondsPerCall(read, 300*time.Millisecond) / 1e9
 }
 
 // Result is one Case measured at one Level.

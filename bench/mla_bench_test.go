@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/bench"
@@ -50,17 +49,7 @@ var (
 // together, since one core alone cannot saturate the memory system.
 func probeMachine(workers int) bench.Machine {
 	m := bench.Probe()
-	const n = 32 << 20 // two 128 MiB vectors
-	a, c := bench.RandVec(n), bench.RandVec(n)
-	read := func() {
-		var wg sync.WaitGroup
-		for p := range workers {
-			lo, hi := p*n/workers, (p+1)*n/workers
-			wg.Go(func() { mlasimd.Dot(a[lo:hi], c[lo:hi]) })
-		}
-		wg.Wait()
-	}
-	m.ReadGBs = max(m.ReadGBs, 8*n/bench.SecondsPerCall(read, 300*time.Millisecond)/1e9)
+	m.ReadGBs = max(m.ReadGBs, bench.ReadGBs(workers))
 	return m
 }
 

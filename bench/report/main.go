@@ -22,7 +22,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mlasimd/mlasimd"
@@ -116,25 +115,9 @@ func (m machine) decodeRoof(r timing.Row) (ms float64) {
 	return max(float64(r.Cost.Bytes())/(m.AllGBs*1e9), r.Cost.FLOPs/(m.AllPeak()*1e9)) * 1e3
 }
 
-// probe runs bench.Probe, then reads two 128 MiB vectors split over workers
-// goroutines for the bandwidth a parallel decode can draw.
+// probe runs bench.Probe and measures the bandwidth a parallel decode can draw.
 func probe(workers int) machine {
-	m := machine{Machine: bench.Probe(), Workers: workers}
-	const n = 32 << 20
-	a, b := make([]float32, n), make([]float32, n)
-	for i := range a {
-		a[i], b[i] = 1, 1
-	}
-	read := func() {
-		var wg sync.WaitGroup
-		for p := range workers {
-			lo, hi := p*n/workers, (p+1)*n/workers
-			wg.Go(func() { mlasimd.Dot(a[lo:hi], b[lo:hi]) })
-		}
-		wg.Wait()
-	}
-	m.AllGBs = 8 * n / bench.SecondsPerCall(read, 300*time.Millisecond) / 1e9
-	return m
+	return machine{Machine: bench.Probe(), Workers: workers, AllGBs: bench.ReadGBs(workers)}
 }
 
 // decodeFigures are the MLA decode measurements of one layer.
