@@ -18,17 +18,20 @@ type primitives struct {
 	scaleMul  func(dst, x, w []float32, r float32)
 	affine    func(dst, x, w, b []float32, mean, r float32)
 	gemv      func(y, w, x []float32)
-	gemvT     func(y, w, x []float32)
-	downUp    func(y, latent, down, up, x []float32)
-	gemmNT    func(c, a, b []float32, m, n, k, lda, ldb, ldc int) // c = A Bᵀ
-	gemmNN    func(c, a, b []float32, m, n, k, lda, ldb, ldc int) // c += A B
-	exp       func(dst, x []float32)
-	maxScaled func(x []float32, s float32) float32
-	expSum    func(x []float32, s, m float32) float32
-	rope      func(x, cos, sin []float32)
-	ropeHalf  func(x, cos, sin []float32)
-	f16ToF32  func(dst []float32, src []uint16)
-	bf16ToF32 func(dst []float32, src []uint16)
+	// gemvPrefetch is gemv that prefetches the rows ahead, the last block prefetching
+	// next (at least four rows of W long).
+	gemvPrefetch func(y, w, x, next []float32)
+	gemvT        func(y, w, x []float32)
+	downUp       func(y, latent, down, up, x []float32)
+	gemmNT       func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int) // c = A Bᵀ, prefetching next
+	gemmNN       func(c, a, b []float32, m, n, k, lda, ldb, ldc int)       // c += A B
+	exp          func(dst, x []float32)
+	maxScaled    func(x []float32, s float32) float32
+	expSum       func(x []float32, s, m float32) float32
+	rope         func(x, cos, sin []float32)
+	ropeHalf     func(x, cos, sin []float32)
+	f16ToF32     func(dst []float32, src []uint16)
+	bf16ToF32    func(dst []float32, src []uint16)
 }
 
 // Cache blocking of the GEMMs: gemmNT takes B (the cache rows) ntBlockRows at a
@@ -41,7 +44,7 @@ const (
 
 func (p primitives) compose() routines {
 	return routines{
-		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvT: p.gemvT, downUp: p.downUp,
+		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, downUp: p.downUp,
 		gemmNT: p.blockedGemmNT, gemmNN: p.blockedGemmNN,
 		exp: p.exp, softmax: p.softmax,
 		rope: p.rope, ropeHalf: p.ropeHalf,
@@ -61,8 +64,33 @@ func (p primitives) blockedGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
 	}
 	for j := 0; j < n; j += ntBlockRows {
 		nb := min(ntBlockRows, n-j)
-		p.gemmNT(c[j:], a, b[j*ldb:], m, nb, k, lda, ldb, n)
+		p.gemmNT(c[j:], a, b[j*ldb:], prefetchAfter(b, j+nb, ldb), m, nb, k, lda, ldb, n)
 	}
+}
+
+// coldGemv runs gemvPrefetch, its last block prefetching the rows that follow w
+// within cap(w) (the next chunk of a chunked Gemv), or w's own last rows.
+func (p primitives) coldGemv(y, w, x []float32) {
+	n := len(x)
+	next := w[max(0, len(w)-4*n):]
+	if len(w)+4*n <= cap(w) {
+		next = w[len(w) : len(w)+4*n]
+	}
+	p.gemvPrefetch(y, w, x, next)
+}
+
+// prefetchAfter returns the block of rows that follows row j of b, for the kernel
+// to prefetch while it works on the rows before: the next block, or after the last
+// block whatever lies beyond len(b) within cap(b) (in MLA decode, the next tile of
+// the cache). It is never empty: with nothing beyond, it is b's first element,
+// which is already cached.
+func prefetchAfter(b []float32, j, ldb int) []float32 {
+	lo := j * ldb
+	hi := min(lo+ntBlockRows*ldb, cap(b))
+	if lo >= hi {
+		return b[:1]
+	}
+	return b[lo:hi]
 }
 
 func (p primitives) blockedGemmNN(c, a, b []float32, m, n, k, lda, ldb int) {

@@ -15,6 +15,7 @@ type routines struct {
 	dot       func(a, b []float32) float32
 	axpy      func(alpha float32, x, y []float32)
 	gemv      func(y, w, x []float32)
+	gemvCold  func(y, w, x []float32) // gemv for a W streamed from memory
 	gemvT     func(y, w, x []float32)
 	downUp    func(y, latent, down, up, x []float32)
 	gemmNT    func(c, a, b []float32, m, n, k, lda, ldb int)
@@ -117,7 +118,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
-	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
+	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
 	gemmNT: kernels.GemmNT, gemmNN: kernels.GemmNN,
 	exp: kernels.Exp, softmax: kernels.Softmax,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

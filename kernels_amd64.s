@@ -693,6 +693,176 @@ gemv_done_45:
 	VZEROUPPER
 	RET
 
+// func gemvPrefetchAVX2(y []float32, w []float32, x []float32, next []float32)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·gemvPrefetchAVX2(SB), NOSPLIT, $0-96
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_56:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_57
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	MOVQ    next_base+72(FP), R9
+	CMOVQLT R9, R14
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000010, R15
+
+unrolled_59:
+	CMPQ        R9, R15
+	JG          single_60
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     32(BX)(R9*4), Y8
+	VFMADD231PS 32(R10)(R9*4), Y8, Y1
+	VFMADD231PS 32(R11)(R9*4), Y8, Y3
+	VFMADD231PS 32(R12)(R9*4), Y8, Y5
+	VFMADD231PS 32(R13)(R9*4), Y8, Y7
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_59
+
+single_60:
+	MOVQ SI, R15
+	SUBQ $0x00000008, R15
+
+one_61:
+	CMPQ        R9, R15
+	JG          tail_62
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	ADDQ        $0x00000008, R9
+	JMP         one_61
+
+tail_62:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_63
+	MOVQ        $0x00000008, R15
+	SUBQ        R14, R15
+	LEAQ        tailmask<>+0(SB), R14
+	VMOVUPS     (R14)(R15*4), Y8
+	VMASKMOVPS  (BX)(R9*4), Y8, Y9
+	VMASKMOVPS  (R10)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (R11)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (R12)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R13)(R9*4), Y8, Y8
+	VFMADD231PS Y8, Y9, Y6
+
+done_63:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          rows4_56
+
+rows1_57:
+	CMPQ   R8, CX
+	JAE    gemv_done_58
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000010, R10
+
+unrolled_64:
+	CMPQ        R9, R10
+	JG          single_65
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     32(BX)(R9*4), Y2
+	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_64
+
+single_65:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_66:
+	CMPQ        R9, R10
+	JG          tail_67
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_66
+
+tail_67:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_68
+	MOVQ        $0x00000008, R11
+	SUBQ        R10, R11
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R11*4), Y2
+	VMASKMOVPS  (BX)(R9*4), Y2, Y3
+	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VFMADD231PS Y2, Y3, Y0
+
+done_68:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          rows1_57
+
+gemv_done_58:
+	VZEROUPPER
+	RET
+
 // func gemvTAVX2(y []float32, w []float32, x []float32)
 // Requires: AVX, FMA3
 TEXT ·gemvTAVX2(SB), NOSPLIT, $0-72
@@ -705,11 +875,11 @@ TEXT ·gemvTAVX2(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_57:
+cols_70:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000040
-	JB     cols_next_56
+	JB     cols_next_69
 	LEAQ   (DX)(R8*4), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -723,9 +893,9 @@ cols_57:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_58:
+pairs_71:
 	CMPQ         R10, R11
-	JG           lastrow_59
+	JG           lastrow_72
 	VBROADCASTSS (BX)(R10*4), Y8
 	VBROADCASTSS 4(BX)(R10*4), Y9
 	VFMADD231PS  (R9), Y8, Y0
@@ -746,11 +916,11 @@ pairs_58:
 	VFMADD231PS  224(R9)(DI*1), Y9, Y7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_58
+	JMP          pairs_71
 
-lastrow_59:
+lastrow_72:
 	CMPQ         R10, SI
-	JAE          rows_done_60
+	JAE          rows_done_73
 	VBROADCASTSS (BX)(R10*4), Y8
 	VFMADD231PS  (R9), Y8, Y0
 	VFMADD231PS  32(R9), Y8, Y1
@@ -761,7 +931,7 @@ lastrow_59:
 	VFMADD231PS  192(R9), Y8, Y6
 	VFMADD231PS  224(R9), Y8, Y7
 
-rows_done_60:
+rows_done_73:
 	VMOVUPS Y0, (AX)(R8*4)
 	VMOVUPS Y1, 32(AX)(R8*4)
 	VMOVUPS Y2, 64(AX)(R8*4)
@@ -771,14 +941,14 @@ rows_done_60:
 	VMOVUPS Y6, 192(AX)(R8*4)
 	VMOVUPS Y7, 224(AX)(R8*4)
 	ADDQ    $0x00000040, R8
-	JMP     cols_57
+	JMP     cols_70
 
-cols_next_56:
-cols_62:
+cols_next_69:
+cols_75:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000020
-	JB     cols_next_61
+	JB     cols_next_74
 	LEAQ   (DX)(R8*4), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -792,9 +962,9 @@ cols_62:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_63:
+pairs_76:
 	CMPQ         R10, R11
-	JG           lastrow_64
+	JG           lastrow_77
 	VBROADCASTSS (BX)(R10*4), Y8
 	VBROADCASTSS 4(BX)(R10*4), Y9
 	VFMADD231PS  (R9), Y8, Y0
@@ -807,18 +977,18 @@ pairs_63:
 	VFMADD231PS  96(R9)(DI*1), Y9, Y7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_63
+	JMP          pairs_76
 
-lastrow_64:
+lastrow_77:
 	CMPQ         R10, SI
-	JAE          rows_done_65
+	JAE          rows_done_78
 	VBROADCASTSS (BX)(R10*4), Y8
 	VFMADD231PS  (R9), Y8, Y0
 	VFMADD231PS  32(R9), Y8, Y1
 	VFMADD231PS  64(R9), Y8, Y2
 	VFMADD231PS  96(R9), Y8, Y3
 
-rows_done_65:
+rows_done_78:
 	VADDPS  Y4, Y0, Y0
 	VMOVUPS Y0, (AX)(R8*4)
 	VADDPS  Y5, Y1, Y1
@@ -828,14 +998,14 @@ rows_done_65:
 	VADDPS  Y7, Y3, Y3
 	VMOVUPS Y3, 96(AX)(R8*4)
 	ADDQ    $0x00000020, R8
-	JMP     cols_62
+	JMP     cols_75
 
-cols_next_61:
-cols_67:
+cols_next_74:
+cols_80:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000008
-	JB     cols_next_66
+	JB     cols_next_79
 	LEAQ   (DX)(R8*4), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -843,32 +1013,32 @@ cols_67:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_68:
+pairs_81:
 	CMPQ         R10, R11
-	JG           lastrow_69
+	JG           lastrow_82
 	VBROADCASTSS (BX)(R10*4), Y2
 	VBROADCASTSS 4(BX)(R10*4), Y3
 	VFMADD231PS  (R9), Y2, Y0
 	VFMADD231PS  (R9)(DI*1), Y3, Y1
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_68
+	JMP          pairs_81
 
-lastrow_69:
+lastrow_82:
 	CMPQ         R10, SI
-	JAE          rows_done_70
+	JAE          rows_done_83
 	VBROADCASTSS (BX)(R10*4), Y2
 	VFMADD231PS  (R9), Y2, Y0
 
-rows_done_70:
+rows_done_83:
 	VADDPS  Y1, Y0, Y0
 	VMOVUPS Y0, (AX)(R8*4)
 	ADDQ    $0x00000008, R8
-	JMP     cols_67
+	JMP     cols_80
 
-cols_next_66:
+cols_next_79:
 	SUBQ    R8, CX
-	JZ      gemvT_done_71
+	JZ      gemvT_done_84
 	MOVQ    $0x00000008, R9
 	SUBQ    CX, R9
 	LEAQ    tailmask<>+0(SB), CX
@@ -880,9 +1050,9 @@ cols_next_66:
 	MOVQ    SI, R9
 	SUBQ    $0x00000002, R9
 
-pairs_72:
+pairs_85:
 	CMPQ         DX, R9
-	JG           lastrow_73
+	JG           lastrow_86
 	VBROADCASTSS (BX)(DX*4), Y3
 	VBROADCASTSS 4(BX)(DX*4), Y4
 	VMASKMOVPS   (CX), Y0, Y5
@@ -891,20 +1061,20 @@ pairs_72:
 	VFMADD231PS  Y3, Y4, Y2
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_72
+	JMP          pairs_85
 
-lastrow_73:
+lastrow_86:
 	CMPQ         DX, SI
-	JAE          rows_done_74
+	JAE          rows_done_87
 	VBROADCASTSS (BX)(DX*4), Y3
 	VMASKMOVPS   (CX), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
 
-rows_done_74:
+rows_done_87:
 	VADDPS     Y2, Y1, Y1
 	VMASKMOVPS Y1, Y0, (AX)(R8*4)
 
-gemvT_done_71:
+gemvT_done_84:
 	VZEROUPPER
 	RET
 
@@ -920,11 +1090,11 @@ TEXT ·downUpAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_75:
+rows4_88:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_76
+	JB     rows1_89
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -941,9 +1111,9 @@ rows4_75:
 	MOVQ   BX, R14
 	SUBQ   $0x00000010, R14
 
-unrolled_78:
+unrolled_91:
 	CMPQ        R13, R14
-	JG          single_79
+	JG          single_92
 	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
@@ -955,167 +1125,16 @@ unrolled_78:
 	VFMADD231PS 32(R11)(R13*4), Y8, Y5
 	VFMADD231PS 32(R12)(R13*4), Y8, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_78
-
-single_79:
-	MOVQ BX, R14
-	SUBQ $0x00000008, R14
-
-one_80:
-	CMPQ        R13, R14
-	JG          tail_81
-	VMOVUPS     (DX)(R13*4), Y8
-	VFMADD231PS (R9)(R13*4), Y8, Y0
-	VFMADD231PS (R10)(R13*4), Y8, Y2
-	VFMADD231PS (R11)(R13*4), Y8, Y4
-	VFMADD231PS (R12)(R13*4), Y8, Y6
-	ADDQ        $0x00000008, R13
-	JMP         one_80
-
-tail_81:
-	MOVQ        BX, R14
-	SUBQ        R13, R14
-	JZ          done_82
-	MOVQ        $0x00000008, R15
-	SUBQ        R14, R15
-	LEAQ        tailmask<>+0(SB), R14
-	VMOVUPS     (R14)(R15*4), Y8
-	VMASKMOVPS  (DX)(R13*4), Y8, Y9
-	VMASKMOVPS  (R9)(R13*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y0
-	VMASKMOVPS  (R10)(R13*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y2
-	VMASKMOVPS  (R11)(R13*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y4
-	VMASKMOVPS  (R12)(R13*4), Y8, Y8
-	VFMADD231PS Y8, Y9, Y6
-
-done_82:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VHADDPS      Y2, Y0, Y0
-	VHADDPS      Y6, Y4, Y4
-	VHADDPS      Y4, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X1, X0, X1
-	VMOVUPS      X1, (AX)(R8*4)
-	LEAQ         (SI)(DI*4), SI
-	ADDQ         $0x00000004, R8
-	JMP          rows4_75
-
-rows1_76:
-	CMPQ   R8, CX
-	JAE    gemv_done_77
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000010, R10
-
-unrolled_83:
-	CMPQ        R9, R10
-	JG          single_84
-	VMOVUPS     (DX)(R9*4), Y2
-	VFMADD231PS (SI)(R9*4), Y2, Y0
-	VMOVUPS     32(DX)(R9*4), Y2
-	VFMADD231PS 32(SI)(R9*4), Y2, Y1
-	ADDQ        $0x00000010, R9
-	JMP         unrolled_83
-
-single_84:
-	MOVQ BX, R10
-	SUBQ $0x00000008, R10
-
-one_85:
-	CMPQ        R9, R10
-	JG          tail_86
-	VMOVUPS     (DX)(R9*4), Y2
-	VFMADD231PS (SI)(R9*4), Y2, Y0
-	ADDQ        $0x00000008, R9
-	JMP         one_85
-
-tail_86:
-	MOVQ        BX, R10
-	SUBQ        R9, R10
-	JZ          done_87
-	MOVQ        $0x00000008, R11
-	SUBQ        R10, R11
-	LEAQ        tailmask<>+0(SB), R10
-	VMOVUPS     (R10)(R11*4), Y2
-	VMASKMOVPS  (DX)(R9*4), Y2, Y3
-	VMASKMOVPS  (SI)(R9*4), Y2, Y2
-	VFMADD231PS Y2, Y3, Y0
-
-done_87:
-	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X1, X0, X0
-	VMOVHLPS     X0, X0, X1
-	VADDPS       X1, X0, X0
-	VMOVSHDUP    X0, X1
-	VADDSS       X1, X0, X0
-	VMOVSS       X0, (AX)(R8*4)
-	ADDQ         DI, SI
-	INCQ         R8
-	JMP          rows1_76
-
-gemv_done_77:
-	MOVQ y_base+0(FP), AX
-	MOVQ y_len+8(FP), CX
-	MOVQ up_base+72(FP), DX
-	MOVQ latent_base+24(FP), BX
-	MOVQ latent_len+32(FP), SI
-	MOVQ SI, DI
-	SHLQ $0x02, DI
-	XORQ R8, R8
-
-rows4_88:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     rows1_89
-	MOVQ   DX, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   R13, R13
-	MOVQ   SI, R14
-	SUBQ   $0x00000010, R14
-
-unrolled_91:
-	CMPQ        R13, R14
-	JG          single_92
-	VMOVUPS     (BX)(R13*4), Y8
-	VFMADD231PS (R9)(R13*4), Y8, Y0
-	VFMADD231PS (R10)(R13*4), Y8, Y2
-	VFMADD231PS (R11)(R13*4), Y8, Y4
-	VFMADD231PS (R12)(R13*4), Y8, Y6
-	VMOVUPS     32(BX)(R13*4), Y8
-	VFMADD231PS 32(R9)(R13*4), Y8, Y1
-	VFMADD231PS 32(R10)(R13*4), Y8, Y3
-	VFMADD231PS 32(R11)(R13*4), Y8, Y5
-	VFMADD231PS 32(R12)(R13*4), Y8, Y7
-	ADDQ        $0x00000010, R13
 	JMP         unrolled_91
 
 single_92:
-	MOVQ SI, R14
+	MOVQ BX, R14
 	SUBQ $0x00000008, R14
 
 one_93:
 	CMPQ        R13, R14
 	JG          tail_94
-	VMOVUPS     (BX)(R13*4), Y8
+	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
 	VFMADD231PS (R11)(R13*4), Y8, Y4
@@ -1124,14 +1143,14 @@ one_93:
 	JMP         one_93
 
 tail_94:
-	MOVQ        SI, R14
+	MOVQ        BX, R14
 	SUBQ        R13, R14
 	JZ          done_95
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
 	VMOVUPS     (R14)(R15*4), Y8
-	VMASKMOVPS  (BX)(R13*4), Y8, Y9
+	VMASKMOVPS  (DX)(R13*4), Y8, Y9
 	VMASKMOVPS  (R9)(R13*4), Y8, Y10
 	VFMADD231PS Y10, Y9, Y0
 	VMASKMOVPS  (R10)(R13*4), Y8, Y10
@@ -1152,7 +1171,7 @@ done_95:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X1
 	VMOVUPS      X1, (AX)(R8*4)
-	LEAQ         (DX)(DI*4), DX
+	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
 	JMP          rows4_88
 
@@ -1162,41 +1181,41 @@ rows1_89:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	XORQ   R9, R9
-	MOVQ   SI, R10
+	MOVQ   BX, R10
 	SUBQ   $0x00000010, R10
 
 unrolled_96:
 	CMPQ        R9, R10
 	JG          single_97
-	VMOVUPS     (BX)(R9*4), Y2
-	VFMADD231PS (DX)(R9*4), Y2, Y0
-	VMOVUPS     32(BX)(R9*4), Y2
-	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
+	VMOVUPS     32(DX)(R9*4), Y2
+	VFMADD231PS 32(SI)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
 	JMP         unrolled_96
 
 single_97:
-	MOVQ SI, R10
+	MOVQ BX, R10
 	SUBQ $0x00000008, R10
 
 one_98:
 	CMPQ        R9, R10
 	JG          tail_99
-	VMOVUPS     (BX)(R9*4), Y2
-	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
 	JMP         one_98
 
 tail_99:
-	MOVQ        SI, R10
+	MOVQ        BX, R10
 	SUBQ        R9, R10
 	JZ          done_100
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
 	VMOVUPS     (R10)(R11*4), Y2
-	VMASKMOVPS  (BX)(R9*4), Y2, Y3
-	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VMASKMOVPS  (DX)(R9*4), Y2, Y3
+	VMASKMOVPS  (SI)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
 done_100:
@@ -1208,47 +1227,29 @@ done_100:
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (AX)(R8*4)
-	ADDQ         DI, DX
+	ADDQ         DI, SI
 	INCQ         R8
 	JMP          rows1_89
 
 gemv_done_90:
-	VZEROUPPER
-	RET
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ up_base+72(FP), DX
+	MOVQ latent_base+24(FP), BX
+	MOVQ latent_len+32(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
 
-// func gemmNTAVX2(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
-// Requires: AVX, FMA3
-TEXT ·gemmNTAVX2(SB), NOSPLIT, $0-120
-	XORQ AX, AX
-
-rowtile_101:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000004
-	JB   rowtile_next_102
-	XORQ CX, CX
-
-coltile_103:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000002
-	JB     coltile_next_104
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, SI
-	IMULQ  BX, SI
-	ADDQ   DX, SI
-	LEAQ   (SI)(BX*1), DX
-	LEAQ   (DX)(BX*1), DI
-	LEAQ   (DI)(BX*1), BX
-	MOVQ   b_base+48(FP), R8
-	MOVQ   ldb+104(FP), R9
-	SHLQ   $0x02, R9
-	MOVQ   CX, R10
-	IMULQ  R9, R10
-	ADDQ   R8, R10
-	LEAQ   (R10)(R9*1), R8
+rows4_101:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000004
+	JB     rows1_102
+	MOVQ   DX, R9
+	LEAQ   (R9)(DI*1), R10
+	LEAQ   (R10)(DI*1), R11
+	LEAQ   (R11)(DI*1), R12
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1257,438 +1258,626 @@ coltile_103:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-	MOVQ   k+88(FP), R9
-	XORQ   R11, R11
-	MOVQ   R9, R12
-	SUBQ   $0x00000010, R12
+	XORQ   R13, R13
+	MOVQ   SI, R14
+	SUBQ   $0x00000010, R14
 
-unrolled_105:
-	CMPQ        R11, R12
-	JG          single_106
-	VMOVUPS     (R10)(R11*4), Y8
-	VMOVUPS     (R8)(R11*4), Y9
-	VMOVUPS     (SI)(R11*4), Y10
+unrolled_104:
+	CMPQ        R13, R14
+	JG          single_105
+	VMOVUPS     (BX)(R13*4), Y8
+	VFMADD231PS (R9)(R13*4), Y8, Y0
+	VFMADD231PS (R10)(R13*4), Y8, Y2
+	VFMADD231PS (R11)(R13*4), Y8, Y4
+	VFMADD231PS (R12)(R13*4), Y8, Y6
+	VMOVUPS     32(BX)(R13*4), Y8
+	VFMADD231PS 32(R9)(R13*4), Y8, Y1
+	VFMADD231PS 32(R10)(R13*4), Y8, Y3
+	VFMADD231PS 32(R11)(R13*4), Y8, Y5
+	VFMADD231PS 32(R12)(R13*4), Y8, Y7
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_104
+
+single_105:
+	MOVQ SI, R14
+	SUBQ $0x00000008, R14
+
+one_106:
+	CMPQ        R13, R14
+	JG          tail_107
+	VMOVUPS     (BX)(R13*4), Y8
+	VFMADD231PS (R9)(R13*4), Y8, Y0
+	VFMADD231PS (R10)(R13*4), Y8, Y2
+	VFMADD231PS (R11)(R13*4), Y8, Y4
+	VFMADD231PS (R12)(R13*4), Y8, Y6
+	ADDQ        $0x00000008, R13
+	JMP         one_106
+
+tail_107:
+	MOVQ        SI, R14
+	SUBQ        R13, R14
+	JZ          done_108
+	MOVQ        $0x00000008, R15
+	SUBQ        R14, R15
+	LEAQ        tailmask<>+0(SB), R14
+	VMOVUPS     (R14)(R15*4), Y8
+	VMASKMOVPS  (BX)(R13*4), Y8, Y9
+	VMASKMOVPS  (R9)(R13*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (R10)(R13*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (R11)(R13*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R12)(R13*4), Y8, Y8
+	VFMADD231PS Y8, Y9, Y6
+
+done_108:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          rows4_101
+
+rows1_102:
+	CMPQ   R8, CX
+	JAE    gemv_done_103
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000010, R10
+
+unrolled_109:
+	CMPQ        R9, R10
+	JG          single_110
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     32(BX)(R9*4), Y2
+	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_109
+
+single_110:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_111:
+	CMPQ        R9, R10
+	JG          tail_112
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_111
+
+tail_112:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_113
+	MOVQ        $0x00000008, R11
+	SUBQ        R10, R11
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R11*4), Y2
+	VMASKMOVPS  (BX)(R9*4), Y2, Y3
+	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VFMADD231PS Y2, Y3, Y0
+
+done_113:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          rows1_102
+
+gemv_done_103:
+	VZEROUPPER
+	RET
+
+// func gemmNTAVX2(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·gemmNTAVX2(SB), NOSPLIT, $0-144
+	MOVQ next_base+72(FP), AX
+	MOVQ next_len+80(FP), CX
+	LEAQ -4(AX)(CX*4), CX
+	XORQ DX, DX
+
+rowtile_114:
+	MOVQ m+96(FP), BX
+	SUBQ DX, BX
+	CMPQ BX, $0x00000004
+	JB   rowtile_next_115
+	XORQ BX, BX
+
+coltile_116:
+	MOVQ   n+104(FP), SI
+	SUBQ   BX, SI
+	CMPQ   SI, $0x00000002
+	JB     coltile_next_117
+	MOVQ   a_base+24(FP), SI
+	MOVQ   lda+120(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   DX, R8
+	IMULQ  DI, R8
+	ADDQ   SI, R8
+	LEAQ   (R8)(DI*1), SI
+	LEAQ   (SI)(DI*1), R9
+	LEAQ   (R9)(DI*1), DI
+	MOVQ   b_base+48(FP), R10
+	MOVQ   ldb+128(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   BX, R12
+	IMULQ  R11, R12
+	ADDQ   R10, R12
+	LEAQ   (R12)(R11*1), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   k+112(FP), R11
+	XORQ   R13, R13
+	MOVQ   R11, R14
+	SUBQ   $0x00000010, R14
+
+unrolled_118:
+	CMPQ        R13, R14
+	JG          single_119
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R13*4), Y8
+	VMOVUPS     (R10)(R13*4), Y9
+	VMOVUPS     (R8)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y0
 	VFMADD231PS Y9, Y10, Y1
-	VMOVUPS     (DX)(R11*4), Y10
+	VMOVUPS     (SI)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y2
 	VFMADD231PS Y9, Y10, Y3
-	VMOVUPS     (DI)(R11*4), Y10
+	VMOVUPS     (R9)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y4
 	VFMADD231PS Y9, Y10, Y5
-	VMOVUPS     (BX)(R11*4), Y10
+	VMOVUPS     (DI)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
-	VMOVUPS     32(R10)(R11*4), Y8
-	VMOVUPS     32(R8)(R11*4), Y9
-	VMOVUPS     32(SI)(R11*4), Y10
+	VMOVUPS     32(R12)(R13*4), Y8
+	VMOVUPS     32(R10)(R13*4), Y9
+	VMOVUPS     32(R8)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y0
 	VFMADD231PS Y9, Y10, Y1
-	VMOVUPS     32(DX)(R11*4), Y10
+	VMOVUPS     32(SI)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y2
 	VFMADD231PS Y9, Y10, Y3
-	VMOVUPS     32(DI)(R11*4), Y10
+	VMOVUPS     32(R9)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y4
 	VFMADD231PS Y9, Y10, Y5
-	VMOVUPS     32(BX)(R11*4), Y10
+	VMOVUPS     32(DI)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
-	ADDQ        $0x00000010, R11
-	JMP         unrolled_105
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_118
 
-single_106:
-	MOVQ R9, R12
-	SUBQ $0x00000008, R12
+single_119:
+	MOVQ R11, R14
+	SUBQ $0x00000008, R14
 
-one_107:
-	CMPQ        R11, R12
-	JG          tail_108
-	VMOVUPS     (R10)(R11*4), Y8
-	VMOVUPS     (R8)(R11*4), Y9
-	VMOVUPS     (SI)(R11*4), Y10
+one_120:
+	CMPQ        R13, R14
+	JG          tail_121
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R13*4), Y8
+	VMOVUPS     (R10)(R13*4), Y9
+	VMOVUPS     (R8)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y0
 	VFMADD231PS Y9, Y10, Y1
-	VMOVUPS     (DX)(R11*4), Y10
+	VMOVUPS     (SI)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y2
 	VFMADD231PS Y9, Y10, Y3
-	VMOVUPS     (DI)(R11*4), Y10
+	VMOVUPS     (R9)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y4
 	VFMADD231PS Y9, Y10, Y5
-	VMOVUPS     (BX)(R11*4), Y10
+	VMOVUPS     (DI)(R13*4), Y10
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
-	ADDQ        $0x00000008, R11
-	JMP         one_107
+	ADDQ        $0x00000008, R13
+	JMP         one_120
 
-tail_108:
-	SUBQ        R11, R9
-	JZ          done_109
-	MOVQ        $0x00000008, R12
-	SUBQ        R9, R12
-	LEAQ        tailmask<>+0(SB), R9
-	VMOVUPS     (R9)(R12*4), Y8
-	VMASKMOVPS  (R10)(R11*4), Y8, Y9
-	VMASKMOVPS  (R8)(R11*4), Y8, Y10
-	VMASKMOVPS  (SI)(R11*4), Y8, Y11
+tail_121:
+	SUBQ        R13, R11
+	JZ          done_122
+	MOVQ        $0x00000008, R14
+	SUBQ        R11, R14
+	LEAQ        tailmask<>+0(SB), R11
+	VMOVUPS     (R11)(R14*4), Y8
+	VMASKMOVPS  (R12)(R13*4), Y8, Y9
+	VMASKMOVPS  (R10)(R13*4), Y8, Y10
+	VMASKMOVPS  (R8)(R13*4), Y8, Y11
 	VFMADD231PS Y9, Y11, Y0
 	VFMADD231PS Y10, Y11, Y1
-	VMASKMOVPS  (DX)(R11*4), Y8, Y11
+	VMASKMOVPS  (SI)(R13*4), Y8, Y11
 	VFMADD231PS Y9, Y11, Y2
 	VFMADD231PS Y10, Y11, Y3
-	VMASKMOVPS  (DI)(R11*4), Y8, Y11
+	VMASKMOVPS  (R9)(R13*4), Y8, Y11
 	VFMADD231PS Y9, Y11, Y4
 	VFMADD231PS Y10, Y11, Y5
-	VMASKMOVPS  (BX)(R11*4), Y8, Y8
+	VMASKMOVPS  (DI)(R13*4), Y8, Y8
 	VFMADD231PS Y9, Y8, Y6
 	VFMADD231PS Y10, Y8, Y7
 
-done_109:
-	MOVQ         c_base+0(FP), DX
-	MOVQ         ldc+112(FP), BX
-	MOVQ         AX, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+done_122:
+	MOVQ         c_base+0(FP), SI
+	MOVQ         ldc+136(FP), DI
+	MOVQ         DX, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X8, X0, X0
 	VMOVHLPS     X0, X0, X8
 	VADDPS       X8, X0, X0
 	VMOVSHDUP    X0, X8
 	VADDSS       X8, X0, X0
-	VMOVSS       X0, (DX)(SI*4)
+	VMOVSS       X0, (SI)(R8*4)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	VMOVSS       X1, 4(DX)(SI*4)
-	MOVQ         AX, SI
-	ADDQ         $0x00000001, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+	VMOVSS       X1, 4(SI)(R8*4)
+	MOVQ         DX, R8
+	ADDQ         $0x00000001, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	VMOVSS       X2, (DX)(SI*4)
+	VMOVSS       X2, (SI)(R8*4)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	VMOVSS       X3, 4(DX)(SI*4)
-	MOVQ         AX, SI
-	ADDQ         $0x00000002, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+	VMOVSS       X3, 4(SI)(R8*4)
+	MOVQ         DX, R8
+	ADDQ         $0x00000002, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	VMOVSS       X4, (DX)(SI*4)
+	VMOVSS       X4, (SI)(R8*4)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	VMOVSS       X5, 4(DX)(SI*4)
-	MOVQ         AX, SI
-	ADDQ         $0x00000003, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+	VMOVSS       X5, 4(SI)(R8*4)
+	MOVQ         DX, R8
+	ADDQ         $0x00000003, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	VMOVSS       X6, (DX)(SI*4)
+	VMOVSS       X6, (SI)(R8*4)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	VMOVSS       X7, 4(DX)(SI*4)
-	ADDQ         $0x00000002, CX
-	JMP          coltile_103
+	VMOVSS       X7, 4(SI)(R8*4)
+	ADDQ         $0x00000002, BX
+	JMP          coltile_116
 
-coltile_next_104:
-coltile_110:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000001
-	JB     coltile_next_111
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, SI
-	IMULQ  BX, SI
-	ADDQ   DX, SI
-	LEAQ   (SI)(BX*1), DX
-	LEAQ   (DX)(BX*1), DI
-	LEAQ   (DI)(BX*1), BX
-	MOVQ   b_base+48(FP), R8
-	MOVQ   ldb+104(FP), R9
-	SHLQ   $0x02, R9
-	MOVQ   CX, R10
-	IMULQ  R9, R10
-	ADDQ   R8, R10
+coltile_next_117:
+coltile_123:
+	MOVQ   n+104(FP), SI
+	SUBQ   BX, SI
+	CMPQ   SI, $0x00000001
+	JB     coltile_next_124
+	MOVQ   a_base+24(FP), SI
+	MOVQ   lda+120(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   DX, R8
+	IMULQ  DI, R8
+	ADDQ   SI, R8
+	LEAQ   (R8)(DI*1), SI
+	LEAQ   (SI)(DI*1), R9
+	LEAQ   (R9)(DI*1), DI
+	MOVQ   b_base+48(FP), R10
+	MOVQ   ldb+128(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   BX, R12
+	IMULQ  R11, R12
+	ADDQ   R10, R12
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	MOVQ   k+88(FP), R8
-	XORQ   R9, R9
-	MOVQ   R8, R11
-	SUBQ   $0x00000010, R11
+	MOVQ   k+112(FP), R10
+	XORQ   R11, R11
+	MOVQ   R10, R13
+	SUBQ   $0x00000010, R13
 
-unrolled_112:
-	CMPQ        R9, R11
-	JG          single_113
-	VMOVUPS     (R10)(R9*4), Y4
-	VMOVUPS     (SI)(R9*4), Y5
+unrolled_125:
+	CMPQ        R11, R13
+	JG          single_126
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R11*4), Y4
+	VMOVUPS     (R8)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y0
-	VMOVUPS     (DX)(R9*4), Y5
+	VMOVUPS     (SI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y1
-	VMOVUPS     (DI)(R9*4), Y5
+	VMOVUPS     (R9)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y2
-	VMOVUPS     (BX)(R9*4), Y5
+	VMOVUPS     (DI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y3
-	VMOVUPS     32(R10)(R9*4), Y4
-	VMOVUPS     32(SI)(R9*4), Y5
+	VMOVUPS     32(R12)(R11*4), Y4
+	VMOVUPS     32(R8)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y0
-	VMOVUPS     32(DX)(R9*4), Y5
+	VMOVUPS     32(SI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y1
-	VMOVUPS     32(DI)(R9*4), Y5
+	VMOVUPS     32(R9)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y2
-	VMOVUPS     32(BX)(R9*4), Y5
+	VMOVUPS     32(DI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y3
-	ADDQ        $0x00000010, R9
-	JMP         unrolled_112
+	ADDQ        $0x00000010, R11
+	JMP         unrolled_125
 
-single_113:
-	MOVQ R8, R11
-	SUBQ $0x00000008, R11
+single_126:
+	MOVQ R10, R13
+	SUBQ $0x00000008, R13
 
-one_114:
-	CMPQ        R9, R11
-	JG          tail_115
-	VMOVUPS     (R10)(R9*4), Y4
-	VMOVUPS     (SI)(R9*4), Y5
+one_127:
+	CMPQ        R11, R13
+	JG          tail_128
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R11*4), Y4
+	VMOVUPS     (R8)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y0
-	VMOVUPS     (DX)(R9*4), Y5
+	VMOVUPS     (SI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y1
-	VMOVUPS     (DI)(R9*4), Y5
+	VMOVUPS     (R9)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y2
-	VMOVUPS     (BX)(R9*4), Y5
+	VMOVUPS     (DI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y3
-	ADDQ        $0x00000008, R9
-	JMP         one_114
+	ADDQ        $0x00000008, R11
+	JMP         one_127
 
-tail_115:
-	SUBQ        R9, R8
-	JZ          done_116
-	MOVQ        $0x00000008, R11
-	SUBQ        R8, R11
-	LEAQ        tailmask<>+0(SB), R8
-	VMOVUPS     (R8)(R11*4), Y4
-	VMASKMOVPS  (R10)(R9*4), Y4, Y5
-	VMASKMOVPS  (SI)(R9*4), Y4, Y6
+tail_128:
+	SUBQ        R11, R10
+	JZ          done_129
+	MOVQ        $0x00000008, R13
+	SUBQ        R10, R13
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R13*4), Y4
+	VMASKMOVPS  (R12)(R11*4), Y4, Y5
+	VMASKMOVPS  (R8)(R11*4), Y4, Y6
 	VFMADD231PS Y5, Y6, Y0
-	VMASKMOVPS  (DX)(R9*4), Y4, Y6
+	VMASKMOVPS  (SI)(R11*4), Y4, Y6
 	VFMADD231PS Y5, Y6, Y1
-	VMASKMOVPS  (DI)(R9*4), Y4, Y6
+	VMASKMOVPS  (R9)(R11*4), Y4, Y6
 	VFMADD231PS Y5, Y6, Y2
-	VMASKMOVPS  (BX)(R9*4), Y4, Y4
+	VMASKMOVPS  (DI)(R11*4), Y4, Y4
 	VFMADD231PS Y5, Y4, Y3
 
-done_116:
-	MOVQ         c_base+0(FP), DX
-	MOVQ         ldc+112(FP), BX
-	MOVQ         AX, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+done_129:
+	MOVQ         c_base+0(FP), SI
+	MOVQ         ldc+136(FP), DI
+	MOVQ         DX, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y0, X4
 	VADDPS       X4, X0, X0
 	VMOVHLPS     X0, X0, X4
 	VADDPS       X4, X0, X0
 	VMOVSHDUP    X0, X4
 	VADDSS       X4, X0, X0
-	VMOVSS       X0, (DX)(SI*4)
-	MOVQ         AX, SI
-	ADDQ         $0x00000001, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+	VMOVSS       X0, (SI)(R8*4)
+	MOVQ         DX, R8
+	ADDQ         $0x00000001, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	VMOVSS       X1, (DX)(SI*4)
-	MOVQ         AX, SI
-	ADDQ         $0x00000002, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+	VMOVSS       X1, (SI)(R8*4)
+	MOVQ         DX, R8
+	ADDQ         $0x00000002, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	VMOVSS       X2, (DX)(SI*4)
-	MOVQ         AX, SI
-	ADDQ         $0x00000003, SI
-	IMULQ        BX, SI
-	ADDQ         CX, SI
+	VMOVSS       X2, (SI)(R8*4)
+	MOVQ         DX, R8
+	ADDQ         $0x00000003, R8
+	IMULQ        DI, R8
+	ADDQ         BX, R8
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	VMOVSS       X3, (DX)(SI*4)
-	ADDQ         $0x00000001, CX
-	JMP          coltile_110
+	VMOVSS       X3, (SI)(R8*4)
+	ADDQ         $0x00000001, BX
+	JMP          coltile_123
 
-coltile_next_111:
-	ADDQ $0x00000004, AX
-	JMP  rowtile_101
+coltile_next_124:
+	ADDQ $0x00000004, DX
+	JMP  rowtile_114
 
-rowtile_next_102:
-rowtile_117:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000001
-	JB   rowtile_next_118
-	XORQ CX, CX
+rowtile_next_115:
+rowtile_130:
+	MOVQ m+96(FP), AX
+	SUBQ DX, AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_131
+	XORQ AX, AX
 
-coltile_119:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000002
-	JB     coltile_next_120
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
+coltile_132:
+	MOVQ   n+104(FP), CX
+	SUBQ   AX, CX
+	CMPQ   CX, $0x00000002
+	JB     coltile_next_133
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   AX, SI
+	MOVQ   DX, SI
 	IMULQ  BX, SI
-	ADDQ   DX, SI
-	MOVQ   b_base+48(FP), DX
-	MOVQ   ldb+104(FP), BX
+	ADDQ   CX, SI
+	MOVQ   b_base+48(FP), CX
+	MOVQ   ldb+128(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   CX, DI
+	MOVQ   AX, DI
 	IMULQ  BX, DI
-	ADDQ   DX, DI
-	LEAQ   (DI)(BX*1), DX
+	ADDQ   CX, DI
+	LEAQ   (DI)(BX*1), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	MOVQ   k+88(FP), BX
+	MOVQ   k+112(FP), BX
 	XORQ   R8, R8
 	MOVQ   BX, R9
 	SUBQ   $0x00000010, R9
 
-unrolled_121:
+unrolled_134:
 	CMPQ        R8, R9
-	JG          single_122
+	JG          single_135
 	VMOVUPS     (DI)(R8*4), Y2
-	VMOVUPS     (DX)(R8*4), Y3
+	VMOVUPS     (CX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	VMOVUPS     32(DI)(R8*4), Y2
-	VMOVUPS     32(DX)(R8*4), Y3
+	VMOVUPS     32(CX)(R8*4), Y3
 	VMOVUPS     32(SI)(R8*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000010, R8
-	JMP         unrolled_121
+	JMP         unrolled_134
 
-single_122:
+single_135:
 	MOVQ BX, R9
 	SUBQ $0x00000008, R9
 
-one_123:
+one_136:
 	CMPQ        R8, R9
-	JG          tail_124
+	JG          tail_137
 	VMOVUPS     (DI)(R8*4), Y2
-	VMOVUPS     (DX)(R8*4), Y3
+	VMOVUPS     (CX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000008, R8
-	JMP         one_123
+	JMP         one_136
 
-tail_124:
+tail_137:
 	SUBQ        R8, BX
-	JZ          done_125
+	JZ          done_138
 	MOVQ        $0x00000008, R9
 	SUBQ        BX, R9
 	LEAQ        tailmask<>+0(SB), BX
 	VMOVUPS     (BX)(R9*4), Y2
 	VMASKMOVPS  (DI)(R8*4), Y2, Y3
-	VMASKMOVPS  (DX)(R8*4), Y2, Y4
+	VMASKMOVPS  (CX)(R8*4), Y2, Y4
 	VMASKMOVPS  (SI)(R8*4), Y2, Y2
 	VFMADD231PS Y3, Y2, Y0
 	VFMADD231PS Y4, Y2, Y1
 
-done_125:
-	MOVQ         c_base+0(FP), DX
-	MOVQ         ldc+112(FP), BX
-	MOVQ         AX, SI
+done_138:
+	MOVQ         c_base+0(FP), CX
+	MOVQ         ldc+136(FP), BX
+	MOVQ         DX, SI
 	IMULQ        BX, SI
-	ADDQ         CX, SI
+	ADDQ         AX, SI
 	VEXTRACTF128 $0x01, Y0, X2
 	VADDPS       X2, X0, X0
 	VMOVHLPS     X0, X0, X2
 	VADDPS       X2, X0, X0
 	VMOVSHDUP    X0, X2
 	VADDSS       X2, X0, X0
-	VMOVSS       X0, (DX)(SI*4)
+	VMOVSS       X0, (CX)(SI*4)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	VMOVSS       X1, 4(DX)(SI*4)
-	ADDQ         $0x00000002, CX
-	JMP          coltile_119
+	VMOVSS       X1, 4(CX)(SI*4)
+	ADDQ         $0x00000002, AX
+	JMP          coltile_132
 
-coltile_next_120:
-coltile_126:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000001
-	JB     coltile_next_127
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
+coltile_next_133:
+coltile_139:
+	MOVQ   n+104(FP), CX
+	SUBQ   AX, CX
+	CMPQ   CX, $0x00000001
+	JB     coltile_next_140
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   AX, SI
+	MOVQ   DX, SI
 	IMULQ  BX, SI
-	ADDQ   DX, SI
-	MOVQ   b_base+48(FP), DX
-	MOVQ   ldb+104(FP), BX
+	ADDQ   CX, SI
+	MOVQ   b_base+48(FP), CX
+	MOVQ   ldb+128(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   CX, DI
+	MOVQ   AX, DI
 	IMULQ  BX, DI
-	ADDQ   DX, DI
+	ADDQ   CX, DI
 	VXORPS Y0, Y0, Y0
-	MOVQ   k+88(FP), DX
+	MOVQ   k+112(FP), CX
 	XORQ   BX, BX
-	MOVQ   DX, R8
+	MOVQ   CX, R8
 	SUBQ   $0x00000010, R8
 
-unrolled_128:
+unrolled_141:
 	CMPQ        BX, R8
-	JG          single_129
+	JG          single_142
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
@@ -1696,53 +1885,53 @@ unrolled_128:
 	VMOVUPS     32(SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000010, BX
-	JMP         unrolled_128
+	JMP         unrolled_141
 
-single_129:
-	MOVQ DX, R8
+single_142:
+	MOVQ CX, R8
 	SUBQ $0x00000008, R8
 
-one_130:
+one_143:
 	CMPQ        BX, R8
-	JG          tail_131
+	JG          tail_144
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000008, BX
-	JMP         one_130
+	JMP         one_143
 
-tail_131:
-	SUBQ        BX, DX
-	JZ          done_132
+tail_144:
+	SUBQ        BX, CX
+	JZ          done_145
 	MOVQ        $0x00000008, R8
-	SUBQ        DX, R8
-	LEAQ        tailmask<>+0(SB), DX
-	VMOVUPS     (DX)(R8*4), Y1
+	SUBQ        CX, R8
+	LEAQ        tailmask<>+0(SB), CX
+	VMOVUPS     (CX)(R8*4), Y1
 	VMASKMOVPS  (DI)(BX*4), Y1, Y2
 	VMASKMOVPS  (SI)(BX*4), Y1, Y1
 	VFMADD231PS Y2, Y1, Y0
 
-done_132:
-	MOVQ         c_base+0(FP), DX
-	MOVQ         ldc+112(FP), BX
-	MOVQ         AX, SI
+done_145:
+	MOVQ         c_base+0(FP), CX
+	MOVQ         ldc+136(FP), BX
+	MOVQ         DX, SI
 	IMULQ        BX, SI
-	ADDQ         CX, SI
+	ADDQ         AX, SI
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
 	VADDPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
-	VMOVSS       X0, (DX)(SI*4)
-	ADDQ         $0x00000001, CX
-	JMP          coltile_126
+	VMOVSS       X0, (CX)(SI*4)
+	ADDQ         $0x00000001, AX
+	JMP          coltile_139
 
-coltile_next_127:
-	ADDQ $0x00000001, AX
-	JMP  rowtile_117
+coltile_next_140:
+	ADDQ $0x00000001, DX
+	JMP  rowtile_130
 
-rowtile_next_118:
+rowtile_next_131:
 	VZEROUPPER
 	RET
 
@@ -1751,18 +1940,18 @@ rowtile_next_118:
 TEXT ·gemmNNAVX2(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_133:
+rowtile_146:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_134
+	JB   rowtile_next_147
 	XORQ CX, CX
 
-coltile_135:
+coltile_148:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_136
+	JB      coltile_next_149
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1796,9 +1985,9 @@ coltile_135:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_137:
+nnk_150:
 	CMPQ         R11, R10
-	JAE          nnk_done_138
+	JAE          nnk_done_151
 	VMOVUPS      (R9), Y8
 	VMOVUPS      32(R9), Y9
 	VBROADCASTSS (SI)(R11*4), Y10
@@ -1815,9 +2004,9 @@ nnk_137:
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_137
+	JMP          nnk_150
 
-nnk_done_138:
+nnk_done_151:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1836,14 +2025,14 @@ nnk_done_138:
 	VMOVUPS Y6, (BX)(CX*4)
 	VMOVUPS Y7, 32(BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_135
+	JMP     coltile_148
 
-coltile_next_136:
-coltile_139:
+coltile_next_149:
+coltile_152:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_140
+	JB      coltile_next_153
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1873,9 +2062,9 @@ coltile_139:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_141:
+nnk_154:
 	CMPQ         R11, R10
-	JAE          nnk_done_142
+	JAE          nnk_done_155
 	VMOVUPS      (R9), Y4
 	VBROADCASTSS (SI)(R11*4), Y5
 	VFMADD231PS  Y4, Y5, Y0
@@ -1887,9 +2076,9 @@ nnk_141:
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_141
+	JMP          nnk_154
 
-nnk_done_142:
+nnk_done_155:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -1904,12 +2093,12 @@ nnk_done_142:
 	VMOVUPS Y2, (DI)(CX*4)
 	VMOVUPS Y3, (BX)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_139
+	JMP     coltile_152
 
-coltile_next_140:
+coltile_next_153:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_144
+	JZ         coltile_next_157
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -1945,9 +2134,9 @@ coltile_next_140:
 	MOVQ       k+88(FP), R10
 	XORQ       R11, R11
 
-nnk_145:
+nnk_158:
 	CMPQ         R11, R10
-	JAE          nnk_done_146
+	JAE          nnk_done_159
 	VMASKMOVPS   (R9), Y0, Y5
 	VBROADCASTSS (SI)(R11*4), Y6
 	VFMADD231PS  Y5, Y6, Y1
@@ -1959,9 +2148,9 @@ nnk_145:
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_145
+	JMP          nnk_158
 
-nnk_done_146:
+nnk_done_159:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -1976,23 +2165,23 @@ nnk_done_146:
 	VMASKMOVPS Y3, Y0, (DI)(CX*4)
 	VMASKMOVPS Y4, Y0, (BX)(CX*4)
 
-coltile_next_144:
+coltile_next_157:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_133
+	JMP  rowtile_146
 
-rowtile_next_134:
-rowtile_147:
+rowtile_next_147:
+rowtile_160:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_148
+	JB   rowtile_next_161
 	XORQ CX, CX
 
-coltile_149:
+coltile_162:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_150
+	JB      coltile_next_163
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2014,9 +2203,9 @@ coltile_149:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_151:
+nnk_164:
 	CMPQ         R8, DI
-	JAE          nnk_done_152
+	JAE          nnk_done_165
 	VMOVUPS      (BX), Y2
 	VMOVUPS      32(BX), Y3
 	VBROADCASTSS (SI)(R8*4), Y4
@@ -2024,9 +2213,9 @@ nnk_151:
 	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_151
+	JMP          nnk_164
 
-nnk_done_152:
+nnk_done_165:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2036,14 +2225,14 @@ nnk_done_152:
 	VMOVUPS Y0, (SI)(CX*4)
 	VMOVUPS Y1, 32(SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_149
+	JMP     coltile_162
 
-coltile_next_150:
-coltile_153:
+coltile_next_163:
+coltile_166:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_154
+	JB      coltile_next_167
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2064,17 +2253,17 @@ coltile_153:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_155:
+nnk_168:
 	CMPQ         R8, DI
-	JAE          nnk_done_156
+	JAE          nnk_done_169
 	VMOVUPS      (BX), Y1
 	VBROADCASTSS (SI)(R8*4), Y2
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_155
+	JMP          nnk_168
 
-nnk_done_156:
+nnk_done_169:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2083,12 +2272,12 @@ nnk_done_156:
 	ADDQ    DX, SI
 	VMOVUPS Y0, (SI)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_153
+	JMP     coltile_166
 
-coltile_next_154:
+coltile_next_167:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_158
+	JZ         coltile_next_171
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -2115,17 +2304,17 @@ coltile_next_154:
 	MOVQ       k+88(FP), DI
 	XORQ       R8, R8
 
-nnk_159:
+nnk_172:
 	CMPQ         R8, DI
-	JAE          nnk_done_160
+	JAE          nnk_done_173
 	VMASKMOVPS   (BX), Y0, Y2
 	VBROADCASTSS (SI)(R8*4), Y3
 	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_159
+	JMP          nnk_172
 
-nnk_done_160:
+nnk_done_173:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -2134,11 +2323,11 @@ nnk_done_160:
 	ADDQ       DX, SI
 	VMASKMOVPS Y1, Y0, (SI)(CX*4)
 
-coltile_next_158:
+coltile_next_171:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_147
+	JMP  rowtile_160
 
-rowtile_next_148:
+rowtile_next_161:
 	VZEROUPPER
 	RET
 
@@ -2152,9 +2341,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-unrolled_161:
+unrolled_174:
 	CMPQ         BX, SI
-	JG           single_162
+	JG           single_175
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2216,15 +2405,15 @@ unrolled_161:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, 32(AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          unrolled_161
+	JMP          unrolled_174
 
-single_162:
+single_175:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-one_163:
+one_176:
 	CMPQ         BX, SI
-	JG           tail_164
+	JG           tail_177
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2256,11 +2445,11 @@ one_163:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, (AX)(BX*4)
 	ADDQ         $0x00000008, BX
-	JMP          one_163
+	JMP          one_176
 
-tail_164:
+tail_177:
 	SUBQ         BX, DX
-	JZ           done_165
+	JZ           done_178
 	MOVQ         $0x00000008, SI
 	SUBQ         DX, SI
 	LEAQ         tailmask<>+0(SB), DX
@@ -2296,7 +2485,7 @@ tail_164:
 	VANDPS       Y2, Y4, Y1
 	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
 
-done_165:
+done_178:
 	VZEROUPPER
 	RET
 
@@ -2445,9 +2634,9 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_166:
+unrolled_179:
 	CMPQ   DX, BX
-	JG     single_167
+	JG     single_180
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	VMULPS 32(AX)(DX*4), Y0, Y5
@@ -2457,23 +2646,23 @@ unrolled_166:
 	VMULPS 96(AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y4, Y4
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_166
+	JMP    unrolled_179
 
-single_167:
+single_180:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_168:
+one_181:
 	CMPQ   DX, BX
-	JG     tail_169
+	JG     tail_182
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	ADDQ   $0x00000008, DX
-	JMP    one_168
+	JMP    one_181
 
-tail_169:
+tail_182:
 	SUBQ       DX, CX
-	JZ         done_170
+	JZ         done_183
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -2484,7 +2673,7 @@ tail_169:
 	VBLENDVPS  Y5, Y0, Y6, Y0
 	VMAXPS     Y0, Y1, Y1
 
-done_170:
+done_183:
 	VMAXPS       Y3, Y1, Y1
 	VMAXPS       Y4, Y2, Y2
 	VMAXPS       Y2, Y1, Y1
@@ -2523,9 +2712,9 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000010, BX
 
-unrolled_171:
+unrolled_184:
 	CMPQ         DX, BX
-	JG           single_172
+	JG           single_185
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2593,15 +2782,15 @@ unrolled_171:
 	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y4, 32(AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          unrolled_171
+	JMP          unrolled_184
 
-single_172:
+single_185:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_173:
+one_186:
 	CMPQ         DX, BX
-	JG           tail_174
+	JG           tail_187
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2636,11 +2825,11 @@ one_173:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	ADDQ         $0x00000008, DX
-	JMP          one_173
+	JMP          one_186
 
-tail_174:
+tail_187:
 	SUBQ         DX, CX
-	JZ           done_175
+	JZ           done_188
 	MOVQ         $0x00000008, BX
 	SUBQ         CX, BX
 	LEAQ         tailmask<>+0(SB), CX
@@ -2680,7 +2869,7 @@ tail_174:
 	VADDPS       Y5, Y2, Y2
 	VMASKMOVPS   Y5, Y4, (AX)(DX*4)
 
-done_175:
+done_188:
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -2704,9 +2893,9 @@ TEXT ·ropeAVX2(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_176:
+unrolled_189:
 	CMPQ           SI, DI
-	JG             single_177
+	JG             single_190
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X2
 	VMOVUPS        (BX)(SI*2), X3
@@ -2726,15 +2915,15 @@ unrolled_176:
 	VFMADDSUB231PS Y5, Y1, Y4
 	VMOVUPS        Y4, 32(AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            unrolled_176
+	JMP            unrolled_189
 
-single_177:
+single_190:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_178:
+one_191:
 	CMPQ           SI, DI
-	JG             tail_179
+	JG             tail_192
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X7
 	VMOVUPS        (BX)(SI*2), X8
@@ -2745,11 +2934,11 @@ one_178:
 	VFMADDSUB231PS Y7, Y1, Y2
 	VMOVUPS        Y2, (AX)(SI*4)
 	ADDQ           $0x00000008, SI
-	JMP            one_178
+	JMP            one_191
 
-tail_179:
+tail_192:
 	SUBQ           SI, CX
-	JZ             done_180
+	JZ             done_193
 	MOVQ           $0x00000008, DI
 	SUBQ           CX, DI
 	LEAQ           tailmask<>+0(SB), R8
@@ -2775,7 +2964,7 @@ tail_179:
 	VFMADDSUB231PS Y9, Y2, Y0
 	VMASKMOVPS     Y0, Y1, (AX)(SI*4)
 
-done_180:
+done_193:
 	VZEROUPPER
 	RET
 
@@ -2801,9 +2990,9 @@ TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-unrolled_181:
+unrolled_194:
 	CMPQ        DI, R8
-	JG          single_182
+	JG          single_195
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -2821,15 +3010,15 @@ unrolled_181:
 	VMOVUPS     Y2, 32(AX)(DI*4)
 	VMOVUPS     Y0, 32(SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_181
+	JMP         unrolled_194
 
-single_182:
+single_195:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_183:
+one_196:
 	CMPQ        DI, R8
-	JG          tail_184
+	JG          tail_197
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -2839,11 +3028,11 @@ one_183:
 	VMOVUPS     Y2, (AX)(DI*4)
 	VMOVUPS     Y0, (SI)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_183
+	JMP         one_196
 
-tail_184:
+tail_197:
 	SUBQ        DI, DX
-	JZ          done_185
+	JZ          done_198
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -2859,7 +3048,7 @@ tail_184:
 	VMASKMOVPS  Y5, Y0, (AX)(DI*4)
 	VMASKMOVPS  Y1, Y0, (SI)(DI*4)
 
-done_185:
+done_198:
 	VZEROUPPER
 	RET
 
@@ -2873,9 +3062,9 @@ TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_186:
+widen_199:
 	CMPQ      BX, SI
-	JG        widen_next_187
+	JG        widen_next_200
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	VCVTPH2PS 16(CX)(BX*2), Y0
@@ -2885,32 +3074,32 @@ widen_186:
 	VCVTPH2PS 48(CX)(BX*2), Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_186
+	JMP       widen_199
 
-widen_next_187:
+widen_next_200:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_188:
+widen_201:
 	CMPQ      BX, SI
-	JG        widen_next_189
+	JG        widen_next_202
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_188
+	JMP       widen_201
 
-widen_next_189:
-widen_tail_190:
+widen_next_202:
+widen_tail_203:
 	CMPQ      BX, DX
-	JAE       widen_done_191
+	JAE       widen_done_204
 	MOVWLZX   (CX)(BX*2), SI
 	VMOVD     SI, X0
 	VCVTPH2PS X0, X0
 	VMOVSS    X0, (AX)(BX*4)
 	INCQ      BX
-	JMP       widen_tail_190
+	JMP       widen_tail_203
 
-widen_done_191:
+widen_done_204:
 	VZEROUPPER
 	RET
 
@@ -2924,9 +3113,9 @@ TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_192:
+widen_205:
 	CMPQ      BX, SI
-	JG        widen_next_193
+	JG        widen_next_206
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
@@ -2940,33 +3129,33 @@ widen_192:
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_192
+	JMP       widen_205
 
-widen_next_193:
+widen_next_206:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_194:
+widen_207:
 	CMPQ      BX, SI
-	JG        widen_next_195
+	JG        widen_next_208
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_194
+	JMP       widen_207
 
-widen_next_195:
-widen_tail_196:
+widen_next_208:
+widen_tail_209:
 	CMPQ    BX, DX
-	JAE     widen_done_197
+	JAE     widen_done_210
 	MOVWLZX (CX)(BX*2), SI
 	SHLL    $0x10, SI
 	VMOVD   SI, X0
 	VMOVSS  X0, (AX)(BX*4)
 	INCQ    BX
-	JMP     widen_tail_196
+	JMP     widen_tail_209
 
-widen_done_197:
+widen_done_210:
 	VZEROUPPER
 	RET
 
@@ -2984,9 +3173,9 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ   CX, SI
 	SUBQ   $0x00000040, SI
 
-unrolled_198:
+unrolled_211:
 	CMPQ        BX, SI
-	JG          single_199
+	JG          single_212
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	VMOVUPS     64(AX)(BX*4), Z4
@@ -2996,30 +3185,30 @@ unrolled_198:
 	VMOVUPS     192(AX)(BX*4), Z4
 	VFMADD231PS 192(DX)(BX*4), Z4, Z3
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_198
+	JMP         unrolled_211
 
-single_199:
+single_212:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_200:
+one_213:
 	CMPQ        BX, SI
-	JG          tail_201
+	JG          tail_214
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	ADDQ        $0x00000010, BX
-	JMP         one_200
+	JMP         one_213
 
-tail_201:
+tail_214:
 	SUBQ        BX, CX
-	JZ          done_202
+	JZ          done_215
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (AX)(BX*4), K1, Z4
 	VMOVUPS.Z   (DX)(BX*4), K1, Z5
 	VFMADD231PS Z5, Z4, Z0
 
-done_202:
+done_215:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3048,36 +3237,36 @@ TEXT ·sumAVX512(SB), NOSPLIT, $0-28
 	MOVQ   CX, BX
 	SUBQ   $0x00000040, BX
 
-unrolled_203:
+unrolled_216:
 	CMPQ   DX, BX
-	JG     single_204
+	JG     single_217
 	VADDPS (AX)(DX*4), Z0, Z0
 	VADDPS 64(AX)(DX*4), Z1, Z1
 	VADDPS 128(AX)(DX*4), Z2, Z2
 	VADDPS 192(AX)(DX*4), Z3, Z3
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_203
+	JMP    unrolled_216
 
-single_204:
+single_217:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_205:
+one_218:
 	CMPQ   DX, BX
-	JG     tail_206
+	JG     tail_219
 	VADDPS (AX)(DX*4), Z0, Z0
 	ADDQ   $0x00000010, DX
-	JMP    one_205
+	JMP    one_218
 
-tail_206:
+tail_219:
 	SUBQ      DX, CX
-	JZ        done_207
+	JZ        done_220
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-done_207:
+done_220:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3108,9 +3297,9 @@ TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_208:
+unrolled_221:
 	CMPQ        DX, BX
-	JG          single_209
+	JG          single_222
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
@@ -3124,24 +3313,24 @@ unrolled_208:
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z4
 	ADDQ        $0x00000040, DX
-	JMP         unrolled_208
+	JMP         unrolled_221
 
-single_209:
+single_222:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_210:
+one_223:
 	CMPQ        DX, BX
-	JG          tail_211
+	JG          tail_224
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
 	ADDQ        $0x00000010, DX
-	JMP         one_210
+	JMP         one_223
 
-tail_211:
+tail_224:
 	SUBQ        DX, CX
-	JZ          done_212
+	JZ          done_225
 	LEAQ        kmask<>+0(SB), BX
 	KMOVW       (BX)(CX*2), K1
 	VMOVUPS.Z   (AX)(DX*4), K1, Z5
@@ -3149,7 +3338,7 @@ tail_211:
 	VMOVAPS.Z   Z5, K1, Z5
 	VFMADD231PS Z5, Z5, Z1
 
-done_212:
+done_225:
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z1, Z1
@@ -3177,9 +3366,9 @@ TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
 	MOVQ         CX, SI
 	SUBQ         $0x00000040, SI
 
-unrolled_213:
+unrolled_226:
 	CMPQ        BX, SI
-	JG          single_214
+	JG          single_227
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
@@ -3193,24 +3382,24 @@ unrolled_213:
 	VFMADD231PS 192(AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, 192(DX)(BX*4)
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_213
+	JMP         unrolled_226
 
-single_214:
+single_227:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_215:
+one_228:
 	CMPQ        BX, SI
-	JG          tail_216
+	JG          tail_229
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
 	ADDQ        $0x00000010, BX
-	JMP         one_215
+	JMP         one_228
 
-tail_216:
+tail_229:
 	SUBQ        BX, CX
-	JZ          done_217
+	JZ          done_230
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (DX)(BX*4), K1, Z1
@@ -3218,7 +3407,7 @@ tail_216:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (DX)(BX*4)
 
-done_217:
+done_230:
 	VZEROUPPER
 	RET
 
@@ -3233,9 +3422,9 @@ TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_218:
+unrolled_231:
 	CMPQ    DX, BX
-	JG      single_219
+	JG      single_232
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
@@ -3249,31 +3438,31 @@ unrolled_218:
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, 192(AX)(DX*4)
 	ADDQ    $0x00000040, DX
-	JMP     unrolled_218
+	JMP     unrolled_231
 
-single_219:
+single_232:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_220:
+one_233:
 	CMPQ    DX, BX
-	JG      tail_221
+	JG      tail_234
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
 	ADDQ    $0x00000010, DX
-	JMP     one_220
+	JMP     one_233
 
-tail_221:
+tail_234:
 	SUBQ      DX, CX
-	JZ        done_222
+	JZ        done_235
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z1
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(DX*4)
 
-done_222:
+done_235:
 	VZEROUPPER
 	RET
 
@@ -3290,9 +3479,9 @@ TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-76
 	MOVQ         DX, DI
 	SUBQ         $0x00000020, DI
 
-unrolled_223:
+unrolled_236:
 	CMPQ    SI, DI
-	JG      single_224
+	JG      single_237
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
@@ -3302,25 +3491,25 @@ unrolled_223:
 	VMULPS  64(BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_223
+	JMP     unrolled_236
 
-single_224:
+single_237:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_225:
+one_238:
 	CMPQ    SI, DI
-	JG      tail_226
+	JG      tail_239
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_225
+	JMP     one_238
 
-tail_226:
+tail_239:
 	SUBQ      SI, DX
-	JZ        done_227
+	JZ        done_240
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z1
@@ -3329,7 +3518,7 @@ tail_226:
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(SI*4)
 
-done_227:
+done_240:
 	VZEROUPPER
 	RET
 
@@ -3347,14 +3536,14 @@ TEXT ·affineAVX512(SB), NOSPLIT, $0-104
 	MOVSS        r+100(FP), X1
 	VBROADCASTSS X1, Z1
 	TESTQ        DI, DI
-	JZ           nobias_228
+	JZ           nobias_241
 	XORQ         DI, DI
 	MOVQ         DX, R8
 	SUBQ         $0x00000020, R8
 
-unrolled_230:
+unrolled_243:
 	CMPQ        DI, R8
-	JG          single_231
+	JG          single_244
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3368,15 +3557,15 @@ unrolled_230:
 	VFMADD231PS 64(BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, 64(AX)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_230
+	JMP         unrolled_243
 
-single_231:
+single_244:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_232:
+one_245:
 	CMPQ        DI, R8
-	JG          tail_233
+	JG          tail_246
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3384,11 +3573,11 @@ one_232:
 	VFMADD231PS (BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, (AX)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_232
+	JMP         one_245
 
-tail_233:
+tail_246:
 	SUBQ        DI, DX
-	JZ          done_234
+	JZ          done_247
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (CX)(DI*4), K1, Z2
@@ -3399,17 +3588,17 @@ tail_233:
 	VFMADD231PS Z1, Z2, Z0
 	VMOVUPS     Z0, K1, (AX)(DI*4)
 
-done_234:
-	JMP affine_done_229
+done_247:
+	JMP affine_done_242
 
-nobias_228:
+nobias_241:
 	XORQ SI, SI
 	MOVQ DX, DI
 	SUBQ $0x00000020, DI
 
-unrolled_235:
+unrolled_248:
 	CMPQ    SI, DI
-	JG      single_236
+	JG      single_249
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
@@ -3421,26 +3610,26 @@ unrolled_235:
 	VMULPS  64(BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_235
+	JMP     unrolled_248
 
-single_236:
+single_249:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_237:
+one_250:
 	CMPQ    SI, DI
-	JG      tail_238
+	JG      tail_251
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
 	VMULPS  (BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_237
+	JMP     one_250
 
-tail_238:
+tail_251:
 	SUBQ      SI, DX
-	JZ        done_239
+	JZ        done_252
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z2
@@ -3450,8 +3639,8 @@ tail_238:
 	VMULPS    Z0, Z2, Z2
 	VMOVUPS   Z2, K1, (AX)(SI*4)
 
-done_239:
-affine_done_229:
+done_252:
+affine_done_242:
 	VZEROUPPER
 	RET
 
@@ -3467,11 +3656,11 @@ TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_240:
+rows4_253:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_241
+	JB     rows1_254
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -3488,9 +3677,9 @@ rows4_240:
 	MOVQ   SI, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_243:
+unrolled_256:
 	CMPQ        R13, R14
-	JG          single_244
+	JG          single_257
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -3502,27 +3691,27 @@ unrolled_243:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_243
+	JMP         unrolled_256
 
-single_244:
+single_257:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_245:
+one_258:
 	CMPQ        R13, R14
-	JG          tail_246
+	JG          tail_259
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_245
+	JMP         one_258
 
-tail_246:
+tail_259:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_247
+	JZ          done_260
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z8
@@ -3535,7 +3724,7 @@ tail_246:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z11
 	VFMADD231PS Z11, Z8, Z6
 
-done_247:
+done_260:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -3578,50 +3767,50 @@ done_247:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_240
+	JMP           rows4_253
 
-rows1_241:
+rows1_254:
 	CMPQ   R8, CX
-	JAE    gemv_done_242
+	JAE    gemv_done_255
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_248:
+unrolled_261:
 	CMPQ        R9, R10
-	JG          single_249
+	JG          single_262
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	VMOVUPS     64(BX)(R9*4), Z0
 	VFMADD231PS 64(DX)(R9*4), Z0, Z10
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_248
+	JMP         unrolled_261
 
-single_249:
+single_262:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_250:
+one_263:
 	CMPQ        R9, R10
-	JG          tail_251
+	JG          tail_264
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	ADDQ        $0x00000010, R9
-	JMP         one_250
+	JMP         one_263
 
-tail_251:
+tail_264:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_252
+	JZ          done_265
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z0
 	VMOVUPS.Z   (DX)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z9
 
-done_252:
+done_265:
 	VADDPS        Z10, Z9, Z9
 	VEXTRACTF64X4 $0x01, Z9, Y0
 	VADDPS        Y0, Y9, Y0
@@ -3634,9 +3823,213 @@ done_252:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_241
+	JMP           rows1_254
 
-gemv_done_242:
+gemv_done_255:
+	VZEROUPPER
+	RET
+
+// func gemvPrefetchAVX512(y []float32, w []float32, x []float32, next []float32)
+// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemvPrefetchAVX512(SB), NOSPLIT, $0-96
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_266:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_267
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	MOVQ    next_base+72(FP), R9
+	CMOVQLT R9, R14
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_269:
+	CMPQ        R9, R15
+	JG          single_270
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     64(BX)(R9*4), Z8
+	VFMADD231PS 64(R10)(R9*4), Z8, Z1
+	VFMADD231PS 64(R11)(R9*4), Z8, Z3
+	VFMADD231PS 64(R12)(R9*4), Z8, Z5
+	VFMADD231PS 64(R13)(R9*4), Z8, Z7
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_269
+
+single_270:
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
+
+one_271:
+	CMPQ        R9, R15
+	JG          tail_272
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	ADDQ        $0x00000010, R9
+	JMP         one_271
+
+tail_272:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_273
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z8
+	VMOVUPS.Z   (R10)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z0
+	VMOVUPS.Z   (R11)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z2
+	VMOVUPS.Z   (R12)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z6
+
+done_273:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X11
+	VADDPS        X11, X8, X8
+	VMOVHLPS      X8, X8, X11
+	VADDPS        X11, X8, X8
+	VMOVSHDUP     X8, X11
+	VADDSS        X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z2, Y11
+	VADDPS        Y11, Y2, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x10, X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z4, Y11
+	VADDPS        Y11, Y4, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x20, X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z6, Y11
+	VADDPS        Y11, Y6, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x30, X11, X8, X8
+	VMOVUPS       X8, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           rows4_266
+
+rows1_267:
+	CMPQ   R8, CX
+	JAE    gemv_done_268
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_274:
+	CMPQ        R9, R10
+	JG          single_275
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z9
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(DX)(R9*4), Z0, Z10
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_274
+
+single_275:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_276:
+	CMPQ        R9, R10
+	JG          tail_277
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z9
+	ADDQ        $0x00000010, R9
+	JMP         one_276
+
+tail_277:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_278
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z9
+
+done_278:
+	VADDPS        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           rows1_267
+
+gemv_done_268:
 	VZEROUPPER
 	RET
 
@@ -3652,11 +4045,11 @@ TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_254:
+cols_280:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000080
-	JB     cols_next_253
+	JB     cols_next_279
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -3670,9 +4063,9 @@ cols_254:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_255:
+pairs_281:
 	CMPQ         R10, R11
-	JG           lastrow_256
+	JG           lastrow_282
 	VBROADCASTSS (BX)(R10*4), Z8
 	VBROADCASTSS 4(BX)(R10*4), Z9
 	VFMADD231PS  (R9), Z8, Z0
@@ -3693,11 +4086,11 @@ pairs_255:
 	VFMADD231PS  448(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_255
+	JMP          pairs_281
 
-lastrow_256:
+lastrow_282:
 	CMPQ         R10, SI
-	JAE          rows_done_257
+	JAE          rows_done_283
 	VBROADCASTSS (BX)(R10*4), Z8
 	VFMADD231PS  (R9), Z8, Z0
 	VFMADD231PS  64(R9), Z8, Z1
@@ -3708,7 +4101,7 @@ lastrow_256:
 	VFMADD231PS  384(R9), Z8, Z6
 	VFMADD231PS  448(R9), Z8, Z7
 
-rows_done_257:
+rows_done_283:
 	VMOVUPS Z0, (AX)(R8*4)
 	VMOVUPS Z1, 64(AX)(R8*4)
 	VMOVUPS Z2, 128(AX)(R8*4)
@@ -3718,14 +4111,14 @@ rows_done_257:
 	VMOVUPS Z6, 384(AX)(R8*4)
 	VMOVUPS Z7, 448(AX)(R8*4)
 	ADDQ    $0x00000080, R8
-	JMP     cols_254
+	JMP     cols_280
 
-cols_next_253:
-cols_259:
+cols_next_279:
+cols_285:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000040
-	JB     cols_next_258
+	JB     cols_next_284
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
@@ -3739,9 +4132,9 @@ cols_259:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_260:
+pairs_286:
 	CMPQ         R10, R11
-	JG           lastrow_261
+	JG           lastrow_287
 	VBROADCASTSS (BX)(R10*4), Z0
 	VBROADCASTSS 4(BX)(R10*4), Z1
 	VFMADD231PS  (R9), Z0, Z10
@@ -3754,18 +4147,18 @@ pairs_260:
 	VFMADD231PS  192(R9)(DI*1), Z1, Z17
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_260
+	JMP          pairs_286
 
-lastrow_261:
+lastrow_287:
 	CMPQ         R10, SI
-	JAE          rows_done_262
+	JAE          rows_done_288
 	VBROADCASTSS (BX)(R10*4), Z0
 	VFMADD231PS  (R9), Z0, Z10
 	VFMADD231PS  64(R9), Z0, Z11
 	VFMADD231PS  128(R9), Z0, Z12
 	VFMADD231PS  192(R9), Z0, Z13
 
-rows_done_262:
+rows_done_288:
 	VADDPS  Z14, Z10, Z10
 	VMOVUPS Z10, (AX)(R8*4)
 	VADDPS  Z15, Z11, Z11
@@ -3775,14 +4168,14 @@ rows_done_262:
 	VADDPS  Z17, Z13, Z13
 	VMOVUPS Z13, 192(AX)(R8*4)
 	ADDQ    $0x00000040, R8
-	JMP     cols_259
+	JMP     cols_285
 
-cols_next_258:
-cols_264:
+cols_next_284:
+cols_290:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000010
-	JB     cols_next_263
+	JB     cols_next_289
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
@@ -3790,32 +4183,32 @@ cols_264:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_265:
+pairs_291:
 	CMPQ         R10, R11
-	JG           lastrow_266
+	JG           lastrow_292
 	VBROADCASTSS (BX)(R10*4), Z0
 	VBROADCASTSS 4(BX)(R10*4), Z1
 	VFMADD231PS  (R9), Z0, Z18
 	VFMADD231PS  (R9)(DI*1), Z1, Z19
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_265
+	JMP          pairs_291
 
-lastrow_266:
+lastrow_292:
 	CMPQ         R10, SI
-	JAE          rows_done_267
+	JAE          rows_done_293
 	VBROADCASTSS (BX)(R10*4), Z0
 	VFMADD231PS  (R9), Z0, Z18
 
-rows_done_267:
+rows_done_293:
 	VADDPS  Z19, Z18, Z18
 	VMOVUPS Z18, (AX)(R8*4)
 	ADDQ    $0x00000010, R8
-	JMP     cols_264
+	JMP     cols_290
 
-cols_next_263:
+cols_next_289:
 	SUBQ   R8, CX
-	JZ     gemvT_done_268
+	JZ     gemvT_done_294
 	LEAQ   kmask<>+0(SB), R9
 	KMOVW  (R9)(CX*2), K1
 	LEAQ   (DX)(R8*4), CX
@@ -3825,9 +4218,9 @@ cols_next_263:
 	MOVQ   SI, R9
 	SUBQ   $0x00000002, R9
 
-pairs_269:
+pairs_295:
 	CMPQ         DX, R9
-	JG           lastrow_270
+	JG           lastrow_296
 	VBROADCASTSS (BX)(DX*4), Z0
 	VBROADCASTSS 4(BX)(DX*4), Z1
 	VMOVUPS.Z    (CX), K1, Z2
@@ -3836,20 +4229,20 @@ pairs_269:
 	VFMADD231PS  Z0, Z1, Z21
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_269
+	JMP          pairs_295
 
-lastrow_270:
+lastrow_296:
 	CMPQ         DX, SI
-	JAE          rows_done_271
+	JAE          rows_done_297
 	VBROADCASTSS (BX)(DX*4), Z0
 	VMOVUPS.Z    (CX), K1, Z1
 	VFMADD231PS  Z1, Z0, Z20
 
-rows_done_271:
+rows_done_297:
 	VADDPS  Z21, Z20, Z20
 	VMOVUPS Z20, K1, (AX)(R8*4)
 
-gemvT_done_268:
+gemvT_done_294:
 	VZEROUPPER
 	RET
 
@@ -3865,11 +4258,11 @@ TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_272:
+rows4_298:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_273
+	JB     rows1_299
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -3886,9 +4279,9 @@ rows4_272:
 	MOVQ   BX, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_275:
+unrolled_301:
 	CMPQ        R13, R14
-	JG          single_276
+	JG          single_302
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -3900,27 +4293,27 @@ unrolled_275:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_275
+	JMP         unrolled_301
 
-single_276:
+single_302:
 	MOVQ BX, R14
 	SUBQ $0x00000010, R14
 
-one_277:
+one_303:
 	CMPQ        R13, R14
-	JG          tail_278
+	JG          tail_304
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_277
+	JMP         one_303
 
-tail_278:
+tail_304:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_279
+	JZ          done_305
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R13*4), K1, Z8
@@ -3933,7 +4326,7 @@ tail_278:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z21
 	VFMADD231PS Z21, Z8, Z6
 
-done_279:
+done_305:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -3976,50 +4369,50 @@ done_279:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           rows4_272
+	JMP           rows4_298
 
-rows1_273:
+rows1_299:
 	CMPQ   R8, CX
-	JAE    gemv_done_274
+	JAE    gemv_done_300
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	XORQ   R9, R9
 	MOVQ   BX, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_280:
+unrolled_306:
 	CMPQ        R9, R10
-	JG          single_281
+	JG          single_307
 	VMOVUPS     (DX)(R9*4), Z0
 	VFMADD231PS (SI)(R9*4), Z0, Z9
 	VMOVUPS     64(DX)(R9*4), Z0
 	VFMADD231PS 64(SI)(R9*4), Z0, Z10
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_280
+	JMP         unrolled_306
 
-single_281:
+single_307:
 	MOVQ BX, R10
 	SUBQ $0x00000010, R10
 
-one_282:
+one_308:
 	CMPQ        R9, R10
-	JG          tail_283
+	JG          tail_309
 	VMOVUPS     (DX)(R9*4), Z0
 	VFMADD231PS (SI)(R9*4), Z0, Z9
 	ADDQ        $0x00000010, R9
-	JMP         one_282
+	JMP         one_308
 
-tail_283:
+tail_309:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_284
+	JZ          done_310
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (DX)(R9*4), K1, Z0
 	VMOVUPS.Z   (SI)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z9
 
-done_284:
+done_310:
 	VADDPS        Z10, Z9, Z9
 	VEXTRACTF64X4 $0x01, Z9, Y0
 	VADDPS        Y0, Y9, Y0
@@ -4032,9 +4425,9 @@ done_284:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           rows1_273
+	JMP           rows1_299
 
-gemv_done_274:
+gemv_done_300:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -4044,11 +4437,11 @@ gemv_done_274:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_285:
+rows4_311:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_286
+	JB     rows1_312
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -4065,9 +4458,9 @@ rows4_285:
 	MOVQ   SI, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_288:
+unrolled_314:
 	CMPQ        R13, R14
-	JG          single_289
+	JG          single_315
 	VMOVUPS     (BX)(R13*4), Z0
 	VFMADD231PS (R9)(R13*4), Z0, Z11
 	VFMADD231PS (R10)(R13*4), Z0, Z13
@@ -4079,27 +4472,27 @@ unrolled_288:
 	VFMADD231PS 64(R11)(R13*4), Z0, Z16
 	VFMADD231PS 64(R12)(R13*4), Z0, Z18
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_288
+	JMP         unrolled_314
 
-single_289:
+single_315:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_290:
+one_316:
 	CMPQ        R13, R14
-	JG          tail_291
+	JG          tail_317
 	VMOVUPS     (BX)(R13*4), Z0
 	VFMADD231PS (R9)(R13*4), Z0, Z11
 	VFMADD231PS (R10)(R13*4), Z0, Z13
 	VFMADD231PS (R11)(R13*4), Z0, Z15
 	VFMADD231PS (R12)(R13*4), Z0, Z17
 	ADDQ        $0x00000010, R13
-	JMP         one_290
+	JMP         one_316
 
-tail_291:
+tail_317:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_292
+	JZ          done_318
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z0
@@ -4112,7 +4505,7 @@ tail_291:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z17
 
-done_292:
+done_318:
 	VADDPS        Z12, Z11, Z11
 	VADDPS        Z14, Z13, Z13
 	VADDPS        Z16, Z15, Z15
@@ -4155,50 +4548,50 @@ done_292:
 	VMOVUPS       X0, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_285
+	JMP           rows4_311
 
-rows1_286:
+rows1_312:
 	CMPQ   R8, CX
-	JAE    gemv_done_287
+	JAE    gemv_done_313
 	VPXORD Z19, Z19, Z19
 	VPXORD Z20, Z20, Z20
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_293:
+unrolled_319:
 	CMPQ        R9, R10
-	JG          single_294
+	JG          single_320
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z19
 	VMOVUPS     64(BX)(R9*4), Z0
 	VFMADD231PS 64(DX)(R9*4), Z0, Z20
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_293
+	JMP         unrolled_319
 
-single_294:
+single_320:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_295:
+one_321:
 	CMPQ        R9, R10
-	JG          tail_296
+	JG          tail_322
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z19
 	ADDQ        $0x00000010, R9
-	JMP         one_295
+	JMP         one_321
 
-tail_296:
+tail_322:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_297
+	JZ          done_323
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z0
 	VMOVUPS.Z   (DX)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z19
 
-done_297:
+done_323:
 	VADDPS        Z20, Z19, Z19
 	VEXTRACTF64X4 $0x01, Z19, Y0
 	VADDPS        Y0, Y19, Y0
@@ -4211,45 +4604,48 @@ done_297:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_286
+	JMP           rows1_312
 
-gemv_done_287:
+gemv_done_313:
 	VZEROUPPER
 	RET
 
-// func gemmNTAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
-// Requires: AVX, AVX512F, AVX512VL
-TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-120
-	XORQ AX, AX
+// func gemmNTAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-144
+	MOVQ next_base+72(FP), AX
+	MOVQ next_len+80(FP), CX
+	LEAQ -4(AX)(CX*4), CX
+	XORQ DX, DX
 
-rowtile_298:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000004
-	JB   rowtile_next_299
-	XORQ CX, CX
+rowtile_324:
+	MOVQ m+96(FP), BX
+	SUBQ DX, BX
+	CMPQ BX, $0x00000004
+	JB   rowtile_next_325
+	XORQ BX, BX
 
-coltile_300:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000002
-	JB     coltile_next_301
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, SI
-	IMULQ  BX, SI
-	ADDQ   DX, SI
-	LEAQ   (SI)(BX*1), DX
-	LEAQ   (DX)(BX*1), DI
-	LEAQ   (DI)(BX*1), BX
-	MOVQ   b_base+48(FP), R8
-	MOVQ   ldb+104(FP), R9
-	SHLQ   $0x02, R9
-	MOVQ   CX, R10
-	IMULQ  R9, R10
-	ADDQ   R8, R10
-	LEAQ   (R10)(R9*1), R8
+coltile_326:
+	MOVQ   n+104(FP), SI
+	SUBQ   BX, SI
+	CMPQ   SI, $0x00000002
+	JB     coltile_next_327
+	MOVQ   a_base+24(FP), SI
+	MOVQ   lda+120(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   DX, R8
+	IMULQ  DI, R8
+	ADDQ   SI, R8
+	LEAQ   (R8)(DI*1), SI
+	LEAQ   (SI)(DI*1), R9
+	LEAQ   (R9)(DI*1), DI
+	MOVQ   b_base+48(FP), R10
+	MOVQ   ldb+128(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   BX, R12
+	IMULQ  R11, R12
+	ADDQ   R10, R12
+	LEAQ   (R12)(R11*1), R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -4258,95 +4654,103 @@ coltile_300:
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   k+88(FP), R9
-	XORQ   R11, R11
-	MOVQ   R9, R12
-	SUBQ   $0x00000020, R12
+	MOVQ   k+112(FP), R11
+	XORQ   R13, R13
+	MOVQ   R11, R14
+	SUBQ   $0x00000020, R14
 
-unrolled_302:
-	CMPQ        R11, R12
-	JG          single_303
-	VMOVUPS     (R10)(R11*4), Z8
-	VMOVUPS     (R8)(R11*4), Z9
-	VMOVUPS     (SI)(R11*4), Z10
+unrolled_328:
+	CMPQ        R13, R14
+	JG          single_329
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R13*4), Z8
+	VMOVUPS     (R10)(R13*4), Z9
+	VMOVUPS     (R8)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS     (DX)(R11*4), Z10
+	VMOVUPS     (SI)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS     (DI)(R11*4), Z10
+	VMOVUPS     (R9)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS     (BX)(R11*4), Z10
+	VMOVUPS     (DI)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
-	VMOVUPS     64(R10)(R11*4), Z8
-	VMOVUPS     64(R8)(R11*4), Z9
-	VMOVUPS     64(SI)(R11*4), Z10
+	VMOVUPS     64(R12)(R13*4), Z8
+	VMOVUPS     64(R10)(R13*4), Z9
+	VMOVUPS     64(R8)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS     64(DX)(R11*4), Z10
+	VMOVUPS     64(SI)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS     64(DI)(R11*4), Z10
+	VMOVUPS     64(R9)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS     64(BX)(R11*4), Z10
+	VMOVUPS     64(DI)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
-	ADDQ        $0x00000020, R11
-	JMP         unrolled_302
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_328
 
-single_303:
-	MOVQ R9, R12
-	SUBQ $0x00000010, R12
+single_329:
+	MOVQ R11, R14
+	SUBQ $0x00000010, R14
 
-one_304:
-	CMPQ        R11, R12
-	JG          tail_305
-	VMOVUPS     (R10)(R11*4), Z8
-	VMOVUPS     (R8)(R11*4), Z9
-	VMOVUPS     (SI)(R11*4), Z10
+one_330:
+	CMPQ        R13, R14
+	JG          tail_331
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R13*4), Z8
+	VMOVUPS     (R10)(R13*4), Z9
+	VMOVUPS     (R8)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS     (DX)(R11*4), Z10
+	VMOVUPS     (SI)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS     (DI)(R11*4), Z10
+	VMOVUPS     (R9)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS     (BX)(R11*4), Z10
+	VMOVUPS     (DI)(R13*4), Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
-	ADDQ        $0x00000010, R11
-	JMP         one_304
+	ADDQ        $0x00000010, R13
+	JMP         one_330
 
-tail_305:
-	SUBQ        R11, R9
-	JZ          done_306
-	LEAQ        kmask<>+0(SB), R12
-	KMOVW       (R12)(R9*2), K1
-	VMOVUPS.Z   (R10)(R11*4), K1, Z8
-	VMOVUPS.Z   (R8)(R11*4), K1, Z9
-	VMOVUPS.Z   (SI)(R11*4), K1, Z10
+tail_331:
+	SUBQ        R13, R11
+	JZ          done_332
+	LEAQ        kmask<>+0(SB), R14
+	KMOVW       (R14)(R11*2), K1
+	VMOVUPS.Z   (R12)(R13*4), K1, Z8
+	VMOVUPS.Z   (R10)(R13*4), K1, Z9
+	VMOVUPS.Z   (R8)(R13*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS.Z   (DX)(R11*4), K1, Z10
+	VMOVUPS.Z   (SI)(R13*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS.Z   (DI)(R11*4), K1, Z10
+	VMOVUPS.Z   (R9)(R13*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS.Z   (BX)(R11*4), K1, Z10
+	VMOVUPS.Z   (DI)(R13*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 
-done_306:
-	MOVQ          c_base+0(FP), DX
-	MOVQ          ldc+112(FP), BX
-	MOVQ          AX, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+done_332:
+	MOVQ          c_base+0(FP), SI
+	MOVQ          ldc+136(FP), DI
+	MOVQ          DX, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z0, Y8
 	VADDPS        Y8, Y0, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4355,7 +4759,7 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
+	VMOVSS        X8, (SI)(R8*4)
 	VEXTRACTF64X4 $0x01, Z1, Y8
 	VADDPS        Y8, Y1, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4364,11 +4768,11 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(DX)(SI*4)
-	MOVQ          AX, SI
-	ADDQ          $0x00000001, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+	VMOVSS        X8, 4(SI)(R8*4)
+	MOVQ          DX, R8
+	ADDQ          $0x00000001, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z2, Y8
 	VADDPS        Y8, Y2, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4377,7 +4781,7 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
+	VMOVSS        X8, (SI)(R8*4)
 	VEXTRACTF64X4 $0x01, Z3, Y8
 	VADDPS        Y8, Y3, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4386,11 +4790,11 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(DX)(SI*4)
-	MOVQ          AX, SI
-	ADDQ          $0x00000002, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+	VMOVSS        X8, 4(SI)(R8*4)
+	MOVQ          DX, R8
+	ADDQ          $0x00000002, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z4, Y8
 	VADDPS        Y8, Y4, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4399,7 +4803,7 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
+	VMOVSS        X8, (SI)(R8*4)
 	VEXTRACTF64X4 $0x01, Z5, Y8
 	VADDPS        Y8, Y5, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4408,11 +4812,11 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(DX)(SI*4)
-	MOVQ          AX, SI
-	ADDQ          $0x00000003, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+	VMOVSS        X8, 4(SI)(R8*4)
+	MOVQ          DX, R8
+	ADDQ          $0x00000003, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z6, Y8
 	VADDPS        Y8, Y6, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4421,7 +4825,7 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
+	VMOVSS        X8, (SI)(R8*4)
 	VEXTRACTF64X4 $0x01, Z7, Y8
 	VADDPS        Y8, Y7, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4430,104 +4834,112 @@ done_306:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(DX)(SI*4)
-	ADDQ          $0x00000002, CX
-	JMP           coltile_300
+	VMOVSS        X8, 4(SI)(R8*4)
+	ADDQ          $0x00000002, BX
+	JMP           coltile_326
 
-coltile_next_301:
-coltile_307:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000001
-	JB     coltile_next_308
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, SI
-	IMULQ  BX, SI
-	ADDQ   DX, SI
-	LEAQ   (SI)(BX*1), DX
-	LEAQ   (DX)(BX*1), DI
-	LEAQ   (DI)(BX*1), BX
-	MOVQ   b_base+48(FP), R8
-	MOVQ   ldb+104(FP), R9
-	SHLQ   $0x02, R9
-	MOVQ   CX, R10
-	IMULQ  R9, R10
-	ADDQ   R8, R10
+coltile_next_327:
+coltile_333:
+	MOVQ   n+104(FP), SI
+	SUBQ   BX, SI
+	CMPQ   SI, $0x00000001
+	JB     coltile_next_334
+	MOVQ   a_base+24(FP), SI
+	MOVQ   lda+120(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   DX, R8
+	IMULQ  DI, R8
+	ADDQ   SI, R8
+	LEAQ   (R8)(DI*1), SI
+	LEAQ   (SI)(DI*1), R9
+	LEAQ   (R9)(DI*1), DI
+	MOVQ   b_base+48(FP), R10
+	MOVQ   ldb+128(FP), R11
+	SHLQ   $0x02, R11
+	MOVQ   BX, R12
+	IMULQ  R11, R12
+	ADDQ   R10, R12
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
-	MOVQ   k+88(FP), R8
-	XORQ   R9, R9
-	MOVQ   R8, R11
-	SUBQ   $0x00000020, R11
+	MOVQ   k+112(FP), R10
+	XORQ   R11, R11
+	MOVQ   R10, R13
+	SUBQ   $0x00000020, R13
 
-unrolled_309:
-	CMPQ        R9, R11
-	JG          single_310
-	VMOVUPS     (R10)(R9*4), Z8
-	VMOVUPS     (SI)(R9*4), Z9
+unrolled_335:
+	CMPQ        R11, R13
+	JG          single_336
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS     (DX)(R9*4), Z9
+	VMOVUPS     (SI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS     (DI)(R9*4), Z9
+	VMOVUPS     (R9)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS     (BX)(R9*4), Z9
+	VMOVUPS     (DI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z14
-	VMOVUPS     64(R10)(R9*4), Z8
-	VMOVUPS     64(SI)(R9*4), Z9
+	VMOVUPS     64(R12)(R11*4), Z8
+	VMOVUPS     64(R8)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS     64(DX)(R9*4), Z9
+	VMOVUPS     64(SI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS     64(DI)(R9*4), Z9
+	VMOVUPS     64(R9)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS     64(BX)(R9*4), Z9
+	VMOVUPS     64(DI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z14
-	ADDQ        $0x00000020, R9
-	JMP         unrolled_309
+	ADDQ        $0x00000020, R11
+	JMP         unrolled_335
 
-single_310:
-	MOVQ R8, R11
-	SUBQ $0x00000010, R11
+single_336:
+	MOVQ R10, R13
+	SUBQ $0x00000010, R13
 
-one_311:
-	CMPQ        R9, R11
-	JG          tail_312
-	VMOVUPS     (R10)(R9*4), Z8
-	VMOVUPS     (SI)(R9*4), Z9
+one_337:
+	CMPQ        R11, R13
+	JG          tail_338
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R12)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS     (DX)(R9*4), Z9
+	VMOVUPS     (SI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS     (DI)(R9*4), Z9
+	VMOVUPS     (R9)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS     (BX)(R9*4), Z9
+	VMOVUPS     (DI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z14
-	ADDQ        $0x00000010, R9
-	JMP         one_311
+	ADDQ        $0x00000010, R11
+	JMP         one_337
 
-tail_312:
-	SUBQ        R9, R8
-	JZ          done_313
-	LEAQ        kmask<>+0(SB), R11
-	KMOVW       (R11)(R8*2), K1
-	VMOVUPS.Z   (R10)(R9*4), K1, Z8
-	VMOVUPS.Z   (SI)(R9*4), K1, Z9
+tail_338:
+	SUBQ        R11, R10
+	JZ          done_339
+	LEAQ        kmask<>+0(SB), R13
+	KMOVW       (R13)(R10*2), K1
+	VMOVUPS.Z   (R12)(R11*4), K1, Z8
+	VMOVUPS.Z   (R8)(R11*4), K1, Z9
 	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS.Z   (DX)(R9*4), K1, Z9
+	VMOVUPS.Z   (SI)(R11*4), K1, Z9
 	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS.Z   (DI)(R9*4), K1, Z9
+	VMOVUPS.Z   (R9)(R11*4), K1, Z9
 	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS.Z   (BX)(R9*4), K1, Z9
+	VMOVUPS.Z   (DI)(R11*4), K1, Z9
 	VFMADD231PS Z8, Z9, Z14
 
-done_313:
-	MOVQ          c_base+0(FP), DX
-	MOVQ          ldc+112(FP), BX
-	MOVQ          AX, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+done_339:
+	MOVQ          c_base+0(FP), SI
+	MOVQ          ldc+136(FP), DI
+	MOVQ          DX, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z11, Y8
 	VADDPS        Y8, Y11, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4536,11 +4948,11 @@ done_313:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
-	MOVQ          AX, SI
-	ADDQ          $0x00000001, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+	VMOVSS        X8, (SI)(R8*4)
+	MOVQ          DX, R8
+	ADDQ          $0x00000001, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z12, Y8
 	VADDPS        Y8, Y12, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4549,11 +4961,11 @@ done_313:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
-	MOVQ          AX, SI
-	ADDQ          $0x00000002, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+	VMOVSS        X8, (SI)(R8*4)
+	MOVQ          DX, R8
+	ADDQ          $0x00000002, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z13, Y8
 	VADDPS        Y8, Y13, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4562,11 +4974,11 @@ done_313:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
-	MOVQ          AX, SI
-	ADDQ          $0x00000003, SI
-	IMULQ         BX, SI
-	ADDQ          CX, SI
+	VMOVSS        X8, (SI)(R8*4)
+	MOVQ          DX, R8
+	ADDQ          $0x00000003, R8
+	IMULQ         DI, R8
+	ADDQ          BX, R8
 	VEXTRACTF64X4 $0x01, Z14, Y8
 	VADDPS        Y8, Y14, Y8
 	VEXTRACTF32X4 $0x01, Y8, X9
@@ -4575,95 +4987,95 @@ done_313:
 	VADDPS        X9, X8, X8
 	VMOVSHDUP     X8, X9
 	VADDSS        X9, X8, X8
-	VMOVSS        X8, (DX)(SI*4)
-	ADDQ          $0x00000001, CX
-	JMP           coltile_307
+	VMOVSS        X8, (SI)(R8*4)
+	ADDQ          $0x00000001, BX
+	JMP           coltile_333
 
-coltile_next_308:
-	ADDQ $0x00000004, AX
-	JMP  rowtile_298
+coltile_next_334:
+	ADDQ $0x00000004, DX
+	JMP  rowtile_324
 
-rowtile_next_299:
-rowtile_314:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000001
-	JB   rowtile_next_315
-	XORQ CX, CX
+rowtile_next_325:
+rowtile_340:
+	MOVQ m+96(FP), AX
+	SUBQ DX, AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_341
+	XORQ AX, AX
 
-coltile_316:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000002
-	JB     coltile_next_317
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
+coltile_342:
+	MOVQ   n+104(FP), CX
+	SUBQ   AX, CX
+	CMPQ   CX, $0x00000002
+	JB     coltile_next_343
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   AX, SI
+	MOVQ   DX, SI
 	IMULQ  BX, SI
-	ADDQ   DX, SI
-	MOVQ   b_base+48(FP), DX
-	MOVQ   ldb+104(FP), BX
+	ADDQ   CX, SI
+	MOVQ   b_base+48(FP), CX
+	MOVQ   ldb+128(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   CX, DI
+	MOVQ   AX, DI
 	IMULQ  BX, DI
-	ADDQ   DX, DI
-	LEAQ   (DI)(BX*1), DX
+	ADDQ   CX, DI
+	LEAQ   (DI)(BX*1), CX
 	VPXORD Z15, Z15, Z15
 	VPXORD Z16, Z16, Z16
-	MOVQ   k+88(FP), BX
+	MOVQ   k+112(FP), BX
 	XORQ   R8, R8
 	MOVQ   BX, R9
 	SUBQ   $0x00000020, R9
 
-unrolled_318:
+unrolled_344:
 	CMPQ        R8, R9
-	JG          single_319
+	JG          single_345
 	VMOVUPS     (DI)(R8*4), Z0
-	VMOVUPS     (DX)(R8*4), Z1
+	VMOVUPS     (CX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	VMOVUPS     64(DI)(R8*4), Z0
-	VMOVUPS     64(DX)(R8*4), Z1
+	VMOVUPS     64(CX)(R8*4), Z1
 	VMOVUPS     64(SI)(R8*4), Z2
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000020, R8
-	JMP         unrolled_318
+	JMP         unrolled_344
 
-single_319:
+single_345:
 	MOVQ BX, R9
 	SUBQ $0x00000010, R9
 
-one_320:
+one_346:
 	CMPQ        R8, R9
-	JG          tail_321
+	JG          tail_347
 	VMOVUPS     (DI)(R8*4), Z0
-	VMOVUPS     (DX)(R8*4), Z1
+	VMOVUPS     (CX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000010, R8
-	JMP         one_320
+	JMP         one_346
 
-tail_321:
+tail_347:
 	SUBQ        R8, BX
-	JZ          done_322
+	JZ          done_348
 	LEAQ        kmask<>+0(SB), R9
 	KMOVW       (R9)(BX*2), K1
 	VMOVUPS.Z   (DI)(R8*4), K1, Z0
-	VMOVUPS.Z   (DX)(R8*4), K1, Z1
+	VMOVUPS.Z   (CX)(R8*4), K1, Z1
 	VMOVUPS.Z   (SI)(R8*4), K1, Z2
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 
-done_322:
-	MOVQ          c_base+0(FP), DX
-	MOVQ          ldc+112(FP), BX
-	MOVQ          AX, SI
+done_348:
+	MOVQ          c_base+0(FP), CX
+	MOVQ          ldc+136(FP), BX
+	MOVQ          DX, SI
 	IMULQ         BX, SI
-	ADDQ          CX, SI
+	ADDQ          AX, SI
 	VEXTRACTF64X4 $0x01, Z15, Y0
 	VADDPS        Y0, Y15, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
@@ -4672,7 +5084,7 @@ done_322:
 	VADDPS        X1, X0, X0
 	VMOVSHDUP     X0, X1
 	VADDSS        X1, X0, X0
-	VMOVSS        X0, (DX)(SI*4)
+	VMOVSS        X0, (CX)(SI*4)
 	VEXTRACTF64X4 $0x01, Z16, Y0
 	VADDPS        Y0, Y16, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
@@ -4681,37 +5093,37 @@ done_322:
 	VADDPS        X1, X0, X0
 	VMOVSHDUP     X0, X1
 	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(DX)(SI*4)
-	ADDQ          $0x00000002, CX
-	JMP           coltile_316
+	VMOVSS        X0, 4(CX)(SI*4)
+	ADDQ          $0x00000002, AX
+	JMP           coltile_342
 
-coltile_next_317:
-coltile_323:
-	MOVQ   n+80(FP), DX
-	SUBQ   CX, DX
-	CMPQ   DX, $0x00000001
-	JB     coltile_next_324
-	MOVQ   a_base+24(FP), DX
-	MOVQ   lda+96(FP), BX
+coltile_next_343:
+coltile_349:
+	MOVQ   n+104(FP), CX
+	SUBQ   AX, CX
+	CMPQ   CX, $0x00000001
+	JB     coltile_next_350
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   AX, SI
+	MOVQ   DX, SI
 	IMULQ  BX, SI
-	ADDQ   DX, SI
-	MOVQ   b_base+48(FP), DX
-	MOVQ   ldb+104(FP), BX
+	ADDQ   CX, SI
+	MOVQ   b_base+48(FP), CX
+	MOVQ   ldb+128(FP), BX
 	SHLQ   $0x02, BX
-	MOVQ   CX, DI
+	MOVQ   AX, DI
 	IMULQ  BX, DI
-	ADDQ   DX, DI
+	ADDQ   CX, DI
 	VPXORD Z17, Z17, Z17
-	MOVQ   k+88(FP), DX
+	MOVQ   k+112(FP), CX
 	XORQ   BX, BX
-	MOVQ   DX, R8
+	MOVQ   CX, R8
 	SUBQ   $0x00000020, R8
 
-unrolled_325:
+unrolled_351:
 	CMPQ        BX, R8
-	JG          single_326
+	JG          single_352
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
@@ -4719,36 +5131,36 @@ unrolled_325:
 	VMOVUPS     64(SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000020, BX
-	JMP         unrolled_325
+	JMP         unrolled_351
 
-single_326:
-	MOVQ DX, R8
+single_352:
+	MOVQ CX, R8
 	SUBQ $0x00000010, R8
 
-one_327:
+one_353:
 	CMPQ        BX, R8
-	JG          tail_328
+	JG          tail_354
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000010, BX
-	JMP         one_327
+	JMP         one_353
 
-tail_328:
-	SUBQ        BX, DX
-	JZ          done_329
+tail_354:
+	SUBQ        BX, CX
+	JZ          done_355
 	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DX*2), K1
+	KMOVW       (R8)(CX*2), K1
 	VMOVUPS.Z   (DI)(BX*4), K1, Z0
 	VMOVUPS.Z   (SI)(BX*4), K1, Z1
 	VFMADD231PS Z0, Z1, Z17
 
-done_329:
-	MOVQ          c_base+0(FP), DX
-	MOVQ          ldc+112(FP), BX
-	MOVQ          AX, SI
+done_355:
+	MOVQ          c_base+0(FP), CX
+	MOVQ          ldc+136(FP), BX
+	MOVQ          DX, SI
 	IMULQ         BX, SI
-	ADDQ          CX, SI
+	ADDQ          AX, SI
 	VEXTRACTF64X4 $0x01, Z17, Y0
 	VADDPS        Y0, Y17, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
@@ -4757,15 +5169,15 @@ done_329:
 	VADDPS        X1, X0, X0
 	VMOVSHDUP     X0, X1
 	VADDSS        X1, X0, X0
-	VMOVSS        X0, (DX)(SI*4)
-	ADDQ          $0x00000001, CX
-	JMP           coltile_323
+	VMOVSS        X0, (CX)(SI*4)
+	ADDQ          $0x00000001, AX
+	JMP           coltile_349
 
-coltile_next_324:
-	ADDQ $0x00000001, AX
-	JMP  rowtile_314
+coltile_next_350:
+	ADDQ $0x00000001, DX
+	JMP  rowtile_340
 
-rowtile_next_315:
+rowtile_next_341:
 	VZEROUPPER
 	RET
 
@@ -4774,18 +5186,18 @@ rowtile_next_315:
 TEXT ·gemmNNAVX512(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_330:
+rowtile_356:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_331
+	JB   rowtile_next_357
 	XORQ CX, CX
 
-coltile_332:
+coltile_358:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_333
+	JB      coltile_next_359
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -4819,9 +5231,9 @@ coltile_332:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_334:
+nnk_360:
 	CMPQ         R11, R10
-	JAE          nnk_done_335
+	JAE          nnk_done_361
 	VMOVUPS      (R9), Z8
 	VMOVUPS      64(R9), Z9
 	VBROADCASTSS (SI)(R11*4), Z10
@@ -4838,9 +5250,9 @@ nnk_334:
 	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_334
+	JMP          nnk_360
 
-nnk_done_335:
+nnk_done_361:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4859,14 +5271,14 @@ nnk_done_335:
 	VMOVUPS Z6, (BX)(CX*4)
 	VMOVUPS Z7, 64(BX)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_332
+	JMP     coltile_358
 
-coltile_next_333:
-coltile_336:
+coltile_next_359:
+coltile_362:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_337
+	JB      coltile_next_363
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -4896,9 +5308,9 @@ coltile_336:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_338:
+nnk_364:
 	CMPQ         R11, R10
-	JAE          nnk_done_339
+	JAE          nnk_done_365
 	VMOVUPS      (R9), Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -4910,9 +5322,9 @@ nnk_338:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_338
+	JMP          nnk_364
 
-nnk_done_339:
+nnk_done_365:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4927,12 +5339,12 @@ nnk_done_339:
 	VMOVUPS Z2, (DI)(CX*4)
 	VMOVUPS Z3, (BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_336
+	JMP     coltile_362
 
-coltile_next_337:
+coltile_next_363:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_341
+	JZ        coltile_next_367
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -4966,9 +5378,9 @@ coltile_next_337:
 	MOVQ      k+88(FP), R10
 	XORQ      R11, R11
 
-nnk_342:
+nnk_368:
 	CMPQ         R11, R10
-	JAE          nnk_done_343
+	JAE          nnk_done_369
 	VMOVUPS.Z    (R9), K1, Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -4980,9 +5392,9 @@ nnk_342:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_342
+	JMP          nnk_368
 
-nnk_done_343:
+nnk_done_369:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -4997,23 +5409,23 @@ nnk_done_343:
 	VMOVUPS Z2, K1, (DI)(CX*4)
 	VMOVUPS Z3, K1, (BX)(CX*4)
 
-coltile_next_341:
+coltile_next_367:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_330
+	JMP  rowtile_356
 
-rowtile_next_331:
-rowtile_344:
+rowtile_next_357:
+rowtile_370:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_345
+	JB   rowtile_next_371
 	XORQ CX, CX
 
-coltile_346:
+coltile_372:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_347
+	JB      coltile_next_373
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -5035,9 +5447,9 @@ coltile_346:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_348:
+nnk_374:
 	CMPQ         R8, DI
-	JAE          nnk_done_349
+	JAE          nnk_done_375
 	VMOVUPS      (BX), Z2
 	VMOVUPS      64(BX), Z3
 	VBROADCASTSS (SI)(R8*4), Z4
@@ -5045,9 +5457,9 @@ nnk_348:
 	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_348
+	JMP          nnk_374
 
-nnk_done_349:
+nnk_done_375:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5057,14 +5469,14 @@ nnk_done_349:
 	VMOVUPS Z0, (SI)(CX*4)
 	VMOVUPS Z1, 64(SI)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_346
+	JMP     coltile_372
 
-coltile_next_347:
-coltile_350:
+coltile_next_373:
+coltile_376:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_351
+	JB      coltile_next_377
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -5085,17 +5497,17 @@ coltile_350:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_352:
+nnk_378:
 	CMPQ         R8, DI
-	JAE          nnk_done_353
+	JAE          nnk_done_379
 	VMOVUPS      (BX), Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_352
+	JMP          nnk_378
 
-nnk_done_353:
+nnk_done_379:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5104,12 +5516,12 @@ nnk_done_353:
 	ADDQ    DX, SI
 	VMOVUPS Z0, (SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_350
+	JMP     coltile_376
 
-coltile_next_351:
+coltile_next_377:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_355
+	JZ        coltile_next_381
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -5134,17 +5546,17 @@ coltile_next_351:
 	MOVQ      k+88(FP), DI
 	XORQ      R8, R8
 
-nnk_356:
+nnk_382:
 	CMPQ         R8, DI
-	JAE          nnk_done_357
+	JAE          nnk_done_383
 	VMOVUPS.Z    (BX), K1, Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_356
+	JMP          nnk_382
 
-nnk_done_357:
+nnk_done_383:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5153,11 +5565,11 @@ nnk_done_357:
 	ADDQ    DX, SI
 	VMOVUPS Z0, K1, (SI)(CX*4)
 
-coltile_next_355:
+coltile_next_381:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_344
+	JMP  rowtile_370
 
-rowtile_next_345:
+rowtile_next_371:
 	VZEROUPPER
 	RET
 
@@ -5171,9 +5583,9 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-unrolled_358:
+unrolled_384:
 	CMPQ         BX, SI
-	JG           single_359
+	JG           single_385
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -5235,15 +5647,15 @@ unrolled_358:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, 64(AX)(BX*4)
 	ADDQ         $0x00000020, BX
-	JMP          unrolled_358
+	JMP          unrolled_384
 
-single_359:
+single_385:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_360:
+one_386:
 	CMPQ         BX, SI
-	JG           tail_361
+	JG           tail_387
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -5275,11 +5687,11 @@ one_360:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, (AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          one_360
+	JMP          one_386
 
-tail_361:
+tail_387:
 	SUBQ         BX, DX
-	JZ           done_362
+	JZ           done_388
 	LEAQ         kmask<>+0(SB), SI
 	KMOVW        (SI)(DX*2), K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
@@ -5313,7 +5725,7 @@ tail_361:
 	VMOVAPS.Z    Z2, K2, Z0
 	VMOVUPS      Z0, K1, (AX)(BX*4)
 
-done_362:
+done_388:
 	VZEROUPPER
 	RET
 
@@ -5566,9 +5978,9 @@ TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_363:
+unrolled_389:
 	CMPQ   DX, BX
-	JG     single_364
+	JG     single_390
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	VMULPS 64(AX)(DX*4), Z0, Z5
@@ -5578,30 +5990,30 @@ unrolled_363:
 	VMULPS 192(AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z4, Z4
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_363
+	JMP    unrolled_389
 
-single_364:
+single_390:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_365:
+one_391:
 	CMPQ   DX, BX
-	JG     tail_366
+	JG     tail_392
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	ADDQ   $0x00000010, DX
-	JMP    one_365
+	JMP    one_391
 
-tail_366:
+tail_392:
 	SUBQ      DX, CX
-	JZ        done_367
+	JZ        done_393
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z5
 	VMULPS    Z5, Z0, Z0
 	VMAXPS    Z0, Z1, K1, Z1
 
-done_367:
+done_393:
 	VMAXPS        Z3, Z1, Z1
 	VMAXPS        Z4, Z2, Z2
 	VMAXPS        Z2, Z1, Z1
@@ -5650,9 +6062,9 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_368:
+unrolled_394:
 	CMPQ         DX, BX
-	JG           single_369
+	JG           single_395
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -5720,15 +6132,15 @@ unrolled_368:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, 64(AX)(DX*4)
 	ADDQ         $0x00000020, DX
-	JMP          unrolled_368
+	JMP          unrolled_394
 
-single_369:
+single_395:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_370:
+one_396:
 	CMPQ         DX, BX
-	JG           tail_371
+	JG           tail_397
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -5763,11 +6175,11 @@ one_370:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, (AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          one_370
+	JMP          one_396
 
-tail_371:
+tail_397:
 	SUBQ         DX, CX
-	JZ           done_372
+	JZ           done_398
 	LEAQ         kmask<>+0(SB), BX
 	KMOVW        (BX)(CX*2), K1
 	VMOVUPS.Z    (AX)(DX*4), K1, Z4
@@ -5805,7 +6217,7 @@ tail_371:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, K1, (AX)(DX*4)
 
-done_372:
+done_398:
 	VADDPS        Z2, Z1, Z1
 	VEXTRACTF64X4 $0x01, Z1, Y0
 	VADDPS        Y0, Y1, Y0
@@ -5831,9 +6243,9 @@ TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_373:
+unrolled_399:
 	CMPQ           SI, DI
-	JG             single_374
+	JG             single_400
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y2
 	VMOVUPS        (BX)(SI*2), Y3
@@ -5853,15 +6265,15 @@ unrolled_373:
 	VFMADDSUB231PS Z5, Z1, Z4
 	VMOVUPS        Z4, 64(AX)(SI*4)
 	ADDQ           $0x00000020, SI
-	JMP            unrolled_373
+	JMP            unrolled_399
 
-single_374:
+single_400:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_375:
+one_401:
 	CMPQ           SI, DI
-	JG             tail_376
+	JG             tail_402
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y7
 	VMOVUPS        (BX)(SI*2), Y8
@@ -5872,11 +6284,11 @@ one_375:
 	VFMADDSUB231PS Z7, Z1, Z2
 	VMOVUPS        Z2, (AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            one_375
+	JMP            one_401
 
-tail_376:
+tail_402:
 	SUBQ           SI, CX
-	JZ             done_377
+	JZ             done_403
 	LEAQ           kmask<>+0(SB), DI
 	KMOVW          (DI)(CX*2), K1
 	VMOVUPS.Z      (AX)(SI*4), K1, Z1
@@ -5896,7 +6308,7 @@ tail_376:
 	VFMADDSUB231PS Z9, Z1, Z0
 	VMOVUPS        Z0, K1, (AX)(SI*4)
 
-done_377:
+done_403:
 	VZEROUPPER
 	RET
 
@@ -5930,9 +6342,9 @@ TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000020, R8
 
-unrolled_378:
+unrolled_404:
 	CMPQ        DI, R8
-	JG          single_379
+	JG          single_405
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -5950,15 +6362,15 @@ unrolled_378:
 	VMOVUPS     Z2, 64(AX)(DI*4)
 	VMOVUPS     Z0, 64(SI)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_378
+	JMP         unrolled_404
 
-single_379:
+single_405:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_380:
+one_406:
 	CMPQ        DI, R8
-	JG          tail_381
+	JG          tail_407
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -5968,11 +6380,11 @@ one_380:
 	VMOVUPS     Z2, (AX)(DI*4)
 	VMOVUPS     Z0, (SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_380
+	JMP         one_406
 
-tail_381:
+tail_407:
 	SUBQ        DI, DX
-	JZ          done_382
+	JZ          done_408
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (AX)(DI*4), K1, Z0
@@ -5986,7 +6398,7 @@ tail_381:
 	VMOVUPS     Z4, K1, (AX)(DI*4)
 	VMOVUPS     Z0, K1, (SI)(DI*4)
 
-done_382:
+done_408:
 	VZEROUPPER
 	RET
 
@@ -6000,9 +6412,9 @@ TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_383:
+unrolled_409:
 	CMPQ      BX, SI
-	JG        single_384
+	JG        single_410
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	VCVTPH2PS 32(CX)(BX*2), Z0
@@ -6012,30 +6424,30 @@ unrolled_383:
 	VCVTPH2PS 96(CX)(BX*2), Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_383
+	JMP       unrolled_409
 
-single_384:
+single_410:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_385:
+one_411:
 	CMPQ      BX, SI
-	JG        tail_386
+	JG        tail_412
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_385
+	JMP       one_411
 
-tail_386:
+tail_412:
 	SUBQ        BX, DX
-	JZ          done_387
+	JZ          done_413
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
 	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_387:
+done_413:
 	VZEROUPPER
 	RET
 
@@ -6049,9 +6461,9 @@ TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_388:
+unrolled_414:
 	CMPQ      BX, SI
-	JG        single_389
+	JG        single_415
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
@@ -6065,24 +6477,24 @@ unrolled_388:
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_388
+	JMP       unrolled_414
 
-single_389:
+single_415:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_390:
+one_416:
 	CMPQ      BX, SI
-	JG        tail_391
+	JG        tail_417
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_390
+	JMP       one_416
 
-tail_391:
+tail_417:
 	SUBQ        BX, DX
-	JZ          done_392
+	JZ          done_418
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
@@ -6090,6 +6502,6 @@ tail_391:
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_392:
+done_418:
 	VZEROUPPER
 	RET

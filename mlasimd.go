@@ -27,6 +27,9 @@ func Dot(a, b []float32) float32 { return table().Dot(a, b) }
 func Axpy(alpha float32, x, y []float32) { table().Axpy(alpha, x, y) }
 
 // Gemv computes y = W x, where W is row-major with len(y) rows and len(x) columns.
+// From 1 MiB, W is taken to come from memory: the assembly Levels then prefetch its
+// rows ahead of the arithmetic (and may prefetch up to four rows past len(w) that lie
+// within cap(w); a prefetch is a hint, never a read the program can observe).
 func Gemv(y, w, x []float32) { table().Gemv(y, w, x) }
 
 // GemvT computes y = Wᵀ x, where W is row-major with len(x) rows and len(y) columns.
@@ -39,7 +42,10 @@ func DownUp(y, latent, down, up, x []float32) { table().DownUp(y, latent, down, 
 
 // GemmNT computes c = A Bᵀ (c is m x n): c[i*n+j] = Σ_p a[i*lda+p]·b[j*ldb+p], with A
 // m x k and B n x k, rows lda and ldb apart. In MLA decode it scores every head's
-// query against each cache row, reading the row once.
+// query against each cache row, reading the row once. The assembly Levels prefetch
+// the rows of B a block ahead, and past the last row whatever of b lies within
+// cap(b): give b the capacity of the rows you will pass next to have them streamed
+// in while these are computed.
 func GemmNT(c, a, b []float32, m, n, k, lda, ldb int) { table().GemmNT(c, a, b, m, n, k, lda, ldb) }
 
 // GemmNN computes c = A B (c is m x n): c[i*n+j] = Σ_p a[i*lda+p]·b[p*ldb+j], with A

@@ -13,10 +13,12 @@ import (
 )
 
 // featureFlags maps avo's names for CPU features to the dispatch.Features fields that
-// report them. SSE, SSE2 and MMX+ (which has PREFETCHT0) are part of every amd64 CPU.
+// report them. SSE, SSE2, CMOV and MMX+ (which has PREFETCHT0) are part of every
+// amd64 CPU.
 var featureFlags = map[string]func(*dispatch.Features){
 	"SSE": func(*dispatch.Features) {}, "SSE2": func(*dispatch.Features) {}, "MMX+": func(*dispatch.Features) {},
-	"AVX": func(f *dispatch.Features) { f.AVX = false }, "AVX2": func(f *dispatch.Features) { f.AVX2 = false },
+	"CMOV": func(*dispatch.Features) {},
+	"AVX":  func(f *dispatch.Features) { f.AVX = false }, "AVX2": func(f *dispatch.Features) { f.AVX2 = false },
 	"FMA3": func(f *dispatch.Features) { f.FMA = false }, "F16C": func(f *dispatch.Features) { f.F16C = false },
 	"AVX512F":  func(f *dispatch.Features) { f.AVX512F = false },
 	"AVX512VL": func(f *dispatch.Features) { f.AVX512VL = false },

@@ -44,6 +44,11 @@ func affineAVX2(dst []float32, x []float32, w []float32, b []float32, mean float
 //go:noescape
 func gemvAVX2(y []float32, w []float32, x []float32)
 
+// gemvPrefetch computes y = W x like gemv, prefetching the next rows of W and then next.
+//
+//go:noescape
+func gemvPrefetchAVX2(y []float32, w []float32, x []float32, next []float32)
+
 // gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.
 //
 //go:noescape
@@ -54,10 +59,10 @@ func gemvTAVX2(y []float32, w []float32, x []float32)
 //go:noescape
 func downUpAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
-// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.
+// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.
 //
 //go:noescape
-func gemmNTAVX2(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+func gemmNTAVX2(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
 // gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
 //
@@ -139,6 +144,11 @@ func affineAVX512(dst []float32, x []float32, w []float32, b []float32, mean flo
 //go:noescape
 func gemvAVX512(y []float32, w []float32, x []float32)
 
+// gemvPrefetch computes y = W x like gemv, prefetching the next rows of W and then next.
+//
+//go:noescape
+func gemvPrefetchAVX512(y []float32, w []float32, x []float32, next []float32)
+
 // gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.
 //
 //go:noescape
@@ -149,10 +159,10 @@ func gemvTAVX512(y []float32, w []float32, x []float32)
 //go:noescape
 func downUpAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
-// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.
+// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.
 //
 //go:noescape
-func gemmNTAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+func gemmNTAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
 // gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
 //

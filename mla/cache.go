@@ -173,3 +173,14 @@ func (k *Cache) Rows(j0, j1 int, dst []float32) []float32 {
 	}
 	return k.f32[lo:hi:hi]
 }
+
+// tileRows is Rows for the decode loop: from an f32 cache the slice's capacity reaches
+// on to row ahead, so that GemmNT prefetches those rows (the next tile) while it
+// works on these. Rows keeps the capacity at j1 so that no caller can append into
+// the cache.
+func (k *Cache) tileRows(j0, j1, ahead int, dst []float32) []float32 {
+	if k.dtype != F32 {
+		return k.Rows(j0, j1, dst)
+	}
+	return k.f32[j0*k.width : j1*k.width : max(j1, ahead)*k.width]
+}

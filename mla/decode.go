@@ -136,7 +136,7 @@ func (t *attendTask) run(part, parts int) {
 	for j0 := r0; j0 < r1; j0 += l.tile {
 		j1 := min(j0+l.tile, r1)
 		n := j1 - j0
-		rows := k.Rows(j0, j1, p.rows)
+		rows := k.tileRows(j0, j1, min(j1+l.tile, r1), p.rows)
 		scores := p.scores[:H*n]
 		mlasimd.GemmNT(scores, l.dec.qa, rows, H, n, rw, rw, rw)
 		for h := range H {

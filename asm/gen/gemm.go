@@ -6,15 +6,45 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-const gemmSig = "func(c, a, b []float32, m, n, k, lda, ldb, ldc int)"
+const (
+	gemmSig   = "func(c, a, b []float32, m, n, k, lda, ldb, ldc int)"
+	gemmNTSig = "func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int)"
+)
 
 // gemmNT computes c[i*ldc+j] = sum_p a[i*lda+p]*b[j*ldb+p] in tiles of 4 rows of A by
 // 2 rows of B: each loaded row chunk of A meets two rows of B, for eight independent
 // accumulators. In MLA decode A holds the heads' queries and B the cache rows.
+//
+// While it computes, it prefetches next (the memory the caller reads after this call,
+// in MLA decode the following cache rows) one cache line per step of the 4-row
+// tiles: from DRAM, B would otherwise arrive only when the first band of A rows asks
+// for it, and every later band would find it cached with the memory bus idle.
+// next must not be empty; prefetching never faults, and the stream stays on next's
+// last line once it reaches it.
 func (t target) gemmNT() {
-	t.begin("gemmNT", gemmSig, "gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.")
-	t.tiles([]int{2, 1}, func(rows, cols int, i, j Register) { t.gemmNTBlock(rows, cols, i, j) })
+	t.begin("gemmNT", gemmNTSig, "gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.")
+	pf := ptr("next")
+	last := Load(Param("next").Len(), GP64())
+	LEAQ(Mem{Base: pf, Index: last, Scale: 4, Disp: -4}, last)
+	s := prefetchStream{at: pf, last: last}
+	t.tiles([]int{2, 1}, func(rows, cols int, i, j Register) {
+		if rows < 4 {
+			t.gemmNTBlock(rows, cols, i, j, nil)
+		} else {
+			t.gemmNTBlock(rows, cols, i, j, &s)
+		}
+	})
 	ret()
+}
+
+// prefetchStream walks a region one cache line at a time, stopping at its last line.
+type prefetchStream struct{ at, last Register }
+
+func (s prefetchStream) step() {
+	PREFETCHT1(Mem{Base: s.at})
+	ADDQ(U32(64), s.at)
+	CMPQ(s.at, s.last)
+	CMOVQHI(s.last, s.at)
 }
 
 // gemmNN accumulates c[i*ldc+j] += sum_p a[i*lda+p]*b[p*ldb+j] in tiles of 4 rows of c
@@ -84,7 +114,8 @@ func rowPointers(name, ld string, start Register, rows int) []Register {
 }
 
 // gemmNTBlock emits one rows x nb tile of dot products over k at (i, j).
-func (t target) gemmNTBlock(rows, nb int, i, j Register) {
+// When pf is not nil, every full step of the k loop also prefetches one line.
+func (t target) gemmNTBlock(rows, nb int, i, j Register, pf *prefetchStream) {
 	a := rowPointers("a", "lda", i, rows)
 	b := rowPointers("b", "ldb", j, nb)
 	acc := make([][]VecVirtual, rows)
@@ -93,6 +124,9 @@ func (t target) gemmNTBlock(rows, nb int, i, j Register) {
 	}
 	k := Load(Param("k"), GP64())
 	t.loop(k, 2, func(c chunk) {
+		if pf != nil && c.u == 0 && c.m == nil {
+			pf.step()
+		}
 		// Each B chunk meets every A row: load it once into a register (as a memory
 		// operand it would be loaded once per row, and loads would bound the loop).
 		vb := make([]Op, nb)

@@ -15,7 +15,22 @@ func (t target) gemv() {
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
-	t.gemvBody(y, m, w, x, n)
+	t.gemvBody(y, m, w, x, n, nil)
+	ret()
+}
+
+// gemvPrefetch is gemv for a W that comes from DRAM: while a block of rows is
+// multiplied, the next block streams into L2, as many lines per chunk as the chunk
+// reads, so the memory bus never waits for the arithmetic to ask. The last block
+// prefetches next instead (the rows after W, or W's own last block when there are
+// none). The prefetches cost load slots, so for a W already in cache gemv is faster.
+func (t target) gemvPrefetch() {
+	t.begin("gemvPrefetch", "func(y, w, x, next []float32)",
+		"gemvPrefetch computes y = W x like gemv, prefetching the next rows of W and then next.")
+	y, m := slice("y")
+	w := ptr("w")
+	x, n := slice("x")
+	t.gemvBody(y, m, w, x, n, func() Register { return ptr("next") })
 	ret()
 }
 
@@ -25,16 +40,17 @@ func (t target) downUp() {
 		"downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).")
 	lat, r := slice("latent")
 	x, n := slice("x")
-	t.gemvBody(lat, r, ptr("down"), x, n)
+	t.gemvBody(lat, r, ptr("down"), x, n, nil)
 	y, m := slice("y")
-	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()))
+	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()), nil)
 	ret()
 }
 
 // gemvBody emits y = W x for m rows and n columns: blocks of four rows with two
 // accumulators each (eight independent FMA chains), then the remaining rows one
-// at a time.
-func (t target) gemvBody(y, m, w, x, n Register) {
+// at a time. With next not nil each block prefetches the following one, and the
+// last block the memory at next().
+func (t target) gemvBody(y, m, w, x, n Register, next func() Register) {
 	rowBytes := GP64()
 	MOVQ(n, rowBytes)
 	SHLQ(U8(2), rowBytes)
@@ -57,6 +73,13 @@ func (t target) gemvBody(y, m, w, x, n Register) {
 			LEAQ(Mem{Base: rows[r-1], Index: rowBytes, Scale: 1}, rows[r])
 		}
 	}
+	var pf Register
+	if next != nil {
+		pf = GP64()
+		LEAQ(Mem{Base: rows[gemvRows-1], Index: rowBytes, Scale: 1}, pf)
+		CMPQ(left, U32(2*gemvRows))
+		CMOVQLT(next(), pf)
+	}
 	var acc [gemvRows][2]VecVirtual
 	for r := range acc {
 		acc[r][0], acc[r][1] = t.vec(), t.vec()
@@ -64,6 +87,14 @@ func (t target) gemvBody(y, m, w, x, n Register) {
 		t.zero(acc[r][1])
 	}
 	t.loop(n, 2, func(c chunk) {
+		if next != nil && c.m == nil {
+			// A chunk reads gemvRows vectors: prefetch as many bytes of the next block.
+			chunkBytes := gemvRows * t.lanes * 4
+			for off := 0; off < chunkBytes; off += 64 {
+				PREFETCHT1(Mem{Base: pf, Disp: off})
+			}
+			ADDQ(U32(chunkBytes), pf)
+		}
 		vx := t.load(c, x)
 		for r := range rows {
 			VFMADD231PS(t.operand(c, rows[r]), vx, acc[r][c.u])

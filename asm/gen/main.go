@@ -21,6 +21,7 @@ func main() {
 		t.scaleMul()
 		t.affine()
 		t.gemv()
+		t.gemvPrefetch()
 		t.gemvT()
 		t.downUp()
 		t.gemmNT()
