@@ -34,8 +34,8 @@ type Machine struct {
 	PeakGFLOP float64 // GFLOP/s of the best Level on an in-cache GEMM tile
 }
 
-// Probe measures the machine with the best available Level: a Dot over two 128 MiB
-// vectors for the bandwidth (it reads both and does almost nothing else), and the
+// Probe measures the machine with the best available Level: ReadGBs(1) for the
+// bandwidth (streaming 128 MiB buffers and doing almost nothing else), and the
 // best of a few GEMM tiles whose operands stay in L1/L2 for the multiply-add peak (the
 // peak a real kernel attains, a little under the datasheet's).
 func Probe() Machine {
@@ -53,23 +53,31 @@ func Probe() Machine {
 	return Machine{ReadGBs: bw, PeakGFLOP: peak}
 }
 
-// ReadGBs measures the read bandwidth that workers goroutines draw together: each
-// runs the best Level's Dot over its share of two 128 MiB vectors, far larger than
-// the caches. With one worker it is one core's bandwidth, the roofline's ceiling; with
-// more, the ceiling of a parallel decode.
+// ReadGBs measures the read bandwidth that workers goroutines draw together, each
+// over its share of 128 MiB buffers, far larger than the caches, the faster of two
+// ways: the best Level's Dot over two vectors, and its Gemv over a matrix (which
+// prefetches rows ahead, and streams faster than the hardware prefetchers alone).
+// With one worker it is one core's bandwidth, the roofline's ceiling; with more, the
+// ceiling of a parallel decode.
 func ReadGBs(workers int) float64 {
 	k, _ := mlasimd.Impl(mlasimd.Available()[0])
-	const n = 32 << 20
-	a, b := RandVec(n), RandVec(n)
-	read := func() {
-		var wg sync.WaitGroup
-		for p := range workers {
-			lo, hi := p*n/workers, (p+1)*n/workers
-			wg.Go(func() { k.Dot(a[lo:hi], b[lo:hi]) })
+	const n, cols = 32 << 20, 4096
+	a, b, x := RandVec(n), RandVec(n), RandVec(cols)
+	y := make([]float32, n/cols)
+	parallel := func(f func(lo, hi int)) func() {
+		return func() {
+			var wg sync.WaitGroup
+			for p := range workers {
+				lo, hi := p*n/cols/workers*cols, (p+1)*n/cols/workers*cols
+				wg.Go(func() { f(lo, hi) })
+			}
+			wg.Wait()
 		}
-		wg.Wait()
 	}
-	return 8 * n / SecondsPerCall(read, 300*time.Millisecond) / 1e9
+	dot := parallel(func(lo, hi int) { k.Dot(a[lo:hi], b[lo:hi]) })
+	gemv := parallel(func(lo, hi int) { k.Gemv(y[lo/cols:hi/cols], a[lo:hi], x) })
+	const minTime = 300 * time.Millisecond
+	return max(8*n/SecondsPerCall(dot, minTime), 4*n/SecondsPerCall(gemv, minTime)) / 1e9
 }
 
 // Result is one Case measured at one Level.
