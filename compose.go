@@ -104,20 +104,21 @@ func (p primitives) blockedGemmNN(c, a, b []float32, m, n, k, lda, ldb int) {
 	}
 }
 
-// softmax runs the three passes (max, exp and sum, normalize). A maximum of -Inf
-// means every entry is -Inf or a NaN hid behind them (VMAXPS does not propagate NaN
-// from its first operand); the reference settles those rare rows exactly.
-func (p primitives) softmax(x []float32, scale float32) {
+// softmax runs the three passes (max, exp and sum, normalize) and returns the max and
+// the sum. A maximum of -Inf means every entry is -Inf or a NaN hid behind them
+// (VMAXPS does not propagate NaN from its first operand); the reference settles those
+// rare rows exactly.
+func (p primitives) softmax(x []float32, scale float32) (max, sum float32) {
 	if len(x) == 0 {
-		return
+		return float32(math.Inf(-1)), 0
 	}
 	m := p.maxScaled(x, scale)
 	if math.IsInf(float64(m), -1) {
-		kernels.Softmax(x, scale)
-		return
+		return kernels.SoftmaxStats(x, scale)
 	}
-	sum := p.expSum(x, scale, m)
+	sum = p.expSum(x, scale, m)
 	p.scale(x, 1/sum)
+	return m, sum
 }
 
 func (p primitives) rmsNorm(dst, x, weight []float32, eps float32) {

@@ -21,7 +21,7 @@ type routines struct {
 	gemmNT    func(c, a, b []float32, m, n, k, lda, ldb int)
 	gemmNN    func(c, a, b []float32, m, n, k, lda, ldb int)
 	exp       func(dst, x []float32)
-	softmax   func(x []float32, scale float32)
+	softmax   func(x []float32, scale float32) (max, sum float32)
 	rope      func(x, cos, sin []float32)
 	ropeHalf  func(x, cos, sin []float32)
 	rmsNorm   func(dst, x, weight []float32, eps float32)
@@ -120,7 +120,7 @@ var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
 	gemmNT: kernels.GemmNT, gemmNN: kernels.GemmNN,
-	exp: kernels.Exp, softmax: kernels.Softmax,
+	exp: kernels.Exp, softmax: kernels.SoftmaxStats,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,
 	rmsNorm: kernels.RMSNorm, layerNorm: kernels.LayerNorm,
 	f16ToF32: kernels.F16ToF32, bf16ToF32: kernels.BF16ToF32,

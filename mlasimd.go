@@ -60,6 +60,15 @@ func Exp(dst, x []float32) { table().Exp(dst, x) }
 // give 0; a row of only -Inf becomes all zeros; a NaN or +Inf makes the row NaN.
 func Softmax(x []float32, scale float32) { table().Softmax(x, scale) }
 
+// SoftmaxStats is Softmax that also returns the largest float32(scale*x[i]) and the
+// sum of the exponentials that normalized the row, so that tiles of one long row,
+// softmaxed apart, can be merged (online softmax, as flash attention does): see
+// kernels.SoftmaxStats. An empty or all -Inf row returns (-Inf, 0); a row made NaN
+// returns sum NaN.
+func SoftmaxStats(x []float32, scale float32) (max, sum float32) {
+	return table().SoftmaxStats(x, scale)
+}
+
 // RoPE rotates the interleaved pairs (x[2i], x[2i+1]) by the angle with cosine cos[i]
 // and sine sin[i], in place. len(x) must be 2*len(cos).
 func RoPE(x, cos, sin []float32) { table().RoPE(x, cos, sin) }

@@ -25,7 +25,14 @@ func TestSoftmax(t *testing.T) {
 				}
 				scale := []float32{1, 0.1147, -0.5, 3}[(n+pi)%4]
 				x := r.F32(n, p, xv)
-				k.Softmax(x, scale)
+				if (n+pi)%2 == 0 {
+					k.Softmax(x, scale)
+				} else {
+					m, sum := k.SoftmaxStats(x, scale)
+					if err := testutil.CheckSoftmaxStats(m, sum, xv, scale); err != nil {
+						require.Fail(t, "SoftmaxStats", err.Error())
+					}
+				}
 				if err := testutil.CheckSoftmax(x, xv, scale); err != nil {
 					require.Fail(t, "Softmax", err.Error())
 				}
@@ -84,5 +91,34 @@ func TestSoftmaxSpecialRows(t *testing.T) {
 		k.Softmax(one, 0.3)
 		require.Equal(t, []float32{1}, one)
 		k.Softmax(nil, 1)
+	})
+}
+
+// TestSoftmaxStatsSpecialRows pins SoftmaxStats' returns on the special rows: (-Inf, 0)
+// for an empty or all -Inf row, sum NaN for a row made NaN, (scaled x, 1) for one
+// element.
+func TestSoftmaxStatsSpecialRows(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		m, sum := k.SoftmaxStats(nil, 1)
+		require.True(t, math.IsInf(float64(m), -1) && sum == 0, "empty row: (%v, %v)", m, sum)
+		for _, n := range []int{1, 9, 33} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = -inf
+			}
+			m, sum = k.SoftmaxStats(x, 2)
+			require.True(t, math.IsInf(float64(m), -1) && sum == 0, "all -Inf row: (%v, %v)", m, sum)
+			for _, bad := range []float32{nan, inf} {
+				for i := range x {
+					x[i] = float32(i)
+				}
+				x[n/2] = bad
+				_, sum = k.SoftmaxStats(x, 1)
+				require.True(t, math.IsNaN(float64(sum)), "row with %v: sum %v, want NaN", bad, sum)
+			}
+		}
+		m, sum = k.SoftmaxStats([]float32{42}, 0.5)
+		require.Equal(t, [2]float32{21, 1}, [2]float32{m, sum})
 	})
 }

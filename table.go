@@ -71,6 +71,10 @@ func (k *Kernels) Exp(dst, x []float32) {
 
 func (k *Kernels) Softmax(x []float32, scale float32) { k.r.softmax(x, scale) }
 
+func (k *Kernels) SoftmaxStats(x []float32, scale float32) (max, sum float32) {
+	return k.r.softmax(x, scale)
+}
+
 func (k *Kernels) RoPE(x, cos, sin []float32) {
 	kernels.CheckRoPE("RoPE", len(x), len(cos), len(sin))
 	k.r.rope(x, cos, sin)

@@ -86,9 +86,12 @@ func FuzzSoftmax(f *testing.F) {
 		r := testutil.NewRegion(t, 4*n)
 		for _, im := range impls() {
 			x := r.F32(n, p, xv)
-			im.k.Softmax(x, scale)
+			m, sum := im.k.SoftmaxStats(x, scale) // Softmax is the same routine
 			if err := testutil.CheckSoftmax(x, xv, scale); err != nil {
 				t.Fatalf("%s: Softmax: %v", im.name, err)
+			}
+			if err := testutil.CheckSoftmaxStats(m, sum, xv, scale); err != nil {
+				t.Fatalf("%s: SoftmaxStats: %v", im.name, err)
 			}
 			if !r.UntouchedF32(x) {
 				t.Fatalf("%s: Softmax wrote outside x", im.name)

@@ -10,34 +10,23 @@ import (
 // softmax state (max m, normalizer l), flash-attention style, so that a context of
 // any length is processed in bounded memory.
 //
-// On return s holds the tile's own softmax(scale·s) (the kernel does the exp work),
-// and the caller must:
+// On return s holds the tile's own softmax(scale·s), and the caller must:
 //   - multiply its running output by carry (when carry != 1: the running max rose);
 //   - add alpha · (s · V_tile) to it.
 //
 // The weights relative to the running max are e^{τs_j - m} = p_j · Σ_t · e^{m_t - m},
-// where m_t and Σ_t are the tile's max and normalizer; Σ_t is recovered as 1/p at the
-// arg max, where the numerator e^0 is 1. So the only per-score Go work is finding the
-// arg max.
+// where m_t and Σ_t are the tile's max and normalizer, which SoftmaxStats returns.
 //
 // A tile of only -Inf (masked) gives alpha 0 and leaves the state alone. NaN scores
 // make the whole output NaN, as a NaN input should.
 func foldTile(s []float32, scale float32, m, l *float32) (alpha, carry float32) {
-	best, arg := float32(math.Inf(-1)), -1
-	for i, v := range s {
-		if v > best {
-			best, arg = v, i
-		}
-	}
-	mlasimd.Softmax(s, scale)
-	if arg < 0 { // every score -Inf or NaN: Softmax left zeros or NaNs
-		if len(s) > 0 && s[0] != s[0] {
-			return float32(math.NaN()), 1
-		}
+	mt, sumT := mlasimd.SoftmaxStats(s, scale)
+	switch {
+	case sumT != sumT:
+		return float32(math.NaN()), 1
+	case sumT == 0: // every score -Inf
 		return 0, 1
 	}
-	mt := scale * best // the kernel's own float32(scale*x) of the max
-	sumT := 1 / s[arg]
 	carry = 1
 	if mt > *m {
 		if !math.IsInf(float64(*m), -1) {

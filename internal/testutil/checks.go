@@ -141,6 +141,46 @@ func CheckSoftmax(got, x []float32, s float32) error {
 	return nil
 }
 
+// CheckSoftmaxStats checks what SoftmaxStats returned for row x and scale s. The max
+// must be exact: the largest float32(s·x[i]), one rounding on every Level. Every
+// exponent float32(s·x[i]) - max is then a float32 difference, rounded once as the
+// kernels round it, so the oracle's terms e_i = ExpWant(exponent) carry only the exp
+// error (ExpRelErr each) and the sum adds γ(n) of its own (1.01 covers second-order
+// terms, the last term arguments near the cutoff). A row with a NaN or +Inf must
+// return sum NaN, an all -Inf or empty row (-Inf, 0).
+func CheckSoftmaxStats(gotMax, gotSum float32, x []float32, s float32) error {
+	m := float32(math.Inf(-1))
+	bad := false
+	for _, v := range x {
+		sv := float32(s * v)
+		bad = bad || sv != sv || math.IsInf(float64(sv), 1)
+		m = max(m, sv)
+	}
+	switch {
+	case bad:
+		if gotSum == gotSum {
+			return fmt.Errorf("row with NaN or +Inf: sum %v, want NaN", gotSum)
+		}
+		return nil
+	case math.IsInf(float64(m), -1):
+		if !math.IsInf(float64(gotMax), -1) || gotSum != 0 {
+			return fmt.Errorf("empty or all -Inf row: got (%v, %v), want (-Inf, 0)", gotMax, gotSum)
+		}
+		return nil
+	case gotMax != m:
+		return fmt.Errorf("n=%d scale=%v: max %v, want %v", len(x), s, gotMax, m)
+	}
+	var sum float64
+	for _, v := range x {
+		sum += ExpWant(float32(s*v) - m)
+	}
+	bound := sum*(ExpRelErr+Gamma(len(x)))*1.01 + float64(len(x))*0x1p-126
+	if !Close(gotSum, sum, bound) {
+		return fmt.Errorf("n=%d scale=%v: sum %v, want %v ± %g", len(x), s, gotSum, sum, bound)
+	}
+	return nil
+}
+
 // CheckRMSNorm: the sum of squares has relative error γ(n); the inverse square root
 // halves it and adds one rounding; x·r·w adds two. So each output is within
 // |x·r·w|·(γ(n)/2 + 4u)·1.01.
