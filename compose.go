@@ -23,15 +23,17 @@ type primitives struct {
 	gemvPrefetch func(y, w, x, next []float32)
 	gemvT        func(y, w, x []float32)
 	downUp       func(y, latent, down, up, x []float32)
-	gemmNT       func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int) // c = A Bᵀ, prefetching next
-	gemmNN       func(c, a, b []float32, m, n, k, lda, ldb, ldc int)       // c += A B
-	exp          func(dst, x []float32)
-	maxScaled    func(x []float32, s float32) float32
-	expSum       func(x []float32, s, m float32) float32
-	rope         func(x, cos, sin []float32)
-	ropeHalf     func(x, cos, sin []float32)
-	f16ToF32     func(dst []float32, src []uint16)
-	bf16ToF32    func(dst []float32, src []uint16)
+	// downUpPrefetch is downUp prefetching rows ahead like gemvPrefetch.
+	downUpPrefetch func(y, latent, down, up, x []float32)
+	gemmNT         func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int) // c = A Bᵀ, prefetching next
+	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb, ldc int)       // c += A B
+	exp            func(dst, x []float32)
+	maxScaled      func(x []float32, s float32) float32
+	expSum         func(x []float32, s, m float32) float32
+	rope           func(x, cos, sin []float32)
+	ropeHalf       func(x, cos, sin []float32)
+	f16ToF32       func(dst []float32, src []uint16)
+	bf16ToF32      func(dst []float32, src []uint16)
 }
 
 // Cache blocking of the GEMMs: gemmNT takes B (the cache rows) ntBlockRows at a
@@ -44,7 +46,7 @@ const (
 
 func (p primitives) compose() routines {
 	return routines{
-		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, downUp: p.downUp,
+		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, downUp: p.downUp, downUpCold: p.downUpPrefetch,
 		gemmNT: p.blockedGemmNT, gemmNN: p.blockedGemmNN,
 		exp: p.exp, softmax: p.softmax,
 		rope: p.rope, ropeHalf: p.ropeHalf,

@@ -82,7 +82,7 @@ func TestGemvT(t *testing.T) {
 func TestDownUp(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
-		for _, s := range [][3]int{{0, 0, 0}, {1, 1, 1}, {7, 3, 9}, {64, 16, 33}, {130, 29, 257}, {2048, 512, 16}} {
+		for _, s := range [][3]int{{0, 0, 0}, {1, 1, 1}, {7, 3, 9}, {64, 16, 33}, {130, 29, 257}, {2048, 512, 16}, {13, 1031, 255}} {
 			out, lat, in := s[0], s[1], s[2]
 			down, up, xv := testutil.Normals(rng, lat*in), testutil.Normals(rng, out*lat), testutil.Normals(rng, in)
 			y, latent := make([]float32, out), make([]float32, lat)

@@ -12,24 +12,25 @@ import (
 // routines is one Level's set of raw kernels. They trust their arguments: every
 // length has been checked by the Kernels method that calls them.
 type routines struct {
-	dot       func(a, b []float32) float32
-	axpy      func(alpha float32, x, y []float32)
-	gemv      func(y, w, x []float32)
-	gemvCold  func(y, w, x []float32) // gemv for a W streamed from memory
-	gemvT     func(y, w, x []float32)
-	downUp    func(y, latent, down, up, x []float32)
-	gemmNT    func(c, a, b []float32, m, n, k, lda, ldb int)
-	gemmNN    func(c, a, b []float32, m, n, k, lda, ldb int)
-	exp       func(dst, x []float32)
-	softmax   func(x []float32, scale float32) (max, sum float32)
-	rope      func(x, cos, sin []float32)
-	ropeHalf  func(x, cos, sin []float32)
-	rmsNorm   func(dst, x, weight []float32, eps float32)
-	layerNorm func(dst, x, weight, bias []float32, eps float32)
-	f16ToF32  func(dst []float32, src []uint16)
-	bf16ToF32 func(dst []float32, src []uint16)
-	f32ToF16  func(dst []uint16, src []float32)
-	f32ToBF16 func(dst []uint16, src []float32)
+	dot        func(a, b []float32) float32
+	axpy       func(alpha float32, x, y []float32)
+	gemv       func(y, w, x []float32)
+	gemvCold   func(y, w, x []float32) // gemv for a W streamed from memory
+	gemvT      func(y, w, x []float32)
+	downUp     func(y, latent, down, up, x []float32)
+	downUpCold func(y, latent, down, up, x []float32) // downUp for matrices streamed from memory
+	gemmNT     func(c, a, b []float32, m, n, k, lda, ldb int)
+	gemmNN     func(c, a, b []float32, m, n, k, lda, ldb int)
+	exp        func(dst, x []float32)
+	softmax    func(x []float32, scale float32) (max, sum float32)
+	rope       func(x, cos, sin []float32)
+	ropeHalf   func(x, cos, sin []float32)
+	rmsNorm    func(dst, x, weight []float32, eps float32)
+	layerNorm  func(dst, x, weight, bias []float32, eps float32)
+	f16ToF32   func(dst []float32, src []uint16)
+	bf16ToF32  func(dst []float32, src []uint16)
+	f32ToF16   func(dst []uint16, src []float32)
+	f32ToBF16  func(dst []uint16, src []float32)
 }
 
 // Kernels is the kernel table of one Level. Its methods check their arguments (a
@@ -118,7 +119,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
-	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
+	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp, downUpCold: kernels.DownUp,
 	gemmNT: kernels.GemmNT, gemmNN: kernels.GemmNN,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

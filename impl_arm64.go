@@ -10,7 +10,7 @@ import "github.com/mlasimd/mlasimd/dispatch"
 var _ = register(dispatch.NEON, primitives{
 	dot: dotNEON, sum: sumNEON, sumSqDiff: sumSqDiffNEON,
 	axpy: axpyNEON, scale: scaleNEON, scaleMul: scaleMulNEON, affine: affineNEON,
-	gemv: gemvNEON, gemvPrefetch: func(y, w, x, _ []float32) { gemvNEON(y, w, x) }, gemvT: gemvTNEON, downUp: downUpNEON,
+	gemv: gemvNEON, gemvPrefetch: func(y, w, x, _ []float32) { gemvNEON(y, w, x) }, gemvT: gemvTNEON, downUp: downUpNEON, downUpPrefetch: downUpNEON,
 	gemmNT: func(c, a, b, _ []float32, m, n, k, lda, ldb, ldc int) {
 		gemmNTNEON(c, a, b, m, n, k, lda, ldb, ldc)
 	}, gemmNN: gemmNNNEON,

@@ -1386,6 +1386,338 @@ gemv_done_103:
 	VZEROUPPER
 	RET
 
+// func downUpPrefetchAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·downUpPrefetchAVX2(SB), NOSPLIT, $0-120
+	MOVQ latent_base+24(FP), AX
+	MOVQ latent_len+32(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ x_len+104(FP), BX
+	MOVQ down_base+48(FP), SI
+	MOVQ BX, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_114:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_115
+	MOVQ    SI, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT SI, R14
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    R9, R9
+	MOVQ    BX, R15
+	SUBQ    $0x00000010, R15
+
+unrolled_117:
+	CMPQ        R9, R15
+	JG          single_118
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (DX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     32(DX)(R9*4), Y8
+	VFMADD231PS 32(R10)(R9*4), Y8, Y1
+	VFMADD231PS 32(R11)(R9*4), Y8, Y3
+	VFMADD231PS 32(R12)(R9*4), Y8, Y5
+	VFMADD231PS 32(R13)(R9*4), Y8, Y7
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_117
+
+single_118:
+	MOVQ BX, R15
+	SUBQ $0x00000008, R15
+
+one_119:
+	CMPQ        R9, R15
+	JG          tail_120
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (DX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	ADDQ        $0x00000008, R9
+	JMP         one_119
+
+tail_120:
+	MOVQ        BX, R14
+	SUBQ        R9, R14
+	JZ          done_121
+	MOVQ        $0x00000008, R15
+	SUBQ        R14, R15
+	LEAQ        tailmask<>+0(SB), R14
+	VMOVUPS     (R14)(R15*4), Y8
+	VMASKMOVPS  (DX)(R9*4), Y8, Y9
+	VMASKMOVPS  (R10)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (R11)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (R12)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R13)(R9*4), Y8, Y8
+	VFMADD231PS Y8, Y9, Y6
+
+done_121:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (SI)(DI*4), SI
+	ADDQ         $0x00000004, R8
+	JMP          rows4_114
+
+rows1_115:
+	CMPQ   R8, CX
+	JAE    gemv_done_116
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   R9, R9
+	MOVQ   BX, R10
+	SUBQ   $0x00000010, R10
+
+unrolled_122:
+	CMPQ        R9, R10
+	JG          single_123
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
+	VMOVUPS     32(DX)(R9*4), Y2
+	VFMADD231PS 32(SI)(R9*4), Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_122
+
+single_123:
+	MOVQ BX, R10
+	SUBQ $0x00000008, R10
+
+one_124:
+	CMPQ        R9, R10
+	JG          tail_125
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_124
+
+tail_125:
+	MOVQ        BX, R10
+	SUBQ        R9, R10
+	JZ          done_126
+	MOVQ        $0x00000008, R11
+	SUBQ        R10, R11
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R11*4), Y2
+	VMASKMOVPS  (DX)(R9*4), Y2, Y3
+	VMASKMOVPS  (SI)(R9*4), Y2, Y2
+	VFMADD231PS Y2, Y3, Y0
+
+done_126:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, SI
+	INCQ         R8
+	JMP          rows1_115
+
+gemv_done_116:
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ up_base+72(FP), DX
+	MOVQ latent_base+24(FP), BX
+	MOVQ latent_len+32(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_127:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_128
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000010, R15
+
+unrolled_130:
+	CMPQ        R9, R15
+	JG          single_131
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     32(BX)(R9*4), Y8
+	VFMADD231PS 32(R10)(R9*4), Y8, Y1
+	VFMADD231PS 32(R11)(R9*4), Y8, Y3
+	VFMADD231PS 32(R12)(R9*4), Y8, Y5
+	VFMADD231PS 32(R13)(R9*4), Y8, Y7
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_130
+
+single_131:
+	MOVQ SI, R15
+	SUBQ $0x00000008, R15
+
+one_132:
+	CMPQ        R9, R15
+	JG          tail_133
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	ADDQ        $0x00000008, R9
+	JMP         one_132
+
+tail_133:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_134
+	MOVQ        $0x00000008, R15
+	SUBQ        R14, R15
+	LEAQ        tailmask<>+0(SB), R14
+	VMOVUPS     (R14)(R15*4), Y8
+	VMASKMOVPS  (BX)(R9*4), Y8, Y9
+	VMASKMOVPS  (R10)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (R11)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (R12)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R13)(R9*4), Y8, Y8
+	VFMADD231PS Y8, Y9, Y6
+
+done_134:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          rows4_127
+
+rows1_128:
+	CMPQ   R8, CX
+	JAE    gemv_done_129
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000010, R10
+
+unrolled_135:
+	CMPQ        R9, R10
+	JG          single_136
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     32(BX)(R9*4), Y2
+	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_135
+
+single_136:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_137:
+	CMPQ        R9, R10
+	JG          tail_138
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_137
+
+tail_138:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_139
+	MOVQ        $0x00000008, R11
+	SUBQ        R10, R11
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R11*4), Y2
+	VMASKMOVPS  (BX)(R9*4), Y2, Y3
+	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VFMADD231PS Y2, Y3, Y0
+
+done_139:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          rows1_128
+
+gemv_done_129:
+	VZEROUPPER
+	RET
+
 // func gemmNTAVX2(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, CMOV, FMA3, MMX+
 TEXT ·gemmNTAVX2(SB), NOSPLIT, $0-144
@@ -1394,18 +1726,18 @@ TEXT ·gemmNTAVX2(SB), NOSPLIT, $0-144
 	LEAQ -4(AX)(CX*4), CX
 	XORQ DX, DX
 
-rowtile_114:
+rowtile_140:
 	MOVQ m+96(FP), BX
 	SUBQ DX, BX
 	CMPQ BX, $0x00000004
-	JB   rowtile_next_115
+	JB   rowtile_next_141
 	XORQ BX, BX
 
-coltile_116:
+coltile_142:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000002
-	JB     coltile_next_117
+	JB     coltile_next_143
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -1435,9 +1767,9 @@ coltile_116:
 	MOVQ   R11, R14
 	SUBQ   $0x00000010, R14
 
-unrolled_118:
+unrolled_144:
 	CMPQ        R13, R14
-	JG          single_119
+	JG          single_145
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1471,15 +1803,15 @@ unrolled_118:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_118
+	JMP         unrolled_144
 
-single_119:
+single_145:
 	MOVQ R11, R14
 	SUBQ $0x00000008, R14
 
-one_120:
+one_146:
 	CMPQ        R13, R14
-	JG          tail_121
+	JG          tail_147
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1499,11 +1831,11 @@ one_120:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000008, R13
-	JMP         one_120
+	JMP         one_146
 
-tail_121:
+tail_147:
 	SUBQ        R13, R11
-	JZ          done_122
+	JZ          done_148
 	MOVQ        $0x00000008, R14
 	SUBQ        R11, R14
 	LEAQ        tailmask<>+0(SB), R11
@@ -1523,7 +1855,7 @@ tail_121:
 	VFMADD231PS Y9, Y8, Y6
 	VFMADD231PS Y10, Y8, Y7
 
-done_122:
+done_148:
 	MOVQ         c_base+0(FP), SI
 	MOVQ         ldc+136(FP), DI
 	MOVQ         DX, R8
@@ -1598,14 +1930,14 @@ done_122:
 	VADDSS       X0, X7, X7
 	VMOVSS       X7, 4(SI)(R8*4)
 	ADDQ         $0x00000002, BX
-	JMP          coltile_116
+	JMP          coltile_142
 
-coltile_next_117:
-coltile_123:
+coltile_next_143:
+coltile_149:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000001
-	JB     coltile_next_124
+	JB     coltile_next_150
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -1630,9 +1962,9 @@ coltile_123:
 	MOVQ   R10, R13
 	SUBQ   $0x00000010, R13
 
-unrolled_125:
+unrolled_151:
 	CMPQ        R11, R13
-	JG          single_126
+	JG          single_152
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1656,15 +1988,15 @@ unrolled_125:
 	VMOVUPS     32(DI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000010, R11
-	JMP         unrolled_125
+	JMP         unrolled_151
 
-single_126:
+single_152:
 	MOVQ R10, R13
 	SUBQ $0x00000008, R13
 
-one_127:
+one_153:
 	CMPQ        R11, R13
-	JG          tail_128
+	JG          tail_154
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1679,11 +2011,11 @@ one_127:
 	VMOVUPS     (DI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000008, R11
-	JMP         one_127
+	JMP         one_153
 
-tail_128:
+tail_154:
 	SUBQ        R11, R10
-	JZ          done_129
+	JZ          done_155
 	MOVQ        $0x00000008, R13
 	SUBQ        R10, R13
 	LEAQ        tailmask<>+0(SB), R10
@@ -1698,7 +2030,7 @@ tail_128:
 	VMASKMOVPS  (DI)(R11*4), Y4, Y4
 	VFMADD231PS Y5, Y4, Y3
 
-done_129:
+done_155:
 	MOVQ         c_base+0(FP), SI
 	MOVQ         ldc+136(FP), DI
 	MOVQ         DX, R8
@@ -1745,25 +2077,25 @@ done_129:
 	VADDSS       X0, X3, X3
 	VMOVSS       X3, (SI)(R8*4)
 	ADDQ         $0x00000001, BX
-	JMP          coltile_123
+	JMP          coltile_149
 
-coltile_next_124:
+coltile_next_150:
 	ADDQ $0x00000004, DX
-	JMP  rowtile_114
+	JMP  rowtile_140
 
-rowtile_next_115:
-rowtile_130:
+rowtile_next_141:
+rowtile_156:
 	MOVQ m+96(FP), AX
 	SUBQ DX, AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_131
+	JB   rowtile_next_157
 	XORQ AX, AX
 
-coltile_132:
+coltile_158:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000002
-	JB     coltile_next_133
+	JB     coltile_next_159
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -1784,9 +2116,9 @@ coltile_132:
 	MOVQ   BX, R9
 	SUBQ   $0x00000010, R9
 
-unrolled_134:
+unrolled_160:
 	CMPQ        R8, R9
-	JG          single_135
+	JG          single_161
 	VMOVUPS     (DI)(R8*4), Y2
 	VMOVUPS     (CX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
@@ -1798,26 +2130,26 @@ unrolled_134:
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000010, R8
-	JMP         unrolled_134
+	JMP         unrolled_160
 
-single_135:
+single_161:
 	MOVQ BX, R9
 	SUBQ $0x00000008, R9
 
-one_136:
+one_162:
 	CMPQ        R8, R9
-	JG          tail_137
+	JG          tail_163
 	VMOVUPS     (DI)(R8*4), Y2
 	VMOVUPS     (CX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000008, R8
-	JMP         one_136
+	JMP         one_162
 
-tail_137:
+tail_163:
 	SUBQ        R8, BX
-	JZ          done_138
+	JZ          done_164
 	MOVQ        $0x00000008, R9
 	SUBQ        BX, R9
 	LEAQ        tailmask<>+0(SB), BX
@@ -1828,7 +2160,7 @@ tail_137:
 	VFMADD231PS Y3, Y2, Y0
 	VFMADD231PS Y4, Y2, Y1
 
-done_138:
+done_164:
 	MOVQ         c_base+0(FP), CX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         DX, SI
@@ -1849,14 +2181,14 @@ done_138:
 	VADDSS       X0, X1, X1
 	VMOVSS       X1, 4(CX)(SI*4)
 	ADDQ         $0x00000002, AX
-	JMP          coltile_132
+	JMP          coltile_158
 
-coltile_next_133:
-coltile_139:
+coltile_next_159:
+coltile_165:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000001
-	JB     coltile_next_140
+	JB     coltile_next_166
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -1875,9 +2207,9 @@ coltile_139:
 	MOVQ   CX, R8
 	SUBQ   $0x00000010, R8
 
-unrolled_141:
+unrolled_167:
 	CMPQ        BX, R8
-	JG          single_142
+	JG          single_168
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
@@ -1885,24 +2217,24 @@ unrolled_141:
 	VMOVUPS     32(SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000010, BX
-	JMP         unrolled_141
+	JMP         unrolled_167
 
-single_142:
+single_168:
 	MOVQ CX, R8
 	SUBQ $0x00000008, R8
 
-one_143:
+one_169:
 	CMPQ        BX, R8
-	JG          tail_144
+	JG          tail_170
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000008, BX
-	JMP         one_143
+	JMP         one_169
 
-tail_144:
+tail_170:
 	SUBQ        BX, CX
-	JZ          done_145
+	JZ          done_171
 	MOVQ        $0x00000008, R8
 	SUBQ        CX, R8
 	LEAQ        tailmask<>+0(SB), CX
@@ -1911,7 +2243,7 @@ tail_144:
 	VMASKMOVPS  (SI)(BX*4), Y1, Y1
 	VFMADD231PS Y2, Y1, Y0
 
-done_145:
+done_171:
 	MOVQ         c_base+0(FP), CX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         DX, SI
@@ -1925,13 +2257,13 @@ done_145:
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (CX)(SI*4)
 	ADDQ         $0x00000001, AX
-	JMP          coltile_139
+	JMP          coltile_165
 
-coltile_next_140:
+coltile_next_166:
 	ADDQ $0x00000001, DX
-	JMP  rowtile_130
+	JMP  rowtile_156
 
-rowtile_next_131:
+rowtile_next_157:
 	VZEROUPPER
 	RET
 
@@ -1940,18 +2272,18 @@ rowtile_next_131:
 TEXT ·gemmNNAVX2(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_146:
+rowtile_172:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_147
+	JB   rowtile_next_173
 	XORQ CX, CX
 
-coltile_148:
+coltile_174:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_149
+	JB      coltile_next_175
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -1985,9 +2317,9 @@ coltile_148:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_150:
+nnk_176:
 	CMPQ         R11, R10
-	JAE          nnk_done_151
+	JAE          nnk_done_177
 	VMOVUPS      (R9), Y8
 	VMOVUPS      32(R9), Y9
 	VBROADCASTSS (SI)(R11*4), Y10
@@ -2004,9 +2336,9 @@ nnk_150:
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_150
+	JMP          nnk_176
 
-nnk_done_151:
+nnk_done_177:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2025,14 +2357,14 @@ nnk_done_151:
 	VMOVUPS Y6, (BX)(CX*4)
 	VMOVUPS Y7, 32(BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_148
+	JMP     coltile_174
 
-coltile_next_149:
-coltile_152:
+coltile_next_175:
+coltile_178:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_153
+	JB      coltile_next_179
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2062,9 +2394,9 @@ coltile_152:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_154:
+nnk_180:
 	CMPQ         R11, R10
-	JAE          nnk_done_155
+	JAE          nnk_done_181
 	VMOVUPS      (R9), Y4
 	VBROADCASTSS (SI)(R11*4), Y5
 	VFMADD231PS  Y4, Y5, Y0
@@ -2076,9 +2408,9 @@ nnk_154:
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_154
+	JMP          nnk_180
 
-nnk_done_155:
+nnk_done_181:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2093,12 +2425,12 @@ nnk_done_155:
 	VMOVUPS Y2, (DI)(CX*4)
 	VMOVUPS Y3, (BX)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_152
+	JMP     coltile_178
 
-coltile_next_153:
+coltile_next_179:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_157
+	JZ         coltile_next_183
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -2134,9 +2466,9 @@ coltile_next_153:
 	MOVQ       k+88(FP), R10
 	XORQ       R11, R11
 
-nnk_158:
+nnk_184:
 	CMPQ         R11, R10
-	JAE          nnk_done_159
+	JAE          nnk_done_185
 	VMASKMOVPS   (R9), Y0, Y5
 	VBROADCASTSS (SI)(R11*4), Y6
 	VFMADD231PS  Y5, Y6, Y1
@@ -2148,9 +2480,9 @@ nnk_158:
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_158
+	JMP          nnk_184
 
-nnk_done_159:
+nnk_done_185:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -2165,23 +2497,23 @@ nnk_done_159:
 	VMASKMOVPS Y3, Y0, (DI)(CX*4)
 	VMASKMOVPS Y4, Y0, (BX)(CX*4)
 
-coltile_next_157:
+coltile_next_183:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_146
+	JMP  rowtile_172
 
-rowtile_next_147:
-rowtile_160:
+rowtile_next_173:
+rowtile_186:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_161
+	JB   rowtile_next_187
 	XORQ CX, CX
 
-coltile_162:
+coltile_188:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_163
+	JB      coltile_next_189
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2203,9 +2535,9 @@ coltile_162:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_164:
+nnk_190:
 	CMPQ         R8, DI
-	JAE          nnk_done_165
+	JAE          nnk_done_191
 	VMOVUPS      (BX), Y2
 	VMOVUPS      32(BX), Y3
 	VBROADCASTSS (SI)(R8*4), Y4
@@ -2213,9 +2545,9 @@ nnk_164:
 	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_164
+	JMP          nnk_190
 
-nnk_done_165:
+nnk_done_191:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2225,14 +2557,14 @@ nnk_done_165:
 	VMOVUPS Y0, (SI)(CX*4)
 	VMOVUPS Y1, 32(SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_162
+	JMP     coltile_188
 
-coltile_next_163:
-coltile_166:
+coltile_next_189:
+coltile_192:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_167
+	JB      coltile_next_193
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2253,17 +2585,17 @@ coltile_166:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_168:
+nnk_194:
 	CMPQ         R8, DI
-	JAE          nnk_done_169
+	JAE          nnk_done_195
 	VMOVUPS      (BX), Y1
 	VBROADCASTSS (SI)(R8*4), Y2
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_168
+	JMP          nnk_194
 
-nnk_done_169:
+nnk_done_195:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2272,12 +2604,12 @@ nnk_done_169:
 	ADDQ    DX, SI
 	VMOVUPS Y0, (SI)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_166
+	JMP     coltile_192
 
-coltile_next_167:
+coltile_next_193:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_171
+	JZ         coltile_next_197
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -2304,17 +2636,17 @@ coltile_next_167:
 	MOVQ       k+88(FP), DI
 	XORQ       R8, R8
 
-nnk_172:
+nnk_198:
 	CMPQ         R8, DI
-	JAE          nnk_done_173
+	JAE          nnk_done_199
 	VMASKMOVPS   (BX), Y0, Y2
 	VBROADCASTSS (SI)(R8*4), Y3
 	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_172
+	JMP          nnk_198
 
-nnk_done_173:
+nnk_done_199:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -2323,11 +2655,11 @@ nnk_done_173:
 	ADDQ       DX, SI
 	VMASKMOVPS Y1, Y0, (SI)(CX*4)
 
-coltile_next_171:
+coltile_next_197:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_160
+	JMP  rowtile_186
 
-rowtile_next_161:
+rowtile_next_187:
 	VZEROUPPER
 	RET
 
@@ -2341,9 +2673,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-unrolled_174:
+unrolled_200:
 	CMPQ         BX, SI
-	JG           single_175
+	JG           single_201
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2405,15 +2737,15 @@ unrolled_174:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, 32(AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          unrolled_174
+	JMP          unrolled_200
 
-single_175:
+single_201:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-one_176:
+one_202:
 	CMPQ         BX, SI
-	JG           tail_177
+	JG           tail_203
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2445,11 +2777,11 @@ one_176:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, (AX)(BX*4)
 	ADDQ         $0x00000008, BX
-	JMP          one_176
+	JMP          one_202
 
-tail_177:
+tail_203:
 	SUBQ         BX, DX
-	JZ           done_178
+	JZ           done_204
 	MOVQ         $0x00000008, SI
 	SUBQ         DX, SI
 	LEAQ         tailmask<>+0(SB), DX
@@ -2485,7 +2817,7 @@ tail_177:
 	VANDPS       Y2, Y4, Y1
 	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
 
-done_178:
+done_204:
 	VZEROUPPER
 	RET
 
@@ -2634,9 +2966,9 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_179:
+unrolled_205:
 	CMPQ   DX, BX
-	JG     single_180
+	JG     single_206
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	VMULPS 32(AX)(DX*4), Y0, Y5
@@ -2646,23 +2978,23 @@ unrolled_179:
 	VMULPS 96(AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y4, Y4
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_179
+	JMP    unrolled_205
 
-single_180:
+single_206:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_181:
+one_207:
 	CMPQ   DX, BX
-	JG     tail_182
+	JG     tail_208
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	ADDQ   $0x00000008, DX
-	JMP    one_181
+	JMP    one_207
 
-tail_182:
+tail_208:
 	SUBQ       DX, CX
-	JZ         done_183
+	JZ         done_209
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -2673,7 +3005,7 @@ tail_182:
 	VBLENDVPS  Y5, Y0, Y6, Y0
 	VMAXPS     Y0, Y1, Y1
 
-done_183:
+done_209:
 	VMAXPS       Y3, Y1, Y1
 	VMAXPS       Y4, Y2, Y2
 	VMAXPS       Y2, Y1, Y1
@@ -2712,9 +3044,9 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000010, BX
 
-unrolled_184:
+unrolled_210:
 	CMPQ         DX, BX
-	JG           single_185
+	JG           single_211
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2782,15 +3114,15 @@ unrolled_184:
 	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y4, 32(AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          unrolled_184
+	JMP          unrolled_210
 
-single_185:
+single_211:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_186:
+one_212:
 	CMPQ         DX, BX
-	JG           tail_187
+	JG           tail_213
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -2825,11 +3157,11 @@ one_186:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	ADDQ         $0x00000008, DX
-	JMP          one_186
+	JMP          one_212
 
-tail_187:
+tail_213:
 	SUBQ         DX, CX
-	JZ           done_188
+	JZ           done_214
 	MOVQ         $0x00000008, BX
 	SUBQ         CX, BX
 	LEAQ         tailmask<>+0(SB), CX
@@ -2869,7 +3201,7 @@ tail_187:
 	VADDPS       Y5, Y2, Y2
 	VMASKMOVPS   Y5, Y4, (AX)(DX*4)
 
-done_188:
+done_214:
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -2893,9 +3225,9 @@ TEXT ·ropeAVX2(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_189:
+unrolled_215:
 	CMPQ           SI, DI
-	JG             single_190
+	JG             single_216
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X2
 	VMOVUPS        (BX)(SI*2), X3
@@ -2915,15 +3247,15 @@ unrolled_189:
 	VFMADDSUB231PS Y5, Y1, Y4
 	VMOVUPS        Y4, 32(AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            unrolled_189
+	JMP            unrolled_215
 
-single_190:
+single_216:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_191:
+one_217:
 	CMPQ           SI, DI
-	JG             tail_192
+	JG             tail_218
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X7
 	VMOVUPS        (BX)(SI*2), X8
@@ -2934,11 +3266,11 @@ one_191:
 	VFMADDSUB231PS Y7, Y1, Y2
 	VMOVUPS        Y2, (AX)(SI*4)
 	ADDQ           $0x00000008, SI
-	JMP            one_191
+	JMP            one_217
 
-tail_192:
+tail_218:
 	SUBQ           SI, CX
-	JZ             done_193
+	JZ             done_219
 	MOVQ           $0x00000008, DI
 	SUBQ           CX, DI
 	LEAQ           tailmask<>+0(SB), R8
@@ -2964,7 +3296,7 @@ tail_192:
 	VFMADDSUB231PS Y9, Y2, Y0
 	VMASKMOVPS     Y0, Y1, (AX)(SI*4)
 
-done_193:
+done_219:
 	VZEROUPPER
 	RET
 
@@ -2990,9 +3322,9 @@ TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-unrolled_194:
+unrolled_220:
 	CMPQ        DI, R8
-	JG          single_195
+	JG          single_221
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -3010,15 +3342,15 @@ unrolled_194:
 	VMOVUPS     Y2, 32(AX)(DI*4)
 	VMOVUPS     Y0, 32(SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_194
+	JMP         unrolled_220
 
-single_195:
+single_221:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_196:
+one_222:
 	CMPQ        DI, R8
-	JG          tail_197
+	JG          tail_223
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -3028,11 +3360,11 @@ one_196:
 	VMOVUPS     Y2, (AX)(DI*4)
 	VMOVUPS     Y0, (SI)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_196
+	JMP         one_222
 
-tail_197:
+tail_223:
 	SUBQ        DI, DX
-	JZ          done_198
+	JZ          done_224
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -3048,7 +3380,7 @@ tail_197:
 	VMASKMOVPS  Y5, Y0, (AX)(DI*4)
 	VMASKMOVPS  Y1, Y0, (SI)(DI*4)
 
-done_198:
+done_224:
 	VZEROUPPER
 	RET
 
@@ -3062,9 +3394,9 @@ TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_199:
+widen_225:
 	CMPQ      BX, SI
-	JG        widen_next_200
+	JG        widen_next_226
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	VCVTPH2PS 16(CX)(BX*2), Y0
@@ -3074,32 +3406,32 @@ widen_199:
 	VCVTPH2PS 48(CX)(BX*2), Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_199
+	JMP       widen_225
 
-widen_next_200:
+widen_next_226:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_201:
+widen_227:
 	CMPQ      BX, SI
-	JG        widen_next_202
+	JG        widen_next_228
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_201
+	JMP       widen_227
 
-widen_next_202:
-widen_tail_203:
+widen_next_228:
+widen_tail_229:
 	CMPQ      BX, DX
-	JAE       widen_done_204
+	JAE       widen_done_230
 	MOVWLZX   (CX)(BX*2), SI
 	VMOVD     SI, X0
 	VCVTPH2PS X0, X0
 	VMOVSS    X0, (AX)(BX*4)
 	INCQ      BX
-	JMP       widen_tail_203
+	JMP       widen_tail_229
 
-widen_done_204:
+widen_done_230:
 	VZEROUPPER
 	RET
 
@@ -3113,9 +3445,9 @@ TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_205:
+widen_231:
 	CMPQ      BX, SI
-	JG        widen_next_206
+	JG        widen_next_232
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
@@ -3129,33 +3461,33 @@ widen_205:
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_205
+	JMP       widen_231
 
-widen_next_206:
+widen_next_232:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_207:
+widen_233:
 	CMPQ      BX, SI
-	JG        widen_next_208
+	JG        widen_next_234
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_207
+	JMP       widen_233
 
-widen_next_208:
-widen_tail_209:
+widen_next_234:
+widen_tail_235:
 	CMPQ    BX, DX
-	JAE     widen_done_210
+	JAE     widen_done_236
 	MOVWLZX (CX)(BX*2), SI
 	SHLL    $0x10, SI
 	VMOVD   SI, X0
 	VMOVSS  X0, (AX)(BX*4)
 	INCQ    BX
-	JMP     widen_tail_209
+	JMP     widen_tail_235
 
-widen_done_210:
+widen_done_236:
 	VZEROUPPER
 	RET
 
@@ -3173,9 +3505,9 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ   CX, SI
 	SUBQ   $0x00000040, SI
 
-unrolled_211:
+unrolled_237:
 	CMPQ        BX, SI
-	JG          single_212
+	JG          single_238
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	VMOVUPS     64(AX)(BX*4), Z4
@@ -3185,30 +3517,30 @@ unrolled_211:
 	VMOVUPS     192(AX)(BX*4), Z4
 	VFMADD231PS 192(DX)(BX*4), Z4, Z3
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_211
+	JMP         unrolled_237
 
-single_212:
+single_238:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_213:
+one_239:
 	CMPQ        BX, SI
-	JG          tail_214
+	JG          tail_240
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	ADDQ        $0x00000010, BX
-	JMP         one_213
+	JMP         one_239
 
-tail_214:
+tail_240:
 	SUBQ        BX, CX
-	JZ          done_215
+	JZ          done_241
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (AX)(BX*4), K1, Z4
 	VMOVUPS.Z   (DX)(BX*4), K1, Z5
 	VFMADD231PS Z5, Z4, Z0
 
-done_215:
+done_241:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3237,36 +3569,36 @@ TEXT ·sumAVX512(SB), NOSPLIT, $0-28
 	MOVQ   CX, BX
 	SUBQ   $0x00000040, BX
 
-unrolled_216:
+unrolled_242:
 	CMPQ   DX, BX
-	JG     single_217
+	JG     single_243
 	VADDPS (AX)(DX*4), Z0, Z0
 	VADDPS 64(AX)(DX*4), Z1, Z1
 	VADDPS 128(AX)(DX*4), Z2, Z2
 	VADDPS 192(AX)(DX*4), Z3, Z3
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_216
+	JMP    unrolled_242
 
-single_217:
+single_243:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_218:
+one_244:
 	CMPQ   DX, BX
-	JG     tail_219
+	JG     tail_245
 	VADDPS (AX)(DX*4), Z0, Z0
 	ADDQ   $0x00000010, DX
-	JMP    one_218
+	JMP    one_244
 
-tail_219:
+tail_245:
 	SUBQ      DX, CX
-	JZ        done_220
+	JZ        done_246
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-done_220:
+done_246:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3297,9 +3629,9 @@ TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_221:
+unrolled_247:
 	CMPQ        DX, BX
-	JG          single_222
+	JG          single_248
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
@@ -3313,24 +3645,24 @@ unrolled_221:
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z4
 	ADDQ        $0x00000040, DX
-	JMP         unrolled_221
+	JMP         unrolled_247
 
-single_222:
+single_248:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_223:
+one_249:
 	CMPQ        DX, BX
-	JG          tail_224
+	JG          tail_250
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
 	ADDQ        $0x00000010, DX
-	JMP         one_223
+	JMP         one_249
 
-tail_224:
+tail_250:
 	SUBQ        DX, CX
-	JZ          done_225
+	JZ          done_251
 	LEAQ        kmask<>+0(SB), BX
 	KMOVW       (BX)(CX*2), K1
 	VMOVUPS.Z   (AX)(DX*4), K1, Z5
@@ -3338,7 +3670,7 @@ tail_224:
 	VMOVAPS.Z   Z5, K1, Z5
 	VFMADD231PS Z5, Z5, Z1
 
-done_225:
+done_251:
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z1, Z1
@@ -3366,9 +3698,9 @@ TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
 	MOVQ         CX, SI
 	SUBQ         $0x00000040, SI
 
-unrolled_226:
+unrolled_252:
 	CMPQ        BX, SI
-	JG          single_227
+	JG          single_253
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
@@ -3382,24 +3714,24 @@ unrolled_226:
 	VFMADD231PS 192(AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, 192(DX)(BX*4)
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_226
+	JMP         unrolled_252
 
-single_227:
+single_253:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_228:
+one_254:
 	CMPQ        BX, SI
-	JG          tail_229
+	JG          tail_255
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
 	ADDQ        $0x00000010, BX
-	JMP         one_228
+	JMP         one_254
 
-tail_229:
+tail_255:
 	SUBQ        BX, CX
-	JZ          done_230
+	JZ          done_256
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (DX)(BX*4), K1, Z1
@@ -3407,7 +3739,7 @@ tail_229:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (DX)(BX*4)
 
-done_230:
+done_256:
 	VZEROUPPER
 	RET
 
@@ -3422,9 +3754,9 @@ TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_231:
+unrolled_257:
 	CMPQ    DX, BX
-	JG      single_232
+	JG      single_258
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
@@ -3438,31 +3770,31 @@ unrolled_231:
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, 192(AX)(DX*4)
 	ADDQ    $0x00000040, DX
-	JMP     unrolled_231
+	JMP     unrolled_257
 
-single_232:
+single_258:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_233:
+one_259:
 	CMPQ    DX, BX
-	JG      tail_234
+	JG      tail_260
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
 	ADDQ    $0x00000010, DX
-	JMP     one_233
+	JMP     one_259
 
-tail_234:
+tail_260:
 	SUBQ      DX, CX
-	JZ        done_235
+	JZ        done_261
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z1
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(DX*4)
 
-done_235:
+done_261:
 	VZEROUPPER
 	RET
 
@@ -3479,9 +3811,9 @@ TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-76
 	MOVQ         DX, DI
 	SUBQ         $0x00000020, DI
 
-unrolled_236:
+unrolled_262:
 	CMPQ    SI, DI
-	JG      single_237
+	JG      single_263
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
@@ -3491,25 +3823,25 @@ unrolled_236:
 	VMULPS  64(BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_236
+	JMP     unrolled_262
 
-single_237:
+single_263:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_238:
+one_264:
 	CMPQ    SI, DI
-	JG      tail_239
+	JG      tail_265
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_238
+	JMP     one_264
 
-tail_239:
+tail_265:
 	SUBQ      SI, DX
-	JZ        done_240
+	JZ        done_266
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z1
@@ -3518,7 +3850,7 @@ tail_239:
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(SI*4)
 
-done_240:
+done_266:
 	VZEROUPPER
 	RET
 
@@ -3536,14 +3868,14 @@ TEXT ·affineAVX512(SB), NOSPLIT, $0-104
 	MOVSS        r+100(FP), X1
 	VBROADCASTSS X1, Z1
 	TESTQ        DI, DI
-	JZ           nobias_241
+	JZ           nobias_267
 	XORQ         DI, DI
 	MOVQ         DX, R8
 	SUBQ         $0x00000020, R8
 
-unrolled_243:
+unrolled_269:
 	CMPQ        DI, R8
-	JG          single_244
+	JG          single_270
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3557,15 +3889,15 @@ unrolled_243:
 	VFMADD231PS 64(BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, 64(AX)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_243
+	JMP         unrolled_269
 
-single_244:
+single_270:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_245:
+one_271:
 	CMPQ        DI, R8
-	JG          tail_246
+	JG          tail_272
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3573,11 +3905,11 @@ one_245:
 	VFMADD231PS (BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, (AX)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_245
+	JMP         one_271
 
-tail_246:
+tail_272:
 	SUBQ        DI, DX
-	JZ          done_247
+	JZ          done_273
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (CX)(DI*4), K1, Z2
@@ -3588,17 +3920,17 @@ tail_246:
 	VFMADD231PS Z1, Z2, Z0
 	VMOVUPS     Z0, K1, (AX)(DI*4)
 
-done_247:
-	JMP affine_done_242
+done_273:
+	JMP affine_done_268
 
-nobias_241:
+nobias_267:
 	XORQ SI, SI
 	MOVQ DX, DI
 	SUBQ $0x00000020, DI
 
-unrolled_248:
+unrolled_274:
 	CMPQ    SI, DI
-	JG      single_249
+	JG      single_275
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
@@ -3610,26 +3942,26 @@ unrolled_248:
 	VMULPS  64(BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_248
+	JMP     unrolled_274
 
-single_249:
+single_275:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_250:
+one_276:
 	CMPQ    SI, DI
-	JG      tail_251
+	JG      tail_277
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
 	VMULPS  (BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_250
+	JMP     one_276
 
-tail_251:
+tail_277:
 	SUBQ      SI, DX
-	JZ        done_252
+	JZ        done_278
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z2
@@ -3639,8 +3971,8 @@ tail_251:
 	VMULPS    Z0, Z2, Z2
 	VMOVUPS   Z2, K1, (AX)(SI*4)
 
-done_252:
-affine_done_242:
+done_278:
+affine_done_268:
 	VZEROUPPER
 	RET
 
@@ -3656,11 +3988,11 @@ TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_253:
+rows4_279:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_254
+	JB     rows1_280
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -3677,9 +4009,9 @@ rows4_253:
 	MOVQ   SI, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_256:
+unrolled_282:
 	CMPQ        R13, R14
-	JG          single_257
+	JG          single_283
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -3691,27 +4023,27 @@ unrolled_256:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_256
+	JMP         unrolled_282
 
-single_257:
+single_283:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_258:
+one_284:
 	CMPQ        R13, R14
-	JG          tail_259
+	JG          tail_285
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_258
+	JMP         one_284
 
-tail_259:
+tail_285:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_260
+	JZ          done_286
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z8
@@ -3724,7 +4056,7 @@ tail_259:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z11
 	VFMADD231PS Z11, Z8, Z6
 
-done_260:
+done_286:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -3767,50 +4099,50 @@ done_260:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_253
+	JMP           rows4_279
 
-rows1_254:
+rows1_280:
 	CMPQ   R8, CX
-	JAE    gemv_done_255
+	JAE    gemv_done_281
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_261:
+unrolled_287:
 	CMPQ        R9, R10
-	JG          single_262
+	JG          single_288
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	VMOVUPS     64(BX)(R9*4), Z0
 	VFMADD231PS 64(DX)(R9*4), Z0, Z10
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_261
+	JMP         unrolled_287
 
-single_262:
+single_288:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_263:
+one_289:
 	CMPQ        R9, R10
-	JG          tail_264
+	JG          tail_290
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	ADDQ        $0x00000010, R9
-	JMP         one_263
+	JMP         one_289
 
-tail_264:
+tail_290:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_265
+	JZ          done_291
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z0
 	VMOVUPS.Z   (DX)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z9
 
-done_265:
+done_291:
 	VADDPS        Z10, Z9, Z9
 	VEXTRACTF64X4 $0x01, Z9, Y0
 	VADDPS        Y0, Y9, Y0
@@ -3823,9 +4155,9 @@ done_265:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_254
+	JMP           rows1_280
 
-gemv_done_255:
+gemv_done_281:
 	VZEROUPPER
 	RET
 
@@ -3841,11 +4173,11 @@ TEXT ·gemvPrefetchAVX512(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_266:
+rows4_292:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_267
+	JB      rows1_293
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -3866,9 +4198,9 @@ rows4_266:
 	MOVQ    SI, R15
 	SUBQ    $0x00000020, R15
 
-unrolled_269:
+unrolled_295:
 	CMPQ        R9, R15
-	JG          single_270
+	JG          single_296
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -3890,15 +4222,15 @@ unrolled_269:
 	VFMADD231PS 64(R12)(R9*4), Z8, Z5
 	VFMADD231PS 64(R13)(R9*4), Z8, Z7
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_269
+	JMP         unrolled_295
 
-single_270:
+single_296:
 	MOVQ SI, R15
 	SUBQ $0x00000010, R15
 
-one_271:
+one_297:
 	CMPQ        R9, R15
-	JG          tail_272
+	JG          tail_298
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -3910,12 +4242,12 @@ one_271:
 	VFMADD231PS (R12)(R9*4), Z8, Z4
 	VFMADD231PS (R13)(R9*4), Z8, Z6
 	ADDQ        $0x00000010, R9
-	JMP         one_271
+	JMP         one_297
 
-tail_272:
+tail_298:
 	MOVQ        SI, R14
 	SUBQ        R9, R14
-	JZ          done_273
+	JZ          done_299
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z8
@@ -3928,7 +4260,7 @@ tail_272:
 	VMOVUPS.Z   (R13)(R9*4), K1, Z11
 	VFMADD231PS Z11, Z8, Z6
 
-done_273:
+done_299:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -3971,50 +4303,50 @@ done_273:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_266
+	JMP           rows4_292
 
-rows1_267:
+rows1_293:
 	CMPQ   R8, CX
-	JAE    gemv_done_268
+	JAE    gemv_done_294
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_274:
+unrolled_300:
 	CMPQ        R9, R10
-	JG          single_275
+	JG          single_301
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	VMOVUPS     64(BX)(R9*4), Z0
 	VFMADD231PS 64(DX)(R9*4), Z0, Z10
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_274
+	JMP         unrolled_300
 
-single_275:
+single_301:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_276:
+one_302:
 	CMPQ        R9, R10
-	JG          tail_277
+	JG          tail_303
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z9
 	ADDQ        $0x00000010, R9
-	JMP         one_276
+	JMP         one_302
 
-tail_277:
+tail_303:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_278
+	JZ          done_304
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z0
 	VMOVUPS.Z   (DX)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z9
 
-done_278:
+done_304:
 	VADDPS        Z10, Z9, Z9
 	VEXTRACTF64X4 $0x01, Z9, Y0
 	VADDPS        Y0, Y9, Y0
@@ -4027,9 +4359,9 @@ done_278:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_267
+	JMP           rows1_293
 
-gemv_done_268:
+gemv_done_294:
 	VZEROUPPER
 	RET
 
@@ -4045,11 +4377,11 @@ TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_280:
+cols_306:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000080
-	JB     cols_next_279
+	JB     cols_next_305
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -4063,9 +4395,9 @@ cols_280:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_281:
+pairs_307:
 	CMPQ         R10, R11
-	JG           lastrow_282
+	JG           lastrow_308
 	VBROADCASTSS (BX)(R10*4), Z8
 	VBROADCASTSS 4(BX)(R10*4), Z9
 	VFMADD231PS  (R9), Z8, Z0
@@ -4086,11 +4418,11 @@ pairs_281:
 	VFMADD231PS  448(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_281
+	JMP          pairs_307
 
-lastrow_282:
+lastrow_308:
 	CMPQ         R10, SI
-	JAE          rows_done_283
+	JAE          rows_done_309
 	VBROADCASTSS (BX)(R10*4), Z8
 	VFMADD231PS  (R9), Z8, Z0
 	VFMADD231PS  64(R9), Z8, Z1
@@ -4101,7 +4433,7 @@ lastrow_282:
 	VFMADD231PS  384(R9), Z8, Z6
 	VFMADD231PS  448(R9), Z8, Z7
 
-rows_done_283:
+rows_done_309:
 	VMOVUPS Z0, (AX)(R8*4)
 	VMOVUPS Z1, 64(AX)(R8*4)
 	VMOVUPS Z2, 128(AX)(R8*4)
@@ -4111,14 +4443,14 @@ rows_done_283:
 	VMOVUPS Z6, 384(AX)(R8*4)
 	VMOVUPS Z7, 448(AX)(R8*4)
 	ADDQ    $0x00000080, R8
-	JMP     cols_280
+	JMP     cols_306
 
-cols_next_279:
-cols_285:
+cols_next_305:
+cols_311:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000040
-	JB     cols_next_284
+	JB     cols_next_310
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
@@ -4132,9 +4464,9 @@ cols_285:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_286:
+pairs_312:
 	CMPQ         R10, R11
-	JG           lastrow_287
+	JG           lastrow_313
 	VBROADCASTSS (BX)(R10*4), Z0
 	VBROADCASTSS 4(BX)(R10*4), Z1
 	VFMADD231PS  (R9), Z0, Z10
@@ -4147,18 +4479,18 @@ pairs_286:
 	VFMADD231PS  192(R9)(DI*1), Z1, Z17
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_286
+	JMP          pairs_312
 
-lastrow_287:
+lastrow_313:
 	CMPQ         R10, SI
-	JAE          rows_done_288
+	JAE          rows_done_314
 	VBROADCASTSS (BX)(R10*4), Z0
 	VFMADD231PS  (R9), Z0, Z10
 	VFMADD231PS  64(R9), Z0, Z11
 	VFMADD231PS  128(R9), Z0, Z12
 	VFMADD231PS  192(R9), Z0, Z13
 
-rows_done_288:
+rows_done_314:
 	VADDPS  Z14, Z10, Z10
 	VMOVUPS Z10, (AX)(R8*4)
 	VADDPS  Z15, Z11, Z11
@@ -4168,14 +4500,14 @@ rows_done_288:
 	VADDPS  Z17, Z13, Z13
 	VMOVUPS Z13, 192(AX)(R8*4)
 	ADDQ    $0x00000040, R8
-	JMP     cols_285
+	JMP     cols_311
 
-cols_next_284:
-cols_290:
+cols_next_310:
+cols_316:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000010
-	JB     cols_next_289
+	JB     cols_next_315
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
@@ -4183,32 +4515,32 @@ cols_290:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_291:
+pairs_317:
 	CMPQ         R10, R11
-	JG           lastrow_292
+	JG           lastrow_318
 	VBROADCASTSS (BX)(R10*4), Z0
 	VBROADCASTSS 4(BX)(R10*4), Z1
 	VFMADD231PS  (R9), Z0, Z18
 	VFMADD231PS  (R9)(DI*1), Z1, Z19
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_291
+	JMP          pairs_317
 
-lastrow_292:
+lastrow_318:
 	CMPQ         R10, SI
-	JAE          rows_done_293
+	JAE          rows_done_319
 	VBROADCASTSS (BX)(R10*4), Z0
 	VFMADD231PS  (R9), Z0, Z18
 
-rows_done_293:
+rows_done_319:
 	VADDPS  Z19, Z18, Z18
 	VMOVUPS Z18, (AX)(R8*4)
 	ADDQ    $0x00000010, R8
-	JMP     cols_290
+	JMP     cols_316
 
-cols_next_289:
+cols_next_315:
 	SUBQ   R8, CX
-	JZ     gemvT_done_294
+	JZ     gemvT_done_320
 	LEAQ   kmask<>+0(SB), R9
 	KMOVW  (R9)(CX*2), K1
 	LEAQ   (DX)(R8*4), CX
@@ -4218,9 +4550,9 @@ cols_next_289:
 	MOVQ   SI, R9
 	SUBQ   $0x00000002, R9
 
-pairs_295:
+pairs_321:
 	CMPQ         DX, R9
-	JG           lastrow_296
+	JG           lastrow_322
 	VBROADCASTSS (BX)(DX*4), Z0
 	VBROADCASTSS 4(BX)(DX*4), Z1
 	VMOVUPS.Z    (CX), K1, Z2
@@ -4229,20 +4561,20 @@ pairs_295:
 	VFMADD231PS  Z0, Z1, Z21
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_295
+	JMP          pairs_321
 
-lastrow_296:
+lastrow_322:
 	CMPQ         DX, SI
-	JAE          rows_done_297
+	JAE          rows_done_323
 	VBROADCASTSS (BX)(DX*4), Z0
 	VMOVUPS.Z    (CX), K1, Z1
 	VFMADD231PS  Z1, Z0, Z20
 
-rows_done_297:
+rows_done_323:
 	VADDPS  Z21, Z20, Z20
 	VMOVUPS Z20, K1, (AX)(R8*4)
 
-gemvT_done_294:
+gemvT_done_320:
 	VZEROUPPER
 	RET
 
@@ -4258,11 +4590,11 @@ TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_298:
+rows4_324:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_299
+	JB     rows1_325
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -4279,9 +4611,9 @@ rows4_298:
 	MOVQ   BX, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_301:
+unrolled_327:
 	CMPQ        R13, R14
-	JG          single_302
+	JG          single_328
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -4293,27 +4625,27 @@ unrolled_301:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_301
+	JMP         unrolled_327
 
-single_302:
+single_328:
 	MOVQ BX, R14
 	SUBQ $0x00000010, R14
 
-one_303:
+one_329:
 	CMPQ        R13, R14
-	JG          tail_304
+	JG          tail_330
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_303
+	JMP         one_329
 
-tail_304:
+tail_330:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_305
+	JZ          done_331
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R13*4), K1, Z8
@@ -4326,7 +4658,7 @@ tail_304:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z21
 	VFMADD231PS Z21, Z8, Z6
 
-done_305:
+done_331:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -4369,50 +4701,50 @@ done_305:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           rows4_298
+	JMP           rows4_324
 
-rows1_299:
+rows1_325:
 	CMPQ   R8, CX
-	JAE    gemv_done_300
+	JAE    gemv_done_326
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	XORQ   R9, R9
 	MOVQ   BX, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_306:
+unrolled_332:
 	CMPQ        R9, R10
-	JG          single_307
+	JG          single_333
 	VMOVUPS     (DX)(R9*4), Z0
 	VFMADD231PS (SI)(R9*4), Z0, Z9
 	VMOVUPS     64(DX)(R9*4), Z0
 	VFMADD231PS 64(SI)(R9*4), Z0, Z10
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_306
+	JMP         unrolled_332
 
-single_307:
+single_333:
 	MOVQ BX, R10
 	SUBQ $0x00000010, R10
 
-one_308:
+one_334:
 	CMPQ        R9, R10
-	JG          tail_309
+	JG          tail_335
 	VMOVUPS     (DX)(R9*4), Z0
 	VFMADD231PS (SI)(R9*4), Z0, Z9
 	ADDQ        $0x00000010, R9
-	JMP         one_308
+	JMP         one_334
 
-tail_309:
+tail_335:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_310
+	JZ          done_336
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (DX)(R9*4), K1, Z0
 	VMOVUPS.Z   (SI)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z9
 
-done_310:
+done_336:
 	VADDPS        Z10, Z9, Z9
 	VEXTRACTF64X4 $0x01, Z9, Y0
 	VADDPS        Y0, Y9, Y0
@@ -4425,9 +4757,9 @@ done_310:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           rows1_299
+	JMP           rows1_325
 
-gemv_done_300:
+gemv_done_326:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -4437,11 +4769,11 @@ gemv_done_300:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_311:
+rows4_337:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_312
+	JB     rows1_338
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -4458,9 +4790,9 @@ rows4_311:
 	MOVQ   SI, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_314:
+unrolled_340:
 	CMPQ        R13, R14
-	JG          single_315
+	JG          single_341
 	VMOVUPS     (BX)(R13*4), Z0
 	VFMADD231PS (R9)(R13*4), Z0, Z11
 	VFMADD231PS (R10)(R13*4), Z0, Z13
@@ -4472,27 +4804,27 @@ unrolled_314:
 	VFMADD231PS 64(R11)(R13*4), Z0, Z16
 	VFMADD231PS 64(R12)(R13*4), Z0, Z18
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_314
+	JMP         unrolled_340
 
-single_315:
+single_341:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_316:
+one_342:
 	CMPQ        R13, R14
-	JG          tail_317
+	JG          tail_343
 	VMOVUPS     (BX)(R13*4), Z0
 	VFMADD231PS (R9)(R13*4), Z0, Z11
 	VFMADD231PS (R10)(R13*4), Z0, Z13
 	VFMADD231PS (R11)(R13*4), Z0, Z15
 	VFMADD231PS (R12)(R13*4), Z0, Z17
 	ADDQ        $0x00000010, R13
-	JMP         one_316
+	JMP         one_342
 
-tail_317:
+tail_343:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_318
+	JZ          done_344
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z0
@@ -4505,7 +4837,7 @@ tail_317:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z17
 
-done_318:
+done_344:
 	VADDPS        Z12, Z11, Z11
 	VADDPS        Z14, Z13, Z13
 	VADDPS        Z16, Z15, Z15
@@ -4548,50 +4880,50 @@ done_318:
 	VMOVUPS       X0, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_311
+	JMP           rows4_337
 
-rows1_312:
+rows1_338:
 	CMPQ   R8, CX
-	JAE    gemv_done_313
+	JAE    gemv_done_339
 	VPXORD Z19, Z19, Z19
 	VPXORD Z20, Z20, Z20
 	XORQ   R9, R9
 	MOVQ   SI, R10
 	SUBQ   $0x00000020, R10
 
-unrolled_319:
+unrolled_345:
 	CMPQ        R9, R10
-	JG          single_320
+	JG          single_346
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z19
 	VMOVUPS     64(BX)(R9*4), Z0
 	VFMADD231PS 64(DX)(R9*4), Z0, Z20
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_319
+	JMP         unrolled_345
 
-single_320:
+single_346:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_321:
+one_347:
 	CMPQ        R9, R10
-	JG          tail_322
+	JG          tail_348
 	VMOVUPS     (BX)(R9*4), Z0
 	VFMADD231PS (DX)(R9*4), Z0, Z19
 	ADDQ        $0x00000010, R9
-	JMP         one_321
+	JMP         one_347
 
-tail_322:
+tail_348:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_323
+	JZ          done_349
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z0
 	VMOVUPS.Z   (DX)(R9*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z19
 
-done_323:
+done_349:
 	VADDPS        Z20, Z19, Z19
 	VEXTRACTF64X4 $0x01, Z19, Y0
 	VADDPS        Y0, Y19, Y0
@@ -4604,9 +4936,409 @@ done_323:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_312
+	JMP           rows1_338
 
-gemv_done_313:
+gemv_done_339:
+	VZEROUPPER
+	RET
+
+// func downUpPrefetchAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
+// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·downUpPrefetchAVX512(SB), NOSPLIT, $0-120
+	MOVQ latent_base+24(FP), AX
+	MOVQ latent_len+32(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ x_len+104(FP), BX
+	MOVQ down_base+48(FP), SI
+	MOVQ BX, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_350:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_351
+	MOVQ    SI, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT SI, R14
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	XORQ    R9, R9
+	MOVQ    BX, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_353:
+	CMPQ        R9, R15
+	JG          single_354
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (DX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     64(DX)(R9*4), Z8
+	VFMADD231PS 64(R10)(R9*4), Z8, Z1
+	VFMADD231PS 64(R11)(R9*4), Z8, Z3
+	VFMADD231PS 64(R12)(R9*4), Z8, Z5
+	VFMADD231PS 64(R13)(R9*4), Z8, Z7
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_353
+
+single_354:
+	MOVQ BX, R15
+	SUBQ $0x00000010, R15
+
+one_355:
+	CMPQ        R9, R15
+	JG          tail_356
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (DX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	ADDQ        $0x00000010, R9
+	JMP         one_355
+
+tail_356:
+	MOVQ        BX, R14
+	SUBQ        R9, R14
+	JZ          done_357
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (DX)(R9*4), K1, Z8
+	VMOVUPS.Z   (R10)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z0
+	VMOVUPS.Z   (R11)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z2
+	VMOVUPS.Z   (R12)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z6
+
+done_357:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X21
+	VADDPS        X21, X8, X8
+	VMOVHLPS      X8, X8, X21
+	VADDPS        X21, X8, X8
+	VMOVSHDUP     X8, X21
+	VADDSS        X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z2, Y21
+	VADDPS        Y21, Y2, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x10, X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z4, Y21
+	VADDPS        Y21, Y4, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x20, X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z6, Y21
+	VADDPS        Y21, Y6, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x30, X21, X8, X8
+	VMOVUPS       X8, (AX)(R8*4)
+	LEAQ          (SI)(DI*4), SI
+	ADDQ          $0x00000004, R8
+	JMP           rows4_350
+
+rows1_351:
+	CMPQ   R8, CX
+	JAE    gemv_done_352
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	XORQ   R9, R9
+	MOVQ   BX, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_358:
+	CMPQ        R9, R10
+	JG          single_359
+	VMOVUPS     (DX)(R9*4), Z0
+	VFMADD231PS (SI)(R9*4), Z0, Z9
+	VMOVUPS     64(DX)(R9*4), Z0
+	VFMADD231PS 64(SI)(R9*4), Z0, Z10
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_358
+
+single_359:
+	MOVQ BX, R10
+	SUBQ $0x00000010, R10
+
+one_360:
+	CMPQ        R9, R10
+	JG          tail_361
+	VMOVUPS     (DX)(R9*4), Z0
+	VFMADD231PS (SI)(R9*4), Z0, Z9
+	ADDQ        $0x00000010, R9
+	JMP         one_360
+
+tail_361:
+	MOVQ        BX, R10
+	SUBQ        R9, R10
+	JZ          done_362
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (DX)(R9*4), K1, Z0
+	VMOVUPS.Z   (SI)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z9
+
+done_362:
+	VADDPS        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, SI
+	INCQ          R8
+	JMP           rows1_351
+
+gemv_done_352:
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ up_base+72(FP), DX
+	MOVQ latent_base+24(FP), BX
+	MOVQ latent_len+32(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_363:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_364
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	VPXORD  Z16, Z16, Z16
+	VPXORD  Z17, Z17, Z17
+	VPXORD  Z18, Z18, Z18
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_366:
+	CMPQ        R9, R15
+	JG          single_367
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (R10)(R9*4), Z0, Z11
+	VFMADD231PS (R11)(R9*4), Z0, Z13
+	VFMADD231PS (R12)(R9*4), Z0, Z15
+	VFMADD231PS (R13)(R9*4), Z0, Z17
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(R10)(R9*4), Z0, Z12
+	VFMADD231PS 64(R11)(R9*4), Z0, Z14
+	VFMADD231PS 64(R12)(R9*4), Z0, Z16
+	VFMADD231PS 64(R13)(R9*4), Z0, Z18
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_366
+
+single_367:
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
+
+one_368:
+	CMPQ        R9, R15
+	JG          tail_369
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (R10)(R9*4), Z0, Z11
+	VFMADD231PS (R11)(R9*4), Z0, Z13
+	VFMADD231PS (R12)(R9*4), Z0, Z15
+	VFMADD231PS (R13)(R9*4), Z0, Z17
+	ADDQ        $0x00000010, R9
+	JMP         one_368
+
+tail_369:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_370
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (R10)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z11
+	VMOVUPS.Z   (R11)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z13
+	VMOVUPS.Z   (R12)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z15
+	VMOVUPS.Z   (R13)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z17
+
+done_370:
+	VADDPS        Z12, Z11, Z11
+	VADDPS        Z14, Z13, Z13
+	VADDPS        Z16, Z15, Z15
+	VADDPS        Z18, Z17, Z17
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z13, Y1
+	VADDPS        Y1, Y13, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x10, X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z15, Y1
+	VADDPS        Y1, Y15, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x20, X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z17, Y1
+	VADDPS        Y1, Y17, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x30, X1, X0, X0
+	VMOVUPS       X0, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           rows4_363
+
+rows1_364:
+	CMPQ   R8, CX
+	JAE    gemv_done_365
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_371:
+	CMPQ        R9, R10
+	JG          single_372
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z19
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(DX)(R9*4), Z0, Z20
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_371
+
+single_372:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_373:
+	CMPQ        R9, R10
+	JG          tail_374
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z19
+	ADDQ        $0x00000010, R9
+	JMP         one_373
+
+tail_374:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_375
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z19
+
+done_375:
+	VADDPS        Z20, Z19, Z19
+	VEXTRACTF64X4 $0x01, Z19, Y0
+	VADDPS        Y0, Y19, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           rows1_364
+
+gemv_done_365:
 	VZEROUPPER
 	RET
 
@@ -4618,18 +5350,18 @@ TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-144
 	LEAQ -4(AX)(CX*4), CX
 	XORQ DX, DX
 
-rowtile_324:
+rowtile_376:
 	MOVQ m+96(FP), BX
 	SUBQ DX, BX
 	CMPQ BX, $0x00000004
-	JB   rowtile_next_325
+	JB   rowtile_next_377
 	XORQ BX, BX
 
-coltile_326:
+coltile_378:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000002
-	JB     coltile_next_327
+	JB     coltile_next_379
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -4659,9 +5391,9 @@ coltile_326:
 	MOVQ   R11, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_328:
+unrolled_380:
 	CMPQ        R13, R14
-	JG          single_329
+	JG          single_381
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -4695,15 +5427,15 @@ unrolled_328:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_328
+	JMP         unrolled_380
 
-single_329:
+single_381:
 	MOVQ R11, R14
 	SUBQ $0x00000010, R14
 
-one_330:
+one_382:
 	CMPQ        R13, R14
-	JG          tail_331
+	JG          tail_383
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -4723,11 +5455,11 @@ one_330:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000010, R13
-	JMP         one_330
+	JMP         one_382
 
-tail_331:
+tail_383:
 	SUBQ        R13, R11
-	JZ          done_332
+	JZ          done_384
 	LEAQ        kmask<>+0(SB), R14
 	KMOVW       (R14)(R11*2), K1
 	VMOVUPS.Z   (R12)(R13*4), K1, Z8
@@ -4745,7 +5477,7 @@ tail_331:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 
-done_332:
+done_384:
 	MOVQ          c_base+0(FP), SI
 	MOVQ          ldc+136(FP), DI
 	MOVQ          DX, R8
@@ -4836,14 +5568,14 @@ done_332:
 	VADDSS        X9, X8, X8
 	VMOVSS        X8, 4(SI)(R8*4)
 	ADDQ          $0x00000002, BX
-	JMP           coltile_326
+	JMP           coltile_378
 
-coltile_next_327:
-coltile_333:
+coltile_next_379:
+coltile_385:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000001
-	JB     coltile_next_334
+	JB     coltile_next_386
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -4868,9 +5600,9 @@ coltile_333:
 	MOVQ   R10, R13
 	SUBQ   $0x00000020, R13
 
-unrolled_335:
+unrolled_387:
 	CMPQ        R11, R13
-	JG          single_336
+	JG          single_388
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -4894,15 +5626,15 @@ unrolled_335:
 	VMOVUPS     64(DI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z14
 	ADDQ        $0x00000020, R11
-	JMP         unrolled_335
+	JMP         unrolled_387
 
-single_336:
+single_388:
 	MOVQ R10, R13
 	SUBQ $0x00000010, R13
 
-one_337:
+one_389:
 	CMPQ        R11, R13
-	JG          tail_338
+	JG          tail_390
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -4917,11 +5649,11 @@ one_337:
 	VMOVUPS     (DI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z14
 	ADDQ        $0x00000010, R11
-	JMP         one_337
+	JMP         one_389
 
-tail_338:
+tail_390:
 	SUBQ        R11, R10
-	JZ          done_339
+	JZ          done_391
 	LEAQ        kmask<>+0(SB), R13
 	KMOVW       (R13)(R10*2), K1
 	VMOVUPS.Z   (R12)(R11*4), K1, Z8
@@ -4934,7 +5666,7 @@ tail_338:
 	VMOVUPS.Z   (DI)(R11*4), K1, Z9
 	VFMADD231PS Z8, Z9, Z14
 
-done_339:
+done_391:
 	MOVQ          c_base+0(FP), SI
 	MOVQ          ldc+136(FP), DI
 	MOVQ          DX, R8
@@ -4989,25 +5721,25 @@ done_339:
 	VADDSS        X9, X8, X8
 	VMOVSS        X8, (SI)(R8*4)
 	ADDQ          $0x00000001, BX
-	JMP           coltile_333
+	JMP           coltile_385
 
-coltile_next_334:
+coltile_next_386:
 	ADDQ $0x00000004, DX
-	JMP  rowtile_324
+	JMP  rowtile_376
 
-rowtile_next_325:
-rowtile_340:
+rowtile_next_377:
+rowtile_392:
 	MOVQ m+96(FP), AX
 	SUBQ DX, AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_341
+	JB   rowtile_next_393
 	XORQ AX, AX
 
-coltile_342:
+coltile_394:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000002
-	JB     coltile_next_343
+	JB     coltile_next_395
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -5028,9 +5760,9 @@ coltile_342:
 	MOVQ   BX, R9
 	SUBQ   $0x00000020, R9
 
-unrolled_344:
+unrolled_396:
 	CMPQ        R8, R9
-	JG          single_345
+	JG          single_397
 	VMOVUPS     (DI)(R8*4), Z0
 	VMOVUPS     (CX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
@@ -5042,26 +5774,26 @@ unrolled_344:
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000020, R8
-	JMP         unrolled_344
+	JMP         unrolled_396
 
-single_345:
+single_397:
 	MOVQ BX, R9
 	SUBQ $0x00000010, R9
 
-one_346:
+one_398:
 	CMPQ        R8, R9
-	JG          tail_347
+	JG          tail_399
 	VMOVUPS     (DI)(R8*4), Z0
 	VMOVUPS     (CX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000010, R8
-	JMP         one_346
+	JMP         one_398
 
-tail_347:
+tail_399:
 	SUBQ        R8, BX
-	JZ          done_348
+	JZ          done_400
 	LEAQ        kmask<>+0(SB), R9
 	KMOVW       (R9)(BX*2), K1
 	VMOVUPS.Z   (DI)(R8*4), K1, Z0
@@ -5070,7 +5802,7 @@ tail_347:
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 
-done_348:
+done_400:
 	MOVQ          c_base+0(FP), CX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          DX, SI
@@ -5095,14 +5827,14 @@ done_348:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, 4(CX)(SI*4)
 	ADDQ          $0x00000002, AX
-	JMP           coltile_342
+	JMP           coltile_394
 
-coltile_next_343:
-coltile_349:
+coltile_next_395:
+coltile_401:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000001
-	JB     coltile_next_350
+	JB     coltile_next_402
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -5121,9 +5853,9 @@ coltile_349:
 	MOVQ   CX, R8
 	SUBQ   $0x00000020, R8
 
-unrolled_351:
+unrolled_403:
 	CMPQ        BX, R8
-	JG          single_352
+	JG          single_404
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
@@ -5131,31 +5863,31 @@ unrolled_351:
 	VMOVUPS     64(SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000020, BX
-	JMP         unrolled_351
+	JMP         unrolled_403
 
-single_352:
+single_404:
 	MOVQ CX, R8
 	SUBQ $0x00000010, R8
 
-one_353:
+one_405:
 	CMPQ        BX, R8
-	JG          tail_354
+	JG          tail_406
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000010, BX
-	JMP         one_353
+	JMP         one_405
 
-tail_354:
+tail_406:
 	SUBQ        BX, CX
-	JZ          done_355
+	JZ          done_407
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(CX*2), K1
 	VMOVUPS.Z   (DI)(BX*4), K1, Z0
 	VMOVUPS.Z   (SI)(BX*4), K1, Z1
 	VFMADD231PS Z0, Z1, Z17
 
-done_355:
+done_407:
 	MOVQ          c_base+0(FP), CX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          DX, SI
@@ -5171,13 +5903,13 @@ done_355:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, (CX)(SI*4)
 	ADDQ          $0x00000001, AX
-	JMP           coltile_349
+	JMP           coltile_401
 
-coltile_next_350:
+coltile_next_402:
 	ADDQ $0x00000001, DX
-	JMP  rowtile_340
+	JMP  rowtile_392
 
-rowtile_next_341:
+rowtile_next_393:
 	VZEROUPPER
 	RET
 
@@ -5186,18 +5918,18 @@ rowtile_next_341:
 TEXT ·gemmNNAVX512(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_356:
+rowtile_408:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_357
+	JB   rowtile_next_409
 	XORQ CX, CX
 
-coltile_358:
+coltile_410:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_359
+	JB      coltile_next_411
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -5231,9 +5963,9 @@ coltile_358:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_360:
+nnk_412:
 	CMPQ         R11, R10
-	JAE          nnk_done_361
+	JAE          nnk_done_413
 	VMOVUPS      (R9), Z8
 	VMOVUPS      64(R9), Z9
 	VBROADCASTSS (SI)(R11*4), Z10
@@ -5250,9 +5982,9 @@ nnk_360:
 	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_360
+	JMP          nnk_412
 
-nnk_done_361:
+nnk_done_413:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5271,14 +6003,14 @@ nnk_done_361:
 	VMOVUPS Z6, (BX)(CX*4)
 	VMOVUPS Z7, 64(BX)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_358
+	JMP     coltile_410
 
-coltile_next_359:
-coltile_362:
+coltile_next_411:
+coltile_414:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_363
+	JB      coltile_next_415
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -5308,9 +6040,9 @@ coltile_362:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_364:
+nnk_416:
 	CMPQ         R11, R10
-	JAE          nnk_done_365
+	JAE          nnk_done_417
 	VMOVUPS      (R9), Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -5322,9 +6054,9 @@ nnk_364:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_364
+	JMP          nnk_416
 
-nnk_done_365:
+nnk_done_417:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5339,12 +6071,12 @@ nnk_done_365:
 	VMOVUPS Z2, (DI)(CX*4)
 	VMOVUPS Z3, (BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_362
+	JMP     coltile_414
 
-coltile_next_363:
+coltile_next_415:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_367
+	JZ        coltile_next_419
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -5378,9 +6110,9 @@ coltile_next_363:
 	MOVQ      k+88(FP), R10
 	XORQ      R11, R11
 
-nnk_368:
+nnk_420:
 	CMPQ         R11, R10
-	JAE          nnk_done_369
+	JAE          nnk_done_421
 	VMOVUPS.Z    (R9), K1, Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -5392,9 +6124,9 @@ nnk_368:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_368
+	JMP          nnk_420
 
-nnk_done_369:
+nnk_done_421:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5409,23 +6141,23 @@ nnk_done_369:
 	VMOVUPS Z2, K1, (DI)(CX*4)
 	VMOVUPS Z3, K1, (BX)(CX*4)
 
-coltile_next_367:
+coltile_next_419:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_356
+	JMP  rowtile_408
 
-rowtile_next_357:
-rowtile_370:
+rowtile_next_409:
+rowtile_422:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_371
+	JB   rowtile_next_423
 	XORQ CX, CX
 
-coltile_372:
+coltile_424:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_373
+	JB      coltile_next_425
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -5447,9 +6179,9 @@ coltile_372:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_374:
+nnk_426:
 	CMPQ         R8, DI
-	JAE          nnk_done_375
+	JAE          nnk_done_427
 	VMOVUPS      (BX), Z2
 	VMOVUPS      64(BX), Z3
 	VBROADCASTSS (SI)(R8*4), Z4
@@ -5457,9 +6189,9 @@ nnk_374:
 	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_374
+	JMP          nnk_426
 
-nnk_done_375:
+nnk_done_427:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5469,14 +6201,14 @@ nnk_done_375:
 	VMOVUPS Z0, (SI)(CX*4)
 	VMOVUPS Z1, 64(SI)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_372
+	JMP     coltile_424
 
-coltile_next_373:
-coltile_376:
+coltile_next_425:
+coltile_428:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_377
+	JB      coltile_next_429
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -5497,17 +6229,17 @@ coltile_376:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_378:
+nnk_430:
 	CMPQ         R8, DI
-	JAE          nnk_done_379
+	JAE          nnk_done_431
 	VMOVUPS      (BX), Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_378
+	JMP          nnk_430
 
-nnk_done_379:
+nnk_done_431:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5516,12 +6248,12 @@ nnk_done_379:
 	ADDQ    DX, SI
 	VMOVUPS Z0, (SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_376
+	JMP     coltile_428
 
-coltile_next_377:
+coltile_next_429:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_381
+	JZ        coltile_next_433
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -5546,17 +6278,17 @@ coltile_next_377:
 	MOVQ      k+88(FP), DI
 	XORQ      R8, R8
 
-nnk_382:
+nnk_434:
 	CMPQ         R8, DI
-	JAE          nnk_done_383
+	JAE          nnk_done_435
 	VMOVUPS.Z    (BX), K1, Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_382
+	JMP          nnk_434
 
-nnk_done_383:
+nnk_done_435:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -5565,11 +6297,11 @@ nnk_done_383:
 	ADDQ    DX, SI
 	VMOVUPS Z0, K1, (SI)(CX*4)
 
-coltile_next_381:
+coltile_next_433:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_370
+	JMP  rowtile_422
 
-rowtile_next_371:
+rowtile_next_423:
 	VZEROUPPER
 	RET
 
@@ -5583,9 +6315,9 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-unrolled_384:
+unrolled_436:
 	CMPQ         BX, SI
-	JG           single_385
+	JG           single_437
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -5647,15 +6379,15 @@ unrolled_384:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, 64(AX)(BX*4)
 	ADDQ         $0x00000020, BX
-	JMP          unrolled_384
+	JMP          unrolled_436
 
-single_385:
+single_437:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_386:
+one_438:
 	CMPQ         BX, SI
-	JG           tail_387
+	JG           tail_439
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -5687,11 +6419,11 @@ one_386:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, (AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          one_386
+	JMP          one_438
 
-tail_387:
+tail_439:
 	SUBQ         BX, DX
-	JZ           done_388
+	JZ           done_440
 	LEAQ         kmask<>+0(SB), SI
 	KMOVW        (SI)(DX*2), K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
@@ -5725,7 +6457,7 @@ tail_387:
 	VMOVAPS.Z    Z2, K2, Z0
 	VMOVUPS      Z0, K1, (AX)(BX*4)
 
-done_388:
+done_440:
 	VZEROUPPER
 	RET
 
@@ -5978,9 +6710,9 @@ TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_389:
+unrolled_441:
 	CMPQ   DX, BX
-	JG     single_390
+	JG     single_442
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	VMULPS 64(AX)(DX*4), Z0, Z5
@@ -5990,30 +6722,30 @@ unrolled_389:
 	VMULPS 192(AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z4, Z4
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_389
+	JMP    unrolled_441
 
-single_390:
+single_442:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_391:
+one_443:
 	CMPQ   DX, BX
-	JG     tail_392
+	JG     tail_444
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	ADDQ   $0x00000010, DX
-	JMP    one_391
+	JMP    one_443
 
-tail_392:
+tail_444:
 	SUBQ      DX, CX
-	JZ        done_393
+	JZ        done_445
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z5
 	VMULPS    Z5, Z0, Z0
 	VMAXPS    Z0, Z1, K1, Z1
 
-done_393:
+done_445:
 	VMAXPS        Z3, Z1, Z1
 	VMAXPS        Z4, Z2, Z2
 	VMAXPS        Z2, Z1, Z1
@@ -6062,9 +6794,9 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_394:
+unrolled_446:
 	CMPQ         DX, BX
-	JG           single_395
+	JG           single_447
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -6132,15 +6864,15 @@ unrolled_394:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, 64(AX)(DX*4)
 	ADDQ         $0x00000020, DX
-	JMP          unrolled_394
+	JMP          unrolled_446
 
-single_395:
+single_447:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_396:
+one_448:
 	CMPQ         DX, BX
-	JG           tail_397
+	JG           tail_449
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -6175,11 +6907,11 @@ one_396:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, (AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          one_396
+	JMP          one_448
 
-tail_397:
+tail_449:
 	SUBQ         DX, CX
-	JZ           done_398
+	JZ           done_450
 	LEAQ         kmask<>+0(SB), BX
 	KMOVW        (BX)(CX*2), K1
 	VMOVUPS.Z    (AX)(DX*4), K1, Z4
@@ -6217,7 +6949,7 @@ tail_397:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, K1, (AX)(DX*4)
 
-done_398:
+done_450:
 	VADDPS        Z2, Z1, Z1
 	VEXTRACTF64X4 $0x01, Z1, Y0
 	VADDPS        Y0, Y1, Y0
@@ -6243,9 +6975,9 @@ TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_399:
+unrolled_451:
 	CMPQ           SI, DI
-	JG             single_400
+	JG             single_452
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y2
 	VMOVUPS        (BX)(SI*2), Y3
@@ -6265,15 +6997,15 @@ unrolled_399:
 	VFMADDSUB231PS Z5, Z1, Z4
 	VMOVUPS        Z4, 64(AX)(SI*4)
 	ADDQ           $0x00000020, SI
-	JMP            unrolled_399
+	JMP            unrolled_451
 
-single_400:
+single_452:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_401:
+one_453:
 	CMPQ           SI, DI
-	JG             tail_402
+	JG             tail_454
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y7
 	VMOVUPS        (BX)(SI*2), Y8
@@ -6284,11 +7016,11 @@ one_401:
 	VFMADDSUB231PS Z7, Z1, Z2
 	VMOVUPS        Z2, (AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            one_401
+	JMP            one_453
 
-tail_402:
+tail_454:
 	SUBQ           SI, CX
-	JZ             done_403
+	JZ             done_455
 	LEAQ           kmask<>+0(SB), DI
 	KMOVW          (DI)(CX*2), K1
 	VMOVUPS.Z      (AX)(SI*4), K1, Z1
@@ -6308,7 +7040,7 @@ tail_402:
 	VFMADDSUB231PS Z9, Z1, Z0
 	VMOVUPS        Z0, K1, (AX)(SI*4)
 
-done_403:
+done_455:
 	VZEROUPPER
 	RET
 
@@ -6342,9 +7074,9 @@ TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000020, R8
 
-unrolled_404:
+unrolled_456:
 	CMPQ        DI, R8
-	JG          single_405
+	JG          single_457
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -6362,15 +7094,15 @@ unrolled_404:
 	VMOVUPS     Z2, 64(AX)(DI*4)
 	VMOVUPS     Z0, 64(SI)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_404
+	JMP         unrolled_456
 
-single_405:
+single_457:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_406:
+one_458:
 	CMPQ        DI, R8
-	JG          tail_407
+	JG          tail_459
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -6380,11 +7112,11 @@ one_406:
 	VMOVUPS     Z2, (AX)(DI*4)
 	VMOVUPS     Z0, (SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_406
+	JMP         one_458
 
-tail_407:
+tail_459:
 	SUBQ        DI, DX
-	JZ          done_408
+	JZ          done_460
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (AX)(DI*4), K1, Z0
@@ -6398,7 +7130,7 @@ tail_407:
 	VMOVUPS     Z4, K1, (AX)(DI*4)
 	VMOVUPS     Z0, K1, (SI)(DI*4)
 
-done_408:
+done_460:
 	VZEROUPPER
 	RET
 
@@ -6412,9 +7144,9 @@ TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_409:
+unrolled_461:
 	CMPQ      BX, SI
-	JG        single_410
+	JG        single_462
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	VCVTPH2PS 32(CX)(BX*2), Z0
@@ -6424,30 +7156,30 @@ unrolled_409:
 	VCVTPH2PS 96(CX)(BX*2), Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_409
+	JMP       unrolled_461
 
-single_410:
+single_462:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_411:
+one_463:
 	CMPQ      BX, SI
-	JG        tail_412
+	JG        tail_464
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_411
+	JMP       one_463
 
-tail_412:
+tail_464:
 	SUBQ        BX, DX
-	JZ          done_413
+	JZ          done_465
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
 	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_413:
+done_465:
 	VZEROUPPER
 	RET
 
@@ -6461,9 +7193,9 @@ TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_414:
+unrolled_466:
 	CMPQ      BX, SI
-	JG        single_415
+	JG        single_467
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
@@ -6477,24 +7209,24 @@ unrolled_414:
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_414
+	JMP       unrolled_466
 
-single_415:
+single_467:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_416:
+one_468:
 	CMPQ      BX, SI
-	JG        tail_417
+	JG        tail_469
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_416
+	JMP       one_468
 
-tail_417:
+tail_469:
 	SUBQ        BX, DX
-	JZ          done_418
+	JZ          done_470
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
@@ -6502,6 +7234,6 @@ tail_417:
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_418:
+done_470:
 	VZEROUPPER
 	RET

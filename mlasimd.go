@@ -37,7 +37,8 @@ func GemvT(y, w, x []float32) { table().GemvT(y, w, x) }
 
 // DownUp computes the low-rank projection latent = Down x, y = Up latent in one call.
 // Down is len(latent) x len(x) and Up is len(y) x len(latent). The latent is left in
-// its slice for the caller to cache.
+// its slice for the caller to cache. From 1 MiB (both matrices together) the assembly
+// Levels prefetch rows ahead, as Gemv does.
 func DownUp(y, latent, down, up, x []float32) { table().DownUp(y, latent, down, up, x) }
 
 // GemmNT computes c = A Bᵀ (c is m x n): c[i*n+j] = Σ_p a[i*lda+p]·b[j*ldb+p], with A

@@ -59,6 +59,11 @@ func gemvTAVX2(y []float32, w []float32, x []float32)
 //go:noescape
 func downUpAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
+// downUpPrefetch computes latent = Down x, then y = Up latent, prefetching rows ahead like gemvPrefetch.
+//
+//go:noescape
+func downUpPrefetchAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
+
 // gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.
 //
 //go:noescape
@@ -158,6 +163,11 @@ func gemvTAVX512(y []float32, w []float32, x []float32)
 //
 //go:noescape
 func downUpAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
+
+// downUpPrefetch computes latent = Down x, then y = Up latent, prefetching rows ahead like gemvPrefetch.
+//
+//go:noescape
+func downUpPrefetchAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
 // gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.
 //

@@ -30,7 +30,21 @@ func (t target) gemvPrefetch() {
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
-	t.gemvBody(y, m, w, x, n, func() Register { return ptr("next") })
+	t.gemvBody(y, m, w, x, n, func(Register) Register { return ptr("next") })
+	ret()
+}
+
+// downUpPrefetch is downUp for matrices that come from DRAM: each pass prefetches
+// like gemvPrefetch, its last block prefetching itself.
+func (t target) downUpPrefetch() {
+	t.begin("downUpPrefetch", "func(y, latent, down, up, x []float32)",
+		"downUpPrefetch computes latent = Down x, then y = Up latent, prefetching rows ahead like gemvPrefetch.")
+	self := func(w Register) Register { return w }
+	lat, r := slice("latent")
+	x, n := slice("x")
+	t.gemvBody(lat, r, ptr("down"), x, n, self)
+	y, m := slice("y")
+	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()), self)
 	ret()
 }
 
@@ -49,8 +63,8 @@ func (t target) downUp() {
 // gemvBody emits y = W x for m rows and n columns: blocks of four rows with two
 // accumulators each (eight independent FMA chains), then the remaining rows one
 // at a time. With next not nil each block prefetches the following one, and the
-// last block the memory at next().
-func (t target) gemvBody(y, m, w, x, n Register, next func() Register) {
+// last block the memory at next(w), w being the block's first row.
+func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register) {
 	rowBytes := GP64()
 	MOVQ(n, rowBytes)
 	SHLQ(U8(2), rowBytes)
@@ -78,7 +92,7 @@ func (t target) gemvBody(y, m, w, x, n Register, next func() Register) {
 		pf = GP64()
 		LEAQ(Mem{Base: rows[gemvRows-1], Index: rowBytes, Scale: 1}, pf)
 		CMPQ(left, U32(2*gemvRows))
-		CMOVQLT(next(), pf)
+		CMOVQLT(next(w), pf)
 	}
 	var acc [gemvRows][2]VecVirtual
 	for r := range acc {

@@ -24,6 +24,7 @@ func main() {
 		t.gemvPrefetch()
 		t.gemvT()
 		t.downUp()
+		t.downUpPrefetch()
 		t.gemmNT()
 		t.gemmNN()
 		t.exp()
