@@ -86,6 +86,22 @@ func ExampleSoftmax() {
 	// Output: [0.0900 0.2447 0.6652 0.0000]
 }
 
+// Two tiles of one row, softmaxed apart and merged with their statistics, give the
+// softmax of the whole row: what an online (flash) attention does over a long context.
+func ExampleSoftmaxStats() {
+	a, b := []float32{1, 2}, []float32{3, 4} // the row [1 2 3 4] in two tiles
+	ma, sa := mlasimd.SoftmaxStats(a, 1)
+	mb, sb := mlasimd.SoftmaxStats(b, 1)
+	m := max(ma, mb)
+	wa, wb := sa*float32(math.Exp(float64(ma-m))), sb*float32(math.Exp(float64(mb-m)))
+	for i := range a {
+		a[i] *= wa / (wa + wb)
+		b[i] *= wb / (wa + wb)
+	}
+	fmt.Printf("%.4f %.4f\n", a, b)
+	// Output: [0.0321 0.0871] [0.2369 0.6439]
+}
+
 func ExampleRoPE() {
 	x := []float32{1, 0, 0, 1} // two pairs
 	cos := []float32{0, -1}    // rotate the first by 90°, the second by 180°
