@@ -47,7 +47,7 @@ const (
 func (p primitives) compose() routines {
 	return routines{
 		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, downUp: p.downUp, downUpCold: p.downUpPrefetch,
-		gemmNT: p.blockedGemmNT, gemmNN: p.blockedGemmNN,
+		gemmNT: p.blockedGemmNT, gemmNTPrefetch: p.blockedGemmNTPrefetch, gemmNN: p.blockedGemmNN,
 		exp: p.exp, softmax: p.softmax,
 		rope: p.rope, ropeHalf: p.ropeHalf,
 		rmsNorm: p.rmsNorm, layerNorm: p.layerNorm,
@@ -57,6 +57,12 @@ func (p primitives) compose() routines {
 }
 
 func (p primitives) blockedGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
+	p.blockedGemmNTPrefetch(c, a, b, nil, m, n, k, lda, ldb)
+}
+
+// blockedGemmNTPrefetch runs the blocks, each prefetching the next; the last one
+// prefetches next, or when next is empty what lies beyond len(b) within cap(b).
+func (p primitives) blockedGemmNTPrefetch(c, a, b, next []float32, m, n, k, lda, ldb int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -66,7 +72,11 @@ func (p primitives) blockedGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
 	}
 	for j := 0; j < n; j += ntBlockRows {
 		nb := min(ntBlockRows, n-j)
-		p.gemmNT(c[j:], a, b[j*ldb:], prefetchAfter(b, j+nb, ldb), m, nb, k, lda, ldb, n)
+		ahead := prefetchAfter(b, j+nb, ldb)
+		if j+nb == n && len(next) > 0 {
+			ahead = next
+		}
+		p.gemmNT(c[j:], a, b[j*ldb:], ahead, m, nb, k, lda, ldb, n)
 	}
 }
 

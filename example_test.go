@@ -59,6 +59,18 @@ func ExampleGemmNT() {
 	// Output: [3 5 7 4 6 8]
 }
 
+// Scoring one tile of a cache while the next tile's storage (here a different
+// buffer, as the raw rows of a 16-bit cache are) streams in.
+func ExampleGemmNTPrefetch() {
+	queries := []float32{1, 0, 0, 1} // 2 heads x 2
+	tile := []float32{3, 4, 5, 6}    // this tile: 2 rows x 2
+	nextTile := make([]float32, 1024)
+	scores := make([]float32, 2*2)
+	mlasimd.GemmNTPrefetch(scores, queries, tile, nextTile, 2, 2, 2, 2, 2)
+	fmt.Println(scores)
+	// Output: [3 5 4 6]
+}
+
 func ExampleGemmNN() {
 	weights := []float32{0.5, 0.5, 0} // 1 head over 3 cache rows
 	cache := []float32{               // 3 rows of width 3; the first 2 columns are the values

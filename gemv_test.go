@@ -119,7 +119,11 @@ func TestGemmNT(t *testing.T) {
 			b := testutil.Normals(rng, max(0, (c.n-1)*ldb+c.k))
 			rc := testutil.NewRegion(t, 4*c.m*c.n)
 			out := rc.F32(c.m*c.n, testutil.Place{Tail: true}, nil)
-			k.GemmNT(out, a, b, c.m, c.n, c.k, c.lda, ldb)
+			if c.n%2 == 0 { // half the cases through GemmNTPrefetch, with an unrelated next
+				k.GemmNTPrefetch(out, a, b, a, c.m, c.n, c.k, c.lda, ldb)
+			} else {
+				k.GemmNT(out, a, b, c.m, c.n, c.k, c.lda, ldb)
+			}
 			for i := range c.m {
 				checkMatVec(t, "GemmNT", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
 					return a[i*c.lda : i*c.lda+c.k], b[j*ldb : j*ldb+c.k]

@@ -20,17 +20,19 @@ type routines struct {
 	downUp     func(y, latent, down, up, x []float32)
 	downUpCold func(y, latent, down, up, x []float32) // downUp for matrices streamed from memory
 	gemmNT     func(c, a, b []float32, m, n, k, lda, ldb int)
-	gemmNN     func(c, a, b []float32, m, n, k, lda, ldb int)
-	exp        func(dst, x []float32)
-	softmax    func(x []float32, scale float32) (max, sum float32)
-	rope       func(x, cos, sin []float32)
-	ropeHalf   func(x, cos, sin []float32)
-	rmsNorm    func(dst, x, weight []float32, eps float32)
-	layerNorm  func(dst, x, weight, bias []float32, eps float32)
-	f16ToF32   func(dst []float32, src []uint16)
-	bf16ToF32  func(dst []float32, src []uint16)
-	f32ToF16   func(dst []uint16, src []float32)
-	f32ToBF16  func(dst []uint16, src []float32)
+	// gemmNTPrefetch is gemmNT whose last block prefetches next.
+	gemmNTPrefetch func(c, a, b, next []float32, m, n, k, lda, ldb int)
+	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb int)
+	exp            func(dst, x []float32)
+	softmax        func(x []float32, scale float32) (max, sum float32)
+	rope           func(x, cos, sin []float32)
+	ropeHalf       func(x, cos, sin []float32)
+	rmsNorm        func(dst, x, weight []float32, eps float32)
+	layerNorm      func(dst, x, weight, bias []float32, eps float32)
+	f16ToF32       func(dst []float32, src []uint16)
+	bf16ToF32      func(dst []float32, src []uint16)
+	f32ToF16       func(dst []uint16, src []float32)
+	f32ToBF16      func(dst []uint16, src []float32)
 }
 
 // Kernels is the kernel table of one Level. Its methods check their arguments (a
@@ -120,10 +122,15 @@ func Use(l dispatch.Level) (restore func(), err error) {
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp, downUpCold: kernels.DownUp,
-	gemmNT: kernels.GemmNT, gemmNN: kernels.GemmNN,
+	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,
 	rmsNorm: kernels.RMSNorm, layerNorm: kernels.LayerNorm,
 	f16ToF32: kernels.F16ToF32, bf16ToF32: kernels.BF16ToF32,
 	f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
+}
+
+// genericGemmNTPrefetch is GemmNT; portable Go has no prefetch to give.
+func genericGemmNTPrefetch(c, a, b, _ []float32, m, n, k, lda, ldb int) {
+	kernels.GemmNT(c, a, b, m, n, k, lda, ldb)
 }

@@ -49,6 +49,15 @@ func DownUp(y, latent, down, up, x []float32) { table().DownUp(y, latent, down, 
 // in while these are computed.
 func GemmNT(c, a, b []float32, m, n, k, lda, ldb int) { table().GemmNT(c, a, b, m, n, k, lda, ldb) }
 
+// GemmNTPrefetch is GemmNT that, instead of the memory beyond len(b), streams next
+// into the cache while it computes its last rows: the memory the caller reads next
+// when that is not b's continuation (MLA decode over a 16-bit cache prefetches the
+// next tile's raw rows while it scores the widened current ones). next is only
+// prefetched, never read; any slice will do, and an empty one means GemmNT's own.
+func GemmNTPrefetch(c, a, b, next []float32, m, n, k, lda, ldb int) {
+	table().GemmNTPrefetch(c, a, b, next, m, n, k, lda, ldb)
+}
+
 // GemmNN computes c = A B (c is m x n): c[i*n+j] = Σ_p a[i*lda+p]·b[p*ldb+j], with A
 // m x k and B k x n, rows lda and ldb apart.
 func GemmNN(c, a, b []float32, m, n, k, lda, ldb int) { table().GemmNN(c, a, b, m, n, k, lda, ldb) }

@@ -30,6 +30,7 @@ func TestShapeMismatchPanics(t *testing.T) {
 			{"GemvT", "GemvT: len(w)=13, want 2*6=12", func() { k.GemvT(untouched, f(13), f(2)) }},
 			{"DownUp", "DownUp: len(up)=5, want len(y)*len(latent)=6*1=6", func() { k.DownUp(untouched, f(1), f(2), f(5), f(2)) }},
 			{"GemmNT", "GemmNT: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNT(untouched, f(5), f(9), 2, 3, 3, 3, 3) }},
+			{"GemmNTPrefetch", "GemmNTPrefetch: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNTPrefetch(untouched, f(5), f(9), f(9), 2, 3, 3, 3, 3) }},
 			{"GemmNN", "GemmNN: len(b)=8 ldb=3 too small for 3x3", func() { k.GemmNN(f(6), f(6), f(8), 2, 3, 3, 3, 3) }},
 			{"GemmNN ldb", "GemmNN: len(b)=90 ldb=2 too small for 3x3", func() { k.GemmNN(f(6), f(6), f(90), 2, 3, 3, 3, 2) }},
 			{"Exp", "Exp: length mismatch: 6 != 5", func() { k.Exp(untouched, f(5)) }},
@@ -76,6 +77,10 @@ func TestPackageLevelAPI(t *testing.T) {
 	c := make([]float32, 1)
 	mlasimd.GemmNT(c, x, x, 1, 1, 4, 4, 4)
 	require.Equal(t, []float32{30}, c)
+	mlasimd.GemmNTPrefetch(c, x, x, nil, 1, 1, 4, 4, 4)
+	require.Equal(t, []float32{30}, c)
+	m, sum := mlasimd.SoftmaxStats([]float32{0, 0}, 1)
+	require.Equal(t, [2]float32{0, 2}, [2]float32{m, sum})
 	mlasimd.GemmNN(c, x, x, 1, 1, 4, 4, 1)
 	require.Equal(t, []float32{30}, c)
 	e := make([]float32, 1)

@@ -64,6 +64,11 @@ func (k *Kernels) GemmNT(c, a, b []float32, m, n, kk, lda, ldb int) {
 	k.r.gemmNT(c, a, b, m, n, kk, lda, ldb)
 }
 
+func (k *Kernels) GemmNTPrefetch(c, a, b, next []float32, m, n, kk, lda, ldb int) {
+	kernels.CheckGemm("GemmNTPrefetch", len(c), len(a), len(b), m, n, kk, lda, ldb, n, kk)
+	k.r.gemmNTPrefetch(c, a, b, next, m, n, kk, lda, ldb)
+}
+
 func (k *Kernels) GemmNN(c, a, b []float32, m, n, kk, lda, ldb int) {
 	kernels.CheckGemm("GemmNN", len(c), len(a), len(b), m, n, kk, lda, ldb, kk, n)
 	k.r.gemmNN(c, a, b, m, n, kk, lda, ldb)

@@ -2,6 +2,7 @@ package mla
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/mlasimd/mlasimd"
 )
@@ -172,6 +173,17 @@ func (k *Cache) Rows(j0, j1 int, dst []float32) []float32 {
 		return dst[:hi-lo]
 	}
 	return k.f32[lo:hi:hi]
+}
+
+// rawRows returns the storage of rows [j0, j1) of a 16-bit cache viewed as float32s
+// (two values per element), for GemmNTPrefetch to prefetch: never to be read as
+// numbers. It is nil for an F32 cache, whose tiles tileRows hands on by capacity.
+func (k *Cache) rawRows(j0, j1 int) []float32 {
+	if k.dtype == F32 || j0 >= j1 {
+		return nil
+	}
+	raw := k.u16[j0*k.width&^1 : j1*k.width] // from an even element: 4-byte aligned
+	return unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), len(raw)/2)
 }
 
 // tileRows is Rows for the decode loop: from an f32 cache the slice's capacity reaches
