@@ -22,7 +22,10 @@ type primitives struct {
 	// next (at least four rows of W long).
 	gemvPrefetch func(y, w, x, next []float32)
 	gemvT        func(y, w, x []float32)
-	downUp       func(y, latent, down, up, x []float32)
+	// gemvTStream accumulates y += Wᵀ x row by row, prefetching like gemvPrefetch;
+	// nil where a Level has none (GemvT of a large W then runs gemvT).
+	gemvTStream func(y, w, x, next []float32)
+	downUp      func(y, latent, down, up, x []float32)
 	// downUpPrefetch is downUp prefetching rows ahead like gemvPrefetch.
 	downUpPrefetch func(y, latent, down, up, x []float32)
 	gemmNT         func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int) // c = A Bᵀ, prefetching next
@@ -46,7 +49,7 @@ const (
 
 func (p primitives) compose() routines {
 	return routines{
-		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, downUp: p.downUp, downUpCold: p.downUpPrefetch,
+		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, gemvTCold: p.coldGemvT(), downUp: p.downUp, downUpCold: p.downUpPrefetch,
 		gemmNT: p.blockedGemmNT, gemmNTPrefetch: p.blockedGemmNTPrefetch, gemmNN: p.blockedGemmNN,
 		exp: p.exp, softmax: p.softmax,
 		rope: p.rope, ropeHalf: p.ropeHalf,
@@ -89,6 +92,31 @@ func (p primitives) coldGemv(y, w, x []float32) {
 		next = w[len(w) : len(w)+4*n]
 	}
 	p.gemvPrefetch(y, w, x, next)
+}
+
+// coldGemvT returns GemvT for a W streamed from memory: gemvTStream over chunks of
+// rows (assembly is never preempted), each chunk's last pass prefetching the next
+// chunk's first rows, or its own last ones at the end.
+func (p primitives) coldGemvT() func(y, w, x []float32) {
+	if p.gemvTStream == nil {
+		return p.gemvT
+	}
+	return func(y, w, x []float32) {
+		clear(y)
+		n := len(y)
+		if n == 0 {
+			return
+		}
+		rows := max(4, gemvChunkFloats/n&^3)
+		for r0 := 0; r0 < len(x); r0 += rows {
+			r1 := min(r0+rows, len(x))
+			next := w[max(0, r1-4)*n : r1*n]
+			if r1+4 <= len(x) {
+				next = w[r1*n : (r1+4)*n]
+			}
+			p.gemvTStream(y, w[r0*n:r1*n], x[r0:r1], next)
+		}
+	}
 }
 
 // prefetchAfter returns the block of rows that follows row j of b, for the kernel

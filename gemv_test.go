@@ -64,10 +64,13 @@ func TestGemv(t *testing.T) {
 }
 
 func TestGemvT(t *testing.T) {
+	// From 1 MiB GemvT streams W row by row: five chunks of 256 rows, the last ending
+	// in three single rows, with column tails.
+	shapes := append(gemvShapes(), [2]int{1031, 255})
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
-		ry, rw, rx := testutil.NewRegion(t, 4*1100), testutil.NewRegion(t, 4*1<<17), testutil.NewRegion(t, 4*1100)
-		for si, s := range gemvShapes() {
+		ry, rw, rx := testutil.NewRegion(t, 4*1100), testutil.NewRegion(t, 4<<20), testutil.NewRegion(t, 4*1100)
+		for si, s := range shapes {
 			rows, cols := s[0], s[1] // W is len(x) x len(y)
 			p := testutil.Places[si%len(testutil.Places)]
 			wv, xv := testutil.Normals(rng, rows*cols), testutil.Normals(rng, rows)

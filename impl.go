@@ -17,6 +17,7 @@ type routines struct {
 	gemv       func(y, w, x []float32)
 	gemvCold   func(y, w, x []float32) // gemv for a W streamed from memory
 	gemvT      func(y, w, x []float32)
+	gemvTCold  func(y, w, x []float32) // gemvT for a W streamed from memory
 	downUp     func(y, latent, down, up, x []float32)
 	downUpCold func(y, latent, down, up, x []float32) // downUp for matrices streamed from memory
 	gemmNT     func(c, a, b []float32, m, n, k, lda, ldb int)
@@ -121,7 +122,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
-	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp, downUpCold: kernels.DownUp,
+	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, gemvTCold: kernels.GemvT, downUp: kernels.DownUp, downUpCold: kernels.DownUp,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

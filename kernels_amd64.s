@@ -1078,6 +1078,161 @@ gemvT_done_84:
 	VZEROUPPER
 	RET
 
+// func gemvTStreamAVX2(y []float32, w []float32, x []float32, next []float32)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·gemvTStreamAVX2(SB), NOSPLIT, $0-96
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ CX, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+trows4_88:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           trows1_89
+	MOVQ         DX, R10
+	VBROADCASTSS (BX)(R8*4), Y0
+	LEAQ         (R10)(DI*1), R11
+	VBROADCASTSS 4(BX)(R8*4), Y1
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS 8(BX)(R8*4), Y2
+	LEAQ         (R12)(DI*1), R13
+	VBROADCASTSS 12(BX)(R8*4), Y3
+	LEAQ         (R13)(DI*1), R14
+	CMPQ         R9, $0x00000008
+	MOVQ         next_base+72(FP), R9
+	CMOVQLT      R9, R14
+	XORQ         R9, R9
+	MOVQ         CX, R15
+	SUBQ         $0x00000010, R15
+
+unrolled_91:
+	CMPQ        R9, R15
+	JG          single_92
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (AX)(R9*4), Y4
+	VFMADD231PS (R10)(R9*4), Y0, Y4
+	VFMADD231PS (R11)(R9*4), Y1, Y4
+	VFMADD231PS (R12)(R9*4), Y2, Y4
+	VFMADD231PS (R13)(R9*4), Y3, Y4
+	VMOVUPS     Y4, (AX)(R9*4)
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     32(AX)(R9*4), Y4
+	VFMADD231PS 32(R10)(R9*4), Y0, Y4
+	VFMADD231PS 32(R11)(R9*4), Y1, Y4
+	VFMADD231PS 32(R12)(R9*4), Y2, Y4
+	VFMADD231PS 32(R13)(R9*4), Y3, Y4
+	VMOVUPS     Y4, 32(AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_91
+
+single_92:
+	MOVQ CX, R15
+	SUBQ $0x00000008, R15
+
+one_93:
+	CMPQ        R9, R15
+	JG          tail_94
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (AX)(R9*4), Y4
+	VFMADD231PS (R10)(R9*4), Y0, Y4
+	VFMADD231PS (R11)(R9*4), Y1, Y4
+	VFMADD231PS (R12)(R9*4), Y2, Y4
+	VFMADD231PS (R13)(R9*4), Y3, Y4
+	VMOVUPS     Y4, (AX)(R9*4)
+	ADDQ        $0x00000008, R9
+	JMP         one_93
+
+tail_94:
+	MOVQ        CX, R14
+	SUBQ        R9, R14
+	JZ          done_95
+	MOVQ        $0x00000008, R15
+	SUBQ        R14, R15
+	LEAQ        tailmask<>+0(SB), R14
+	VMOVUPS     (R14)(R15*4), Y4
+	VMASKMOVPS  (AX)(R9*4), Y4, Y5
+	VMASKMOVPS  (R10)(R9*4), Y4, Y6
+	VFMADD231PS Y6, Y0, Y5
+	VMASKMOVPS  (R11)(R9*4), Y4, Y0
+	VFMADD231PS Y0, Y1, Y5
+	VMASKMOVPS  (R12)(R9*4), Y4, Y0
+	VFMADD231PS Y0, Y2, Y5
+	VMASKMOVPS  (R13)(R9*4), Y4, Y0
+	VFMADD231PS Y0, Y3, Y5
+	VMASKMOVPS  Y5, Y4, (AX)(R9*4)
+
+done_95:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  trows4_88
+
+trows1_89:
+	CMPQ         R8, SI
+	JAE          trows_done_90
+	VBROADCASTSS (BX)(R8*4), Y0
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000010, R10
+
+unrolled_96:
+	CMPQ        R9, R10
+	JG          single_97
+	VMOVUPS     (AX)(R9*4), Y1
+	VFMADD231PS (DX)(R9*4), Y0, Y1
+	VMOVUPS     Y1, (AX)(R9*4)
+	VMOVUPS     32(AX)(R9*4), Y1
+	VFMADD231PS 32(DX)(R9*4), Y0, Y1
+	VMOVUPS     Y1, 32(AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_96
+
+single_97:
+	MOVQ CX, R10
+	SUBQ $0x00000008, R10
+
+one_98:
+	CMPQ        R9, R10
+	JG          tail_99
+	VMOVUPS     (AX)(R9*4), Y1
+	VFMADD231PS (DX)(R9*4), Y0, Y1
+	VMOVUPS     Y1, (AX)(R9*4)
+	ADDQ        $0x00000008, R9
+	JMP         one_98
+
+tail_99:
+	MOVQ        CX, R10
+	SUBQ        R9, R10
+	JZ          done_100
+	MOVQ        $0x00000008, R11
+	SUBQ        R10, R11
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R11*4), Y1
+	VMASKMOVPS  (AX)(R9*4), Y1, Y2
+	VMASKMOVPS  (DX)(R9*4), Y1, Y3
+	VFMADD231PS Y3, Y0, Y2
+	VMASKMOVPS  Y2, Y1, (AX)(R9*4)
+
+done_100:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  trows1_89
+
+trows_done_90:
+	VZEROUPPER
+	RET
+
 // func downUpAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
 // Requires: AVX, FMA3
 TEXT ·downUpAVX2(SB), NOSPLIT, $0-120
@@ -1090,11 +1245,11 @@ TEXT ·downUpAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_88:
+rows4_101:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_89
+	JB     rows1_102
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -1111,9 +1266,9 @@ rows4_88:
 	MOVQ   BX, R14
 	SUBQ   $0x00000010, R14
 
-unrolled_91:
+unrolled_104:
 	CMPQ        R13, R14
-	JG          single_92
+	JG          single_105
 	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
@@ -1125,167 +1280,16 @@ unrolled_91:
 	VFMADD231PS 32(R11)(R13*4), Y8, Y5
 	VFMADD231PS 32(R12)(R13*4), Y8, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_91
-
-single_92:
-	MOVQ BX, R14
-	SUBQ $0x00000008, R14
-
-one_93:
-	CMPQ        R13, R14
-	JG          tail_94
-	VMOVUPS     (DX)(R13*4), Y8
-	VFMADD231PS (R9)(R13*4), Y8, Y0
-	VFMADD231PS (R10)(R13*4), Y8, Y2
-	VFMADD231PS (R11)(R13*4), Y8, Y4
-	VFMADD231PS (R12)(R13*4), Y8, Y6
-	ADDQ        $0x00000008, R13
-	JMP         one_93
-
-tail_94:
-	MOVQ        BX, R14
-	SUBQ        R13, R14
-	JZ          done_95
-	MOVQ        $0x00000008, R15
-	SUBQ        R14, R15
-	LEAQ        tailmask<>+0(SB), R14
-	VMOVUPS     (R14)(R15*4), Y8
-	VMASKMOVPS  (DX)(R13*4), Y8, Y9
-	VMASKMOVPS  (R9)(R13*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y0
-	VMASKMOVPS  (R10)(R13*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y2
-	VMASKMOVPS  (R11)(R13*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y4
-	VMASKMOVPS  (R12)(R13*4), Y8, Y8
-	VFMADD231PS Y8, Y9, Y6
-
-done_95:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VHADDPS      Y2, Y0, Y0
-	VHADDPS      Y6, Y4, Y4
-	VHADDPS      Y4, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X1, X0, X1
-	VMOVUPS      X1, (AX)(R8*4)
-	LEAQ         (SI)(DI*4), SI
-	ADDQ         $0x00000004, R8
-	JMP          rows4_88
-
-rows1_89:
-	CMPQ   R8, CX
-	JAE    gemv_done_90
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000010, R10
-
-unrolled_96:
-	CMPQ        R9, R10
-	JG          single_97
-	VMOVUPS     (DX)(R9*4), Y2
-	VFMADD231PS (SI)(R9*4), Y2, Y0
-	VMOVUPS     32(DX)(R9*4), Y2
-	VFMADD231PS 32(SI)(R9*4), Y2, Y1
-	ADDQ        $0x00000010, R9
-	JMP         unrolled_96
-
-single_97:
-	MOVQ BX, R10
-	SUBQ $0x00000008, R10
-
-one_98:
-	CMPQ        R9, R10
-	JG          tail_99
-	VMOVUPS     (DX)(R9*4), Y2
-	VFMADD231PS (SI)(R9*4), Y2, Y0
-	ADDQ        $0x00000008, R9
-	JMP         one_98
-
-tail_99:
-	MOVQ        BX, R10
-	SUBQ        R9, R10
-	JZ          done_100
-	MOVQ        $0x00000008, R11
-	SUBQ        R10, R11
-	LEAQ        tailmask<>+0(SB), R10
-	VMOVUPS     (R10)(R11*4), Y2
-	VMASKMOVPS  (DX)(R9*4), Y2, Y3
-	VMASKMOVPS  (SI)(R9*4), Y2, Y2
-	VFMADD231PS Y2, Y3, Y0
-
-done_100:
-	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X1, X0, X0
-	VMOVHLPS     X0, X0, X1
-	VADDPS       X1, X0, X0
-	VMOVSHDUP    X0, X1
-	VADDSS       X1, X0, X0
-	VMOVSS       X0, (AX)(R8*4)
-	ADDQ         DI, SI
-	INCQ         R8
-	JMP          rows1_89
-
-gemv_done_90:
-	MOVQ y_base+0(FP), AX
-	MOVQ y_len+8(FP), CX
-	MOVQ up_base+72(FP), DX
-	MOVQ latent_base+24(FP), BX
-	MOVQ latent_len+32(FP), SI
-	MOVQ SI, DI
-	SHLQ $0x02, DI
-	XORQ R8, R8
-
-rows4_101:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     rows1_102
-	MOVQ   DX, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   R13, R13
-	MOVQ   SI, R14
-	SUBQ   $0x00000010, R14
-
-unrolled_104:
-	CMPQ        R13, R14
-	JG          single_105
-	VMOVUPS     (BX)(R13*4), Y8
-	VFMADD231PS (R9)(R13*4), Y8, Y0
-	VFMADD231PS (R10)(R13*4), Y8, Y2
-	VFMADD231PS (R11)(R13*4), Y8, Y4
-	VFMADD231PS (R12)(R13*4), Y8, Y6
-	VMOVUPS     32(BX)(R13*4), Y8
-	VFMADD231PS 32(R9)(R13*4), Y8, Y1
-	VFMADD231PS 32(R10)(R13*4), Y8, Y3
-	VFMADD231PS 32(R11)(R13*4), Y8, Y5
-	VFMADD231PS 32(R12)(R13*4), Y8, Y7
-	ADDQ        $0x00000010, R13
 	JMP         unrolled_104
 
 single_105:
-	MOVQ SI, R14
+	MOVQ BX, R14
 	SUBQ $0x00000008, R14
 
 one_106:
 	CMPQ        R13, R14
 	JG          tail_107
-	VMOVUPS     (BX)(R13*4), Y8
+	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
 	VFMADD231PS (R11)(R13*4), Y8, Y4
@@ -1294,14 +1298,14 @@ one_106:
 	JMP         one_106
 
 tail_107:
-	MOVQ        SI, R14
+	MOVQ        BX, R14
 	SUBQ        R13, R14
 	JZ          done_108
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
 	VMOVUPS     (R14)(R15*4), Y8
-	VMASKMOVPS  (BX)(R13*4), Y8, Y9
+	VMASKMOVPS  (DX)(R13*4), Y8, Y9
 	VMASKMOVPS  (R9)(R13*4), Y8, Y10
 	VFMADD231PS Y10, Y9, Y0
 	VMASKMOVPS  (R10)(R13*4), Y8, Y10
@@ -1322,7 +1326,7 @@ done_108:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X1
 	VMOVUPS      X1, (AX)(R8*4)
-	LEAQ         (DX)(DI*4), DX
+	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
 	JMP          rows4_101
 
@@ -1332,41 +1336,41 @@ rows1_102:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	XORQ   R9, R9
-	MOVQ   SI, R10
+	MOVQ   BX, R10
 	SUBQ   $0x00000010, R10
 
 unrolled_109:
 	CMPQ        R9, R10
 	JG          single_110
-	VMOVUPS     (BX)(R9*4), Y2
-	VFMADD231PS (DX)(R9*4), Y2, Y0
-	VMOVUPS     32(BX)(R9*4), Y2
-	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
+	VMOVUPS     32(DX)(R9*4), Y2
+	VFMADD231PS 32(SI)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
 	JMP         unrolled_109
 
 single_110:
-	MOVQ SI, R10
+	MOVQ BX, R10
 	SUBQ $0x00000008, R10
 
 one_111:
 	CMPQ        R9, R10
 	JG          tail_112
-	VMOVUPS     (BX)(R9*4), Y2
-	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
 	JMP         one_111
 
 tail_112:
-	MOVQ        SI, R10
+	MOVQ        BX, R10
 	SUBQ        R9, R10
 	JZ          done_113
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
 	VMOVUPS     (R10)(R11*4), Y2
-	VMASKMOVPS  (BX)(R9*4), Y2, Y3
-	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VMASKMOVPS  (DX)(R9*4), Y2, Y3
+	VMASKMOVPS  (SI)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
 done_113:
@@ -1378,11 +1382,162 @@ done_113:
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (AX)(R8*4)
-	ADDQ         DI, DX
+	ADDQ         DI, SI
 	INCQ         R8
 	JMP          rows1_102
 
 gemv_done_103:
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ up_base+72(FP), DX
+	MOVQ latent_base+24(FP), BX
+	MOVQ latent_len+32(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_114:
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000004
+	JB     rows1_115
+	MOVQ   DX, R9
+	LEAQ   (R9)(DI*1), R10
+	LEAQ   (R10)(DI*1), R11
+	LEAQ   (R11)(DI*1), R12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ   R13, R13
+	MOVQ   SI, R14
+	SUBQ   $0x00000010, R14
+
+unrolled_117:
+	CMPQ        R13, R14
+	JG          single_118
+	VMOVUPS     (BX)(R13*4), Y8
+	VFMADD231PS (R9)(R13*4), Y8, Y0
+	VFMADD231PS (R10)(R13*4), Y8, Y2
+	VFMADD231PS (R11)(R13*4), Y8, Y4
+	VFMADD231PS (R12)(R13*4), Y8, Y6
+	VMOVUPS     32(BX)(R13*4), Y8
+	VFMADD231PS 32(R9)(R13*4), Y8, Y1
+	VFMADD231PS 32(R10)(R13*4), Y8, Y3
+	VFMADD231PS 32(R11)(R13*4), Y8, Y5
+	VFMADD231PS 32(R12)(R13*4), Y8, Y7
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_117
+
+single_118:
+	MOVQ SI, R14
+	SUBQ $0x00000008, R14
+
+one_119:
+	CMPQ        R13, R14
+	JG          tail_120
+	VMOVUPS     (BX)(R13*4), Y8
+	VFMADD231PS (R9)(R13*4), Y8, Y0
+	VFMADD231PS (R10)(R13*4), Y8, Y2
+	VFMADD231PS (R11)(R13*4), Y8, Y4
+	VFMADD231PS (R12)(R13*4), Y8, Y6
+	ADDQ        $0x00000008, R13
+	JMP         one_119
+
+tail_120:
+	MOVQ        SI, R14
+	SUBQ        R13, R14
+	JZ          done_121
+	MOVQ        $0x00000008, R15
+	SUBQ        R14, R15
+	LEAQ        tailmask<>+0(SB), R14
+	VMOVUPS     (R14)(R15*4), Y8
+	VMASKMOVPS  (BX)(R13*4), Y8, Y9
+	VMASKMOVPS  (R9)(R13*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (R10)(R13*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (R11)(R13*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R12)(R13*4), Y8, Y8
+	VFMADD231PS Y8, Y9, Y6
+
+done_121:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          rows4_114
+
+rows1_115:
+	CMPQ   R8, CX
+	JAE    gemv_done_116
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000010, R10
+
+unrolled_122:
+	CMPQ        R9, R10
+	JG          single_123
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     32(BX)(R9*4), Y2
+	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_122
+
+single_123:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_124:
+	CMPQ        R9, R10
+	JG          tail_125
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_124
+
+tail_125:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_126
+	MOVQ        $0x00000008, R11
+	SUBQ        R10, R11
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R11*4), Y2
+	VMASKMOVPS  (BX)(R9*4), Y2, Y3
+	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VFMADD231PS Y2, Y3, Y0
+
+done_126:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          rows1_115
+
+gemv_done_116:
 	VZEROUPPER
 	RET
 
@@ -1398,11 +1553,11 @@ TEXT ·downUpPrefetchAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_114:
+rows4_127:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_115
+	JB      rows1_128
 	MOVQ    SI, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -1422,9 +1577,9 @@ rows4_114:
 	MOVQ    BX, R15
 	SUBQ    $0x00000010, R15
 
-unrolled_117:
+unrolled_130:
 	CMPQ        R9, R15
-	JG          single_118
+	JG          single_131
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	ADDQ        $0x00000080, R14
@@ -1442,15 +1597,15 @@ unrolled_117:
 	VFMADD231PS 32(R12)(R9*4), Y8, Y5
 	VFMADD231PS 32(R13)(R9*4), Y8, Y7
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_117
+	JMP         unrolled_130
 
-single_118:
+single_131:
 	MOVQ BX, R15
 	SUBQ $0x00000008, R15
 
-one_119:
+one_132:
 	CMPQ        R9, R15
-	JG          tail_120
+	JG          tail_133
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	ADDQ        $0x00000080, R14
@@ -1460,180 +1615,17 @@ one_119:
 	VFMADD231PS (R12)(R9*4), Y8, Y4
 	VFMADD231PS (R13)(R9*4), Y8, Y6
 	ADDQ        $0x00000008, R9
-	JMP         one_119
-
-tail_120:
-	MOVQ        BX, R14
-	SUBQ        R9, R14
-	JZ          done_121
-	MOVQ        $0x00000008, R15
-	SUBQ        R14, R15
-	LEAQ        tailmask<>+0(SB), R14
-	VMOVUPS     (R14)(R15*4), Y8
-	VMASKMOVPS  (DX)(R9*4), Y8, Y9
-	VMASKMOVPS  (R10)(R9*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y0
-	VMASKMOVPS  (R11)(R9*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y2
-	VMASKMOVPS  (R12)(R9*4), Y8, Y10
-	VFMADD231PS Y10, Y9, Y4
-	VMASKMOVPS  (R13)(R9*4), Y8, Y8
-	VFMADD231PS Y8, Y9, Y6
-
-done_121:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VHADDPS      Y2, Y0, Y0
-	VHADDPS      Y6, Y4, Y4
-	VHADDPS      Y4, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X1, X0, X1
-	VMOVUPS      X1, (AX)(R8*4)
-	LEAQ         (SI)(DI*4), SI
-	ADDQ         $0x00000004, R8
-	JMP          rows4_114
-
-rows1_115:
-	CMPQ   R8, CX
-	JAE    gemv_done_116
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000010, R10
-
-unrolled_122:
-	CMPQ        R9, R10
-	JG          single_123
-	VMOVUPS     (DX)(R9*4), Y2
-	VFMADD231PS (SI)(R9*4), Y2, Y0
-	VMOVUPS     32(DX)(R9*4), Y2
-	VFMADD231PS 32(SI)(R9*4), Y2, Y1
-	ADDQ        $0x00000010, R9
-	JMP         unrolled_122
-
-single_123:
-	MOVQ BX, R10
-	SUBQ $0x00000008, R10
-
-one_124:
-	CMPQ        R9, R10
-	JG          tail_125
-	VMOVUPS     (DX)(R9*4), Y2
-	VFMADD231PS (SI)(R9*4), Y2, Y0
-	ADDQ        $0x00000008, R9
-	JMP         one_124
-
-tail_125:
-	MOVQ        BX, R10
-	SUBQ        R9, R10
-	JZ          done_126
-	MOVQ        $0x00000008, R11
-	SUBQ        R10, R11
-	LEAQ        tailmask<>+0(SB), R10
-	VMOVUPS     (R10)(R11*4), Y2
-	VMASKMOVPS  (DX)(R9*4), Y2, Y3
-	VMASKMOVPS  (SI)(R9*4), Y2, Y2
-	VFMADD231PS Y2, Y3, Y0
-
-done_126:
-	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X1, X0, X0
-	VMOVHLPS     X0, X0, X1
-	VADDPS       X1, X0, X0
-	VMOVSHDUP    X0, X1
-	VADDSS       X1, X0, X0
-	VMOVSS       X0, (AX)(R8*4)
-	ADDQ         DI, SI
-	INCQ         R8
-	JMP          rows1_115
-
-gemv_done_116:
-	MOVQ y_base+0(FP), AX
-	MOVQ y_len+8(FP), CX
-	MOVQ up_base+72(FP), DX
-	MOVQ latent_base+24(FP), BX
-	MOVQ latent_len+32(FP), SI
-	MOVQ SI, DI
-	SHLQ $0x02, DI
-	XORQ R8, R8
-
-rows4_127:
-	MOVQ    CX, R9
-	SUBQ    R8, R9
-	CMPQ    R9, $0x00000004
-	JB      rows1_128
-	MOVQ    DX, R10
-	LEAQ    (R10)(DI*1), R11
-	LEAQ    (R11)(DI*1), R12
-	LEAQ    (R12)(DI*1), R13
-	LEAQ    (R13)(DI*1), R14
-	CMPQ    R9, $0x00000008
-	CMOVQLT DX, R14
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
-	XORQ    R9, R9
-	MOVQ    SI, R15
-	SUBQ    $0x00000010, R15
-
-unrolled_130:
-	CMPQ        R9, R15
-	JG          single_131
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	ADDQ        $0x00000080, R14
-	VMOVUPS     (BX)(R9*4), Y8
-	VFMADD231PS (R10)(R9*4), Y8, Y0
-	VFMADD231PS (R11)(R9*4), Y8, Y2
-	VFMADD231PS (R12)(R9*4), Y8, Y4
-	VFMADD231PS (R13)(R9*4), Y8, Y6
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	ADDQ        $0x00000080, R14
-	VMOVUPS     32(BX)(R9*4), Y8
-	VFMADD231PS 32(R10)(R9*4), Y8, Y1
-	VFMADD231PS 32(R11)(R9*4), Y8, Y3
-	VFMADD231PS 32(R12)(R9*4), Y8, Y5
-	VFMADD231PS 32(R13)(R9*4), Y8, Y7
-	ADDQ        $0x00000010, R9
-	JMP         unrolled_130
-
-single_131:
-	MOVQ SI, R15
-	SUBQ $0x00000008, R15
-
-one_132:
-	CMPQ        R9, R15
-	JG          tail_133
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	ADDQ        $0x00000080, R14
-	VMOVUPS     (BX)(R9*4), Y8
-	VFMADD231PS (R10)(R9*4), Y8, Y0
-	VFMADD231PS (R11)(R9*4), Y8, Y2
-	VFMADD231PS (R12)(R9*4), Y8, Y4
-	VFMADD231PS (R13)(R9*4), Y8, Y6
-	ADDQ        $0x00000008, R9
 	JMP         one_132
 
 tail_133:
-	MOVQ        SI, R14
+	MOVQ        BX, R14
 	SUBQ        R9, R14
 	JZ          done_134
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
 	VMOVUPS     (R14)(R15*4), Y8
-	VMASKMOVPS  (BX)(R9*4), Y8, Y9
+	VMASKMOVPS  (DX)(R9*4), Y8, Y9
 	VMASKMOVPS  (R10)(R9*4), Y8, Y10
 	VFMADD231PS Y10, Y9, Y0
 	VMASKMOVPS  (R11)(R9*4), Y8, Y10
@@ -1654,7 +1646,7 @@ done_134:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X1
 	VMOVUPS      X1, (AX)(R8*4)
-	LEAQ         (DX)(DI*4), DX
+	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
 	JMP          rows4_127
 
@@ -1664,41 +1656,41 @@ rows1_128:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	XORQ   R9, R9
-	MOVQ   SI, R10
+	MOVQ   BX, R10
 	SUBQ   $0x00000010, R10
 
 unrolled_135:
 	CMPQ        R9, R10
 	JG          single_136
-	VMOVUPS     (BX)(R9*4), Y2
-	VFMADD231PS (DX)(R9*4), Y2, Y0
-	VMOVUPS     32(BX)(R9*4), Y2
-	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
+	VMOVUPS     32(DX)(R9*4), Y2
+	VFMADD231PS 32(SI)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
 	JMP         unrolled_135
 
 single_136:
-	MOVQ SI, R10
+	MOVQ BX, R10
 	SUBQ $0x00000008, R10
 
 one_137:
 	CMPQ        R9, R10
 	JG          tail_138
-	VMOVUPS     (BX)(R9*4), Y2
-	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     (DX)(R9*4), Y2
+	VFMADD231PS (SI)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
 	JMP         one_137
 
 tail_138:
-	MOVQ        SI, R10
+	MOVQ        BX, R10
 	SUBQ        R9, R10
 	JZ          done_139
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
 	VMOVUPS     (R10)(R11*4), Y2
-	VMASKMOVPS  (BX)(R9*4), Y2, Y3
-	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VMASKMOVPS  (DX)(R9*4), Y2, Y3
+	VMASKMOVPS  (SI)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
 done_139:
@@ -1710,11 +1702,174 @@ done_139:
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (AX)(R8*4)
-	ADDQ         DI, DX
+	ADDQ         DI, SI
 	INCQ         R8
 	JMP          rows1_128
 
 gemv_done_129:
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ up_base+72(FP), DX
+	MOVQ latent_base+24(FP), BX
+	MOVQ latent_len+32(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_140:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_141
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000010, R15
+
+unrolled_143:
+	CMPQ        R9, R15
+	JG          single_144
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     32(BX)(R9*4), Y8
+	VFMADD231PS 32(R10)(R9*4), Y8, Y1
+	VFMADD231PS 32(R11)(R9*4), Y8, Y3
+	VFMADD231PS 32(R12)(R9*4), Y8, Y5
+	VFMADD231PS 32(R13)(R9*4), Y8, Y7
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_143
+
+single_144:
+	MOVQ SI, R15
+	SUBQ $0x00000008, R15
+
+one_145:
+	CMPQ        R9, R15
+	JG          tail_146
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VFMADD231PS (R10)(R9*4), Y8, Y0
+	VFMADD231PS (R11)(R9*4), Y8, Y2
+	VFMADD231PS (R12)(R9*4), Y8, Y4
+	VFMADD231PS (R13)(R9*4), Y8, Y6
+	ADDQ        $0x00000008, R9
+	JMP         one_145
+
+tail_146:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_147
+	MOVQ        $0x00000008, R15
+	SUBQ        R14, R15
+	LEAQ        tailmask<>+0(SB), R14
+	VMOVUPS     (R14)(R15*4), Y8
+	VMASKMOVPS  (BX)(R9*4), Y8, Y9
+	VMASKMOVPS  (R10)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (R11)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (R12)(R9*4), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R13)(R9*4), Y8, Y8
+	VFMADD231PS Y8, Y9, Y6
+
+done_147:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          rows4_140
+
+rows1_141:
+	CMPQ   R8, CX
+	JAE    gemv_done_142
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000010, R10
+
+unrolled_148:
+	CMPQ        R9, R10
+	JG          single_149
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	VMOVUPS     32(BX)(R9*4), Y2
+	VFMADD231PS 32(DX)(R9*4), Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_148
+
+single_149:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_150:
+	CMPQ        R9, R10
+	JG          tail_151
+	VMOVUPS     (BX)(R9*4), Y2
+	VFMADD231PS (DX)(R9*4), Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_150
+
+tail_151:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_152
+	MOVQ        $0x00000008, R11
+	SUBQ        R10, R11
+	LEAQ        tailmask<>+0(SB), R10
+	VMOVUPS     (R10)(R11*4), Y2
+	VMASKMOVPS  (BX)(R9*4), Y2, Y3
+	VMASKMOVPS  (DX)(R9*4), Y2, Y2
+	VFMADD231PS Y2, Y3, Y0
+
+done_152:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          rows1_141
+
+gemv_done_142:
 	VZEROUPPER
 	RET
 
@@ -1726,18 +1881,18 @@ TEXT ·gemmNTAVX2(SB), NOSPLIT, $0-144
 	LEAQ -4(AX)(CX*4), CX
 	XORQ DX, DX
 
-rowtile_140:
+rowtile_153:
 	MOVQ m+96(FP), BX
 	SUBQ DX, BX
 	CMPQ BX, $0x00000004
-	JB   rowtile_next_141
+	JB   rowtile_next_154
 	XORQ BX, BX
 
-coltile_142:
+coltile_155:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000002
-	JB     coltile_next_143
+	JB     coltile_next_156
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -1767,9 +1922,9 @@ coltile_142:
 	MOVQ   R11, R14
 	SUBQ   $0x00000010, R14
 
-unrolled_144:
+unrolled_157:
 	CMPQ        R13, R14
-	JG          single_145
+	JG          single_158
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1803,15 +1958,15 @@ unrolled_144:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_144
+	JMP         unrolled_157
 
-single_145:
+single_158:
 	MOVQ R11, R14
 	SUBQ $0x00000008, R14
 
-one_146:
+one_159:
 	CMPQ        R13, R14
-	JG          tail_147
+	JG          tail_160
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1831,11 +1986,11 @@ one_146:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000008, R13
-	JMP         one_146
+	JMP         one_159
 
-tail_147:
+tail_160:
 	SUBQ        R13, R11
-	JZ          done_148
+	JZ          done_161
 	MOVQ        $0x00000008, R14
 	SUBQ        R11, R14
 	LEAQ        tailmask<>+0(SB), R11
@@ -1855,7 +2010,7 @@ tail_147:
 	VFMADD231PS Y9, Y8, Y6
 	VFMADD231PS Y10, Y8, Y7
 
-done_148:
+done_161:
 	MOVQ         c_base+0(FP), SI
 	MOVQ         ldc+136(FP), DI
 	MOVQ         DX, R8
@@ -1930,14 +2085,14 @@ done_148:
 	VADDSS       X0, X7, X7
 	VMOVSS       X7, 4(SI)(R8*4)
 	ADDQ         $0x00000002, BX
-	JMP          coltile_142
+	JMP          coltile_155
 
-coltile_next_143:
-coltile_149:
+coltile_next_156:
+coltile_162:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000001
-	JB     coltile_next_150
+	JB     coltile_next_163
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -1962,9 +2117,9 @@ coltile_149:
 	MOVQ   R10, R13
 	SUBQ   $0x00000010, R13
 
-unrolled_151:
+unrolled_164:
 	CMPQ        R11, R13
-	JG          single_152
+	JG          single_165
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1988,15 +2143,15 @@ unrolled_151:
 	VMOVUPS     32(DI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000010, R11
-	JMP         unrolled_151
+	JMP         unrolled_164
 
-single_152:
+single_165:
 	MOVQ R10, R13
 	SUBQ $0x00000008, R13
 
-one_153:
+one_166:
 	CMPQ        R11, R13
-	JG          tail_154
+	JG          tail_167
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2011,11 +2166,11 @@ one_153:
 	VMOVUPS     (DI)(R11*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000008, R11
-	JMP         one_153
+	JMP         one_166
 
-tail_154:
+tail_167:
 	SUBQ        R11, R10
-	JZ          done_155
+	JZ          done_168
 	MOVQ        $0x00000008, R13
 	SUBQ        R10, R13
 	LEAQ        tailmask<>+0(SB), R10
@@ -2030,7 +2185,7 @@ tail_154:
 	VMASKMOVPS  (DI)(R11*4), Y4, Y4
 	VFMADD231PS Y5, Y4, Y3
 
-done_155:
+done_168:
 	MOVQ         c_base+0(FP), SI
 	MOVQ         ldc+136(FP), DI
 	MOVQ         DX, R8
@@ -2077,25 +2232,25 @@ done_155:
 	VADDSS       X0, X3, X3
 	VMOVSS       X3, (SI)(R8*4)
 	ADDQ         $0x00000001, BX
-	JMP          coltile_149
+	JMP          coltile_162
 
-coltile_next_150:
+coltile_next_163:
 	ADDQ $0x00000004, DX
-	JMP  rowtile_140
+	JMP  rowtile_153
 
-rowtile_next_141:
-rowtile_156:
+rowtile_next_154:
+rowtile_169:
 	MOVQ m+96(FP), AX
 	SUBQ DX, AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_157
+	JB   rowtile_next_170
 	XORQ AX, AX
 
-coltile_158:
+coltile_171:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000002
-	JB     coltile_next_159
+	JB     coltile_next_172
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -2116,9 +2271,9 @@ coltile_158:
 	MOVQ   BX, R9
 	SUBQ   $0x00000010, R9
 
-unrolled_160:
+unrolled_173:
 	CMPQ        R8, R9
-	JG          single_161
+	JG          single_174
 	VMOVUPS     (DI)(R8*4), Y2
 	VMOVUPS     (CX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
@@ -2130,26 +2285,26 @@ unrolled_160:
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000010, R8
-	JMP         unrolled_160
+	JMP         unrolled_173
 
-single_161:
+single_174:
 	MOVQ BX, R9
 	SUBQ $0x00000008, R9
 
-one_162:
+one_175:
 	CMPQ        R8, R9
-	JG          tail_163
+	JG          tail_176
 	VMOVUPS     (DI)(R8*4), Y2
 	VMOVUPS     (CX)(R8*4), Y3
 	VMOVUPS     (SI)(R8*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000008, R8
-	JMP         one_162
+	JMP         one_175
 
-tail_163:
+tail_176:
 	SUBQ        R8, BX
-	JZ          done_164
+	JZ          done_177
 	MOVQ        $0x00000008, R9
 	SUBQ        BX, R9
 	LEAQ        tailmask<>+0(SB), BX
@@ -2160,7 +2315,7 @@ tail_163:
 	VFMADD231PS Y3, Y2, Y0
 	VFMADD231PS Y4, Y2, Y1
 
-done_164:
+done_177:
 	MOVQ         c_base+0(FP), CX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         DX, SI
@@ -2181,14 +2336,14 @@ done_164:
 	VADDSS       X0, X1, X1
 	VMOVSS       X1, 4(CX)(SI*4)
 	ADDQ         $0x00000002, AX
-	JMP          coltile_158
+	JMP          coltile_171
 
-coltile_next_159:
-coltile_165:
+coltile_next_172:
+coltile_178:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000001
-	JB     coltile_next_166
+	JB     coltile_next_179
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -2207,9 +2362,9 @@ coltile_165:
 	MOVQ   CX, R8
 	SUBQ   $0x00000010, R8
 
-unrolled_167:
+unrolled_180:
 	CMPQ        BX, R8
-	JG          single_168
+	JG          single_181
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
@@ -2217,24 +2372,24 @@ unrolled_167:
 	VMOVUPS     32(SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000010, BX
-	JMP         unrolled_167
+	JMP         unrolled_180
 
-single_168:
+single_181:
 	MOVQ CX, R8
 	SUBQ $0x00000008, R8
 
-one_169:
+one_182:
 	CMPQ        BX, R8
-	JG          tail_170
+	JG          tail_183
 	VMOVUPS     (DI)(BX*4), Y1
 	VMOVUPS     (SI)(BX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000008, BX
-	JMP         one_169
+	JMP         one_182
 
-tail_170:
+tail_183:
 	SUBQ        BX, CX
-	JZ          done_171
+	JZ          done_184
 	MOVQ        $0x00000008, R8
 	SUBQ        CX, R8
 	LEAQ        tailmask<>+0(SB), CX
@@ -2243,7 +2398,7 @@ tail_170:
 	VMASKMOVPS  (SI)(BX*4), Y1, Y1
 	VFMADD231PS Y2, Y1, Y0
 
-done_171:
+done_184:
 	MOVQ         c_base+0(FP), CX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         DX, SI
@@ -2257,13 +2412,13 @@ done_171:
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (CX)(SI*4)
 	ADDQ         $0x00000001, AX
-	JMP          coltile_165
+	JMP          coltile_178
 
-coltile_next_166:
+coltile_next_179:
 	ADDQ $0x00000001, DX
-	JMP  rowtile_156
+	JMP  rowtile_169
 
-rowtile_next_157:
+rowtile_next_170:
 	VZEROUPPER
 	RET
 
@@ -2272,18 +2427,18 @@ rowtile_next_157:
 TEXT ·gemmNNAVX2(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_172:
+rowtile_185:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_173
+	JB   rowtile_next_186
 	XORQ CX, CX
 
-coltile_174:
+coltile_187:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_175
+	JB      coltile_next_188
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2317,9 +2472,9 @@ coltile_174:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_176:
+nnk_189:
 	CMPQ         R11, R10
-	JAE          nnk_done_177
+	JAE          nnk_done_190
 	VMOVUPS      (R9), Y8
 	VMOVUPS      32(R9), Y9
 	VBROADCASTSS (SI)(R11*4), Y10
@@ -2336,9 +2491,9 @@ nnk_176:
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_176
+	JMP          nnk_189
 
-nnk_done_177:
+nnk_done_190:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2357,14 +2512,14 @@ nnk_done_177:
 	VMOVUPS Y6, (BX)(CX*4)
 	VMOVUPS Y7, 32(BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_174
+	JMP     coltile_187
 
-coltile_next_175:
-coltile_178:
+coltile_next_188:
+coltile_191:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_179
+	JB      coltile_next_192
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2394,9 +2549,9 @@ coltile_178:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_180:
+nnk_193:
 	CMPQ         R11, R10
-	JAE          nnk_done_181
+	JAE          nnk_done_194
 	VMOVUPS      (R9), Y4
 	VBROADCASTSS (SI)(R11*4), Y5
 	VFMADD231PS  Y4, Y5, Y0
@@ -2408,9 +2563,9 @@ nnk_180:
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_180
+	JMP          nnk_193
 
-nnk_done_181:
+nnk_done_194:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2425,12 +2580,12 @@ nnk_done_181:
 	VMOVUPS Y2, (DI)(CX*4)
 	VMOVUPS Y3, (BX)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_178
+	JMP     coltile_191
 
-coltile_next_179:
+coltile_next_192:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_183
+	JZ         coltile_next_196
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -2466,9 +2621,9 @@ coltile_next_179:
 	MOVQ       k+88(FP), R10
 	XORQ       R11, R11
 
-nnk_184:
+nnk_197:
 	CMPQ         R11, R10
-	JAE          nnk_done_185
+	JAE          nnk_done_198
 	VMASKMOVPS   (R9), Y0, Y5
 	VBROADCASTSS (SI)(R11*4), Y6
 	VFMADD231PS  Y5, Y6, Y1
@@ -2480,9 +2635,9 @@ nnk_184:
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_184
+	JMP          nnk_197
 
-nnk_done_185:
+nnk_done_198:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -2497,23 +2652,23 @@ nnk_done_185:
 	VMASKMOVPS Y3, Y0, (DI)(CX*4)
 	VMASKMOVPS Y4, Y0, (BX)(CX*4)
 
-coltile_next_183:
+coltile_next_196:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_172
+	JMP  rowtile_185
 
-rowtile_next_173:
-rowtile_186:
+rowtile_next_186:
+rowtile_199:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_187
+	JB   rowtile_next_200
 	XORQ CX, CX
 
-coltile_188:
+coltile_201:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_189
+	JB      coltile_next_202
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2535,9 +2690,9 @@ coltile_188:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_190:
+nnk_203:
 	CMPQ         R8, DI
-	JAE          nnk_done_191
+	JAE          nnk_done_204
 	VMOVUPS      (BX), Y2
 	VMOVUPS      32(BX), Y3
 	VBROADCASTSS (SI)(R8*4), Y4
@@ -2545,9 +2700,9 @@ nnk_190:
 	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_190
+	JMP          nnk_203
 
-nnk_done_191:
+nnk_done_204:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2557,14 +2712,14 @@ nnk_done_191:
 	VMOVUPS Y0, (SI)(CX*4)
 	VMOVUPS Y1, 32(SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_188
+	JMP     coltile_201
 
-coltile_next_189:
-coltile_192:
+coltile_next_202:
+coltile_205:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000008
-	JB      coltile_next_193
+	JB      coltile_next_206
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -2585,17 +2740,17 @@ coltile_192:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_194:
+nnk_207:
 	CMPQ         R8, DI
-	JAE          nnk_done_195
+	JAE          nnk_done_208
 	VMOVUPS      (BX), Y1
 	VBROADCASTSS (SI)(R8*4), Y2
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_194
+	JMP          nnk_207
 
-nnk_done_195:
+nnk_done_208:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -2604,12 +2759,12 @@ nnk_done_195:
 	ADDQ    DX, SI
 	VMOVUPS Y0, (SI)(CX*4)
 	ADDQ    $0x00000008, CX
-	JMP     coltile_192
+	JMP     coltile_205
 
-coltile_next_193:
+coltile_next_206:
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
-	JZ         coltile_next_197
+	JZ         coltile_next_210
 	MOVQ       n+80(FP), DX
 	SUBQ       CX, DX
 	MOVQ       $0x00000008, BX
@@ -2636,17 +2791,17 @@ coltile_next_193:
 	MOVQ       k+88(FP), DI
 	XORQ       R8, R8
 
-nnk_198:
+nnk_211:
 	CMPQ         R8, DI
-	JAE          nnk_done_199
+	JAE          nnk_done_212
 	VMASKMOVPS   (BX), Y0, Y2
 	VBROADCASTSS (SI)(R8*4), Y3
 	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_198
+	JMP          nnk_211
 
-nnk_done_199:
+nnk_done_212:
 	MOVQ       c_base+0(FP), DX
 	MOVQ       ldc+112(FP), BX
 	SHLQ       $0x02, BX
@@ -2655,11 +2810,11 @@ nnk_done_199:
 	ADDQ       DX, SI
 	VMASKMOVPS Y1, Y0, (SI)(CX*4)
 
-coltile_next_197:
+coltile_next_210:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_186
+	JMP  rowtile_199
 
-rowtile_next_187:
+rowtile_next_200:
 	VZEROUPPER
 	RET
 
@@ -2673,9 +2828,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-unrolled_200:
+unrolled_213:
 	CMPQ         BX, SI
-	JG           single_201
+	JG           single_214
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2737,15 +2892,15 @@ unrolled_200:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, 32(AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          unrolled_200
+	JMP          unrolled_213
 
-single_201:
+single_214:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-one_202:
+one_215:
 	CMPQ         BX, SI
-	JG           tail_203
+	JG           tail_216
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2777,11 +2932,11 @@ one_202:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, (AX)(BX*4)
 	ADDQ         $0x00000008, BX
-	JMP          one_202
+	JMP          one_215
 
-tail_203:
+tail_216:
 	SUBQ         BX, DX
-	JZ           done_204
+	JZ           done_217
 	MOVQ         $0x00000008, SI
 	SUBQ         DX, SI
 	LEAQ         tailmask<>+0(SB), DX
@@ -2817,7 +2972,7 @@ tail_203:
 	VANDPS       Y2, Y4, Y1
 	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
 
-done_204:
+done_217:
 	VZEROUPPER
 	RET
 
@@ -2966,9 +3121,9 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_205:
+unrolled_218:
 	CMPQ   DX, BX
-	JG     single_206
+	JG     single_219
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	VMULPS 32(AX)(DX*4), Y0, Y5
@@ -2978,23 +3133,23 @@ unrolled_205:
 	VMULPS 96(AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y4, Y4
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_205
+	JMP    unrolled_218
 
-single_206:
+single_219:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_207:
+one_220:
 	CMPQ   DX, BX
-	JG     tail_208
+	JG     tail_221
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	ADDQ   $0x00000008, DX
-	JMP    one_207
+	JMP    one_220
 
-tail_208:
+tail_221:
 	SUBQ       DX, CX
-	JZ         done_209
+	JZ         done_222
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -3005,7 +3160,7 @@ tail_208:
 	VBLENDVPS  Y5, Y0, Y6, Y0
 	VMAXPS     Y0, Y1, Y1
 
-done_209:
+done_222:
 	VMAXPS       Y3, Y1, Y1
 	VMAXPS       Y4, Y2, Y2
 	VMAXPS       Y2, Y1, Y1
@@ -3044,9 +3199,9 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000010, BX
 
-unrolled_210:
+unrolled_223:
 	CMPQ         DX, BX
-	JG           single_211
+	JG           single_224
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -3114,15 +3269,15 @@ unrolled_210:
 	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y4, 32(AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          unrolled_210
+	JMP          unrolled_223
 
-single_211:
+single_224:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_212:
+one_225:
 	CMPQ         DX, BX
-	JG           tail_213
+	JG           tail_226
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -3157,11 +3312,11 @@ one_212:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	ADDQ         $0x00000008, DX
-	JMP          one_212
+	JMP          one_225
 
-tail_213:
+tail_226:
 	SUBQ         DX, CX
-	JZ           done_214
+	JZ           done_227
 	MOVQ         $0x00000008, BX
 	SUBQ         CX, BX
 	LEAQ         tailmask<>+0(SB), CX
@@ -3201,7 +3356,7 @@ tail_213:
 	VADDPS       Y5, Y2, Y2
 	VMASKMOVPS   Y5, Y4, (AX)(DX*4)
 
-done_214:
+done_227:
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -3225,9 +3380,9 @@ TEXT ·ropeAVX2(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_215:
+unrolled_228:
 	CMPQ           SI, DI
-	JG             single_216
+	JG             single_229
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X2
 	VMOVUPS        (BX)(SI*2), X3
@@ -3247,15 +3402,15 @@ unrolled_215:
 	VFMADDSUB231PS Y5, Y1, Y4
 	VMOVUPS        Y4, 32(AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            unrolled_215
+	JMP            unrolled_228
 
-single_216:
+single_229:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_217:
+one_230:
 	CMPQ           SI, DI
-	JG             tail_218
+	JG             tail_231
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X7
 	VMOVUPS        (BX)(SI*2), X8
@@ -3266,11 +3421,11 @@ one_217:
 	VFMADDSUB231PS Y7, Y1, Y2
 	VMOVUPS        Y2, (AX)(SI*4)
 	ADDQ           $0x00000008, SI
-	JMP            one_217
+	JMP            one_230
 
-tail_218:
+tail_231:
 	SUBQ           SI, CX
-	JZ             done_219
+	JZ             done_232
 	MOVQ           $0x00000008, DI
 	SUBQ           CX, DI
 	LEAQ           tailmask<>+0(SB), R8
@@ -3296,7 +3451,7 @@ tail_218:
 	VFMADDSUB231PS Y9, Y2, Y0
 	VMASKMOVPS     Y0, Y1, (AX)(SI*4)
 
-done_219:
+done_232:
 	VZEROUPPER
 	RET
 
@@ -3322,9 +3477,9 @@ TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-unrolled_220:
+unrolled_233:
 	CMPQ        DI, R8
-	JG          single_221
+	JG          single_234
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -3342,15 +3497,15 @@ unrolled_220:
 	VMOVUPS     Y2, 32(AX)(DI*4)
 	VMOVUPS     Y0, 32(SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_220
+	JMP         unrolled_233
 
-single_221:
+single_234:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_222:
+one_235:
 	CMPQ        DI, R8
-	JG          tail_223
+	JG          tail_236
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -3360,11 +3515,11 @@ one_222:
 	VMOVUPS     Y2, (AX)(DI*4)
 	VMOVUPS     Y0, (SI)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_222
+	JMP         one_235
 
-tail_223:
+tail_236:
 	SUBQ        DI, DX
-	JZ          done_224
+	JZ          done_237
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -3380,7 +3535,7 @@ tail_223:
 	VMASKMOVPS  Y5, Y0, (AX)(DI*4)
 	VMASKMOVPS  Y1, Y0, (SI)(DI*4)
 
-done_224:
+done_237:
 	VZEROUPPER
 	RET
 
@@ -3394,9 +3549,9 @@ TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_225:
+widen_238:
 	CMPQ      BX, SI
-	JG        widen_next_226
+	JG        widen_next_239
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	VCVTPH2PS 16(CX)(BX*2), Y0
@@ -3406,32 +3561,32 @@ widen_225:
 	VCVTPH2PS 48(CX)(BX*2), Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_225
+	JMP       widen_238
 
-widen_next_226:
+widen_next_239:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_227:
+widen_240:
 	CMPQ      BX, SI
-	JG        widen_next_228
+	JG        widen_next_241
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_227
+	JMP       widen_240
 
-widen_next_228:
-widen_tail_229:
+widen_next_241:
+widen_tail_242:
 	CMPQ      BX, DX
-	JAE       widen_done_230
+	JAE       widen_done_243
 	MOVWLZX   (CX)(BX*2), SI
 	VMOVD     SI, X0
 	VCVTPH2PS X0, X0
 	VMOVSS    X0, (AX)(BX*4)
 	INCQ      BX
-	JMP       widen_tail_229
+	JMP       widen_tail_242
 
-widen_done_230:
+widen_done_243:
 	VZEROUPPER
 	RET
 
@@ -3445,9 +3600,9 @@ TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_231:
+widen_244:
 	CMPQ      BX, SI
-	JG        widen_next_232
+	JG        widen_next_245
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
@@ -3461,33 +3616,33 @@ widen_231:
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_231
+	JMP       widen_244
 
-widen_next_232:
+widen_next_245:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_233:
+widen_246:
 	CMPQ      BX, SI
-	JG        widen_next_234
+	JG        widen_next_247
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_233
+	JMP       widen_246
 
-widen_next_234:
-widen_tail_235:
+widen_next_247:
+widen_tail_248:
 	CMPQ    BX, DX
-	JAE     widen_done_236
+	JAE     widen_done_249
 	MOVWLZX (CX)(BX*2), SI
 	SHLL    $0x10, SI
 	VMOVD   SI, X0
 	VMOVSS  X0, (AX)(BX*4)
 	INCQ    BX
-	JMP     widen_tail_235
+	JMP     widen_tail_248
 
-widen_done_236:
+widen_done_249:
 	VZEROUPPER
 	RET
 
@@ -3505,9 +3660,9 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ   CX, SI
 	SUBQ   $0x00000040, SI
 
-unrolled_237:
+unrolled_250:
 	CMPQ        BX, SI
-	JG          single_238
+	JG          single_251
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	VMOVUPS     64(AX)(BX*4), Z4
@@ -3517,30 +3672,30 @@ unrolled_237:
 	VMOVUPS     192(AX)(BX*4), Z4
 	VFMADD231PS 192(DX)(BX*4), Z4, Z3
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_237
+	JMP         unrolled_250
 
-single_238:
+single_251:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_239:
+one_252:
 	CMPQ        BX, SI
-	JG          tail_240
+	JG          tail_253
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	ADDQ        $0x00000010, BX
-	JMP         one_239
+	JMP         one_252
 
-tail_240:
+tail_253:
 	SUBQ        BX, CX
-	JZ          done_241
+	JZ          done_254
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (AX)(BX*4), K1, Z4
 	VMOVUPS.Z   (DX)(BX*4), K1, Z5
 	VFMADD231PS Z5, Z4, Z0
 
-done_241:
+done_254:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3569,36 +3724,36 @@ TEXT ·sumAVX512(SB), NOSPLIT, $0-28
 	MOVQ   CX, BX
 	SUBQ   $0x00000040, BX
 
-unrolled_242:
+unrolled_255:
 	CMPQ   DX, BX
-	JG     single_243
+	JG     single_256
 	VADDPS (AX)(DX*4), Z0, Z0
 	VADDPS 64(AX)(DX*4), Z1, Z1
 	VADDPS 128(AX)(DX*4), Z2, Z2
 	VADDPS 192(AX)(DX*4), Z3, Z3
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_242
+	JMP    unrolled_255
 
-single_243:
+single_256:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_244:
+one_257:
 	CMPQ   DX, BX
-	JG     tail_245
+	JG     tail_258
 	VADDPS (AX)(DX*4), Z0, Z0
 	ADDQ   $0x00000010, DX
-	JMP    one_244
+	JMP    one_257
 
-tail_245:
+tail_258:
 	SUBQ      DX, CX
-	JZ        done_246
+	JZ        done_259
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-done_246:
+done_259:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3629,9 +3784,9 @@ TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_247:
+unrolled_260:
 	CMPQ        DX, BX
-	JG          single_248
+	JG          single_261
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
@@ -3645,24 +3800,24 @@ unrolled_247:
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z4
 	ADDQ        $0x00000040, DX
-	JMP         unrolled_247
+	JMP         unrolled_260
 
-single_248:
+single_261:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_249:
+one_262:
 	CMPQ        DX, BX
-	JG          tail_250
+	JG          tail_263
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
 	ADDQ        $0x00000010, DX
-	JMP         one_249
+	JMP         one_262
 
-tail_250:
+tail_263:
 	SUBQ        DX, CX
-	JZ          done_251
+	JZ          done_264
 	LEAQ        kmask<>+0(SB), BX
 	KMOVW       (BX)(CX*2), K1
 	VMOVUPS.Z   (AX)(DX*4), K1, Z5
@@ -3670,7 +3825,7 @@ tail_250:
 	VMOVAPS.Z   Z5, K1, Z5
 	VFMADD231PS Z5, Z5, Z1
 
-done_251:
+done_264:
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z1, Z1
@@ -3698,9 +3853,9 @@ TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
 	MOVQ         CX, SI
 	SUBQ         $0x00000040, SI
 
-unrolled_252:
+unrolled_265:
 	CMPQ        BX, SI
-	JG          single_253
+	JG          single_266
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
@@ -3714,24 +3869,24 @@ unrolled_252:
 	VFMADD231PS 192(AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, 192(DX)(BX*4)
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_252
+	JMP         unrolled_265
 
-single_253:
+single_266:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_254:
+one_267:
 	CMPQ        BX, SI
-	JG          tail_255
+	JG          tail_268
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
 	ADDQ        $0x00000010, BX
-	JMP         one_254
+	JMP         one_267
 
-tail_255:
+tail_268:
 	SUBQ        BX, CX
-	JZ          done_256
+	JZ          done_269
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (DX)(BX*4), K1, Z1
@@ -3739,7 +3894,7 @@ tail_255:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (DX)(BX*4)
 
-done_256:
+done_269:
 	VZEROUPPER
 	RET
 
@@ -3754,9 +3909,9 @@ TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_257:
+unrolled_270:
 	CMPQ    DX, BX
-	JG      single_258
+	JG      single_271
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
@@ -3770,31 +3925,31 @@ unrolled_257:
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, 192(AX)(DX*4)
 	ADDQ    $0x00000040, DX
-	JMP     unrolled_257
+	JMP     unrolled_270
 
-single_258:
+single_271:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_259:
+one_272:
 	CMPQ    DX, BX
-	JG      tail_260
+	JG      tail_273
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
 	ADDQ    $0x00000010, DX
-	JMP     one_259
+	JMP     one_272
 
-tail_260:
+tail_273:
 	SUBQ      DX, CX
-	JZ        done_261
+	JZ        done_274
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z1
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(DX*4)
 
-done_261:
+done_274:
 	VZEROUPPER
 	RET
 
@@ -3811,9 +3966,9 @@ TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-76
 	MOVQ         DX, DI
 	SUBQ         $0x00000020, DI
 
-unrolled_262:
+unrolled_275:
 	CMPQ    SI, DI
-	JG      single_263
+	JG      single_276
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
@@ -3823,25 +3978,25 @@ unrolled_262:
 	VMULPS  64(BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_262
+	JMP     unrolled_275
 
-single_263:
+single_276:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_264:
+one_277:
 	CMPQ    SI, DI
-	JG      tail_265
+	JG      tail_278
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_264
+	JMP     one_277
 
-tail_265:
+tail_278:
 	SUBQ      SI, DX
-	JZ        done_266
+	JZ        done_279
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z1
@@ -3850,7 +4005,7 @@ tail_265:
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(SI*4)
 
-done_266:
+done_279:
 	VZEROUPPER
 	RET
 
@@ -3868,14 +4023,14 @@ TEXT ·affineAVX512(SB), NOSPLIT, $0-104
 	MOVSS        r+100(FP), X1
 	VBROADCASTSS X1, Z1
 	TESTQ        DI, DI
-	JZ           nobias_267
+	JZ           nobias_280
 	XORQ         DI, DI
 	MOVQ         DX, R8
 	SUBQ         $0x00000020, R8
 
-unrolled_269:
+unrolled_282:
 	CMPQ        DI, R8
-	JG          single_270
+	JG          single_283
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3889,15 +4044,15 @@ unrolled_269:
 	VFMADD231PS 64(BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, 64(AX)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_269
+	JMP         unrolled_282
 
-single_270:
+single_283:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_271:
+one_284:
 	CMPQ        DI, R8
-	JG          tail_272
+	JG          tail_285
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -3905,11 +4060,11 @@ one_271:
 	VFMADD231PS (BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, (AX)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_271
+	JMP         one_284
 
-tail_272:
+tail_285:
 	SUBQ        DI, DX
-	JZ          done_273
+	JZ          done_286
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (CX)(DI*4), K1, Z2
@@ -3920,17 +4075,17 @@ tail_272:
 	VFMADD231PS Z1, Z2, Z0
 	VMOVUPS     Z0, K1, (AX)(DI*4)
 
-done_273:
-	JMP affine_done_268
+done_286:
+	JMP affine_done_281
 
-nobias_267:
+nobias_280:
 	XORQ SI, SI
 	MOVQ DX, DI
 	SUBQ $0x00000020, DI
 
-unrolled_274:
+unrolled_287:
 	CMPQ    SI, DI
-	JG      single_275
+	JG      single_288
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
@@ -3942,26 +4097,26 @@ unrolled_274:
 	VMULPS  64(BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_274
+	JMP     unrolled_287
 
-single_275:
+single_288:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_276:
+one_289:
 	CMPQ    SI, DI
-	JG      tail_277
+	JG      tail_290
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
 	VMULPS  (BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_276
+	JMP     one_289
 
-tail_277:
+tail_290:
 	SUBQ      SI, DX
-	JZ        done_278
+	JZ        done_291
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z2
@@ -3971,8 +4126,8 @@ tail_277:
 	VMULPS    Z0, Z2, Z2
 	VMOVUPS   Z2, K1, (AX)(SI*4)
 
-done_278:
-affine_done_268:
+done_291:
+affine_done_281:
 	VZEROUPPER
 	RET
 
@@ -3988,11 +4143,11 @@ TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_279:
+rows4_292:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_280
+	JB     rows1_293
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -4009,9 +4164,9 @@ rows4_279:
 	MOVQ   SI, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_282:
+unrolled_295:
 	CMPQ        R13, R14
-	JG          single_283
+	JG          single_296
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -4023,27 +4178,27 @@ unrolled_282:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_282
+	JMP         unrolled_295
 
-single_283:
+single_296:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_284:
+one_297:
 	CMPQ        R13, R14
-	JG          tail_285
+	JG          tail_298
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_284
+	JMP         one_297
 
-tail_285:
+tail_298:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_286
+	JZ          done_299
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z8
@@ -4054,210 +4209,6 @@ tail_285:
 	VMOVUPS.Z   (R11)(R13*4), K1, Z11
 	VFMADD231PS Z11, Z8, Z4
 	VMOVUPS.Z   (R12)(R13*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z6
-
-done_286:
-	VADDPS        Z1, Z0, Z0
-	VADDPS        Z3, Z2, Z2
-	VADDPS        Z5, Z4, Z4
-	VADDPS        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z0, Y8
-	VADDPS        Y8, Y0, Y8
-	VEXTRACTF32X4 $0x01, Y8, X11
-	VADDPS        X11, X8, X8
-	VMOVHLPS      X8, X8, X11
-	VADDPS        X11, X8, X8
-	VMOVSHDUP     X8, X11
-	VADDSS        X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z2, Y11
-	VADDPS        Y11, Y2, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x10, X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z4, Y11
-	VADDPS        Y11, Y4, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x20, X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z6, Y11
-	VADDPS        Y11, Y6, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x30, X11, X8, X8
-	VMOVUPS       X8, (AX)(R8*4)
-	LEAQ          (DX)(DI*4), DX
-	ADDQ          $0x00000004, R8
-	JMP           rows4_279
-
-rows1_280:
-	CMPQ   R8, CX
-	JAE    gemv_done_281
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000020, R10
-
-unrolled_287:
-	CMPQ        R9, R10
-	JG          single_288
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z9
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(DX)(R9*4), Z0, Z10
-	ADDQ        $0x00000020, R9
-	JMP         unrolled_287
-
-single_288:
-	MOVQ SI, R10
-	SUBQ $0x00000010, R10
-
-one_289:
-	CMPQ        R9, R10
-	JG          tail_290
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z9
-	ADDQ        $0x00000010, R9
-	JMP         one_289
-
-tail_290:
-	MOVQ        SI, R10
-	SUBQ        R9, R10
-	JZ          done_291
-	LEAQ        kmask<>+0(SB), R11
-	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (DX)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z9
-
-done_291:
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
-	ADDQ          DI, DX
-	INCQ          R8
-	JMP           rows1_280
-
-gemv_done_281:
-	VZEROUPPER
-	RET
-
-// func gemvPrefetchAVX512(y []float32, w []float32, x []float32, next []float32)
-// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
-TEXT ·gemvPrefetchAVX512(SB), NOSPLIT, $0-96
-	MOVQ y_base+0(FP), AX
-	MOVQ y_len+8(FP), CX
-	MOVQ w_base+24(FP), DX
-	MOVQ x_base+48(FP), BX
-	MOVQ x_len+56(FP), SI
-	MOVQ SI, DI
-	SHLQ $0x02, DI
-	XORQ R8, R8
-
-rows4_292:
-	MOVQ    CX, R9
-	SUBQ    R8, R9
-	CMPQ    R9, $0x00000004
-	JB      rows1_293
-	MOVQ    DX, R10
-	LEAQ    (R10)(DI*1), R11
-	LEAQ    (R11)(DI*1), R12
-	LEAQ    (R12)(DI*1), R13
-	LEAQ    (R13)(DI*1), R14
-	CMPQ    R9, $0x00000008
-	MOVQ    next_base+72(FP), R9
-	CMOVQLT R9, R14
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	XORQ    R9, R9
-	MOVQ    SI, R15
-	SUBQ    $0x00000020, R15
-
-unrolled_295:
-	CMPQ        R9, R15
-	JG          single_296
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     (BX)(R9*4), Z8
-	VFMADD231PS (R10)(R9*4), Z8, Z0
-	VFMADD231PS (R11)(R9*4), Z8, Z2
-	VFMADD231PS (R12)(R9*4), Z8, Z4
-	VFMADD231PS (R13)(R9*4), Z8, Z6
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     64(BX)(R9*4), Z8
-	VFMADD231PS 64(R10)(R9*4), Z8, Z1
-	VFMADD231PS 64(R11)(R9*4), Z8, Z3
-	VFMADD231PS 64(R12)(R9*4), Z8, Z5
-	VFMADD231PS 64(R13)(R9*4), Z8, Z7
-	ADDQ        $0x00000020, R9
-	JMP         unrolled_295
-
-single_296:
-	MOVQ SI, R15
-	SUBQ $0x00000010, R15
-
-one_297:
-	CMPQ        R9, R15
-	JG          tail_298
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     (BX)(R9*4), Z8
-	VFMADD231PS (R10)(R9*4), Z8, Z0
-	VFMADD231PS (R11)(R9*4), Z8, Z2
-	VFMADD231PS (R12)(R9*4), Z8, Z4
-	VFMADD231PS (R13)(R9*4), Z8, Z6
-	ADDQ        $0x00000010, R9
-	JMP         one_297
-
-tail_298:
-	MOVQ        SI, R14
-	SUBQ        R9, R14
-	JZ          done_299
-	LEAQ        kmask<>+0(SB), R15
-	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z8
-	VMOVUPS.Z   (R10)(R9*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z0
-	VMOVUPS.Z   (R11)(R9*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z2
-	VMOVUPS.Z   (R12)(R9*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z4
-	VMOVUPS.Z   (R13)(R9*4), K1, Z11
 	VFMADD231PS Z11, Z8, Z6
 
 done_299:
@@ -4365,6 +4316,210 @@ gemv_done_294:
 	VZEROUPPER
 	RET
 
+// func gemvPrefetchAVX512(y []float32, w []float32, x []float32, next []float32)
+// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemvPrefetchAVX512(SB), NOSPLIT, $0-96
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_305:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_306
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	MOVQ    next_base+72(FP), R9
+	CMOVQLT R9, R14
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_308:
+	CMPQ        R9, R15
+	JG          single_309
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     64(BX)(R9*4), Z8
+	VFMADD231PS 64(R10)(R9*4), Z8, Z1
+	VFMADD231PS 64(R11)(R9*4), Z8, Z3
+	VFMADD231PS 64(R12)(R9*4), Z8, Z5
+	VFMADD231PS 64(R13)(R9*4), Z8, Z7
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_308
+
+single_309:
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
+
+one_310:
+	CMPQ        R9, R15
+	JG          tail_311
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	ADDQ        $0x00000010, R9
+	JMP         one_310
+
+tail_311:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_312
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z8
+	VMOVUPS.Z   (R10)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z0
+	VMOVUPS.Z   (R11)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z2
+	VMOVUPS.Z   (R12)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z11
+	VFMADD231PS Z11, Z8, Z6
+
+done_312:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X11
+	VADDPS        X11, X8, X8
+	VMOVHLPS      X8, X8, X11
+	VADDPS        X11, X8, X8
+	VMOVSHDUP     X8, X11
+	VADDSS        X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z2, Y11
+	VADDPS        Y11, Y2, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x10, X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z4, Y11
+	VADDPS        Y11, Y4, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x20, X11, X8, X8
+	VEXTRACTF64X4 $0x01, Z6, Y11
+	VADDPS        Y11, Y6, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	VINSERTPS     $0x30, X11, X8, X8
+	VMOVUPS       X8, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           rows4_305
+
+rows1_306:
+	CMPQ   R8, CX
+	JAE    gemv_done_307
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_313:
+	CMPQ        R9, R10
+	JG          single_314
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z9
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(DX)(R9*4), Z0, Z10
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_313
+
+single_314:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_315:
+	CMPQ        R9, R10
+	JG          tail_316
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z9
+	ADDQ        $0x00000010, R9
+	JMP         one_315
+
+tail_316:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_317
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z9
+
+done_317:
+	VADDPS        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           rows1_306
+
+gemv_done_307:
+	VZEROUPPER
+	RET
+
 // func gemvTAVX512(y []float32, w []float32, x []float32)
 // Requires: AVX, AVX512F
 TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
@@ -4377,11 +4532,11 @@ TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_306:
+cols_319:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000080
-	JB     cols_next_305
+	JB     cols_next_318
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -4395,9 +4550,9 @@ cols_306:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_307:
+pairs_320:
 	CMPQ         R10, R11
-	JG           lastrow_308
+	JG           lastrow_321
 	VBROADCASTSS (BX)(R10*4), Z8
 	VBROADCASTSS 4(BX)(R10*4), Z9
 	VFMADD231PS  (R9), Z8, Z0
@@ -4418,11 +4573,11 @@ pairs_307:
 	VFMADD231PS  448(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_307
+	JMP          pairs_320
 
-lastrow_308:
+lastrow_321:
 	CMPQ         R10, SI
-	JAE          rows_done_309
+	JAE          rows_done_322
 	VBROADCASTSS (BX)(R10*4), Z8
 	VFMADD231PS  (R9), Z8, Z0
 	VFMADD231PS  64(R9), Z8, Z1
@@ -4433,7 +4588,7 @@ lastrow_308:
 	VFMADD231PS  384(R9), Z8, Z6
 	VFMADD231PS  448(R9), Z8, Z7
 
-rows_done_309:
+rows_done_322:
 	VMOVUPS Z0, (AX)(R8*4)
 	VMOVUPS Z1, 64(AX)(R8*4)
 	VMOVUPS Z2, 128(AX)(R8*4)
@@ -4443,14 +4598,14 @@ rows_done_309:
 	VMOVUPS Z6, 384(AX)(R8*4)
 	VMOVUPS Z7, 448(AX)(R8*4)
 	ADDQ    $0x00000080, R8
-	JMP     cols_306
+	JMP     cols_319
 
-cols_next_305:
-cols_311:
+cols_next_318:
+cols_324:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000040
-	JB     cols_next_310
+	JB     cols_next_323
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
@@ -4464,9 +4619,9 @@ cols_311:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_312:
+pairs_325:
 	CMPQ         R10, R11
-	JG           lastrow_313
+	JG           lastrow_326
 	VBROADCASTSS (BX)(R10*4), Z0
 	VBROADCASTSS 4(BX)(R10*4), Z1
 	VFMADD231PS  (R9), Z0, Z10
@@ -4479,18 +4634,18 @@ pairs_312:
 	VFMADD231PS  192(R9)(DI*1), Z1, Z17
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_312
+	JMP          pairs_325
 
-lastrow_313:
+lastrow_326:
 	CMPQ         R10, SI
-	JAE          rows_done_314
+	JAE          rows_done_327
 	VBROADCASTSS (BX)(R10*4), Z0
 	VFMADD231PS  (R9), Z0, Z10
 	VFMADD231PS  64(R9), Z0, Z11
 	VFMADD231PS  128(R9), Z0, Z12
 	VFMADD231PS  192(R9), Z0, Z13
 
-rows_done_314:
+rows_done_327:
 	VADDPS  Z14, Z10, Z10
 	VMOVUPS Z10, (AX)(R8*4)
 	VADDPS  Z15, Z11, Z11
@@ -4500,14 +4655,14 @@ rows_done_314:
 	VADDPS  Z17, Z13, Z13
 	VMOVUPS Z13, 192(AX)(R8*4)
 	ADDQ    $0x00000040, R8
-	JMP     cols_311
+	JMP     cols_324
 
-cols_next_310:
-cols_316:
+cols_next_323:
+cols_329:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000010
-	JB     cols_next_315
+	JB     cols_next_328
 	LEAQ   (DX)(R8*4), R9
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
@@ -4515,32 +4670,32 @@ cols_316:
 	MOVQ   SI, R11
 	SUBQ   $0x00000002, R11
 
-pairs_317:
+pairs_330:
 	CMPQ         R10, R11
-	JG           lastrow_318
+	JG           lastrow_331
 	VBROADCASTSS (BX)(R10*4), Z0
 	VBROADCASTSS 4(BX)(R10*4), Z1
 	VFMADD231PS  (R9), Z0, Z18
 	VFMADD231PS  (R9)(DI*1), Z1, Z19
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_317
+	JMP          pairs_330
 
-lastrow_318:
+lastrow_331:
 	CMPQ         R10, SI
-	JAE          rows_done_319
+	JAE          rows_done_332
 	VBROADCASTSS (BX)(R10*4), Z0
 	VFMADD231PS  (R9), Z0, Z18
 
-rows_done_319:
+rows_done_332:
 	VADDPS  Z19, Z18, Z18
 	VMOVUPS Z18, (AX)(R8*4)
 	ADDQ    $0x00000010, R8
-	JMP     cols_316
+	JMP     cols_329
 
-cols_next_315:
+cols_next_328:
 	SUBQ   R8, CX
-	JZ     gemvT_done_320
+	JZ     gemvT_done_333
 	LEAQ   kmask<>+0(SB), R9
 	KMOVW  (R9)(CX*2), K1
 	LEAQ   (DX)(R8*4), CX
@@ -4550,9 +4705,9 @@ cols_next_315:
 	MOVQ   SI, R9
 	SUBQ   $0x00000002, R9
 
-pairs_321:
+pairs_334:
 	CMPQ         DX, R9
-	JG           lastrow_322
+	JG           lastrow_335
 	VBROADCASTSS (BX)(DX*4), Z0
 	VBROADCASTSS 4(BX)(DX*4), Z1
 	VMOVUPS.Z    (CX), K1, Z2
@@ -4561,20 +4716,177 @@ pairs_321:
 	VFMADD231PS  Z0, Z1, Z21
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_321
+	JMP          pairs_334
 
-lastrow_322:
+lastrow_335:
 	CMPQ         DX, SI
-	JAE          rows_done_323
+	JAE          rows_done_336
 	VBROADCASTSS (BX)(DX*4), Z0
 	VMOVUPS.Z    (CX), K1, Z1
 	VFMADD231PS  Z1, Z0, Z20
 
-rows_done_323:
+rows_done_336:
 	VADDPS  Z21, Z20, Z20
 	VMOVUPS Z20, K1, (AX)(R8*4)
 
-gemvT_done_320:
+gemvT_done_333:
+	VZEROUPPER
+	RET
+
+// func gemvTStreamAVX512(y []float32, w []float32, x []float32, next []float32)
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·gemvTStreamAVX512(SB), NOSPLIT, $0-96
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ CX, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+trows4_337:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           trows1_338
+	MOVQ         DX, R10
+	VBROADCASTSS (BX)(R8*4), Z0
+	LEAQ         (R10)(DI*1), R11
+	VBROADCASTSS 4(BX)(R8*4), Z1
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS 8(BX)(R8*4), Z2
+	LEAQ         (R12)(DI*1), R13
+	VBROADCASTSS 12(BX)(R8*4), Z3
+	LEAQ         (R13)(DI*1), R14
+	CMPQ         R9, $0x00000008
+	MOVQ         next_base+72(FP), R9
+	CMOVQLT      R9, R14
+	XORQ         R9, R9
+	MOVQ         CX, R15
+	SUBQ         $0x00000020, R15
+
+unrolled_340:
+	CMPQ        R9, R15
+	JG          single_341
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (AX)(R9*4), Z4
+	VFMADD231PS (R10)(R9*4), Z0, Z4
+	VFMADD231PS (R11)(R9*4), Z1, Z4
+	VFMADD231PS (R12)(R9*4), Z2, Z4
+	VFMADD231PS (R13)(R9*4), Z3, Z4
+	VMOVUPS     Z4, (AX)(R9*4)
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     64(AX)(R9*4), Z4
+	VFMADD231PS 64(R10)(R9*4), Z0, Z4
+	VFMADD231PS 64(R11)(R9*4), Z1, Z4
+	VFMADD231PS 64(R12)(R9*4), Z2, Z4
+	VFMADD231PS 64(R13)(R9*4), Z3, Z4
+	VMOVUPS     Z4, 64(AX)(R9*4)
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_340
+
+single_341:
+	MOVQ CX, R15
+	SUBQ $0x00000010, R15
+
+one_342:
+	CMPQ        R9, R15
+	JG          tail_343
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (AX)(R9*4), Z4
+	VFMADD231PS (R10)(R9*4), Z0, Z4
+	VFMADD231PS (R11)(R9*4), Z1, Z4
+	VFMADD231PS (R12)(R9*4), Z2, Z4
+	VFMADD231PS (R13)(R9*4), Z3, Z4
+	VMOVUPS     Z4, (AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         one_342
+
+tail_343:
+	MOVQ        CX, R14
+	SUBQ        R9, R14
+	JZ          done_344
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (AX)(R9*4), K1, Z4
+	VMOVUPS.Z   (R10)(R9*4), K1, Z5
+	VFMADD231PS Z5, Z0, Z4
+	VMOVUPS.Z   (R11)(R9*4), K1, Z0
+	VFMADD231PS Z0, Z1, Z4
+	VMOVUPS.Z   (R12)(R9*4), K1, Z0
+	VFMADD231PS Z0, Z2, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z0
+	VFMADD231PS Z0, Z3, Z4
+	VMOVUPS     Z4, K1, (AX)(R9*4)
+
+done_344:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  trows4_337
+
+trows1_338:
+	CMPQ         R8, SI
+	JAE          trows_done_339
+	VBROADCASTSS (BX)(R8*4), Z0
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000020, R10
+
+unrolled_345:
+	CMPQ        R9, R10
+	JG          single_346
+	VMOVUPS     (AX)(R9*4), Z1
+	VFMADD231PS (DX)(R9*4), Z0, Z1
+	VMOVUPS     Z1, (AX)(R9*4)
+	VMOVUPS     64(AX)(R9*4), Z1
+	VFMADD231PS 64(DX)(R9*4), Z0, Z1
+	VMOVUPS     Z1, 64(AX)(R9*4)
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_345
+
+single_346:
+	MOVQ CX, R10
+	SUBQ $0x00000010, R10
+
+one_347:
+	CMPQ        R9, R10
+	JG          tail_348
+	VMOVUPS     (AX)(R9*4), Z1
+	VFMADD231PS (DX)(R9*4), Z0, Z1
+	VMOVUPS     Z1, (AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         one_347
+
+tail_348:
+	MOVQ        CX, R10
+	SUBQ        R9, R10
+	JZ          done_349
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (AX)(R9*4), K1, Z1
+	VMOVUPS.Z   (DX)(R9*4), K1, Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, K1, (AX)(R9*4)
+
+done_349:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  trows1_338
+
+trows_done_339:
 	VZEROUPPER
 	RET
 
@@ -4590,11 +4902,11 @@ TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_324:
+rows4_350:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_325
+	JB     rows1_351
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -4611,9 +4923,9 @@ rows4_324:
 	MOVQ   BX, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_327:
+unrolled_353:
 	CMPQ        R13, R14
-	JG          single_328
+	JG          single_354
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -4625,27 +4937,27 @@ unrolled_327:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_327
+	JMP         unrolled_353
 
-single_328:
+single_354:
 	MOVQ BX, R14
 	SUBQ $0x00000010, R14
 
-one_329:
+one_355:
 	CMPQ        R13, R14
-	JG          tail_330
+	JG          tail_356
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_329
+	JMP         one_355
 
-tail_330:
+tail_356:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_331
+	JZ          done_357
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R13*4), K1, Z8
@@ -4656,388 +4968,6 @@ tail_330:
 	VMOVUPS.Z   (R11)(R13*4), K1, Z21
 	VFMADD231PS Z21, Z8, Z4
 	VMOVUPS.Z   (R12)(R13*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z6
-
-done_331:
-	VADDPS        Z1, Z0, Z0
-	VADDPS        Z3, Z2, Z2
-	VADDPS        Z5, Z4, Z4
-	VADDPS        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z0, Y8
-	VADDPS        Y8, Y0, Y8
-	VEXTRACTF32X4 $0x01, Y8, X21
-	VADDPS        X21, X8, X8
-	VMOVHLPS      X8, X8, X21
-	VADDPS        X21, X8, X8
-	VMOVSHDUP     X8, X21
-	VADDSS        X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z2, Y21
-	VADDPS        Y21, Y2, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x10, X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z4, Y21
-	VADDPS        Y21, Y4, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x20, X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z6, Y21
-	VADDPS        Y21, Y6, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x30, X21, X8, X8
-	VMOVUPS       X8, (AX)(R8*4)
-	LEAQ          (SI)(DI*4), SI
-	ADDQ          $0x00000004, R8
-	JMP           rows4_324
-
-rows1_325:
-	CMPQ   R8, CX
-	JAE    gemv_done_326
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000020, R10
-
-unrolled_332:
-	CMPQ        R9, R10
-	JG          single_333
-	VMOVUPS     (DX)(R9*4), Z0
-	VFMADD231PS (SI)(R9*4), Z0, Z9
-	VMOVUPS     64(DX)(R9*4), Z0
-	VFMADD231PS 64(SI)(R9*4), Z0, Z10
-	ADDQ        $0x00000020, R9
-	JMP         unrolled_332
-
-single_333:
-	MOVQ BX, R10
-	SUBQ $0x00000010, R10
-
-one_334:
-	CMPQ        R9, R10
-	JG          tail_335
-	VMOVUPS     (DX)(R9*4), Z0
-	VFMADD231PS (SI)(R9*4), Z0, Z9
-	ADDQ        $0x00000010, R9
-	JMP         one_334
-
-tail_335:
-	MOVQ        BX, R10
-	SUBQ        R9, R10
-	JZ          done_336
-	LEAQ        kmask<>+0(SB), R11
-	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (DX)(R9*4), K1, Z0
-	VMOVUPS.Z   (SI)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z9
-
-done_336:
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
-	ADDQ          DI, SI
-	INCQ          R8
-	JMP           rows1_325
-
-gemv_done_326:
-	MOVQ y_base+0(FP), AX
-	MOVQ y_len+8(FP), CX
-	MOVQ up_base+72(FP), DX
-	MOVQ latent_base+24(FP), BX
-	MOVQ latent_len+32(FP), SI
-	MOVQ SI, DI
-	SHLQ $0x02, DI
-	XORQ R8, R8
-
-rows4_337:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     rows1_338
-	MOVQ   DX, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	XORQ   R13, R13
-	MOVQ   SI, R14
-	SUBQ   $0x00000020, R14
-
-unrolled_340:
-	CMPQ        R13, R14
-	JG          single_341
-	VMOVUPS     (BX)(R13*4), Z0
-	VFMADD231PS (R9)(R13*4), Z0, Z11
-	VFMADD231PS (R10)(R13*4), Z0, Z13
-	VFMADD231PS (R11)(R13*4), Z0, Z15
-	VFMADD231PS (R12)(R13*4), Z0, Z17
-	VMOVUPS     64(BX)(R13*4), Z0
-	VFMADD231PS 64(R9)(R13*4), Z0, Z12
-	VFMADD231PS 64(R10)(R13*4), Z0, Z14
-	VFMADD231PS 64(R11)(R13*4), Z0, Z16
-	VFMADD231PS 64(R12)(R13*4), Z0, Z18
-	ADDQ        $0x00000020, R13
-	JMP         unrolled_340
-
-single_341:
-	MOVQ SI, R14
-	SUBQ $0x00000010, R14
-
-one_342:
-	CMPQ        R13, R14
-	JG          tail_343
-	VMOVUPS     (BX)(R13*4), Z0
-	VFMADD231PS (R9)(R13*4), Z0, Z11
-	VFMADD231PS (R10)(R13*4), Z0, Z13
-	VFMADD231PS (R11)(R13*4), Z0, Z15
-	VFMADD231PS (R12)(R13*4), Z0, Z17
-	ADDQ        $0x00000010, R13
-	JMP         one_342
-
-tail_343:
-	MOVQ        SI, R14
-	SUBQ        R13, R14
-	JZ          done_344
-	LEAQ        kmask<>+0(SB), R15
-	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (BX)(R13*4), K1, Z0
-	VMOVUPS.Z   (R9)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z11
-	VMOVUPS.Z   (R10)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z13
-	VMOVUPS.Z   (R11)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z15
-	VMOVUPS.Z   (R12)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z17
-
-done_344:
-	VADDPS        Z12, Z11, Z11
-	VADDPS        Z14, Z13, Z13
-	VADDPS        Z16, Z15, Z15
-	VADDPS        Z18, Z17, Z17
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z13, Y1
-	VADDPS        Y1, Y13, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x10, X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z15, Y1
-	VADDPS        Y1, Y15, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x20, X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z17, Y1
-	VADDPS        Y1, Y17, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x30, X1, X0, X0
-	VMOVUPS       X0, (AX)(R8*4)
-	LEAQ          (DX)(DI*4), DX
-	ADDQ          $0x00000004, R8
-	JMP           rows4_337
-
-rows1_338:
-	CMPQ   R8, CX
-	JAE    gemv_done_339
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000020, R10
-
-unrolled_345:
-	CMPQ        R9, R10
-	JG          single_346
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z19
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(DX)(R9*4), Z0, Z20
-	ADDQ        $0x00000020, R9
-	JMP         unrolled_345
-
-single_346:
-	MOVQ SI, R10
-	SUBQ $0x00000010, R10
-
-one_347:
-	CMPQ        R9, R10
-	JG          tail_348
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z19
-	ADDQ        $0x00000010, R9
-	JMP         one_347
-
-tail_348:
-	MOVQ        SI, R10
-	SUBQ        R9, R10
-	JZ          done_349
-	LEAQ        kmask<>+0(SB), R11
-	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (DX)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z19
-
-done_349:
-	VADDPS        Z20, Z19, Z19
-	VEXTRACTF64X4 $0x01, Z19, Y0
-	VADDPS        Y0, Y19, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
-	ADDQ          DI, DX
-	INCQ          R8
-	JMP           rows1_338
-
-gemv_done_339:
-	VZEROUPPER
-	RET
-
-// func downUpPrefetchAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
-// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
-TEXT ·downUpPrefetchAVX512(SB), NOSPLIT, $0-120
-	MOVQ latent_base+24(FP), AX
-	MOVQ latent_len+32(FP), CX
-	MOVQ x_base+96(FP), DX
-	MOVQ x_len+104(FP), BX
-	MOVQ down_base+48(FP), SI
-	MOVQ BX, DI
-	SHLQ $0x02, DI
-	XORQ R8, R8
-
-rows4_350:
-	MOVQ    CX, R9
-	SUBQ    R8, R9
-	CMPQ    R9, $0x00000004
-	JB      rows1_351
-	MOVQ    SI, R10
-	LEAQ    (R10)(DI*1), R11
-	LEAQ    (R11)(DI*1), R12
-	LEAQ    (R12)(DI*1), R13
-	LEAQ    (R13)(DI*1), R14
-	CMPQ    R9, $0x00000008
-	CMOVQLT SI, R14
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
-	XORQ    R9, R9
-	MOVQ    BX, R15
-	SUBQ    $0x00000020, R15
-
-unrolled_353:
-	CMPQ        R9, R15
-	JG          single_354
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     (DX)(R9*4), Z8
-	VFMADD231PS (R10)(R9*4), Z8, Z0
-	VFMADD231PS (R11)(R9*4), Z8, Z2
-	VFMADD231PS (R12)(R9*4), Z8, Z4
-	VFMADD231PS (R13)(R9*4), Z8, Z6
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     64(DX)(R9*4), Z8
-	VFMADD231PS 64(R10)(R9*4), Z8, Z1
-	VFMADD231PS 64(R11)(R9*4), Z8, Z3
-	VFMADD231PS 64(R12)(R9*4), Z8, Z5
-	VFMADD231PS 64(R13)(R9*4), Z8, Z7
-	ADDQ        $0x00000020, R9
-	JMP         unrolled_353
-
-single_354:
-	MOVQ BX, R15
-	SUBQ $0x00000010, R15
-
-one_355:
-	CMPQ        R9, R15
-	JG          tail_356
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     (DX)(R9*4), Z8
-	VFMADD231PS (R10)(R9*4), Z8, Z0
-	VFMADD231PS (R11)(R9*4), Z8, Z2
-	VFMADD231PS (R12)(R9*4), Z8, Z4
-	VFMADD231PS (R13)(R9*4), Z8, Z6
-	ADDQ        $0x00000010, R9
-	JMP         one_355
-
-tail_356:
-	MOVQ        BX, R14
-	SUBQ        R9, R14
-	JZ          done_357
-	LEAQ        kmask<>+0(SB), R15
-	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (DX)(R9*4), K1, Z8
-	VMOVUPS.Z   (R10)(R9*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z0
-	VMOVUPS.Z   (R11)(R9*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z2
-	VMOVUPS.Z   (R12)(R9*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z4
-	VMOVUPS.Z   (R13)(R9*4), K1, Z21
 	VFMADD231PS Z21, Z8, Z6
 
 done_357:
@@ -5152,89 +5082,71 @@ gemv_done_352:
 	XORQ R8, R8
 
 rows4_363:
-	MOVQ    CX, R9
-	SUBQ    R8, R9
-	CMPQ    R9, $0x00000004
-	JB      rows1_364
-	MOVQ    DX, R10
-	LEAQ    (R10)(DI*1), R11
-	LEAQ    (R11)(DI*1), R12
-	LEAQ    (R12)(DI*1), R13
-	LEAQ    (R13)(DI*1), R14
-	CMPQ    R9, $0x00000008
-	CMOVQLT DX, R14
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	VPXORD  Z16, Z16, Z16
-	VPXORD  Z17, Z17, Z17
-	VPXORD  Z18, Z18, Z18
-	XORQ    R9, R9
-	MOVQ    SI, R15
-	SUBQ    $0x00000020, R15
+	MOVQ   CX, R9
+	SUBQ   R8, R9
+	CMPQ   R9, $0x00000004
+	JB     rows1_364
+	MOVQ   DX, R9
+	LEAQ   (R9)(DI*1), R10
+	LEAQ   (R10)(DI*1), R11
+	LEAQ   (R11)(DI*1), R12
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	XORQ   R13, R13
+	MOVQ   SI, R14
+	SUBQ   $0x00000020, R14
 
 unrolled_366:
-	CMPQ        R9, R15
+	CMPQ        R13, R14
 	JG          single_367
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (R10)(R9*4), Z0, Z11
-	VFMADD231PS (R11)(R9*4), Z0, Z13
-	VFMADD231PS (R12)(R9*4), Z0, Z15
-	VFMADD231PS (R13)(R9*4), Z0, Z17
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(R10)(R9*4), Z0, Z12
-	VFMADD231PS 64(R11)(R9*4), Z0, Z14
-	VFMADD231PS 64(R12)(R9*4), Z0, Z16
-	VFMADD231PS 64(R13)(R9*4), Z0, Z18
-	ADDQ        $0x00000020, R9
+	VMOVUPS     (BX)(R13*4), Z0
+	VFMADD231PS (R9)(R13*4), Z0, Z11
+	VFMADD231PS (R10)(R13*4), Z0, Z13
+	VFMADD231PS (R11)(R13*4), Z0, Z15
+	VFMADD231PS (R12)(R13*4), Z0, Z17
+	VMOVUPS     64(BX)(R13*4), Z0
+	VFMADD231PS 64(R9)(R13*4), Z0, Z12
+	VFMADD231PS 64(R10)(R13*4), Z0, Z14
+	VFMADD231PS 64(R11)(R13*4), Z0, Z16
+	VFMADD231PS 64(R12)(R13*4), Z0, Z18
+	ADDQ        $0x00000020, R13
 	JMP         unrolled_366
 
 single_367:
-	MOVQ SI, R15
-	SUBQ $0x00000010, R15
+	MOVQ SI, R14
+	SUBQ $0x00000010, R14
 
 one_368:
-	CMPQ        R9, R15
+	CMPQ        R13, R14
 	JG          tail_369
-	PREFETCHT1  (R14)
-	PREFETCHT1  64(R14)
-	PREFETCHT1  128(R14)
-	PREFETCHT1  192(R14)
-	ADDQ        $0x00000100, R14
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (R10)(R9*4), Z0, Z11
-	VFMADD231PS (R11)(R9*4), Z0, Z13
-	VFMADD231PS (R12)(R9*4), Z0, Z15
-	VFMADD231PS (R13)(R9*4), Z0, Z17
-	ADDQ        $0x00000010, R9
+	VMOVUPS     (BX)(R13*4), Z0
+	VFMADD231PS (R9)(R13*4), Z0, Z11
+	VFMADD231PS (R10)(R13*4), Z0, Z13
+	VFMADD231PS (R11)(R13*4), Z0, Z15
+	VFMADD231PS (R12)(R13*4), Z0, Z17
+	ADDQ        $0x00000010, R13
 	JMP         one_368
 
 tail_369:
 	MOVQ        SI, R14
-	SUBQ        R9, R14
+	SUBQ        R13, R14
 	JZ          done_370
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (R10)(R9*4), K1, Z1
+	VMOVUPS.Z   (BX)(R13*4), K1, Z0
+	VMOVUPS.Z   (R9)(R13*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z11
-	VMOVUPS.Z   (R11)(R9*4), K1, Z1
+	VMOVUPS.Z   (R10)(R13*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z13
-	VMOVUPS.Z   (R12)(R9*4), K1, Z1
+	VMOVUPS.Z   (R11)(R13*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z15
-	VMOVUPS.Z   (R13)(R9*4), K1, Z1
+	VMOVUPS.Z   (R12)(R13*4), K1, Z1
 	VFMADD231PS Z1, Z0, Z17
 
 done_370:
@@ -5342,6 +5254,406 @@ gemv_done_365:
 	VZEROUPPER
 	RET
 
+// func downUpPrefetchAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
+// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·downUpPrefetchAVX512(SB), NOSPLIT, $0-120
+	MOVQ latent_base+24(FP), AX
+	MOVQ latent_len+32(FP), CX
+	MOVQ x_base+96(FP), DX
+	MOVQ x_len+104(FP), BX
+	MOVQ down_base+48(FP), SI
+	MOVQ BX, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_376:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_377
+	MOVQ    SI, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT SI, R14
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	XORQ    R9, R9
+	MOVQ    BX, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_379:
+	CMPQ        R9, R15
+	JG          single_380
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (DX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     64(DX)(R9*4), Z8
+	VFMADD231PS 64(R10)(R9*4), Z8, Z1
+	VFMADD231PS 64(R11)(R9*4), Z8, Z3
+	VFMADD231PS 64(R12)(R9*4), Z8, Z5
+	VFMADD231PS 64(R13)(R9*4), Z8, Z7
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_379
+
+single_380:
+	MOVQ BX, R15
+	SUBQ $0x00000010, R15
+
+one_381:
+	CMPQ        R9, R15
+	JG          tail_382
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (DX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
+	ADDQ        $0x00000010, R9
+	JMP         one_381
+
+tail_382:
+	MOVQ        BX, R14
+	SUBQ        R9, R14
+	JZ          done_383
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (DX)(R9*4), K1, Z8
+	VMOVUPS.Z   (R10)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z0
+	VMOVUPS.Z   (R11)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z2
+	VMOVUPS.Z   (R12)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z21
+	VFMADD231PS Z21, Z8, Z6
+
+done_383:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X21
+	VADDPS        X21, X8, X8
+	VMOVHLPS      X8, X8, X21
+	VADDPS        X21, X8, X8
+	VMOVSHDUP     X8, X21
+	VADDSS        X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z2, Y21
+	VADDPS        Y21, Y2, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x10, X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z4, Y21
+	VADDPS        Y21, Y4, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x20, X21, X8, X8
+	VEXTRACTF64X4 $0x01, Z6, Y21
+	VADDPS        Y21, Y6, Y21
+	VEXTRACTF32X4 $0x01, Y21, X22
+	VADDPS        X22, X21, X21
+	VMOVHLPS      X21, X21, X22
+	VADDPS        X22, X21, X21
+	VMOVSHDUP     X21, X22
+	VADDSS        X22, X21, X21
+	VINSERTPS     $0x30, X21, X8, X8
+	VMOVUPS       X8, (AX)(R8*4)
+	LEAQ          (SI)(DI*4), SI
+	ADDQ          $0x00000004, R8
+	JMP           rows4_376
+
+rows1_377:
+	CMPQ   R8, CX
+	JAE    gemv_done_378
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	XORQ   R9, R9
+	MOVQ   BX, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_384:
+	CMPQ        R9, R10
+	JG          single_385
+	VMOVUPS     (DX)(R9*4), Z0
+	VFMADD231PS (SI)(R9*4), Z0, Z9
+	VMOVUPS     64(DX)(R9*4), Z0
+	VFMADD231PS 64(SI)(R9*4), Z0, Z10
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_384
+
+single_385:
+	MOVQ BX, R10
+	SUBQ $0x00000010, R10
+
+one_386:
+	CMPQ        R9, R10
+	JG          tail_387
+	VMOVUPS     (DX)(R9*4), Z0
+	VFMADD231PS (SI)(R9*4), Z0, Z9
+	ADDQ        $0x00000010, R9
+	JMP         one_386
+
+tail_387:
+	MOVQ        BX, R10
+	SUBQ        R9, R10
+	JZ          done_388
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (DX)(R9*4), K1, Z0
+	VMOVUPS.Z   (SI)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z9
+
+done_388:
+	VADDPS        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, SI
+	INCQ          R8
+	JMP           rows1_377
+
+gemv_done_378:
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ up_base+72(FP), DX
+	MOVQ latent_base+24(FP), BX
+	MOVQ latent_len+32(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+rows4_389:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      rows1_390
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	VPXORD  Z16, Z16, Z16
+	VPXORD  Z17, Z17, Z17
+	VPXORD  Z18, Z18, Z18
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_392:
+	CMPQ        R9, R15
+	JG          single_393
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (R10)(R9*4), Z0, Z11
+	VFMADD231PS (R11)(R9*4), Z0, Z13
+	VFMADD231PS (R12)(R9*4), Z0, Z15
+	VFMADD231PS (R13)(R9*4), Z0, Z17
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(R10)(R9*4), Z0, Z12
+	VFMADD231PS 64(R11)(R9*4), Z0, Z14
+	VFMADD231PS 64(R12)(R9*4), Z0, Z16
+	VFMADD231PS 64(R13)(R9*4), Z0, Z18
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_392
+
+single_393:
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
+
+one_394:
+	CMPQ        R9, R15
+	JG          tail_395
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	PREFETCHT1  128(R14)
+	PREFETCHT1  192(R14)
+	ADDQ        $0x00000100, R14
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (R10)(R9*4), Z0, Z11
+	VFMADD231PS (R11)(R9*4), Z0, Z13
+	VFMADD231PS (R12)(R9*4), Z0, Z15
+	VFMADD231PS (R13)(R9*4), Z0, Z17
+	ADDQ        $0x00000010, R9
+	JMP         one_394
+
+tail_395:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_396
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (R10)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z11
+	VMOVUPS.Z   (R11)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z13
+	VMOVUPS.Z   (R12)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z15
+	VMOVUPS.Z   (R13)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z17
+
+done_396:
+	VADDPS        Z12, Z11, Z11
+	VADDPS        Z14, Z13, Z13
+	VADDPS        Z16, Z15, Z15
+	VADDPS        Z18, Z17, Z17
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z13, Y1
+	VADDPS        Y1, Y13, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x10, X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z15, Y1
+	VADDPS        Y1, Y15, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x20, X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z17, Y1
+	VADDPS        Y1, Y17, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VINSERTPS     $0x30, X1, X0, X0
+	VMOVUPS       X0, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           rows4_389
+
+rows1_390:
+	CMPQ   R8, CX
+	JAE    gemv_done_391
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	XORQ   R9, R9
+	MOVQ   SI, R10
+	SUBQ   $0x00000020, R10
+
+unrolled_397:
+	CMPQ        R9, R10
+	JG          single_398
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z19
+	VMOVUPS     64(BX)(R9*4), Z0
+	VFMADD231PS 64(DX)(R9*4), Z0, Z20
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_397
+
+single_398:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_399:
+	CMPQ        R9, R10
+	JG          tail_400
+	VMOVUPS     (BX)(R9*4), Z0
+	VFMADD231PS (DX)(R9*4), Z0, Z19
+	ADDQ        $0x00000010, R9
+	JMP         one_399
+
+tail_400:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_401
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z1
+	VFMADD231PS Z1, Z0, Z19
+
+done_401:
+	VADDPS        Z20, Z19, Z19
+	VEXTRACTF64X4 $0x01, Z19, Y0
+	VADDPS        Y0, Y19, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           rows1_390
+
+gemv_done_391:
+	VZEROUPPER
+	RET
+
 // func gemmNTAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
 TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-144
@@ -5350,18 +5662,18 @@ TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-144
 	LEAQ -4(AX)(CX*4), CX
 	XORQ DX, DX
 
-rowtile_376:
+rowtile_402:
 	MOVQ m+96(FP), BX
 	SUBQ DX, BX
 	CMPQ BX, $0x00000004
-	JB   rowtile_next_377
+	JB   rowtile_next_403
 	XORQ BX, BX
 
-coltile_378:
+coltile_404:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000002
-	JB     coltile_next_379
+	JB     coltile_next_405
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -5391,9 +5703,9 @@ coltile_378:
 	MOVQ   R11, R14
 	SUBQ   $0x00000020, R14
 
-unrolled_380:
+unrolled_406:
 	CMPQ        R13, R14
-	JG          single_381
+	JG          single_407
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -5427,15 +5739,15 @@ unrolled_380:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_380
+	JMP         unrolled_406
 
-single_381:
+single_407:
 	MOVQ R11, R14
 	SUBQ $0x00000010, R14
 
-one_382:
+one_408:
 	CMPQ        R13, R14
-	JG          tail_383
+	JG          tail_409
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -5455,11 +5767,11 @@ one_382:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000010, R13
-	JMP         one_382
+	JMP         one_408
 
-tail_383:
+tail_409:
 	SUBQ        R13, R11
-	JZ          done_384
+	JZ          done_410
 	LEAQ        kmask<>+0(SB), R14
 	KMOVW       (R14)(R11*2), K1
 	VMOVUPS.Z   (R12)(R13*4), K1, Z8
@@ -5477,7 +5789,7 @@ tail_383:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 
-done_384:
+done_410:
 	MOVQ          c_base+0(FP), SI
 	MOVQ          ldc+136(FP), DI
 	MOVQ          DX, R8
@@ -5568,14 +5880,14 @@ done_384:
 	VADDSS        X9, X8, X8
 	VMOVSS        X8, 4(SI)(R8*4)
 	ADDQ          $0x00000002, BX
-	JMP           coltile_378
+	JMP           coltile_404
 
-coltile_next_379:
-coltile_385:
+coltile_next_405:
+coltile_411:
 	MOVQ   n+104(FP), SI
 	SUBQ   BX, SI
 	CMPQ   SI, $0x00000001
-	JB     coltile_next_386
+	JB     coltile_next_412
 	MOVQ   a_base+24(FP), SI
 	MOVQ   lda+120(FP), DI
 	SHLQ   $0x02, DI
@@ -5600,9 +5912,9 @@ coltile_385:
 	MOVQ   R10, R13
 	SUBQ   $0x00000020, R13
 
-unrolled_387:
+unrolled_413:
 	CMPQ        R11, R13
-	JG          single_388
+	JG          single_414
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -5626,15 +5938,15 @@ unrolled_387:
 	VMOVUPS     64(DI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z14
 	ADDQ        $0x00000020, R11
-	JMP         unrolled_387
+	JMP         unrolled_413
 
-single_388:
+single_414:
 	MOVQ R10, R13
 	SUBQ $0x00000010, R13
 
-one_389:
+one_415:
 	CMPQ        R11, R13
-	JG          tail_390
+	JG          tail_416
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -5649,11 +5961,11 @@ one_389:
 	VMOVUPS     (DI)(R11*4), Z9
 	VFMADD231PS Z8, Z9, Z14
 	ADDQ        $0x00000010, R11
-	JMP         one_389
+	JMP         one_415
 
-tail_390:
+tail_416:
 	SUBQ        R11, R10
-	JZ          done_391
+	JZ          done_417
 	LEAQ        kmask<>+0(SB), R13
 	KMOVW       (R13)(R10*2), K1
 	VMOVUPS.Z   (R12)(R11*4), K1, Z8
@@ -5666,7 +5978,7 @@ tail_390:
 	VMOVUPS.Z   (DI)(R11*4), K1, Z9
 	VFMADD231PS Z8, Z9, Z14
 
-done_391:
+done_417:
 	MOVQ          c_base+0(FP), SI
 	MOVQ          ldc+136(FP), DI
 	MOVQ          DX, R8
@@ -5721,25 +6033,25 @@ done_391:
 	VADDSS        X9, X8, X8
 	VMOVSS        X8, (SI)(R8*4)
 	ADDQ          $0x00000001, BX
-	JMP           coltile_385
+	JMP           coltile_411
 
-coltile_next_386:
+coltile_next_412:
 	ADDQ $0x00000004, DX
-	JMP  rowtile_376
+	JMP  rowtile_402
 
-rowtile_next_377:
-rowtile_392:
+rowtile_next_403:
+rowtile_418:
 	MOVQ m+96(FP), AX
 	SUBQ DX, AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_393
+	JB   rowtile_next_419
 	XORQ AX, AX
 
-coltile_394:
+coltile_420:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000002
-	JB     coltile_next_395
+	JB     coltile_next_421
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -5760,9 +6072,9 @@ coltile_394:
 	MOVQ   BX, R9
 	SUBQ   $0x00000020, R9
 
-unrolled_396:
+unrolled_422:
 	CMPQ        R8, R9
-	JG          single_397
+	JG          single_423
 	VMOVUPS     (DI)(R8*4), Z0
 	VMOVUPS     (CX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
@@ -5774,26 +6086,26 @@ unrolled_396:
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000020, R8
-	JMP         unrolled_396
+	JMP         unrolled_422
 
-single_397:
+single_423:
 	MOVQ BX, R9
 	SUBQ $0x00000010, R9
 
-one_398:
+one_424:
 	CMPQ        R8, R9
-	JG          tail_399
+	JG          tail_425
 	VMOVUPS     (DI)(R8*4), Z0
 	VMOVUPS     (CX)(R8*4), Z1
 	VMOVUPS     (SI)(R8*4), Z2
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 	ADDQ        $0x00000010, R8
-	JMP         one_398
+	JMP         one_424
 
-tail_399:
+tail_425:
 	SUBQ        R8, BX
-	JZ          done_400
+	JZ          done_426
 	LEAQ        kmask<>+0(SB), R9
 	KMOVW       (R9)(BX*2), K1
 	VMOVUPS.Z   (DI)(R8*4), K1, Z0
@@ -5802,7 +6114,7 @@ tail_399:
 	VFMADD231PS Z0, Z2, Z15
 	VFMADD231PS Z1, Z2, Z16
 
-done_400:
+done_426:
 	MOVQ          c_base+0(FP), CX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          DX, SI
@@ -5827,14 +6139,14 @@ done_400:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, 4(CX)(SI*4)
 	ADDQ          $0x00000002, AX
-	JMP           coltile_394
+	JMP           coltile_420
 
-coltile_next_395:
-coltile_401:
+coltile_next_421:
+coltile_427:
 	MOVQ   n+104(FP), CX
 	SUBQ   AX, CX
 	CMPQ   CX, $0x00000001
-	JB     coltile_next_402
+	JB     coltile_next_428
 	MOVQ   a_base+24(FP), CX
 	MOVQ   lda+120(FP), BX
 	SHLQ   $0x02, BX
@@ -5853,9 +6165,9 @@ coltile_401:
 	MOVQ   CX, R8
 	SUBQ   $0x00000020, R8
 
-unrolled_403:
+unrolled_429:
 	CMPQ        BX, R8
-	JG          single_404
+	JG          single_430
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
@@ -5863,31 +6175,31 @@ unrolled_403:
 	VMOVUPS     64(SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000020, BX
-	JMP         unrolled_403
+	JMP         unrolled_429
 
-single_404:
+single_430:
 	MOVQ CX, R8
 	SUBQ $0x00000010, R8
 
-one_405:
+one_431:
 	CMPQ        BX, R8
-	JG          tail_406
+	JG          tail_432
 	VMOVUPS     (DI)(BX*4), Z0
 	VMOVUPS     (SI)(BX*4), Z1
 	VFMADD231PS Z0, Z1, Z17
 	ADDQ        $0x00000010, BX
-	JMP         one_405
+	JMP         one_431
 
-tail_406:
+tail_432:
 	SUBQ        BX, CX
-	JZ          done_407
+	JZ          done_433
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(CX*2), K1
 	VMOVUPS.Z   (DI)(BX*4), K1, Z0
 	VMOVUPS.Z   (SI)(BX*4), K1, Z1
 	VFMADD231PS Z0, Z1, Z17
 
-done_407:
+done_433:
 	MOVQ          c_base+0(FP), CX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          DX, SI
@@ -5903,13 +6215,13 @@ done_407:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, (CX)(SI*4)
 	ADDQ          $0x00000001, AX
-	JMP           coltile_401
+	JMP           coltile_427
 
-coltile_next_402:
+coltile_next_428:
 	ADDQ $0x00000001, DX
-	JMP  rowtile_392
+	JMP  rowtile_418
 
-rowtile_next_393:
+rowtile_next_419:
 	VZEROUPPER
 	RET
 
@@ -5918,18 +6230,18 @@ rowtile_next_393:
 TEXT ·gemmNNAVX512(SB), NOSPLIT, $0-120
 	XORQ AX, AX
 
-rowtile_408:
+rowtile_434:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000004
-	JB   rowtile_next_409
+	JB   rowtile_next_435
 	XORQ CX, CX
 
-coltile_410:
+coltile_436:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_411
+	JB      coltile_next_437
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -5963,9 +6275,9 @@ coltile_410:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_412:
+nnk_438:
 	CMPQ         R11, R10
-	JAE          nnk_done_413
+	JAE          nnk_done_439
 	VMOVUPS      (R9), Z8
 	VMOVUPS      64(R9), Z9
 	VBROADCASTSS (SI)(R11*4), Z10
@@ -5982,9 +6294,9 @@ nnk_412:
 	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_412
+	JMP          nnk_438
 
-nnk_done_413:
+nnk_done_439:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -6003,14 +6315,14 @@ nnk_done_413:
 	VMOVUPS Z6, (BX)(CX*4)
 	VMOVUPS Z7, 64(BX)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_410
+	JMP     coltile_436
 
-coltile_next_411:
-coltile_414:
+coltile_next_437:
+coltile_440:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_415
+	JB      coltile_next_441
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -6040,9 +6352,9 @@ coltile_414:
 	MOVQ    k+88(FP), R10
 	XORQ    R11, R11
 
-nnk_416:
+nnk_442:
 	CMPQ         R11, R10
-	JAE          nnk_done_417
+	JAE          nnk_done_443
 	VMOVUPS      (R9), Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -6054,9 +6366,9 @@ nnk_416:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_416
+	JMP          nnk_442
 
-nnk_done_417:
+nnk_done_443:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -6071,12 +6383,12 @@ nnk_done_417:
 	VMOVUPS Z2, (DI)(CX*4)
 	VMOVUPS Z3, (BX)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_414
+	JMP     coltile_440
 
-coltile_next_415:
+coltile_next_441:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_419
+	JZ        coltile_next_445
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -6110,9 +6422,9 @@ coltile_next_415:
 	MOVQ      k+88(FP), R10
 	XORQ      R11, R11
 
-nnk_420:
+nnk_446:
 	CMPQ         R11, R10
-	JAE          nnk_done_421
+	JAE          nnk_done_447
 	VMOVUPS.Z    (R9), K1, Z4
 	VBROADCASTSS (SI)(R11*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -6124,9 +6436,9 @@ nnk_420:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R8, R9
 	INCQ         R11
-	JMP          nnk_420
+	JMP          nnk_446
 
-nnk_done_421:
+nnk_done_447:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -6141,23 +6453,23 @@ nnk_done_421:
 	VMOVUPS Z2, K1, (DI)(CX*4)
 	VMOVUPS Z3, K1, (BX)(CX*4)
 
-coltile_next_419:
+coltile_next_445:
 	ADDQ $0x00000004, AX
-	JMP  rowtile_408
+	JMP  rowtile_434
 
-rowtile_next_409:
-rowtile_422:
+rowtile_next_435:
+rowtile_448:
 	MOVQ m+72(FP), CX
 	SUBQ AX, CX
 	CMPQ CX, $0x00000001
-	JB   rowtile_next_423
+	JB   rowtile_next_449
 	XORQ CX, CX
 
-coltile_424:
+coltile_450:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000020
-	JB      coltile_next_425
+	JB      coltile_next_451
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -6179,9 +6491,9 @@ coltile_424:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_426:
+nnk_452:
 	CMPQ         R8, DI
-	JAE          nnk_done_427
+	JAE          nnk_done_453
 	VMOVUPS      (BX), Z2
 	VMOVUPS      64(BX), Z3
 	VBROADCASTSS (SI)(R8*4), Z4
@@ -6189,9 +6501,9 @@ nnk_426:
 	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_426
+	JMP          nnk_452
 
-nnk_done_427:
+nnk_done_453:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -6201,14 +6513,14 @@ nnk_done_427:
 	VMOVUPS Z0, (SI)(CX*4)
 	VMOVUPS Z1, 64(SI)(CX*4)
 	ADDQ    $0x00000020, CX
-	JMP     coltile_424
+	JMP     coltile_450
 
-coltile_next_425:
-coltile_428:
+coltile_next_451:
+coltile_454:
 	MOVQ    n+80(FP), DX
 	SUBQ    CX, DX
 	CMPQ    DX, $0x00000010
-	JB      coltile_next_429
+	JB      coltile_next_455
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+96(FP), BX
 	SHLQ    $0x02, BX
@@ -6229,17 +6541,17 @@ coltile_428:
 	MOVQ    k+88(FP), DI
 	XORQ    R8, R8
 
-nnk_430:
+nnk_456:
 	CMPQ         R8, DI
-	JAE          nnk_done_431
+	JAE          nnk_done_457
 	VMOVUPS      (BX), Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_430
+	JMP          nnk_456
 
-nnk_done_431:
+nnk_done_457:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -6248,12 +6560,12 @@ nnk_done_431:
 	ADDQ    DX, SI
 	VMOVUPS Z0, (SI)(CX*4)
 	ADDQ    $0x00000010, CX
-	JMP     coltile_428
+	JMP     coltile_454
 
-coltile_next_429:
+coltile_next_455:
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
-	JZ        coltile_next_433
+	JZ        coltile_next_459
 	MOVQ      n+80(FP), DX
 	SUBQ      CX, DX
 	LEAQ      kmask<>+0(SB), BX
@@ -6278,17 +6590,17 @@ coltile_next_429:
 	MOVQ      k+88(FP), DI
 	XORQ      R8, R8
 
-nnk_434:
+nnk_460:
 	CMPQ         R8, DI
-	JAE          nnk_done_435
+	JAE          nnk_done_461
 	VMOVUPS.Z    (BX), K1, Z1
 	VBROADCASTSS (SI)(R8*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         DX, BX
 	INCQ         R8
-	JMP          nnk_434
+	JMP          nnk_460
 
-nnk_done_435:
+nnk_done_461:
 	MOVQ    c_base+0(FP), DX
 	MOVQ    ldc+112(FP), BX
 	SHLQ    $0x02, BX
@@ -6297,11 +6609,11 @@ nnk_done_435:
 	ADDQ    DX, SI
 	VMOVUPS Z0, K1, (SI)(CX*4)
 
-coltile_next_433:
+coltile_next_459:
 	ADDQ $0x00000001, AX
-	JMP  rowtile_422
+	JMP  rowtile_448
 
-rowtile_next_423:
+rowtile_next_449:
 	VZEROUPPER
 	RET
 
@@ -6315,9 +6627,9 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-unrolled_436:
+unrolled_462:
 	CMPQ         BX, SI
-	JG           single_437
+	JG           single_463
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -6379,15 +6691,15 @@ unrolled_436:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, 64(AX)(BX*4)
 	ADDQ         $0x00000020, BX
-	JMP          unrolled_436
+	JMP          unrolled_462
 
-single_437:
+single_463:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_438:
+one_464:
 	CMPQ         BX, SI
-	JG           tail_439
+	JG           tail_465
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -6419,11 +6731,11 @@ one_438:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, (AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          one_438
+	JMP          one_464
 
-tail_439:
+tail_465:
 	SUBQ         BX, DX
-	JZ           done_440
+	JZ           done_466
 	LEAQ         kmask<>+0(SB), SI
 	KMOVW        (SI)(DX*2), K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
@@ -6457,7 +6769,7 @@ tail_439:
 	VMOVAPS.Z    Z2, K2, Z0
 	VMOVUPS      Z0, K1, (AX)(BX*4)
 
-done_440:
+done_466:
 	VZEROUPPER
 	RET
 
@@ -6710,9 +7022,9 @@ TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_441:
+unrolled_467:
 	CMPQ   DX, BX
-	JG     single_442
+	JG     single_468
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	VMULPS 64(AX)(DX*4), Z0, Z5
@@ -6722,30 +7034,30 @@ unrolled_441:
 	VMULPS 192(AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z4, Z4
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_441
+	JMP    unrolled_467
 
-single_442:
+single_468:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_443:
+one_469:
 	CMPQ   DX, BX
-	JG     tail_444
+	JG     tail_470
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	ADDQ   $0x00000010, DX
-	JMP    one_443
+	JMP    one_469
 
-tail_444:
+tail_470:
 	SUBQ      DX, CX
-	JZ        done_445
+	JZ        done_471
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z5
 	VMULPS    Z5, Z0, Z0
 	VMAXPS    Z0, Z1, K1, Z1
 
-done_445:
+done_471:
 	VMAXPS        Z3, Z1, Z1
 	VMAXPS        Z4, Z2, Z2
 	VMAXPS        Z2, Z1, Z1
@@ -6794,9 +7106,9 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_446:
+unrolled_472:
 	CMPQ         DX, BX
-	JG           single_447
+	JG           single_473
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -6864,15 +7176,15 @@ unrolled_446:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, 64(AX)(DX*4)
 	ADDQ         $0x00000020, DX
-	JMP          unrolled_446
+	JMP          unrolled_472
 
-single_447:
+single_473:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_448:
+one_474:
 	CMPQ         DX, BX
-	JG           tail_449
+	JG           tail_475
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z3, Z4, Z4
@@ -6907,11 +7219,11 @@ one_448:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, (AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          one_448
+	JMP          one_474
 
-tail_449:
+tail_475:
 	SUBQ         DX, CX
-	JZ           done_450
+	JZ           done_476
 	LEAQ         kmask<>+0(SB), BX
 	KMOVW        (BX)(CX*2), K1
 	VMOVUPS.Z    (AX)(DX*4), K1, Z4
@@ -6949,7 +7261,7 @@ tail_449:
 	VADDPS       Z4, Z1, Z1
 	VMOVUPS      Z4, K1, (AX)(DX*4)
 
-done_450:
+done_476:
 	VADDPS        Z2, Z1, Z1
 	VEXTRACTF64X4 $0x01, Z1, Y0
 	VADDPS        Y0, Y1, Y0
@@ -6975,9 +7287,9 @@ TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_451:
+unrolled_477:
 	CMPQ           SI, DI
-	JG             single_452
+	JG             single_478
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y2
 	VMOVUPS        (BX)(SI*2), Y3
@@ -6997,15 +7309,15 @@ unrolled_451:
 	VFMADDSUB231PS Z5, Z1, Z4
 	VMOVUPS        Z4, 64(AX)(SI*4)
 	ADDQ           $0x00000020, SI
-	JMP            unrolled_451
+	JMP            unrolled_477
 
-single_452:
+single_478:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_453:
+one_479:
 	CMPQ           SI, DI
-	JG             tail_454
+	JG             tail_480
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y7
 	VMOVUPS        (BX)(SI*2), Y8
@@ -7016,11 +7328,11 @@ one_453:
 	VFMADDSUB231PS Z7, Z1, Z2
 	VMOVUPS        Z2, (AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            one_453
+	JMP            one_479
 
-tail_454:
+tail_480:
 	SUBQ           SI, CX
-	JZ             done_455
+	JZ             done_481
 	LEAQ           kmask<>+0(SB), DI
 	KMOVW          (DI)(CX*2), K1
 	VMOVUPS.Z      (AX)(SI*4), K1, Z1
@@ -7040,7 +7352,7 @@ tail_454:
 	VFMADDSUB231PS Z9, Z1, Z0
 	VMOVUPS        Z0, K1, (AX)(SI*4)
 
-done_455:
+done_481:
 	VZEROUPPER
 	RET
 
@@ -7074,9 +7386,9 @@ TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000020, R8
 
-unrolled_456:
+unrolled_482:
 	CMPQ        DI, R8
-	JG          single_457
+	JG          single_483
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -7094,15 +7406,15 @@ unrolled_456:
 	VMOVUPS     Z2, 64(AX)(DI*4)
 	VMOVUPS     Z0, 64(SI)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_456
+	JMP         unrolled_482
 
-single_457:
+single_483:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_458:
+one_484:
 	CMPQ        DI, R8
-	JG          tail_459
+	JG          tail_485
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -7112,11 +7424,11 @@ one_458:
 	VMOVUPS     Z2, (AX)(DI*4)
 	VMOVUPS     Z0, (SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_458
+	JMP         one_484
 
-tail_459:
+tail_485:
 	SUBQ        DI, DX
-	JZ          done_460
+	JZ          done_486
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (AX)(DI*4), K1, Z0
@@ -7130,7 +7442,7 @@ tail_459:
 	VMOVUPS     Z4, K1, (AX)(DI*4)
 	VMOVUPS     Z0, K1, (SI)(DI*4)
 
-done_460:
+done_486:
 	VZEROUPPER
 	RET
 
@@ -7144,9 +7456,9 @@ TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_461:
+unrolled_487:
 	CMPQ      BX, SI
-	JG        single_462
+	JG        single_488
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	VCVTPH2PS 32(CX)(BX*2), Z0
@@ -7156,30 +7468,30 @@ unrolled_461:
 	VCVTPH2PS 96(CX)(BX*2), Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_461
+	JMP       unrolled_487
 
-single_462:
+single_488:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_463:
+one_489:
 	CMPQ      BX, SI
-	JG        tail_464
+	JG        tail_490
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_463
+	JMP       one_489
 
-tail_464:
+tail_490:
 	SUBQ        BX, DX
-	JZ          done_465
+	JZ          done_491
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
 	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_465:
+done_491:
 	VZEROUPPER
 	RET
 
@@ -7193,9 +7505,9 @@ TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_466:
+unrolled_492:
 	CMPQ      BX, SI
-	JG        single_467
+	JG        single_493
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
@@ -7209,24 +7521,24 @@ unrolled_466:
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_466
+	JMP       unrolled_492
 
-single_467:
+single_493:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_468:
+one_494:
 	CMPQ      BX, SI
-	JG        tail_469
+	JG        tail_495
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_468
+	JMP       one_494
 
-tail_469:
+tail_495:
 	SUBQ        BX, DX
-	JZ          done_470
+	JZ          done_496
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
@@ -7234,6 +7546,6 @@ tail_469:
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_470:
+done_496:
 	VZEROUPPER
 	RET

@@ -33,6 +33,7 @@ func Axpy(alpha float32, x, y []float32) { table().Axpy(alpha, x, y) }
 func Gemv(y, w, x []float32) { table().Gemv(y, w, x) }
 
 // GemvT computes y = Wᵀ x, where W is row-major with len(x) rows and len(y) columns.
+// From 1 MiB the assembly Levels read W row by row, prefetching ahead, as Gemv does.
 func GemvT(y, w, x []float32) { table().GemvT(y, w, x) }
 
 // DownUp computes the low-rank projection latent = Down x, y = Up latent in one call.

@@ -54,6 +54,11 @@ func gemvPrefetchAVX2(y []float32, w []float32, x []float32, next []float32)
 //go:noescape
 func gemvTAVX2(y []float32, w []float32, x []float32)
 
+// gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)), prefetching the rows ahead and then next.
+//
+//go:noescape
+func gemvTStreamAVX2(y []float32, w []float32, x []float32, next []float32)
+
 // downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).
 //
 //go:noescape
@@ -158,6 +163,11 @@ func gemvPrefetchAVX512(y []float32, w []float32, x []float32, next []float32)
 //
 //go:noescape
 func gemvTAVX512(y []float32, w []float32, x []float32)
+
+// gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)), prefetching the rows ahead and then next.
+//
+//go:noescape
+func gemvTStreamAVX512(y []float32, w []float32, x []float32, next []float32)
 
 // downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).
 //

@@ -11,8 +11,8 @@ import "github.com/mlasimd/mlasimd/kernels"
 // preempted, so a long call would hold up the garbage collector's stop-the-world.
 const gemvChunkFloats = 1 << 16
 
-// gemvColdFloats is the size of W from which Gemv (and DownUp, for its two matrices
-// together) runs the routine that prefetches
+// gemvColdFloats is the size of W from which Gemv, GemvT (and DownUp, for its two
+// matrices together) run the routines that prefetch
 // W's rows ahead: a W larger than a core's L2 cache (1 MiB on Zen 4 and Skylake-SP)
 // is most likely read from L3 or DRAM, as a model's weights are, and there the
 // prefetching wins 10-25%; for a W that is cached the extra loads cost as much.
@@ -47,6 +47,10 @@ func (k *Kernels) Gemv(y, w, x []float32) {
 
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
+	if len(w) >= gemvColdFloats {
+		k.r.gemvTCold(y, w, x)
+		return
+	}
 	k.r.gemvT(y, w, x)
 }
 

@@ -23,6 +23,7 @@ func main() {
 		t.gemv()
 		t.gemvPrefetch()
 		t.gemvT()
+		t.gemvTStream()
 		t.downUp()
 		t.downUpPrefetch()
 		t.gemmNT()

@@ -1,0 +1,83 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// gemvTStream accumulates y += Wᵀ x (W is len(x) rows by len(y) columns) row by row:
+// each pass adds x[i]·W[i] + ... + x[i+3]·W[i+3] into y, which stays in L1/L2, so W
+// is read front to back while its next four rows stream into L2, as in gemvPrefetch.
+// gemvT walks W in column strips and gets half the DRAM bandwidth on a W that is not
+// cached; this order gets what Gemv gets. The last pass prefetches next (at least
+// four rows long).
+func (t target) gemvTStream() {
+	t.begin("gemvTStream", "func(y, w, x, next []float32)",
+		"gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)), prefetching the rows ahead and then next.")
+	y, n := slice("y")
+	w := ptr("w")
+	x, m := slice("x")
+	rowBytes := GP64()
+	MOVQ(n, rowBytes)
+	SHLQ(U8(2), rowBytes)
+	row := GP64()
+	XORQ(row, row)
+	block, single, done := label("trows4"), label("trows1"), label("trows_done")
+
+	Label(block)
+	left := GP64()
+	MOVQ(m, left)
+	SUBQ(row, left)
+	CMPQ(left, U32(gemvRows))
+	JB(LabelRef(single))
+	var rows [gemvRows]Register
+	var xs [gemvRows]VecVirtual
+	for r := range rows {
+		rows[r] = GP64()
+		if r == 0 {
+			MOVQ(w, rows[0])
+		} else {
+			LEAQ(Mem{Base: rows[r-1], Index: rowBytes, Scale: 1}, rows[r])
+		}
+		xs[r] = t.vec()
+		VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4, Disp: 4 * r}, xs[r])
+	}
+	pf := GP64()
+	LEAQ(Mem{Base: rows[gemvRows-1], Index: rowBytes, Scale: 1}, pf)
+	CMPQ(left, U32(2*gemvRows))
+	CMOVQLT(ptr("next"), pf)
+	t.loop(n, 2, func(c chunk) {
+		if c.m == nil {
+			chunkBytes := gemvRows * t.lanes * 4
+			for off := 0; off < chunkBytes; off += 64 {
+				PREFETCHT1(Mem{Base: pf, Disp: off})
+			}
+			ADDQ(U32(chunkBytes), pf)
+		}
+		acc := t.load(c, y)
+		for r := range rows {
+			VFMADD231PS(t.operand(c, rows[r]), xs[r], acc)
+		}
+		t.store(c, acc, y)
+	})
+	LEAQ(Mem{Base: w, Index: rowBytes, Scale: 4}, w)
+	ADDQ(U32(gemvRows), row)
+	JMP(LabelRef(block))
+
+	Label(single)
+	CMPQ(row, m)
+	JAE(LabelRef(done))
+	xi := t.vec()
+	VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4}, xi)
+	t.loop(n, 2, func(c chunk) {
+		acc := t.load(c, y)
+		VFMADD231PS(t.operand(c, w), xi, acc)
+		t.store(c, acc, y)
+	})
+	ADDQ(rowBytes, w)
+	INCQ(row)
+	JMP(LabelRef(single))
+	Label(done)
+	ret()
+}
