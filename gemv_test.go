@@ -45,7 +45,7 @@ func column(w []float32, cols, j int) []float32 {
 }
 
 func TestGemv(t *testing.T) {
-	// From 1 MiB (gemvColdFloats) Gemv takes the prefetching routine: here over five
+	// From 1 MiB (tuning.DefaultColdFloats) Gemv takes the prefetching routine: here over five
 	// chunks of 256 rows, the last one ending in three single rows, with column tails.
 	shapes := append(gemvShapes(), [2]int{1031, 255})
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {

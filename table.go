@@ -1,6 +1,9 @@
 package mlasimd
 
-import "github.com/mlasimd/mlasimd/kernels"
+import (
+	"github.com/mlasimd/mlasimd/internal/tuning"
+	"github.com/mlasimd/mlasimd/kernels"
+)
 
 // The checked entry points of a Level's table. Each validates the shapes with the
 // same checks as package kernels (so every Level panics with the same message), then
@@ -10,13 +13,6 @@ import "github.com/mlasimd/mlasimd/kernels"
 // gemvChunkFloats bounds how much of W one assembly call reads: assembly is never
 // preempted, so a long call would hold up the garbage collector's stop-the-world.
 const gemvChunkFloats = 1 << 16
-
-// gemvColdFloats is the size of W from which Gemv, GemvT (and DownUp, for its two
-// matrices together) run the routines that prefetch
-// W's rows ahead: a W larger than a core's L2 cache (1 MiB on Zen 4 and Skylake-SP)
-// is most likely read from L3 or DRAM, as a model's weights are, and there the
-// prefetching wins 10-25%; for a W that is cached the extra loads cost as much.
-const gemvColdFloats = 1 << 18
 
 func (k *Kernels) Dot(a, b []float32) float32 {
 	kernels.CheckSameLen("Dot", len(a), len(b))
@@ -36,7 +32,7 @@ func (k *Kernels) Gemv(y, w, x []float32) {
 		rows = max(4, gemvChunkFloats/n&^3)
 	}
 	gemv := k.r.gemv
-	if len(w) >= gemvColdFloats {
+	if len(w) >= tuning.ColdFloats() {
 		gemv = k.r.gemvCold
 	}
 	for r0 := 0; r0 < len(y); r0 += rows {
@@ -47,7 +43,7 @@ func (k *Kernels) Gemv(y, w, x []float32) {
 
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
-	if len(w) >= gemvColdFloats {
+	if len(w) >= tuning.ColdFloats() {
 		k.r.gemvTCold(y, w, x)
 		return
 	}
@@ -56,7 +52,7 @@ func (k *Kernels) GemvT(y, w, x []float32) {
 
 func (k *Kernels) DownUp(y, latent, down, up, x []float32) {
 	kernels.CheckDownUp(len(y), len(latent), len(down), len(up), len(x))
-	if len(down)+len(up) >= gemvColdFloats {
+	if len(down)+len(up) >= tuning.ColdFloats() {
 		k.r.downUpCold(y, latent, down, up, x)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/testutil"
+	"github.com/mlasimd/mlasimd/internal/tuning"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }
@@ -70,6 +71,7 @@ func (in *input) values(n int) []float32 {
 type impl struct {
 	name string
 	k    *mlasimd.Kernels
+	cold bool // run with the prefetching routines' size threshold at zero
 }
 
 // impls lists every available Level (the generic one is package kernels itself), or
@@ -78,9 +80,28 @@ func impls() []impl {
 	var out []impl
 	for _, l := range testutil.Levels() {
 		k, _ := mlasimd.Impl(l)
-		out = append(out, impl{l.String(), k})
+		out = append(out, impl{name: l.String(), k: k})
 	}
 	return out
+}
+
+// matrixImpls is impls twice over: as users get them, and with the size threshold of
+// the prefetching Gemv, GemvT and DownUp routines at zero, so that small fuzz inputs
+// reach those routines too.
+func matrixImpls() []impl {
+	var out []impl
+	for _, im := range impls() {
+		out = append(out, im, impl{name: im.name + "/prefetching", k: im.k, cold: true})
+	}
+	return out
+}
+
+// use applies im's threshold and returns the function that restores it.
+func (im impl) use() (restore func()) {
+	if im.cold {
+		return tuning.SetColdFloats(0)
+	}
+	return func() {}
 }
 
 // seedLengths reach every tail of every loop width: around 4, 8, 16, 32 and 64.

@@ -19,7 +19,8 @@ func FuzzGemv(f *testing.F) {
 		rows, cols, p := matrix(in)
 		wv, xv := in.values(rows*cols), in.values(cols)
 		ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, 4*rows*cols), testutil.NewRegion(t, 4*cols)
-		for _, im := range impls() {
+		for _, im := range matrixImpls() {
+			restore := im.use()
 			y := ry.F32(rows, p, nil)
 			im.k.Gemv(y, rw.F32(rows*cols, testutil.Place{Tail: true}, wv), rx.F32(cols, p, xv))
 			for i := range y {
@@ -30,6 +31,7 @@ func FuzzGemv(f *testing.F) {
 			if !ry.UntouchedF32(y) {
 				t.Fatalf("%s: Gemv wrote outside y", im.name)
 			}
+			restore()
 		}
 	})
 }
@@ -41,7 +43,8 @@ func FuzzGemvT(f *testing.F) {
 		wv, xv := in.values(rows*cols), in.values(rows)
 		ry, rw := testutil.NewRegion(t, 4*cols), testutil.NewRegion(t, 4*rows*cols)
 		col := make([]float32, rows)
-		for _, im := range impls() {
+		for _, im := range matrixImpls() {
+			restore := im.use()
 			y := ry.F32(cols, p, nil)
 			im.k.GemvT(y, rw.F32(rows*cols, testutil.Place{Tail: true}, wv), xv)
 			for j := range y {
@@ -55,6 +58,7 @@ func FuzzGemvT(f *testing.F) {
 			if !ry.UntouchedF32(y) {
 				t.Fatalf("%s: GemvT wrote outside y", im.name)
 			}
+			restore()
 		}
 	})
 }
@@ -67,7 +71,8 @@ func FuzzDownUp(f *testing.F) {
 		d := in.intn(300)
 		down, up, xv := in.values(lat*d), in.values(out*lat), in.values(d)
 		ry, rl := testutil.NewRegion(t, 4*out), testutil.NewRegion(t, 4*lat)
-		for _, im := range impls() {
+		for _, im := range matrixImpls() {
+			restore := im.use()
 			y, latent := ry.F32(out, p, nil), rl.F32(lat, p, nil)
 			im.k.DownUp(y, latent, down, up, xv)
 			for i := range latent {
@@ -83,6 +88,7 @@ func FuzzDownUp(f *testing.F) {
 			if !ry.UntouchedF32(y) || !rl.UntouchedF32(latent) {
 				t.Fatalf("%s: DownUp wrote outside its outputs", im.name)
 			}
+			restore()
 		}
 	})
 }
