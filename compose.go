@@ -83,20 +83,24 @@ func (p primitives) blockedGemmNTPrefetch(c, a, b, next []float32, m, n, k, lda,
 	}
 }
 
-// coldGemv runs gemvPrefetch, its last block prefetching the rows that follow w
-// within cap(w) (the next chunk of a chunked Gemv), or w's own last rows.
+// coldGemv runs gemvPrefetch, its last block prefetching the rows after w.
 func (p primitives) coldGemv(y, w, x []float32) {
-	n := len(x)
-	next := w[max(0, len(w)-4*n):]
+	p.gemvPrefetch(y, w, x, fourRowsAfter(w, len(x)))
+}
+
+// fourRowsAfter returns what the last block of rows of w (n columns) prefetches: the
+// four rows that follow w within cap(w) (the next chunk of a chunked call), or w's
+// own last four rows.
+func fourRowsAfter(w []float32, n int) []float32 {
 	if len(w)+4*n <= cap(w) {
-		next = w[len(w) : len(w)+4*n]
+		return w[len(w) : len(w)+4*n]
 	}
-	p.gemvPrefetch(y, w, x, next)
+	return w[max(0, len(w)-4*n):]
 }
 
 // coldGemvT returns GemvT for a W streamed from memory: gemvTStream over chunks of
-// rows (assembly is never preempted), each chunk's last pass prefetching the next
-// chunk's first rows, or its own last ones at the end.
+// rows (assembly is never preempted), each chunk's last pass prefetching the rows
+// after it.
 func (p primitives) coldGemvT() func(y, w, x []float32) {
 	if p.gemvTStream == nil {
 		return p.gemvT
@@ -107,14 +111,11 @@ func (p primitives) coldGemvT() func(y, w, x []float32) {
 		if n == 0 {
 			return
 		}
-		rows := max(4, gemvChunkFloats/n&^3)
+		rows := chunkRows(n)
 		for r0 := 0; r0 < len(x); r0 += rows {
 			r1 := min(r0+rows, len(x))
-			next := w[max(0, r1-4)*n : r1*n]
-			if r1+4 <= len(x) {
-				next = w[r1*n : (r1+4)*n]
-			}
-			p.gemvTStream(y, w[r0*n:r1*n], x[r0:r1], next)
+			part := w[r0*n : r1*n]
+			p.gemvTStream(y, part, x[r0:r1], fourRowsAfter(part, n))
 		}
 	}
 }

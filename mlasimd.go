@@ -52,8 +52,8 @@ func GemmNT(c, a, b []float32, m, n, k, lda, ldb int) { table().GemmNT(c, a, b, 
 
 // GemmNTPrefetch is GemmNT that, instead of the memory beyond len(b), streams next
 // into the cache while it computes its last rows: the memory the caller reads next
-// when that is not b's continuation (MLA decode over a 16-bit cache prefetches the
-// next tile's raw rows while it scores the widened current ones). next is only
+// when that is not b's continuation (MLA decode prefetches the next tile of its cache,
+// whose 16-bit rows it scores from a widened copy). next is only
 // prefetched, never read; any slice will do, and an empty one means GemmNT's own.
 func GemmNTPrefetch(c, a, b, next []float32, m, n, k, lda, ldb int) {
 	table().GemmNTPrefetch(c, a, b, next, m, n, k, lda, ldb)

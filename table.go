@@ -14,6 +14,10 @@ import (
 // preempted, so a long call would hold up the garbage collector's stop-the-world.
 const gemvChunkFloats = 1 << 16
 
+// chunkRows is how many rows of n > 0 columns make one call's share of W: a multiple
+// of four (the row blocks), at least one block.
+func chunkRows(n int) int { return max(4, gemvChunkFloats/n&^3) }
+
 func (k *Kernels) Dot(a, b []float32) float32 {
 	kernels.CheckSameLen("Dot", len(a), len(b))
 	return k.r.dot(a, b)
@@ -29,7 +33,7 @@ func (k *Kernels) Gemv(y, w, x []float32) {
 	n := len(x)
 	rows := len(y)
 	if n > 0 {
-		rows = max(4, gemvChunkFloats/n&^3)
+		rows = chunkRows(n)
 	}
 	gemv := k.r.gemv
 	if len(w) >= tuning.ColdFloats() {

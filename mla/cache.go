@@ -175,24 +175,16 @@ func (k *Cache) Rows(j0, j1 int, dst []float32) []float32 {
 	return k.f32[lo:hi:hi]
 }
 
-// rawRows returns the storage of rows [j0, j1) of a 16-bit cache viewed as float32s
-// (two values per element), for GemmNTPrefetch to prefetch: never to be read as
-// numbers. It is nil for an F32 cache, whose tiles tileRows hands on by capacity.
-func (k *Cache) rawRows(j0, j1 int) []float32 {
-	if k.dtype == F32 || j0 >= j1 {
+// storage returns the memory that holds rows [j0, j1) as float32s, for GemmNTPrefetch
+// to prefetch: the rows themselves in an F32 cache; in a 16-bit one its raw elements,
+// two to a float32, never to be read as numbers. It is nil when j0 >= j1.
+func (k *Cache) storage(j0, j1 int) []float32 {
+	if j0 >= j1 {
 		return nil
+	}
+	if k.dtype == F32 {
+		return k.f32[j0*k.width : j1*k.width]
 	}
 	raw := k.u16[j0*k.width&^1 : j1*k.width] // from an even element: 4-byte aligned
 	return unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), len(raw)/2)
-}
-
-// tileRows is Rows for the decode loop: from an f32 cache the slice's capacity reaches
-// on to row ahead, so that GemmNT prefetches those rows (the next tile) while it
-// works on these. Rows keeps the capacity at j1 so that no caller can append into
-// the cache.
-func (k *Cache) tileRows(j0, j1, ahead int, dst []float32) []float32 {
-	if k.dtype != F32 {
-		return k.Rows(j0, j1, dst)
-	}
-	return k.f32[j0*k.width : j1*k.width : max(j1, ahead)*k.width]
 }

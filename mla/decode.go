@@ -144,12 +144,10 @@ func (t *attendTask) run(part, parts int) {
 	for j0 := r0; j0 < r1; j0 += l.tile {
 		j1 := min(j0+l.tile, r1)
 		n := j1 - j0
-		ahead := min(j1+l.tile, r1)
-		rows := k.tileRows(j0, j1, ahead, p.rows)
+		rows := k.Rows(j0, j1, p.rows)
 		scores := p.scores[:H*n]
-		// The next tile streams in while this one is scored: an f32 tile through the
-		// capacity of rows, a 16-bit one (widened into p.rows) by its raw storage.
-		mlasimd.GemmNTPrefetch(scores, l.dec.qa, rows, k.rawRows(j1, ahead), H, n, rw, rw, rw)
+		// The next tile's storage streams in while this one is scored.
+		mlasimd.GemmNTPrefetch(scores, l.dec.qa, rows, k.storage(j1, min(j1+l.tile, r1)), H, n, rw, rw, rw)
 		for h := range H {
 			a, carry := foldTile(scores[h*n:(h+1)*n], l.scale, &p.m[h], &p.l[h])
 			if carry != 1 {

@@ -78,21 +78,10 @@ func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register)
 	SUBQ(row, left)
 	CMPQ(left, U32(gemvRows))
 	JB(LabelRef(single))
-	var rows [gemvRows]Register
-	for r := range rows {
-		rows[r] = GP64()
-		if r == 0 {
-			MOVQ(w, rows[0])
-		} else {
-			LEAQ(Mem{Base: rows[r-1], Index: rowBytes, Scale: 1}, rows[r])
-		}
-	}
+	rows := rowBlock(w, rowBytes)
 	var pf Register
 	if next != nil {
-		pf = GP64()
-		LEAQ(Mem{Base: rows[gemvRows-1], Index: rowBytes, Scale: 1}, pf)
-		CMPQ(left, U32(2*gemvRows))
-		CMOVQLT(next(w), pf)
+		pf = blockPrefetch(rows, rowBytes, left, next(w))
 	}
 	var acc [gemvRows][2]VecVirtual
 	for r := range acc {
@@ -102,12 +91,7 @@ func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register)
 	}
 	t.loop(n, 2, func(c chunk) {
 		if next != nil && c.m == nil {
-			// A chunk reads gemvRows vectors: prefetch as many bytes of the next block.
-			chunkBytes := gemvRows * t.lanes * 4
-			for off := 0; off < chunkBytes; off += 64 {
-				PREFETCHT1(Mem{Base: pf, Disp: off})
-			}
-			ADDQ(U32(chunkBytes), pf)
+			t.prefetchChunk(pf)
 		}
 		vx := t.load(c, x)
 		for r := range rows {
@@ -242,4 +226,38 @@ func (t target) gemvTColumns(y, w, x, m, rowBytes, col Register, width int, msk 
 		}
 		t.store(chunk{idx: col, u: v, m: msk}, acc[0][v], y)
 	}
+}
+
+// rowBlock returns pointers to the gemvRows rows of W from w, rowBytes apart.
+func rowBlock(w, rowBytes Register) [gemvRows]Register {
+	var rows [gemvRows]Register
+	for r := range rows {
+		rows[r] = GP64()
+		if r == 0 {
+			MOVQ(w, rows[0])
+		} else {
+			LEAQ(Mem{Base: rows[r-1], Index: rowBytes, Scale: 1}, rows[r])
+		}
+	}
+	return rows
+}
+
+// blockPrefetch returns the prefetch pointer of a block of rows: the next block, or
+// last when fewer than two blocks' rows are left from this one.
+func blockPrefetch(rows [gemvRows]Register, rowBytes, left, last Register) Register {
+	pf := GP64()
+	LEAQ(Mem{Base: rows[gemvRows-1], Index: rowBytes, Scale: 1}, pf)
+	CMPQ(left, U32(2*gemvRows))
+	CMOVQLT(last, pf)
+	return pf
+}
+
+// prefetchChunk prefetches, from pf on, as many bytes as a chunk of a row block reads
+// (gemvRows vectors), and advances pf past them.
+func (t target) prefetchChunk(pf Register) {
+	chunkBytes := gemvRows * t.lanes * 4
+	for off := 0; off < chunkBytes; off += 64 {
+		PREFETCHT1(Mem{Base: pf, Disp: off})
+	}
+	ADDQ(U32(chunkBytes), pf)
 }

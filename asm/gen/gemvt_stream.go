@@ -31,29 +31,16 @@ func (t target) gemvTStream() {
 	SUBQ(row, left)
 	CMPQ(left, U32(gemvRows))
 	JB(LabelRef(single))
-	var rows [gemvRows]Register
+	rows := rowBlock(w, rowBytes)
 	var xs [gemvRows]VecVirtual
-	for r := range rows {
-		rows[r] = GP64()
-		if r == 0 {
-			MOVQ(w, rows[0])
-		} else {
-			LEAQ(Mem{Base: rows[r-1], Index: rowBytes, Scale: 1}, rows[r])
-		}
+	for r := range xs {
 		xs[r] = t.vec()
 		VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4, Disp: 4 * r}, xs[r])
 	}
-	pf := GP64()
-	LEAQ(Mem{Base: rows[gemvRows-1], Index: rowBytes, Scale: 1}, pf)
-	CMPQ(left, U32(2*gemvRows))
-	CMOVQLT(ptr("next"), pf)
+	pf := blockPrefetch(rows, rowBytes, left, ptr("next"))
 	t.loop(n, 2, func(c chunk) {
 		if c.m == nil {
-			chunkBytes := gemvRows * t.lanes * 4
-			for off := 0; off < chunkBytes; off += 64 {
-				PREFETCHT1(Mem{Base: pf, Disp: off})
-			}
-			ADDQ(U32(chunkBytes), pf)
+			t.prefetchChunk(pf)
 		}
 		acc := t.load(c, y)
 		for r := range rows {

@@ -7,9 +7,12 @@ type gemvRegs struct {
 	rowBytes, blk, r1, r2, r3, xp, cnt, rem G
 }
 
+// gemvR is the register assignment of gemv and both bodies of downUp.
+var gemvR = gemvRegs{y: 0, m: 1, w: 2, x: 3, n: 4, rowBytes: 5, blk: 6, r1: 7, r2: 8, r3: 9, xp: 10, cnt: 11, rem: 12}
+
 func (e *emitter) gemv() {
 	f := e.begin("gemv", "y, w, x []float32", false, "gemv computes y = W x; W is len(y) x len(x), row-major.")
-	r := gemvRegs{y: 0, m: 1, w: 2, x: 3, n: 4, rowBytes: 5, blk: 6, r1: 7, r2: 8, r3: 9, xp: 10, cnt: 11, rem: 12}
+	r := gemvR
 	f.base("y", r.y)
 	f.length("y", r.m)
 	f.base("w", r.w)
@@ -23,7 +26,7 @@ func (e *emitter) gemv() {
 func (e *emitter) downUp() {
 	f := e.begin("downUp", "y, latent, down, up, x []float32", false,
 		"downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).")
-	r := gemvRegs{y: 0, m: 1, w: 2, x: 3, n: 4, rowBytes: 5, blk: 6, r1: 7, r2: 8, r3: 9, xp: 10, cnt: 11, rem: 12}
+	r := gemvR
 	f.base("latent", r.y)
 	f.length("latent", r.m)
 	f.base("down", r.w)
