@@ -548,11 +548,11 @@ TEXT ·gemvAVX2(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_43:
+gemv_rows4_43:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_44
+	JB     gemv_rows1_44
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -631,9 +631,9 @@ done_50:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          rows4_43
+	JMP          gemv_rows4_43
 
-rows1_44:
+gemv_rows1_44:
 	CMPQ   R8, CX
 	JAE    gemv_done_45
 	VXORPS Y0, Y0, Y0
@@ -687,7 +687,7 @@ done_55:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          rows1_44
+	JMP          gemv_rows1_44
 
 gemv_done_45:
 	VZEROUPPER
@@ -705,11 +705,11 @@ TEXT ·gemvPrefetchAVX2(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_56:
+gemv_rows4_56:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_57
+	JB      gemv_rows1_57
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -801,9 +801,9 @@ done_63:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          rows4_56
+	JMP          gemv_rows4_56
 
-rows1_57:
+gemv_rows1_57:
 	CMPQ   R8, CX
 	JAE    gemv_done_58
 	VXORPS Y0, Y0, Y0
@@ -857,7 +857,7 @@ done_68:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          rows1_57
+	JMP          gemv_rows1_57
 
 gemv_done_58:
 	VZEROUPPER
@@ -1090,11 +1090,11 @@ TEXT ·gemvTStreamAVX2(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-trows4_88:
+gemvT_rows4_88:
 	MOVQ         SI, R9
 	SUBQ         R8, R9
 	CMPQ         R9, $0x00000004
-	JB           trows1_89
+	JB           gemvT_rows1_89
 	MOVQ         DX, R10
 	LEAQ         (R10)(DI*1), R11
 	LEAQ         (R11)(DI*1), R12
@@ -1176,11 +1176,11 @@ tail_94:
 done_95:
 	LEAQ (DX)(DI*4), DX
 	ADDQ $0x00000004, R8
-	JMP  trows4_88
+	JMP  gemvT_rows4_88
 
-trows1_89:
+gemvT_rows1_89:
 	CMPQ         R8, SI
-	JAE          trows_done_90
+	JAE          gemvT_done_90
 	VBROADCASTSS (BX)(R8*4), Y0
 	XORQ         R9, R9
 	MOVQ         CX, R10
@@ -1227,9 +1227,9 @@ tail_99:
 done_100:
 	ADDQ DI, DX
 	INCQ R8
-	JMP  trows1_89
+	JMP  gemvT_rows1_89
 
-trows_done_90:
+gemvT_done_90:
 	VZEROUPPER
 	RET
 
@@ -1245,11 +1245,11 @@ TEXT ·downUpAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_101:
+gemv_rows4_101:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_102
+	JB     gemv_rows1_102
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -1328,9 +1328,9 @@ done_108:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
-	JMP          rows4_101
+	JMP          gemv_rows4_101
 
-rows1_102:
+gemv_rows1_102:
 	CMPQ   R8, CX
 	JAE    gemv_done_103
 	VXORPS Y0, Y0, Y0
@@ -1384,7 +1384,7 @@ done_113:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, SI
 	INCQ         R8
-	JMP          rows1_102
+	JMP          gemv_rows1_102
 
 gemv_done_103:
 	MOVQ y_base+0(FP), AX
@@ -1396,11 +1396,11 @@ gemv_done_103:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_114:
+gemv_rows4_114:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_115
+	JB     gemv_rows1_115
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -1479,9 +1479,9 @@ done_121:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          rows4_114
+	JMP          gemv_rows4_114
 
-rows1_115:
+gemv_rows1_115:
 	CMPQ   R8, CX
 	JAE    gemv_done_116
 	VXORPS Y0, Y0, Y0
@@ -1535,7 +1535,7 @@ done_126:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          rows1_115
+	JMP          gemv_rows1_115
 
 gemv_done_116:
 	VZEROUPPER
@@ -1553,11 +1553,11 @@ TEXT ·downUpPrefetchAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_127:
+gemv_rows4_127:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_128
+	JB      gemv_rows1_128
 	MOVQ    SI, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -1648,9 +1648,9 @@ done_134:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
-	JMP          rows4_127
+	JMP          gemv_rows4_127
 
-rows1_128:
+gemv_rows1_128:
 	CMPQ   R8, CX
 	JAE    gemv_done_129
 	VXORPS Y0, Y0, Y0
@@ -1704,7 +1704,7 @@ done_139:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, SI
 	INCQ         R8
-	JMP          rows1_128
+	JMP          gemv_rows1_128
 
 gemv_done_129:
 	MOVQ y_base+0(FP), AX
@@ -1716,11 +1716,11 @@ gemv_done_129:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_140:
+gemv_rows4_140:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_141
+	JB      gemv_rows1_141
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -1811,9 +1811,9 @@ done_147:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          rows4_140
+	JMP          gemv_rows4_140
 
-rows1_141:
+gemv_rows1_141:
 	CMPQ   R8, CX
 	JAE    gemv_done_142
 	VXORPS Y0, Y0, Y0
@@ -1867,7 +1867,7 @@ done_152:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          rows1_141
+	JMP          gemv_rows1_141
 
 gemv_done_142:
 	VZEROUPPER
@@ -4143,11 +4143,11 @@ TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_292:
+gemv_rows4_292:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_293
+	JB     gemv_rows1_293
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -4254,9 +4254,9 @@ done_299:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_292
+	JMP           gemv_rows4_292
 
-rows1_293:
+gemv_rows1_293:
 	CMPQ   R8, CX
 	JAE    gemv_done_294
 	VPXORD Z9, Z9, Z9
@@ -4310,7 +4310,7 @@ done_304:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_293
+	JMP           gemv_rows1_293
 
 gemv_done_294:
 	VZEROUPPER
@@ -4328,11 +4328,11 @@ TEXT ·gemvPrefetchAVX512(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_305:
+gemv_rows4_305:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_306
+	JB      gemv_rows1_306
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -4458,9 +4458,9 @@ done_312:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_305
+	JMP           gemv_rows4_305
 
-rows1_306:
+gemv_rows1_306:
 	CMPQ   R8, CX
 	JAE    gemv_done_307
 	VPXORD Z9, Z9, Z9
@@ -4514,7 +4514,7 @@ done_317:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_306
+	JMP           gemv_rows1_306
 
 gemv_done_307:
 	VZEROUPPER
@@ -4745,11 +4745,11 @@ TEXT ·gemvTStreamAVX512(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-trows4_337:
+gemvT_rows4_337:
 	MOVQ         SI, R9
 	SUBQ         R8, R9
 	CMPQ         R9, $0x00000004
-	JB           trows1_338
+	JB           gemvT_rows1_338
 	MOVQ         DX, R10
 	LEAQ         (R10)(DI*1), R11
 	LEAQ         (R11)(DI*1), R12
@@ -4835,11 +4835,11 @@ tail_343:
 done_344:
 	LEAQ (DX)(DI*4), DX
 	ADDQ $0x00000004, R8
-	JMP  trows4_337
+	JMP  gemvT_rows4_337
 
-trows1_338:
+gemvT_rows1_338:
 	CMPQ         R8, SI
-	JAE          trows_done_339
+	JAE          gemvT_done_339
 	VBROADCASTSS (BX)(R8*4), Z0
 	XORQ         R9, R9
 	MOVQ         CX, R10
@@ -4884,9 +4884,9 @@ tail_348:
 done_349:
 	ADDQ DI, DX
 	INCQ R8
-	JMP  trows1_338
+	JMP  gemvT_rows1_338
 
-trows_done_339:
+gemvT_done_339:
 	VZEROUPPER
 	RET
 
@@ -4902,11 +4902,11 @@ TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_350:
+gemv_rows4_350:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_351
+	JB     gemv_rows1_351
 	MOVQ   SI, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -5013,9 +5013,9 @@ done_357:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           rows4_350
+	JMP           gemv_rows4_350
 
-rows1_351:
+gemv_rows1_351:
 	CMPQ   R8, CX
 	JAE    gemv_done_352
 	VPXORD Z9, Z9, Z9
@@ -5069,7 +5069,7 @@ done_362:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           rows1_351
+	JMP           gemv_rows1_351
 
 gemv_done_352:
 	MOVQ y_base+0(FP), AX
@@ -5081,11 +5081,11 @@ gemv_done_352:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_363:
+gemv_rows4_363:
 	MOVQ   CX, R9
 	SUBQ   R8, R9
 	CMPQ   R9, $0x00000004
-	JB     rows1_364
+	JB     gemv_rows1_364
 	MOVQ   DX, R9
 	LEAQ   (R9)(DI*1), R10
 	LEAQ   (R10)(DI*1), R11
@@ -5192,9 +5192,9 @@ done_370:
 	VMOVUPS       X0, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_363
+	JMP           gemv_rows4_363
 
-rows1_364:
+gemv_rows1_364:
 	CMPQ   R8, CX
 	JAE    gemv_done_365
 	VPXORD Z19, Z19, Z19
@@ -5248,7 +5248,7 @@ done_375:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_364
+	JMP           gemv_rows1_364
 
 gemv_done_365:
 	VZEROUPPER
@@ -5266,11 +5266,11 @@ TEXT ·downUpPrefetchAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_376:
+gemv_rows4_376:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_377
+	JB      gemv_rows1_377
 	MOVQ    SI, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -5395,9 +5395,9 @@ done_383:
 	VMOVUPS       X8, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           rows4_376
+	JMP           gemv_rows4_376
 
-rows1_377:
+gemv_rows1_377:
 	CMPQ   R8, CX
 	JAE    gemv_done_378
 	VPXORD Z9, Z9, Z9
@@ -5451,7 +5451,7 @@ done_388:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           rows1_377
+	JMP           gemv_rows1_377
 
 gemv_done_378:
 	MOVQ y_base+0(FP), AX
@@ -5463,11 +5463,11 @@ gemv_done_378:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-rows4_389:
+gemv_rows4_389:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      rows1_390
+	JB      gemv_rows1_390
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -5592,9 +5592,9 @@ done_396:
 	VMOVUPS       X0, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           rows4_389
+	JMP           gemv_rows4_389
 
-rows1_390:
+gemv_rows1_390:
 	CMPQ   R8, CX
 	JAE    gemv_done_391
 	VPXORD Z19, Z19, Z19
@@ -5648,7 +5648,7 @@ done_401:
 	VMOVSS        X0, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           rows1_390
+	JMP           gemv_rows1_390
 
 gemv_done_391:
 	VZEROUPPER

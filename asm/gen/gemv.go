@@ -65,61 +65,73 @@ func (t target) downUp() {
 // at a time. With next not nil each block prefetches the following one, and the
 // last block the memory at next(w), w being the block's first row.
 func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register) {
+	rowPasses(m, w, n, "gemv", func(rows [gemvRows]Register, rowBytes, left, row Register) {
+		var pf Register
+		if next != nil {
+			pf = blockPrefetch(rows, rowBytes, left, next(w))
+		}
+		var acc [gemvRows][2]VecVirtual
+		for r := range acc {
+			acc[r][0], acc[r][1] = t.vec(), t.vec()
+			t.zero(acc[r][0])
+			t.zero(acc[r][1])
+		}
+		t.loop(n, 2, func(c chunk) {
+			if next != nil && c.m == nil {
+				t.prefetchChunk(pf)
+			}
+			vx := t.load(c, x)
+			for r := range rows {
+				VFMADD231PS(t.operand(c, rows[r]), vx, acc[r][c.u])
+			}
+		})
+		var sums [4]VecVirtual
+		for r := range acc {
+			VADDPS(acc[r][1], acc[r][0], acc[r][0])
+			sums[r] = acc[r][0]
+		}
+		VMOVUPS(t.sum4(sums), Mem{Base: y, Index: row, Scale: 4})
+	}, func(row Register) {
+		a := t.accumulators(2)
+		t.loop(n, 2, func(c chunk) {
+			vx := t.load(c, x)
+			VFMADD231PS(t.operand(c, w), vx, a[c.u])
+		})
+		VMOVSS(t.reduceSum(a), Mem{Base: y, Index: row, Scale: 4})
+	})
+}
+
+// rowPasses emits the row loop of the kernels that walk W (m rows of n columns)
+// front to back from w: block(rows, rowBytes, left, row) for each block of gemvRows
+// rows starting at row (left rows remain from it), then single(row) for each
+// remaining row, w pointing at that row. name prefixes the labels.
+func rowPasses(m, w, n Register, name string,
+	block func(rows [gemvRows]Register, rowBytes, left, row Register), single func(row Register)) {
 	rowBytes := GP64()
 	MOVQ(n, rowBytes)
 	SHLQ(U8(2), rowBytes)
 	row := GP64()
 	XORQ(row, row)
-	block, single, done := label("rows4"), label("rows1"), label("gemv_done")
+	blocks, singles, done := label(name+"_rows4"), label(name+"_rows1"), label(name+"_done")
 
-	Label(block)
+	Label(blocks)
 	left := GP64()
 	MOVQ(m, left)
 	SUBQ(row, left)
 	CMPQ(left, U32(gemvRows))
-	JB(LabelRef(single))
-	rows := rowBlock(w, rowBytes)
-	var pf Register
-	if next != nil {
-		pf = blockPrefetch(rows, rowBytes, left, next(w))
-	}
-	var acc [gemvRows][2]VecVirtual
-	for r := range acc {
-		acc[r][0], acc[r][1] = t.vec(), t.vec()
-		t.zero(acc[r][0])
-		t.zero(acc[r][1])
-	}
-	t.loop(n, 2, func(c chunk) {
-		if next != nil && c.m == nil {
-			t.prefetchChunk(pf)
-		}
-		vx := t.load(c, x)
-		for r := range rows {
-			VFMADD231PS(t.operand(c, rows[r]), vx, acc[r][c.u])
-		}
-	})
-	var sums [4]VecVirtual
-	for r := range acc {
-		VADDPS(acc[r][1], acc[r][0], acc[r][0])
-		sums[r] = acc[r][0]
-	}
-	VMOVUPS(t.sum4(sums), Mem{Base: y, Index: row, Scale: 4})
+	JB(LabelRef(singles))
+	block(rowBlock(w, rowBytes), rowBytes, left, row)
 	LEAQ(Mem{Base: w, Index: rowBytes, Scale: 4}, w)
 	ADDQ(U32(gemvRows), row)
-	JMP(LabelRef(block))
+	JMP(LabelRef(blocks))
 
-	Label(single)
+	Label(singles)
 	CMPQ(row, m)
 	JAE(LabelRef(done))
-	a := t.accumulators(2)
-	t.loop(n, 2, func(c chunk) {
-		vx := t.load(c, x)
-		VFMADD231PS(t.operand(c, w), vx, a[c.u])
-	})
-	VMOVSS(t.reduceSum(a), Mem{Base: y, Index: row, Scale: 4})
+	single(row)
 	ADDQ(rowBytes, w)
 	INCQ(row)
-	JMP(LabelRef(single))
+	JMP(LabelRef(singles))
 	Label(done)
 }
 

@@ -18,53 +18,31 @@ func (t target) gemvTStream() {
 	y, n := slice("y")
 	w := ptr("w")
 	x, m := slice("x")
-	rowBytes := GP64()
-	MOVQ(n, rowBytes)
-	SHLQ(U8(2), rowBytes)
-	row := GP64()
-	XORQ(row, row)
-	block, single, done := label("trows4"), label("trows1"), label("trows_done")
-
-	Label(block)
-	left := GP64()
-	MOVQ(m, left)
-	SUBQ(row, left)
-	CMPQ(left, U32(gemvRows))
-	JB(LabelRef(single))
-	rows := rowBlock(w, rowBytes)
-	var xs [gemvRows]VecVirtual
-	for r := range xs {
-		xs[r] = t.vec()
-		VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4, Disp: 4 * r}, xs[r])
-	}
-	pf := blockPrefetch(rows, rowBytes, left, ptr("next"))
-	t.loop(n, 2, func(c chunk) {
-		if c.m == nil {
-			t.prefetchChunk(pf)
+	rowPasses(m, w, n, "gemvT", func(rows [gemvRows]Register, rowBytes, left, row Register) {
+		var xs [gemvRows]VecVirtual
+		for r := range xs {
+			xs[r] = t.vec()
+			VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4, Disp: 4 * r}, xs[r])
 		}
-		acc := t.load(c, y)
-		for r := range rows {
-			VFMADD231PS(t.operand(c, rows[r]), xs[r], acc)
-		}
-		t.store(c, acc, y)
+		pf := blockPrefetch(rows, rowBytes, left, ptr("next"))
+		t.loop(n, 2, func(c chunk) {
+			if c.m == nil {
+				t.prefetchChunk(pf)
+			}
+			acc := t.load(c, y)
+			for r := range rows {
+				VFMADD231PS(t.operand(c, rows[r]), xs[r], acc)
+			}
+			t.store(c, acc, y)
+		})
+	}, func(row Register) {
+		xi := t.vec()
+		VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4}, xi)
+		t.loop(n, 2, func(c chunk) {
+			acc := t.load(c, y)
+			VFMADD231PS(t.operand(c, w), xi, acc)
+			t.store(c, acc, y)
+		})
 	})
-	LEAQ(Mem{Base: w, Index: rowBytes, Scale: 4}, w)
-	ADDQ(U32(gemvRows), row)
-	JMP(LabelRef(block))
-
-	Label(single)
-	CMPQ(row, m)
-	JAE(LabelRef(done))
-	xi := t.vec()
-	VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4}, xi)
-	t.loop(n, 2, func(c chunk) {
-		acc := t.load(c, y)
-		VFMADD231PS(t.operand(c, w), xi, acc)
-		t.store(c, acc, y)
-	})
-	ADDQ(rowBytes, w)
-	INCQ(row)
-	JMP(LabelRef(single))
-	Label(done)
 	ret()
 }
