@@ -50,7 +50,7 @@ const (
 func (p primitives) compose() routines {
 	return routines{
 		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, gemvTCold: p.coldGemvT(), downUp: p.downUp, downUpCold: p.downUpPrefetch,
-		gemmNT: p.blockedGemmNT, gemmNTPrefetch: p.blockedGemmNTPrefetch, gemmNN: p.blockedGemmNN,
+		gemmNT: p.blockedGemmNT, gemmNTPrefetch: p.blockedGemmNTPrefetch, gemmNN: p.blockedGemmNN, gemmNNAdd: p.blockedGemmNNAdd,
 		exp: p.exp, softmax: p.softmax,
 		rope: p.rope, ropeHalf: p.ropeHalf,
 		rmsNorm: p.rmsNorm, layerNorm: p.layerNorm,
@@ -136,6 +136,10 @@ func prefetchAfter(b []float32, j, ldb int) []float32 {
 
 func (p primitives) blockedGemmNN(c, a, b []float32, m, n, k, lda, ldb int) {
 	clear(c)
+	p.blockedGemmNNAdd(c, a, b, m, n, k, lda, ldb)
+}
+
+func (p primitives) blockedGemmNNAdd(c, a, b []float32, m, n, k, lda, ldb int) {
 	if m == 0 || n == 0 {
 		return
 	}

@@ -84,6 +84,16 @@ func ExampleGemmNN() {
 	// Output: [4 6]
 }
 
+// One tile of an online-softmax attention added to the running output.
+func ExampleGemmNNAdd() {
+	out := []float32{10, 20}        // the running output of 1 head over 2 values
+	weights := []float32{0.5, 0.25} // this tile's weights for its 2 rows
+	tile := []float32{2, 4, 8, 16}  // 2 rows x 2 values
+	mlasimd.GemmNNAdd(out, weights, tile, 1, 2, 2, 2, 2)
+	fmt.Println(out)
+	// Output: [13 26]
+}
+
 func ExampleExp() {
 	x := []float32{0, 1, float32(math.Inf(-1)), -100}
 	mlasimd.Exp(x, x)

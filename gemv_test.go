@@ -145,15 +145,26 @@ func TestGemmNN(t *testing.T) {
 			a := testutil.Normals(rng, max(0, (c.m-1)*c.lda+c.k))
 			b := testutil.Normals(rng, max(0, (c.k-1)*ldb+c.n))
 			rc := testutil.NewRegion(t, 4*c.m*c.n)
-			out := rc.F32(c.m*c.n, testutil.Place{Tail: true}, testutil.Normals(rng, c.m*c.n)) // overwritten
-			k.GemmNN(out, a, b, c.m, c.n, c.k, c.lda, ldb)
+			c0 := testutil.Normals(rng, c.m*c.n)
+			out := rc.F32(c.m*c.n, testutil.Place{Tail: true}, c0)
+			// Half the cases add to c (GemmNNAdd), the others overwrite it: an added
+			// c0 is the first term of each sum, a product with 1.
+			add := c.n%2 == 0
+			if add {
+				k.GemmNNAdd(out, a, b, c.m, c.n, c.k, c.lda, ldb)
+			} else {
+				k.GemmNN(out, a, b, c.m, c.n, c.k, c.lda, ldb)
+			}
 			for i := range c.m {
 				checkMatVec(t, "GemmNN", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
-					col := make([]float32, c.k)
+					row, col := a[i*c.lda:i*c.lda+c.k], make([]float32, c.k)
 					for p := range col {
 						col[p] = b[p*ldb+j]
 					}
-					return a[i*c.lda : i*c.lda+c.k], col
+					if add {
+						return append([]float32{1}, row...), append([]float32{c0[i*c.n+j]}, col...)
+					}
+					return row, col
 				})
 			}
 			require.True(t, rc.UntouchedF32(out))

@@ -24,6 +24,7 @@ type routines struct {
 	// gemmNTPrefetch is gemmNT whose last block prefetches next.
 	gemmNTPrefetch func(c, a, b, next []float32, m, n, k, lda, ldb int)
 	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb int)
+	gemmNNAdd      func(c, a, b []float32, m, n, k, lda, ldb int) // c += A B
 	exp            func(dst, x []float32)
 	softmax        func(x []float32, scale float32) (max, sum float32)
 	rope           func(x, cos, sin []float32)
@@ -123,7 +124,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, gemvTCold: kernels.GemvT, downUp: kernels.DownUp, downUpCold: kernels.DownUp,
-	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN,
+	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,
 	rmsNorm: kernels.RMSNorm, layerNorm: kernels.LayerNorm,

@@ -63,6 +63,13 @@ func GemmNTPrefetch(c, a, b, next []float32, m, n, k, lda, ldb int) {
 // m x k and B k x n, rows lda and ldb apart.
 func GemmNN(c, a, b []float32, m, n, k, lda, ldb int) { table().GemmNN(c, a, b, m, n, k, lda, ldb) }
 
+// GemmNNAdd is GemmNN that adds A B to c instead of overwriting it: c[i*n+j] +=
+// Σ_p a[i*lda+p]·b[p*ldb+j]. An online-softmax attention accumulates each tile of
+// weighted values into its running output with it, without a temporary.
+func GemmNNAdd(c, a, b []float32, m, n, k, lda, ldb int) {
+	table().GemmNNAdd(c, a, b, m, n, k, lda, ldb)
+}
+
 // Exp computes dst = e^x elementwise: below kernels.ExpCutoff it gives exactly 0 (no
 // subnormal results), large inputs overflow to +Inf, NaN stays NaN.
 func Exp(dst, x []float32) { table().Exp(dst, x) }

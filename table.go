@@ -78,6 +78,11 @@ func (k *Kernels) GemmNN(c, a, b []float32, m, n, kk, lda, ldb int) {
 	k.r.gemmNN(c, a, b, m, n, kk, lda, ldb)
 }
 
+func (k *Kernels) GemmNNAdd(c, a, b []float32, m, n, kk, lda, ldb int) {
+	kernels.CheckGemm("GemmNNAdd", len(c), len(a), len(b), m, n, kk, lda, ldb, kk, n)
+	k.r.gemmNNAdd(c, a, b, m, n, kk, lda, ldb)
+}
+
 func (k *Kernels) Exp(dst, x []float32) {
 	kernels.CheckSameLen("Exp", len(dst), len(x))
 	k.r.exp(dst, x)

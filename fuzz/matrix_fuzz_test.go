@@ -131,23 +131,39 @@ func FuzzGemmNN(f *testing.F) {
 		lda = k + lda%5
 		ldb += n
 		a, b := in.values(max(0, (m-1)*lda+k)), in.values(max(0, (k-1)*ldb+n))
+		c0 := in.values(m * n)
 		rc := testutil.NewRegion(t, 4*m*n)
-		col := make([]float32, k)
+		// Each dot product as GemmNNAdd sums it: c0 first (times 1), then p in order.
+		row, col := make([]float32, k+1), make([]float32, k+1)
+		row[0] = 1
 		for _, im := range impls() {
-			c := rc.F32(m*n, testutil.Place{Tail: true}, nil)
-			im.k.GemmNN(c, a, b, m, n, k, lda, ldb)
-			for i := range m {
-				for j := range n {
-					for q := range col {
-						col[q] = b[q*ldb+j]
-					}
-					if err := testutil.CheckDot(c[i*n+j], a[i*lda:i*lda+k], col); err != nil {
-						t.Fatalf("%s: GemmNN m=%d n=%d k=%d (%d,%d): %v", im.name, m, n, k, i, j, err)
+			for _, add := range []bool{false, true} {
+				c := rc.F32(m*n, testutil.Place{Tail: true}, c0)
+				name := "GemmNN"
+				if add {
+					name = "GemmNNAdd"
+					im.k.GemmNNAdd(c, a, b, m, n, k, lda, ldb)
+				} else {
+					im.k.GemmNN(c, a, b, m, n, k, lda, ldb)
+				}
+				for i := range m {
+					copy(row[1:], a[i*lda:i*lda+k])
+					for j := range n {
+						col[0] = 0
+						if add {
+							col[0] = c0[i*n+j]
+						}
+						for q := range k {
+							col[q+1] = b[q*ldb+j]
+						}
+						if err := testutil.CheckDot(c[i*n+j], row, col); err != nil {
+							t.Fatalf("%s: %s m=%d n=%d k=%d (%d,%d): %v", im.name, name, m, n, k, i, j, err)
+						}
 					}
 				}
-			}
-			if !rc.UntouchedF32(c) {
-				t.Fatalf("%s: GemmNN wrote outside c", im.name)
+				if !rc.UntouchedF32(c) {
+					t.Fatalf("%s: %s wrote outside c", im.name, name)
+				}
 			}
 		}
 	})

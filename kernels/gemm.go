@@ -25,6 +25,13 @@ func GemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
 func GemmNN(c, a, b []float32, m, n, k, lda, ldb int) {
 	CheckGemm("GemmNN", len(c), len(a), len(b), m, n, k, lda, ldb, k, n)
 	clear(c)
+	GemmNNAdd(c, a, b, m, n, k, lda, ldb)
+}
+
+// GemmNNAdd is GemmNN that adds to c: c[i*n+j] += sum over p<k of a[i*lda+p]*b[p*ldb+j],
+// each element summed onto c's value in p order.
+func GemmNNAdd(c, a, b []float32, m, n, k, lda, ldb int) {
+	CheckGemm("GemmNNAdd", len(c), len(a), len(b), m, n, k, lda, ldb, k, n)
 	if n == 0 || k == 0 {
 		return
 	}

@@ -24,10 +24,8 @@ type decodeState struct {
 // attnPart is one worker's running state over its share of the cached rows.
 type attnPart struct {
 	m, l   []float32 // H: running max and normalizer per head
-	alpha  []float32 // H: the current tile's weights (see foldTile)
 	ol     []float32 // H x d_c: running Σ_j e^{s_j - m} c_j
 	scores []float32 // H x tile
-	tmp    []float32 // H x d_c: one tile's P·C
 	rows   []float32 // tile x (d_c+d_r): widened rows of a 16-bit cache
 }
 
@@ -38,9 +36,8 @@ func newDecodeState(l *Layer) *decodeState {
 	d.parts = make([]attnPart, l.pool.Workers())
 	for i := range d.parts {
 		d.parts[i] = attnPart{
-			m: make([]float32, H), l: make([]float32, H), alpha: make([]float32, H),
-			ol: make([]float32, H*dc), scores: make([]float32, H*l.tile), tmp: make([]float32, H*dc),
-			rows: make([]float32, l.tile*rw),
+			m: make([]float32, H), l: make([]float32, H),
+			ol: make([]float32, H*dc), scores: make([]float32, H*l.tile), rows: make([]float32, l.tile*rw),
 		}
 	}
 	d.absorb.l, d.attend.l, d.merge.l = l, l, l
@@ -153,13 +150,11 @@ func (t *attendTask) run(part, parts int) {
 			if carry != 1 {
 				scaleVec(p.ol[h*dc:(h+1)*dc], carry)
 			}
-			p.alpha[h] = a
+			// The tile's weights relative to the running max: added to ol by GemmNNAdd.
+			scaleVec(scores[h*n:(h+1)*n], a)
 		}
-		// P (H x n) times the latent part of the rows (n x d_c, row stride d_c+d_r).
-		mlasimd.GemmNN(p.tmp, scores, rows, H, dc, n, n, rw)
-		for h := range H {
-			mlasimd.Axpy(p.alpha[h], p.tmp[h*dc:(h+1)*dc], p.ol[h*dc:(h+1)*dc])
-		}
+		// ol += P (H x n) times the latent part of the rows (n x d_c, row stride d_c+d_r).
+		mlasimd.GemmNNAdd(p.ol, scores, rows, H, dc, n, n, rw)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 //
 // On return s holds the tile's own softmax(scale·s), and the caller must:
 //   - multiply its running output by carry (when carry != 1: the running max rose);
-//   - add alpha · (s · V_tile) to it.
+//   - add alpha · (s · V_tile) to it (Decode scales s by alpha, then GemmNNAdd).
 //
 // The weights relative to the running max are e^{τs_j - m} = p_j · Σ_t · e^{m_t - m},
 // where m_t and Σ_t are the tile's max and normalizer, which SoftmaxStats returns.
@@ -40,8 +40,8 @@ func foldTile(s []float32, scale float32, m, l *float32) (alpha, carry float32) 
 	return alpha, carry
 }
 
-// scaleVec multiplies x by f. It runs only on outputs (d_c or d_v values per query),
-// when a running max rises, never per cached element.
+// scaleVec multiplies x by f: a tile's weights (tile rows per head), or an output
+// (d_c values per head) when a running max rises; never a cached row.
 func scaleVec(x []float32, f float32) {
 	for i := range x {
 		x[i] *= f
