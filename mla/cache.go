@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
 
 // CacheOptions configures a new Cache.
@@ -91,12 +92,12 @@ func (k *Cache) Reserve(rows int) {
 	need := rows * k.width
 	if k.dtype == F32 {
 		if need > cap(k.f32) {
-			k.f32 = append(make([]float32, 0, need), k.f32...)
+			k.f32 = append(hugepage.Floats(need)[:0], k.f32...)
 		}
 		return
 	}
 	if need > cap(k.u16) {
-		k.u16 = append(make([]uint16, 0, need), k.u16...)
+		k.u16 = append(hugepage.Uint16s(need)[:0], k.u16...)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+
+	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
 
 // initChunk is the number of values one random stream fills. Streams are seeded by
@@ -34,7 +36,7 @@ func randomLayer(c Config, seed uint64, layer int, shared []float32) *LayerWeigh
 			*s.field(w) = shared
 			continue
 		}
-		buf := make([]float32, s.numel())
+		buf := hugepage.Floats(s.numel())
 		switch s.part {
 		case keyRows:
 			kPart = buf

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
 
 // maxHeaderBytes caps the JSON header, as the reference implementation does (100 MB):
@@ -279,7 +280,7 @@ func (sf *SafetensorsFile) ReadFloat32(name string) ([]float32, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]float32, t.Numel())
+	out := hugepage.Floats(t.Numel())
 	switch t.DType {
 	case F32:
 		if err := sf.readAt(float32Bytes(out), t.Offset, name); err != nil {

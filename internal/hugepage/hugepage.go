@@ -1,0 +1,53 @@
+// Package hugepage backs mlasimd's large, long-lived buffers (model weights, the MLA
+// latent cache) with 2 MiB pages where the operating system allows it.
+//
+// Decode streams tens of megabytes per step: with 4 KiB pages that is one TLB miss
+// and page walk per 4 KiB read, and Linux gives huge pages to a process's anonymous
+// memory only where it asked for them (the common transparent_hugepage=madvise
+// setting). Measured on Zen 4, one thread: MLA decode over a 37.7 MB cache 1-7%
+// faster, a weight-bound step (S=1024) about 8%.
+package hugepage
+
+import "unsafe"
+
+// Size is the huge page size that Floats aligns to.
+const Size = 2 << 20
+
+// MinBytes is the smallest buffer Floats asks huge pages for: below it, the aligned
+// interior is at most one page and not worth the call.
+const MinBytes = 2 * Size
+
+// Floats returns a zeroed slice of n float32 values whose whole 2 MiB pages the
+// operating system is asked to back with huge pages.
+func Floats(n int) []float32 {
+	s := make([]float32, n)
+	Advise(s)
+	return s
+}
+
+// Uint16s is Floats for 16-bit storage (bf16, f16).
+func Uint16s(n int) []uint16 {
+	s := make([]uint16, n)
+	Advise(s)
+	return s
+}
+
+// Advise asks for huge pages on the whole 2 MiB pages inside s's capacity. It is a
+// hint: on other systems, with huge pages disabled, or for a small s, it does
+// nothing, and it never changes s's contents. Call it before s is first written, so
+// that the pages are huge from their first touch.
+func Advise[T any](s []T) {
+	var zero T
+	size := uintptr(cap(s)) * unsafe.Sizeof(zero)
+	if size < MinBytes {
+		return
+	}
+	base := unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))
+	start := uintptr(base)
+	lo := (start + Size - 1) &^ (Size - 1)
+	hi := (start + size) &^ (Size - 1)
+	if hi <= lo {
+		return
+	}
+	advise(unsafe.Slice((*byte)(unsafe.Add(base, lo-start)), hi-lo))
+}
