@@ -94,6 +94,26 @@ func ExampleGemmNNAdd() {
 	// Output: [13 26]
 }
 
+// Attention of one query over two tiles of keys, flash style: the softmax state (m,
+// l) and the output run over the tiles; nothing is normalized until the end.
+func ExampleOnlineSoftmax() {
+	m, l, carry := []float32{float32(math.Inf(-1))}, []float32{0}, []float32{0}
+	out := []float32{0}
+	tiles := [][2][]float32{ // scores of one tile, and its values
+		{{0, 0}, {2, 4}},
+		{{math.Ln2, float32(math.Inf(-1))}, {9, 100}}, // the second key is masked
+	}
+	for _, tile := range tiles {
+		scores := append([]float32(nil), tile[0]...)
+		mlasimd.OnlineSoftmax(scores, 1, m, l, carry)
+		out[0] *= carry[0]
+		mlasimd.GemmNNAdd(out, scores, tile[1], 1, 1, 2, 2, 1)
+	}
+	// Weights e^0, e^0, e^ln2 = 1, 1, 2 over 4: (2 + 4 + 2·9) / 4.
+	fmt.Printf("%.4f\n", out[0]/l[0])
+	// Output: 6.0000
+}
+
 func ExampleExp() {
 	x := []float32{0, 1, float32(math.Inf(-1)), -100}
 	mlasimd.Exp(x, x)

@@ -27,6 +27,7 @@ type routines struct {
 	gemmNNAdd      func(c, a, b []float32, m, n, k, lda, ldb int) // c += A B
 	exp            func(dst, x []float32)
 	softmax        func(x []float32, scale float32) (max, sum float32)
+	onlineSoftmax  func(s []float32, scale float32, m, l, carry []float32)
 	rope           func(x, cos, sin []float32)
 	ropeHalf       func(x, cos, sin []float32)
 	rmsNorm        func(dst, x, weight []float32, eps float32)
@@ -125,7 +126,7 @@ var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, gemvTCold: kernels.GemvT, downUp: kernels.DownUp, downUpCold: kernels.DownUp,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
-	exp: kernels.Exp, softmax: kernels.SoftmaxStats,
+	exp: kernels.Exp, softmax: kernels.SoftmaxStats, onlineSoftmax: kernels.OnlineSoftmax,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,
 	rmsNorm: kernels.RMSNorm, layerNorm: kernels.LayerNorm,
 	f16ToF32: kernels.F16ToF32, bf16ToF32: kernels.BF16ToF32,

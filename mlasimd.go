@@ -87,6 +87,17 @@ func SoftmaxStats(x []float32, scale float32) (max, sum float32) {
 	return table().SoftmaxStats(x, scale)
 }
 
+// OnlineSoftmax folds one tile of scores into running softmax states, as flash
+// attention does per tile of keys: s holds len(m) rows (one per query) of
+// len(s)/len(m) raw scores. Row i becomes e^(float32(scale·s) - m'), where m' is the
+// larger of m[i] and the row's largest scaled score; carry[i] = e^(m[i] - m') (1 when
+// the max did not rise) and l[i] = l[i]·carry[i] + the row's sum; m[i] = m'. Scale
+// the running output by carry, add s·V (GemmNNAdd), and divide by l at the end.
+// Start states at m = -Inf, l = 0. See kernels.OnlineSoftmax for the special rows.
+func OnlineSoftmax(s []float32, scale float32, m, l, carry []float32) {
+	table().OnlineSoftmax(s, scale, m, l, carry)
+}
+
 // RoPE rotates the interleaved pairs (x[2i], x[2i+1]) by the angle with cosine cos[i]
 // and sine sin[i], in place. len(x) must be 2*len(cos).
 func RoPE(x, cos, sin []float32) { table().RoPE(x, cos, sin) }

@@ -34,6 +34,8 @@ func TestShapeMismatchPanics(t *testing.T) {
 			{"GemmNN", "GemmNN: len(b)=8 ldb=3 too small for 3x3", func() { k.GemmNN(f(6), f(6), f(8), 2, 3, 3, 3, 3) }},
 			{"GemmNN ldb", "GemmNN: len(b)=90 ldb=2 too small for 3x3", func() { k.GemmNN(f(6), f(6), f(90), 2, 3, 3, 3, 2) }},
 			{"GemmNNAdd", "GemmNNAdd: len(c)=5, want m*n=2*3=6", func() { k.GemmNNAdd(f(5), f(6), f(9), 2, 3, 3, 3, 3) }},
+			{"OnlineSoftmax", "OnlineSoftmax: len(s)=7 len(m)=2 len(l)=2 len(carry)=2", func() { k.OnlineSoftmax(f(7), 1, f(2), f(2), f(2)) }},
+			{"OnlineSoftmax state", "OnlineSoftmax: len(s)=6 len(m)=2 len(l)=2 len(carry)=1", func() { k.OnlineSoftmax(untouched, 1, f(2), f(2), f(1)) }},
 			{"Exp", "Exp: length mismatch: 6 != 5", func() { k.Exp(untouched, f(5)) }},
 			{"RoPE", "RoPE: len(x)=6, len(cos)=2, len(sin)=2", func() { k.RoPE(untouched, f(2), f(2)) }},
 			{"RoPEHalf", "RoPEHalf: len(x)=6, len(cos)=3, len(sin)=2", func() { k.RoPEHalf(untouched, f(3), f(2)) }},

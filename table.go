@@ -94,6 +94,11 @@ func (k *Kernels) SoftmaxStats(x []float32, scale float32) (max, sum float32) {
 	return k.r.softmax(x, scale)
 }
 
+func (k *Kernels) OnlineSoftmax(s []float32, scale float32, m, l, carry []float32) {
+	kernels.CheckOnlineSoftmax(len(s), len(m), len(l), len(carry))
+	k.r.onlineSoftmax(s, scale, m, l, carry)
+}
+
 func (k *Kernels) RoPE(x, cos, sin []float32) {
 	kernels.CheckRoPE("RoPE", len(x), len(cos), len(sin))
 	k.r.rope(x, cos, sin)

@@ -47,7 +47,7 @@ func seedCorpus() map[string][][]byte {
 		gemms = append(gemms, cat(u16(s[0]), u16(s[1]), u16(s[2]), u16(i), u16(i+1), values(masks[i%len(masks)], i), values(0, i)))
 	}
 	return map[string][][]byte{
-		"FuzzDot": vec(none), "FuzzAxpy": vec(scaled), "FuzzExp": vec(scaled), "FuzzSoftmax": vec(scaled),
+		"FuzzDot": vec(none), "FuzzAxpy": vec(scaled), "FuzzExp": vec(scaled), "FuzzSoftmax": vec(scaled), "FuzzOnlineSoftmax": vec(scaled),
 		"FuzzRoPE": vec(none), "FuzzRoPEHalf": vec(none), "FuzzRMSNorm": vec(none), "FuzzLayerNorm": vec(scaled),
 		"FuzzF16ToF32": vec(none), "FuzzBF16ToF32": vec(none), "FuzzNarrow": vec(none),
 		"FuzzGemv": mats, "FuzzGemvT": mats, "FuzzDownUp": mats, "FuzzGemmNT": gemms, "FuzzGemmNN": gemms,

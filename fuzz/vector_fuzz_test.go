@@ -2,6 +2,7 @@ package fuzz_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/mlasimd/mlasimd/internal/testutil"
@@ -95,6 +96,43 @@ func FuzzSoftmax(f *testing.F) {
 			}
 			if !r.UntouchedF32(x) {
 				t.Fatalf("%s: Softmax wrote outside x", im.name)
+			}
+		}
+	})
+}
+
+func FuzzOnlineSoftmax(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		// Up to 4 rows (queries) of up to maxVec/4 scores; each state comes from the
+		// same value classes, NaN and infinities included (an empty state has l = 0).
+		rows, n, p := in.intn(5), in.intn(maxVec/4+1), in.place()
+		xv, m0 := in.values(rows*n), in.values(rows)
+		lv := in.values(rows)
+		scale := in.scale()
+		spread := float32(1 + in.byte())
+		for i := range xv {
+			xv[i] *= spread
+		}
+		l0 := make([]float32, rows)
+		for i := range m0 {
+			m0[i] *= spread
+			if l0[i] = float32(math.Abs(float64(lv[i]))); math.IsInf(float64(m0[i]), -1) {
+				l0[i] = 0 // an empty state
+			}
+		}
+		r := testutil.NewRegion(t, 4*rows*n)
+		for _, im := range impls() {
+			s := r.F32(rows*n, p, xv)
+			m, l, carry := slices.Clone(m0), slices.Clone(l0), make([]float32, rows)
+			im.k.OnlineSoftmax(s, scale, m, l, carry)
+			for i := range rows {
+				if err := testutil.CheckOnlineSoftmax(s[i*n:(i+1)*n], m[i], l[i], carry[i], xv[i*n:(i+1)*n], scale, m0[i], l0[i]); err != nil {
+					t.Fatalf("%s: OnlineSoftmax rows=%d n=%d row %d: %v", im.name, rows, n, i, err)
+				}
+			}
+			if !r.UntouchedF32(s) {
+				t.Fatalf("%s: OnlineSoftmax wrote outside s", im.name)
 			}
 		}
 	})

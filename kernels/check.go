@@ -67,3 +67,11 @@ func CheckNorm(kernel string, dst, x, weight, bias int, hasBias bool) {
 		shapePanic(kernel, "len(dst)=%d len(x)=%d len(weight)=%d, want all equal", dst, x, weight)
 	}
 }
+
+// CheckOnlineSoftmax panics unless m, l and carry have one length (the rows) that
+// divides len(s); with no rows, s must be empty too.
+func CheckOnlineSoftmax(s, m, l, carry int) {
+	if l != m || carry != m || (m == 0 && s != 0) || (m > 0 && s%m != 0) {
+		shapePanic("OnlineSoftmax", "len(s)=%d len(m)=%d len(l)=%d len(carry)=%d; want len(m)=len(l)=len(carry) rows dividing len(s)", s, m, l, carry)
+	}
+}

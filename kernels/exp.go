@@ -21,6 +21,9 @@ func Exp(dst, x []float32) {
 	}
 }
 
+// Exp32 is one element of Exp.
+func Exp32(v float32) float32 { return exp32(v) }
+
 func exp32(v float32) float32 {
 	if v < ExpCutoff {
 		return 0

@@ -56,3 +56,56 @@ func SoftmaxStats(x []float32, scale float32) (max, sum float32) {
 	}
 	return m, sum
 }
+
+// OnlineSoftmax folds one tile of scores into running softmax states: the update
+// that flash attention makes per tile of keys. s holds rows = len(m) rows of n =
+// len(s)/rows raw scores, one row per query. For row i, with the scaled scores
+// t_j = float32(scale·s[i][j]) and m' = max(m[i], max_j t_j):
+//
+//	s[i][j] = e^(t_j - m'), carry[i] = e^(m[i] - m'), l[i] = l[i]·carry[i] + Σ_j s[i][j], m[i] = m'.
+//
+// The caller multiplies row i of its running output by carry[i] (it is exactly 1
+// when the max did not rise) and adds s·V; at the end it divides by l. A state
+// starts at m = -Inf, l = 0. A row for which m' is -Inf (only -Inf scores so far)
+// becomes zeros with carry 1 and keeps its state. A NaN or +Inf score makes l[i]
+// NaN (m[i] is then unspecified), and a NaN state stays NaN.
+//
+// The sum runs in index order in float32, as in SoftmaxStats.
+func OnlineSoftmax(s []float32, scale float32, m, l, carry []float32) {
+	CheckOnlineSoftmax(len(s), len(m), len(l), len(carry))
+	for i := range m {
+		OnlineSoftmaxRow(RowOf(s, len(m), i), scale, &m[i], &l[i], &carry[i])
+	}
+}
+
+// RowOf returns row i of s split into rows equal rows.
+func RowOf(s []float32, rows, i int) []float32 {
+	n := len(s) / rows
+	return s[i*n : (i+1)*n]
+}
+
+// OnlineSoftmaxRow is OnlineSoftmax for one row and its state.
+func OnlineSoftmaxRow(x []float32, scale float32, m, l, carry *float32) {
+	mt := float32(math.Inf(-1))
+	for _, v := range x {
+		mt = max(mt, float32(scale*v)) // max propagates NaN
+	}
+	mNew := max(*m, mt)
+	if math.IsInf(float64(mNew), -1) {
+		clear(x)
+		*carry = 1
+		return
+	}
+	c := float32(1)
+	if mNew != *m {
+		c = exp32(*m - mNew)
+	}
+	var sum float32
+	for j, v := range x {
+		e := exp32(float32(scale*v) - mNew)
+		x[j] = e
+		sum += e
+	}
+	*l = *l*c + sum
+	*m, *carry = mNew, c
+}

@@ -24,6 +24,7 @@ type decodeState struct {
 // attnPart is one worker's running state over its share of the cached rows.
 type attnPart struct {
 	m, l   []float32 // H: running max and normalizer per head
+	carry  []float32 // H: the current tile's rescaling of ol (see mlasimd.OnlineSoftmax)
 	ol     []float32 // H x d_c: running Σ_j e^{s_j - m} c_j
 	scores []float32 // H x tile
 	rows   []float32 // tile x (d_c+d_r): widened rows of a 16-bit cache
@@ -36,7 +37,7 @@ func newDecodeState(l *Layer) *decodeState {
 	d.parts = make([]attnPart, l.pool.Workers())
 	for i := range d.parts {
 		d.parts[i] = attnPart{
-			m: make([]float32, H), l: make([]float32, H),
+			m: make([]float32, H), l: make([]float32, H), carry: make([]float32, H),
 			ol: make([]float32, H*dc), scores: make([]float32, H*l.tile), rows: make([]float32, l.tile*rw),
 		}
 	}
@@ -145,13 +146,13 @@ func (t *attendTask) run(part, parts int) {
 		scores := p.scores[:H*n]
 		// The next tile's storage streams in while this one is scored.
 		mlasimd.GemmNTPrefetch(scores, l.dec.qa, rows, k.storage(j1, min(j1+l.tile, r1)), H, n, rw, rw, rw)
-		for h := range H {
-			a, carry := foldTile(scores[h*n:(h+1)*n], l.scale, &p.m[h], &p.l[h])
-			if carry != 1 {
-				scaleVec(p.ol[h*dc:(h+1)*dc], carry)
+		// Flash-style: the scores become weights against each head's running max,
+		// and ol is rescaled where that max rose.
+		mlasimd.OnlineSoftmax(scores, l.scale, p.m, p.l, p.carry)
+		for h, f := range p.carry {
+			if f != 1 {
+				scaleVec(p.ol[h*dc:(h+1)*dc], f)
 			}
-			// The tile's weights relative to the running max: added to ol by GemmNNAdd.
-			scaleVec(scores[h*n:(h+1)*n], a)
 		}
 		// ol += P (H x n) times the latent part of the rows (n x d_c, row stride d_c+d_r).
 		mlasimd.GemmNNAdd(p.ol, scores, rows, H, dc, n, n, rw)
@@ -189,5 +190,13 @@ func (t *mergeTask) run(part, parts int) {
 		for j := range dv {
 			d.o[h*dv+j] = mlasimd.Dot(wv[j*dc:(j+1)*dc], ol)
 		}
+	}
+}
+
+// scaleVec multiplies x by f: an output row (d_c or d_v values per query) when its
+// running max rises, or at the end by 1/l; never a cached row.
+func scaleVec(x []float32, f float32) {
+	for i := range x {
+		x[i] *= f
 	}
 }

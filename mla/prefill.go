@@ -11,7 +11,7 @@ import (
 // of new tokens, never with the context.
 type prefillState struct {
 	o     []float32 // T x H·d_v, unnormalized per-head outputs
-	m, l  []float32 // T x H online-softmax state
+	m, l  []float32 // H x T online-softmax state, head-major: a head's tokens are contiguous
 	out   linearTask
 	parts []naivePart
 	task  naiveTask
@@ -25,7 +25,7 @@ type naivePart struct {
 	rows     []float32 // chunk x (d_c+d_r): widened rows of a 16-bit cache
 	sc, sc2  []float32 // qBlock x chunk scores
 	tmp      []float32 // qBlock x d_v
-	alpha    []float32 // qBlock
+	carry    []float32 // qBlock: see mlasimd.OnlineSoftmax
 	cos, sin []float32 // rope tables for RoPE after the up-projection
 }
 
@@ -46,7 +46,7 @@ func (l *Layer) preparePrefill(t int) *prefillState {
 			ps.parts[i] = naivePart{
 				rows: make([]float32, l.chunk*c.CacheRowWidth()),
 				sc:   make([]float32, l.qBlock*l.chunk), sc2: make([]float32, l.qBlock*l.chunk),
-				tmp: make([]float32, l.qBlock*dv), alpha: make([]float32, l.qBlock),
+				tmp: make([]float32, l.qBlock*dv), carry: make([]float32, l.qBlock),
 				cos: make([]float32, max(c.ropeDim()/2, 1)), sin: make([]float32, max(c.ropeDim()/2, 1)),
 			}
 		}
@@ -108,8 +108,11 @@ func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) {
 	ps.task.cache, ps.task.p0, ps.task.t = c, p0, t
 	work := c.Len() * H * l.cfg.KVLoRARank * (l.cfg.QKNopeHeadDim + dv)
 	l.pool.run(&ps.task, min(H, partsFor(work, l.minWork, l.pool.Workers())))
-	for i := range t * H {
-		scaleVec(o[i*dv:(i+1)*dv], 1/ps.l[i])
+	for tok := range t {
+		for h := range H {
+			i := tok*H + h
+			scaleVec(o[i*dv:(i+1)*dv], 1/ps.l[h*t+tok])
+		}
 	}
 }
 
@@ -177,18 +180,19 @@ func (nt *naiveTask) run(part, parts int) {
 							row[j] = float32(math.Inf(-1))
 						}
 					}
-					st := (t0+i)*H + h
-					a, carry := foldTile(sc[i*nc:(i+1)*nc], l.scale, &ps.m[st], &ps.l[st])
-					if carry != 1 {
-						scaleVec(ps.o[st*dv:(st+1)*dv], carry)
-					}
-					p.alpha[i] = a
 				}
+				// The states of head h are contiguous over the new tokens.
+				st := h*nt.t + t0
+				carry := p.carry[:nq]
+				mlasimd.OnlineSoftmax(sc, l.scale, ps.m[st:st+nq], ps.l[st:st+nq], carry)
 				tmp := p.tmp[:nq*dv]
 				mlasimd.GemmNN(tmp, sc, kv[hh*kvw+dn:], nq, dv, nc, nc, nh*kvw)
 				for i := range nq {
-					st := (t0+i)*H + h
-					mlasimd.Axpy(p.alpha[i], tmp[i*dv:(i+1)*dv], ps.o[st*dv:(st+1)*dv])
+					o := ps.o[((t0+i)*H+h)*dv:][:dv]
+					if carry[i] != 1 {
+						scaleVec(o, carry[i])
+					}
+					mlasimd.Axpy(1, tmp[i*dv:(i+1)*dv], o)
 				}
 			}
 		}

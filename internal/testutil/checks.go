@@ -181,6 +181,70 @@ func CheckSoftmaxStats(gotMax, gotSum float32, x []float32, s float32) error {
 	return nil
 }
 
+// CheckOnlineSoftmax checks one row's fold by OnlineSoftmax: got (the row after),
+// gotM, gotL and gotCarry against x (the row before), scale s and the state before
+// (m0, l0). The new max must be exact (the largest of m0 and every float32(s·x[i])).
+// Every exponent is a float32 difference rounded once as the kernels round it, so
+// each entry and the carry are within ExpRelErr of the oracle's e^exponent; the new
+// l adds the carried l0·carry (two more roundings) and the row's sum (γ(n+1) of its
+// own). Arguments near the exp cutoff may give 0 or about 2^-126: that much slack per
+// term. A NaN or +Inf score, or a NaN m0, must give l NaN; a row whose new max is
+// -Inf must become zeros with carry 1 and the state unchanged.
+func CheckOnlineSoftmax(got []float32, gotM, gotL, gotCarry float32, x []float32, s, m0, l0 float32) error {
+	const slack = 0x1p-126
+	mt := float32(math.Inf(-1))
+	bad := m0 != m0
+	for _, v := range x {
+		sv := float32(s * v)
+		bad = bad || sv != sv || math.IsInf(float64(sv), 1)
+		mt = max(mt, sv)
+	}
+	mNew := max(m0, mt)
+	switch {
+	case bad:
+		if gotL == gotL {
+			return fmt.Errorf("NaN or +Inf in the row or the state: l %v, want NaN", gotL)
+		}
+		return nil
+	case math.IsInf(float64(mNew), -1):
+		for i, g := range got {
+			if g != 0 {
+				return fmt.Errorf("all -Inf so far: got[%d]=%v, want 0", i, g)
+			}
+		}
+		if gotCarry != 1 || gotL != l0 || gotM != m0 {
+			return fmt.Errorf("all -Inf so far: (m, l, carry) = (%v, %v, %v), want (%v, %v, 1)", gotM, gotL, gotCarry, m0, l0)
+		}
+		return nil
+	case gotM != mNew:
+		return fmt.Errorf("n=%d scale=%v m0=%v: max %v, want %v", len(x), s, m0, gotM, mNew)
+	}
+	carry := 1.0
+	if mNew != m0 {
+		carry = ExpWant(m0 - mNew)
+	} else if gotCarry != 1 {
+		return fmt.Errorf("max did not rise (%v): carry %v, want exactly 1", m0, gotCarry)
+	}
+	if !Close(gotCarry, carry, carry*ExpRelErr+slack) {
+		return fmt.Errorf("m0=%v m'=%v: carry %v, want %v", m0, mNew, gotCarry, carry)
+	}
+	var sum float64
+	for i, v := range x {
+		e := ExpWant(float32(s*v) - mNew)
+		if !Close(got[i], e, e*ExpRelErr+slack) {
+			return fmt.Errorf("n=%d scale=%v i=%d x=%v: got %v, want %v", len(x), s, i, v, got[i], e)
+		}
+		sum += e
+	}
+	carried := float64(l0) * carry
+	want := carried + sum
+	bound := (math.Abs(carried)*(ExpRelErr+2*U)+sum*(ExpRelErr+Gamma(len(x)+1)))*1.01 + float64(len(x)+1)*slack
+	if !Close(gotL, want, bound) {
+		return fmt.Errorf("n=%d scale=%v m0=%v l0=%v: l %v, want %v ± %g", len(x), s, m0, l0, gotL, want, bound)
+	}
+	return nil
+}
+
 // CheckRMSNorm: the sum of squares has relative error γ(n); the inverse square root
 // halves it and adds one rounding; x·r·w adds two. So each output is within
 // |x·r·w|·(γ(n)/2 + 4u)·1.01.
