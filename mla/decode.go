@@ -59,8 +59,8 @@ func (l *Layer) checkStep(out, x []float32, c *Cache) error {
 //
 // Per step: the projections; ql[h] = W_UK(h)ᵀ qn[h] per head; then, over tiles of
 // cached rows split among the workers, scores = Qa·Rowsᵀ (GemmNT, each row read once
-// for all heads), an online softmax, and Σ p·c (GemmNN on the latent part of the same
-// rows); the parts merge by their maxima; o[h] = W_UV(h)·ol[h]; out = W_O·o. The cache
+// for all heads), an online softmax (OnlineSoftmax), and ol += Σ p·c (GemmNNAdd on the
+// latent part of the same rows); the parts merge by their maxima; o[h] = W_UV(h)·ol[h]; out = W_O·o. The cache
 // is never up-projected.
 //
 // When the Config is not Absorbable (RoPE after the up-projection) Decode runs

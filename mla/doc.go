@@ -17,8 +17,8 @@
 //     chunks of context.
 //   - Decode processes one token with weight absorption: the query is mapped into
 //     the latent space once per head, every cached row is read once for all heads
-//     (GemmNT for the scores, GemmNN for the weighted sum), with an online softmax
-//     over tiles of rows, split over goroutines. The cache is never up-projected.
+//     (GemmNT for the scores, GemmNNAdd for the weighted sum), with an online
+//     softmax (OnlineSoftmax) over tiles of rows, split over goroutines. The cache is never up-projected.
 //     Decode allocates nothing once the layer exists and the cache has capacity.
 //   - DecodeNaive is the decompressed reference the absorbed path is tested against.
 //
