@@ -44,16 +44,16 @@ GLOBL kmask<>(SB), RODATA|NOPTR, $34
 // func dotAVX2(a []float32, b []float32) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
-	MOVQ   a_base+0(FP), AX
-	MOVQ   a_len+8(FP), CX
-	MOVQ   b_base+24(FP), DX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	XORQ   BX, BX
-	MOVQ   CX, SI
-	SUBQ   $0x00000020, SI
+	MOVQ    a_base+0(FP), AX
+	MOVQ    a_len+8(FP), CX
+	MOVQ    b_base+24(FP), DX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	XORQ    BX, BX
+	MOVQ    CX, SI
+	SUBQ    $0x00000020, SI
 
 unrolled_1:
 	CMPQ        BX, SI
@@ -106,18 +106,28 @@ done_5:
 	VZEROUPPER
 	RET
 
+DATA c_zero_8<>+0(SB)/4, $0x00000000
+DATA c_zero_8<>+4(SB)/4, $0x00000000
+DATA c_zero_8<>+8(SB)/4, $0x00000000
+DATA c_zero_8<>+12(SB)/4, $0x00000000
+DATA c_zero_8<>+16(SB)/4, $0x00000000
+DATA c_zero_8<>+20(SB)/4, $0x00000000
+DATA c_zero_8<>+24(SB)/4, $0x00000000
+DATA c_zero_8<>+28(SB)/4, $0x00000000
+GLOBL c_zero_8<>(SB), RODATA|NOPTR, $32
+
 // func sumAVX2(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·sumAVX2(SB), NOSPLIT, $0-28
-	MOVQ   x_base+0(FP), AX
-	MOVQ   x_len+8(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	XORQ   DX, DX
-	MOVQ   CX, BX
-	SUBQ   $0x00000020, BX
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	XORQ    DX, DX
+	MOVQ    CX, BX
+	SUBQ    $0x00000020, BX
 
 unrolled_6:
 	CMPQ   DX, BX
@@ -171,10 +181,10 @@ TEXT ·sumSqDiffAVX2(SB), NOSPLIT, $0-36
 	MOVQ         x_len+8(FP), CX
 	MOVSS        mean+24(FP), X0
 	VBROADCASTSS X0, Y0
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y4, Y4, Y4
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y4
 	XORQ         DX, DX
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
@@ -549,25 +559,25 @@ TEXT ·gemvAVX2(SB), NOSPLIT, $0-72
 	XORQ R8, R8
 
 gemv_rows4_43:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     gemv_rows1_44
-	MOVQ   DX, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   R13, R13
-	MOVQ   SI, R14
-	SUBQ   $0x00000010, R14
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_44
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000010, R14
 
 unrolled_46:
 	CMPQ        R13, R14
@@ -634,13 +644,13 @@ done_50:
 	JMP          gemv_rows4_43
 
 gemv_rows1_44:
-	CMPQ   R8, CX
-	JAE    gemv_done_45
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000010, R10
+	CMPQ    R8, CX
+	JAE     gemv_done_45
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
 
 unrolled_51:
 	CMPQ        R9, R10
@@ -718,14 +728,14 @@ gemv_rows4_56:
 	LEAQ    (R13)(DI*1), R15
 	CMPQ    R9, $0x00000008
 	CMOVQLT R14, R15
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
 	XORQ    R9, R9
 	MOVQ    SI, R14
 	SUBQ    $0x00000010, R14
@@ -804,13 +814,13 @@ done_63:
 	JMP          gemv_rows4_56
 
 gemv_rows1_57:
-	CMPQ   R8, CX
-	JAE    gemv_done_58
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000010, R10
+	CMPQ    R8, CX
+	JAE     gemv_done_58
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
 
 unrolled_64:
 	CMPQ        R9, R10
@@ -876,22 +886,22 @@ TEXT ·gemvTAVX2(SB), NOSPLIT, $0-72
 	XORQ R8, R8
 
 cols_70:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000040
-	JB     cols_next_69
-	LEAQ   (DX)(R8*4), R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   R10, R10
-	MOVQ   SI, R11
-	SUBQ   $0x00000002, R11
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000040
+	JB      cols_next_69
+	LEAQ    (DX)(R8*4), R9
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	XORQ    R10, R10
+	MOVQ    SI, R11
+	SUBQ    $0x00000002, R11
 
 pairs_71:
 	CMPQ         R10, R11
@@ -945,22 +955,22 @@ rows_done_73:
 
 cols_next_69:
 cols_75:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000020
-	JB     cols_next_74
-	LEAQ   (DX)(R8*4), R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   R10, R10
-	MOVQ   SI, R11
-	SUBQ   $0x00000002, R11
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000020
+	JB      cols_next_74
+	LEAQ    (DX)(R8*4), R9
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	XORQ    R10, R10
+	MOVQ    SI, R11
+	SUBQ    $0x00000002, R11
 
 pairs_76:
 	CMPQ         R10, R11
@@ -1002,16 +1012,16 @@ rows_done_78:
 
 cols_next_74:
 cols_80:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000008
-	JB     cols_next_79
-	LEAQ   (DX)(R8*4), R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R10, R10
-	MOVQ   SI, R11
-	SUBQ   $0x00000002, R11
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000008
+	JB      cols_next_79
+	LEAQ    (DX)(R8*4), R9
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R10, R10
+	MOVQ    SI, R11
+	SUBQ    $0x00000002, R11
 
 pairs_81:
 	CMPQ         R10, R11
@@ -1044,8 +1054,8 @@ cols_next_79:
 	LEAQ    tailmask<>+0(SB), CX
 	VMOVUPS (CX)(R9*4), Y0
 	LEAQ    (DX)(R8*4), CX
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
 	XORQ    DX, DX
 	MOVQ    SI, R9
 	SUBQ    $0x00000002, R9
@@ -1246,25 +1256,25 @@ TEXT ·downUpAVX2(SB), NOSPLIT, $0-120
 	XORQ R8, R8
 
 gemv_rows4_101:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     gemv_rows1_102
-	MOVQ   SI, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   R13, R13
-	MOVQ   BX, R14
-	SUBQ   $0x00000010, R14
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_102
+	MOVQ    SI, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	XORQ    R13, R13
+	MOVQ    BX, R14
+	SUBQ    $0x00000010, R14
 
 unrolled_104:
 	CMPQ        R13, R14
@@ -1331,13 +1341,13 @@ done_108:
 	JMP          gemv_rows4_101
 
 gemv_rows1_102:
-	CMPQ   R8, CX
-	JAE    gemv_done_103
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000010, R10
+	CMPQ    R8, CX
+	JAE     gemv_done_103
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    BX, R10
+	SUBQ    $0x00000010, R10
 
 unrolled_109:
 	CMPQ        R9, R10
@@ -1397,25 +1407,25 @@ gemv_done_103:
 	XORQ R8, R8
 
 gemv_rows4_114:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     gemv_rows1_115
-	MOVQ   DX, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   R13, R13
-	MOVQ   SI, R14
-	SUBQ   $0x00000010, R14
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_115
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000010, R14
 
 unrolled_117:
 	CMPQ        R13, R14
@@ -1482,13 +1492,13 @@ done_121:
 	JMP          gemv_rows4_114
 
 gemv_rows1_115:
-	CMPQ   R8, CX
-	JAE    gemv_done_116
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000010, R10
+	CMPQ    R8, CX
+	JAE     gemv_done_116
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
 
 unrolled_122:
 	CMPQ        R9, R10
@@ -1565,14 +1575,14 @@ gemv_rows4_127:
 	LEAQ    (R13)(DI*1), R14
 	CMPQ    R9, $0x00000008
 	CMOVQLT SI, R14
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
 	XORQ    R9, R9
 	MOVQ    BX, R15
 	SUBQ    $0x00000010, R15
@@ -1651,13 +1661,13 @@ done_134:
 	JMP          gemv_rows4_127
 
 gemv_rows1_128:
-	CMPQ   R8, CX
-	JAE    gemv_done_129
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000010, R10
+	CMPQ    R8, CX
+	JAE     gemv_done_129
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    BX, R10
+	SUBQ    $0x00000010, R10
 
 unrolled_135:
 	CMPQ        R9, R10
@@ -1728,14 +1738,14 @@ gemv_rows4_140:
 	LEAQ    (R13)(DI*1), R14
 	CMPQ    R9, $0x00000008
 	CMOVQLT DX, R14
-	VXORPS  Y0, Y0, Y0
-	VXORPS  Y1, Y1, Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
 	XORQ    R9, R9
 	MOVQ    SI, R15
 	SUBQ    $0x00000010, R15
@@ -1814,13 +1824,13 @@ done_147:
 	JMP          gemv_rows4_140
 
 gemv_rows1_141:
-	CMPQ   R8, CX
-	JAE    gemv_done_142
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000010, R10
+	CMPQ    R8, CX
+	JAE     gemv_done_142
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
 
 unrolled_148:
 	CMPQ        R9, R10
@@ -1875,52 +1885,58 @@ gemv_done_142:
 
 // func gemmNTAVX2(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·gemmNTAVX2(SB), NOSPLIT, $0-144
+TEXT ·gemmNTAVX2(SB), NOSPLIT, $16-144
 	MOVQ next_base+72(FP), AX
 	MOVQ next_len+80(FP), CX
 	LEAQ -4(AX)(CX*4), CX
-	XORQ DX, DX
+	MOVQ $0x00000000, (SP)
 
 rowtile_153:
-	MOVQ m+96(FP), BX
-	SUBQ DX, BX
-	CMPQ BX, $0x00000004
+	MOVQ m+96(FP), DX
+	SUBQ (SP), DX
+	CMPQ DX, $0x00000006
 	JB   rowtile_next_154
-	XORQ BX, BX
+	MOVQ $0x00000000, 8(SP)
 
 coltile_155:
-	MOVQ   n+104(FP), SI
-	SUBQ   BX, SI
-	CMPQ   SI, $0x00000002
-	JB     coltile_next_156
-	MOVQ   a_base+24(FP), SI
-	MOVQ   lda+120(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   DX, R8
-	IMULQ  DI, R8
-	ADDQ   SI, R8
-	LEAQ   (R8)(DI*1), SI
-	LEAQ   (SI)(DI*1), R9
-	LEAQ   (R9)(DI*1), DI
-	MOVQ   b_base+48(FP), R10
-	MOVQ   ldb+128(FP), R11
-	SHLQ   $0x02, R11
-	MOVQ   BX, R12
-	IMULQ  R11, R12
-	ADDQ   R10, R12
-	LEAQ   (R12)(R11*1), R10
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ   k+112(FP), R11
-	XORQ   R13, R13
-	MOVQ   R11, R14
-	SUBQ   $0x00000010, R14
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000002
+	JB      coltile_next_156
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), R8
+	LEAQ    (R8)(BX*1), R9
+	LEAQ    (R9)(BX*1), BX
+	MOVQ    b_base+48(FP), R10
+	MOVQ    ldb+128(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    8(SP), R12
+	IMULQ   R11, R12
+	ADDQ    R10, R12
+	LEAQ    (R12)(R11*1), R10
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	VMOVUPS c_zero_8<>+0(SB), Y8
+	VMOVUPS c_zero_8<>+0(SB), Y9
+	VMOVUPS c_zero_8<>+0(SB), Y10
+	VMOVUPS c_zero_8<>+0(SB), Y11
+	MOVQ    k+112(FP), R11
+	XORQ    R13, R13
+	MOVQ    R11, R14
+	SUBQ    $0x00000010, R14
 
 unrolled_157:
 	CMPQ        R13, R14
@@ -1929,34 +1945,46 @@ unrolled_157:
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R13*4), Y8
-	VMOVUPS     (R10)(R13*4), Y9
-	VMOVUPS     (R8)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y0
-	VFMADD231PS Y9, Y10, Y1
-	VMOVUPS     (SI)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y2
-	VFMADD231PS Y9, Y10, Y3
-	VMOVUPS     (R9)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y4
-	VFMADD231PS Y9, Y10, Y5
-	VMOVUPS     (DI)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y6
-	VFMADD231PS Y9, Y10, Y7
-	VMOVUPS     32(R12)(R13*4), Y8
-	VMOVUPS     32(R10)(R13*4), Y9
-	VMOVUPS     32(R8)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y0
-	VFMADD231PS Y9, Y10, Y1
-	VMOVUPS     32(SI)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y2
-	VFMADD231PS Y9, Y10, Y3
-	VMOVUPS     32(R9)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y4
-	VFMADD231PS Y9, Y10, Y5
-	VMOVUPS     32(DI)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y6
-	VFMADD231PS Y9, Y10, Y7
+	VMOVUPS     (R12)(R13*4), Y12
+	VMOVUPS     (R10)(R13*4), Y13
+	VMOVUPS     (SI)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VMOVUPS     (DX)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y2
+	VFMADD231PS Y13, Y14, Y3
+	VMOVUPS     (DI)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VMOVUPS     (R8)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y6
+	VFMADD231PS Y13, Y14, Y7
+	VMOVUPS     (R9)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VMOVUPS     (BX)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y10
+	VFMADD231PS Y13, Y14, Y11
+	VMOVUPS     32(R12)(R13*4), Y12
+	VMOVUPS     32(R10)(R13*4), Y13
+	VMOVUPS     32(SI)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VMOVUPS     32(DX)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y2
+	VFMADD231PS Y13, Y14, Y3
+	VMOVUPS     32(DI)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VMOVUPS     32(R8)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y6
+	VFMADD231PS Y13, Y14, Y7
+	VMOVUPS     32(R9)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VMOVUPS     32(BX)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y10
+	VFMADD231PS Y13, Y14, Y11
 	ADDQ        $0x00000010, R13
 	JMP         unrolled_157
 
@@ -1971,20 +1999,26 @@ one_159:
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R13*4), Y8
-	VMOVUPS     (R10)(R13*4), Y9
-	VMOVUPS     (R8)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y0
-	VFMADD231PS Y9, Y10, Y1
-	VMOVUPS     (SI)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y2
-	VFMADD231PS Y9, Y10, Y3
-	VMOVUPS     (R9)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y4
-	VFMADD231PS Y9, Y10, Y5
-	VMOVUPS     (DI)(R13*4), Y10
-	VFMADD231PS Y8, Y10, Y6
-	VFMADD231PS Y9, Y10, Y7
+	VMOVUPS     (R12)(R13*4), Y12
+	VMOVUPS     (R10)(R13*4), Y13
+	VMOVUPS     (SI)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VMOVUPS     (DX)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y2
+	VFMADD231PS Y13, Y14, Y3
+	VMOVUPS     (DI)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VMOVUPS     (R8)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y6
+	VFMADD231PS Y13, Y14, Y7
+	VMOVUPS     (R9)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VMOVUPS     (BX)(R13*4), Y14
+	VFMADD231PS Y12, Y14, Y10
+	VFMADD231PS Y13, Y14, Y11
 	ADDQ        $0x00000008, R13
 	JMP         one_159
 
@@ -1994,128 +2028,174 @@ tail_160:
 	MOVQ        $0x00000008, R14
 	SUBQ        R11, R14
 	LEAQ        tailmask<>+0(SB), R11
-	VMOVUPS     (R11)(R14*4), Y8
-	VMASKMOVPS  (R12)(R13*4), Y8, Y9
-	VMASKMOVPS  (R10)(R13*4), Y8, Y10
-	VMASKMOVPS  (R8)(R13*4), Y8, Y11
-	VFMADD231PS Y9, Y11, Y0
-	VFMADD231PS Y10, Y11, Y1
-	VMASKMOVPS  (SI)(R13*4), Y8, Y11
-	VFMADD231PS Y9, Y11, Y2
-	VFMADD231PS Y10, Y11, Y3
-	VMASKMOVPS  (R9)(R13*4), Y8, Y11
-	VFMADD231PS Y9, Y11, Y4
-	VFMADD231PS Y10, Y11, Y5
-	VMASKMOVPS  (DI)(R13*4), Y8, Y8
-	VFMADD231PS Y9, Y8, Y6
-	VFMADD231PS Y10, Y8, Y7
+	VMOVUPS     (R11)(R14*4), Y12
+	VMASKMOVPS  (R12)(R13*4), Y12, Y13
+	VMASKMOVPS  (R10)(R13*4), Y12, Y14
+	VMASKMOVPS  (SI)(R13*4), Y12, Y15
+	VFMADD231PS Y13, Y15, Y0
+	VFMADD231PS Y14, Y15, Y1
+	VMASKMOVPS  (DX)(R13*4), Y12, Y15
+	VFMADD231PS Y13, Y15, Y2
+	VFMADD231PS Y14, Y15, Y3
+	VMASKMOVPS  (DI)(R13*4), Y12, Y15
+	VFMADD231PS Y13, Y15, Y4
+	VFMADD231PS Y14, Y15, Y5
+	VMASKMOVPS  (R8)(R13*4), Y12, Y15
+	VFMADD231PS Y13, Y15, Y6
+	VFMADD231PS Y14, Y15, Y7
+	VMASKMOVPS  (R9)(R13*4), Y12, Y15
+	VFMADD231PS Y13, Y15, Y8
+	VFMADD231PS Y14, Y15, Y9
+	VMASKMOVPS  (BX)(R13*4), Y12, Y12
+	VFMADD231PS Y13, Y12, Y10
+	VFMADD231PS Y14, Y12, Y11
 
 done_161:
-	MOVQ         c_base+0(FP), SI
-	MOVQ         ldc+136(FP), DI
-	MOVQ         DX, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
-	VEXTRACTF128 $0x01, Y0, X8
-	VADDPS       X8, X0, X0
-	VMOVHLPS     X0, X0, X8
-	VADDPS       X8, X0, X0
-	VMOVSHDUP    X0, X8
-	VADDSS       X8, X0, X0
-	VMOVSS       X0, (SI)(R8*4)
+	MOVQ         c_base+0(FP), DX
+	MOVQ         ldc+136(FP), BX
+	MOVQ         (SP), SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y0, X12
+	VADDPS       X12, X0, X0
+	VMOVHLPS     X0, X0, X12
+	VADDPS       X12, X0, X0
+	VMOVSHDUP    X0, X12
+	VADDSS       X12, X0, X0
+	VMOVSS       X0, (DX)(SI*4)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	VMOVSS       X1, 4(SI)(R8*4)
-	MOVQ         DX, R8
-	ADDQ         $0x00000001, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
+	VMOVSS       X1, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000001, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	VMOVSS       X2, (SI)(R8*4)
+	VMOVSS       X2, (DX)(SI*4)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	VMOVSS       X3, 4(SI)(R8*4)
-	MOVQ         DX, R8
-	ADDQ         $0x00000002, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
+	VMOVSS       X3, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000002, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	VMOVSS       X4, (SI)(R8*4)
+	VMOVSS       X4, (DX)(SI*4)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	VMOVSS       X5, 4(SI)(R8*4)
-	MOVQ         DX, R8
-	ADDQ         $0x00000003, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
+	VMOVSS       X5, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000003, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	VMOVSS       X6, (SI)(R8*4)
+	VMOVSS       X6, (DX)(SI*4)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	VMOVSS       X7, 4(SI)(R8*4)
-	ADDQ         $0x00000002, BX
+	VMOVSS       X7, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000004, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y8, X0
+	VADDPS       X0, X8, X8
+	VMOVHLPS     X8, X8, X0
+	VADDPS       X0, X8, X8
+	VMOVSHDUP    X8, X0
+	VADDSS       X0, X8, X8
+	VMOVSS       X8, (DX)(SI*4)
+	VEXTRACTF128 $0x01, Y9, X0
+	VADDPS       X0, X9, X9
+	VMOVHLPS     X9, X9, X0
+	VADDPS       X0, X9, X9
+	VMOVSHDUP    X9, X0
+	VADDSS       X0, X9, X9
+	VMOVSS       X9, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000005, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y10, X0
+	VADDPS       X0, X10, X10
+	VMOVHLPS     X10, X10, X0
+	VADDPS       X0, X10, X10
+	VMOVSHDUP    X10, X0
+	VADDSS       X0, X10, X10
+	VMOVSS       X10, (DX)(SI*4)
+	VEXTRACTF128 $0x01, Y11, X0
+	VADDPS       X0, X11, X11
+	VMOVHLPS     X11, X11, X0
+	VADDPS       X0, X11, X11
+	VMOVSHDUP    X11, X0
+	VADDSS       X0, X11, X11
+	VMOVSS       X11, 4(DX)(SI*4)
+	ADDQ         $0x00000002, 8(SP)
 	JMP          coltile_155
 
 coltile_next_156:
 coltile_162:
-	MOVQ   n+104(FP), SI
-	SUBQ   BX, SI
-	CMPQ   SI, $0x00000001
-	JB     coltile_next_163
-	MOVQ   a_base+24(FP), SI
-	MOVQ   lda+120(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   DX, R8
-	IMULQ  DI, R8
-	ADDQ   SI, R8
-	LEAQ   (R8)(DI*1), SI
-	LEAQ   (SI)(DI*1), R9
-	LEAQ   (R9)(DI*1), DI
-	MOVQ   b_base+48(FP), R10
-	MOVQ   ldb+128(FP), R11
-	SHLQ   $0x02, R11
-	MOVQ   BX, R12
-	IMULQ  R11, R12
-	ADDQ   R10, R12
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ   k+112(FP), R10
-	XORQ   R11, R11
-	MOVQ   R10, R13
-	SUBQ   $0x00000010, R13
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000001
+	JB      coltile_next_163
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), R8
+	LEAQ    (R8)(BX*1), R9
+	LEAQ    (R9)(BX*1), BX
+	MOVQ    b_base+48(FP), R10
+	MOVQ    ldb+128(FP), R11
+	SHLQ    $0x02, R11
+	MOVQ    8(SP), R12
+	IMULQ   R11, R12
+	ADDQ    R10, R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	MOVQ    k+112(FP), R10
+	XORQ    R11, R11
+	MOVQ    R10, R13
+	SUBQ    $0x00000010, R13
 
 unrolled_164:
 	CMPQ        R11, R13
@@ -2124,24 +2204,32 @@ unrolled_164:
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R11*4), Y4
-	VMOVUPS     (R8)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y0
-	VMOVUPS     (SI)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y1
-	VMOVUPS     (R9)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y2
-	VMOVUPS     (DI)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y3
-	VMOVUPS     32(R12)(R11*4), Y4
-	VMOVUPS     32(R8)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y0
-	VMOVUPS     32(SI)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y1
-	VMOVUPS     32(R9)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y2
-	VMOVUPS     32(DI)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y3
+	VMOVUPS     (R12)(R11*4), Y6
+	VMOVUPS     (SI)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y0
+	VMOVUPS     (DX)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y1
+	VMOVUPS     (DI)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y2
+	VMOVUPS     (R8)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y3
+	VMOVUPS     (R9)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y4
+	VMOVUPS     (BX)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y5
+	VMOVUPS     32(R12)(R11*4), Y6
+	VMOVUPS     32(SI)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y0
+	VMOVUPS     32(DX)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y1
+	VMOVUPS     32(DI)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y2
+	VMOVUPS     32(R8)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y3
+	VMOVUPS     32(R9)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y4
+	VMOVUPS     32(BX)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y5
 	ADDQ        $0x00000010, R11
 	JMP         unrolled_164
 
@@ -2156,15 +2244,19 @@ one_166:
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R11*4), Y4
-	VMOVUPS     (R8)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y0
-	VMOVUPS     (SI)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y1
-	VMOVUPS     (R9)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y2
-	VMOVUPS     (DI)(R11*4), Y5
-	VFMADD231PS Y4, Y5, Y3
+	VMOVUPS     (R12)(R11*4), Y6
+	VMOVUPS     (SI)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y0
+	VMOVUPS     (DX)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y1
+	VMOVUPS     (DI)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y2
+	VMOVUPS     (R8)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y3
+	VMOVUPS     (R9)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y4
+	VMOVUPS     (BX)(R11*4), Y7
+	VFMADD231PS Y6, Y7, Y5
 	ADDQ        $0x00000008, R11
 	JMP         one_166
 
@@ -2174,647 +2266,1318 @@ tail_167:
 	MOVQ        $0x00000008, R13
 	SUBQ        R10, R13
 	LEAQ        tailmask<>+0(SB), R10
-	VMOVUPS     (R10)(R13*4), Y4
-	VMASKMOVPS  (R12)(R11*4), Y4, Y5
-	VMASKMOVPS  (R8)(R11*4), Y4, Y6
-	VFMADD231PS Y5, Y6, Y0
-	VMASKMOVPS  (SI)(R11*4), Y4, Y6
-	VFMADD231PS Y5, Y6, Y1
-	VMASKMOVPS  (R9)(R11*4), Y4, Y6
-	VFMADD231PS Y5, Y6, Y2
-	VMASKMOVPS  (DI)(R11*4), Y4, Y4
-	VFMADD231PS Y5, Y4, Y3
+	VMOVUPS     (R10)(R13*4), Y6
+	VMASKMOVPS  (R12)(R11*4), Y6, Y7
+	VMASKMOVPS  (SI)(R11*4), Y6, Y8
+	VFMADD231PS Y7, Y8, Y0
+	VMASKMOVPS  (DX)(R11*4), Y6, Y8
+	VFMADD231PS Y7, Y8, Y1
+	VMASKMOVPS  (DI)(R11*4), Y6, Y8
+	VFMADD231PS Y7, Y8, Y2
+	VMASKMOVPS  (R8)(R11*4), Y6, Y8
+	VFMADD231PS Y7, Y8, Y3
+	VMASKMOVPS  (R9)(R11*4), Y6, Y8
+	VFMADD231PS Y7, Y8, Y4
+	VMASKMOVPS  (BX)(R11*4), Y6, Y6
+	VFMADD231PS Y7, Y6, Y5
 
 done_168:
-	MOVQ         c_base+0(FP), SI
-	MOVQ         ldc+136(FP), DI
-	MOVQ         DX, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
-	VEXTRACTF128 $0x01, Y0, X4
-	VADDPS       X4, X0, X0
-	VMOVHLPS     X0, X0, X4
-	VADDPS       X4, X0, X0
-	VMOVSHDUP    X0, X4
-	VADDSS       X4, X0, X0
-	VMOVSS       X0, (SI)(R8*4)
-	MOVQ         DX, R8
-	ADDQ         $0x00000001, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
+	MOVQ         c_base+0(FP), DX
+	MOVQ         ldc+136(FP), BX
+	MOVQ         (SP), SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000001, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	VMOVSS       X1, (SI)(R8*4)
-	MOVQ         DX, R8
-	ADDQ         $0x00000002, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
+	VMOVSS       X1, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000002, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	VMOVSS       X2, (SI)(R8*4)
-	MOVQ         DX, R8
-	ADDQ         $0x00000003, R8
-	IMULQ        DI, R8
-	ADDQ         BX, R8
+	VMOVSS       X2, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000003, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	VMOVSS       X3, (SI)(R8*4)
-	ADDQ         $0x00000001, BX
+	VMOVSS       X3, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000004, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVHLPS     X4, X4, X0
+	VADDPS       X0, X4, X4
+	VMOVSHDUP    X4, X0
+	VADDSS       X0, X4, X4
+	VMOVSS       X4, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000005, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X5
+	VMOVHLPS     X5, X5, X0
+	VADDPS       X0, X5, X5
+	VMOVSHDUP    X5, X0
+	VADDSS       X0, X5, X5
+	VMOVSS       X5, (DX)(SI*4)
+	ADDQ         $0x00000001, 8(SP)
 	JMP          coltile_162
 
 coltile_next_163:
-	ADDQ $0x00000004, DX
+	ADDQ $0x00000006, (SP)
 	JMP  rowtile_153
 
 rowtile_next_154:
 rowtile_169:
-	MOVQ m+96(FP), AX
-	SUBQ DX, AX
-	CMPQ AX, $0x00000001
+	MOVQ m+96(FP), DX
+	SUBQ (SP), DX
+	CMPQ DX, $0x00000004
 	JB   rowtile_next_170
-	XORQ AX, AX
+	MOVQ $0x00000000, 8(SP)
 
 coltile_171:
-	MOVQ   n+104(FP), CX
-	SUBQ   AX, CX
-	CMPQ   CX, $0x00000002
-	JB     coltile_next_172
-	MOVQ   a_base+24(FP), CX
-	MOVQ   lda+120(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   DX, SI
-	IMULQ  BX, SI
-	ADDQ   CX, SI
-	MOVQ   b_base+48(FP), CX
-	MOVQ   ldb+128(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, DI
-	IMULQ  BX, DI
-	ADDQ   CX, DI
-	LEAQ   (DI)(BX*1), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ   k+112(FP), BX
-	XORQ   R8, R8
-	MOVQ   BX, R9
-	SUBQ   $0x00000010, R9
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000002
+	JB      coltile_next_172
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    b_base+48(FP), R8
+	MOVQ    ldb+128(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    8(SP), R10
+	IMULQ   R9, R10
+	ADDQ    R8, R10
+	LEAQ    (R10)(R9*1), R8
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    k+112(FP), R9
+	XORQ    R11, R11
+	MOVQ    R9, R12
+	SUBQ    $0x00000010, R12
 
 unrolled_173:
-	CMPQ        R8, R9
+	CMPQ        R11, R12
 	JG          single_174
-	VMOVUPS     (DI)(R8*4), Y2
-	VMOVUPS     (CX)(R8*4), Y3
-	VMOVUPS     (SI)(R8*4), Y4
-	VFMADD231PS Y2, Y4, Y0
-	VFMADD231PS Y3, Y4, Y1
-	VMOVUPS     32(DI)(R8*4), Y2
-	VMOVUPS     32(CX)(R8*4), Y3
-	VMOVUPS     32(SI)(R8*4), Y4
-	VFMADD231PS Y2, Y4, Y0
-	VFMADD231PS Y3, Y4, Y1
-	ADDQ        $0x00000010, R8
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R11*4), Y8
+	VMOVUPS     (R8)(R11*4), Y9
+	VMOVUPS     (SI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VMOVUPS     (DX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y2
+	VFMADD231PS Y9, Y10, Y3
+	VMOVUPS     (DI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS Y9, Y10, Y5
+	VMOVUPS     (BX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y6
+	VFMADD231PS Y9, Y10, Y7
+	VMOVUPS     32(R10)(R11*4), Y8
+	VMOVUPS     32(R8)(R11*4), Y9
+	VMOVUPS     32(SI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VMOVUPS     32(DX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y2
+	VFMADD231PS Y9, Y10, Y3
+	VMOVUPS     32(DI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS Y9, Y10, Y5
+	VMOVUPS     32(BX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y6
+	VFMADD231PS Y9, Y10, Y7
+	ADDQ        $0x00000010, R11
 	JMP         unrolled_173
 
 single_174:
-	MOVQ BX, R9
-	SUBQ $0x00000008, R9
+	MOVQ R9, R12
+	SUBQ $0x00000008, R12
 
 one_175:
-	CMPQ        R8, R9
+	CMPQ        R11, R12
 	JG          tail_176
-	VMOVUPS     (DI)(R8*4), Y2
-	VMOVUPS     (CX)(R8*4), Y3
-	VMOVUPS     (SI)(R8*4), Y4
-	VFMADD231PS Y2, Y4, Y0
-	VFMADD231PS Y3, Y4, Y1
-	ADDQ        $0x00000008, R8
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R11*4), Y8
+	VMOVUPS     (R8)(R11*4), Y9
+	VMOVUPS     (SI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VMOVUPS     (DX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y2
+	VFMADD231PS Y9, Y10, Y3
+	VMOVUPS     (DI)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y4
+	VFMADD231PS Y9, Y10, Y5
+	VMOVUPS     (BX)(R11*4), Y10
+	VFMADD231PS Y8, Y10, Y6
+	VFMADD231PS Y9, Y10, Y7
+	ADDQ        $0x00000008, R11
 	JMP         one_175
 
 tail_176:
-	SUBQ        R8, BX
+	SUBQ        R11, R9
 	JZ          done_177
-	MOVQ        $0x00000008, R9
-	SUBQ        BX, R9
-	LEAQ        tailmask<>+0(SB), BX
-	VMOVUPS     (BX)(R9*4), Y2
-	VMASKMOVPS  (DI)(R8*4), Y2, Y3
-	VMASKMOVPS  (CX)(R8*4), Y2, Y4
-	VMASKMOVPS  (SI)(R8*4), Y2, Y2
-	VFMADD231PS Y3, Y2, Y0
-	VFMADD231PS Y4, Y2, Y1
+	MOVQ        $0x00000008, R12
+	SUBQ        R9, R12
+	LEAQ        tailmask<>+0(SB), R9
+	VMOVUPS     (R9)(R12*4), Y8
+	VMASKMOVPS  (R10)(R11*4), Y8, Y9
+	VMASKMOVPS  (R8)(R11*4), Y8, Y10
+	VMASKMOVPS  (SI)(R11*4), Y8, Y11
+	VFMADD231PS Y9, Y11, Y0
+	VFMADD231PS Y10, Y11, Y1
+	VMASKMOVPS  (DX)(R11*4), Y8, Y11
+	VFMADD231PS Y9, Y11, Y2
+	VFMADD231PS Y10, Y11, Y3
+	VMASKMOVPS  (DI)(R11*4), Y8, Y11
+	VFMADD231PS Y9, Y11, Y4
+	VFMADD231PS Y10, Y11, Y5
+	VMASKMOVPS  (BX)(R11*4), Y8, Y8
+	VFMADD231PS Y9, Y8, Y6
+	VFMADD231PS Y10, Y8, Y7
 
 done_177:
-	MOVQ         c_base+0(FP), CX
+	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+136(FP), BX
-	MOVQ         DX, SI
+	MOVQ         (SP), SI
 	IMULQ        BX, SI
-	ADDQ         AX, SI
-	VEXTRACTF128 $0x01, Y0, X2
-	VADDPS       X2, X0, X0
-	VMOVHLPS     X0, X0, X2
-	VADDPS       X2, X0, X0
-	VMOVSHDUP    X0, X2
-	VADDSS       X2, X0, X0
-	VMOVSS       X0, (CX)(SI*4)
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VMOVHLPS     X0, X0, X8
+	VADDPS       X8, X0, X0
+	VMOVSHDUP    X0, X8
+	VADDSS       X8, X0, X0
+	VMOVSS       X0, (DX)(SI*4)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	VMOVSS       X1, 4(CX)(SI*4)
-	ADDQ         $0x00000002, AX
+	VMOVSS       X1, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000001, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, (DX)(SI*4)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000002, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVHLPS     X4, X4, X0
+	VADDPS       X0, X4, X4
+	VMOVSHDUP    X4, X0
+	VADDSS       X0, X4, X4
+	VMOVSS       X4, (DX)(SI*4)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X5
+	VMOVHLPS     X5, X5, X0
+	VADDPS       X0, X5, X5
+	VMOVSHDUP    X5, X0
+	VADDSS       X0, X5, X5
+	VMOVSS       X5, 4(DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000003, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X6
+	VMOVHLPS     X6, X6, X0
+	VADDPS       X0, X6, X6
+	VMOVSHDUP    X6, X0
+	VADDSS       X0, X6, X6
+	VMOVSS       X6, (DX)(SI*4)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X7
+	VMOVHLPS     X7, X7, X0
+	VADDPS       X0, X7, X7
+	VMOVSHDUP    X7, X0
+	VADDSS       X0, X7, X7
+	VMOVSS       X7, 4(DX)(SI*4)
+	ADDQ         $0x00000002, 8(SP)
 	JMP          coltile_171
 
 coltile_next_172:
 coltile_178:
-	MOVQ   n+104(FP), CX
-	SUBQ   AX, CX
-	CMPQ   CX, $0x00000001
-	JB     coltile_next_179
-	MOVQ   a_base+24(FP), CX
-	MOVQ   lda+120(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   DX, SI
-	IMULQ  BX, SI
-	ADDQ   CX, SI
-	MOVQ   b_base+48(FP), CX
-	MOVQ   ldb+128(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, DI
-	IMULQ  BX, DI
-	ADDQ   CX, DI
-	VXORPS Y0, Y0, Y0
-	MOVQ   k+112(FP), CX
-	XORQ   BX, BX
-	MOVQ   CX, R8
-	SUBQ   $0x00000010, R8
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000001
+	JB      coltile_next_179
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    b_base+48(FP), R8
+	MOVQ    ldb+128(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    8(SP), R10
+	IMULQ   R9, R10
+	ADDQ    R8, R10
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    k+112(FP), R8
+	XORQ    R9, R9
+	MOVQ    R8, R11
+	SUBQ    $0x00000010, R11
 
 unrolled_180:
-	CMPQ        BX, R8
+	CMPQ        R9, R11
 	JG          single_181
-	VMOVUPS     (DI)(BX*4), Y1
-	VMOVUPS     (SI)(BX*4), Y2
-	VFMADD231PS Y1, Y2, Y0
-	VMOVUPS     32(DI)(BX*4), Y1
-	VMOVUPS     32(SI)(BX*4), Y2
-	VFMADD231PS Y1, Y2, Y0
-	ADDQ        $0x00000010, BX
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R9*4), Y4
+	VMOVUPS     (SI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y0
+	VMOVUPS     (DX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y1
+	VMOVUPS     (DI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y2
+	VMOVUPS     (BX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y3
+	VMOVUPS     32(R10)(R9*4), Y4
+	VMOVUPS     32(SI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y0
+	VMOVUPS     32(DX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y1
+	VMOVUPS     32(DI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y2
+	VMOVUPS     32(BX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y3
+	ADDQ        $0x00000010, R9
 	JMP         unrolled_180
 
 single_181:
-	MOVQ CX, R8
-	SUBQ $0x00000008, R8
+	MOVQ R8, R11
+	SUBQ $0x00000008, R11
 
 one_182:
-	CMPQ        BX, R8
+	CMPQ        R9, R11
 	JG          tail_183
-	VMOVUPS     (DI)(BX*4), Y1
-	VMOVUPS     (SI)(BX*4), Y2
-	VFMADD231PS Y1, Y2, Y0
-	ADDQ        $0x00000008, BX
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R9*4), Y4
+	VMOVUPS     (SI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y0
+	VMOVUPS     (DX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y1
+	VMOVUPS     (DI)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y2
+	VMOVUPS     (BX)(R9*4), Y5
+	VFMADD231PS Y4, Y5, Y3
+	ADDQ        $0x00000008, R9
 	JMP         one_182
 
 tail_183:
-	SUBQ        BX, CX
+	SUBQ        R9, R8
 	JZ          done_184
-	MOVQ        $0x00000008, R8
-	SUBQ        CX, R8
-	LEAQ        tailmask<>+0(SB), CX
-	VMOVUPS     (CX)(R8*4), Y1
-	VMASKMOVPS  (DI)(BX*4), Y1, Y2
-	VMASKMOVPS  (SI)(BX*4), Y1, Y1
-	VFMADD231PS Y2, Y1, Y0
+	MOVQ        $0x00000008, R11
+	SUBQ        R8, R11
+	LEAQ        tailmask<>+0(SB), R8
+	VMOVUPS     (R8)(R11*4), Y4
+	VMASKMOVPS  (R10)(R9*4), Y4, Y5
+	VMASKMOVPS  (SI)(R9*4), Y4, Y6
+	VFMADD231PS Y5, Y6, Y0
+	VMASKMOVPS  (DX)(R9*4), Y4, Y6
+	VFMADD231PS Y5, Y6, Y1
+	VMASKMOVPS  (DI)(R9*4), Y4, Y6
+	VFMADD231PS Y5, Y6, Y2
+	VMASKMOVPS  (BX)(R9*4), Y4, Y4
+	VFMADD231PS Y5, Y4, Y3
 
 done_184:
-	MOVQ         c_base+0(FP), CX
+	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+136(FP), BX
-	MOVQ         DX, SI
+	MOVQ         (SP), SI
 	IMULQ        BX, SI
-	ADDQ         AX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	VMOVSS       X0, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000001, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000002, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, (DX)(SI*4)
+	MOVQ         (SP), SI
+	ADDQ         $0x00000003, SI
+	IMULQ        BX, SI
+	ADDQ         8(SP), SI
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, (DX)(SI*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_178
+
+coltile_next_179:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_169
+
+rowtile_next_170:
+rowtile_185:
+	MOVQ m+96(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_186
+	MOVQ $0x00000000, 8(SP)
+
+coltile_187:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000002
+	JB      coltile_next_188
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	LEAQ    (BX)(CX*1), AX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    k+112(FP), CX
+	XORQ    SI, SI
+	MOVQ    CX, DI
+	SUBQ    $0x00000010, DI
+
+unrolled_189:
+	CMPQ        SI, DI
+	JG          single_190
+	VMOVUPS     (BX)(SI*4), Y2
+	VMOVUPS     (AX)(SI*4), Y3
+	VMOVUPS     (DX)(SI*4), Y4
+	VFMADD231PS Y2, Y4, Y0
+	VFMADD231PS Y3, Y4, Y1
+	VMOVUPS     32(BX)(SI*4), Y2
+	VMOVUPS     32(AX)(SI*4), Y3
+	VMOVUPS     32(DX)(SI*4), Y4
+	VFMADD231PS Y2, Y4, Y0
+	VFMADD231PS Y3, Y4, Y1
+	ADDQ        $0x00000010, SI
+	JMP         unrolled_189
+
+single_190:
+	MOVQ CX, DI
+	SUBQ $0x00000008, DI
+
+one_191:
+	CMPQ        SI, DI
+	JG          tail_192
+	VMOVUPS     (BX)(SI*4), Y2
+	VMOVUPS     (AX)(SI*4), Y3
+	VMOVUPS     (DX)(SI*4), Y4
+	VFMADD231PS Y2, Y4, Y0
+	VFMADD231PS Y3, Y4, Y1
+	ADDQ        $0x00000008, SI
+	JMP         one_191
+
+tail_192:
+	SUBQ        SI, CX
+	JZ          done_193
+	MOVQ        $0x00000008, DI
+	SUBQ        CX, DI
+	LEAQ        tailmask<>+0(SB), CX
+	VMOVUPS     (CX)(DI*4), Y2
+	VMASKMOVPS  (BX)(SI*4), Y2, Y3
+	VMASKMOVPS  (AX)(SI*4), Y2, Y4
+	VMASKMOVPS  (DX)(SI*4), Y2, Y2
+	VFMADD231PS Y3, Y2, Y0
+	VFMADD231PS Y4, Y2, Y1
+
+done_193:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+136(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, 4(AX)(DX*4)
+	ADDQ         $0x00000002, 8(SP)
+	JMP          coltile_187
+
+coltile_next_188:
+coltile_194:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_195
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    k+112(FP), AX
+	XORQ    CX, CX
+	MOVQ    AX, SI
+	SUBQ    $0x00000010, SI
+
+unrolled_196:
+	CMPQ        CX, SI
+	JG          single_197
+	VMOVUPS     (BX)(CX*4), Y1
+	VMOVUPS     (DX)(CX*4), Y2
+	VFMADD231PS Y1, Y2, Y0
+	VMOVUPS     32(BX)(CX*4), Y1
+	VMOVUPS     32(DX)(CX*4), Y2
+	VFMADD231PS Y1, Y2, Y0
+	ADDQ        $0x00000010, CX
+	JMP         unrolled_196
+
+single_197:
+	MOVQ AX, SI
+	SUBQ $0x00000008, SI
+
+one_198:
+	CMPQ        CX, SI
+	JG          tail_199
+	VMOVUPS     (BX)(CX*4), Y1
+	VMOVUPS     (DX)(CX*4), Y2
+	VFMADD231PS Y1, Y2, Y0
+	ADDQ        $0x00000008, CX
+	JMP         one_198
+
+tail_199:
+	SUBQ        CX, AX
+	JZ          done_200
+	MOVQ        $0x00000008, SI
+	SUBQ        AX, SI
+	LEAQ        tailmask<>+0(SB), AX
+	VMOVUPS     (AX)(SI*4), Y1
+	VMASKMOVPS  (BX)(CX*4), Y1, Y2
+	VMASKMOVPS  (DX)(CX*4), Y1, Y1
+	VFMADD231PS Y2, Y1, Y0
+
+done_200:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+136(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
 	VADDPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
-	VMOVSS       X0, (CX)(SI*4)
-	ADDQ         $0x00000001, AX
-	JMP          coltile_178
+	VMOVSS       X0, (AX)(DX*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_194
 
-coltile_next_179:
-	ADDQ $0x00000001, DX
-	JMP  rowtile_169
+coltile_next_195:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_185
 
-rowtile_next_170:
+rowtile_next_186:
 	VZEROUPPER
 	RET
 
 // func gemmNNAVX2(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, FMA3
-TEXT ·gemmNNAVX2(SB), NOSPLIT, $0-120
-	XORQ AX, AX
+TEXT ·gemmNNAVX2(SB), NOSPLIT, $16-120
+	MOVQ $0x00000000, (SP)
 
-rowtile_185:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000004
-	JB   rowtile_next_186
-	XORQ CX, CX
+rowtile_201:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000006
+	JB   rowtile_next_202
+	MOVQ $0x00000000, 8(SP)
 
-coltile_187:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000010
-	JB      coltile_next_188
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    ldb+104(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    b_base+48(FP), R9
-	LEAQ    (R9)(CX*4), R9
-	MOVQ    c_base+0(FP), R10
-	MOVQ    ldc+112(FP), R11
-	SHLQ    $0x02, R11
-	MOVQ    AX, R12
-	IMULQ   R11, R12
-	ADDQ    R10, R12
-	LEAQ    (R12)(R11*1), R10
-	LEAQ    (R10)(R11*1), R13
-	LEAQ    (R13)(R11*1), R11
-	VMOVUPS (R12)(CX*4), Y0
-	VMOVUPS 32(R12)(CX*4), Y1
-	VMOVUPS (R10)(CX*4), Y2
-	VMOVUPS 32(R10)(CX*4), Y3
-	VMOVUPS (R13)(CX*4), Y4
-	VMOVUPS 32(R13)(CX*4), Y5
-	VMOVUPS (R11)(CX*4), Y6
-	VMOVUPS 32(R11)(CX*4), Y7
-	MOVQ    k+88(FP), R10
-	XORQ    R11, R11
+coltile_203:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_204
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DI
+	LEAQ    (DI)(DX*1), R8
+	LEAQ    (R8)(DX*1), DX
+	MOVQ    ldb+104(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    b_base+48(FP), R10
+	LEAQ    (R10)(AX*4), R10
+	MOVQ    c_base+0(FP), R11
+	MOVQ    ldc+112(FP), R12
+	SHLQ    $0x02, R12
+	MOVQ    (SP), R13
+	IMULQ   R12, R13
+	ADDQ    R11, R13
+	LEAQ    (R13)(R12*1), R11
+	LEAQ    (R11)(R12*1), R14
+	LEAQ    (R14)(R12*1), R15
+	LEAQ    (R15)(R12*1), BP
+	LEAQ    (BP)(R12*1), R12
+	VMOVUPS (R13)(AX*4), Y0
+	VMOVUPS 32(R13)(AX*4), Y1
+	VMOVUPS (R11)(AX*4), Y2
+	VMOVUPS 32(R11)(AX*4), Y3
+	VMOVUPS (R14)(AX*4), Y4
+	VMOVUPS 32(R14)(AX*4), Y5
+	VMOVUPS (R15)(AX*4), Y6
+	VMOVUPS 32(R15)(AX*4), Y7
+	VMOVUPS (BP)(AX*4), Y8
+	VMOVUPS 32(BP)(AX*4), Y9
+	VMOVUPS (R12)(AX*4), Y10
+	VMOVUPS 32(R12)(AX*4), Y11
+	MOVQ    k+88(FP), R11
+	XORQ    R12, R12
 
-nnk_189:
-	CMPQ         R11, R10
-	JAE          nnk_done_190
-	VMOVUPS      (R9), Y8
-	VMOVUPS      32(R9), Y9
-	VBROADCASTSS (SI)(R11*4), Y10
+nnk_205:
+	CMPQ         R12, R11
+	JAE          nnk_done_206
+	VMOVUPS      (R10), Y12
+	VMOVUPS      32(R10), Y13
+	VBROADCASTSS (BX)(R12*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (CX)(R12*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (SI)(R12*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (DI)(R12*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R8)(R12*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (DX)(R12*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         R9, R10
+	INCQ         R12
+	JMP          nnk_205
+
+nnk_done_206:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DI
+	LEAQ    (DI)(DX*1), R8
+	LEAQ    (R8)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	VMOVUPS Y2, (CX)(AX*4)
+	VMOVUPS Y3, 32(CX)(AX*4)
+	VMOVUPS Y4, (SI)(AX*4)
+	VMOVUPS Y5, 32(SI)(AX*4)
+	VMOVUPS Y6, (DI)(AX*4)
+	VMOVUPS Y7, 32(DI)(AX*4)
+	VMOVUPS Y8, (R8)(AX*4)
+	VMOVUPS Y9, 32(R8)(AX*4)
+	VMOVUPS Y10, (DX)(AX*4)
+	VMOVUPS Y11, 32(DX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_203
+
+coltile_next_204:
+coltile_207:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_208
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DI
+	LEAQ    (DI)(DX*1), R8
+	LEAQ    (R8)(DX*1), DX
+	MOVQ    ldb+104(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    b_base+48(FP), R10
+	LEAQ    (R10)(AX*4), R10
+	MOVQ    c_base+0(FP), R11
+	MOVQ    ldc+112(FP), R12
+	SHLQ    $0x02, R12
+	MOVQ    (SP), R13
+	IMULQ   R12, R13
+	ADDQ    R11, R13
+	LEAQ    (R13)(R12*1), R11
+	LEAQ    (R11)(R12*1), R14
+	LEAQ    (R14)(R12*1), R15
+	LEAQ    (R15)(R12*1), BP
+	LEAQ    (BP)(R12*1), R12
+	VMOVUPS (R13)(AX*4), Y0
+	VMOVUPS (R11)(AX*4), Y1
+	VMOVUPS (R14)(AX*4), Y2
+	VMOVUPS (R15)(AX*4), Y3
+	VMOVUPS (BP)(AX*4), Y4
+	VMOVUPS (R12)(AX*4), Y5
+	MOVQ    k+88(FP), R11
+	XORQ    R12, R12
+
+nnk_209:
+	CMPQ         R12, R11
+	JAE          nnk_done_210
+	VMOVUPS      (R10), Y6
+	VBROADCASTSS (BX)(R12*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (CX)(R12*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (SI)(R12*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (DI)(R12*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R8)(R12*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (DX)(R12*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         R9, R10
+	INCQ         R12
+	JMP          nnk_209
+
+nnk_done_210:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DI
+	LEAQ    (DI)(DX*1), R8
+	LEAQ    (R8)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, (CX)(AX*4)
+	VMOVUPS Y2, (SI)(AX*4)
+	VMOVUPS Y3, (DI)(AX*4)
+	VMOVUPS Y4, (R8)(AX*4)
+	VMOVUPS Y5, (DX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_207
+
+coltile_next_208:
+	MOVQ       n+80(FP), AX
+	SUBQ       8(SP), AX
+	JZ         coltile_next_212
+	MOVQ       8(SP), AX
+	MOVQ       n+80(FP), CX
+	SUBQ       AX, CX
+	MOVQ       $0x00000008, DX
+	SUBQ       CX, DX
+	LEAQ       tailmask<>+0(SB), CX
+	VMOVUPS    (CX)(DX*4), Y0
+	MOVQ       a_base+24(FP), CX
+	MOVQ       lda+96(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       (SP), BX
+	IMULQ      DX, BX
+	ADDQ       CX, BX
+	LEAQ       (BX)(DX*1), CX
+	LEAQ       (CX)(DX*1), SI
+	LEAQ       (SI)(DX*1), DI
+	LEAQ       (DI)(DX*1), R8
+	LEAQ       (R8)(DX*1), DX
+	MOVQ       ldb+104(FP), R9
+	SHLQ       $0x02, R9
+	MOVQ       b_base+48(FP), R10
+	LEAQ       (R10)(AX*4), R10
+	MOVQ       c_base+0(FP), R11
+	MOVQ       ldc+112(FP), R12
+	SHLQ       $0x02, R12
+	MOVQ       (SP), R13
+	IMULQ      R12, R13
+	ADDQ       R11, R13
+	LEAQ       (R13)(R12*1), R11
+	LEAQ       (R11)(R12*1), R14
+	LEAQ       (R14)(R12*1), R15
+	LEAQ       (R15)(R12*1), BP
+	LEAQ       (BP)(R12*1), R12
+	VMASKMOVPS (R13)(AX*4), Y0, Y1
+	VMASKMOVPS (R11)(AX*4), Y0, Y2
+	VMASKMOVPS (R14)(AX*4), Y0, Y3
+	VMASKMOVPS (R15)(AX*4), Y0, Y4
+	VMASKMOVPS (BP)(AX*4), Y0, Y5
+	VMASKMOVPS (R12)(AX*4), Y0, Y6
+	MOVQ       k+88(FP), R11
+	XORQ       R12, R12
+
+nnk_213:
+	CMPQ         R12, R11
+	JAE          nnk_done_214
+	VMASKMOVPS   (R10), Y0, Y7
+	VBROADCASTSS (BX)(R12*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (CX)(R12*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (SI)(R12*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (DI)(R12*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R8)(R12*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (DX)(R12*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+	ADDQ         R9, R10
+	INCQ         R12
+	JMP          nnk_213
+
+nnk_done_214:
+	MOVQ       c_base+0(FP), CX
+	MOVQ       ldc+112(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       (SP), BX
+	IMULQ      DX, BX
+	ADDQ       CX, BX
+	LEAQ       (BX)(DX*1), CX
+	LEAQ       (CX)(DX*1), SI
+	LEAQ       (SI)(DX*1), DI
+	LEAQ       (DI)(DX*1), R8
+	LEAQ       (R8)(DX*1), DX
+	VMASKMOVPS Y1, Y0, (BX)(AX*4)
+	VMASKMOVPS Y2, Y0, (CX)(AX*4)
+	VMASKMOVPS Y3, Y0, (SI)(AX*4)
+	VMASKMOVPS Y4, Y0, (DI)(AX*4)
+	VMASKMOVPS Y5, Y0, (R8)(AX*4)
+	VMASKMOVPS Y6, Y0, (DX)(AX*4)
+
+coltile_next_212:
+	ADDQ $0x00000006, (SP)
+	JMP  rowtile_201
+
+rowtile_next_202:
+rowtile_215:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000004
+	JB   rowtile_next_216
+	MOVQ $0x00000000, 8(SP)
+
+coltile_217:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_218
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    b_base+48(FP), R8
+	LEAQ    (R8)(AX*4), R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS 32(R11)(AX*4), Y1
+	VMOVUPS (R9)(AX*4), Y2
+	VMOVUPS 32(R9)(AX*4), Y3
+	VMOVUPS (R12)(AX*4), Y4
+	VMOVUPS 32(R12)(AX*4), Y5
+	VMOVUPS (R10)(AX*4), Y6
+	VMOVUPS 32(R10)(AX*4), Y7
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
+
+nnk_219:
+	CMPQ         R10, R9
+	JAE          nnk_done_220
+	VMOVUPS      (R8), Y8
+	VMOVUPS      32(R8), Y9
+	VBROADCASTSS (BX)(R10*4), Y10
 	VFMADD231PS  Y8, Y10, Y0
 	VFMADD231PS  Y9, Y10, Y1
-	VBROADCASTSS (DX)(R11*4), Y10
+	VBROADCASTSS (CX)(R10*4), Y10
 	VFMADD231PS  Y8, Y10, Y2
 	VFMADD231PS  Y9, Y10, Y3
-	VBROADCASTSS (DI)(R11*4), Y10
+	VBROADCASTSS (SI)(R10*4), Y10
 	VFMADD231PS  Y8, Y10, Y4
 	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS (BX)(R11*4), Y10
+	VBROADCASTSS (DX)(R10*4), Y10
 	VFMADD231PS  Y8, Y10, Y6
 	VFMADD231PS  Y9, Y10, Y7
-	ADDQ         R8, R9
-	INCQ         R11
-	JMP          nnk_189
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnk_219
 
-nnk_done_190:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	VMOVUPS Y0, (SI)(CX*4)
-	VMOVUPS Y1, 32(SI)(CX*4)
-	VMOVUPS Y2, (DX)(CX*4)
-	VMOVUPS Y3, 32(DX)(CX*4)
-	VMOVUPS Y4, (DI)(CX*4)
-	VMOVUPS Y5, 32(DI)(CX*4)
-	VMOVUPS Y6, (BX)(CX*4)
-	VMOVUPS Y7, 32(BX)(CX*4)
-	ADDQ    $0x00000010, CX
-	JMP     coltile_187
-
-coltile_next_188:
-coltile_191:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000008
-	JB      coltile_next_192
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    ldb+104(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    b_base+48(FP), R9
-	LEAQ    (R9)(CX*4), R9
-	MOVQ    c_base+0(FP), R10
-	MOVQ    ldc+112(FP), R11
-	SHLQ    $0x02, R11
-	MOVQ    AX, R12
-	IMULQ   R11, R12
-	ADDQ    R10, R12
-	LEAQ    (R12)(R11*1), R10
-	LEAQ    (R10)(R11*1), R13
-	LEAQ    (R13)(R11*1), R11
-	VMOVUPS (R12)(CX*4), Y0
-	VMOVUPS (R10)(CX*4), Y1
-	VMOVUPS (R13)(CX*4), Y2
-	VMOVUPS (R11)(CX*4), Y3
-	MOVQ    k+88(FP), R10
-	XORQ    R11, R11
-
-nnk_193:
-	CMPQ         R11, R10
-	JAE          nnk_done_194
-	VMOVUPS      (R9), Y4
-	VBROADCASTSS (SI)(R11*4), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	VBROADCASTSS (DX)(R11*4), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	VBROADCASTSS (DI)(R11*4), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS (BX)(R11*4), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         R8, R9
-	INCQ         R11
-	JMP          nnk_193
-
-nnk_done_194:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	VMOVUPS Y0, (SI)(CX*4)
-	VMOVUPS Y1, (DX)(CX*4)
-	VMOVUPS Y2, (DI)(CX*4)
-	VMOVUPS Y3, (BX)(CX*4)
-	ADDQ    $0x00000008, CX
-	JMP     coltile_191
-
-coltile_next_192:
-	MOVQ       n+80(FP), DX
-	SUBQ       CX, DX
-	JZ         coltile_next_196
-	MOVQ       n+80(FP), DX
-	SUBQ       CX, DX
-	MOVQ       $0x00000008, BX
-	SUBQ       DX, BX
-	LEAQ       tailmask<>+0(SB), DX
-	VMOVUPS    (DX)(BX*4), Y0
-	MOVQ       a_base+24(FP), DX
-	MOVQ       lda+96(FP), BX
-	SHLQ       $0x02, BX
-	MOVQ       AX, SI
-	IMULQ      BX, SI
-	ADDQ       DX, SI
-	LEAQ       (SI)(BX*1), DX
-	LEAQ       (DX)(BX*1), DI
-	LEAQ       (DI)(BX*1), BX
-	MOVQ       ldb+104(FP), R8
-	SHLQ       $0x02, R8
-	MOVQ       b_base+48(FP), R9
-	LEAQ       (R9)(CX*4), R9
-	MOVQ       c_base+0(FP), R10
-	MOVQ       ldc+112(FP), R11
-	SHLQ       $0x02, R11
-	MOVQ       AX, R12
-	IMULQ      R11, R12
-	ADDQ       R10, R12
-	LEAQ       (R12)(R11*1), R10
-	LEAQ       (R10)(R11*1), R13
-	LEAQ       (R13)(R11*1), R11
-	VMASKMOVPS (R12)(CX*4), Y0, Y1
-	VMASKMOVPS (R10)(CX*4), Y0, Y2
-	VMASKMOVPS (R13)(CX*4), Y0, Y3
-	VMASKMOVPS (R11)(CX*4), Y0, Y4
-	MOVQ       k+88(FP), R10
-	XORQ       R11, R11
-
-nnk_197:
-	CMPQ         R11, R10
-	JAE          nnk_done_198
-	VMASKMOVPS   (R9), Y0, Y5
-	VBROADCASTSS (SI)(R11*4), Y6
-	VFMADD231PS  Y5, Y6, Y1
-	VBROADCASTSS (DX)(R11*4), Y6
-	VFMADD231PS  Y5, Y6, Y2
-	VBROADCASTSS (DI)(R11*4), Y6
-	VFMADD231PS  Y5, Y6, Y3
-	VBROADCASTSS (BX)(R11*4), Y6
-	VFMADD231PS  Y5, Y6, Y4
-	ADDQ         R8, R9
-	INCQ         R11
-	JMP          nnk_197
-
-nnk_done_198:
-	MOVQ       c_base+0(FP), DX
-	MOVQ       ldc+112(FP), BX
-	SHLQ       $0x02, BX
-	MOVQ       AX, SI
-	IMULQ      BX, SI
-	ADDQ       DX, SI
-	LEAQ       (SI)(BX*1), DX
-	LEAQ       (DX)(BX*1), DI
-	LEAQ       (DI)(BX*1), BX
-	VMASKMOVPS Y1, Y0, (SI)(CX*4)
-	VMASKMOVPS Y2, Y0, (DX)(CX*4)
-	VMASKMOVPS Y3, Y0, (DI)(CX*4)
-	VMASKMOVPS Y4, Y0, (BX)(CX*4)
-
-coltile_next_196:
-	ADDQ $0x00000004, AX
-	JMP  rowtile_185
-
-rowtile_next_186:
-rowtile_199:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000001
-	JB   rowtile_next_200
-	XORQ CX, CX
-
-coltile_201:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000010
-	JB      coltile_next_202
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	MOVQ    ldb+104(FP), DX
+nnk_done_220:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
-	MOVQ    b_base+48(FP), BX
-	LEAQ    (BX)(CX*4), BX
-	MOVQ    c_base+0(FP), DI
-	MOVQ    ldc+112(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	IMULQ   R8, R9
-	ADDQ    DI, R9
-	VMOVUPS (R9)(CX*4), Y0
-	VMOVUPS 32(R9)(CX*4), Y1
-	MOVQ    k+88(FP), DI
-	XORQ    R8, R8
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	VMOVUPS Y2, (CX)(AX*4)
+	VMOVUPS Y3, 32(CX)(AX*4)
+	VMOVUPS Y4, (SI)(AX*4)
+	VMOVUPS Y5, 32(SI)(AX*4)
+	VMOVUPS Y6, (DX)(AX*4)
+	VMOVUPS Y7, 32(DX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_217
 
-nnk_203:
-	CMPQ         R8, DI
-	JAE          nnk_done_204
-	VMOVUPS      (BX), Y2
-	VMOVUPS      32(BX), Y3
-	VBROADCASTSS (SI)(R8*4), Y4
+coltile_next_218:
+coltile_221:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_222
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    b_base+48(FP), R8
+	LEAQ    (R8)(AX*4), R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS (R9)(AX*4), Y1
+	VMOVUPS (R12)(AX*4), Y2
+	VMOVUPS (R10)(AX*4), Y3
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
+
+nnk_223:
+	CMPQ         R10, R9
+	JAE          nnk_done_224
+	VMOVUPS      (R8), Y4
+	VBROADCASTSS (BX)(R10*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (CX)(R10*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (SI)(R10*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (DX)(R10*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnk_223
+
+nnk_done_224:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, (CX)(AX*4)
+	VMOVUPS Y2, (SI)(AX*4)
+	VMOVUPS Y3, (DX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_221
+
+coltile_next_222:
+	MOVQ       n+80(FP), AX
+	SUBQ       8(SP), AX
+	JZ         coltile_next_226
+	MOVQ       8(SP), AX
+	MOVQ       n+80(FP), CX
+	SUBQ       AX, CX
+	MOVQ       $0x00000008, DX
+	SUBQ       CX, DX
+	LEAQ       tailmask<>+0(SB), CX
+	VMOVUPS    (CX)(DX*4), Y0
+	MOVQ       a_base+24(FP), CX
+	MOVQ       lda+96(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       (SP), BX
+	IMULQ      DX, BX
+	ADDQ       CX, BX
+	LEAQ       (BX)(DX*1), CX
+	LEAQ       (CX)(DX*1), SI
+	LEAQ       (SI)(DX*1), DX
+	MOVQ       ldb+104(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       b_base+48(FP), R8
+	LEAQ       (R8)(AX*4), R8
+	MOVQ       c_base+0(FP), R9
+	MOVQ       ldc+112(FP), R10
+	SHLQ       $0x02, R10
+	MOVQ       (SP), R11
+	IMULQ      R10, R11
+	ADDQ       R9, R11
+	LEAQ       (R11)(R10*1), R9
+	LEAQ       (R9)(R10*1), R12
+	LEAQ       (R12)(R10*1), R10
+	VMASKMOVPS (R11)(AX*4), Y0, Y1
+	VMASKMOVPS (R9)(AX*4), Y0, Y2
+	VMASKMOVPS (R12)(AX*4), Y0, Y3
+	VMASKMOVPS (R10)(AX*4), Y0, Y4
+	MOVQ       k+88(FP), R9
+	XORQ       R10, R10
+
+nnk_227:
+	CMPQ         R10, R9
+	JAE          nnk_done_228
+	VMASKMOVPS   (R8), Y0, Y5
+	VBROADCASTSS (BX)(R10*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (CX)(R10*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (SI)(R10*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (DX)(R10*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnk_227
+
+nnk_done_228:
+	MOVQ       c_base+0(FP), CX
+	MOVQ       ldc+112(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       (SP), BX
+	IMULQ      DX, BX
+	ADDQ       CX, BX
+	LEAQ       (BX)(DX*1), CX
+	LEAQ       (CX)(DX*1), SI
+	LEAQ       (SI)(DX*1), DX
+	VMASKMOVPS Y1, Y0, (BX)(AX*4)
+	VMASKMOVPS Y2, Y0, (CX)(AX*4)
+	VMASKMOVPS Y3, Y0, (SI)(AX*4)
+	VMASKMOVPS Y4, Y0, (DX)(AX*4)
+
+coltile_next_226:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_215
+
+rowtile_next_216:
+rowtile_229:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_230
+	MOVQ $0x00000000, 8(SP)
+
+coltile_231:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_232
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b_base+48(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVUPS 32(R8)(AX*4), Y1
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nnk_233:
+	CMPQ         DI, SI
+	JAE          nnk_done_234
+	VMOVUPS      (DX), Y2
+	VMOVUPS      32(DX), Y3
+	VBROADCASTSS (BX)(DI*4), Y4
 	VFMADD231PS  Y2, Y4, Y0
 	VFMADD231PS  Y3, Y4, Y1
-	ADDQ         DX, BX
-	INCQ         R8
-	JMP          nnk_203
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnk_233
 
-nnk_done_204:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	VMOVUPS Y0, (SI)(CX*4)
-	VMOVUPS Y1, 32(SI)(CX*4)
-	ADDQ    $0x00000010, CX
-	JMP     coltile_201
-
-coltile_next_202:
-coltile_205:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000008
-	JB      coltile_next_206
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	MOVQ    ldb+104(FP), DX
+nnk_done_234:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
-	MOVQ    b_base+48(FP), BX
-	LEAQ    (BX)(CX*4), BX
-	MOVQ    c_base+0(FP), DI
-	MOVQ    ldc+112(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	IMULQ   R8, R9
-	ADDQ    DI, R9
-	VMOVUPS (R9)(CX*4), Y0
-	MOVQ    k+88(FP), DI
-	XORQ    R8, R8
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_231
 
-nnk_207:
-	CMPQ         R8, DI
-	JAE          nnk_done_208
-	VMOVUPS      (BX), Y1
-	VBROADCASTSS (SI)(R8*4), Y2
+coltile_next_232:
+coltile_235:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_236
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b_base+48(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nnk_237:
+	CMPQ         DI, SI
+	JAE          nnk_done_238
+	VMOVUPS      (DX), Y1
+	VBROADCASTSS (BX)(DI*4), Y2
 	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         DX, BX
-	INCQ         R8
-	JMP          nnk_207
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnk_237
 
-nnk_done_208:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	VMOVUPS Y0, (SI)(CX*4)
-	ADDQ    $0x00000008, CX
-	JMP     coltile_205
+nnk_done_238:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_235
 
-coltile_next_206:
-	MOVQ       n+80(FP), DX
+coltile_next_236:
+	MOVQ       n+80(FP), AX
+	SUBQ       8(SP), AX
+	JZ         coltile_next_240
+	MOVQ       8(SP), AX
+	MOVQ       n+80(FP), CX
+	SUBQ       AX, CX
+	MOVQ       $0x00000008, DX
 	SUBQ       CX, DX
-	JZ         coltile_next_210
-	MOVQ       n+80(FP), DX
-	SUBQ       CX, DX
-	MOVQ       $0x00000008, BX
-	SUBQ       DX, BX
-	LEAQ       tailmask<>+0(SB), DX
-	VMOVUPS    (DX)(BX*4), Y0
-	MOVQ       a_base+24(FP), DX
-	MOVQ       lda+96(FP), BX
-	SHLQ       $0x02, BX
-	MOVQ       AX, SI
-	IMULQ      BX, SI
-	ADDQ       DX, SI
-	MOVQ       ldb+104(FP), DX
+	LEAQ       tailmask<>+0(SB), CX
+	VMOVUPS    (CX)(DX*4), Y0
+	MOVQ       a_base+24(FP), CX
+	MOVQ       lda+96(FP), DX
 	SHLQ       $0x02, DX
-	MOVQ       b_base+48(FP), BX
-	LEAQ       (BX)(CX*4), BX
-	MOVQ       c_base+0(FP), DI
-	MOVQ       ldc+112(FP), R8
-	SHLQ       $0x02, R8
-	MOVQ       AX, R9
-	IMULQ      R8, R9
-	ADDQ       DI, R9
-	VMASKMOVPS (R9)(CX*4), Y0, Y1
-	MOVQ       k+88(FP), DI
-	XORQ       R8, R8
+	MOVQ       (SP), BX
+	IMULQ      DX, BX
+	ADDQ       CX, BX
+	MOVQ       ldb+104(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       b_base+48(FP), DX
+	LEAQ       (DX)(AX*4), DX
+	MOVQ       c_base+0(FP), SI
+	MOVQ       ldc+112(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       (SP), R8
+	IMULQ      DI, R8
+	ADDQ       SI, R8
+	VMASKMOVPS (R8)(AX*4), Y0, Y1
+	MOVQ       k+88(FP), SI
+	XORQ       DI, DI
 
-nnk_211:
-	CMPQ         R8, DI
-	JAE          nnk_done_212
-	VMASKMOVPS   (BX), Y0, Y2
-	VBROADCASTSS (SI)(R8*4), Y3
+nnk_241:
+	CMPQ         DI, SI
+	JAE          nnk_done_242
+	VMASKMOVPS   (DX), Y0, Y2
+	VBROADCASTSS (BX)(DI*4), Y3
 	VFMADD231PS  Y2, Y3, Y1
-	ADDQ         DX, BX
-	INCQ         R8
-	JMP          nnk_211
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnk_241
 
-nnk_done_212:
-	MOVQ       c_base+0(FP), DX
-	MOVQ       ldc+112(FP), BX
-	SHLQ       $0x02, BX
-	MOVQ       AX, SI
-	IMULQ      BX, SI
-	ADDQ       DX, SI
-	VMASKMOVPS Y1, Y0, (SI)(CX*4)
+nnk_done_242:
+	MOVQ       c_base+0(FP), CX
+	MOVQ       ldc+112(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       (SP), BX
+	IMULQ      DX, BX
+	ADDQ       CX, BX
+	VMASKMOVPS Y1, Y0, (BX)(AX*4)
 
-coltile_next_210:
-	ADDQ $0x00000001, AX
-	JMP  rowtile_199
+coltile_next_240:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_229
 
-rowtile_next_200:
+rowtile_next_230:
 	VZEROUPPER
 	RET
 
@@ -2828,9 +3591,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-unrolled_213:
+unrolled_243:
 	CMPQ         BX, SI
-	JG           single_214
+	JG           single_244
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2892,15 +3655,15 @@ unrolled_213:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, 32(AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          unrolled_213
+	JMP          unrolled_243
 
-single_214:
+single_244:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-one_215:
+one_245:
 	CMPQ         BX, SI
-	JG           tail_216
+	JG           tail_246
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -2932,11 +3695,11 @@ one_215:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, (AX)(BX*4)
 	ADDQ         $0x00000008, BX
-	JMP          one_215
+	JMP          one_245
 
-tail_216:
+tail_246:
 	SUBQ         BX, DX
-	JZ           done_217
+	JZ           done_247
 	MOVQ         $0x00000008, SI
 	SUBQ         DX, SI
 	LEAQ         tailmask<>+0(SB), DX
@@ -2972,7 +3735,7 @@ tail_216:
 	VANDPS       Y2, Y4, Y1
 	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
 
-done_217:
+done_247:
 	VZEROUPPER
 	RET
 
@@ -3121,9 +3884,9 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_218:
+unrolled_248:
 	CMPQ   DX, BX
-	JG     single_219
+	JG     single_249
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	VMULPS 32(AX)(DX*4), Y0, Y5
@@ -3133,23 +3896,23 @@ unrolled_218:
 	VMULPS 96(AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y4, Y4
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_218
+	JMP    unrolled_248
 
-single_219:
+single_249:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_220:
+one_250:
 	CMPQ   DX, BX
-	JG     tail_221
+	JG     tail_251
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	ADDQ   $0x00000008, DX
-	JMP    one_220
+	JMP    one_250
 
-tail_221:
+tail_251:
 	SUBQ       DX, CX
-	JZ         done_222
+	JZ         done_252
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -3160,7 +3923,7 @@ tail_221:
 	VBLENDVPS  Y5, Y0, Y6, Y0
 	VMAXPS     Y0, Y1, Y1
 
-done_222:
+done_252:
 	VMAXPS       Y3, Y1, Y1
 	VMAXPS       Y4, Y2, Y2
 	VMAXPS       Y2, Y1, Y1
@@ -3193,15 +3956,15 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
 	VBROADCASTSS X0, Y0
 	MOVSS        m+28(FP), X1
 	VBROADCASTSS X1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
 	XORQ         DX, DX
 	MOVQ         CX, BX
 	SUBQ         $0x00000010, BX
 
-unrolled_223:
+unrolled_253:
 	CMPQ         DX, BX
-	JG           single_224
+	JG           single_254
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -3269,15 +4032,15 @@ unrolled_223:
 	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y4, 32(AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          unrolled_223
+	JMP          unrolled_253
 
-single_224:
+single_254:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_225:
+one_255:
 	CMPQ         DX, BX
-	JG           tail_226
+	JG           tail_256
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -3312,11 +4075,11 @@ one_225:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	ADDQ         $0x00000008, DX
-	JMP          one_225
+	JMP          one_255
 
-tail_226:
+tail_256:
 	SUBQ         DX, CX
-	JZ           done_227
+	JZ           done_257
 	MOVQ         $0x00000008, BX
 	SUBQ         CX, BX
 	LEAQ         tailmask<>+0(SB), CX
@@ -3356,7 +4119,7 @@ tail_226:
 	VADDPS       Y5, Y2, Y2
 	VMASKMOVPS   Y5, Y4, (AX)(DX*4)
 
-done_227:
+done_257:
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -3380,9 +4143,9 @@ TEXT ·ropeAVX2(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_228:
+unrolled_258:
 	CMPQ           SI, DI
-	JG             single_229
+	JG             single_259
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X2
 	VMOVUPS        (BX)(SI*2), X3
@@ -3402,15 +4165,15 @@ unrolled_228:
 	VFMADDSUB231PS Y5, Y1, Y4
 	VMOVUPS        Y4, 32(AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            unrolled_228
+	JMP            unrolled_258
 
-single_229:
+single_259:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_230:
+one_260:
 	CMPQ           SI, DI
-	JG             tail_231
+	JG             tail_261
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X7
 	VMOVUPS        (BX)(SI*2), X8
@@ -3421,11 +4184,11 @@ one_230:
 	VFMADDSUB231PS Y7, Y1, Y2
 	VMOVUPS        Y2, (AX)(SI*4)
 	ADDQ           $0x00000008, SI
-	JMP            one_230
+	JMP            one_260
 
-tail_231:
+tail_261:
 	SUBQ           SI, CX
-	JZ             done_232
+	JZ             done_262
 	MOVQ           $0x00000008, DI
 	SUBQ           CX, DI
 	LEAQ           tailmask<>+0(SB), R8
@@ -3451,7 +4214,7 @@ tail_231:
 	VFMADDSUB231PS Y9, Y2, Y0
 	VMASKMOVPS     Y0, Y1, (AX)(SI*4)
 
-done_232:
+done_262:
 	VZEROUPPER
 	RET
 
@@ -3477,9 +4240,9 @@ TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-unrolled_233:
+unrolled_263:
 	CMPQ        DI, R8
-	JG          single_234
+	JG          single_264
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -3497,15 +4260,15 @@ unrolled_233:
 	VMOVUPS     Y2, 32(AX)(DI*4)
 	VMOVUPS     Y0, 32(SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_233
+	JMP         unrolled_263
 
-single_234:
+single_264:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_235:
+one_265:
 	CMPQ        DI, R8
-	JG          tail_236
+	JG          tail_266
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -3515,11 +4278,11 @@ one_235:
 	VMOVUPS     Y2, (AX)(DI*4)
 	VMOVUPS     Y0, (SI)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_235
+	JMP         one_265
 
-tail_236:
+tail_266:
 	SUBQ        DI, DX
-	JZ          done_237
+	JZ          done_267
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -3535,7 +4298,7 @@ tail_236:
 	VMASKMOVPS  Y5, Y0, (AX)(DI*4)
 	VMASKMOVPS  Y1, Y0, (SI)(DI*4)
 
-done_237:
+done_267:
 	VZEROUPPER
 	RET
 
@@ -3549,9 +4312,9 @@ TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_238:
+widen_268:
 	CMPQ      BX, SI
-	JG        widen_next_239
+	JG        widen_next_269
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	VCVTPH2PS 16(CX)(BX*2), Y0
@@ -3561,32 +4324,32 @@ widen_238:
 	VCVTPH2PS 48(CX)(BX*2), Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_238
+	JMP       widen_268
 
-widen_next_239:
+widen_next_269:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_240:
+widen_270:
 	CMPQ      BX, SI
-	JG        widen_next_241
+	JG        widen_next_271
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_240
+	JMP       widen_270
 
-widen_next_241:
-widen_tail_242:
+widen_next_271:
+widen_tail_272:
 	CMPQ      BX, DX
-	JAE       widen_done_243
+	JAE       widen_done_273
 	MOVWLZX   (CX)(BX*2), SI
 	VMOVD     SI, X0
 	VCVTPH2PS X0, X0
 	VMOVSS    X0, (AX)(BX*4)
 	INCQ      BX
-	JMP       widen_tail_242
+	JMP       widen_tail_272
 
-widen_done_243:
+widen_done_273:
 	VZEROUPPER
 	RET
 
@@ -3600,9 +4363,9 @@ TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_244:
+widen_274:
 	CMPQ      BX, SI
-	JG        widen_next_245
+	JG        widen_next_275
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
@@ -3616,53 +4379,53 @@ widen_244:
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_244
+	JMP       widen_274
 
-widen_next_245:
+widen_next_275:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_246:
+widen_276:
 	CMPQ      BX, SI
-	JG        widen_next_247
+	JG        widen_next_277
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_246
+	JMP       widen_276
 
-widen_next_247:
-widen_tail_248:
+widen_next_277:
+widen_tail_278:
 	CMPQ    BX, DX
-	JAE     widen_done_249
+	JAE     widen_done_279
 	MOVWLZX (CX)(BX*2), SI
 	SHLL    $0x10, SI
 	VMOVD   SI, X0
 	VMOVSS  X0, (AX)(BX*4)
 	INCQ    BX
-	JMP     widen_tail_248
+	JMP     widen_tail_278
 
-widen_done_249:
+widen_done_279:
 	VZEROUPPER
 	RET
 
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
-	MOVQ   a_base+0(FP), AX
-	MOVQ   a_len+8(FP), CX
-	MOVQ   b_base+24(FP), DX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	XORQ   BX, BX
-	MOVQ   CX, SI
-	SUBQ   $0x00000040, SI
+	MOVQ    a_base+0(FP), AX
+	MOVQ    a_len+8(FP), CX
+	MOVQ    b_base+24(FP), DX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	XORQ    BX, BX
+	MOVQ    CX, SI
+	SUBQ    $0x00000040, SI
 
-unrolled_250:
+unrolled_280:
 	CMPQ        BX, SI
-	JG          single_251
+	JG          single_281
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	VMOVUPS     64(AX)(BX*4), Z4
@@ -3672,30 +4435,30 @@ unrolled_250:
 	VMOVUPS     192(AX)(BX*4), Z4
 	VFMADD231PS 192(DX)(BX*4), Z4, Z3
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_250
+	JMP         unrolled_280
 
-single_251:
+single_281:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_252:
+one_282:
 	CMPQ        BX, SI
-	JG          tail_253
+	JG          tail_283
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	ADDQ        $0x00000010, BX
-	JMP         one_252
+	JMP         one_282
 
-tail_253:
+tail_283:
 	SUBQ        BX, CX
-	JZ          done_254
+	JZ          done_284
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (AX)(BX*4), K1, Z4
 	VMOVUPS.Z   (DX)(BX*4), K1, Z5
 	VFMADD231PS Z5, Z4, Z0
 
-done_254:
+done_284:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3711,49 +4474,67 @@ done_254:
 	VZEROUPPER
 	RET
 
+DATA c_zero_16<>+0(SB)/4, $0x00000000
+DATA c_zero_16<>+4(SB)/4, $0x00000000
+DATA c_zero_16<>+8(SB)/4, $0x00000000
+DATA c_zero_16<>+12(SB)/4, $0x00000000
+DATA c_zero_16<>+16(SB)/4, $0x00000000
+DATA c_zero_16<>+20(SB)/4, $0x00000000
+DATA c_zero_16<>+24(SB)/4, $0x00000000
+DATA c_zero_16<>+28(SB)/4, $0x00000000
+DATA c_zero_16<>+32(SB)/4, $0x00000000
+DATA c_zero_16<>+36(SB)/4, $0x00000000
+DATA c_zero_16<>+40(SB)/4, $0x00000000
+DATA c_zero_16<>+44(SB)/4, $0x00000000
+DATA c_zero_16<>+48(SB)/4, $0x00000000
+DATA c_zero_16<>+52(SB)/4, $0x00000000
+DATA c_zero_16<>+56(SB)/4, $0x00000000
+DATA c_zero_16<>+60(SB)/4, $0x00000000
+GLOBL c_zero_16<>(SB), RODATA|NOPTR, $64
+
 // func sumAVX512(x []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·sumAVX512(SB), NOSPLIT, $0-28
-	MOVQ   x_base+0(FP), AX
-	MOVQ   x_len+8(FP), CX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	XORQ   DX, DX
-	MOVQ   CX, BX
-	SUBQ   $0x00000040, BX
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	XORQ    DX, DX
+	MOVQ    CX, BX
+	SUBQ    $0x00000040, BX
 
-unrolled_255:
+unrolled_285:
 	CMPQ   DX, BX
-	JG     single_256
+	JG     single_286
 	VADDPS (AX)(DX*4), Z0, Z0
 	VADDPS 64(AX)(DX*4), Z1, Z1
 	VADDPS 128(AX)(DX*4), Z2, Z2
 	VADDPS 192(AX)(DX*4), Z3, Z3
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_255
+	JMP    unrolled_285
 
-single_256:
+single_286:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_257:
+one_287:
 	CMPQ   DX, BX
-	JG     tail_258
+	JG     tail_288
 	VADDPS (AX)(DX*4), Z0, Z0
 	ADDQ   $0x00000010, DX
-	JMP    one_257
+	JMP    one_287
 
-tail_258:
+tail_288:
 	SUBQ      DX, CX
-	JZ        done_259
+	JZ        done_289
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-done_259:
+done_289:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -3776,17 +4557,17 @@ TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-36
 	MOVQ         x_len+8(FP), CX
 	MOVSS        mean+24(FP), X0
 	VBROADCASTSS X0, Z0
-	VPXORD       Z1, Z1, Z1
-	VPXORD       Z2, Z2, Z2
-	VPXORD       Z3, Z3, Z3
-	VPXORD       Z4, Z4, Z4
+	VMOVUPS      c_zero_16<>+0(SB), Z1
+	VMOVUPS      c_zero_16<>+0(SB), Z2
+	VMOVUPS      c_zero_16<>+0(SB), Z3
+	VMOVUPS      c_zero_16<>+0(SB), Z4
 	XORQ         DX, DX
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_260:
+unrolled_290:
 	CMPQ        DX, BX
-	JG          single_261
+	JG          single_291
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
@@ -3800,24 +4581,24 @@ unrolled_260:
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z4
 	ADDQ        $0x00000040, DX
-	JMP         unrolled_260
+	JMP         unrolled_290
 
-single_261:
+single_291:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_262:
+one_292:
 	CMPQ        DX, BX
-	JG          tail_263
+	JG          tail_293
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
 	ADDQ        $0x00000010, DX
-	JMP         one_262
+	JMP         one_292
 
-tail_263:
+tail_293:
 	SUBQ        DX, CX
-	JZ          done_264
+	JZ          done_294
 	LEAQ        kmask<>+0(SB), BX
 	KMOVW       (BX)(CX*2), K1
 	VMOVUPS.Z   (AX)(DX*4), K1, Z5
@@ -3825,7 +4606,7 @@ tail_263:
 	VMOVAPS.Z   Z5, K1, Z5
 	VFMADD231PS Z5, Z5, Z1
 
-done_264:
+done_294:
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z1, Z1
@@ -3853,9 +4634,9 @@ TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
 	MOVQ         CX, SI
 	SUBQ         $0x00000040, SI
 
-unrolled_265:
+unrolled_295:
 	CMPQ        BX, SI
-	JG          single_266
+	JG          single_296
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
@@ -3869,24 +4650,24 @@ unrolled_265:
 	VFMADD231PS 192(AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, 192(DX)(BX*4)
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_265
+	JMP         unrolled_295
 
-single_266:
+single_296:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_267:
+one_297:
 	CMPQ        BX, SI
-	JG          tail_268
+	JG          tail_298
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
 	ADDQ        $0x00000010, BX
-	JMP         one_267
+	JMP         one_297
 
-tail_268:
+tail_298:
 	SUBQ        BX, CX
-	JZ          done_269
+	JZ          done_299
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (DX)(BX*4), K1, Z1
@@ -3894,7 +4675,7 @@ tail_268:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (DX)(BX*4)
 
-done_269:
+done_299:
 	VZEROUPPER
 	RET
 
@@ -3909,9 +4690,9 @@ TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_270:
+unrolled_300:
 	CMPQ    DX, BX
-	JG      single_271
+	JG      single_301
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
@@ -3925,31 +4706,31 @@ unrolled_270:
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, 192(AX)(DX*4)
 	ADDQ    $0x00000040, DX
-	JMP     unrolled_270
+	JMP     unrolled_300
 
-single_271:
+single_301:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_272:
+one_302:
 	CMPQ    DX, BX
-	JG      tail_273
+	JG      tail_303
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
 	ADDQ    $0x00000010, DX
-	JMP     one_272
+	JMP     one_302
 
-tail_273:
+tail_303:
 	SUBQ      DX, CX
-	JZ        done_274
+	JZ        done_304
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z1
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(DX*4)
 
-done_274:
+done_304:
 	VZEROUPPER
 	RET
 
@@ -3966,9 +4747,9 @@ TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-76
 	MOVQ         DX, DI
 	SUBQ         $0x00000020, DI
 
-unrolled_275:
+unrolled_305:
 	CMPQ    SI, DI
-	JG      single_276
+	JG      single_306
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
@@ -3978,25 +4759,25 @@ unrolled_275:
 	VMULPS  64(BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_275
+	JMP     unrolled_305
 
-single_276:
+single_306:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_277:
+one_307:
 	CMPQ    SI, DI
-	JG      tail_278
+	JG      tail_308
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_277
+	JMP     one_307
 
-tail_278:
+tail_308:
 	SUBQ      SI, DX
-	JZ        done_279
+	JZ        done_309
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z1
@@ -4005,7 +4786,7 @@ tail_278:
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(SI*4)
 
-done_279:
+done_309:
 	VZEROUPPER
 	RET
 
@@ -4023,14 +4804,14 @@ TEXT ·affineAVX512(SB), NOSPLIT, $0-104
 	MOVSS        r+100(FP), X1
 	VBROADCASTSS X1, Z1
 	TESTQ        DI, DI
-	JZ           nobias_280
+	JZ           nobias_310
 	XORQ         DI, DI
 	MOVQ         DX, R8
 	SUBQ         $0x00000020, R8
 
-unrolled_282:
+unrolled_312:
 	CMPQ        DI, R8
-	JG          single_283
+	JG          single_313
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -4044,15 +4825,15 @@ unrolled_282:
 	VFMADD231PS 64(BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, 64(AX)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_282
+	JMP         unrolled_312
 
-single_283:
+single_313:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_284:
+one_314:
 	CMPQ        DI, R8
-	JG          tail_285
+	JG          tail_315
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -4060,11 +4841,11 @@ one_284:
 	VFMADD231PS (BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, (AX)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_284
+	JMP         one_314
 
-tail_285:
+tail_315:
 	SUBQ        DI, DX
-	JZ          done_286
+	JZ          done_316
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (CX)(DI*4), K1, Z2
@@ -4075,17 +4856,17 @@ tail_285:
 	VFMADD231PS Z1, Z2, Z0
 	VMOVUPS     Z0, K1, (AX)(DI*4)
 
-done_286:
-	JMP affine_done_281
+done_316:
+	JMP affine_done_311
 
-nobias_280:
+nobias_310:
 	XORQ SI, SI
 	MOVQ DX, DI
 	SUBQ $0x00000020, DI
 
-unrolled_287:
+unrolled_317:
 	CMPQ    SI, DI
-	JG      single_288
+	JG      single_318
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
@@ -4097,26 +4878,26 @@ unrolled_287:
 	VMULPS  64(BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_287
+	JMP     unrolled_317
 
-single_288:
+single_318:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_289:
+one_319:
 	CMPQ    SI, DI
-	JG      tail_290
+	JG      tail_320
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
 	VMULPS  (BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_289
+	JMP     one_319
 
-tail_290:
+tail_320:
 	SUBQ      SI, DX
-	JZ        done_291
+	JZ        done_321
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z2
@@ -4126,8 +4907,8 @@ tail_290:
 	VMULPS    Z0, Z2, Z2
 	VMOVUPS   Z2, K1, (AX)(SI*4)
 
-done_291:
-affine_done_281:
+done_321:
+affine_done_311:
 	VZEROUPPER
 	RET
 
@@ -4143,30 +4924,30 @@ TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_292:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     gemv_rows1_293
-	MOVQ   DX, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	XORQ   R13, R13
-	MOVQ   SI, R14
-	SUBQ   $0x00000020, R14
+gemv_rows4_322:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_323
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000020, R14
 
-unrolled_295:
+unrolled_325:
 	CMPQ        R13, R14
-	JG          single_296
+	JG          single_326
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -4178,141 +4959,141 @@ unrolled_295:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_295
+	JMP         unrolled_325
 
-single_296:
+single_326:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_297:
+one_327:
 	CMPQ        R13, R14
-	JG          tail_298
+	JG          tail_328
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_297
+	JMP         one_327
 
-tail_298:
+tail_328:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_299
+	JZ          done_329
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z8
-	VMOVUPS.Z   (R9)(R13*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z0
-	VMOVUPS.Z   (R10)(R13*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z2
-	VMOVUPS.Z   (R11)(R13*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z4
-	VMOVUPS.Z   (R12)(R13*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z6
+	VMOVUPS.Z   (R9)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R10)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R11)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R12)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
 
-done_299:
+done_329:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
 	VADDPS        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z0, Y8
-	VADDPS        Y8, Y0, Y8
-	VEXTRACTF32X4 $0x01, Y8, X11
-	VADDPS        X11, X8, X8
-	VMOVHLPS      X8, X8, X11
-	VADDPS        X11, X8, X8
-	VMOVSHDUP     X8, X11
-	VADDSS        X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z2, Y11
-	VADDPS        Y11, Y2, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x10, X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z4, Y11
-	VADDPS        Y11, Y4, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x20, X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z6, Y11
-	VADDPS        Y11, Y6, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x30, X11, X8, X8
-	VMOVUPS       X8, (AX)(R8*4)
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_292
+	JMP           gemv_rows4_322
 
-gemv_rows1_293:
-	CMPQ   R8, CX
-	JAE    gemv_done_294
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000020, R10
+gemv_rows1_323:
+	CMPQ    R8, CX
+	JAE     gemv_done_324
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
 
-unrolled_300:
+unrolled_330:
 	CMPQ        R9, R10
-	JG          single_301
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z9
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(DX)(R9*4), Z0, Z10
+	JG          single_331
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
+	VMOVUPS     64(BX)(R9*4), Z2
+	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_300
+	JMP         unrolled_330
 
-single_301:
+single_331:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_302:
+one_332:
 	CMPQ        R9, R10
-	JG          tail_303
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z9
+	JG          tail_333
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_302
+	JMP         one_332
 
-tail_303:
+tail_333:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_304
+	JZ          done_334
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (DX)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z9
+	VMOVUPS.Z   (BX)(R9*4), K1, Z2
+	VMOVUPS.Z   (DX)(R9*4), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
 
-done_304:
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
+done_334:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_293
+	JMP           gemv_rows1_323
 
-gemv_done_294:
+gemv_done_324:
 	VZEROUPPER
 	RET
 
@@ -4328,11 +5109,11 @@ TEXT ·gemvPrefetchAVX512(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_305:
+gemv_rows4_335:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_306
+	JB      gemv_rows1_336
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -4341,21 +5122,21 @@ gemv_rows4_305:
 	LEAQ    (R13)(DI*1), R15
 	CMPQ    R9, $0x00000008
 	CMOVQLT R14, R15
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
 	XORQ    R9, R9
 	MOVQ    SI, R14
 	SUBQ    $0x00000020, R14
 
-unrolled_308:
+unrolled_338:
 	CMPQ        R9, R14
-	JG          single_309
+	JG          single_339
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -4377,15 +5158,15 @@ unrolled_308:
 	VFMADD231PS 64(R12)(R9*4), Z8, Z5
 	VFMADD231PS 64(R13)(R9*4), Z8, Z7
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_308
+	JMP         unrolled_338
 
-single_309:
+single_339:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_310:
+one_340:
 	CMPQ        R9, R14
-	JG          tail_311
+	JG          tail_341
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -4397,126 +5178,126 @@ one_310:
 	VFMADD231PS (R12)(R9*4), Z8, Z4
 	VFMADD231PS (R13)(R9*4), Z8, Z6
 	ADDQ        $0x00000010, R9
-	JMP         one_310
+	JMP         one_340
 
-tail_311:
+tail_341:
 	MOVQ        SI, R14
 	SUBQ        R9, R14
-	JZ          done_312
+	JZ          done_342
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z8
-	VMOVUPS.Z   (R10)(R9*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z0
-	VMOVUPS.Z   (R11)(R9*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z2
-	VMOVUPS.Z   (R12)(R9*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z4
-	VMOVUPS.Z   (R13)(R9*4), K1, Z11
-	VFMADD231PS Z11, Z8, Z6
+	VMOVUPS.Z   (R10)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R11)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R12)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
 
-done_312:
+done_342:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
 	VADDPS        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z0, Y8
-	VADDPS        Y8, Y0, Y8
-	VEXTRACTF32X4 $0x01, Y8, X11
-	VADDPS        X11, X8, X8
-	VMOVHLPS      X8, X8, X11
-	VADDPS        X11, X8, X8
-	VMOVSHDUP     X8, X11
-	VADDSS        X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z2, Y11
-	VADDPS        Y11, Y2, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x10, X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z4, Y11
-	VADDPS        Y11, Y4, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x20, X11, X8, X8
-	VEXTRACTF64X4 $0x01, Z6, Y11
-	VADDPS        Y11, Y6, Y11
-	VEXTRACTF32X4 $0x01, Y11, X12
-	VADDPS        X12, X11, X11
-	VMOVHLPS      X11, X11, X12
-	VADDPS        X12, X11, X11
-	VMOVSHDUP     X11, X12
-	VADDSS        X12, X11, X11
-	VINSERTPS     $0x30, X11, X8, X8
-	VMOVUPS       X8, (AX)(R8*4)
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_305
+	JMP           gemv_rows4_335
 
-gemv_rows1_306:
-	CMPQ   R8, CX
-	JAE    gemv_done_307
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000020, R10
+gemv_rows1_336:
+	CMPQ    R8, CX
+	JAE     gemv_done_337
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
 
-unrolled_313:
+unrolled_343:
 	CMPQ        R9, R10
-	JG          single_314
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z9
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(DX)(R9*4), Z0, Z10
+	JG          single_344
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
+	VMOVUPS     64(BX)(R9*4), Z2
+	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_313
+	JMP         unrolled_343
 
-single_314:
+single_344:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_315:
+one_345:
 	CMPQ        R9, R10
-	JG          tail_316
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z9
+	JG          tail_346
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_315
+	JMP         one_345
 
-tail_316:
+tail_346:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_317
+	JZ          done_347
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (DX)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z9
+	VMOVUPS.Z   (BX)(R9*4), K1, Z2
+	VMOVUPS.Z   (DX)(R9*4), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
 
-done_317:
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
+done_347:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_306
+	JMP           gemv_rows1_336
 
-gemv_done_307:
+gemv_done_337:
 	VZEROUPPER
 	RET
 
@@ -4532,27 +5313,27 @@ TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_319:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000080
-	JB     cols_next_318
-	LEAQ   (DX)(R8*4), R9
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	XORQ   R10, R10
-	MOVQ   SI, R11
-	SUBQ   $0x00000002, R11
+cols_349:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000080
+	JB      cols_next_348
+	LEAQ    (DX)(R8*4), R9
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	XORQ    R10, R10
+	MOVQ    SI, R11
+	SUBQ    $0x00000002, R11
 
-pairs_320:
+pairs_350:
 	CMPQ         R10, R11
-	JG           lastrow_321
+	JG           lastrow_351
 	VBROADCASTSS (BX)(R10*4), Z8
 	VBROADCASTSS 4(BX)(R10*4), Z9
 	VFMADD231PS  (R9), Z8, Z0
@@ -4573,11 +5354,11 @@ pairs_320:
 	VFMADD231PS  448(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_320
+	JMP          pairs_350
 
-lastrow_321:
+lastrow_351:
 	CMPQ         R10, SI
-	JAE          rows_done_322
+	JAE          rows_done_352
 	VBROADCASTSS (BX)(R10*4), Z8
 	VFMADD231PS  (R9), Z8, Z0
 	VFMADD231PS  64(R9), Z8, Z1
@@ -4588,7 +5369,7 @@ lastrow_321:
 	VFMADD231PS  384(R9), Z8, Z6
 	VFMADD231PS  448(R9), Z8, Z7
 
-rows_done_322:
+rows_done_352:
 	VMOVUPS Z0, (AX)(R8*4)
 	VMOVUPS Z1, 64(AX)(R8*4)
 	VMOVUPS Z2, 128(AX)(R8*4)
@@ -4598,138 +5379,138 @@ rows_done_322:
 	VMOVUPS Z6, 384(AX)(R8*4)
 	VMOVUPS Z7, 448(AX)(R8*4)
 	ADDQ    $0x00000080, R8
-	JMP     cols_319
+	JMP     cols_349
 
-cols_next_318:
-cols_324:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000040
-	JB     cols_next_323
-	LEAQ   (DX)(R8*4), R9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	XORQ   R10, R10
-	MOVQ   SI, R11
-	SUBQ   $0x00000002, R11
+cols_next_348:
+cols_354:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000040
+	JB      cols_next_353
+	LEAQ    (DX)(R8*4), R9
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	XORQ    R10, R10
+	MOVQ    SI, R11
+	SUBQ    $0x00000002, R11
 
-pairs_325:
+pairs_355:
 	CMPQ         R10, R11
-	JG           lastrow_326
-	VBROADCASTSS (BX)(R10*4), Z0
-	VBROADCASTSS 4(BX)(R10*4), Z1
-	VFMADD231PS  (R9), Z0, Z10
-	VFMADD231PS  64(R9), Z0, Z11
-	VFMADD231PS  128(R9), Z0, Z12
-	VFMADD231PS  192(R9), Z0, Z13
-	VFMADD231PS  (R9)(DI*1), Z1, Z14
-	VFMADD231PS  64(R9)(DI*1), Z1, Z15
-	VFMADD231PS  128(R9)(DI*1), Z1, Z16
-	VFMADD231PS  192(R9)(DI*1), Z1, Z17
+	JG           lastrow_356
+	VBROADCASTSS (BX)(R10*4), Z8
+	VBROADCASTSS 4(BX)(R10*4), Z9
+	VFMADD231PS  (R9), Z8, Z0
+	VFMADD231PS  64(R9), Z8, Z1
+	VFMADD231PS  128(R9), Z8, Z2
+	VFMADD231PS  192(R9), Z8, Z3
+	VFMADD231PS  (R9)(DI*1), Z9, Z4
+	VFMADD231PS  64(R9)(DI*1), Z9, Z5
+	VFMADD231PS  128(R9)(DI*1), Z9, Z6
+	VFMADD231PS  192(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_325
+	JMP          pairs_355
 
-lastrow_326:
+lastrow_356:
 	CMPQ         R10, SI
-	JAE          rows_done_327
-	VBROADCASTSS (BX)(R10*4), Z0
-	VFMADD231PS  (R9), Z0, Z10
-	VFMADD231PS  64(R9), Z0, Z11
-	VFMADD231PS  128(R9), Z0, Z12
-	VFMADD231PS  192(R9), Z0, Z13
+	JAE          rows_done_357
+	VBROADCASTSS (BX)(R10*4), Z8
+	VFMADD231PS  (R9), Z8, Z0
+	VFMADD231PS  64(R9), Z8, Z1
+	VFMADD231PS  128(R9), Z8, Z2
+	VFMADD231PS  192(R9), Z8, Z3
 
-rows_done_327:
-	VADDPS  Z14, Z10, Z10
-	VMOVUPS Z10, (AX)(R8*4)
-	VADDPS  Z15, Z11, Z11
-	VMOVUPS Z11, 64(AX)(R8*4)
-	VADDPS  Z16, Z12, Z12
-	VMOVUPS Z12, 128(AX)(R8*4)
-	VADDPS  Z17, Z13, Z13
-	VMOVUPS Z13, 192(AX)(R8*4)
+rows_done_357:
+	VADDPS  Z4, Z0, Z0
+	VMOVUPS Z0, (AX)(R8*4)
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z1, 64(AX)(R8*4)
+	VADDPS  Z6, Z2, Z2
+	VMOVUPS Z2, 128(AX)(R8*4)
+	VADDPS  Z7, Z3, Z3
+	VMOVUPS Z3, 192(AX)(R8*4)
 	ADDQ    $0x00000040, R8
-	JMP     cols_324
+	JMP     cols_354
 
-cols_next_323:
-cols_329:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000010
-	JB     cols_next_328
-	LEAQ   (DX)(R8*4), R9
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	XORQ   R10, R10
-	MOVQ   SI, R11
-	SUBQ   $0x00000002, R11
+cols_next_353:
+cols_359:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000010
+	JB      cols_next_358
+	LEAQ    (DX)(R8*4), R9
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R10, R10
+	MOVQ    SI, R11
+	SUBQ    $0x00000002, R11
 
-pairs_330:
+pairs_360:
 	CMPQ         R10, R11
-	JG           lastrow_331
-	VBROADCASTSS (BX)(R10*4), Z0
-	VBROADCASTSS 4(BX)(R10*4), Z1
-	VFMADD231PS  (R9), Z0, Z18
-	VFMADD231PS  (R9)(DI*1), Z1, Z19
+	JG           lastrow_361
+	VBROADCASTSS (BX)(R10*4), Z2
+	VBROADCASTSS 4(BX)(R10*4), Z3
+	VFMADD231PS  (R9), Z2, Z0
+	VFMADD231PS  (R9)(DI*1), Z3, Z1
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_330
+	JMP          pairs_360
 
-lastrow_331:
+lastrow_361:
 	CMPQ         R10, SI
-	JAE          rows_done_332
-	VBROADCASTSS (BX)(R10*4), Z0
-	VFMADD231PS  (R9), Z0, Z18
+	JAE          rows_done_362
+	VBROADCASTSS (BX)(R10*4), Z2
+	VFMADD231PS  (R9), Z2, Z0
 
-rows_done_332:
-	VADDPS  Z19, Z18, Z18
-	VMOVUPS Z18, (AX)(R8*4)
+rows_done_362:
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)(R8*4)
 	ADDQ    $0x00000010, R8
-	JMP     cols_329
+	JMP     cols_359
 
-cols_next_328:
-	SUBQ   R8, CX
-	JZ     gemvT_done_333
-	LEAQ   kmask<>+0(SB), R9
-	KMOVW  (R9)(CX*2), K1
-	LEAQ   (DX)(R8*4), CX
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	XORQ   DX, DX
-	MOVQ   SI, R9
-	SUBQ   $0x00000002, R9
+cols_next_358:
+	SUBQ    R8, CX
+	JZ      gemvT_done_363
+	LEAQ    kmask<>+0(SB), R9
+	KMOVW   (R9)(CX*2), K1
+	LEAQ    (DX)(R8*4), CX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    DX, DX
+	MOVQ    SI, R9
+	SUBQ    $0x00000002, R9
 
-pairs_334:
+pairs_364:
 	CMPQ         DX, R9
-	JG           lastrow_335
-	VBROADCASTSS (BX)(DX*4), Z0
-	VBROADCASTSS 4(BX)(DX*4), Z1
-	VMOVUPS.Z    (CX), K1, Z2
-	VFMADD231PS  Z2, Z0, Z20
-	VMOVUPS.Z    (CX)(DI*1), K1, Z0
-	VFMADD231PS  Z0, Z1, Z21
+	JG           lastrow_365
+	VBROADCASTSS (BX)(DX*4), Z2
+	VBROADCASTSS 4(BX)(DX*4), Z3
+	VMOVUPS.Z    (CX), K1, Z4
+	VFMADD231PS  Z4, Z2, Z0
+	VMOVUPS.Z    (CX)(DI*1), K1, Z2
+	VFMADD231PS  Z2, Z3, Z1
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_334
+	JMP          pairs_364
 
-lastrow_335:
+lastrow_365:
 	CMPQ         DX, SI
-	JAE          rows_done_336
-	VBROADCASTSS (BX)(DX*4), Z0
-	VMOVUPS.Z    (CX), K1, Z1
-	VFMADD231PS  Z1, Z0, Z20
+	JAE          rows_done_366
+	VBROADCASTSS (BX)(DX*4), Z2
+	VMOVUPS.Z    (CX), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
 
-rows_done_336:
-	VADDPS  Z21, Z20, Z20
-	VMOVUPS Z20, K1, (AX)(R8*4)
+rows_done_366:
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, K1, (AX)(R8*4)
 
-gemvT_done_333:
+gemvT_done_363:
 	VZEROUPPER
 	RET
 
@@ -4745,11 +5526,11 @@ TEXT ·gemvTStreamAVX512(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemvT_rows4_337:
+gemvT_rows4_367:
 	MOVQ         SI, R9
 	SUBQ         R8, R9
 	CMPQ         R9, $0x00000004
-	JB           gemvT_rows1_338
+	JB           gemvT_rows1_368
 	MOVQ         DX, R10
 	LEAQ         (R10)(DI*1), R11
 	LEAQ         (R11)(DI*1), R12
@@ -4766,9 +5547,9 @@ gemvT_rows4_337:
 	MOVQ         CX, R14
 	SUBQ         $0x00000020, R14
 
-unrolled_340:
+unrolled_370:
 	CMPQ        R9, R14
-	JG          single_341
+	JG          single_371
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -4792,15 +5573,15 @@ unrolled_340:
 	VFMADD231PS 64(R13)(R9*4), Z3, Z4
 	VMOVUPS     Z4, 64(AX)(R9*4)
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_340
+	JMP         unrolled_370
 
-single_341:
+single_371:
 	MOVQ CX, R14
 	SUBQ $0x00000010, R14
 
-one_342:
+one_372:
 	CMPQ        R9, R14
-	JG          tail_343
+	JG          tail_373
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -4813,12 +5594,12 @@ one_342:
 	VFMADD231PS (R13)(R9*4), Z3, Z4
 	VMOVUPS     Z4, (AX)(R9*4)
 	ADDQ        $0x00000010, R9
-	JMP         one_342
+	JMP         one_372
 
-tail_343:
+tail_373:
 	MOVQ        CX, R14
 	SUBQ        R9, R14
-	JZ          done_344
+	JZ          done_374
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (AX)(R9*4), K1, Z4
@@ -4832,22 +5613,22 @@ tail_343:
 	VFMADD231PS Z0, Z3, Z4
 	VMOVUPS     Z4, K1, (AX)(R9*4)
 
-done_344:
+done_374:
 	LEAQ (DX)(DI*4), DX
 	ADDQ $0x00000004, R8
-	JMP  gemvT_rows4_337
+	JMP  gemvT_rows4_367
 
-gemvT_rows1_338:
+gemvT_rows1_368:
 	CMPQ         R8, SI
-	JAE          gemvT_done_339
+	JAE          gemvT_done_369
 	VBROADCASTSS (BX)(R8*4), Z0
 	XORQ         R9, R9
 	MOVQ         CX, R10
 	SUBQ         $0x00000020, R10
 
-unrolled_345:
+unrolled_375:
 	CMPQ        R9, R10
-	JG          single_346
+	JG          single_376
 	VMOVUPS     (AX)(R9*4), Z1
 	VFMADD231PS (DX)(R9*4), Z0, Z1
 	VMOVUPS     Z1, (AX)(R9*4)
@@ -4855,25 +5636,25 @@ unrolled_345:
 	VFMADD231PS 64(DX)(R9*4), Z0, Z1
 	VMOVUPS     Z1, 64(AX)(R9*4)
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_345
+	JMP         unrolled_375
 
-single_346:
+single_376:
 	MOVQ CX, R10
 	SUBQ $0x00000010, R10
 
-one_347:
+one_377:
 	CMPQ        R9, R10
-	JG          tail_348
+	JG          tail_378
 	VMOVUPS     (AX)(R9*4), Z1
 	VFMADD231PS (DX)(R9*4), Z0, Z1
 	VMOVUPS     Z1, (AX)(R9*4)
 	ADDQ        $0x00000010, R9
-	JMP         one_347
+	JMP         one_377
 
-tail_348:
+tail_378:
 	MOVQ        CX, R10
 	SUBQ        R9, R10
-	JZ          done_349
+	JZ          done_379
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (AX)(R9*4), K1, Z1
@@ -4881,12 +5662,12 @@ tail_348:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (AX)(R9*4)
 
-done_349:
+done_379:
 	ADDQ DI, DX
 	INCQ R8
-	JMP  gemvT_rows1_338
+	JMP  gemvT_rows1_368
 
-gemvT_done_339:
+gemvT_done_369:
 	VZEROUPPER
 	RET
 
@@ -4902,30 +5683,30 @@ TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_350:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     gemv_rows1_351
-	MOVQ   SI, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	XORQ   R13, R13
-	MOVQ   BX, R14
-	SUBQ   $0x00000020, R14
+gemv_rows4_380:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_381
+	MOVQ    SI, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	XORQ    R13, R13
+	MOVQ    BX, R14
+	SUBQ    $0x00000020, R14
 
-unrolled_353:
+unrolled_383:
 	CMPQ        R13, R14
-	JG          single_354
+	JG          single_384
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -4937,141 +5718,141 @@ unrolled_353:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_353
+	JMP         unrolled_383
 
-single_354:
+single_384:
 	MOVQ BX, R14
 	SUBQ $0x00000010, R14
 
-one_355:
+one_385:
 	CMPQ        R13, R14
-	JG          tail_356
+	JG          tail_386
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_355
+	JMP         one_385
 
-tail_356:
+tail_386:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_357
+	JZ          done_387
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R13*4), K1, Z8
-	VMOVUPS.Z   (R9)(R13*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z0
-	VMOVUPS.Z   (R10)(R13*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z2
-	VMOVUPS.Z   (R11)(R13*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z4
-	VMOVUPS.Z   (R12)(R13*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z6
+	VMOVUPS.Z   (R9)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R10)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R11)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R12)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
 
-done_357:
+done_387:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
 	VADDPS        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z0, Y8
-	VADDPS        Y8, Y0, Y8
-	VEXTRACTF32X4 $0x01, Y8, X21
-	VADDPS        X21, X8, X8
-	VMOVHLPS      X8, X8, X21
-	VADDPS        X21, X8, X8
-	VMOVSHDUP     X8, X21
-	VADDSS        X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z2, Y21
-	VADDPS        Y21, Y2, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x10, X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z4, Y21
-	VADDPS        Y21, Y4, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x20, X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z6, Y21
-	VADDPS        Y21, Y6, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x30, X21, X8, X8
-	VMOVUPS       X8, (AX)(R8*4)
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_350
+	JMP           gemv_rows4_380
 
-gemv_rows1_351:
-	CMPQ   R8, CX
-	JAE    gemv_done_352
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000020, R10
+gemv_rows1_381:
+	CMPQ    R8, CX
+	JAE     gemv_done_382
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    BX, R10
+	SUBQ    $0x00000020, R10
 
-unrolled_358:
+unrolled_388:
 	CMPQ        R9, R10
-	JG          single_359
-	VMOVUPS     (DX)(R9*4), Z0
-	VFMADD231PS (SI)(R9*4), Z0, Z9
-	VMOVUPS     64(DX)(R9*4), Z0
-	VFMADD231PS 64(SI)(R9*4), Z0, Z10
+	JG          single_389
+	VMOVUPS     (DX)(R9*4), Z2
+	VFMADD231PS (SI)(R9*4), Z2, Z0
+	VMOVUPS     64(DX)(R9*4), Z2
+	VFMADD231PS 64(SI)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_358
+	JMP         unrolled_388
 
-single_359:
+single_389:
 	MOVQ BX, R10
 	SUBQ $0x00000010, R10
 
-one_360:
+one_390:
 	CMPQ        R9, R10
-	JG          tail_361
-	VMOVUPS     (DX)(R9*4), Z0
-	VFMADD231PS (SI)(R9*4), Z0, Z9
+	JG          tail_391
+	VMOVUPS     (DX)(R9*4), Z2
+	VFMADD231PS (SI)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_360
+	JMP         one_390
 
-tail_361:
+tail_391:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_362
+	JZ          done_392
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (DX)(R9*4), K1, Z0
-	VMOVUPS.Z   (SI)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z9
+	VMOVUPS.Z   (DX)(R9*4), K1, Z2
+	VMOVUPS.Z   (SI)(R9*4), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
 
-done_362:
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
+done_392:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           gemv_rows1_351
+	JMP           gemv_rows1_381
 
-gemv_done_352:
+gemv_done_382:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -5081,176 +5862,176 @@ gemv_done_352:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_363:
-	MOVQ   CX, R9
-	SUBQ   R8, R9
-	CMPQ   R9, $0x00000004
-	JB     gemv_rows1_364
-	MOVQ   DX, R9
-	LEAQ   (R9)(DI*1), R10
-	LEAQ   (R10)(DI*1), R11
-	LEAQ   (R11)(DI*1), R12
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	XORQ   R13, R13
-	MOVQ   SI, R14
-	SUBQ   $0x00000020, R14
+gemv_rows4_393:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_394
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000020, R14
 
-unrolled_366:
+unrolled_396:
 	CMPQ        R13, R14
-	JG          single_367
-	VMOVUPS     (BX)(R13*4), Z0
-	VFMADD231PS (R9)(R13*4), Z0, Z11
-	VFMADD231PS (R10)(R13*4), Z0, Z13
-	VFMADD231PS (R11)(R13*4), Z0, Z15
-	VFMADD231PS (R12)(R13*4), Z0, Z17
-	VMOVUPS     64(BX)(R13*4), Z0
-	VFMADD231PS 64(R9)(R13*4), Z0, Z12
-	VFMADD231PS 64(R10)(R13*4), Z0, Z14
-	VFMADD231PS 64(R11)(R13*4), Z0, Z16
-	VFMADD231PS 64(R12)(R13*4), Z0, Z18
+	JG          single_397
+	VMOVUPS     (BX)(R13*4), Z8
+	VFMADD231PS (R9)(R13*4), Z8, Z0
+	VFMADD231PS (R10)(R13*4), Z8, Z2
+	VFMADD231PS (R11)(R13*4), Z8, Z4
+	VFMADD231PS (R12)(R13*4), Z8, Z6
+	VMOVUPS     64(BX)(R13*4), Z8
+	VFMADD231PS 64(R9)(R13*4), Z8, Z1
+	VFMADD231PS 64(R10)(R13*4), Z8, Z3
+	VFMADD231PS 64(R11)(R13*4), Z8, Z5
+	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_366
+	JMP         unrolled_396
 
-single_367:
+single_397:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_368:
+one_398:
 	CMPQ        R13, R14
-	JG          tail_369
-	VMOVUPS     (BX)(R13*4), Z0
-	VFMADD231PS (R9)(R13*4), Z0, Z11
-	VFMADD231PS (R10)(R13*4), Z0, Z13
-	VFMADD231PS (R11)(R13*4), Z0, Z15
-	VFMADD231PS (R12)(R13*4), Z0, Z17
+	JG          tail_399
+	VMOVUPS     (BX)(R13*4), Z8
+	VFMADD231PS (R9)(R13*4), Z8, Z0
+	VFMADD231PS (R10)(R13*4), Z8, Z2
+	VFMADD231PS (R11)(R13*4), Z8, Z4
+	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_368
+	JMP         one_398
 
-tail_369:
+tail_399:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_370
+	JZ          done_400
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (BX)(R13*4), K1, Z0
-	VMOVUPS.Z   (R9)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z11
-	VMOVUPS.Z   (R10)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z13
-	VMOVUPS.Z   (R11)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z15
-	VMOVUPS.Z   (R12)(R13*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z17
+	VMOVUPS.Z   (BX)(R13*4), K1, Z8
+	VMOVUPS.Z   (R9)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R10)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R11)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R12)(R13*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
 
-done_370:
-	VADDPS        Z12, Z11, Z11
-	VADDPS        Z14, Z13, Z13
-	VADDPS        Z16, Z15, Z15
-	VADDPS        Z18, Z17, Z17
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z13, Y1
-	VADDPS        Y1, Y13, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x10, X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z15, Y1
-	VADDPS        Y1, Y15, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x20, X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z17, Y1
-	VADDPS        Y1, Y17, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x30, X1, X0, X0
-	VMOVUPS       X0, (AX)(R8*4)
+done_400:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_363
+	JMP           gemv_rows4_393
 
-gemv_rows1_364:
-	CMPQ   R8, CX
-	JAE    gemv_done_365
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000020, R10
+gemv_rows1_394:
+	CMPQ    R8, CX
+	JAE     gemv_done_395
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
 
-unrolled_371:
+unrolled_401:
 	CMPQ        R9, R10
-	JG          single_372
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z19
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(DX)(R9*4), Z0, Z20
+	JG          single_402
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
+	VMOVUPS     64(BX)(R9*4), Z2
+	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_371
+	JMP         unrolled_401
 
-single_372:
+single_402:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_373:
+one_403:
 	CMPQ        R9, R10
-	JG          tail_374
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z19
+	JG          tail_404
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_373
+	JMP         one_403
 
-tail_374:
+tail_404:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_375
+	JZ          done_405
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (DX)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z19
+	VMOVUPS.Z   (BX)(R9*4), K1, Z2
+	VMOVUPS.Z   (DX)(R9*4), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
 
-done_375:
-	VADDPS        Z20, Z19, Z19
-	VEXTRACTF64X4 $0x01, Z19, Y0
-	VADDPS        Y0, Y19, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
+done_405:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_364
+	JMP           gemv_rows1_394
 
-gemv_done_365:
+gemv_done_395:
 	VZEROUPPER
 	RET
 
@@ -5266,11 +6047,11 @@ TEXT ·downUpPrefetchAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_376:
+gemv_rows4_406:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_377
+	JB      gemv_rows1_407
 	MOVQ    SI, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -5278,21 +6059,21 @@ gemv_rows4_376:
 	LEAQ    (R13)(DI*1), R14
 	CMPQ    R9, $0x00000008
 	CMOVQLT SI, R14
-	VPXORD  Z0, Z0, Z0
-	VPXORD  Z1, Z1, Z1
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	VPXORD  Z4, Z4, Z4
-	VPXORD  Z5, Z5, Z5
-	VPXORD  Z6, Z6, Z6
-	VPXORD  Z7, Z7, Z7
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
 	XORQ    R9, R9
 	MOVQ    BX, R15
 	SUBQ    $0x00000020, R15
 
-unrolled_379:
+unrolled_409:
 	CMPQ        R9, R15
-	JG          single_380
+	JG          single_410
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -5314,15 +6095,15 @@ unrolled_379:
 	VFMADD231PS 64(R12)(R9*4), Z8, Z5
 	VFMADD231PS 64(R13)(R9*4), Z8, Z7
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_379
+	JMP         unrolled_409
 
-single_380:
+single_410:
 	MOVQ BX, R15
 	SUBQ $0x00000010, R15
 
-one_381:
+one_411:
 	CMPQ        R9, R15
-	JG          tail_382
+	JG          tail_412
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -5334,126 +6115,126 @@ one_381:
 	VFMADD231PS (R12)(R9*4), Z8, Z4
 	VFMADD231PS (R13)(R9*4), Z8, Z6
 	ADDQ        $0x00000010, R9
-	JMP         one_381
+	JMP         one_411
 
-tail_382:
+tail_412:
 	MOVQ        BX, R14
 	SUBQ        R9, R14
-	JZ          done_383
+	JZ          done_413
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R9*4), K1, Z8
-	VMOVUPS.Z   (R10)(R9*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z0
-	VMOVUPS.Z   (R11)(R9*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z2
-	VMOVUPS.Z   (R12)(R9*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z4
-	VMOVUPS.Z   (R13)(R9*4), K1, Z21
-	VFMADD231PS Z21, Z8, Z6
+	VMOVUPS.Z   (R10)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R11)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R12)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
 
-done_383:
+done_413:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
 	VADDPS        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z0, Y8
-	VADDPS        Y8, Y0, Y8
-	VEXTRACTF32X4 $0x01, Y8, X21
-	VADDPS        X21, X8, X8
-	VMOVHLPS      X8, X8, X21
-	VADDPS        X21, X8, X8
-	VMOVSHDUP     X8, X21
-	VADDSS        X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z2, Y21
-	VADDPS        Y21, Y2, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x10, X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z4, Y21
-	VADDPS        Y21, Y4, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x20, X21, X8, X8
-	VEXTRACTF64X4 $0x01, Z6, Y21
-	VADDPS        Y21, Y6, Y21
-	VEXTRACTF32X4 $0x01, Y21, X22
-	VADDPS        X22, X21, X21
-	VMOVHLPS      X21, X21, X22
-	VADDPS        X22, X21, X21
-	VMOVSHDUP     X21, X22
-	VADDSS        X22, X21, X21
-	VINSERTPS     $0x30, X21, X8, X8
-	VMOVUPS       X8, (AX)(R8*4)
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_376
+	JMP           gemv_rows4_406
 
-gemv_rows1_377:
-	CMPQ   R8, CX
-	JAE    gemv_done_378
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	XORQ   R9, R9
-	MOVQ   BX, R10
-	SUBQ   $0x00000020, R10
+gemv_rows1_407:
+	CMPQ    R8, CX
+	JAE     gemv_done_408
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    BX, R10
+	SUBQ    $0x00000020, R10
 
-unrolled_384:
+unrolled_414:
 	CMPQ        R9, R10
-	JG          single_385
-	VMOVUPS     (DX)(R9*4), Z0
-	VFMADD231PS (SI)(R9*4), Z0, Z9
-	VMOVUPS     64(DX)(R9*4), Z0
-	VFMADD231PS 64(SI)(R9*4), Z0, Z10
+	JG          single_415
+	VMOVUPS     (DX)(R9*4), Z2
+	VFMADD231PS (SI)(R9*4), Z2, Z0
+	VMOVUPS     64(DX)(R9*4), Z2
+	VFMADD231PS 64(SI)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_384
+	JMP         unrolled_414
 
-single_385:
+single_415:
 	MOVQ BX, R10
 	SUBQ $0x00000010, R10
 
-one_386:
+one_416:
 	CMPQ        R9, R10
-	JG          tail_387
-	VMOVUPS     (DX)(R9*4), Z0
-	VFMADD231PS (SI)(R9*4), Z0, Z9
+	JG          tail_417
+	VMOVUPS     (DX)(R9*4), Z2
+	VFMADD231PS (SI)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_386
+	JMP         one_416
 
-tail_387:
+tail_417:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_388
+	JZ          done_418
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (DX)(R9*4), K1, Z0
-	VMOVUPS.Z   (SI)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z9
+	VMOVUPS.Z   (DX)(R9*4), K1, Z2
+	VMOVUPS.Z   (SI)(R9*4), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
 
-done_388:
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
+done_418:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           gemv_rows1_377
+	JMP           gemv_rows1_407
 
-gemv_done_378:
+gemv_done_408:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -5463,11 +6244,11 @@ gemv_done_378:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_389:
+gemv_rows4_419:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_390
+	JB      gemv_rows1_420
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -5475,1145 +6256,1151 @@ gemv_rows4_389:
 	LEAQ    (R13)(DI*1), R14
 	CMPQ    R9, $0x00000008
 	CMOVQLT DX, R14
-	VPXORD  Z11, Z11, Z11
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	VPXORD  Z16, Z16, Z16
-	VPXORD  Z17, Z17, Z17
-	VPXORD  Z18, Z18, Z18
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
 	XORQ    R9, R9
 	MOVQ    SI, R15
 	SUBQ    $0x00000020, R15
 
-unrolled_392:
+unrolled_422:
 	CMPQ        R9, R15
-	JG          single_393
+	JG          single_423
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
 	PREFETCHT1  192(R14)
 	ADDQ        $0x00000100, R14
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (R10)(R9*4), Z0, Z11
-	VFMADD231PS (R11)(R9*4), Z0, Z13
-	VFMADD231PS (R12)(R9*4), Z0, Z15
-	VFMADD231PS (R13)(R9*4), Z0, Z17
+	VMOVUPS     (BX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
 	PREFETCHT1  192(R14)
 	ADDQ        $0x00000100, R14
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(R10)(R9*4), Z0, Z12
-	VFMADD231PS 64(R11)(R9*4), Z0, Z14
-	VFMADD231PS 64(R12)(R9*4), Z0, Z16
-	VFMADD231PS 64(R13)(R9*4), Z0, Z18
+	VMOVUPS     64(BX)(R9*4), Z8
+	VFMADD231PS 64(R10)(R9*4), Z8, Z1
+	VFMADD231PS 64(R11)(R9*4), Z8, Z3
+	VFMADD231PS 64(R12)(R9*4), Z8, Z5
+	VFMADD231PS 64(R13)(R9*4), Z8, Z7
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_392
+	JMP         unrolled_422
 
-single_393:
+single_423:
 	MOVQ SI, R15
 	SUBQ $0x00000010, R15
 
-one_394:
+one_424:
 	CMPQ        R9, R15
-	JG          tail_395
+	JG          tail_425
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
 	PREFETCHT1  192(R14)
 	ADDQ        $0x00000100, R14
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (R10)(R9*4), Z0, Z11
-	VFMADD231PS (R11)(R9*4), Z0, Z13
-	VFMADD231PS (R12)(R9*4), Z0, Z15
-	VFMADD231PS (R13)(R9*4), Z0, Z17
+	VMOVUPS     (BX)(R9*4), Z8
+	VFMADD231PS (R10)(R9*4), Z8, Z0
+	VFMADD231PS (R11)(R9*4), Z8, Z2
+	VFMADD231PS (R12)(R9*4), Z8, Z4
+	VFMADD231PS (R13)(R9*4), Z8, Z6
 	ADDQ        $0x00000010, R9
-	JMP         one_394
+	JMP         one_424
 
-tail_395:
+tail_425:
 	MOVQ        SI, R14
 	SUBQ        R9, R14
-	JZ          done_396
+	JZ          done_426
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (R10)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z11
-	VMOVUPS.Z   (R11)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z13
-	VMOVUPS.Z   (R12)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z15
-	VMOVUPS.Z   (R13)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z17
+	VMOVUPS.Z   (BX)(R9*4), K1, Z8
+	VMOVUPS.Z   (R10)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R11)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R12)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R13)(R9*4), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
 
-done_396:
-	VADDPS        Z12, Z11, Z11
-	VADDPS        Z14, Z13, Z13
-	VADDPS        Z16, Z15, Z15
-	VADDPS        Z18, Z17, Z17
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z13, Y1
-	VADDPS        Y1, Y13, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x10, X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z15, Y1
-	VADDPS        Y1, Y15, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x20, X1, X0, X0
-	VEXTRACTF64X4 $0x01, Z17, Y1
-	VADDPS        Y1, Y17, Y1
-	VEXTRACTF32X4 $0x01, Y1, X2
-	VADDPS        X2, X1, X1
-	VMOVHLPS      X1, X1, X2
-	VADDPS        X2, X1, X1
-	VMOVSHDUP     X1, X2
-	VADDSS        X2, X1, X1
-	VINSERTPS     $0x30, X1, X0, X0
-	VMOVUPS       X0, (AX)(R8*4)
+done_426:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_389
+	JMP           gemv_rows4_419
 
-gemv_rows1_390:
-	CMPQ   R8, CX
-	JAE    gemv_done_391
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	XORQ   R9, R9
-	MOVQ   SI, R10
-	SUBQ   $0x00000020, R10
+gemv_rows1_420:
+	CMPQ    R8, CX
+	JAE     gemv_done_421
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
 
-unrolled_397:
+unrolled_427:
 	CMPQ        R9, R10
-	JG          single_398
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z19
-	VMOVUPS     64(BX)(R9*4), Z0
-	VFMADD231PS 64(DX)(R9*4), Z0, Z20
+	JG          single_428
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
+	VMOVUPS     64(BX)(R9*4), Z2
+	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_397
+	JMP         unrolled_427
 
-single_398:
+single_428:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_399:
+one_429:
 	CMPQ        R9, R10
-	JG          tail_400
-	VMOVUPS     (BX)(R9*4), Z0
-	VFMADD231PS (DX)(R9*4), Z0, Z19
+	JG          tail_430
+	VMOVUPS     (BX)(R9*4), Z2
+	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_399
+	JMP         one_429
 
-tail_400:
+tail_430:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_401
+	JZ          done_431
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
-	VMOVUPS.Z   (BX)(R9*4), K1, Z0
-	VMOVUPS.Z   (DX)(R9*4), K1, Z1
-	VFMADD231PS Z1, Z0, Z19
+	VMOVUPS.Z   (BX)(R9*4), K1, Z2
+	VMOVUPS.Z   (DX)(R9*4), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
 
-done_401:
-	VADDPS        Z20, Z19, Z19
-	VEXTRACTF64X4 $0x01, Z19, Y0
-	VADDPS        Y0, Y19, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)(R8*4)
+done_431:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_390
+	JMP           gemv_rows1_420
 
-gemv_done_391:
+gemv_done_421:
 	VZEROUPPER
 	RET
 
 // func gemmNTAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
-TEXT ·gemmNTAVX512(SB), NOSPLIT, $0-144
+TEXT ·gemmNTAVX512(SB), NOSPLIT, $16-144
 	MOVQ next_base+72(FP), AX
 	MOVQ next_len+80(FP), CX
 	LEAQ -4(AX)(CX*4), CX
-	XORQ DX, DX
+	MOVQ $0x00000000, (SP)
 
-rowtile_402:
-	MOVQ m+96(FP), BX
-	SUBQ DX, BX
-	CMPQ BX, $0x00000004
-	JB   rowtile_next_403
-	XORQ BX, BX
+rowtile_432:
+	MOVQ m+96(FP), DX
+	SUBQ (SP), DX
+	CMPQ DX, $0x00000004
+	JB   rowtile_next_433
+	MOVQ $0x00000000, 8(SP)
 
-coltile_404:
-	MOVQ   n+104(FP), SI
-	SUBQ   BX, SI
-	CMPQ   SI, $0x00000002
-	JB     coltile_next_405
-	MOVQ   a_base+24(FP), SI
-	MOVQ   lda+120(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   DX, R8
-	IMULQ  DI, R8
-	ADDQ   SI, R8
-	LEAQ   (R8)(DI*1), SI
-	LEAQ   (SI)(DI*1), R9
-	LEAQ   (R9)(DI*1), DI
-	MOVQ   b_base+48(FP), R10
-	MOVQ   ldb+128(FP), R11
-	SHLQ   $0x02, R11
-	MOVQ   BX, R12
-	IMULQ  R11, R12
-	ADDQ   R10, R12
-	LEAQ   (R12)(R11*1), R10
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	MOVQ   k+112(FP), R11
-	XORQ   R13, R13
-	MOVQ   R11, R14
-	SUBQ   $0x00000020, R14
+coltile_434:
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000002
+	JB      coltile_next_435
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    b_base+48(FP), R8
+	MOVQ    ldb+128(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    8(SP), R10
+	IMULQ   R9, R10
+	ADDQ    R8, R10
+	LEAQ    (R10)(R9*1), R8
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	MOVQ    k+112(FP), R9
+	XORQ    R11, R11
+	MOVQ    R9, R12
+	SUBQ    $0x00000020, R12
 
-unrolled_406:
-	CMPQ        R13, R14
-	JG          single_407
+unrolled_436:
+	CMPQ        R11, R12
+	JG          single_437
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R13*4), Z8
-	VMOVUPS     (R10)(R13*4), Z9
-	VMOVUPS     (R8)(R13*4), Z10
+	VMOVUPS     (R10)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
+	VMOVUPS     (SI)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS     (SI)(R13*4), Z10
+	VMOVUPS     (DX)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS     (R9)(R13*4), Z10
+	VMOVUPS     (DI)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS     (DI)(R13*4), Z10
+	VMOVUPS     (BX)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
-	VMOVUPS     64(R12)(R13*4), Z8
-	VMOVUPS     64(R10)(R13*4), Z9
-	VMOVUPS     64(R8)(R13*4), Z10
+	VMOVUPS     64(R10)(R11*4), Z8
+	VMOVUPS     64(R8)(R11*4), Z9
+	VMOVUPS     64(SI)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS     64(SI)(R13*4), Z10
+	VMOVUPS     64(DX)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS     64(R9)(R13*4), Z10
+	VMOVUPS     64(DI)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS     64(DI)(R13*4), Z10
+	VMOVUPS     64(BX)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
-	ADDQ        $0x00000020, R13
-	JMP         unrolled_406
+	ADDQ        $0x00000020, R11
+	JMP         unrolled_436
 
-single_407:
-	MOVQ R11, R14
-	SUBQ $0x00000010, R14
+single_437:
+	MOVQ R9, R12
+	SUBQ $0x00000010, R12
 
-one_408:
-	CMPQ        R13, R14
-	JG          tail_409
+one_438:
+	CMPQ        R11, R12
+	JG          tail_439
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R13*4), Z8
-	VMOVUPS     (R10)(R13*4), Z9
-	VMOVUPS     (R8)(R13*4), Z10
+	VMOVUPS     (R10)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
+	VMOVUPS     (SI)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS     (SI)(R13*4), Z10
+	VMOVUPS     (DX)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS     (R9)(R13*4), Z10
+	VMOVUPS     (DI)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS     (DI)(R13*4), Z10
+	VMOVUPS     (BX)(R11*4), Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
-	ADDQ        $0x00000010, R13
-	JMP         one_408
+	ADDQ        $0x00000010, R11
+	JMP         one_438
 
-tail_409:
-	SUBQ        R13, R11
-	JZ          done_410
-	LEAQ        kmask<>+0(SB), R14
-	KMOVW       (R14)(R11*2), K1
-	VMOVUPS.Z   (R12)(R13*4), K1, Z8
-	VMOVUPS.Z   (R10)(R13*4), K1, Z9
-	VMOVUPS.Z   (R8)(R13*4), K1, Z10
+tail_439:
+	SUBQ        R11, R9
+	JZ          done_440
+	LEAQ        kmask<>+0(SB), R12
+	KMOVW       (R12)(R9*2), K1
+	VMOVUPS.Z   (R10)(R11*4), K1, Z8
+	VMOVUPS.Z   (R8)(R11*4), K1, Z9
+	VMOVUPS.Z   (SI)(R11*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z0
 	VFMADD231PS Z9, Z10, Z1
-	VMOVUPS.Z   (SI)(R13*4), K1, Z10
+	VMOVUPS.Z   (DX)(R11*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z2
 	VFMADD231PS Z9, Z10, Z3
-	VMOVUPS.Z   (R9)(R13*4), K1, Z10
+	VMOVUPS.Z   (DI)(R11*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z4
 	VFMADD231PS Z9, Z10, Z5
-	VMOVUPS.Z   (DI)(R13*4), K1, Z10
+	VMOVUPS.Z   (BX)(R11*4), K1, Z10
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 
-done_410:
-	MOVQ          c_base+0(FP), SI
-	MOVQ          ldc+136(FP), DI
-	MOVQ          DX, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
+done_440:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+136(FP), BX
+	MOVQ          (SP), SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
 	VEXTRACTF64X4 $0x01, Z0, Y8
 	VADDPS        Y8, Y0, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	VEXTRACTF64X4 $0x01, Z1, Y8
-	VADDPS        Y8, Y1, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(SI)(R8*4)
-	MOVQ          DX, R8
-	ADDQ          $0x00000001, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
-	VEXTRACTF64X4 $0x01, Z2, Y8
-	VADDPS        Y8, Y2, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	VEXTRACTF64X4 $0x01, Z3, Y8
-	VADDPS        Y8, Y3, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(SI)(R8*4)
-	MOVQ          DX, R8
-	ADDQ          $0x00000002, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
-	VEXTRACTF64X4 $0x01, Z4, Y8
-	VADDPS        Y8, Y4, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	VEXTRACTF64X4 $0x01, Z5, Y8
-	VADDPS        Y8, Y5, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(SI)(R8*4)
-	MOVQ          DX, R8
-	ADDQ          $0x00000003, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
-	VEXTRACTF64X4 $0x01, Z6, Y8
-	VADDPS        Y8, Y6, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	VEXTRACTF64X4 $0x01, Z7, Y8
-	VADDPS        Y8, Y7, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, 4(SI)(R8*4)
-	ADDQ          $0x00000002, BX
-	JMP           coltile_404
+	VEXTRACTF32X4 $0x01, Y8, X0
+	VADDPS        X0, X8, X8
+	VMOVHLPS      X8, X8, X0
+	VADDPS        X0, X8, X8
+	VMOVSHDUP     X8, X0
+	VADDSS        X0, X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000001, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000002, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000003, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	ADDQ          $0x00000002, 8(SP)
+	JMP           coltile_434
 
-coltile_next_405:
-coltile_411:
-	MOVQ   n+104(FP), SI
-	SUBQ   BX, SI
-	CMPQ   SI, $0x00000001
-	JB     coltile_next_412
-	MOVQ   a_base+24(FP), SI
-	MOVQ   lda+120(FP), DI
-	SHLQ   $0x02, DI
-	MOVQ   DX, R8
-	IMULQ  DI, R8
-	ADDQ   SI, R8
-	LEAQ   (R8)(DI*1), SI
-	LEAQ   (SI)(DI*1), R9
-	LEAQ   (R9)(DI*1), DI
-	MOVQ   b_base+48(FP), R10
-	MOVQ   ldb+128(FP), R11
-	SHLQ   $0x02, R11
-	MOVQ   BX, R12
-	IMULQ  R11, R12
-	ADDQ   R10, R12
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	MOVQ   k+112(FP), R10
-	XORQ   R11, R11
-	MOVQ   R10, R13
-	SUBQ   $0x00000020, R13
+coltile_next_435:
+coltile_441:
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000001
+	JB      coltile_next_442
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    b_base+48(FP), R8
+	MOVQ    ldb+128(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    8(SP), R10
+	IMULQ   R9, R10
+	ADDQ    R8, R10
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	MOVQ    k+112(FP), R8
+	XORQ    R9, R9
+	MOVQ    R8, R11
+	SUBQ    $0x00000020, R11
 
-unrolled_413:
-	CMPQ        R11, R13
-	JG          single_414
+unrolled_443:
+	CMPQ        R9, R11
+	JG          single_444
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R11*4), Z8
-	VMOVUPS     (R8)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS     (SI)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS     (R9)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS     (DI)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z14
-	VMOVUPS     64(R12)(R11*4), Z8
-	VMOVUPS     64(R8)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS     64(SI)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS     64(R9)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS     64(DI)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z14
-	ADDQ        $0x00000020, R11
-	JMP         unrolled_413
+	VMOVUPS     (R10)(R9*4), Z4
+	VMOVUPS     (SI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS     (DX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS     (DI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS     (BX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z3
+	VMOVUPS     64(R10)(R9*4), Z4
+	VMOVUPS     64(SI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS     64(DX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS     64(DI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS     64(BX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z3
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_443
 
-single_414:
-	MOVQ R10, R13
-	SUBQ $0x00000010, R13
+single_444:
+	MOVQ R8, R11
+	SUBQ $0x00000010, R11
 
-one_415:
-	CMPQ        R11, R13
-	JG          tail_416
+one_445:
+	CMPQ        R9, R11
+	JG          tail_446
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
 	CMOVQHI     CX, AX
-	VMOVUPS     (R12)(R11*4), Z8
-	VMOVUPS     (R8)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS     (SI)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS     (R9)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS     (DI)(R11*4), Z9
-	VFMADD231PS Z8, Z9, Z14
-	ADDQ        $0x00000010, R11
-	JMP         one_415
+	VMOVUPS     (R10)(R9*4), Z4
+	VMOVUPS     (SI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS     (DX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS     (DI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS     (BX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z3
+	ADDQ        $0x00000010, R9
+	JMP         one_445
 
-tail_416:
-	SUBQ        R11, R10
-	JZ          done_417
-	LEAQ        kmask<>+0(SB), R13
-	KMOVW       (R13)(R10*2), K1
-	VMOVUPS.Z   (R12)(R11*4), K1, Z8
-	VMOVUPS.Z   (R8)(R11*4), K1, Z9
-	VFMADD231PS Z8, Z9, Z11
-	VMOVUPS.Z   (SI)(R11*4), K1, Z9
-	VFMADD231PS Z8, Z9, Z12
-	VMOVUPS.Z   (R9)(R11*4), K1, Z9
-	VFMADD231PS Z8, Z9, Z13
-	VMOVUPS.Z   (DI)(R11*4), K1, Z9
-	VFMADD231PS Z8, Z9, Z14
+tail_446:
+	SUBQ        R9, R8
+	JZ          done_447
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R8*2), K1
+	VMOVUPS.Z   (R10)(R9*4), K1, Z4
+	VMOVUPS.Z   (SI)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS.Z   (DI)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS.Z   (BX)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z3
 
-done_417:
-	MOVQ          c_base+0(FP), SI
-	MOVQ          ldc+136(FP), DI
-	MOVQ          DX, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
-	VEXTRACTF64X4 $0x01, Z11, Y8
-	VADDPS        Y8, Y11, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	MOVQ          DX, R8
-	ADDQ          $0x00000001, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
-	VEXTRACTF64X4 $0x01, Z12, Y8
-	VADDPS        Y8, Y12, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	MOVQ          DX, R8
-	ADDQ          $0x00000002, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
-	VEXTRACTF64X4 $0x01, Z13, Y8
-	VADDPS        Y8, Y13, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	MOVQ          DX, R8
-	ADDQ          $0x00000003, R8
-	IMULQ         DI, R8
-	ADDQ          BX, R8
-	VEXTRACTF64X4 $0x01, Z14, Y8
-	VADDPS        Y8, Y14, Y8
-	VEXTRACTF32X4 $0x01, Y8, X9
-	VADDPS        X9, X8, X8
-	VMOVHLPS      X8, X8, X9
-	VADDPS        X9, X8, X8
-	VMOVSHDUP     X8, X9
-	VADDSS        X9, X8, X8
-	VMOVSS        X8, (SI)(R8*4)
-	ADDQ          $0x00000001, BX
-	JMP           coltile_411
+done_447:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+136(FP), BX
+	MOVQ          (SP), SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVHLPS      X4, X4, X0
+	VADDPS        X0, X4, X4
+	VMOVSHDUP     X4, X0
+	VADDSS        X0, X4, X4
+	VMOVSS        X4, (DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000001, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000002, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000003, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	ADDQ          $0x00000001, 8(SP)
+	JMP           coltile_441
 
-coltile_next_412:
-	ADDQ $0x00000004, DX
-	JMP  rowtile_402
+coltile_next_442:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_432
 
-rowtile_next_403:
-rowtile_418:
+rowtile_next_433:
+rowtile_448:
 	MOVQ m+96(FP), AX
-	SUBQ DX, AX
+	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_419
-	XORQ AX, AX
+	JB   rowtile_next_449
+	MOVQ $0x00000000, 8(SP)
 
-coltile_420:
-	MOVQ   n+104(FP), CX
-	SUBQ   AX, CX
-	CMPQ   CX, $0x00000002
-	JB     coltile_next_421
-	MOVQ   a_base+24(FP), CX
-	MOVQ   lda+120(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   DX, SI
-	IMULQ  BX, SI
-	ADDQ   CX, SI
-	MOVQ   b_base+48(FP), CX
-	MOVQ   ldb+128(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, DI
-	IMULQ  BX, DI
-	ADDQ   CX, DI
-	LEAQ   (DI)(BX*1), CX
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	MOVQ   k+112(FP), BX
-	XORQ   R8, R8
-	MOVQ   BX, R9
-	SUBQ   $0x00000020, R9
+coltile_450:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000002
+	JB      coltile_next_451
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	LEAQ    (BX)(CX*1), AX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	MOVQ    k+112(FP), CX
+	XORQ    SI, SI
+	MOVQ    CX, DI
+	SUBQ    $0x00000020, DI
 
-unrolled_422:
-	CMPQ        R8, R9
-	JG          single_423
-	VMOVUPS     (DI)(R8*4), Z0
-	VMOVUPS     (CX)(R8*4), Z1
-	VMOVUPS     (SI)(R8*4), Z2
-	VFMADD231PS Z0, Z2, Z15
-	VFMADD231PS Z1, Z2, Z16
-	VMOVUPS     64(DI)(R8*4), Z0
-	VMOVUPS     64(CX)(R8*4), Z1
-	VMOVUPS     64(SI)(R8*4), Z2
-	VFMADD231PS Z0, Z2, Z15
-	VFMADD231PS Z1, Z2, Z16
-	ADDQ        $0x00000020, R8
-	JMP         unrolled_422
+unrolled_452:
+	CMPQ        SI, DI
+	JG          single_453
+	VMOVUPS     (BX)(SI*4), Z2
+	VMOVUPS     (AX)(SI*4), Z3
+	VMOVUPS     (DX)(SI*4), Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
+	VMOVUPS     64(BX)(SI*4), Z2
+	VMOVUPS     64(AX)(SI*4), Z3
+	VMOVUPS     64(DX)(SI*4), Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
+	ADDQ        $0x00000020, SI
+	JMP         unrolled_452
 
-single_423:
-	MOVQ BX, R9
-	SUBQ $0x00000010, R9
+single_453:
+	MOVQ CX, DI
+	SUBQ $0x00000010, DI
 
-one_424:
-	CMPQ        R8, R9
-	JG          tail_425
-	VMOVUPS     (DI)(R8*4), Z0
-	VMOVUPS     (CX)(R8*4), Z1
-	VMOVUPS     (SI)(R8*4), Z2
-	VFMADD231PS Z0, Z2, Z15
-	VFMADD231PS Z1, Z2, Z16
-	ADDQ        $0x00000010, R8
-	JMP         one_424
+one_454:
+	CMPQ        SI, DI
+	JG          tail_455
+	VMOVUPS     (BX)(SI*4), Z2
+	VMOVUPS     (AX)(SI*4), Z3
+	VMOVUPS     (DX)(SI*4), Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
+	ADDQ        $0x00000010, SI
+	JMP         one_454
 
-tail_425:
-	SUBQ        R8, BX
-	JZ          done_426
-	LEAQ        kmask<>+0(SB), R9
-	KMOVW       (R9)(BX*2), K1
-	VMOVUPS.Z   (DI)(R8*4), K1, Z0
-	VMOVUPS.Z   (CX)(R8*4), K1, Z1
-	VMOVUPS.Z   (SI)(R8*4), K1, Z2
-	VFMADD231PS Z0, Z2, Z15
-	VFMADD231PS Z1, Z2, Z16
+tail_455:
+	SUBQ        SI, CX
+	JZ          done_456
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(CX*2), K1
+	VMOVUPS.Z   (BX)(SI*4), K1, Z2
+	VMOVUPS.Z   (AX)(SI*4), K1, Z3
+	VMOVUPS.Z   (DX)(SI*4), K1, Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
 
-done_426:
-	MOVQ          c_base+0(FP), CX
-	MOVQ          ldc+136(FP), BX
-	MOVQ          DX, SI
-	IMULQ         BX, SI
-	ADDQ          AX, SI
-	VEXTRACTF64X4 $0x01, Z15, Y0
-	VADDPS        Y0, Y15, Y0
+done_456:
+	MOVQ          c_base+0(FP), AX
+	MOVQ          ldc+136(FP), CX
+	MOVQ          (SP), DX
+	IMULQ         CX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VADDPS        Y2, Y0, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPS        X0, X2, X2
+	VMOVHLPS      X2, X2, X0
+	VADDPS        X0, X2, X2
+	VMOVSHDUP     X2, X0
+	VADDSS        X0, X2, X2
+	VMOVSS        X2, (AX)(DX*4)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
 	VMOVHLPS      X0, X0, X1
 	VADDPS        X1, X0, X0
 	VMOVSHDUP     X0, X1
 	VADDSS        X1, X0, X0
-	VMOVSS        X0, (CX)(SI*4)
-	VEXTRACTF64X4 $0x01, Z16, Y0
-	VADDPS        Y0, Y16, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(CX)(SI*4)
-	ADDQ          $0x00000002, AX
-	JMP           coltile_420
+	VMOVSS        X0, 4(AX)(DX*4)
+	ADDQ          $0x00000002, 8(SP)
+	JMP           coltile_450
 
-coltile_next_421:
-coltile_427:
-	MOVQ   n+104(FP), CX
-	SUBQ   AX, CX
-	CMPQ   CX, $0x00000001
-	JB     coltile_next_428
-	MOVQ   a_base+24(FP), CX
-	MOVQ   lda+120(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   DX, SI
-	IMULQ  BX, SI
-	ADDQ   CX, SI
-	MOVQ   b_base+48(FP), CX
-	MOVQ   ldb+128(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   AX, DI
-	IMULQ  BX, DI
-	ADDQ   CX, DI
-	VPXORD Z17, Z17, Z17
-	MOVQ   k+112(FP), CX
-	XORQ   BX, BX
-	MOVQ   CX, R8
-	SUBQ   $0x00000020, R8
+coltile_next_451:
+coltile_457:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_458
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	MOVQ    k+112(FP), AX
+	XORQ    CX, CX
+	MOVQ    AX, SI
+	SUBQ    $0x00000020, SI
 
-unrolled_429:
-	CMPQ        BX, R8
-	JG          single_430
-	VMOVUPS     (DI)(BX*4), Z0
-	VMOVUPS     (SI)(BX*4), Z1
-	VFMADD231PS Z0, Z1, Z17
-	VMOVUPS     64(DI)(BX*4), Z0
-	VMOVUPS     64(SI)(BX*4), Z1
-	VFMADD231PS Z0, Z1, Z17
-	ADDQ        $0x00000020, BX
-	JMP         unrolled_429
+unrolled_459:
+	CMPQ        CX, SI
+	JG          single_460
+	VMOVUPS     (BX)(CX*4), Z1
+	VMOVUPS     (DX)(CX*4), Z2
+	VFMADD231PS Z1, Z2, Z0
+	VMOVUPS     64(BX)(CX*4), Z1
+	VMOVUPS     64(DX)(CX*4), Z2
+	VFMADD231PS Z1, Z2, Z0
+	ADDQ        $0x00000020, CX
+	JMP         unrolled_459
 
-single_430:
-	MOVQ CX, R8
-	SUBQ $0x00000010, R8
+single_460:
+	MOVQ AX, SI
+	SUBQ $0x00000010, SI
 
-one_431:
-	CMPQ        BX, R8
-	JG          tail_432
-	VMOVUPS     (DI)(BX*4), Z0
-	VMOVUPS     (SI)(BX*4), Z1
-	VFMADD231PS Z0, Z1, Z17
-	ADDQ        $0x00000010, BX
-	JMP         one_431
+one_461:
+	CMPQ        CX, SI
+	JG          tail_462
+	VMOVUPS     (BX)(CX*4), Z1
+	VMOVUPS     (DX)(CX*4), Z2
+	VFMADD231PS Z1, Z2, Z0
+	ADDQ        $0x00000010, CX
+	JMP         one_461
 
-tail_432:
-	SUBQ        BX, CX
-	JZ          done_433
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(CX*2), K1
-	VMOVUPS.Z   (DI)(BX*4), K1, Z0
-	VMOVUPS.Z   (SI)(BX*4), K1, Z1
-	VFMADD231PS Z0, Z1, Z17
+tail_462:
+	SUBQ        CX, AX
+	JZ          done_463
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(AX*2), K1
+	VMOVUPS.Z   (BX)(CX*4), K1, Z1
+	VMOVUPS.Z   (DX)(CX*4), K1, Z2
+	VFMADD231PS Z1, Z2, Z0
 
-done_433:
-	MOVQ          c_base+0(FP), CX
-	MOVQ          ldc+136(FP), BX
-	MOVQ          DX, SI
-	IMULQ         BX, SI
-	ADDQ          AX, SI
-	VEXTRACTF64X4 $0x01, Z17, Y0
-	VADDPS        Y0, Y17, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (CX)(SI*4)
-	ADDQ          $0x00000001, AX
-	JMP           coltile_427
+done_463:
+	MOVQ          c_base+0(FP), AX
+	MOVQ          ldc+136(FP), CX
+	MOVQ          (SP), DX
+	IMULQ         CX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(DX*4)
+	ADDQ          $0x00000001, 8(SP)
+	JMP           coltile_457
 
-coltile_next_428:
-	ADDQ $0x00000001, DX
-	JMP  rowtile_418
+coltile_next_458:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_448
 
-rowtile_next_419:
+rowtile_next_449:
 	VZEROUPPER
 	RET
 
 // func gemmNNAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512F
-TEXT ·gemmNNAVX512(SB), NOSPLIT, $0-120
-	XORQ AX, AX
+TEXT ·gemmNNAVX512(SB), NOSPLIT, $16-120
+	MOVQ $0x00000000, (SP)
 
-rowtile_434:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000004
-	JB   rowtile_next_435
-	XORQ CX, CX
+rowtile_464:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000004
+	JB   rowtile_next_465
+	MOVQ $0x00000000, 8(SP)
 
-coltile_436:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000020
-	JB      coltile_next_437
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    ldb+104(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    b_base+48(FP), R9
-	LEAQ    (R9)(CX*4), R9
-	MOVQ    c_base+0(FP), R10
-	MOVQ    ldc+112(FP), R11
-	SHLQ    $0x02, R11
-	MOVQ    AX, R12
-	IMULQ   R11, R12
-	ADDQ    R10, R12
-	LEAQ    (R12)(R11*1), R10
-	LEAQ    (R10)(R11*1), R13
-	LEAQ    (R13)(R11*1), R11
-	VMOVUPS (R12)(CX*4), Z0
-	VMOVUPS 64(R12)(CX*4), Z1
-	VMOVUPS (R10)(CX*4), Z2
-	VMOVUPS 64(R10)(CX*4), Z3
-	VMOVUPS (R13)(CX*4), Z4
-	VMOVUPS 64(R13)(CX*4), Z5
-	VMOVUPS (R11)(CX*4), Z6
-	VMOVUPS 64(R11)(CX*4), Z7
-	MOVQ    k+88(FP), R10
-	XORQ    R11, R11
+coltile_466:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000020
+	JB      coltile_next_467
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    b_base+48(FP), R8
+	LEAQ    (R8)(AX*4), R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Z0
+	VMOVUPS 64(R11)(AX*4), Z1
+	VMOVUPS (R9)(AX*4), Z2
+	VMOVUPS 64(R9)(AX*4), Z3
+	VMOVUPS (R12)(AX*4), Z4
+	VMOVUPS 64(R12)(AX*4), Z5
+	VMOVUPS (R10)(AX*4), Z6
+	VMOVUPS 64(R10)(AX*4), Z7
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
 
-nnk_438:
-	CMPQ         R11, R10
-	JAE          nnk_done_439
-	VMOVUPS      (R9), Z8
-	VMOVUPS      64(R9), Z9
-	VBROADCASTSS (SI)(R11*4), Z10
+nnk_468:
+	CMPQ         R10, R9
+	JAE          nnk_done_469
+	VMOVUPS      (R8), Z8
+	VMOVUPS      64(R8), Z9
+	VBROADCASTSS (BX)(R10*4), Z10
 	VFMADD231PS  Z8, Z10, Z0
 	VFMADD231PS  Z9, Z10, Z1
-	VBROADCASTSS (DX)(R11*4), Z10
+	VBROADCASTSS (CX)(R10*4), Z10
 	VFMADD231PS  Z8, Z10, Z2
 	VFMADD231PS  Z9, Z10, Z3
-	VBROADCASTSS (DI)(R11*4), Z10
+	VBROADCASTSS (SI)(R10*4), Z10
 	VFMADD231PS  Z8, Z10, Z4
 	VFMADD231PS  Z9, Z10, Z5
-	VBROADCASTSS (BX)(R11*4), Z10
+	VBROADCASTSS (DX)(R10*4), Z10
 	VFMADD231PS  Z8, Z10, Z6
 	VFMADD231PS  Z9, Z10, Z7
-	ADDQ         R8, R9
-	INCQ         R11
-	JMP          nnk_438
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnk_468
 
-nnk_done_439:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	VMOVUPS Z0, (SI)(CX*4)
-	VMOVUPS Z1, 64(SI)(CX*4)
-	VMOVUPS Z2, (DX)(CX*4)
-	VMOVUPS Z3, 64(DX)(CX*4)
-	VMOVUPS Z4, (DI)(CX*4)
-	VMOVUPS Z5, 64(DI)(CX*4)
-	VMOVUPS Z6, (BX)(CX*4)
-	VMOVUPS Z7, 64(BX)(CX*4)
-	ADDQ    $0x00000020, CX
-	JMP     coltile_436
-
-coltile_next_437:
-coltile_440:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000010
-	JB      coltile_next_441
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	MOVQ    ldb+104(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    b_base+48(FP), R9
-	LEAQ    (R9)(CX*4), R9
-	MOVQ    c_base+0(FP), R10
-	MOVQ    ldc+112(FP), R11
-	SHLQ    $0x02, R11
-	MOVQ    AX, R12
-	IMULQ   R11, R12
-	ADDQ    R10, R12
-	LEAQ    (R12)(R11*1), R10
-	LEAQ    (R10)(R11*1), R13
-	LEAQ    (R13)(R11*1), R11
-	VMOVUPS (R12)(CX*4), Z0
-	VMOVUPS (R10)(CX*4), Z1
-	VMOVUPS (R13)(CX*4), Z2
-	VMOVUPS (R11)(CX*4), Z3
-	MOVQ    k+88(FP), R10
-	XORQ    R11, R11
-
-nnk_442:
-	CMPQ         R11, R10
-	JAE          nnk_done_443
-	VMOVUPS      (R9), Z4
-	VBROADCASTSS (SI)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS (DX)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS (DI)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS (BX)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z3
-	ADDQ         R8, R9
-	INCQ         R11
-	JMP          nnk_442
-
-nnk_done_443:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	VMOVUPS Z0, (SI)(CX*4)
-	VMOVUPS Z1, (DX)(CX*4)
-	VMOVUPS Z2, (DI)(CX*4)
-	VMOVUPS Z3, (BX)(CX*4)
-	ADDQ    $0x00000010, CX
-	JMP     coltile_440
-
-coltile_next_441:
-	MOVQ      n+80(FP), DX
-	SUBQ      CX, DX
-	JZ        coltile_next_445
-	MOVQ      n+80(FP), DX
-	SUBQ      CX, DX
-	LEAQ      kmask<>+0(SB), BX
-	KMOVW     (BX)(DX*2), K1
-	MOVQ      a_base+24(FP), DX
-	MOVQ      lda+96(FP), BX
-	SHLQ      $0x02, BX
-	MOVQ      AX, SI
-	IMULQ     BX, SI
-	ADDQ      DX, SI
-	LEAQ      (SI)(BX*1), DX
-	LEAQ      (DX)(BX*1), DI
-	LEAQ      (DI)(BX*1), BX
-	MOVQ      ldb+104(FP), R8
-	SHLQ      $0x02, R8
-	MOVQ      b_base+48(FP), R9
-	LEAQ      (R9)(CX*4), R9
-	MOVQ      c_base+0(FP), R10
-	MOVQ      ldc+112(FP), R11
-	SHLQ      $0x02, R11
-	MOVQ      AX, R12
-	IMULQ     R11, R12
-	ADDQ      R10, R12
-	LEAQ      (R12)(R11*1), R10
-	LEAQ      (R10)(R11*1), R13
-	LEAQ      (R13)(R11*1), R11
-	VMOVUPS.Z (R12)(CX*4), K1, Z0
-	VMOVUPS.Z (R10)(CX*4), K1, Z1
-	VMOVUPS.Z (R13)(CX*4), K1, Z2
-	VMOVUPS.Z (R11)(CX*4), K1, Z3
-	MOVQ      k+88(FP), R10
-	XORQ      R11, R11
-
-nnk_446:
-	CMPQ         R11, R10
-	JAE          nnk_done_447
-	VMOVUPS.Z    (R9), K1, Z4
-	VBROADCASTSS (SI)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS (DX)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS (DI)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS (BX)(R11*4), Z5
-	VFMADD231PS  Z4, Z5, Z3
-	ADDQ         R8, R9
-	INCQ         R11
-	JMP          nnk_446
-
-nnk_done_447:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	LEAQ    (SI)(BX*1), DX
-	LEAQ    (DX)(BX*1), DI
-	LEAQ    (DI)(BX*1), BX
-	VMOVUPS Z0, K1, (SI)(CX*4)
-	VMOVUPS Z1, K1, (DX)(CX*4)
-	VMOVUPS Z2, K1, (DI)(CX*4)
-	VMOVUPS Z3, K1, (BX)(CX*4)
-
-coltile_next_445:
-	ADDQ $0x00000004, AX
-	JMP  rowtile_434
-
-rowtile_next_435:
-rowtile_448:
-	MOVQ m+72(FP), CX
-	SUBQ AX, CX
-	CMPQ CX, $0x00000001
-	JB   rowtile_next_449
-	XORQ CX, CX
-
-coltile_450:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000020
-	JB      coltile_next_451
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	MOVQ    ldb+104(FP), DX
+nnk_done_469:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
-	MOVQ    b_base+48(FP), BX
-	LEAQ    (BX)(CX*4), BX
-	MOVQ    c_base+0(FP), DI
-	MOVQ    ldc+112(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	IMULQ   R8, R9
-	ADDQ    DI, R9
-	VMOVUPS (R9)(CX*4), Z0
-	VMOVUPS 64(R9)(CX*4), Z1
-	MOVQ    k+88(FP), DI
-	XORQ    R8, R8
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Z0, (BX)(AX*4)
+	VMOVUPS Z1, 64(BX)(AX*4)
+	VMOVUPS Z2, (CX)(AX*4)
+	VMOVUPS Z3, 64(CX)(AX*4)
+	VMOVUPS Z4, (SI)(AX*4)
+	VMOVUPS Z5, 64(SI)(AX*4)
+	VMOVUPS Z6, (DX)(AX*4)
+	VMOVUPS Z7, 64(DX)(AX*4)
+	ADDQ    $0x00000020, 8(SP)
+	JMP     coltile_466
 
-nnk_452:
-	CMPQ         R8, DI
-	JAE          nnk_done_453
-	VMOVUPS      (BX), Z2
-	VMOVUPS      64(BX), Z3
-	VBROADCASTSS (SI)(R8*4), Z4
+coltile_next_467:
+coltile_470:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_471
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    b_base+48(FP), R8
+	LEAQ    (R8)(AX*4), R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Z0
+	VMOVUPS (R9)(AX*4), Z1
+	VMOVUPS (R12)(AX*4), Z2
+	VMOVUPS (R10)(AX*4), Z3
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
+
+nnk_472:
+	CMPQ         R10, R9
+	JAE          nnk_done_473
+	VMOVUPS      (R8), Z4
+	VBROADCASTSS (BX)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (CX)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (SI)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (DX)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnk_472
+
+nnk_done_473:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Z0, (BX)(AX*4)
+	VMOVUPS Z1, (CX)(AX*4)
+	VMOVUPS Z2, (SI)(AX*4)
+	VMOVUPS Z3, (DX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_470
+
+coltile_next_471:
+	MOVQ      n+80(FP), AX
+	SUBQ      8(SP), AX
+	JZ        coltile_next_475
+	MOVQ      8(SP), AX
+	MOVQ      n+80(FP), CX
+	SUBQ      AX, CX
+	LEAQ      kmask<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	MOVQ      a_base+24(FP), CX
+	MOVQ      lda+96(FP), DX
+	SHLQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     DX, BX
+	ADDQ      CX, BX
+	LEAQ      (BX)(DX*1), CX
+	LEAQ      (CX)(DX*1), SI
+	LEAQ      (SI)(DX*1), DX
+	MOVQ      ldb+104(FP), DI
+	SHLQ      $0x02, DI
+	MOVQ      b_base+48(FP), R8
+	LEAQ      (R8)(AX*4), R8
+	MOVQ      c_base+0(FP), R9
+	MOVQ      ldc+112(FP), R10
+	SHLQ      $0x02, R10
+	MOVQ      (SP), R11
+	IMULQ     R10, R11
+	ADDQ      R9, R11
+	LEAQ      (R11)(R10*1), R9
+	LEAQ      (R9)(R10*1), R12
+	LEAQ      (R12)(R10*1), R10
+	VMOVUPS.Z (R11)(AX*4), K1, Z0
+	VMOVUPS.Z (R9)(AX*4), K1, Z1
+	VMOVUPS.Z (R12)(AX*4), K1, Z2
+	VMOVUPS.Z (R10)(AX*4), K1, Z3
+	MOVQ      k+88(FP), R9
+	XORQ      R10, R10
+
+nnk_476:
+	CMPQ         R10, R9
+	JAE          nnk_done_477
+	VMOVUPS.Z    (R8), K1, Z4
+	VBROADCASTSS (BX)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (CX)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (SI)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (DX)(R10*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnk_476
+
+nnk_done_477:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Z0, K1, (BX)(AX*4)
+	VMOVUPS Z1, K1, (CX)(AX*4)
+	VMOVUPS Z2, K1, (SI)(AX*4)
+	VMOVUPS Z3, K1, (DX)(AX*4)
+
+coltile_next_475:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_464
+
+rowtile_next_465:
+rowtile_478:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_479
+	MOVQ $0x00000000, 8(SP)
+
+coltile_480:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000020
+	JB      coltile_next_481
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b_base+48(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Z0
+	VMOVUPS 64(R8)(AX*4), Z1
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nnk_482:
+	CMPQ         DI, SI
+	JAE          nnk_done_483
+	VMOVUPS      (DX), Z2
+	VMOVUPS      64(DX), Z3
+	VBROADCASTSS (BX)(DI*4), Z4
 	VFMADD231PS  Z2, Z4, Z0
 	VFMADD231PS  Z3, Z4, Z1
-	ADDQ         DX, BX
-	INCQ         R8
-	JMP          nnk_452
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnk_482
 
-nnk_done_453:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	VMOVUPS Z0, (SI)(CX*4)
-	VMOVUPS Z1, 64(SI)(CX*4)
-	ADDQ    $0x00000020, CX
-	JMP     coltile_450
-
-coltile_next_451:
-coltile_454:
-	MOVQ    n+80(FP), DX
-	SUBQ    CX, DX
-	CMPQ    DX, $0x00000010
-	JB      coltile_next_455
-	MOVQ    a_base+24(FP), DX
-	MOVQ    lda+96(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	MOVQ    ldb+104(FP), DX
+nnk_done_483:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
-	MOVQ    b_base+48(FP), BX
-	LEAQ    (BX)(CX*4), BX
-	MOVQ    c_base+0(FP), DI
-	MOVQ    ldc+112(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	IMULQ   R8, R9
-	ADDQ    DI, R9
-	VMOVUPS (R9)(CX*4), Z0
-	MOVQ    k+88(FP), DI
-	XORQ    R8, R8
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Z0, (BX)(AX*4)
+	VMOVUPS Z1, 64(BX)(AX*4)
+	ADDQ    $0x00000020, 8(SP)
+	JMP     coltile_480
 
-nnk_456:
-	CMPQ         R8, DI
-	JAE          nnk_done_457
-	VMOVUPS      (BX), Z1
-	VBROADCASTSS (SI)(R8*4), Z2
+coltile_next_481:
+coltile_484:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_485
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b_base+48(FP), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Z0
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nnk_486:
+	CMPQ         DI, SI
+	JAE          nnk_done_487
+	VMOVUPS      (DX), Z1
+	VBROADCASTSS (BX)(DI*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
-	ADDQ         DX, BX
-	INCQ         R8
-	JMP          nnk_456
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnk_486
 
-nnk_done_457:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	VMOVUPS Z0, (SI)(CX*4)
-	ADDQ    $0x00000010, CX
-	JMP     coltile_454
+nnk_done_487:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Z0, (BX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_484
 
-coltile_next_455:
-	MOVQ      n+80(FP), DX
-	SUBQ      CX, DX
-	JZ        coltile_next_459
-	MOVQ      n+80(FP), DX
-	SUBQ      CX, DX
-	LEAQ      kmask<>+0(SB), BX
-	KMOVW     (BX)(DX*2), K1
-	MOVQ      a_base+24(FP), DX
-	MOVQ      lda+96(FP), BX
-	SHLQ      $0x02, BX
-	MOVQ      AX, SI
-	IMULQ     BX, SI
-	ADDQ      DX, SI
-	MOVQ      ldb+104(FP), DX
+coltile_next_485:
+	MOVQ      n+80(FP), AX
+	SUBQ      8(SP), AX
+	JZ        coltile_next_489
+	MOVQ      8(SP), AX
+	MOVQ      n+80(FP), CX
+	SUBQ      AX, CX
+	LEAQ      kmask<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	MOVQ      a_base+24(FP), CX
+	MOVQ      lda+96(FP), DX
 	SHLQ      $0x02, DX
-	MOVQ      b_base+48(FP), BX
-	LEAQ      (BX)(CX*4), BX
-	MOVQ      c_base+0(FP), DI
-	MOVQ      ldc+112(FP), R8
-	SHLQ      $0x02, R8
-	MOVQ      AX, R9
-	IMULQ     R8, R9
-	ADDQ      DI, R9
-	VMOVUPS.Z (R9)(CX*4), K1, Z0
-	MOVQ      k+88(FP), DI
-	XORQ      R8, R8
+	MOVQ      (SP), BX
+	IMULQ     DX, BX
+	ADDQ      CX, BX
+	MOVQ      ldb+104(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      b_base+48(FP), DX
+	LEAQ      (DX)(AX*4), DX
+	MOVQ      c_base+0(FP), SI
+	MOVQ      ldc+112(FP), DI
+	SHLQ      $0x02, DI
+	MOVQ      (SP), R8
+	IMULQ     DI, R8
+	ADDQ      SI, R8
+	VMOVUPS.Z (R8)(AX*4), K1, Z0
+	MOVQ      k+88(FP), SI
+	XORQ      DI, DI
 
-nnk_460:
-	CMPQ         R8, DI
-	JAE          nnk_done_461
-	VMOVUPS.Z    (BX), K1, Z1
-	VBROADCASTSS (SI)(R8*4), Z2
+nnk_490:
+	CMPQ         DI, SI
+	JAE          nnk_done_491
+	VMOVUPS.Z    (DX), K1, Z1
+	VBROADCASTSS (BX)(DI*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
-	ADDQ         DX, BX
-	INCQ         R8
-	JMP          nnk_460
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnk_490
 
-nnk_done_461:
-	MOVQ    c_base+0(FP), DX
-	MOVQ    ldc+112(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    AX, SI
-	IMULQ   BX, SI
-	ADDQ    DX, SI
-	VMOVUPS Z0, K1, (SI)(CX*4)
+nnk_done_491:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Z0, K1, (BX)(AX*4)
 
-coltile_next_459:
-	ADDQ $0x00000001, AX
-	JMP  rowtile_448
+coltile_next_489:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_478
 
-rowtile_next_449:
+rowtile_next_479:
 	VZEROUPPER
 	RET
 
@@ -6627,9 +7414,9 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-unrolled_462:
+unrolled_492:
 	CMPQ         BX, SI
-	JG           single_463
+	JG           single_493
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -6691,15 +7478,15 @@ unrolled_462:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, 64(AX)(BX*4)
 	ADDQ         $0x00000020, BX
-	JMP          unrolled_462
+	JMP          unrolled_492
 
-single_463:
+single_493:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_464:
+one_494:
 	CMPQ         BX, SI
-	JG           tail_465
+	JG           tail_495
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -6731,11 +7518,11 @@ one_464:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, (AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          one_464
+	JMP          one_494
 
-tail_465:
+tail_495:
 	SUBQ         BX, DX
-	JZ           done_466
+	JZ           done_496
 	LEAQ         kmask<>+0(SB), SI
 	KMOVW        (SI)(DX*2), K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
@@ -6769,7 +7556,7 @@ tail_465:
 	VMOVAPS.Z    Z2, K2, Z0
 	VMOVUPS      Z0, K1, (AX)(BX*4)
 
-done_466:
+done_496:
 	VZEROUPPER
 	RET
 
@@ -7022,9 +7809,9 @@ TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_467:
+unrolled_497:
 	CMPQ   DX, BX
-	JG     single_468
+	JG     single_498
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	VMULPS 64(AX)(DX*4), Z0, Z5
@@ -7034,30 +7821,30 @@ unrolled_467:
 	VMULPS 192(AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z4, Z4
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_467
+	JMP    unrolled_497
 
-single_468:
+single_498:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_469:
+one_499:
 	CMPQ   DX, BX
-	JG     tail_470
+	JG     tail_500
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	ADDQ   $0x00000010, DX
-	JMP    one_469
+	JMP    one_499
 
-tail_470:
+tail_500:
 	SUBQ      DX, CX
-	JZ        done_471
+	JZ        done_501
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z5
 	VMULPS    Z5, Z0, Z0
 	VMAXPS    Z0, Z1, K1, Z1
 
-done_471:
+done_501:
 	VMAXPS        Z3, Z1, Z1
 	VMAXPS        Z4, Z2, Z2
 	VMAXPS        Z2, Z1, Z1
@@ -7098,53 +7885,20 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
 	MOVQ         x_len+8(FP), CX
 	MOVSS        s+24(FP), X0
 	VBROADCASTSS X0, Z0
-	MOVSS        m+28(FP), X3
-	VBROADCASTSS X3, Z3
-	VPXORD       Z1, Z1, Z1
-	VPXORD       Z2, Z2, Z2
+	MOVSS        m+28(FP), X1
+	VBROADCASTSS X1, Z1
+	VMOVUPS      c_zero_16<>+0(SB), Z2
+	VMOVUPS      c_zero_16<>+0(SB), Z3
 	XORQ         DX, DX
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_472:
+unrolled_502:
 	CMPQ         DX, BX
-	JG           single_473
+	JG           single_503
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
-	VSUBPS       Z3, Z4, Z4
-	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K1
-	VMOVUPS      c_exphi_16<>+0(SB), Z5
-	VMINPS       Z4, Z5, Z5
-	VMOVUPS      c_expcut_16<>+0(SB), Z4
-	VMAXPS       Z5, Z4, Z5
-	VMULPS       c_log2e_16<>+0(SB), Z5, Z4
-	VRNDSCALEPS  $0x00, Z4, Z4
-	VFNMADD231PS c_ln2hi_16<>+0(SB), Z4, Z5
-	VFNMADD231PS c_ln2lo_16<>+0(SB), Z4, Z5
-	VMOVUPS      c_expp0_16<>+0(SB), Z6
-	VFMADD213PS  c_expp1_16<>+0(SB), Z5, Z6
-	VFMADD213PS  c_expp2_16<>+0(SB), Z5, Z6
-	VFMADD213PS  c_expp3_16<>+0(SB), Z5, Z6
-	VFMADD213PS  c_expp4_16<>+0(SB), Z5, Z6
-	VFMADD213PS  c_expp5_16<>+0(SB), Z5, Z6
-	VMULPS       Z5, Z5, Z7
-	VFMADD213PS  Z5, Z7, Z6
-	VADDPS       c_one_16<>+0(SB), Z6, Z6
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z5
-	VPSUBD       Z5, Z4, Z4
-	VPADDD       c_i127_16<>+0(SB), Z5, Z5
-	VPADDD       c_i127_16<>+0(SB), Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VMULPS       Z5, Z6, Z6
-	VMULPS       Z4, Z6, Z6
-	VMOVAPS.Z    Z6, K1, Z4
-	VADDPS       Z4, Z1, Z1
-	VMOVUPS      Z4, (AX)(DX*4)
-	VMOVUPS      64(AX)(DX*4), Z4
-	VMULPS       Z0, Z4, Z4
-	VSUBPS       Z3, Z4, Z4
+	VSUBPS       Z1, Z4, Z4
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z5
 	VMINPS       Z4, Z5, Z5
@@ -7174,20 +7928,10 @@ unrolled_472:
 	VMULPS       Z4, Z6, Z6
 	VMOVAPS.Z    Z6, K1, Z4
 	VADDPS       Z4, Z2, Z2
-	VMOVUPS      Z4, 64(AX)(DX*4)
-	ADDQ         $0x00000020, DX
-	JMP          unrolled_472
-
-single_473:
-	MOVQ CX, BX
-	SUBQ $0x00000010, BX
-
-one_474:
-	CMPQ         DX, BX
-	JG           tail_475
-	VMOVUPS      (AX)(DX*4), Z4
+	VMOVUPS      Z4, (AX)(DX*4)
+	VMOVUPS      64(AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
-	VSUBPS       Z3, Z4, Z4
+	VSUBPS       Z1, Z4, Z4
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z5
 	VMINPS       Z4, Z5, Z5
@@ -7216,28 +7960,71 @@ one_474:
 	VMULPS       Z5, Z6, Z6
 	VMULPS       Z4, Z6, Z6
 	VMOVAPS.Z    Z6, K1, Z4
-	VADDPS       Z4, Z1, Z1
+	VADDPS       Z4, Z3, Z3
+	VMOVUPS      Z4, 64(AX)(DX*4)
+	ADDQ         $0x00000020, DX
+	JMP          unrolled_502
+
+single_503:
+	MOVQ CX, BX
+	SUBQ $0x00000010, BX
+
+one_504:
+	CMPQ         DX, BX
+	JG           tail_505
+	VMOVUPS      (AX)(DX*4), Z4
+	VMULPS       Z0, Z4, Z4
+	VSUBPS       Z1, Z4, Z4
+	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K1
+	VMOVUPS      c_exphi_16<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z5
+	VMOVUPS      c_expcut_16<>+0(SB), Z4
+	VMAXPS       Z5, Z4, Z5
+	VMULPS       c_log2e_16<>+0(SB), Z5, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z4, Z5
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z4, Z5
+	VMOVUPS      c_expp0_16<>+0(SB), Z6
+	VFMADD213PS  c_expp1_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp2_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp3_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp4_16<>+0(SB), Z5, Z6
+	VFMADD213PS  c_expp5_16<>+0(SB), Z5, Z6
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z6
+	VADDPS       c_one_16<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
+	VPADDD       c_i127_16<>+0(SB), Z5, Z5
+	VPADDD       c_i127_16<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z5, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VMOVAPS.Z    Z6, K1, Z4
+	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, (AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          one_474
+	JMP          one_504
 
-tail_475:
+tail_505:
 	SUBQ         DX, CX
-	JZ           done_476
+	JZ           done_506
 	LEAQ         kmask<>+0(SB), BX
 	KMOVW        (BX)(CX*2), K1
 	VMOVUPS.Z    (AX)(DX*4), K1, Z4
 	VMULPS       Z0, Z4, Z4
-	VSUBPS       Z3, Z4, Z4
+	VSUBPS       Z1, Z4, Z4
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z4, K2
 	VMOVUPS      c_exphi_16<>+0(SB), Z0
 	VMINPS       Z4, Z0, Z0
-	VMOVUPS      c_expcut_16<>+0(SB), Z3
-	VMAXPS       Z0, Z3, Z0
-	VMULPS       c_log2e_16<>+0(SB), Z0, Z3
-	VRNDSCALEPS  $0x00, Z3, Z3
-	VFNMADD231PS c_ln2hi_16<>+0(SB), Z3, Z0
-	VFNMADD231PS c_ln2lo_16<>+0(SB), Z3, Z0
+	VMOVUPS      c_expcut_16<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMULPS       c_log2e_16<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x00, Z1, Z1
+	VFNMADD231PS c_ln2hi_16<>+0(SB), Z1, Z0
+	VFNMADD231PS c_ln2lo_16<>+0(SB), Z1, Z0
 	VMOVUPS      c_expp0_16<>+0(SB), Z4
 	VFMADD213PS  c_expp1_16<>+0(SB), Z0, Z4
 	VFMADD213PS  c_expp2_16<>+0(SB), Z0, Z4
@@ -7247,24 +8034,24 @@ tail_475:
 	VMULPS       Z0, Z0, Z5
 	VFMADD213PS  Z0, Z5, Z4
 	VADDPS       c_one_16<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z3, Z0
-	VPSRAD       $0x01, Z0, Z3
-	VPSUBD       Z3, Z0, Z0
-	VPADDD       c_i127_16<>+0(SB), Z3, Z3
+	VCVTPS2DQ    Z1, Z0
+	VPSRAD       $0x01, Z0, Z1
+	VPSUBD       Z1, Z0, Z0
+	VPADDD       c_i127_16<>+0(SB), Z1, Z1
 	VPADDD       c_i127_16<>+0(SB), Z0, Z0
-	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z1, Z1
 	VPSLLD       $0x17, Z0, Z0
-	VMULPS       Z3, Z4, Z4
+	VMULPS       Z1, Z4, Z4
 	VMULPS       Z0, Z4, Z4
 	VMOVAPS.Z    Z4, K2, Z4
 	VMOVAPS.Z    Z4, K1, Z4
-	VADDPS       Z4, Z1, Z1
+	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, K1, (AX)(DX*4)
 
-done_476:
-	VADDPS        Z2, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
+done_506:
+	VADDPS        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
 	VMOVHLPS      X0, X0, X1
@@ -7287,9 +8074,9 @@ TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_477:
+unrolled_507:
 	CMPQ           SI, DI
-	JG             single_478
+	JG             single_508
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y2
 	VMOVUPS        (BX)(SI*2), Y3
@@ -7309,15 +8096,15 @@ unrolled_477:
 	VFMADDSUB231PS Z5, Z1, Z4
 	VMOVUPS        Z4, 64(AX)(SI*4)
 	ADDQ           $0x00000020, SI
-	JMP            unrolled_477
+	JMP            unrolled_507
 
-single_478:
+single_508:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_479:
+one_509:
 	CMPQ           SI, DI
-	JG             tail_480
+	JG             tail_510
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y7
 	VMOVUPS        (BX)(SI*2), Y8
@@ -7328,11 +8115,11 @@ one_479:
 	VFMADDSUB231PS Z7, Z1, Z2
 	VMOVUPS        Z2, (AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            one_479
+	JMP            one_509
 
-tail_480:
+tail_510:
 	SUBQ           SI, CX
-	JZ             done_481
+	JZ             done_511
 	LEAQ           kmask<>+0(SB), DI
 	KMOVW          (DI)(CX*2), K1
 	VMOVUPS.Z      (AX)(SI*4), K1, Z1
@@ -7352,7 +8139,7 @@ tail_480:
 	VFMADDSUB231PS Z9, Z1, Z0
 	VMOVUPS        Z0, K1, (AX)(SI*4)
 
-done_481:
+done_511:
 	VZEROUPPER
 	RET
 
@@ -7386,9 +8173,9 @@ TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000020, R8
 
-unrolled_482:
+unrolled_512:
 	CMPQ        DI, R8
-	JG          single_483
+	JG          single_513
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -7406,15 +8193,15 @@ unrolled_482:
 	VMOVUPS     Z2, 64(AX)(DI*4)
 	VMOVUPS     Z0, 64(SI)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_482
+	JMP         unrolled_512
 
-single_483:
+single_513:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_484:
+one_514:
 	CMPQ        DI, R8
-	JG          tail_485
+	JG          tail_515
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -7424,11 +8211,11 @@ one_484:
 	VMOVUPS     Z2, (AX)(DI*4)
 	VMOVUPS     Z0, (SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_484
+	JMP         one_514
 
-tail_485:
+tail_515:
 	SUBQ        DI, DX
-	JZ          done_486
+	JZ          done_516
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (AX)(DI*4), K1, Z0
@@ -7442,7 +8229,7 @@ tail_485:
 	VMOVUPS     Z4, K1, (AX)(DI*4)
 	VMOVUPS     Z0, K1, (SI)(DI*4)
 
-done_486:
+done_516:
 	VZEROUPPER
 	RET
 
@@ -7456,9 +8243,9 @@ TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_487:
+unrolled_517:
 	CMPQ      BX, SI
-	JG        single_488
+	JG        single_518
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	VCVTPH2PS 32(CX)(BX*2), Z0
@@ -7468,30 +8255,30 @@ unrolled_487:
 	VCVTPH2PS 96(CX)(BX*2), Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_487
+	JMP       unrolled_517
 
-single_488:
+single_518:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_489:
+one_519:
 	CMPQ      BX, SI
-	JG        tail_490
+	JG        tail_520
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_489
+	JMP       one_519
 
-tail_490:
+tail_520:
 	SUBQ        BX, DX
-	JZ          done_491
+	JZ          done_521
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
 	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_491:
+done_521:
 	VZEROUPPER
 	RET
 
@@ -7505,9 +8292,9 @@ TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_492:
+unrolled_522:
 	CMPQ      BX, SI
-	JG        single_493
+	JG        single_523
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
@@ -7521,24 +8308,24 @@ unrolled_492:
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_492
+	JMP       unrolled_522
 
-single_493:
+single_523:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_494:
+one_524:
 	CMPQ      BX, SI
-	JG        tail_495
+	JG        tail_525
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_494
+	JMP       one_524
 
-tail_495:
+tail_525:
 	SUBQ        BX, DX
-	JZ          done_496
+	JZ          done_526
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
@@ -7546,6 +8333,6 @@ tail_495:
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_496:
+done_526:
 	VZEROUPPER
 	RET

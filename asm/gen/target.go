@@ -29,13 +29,12 @@ func (t target) vec() VecVirtual {
 	return YMM()
 }
 
-// zero clears v. AVX-512 uses VPXORD: VXORPS on a ZMM needs AVX512DQ.
+// zero clears v by loading zeros. A register XORed with itself would be free, but
+// Avo's liveness analysis reads it as a use of v's old value: every accumulator would
+// then be live from the function's entry, and a kernel with many tile shapes would
+// run out of registers.
 func (t target) zero(v Register) {
-	if t.zmm {
-		VPXORD(v, v, v)
-		return
-	}
-	VXORPS(v, v, v)
+	VMOVUPS(t.splat("zero", 0), v)
 }
 
 // mask selects the first rem lanes of a vector for a tail that is shorter than one.
