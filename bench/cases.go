@@ -105,6 +105,24 @@ func Cases(big bool) []Case {
 					return func(k *mlasimd.Kernels) { k.GemmNN(out, p, cache, heads, latent, s, s, width) }
 				}})
 	}
+	// One tile of the decode's online softmax: the tile's scores folded into the heads'
+	// running states (a copy of them, then the max and exp passes), and its weighted
+	// latents added to the running output.
+	const tile = 64
+	cs = append(cs,
+		Case{Kernel: "OnlineSoftmax", Shape: fmt.Sprintf("shape=%dx%d", heads, tile),
+			Bytes: 20 * float64(heads*tile), Flops: 24 * float64(heads*tile),
+			Setup: func() func(k *mlasimd.Kernels) {
+				x, s := RandVec(heads*tile), make([]float32, heads*tile)
+				m, l, carry := make([]float32, heads), make([]float32, heads), make([]float32, heads)
+				return func(k *mlasimd.Kernels) { copy(s, x); k.OnlineSoftmax(s, 0.07, m, l, carry) }
+			}},
+		Case{Kernel: "GemmNNAdd", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, latent, tile),
+			Bytes: 4 * float64(tile*latent+heads*tile+2*heads*latent), Flops: 2 * float64(heads*tile*latent),
+			Setup: func() func(k *mlasimd.Kernels) {
+				p, rows, out := RandVec(heads*tile), RandVec(tile*width), make([]float32, heads*latent)
+				return func(k *mlasimd.Kernels) { k.GemmNNAdd(out, p, rows, heads, latent, tile, tile, width) }
+			}})
 	for _, n := range VectorLens {
 		cs = append(cs, vectorCases(n)...)
 	}

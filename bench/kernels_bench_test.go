@@ -45,18 +45,20 @@ func report(b *testing.B, c bench.Case) {
 	b.ReportMetric(c.Flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-func BenchmarkGemv(b *testing.B)      { benchKernel(b, "Gemv") }
-func BenchmarkGemvT(b *testing.B)     { benchKernel(b, "GemvT") }
-func BenchmarkDownUp(b *testing.B)    { benchKernel(b, "DownUp") }
-func BenchmarkGemmNT(b *testing.B)    { benchKernel(b, "GemmNT") }
-func BenchmarkGemmNN(b *testing.B)    { benchKernel(b, "GemmNN") }
-func BenchmarkDot(b *testing.B)       { benchKernel(b, "Dot") }
-func BenchmarkAxpy(b *testing.B)      { benchKernel(b, "Axpy") }
-func BenchmarkExp(b *testing.B)       { benchKernel(b, "Exp") }
-func BenchmarkSoftmax(b *testing.B)   { benchKernel(b, "Softmax") }
-func BenchmarkRoPE(b *testing.B)      { benchKernel(b, "RoPE") }
-func BenchmarkRoPEHalf(b *testing.B)  { benchKernel(b, "RoPEHalf") }
-func BenchmarkRMSNorm(b *testing.B)   { benchKernel(b, "RMSNorm") }
-func BenchmarkLayerNorm(b *testing.B) { benchKernel(b, "LayerNorm") }
-func BenchmarkF16ToF32(b *testing.B)  { benchKernel(b, "F16ToF32") }
-func BenchmarkBF16ToF32(b *testing.B) { benchKernel(b, "BF16ToF32") }
+func BenchmarkGemv(b *testing.B)          { benchKernel(b, "Gemv") }
+func BenchmarkGemvT(b *testing.B)         { benchKernel(b, "GemvT") }
+func BenchmarkDownUp(b *testing.B)        { benchKernel(b, "DownUp") }
+func BenchmarkGemmNT(b *testing.B)        { benchKernel(b, "GemmNT") }
+func BenchmarkGemmNN(b *testing.B)        { benchKernel(b, "GemmNN") }
+func BenchmarkGemmNNAdd(b *testing.B)     { benchKernel(b, "GemmNNAdd") }
+func BenchmarkOnlineSoftmax(b *testing.B) { benchKernel(b, "OnlineSoftmax") }
+func BenchmarkDot(b *testing.B)           { benchKernel(b, "Dot") }
+func BenchmarkAxpy(b *testing.B)          { benchKernel(b, "Axpy") }
+func BenchmarkExp(b *testing.B)           { benchKernel(b, "Exp") }
+func BenchmarkSoftmax(b *testing.B)       { benchKernel(b, "Softmax") }
+func BenchmarkRoPE(b *testing.B)          { benchKernel(b, "RoPE") }
+func BenchmarkRoPEHalf(b *testing.B)      { benchKernel(b, "RoPEHalf") }
+func BenchmarkRMSNorm(b *testing.B)       { benchKernel(b, "RMSNorm") }
+func BenchmarkLayerNorm(b *testing.B)     { benchKernel(b, "LayerNorm") }
+func BenchmarkF16ToF32(b *testing.B)      { benchKernel(b, "F16ToF32") }
+func BenchmarkBF16ToF32(b *testing.B)     { benchKernel(b, "BF16ToF32") }
