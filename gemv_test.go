@@ -110,6 +110,9 @@ func gemmCases(short bool) []gemmCase {
 		}
 	}
 	cs = append(cs, gemmCase{16, 70, 576, 576, 576}, gemmCase{16, 512, 70, 70, 576}, gemmCase{5, 33, 200, 203, 0})
+	// Deep products, which GemmNT splits over k (tuning.DeepK): slices of 512 and a
+	// partial last one, with every row-band and column tail.
+	cs = append(cs, gemmCase{7, 70, 1100, 1103, 0}, gemmCase{17, 130, 2048, 2048, 2050}, gemmCase{1, 3, 1537, 1537, 0})
 	return cs
 }
 

@@ -20,7 +20,7 @@ var (
 		dot: dotAVX512, sum: sumAVX512, sumSqDiff: sumSqDiffAVX512,
 		axpy: axpyAVX512, scale: scaleAVX512, scaleMul: scaleMulAVX512, affine: affineAVX512,
 		gemv: gemvAVX512, gemvPrefetch: gemvPrefetchAVX512, gemvT: gemvTAVX512, gemvTStream: gemvTStreamAVX512, downUp: downUpAVX512, downUpPrefetch: downUpPrefetchAVX512,
-		gemmNT: gemmNTAVX512, gemmNN: gemmNNAVX512,
+		gemmNT: gemmNTAVX512, gemmNTAdd: gemmNTAddAVX512, gemmNN: gemmNNAVX512,
 		exp: expAVX512, maxScaled: maxScaledAVX512, expSum: expSumAVX512,
 		rope: ropeAVX512, ropeHalf: ropeHalfAVX512,
 		f16ToF32: f16ToF32AVX512, bf16ToF32: bf16ToF32AVX512,

@@ -7006,23 +7006,609 @@ rowtile_next_449:
 	VZEROUPPER
 	RET
 
+// func gemmNTAddAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemmNTAddAVX512(SB), NOSPLIT, $16-144
+	MOVQ next_base+72(FP), AX
+	MOVQ next_len+80(FP), CX
+	LEAQ -4(AX)(CX*4), CX
+	MOVQ $0x00000000, (SP)
+
+rowtile_464:
+	MOVQ m+96(FP), DX
+	SUBQ (SP), DX
+	CMPQ DX, $0x00000004
+	JB   rowtile_next_465
+	MOVQ $0x00000000, 8(SP)
+
+coltile_466:
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000002
+	JB      coltile_next_467
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    b_base+48(FP), R8
+	MOVQ    ldb+128(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    8(SP), R10
+	IMULQ   R9, R10
+	ADDQ    R8, R10
+	LEAQ    (R10)(R9*1), R8
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	MOVQ    k+112(FP), R9
+	XORQ    R11, R11
+	MOVQ    R9, R12
+	SUBQ    $0x00000020, R12
+
+unrolled_468:
+	CMPQ        R11, R12
+	JG          single_469
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
+	VMOVUPS     (SI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS     (DX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS     (DI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS     (BX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+	VMOVUPS     64(R10)(R11*4), Z8
+	VMOVUPS     64(R8)(R11*4), Z9
+	VMOVUPS     64(SI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS     64(DX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS     64(DI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS     64(BX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+	ADDQ        $0x00000020, R11
+	JMP         unrolled_468
+
+single_469:
+	MOVQ R9, R12
+	SUBQ $0x00000010, R12
+
+one_470:
+	CMPQ        R11, R12
+	JG          tail_471
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R11*4), Z8
+	VMOVUPS     (R8)(R11*4), Z9
+	VMOVUPS     (SI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS     (DX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS     (DI)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS     (BX)(R11*4), Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+	ADDQ        $0x00000010, R11
+	JMP         one_470
+
+tail_471:
+	SUBQ        R11, R9
+	JZ          done_472
+	LEAQ        kmask<>+0(SB), R12
+	KMOVW       (R12)(R9*2), K1
+	VMOVUPS.Z   (R10)(R11*4), K1, Z8
+	VMOVUPS.Z   (R8)(R11*4), K1, Z9
+	VMOVUPS.Z   (SI)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS.Z   (DX)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VMOVUPS.Z   (DI)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VMOVUPS.Z   (BX)(R11*4), K1, Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+
+done_472:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+136(FP), BX
+	MOVQ          (SP), SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y8
+	VEXTRACTF32X4 $0x01, Y8, X0
+	VADDPS        X0, X8, X8
+	VMOVHLPS      X8, X8, X0
+	VADDPS        X0, X8, X8
+	VMOVSHDUP     X8, X0
+	VADDSS        X0, X8, X8
+	VADDSS        (DX)(SI*4), X8, X8
+	VMOVSS        X8, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        4(DX)(SI*4), X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000001, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        (DX)(SI*4), X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        4(DX)(SI*4), X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000002, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        (DX)(SI*4), X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        4(DX)(SI*4), X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000003, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        (DX)(SI*4), X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        4(DX)(SI*4), X0, X0
+	VMOVSS        X0, 4(DX)(SI*4)
+	ADDQ          $0x00000002, 8(SP)
+	JMP           coltile_466
+
+coltile_next_467:
+coltile_473:
+	MOVQ    n+104(FP), DX
+	SUBQ    8(SP), DX
+	CMPQ    DX, $0x00000001
+	JB      coltile_next_474
+	MOVQ    a_base+24(FP), DX
+	MOVQ    lda+120(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    (SP), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	LEAQ    (SI)(BX*1), DX
+	LEAQ    (DX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	MOVQ    b_base+48(FP), R8
+	MOVQ    ldb+128(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    8(SP), R10
+	IMULQ   R9, R10
+	ADDQ    R8, R10
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	MOVQ    k+112(FP), R8
+	XORQ    R9, R9
+	MOVQ    R8, R11
+	SUBQ    $0x00000020, R11
+
+unrolled_475:
+	CMPQ        R9, R11
+	JG          single_476
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R9*4), Z4
+	VMOVUPS     (SI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS     (DX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS     (DI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS     (BX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z3
+	VMOVUPS     64(R10)(R9*4), Z4
+	VMOVUPS     64(SI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS     64(DX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS     64(DI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS     64(BX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z3
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_475
+
+single_476:
+	MOVQ R8, R11
+	SUBQ $0x00000010, R11
+
+one_477:
+	CMPQ        R9, R11
+	JG          tail_478
+	PREFETCHT1  (AX)
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, CX
+	CMOVQHI     CX, AX
+	VMOVUPS     (R10)(R9*4), Z4
+	VMOVUPS     (SI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS     (DX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS     (DI)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS     (BX)(R9*4), Z5
+	VFMADD231PS Z4, Z5, Z3
+	ADDQ        $0x00000010, R9
+	JMP         one_477
+
+tail_478:
+	SUBQ        R9, R8
+	JZ          done_479
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R8*2), K1
+	VMOVUPS.Z   (R10)(R9*4), K1, Z4
+	VMOVUPS.Z   (SI)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z0
+	VMOVUPS.Z   (DX)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z1
+	VMOVUPS.Z   (DI)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z2
+	VMOVUPS.Z   (BX)(R9*4), K1, Z5
+	VFMADD231PS Z4, Z5, Z3
+
+done_479:
+	MOVQ          c_base+0(FP), DX
+	MOVQ          ldc+136(FP), BX
+	MOVQ          (SP), SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVHLPS      X4, X4, X0
+	VADDPS        X0, X4, X4
+	VMOVSHDUP     X4, X0
+	VADDSS        X0, X4, X4
+	VADDSS        (DX)(SI*4), X4, X4
+	VMOVSS        X4, (DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000001, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        (DX)(SI*4), X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000002, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        (DX)(SI*4), X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	MOVQ          (SP), SI
+	ADDQ          $0x00000003, SI
+	IMULQ         BX, SI
+	ADDQ          8(SP), SI
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        (DX)(SI*4), X0, X0
+	VMOVSS        X0, (DX)(SI*4)
+	ADDQ          $0x00000001, 8(SP)
+	JMP           coltile_473
+
+coltile_next_474:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_464
+
+rowtile_next_465:
+rowtile_480:
+	MOVQ m+96(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_481
+	MOVQ $0x00000000, 8(SP)
+
+coltile_482:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000002
+	JB      coltile_next_483
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	LEAQ    (BX)(CX*1), AX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	MOVQ    k+112(FP), CX
+	XORQ    SI, SI
+	MOVQ    CX, DI
+	SUBQ    $0x00000020, DI
+
+unrolled_484:
+	CMPQ        SI, DI
+	JG          single_485
+	VMOVUPS     (BX)(SI*4), Z2
+	VMOVUPS     (AX)(SI*4), Z3
+	VMOVUPS     (DX)(SI*4), Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
+	VMOVUPS     64(BX)(SI*4), Z2
+	VMOVUPS     64(AX)(SI*4), Z3
+	VMOVUPS     64(DX)(SI*4), Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
+	ADDQ        $0x00000020, SI
+	JMP         unrolled_484
+
+single_485:
+	MOVQ CX, DI
+	SUBQ $0x00000010, DI
+
+one_486:
+	CMPQ        SI, DI
+	JG          tail_487
+	VMOVUPS     (BX)(SI*4), Z2
+	VMOVUPS     (AX)(SI*4), Z3
+	VMOVUPS     (DX)(SI*4), Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
+	ADDQ        $0x00000010, SI
+	JMP         one_486
+
+tail_487:
+	SUBQ        SI, CX
+	JZ          done_488
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(CX*2), K1
+	VMOVUPS.Z   (BX)(SI*4), K1, Z2
+	VMOVUPS.Z   (AX)(SI*4), K1, Z3
+	VMOVUPS.Z   (DX)(SI*4), K1, Z4
+	VFMADD231PS Z2, Z4, Z0
+	VFMADD231PS Z3, Z4, Z1
+
+done_488:
+	MOVQ          c_base+0(FP), AX
+	MOVQ          ldc+136(FP), CX
+	MOVQ          (SP), DX
+	IMULQ         CX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VADDPS        Y2, Y0, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPS        X0, X2, X2
+	VMOVHLPS      X2, X2, X0
+	VADDPS        X0, X2, X2
+	VMOVSHDUP     X2, X0
+	VADDSS        X0, X2, X2
+	VADDSS        (AX)(DX*4), X2, X2
+	VMOVSS        X2, (AX)(DX*4)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VADDSS        4(AX)(DX*4), X0, X0
+	VMOVSS        X0, 4(AX)(DX*4)
+	ADDQ          $0x00000002, 8(SP)
+	JMP           coltile_482
+
+coltile_next_483:
+coltile_489:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_490
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	MOVQ    k+112(FP), AX
+	XORQ    CX, CX
+	MOVQ    AX, SI
+	SUBQ    $0x00000020, SI
+
+unrolled_491:
+	CMPQ        CX, SI
+	JG          single_492
+	VMOVUPS     (BX)(CX*4), Z1
+	VMOVUPS     (DX)(CX*4), Z2
+	VFMADD231PS Z1, Z2, Z0
+	VMOVUPS     64(BX)(CX*4), Z1
+	VMOVUPS     64(DX)(CX*4), Z2
+	VFMADD231PS Z1, Z2, Z0
+	ADDQ        $0x00000020, CX
+	JMP         unrolled_491
+
+single_492:
+	MOVQ AX, SI
+	SUBQ $0x00000010, SI
+
+one_493:
+	CMPQ        CX, SI
+	JG          tail_494
+	VMOVUPS     (BX)(CX*4), Z1
+	VMOVUPS     (DX)(CX*4), Z2
+	VFMADD231PS Z1, Z2, Z0
+	ADDQ        $0x00000010, CX
+	JMP         one_493
+
+tail_494:
+	SUBQ        CX, AX
+	JZ          done_495
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(AX*2), K1
+	VMOVUPS.Z   (BX)(CX*4), K1, Z1
+	VMOVUPS.Z   (DX)(CX*4), K1, Z2
+	VFMADD231PS Z1, Z2, Z0
+
+done_495:
+	MOVQ          c_base+0(FP), AX
+	MOVQ          ldc+136(FP), CX
+	MOVQ          (SP), DX
+	IMULQ         CX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VADDSS        (AX)(DX*4), X1, X1
+	VMOVSS        X1, (AX)(DX*4)
+	ADDQ          $0x00000001, 8(SP)
+	JMP           coltile_489
+
+coltile_next_490:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_480
+
+rowtile_next_481:
+	VZEROUPPER
+	RET
+
 // func gemmNNAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512F
 TEXT ·gemmNNAVX512(SB), NOSPLIT, $16-120
 	MOVQ $0x00000000, (SP)
 
-rowtile_464:
+rowtile_496:
 	MOVQ m+72(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000004
-	JB   rowtile_next_465
+	JB   rowtile_next_497
 	MOVQ $0x00000000, 8(SP)
 
-coltile_466:
+coltile_498:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000020
-	JB      coltile_next_467
+	JB      coltile_next_499
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7057,9 +7643,9 @@ coltile_466:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnk_468:
+nnk_500:
 	CMPQ         R10, R9
-	JAE          nnk_done_469
+	JAE          nnk_done_501
 	VMOVUPS      (R8), Z8
 	VMOVUPS      64(R8), Z9
 	VBROADCASTSS (BX)(R10*4), Z10
@@ -7076,9 +7662,9 @@ nnk_468:
 	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_468
+	JMP          nnk_500
 
-nnk_done_469:
+nnk_done_501:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7097,14 +7683,14 @@ nnk_done_469:
 	VMOVUPS Z6, (DX)(AX*4)
 	VMOVUPS Z7, 64(DX)(AX*4)
 	ADDQ    $0x00000020, 8(SP)
-	JMP     coltile_466
+	JMP     coltile_498
 
-coltile_next_467:
-coltile_470:
+coltile_next_499:
+coltile_502:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
-	JB      coltile_next_471
+	JB      coltile_next_503
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7135,9 +7721,9 @@ coltile_470:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnk_472:
+nnk_504:
 	CMPQ         R10, R9
-	JAE          nnk_done_473
+	JAE          nnk_done_505
 	VMOVUPS      (R8), Z4
 	VBROADCASTSS (BX)(R10*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -7149,9 +7735,9 @@ nnk_472:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_472
+	JMP          nnk_504
 
-nnk_done_473:
+nnk_done_505:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7166,12 +7752,12 @@ nnk_done_473:
 	VMOVUPS Z2, (SI)(AX*4)
 	VMOVUPS Z3, (DX)(AX*4)
 	ADDQ    $0x00000010, 8(SP)
-	JMP     coltile_470
+	JMP     coltile_502
 
-coltile_next_471:
+coltile_next_503:
 	MOVQ      n+80(FP), AX
 	SUBQ      8(SP), AX
-	JZ        coltile_next_475
+	JZ        coltile_next_507
 	MOVQ      8(SP), AX
 	MOVQ      n+80(FP), CX
 	SUBQ      AX, CX
@@ -7206,9 +7792,9 @@ coltile_next_471:
 	MOVQ      k+88(FP), R9
 	XORQ      R10, R10
 
-nnk_476:
+nnk_508:
 	CMPQ         R10, R9
-	JAE          nnk_done_477
+	JAE          nnk_done_509
 	VMOVUPS.Z    (R8), K1, Z4
 	VBROADCASTSS (BX)(R10*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -7220,9 +7806,9 @@ nnk_476:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_476
+	JMP          nnk_508
 
-nnk_done_477:
+nnk_done_509:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7237,23 +7823,23 @@ nnk_done_477:
 	VMOVUPS Z2, K1, (SI)(AX*4)
 	VMOVUPS Z3, K1, (DX)(AX*4)
 
-coltile_next_475:
+coltile_next_507:
 	ADDQ $0x00000004, (SP)
-	JMP  rowtile_464
+	JMP  rowtile_496
 
-rowtile_next_465:
-rowtile_478:
+rowtile_next_497:
+rowtile_510:
 	MOVQ m+72(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_479
+	JB   rowtile_next_511
 	MOVQ $0x00000000, 8(SP)
 
-coltile_480:
+coltile_512:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000020
-	JB      coltile_next_481
+	JB      coltile_next_513
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7276,9 +7862,9 @@ coltile_480:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnk_482:
+nnk_514:
 	CMPQ         DI, SI
-	JAE          nnk_done_483
+	JAE          nnk_done_515
 	VMOVUPS      (DX), Z2
 	VMOVUPS      64(DX), Z3
 	VBROADCASTSS (BX)(DI*4), Z4
@@ -7286,9 +7872,9 @@ nnk_482:
 	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_482
+	JMP          nnk_514
 
-nnk_done_483:
+nnk_done_515:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7298,14 +7884,14 @@ nnk_done_483:
 	VMOVUPS Z0, (BX)(AX*4)
 	VMOVUPS Z1, 64(BX)(AX*4)
 	ADDQ    $0x00000020, 8(SP)
-	JMP     coltile_480
+	JMP     coltile_512
 
-coltile_next_481:
-coltile_484:
+coltile_next_513:
+coltile_516:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
-	JB      coltile_next_485
+	JB      coltile_next_517
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7327,17 +7913,17 @@ coltile_484:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnk_486:
+nnk_518:
 	CMPQ         DI, SI
-	JAE          nnk_done_487
+	JAE          nnk_done_519
 	VMOVUPS      (DX), Z1
 	VBROADCASTSS (BX)(DI*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_486
+	JMP          nnk_518
 
-nnk_done_487:
+nnk_done_519:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7346,12 +7932,12 @@ nnk_done_487:
 	ADDQ    CX, BX
 	VMOVUPS Z0, (BX)(AX*4)
 	ADDQ    $0x00000010, 8(SP)
-	JMP     coltile_484
+	JMP     coltile_516
 
-coltile_next_485:
+coltile_next_517:
 	MOVQ      n+80(FP), AX
 	SUBQ      8(SP), AX
-	JZ        coltile_next_489
+	JZ        coltile_next_521
 	MOVQ      8(SP), AX
 	MOVQ      n+80(FP), CX
 	SUBQ      AX, CX
@@ -7377,17 +7963,17 @@ coltile_next_485:
 	MOVQ      k+88(FP), SI
 	XORQ      DI, DI
 
-nnk_490:
+nnk_522:
 	CMPQ         DI, SI
-	JAE          nnk_done_491
+	JAE          nnk_done_523
 	VMOVUPS.Z    (DX), K1, Z1
 	VBROADCASTSS (BX)(DI*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_490
+	JMP          nnk_522
 
-nnk_done_491:
+nnk_done_523:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7396,11 +7982,11 @@ nnk_done_491:
 	ADDQ    CX, BX
 	VMOVUPS Z0, K1, (BX)(AX*4)
 
-coltile_next_489:
+coltile_next_521:
 	ADDQ $0x00000001, (SP)
-	JMP  rowtile_478
+	JMP  rowtile_510
 
-rowtile_next_479:
+rowtile_next_511:
 	VZEROUPPER
 	RET
 
@@ -7414,9 +8000,9 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-unrolled_492:
+unrolled_524:
 	CMPQ         BX, SI
-	JG           single_493
+	JG           single_525
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -7478,15 +8064,15 @@ unrolled_492:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, 64(AX)(BX*4)
 	ADDQ         $0x00000020, BX
-	JMP          unrolled_492
+	JMP          unrolled_524
 
-single_493:
+single_525:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_494:
+one_526:
 	CMPQ         BX, SI
-	JG           tail_495
+	JG           tail_527
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -7518,11 +8104,11 @@ one_494:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, (AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          one_494
+	JMP          one_526
 
-tail_495:
+tail_527:
 	SUBQ         BX, DX
-	JZ           done_496
+	JZ           done_528
 	LEAQ         kmask<>+0(SB), SI
 	KMOVW        (SI)(DX*2), K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
@@ -7556,7 +8142,7 @@ tail_495:
 	VMOVAPS.Z    Z2, K2, Z0
 	VMOVUPS      Z0, K1, (AX)(BX*4)
 
-done_496:
+done_528:
 	VZEROUPPER
 	RET
 
@@ -7809,9 +8395,9 @@ TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_497:
+unrolled_529:
 	CMPQ   DX, BX
-	JG     single_498
+	JG     single_530
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	VMULPS 64(AX)(DX*4), Z0, Z5
@@ -7821,30 +8407,30 @@ unrolled_497:
 	VMULPS 192(AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z4, Z4
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_497
+	JMP    unrolled_529
 
-single_498:
+single_530:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_499:
+one_531:
 	CMPQ   DX, BX
-	JG     tail_500
+	JG     tail_532
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	ADDQ   $0x00000010, DX
-	JMP    one_499
+	JMP    one_531
 
-tail_500:
+tail_532:
 	SUBQ      DX, CX
-	JZ        done_501
+	JZ        done_533
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z5
 	VMULPS    Z5, Z0, Z0
 	VMAXPS    Z0, Z1, K1, Z1
 
-done_501:
+done_533:
 	VMAXPS        Z3, Z1, Z1
 	VMAXPS        Z4, Z2, Z2
 	VMAXPS        Z2, Z1, Z1
@@ -7893,9 +8479,9 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_502:
+unrolled_534:
 	CMPQ         DX, BX
-	JG           single_503
+	JG           single_535
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z1, Z4, Z4
@@ -7963,15 +8549,15 @@ unrolled_502:
 	VADDPS       Z4, Z3, Z3
 	VMOVUPS      Z4, 64(AX)(DX*4)
 	ADDQ         $0x00000020, DX
-	JMP          unrolled_502
+	JMP          unrolled_534
 
-single_503:
+single_535:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_504:
+one_536:
 	CMPQ         DX, BX
-	JG           tail_505
+	JG           tail_537
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z1, Z4, Z4
@@ -8006,11 +8592,11 @@ one_504:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, (AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          one_504
+	JMP          one_536
 
-tail_505:
+tail_537:
 	SUBQ         DX, CX
-	JZ           done_506
+	JZ           done_538
 	LEAQ         kmask<>+0(SB), BX
 	KMOVW        (BX)(CX*2), K1
 	VMOVUPS.Z    (AX)(DX*4), K1, Z4
@@ -8048,7 +8634,7 @@ tail_505:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, K1, (AX)(DX*4)
 
-done_506:
+done_538:
 	VADDPS        Z3, Z2, Z2
 	VEXTRACTF64X4 $0x01, Z2, Y0
 	VADDPS        Y0, Y2, Y0
@@ -8074,9 +8660,9 @@ TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_507:
+unrolled_539:
 	CMPQ           SI, DI
-	JG             single_508
+	JG             single_540
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y2
 	VMOVUPS        (BX)(SI*2), Y3
@@ -8096,15 +8682,15 @@ unrolled_507:
 	VFMADDSUB231PS Z5, Z1, Z4
 	VMOVUPS        Z4, 64(AX)(SI*4)
 	ADDQ           $0x00000020, SI
-	JMP            unrolled_507
+	JMP            unrolled_539
 
-single_508:
+single_540:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_509:
+one_541:
 	CMPQ           SI, DI
-	JG             tail_510
+	JG             tail_542
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y7
 	VMOVUPS        (BX)(SI*2), Y8
@@ -8115,11 +8701,11 @@ one_509:
 	VFMADDSUB231PS Z7, Z1, Z2
 	VMOVUPS        Z2, (AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            one_509
+	JMP            one_541
 
-tail_510:
+tail_542:
 	SUBQ           SI, CX
-	JZ             done_511
+	JZ             done_543
 	LEAQ           kmask<>+0(SB), DI
 	KMOVW          (DI)(CX*2), K1
 	VMOVUPS.Z      (AX)(SI*4), K1, Z1
@@ -8139,7 +8725,7 @@ tail_510:
 	VFMADDSUB231PS Z9, Z1, Z0
 	VMOVUPS        Z0, K1, (AX)(SI*4)
 
-done_511:
+done_543:
 	VZEROUPPER
 	RET
 
@@ -8173,9 +8759,9 @@ TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000020, R8
 
-unrolled_512:
+unrolled_544:
 	CMPQ        DI, R8
-	JG          single_513
+	JG          single_545
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -8193,15 +8779,15 @@ unrolled_512:
 	VMOVUPS     Z2, 64(AX)(DI*4)
 	VMOVUPS     Z0, 64(SI)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_512
+	JMP         unrolled_544
 
-single_513:
+single_545:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_514:
+one_546:
 	CMPQ        DI, R8
-	JG          tail_515
+	JG          tail_547
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -8211,11 +8797,11 @@ one_514:
 	VMOVUPS     Z2, (AX)(DI*4)
 	VMOVUPS     Z0, (SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_514
+	JMP         one_546
 
-tail_515:
+tail_547:
 	SUBQ        DI, DX
-	JZ          done_516
+	JZ          done_548
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (AX)(DI*4), K1, Z0
@@ -8229,7 +8815,7 @@ tail_515:
 	VMOVUPS     Z4, K1, (AX)(DI*4)
 	VMOVUPS     Z0, K1, (SI)(DI*4)
 
-done_516:
+done_548:
 	VZEROUPPER
 	RET
 
@@ -8243,9 +8829,9 @@ TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_517:
+unrolled_549:
 	CMPQ      BX, SI
-	JG        single_518
+	JG        single_550
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	VCVTPH2PS 32(CX)(BX*2), Z0
@@ -8255,30 +8841,30 @@ unrolled_517:
 	VCVTPH2PS 96(CX)(BX*2), Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_517
+	JMP       unrolled_549
 
-single_518:
+single_550:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_519:
+one_551:
 	CMPQ      BX, SI
-	JG        tail_520
+	JG        tail_552
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_519
+	JMP       one_551
 
-tail_520:
+tail_552:
 	SUBQ        BX, DX
-	JZ          done_521
+	JZ          done_553
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
 	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_521:
+done_553:
 	VZEROUPPER
 	RET
 
@@ -8292,9 +8878,9 @@ TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_522:
+unrolled_554:
 	CMPQ      BX, SI
-	JG        single_523
+	JG        single_555
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
@@ -8308,24 +8894,24 @@ unrolled_522:
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_522
+	JMP       unrolled_554
 
-single_523:
+single_555:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_524:
+one_556:
 	CMPQ      BX, SI
-	JG        tail_525
+	JG        tail_557
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_524
+	JMP       one_556
 
-tail_525:
+tail_557:
 	SUBQ        BX, DX
-	JZ          done_526
+	JZ          done_558
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
@@ -8333,6 +8919,6 @@ tail_525:
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_526:
+done_558:
 	VZEROUPPER
 	RET

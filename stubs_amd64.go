@@ -184,6 +184,11 @@ func downUpPrefetchAVX512(y []float32, latent []float32, down []float32, up []fl
 //go:noescape
 func gemmNTAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
+// gemmNTAdd computes c += A Bᵀ; c has row stride ldc. It prefetches next.
+//
+//go:noescape
+func gemmNTAddAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
+
 // gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
 //
 //go:noescape

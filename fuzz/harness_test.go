@@ -71,7 +71,7 @@ func (in *input) values(n int) []float32 {
 type impl struct {
 	name string
 	k    *mlasimd.Kernels
-	cold bool // run with the prefetching routines' size threshold at zero
+	low  bool // run with the size thresholds of internal/tuning at their lowest
 }
 
 // impls lists every available Level (the generic one is package kernels itself), or
@@ -85,23 +85,25 @@ func impls() []impl {
 	return out
 }
 
-// matrixImpls is impls twice over: as users get them, and with the size threshold of
-// the prefetching Gemv, GemvT and DownUp routines at zero, so that small fuzz inputs
+// matrixImpls is impls twice over: as users get them, and with the thresholds of
+// internal/tuning lowered (the prefetching Gemv, GemvT and DownUp routines from any
+// size; GemmNT split over k in slices of 13 from k = 14), so that small fuzz inputs
 // reach those routines too.
 func matrixImpls() []impl {
 	var out []impl
 	for _, im := range impls() {
-		out = append(out, im, impl{name: im.name + "/prefetching", k: im.k, cold: true})
+		out = append(out, im, impl{name: im.name + "/low-thresholds", k: im.k, low: true})
 	}
 	return out
 }
 
-// use applies im's threshold and returns the function that restores it.
+// use applies im's thresholds and returns the function that restores them.
 func (im impl) use() (restore func()) {
-	if im.cold {
-		return tuning.SetColdFloats(0)
+	if !im.low {
+		return func() {}
 	}
-	return func() {}
+	cold, deep := tuning.SetColdFloats(0), tuning.SetDeepK(13)
+	return func() { deep(); cold() }
 }
 
 // seedLengths reach every tail of every loop width: around 4, 8, 16, 32 and 64.

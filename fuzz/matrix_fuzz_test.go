@@ -106,9 +106,11 @@ func FuzzGemmNT(f *testing.F) {
 		ldb += k
 		a, b := in.values(max(0, (m-1)*lda+k)), in.values(max(0, (n-1)*ldb+k))
 		rc := testutil.NewRegion(t, 4*m*n)
-		for _, im := range impls() {
+		for _, im := range matrixImpls() {
 			c := rc.F32(m*n, testutil.Place{Tail: true}, nil)
+			restore := im.use()
 			im.k.GemmNT(c, a, b, m, n, k, lda, ldb)
+			restore()
 			for i := range m {
 				for j := range n {
 					if err := testutil.CheckDot(c[i*n+j], a[i*lda:i*lda+k], b[j*ldb:j*ldb+k]); err != nil {

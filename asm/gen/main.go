@@ -27,6 +27,9 @@ func main() {
 		t.downUp()
 		t.downUpPrefetch()
 		t.gemmNT()
+		if t.zmm {
+			t.gemmNTAdd()
+		}
 		t.gemmNN()
 		t.exp()
 		t.maxScaled()

@@ -24,3 +24,21 @@ func SetColdFloats(n int) (restore func()) {
 	old := coldFloats.Swap(int64(n))
 	return func() { coldFloats.Store(old) }
 }
+
+// DefaultDeepK is the depth k above which GemmNT splits its products into slices of
+// k (512 wide, or DeepK if that is less; see mlasimd's deepGemmNT): a band of 4 to 6
+// rows of A up to 1024 wide still fits a 32 KiB L1 beside the B rows it meets.
+const DefaultDeepK = 1024
+
+var deepK atomic.Int64
+
+func init() { deepK.Store(DefaultDeepK) }
+
+// DeepK returns the current depth threshold.
+func DeepK() int { return int(deepK.Load()) }
+
+// SetDeepK sets the depth threshold and returns a function that restores the old one.
+func SetDeepK(k int) (restore func()) {
+	old := deepK.Swap(int64(k))
+	return func() { deepK.Store(old) }
+}
