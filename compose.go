@@ -102,12 +102,12 @@ func (p primitives) blockedGemmNTPrefetch(c, a, b, next []float32, m, n, k, lda,
 	}
 }
 
-// deepGemmNT splits a deep product (k > tuning.DeepK) into slices of ntSliceK
-// columns (or DeepK, if lower), so that a band of A rows (4 or 6 rows of 2 KiB) stays in L1 while a block
-// of B rows streams past it from L2. Unsplit, a band of 2048-wide rows fills L1 and
-// every step loads both operands from L2: prefill's 1024 x 3072 x 2048 projection ran
-// at 67-68 GFLOP/s with AVX-512 and runs at 88 split (Zen 4), a 1024-token V2-Lite
-// prefill 15% faster. Only AVX-512 provides gemmNTAdd (see asm/gen).
+// deepGemmNT splits a deep product (k > tuning.DeepK) into slices of ntSliceK columns
+// (or DeepK, if lower), so that a band of A rows (4 or 6 rows of 2 KiB) stays in L1
+// while a block of B rows streams past it from L2. Unsplit, a band of 2048-wide rows
+// fills L1 and every step loads both operands from L2: prefill's 1024 x 3072 x 2048
+// projection ran at 67-68 GFLOP/s with AVX-512 and runs at 88 split (Zen 4), a
+// 1024-token V2-Lite prefill 15% faster. Only AVX-512 provides gemmNTAdd (asm/gen).
 // The first slice writes c, the others add to it. Nothing is prefetched: a slice of
 // a block is strided, and the hardware prefetchers follow its rows (a stream over the
 // next block measured 1-2% slower).
