@@ -12,33 +12,38 @@ import "sync/atomic"
 // in cache its extra loads cost about as much.
 const DefaultColdFloats = 1 << 18
 
-var coldFloats atomic.Int64
-
-func init() { coldFloats.Store(DefaultColdFloats) }
-
-// ColdFloats returns the current threshold.
-func ColdFloats() int { return int(coldFloats.Load()) }
-
-// SetColdFloats sets the threshold and returns a function that restores the old one.
-func SetColdFloats(n int) (restore func()) {
-	old := coldFloats.Swap(int64(n))
-	return func() { coldFloats.Store(old) }
-}
-
 // DefaultDeepK is the depth k above which GemmNT splits its products into slices of
 // k (512 wide, or DeepK if that is less; see mlasimd's deepGemmNT): a band of 4 to 6
 // rows of A up to 1024 wide still fits a 32 KiB L1 beside the B rows it meets.
 const DefaultDeepK = 1024
 
-var deepK atomic.Int64
+var coldFloats, deepK = newThreshold(DefaultColdFloats), newThreshold(DefaultDeepK)
 
-func init() { deepK.Store(DefaultDeepK) }
+// ColdFloats returns the current prefetching threshold.
+func ColdFloats() int { return coldFloats.get() }
+
+// SetColdFloats sets the prefetching threshold and returns a function that restores
+// the old one.
+func SetColdFloats(n int) (restore func()) { return coldFloats.set(n) }
 
 // DeepK returns the current depth threshold.
-func DeepK() int { return int(deepK.Load()) }
+func DeepK() int { return deepK.get() }
 
 // SetDeepK sets the depth threshold and returns a function that restores the old one.
-func SetDeepK(k int) (restore func()) {
-	old := deepK.Swap(int64(k))
-	return func() { deepK.Store(old) }
+func SetDeepK(k int) (restore func()) { return deepK.set(k) }
+
+// threshold is one size, read by every kernel call and set by tests.
+type threshold struct{ v atomic.Int64 }
+
+func newThreshold(n int) *threshold {
+	t := &threshold{}
+	t.v.Store(int64(n))
+	return t
+}
+
+func (t *threshold) get() int { return int(t.v.Load()) }
+
+func (t *threshold) set(n int) (restore func()) {
+	old := t.v.Swap(int64(n))
+	return func() { t.v.Store(old) }
 }
