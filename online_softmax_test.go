@@ -2,6 +2,7 @@ package mlasimd_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
@@ -122,22 +123,10 @@ func TestOnlineSoftmaxMatchesSoftmax(t *testing.T) {
 		for j := range got {
 			got[j] /= l[0]
 		}
-		mx := math.Inf(-1)
-		for _, v := range x {
-			mx = max(mx, scale*float64(v))
-		}
-		y, eta := make([]float64, n), make([]float64, n)
-		var sum, etaMax float64
-		for j, v := range x {
-			d := scale*float64(v) - mx
-			y[j] = math.Exp(d)
-			eta[j] = testutil.U * (math.Abs(scale*float64(v)) + math.Abs(d))
-			etaMax = max(etaMax, eta[j])
-			sum += y[j]
-		}
+		y, eta, _ := testutil.SoftmaxOracle(x, scale)
+		etaMax := slices.Max(eta)
 		perCarry := testutil.ExpRelErr + testutil.U
 		for j := range y {
-			y[j] /= sum
 			rel := eta[j] + etaMax + 2*testutil.ExpRelErr + 2*tiles*perCarry + testutil.Gamma(n+2*tiles) + 2*testutil.U
 			require.InDelta(t, y[j], float64(got[j]), y[j]*rel*1.01+0x1p-126, "entry %d", j)
 		}

@@ -92,12 +92,12 @@ func (k *Cache) Reserve(rows int) {
 	need := rows * k.width
 	if k.dtype == F32 {
 		if need > cap(k.f32) {
-			k.f32 = append(hugepage.Floats(need)[:0], k.f32...)
+			k.f32 = append(hugepage.Make[float32](need)[:0], k.f32...)
 		}
 		return
 	}
 	if need > cap(k.u16) {
-		k.u16 = append(hugepage.Uint16s(need)[:0], k.u16...)
+		k.u16 = append(hugepage.Make[uint16](need)[:0], k.u16...)
 	}
 }
 

@@ -36,7 +36,7 @@ func randomLayer(c Config, seed uint64, layer int, shared []float32) *LayerWeigh
 			*s.field(w) = shared
 			continue
 		}
-		buf := hugepage.Floats(s.numel())
+		buf := hugepage.Make[float32](s.numel())
 		switch s.part {
 		case keyRows:
 			kPart = buf

@@ -75,7 +75,7 @@ func RandomModelWeights(c Config, seed uint64) (*ModelWeights, error) {
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
 	var shared []float32
 	if c.SharedKVDown {
-		shared = hugepage.Floats(c.CacheRowWidth() * c.Hidden)
+		shared = hugepage.Make[float32](c.CacheRowWidth() * c.Hidden)
 		runFills(seed, []fillJob{{dst: shared, name: sharedDownName(c),
 			spec: tensorSpec{rows: c.CacheRowWidth(), cols: c.Hidden, init: initXavier, gain: 1}}})
 	}
@@ -84,7 +84,7 @@ func RandomModelWeights(c Config, seed uint64) (*ModelWeights, error) {
 	}
 	var fills []fillJob
 	for _, t := range w.tensors(c) {
-		*t.field = hugepage.Floats(t.rows * max(t.cols, 1))
+		*t.field = hugepage.Make[float32](t.rows * max(t.cols, 1))
 		fills = append(fills, fillJob{dst: *t.field, name: t.name, spec: tensorSpec{rows: t.rows, cols: t.cols, init: t.init, gain: t.gain}})
 	}
 	runFills(seed, fills)

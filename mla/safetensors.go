@@ -280,7 +280,7 @@ func (sf *SafetensorsFile) ReadFloat32(name string) ([]float32, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	out := hugepage.Floats(t.Numel())
+	out := hugepage.Make[float32](t.Numel())
 	switch t.DType {
 	case F32:
 		if err := sf.readAt(float32Bytes(out), t.Offset, name); err != nil {

@@ -150,7 +150,7 @@ func (w *LayerWeights) Check(c Config) error {
 // tensor of all heads' key rows and one of all value rows.
 func interleaveKV(c Config, k, v []float32) []float32 {
 	dn, dv, dc := c.QKNopeHeadDim, c.VHeadDim, c.KVLoRARank
-	out := hugepage.Floats(c.Heads * (dn + dv) * dc)
+	out := hugepage.Make[float32](c.Heads * (dn + dv) * dc)
 	for h := range c.Heads {
 		dst := out[h*(dn+dv)*dc:]
 		copy(dst[:dn*dc], k[h*dn*dc:(h+1)*dn*dc])

@@ -18,7 +18,7 @@ func TestAdviseMarksMapping(t *testing.T) {
 	if !recordsAdvice(t) {
 		t.Skip("this system does not record MADV_HUGEPAGE (transparent huge pages off, or an emulator such as qemu-user that accepts madvise without passing it on)")
 	}
-	s := Floats(3 * Size / 4 * 2) // 6 MiB: at least two whole huge pages inside
+	s := Make[float32](3 * Size / 4 * 2) // 6 MiB: at least two whole huge pages inside
 	start := uintptr(unsafe.Pointer(&s[0]))
 	inside := (start + Size - 1) &^ (Size - 1)
 	flags, err := vmFlags(inside)

@@ -10,24 +10,17 @@ package hugepage
 
 import "unsafe"
 
-// Size is the huge page size that Floats aligns to.
+// Size is the huge page size that Advise aligns to.
 const Size = 2 << 20
 
-// MinBytes is the smallest buffer Floats asks huge pages for: below it, the aligned
+// MinBytes is the smallest buffer Advise asks huge pages for: below it, the aligned
 // interior is at most one page and not worth the call.
 const MinBytes = 2 * Size
 
-// Floats returns a zeroed slice of n float32 values whose whole 2 MiB pages the
-// operating system is asked to back with huge pages.
-func Floats(n int) []float32 {
-	s := make([]float32, n)
-	Advise(s)
-	return s
-}
-
-// Uint16s is Floats for 16-bit storage (bf16, f16).
-func Uint16s(n int) []uint16 {
-	s := make([]uint16, n)
+// Make returns a zeroed slice of n values whose whole 2 MiB pages the operating
+// system is asked to back with huge pages.
+func Make[T any](n int) []T {
+	s := make([]T, n)
 	Advise(s)
 	return s
 }

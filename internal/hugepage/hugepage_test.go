@@ -2,20 +2,20 @@ package hugepage
 
 import "testing"
 
-func TestFloatsZeroedAndSized(t *testing.T) {
+func TestMakeZeroedAndSized(t *testing.T) {
 	for _, n := range []int{0, 1, 1000, MinBytes/4 - 1, 3 * Size / 4} {
-		s := Floats(n)
+		s := Make[float32](n)
 		if len(s) != n {
-			t.Fatalf("Floats(%d): len %d", n, len(s))
+			t.Fatalf("Make[float32](%d): len %d", n, len(s))
 		}
 		for i, v := range s {
 			if v != 0 {
-				t.Fatalf("Floats(%d)[%d] = %v, want 0", n, i, v)
+				t.Fatalf("Make[float32](%d)[%d] = %v, want 0", n, i, v)
 			}
 		}
-		u := Uint16s(n)
+		u := Make[uint16](n)
 		if len(u) != n {
-			t.Fatalf("Uint16s(%d): len %d", n, len(u))
+			t.Fatalf("Make[uint16](%d): len %d", n, len(u))
 		}
 	}
 }

@@ -117,7 +117,25 @@ func CheckSoftmax(got, x []float32, s float32) error {
 		}
 		return nil
 	}
-	y, eta := make([]float64, n), make([]float64, n)
+	y, eta, spread := SoftmaxOracle(x, s)
+	for i := range y {
+		bound := y[i]*(eta[i]+ExpRelErr+spread+Gamma(n)+3*U)*1.01 + float64(n)*0x1p-126
+		if !Close(got[i], y[i], bound) {
+			return fmt.Errorf("n=%d scale=%v i=%d x=%v: got %v, want %v ± %g", n, s, i, x[i], got[i], y[i], bound)
+		}
+	}
+	return nil
+}
+
+// SoftmaxOracle returns softmax(s·x) in float64 for a row whose max is finite, each
+// entry's exponent error η_i (see CheckSoftmax; 0 for a term that is exactly 0) and
+// the normalizer's weighted error Σ_i y_i·(η_i + ExpRelErr).
+func SoftmaxOracle(x []float32, s float32) (y, eta []float64, spread float64) {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = max(m, float64(s)*float64(v))
+	}
+	y, eta = make([]float64, len(x)), make([]float64, len(x))
 	var sum float64
 	for i, v := range x {
 		d := float64(s)*float64(v) - m
@@ -127,18 +145,11 @@ func CheckSoftmax(got, x []float32, s float32) error {
 		}
 		sum += y[i]
 	}
-	spread := 0.0
 	for i := range y {
 		y[i] /= sum
 		spread += y[i] * (eta[i] + ExpRelErr)
 	}
-	for i := range y {
-		bound := y[i]*(eta[i]+ExpRelErr+spread+Gamma(n)+3*U)*1.01 + float64(n)*0x1p-126
-		if !Close(got[i], y[i], bound) {
-			return fmt.Errorf("n=%d scale=%v i=%d x=%v: got %v, want %v ± %g", n, s, i, x[i], got[i], y[i], bound)
-		}
-	}
-	return nil
+	return y, eta, spread
 }
 
 // CheckSoftmaxStats checks what SoftmaxStats returned for row x and scale s. The max

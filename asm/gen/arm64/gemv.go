@@ -12,13 +12,7 @@ var gemvR = gemvRegs{y: 0, m: 1, w: 2, x: 3, n: 4, rowBytes: 5, blk: 6, r1: 7, r
 
 func (e *emitter) gemv() {
 	f := e.begin("gemv", "y, w, x []float32", false, "gemv computes y = W x; W is len(y) x len(x), row-major.")
-	r := gemvR
-	f.base("y", r.y)
-	f.length("y", r.m)
-	f.base("w", r.w)
-	f.base("x", r.x)
-	f.length("x", r.n)
-	f.gemvBody(r)
+	f.gemvBody("y", "w", "x")
 	f.op("RET")
 }
 
@@ -26,19 +20,8 @@ func (e *emitter) gemv() {
 func (e *emitter) downUp() {
 	f := e.begin("downUp", "y, latent, down, up, x []float32", false,
 		"downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).")
-	r := gemvR
-	f.base("latent", r.y)
-	f.length("latent", r.m)
-	f.base("down", r.w)
-	f.base("x", r.x)
-	f.length("x", r.n)
-	f.gemvBody(r)
-	f.base("y", r.y)
-	f.length("y", r.m)
-	f.base("up", r.w)
-	f.base("latent", r.x)
-	f.length("latent", r.n)
-	f.gemvBody(r)
+	f.gemvBody("latent", "down", "x")
+	f.gemvBody("y", "up", "latent")
 	f.op("RET")
 }
 
@@ -47,8 +30,15 @@ func (e *emitter) downUp() {
 // accumulators per row (eight FMLA chains). The last n%4 columns are a partial
 // vector loaded lane by lane into zeroed registers. The four row sums are reduced
 // with pairwise adds straight into a vector of four y values. The remaining m%4
-// rows go one at a time. W's pointer w ends up past the last row.
-func (f *fn) gemvBody(r gemvRegs) {
+// rows go one at a time. W's pointer w ends up past the last row. y, w and x name
+// the parameters that the body loads into gemvR's operand registers first.
+func (f *fn) gemvBody(y, w, x string) {
+	r := gemvR
+	f.base(y, r.y)
+	f.length(y, r.m)
+	f.base(w, r.w)
+	f.base(x, r.x)
+	f.length(x, r.n)
 	// Registers: x chunk V0-V3; rows 0-3 of W in V4-V7, V8-V11, V12-V15, V24-V27;
 	// accumulators acc[row][k] = V16+2*row+k.
 	wr := [4]V{4, 8, 12, 24}

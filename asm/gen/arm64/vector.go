@@ -11,22 +11,17 @@ func (e *emitter) dot() {
 	f.base("a", a)
 	f.length("a", n)
 	f.base("b", b)
-	acc := regs(16, 8)
-	f.zero(acc...)
-	f.stream(n, cnt, 8, func(vecs int) {
+	f.reduction(n, cnt, func(vecs int, acc []V) {
 		f.load4s(a, 0, vecs)
 		f.load4s(b, 8, vecs)
 		for u := range vecs {
 			f.op("VFMLA %s, %s, %s", V(8+u).S4(), V(u).S4(), acc[u].S4())
 		}
-	})
-	f.reduceSum(acc)
-	f.scalarTail(n, cnt, func() {
+	}, func() {
 		f.op("FMOVS.P 4(%s), F0", a)
 		f.op("FMOVS.P 4(%s), F1", b)
 		f.op("FMADDS F1, F16, F0, F16")
 	})
-	f.ret(16)
 }
 
 func (e *emitter) sum() {
@@ -34,20 +29,15 @@ func (e *emitter) sum() {
 	const x, n, cnt G = 0, 1, 2
 	f.base("x", x)
 	f.length("x", n)
-	acc := regs(16, 8)
-	f.zero(acc...)
-	f.stream(n, cnt, 8, func(vecs int) {
+	f.reduction(n, cnt, func(vecs int, acc []V) {
 		f.load4s(x, 0, vecs)
 		for u := range vecs {
 			f.fadd(V(u), acc[u], acc[u])
 		}
-	})
-	f.reduceSum(acc)
-	f.scalarTail(n, cnt, func() {
+	}, func() {
 		f.op("FMOVS.P 4(%s), F0", x)
 		f.op("FADDS F0, F16, F16")
 	})
-	f.ret(16)
 }
 
 func (e *emitter) sumSqDiff() {
@@ -57,9 +47,7 @@ func (e *emitter) sumSqDiff() {
 	f.base("x", x)
 	f.length("x", n)
 	f.splat("mean", mean)
-	acc := regs(16, 8)
-	f.zero(acc...)
-	f.stream(n, cnt, 8, func(vecs int) {
+	f.reduction(n, cnt, func(vecs int, acc []V) {
 		f.load4s(x, 0, vecs)
 		for u := range vecs {
 			f.fsub(mean, V(u), V(u))
@@ -67,13 +55,22 @@ func (e *emitter) sumSqDiff() {
 		for u := range vecs {
 			f.op("VFMLA %s, %s, %s", V(u).S4(), V(u).S4(), acc[u].S4())
 		}
-	})
-	f.reduceSum(acc)
-	f.scalarTail(n, cnt, func() {
+	}, func() {
 		f.op("FMOVS.P 4(%s), F0", x)
 		f.op("FSUBS F31, F0, F0")
 		f.op("FMADDS F0, F16, F0, F16")
 	})
+}
+
+// reduction emits what the reductions share: eight accumulators V16-V23 that body
+// adds one stream step of vecs vectors into, their sum in F16, the scalar tail
+// (which adds into F16) and the return of F16.
+func (f *fn) reduction(n, cnt G, body func(vecs int, acc []V), tail func()) {
+	acc := regs(16, 8)
+	f.zero(acc...)
+	f.stream(n, cnt, 8, func(vecs int) { body(vecs, acc) })
+	f.reduceSum(acc)
+	f.scalarTail(n, cnt, tail)
 	f.ret(16)
 }
 
