@@ -50,6 +50,15 @@ type Kernels struct {
 // Level returns the instruction-set level this table runs.
 func (k *Kernels) Level() dispatch.Level { return k.level }
 
+// rt returns the routines to run: the zero Kernels (never made by Impl) runs the
+// generic Level, as its Level method reports, rather than calling nil functions.
+func (k *Kernels) rt() *routines {
+	if k.r.dot == nil {
+		return &genericRoutines
+	}
+	return &k.r
+}
+
 // implemented holds every Level compiled into this build, registered by the
 // per-architecture files' init functions.
 var implemented = map[dispatch.Level]*Kernels{

@@ -20,12 +20,12 @@ func chunkRows(n int) int { return max(4, gemvChunkFloats/n&^3) }
 
 func (k *Kernels) Dot(a, b []float32) float32 {
 	kernels.CheckSameLen("Dot", len(a), len(b))
-	return k.r.dot(a, b)
+	return k.rt().dot(a, b)
 }
 
 func (k *Kernels) Axpy(alpha float32, x, y []float32) {
 	kernels.CheckSameLen("Axpy", len(x), len(y))
-	k.r.axpy(alpha, x, y)
+	k.rt().axpy(alpha, x, y)
 }
 
 func (k *Kernels) Gemv(y, w, x []float32) {
@@ -35,9 +35,9 @@ func (k *Kernels) Gemv(y, w, x []float32) {
 	if n > 0 {
 		rows = chunkRows(n)
 	}
-	gemv := k.r.gemv
+	gemv := k.rt().gemv
 	if len(w) >= tuning.ColdFloats() {
-		gemv = k.r.gemvCold
+		gemv = k.rt().gemvCold
 	}
 	for r0 := 0; r0 < len(y); r0 += rows {
 		r1 := min(r0+rows, len(y))
@@ -48,93 +48,93 @@ func (k *Kernels) Gemv(y, w, x []float32) {
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
 	if len(w) >= tuning.ColdFloats() {
-		k.r.gemvTCold(y, w, x)
+		k.rt().gemvTCold(y, w, x)
 		return
 	}
-	k.r.gemvT(y, w, x)
+	k.rt().gemvT(y, w, x)
 }
 
 func (k *Kernels) DownUp(y, latent, down, up, x []float32) {
 	kernels.CheckDownUp(len(y), len(latent), len(down), len(up), len(x))
 	if len(down)+len(up) >= tuning.ColdFloats() {
-		k.r.downUpCold(y, latent, down, up, x)
+		k.rt().downUpCold(y, latent, down, up, x)
 		return
 	}
-	k.r.downUp(y, latent, down, up, x)
+	k.rt().downUp(y, latent, down, up, x)
 }
 
 func (k *Kernels) GemmNT(c, a, b []float32, m, n, kk, lda, ldb int) {
 	kernels.CheckGemm("GemmNT", len(c), len(a), len(b), m, n, kk, lda, ldb, n, kk)
-	k.r.gemmNT(c, a, b, m, n, kk, lda, ldb)
+	k.rt().gemmNT(c, a, b, m, n, kk, lda, ldb)
 }
 
 func (k *Kernels) GemmNTPrefetch(c, a, b, next []float32, m, n, kk, lda, ldb int) {
 	kernels.CheckGemm("GemmNTPrefetch", len(c), len(a), len(b), m, n, kk, lda, ldb, n, kk)
-	k.r.gemmNTPrefetch(c, a, b, next, m, n, kk, lda, ldb)
+	k.rt().gemmNTPrefetch(c, a, b, next, m, n, kk, lda, ldb)
 }
 
 func (k *Kernels) GemmNN(c, a, b []float32, m, n, kk, lda, ldb int) {
 	kernels.CheckGemm("GemmNN", len(c), len(a), len(b), m, n, kk, lda, ldb, kk, n)
-	k.r.gemmNN(c, a, b, m, n, kk, lda, ldb)
+	k.rt().gemmNN(c, a, b, m, n, kk, lda, ldb)
 }
 
 func (k *Kernels) GemmNNAdd(c, a, b []float32, m, n, kk, lda, ldb int) {
 	kernels.CheckGemm("GemmNNAdd", len(c), len(a), len(b), m, n, kk, lda, ldb, kk, n)
-	k.r.gemmNNAdd(c, a, b, m, n, kk, lda, ldb)
+	k.rt().gemmNNAdd(c, a, b, m, n, kk, lda, ldb)
 }
 
 func (k *Kernels) Exp(dst, x []float32) {
 	kernels.CheckSameLen("Exp", len(dst), len(x))
-	k.r.exp(dst, x)
+	k.rt().exp(dst, x)
 }
 
-func (k *Kernels) Softmax(x []float32, scale float32) { k.r.softmax(x, scale) }
+func (k *Kernels) Softmax(x []float32, scale float32) { k.rt().softmax(x, scale) }
 
 func (k *Kernels) SoftmaxStats(x []float32, scale float32) (max, sum float32) {
-	return k.r.softmax(x, scale)
+	return k.rt().softmax(x, scale)
 }
 
 func (k *Kernels) OnlineSoftmax(s []float32, scale float32, m, l, carry []float32) {
 	kernels.CheckOnlineSoftmax(len(s), len(m), len(l), len(carry))
-	k.r.onlineSoftmax(s, scale, m, l, carry)
+	k.rt().onlineSoftmax(s, scale, m, l, carry)
 }
 
 func (k *Kernels) RoPE(x, cos, sin []float32) {
 	kernels.CheckRoPE("RoPE", len(x), len(cos), len(sin))
-	k.r.rope(x, cos, sin)
+	k.rt().rope(x, cos, sin)
 }
 
 func (k *Kernels) RoPEHalf(x, cos, sin []float32) {
 	kernels.CheckRoPE("RoPEHalf", len(x), len(cos), len(sin))
-	k.r.ropeHalf(x, cos, sin)
+	k.rt().ropeHalf(x, cos, sin)
 }
 
 func (k *Kernels) RMSNorm(dst, x, weight []float32, eps float32) {
 	kernels.CheckNorm("RMSNorm", len(dst), len(x), len(weight), 0, false)
-	k.r.rmsNorm(dst, x, weight, eps)
+	k.rt().rmsNorm(dst, x, weight, eps)
 }
 
 func (k *Kernels) LayerNorm(dst, x, weight, bias []float32, eps float32) {
 	kernels.CheckNorm("LayerNorm", len(dst), len(x), len(weight), len(bias), bias != nil)
-	k.r.layerNorm(dst, x, weight, bias, eps)
+	k.rt().layerNorm(dst, x, weight, bias, eps)
 }
 
 func (k *Kernels) F16ToF32(dst []float32, src []uint16) {
 	kernels.CheckSameLen("F16ToF32", len(dst), len(src))
-	k.r.f16ToF32(dst, src)
+	k.rt().f16ToF32(dst, src)
 }
 
 func (k *Kernels) BF16ToF32(dst []float32, src []uint16) {
 	kernels.CheckSameLen("BF16ToF32", len(dst), len(src))
-	k.r.bf16ToF32(dst, src)
+	k.rt().bf16ToF32(dst, src)
 }
 
 func (k *Kernels) F32ToF16(dst []uint16, src []float32) {
 	kernels.CheckSameLen("F32ToF16", len(dst), len(src))
-	k.r.f32ToF16(dst, src)
+	k.rt().f32ToF16(dst, src)
 }
 
 func (k *Kernels) F32ToBF16(dst []uint16, src []float32) {
 	kernels.CheckSameLen("F32ToBF16", len(dst), len(src))
-	k.r.f32ToBF16(dst, src)
+	k.rt().f32ToBF16(dst, src)
 }

@@ -1,10 +1,16 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mlasimd/mlasimd/internal/checked"
+)
 
 // The Check functions panic when the slice lengths do not fit the kernel. The root
 // package calls them before any assembly runs, so that no routine ever sees a shape
-// it could read or write out of bounds with.
+// it could read or write out of bounds with. Every product of sizes is computed with
+// overflow checks: m*n wrapping around 2^64 to a small number would otherwise pass
+// the length check and let a routine write far past c.
 
 func shapePanic(kernel, format string, args ...any) {
 	panic(fmt.Sprintf("mlasimd: %s: "+format, append([]any{kernel}, args...)...))
@@ -17,21 +23,39 @@ func CheckSameLen(kernel string, a, b int) {
 	}
 }
 
+// product formats a*b for a message: its value, or that it overflows.
+func product(a, b int) string {
+	if p, ok := checked.Mul(a, b); ok {
+		return fmt.Sprint(p)
+	}
+	return "overflow"
+}
+
 // CheckGemv panics unless len(w) == rows*cols.
 func CheckGemv(kernel string, w, rows, cols int) {
-	if w != rows*cols {
-		shapePanic(kernel, "len(w)=%d, want %d*%d=%d", w, rows, cols, rows*cols)
+	if p, ok := checked.Mul(rows, cols); !ok || w != p {
+		shapePanic(kernel, "len(w)=%d, want %d*%d=%s", w, rows, cols, product(rows, cols))
 	}
 }
 
 // CheckDownUp panics unless down is len(latent) x len(x) and up is len(y) x len(latent).
 func CheckDownUp(y, latent, down, up, x int) {
-	if down != latent*x {
-		shapePanic("DownUp", "len(down)=%d, want len(latent)*len(x)=%d*%d=%d", down, latent, x, latent*x)
+	if p, ok := checked.Mul(latent, x); !ok || down != p {
+		shapePanic("DownUp", "len(down)=%d, want len(latent)*len(x)=%d*%d=%s", down, latent, x, product(latent, x))
 	}
-	if up != y*latent {
-		shapePanic("DownUp", "len(up)=%d, want len(y)*len(latent)=%d*%d=%d", up, y, latent, y*latent)
+	if p, ok := checked.Mul(y, latent); !ok || up != p {
+		shapePanic("DownUp", "len(up)=%d, want len(y)*len(latent)=%d*%d=%s", up, y, latent, product(y, latent))
 	}
+}
+
+// fits reports whether a slice of n elements holds a rows x cols matrix whose rows
+// start ld apart: (rows-1)*ld + cols <= n, computed without overflow.
+func fits(n, rows, cols, ld int) bool {
+	if rows == 0 || cols == 0 {
+		return true
+	}
+	need, ok := checked.MulAdd(rows-1, ld, cols)
+	return ok && n >= need
 }
 
 // CheckGemm panics unless the m x n result c, the m x k (NT) operand a with row stride
@@ -40,20 +64,20 @@ func CheckGemm(kernel string, c, a, b, m, n, k, lda, ldb, bRows, bCols int) {
 	if m < 0 || n < 0 || k < 0 {
 		shapePanic(kernel, "negative size m=%d n=%d k=%d", m, n, k)
 	}
-	if c != m*n {
-		shapePanic(kernel, "len(c)=%d, want m*n=%d*%d=%d", c, m, n, m*n)
+	if p, ok := checked.Mul(m, n); !ok || c != p {
+		shapePanic(kernel, "len(c)=%d, want m*n=%d*%d=%s", c, m, n, product(m, n))
 	}
-	if lda < k || (m > 0 && k > 0 && a < (m-1)*lda+k) {
+	if lda < k || !fits(a, m, k, lda) {
 		shapePanic(kernel, "len(a)=%d lda=%d too small for %dx%d", a, lda, m, k)
 	}
-	if ldb < bCols || (bRows > 0 && bCols > 0 && b < (bRows-1)*ldb+bCols) {
+	if ldb < bCols || !fits(b, bRows, bCols, ldb) {
 		shapePanic(kernel, "len(b)=%d ldb=%d too small for %dx%d", b, ldb, bRows, bCols)
 	}
 }
 
 // CheckRoPE panics unless x holds exactly one pair per cos/sin entry.
 func CheckRoPE(kernel string, x, cos, sin int) {
-	if cos != sin || x != 2*cos {
+	if two, ok := checked.Mul(2, cos); cos != sin || !ok || x != two {
 		shapePanic(kernel, "len(x)=%d, len(cos)=%d, len(sin)=%d; want len(x)=2*len(cos) and len(cos)=len(sin)", x, cos, sin)
 	}
 }
