@@ -13,7 +13,7 @@ func TestDot(t *testing.T) {
 		rng := newRNG(t)
 		ra, rb := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
-			for _, p := range placesFor(n) {
+			for _, p := range testutil.PlacesFor(n) {
 				av, bv := testutil.Normals(rng, n), testutil.Normals(rng, n)
 				a, b := ra.F32(n, p, av), rb.F32(n, p, bv)
 				require.NoError(t, testutil.CheckDot(k.Dot(a, b), av, bv), "Dot %+v", p)
@@ -28,12 +28,16 @@ func TestDot(t *testing.T) {
 func TestDotSpecialValues(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
+		ra, rb := testutil.NewRegion(t, 4*80), testutil.NewRegion(t, 4*80)
 		for _, classes := range [][]testutil.Class{
 			{testutil.Zero, testutil.Subnormal}, {testutil.Huge}, {testutil.Inf}, {testutil.NaN}, testutil.AllClasses(),
 		} {
 			for n := 1; n <= 80; n++ {
-				a, b := testutil.Mixed(rng, n, 0.1, classes...), testutil.Mixed(rng, n, 0.1, classes...)
-				require.NoError(t, testutil.CheckDot(k.Dot(a, b), a, b), "Dot, classes %v", classes)
+				av, bv := testutil.Mixed(rng, n, 0.1, classes...), testutil.Mixed(rng, n, 0.1, classes...)
+				for _, p := range testutil.Fences {
+					got := k.Dot(ra.F32(n, p, av), rb.F32(n, p, bv))
+					require.NoError(t, testutil.CheckDot(got, av, bv), "Dot, classes %v", classes)
+				}
 			}
 		}
 	})
@@ -44,7 +48,7 @@ func TestAxpy(t *testing.T) {
 		rng := newRNG(t)
 		rx, ry := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
-			for _, p := range placesFor(n) {
+			for _, p := range testutil.PlacesFor(n) {
 				alpha := testutil.Value(rng, testutil.Normal)
 				xv, yv := testutil.Mixed(rng, n, 0.02, testutil.AllClasses()...), testutil.Normals(rng, n)
 				x, y := rx.F32(n, p, xv), ry.F32(n, p, yv)

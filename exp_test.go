@@ -2,6 +2,7 @@ package mlasimd_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
@@ -29,8 +30,14 @@ func TestExpAccuracy(t *testing.T) {
 				xs = append(xs, -f)
 			}
 		}
-		got := make([]float32, len(xs))
-		k.Exp(got, xs)
+		// The sweep runs against the lower fences, then against the upper ones; the two
+		// must agree bit for bit.
+		rx, rd := testutil.NewRegion(t, 4*len(xs)), testutil.NewRegion(t, 4*len(xs))
+		d := rd.F32(len(xs), testutil.Head, nil)
+		k.Exp(d, rx.F32(len(xs), testutil.Head, xs))
+		atHead := slices.Clone(d)
+		got := rd.F32(len(xs), testutil.Tail, nil)
+		k.Exp(got, rx.F32(len(xs), testutil.Tail, xs))
 		worst := 0.0
 		for i, x := range xs {
 			if !testutil.ExpOK(got[i], x) {
@@ -40,6 +47,8 @@ func TestExpAccuracy(t *testing.T) {
 				worst = max(worst, math.Abs(float64(got[i])-w)/w)
 			}
 		}
+		require.True(t, equalBits(got, atHead), "Exp gave other results against the lower fences")
+		require.True(t, rd.UntouchedF32(got), "Exp wrote outside dst")
 		t.Logf("%d inputs, worst relative error %.3g (%.2f u), stated bound %.1f u", len(xs), worst, worst/testutil.U, testutil.ExpRelErr/testutil.U)
 	})
 }
@@ -56,7 +65,7 @@ func TestExpSpecial(t *testing.T) {
 		rng := newRNG(t)
 		rx, rd := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
-			for _, p := range placesFor(n) {
+			for _, p := range testutil.PlacesFor(n) {
 				xv := make([]float32, n)
 				for i := range xv {
 					if i%3 == 0 {

@@ -50,15 +50,16 @@ func TestGemv(t *testing.T) {
 	shapes := append(gemvShapes(), [2]int{1031, 255})
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
-		ry, rw, rx := testutil.NewRegion(t, 4*1100), testutil.NewRegion(t, 4<<20), testutil.NewRegion(t, 4*1100)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
 		for si, s := range shapes {
 			rows, cols := s[0], s[1]
-			p := testutil.Places[si%len(testutil.Places)]
 			wv, xv := testutil.Normals(rng, rows*cols), testutil.Normals(rng, cols)
-			y, w, x := ry.F32(rows, p, nil), rw.F32(rows*cols, testutil.Place{Tail: true}, wv), rx.F32(cols, p, xv)
-			k.Gemv(y, w, x)
-			checkMatVec(t, "Gemv", y, func(i int) ([]float32, []float32) { return wv[i*cols : (i+1)*cols], xv })
-			require.True(t, ry.UntouchedF32(y), "Gemv wrote outside y (%dx%d)", rows, cols)
+			for _, p := range testutil.PlacesFor(si) {
+				y := ry.F32(rows, p, nil)
+				k.Gemv(y, rw.Copy(p, wv), rx.Copy(p, xv))
+				checkMatVec(t, "Gemv", y, func(i int) ([]float32, []float32) { return wv[i*cols : (i+1)*cols], xv })
+				require.True(t, ry.UntouchedF32(y), "Gemv wrote outside y (%dx%d)", rows, cols)
+			}
 		}
 	})
 }
@@ -69,15 +70,16 @@ func TestGemvT(t *testing.T) {
 	shapes := append(gemvShapes(), [2]int{1031, 255})
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
-		ry, rw, rx := testutil.NewRegion(t, 4*1100), testutil.NewRegion(t, 4<<20), testutil.NewRegion(t, 4*1100)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
 		for si, s := range shapes {
 			rows, cols := s[0], s[1] // W is len(x) x len(y)
-			p := testutil.Places[si%len(testutil.Places)]
 			wv, xv := testutil.Normals(rng, rows*cols), testutil.Normals(rng, rows)
-			y, w, x := ry.F32(cols, p, nil), rw.F32(rows*cols, testutil.Place{Tail: true}, wv), rx.F32(rows, p, xv)
-			k.GemvT(y, w, x)
-			checkMatVec(t, "GemvT", y, func(j int) ([]float32, []float32) { return column(wv, cols, j), xv })
-			require.True(t, ry.UntouchedF32(y), "GemvT wrote outside y (%dx%d)", rows, cols)
+			for _, p := range testutil.PlacesFor(si) {
+				y := ry.F32(cols, p, nil)
+				k.GemvT(y, rw.Copy(p, wv), rx.Copy(p, xv))
+				checkMatVec(t, "GemvT", y, func(j int) ([]float32, []float32) { return column(wv, cols, j), xv })
+				require.True(t, ry.UntouchedF32(y), "GemvT wrote outside y (%dx%d)", rows, cols)
+			}
 		}
 	})
 }
@@ -85,15 +87,20 @@ func TestGemvT(t *testing.T) {
 func TestDownUp(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
-		for _, s := range [][3]int{{0, 0, 0}, {1, 1, 1}, {7, 3, 9}, {64, 16, 33}, {130, 29, 257}, {2048, 512, 16}, {13, 1031, 255}} {
+		ry, rl := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		rd, ru, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range [][3]int{{0, 0, 0}, {1, 1, 1}, {7, 3, 9}, {64, 16, 33}, {130, 29, 257}, {2048, 512, 16}, {13, 1031, 255}} {
 			out, lat, in := s[0], s[1], s[2]
-			down, up, xv := testutil.Normals(rng, lat*in), testutil.Normals(rng, out*lat), testutil.Normals(rng, in)
-			y, latent := make([]float32, out), make([]float32, lat)
-			k.DownUp(y, latent, down, up, xv)
-			checkMatVec(t, "DownUp latent", latent, func(i int) ([]float32, []float32) { return down[i*in : (i+1)*in], xv })
-			// y is checked against the latent the kernel returned: the second GEMV's
-			// own bound, given its actual input.
-			checkMatVec(t, "DownUp y", y, func(i int) ([]float32, []float32) { return up[i*lat : (i+1)*lat], latent })
+			dv, uv, xv := testutil.Normals(rng, lat*in), testutil.Normals(rng, out*lat), testutil.Normals(rng, in)
+			for _, p := range testutil.PlacesFor(si) {
+				y, latent := ry.F32(out, p, nil), rl.F32(lat, p, nil)
+				k.DownUp(y, latent, rd.Copy(p, dv), ru.Copy(p, uv), rx.Copy(p, xv))
+				checkMatVec(t, "DownUp latent", latent, func(i int) ([]float32, []float32) { return dv[i*in : (i+1)*in], xv })
+				// y is checked against the latent the kernel returned: the second GEMV's
+				// own bound, given its actual input.
+				checkMatVec(t, "DownUp y", y, func(i int) ([]float32, []float32) { return uv[i*lat : (i+1)*lat], latent })
+				require.True(t, ry.UntouchedF32(y) && rl.UntouchedF32(latent), "DownUp wrote outside its outputs")
+			}
 		}
 	})
 }
@@ -119,23 +126,28 @@ func gemmCases(short bool) []gemmCase {
 func TestGemmNT(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
-		for _, c := range gemmCases(testing.Short()) {
+		rc, ra, rb, rn := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for ci, c := range gemmCases(testing.Short()) {
 			ldb := max(c.ldb, c.k+c.m%3)
-			a := testutil.Normals(rng, max(0, (c.m-1)*c.lda+c.k))
-			b := testutil.Normals(rng, max(0, (c.n-1)*ldb+c.k))
-			rc := testutil.NewRegion(t, 4*c.m*c.n)
-			out := rc.F32(c.m*c.n, testutil.Place{Tail: true}, nil)
-			if c.n%2 == 0 { // half the cases through GemmNTPrefetch, with an unrelated next
-				k.GemmNTPrefetch(out, a, b, a, c.m, c.n, c.k, c.lda, ldb)
-			} else {
-				k.GemmNT(out, a, b, c.m, c.n, c.k, c.lda, ldb)
+			av := testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda))
+			bv := testutil.Normals(rng, testutil.MatLen(c.n, c.k, ldb))
+			for _, p := range testutil.PlacesFor(ci) {
+				// GemmNTPrefetch too, with an unrelated next of its own.
+				for _, prefetch := range []bool{false, true} {
+					out, a, b := rc.F32(c.m*c.n, p, nil), ra.Copy(p, av), rb.Copy(p, bv)
+					if prefetch {
+						k.GemmNTPrefetch(out, a, b, rn.F32(len(bv), p, nil), c.m, c.n, c.k, c.lda, ldb)
+					} else {
+						k.GemmNT(out, a, b, c.m, c.n, c.k, c.lda, ldb)
+					}
+					for i := range c.m {
+						checkMatVec(t, "GemmNT", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
+							return av[i*c.lda : i*c.lda+c.k], bv[j*ldb : j*ldb+c.k]
+						})
+					}
+					require.True(t, rc.UntouchedF32(out), "GemmNT wrote outside c (%+v prefetch %v)", c, prefetch)
+				}
 			}
-			for i := range c.m {
-				checkMatVec(t, "GemmNT", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
-					return a[i*c.lda : i*c.lda+c.k], b[j*ldb : j*ldb+c.k]
-				})
-			}
-			require.True(t, rc.UntouchedF32(out))
 		}
 	})
 }
@@ -143,34 +155,40 @@ func TestGemmNT(t *testing.T) {
 func TestGemmNN(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
-		for _, c := range gemmCases(testing.Short()) {
+		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for ci, c := range gemmCases(testing.Short()) {
 			ldb := max(c.ldb, c.n+c.m%3)
-			a := testutil.Normals(rng, max(0, (c.m-1)*c.lda+c.k))
-			b := testutil.Normals(rng, max(0, (c.k-1)*ldb+c.n))
-			rc := testutil.NewRegion(t, 4*c.m*c.n)
+			av := testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda))
+			bv := testutil.Normals(rng, testutil.MatLen(c.k, c.n, ldb))
 			c0 := testutil.Normals(rng, c.m*c.n)
-			out := rc.F32(c.m*c.n, testutil.Place{Tail: true}, c0)
-			// Half the cases add to c (GemmNNAdd), the others overwrite it: an added
-			// c0 is the first term of each sum, a product with 1.
-			add := c.n%2 == 0
-			if add {
-				k.GemmNNAdd(out, a, b, c.m, c.n, c.k, c.lda, ldb)
-			} else {
-				k.GemmNN(out, a, b, c.m, c.n, c.k, c.lda, ldb)
-			}
-			for i := range c.m {
-				checkMatVec(t, "GemmNN", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
-					row, col := a[i*c.lda:i*c.lda+c.k], make([]float32, c.k)
-					for p := range col {
-						col[p] = b[p*ldb+j]
-					}
+			// Each output is checked as the sum GemmNNAdd forms: c0 (times 1) first, then
+			// the products in order; GemmNN's has 0 there.
+			row, col := make([]float32, c.k+1), make([]float32, c.k+1)
+			row[0] = 1
+			for _, p := range testutil.PlacesFor(ci) {
+				for _, add := range []bool{false, true} {
+					out := rc.F32(c.m*c.n, p, c0)
 					if add {
-						return append([]float32{1}, row...), append([]float32{c0[i*c.n+j]}, col...)
+						k.GemmNNAdd(out, ra.Copy(p, av), rb.Copy(p, bv), c.m, c.n, c.k, c.lda, ldb)
+					} else {
+						k.GemmNN(out, ra.Copy(p, av), rb.Copy(p, bv), c.m, c.n, c.k, c.lda, ldb)
 					}
-					return row, col
-				})
+					for i := range c.m {
+						copy(row[1:], av[i*c.lda:i*c.lda+c.k])
+						checkMatVec(t, "GemmNN", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
+							col[0] = 0
+							if add {
+								col[0] = c0[i*c.n+j]
+							}
+							for q := range c.k {
+								col[q+1] = bv[q*ldb+j]
+							}
+							return row, col
+						})
+					}
+					require.True(t, rc.UntouchedF32(out), "GemmNN wrote outside c (%+v add %v)", c, add)
+				}
 			}
-			require.True(t, rc.UntouchedF32(out))
 		}
 	})
 }

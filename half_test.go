@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestHalfWidenAllValues widens all 65536 bit patterns: every Level must give the
-// reference's bits exactly (widening is exact; NaNs come out quiet).
+// TestHalfWidenAllValues widens all 65536 bit patterns, against both fences: every
+// Level must give the reference's bits exactly (widening is exact; NaNs come out quiet).
 func TestHalfWidenAllValues(t *testing.T) {
 	all := make([]uint16, 1<<16)
 	for i := range all {
@@ -21,11 +21,15 @@ func TestHalfWidenAllValues(t *testing.T) {
 	kernels.F16ToF32(wantF16, all)
 	kernels.BF16ToF32(wantBF16, all)
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		got := make([]float32, len(all))
-		k.F16ToF32(got, all)
-		requireSameBits(t, "F16ToF32", got, wantF16)
-		k.BF16ToF32(got, all)
-		requireSameBits(t, "BF16ToF32", got, wantBF16)
+		rs, rd := testutil.NewRegion(t, 2*len(all)), testutil.NewRegion(t, 4*len(all))
+		for _, p := range testutil.Fences {
+			got := rd.F32(len(all), p, nil)
+			k.F16ToF32(got, rs.U16(len(all), p, all))
+			requireSameBits(t, "F16ToF32", got, wantF16)
+			got = rd.F32(len(all), p, nil)
+			k.BF16ToF32(got, rs.U16(len(all), p, all))
+			requireSameBits(t, "BF16ToF32", got, wantBF16)
+		}
 	})
 }
 
@@ -44,7 +48,7 @@ func TestHalfWidenBounds(t *testing.T) {
 		rng := newRNG(t)
 		rs, rd := testutil.NewRegion(t, 2*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
-			for _, p := range placesFor(n) {
+			for _, p := range testutil.PlacesFor(n) {
 				sv := make([]uint16, n)
 				for i := range sv {
 					sv[i] = uint16(rng.Uint32())
@@ -67,6 +71,7 @@ func TestHalfWidenBounds(t *testing.T) {
 
 // TestHalfNarrow checks rounding to nearest even against a float64 model, including
 // ties, overflow to Inf, subnormal halves and NaN, and that widening inverts it.
+// Every call runs against both fences.
 func TestHalfNarrow(t *testing.T) {
 	cases := []struct {
 		in  float32
@@ -78,24 +83,30 @@ func TestHalfNarrow(t *testing.T) {
 		{1 + 0x1p-11, 0x3c00}, {1 + 0x3p-11, 0x3c02}, // ties to even
 	}
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		for _, c := range cases {
-			got := []uint16{0}
-			k.F32ToF16(got, []float32{c.in})
-			require.Equal(t, c.f16, got[0], "F32ToF16(%v)", c.in)
+		rh, rf := testutil.NewRegion(t, 2), testutil.NewRegion(t, 4)
+		// one narrows f with conv at both fences; they must agree.
+		one := func(conv func([]uint16, []float32), f float32) uint16 {
+			var got [2]uint16
+			for i, p := range testutil.Fences {
+				h := rh.U16(1, p, nil)
+				conv(h, rf.F32(1, p, []float32{f}))
+				got[i] = h[0]
+			}
+			require.Equal(t, got[0], got[1], "%v narrowed against the lower fence", f)
+			return got[0]
 		}
-		got := []uint16{0}
-		k.F32ToF16(got, []float32{float32(math.NaN())})
-		require.Equal(t, uint16(0x7c00), got[0]&0x7c00)
-		require.NotZero(t, got[0]&0x3ff, "NaN must stay NaN")
+		for _, c := range cases {
+			require.Equal(t, c.f16, one(k.F32ToF16, c.in), "F32ToF16(%v)", c.in)
+		}
+		h := one(k.F32ToF16, float32(math.NaN()))
+		require.Equal(t, uint16(0x7c00), h&0x7c00)
+		require.NotZero(t, h&0x3ff, "NaN must stay NaN")
 
-		k.F32ToBF16(got, []float32{1 + 0x1p-8})
-		require.Equal(t, uint16(0x3f80), got[0], "tie rounds to even")
-		k.F32ToBF16(got, []float32{1 + 0x3p-8})
-		require.Equal(t, uint16(0x3f82), got[0], "tie rounds to even")
-		k.F32ToBF16(got, []float32{math.MaxFloat32})
-		require.Equal(t, uint16(0x7f80), got[0], "rounds up to Inf")
-		k.F32ToBF16(got, []float32{float32(math.NaN())})
-		require.True(t, got[0]&0x7f80 == 0x7f80 && got[0]&0x7f != 0, "NaN stays NaN")
+		require.Equal(t, uint16(0x3f80), one(k.F32ToBF16, 1+0x1p-8), "tie rounds to even")
+		require.Equal(t, uint16(0x3f82), one(k.F32ToBF16, 1+0x3p-8), "tie rounds to even")
+		require.Equal(t, uint16(0x7f80), one(k.F32ToBF16, math.MaxFloat32), "rounds up to Inf")
+		h = one(k.F32ToBF16, float32(math.NaN()))
+		require.True(t, h&0x7f80 == 0x7f80 && h&0x7f != 0, "NaN stays NaN")
 
 		rng := newRNG(t)
 		for range 10000 {
@@ -103,14 +114,52 @@ func TestHalfNarrow(t *testing.T) {
 			if f != f {
 				continue
 			}
-			h := []uint16{0}
-			back := []float32{0}
-			k.F32ToBF16(h, []float32{f})
+			h := rh.U16(1, testutil.Tail, []uint16{one(k.F32ToBF16, f)})
+			back := rf.F32(1, testutil.Tail, nil)
 			k.BF16ToF32(back, h)
 			// Rounding to 8 significant bits: within half an ulp, at most 2^-8 relative,
 			// or half of bfloat16's smallest subnormal step (2^-133) for tiny values.
 			if !math.IsInf(float64(back[0]), 0) && math.Abs(float64(back[0])-float64(f)) > math.Abs(float64(f))*0x1p-8+0x1p-134 {
 				require.Failf(t, "bf16 round trip", "%v -> %v", f, back[0])
+			}
+		}
+	})
+}
+
+// TestHalfNarrowBounds narrows every length on guard pages: rounding to nearest even
+// leaves one right answer, the reference's bits, except for a NaN's payload.
+func TestHalfNarrowBounds(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		rd, rs := testutil.NewRegion(t, 2*maxLen), testutil.NewRegion(t, 4*maxLen)
+		want := make([]uint16, maxLen)
+		for _, n := range lengths() {
+			for _, p := range testutil.PlacesFor(n) {
+				sv := testutil.Mixed(rng, n, 0.1, testutil.AllClasses()...)
+				for i := range sv {
+					if i%5 == 0 { // anywhere in float32's range: f16 overflows and underflows
+						sv[i] = math.Float32frombits(rng.Uint32())
+					}
+				}
+				for _, conv := range []struct {
+					name      string
+					got, want func(dst []uint16, src []float32)
+					nan       uint16 // the exponent of a NaN
+				}{{"F32ToF16", k.F32ToF16, kernels.F32ToF16, 0x7c00}, {"F32ToBF16", k.F32ToBF16, kernels.F32ToBF16, 0x7f80}} {
+					dst := rd.U16(n, p, nil)
+					conv.got(dst, rs.F32(n, p, sv))
+					conv.want(want[:n], sv)
+					for i, h := range dst {
+						if sv[i] != sv[i] {
+							if h&conv.nan != conv.nan || h&^(0x8000|conv.nan) == 0 {
+								require.Failf(t, conv.name, "NaN gave %#04x", h)
+							}
+						} else if h != want[i] {
+							require.Failf(t, conv.name, "%v (bits %#x): got %#04x, want %#04x", sv[i], math.Float32bits(sv[i]), h, want[i])
+						}
+					}
+					require.True(t, rd.UntouchedU16(dst), "%s wrote outside dst (n=%d)", conv.name, n)
+				}
 			}
 		}
 	})

@@ -45,12 +45,6 @@ func lengths() []int {
 	return out
 }
 
-// placesFor picks the placements for length n: always flush against the upper fence,
-// plus one of the misaligned or lower-fence placements, rotating with n.
-func placesFor(n int) []testutil.Place {
-	return []testutil.Place{{Tail: true}, testutil.Places[1+n%(len(testutil.Places)-1)]}
-}
-
 func newRNG(t *testing.T) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(len(t.Name())), 0x6d6c6173696d64))
 }

@@ -14,7 +14,7 @@ func TestRMSNorm(t *testing.T) {
 		rng := newRNG(t)
 		rd, rx, rw := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
-			for _, p := range placesFor(n) {
+			for _, p := range testutil.PlacesFor(n) {
 				xv, wv := testutil.Normals(rng, n), testutil.Normals(rng, n)
 				eps := float32(1e-6)
 				d, x, w := rd.F32(n, p, nil), rx.F32(n, p, xv), rw.F32(n, p, wv)
@@ -23,9 +23,12 @@ func TestRMSNorm(t *testing.T) {
 				require.True(t, rd.UntouchedF32(d), "RMSNorm wrote outside dst")
 			}
 		}
-		zero := make([]float32, 9)
-		k.RMSNorm(zero, zero, testutil.Normals(rng, 9), 1e-6)
-		require.Equal(t, make([]float32, 9), zero, "RMSNorm(0) = 0 for eps > 0, in place")
+		for _, p := range testutil.Fences {
+			zero := rx.F32(9, p, make([]float32, 9))
+			k.RMSNorm(zero, zero, rw.Copy(p, testutil.Normals(rng, 9)), 1e-6)
+			require.Equal(t, make([]float32, 9), zero, "RMSNorm(0) = 0 for eps > 0, in place")
+			require.True(t, rx.UntouchedF32(zero), "RMSNorm wrote outside x")
+		}
 	})
 }
 
@@ -35,19 +38,19 @@ func TestLayerNorm(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rd, rx := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
+		rw, rb := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
-			for pi, p := range placesFor(n) {
+			for _, p := range testutil.PlacesFor(n) {
 				xv, wv, bv := testutil.Normals(rng, n), testutil.Normals(rng, n), testutil.Normals(rng, n)
 				for i := range xv {
 					xv[i] += 10 // an offset mean: the two-pass variance must not cancel
 				}
-				if pi == 1 {
-					bv = nil
+				for _, bias := range [][]float32{bv, nil} {
+					d := rd.F32(n, p, nil)
+					k.LayerNorm(d, rx.Copy(p, xv), rw.Copy(p, wv), rb.Copy(p, bias), 1e-5)
+					require.NoError(t, testutil.CheckLayerNorm(d, xv, wv, bias, 1e-5), "LayerNorm")
+					require.True(t, rd.UntouchedF32(d), "LayerNorm wrote outside dst")
 				}
-				d, x := rd.F32(n, p, nil), rx.F32(n, p, xv)
-				k.LayerNorm(d, x, wv, bv, 1e-5)
-				require.NoError(t, testutil.CheckLayerNorm(d, xv, wv, bv, 1e-5), "LayerNorm")
-				require.True(t, rd.UntouchedF32(d), "LayerNorm wrote outside dst")
 			}
 		}
 	})

@@ -18,9 +18,9 @@ func TestOnlineSoftmax(t *testing.T) {
 	inf := float32(math.Inf(1))
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
+		rs, rm, rl, rc := testutil.NewRegion(t, 4*17*100), testutil.NewRegion(t, 4*17), testutil.NewRegion(t, 4*17), testutil.NewRegion(t, 4*17)
 		for _, rows := range []int{1, 3, 16, 17} {
 			for ni, n := range []int{1, 7, 16, 64, 100} {
-				r := testutil.NewRegion(t, 4*rows*n)
 				sv := make([]float32, rows*n)
 				spread := []float64{1, 20, 300}[(rows+ni)%3]
 				for i := range sv {
@@ -41,43 +41,52 @@ func TestOnlineSoftmax(t *testing.T) {
 						m0[i], l0[i] = -float32(abs(scale))*float32(spread), float32(1+rng.Float64()*50)
 					}
 				}
-				s := r.F32(rows*n, testutil.Place{Tail: true}, sv)
-				m, l, carry := append([]float32(nil), m0...), append([]float32(nil), l0...), make([]float32, rows)
-				k.OnlineSoftmax(s, scale, m, l, carry)
-				for i := range rows {
-					if err := testutil.CheckOnlineSoftmax(s[i*n:(i+1)*n], m[i], l[i], carry[i], sv[i*n:(i+1)*n], scale, m0[i], l0[i]); err != nil {
-						require.Fail(t, "OnlineSoftmax", "rows=%d row %d: %v", rows, i, err)
+				for _, p := range testutil.PlacesFor(rows + ni) {
+					s, m, l, carry := rs.Copy(p, sv), rm.Copy(p, m0), rl.Copy(p, l0), rc.F32(rows, p, nil)
+					k.OnlineSoftmax(s, scale, m, l, carry)
+					for i := range rows {
+						if err := testutil.CheckOnlineSoftmax(s[i*n:(i+1)*n], m[i], l[i], carry[i], sv[i*n:(i+1)*n], scale, m0[i], l0[i]); err != nil {
+							require.Fail(t, "OnlineSoftmax", "rows=%d row %d %+v: %v", rows, i, p, err)
+						}
 					}
+					require.True(t, rs.UntouchedF32(s), "OnlineSoftmax wrote outside s")
+					require.True(t, rm.UntouchedF32(m) && rl.UntouchedF32(l) && rc.UntouchedF32(carry), "OnlineSoftmax wrote outside its state")
 				}
-				require.True(t, r.UntouchedF32(s), "OnlineSoftmax wrote outside s")
 			}
 		}
 	})
 }
 
-// TestOnlineSoftmaxSpecialRows pins the documented special rows.
+// TestOnlineSoftmaxSpecialRows pins the documented special rows, against both fences.
 func TestOnlineSoftmaxSpecialRows(t *testing.T) {
 	inf, nan := float32(math.Inf(1)), float32(math.NaN())
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rs, rm, rl, rc := testutil.NewRegion(t, 4*33), testutil.NewRegion(t, 4), testutil.NewRegion(t, 4), testutil.NewRegion(t, 4)
+		// fold folds the row x into the state (m0, l0) at each fence and checks what
+		// it gives.
+		fold := func(x []float32, m0, l0 float32, check func(s []float32, m, l, c float32)) {
+			t.Helper()
+			for _, p := range testutil.Fences {
+				s, m, l, c := rs.Copy(p, x), rm.Copy(p, []float32{m0}), rl.Copy(p, []float32{l0}), rc.Copy(p, []float32{42})
+				k.OnlineSoftmax(s, 0.5, m, l, c)
+				check(s, m[0], l[0], c[0])
+			}
+		}
 		for _, n := range []int{1, 9, 33} {
 			masked := make([]float32, n)
 			for i := range masked {
 				masked[i] = -inf
 			}
-			fold := func(x []float32, m0, l0 float32) (s []float32, m, l, c float32) {
-				s = append([]float32(nil), x...)
-				ms, ls, cs := []float32{m0}, []float32{l0}, []float32{42}
-				k.OnlineSoftmax(s, 0.5, ms, ls, cs)
-				return s, ms[0], ls[0], cs[0]
-			}
 			// Nothing but -Inf so far: zeros, carry 1, the state untouched.
-			s, m, l, c := fold(masked, -inf, 0)
-			require.Equal(t, make([]float32, n), s)
-			require.True(t, math.IsInf(float64(m), -1) && l == 0 && c == 1, "(%v, %v, %v)", m, l, c)
+			fold(masked, -inf, 0, func(s []float32, m, l, c float32) {
+				require.Equal(t, make([]float32, n), s)
+				require.True(t, math.IsInf(float64(m), -1) && l == 0 && c == 1, "(%v, %v, %v)", m, l, c)
+			})
 			// A masked tile after real scores: zeros, carry 1, the state kept.
-			s, m, l, c = fold(masked, 3, 7)
-			require.Equal(t, make([]float32, n), s)
-			require.Equal(t, [3]float32{3, 7, 1}, [3]float32{m, l, c})
+			fold(masked, 3, 7, func(s []float32, m, l, c float32) {
+				require.Equal(t, make([]float32, n), s)
+				require.Equal(t, [3]float32{3, 7, 1}, [3]float32{m, l, c})
+			})
 			for _, bad := range []float32{nan, inf} {
 				x := make([]float32, n)
 				for i := range x {
@@ -85,16 +94,19 @@ func TestOnlineSoftmaxSpecialRows(t *testing.T) {
 				}
 				x[n/2] = bad
 				for _, m0 := range []float32{-inf, 2, 100} {
-					_, _, l, _ = fold(x, m0, 1)
-					require.True(t, math.IsNaN(float64(l)), "row with %v, m0 %v: l %v, want NaN", bad, m0, l)
+					fold(x, m0, 1, func(_ []float32, _, l, _ float32) {
+						require.True(t, math.IsNaN(float64(l)), "row with %v, m0 %v: l %v, want NaN", bad, m0, l)
+					})
 				}
 			}
 			// A NaN state stays NaN.
-			_, _, l, _ = fold(make([]float32, n), nan, nan)
-			require.True(t, math.IsNaN(float64(l)), "NaN state: l %v", l)
+			fold(make([]float32, n), nan, nan, func(_ []float32, _, l, _ float32) {
+				require.True(t, math.IsNaN(float64(l)), "NaN state: l %v", l)
+			})
 		}
 		// No rows: nothing to do.
 		k.OnlineSoftmax(nil, 1, nil, nil, nil)
+		k.OnlineSoftmax(rs.F32(0, testutil.Tail, nil), 1, rm.F32(0, testutil.Tail, nil), rl.F32(0, testutil.Tail, nil), rc.F32(0, testutil.Tail, nil))
 	})
 }
 
@@ -112,23 +124,29 @@ func TestOnlineSoftmaxMatchesSoftmax(t *testing.T) {
 		for i := range x {
 			x[i] = float32(rng.NormFloat64()*10) + float32(i)/50 // the max keeps rising
 		}
-		got := append([]float32(nil), x...)
-		m, l, carry := []float32{float32(math.Inf(-1))}, []float32{0}, []float32{0}
-		for j0 := 0; j0 < n; j0 += tile {
-			k.OnlineSoftmax(got[j0:min(j0+tile, n)], scale, m, l, carry)
-			for j := range j0 { // the earlier tiles are the running output here
-				got[j] *= carry[0]
-			}
-		}
-		for j := range got {
-			got[j] /= l[0]
-		}
 		y, eta, _ := testutil.SoftmaxOracle(x, scale)
 		etaMax := slices.Max(eta)
 		perCarry := testutil.ExpRelErr + testutil.U
-		for j := range y {
-			rel := eta[j] + etaMax + 2*testutil.ExpRelErr + 2*tiles*perCarry + testutil.Gamma(n+2*tiles) + 2*testutil.U
-			require.InDelta(t, y[j], float64(got[j]), y[j]*rel*1.01+0x1p-126, "entry %d", j)
+		// Each tile and the state go to the kernel on fenced regions, at each fence.
+		rs, rm, rl, rc := testutil.NewRegion(t, 4*tile), testutil.NewRegion(t, 4), testutil.NewRegion(t, 4), testutil.NewRegion(t, 4)
+		for _, p := range testutil.Fences {
+			got := append([]float32(nil), x...)
+			m, l, carry := rm.Copy(p, []float32{float32(math.Inf(-1))}), rl.Copy(p, []float32{0}), rc.Copy(p, []float32{0})
+			for j0 := 0; j0 < n; j0 += tile {
+				s := rs.Copy(p, got[j0:min(j0+tile, n)])
+				k.OnlineSoftmax(s, scale, m, l, carry)
+				copy(got[j0:], s)
+				for j := range j0 { // the earlier tiles are the running output here
+					got[j] *= carry[0]
+				}
+			}
+			for j := range got {
+				got[j] /= l[0]
+			}
+			for j := range y {
+				rel := eta[j] + etaMax + 2*testutil.ExpRelErr + 2*tiles*perCarry + testutil.Gamma(n+2*tiles) + 2*testutil.U
+				require.InDelta(t, y[j], float64(got[j]), y[j]*rel*1.01+0x1p-126, "entry %d %+v", j, p)
+			}
 		}
 	})
 }

@@ -35,15 +35,19 @@ func TestRoPE(t *testing.T) {
 		for _, layout := range layouts {
 			for _, n := range lengths() {
 				h := n / 2
-				for _, p := range placesFor(n) {
+				for _, p := range testutil.PlacesFor(n) {
 					cv, sv := angles(rng, h)
 					xv := testutil.Normals(rng, 2*h)
 					x, c, s := rx.F32(2*h, p, xv), rc.F32(h, p, cv), rs.F32(h, p, sv)
 					layout.run(k, x, c, s)
 					for i := range h {
 						lo, hi := layout.pair(i, h)
-						require.NoError(t, testutil.CheckRotation(x[lo], xv[lo], xv[hi], cv[i], sv[i], -1), layout.name)
-						require.NoError(t, testutil.CheckRotation(x[hi], xv[lo], xv[hi], sv[i], cv[i], +1), layout.name)
+						if err := testutil.CheckRotation(x[lo], xv[lo], xv[hi], cv[i], sv[i], -1); err != nil {
+							require.Fail(t, layout.name, err.Error())
+						}
+						if err := testutil.CheckRotation(x[hi], xv[lo], xv[hi], sv[i], cv[i], +1); err != nil {
+							require.Fail(t, layout.name, err.Error())
+						}
 					}
 					require.True(t, rx.UntouchedF32(x), "%s wrote outside x (h=%d)", layout.name, h)
 				}
@@ -59,16 +63,20 @@ func TestRoPELayoutsAgree(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		cv, sv := angles(rng, 32)
-		x := testutil.Normals(rng, 64)
+		xv := testutil.Normals(rng, 64)
 		split := make([]float32, 64)
 		for i := range 32 {
-			split[i], split[i+32] = x[2*i], x[2*i+1]
+			split[i], split[i+32] = xv[2*i], xv[2*i+1]
 		}
-		k.RoPE(x, cv, sv)
-		k.RoPEHalf(split, cv, sv)
-		for i := range 32 {
-			require.Equal(t, x[2*i], split[i])
-			require.Equal(t, x[2*i+1], split[i+32])
+		rx, rh, rc, rs := testutil.NewRegion(t, 256), testutil.NewRegion(t, 256), testutil.NewRegion(t, 128), testutil.NewRegion(t, 128)
+		for _, p := range testutil.Fences {
+			x, half := rx.Copy(p, xv), rh.Copy(p, split)
+			k.RoPE(x, rc.Copy(p, cv), rs.Copy(p, sv))
+			k.RoPEHalf(half, rc.Copy(p, cv), rs.Copy(p, sv))
+			for i := range 32 {
+				require.Equal(t, x[2*i], half[i])
+				require.Equal(t, x[2*i+1], half[i+32])
+			}
 		}
 	})
 }

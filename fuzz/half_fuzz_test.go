@@ -54,9 +54,9 @@ func FuzzBF16ToF32(f *testing.F) {
 func FuzzNarrow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &input{b: data}
-		n := in.intn(600)
+		n, p := in.intn(600), in.place()
 		xv := in.values(n)
-		h, back := make([]uint16, n), make([]float32, n)
+		rx, rh, rb := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 2*n), testutil.NewRegion(t, 4*n)
 		for _, im := range impls() {
 			for _, format := range []struct {
 				name         string
@@ -68,8 +68,16 @@ func FuzzNarrow(f *testing.F) {
 				{"f16", im.k.F32ToF16, im.k.F16ToF32, 11, -14, 65504},
 				{"bf16", im.k.F32ToBF16, im.k.BF16ToF32, 8, -126, math.MaxFloat32},
 			} {
-				format.narrow(h, xv)
-				format.widen(back, h)
+				h := rh.U16(n, p, nil)
+				format.narrow(h, rx.F32(n, p, xv))
+				if !rh.UntouchedU16(h) {
+					t.Fatalf("%s: %s narrowing wrote outside dst", im.name, format.name)
+				}
+				back := rb.F32(n, p, nil)
+				format.widen(back, h) // h is still where narrowing left it, fenced
+				if !rb.UntouchedF32(back) {
+					t.Fatalf("%s: %s widening wrote outside dst", im.name, format.name)
+				}
 				for i, x := range xv {
 					if err := checkNarrowed(float64(x), float64(back[i]), format.bits, format.minExp, format.max); err != "" {
 						t.Fatalf("%s: %s(%v) -> %v: %s", im.name, format.name, x, back[i], err)

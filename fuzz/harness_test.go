@@ -1,6 +1,7 @@
 package fuzz_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -32,13 +33,17 @@ func (in *input) intn(n int) int {
 	return int(uint16(in.byte())|uint16(in.byte())<<8) % n
 }
 
-// place is flush against the upper guard page, or 0..15 floats after the lower one.
+// place is where every operand of one input lies: flush against the upper guard page
+// (half the inputs), against the lower one (a quarter), or 1..15 floats after it.
 func (in *input) place() testutil.Place {
 	b := in.byte()
-	if b&1 == 0 {
-		return testutil.Place{Tail: true}
+	switch {
+	case b&1 == 0:
+		return testutil.Tail
+	case b&2 == 0:
+		return testutil.Head
 	}
-	return testutil.Place{Offset: 4 * int(b>>1&15)}
+	return testutil.Place{Offset: 4 * (1 + int(b>>2)%15)}
 }
 
 // scale returns a moderate scale factor of either sign, or 1.
@@ -108,3 +113,16 @@ func (im impl) use() (restore func()) {
 
 // seedLengths reach every tail of every loop width: around 4, 8, 16, 32 and 64.
 var seedLengths = []int{0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 575, 576, 577}
+
+// sameBits reports whether a and b hold the same float32 bit patterns.
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -22,7 +22,7 @@ func FuzzGemv(f *testing.F) {
 		for _, im := range matrixImpls() {
 			restore := im.use()
 			y := ry.F32(rows, p, nil)
-			im.k.Gemv(y, rw.F32(rows*cols, testutil.Place{Tail: true}, wv), rx.F32(cols, p, xv))
+			im.k.Gemv(y, rw.F32(rows*cols, p, wv), rx.F32(cols, p, xv))
 			for i := range y {
 				if err := testutil.CheckDot(y[i], wv[i*cols:(i+1)*cols], xv); err != nil {
 					t.Fatalf("%s: Gemv %dx%d row %d: %v", im.name, rows, cols, i, err)
@@ -41,12 +41,12 @@ func FuzzGemvT(f *testing.F) {
 		in := &input{b: data}
 		cols, rows, p := matrix(in) // W is len(x)=rows by len(y)=cols; cols up to 700
 		wv, xv := in.values(rows*cols), in.values(rows)
-		ry, rw := testutil.NewRegion(t, 4*cols), testutil.NewRegion(t, 4*rows*cols)
+		ry, rw, rx := testutil.NewRegion(t, 4*cols), testutil.NewRegion(t, 4*rows*cols), testutil.NewRegion(t, 4*rows)
 		col := make([]float32, rows)
 		for _, im := range matrixImpls() {
 			restore := im.use()
 			y := ry.F32(cols, p, nil)
-			im.k.GemvT(y, rw.F32(rows*cols, testutil.Place{Tail: true}, wv), xv)
+			im.k.GemvT(y, rw.F32(rows*cols, p, wv), rx.F32(rows, p, xv))
 			for j := range y {
 				for i := range col {
 					col[i] = wv[i*cols+j]
@@ -69,19 +69,20 @@ func FuzzDownUp(f *testing.F) {
 		out, lat, p := matrix(in)
 		lat %= 97
 		d := in.intn(300)
-		down, up, xv := in.values(lat*d), in.values(out*lat), in.values(d)
+		dv, uv, xv := in.values(lat*d), in.values(out*lat), in.values(d)
 		ry, rl := testutil.NewRegion(t, 4*out), testutil.NewRegion(t, 4*lat)
+		rd, ru, rx := testutil.NewRegion(t, 4*lat*d), testutil.NewRegion(t, 4*out*lat), testutil.NewRegion(t, 4*d)
 		for _, im := range matrixImpls() {
 			restore := im.use()
 			y, latent := ry.F32(out, p, nil), rl.F32(lat, p, nil)
-			im.k.DownUp(y, latent, down, up, xv)
+			im.k.DownUp(y, latent, rd.F32(lat*d, p, dv), ru.F32(out*lat, p, uv), rx.F32(d, p, xv))
 			for i := range latent {
-				if err := testutil.CheckDot(latent[i], down[i*d:(i+1)*d], xv); err != nil {
+				if err := testutil.CheckDot(latent[i], dv[i*d:(i+1)*d], xv); err != nil {
 					t.Fatalf("%s: DownUp latent %d: %v", im.name, i, err)
 				}
 			}
 			for i := range y {
-				if err := testutil.CheckDot(y[i], up[i*lat:(i+1)*lat], latent); err != nil {
+				if err := testutil.CheckDot(y[i], uv[i*lat:(i+1)*lat], latent); err != nil {
 					t.Fatalf("%s: DownUp y %d: %v", im.name, i, err)
 				}
 			}
@@ -93,33 +94,44 @@ func FuzzDownUp(f *testing.F) {
 	})
 }
 
-// gemm decodes m, n, k and leading dimensions a little larger than the rows.
-func gemm(in *input) (m, n, k, lda, ldb int) {
+// gemm decodes m, n, k, leading dimensions a little larger than the rows, and the
+// placement of every operand.
+func gemm(in *input) (m, n, k, lda, ldb int, p testutil.Place) {
 	m, n, k = in.intn(21), in.intn(70), in.intn(600)
-	return m, n, k, k + in.intn(5), in.intn(5)
+	return m, n, k, k + in.intn(5), in.intn(5), in.place()
 }
 
 func FuzzGemmNT(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &input{b: data}
-		m, n, k, lda, ldb := gemm(in)
+		m, n, k, lda, ldb, p := gemm(in)
 		ldb += k
-		a, b := in.values(max(0, (m-1)*lda+k)), in.values(max(0, (n-1)*ldb+k))
-		rc := testutil.NewRegion(t, 4*m*n)
+		av, bv := in.values(testutil.MatLen(m, k, lda)), in.values(testutil.MatLen(n, k, ldb))
+		rc, ra, rb, rn := testutil.NewRegion(t, 4*m*n), testutil.NewRegion(t, 4*len(av)), testutil.NewRegion(t, 4*len(bv)), testutil.NewRegion(t, 4*len(bv))
 		for _, im := range matrixImpls() {
-			c := rc.F32(m*n, testutil.Place{Tail: true}, nil)
+			c := rc.F32(m*n, p, nil)
 			restore := im.use()
-			im.k.GemmNT(c, a, b, m, n, k, lda, ldb)
+			im.k.GemmNT(c, ra.F32(len(av), p, av), rb.F32(len(bv), p, bv), m, n, k, lda, ldb)
 			restore()
 			for i := range m {
 				for j := range n {
-					if err := testutil.CheckDot(c[i*n+j], a[i*lda:i*lda+k], b[j*ldb:j*ldb+k]); err != nil {
+					if err := testutil.CheckDot(c[i*n+j], av[i*lda:i*lda+k], bv[j*ldb:j*ldb+k]); err != nil {
 						t.Fatalf("%s: GemmNT m=%d n=%d k=%d (%d,%d): %v", im.name, m, n, k, i, j, err)
 					}
 				}
 			}
 			if !rc.UntouchedF32(c) {
 				t.Fatalf("%s: GemmNT wrote outside c", im.name)
+			}
+			// GemmNTPrefetch differs only in what it streams into the cache (here an
+			// unrelated next of its own): it must give the same bits.
+			want := append([]float32(nil), c...)
+			c = rc.F32(m*n, p, nil)
+			restore = im.use()
+			im.k.GemmNTPrefetch(c, ra.F32(len(av), p, av), rb.F32(len(bv), p, bv), rn.F32(len(bv), p, nil), m, n, k, lda, ldb)
+			restore()
+			if !sameBits(c, want) || !rc.UntouchedF32(c) {
+				t.Fatalf("%s: GemmNTPrefetch m=%d n=%d k=%d differs from GemmNT", im.name, m, n, k)
 			}
 		}
 	})
@@ -128,19 +140,19 @@ func FuzzGemmNT(f *testing.F) {
 func FuzzGemmNN(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &input{b: data}
-		m, n, k, lda, ldb := gemm(in)
+		m, n, k, lda, ldb, p := gemm(in)
 		k %= 200
 		lda = k + lda%5
 		ldb += n
-		a, b := in.values(max(0, (m-1)*lda+k)), in.values(max(0, (k-1)*ldb+n))
+		av, bv := in.values(testutil.MatLen(m, k, lda)), in.values(testutil.MatLen(k, n, ldb))
 		c0 := in.values(m * n)
-		rc := testutil.NewRegion(t, 4*m*n)
+		rc, ra, rb := testutil.NewRegion(t, 4*m*n), testutil.NewRegion(t, 4*len(av)), testutil.NewRegion(t, 4*len(bv))
 		// Each dot product as GemmNNAdd sums it: c0 first (times 1), then p in order.
 		row, col := make([]float32, k+1), make([]float32, k+1)
 		row[0] = 1
 		for _, im := range impls() {
 			for _, add := range []bool{false, true} {
-				c := rc.F32(m*n, testutil.Place{Tail: true}, c0)
+				c, a, b := rc.F32(m*n, p, c0), ra.F32(len(av), p, av), rb.F32(len(bv), p, bv)
 				name := "GemmNN"
 				if add {
 					name = "GemmNNAdd"
@@ -149,14 +161,14 @@ func FuzzGemmNN(f *testing.F) {
 					im.k.GemmNN(c, a, b, m, n, k, lda, ldb)
 				}
 				for i := range m {
-					copy(row[1:], a[i*lda:i*lda+k])
+					copy(row[1:], av[i*lda:i*lda+k])
 					for j := range n {
 						col[0] = 0
 						if add {
 							col[0] = c0[i*n+j]
 						}
 						for q := range k {
-							col[q+1] = b[q*ldb+j]
+							col[q+1] = bv[q*ldb+j]
 						}
 						if err := testutil.CheckDot(c[i*n+j], row, col); err != nil {
 							t.Fatalf("%s: %s m=%d n=%d k=%d (%d,%d): %v", im.name, name, m, n, k, i, j, err)

@@ -24,7 +24,7 @@ func cat(parts ...[]byte) []byte {
 func values(mask byte, i int) []byte { return []byte{mask, 60, byte(i), 1, 2, 3, 4, 5, 6, 7} }
 
 // seedCorpus is the committed corpus of every target: the lengths and shapes that
-// reach every tail, at both placements, with every value class.
+// reach every tail, against both fences, with every value class.
 func seedCorpus() map[string][][]byte {
 	masks := []byte{0, 0x03, 0x3f, 0x04, 0x08, 0x10, 0x20}
 	vec := func(extra func(i int) []byte) [][]byte {
@@ -44,14 +44,40 @@ func seedCorpus() map[string][][]byte {
 		mats = append(mats, cat(u16(cols), []byte{byte(i % 2 * (2*i + 1))}, u16(rows), values(m, i), values(m, i+1), u16(17+i*31)))
 	}
 	for i, s := range [][3]int{{0, 0, 0}, {1, 1, 1}, {3, 5, 7}, {4, 2, 8}, {5, 3, 9}, {16, 33, 576}, {20, 69, 65}, {9, 64, 130}} {
-		gemms = append(gemms, cat(u16(s[0]), u16(s[1]), u16(s[2]), u16(i), u16(i+1), values(masks[i%len(masks)], i), values(0, i)))
+		gemms = append(gemms, cat(u16(s[0]), u16(s[1]), u16(s[2]), u16(i), u16(i+1), []byte{byte(i % 2 * (2*i + 1))}, values(masks[i%len(masks)], i), values(0, i)))
 	}
+	const vecAt, matAt, gemmAt = 2, 2, 10 // where each list's placement byte is
 	return map[string][][]byte{
-		"FuzzDot": vec(none), "FuzzAxpy": vec(scaled), "FuzzExp": vec(scaled), "FuzzSoftmax": vec(scaled), "FuzzOnlineSoftmax": vec(scaled),
-		"FuzzRoPE": vec(none), "FuzzRoPEHalf": vec(none), "FuzzRMSNorm": vec(none), "FuzzLayerNorm": vec(scaled),
-		"FuzzF16ToF32": vec(none), "FuzzBF16ToF32": vec(none), "FuzzNarrow": vec(none),
-		"FuzzGemv": mats, "FuzzGemvT": mats, "FuzzDownUp": mats, "FuzzGemmNT": gemms, "FuzzGemmNN": gemms,
+		"FuzzDot": atFences(vec(none), vecAt), "FuzzAxpy": atFences(vec(scaled), vecAt), "FuzzExp": atFences(vec(scaled), vecAt),
+		"FuzzSoftmax": atFences(vec(scaled), vecAt), "FuzzOnlineSoftmax": atFences(vec(scaled), vecAt),
+		"FuzzRoPE": atFences(vec(none), vecAt), "FuzzRoPEHalf": atFences(vec(none), vecAt),
+		"FuzzRMSNorm": atFences(vec(none), vecAt), "FuzzLayerNorm": atFences(vec(scaled), vecAt),
+		"FuzzF16ToF32": atFences(vec(none), vecAt), "FuzzBF16ToF32": atFences(vec(none), vecAt), "FuzzNarrow": atFences(vec(none), vecAt),
+		"FuzzGemv": atFences(mats, matAt), "FuzzGemvT": atFences(mats, matAt), "FuzzDownUp": atFences(mats, matAt),
+		"FuzzGemmNT": atFences(gemms, gemmAt), "FuzzGemmNN": atFences(gemms, gemmAt),
 	}
+}
+
+// atFences appends to seeds, whose placement byte (see input.place) is at index at,
+// the copies that put every shape against both fences: one against the lower fence
+// for each seed, and one against the upper fence for each seed that was misaligned.
+func atFences(seeds [][]byte, at int) [][]byte {
+	out := seeds
+	for _, s := range seeds {
+		if s[at]&1 == 1 {
+			out = append(out, withByte(s, at, 0))
+		}
+	}
+	for _, s := range seeds {
+		out = append(out, withByte(s, at, 1))
+	}
+	return out
+}
+
+func withByte(s []byte, at int, b byte) []byte {
+	c := append([]byte(nil), s...)
+	c[at] = b
+	return c
 }
 
 // TestSeedCorpus checks that every target has its committed corpus, and with

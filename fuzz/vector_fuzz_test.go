@@ -2,7 +2,6 @@ package fuzz_test
 
 import (
 	"math"
-	"slices"
 	"testing"
 
 	"github.com/mlasimd/mlasimd/internal/testutil"
@@ -23,7 +22,7 @@ func FuzzDot(f *testing.F) {
 				t.Fatalf("%s: Dot: %v", im.name, err)
 			}
 		}
-		if err := testutil.CheckDot(kernels.Dot(av, bv), av, bv); err != nil {
+		if err := testutil.CheckDot(kernels.Dot(ra.F32(n, p, av), rb.F32(n, p, bv)), av, bv); err != nil {
 			t.Fatalf("kernels.Dot: %v", err)
 		}
 	})
@@ -121,18 +120,18 @@ func FuzzOnlineSoftmax(f *testing.F) {
 				l0[i] = 0 // an empty state
 			}
 		}
-		r := testutil.NewRegion(t, 4*rows*n)
+		r, rm, rl, rc := testutil.NewRegion(t, 4*rows*n), testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, 4*rows)
 		for _, im := range impls() {
 			s := r.F32(rows*n, p, xv)
-			m, l, carry := slices.Clone(m0), slices.Clone(l0), make([]float32, rows)
+			m, l, carry := rm.F32(rows, p, m0), rl.F32(rows, p, l0), rc.F32(rows, p, nil)
 			im.k.OnlineSoftmax(s, scale, m, l, carry)
 			for i := range rows {
 				if err := testutil.CheckOnlineSoftmax(s[i*n:(i+1)*n], m[i], l[i], carry[i], xv[i*n:(i+1)*n], scale, m0[i], l0[i]); err != nil {
 					t.Fatalf("%s: OnlineSoftmax rows=%d n=%d row %d: %v", im.name, rows, n, i, err)
 				}
 			}
-			if !r.UntouchedF32(s) {
-				t.Fatalf("%s: OnlineSoftmax wrote outside s", im.name)
+			if !r.UntouchedF32(s) || !rm.UntouchedF32(m) || !rl.UntouchedF32(l) || !rc.UntouchedF32(carry) {
+				t.Fatalf("%s: OnlineSoftmax wrote outside s or its state", im.name)
 			}
 		}
 	})
@@ -188,10 +187,10 @@ func FuzzRMSNorm(f *testing.F) {
 		in := &input{b: data}
 		n, p := in.intn(maxVec+1), in.place()
 		xv, wv := in.values(n), finiteWeights(in.values(n))
-		rd := testutil.NewRegion(t, 4*n)
+		rd, rx, rw := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n)
 		for _, im := range impls() {
 			d := rd.F32(n, p, nil)
-			im.k.RMSNorm(d, xv, wv, 1e-6)
+			im.k.RMSNorm(d, rx.F32(n, p, xv), rw.F32(n, p, wv), 1e-6)
 			if err := testutil.CheckRMSNorm(d, xv, wv, 1e-6); err != nil {
 				t.Fatalf("%s: RMSNorm: %v", im.name, err)
 			}
@@ -210,10 +209,10 @@ func FuzzLayerNorm(f *testing.F) {
 		if in.byte()&1 == 1 {
 			bv = nil
 		}
-		rd := testutil.NewRegion(t, 4*n)
+		rd, rx, rw, rb := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n)
 		for _, im := range impls() {
 			d := rd.F32(n, p, nil)
-			im.k.LayerNorm(d, xv, wv, bv, 1e-5)
+			im.k.LayerNorm(d, rx.F32(n, p, xv), rw.F32(n, p, wv), rb.Copy(p, bv), 1e-5)
 			if err := testutil.CheckLayerNorm(d, xv, wv, bv, 1e-5); err != nil {
 				t.Fatalf("%s: LayerNorm: %v", im.name, err)
 			}
