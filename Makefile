@@ -52,10 +52,15 @@ test-race:
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)
 
+# The kernel and parser targets live in ./fuzz; ./mla has the strict JSON reader's.
+FUZZ_PKGS ?= ./fuzz ./mla
+
 fuzz:
-	@for f in $$($(GO) test -list 'Fuzz.*' ./fuzz | grep '^Fuzz'); do \
-		echo "fuzz $$f for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./fuzz || exit 1; \
+	@for p in $(FUZZ_PKGS); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$p | grep '^Fuzz'); do \
+			echo "fuzz $$p $$f for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 bench:

@@ -25,12 +25,12 @@ func decodeBoth(t *testing.T, l *Layer, x []float32, s int, dt DType, start int)
 	q = append([]float32(nil), l.proj.q[:c.Heads*c.QKHeadDim()]...)
 	require.NoError(t, l.DecodeNaive(naive, x[(s-1)*D:s*D], k2))
 	require.Equal(t, q, l.proj.q[:c.Heads*c.QKHeadDim()], "both paths share the projections")
-	require.Equal(t, k.Rows(0, s, make([]float32, s*c.CacheRowWidth())), k2.Rows(0, s, make([]float32, s*c.CacheRowWidth())))
+	require.Equal(t, mustRows(t, k, 0, s, make([]float32, s*c.CacheRowWidth())), mustRows(t, k2, 0, s, make([]float32, s*c.CacheRowWidth())))
 	return abs, naive, q, k
 }
 
 func cloneCache(t *testing.T, k *Cache) *Cache {
-	k2 := &Cache{width: k.width, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, dtype: k.dtype, start: k.start}
+	k2 := &Cache{width: k.width, dc: k.dc, dr: k.dr, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, dtype: k.dtype, start: k.start}
 	k2.f32 = append([]float32(nil), k.f32...)
 	k2.u16 = append([]uint16(nil), k.u16...)
 	k2.n = k.n
@@ -73,7 +73,7 @@ func TestAbsorbedScores(t *testing.T) {
 		x := randomInputs(s, c.Hidden, 1)
 		_, _, q, k := decodeBoth(t, l, x, s, F32, 0)
 		H, dn, dr, dc, dqk, rw := c.Heads, c.QKNopeHeadDim, c.QKRopeHeadDim, c.KVLoRARank, c.QKHeadDim(), c.CacheRowWidth()
-		rows := k.Rows(0, s, make([]float32, s*rw))
+		rows := mustRows(t, k, 0, s, make([]float32, s*rw))
 		tau := l.scale
 		absorbed := make([]float32, H*s)
 		qa := l.dec.qa // the last Decode left the absorbed queries here

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/checked"
 	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
 
@@ -17,13 +18,19 @@ type CacheOptions struct {
 
 // Cache is one sequence's latent cache for one layer: per token one contiguous row
 // [c (d_c, post-norm) | kr (d_r, post-RoPE)], nothing else. Rows are stored in the
-// chosen DType and widened to float32 a tile at a time when attended.
+// chosen DType and widened to float32 a tile at a time when attended. A Cache holds
+// at most MaxCachePositions - Start rows.
 //
 // Appending reuses the capacity; when it runs out the storage doubles, so a step never
-// copies the whole cache (amortized O(1) per row). A Cache is not safe for concurrent
-// use.
+// copies the whole cache (amortized O(1) per row).
+//
+// A Cache must be used by one goroutine at a time: a Layer or Model step, Append,
+// Reserve, Truncate, Reset, SetStart or Rows that starts while another goroutine is
+// in one of them returns an error wrapping ErrBusy. The zero Cache is unusable: its
+// methods return errors or zeros.
 type Cache struct {
-	width       int // values per row
+	width       int // values per row, dc + dr
+	dc, dr      int // the geometry a layer must match: 512+64 and 544+32 share a width
 	mhaPerToken int // MHA-equivalent values per token, for the comparisons
 	kvPerGroup  int // one GQA group's key+value values per token
 	dtype       DType
@@ -31,11 +38,15 @@ type Cache struct {
 	n           int
 	f32         []float32 // rows when dtype is F32 (len = n·width, cap = capacity·width)
 	u16         []uint16  // rows when dtype is BF16 or F16
+	use         inUse
 }
 
 // NewCache returns an empty cache for layers of Config c.
 func NewCache(c Config, o CacheOptions) (*Cache, error) {
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkWeightSizes(c); err != nil {
 		return nil, err
 	}
 	if !o.DType.isCacheType() {
@@ -44,29 +55,73 @@ func NewCache(c Config, o CacheOptions) (*Cache, error) {
 	if o.Capacity < 0 || o.Start < 0 {
 		return nil, fmt.Errorf("mla: cache capacity %d and start %d must not be negative", o.Capacity, o.Start)
 	}
-	k := &Cache{width: c.CacheRowWidth(), mhaPerToken: c.MHACacheElemsPerToken(),
+	if end, ok := checked.Add(o.Start, o.Capacity); !ok || end > MaxCachePositions {
+		return nil, fmt.Errorf("mla: cache start %d + capacity %d exceeds MaxCachePositions (%d)", o.Start, o.Capacity, MaxCachePositions)
+	}
+	k := &Cache{width: c.CacheRowWidth(), dc: c.KVLoRARank, dr: c.QKRopeHeadDim, mhaPerToken: c.MHACacheElemsPerToken(),
 		kvPerGroup: c.QKHeadDim() + c.VHeadDim, dtype: o.DType, start: o.Start}
-	k.Reserve(o.Capacity)
+	if err := k.reserve(o.Capacity); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 
+// enter marks the cache in use; leave must follow when it returns nil.
+func (k *Cache) enter() error {
+	if k == nil {
+		return fmt.Errorf("mla: nil cache")
+	}
+	if k.width == 0 {
+		return errCacheZero
+	}
+	if !k.use.enter() {
+		return errCacheBusy
+	}
+	return nil
+}
+
+func (k *Cache) leave() { k.use.leave() }
+
 // Len is the number of cached rows.
-func (k *Cache) Len() int { return k.n }
+func (k *Cache) Len() int {
+	if k == nil {
+		return 0
+	}
+	return k.n
+}
 
 // Start is the absolute position of row 0.
-func (k *Cache) Start() int { return k.start }
+func (k *Cache) Start() int {
+	if k == nil {
+		return 0
+	}
+	return k.start
+}
 
 // Next is the absolute position the next appended row gets.
-func (k *Cache) Next() int { return k.start + k.n }
+func (k *Cache) Next() int { return k.Start() + k.Len() }
 
 // Width is the number of values per row, d_c + d_r.
-func (k *Cache) Width() int { return k.width }
+func (k *Cache) Width() int {
+	if k == nil {
+		return 0
+	}
+	return k.width
+}
 
 // DType is the storage type of the rows.
-func (k *Cache) DType() DType { return k.dtype }
+func (k *Cache) DType() DType {
+	if k == nil {
+		return F32
+	}
+	return k.dtype
+}
 
 // Capacity is the number of rows that fit before the storage grows.
 func (k *Cache) Capacity() int {
+	if k == nil || k.width == 0 {
+		return 0
+	}
 	if k.dtype == F32 {
 		return cap(k.f32) / k.width
 	}
@@ -74,47 +129,103 @@ func (k *Cache) Capacity() int {
 }
 
 // Bytes is the size of the cached rows.
-func (k *Cache) Bytes() int64 { return int64(k.n) * int64(k.width) * int64(k.dtype.Size()) }
+func (k *Cache) Bytes() int64 {
+	if k == nil {
+		return 0
+	}
+	return int64(k.n) * int64(k.width) * int64(k.dtype.Size())
+}
 
 // MHABytes is what a decompressed multi-head cache (every head's key and value) of the
 // same length and dtype would take.
 func (k *Cache) MHABytes() int64 {
+	if k == nil {
+		return 0
+	}
 	return int64(k.n) * int64(k.mhaPerToken) * int64(k.dtype.Size())
 }
 
 // GQABytes is what a grouped-query cache with the given number of KV groups would take.
 func (k *Cache) GQABytes(groups int) int64 {
+	if k == nil {
+		return 0
+	}
 	return int64(k.n) * int64(groups) * int64(k.kvPerGroup) * int64(k.dtype.Size())
 }
 
-// Reserve makes room for at least rows rows in total without further allocation.
-func (k *Cache) Reserve(rows int) {
-	need := rows * k.width
+// Reserve makes room for at least rows rows in total without further allocation. It
+// returns an error, allocating nothing, when Start + rows exceeds MaxCachePositions.
+func (k *Cache) Reserve(rows int) error {
+	if err := k.enter(); err != nil {
+		return err
+	}
+	defer k.leave()
+	return k.reserve(rows)
+}
+
+func (k *Cache) reserve(rows int) error {
+	if end, ok := checked.Add(k.start, rows); !ok || end > MaxCachePositions {
+		return fmt.Errorf("mla: Cache.Reserve(%d): start %d + %d rows exceeds MaxCachePositions (%d)", rows, k.start, rows, MaxCachePositions)
+	}
+	need, err := allocSize("cache storage", rows, k.width)
+	if err != nil {
+		return err
+	}
 	if k.dtype == F32 {
 		if need > cap(k.f32) {
 			k.f32 = append(hugepage.Make[float32](need)[:0], k.f32...)
 		}
-		return
+		return nil
 	}
 	if need > cap(k.u16) {
 		k.u16 = append(hugepage.Make[uint16](need)[:0], k.u16...)
 	}
+	return nil
 }
 
-// grow makes room for extra more rows, at least doubling the capacity.
-func (k *Cache) grow(extra int) {
-	if k.n+extra > k.Capacity() {
-		k.Reserve(max(k.n+extra, 2*k.Capacity(), 16))
+// room returns an error unless t more rows keep the cache within MaxCachePositions.
+func (k *Cache) room(t int) error {
+	if end, ok := checked.Add(k.Next(), t); !ok || end > MaxCachePositions {
+		return fmt.Errorf("mla: cache of %d rows from position %d: %d more would pass MaxCachePositions (%d)", k.n, k.start, t, MaxCachePositions)
 	}
+	return nil
 }
 
-// Append adds len(rows)/Width rows, rounding them to the cache's DType.
+// grow makes room for extra more rows, at least doubling the capacity (up to the
+// position limit).
+func (k *Cache) grow(extra int) error {
+	if err := k.room(extra); err != nil {
+		return err
+	}
+	if c := k.Capacity(); k.n+extra > c {
+		return k.reserve(min(max(k.n+extra, 2*c, 16), MaxCachePositions-k.start))
+	}
+	return nil
+}
+
+// Append adds len(rows)/Width rows, rounding them to the cache's DType. Rows holding
+// a NaN or an infinity are refused: one would turn every later attention output
+// over the cache into NaN.
 func (k *Cache) Append(rows []float32) error {
+	if err := k.enter(); err != nil {
+		return err
+	}
+	defer k.leave()
 	if len(rows)%k.width != 0 {
 		return fmt.Errorf("mla: Cache.Append: %d values is not a whole number of %d-value rows", len(rows), k.width)
 	}
+	if i := firstNonFinite(rows, len(rows)/k.width, k.width); i >= 0 {
+		return fmt.Errorf("mla: Cache.Append: row %d (position %d) is not finite", i, k.Next()+i)
+	}
+	return k.append(rows)
+}
+
+// append adds whole rows (the caller has checked their shape).
+func (k *Cache) append(rows []float32) error {
 	t := len(rows) / k.width
-	k.grow(t)
+	if err := k.grow(t); err != nil {
+		return err
+	}
 	lo, hi := k.n*k.width, (k.n+t)*k.width
 	switch k.dtype {
 	case F32:
@@ -133,6 +244,14 @@ func (k *Cache) Append(rows []float32) error {
 
 // Truncate keeps the first n rows (to roll back a speculative step, say).
 func (k *Cache) Truncate(n int) error {
+	if err := k.enter(); err != nil {
+		return err
+	}
+	defer k.leave()
+	return k.truncate(n)
+}
+
+func (k *Cache) truncate(n int) error {
 	if n < 0 || n > k.n {
 		return fmt.Errorf("mla: Cache.Truncate(%d) outside [0, %d]", n, k.n)
 	}
@@ -146,21 +265,38 @@ func (k *Cache) Truncate(n int) error {
 }
 
 // Reset empties the cache, keeping its storage and start position.
-func (k *Cache) Reset() { _ = k.Truncate(0) }
+func (k *Cache) Reset() error { return k.Truncate(0) }
 
 // SetStart moves the absolute position of row 0; the cache must be empty.
 func (k *Cache) SetStart(pos int) error {
-	if k.n != 0 || pos < 0 {
-		return fmt.Errorf("mla: Cache.SetStart(%d): the cache must be empty (has %d rows) and pos >= 0", pos, k.n)
+	if err := k.enter(); err != nil {
+		return err
+	}
+	defer k.leave()
+	if k.n != 0 || pos < 0 || pos > MaxCachePositions {
+		return fmt.Errorf("mla: Cache.SetStart(%d): the cache must be empty (has %d rows) and 0 <= pos <= MaxCachePositions (%d)", pos, k.n, MaxCachePositions)
 	}
 	k.start = pos
 	return nil
 }
 
-// Rows returns rows [j0, j1) as float32, Width values each. For an F32 cache it is a
-// view of the storage (do not modify it); otherwise the rows are widened into dst,
-// or into a new slice when dst is too short.
-func (k *Cache) Rows(j0, j1 int, dst []float32) []float32 {
+// Rows returns rows [j0, j1) as float32, Width values each, or an error unless
+// 0 <= j0 <= j1 <= Len. For an F32 cache it is a view of the storage (do not modify
+// it); otherwise the rows are widened into dst, or into a new slice when dst is too
+// short.
+func (k *Cache) Rows(j0, j1 int, dst []float32) ([]float32, error) {
+	if err := k.enter(); err != nil {
+		return nil, err
+	}
+	defer k.leave()
+	if j0 < 0 || j0 > j1 || j1 > k.n {
+		return nil, fmt.Errorf("mla: Cache.Rows(%d, %d) outside [0, %d]", j0, j1, k.n)
+	}
+	return k.rows(j0, j1, dst), nil
+}
+
+// rows is Rows for a range the caller has checked.
+func (k *Cache) rows(j0, j1 int, dst []float32) []float32 {
 	lo, hi := j0*k.width, j1*k.width
 	if k.dtype != F32 && len(dst) < hi-lo {
 		dst = make([]float32, hi-lo)

@@ -65,7 +65,7 @@ func TestCacheTruncateResetStart(t *testing.T) {
 	require.Equal(t, 4005, k.Next())
 	require.NoError(t, k.Truncate(2))
 	require.Equal(t, 4002, k.Next())
-	require.Equal(t, rows[:2*rw], k.Rows(0, 2, nil))
+	require.Equal(t, rows[:2*rw], mustRows(t, k, 0, 2, nil))
 	require.Error(t, k.Truncate(3))
 	require.Error(t, k.Truncate(-1))
 	require.ErrorContains(t, k.SetStart(9), "must be empty")
@@ -88,7 +88,7 @@ func TestCacheRounding(t *testing.T) {
 		k, err := NewCache(c, CacheOptions{DType: dt})
 		require.NoError(t, err)
 		require.NoError(t, k.Append(rows))
-		got := k.Rows(0, 3, make([]float32, 3*rw))
+		got := mustRows(t, k, 0, 3, make([]float32, 3*rw))
 		for i, v := range rows {
 			require.InDelta(t, v, got[i], rel*math.Abs(float64(v))+0x1p-25, "%s element %d", dt, i)
 		}

@@ -4,10 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
 // Checkpoint reads weights by their Hugging Face names from a model directory
@@ -15,32 +20,54 @@ import (
 // model.safetensors.index.json) or from one safetensors file. Shards are opened when
 // first needed. F32, BF16 and F16 tensors are widened to float32; F8_E4M3 tensors
 // (DeepSeek-V3) are dequantized with their weight_scale_inv block scales.
+//
+// A Checkpoint is not safe for concurrent use. The zero Checkpoint holds nothing:
+// its loads return errors.
 type Checkpoint struct {
 	dir        string
 	cfg        Config
+	opts       loadOptions
 	blockRows  int // FP8 scale block, quantization_config.weight_block_size
 	blockCols  int
 	where      map[string]string // tensor name -> file name relative to dir
 	files      map[string]*SafetensorsFile
-	sourceName string // for errors: the index or the single file
+	failed     map[string]error // files that could not be opened, so each is tried once
+	layers     map[int]bool     // indices N of the model.layers.N.* names, built on first use
+	sourceName string           // for errors: the index or the single file
+	closed     bool
 }
 
 // OpenCheckpoint opens the Hugging Face model directory dir: its config.json gives
 // the Config, and the weights come from model.safetensors.index.json's shards or
-// from model.safetensors.
-func OpenCheckpoint(dir string) (*Checkpoint, error) {
-	cfgPath := filepath.Join(dir, "config.json")
-	raw, err := os.ReadFile(cfgPath)
+// from model.safetensors. Every file must be a regular file (symbolic links are
+// followed) and every shard name a plain file name in dir. A shard that exists but is
+// not a regular file is refused here; a missing one only when a load needs it, since
+// loading one layer of a many-shard model from a partial download is normal. The
+// config is refused when one layer's float32 weights would exceed the memory limit
+// (see WithMemoryLimit).
+func OpenCheckpoint(dir string, opts ...LoadOption) (*Checkpoint, error) {
+	o, err := newLoadOptions(opts)
 	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	if _, err := os.Stat(cfgPath); err != nil {
 		return nil, fmt.Errorf("mla: checkpoint %s: %w (a model directory needs config.json)", dir, err)
 	}
-	cfg, err := ParseHFConfig(raw)
+	raw, err := readSmallFile(cfgPath, maxConfigBytes, "config.json")
+	if err != nil {
+		return nil, err
+	}
+	cfg, h, err := parseHFConfig(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
-	ck := &Checkpoint{dir: dir, cfg: cfg, blockRows: 128, blockCols: 128, where: map[string]string{}, files: map[string]*SafetensorsFile{}}
-	if err := ck.readQuantization(raw, cfgPath); err != nil {
-		return nil, err
+	if err := o.checkLayer(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	ck := newCheckpoint(dir, cfg, o)
+	if b := h.BlockSize; b != nil {
+		ck.blockRows, ck.blockCols = b[0], b[1]
 	}
 	indexPath := filepath.Join(dir, "model.safetensors.index.json")
 	if _, err := os.Stat(indexPath); err == nil {
@@ -61,60 +88,128 @@ func OpenCheckpoint(dir string) (*Checkpoint, error) {
 
 // OpenCheckpointFile reads weights from the single safetensors file at path,
 // described by cfg (a file alone carries no config).
-func OpenCheckpointFile(path string, cfg Config) (*Checkpoint, error) {
+func OpenCheckpointFile(path string, cfg Config, opts ...LoadOption) (*Checkpoint, error) {
+	o, err := newLoadOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ck := &Checkpoint{dir: filepath.Dir(path), cfg: cfg, blockRows: 128, blockCols: 128, where: map[string]string{}, files: map[string]*SafetensorsFile{}}
+	if err := o.checkLayer(cfg); err != nil {
+		return nil, err
+	}
+	ck := newCheckpoint(filepath.Dir(path), cfg, o)
 	if err := ck.addFile(filepath.Base(path)); err != nil {
 		return nil, err
 	}
 	return ck, nil
 }
 
-func (ck *Checkpoint) readQuantization(raw []byte, cfgPath string) error {
-	var q struct {
-		Quant *struct {
-			Method    string `json:"quant_method"`
-			BlockSize []int  `json:"weight_block_size"`
-		} `json:"quantization_config"`
-	}
-	if err := json.Unmarshal(raw, &q); err != nil {
-		return fmt.Errorf("mla: %s: quantization_config: %w", cfgPath, err)
-	}
-	if q.Quant == nil || q.Quant.BlockSize == nil {
-		return nil
-	}
-	if b := q.Quant.BlockSize; len(b) != 2 || b[0] <= 0 || b[1] <= 0 {
-		return fmt.Errorf("mla: %s: quantization_config.weight_block_size = %v, want [rows, cols], e.g. [128, 128]", cfgPath, b)
-	}
-	ck.blockRows, ck.blockCols = q.Quant.BlockSize[0], q.Quant.BlockSize[1]
-	return nil
+func newCheckpoint(dir string, cfg Config, o loadOptions) *Checkpoint {
+	return &Checkpoint{dir: dir, cfg: cfg, opts: o, blockRows: 128, blockCols: 128,
+		where: map[string]string{}, files: map[string]*SafetensorsFile{}, failed: map[string]error{}}
 }
 
-func (ck *Checkpoint) readIndex(path string) error {
-	raw, err := os.ReadFile(path)
+// ParseShardIndex reads a model.safetensors.index.json: its weight_map from tensor
+// names to shard files. Keys match exactly and may not repeat; every shard must be a
+// plain ".safetensors" file name (no directory, no "..", no NUL), so that no index
+// can make a checkpoint read outside its directory.
+func ParseShardIndex(data []byte) (map[string]string, error) {
+	p, err := newJSONParser(data)
 	if err != nil {
-		return fmt.Errorf("mla: %w", err)
+		return nil, err
 	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
+	var m map[string]string
+	err = p.object(func(key string) error {
+		if key != "weight_map" {
+			return p.unknownKey(key, "weight_map")
+		}
+		if p.peek() != '{' {
+			return fmt.Errorf("weight_map is %s, want an object of tensor names to shard files", p.kind())
+		}
+		m = map[string]string{}
+		// members: m itself catches duplicate names.
+		return keyErr(key, p.members(func(name string) error {
+			if _, dup := m[name]; dup {
+				return fmt.Errorf("tensor %q is listed twice", name)
+			}
+			if len(m) >= maxIndexTensors {
+				return fmt.Errorf("more than %d tensors, this reader's limit (DeepSeek-V3 lists about 91 thousand)", maxIndexTensors)
+			}
+			if name == "" {
+				return errors.New("a tensor has an empty name")
+			}
+			if p.peek() != '"' {
+				return fmt.Errorf("tensor %q maps to %s, want a shard file name", name, p.kind())
+			}
+			file, err := p.str()
+			if err != nil {
+				return err
+			}
+			if !validShardName(file) {
+				return fmt.Errorf("tensor %q maps to %q, which is not a .safetensors file name inside the model directory", name, file)
+			}
+			m[name] = file
+			return nil
+		}))
+	})
+	if err == nil {
+		err = p.end()
 	}
-	if err := json.Unmarshal(raw, &idx); err != nil {
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, errors.New("empty or missing weight_map")
+	}
+	return m, nil
+}
+
+// validShardName accepts a plain file name in the model directory: Hugging Face
+// indexes name their shards so, and a name with a directory part could reach
+// outside through a link.
+func validShardName(f string) bool {
+	return filepath.IsLocal(f) && filepath.Base(f) == f && !strings.ContainsRune(f, 0) &&
+		strings.HasSuffix(f, ".safetensors") && len(f) > len(".safetensors")
+}
+
+// readIndex reads the shard index and checks that no shard is a FIFO, a device or a
+// directory: opening one would block or never end.
+func (ck *Checkpoint) readIndex(path string) error {
+	raw, err := readSmallFile(path, maxIndexBytes, "model.safetensors.index.json")
+	if err != nil {
+		return err
+	}
+	m, err := ParseShardIndex(raw)
+	if err != nil {
 		return fmt.Errorf("mla: %s: %w", path, err)
 	}
-	if len(idx.WeightMap) == 0 {
-		return fmt.Errorf("mla: %s: empty or missing weight_map", path)
-	}
-	for name, file := range idx.WeightMap {
-		// Shards live in the model directory; a path leaving it is hostile.
-		if !filepath.IsLocal(file) || !strings.HasSuffix(file, ".safetensors") {
-			return fmt.Errorf("mla: %s: tensor %q maps to %q, which is not a .safetensors file inside the model directory", path, name, file)
+	shards := map[string]bool{}
+	for name, file := range m {
+		if !shards[file] && len(shards) >= maxShards {
+			return fmt.Errorf("mla: %s: more than %d shard files, this reader's limit (DeepSeek-V3 has 163)", path, maxShards)
 		}
+		shards[file] = true
 		ck.where[name] = file
 	}
+	var errs []error
+	for _, file := range slices.Sorted(maps.Keys(shards)) {
+		full := filepath.Join(ck.dir, file)
+		st, err := os.Stat(full)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			ck.failed[file] = fmt.Errorf("mla: checkpoint %s: shard %s, listed in %s, is missing: %w", ck.dir, file, filepath.Base(path), fs.ErrNotExist)
+		case err != nil:
+			ck.failed[file] = fmt.Errorf("mla: %w", err)
+		default:
+			if err := checkRegular(full, st); err != nil {
+				errs = append(errs, fmt.Errorf("%w (listed in %s)", err, path))
+			}
+		}
+	}
 	ck.sourceName = path
-	return nil
+	return errors.Join(errs...)
 }
 
 // addFile opens a safetensors file and maps all its tensors to it.
@@ -130,12 +225,21 @@ func (ck *Checkpoint) addFile(rel string) error {
 	return nil
 }
 
+// open returns the opened file rel, opening it on first use; a file that failed once
+// fails again with the same error, without another attempt.
 func (ck *Checkpoint) open(rel string) (*SafetensorsFile, error) {
 	if sf, ok := ck.files[rel]; ok {
 		return sf, nil
 	}
+	if err, ok := ck.failed[rel]; ok {
+		return nil, err
+	}
+	if ck.files == nil {
+		ck.files, ck.failed = map[string]*SafetensorsFile{}, map[string]error{}
+	}
 	sf, err := OpenSafetensors(filepath.Join(ck.dir, rel))
 	if err != nil {
+		ck.failed[rel] = err
 		return nil, err
 	}
 	ck.files[rel] = sf
@@ -146,20 +250,30 @@ func (ck *Checkpoint) open(rel string) (*SafetensorsFile, error) {
 func (ck *Checkpoint) Config() Config { return ck.cfg }
 
 // Names lists the tensor names the checkpoint has.
-func (ck *Checkpoint) Names() []string {
-	var names []string
-	for n := range ck.where {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func (ck *Checkpoint) Names() []string { return slices.Sorted(maps.Keys(ck.where)) }
 
 // Has reports whether the checkpoint lists the tensor.
 func (ck *Checkpoint) Has(name string) bool { _, ok := ck.where[name]; return ok }
 
-// Close closes every opened file.
+// Files lists the paths of the files the checkpoint's tensors are in, each inside its
+// directory.
+func (ck *Checkpoint) Files() []string {
+	var out []string
+	for _, f := range slices.Sorted(maps.Values(ck.where)) {
+		if p := filepath.Join(ck.dir, f); len(out) == 0 || out[len(out)-1] != p {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Close closes every opened file. Loading after Close is an error, and so is a
+// second Close.
 func (ck *Checkpoint) Close() error {
+	if ck.closed {
+		return fmt.Errorf("mla: checkpoint %s: %w (%w)", ck.sourceName, ErrClosed, os.ErrClosed)
+	}
+	ck.closed = true
 	var errs []error
 	for _, sf := range ck.files {
 		errs = append(errs, sf.Close())
@@ -167,15 +281,40 @@ func (ck *Checkpoint) Close() error {
 	return errors.Join(errs...)
 }
 
+// usable refuses loads from a closed or zero Checkpoint.
+func (ck *Checkpoint) usable() error {
+	if ck.closed {
+		return fmt.Errorf("mla: checkpoint %s: %w (%w)", ck.sourceName, ErrClosed, os.ErrClosed)
+	}
+	if ck.where == nil {
+		return errors.New("mla: the zero Checkpoint holds no tensors; use OpenCheckpoint or OpenCheckpointFile")
+	}
+	return nil
+}
+
+// shardError is a tensor's file that could not be opened, kept apart so that loads
+// report it once with every tensor it was to give.
+type shardError struct {
+	file   string
+	tensor string
+	err    error
+}
+
+func (e *shardError) Error() string { return fmt.Sprintf("%v (needed for tensor %s)", e.err, e.tensor) }
+func (e *shardError) Unwrap() error { return e.err }
+
 // Tensor returns the named tensor as float32, checking that its shape is shape.
 func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
+	if err := ck.usable(); err != nil {
+		return nil, err
+	}
 	rel, ok := ck.where[name]
 	if !ok {
 		return nil, fmt.Errorf("mla: checkpoint %s: tensor %s not found (want shape %v)", ck.sourceName, name, shape)
 	}
 	sf, err := ck.open(rel)
 	if err != nil {
-		return nil, err
+		return nil, &shardError{file: rel, tensor: name, err: err}
 	}
 	info, ok := sf.Info(name)
 	if !ok {
@@ -183,6 +322,10 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	}
 	if !slices.Equal(info.Shape, shape) {
 		return nil, fmt.Errorf("mla: %s: tensor %s has shape %v (%s), want %v for config %q", sf.Name(), name, info.Shape, info.DType, shape, ck.cfg.Name)
+	}
+	// The file bounds the tensor's bytes; its float32 form is up to 4x that (FP8).
+	if n, ok := checked.Mul(info.Numel(), 4); !ok || int64(n) > ck.opts.memoryLimit {
+		return nil, fmt.Errorf("mla: %s: tensor %s %v takes more than the memory limit of %s as float32", sf.Name(), name, shape, byteSize(ck.opts.memoryLimit))
 	}
 	v, _, err := sf.ReadFloat32(name)
 	if err != nil {
@@ -201,9 +344,13 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	}
 	ssf, err := ck.open(scaleRel)
 	if err != nil {
-		return nil, err
+		return nil, &shardError{file: scaleRel, tensor: scaleName, err: err}
 	}
-	if si, _ := ssf.Info(scaleName); si.DType == F8E4M3 {
+	si, ok := ssf.Info(scaleName)
+	if !ok {
+		return nil, fmt.Errorf("mla: %s: the index places tensor %s in this file, but it is not there", ssf.Name(), scaleName)
+	}
+	if si.DType == F8E4M3 {
 		return nil, fmt.Errorf("mla: %s: scale tensor %s must be F32, BF16 or F16, not F8_E4M3", ssf.Name(), scaleName)
 	}
 	scale, scaleShape, err := ssf.ReadFloat32(scaleName)
@@ -216,19 +363,117 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	return v, nil
 }
 
+// loadErrors collects a load's errors, folding those of one unopenable file into
+// one error that lists the tensors it was to give.
+type loadErrors struct {
+	errs    []error
+	shards  []string
+	shardOf map[string]*shardError
+	tensors map[string][]string
+}
+
+func (l *loadErrors) add(err error) {
+	var se *shardError
+	if !errors.As(err, &se) {
+		l.errs = append(l.errs, err)
+		return
+	}
+	if l.shardOf == nil {
+		l.shardOf, l.tensors = map[string]*shardError{}, map[string][]string{}
+	}
+	if _, ok := l.shardOf[se.file]; !ok {
+		l.shards = append(l.shards, se.file)
+		l.shardOf[se.file] = se
+	}
+	l.tensors[se.file] = append(l.tensors[se.file], se.tensor)
+}
+
+// count is the number of errors added.
+func (l *loadErrors) count() int {
+	n := len(l.errs)
+	for _, t := range l.tensors {
+		n += len(t)
+	}
+	return n
+}
+
+func (l *loadErrors) err() error {
+	var out []error
+	for _, f := range l.shards {
+		names := l.tensors[f]
+		list := strings.Join(names[:min(len(names), 8)], ", ")
+		if len(names) > 8 {
+			list += fmt.Sprintf(" and %d more", len(names)-8)
+		}
+		out = append(out, fmt.Errorf("%w (it was to hold %d of the tensors needed: %s)", l.shardOf[f].err, len(names), list))
+	}
+	return errors.Join(append(out, l.errs...)...)
+}
+
+// layerSet returns the indices N of the model.layers.N.* names (N written as
+// strconv.Itoa writes it, as the loaders look names up).
+func (ck *Checkpoint) layerSet() map[int]bool {
+	if ck.layers != nil {
+		return ck.layers
+	}
+	ck.layers = map[int]bool{}
+	for name := range ck.where {
+		rest, ok := strings.CutPrefix(name, "model.layers.")
+		if !ok {
+			continue
+		}
+		digits, _, ok := strings.Cut(rest, ".")
+		if n, err := strconv.Atoi(digits); ok && err == nil && n >= 0 && strconv.Itoa(n) == digits {
+			ck.layers[n] = true
+		}
+	}
+	return ck.layers
+}
+
+// describeLayers says which layers the checkpoint holds, for errors.
+func (ck *Checkpoint) describeLayers() string {
+	set := ck.layerSet()
+	if len(set) == 0 {
+		return "no model.layers.* tensors at all"
+	}
+	idx := slices.Sorted(maps.Keys(set))
+	lo, hi := idx[0], idx[len(idx)-1]
+	if lo == hi {
+		return fmt.Sprintf("tensors of layer %d only", lo)
+	}
+	if hi-lo+1 == len(idx) {
+		return fmt.Sprintf("tensors of layers %d to %d", lo, hi)
+	}
+	return fmt.Sprintf("tensors of %d layers between %d and %d", len(idx), lo, hi)
+}
+
 // LoadLayer reads layer i's attention weights (model.layers.i.self_attn.*). All
-// missing or mis-shaped tensors are reported together.
+// missing or mis-shaped tensors are reported together, and a shard that cannot be
+// opened once, with the tensors it was to give.
 func (ck *Checkpoint) LoadLayer(i int) (*LayerWeights, error) {
+	if err := ck.usable(); err != nil {
+		return nil, err
+	}
 	if ck.cfg.Layers > 0 && (i < 0 || i >= ck.cfg.Layers) {
 		return nil, fmt.Errorf("mla: checkpoint %s: layer %d outside [0, %d)", ck.sourceName, i, ck.cfg.Layers)
 	}
-	return ck.loadLayer(i, nil)
+	if !ck.layerSet()[i] {
+		return nil, fmt.Errorf("mla: checkpoint %s: no tensor of layer %d (model.layers.%d.*): it holds %s", ck.sourceName, i, i, ck.describeLayers())
+	}
+	var errs loadErrors
+	w := ck.loadLayer(i, nil, &errs)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
-func (ck *Checkpoint) loadLayer(i int, shared []float32) (*LayerWeights, error) {
+// loadLayer reads layer i into new LayerWeights, or adds its errors to errs and
+// returns nil.
+func (ck *Checkpoint) loadLayer(i int, shared []float32, errs *loadErrors) *LayerWeights {
 	c := ck.cfg
 	w := &LayerWeights{}
-	var errs []error
+	before := errs.count()
 	var kPart, vPart []float32
 	for _, s := range layerTensorSpecs(c) {
 		name := layerPrefix(i) + s.name
@@ -241,7 +486,7 @@ func (ck *Checkpoint) loadLayer(i int, shared []float32) (*LayerWeights, error) 
 		}
 		v, err := ck.Tensor(name, s.shape()...)
 		if err != nil {
-			errs = append(errs, err)
+			errs.add(err)
 			continue
 		}
 		switch s.part {
@@ -253,32 +498,49 @@ func (ck *Checkpoint) loadLayer(i int, shared []float32) (*LayerWeights, error) 
 			*s.field(w) = v
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if errs.count() > before {
+		return nil
 	}
 	if kPart != nil {
 		w.KVBProj = interleaveKV(c, kPart, vPart)
 	}
-	return w, nil
+	return w
 }
 
 // LoadModel reads a whole decoder: embeddings, every block (dense SwiGLU FFN only),
-// the final norm and the LM head.
+// the final norm and the LM head. Before reading anything it checks that the model
+// fits the memory limit and that the checkpoint holds every one of config.json's
+// num_hidden_layers layers.
 func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
+	if err := ck.usable(); err != nil {
+		return nil, err
+	}
 	c := ck.cfg
 	if err := c.validateModel(); err != nil {
 		return nil, err
 	}
+	if err := ck.opts.checkModel(c); err != nil {
+		return nil, err
+	}
+	var missing []int
+	for i := range c.Layers {
+		if !ck.layerSet()[i] {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("mla: checkpoint %s: the config has %d layers (num_hidden_layers), but the checkpoint holds %s (%d missing, the first is layer %d)",
+			ck.sourceName, c.Layers, ck.describeLayers(), len(missing), missing[0])
+	}
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
 	var shared []float32
-	var errs []error
+	var errs loadErrors
 	for i := range w.Blocks {
 		if !ck.Has(blockPrefix(i)+"mlp.gate_proj.weight") && ck.Has(blockPrefix(i)+"mlp.experts.0.gate_proj.weight") {
 			return nil, fmt.Errorf("mla: checkpoint %s: layer %d is a mixture-of-experts layer (mlp.experts.*); Model runs dense SwiGLU layers only, use LoadLayer for its attention", ck.sourceName, i)
 		}
-		a, err := ck.loadLayer(i, shared)
-		if err != nil {
-			errs = append(errs, err)
+		a := ck.loadLayer(i, shared, &errs)
+		if a == nil {
 			continue
 		}
 		if c.SharedKVDown && shared == nil {
@@ -293,12 +555,12 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 		}
 		v, err := ck.Tensor(t.name, shape...)
 		if err != nil {
-			errs = append(errs, err)
+			errs.add(err)
 			continue
 		}
 		*t.field = v
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	return w, nil

@@ -221,7 +221,7 @@ func TestCheckpointErrors(t *testing.T) {
 	require.ErrorContains(t, err, "tensor model.layers.0.self_attn.q_b_proj.weight not found")
 	require.ErrorContains(t, err, "model.safetensors: tensor model.layers.0.self_attn.kv_b_proj.weight has shape [32 128] (F32), want [128 32]")
 	_, err = ck.LoadModel()
-	require.ErrorContains(t, err, "model.embed_tokens.weight not found")
+	require.ErrorContains(t, err, "model.safetensors: the config has 2 layers (num_hidden_layers), but the checkpoint holds tensors of layer 0 only (1 missing, the first is layer 1)")
 	ck.Close()
 
 	// An index that points outside the model directory is refused.
@@ -230,7 +230,7 @@ func TestCheckpointErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"),
 		[]byte(`{"weight_map": {"model.embed_tokens.weight": "../../etc/passwd.safetensors"}}`), 0o644))
 	_, err = OpenCheckpoint(dir)
-	require.ErrorContains(t, err, "not a .safetensors file inside the model directory")
+	require.ErrorContains(t, err, `maps to "../../etc/passwd.safetensors", which is not a .safetensors file name inside the model directory`)
 
 	// An index entry whose shard lacks the tensor, and a shard that does not exist.
 	require.NoError(t, WriteSafetensors(filepath.Join(dir, "a.safetensors"), ts[:1], nil))
@@ -241,7 +241,7 @@ func TestCheckpointErrors(t *testing.T) {
 	_, err = ck.Tensor(ts[1].Name, ts[1].Shape...)
 	require.ErrorContains(t, err, "a.safetensors: the index places tensor "+ts[1].Name+" in this file, but it is not there")
 	_, err = ck.Tensor(ts[2].Name, ts[2].Shape...)
-	require.ErrorContains(t, err, "b.safetensors")
+	require.ErrorContains(t, err, "shard b.safetensors, listed in model.safetensors.index.json, is missing: file does not exist (needed for tensor "+ts[2].Name+")")
 	ck.Close()
 
 	// Bad index JSON, no weights, no config.

@@ -1,61 +1,70 @@
 package mla
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // hfConfig is the subset of a Hugging Face DeepSeek config.json this package reads,
 // plus a few "mla_" keys of its own for the seed variant, which Hugging Face has no
 // model type for.
 type hfConfig struct {
-	ModelType             string          `json:"model_type"`
-	HiddenSize            int             `json:"hidden_size"`
-	NumAttentionHeads     int             `json:"num_attention_heads"`
-	NumHiddenLayers       int             `json:"num_hidden_layers"`
-	QLoRARank             *int            `json:"q_lora_rank"` // null (HF) or 0 (DeepSeek) mean none
-	KVLoRARank            int             `json:"kv_lora_rank"`
-	QKNopeHeadDim         int             `json:"qk_nope_head_dim"`
-	QKRopeHeadDim         int             `json:"qk_rope_head_dim"`
-	VHeadDim              int             `json:"v_head_dim"`
-	RopeTheta             *float64        `json:"rope_theta"`
-	RopeScaling           json.RawMessage `json:"rope_scaling"`
-	RopeParameters        json.RawMessage `json:"rope_parameters"` // newer transformers
-	RMSNormEps            *float64        `json:"rms_norm_eps"`
-	MaxPositionEmbeddings int             `json:"max_position_embeddings"`
-	VocabSize             int             `json:"vocab_size"`
-	IntermediateSize      int             `json:"intermediate_size"`
-	AttentionBias         bool            `json:"attention_bias"`
+	ModelType             string
+	HiddenSize            int
+	NumAttentionHeads     int
+	NumHiddenLayers       int
+	QLoRARank             *int // null (HF) or 0 (DeepSeek) mean none
+	KVLoRARank            int
+	QKNopeHeadDim         int
+	QKRopeHeadDim         int
+	VHeadDim              int
+	RopeTheta             *float64
+	RopeScaling           *hfRope
+	RopeParameters        *hfRope // newer transformers
+	RMSNormEps            *float64
+	MaxPositionEmbeddings int
+	VocabSize             int
+	IntermediateSize      int
+	AttentionBias         bool
+	BlockSize             []int // quantization_config.weight_block_size
 
-	MLALatentNorm   string   `json:"mla_latent_norm,omitempty"` // "rmsnorm" (default) or "layernorm"
-	MLALatentEps    *float64 `json:"mla_latent_norm_eps,omitempty"`
-	MLARoPE         string   `json:"mla_rope,omitempty"` // "decoupled" (default), "none", "after_up"
-	MLARoPELayout   string   `json:"mla_rope_layout,omitempty"`
-	MLANames        string   `json:"mla_names,omitempty"` // "deepseek" (default) or "seed"
-	MLASharedKVDown bool     `json:"mla_shared_kv_down,omitempty"`
+	MLALatentNorm   string // "rmsnorm" (default) or "layernorm"
+	MLALatentEps    *float64
+	MLARoPE         string // "decoupled" (default), "none", "after_up"
+	MLARoPELayout   string
+	MLANames        string // "deepseek" (default) or "seed"
+	MLASharedKVDown bool
 }
+
+// hfConfigKeys are the config.json keys read (see unknownKey).
+var hfConfigKeys = []string{"model_type", "hidden_size", "num_attention_heads", "num_hidden_layers",
+	"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "rope_theta",
+	"rope_scaling", "rope_parameters", "rms_norm_eps", "max_position_embeddings", "vocab_size",
+	"intermediate_size", "attention_bias", "quantization_config", "mla_latent_norm", "mla_latent_norm_eps",
+	"mla_rope", "mla_rope_layout", "mla_names", "mla_shared_kv_down"}
 
 // hfRope is rope_scaling or rope_parameters.
 type hfRope struct {
-	Type                 string   `json:"type"`
-	RopeType             string   `json:"rope_type"`
-	RopeTheta            *float64 `json:"rope_theta"`
-	Factor               *float64 `json:"factor"`
-	OriginalMaxPositions *int     `json:"original_max_position_embeddings"`
-	BetaFast             *float64 `json:"beta_fast"`
-	BetaSlow             *float64 `json:"beta_slow"`
-	MScale               *float64 `json:"mscale"`
-	MScaleAllDim         *float64 `json:"mscale_all_dim"`
+	Type                 string
+	RopeType             string
+	RopeTheta            *float64
+	Factor               *float64
+	OriginalMaxPositions *int
+	BetaFast             *float64
+	BetaSlow             *float64
+	MScale               *float64
+	MScaleAllDim         *float64
 }
 
-// ReadHFConfig reads a Hugging Face config.json file (see ParseHFConfig).
+// ReadHFConfig reads a Hugging Face config.json file (see ParseHFConfig), which must
+// be a regular file of at most 4 MiB.
 func ReadHFConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSmallFile(path, maxConfigBytes, "config.json")
 	if err != nil {
-		return Config{}, fmt.Errorf("mla: %w", err)
+		return Config{}, err
 	}
 	c, err := ParseHFConfig(data)
 	if err != nil {
@@ -67,15 +76,22 @@ func ReadHFConfig(path string) (Config, error) {
 // ParseHFConfig reads a DeepSeek-V2/V3 config.json: q_lora_rank null or 0 means no
 // query LoRA; rope_scaling (or rope_parameters) of type "yarn" gives the YaRN fields,
 // with the reference defaults (beta_fast 32, beta_slow 1, mscale 1, mscale_all_dim 0,
-// original_max_position_embeddings 4096) for absent ones. The result is validated.
+// original_max_position_embeddings 4096) for absent ones. Keys match exactly and may
+// not repeat, at any level; keys it does not read are ignored, as Hugging Face
+// ignores them, unless they differ from one it reads only in case. The result is
+// validated.
 func ParseHFConfig(data []byte) (Config, error) {
-	var h hfConfig
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&h); err != nil {
-		return Config{}, fmt.Errorf("mla: config.json: %w", err)
+	c, _, err := parseHFConfig(data)
+	return c, err
+}
+
+func parseHFConfig(data []byte) (Config, *hfConfig, error) {
+	h, err := decodeHFConfig(data)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("mla: config.json: %w", err)
 	}
 	if h.AttentionBias {
-		return Config{}, fmt.Errorf("mla: config.json: attention_bias is true, but this package implements bias-free attention linears (as every DeepSeek checkpoint has)")
+		return Config{}, nil, fmt.Errorf("mla: config.json: attention_bias is true, but this package implements bias-free attention linears (as every DeepSeek checkpoint has)")
 	}
 	c := Config{
 		Name: h.ModelType, Hidden: h.HiddenSize, Heads: h.NumAttentionHeads, Layers: h.NumHiddenLayers,
@@ -93,34 +109,166 @@ func ParseHFConfig(data []byte) (Config, error) {
 	if h.MLALatentEps != nil {
 		c.NormEps = *h.MLALatentEps
 	}
-	var err error
 	if c.LatentNorm, err = parseEnum(h.MLALatentNorm, "mla_latent_norm", map[string]NormKind{"": RMSNormKind, "rmsnorm": RMSNormKind, "layernorm": LayerNormKind}); err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	if c.RoPE, err = parseEnum(h.MLARoPE, "mla_rope", map[string]RoPEMode{"": RoPEDecoupled, "decoupled": RoPEDecoupled, "none": RoPENone, "after_up": RoPEAfterUp}); err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	if c.RoPELayout, err = parseEnum(h.MLARoPELayout, "mla_rope_layout", map[string]RoPELayout{"": Interleaved, "interleaved": Interleaved, "half_split": HalfSplit}); err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	if c.Names, err = parseEnum(h.MLANames, "mla_names", map[string]NameScheme{"": DeepSeekNames, "deepseek": DeepSeekNames, "seed": SeedNames}); err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	if h.RopeTheta != nil {
 		c.RoPETheta = *h.RopeTheta
 	}
-	for _, raw := range []struct {
-		key  string
-		data json.RawMessage
-	}{{"rope_scaling", h.RopeScaling}, {"rope_parameters", h.RopeParameters}} {
-		if err := c.readRope(raw.key, raw.data); err != nil {
-			return Config{}, err
-		}
+	if err := c.applyRope("rope_scaling", h.RopeScaling); err != nil {
+		return Config{}, nil, err
+	}
+	if err := c.applyRope("rope_parameters", h.RopeParameters); err != nil {
+		return Config{}, nil, err
+	}
+	if b := h.BlockSize; b != nil && (len(b) != 2 || b[0] <= 0 || b[1] <= 0 || b[0] > maxBlockSize || b[1] > maxBlockSize) {
+		return Config{}, nil, fmt.Errorf("mla: config.json: quantization_config.weight_block_size = %v, want [rows, cols] in [1, %d], e.g. [128, 128]", b, maxBlockSize)
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("mla: config.json describes an invalid layer: %w", err)
+		return Config{}, nil, fmt.Errorf("mla: config.json describes an invalid layer: %w", err)
 	}
-	return c, nil
+	return c, h, nil
+}
+
+// decodeHFConfig reads the keys of hfConfig with the strict parser.
+func decodeHFConfig(data []byte) (*hfConfig, error) {
+	p, err := newJSONParser(data)
+	if err != nil {
+		return nil, err
+	}
+	h := &hfConfig{}
+	err = p.object(func(key string) error {
+		var err error
+		switch key {
+		case "model_type":
+			err = p.optString(&h.ModelType)
+		case "hidden_size":
+			err = p.optInt(&h.HiddenSize)
+		case "num_attention_heads":
+			err = p.optInt(&h.NumAttentionHeads)
+		case "num_hidden_layers":
+			err = p.optInt(&h.NumHiddenLayers)
+		case "q_lora_rank":
+			err = p.optIntPtr(&h.QLoRARank)
+		case "kv_lora_rank":
+			err = p.optInt(&h.KVLoRARank)
+		case "qk_nope_head_dim":
+			err = p.optInt(&h.QKNopeHeadDim)
+		case "qk_rope_head_dim":
+			err = p.optInt(&h.QKRopeHeadDim)
+		case "v_head_dim":
+			err = p.optInt(&h.VHeadDim)
+		case "rope_theta":
+			err = p.optFloatPtr(&h.RopeTheta)
+		case "rope_scaling":
+			h.RopeScaling, err = decodeRope(p)
+		case "rope_parameters":
+			h.RopeParameters, err = decodeRope(p)
+		case "rms_norm_eps":
+			err = p.optFloatPtr(&h.RMSNormEps)
+		case "max_position_embeddings":
+			err = p.optInt(&h.MaxPositionEmbeddings)
+		case "vocab_size":
+			err = p.optInt(&h.VocabSize)
+		case "intermediate_size":
+			err = p.optInt(&h.IntermediateSize)
+		case "attention_bias":
+			err = p.optBool(&h.AttentionBias)
+		case "quantization_config":
+			h.BlockSize, err = decodeQuantization(p)
+		case "mla_latent_norm":
+			err = p.optString(&h.MLALatentNorm)
+		case "mla_latent_norm_eps":
+			err = p.optFloatPtr(&h.MLALatentEps)
+		case "mla_rope":
+			err = p.optString(&h.MLARoPE)
+		case "mla_rope_layout":
+			err = p.optString(&h.MLARoPELayout)
+		case "mla_names":
+			err = p.optString(&h.MLANames)
+		case "mla_shared_kv_down":
+			err = p.optBool(&h.MLASharedKVDown)
+		default:
+			return p.unknownKey(key, hfConfigKeys...)
+		}
+		return keyErr(key, err)
+	})
+	if err == nil {
+		err = p.end()
+	}
+	return h, err
+}
+
+var hfRopeKeys = []string{"type", "rope_type", "rope_theta", "factor", "original_max_position_embeddings",
+	"beta_fast", "beta_slow", "mscale", "mscale_all_dim"}
+
+// decodeRope reads a rope_scaling / rope_parameters object, or null (nil).
+func decodeRope(p *jsonParser) (*hfRope, error) {
+	if p.null() {
+		return nil, nil
+	}
+	r := &hfRope{}
+	return r, p.object(func(key string) error {
+		var err error
+		switch key {
+		case "type":
+			err = p.optString(&r.Type)
+		case "rope_type":
+			err = p.optString(&r.RopeType)
+		case "rope_theta":
+			err = p.optFloatPtr(&r.RopeTheta)
+		case "factor":
+			err = p.optFloatPtr(&r.Factor)
+		case "original_max_position_embeddings":
+			err = p.optIntPtr(&r.OriginalMaxPositions)
+		case "beta_fast":
+			err = p.optFloatPtr(&r.BetaFast)
+		case "beta_slow":
+			err = p.optFloatPtr(&r.BetaSlow)
+		case "mscale":
+			err = p.optFloatPtr(&r.MScale)
+		case "mscale_all_dim":
+			err = p.optFloatPtr(&r.MScaleAllDim)
+		default:
+			return p.unknownKey(key, hfRopeKeys...)
+		}
+		return keyErr(key, err)
+	})
+}
+
+// decodeQuantization reads quantization_config (or null) for its weight_block_size.
+func decodeQuantization(p *jsonParser) ([]int, error) {
+	if p.null() {
+		return nil, nil
+	}
+	var block []int
+	err := p.object(func(key string) error {
+		if key != "weight_block_size" {
+			return p.unknownKey(key, "weight_block_size", "quant_method")
+		}
+		if p.null() {
+			return nil
+		}
+		block = []int{}
+		return keyErr(key, p.array(func(i int) error {
+			if i >= 2 {
+				return errors.New("more than 2 values, want [rows, cols]")
+			}
+			v, err := p.integer()
+			block = append(block, v)
+			return err
+		}))
+	})
+	return block, err
 }
 
 func parseEnum[T any](v, key string, m map[string]T) (T, error) {
@@ -137,14 +285,10 @@ func parseEnum[T any](v, key string, m map[string]T) (T, error) {
 	return zero, fmt.Errorf("mla: config.json: %s = %q, want one of %v", key, v, names)
 }
 
-// readRope applies a rope_scaling / rope_parameters object (absent or null: nothing).
-func (c *Config) readRope(key string, data json.RawMessage) error {
-	if len(data) == 0 || string(data) == "null" {
+// applyRope applies a rope_scaling / rope_parameters object (nil: nothing).
+func (c *Config) applyRope(key string, r *hfRope) error {
+	if r == nil {
 		return nil
-	}
-	var r hfRope
-	if err := json.Unmarshal(data, &r); err != nil {
-		return fmt.Errorf("mla: config.json: %s: %w", key, err)
 	}
 	if r.RopeTheta != nil {
 		c.RoPETheta = *r.RopeTheta
@@ -183,6 +327,10 @@ func (c *Config) readRope(key string, data json.RawMessage) error {
 func MarshalHFConfig(c Config) ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if !utf8.ValidString(c.Name) {
+		// encoding/json would write U+FFFD: the file would not name the model given.
+		return nil, fmt.Errorf("mla: config %q: the name is not valid UTF-8", c.Name)
 	}
 	m := map[string]any{
 		"model_type": c.Name, "hidden_size": c.Hidden, "num_attention_heads": c.Heads,

@@ -1,5 +1,11 @@
 package mla
 
+import (
+	"fmt"
+
+	"github.com/mlasimd/mlasimd/internal/checked"
+)
+
 // Per-token cache sizes, the MHA/GQA comparison and the FLOP/byte model of §8 of
 // MLA_SPEC.md. Elements are counted per token and per layer unless a name says
 // otherwise.
@@ -96,4 +102,54 @@ func (c Config) NaiveDecodeCost(s int, dt DType) Cost {
 	k := c.DecodeCost(s, dt)
 	k.FLOPs = c.projectionFLOPs() + c.NaiveAttentionFLOPs(s)
 	return k
+}
+
+// Footprint is the memory a Config implies, in bytes.
+type Footprint struct {
+	LayerWeightBytes   int64 // one attention layer's weights as float32
+	ModelWeightBytes   int64 // the whole decoder's weights as float32; 0 without the model fields
+	CacheBytesPerToken int64 // one token's float32 cache rows over all Layers (one layer when Layers is 0)
+}
+
+// Footprint computes c's memory with overflow checks: it returns an error, not a
+// wrapped size, for a Config whose products do not fit an int (or that has a
+// negative dimension), so callers can compare the sizes with a limit before
+// allocating anything.
+func (c Config) Footprint() (Footprint, error) {
+	H, D, dq, dc := c.Heads, c.Hidden, c.QLoRARank, c.KVLoRARank
+	dn, dr, dv := c.QKNopeHeadDim, c.QKRopeHeadDim, c.VHeadDim
+	ok := true
+	add := func(a, b int) int { v, o := checked.Add(a, b); ok = ok && o; return v }
+	mul := func(f ...int) int { v, o := checked.Product(f...); ok = ok && o; return v }
+
+	dqk := add(dn, dr)
+	var q int
+	if dq == 0 {
+		q = mul(H, dqk, D)
+	} else {
+		q = add(add(mul(dq, D), dq), mul(H, dqk, dq))
+	}
+	kvA := mul(add(dc, dr), D)
+	norm := dc
+	if c.LatentNorm == LayerNormKind {
+		norm = mul(2, dc)
+	}
+	layer := add(add(add(q, kvA), add(norm, mul(H, add(dn, dv), dc))), mul(D, H, dv))
+	var fp Footprint
+	fp.LayerWeightBytes = int64(mul(layer, 4))
+	fp.CacheBytesPerToken = int64(mul(add(dc, dr), 4, max(c.Layers, 1)))
+	if c.Layers > 0 && c.Vocab > 0 && c.Intermediate > 0 {
+		block := add(add(layer, mul(2, D)), mul(3, c.Intermediate, D))
+		shared := 0
+		if c.SharedKVDown {
+			block -= kvA // kvA <= layer <= block, so this cannot wrap
+			shared = kvA
+		}
+		model := add(add(mul(c.Layers, block), mul(2, c.Vocab, D)), add(D, shared))
+		fp.ModelWeightBytes = int64(mul(model, 4))
+	}
+	if !ok {
+		return Footprint{}, fmt.Errorf("mla: config %q: its weight or cache size overflows an int (or a dimension is negative)", c.Name)
+	}
+	return fp, nil
 }

@@ -65,35 +65,94 @@ func (l *Layer) checkStep(out, x []float32, c *Cache) error {
 //
 // When the Config is not Absorbable (RoPE after the up-projection) Decode runs
 // DecodeNaive. It allocates nothing unless the cache must grow (give it Capacity).
+// An x or a cache row that is not finite is an error; on any error c keeps the rows
+// it had.
 func (l *Layer) Decode(out, x []float32, c *Cache) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
 	if err := l.checkStep(out, x, c); err != nil {
 		return err
 	}
-	if !l.cfg.Absorbable() {
-		return l.DecodeNaive(out, x, c)
-	}
-	d := l.dec
-	l.project(&l.proj, x, 1, c.Next())
-	if err := c.Append(l.proj.rows[:l.cfg.CacheRowWidth()]); err != nil {
+	if err := c.enter(); err != nil {
 		return err
 	}
+	defer c.leave()
+	return l.decode(out, x, c)
+}
+
+// decode is Decode on a checked step, with the Layer and c held by the caller.
+func (l *Layer) decode(out, x []float32, c *Cache) error {
+	if !l.cfg.Absorbable() {
+		return l.prefill(out, x, c)
+	}
+	if err := l.checkInput(x, 1, c); err != nil {
+		return err
+	}
+	if err := l.project(&l.proj, x, 1, c.Next()); err != nil {
+		return err
+	}
+	row := l.proj.rows[:l.cfg.CacheRowWidth()]
+	if err := l.checkRows(row, 1, c); err != nil {
+		return err
+	}
+	n0 := c.Len()
+	if err := c.append(row); err != nil {
+		return err
+	}
+	if err := l.attendAbsorbed(out, c); err != nil {
+		_ = c.truncate(n0)
+		return err
+	}
+	return nil
+}
+
+// checkInput returns an error when t tokens x do not fit c or one is not finite:
+// one NaN would reach every later output through the cache.
+func (l *Layer) checkInput(x []float32, t int, c *Cache) error {
+	if err := c.room(t); err != nil {
+		return err
+	}
+	if i := firstNonFinite(x, t, l.cfg.Hidden); i >= 0 {
+		return fmt.Errorf("mla: input of token %d (position %d) is not finite", i, c.Next()+i)
+	}
+	return nil
+}
+
+// checkRows refuses t projected cache rows when one is not finite (finite inputs can
+// give one through weights that are not, or overflow).
+func (l *Layer) checkRows(rows []float32, t int, c *Cache) error {
+	if i := firstNonFinite(rows, t, l.cfg.CacheRowWidth()); i >= 0 {
+		return fmt.Errorf("mla: cache row of token %d (position %d) is not finite; check the weights", i, c.Next()+i)
+	}
+	return nil
+}
+
+// attendAbsorbed is the attention of the token whose row c ends with; it writes the
+// output projection to out.
+func (l *Layer) attendAbsorbed(out []float32, c *Cache) error {
+	d := l.dec
 	workers := l.pool.Workers()
 	H, dn, dc := l.cfg.Heads, l.cfg.QKNopeHeadDim, l.cfg.KVLoRARank
-	l.pool.run(&d.absorb, partsFor(H*dn*dc, l.minWork, workers))
+	if err := l.pool.run(&d.absorb, partsFor(H*dn*dc, l.minWork, workers)); err != nil {
+		return err
+	}
 
 	// Split the rows so that each part gets at least two tiles' worth of work.
 	s := c.Len()
 	rowWork := H * (2*dc + l.cfg.QKRopeHeadDim)
 	d.attend.cache = c
 	d.attend.parts = min(partsFor(s*rowWork, l.minWork, workers), max(1, s/(2*l.tile)))
-	l.pool.run(&d.attend, d.attend.parts)
-
-	l.pool.run(&d.merge, partsFor(H*l.cfg.VHeadDim*dc, l.minWork, workers))
-
+	if err := l.pool.run(&d.attend, d.attend.parts); err != nil {
+		return err
+	}
+	if err := l.pool.run(&d.merge, partsFor(H*l.cfg.VHeadDim*dc, l.minWork, workers)); err != nil {
+		return err
+	}
 	d.out.reset()
 	d.out.add(out, d.o, l.w.OProj, 1, l.cfg.Hidden, H*l.cfg.VHeadDim)
-	l.pool.run(&d.out, partsFor(d.out.work(), l.minWork, workers))
-	return nil
+	return l.pool.run(&d.out, partsFor(d.out.work(), l.minWork, workers))
 }
 
 // absorbTask maps each head's non-rotary query into the latent space: ql[h] =
@@ -142,7 +201,7 @@ func (t *attendTask) run(part, parts int) {
 	for j0 := r0; j0 < r1; j0 += l.tile {
 		j1 := min(j0+l.tile, r1)
 		n := j1 - j0
-		rows := k.Rows(j0, j1, p.rows)
+		rows := k.rows(j0, j1, p.rows)
 		scores := p.scores[:H*n]
 		// The next tile's storage streams in while this one is scored.
 		mlasimd.GemmNTPrefetch(scores, l.dec.qa, rows, k.storage(j1, min(j1+l.tile, r1)), H, n, rw, rw, rw)

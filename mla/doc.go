@@ -44,6 +44,22 @@
 // Model stacks layers into a small decoder (embedding, pre-RMSNorm blocks with MLA and
 // a SwiGLU FFN, final norm, LM head) with greedy generation over the latent cache.
 //
+// # Goroutines, Close and failed steps
+//
+// Weights (LayerWeights, ModelWeights) are only read: any number of Layers and Models
+// on any number of goroutines may share them. A Layer (its scratch), a Model and a
+// Cache (with the ModelCache holding it) must each be used by one goroutine at a
+// time; a call that starts while another goroutine is inside one returns an error
+// wrapping ErrBusy, without touching it. A Pool may be shared: it runs one task at
+// a time. After Close, a Layer, Model or Pool returns errors wrapping ErrClosed.
+//
+// A step that fails (bad shapes, a cache of another geometry, an input or cache row
+// holding a NaN or an infinity, a closed pool) leaves every cache as it was, so one
+// bad token cannot poison a sequence. A Cache holds positions below
+// MaxCachePositions, and every size that decides an allocation is checked: an absurd
+// capacity or dimension is an error, not an attempt to allocate it. The zero value of
+// each type is safe: its methods return errors or zeros.
+//
 // Conventions follow shared/MLA_SPEC.md: weights are [out, in] row-major as in
 // PyTorch's nn.Linear; RoPE for DeepSeek uses interleaved pairs on the raw projection
 // outputs; YaRN frequencies and angles are formed in float32 as the references do; the

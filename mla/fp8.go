@@ -3,6 +3,8 @@ package mla
 import (
 	"fmt"
 	"math"
+
+	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
 // e4m3Table maps every FP8 E4M3 ("fn": no infinities) byte to its float32 value:
@@ -38,9 +40,22 @@ func decodeE4M3(dst []float32, src []byte) {
 // scales: w[i][j] *= scaleInv[i/br][j/bc] (DeepSeek-V3's weight_scale_inv, which
 // multiplies despite its name; edge blocks are partial and use their block's scale).
 func dequantizeBlocks(w []float32, rows, cols int, scaleInv []float32, scaleShape []int, br, bc int) error {
-	sr, sc := (rows+br-1)/br, (cols+bc-1)/bc
+	if br <= 0 || bc <= 0 {
+		return fmt.Errorf("block size %dx%d, want positive sides", br, bc)
+	}
+	// Ceiling divisions that cannot overflow, whatever rows and cols are.
+	sr, sc := rows/br, cols/bc
+	if rows%br != 0 {
+		sr++
+	}
+	if cols%bc != 0 {
+		sc++
+	}
 	if len(scaleShape) != 2 || scaleShape[0] != sr || scaleShape[1] != sc {
 		return fmt.Errorf("scale shape %v, want [%d %d] for a [%d %d] weight in %dx%d blocks", scaleShape, sr, sc, rows, cols, br, bc)
+	}
+	if n, ok := checked.Mul(rows, cols); !ok || n != len(w) || sr*sc != len(scaleInv) {
+		return fmt.Errorf("%d weights and %d scales do not fit a [%d %d] weight with [%d %d] scales", len(w), len(scaleInv), rows, cols, sr, sc)
 	}
 	for i := range rows {
 		row := w[i*cols : (i+1)*cols]

@@ -51,7 +51,7 @@ func goldenDecode(t *testing.T, c Config, dt DType, start, n, prompt int) {
 		qs[i] = append([]float32(nil), l.proj.q[:qw]...)
 	}
 	rw := c.CacheRowWidth()
-	rows := k.Rows(0, n, make([]float32, n*rw))
+	rows := k.rows(0, n, make([]float32, n*rw))
 	toks := implTokens(c, qs, k)
 	for i, tk := range want.tokens {
 		for h := range c.Heads {
@@ -87,7 +87,7 @@ func TestGoldenPrefill(t *testing.T) {
 		// The cache holds the reference's [c | kr] rows.
 		row := make([]float32, c.CacheRowWidth())
 		for i, tk := range ref.tokens {
-			copy(row, k.Rows(i, i+1, row))
+			copy(row, k.rows(i, i+1, row))
 			requireWithin(t, row[:c.KVLoRARank], tk.c, fmt.Sprintf("cached latent %d", i))
 			requireWithin(t, row[c.KVLoRARank:], tk.kr, fmt.Sprintf("cached rope key %d", i))
 		}

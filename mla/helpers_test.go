@@ -5,14 +5,16 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
 // forEachLevel runs f once per instruction-set Level this machine has, with that Level
-// active. Subtests are not parallel: the active Level is process-wide.
+// active (only the required one under MLASIMD_REQUIRE_ISA). Subtests are not
+// parallel: the active Level is process-wide.
 func forEachLevel(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, lv := range mlasimd.Available() {
+	for _, lv := range testutil.Levels() {
 		t.Run("ISA="+lv.String(), func(t *testing.T) {
 			restore, err := mlasimd.Use(lv)
 			require.NoError(t, err)
@@ -75,7 +77,7 @@ func testLayer(t testing.TB, c Config, w *LayerWeights, split bool, opts ...Opti
 	if split {
 		l.minWork = 1
 	}
-	t.Cleanup(l.Close)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
 	return l
 }
 
@@ -103,4 +105,12 @@ func newTestCache(t testing.TB, c Config, dt DType, start int) *Cache {
 	k, err := NewCache(c, CacheOptions{DType: dt, Start: start})
 	require.NoError(t, err)
 	return k
+}
+
+// mustRows is k.Rows(j0, j1, dst) for a range the test knows is valid.
+func mustRows(t testing.TB, k *Cache, j0, j1 int, dst []float32) []float32 {
+	t.Helper()
+	rows, err := k.Rows(j0, j1, dst)
+	require.NoError(t, err)
+	return rows
 }

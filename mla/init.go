@@ -23,10 +23,14 @@ func RandomLayerWeights(c Config, seed uint64) (*LayerWeights, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkWeightSizes(c); err != nil {
+		return nil, err
+	}
 	return randomLayer(c, seed, 0, nil), nil
 }
 
-// randomLayer fills a layer; shared, when not nil, is the model-wide KV down-projection.
+// randomLayer fills a layer; shared, when not nil, is the model-wide KV
+// down-projection. The caller has checked c's sizes with checkWeightSizes.
 func randomLayer(c Config, seed uint64, layer int, shared []float32) *LayerWeights {
 	w := &LayerWeights{}
 	var fills []fillJob

@@ -4,13 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
 // Model is a small decoder on MLA: token embedding; per block x += MLA(RMSNorm(x)),
 // x += FFN(RMSNorm(x)) with a SwiGLU FFN; a final RMSNorm and the LM head. All
-// layers share one worker pool. Not safe for concurrent use.
+// layers share one worker pool.
+//
+// A Model keeps the scratch of one call, so it must be used by one goroutine at a
+// time: a call that starts while another goroutine is inside one returns an error
+// wrapping ErrBusy. Its ModelWeights are only read and may be shared by many Models.
+// After Close every call returns an error wrapping ErrClosed. The zero Model returns
+// an error from every call.
 type Model struct {
 	cfg     Config
 	w       *ModelWeights
@@ -24,18 +32,30 @@ type Model struct {
 	ffn                        linearTask
 	head                       linearTask
 	cap                        int
+
+	use    inUse
+	closed atomic.Bool
 }
 
-// ModelCache is one sequence's caches, one per layer.
+// ModelCache is one sequence's caches, one per layer, all of one DType, length and
+// start. Like a Cache it must be used by one goroutine at a time.
 type ModelCache struct {
 	Layers []*Cache
 }
 
-// Len is the number of tokens cached.
-func (mc *ModelCache) Len() int { return mc.Layers[0].Len() }
+// Len is the number of tokens cached (0 without layers).
+func (mc *ModelCache) Len() int {
+	if mc == nil || len(mc.Layers) == 0 {
+		return 0
+	}
+	return mc.Layers[0].Len()
+}
 
 // Bytes is the size of all layers' caches.
 func (mc *ModelCache) Bytes() int64 {
+	if mc == nil {
+		return 0
+	}
 	var n int64
 	for _, c := range mc.Layers {
 		n += c.Bytes()
@@ -43,11 +63,23 @@ func (mc *ModelCache) Bytes() int64 {
 	return n
 }
 
-// Truncate keeps the first n tokens in every layer.
+// Truncate keeps the first n tokens in every layer; when a layer has fewer it
+// changes none.
 func (mc *ModelCache) Truncate(n int) error {
-	for _, c := range mc.Layers {
+	if mc == nil {
+		return errors.New("mla: nil ModelCache")
+	}
+	if n < 0 || n > mc.Len() {
+		return fmt.Errorf("mla: ModelCache.Truncate(%d) outside [0, %d]", n, mc.Len())
+	}
+	for i, c := range mc.Layers {
+		if n > c.Len() {
+			return fmt.Errorf("mla: ModelCache.Truncate(%d): layer %d has %d rows", n, i, c.Len())
+		}
+	}
+	for i, c := range mc.Layers {
 		if err := c.Truncate(n); err != nil {
-			return err
+			return fmt.Errorf("layer %d: %w", i, err)
 		}
 	}
 	return nil
@@ -63,6 +95,9 @@ func NewModel(c Config, w *ModelWeights, opts ...Option) (*Model, error) {
 	for _, f := range opts {
 		f(&o)
 	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	m := &Model{cfg: c, w: w, eps: float32(c.RMSNormEps), pool: o.pool}
 	if m.pool == nil {
 		m.pool, m.ownPool = NewPool(o.workers), true
@@ -70,29 +105,84 @@ func NewModel(c Config, w *ModelWeights, opts ...Option) (*Model, error) {
 	for i := range w.Blocks {
 		l, err := NewLayer(c, w.Blocks[i].Attn, append(slices.Clone(opts), WithPool(m.pool))...)
 		if err != nil {
+			m.closePool()
 			return nil, fmt.Errorf("layer %d: %w", i, err)
 		}
 		m.layers = append(m.layers, l)
 	}
-	m.grow(1)
+	if err := m.grow(1); err != nil {
+		m.closePool()
+		return nil, err
+	}
 	return m, nil
 }
 
-// Close stops the worker pool (unless it was given with WithPool).
-func (m *Model) Close() {
+// Close stops the worker pool (unless it was given with WithPool) and closes the
+// layers; every later call returns an error. It fails only while another goroutine
+// uses the Model; closing twice does nothing more.
+func (m *Model) Close() error {
+	if m == nil || m.w == nil {
+		return nil
+	}
+	if !m.use.enter() {
+		return errModelBusy
+	}
+	defer m.use.leave()
+	if m.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	for _, l := range m.layers {
+		errs = append(errs, l.Close())
+	}
+	m.closePool()
+	return errors.Join(errs...)
+}
+
+func (m *Model) closePool() {
 	if m.ownPool {
-		m.pool.Close()
+		_ = m.pool.Close()
 	}
 }
 
+// enter marks the Model in use; leave must follow when it returns nil.
+func (m *Model) enter() error {
+	if m == nil || m.w == nil {
+		return errModelZero
+	}
+	if !m.use.enter() {
+		return errModelBusy
+	}
+	if m.closed.Load() {
+		m.use.leave()
+		return errModelClosed
+	}
+	return nil
+}
+
+func (m *Model) leave() { m.use.leave() }
+
 // Config returns the model's configuration.
-func (m *Model) Config() Config { return m.cfg }
+func (m *Model) Config() Config {
+	if m == nil {
+		return Config{}
+	}
+	return m.cfg
+}
 
 // Layers returns the attention layers.
-func (m *Model) Layers() []*Layer { return m.layers }
+func (m *Model) Layers() []*Layer {
+	if m == nil {
+		return nil
+	}
+	return m.layers
+}
 
 // NewCache returns empty caches for every layer.
 func (m *Model) NewCache(o CacheOptions) (*ModelCache, error) {
+	if m == nil || m.w == nil {
+		return nil, errModelZero
+	}
 	mc := &ModelCache{}
 	for range m.layers {
 		c, err := NewCache(m.cfg, o)
@@ -104,37 +194,124 @@ func (m *Model) NewCache(o CacheOptions) (*ModelCache, error) {
 	return mc, nil
 }
 
-func (m *Model) grow(t int) {
+// grow sizes the scratch for t tokens.
+func (m *Model) grow(t int) error {
 	if t <= m.cap {
-		return
+		return nil
 	}
 	D, I := m.cfg.Hidden, m.cfg.Intermediate
-	m.x, m.xn, m.attn = make([]float32, t*D), make([]float32, t*D), make([]float32, t*D)
-	m.gate, m.up, m.act = make([]float32, t*I), make([]float32, t*I), make([]float32, t*I)
+	nd, err := allocSize("Model scratch", t, D)
+	if err != nil {
+		return err
+	}
+	ni, err := allocSize("Model FFN scratch", t, I)
+	if err != nil {
+		return err
+	}
+	m.x, m.xn, m.attn = make([]float32, nd), make([]float32, nd), make([]float32, nd)
+	m.gate, m.up, m.act = make([]float32, ni), make([]float32, ni), make([]float32, ni)
 	m.cap = t
+	return nil
+}
+
+// checkTokens returns an error unless every token is a vocabulary index.
+func (m *Model) checkTokens(op string, tokens []int) error {
+	if len(tokens) == 0 {
+		return fmt.Errorf("mla: %s: no tokens", op)
+	}
+	for i, tok := range tokens {
+		if tok < 0 || tok >= m.cfg.Vocab {
+			return fmt.Errorf("mla: %s: token %d at index %d outside [0, %d)", op, tok, i, m.cfg.Vocab)
+		}
+	}
+	return nil
+}
+
+// holdCaches checks that mc has one cache per layer, each made for this Model's
+// geometry, marks every cache in use, and checks under the marks that they hold one
+// DType, length and start and have room for t more tokens. On an error it leaves no
+// cache marked; releaseCaches undoes the marks.
+func (m *Model) holdCaches(op string, mc *ModelCache, t int) error {
+	if mc == nil || len(mc.Layers) != len(m.layers) {
+		return fmt.Errorf("mla: %s: cache must have one Cache per layer (%d)", op, len(m.layers))
+	}
+	for i, c := range mc.Layers {
+		if err := m.layers[i].checkCache(c); err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	for i, c := range mc.Layers {
+		if err := c.enter(); err != nil {
+			releaseCaches(mc.Layers[:i])
+			if j := slices.Index(mc.Layers[:i], c); j >= 0 {
+				return fmt.Errorf("mla: %s: layers %d and %d share one Cache", op, j, i)
+			}
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	first := mc.Layers[0]
+	for i, c := range mc.Layers {
+		if c.dtype != first.dtype || c.start != first.start || c.n != first.n {
+			releaseCaches(mc.Layers)
+			return fmt.Errorf("mla: %s: layer %d cache is %s with %d rows from position %d, layer 0's %s with %d from %d",
+				op, i, c.dtype, c.n, c.start, first.dtype, first.n, first.start)
+		}
+	}
+	if err := first.room(t); err != nil {
+		releaseCaches(mc.Layers)
+		return fmt.Errorf("mla: %s: %w", op, err)
+	}
+	return nil
+}
+
+func releaseCaches(caches []*Cache) {
+	for _, c := range caches {
+		c.leave()
+	}
 }
 
 // Forward runs tokens (at positions mc.Len(), …) through the model, appending to the
 // caches, and writes the logits of the last token to logits (Vocab values). One token
-// is a decode step (absorbed attention); more are a prefill chunk.
+// is a decode step (absorbed attention); more are a prefill chunk. On any error,
+// including a hidden state that is not finite, every cache keeps the rows it had.
 func (m *Model) Forward(tokens []int, mc *ModelCache, logits []float32) error {
-	c := m.cfg
-	if len(tokens) == 0 {
-		return errors.New("mla: Forward: no tokens")
+	if err := m.enter(); err != nil {
+		return err
 	}
-	if len(logits) != c.Vocab {
-		return fmt.Errorf("mla: Forward: len(logits) = %d, want vocab size %d", len(logits), c.Vocab)
+	defer m.leave()
+	if err := m.checkTokens("Forward", tokens); err != nil {
+		return err
 	}
-	if mc == nil || len(mc.Layers) != len(m.layers) {
-		return fmt.Errorf("mla: Forward: cache must have one Cache per layer (%d)", len(m.layers))
+	if len(logits) != m.cfg.Vocab {
+		return fmt.Errorf("mla: Forward: len(logits) = %d, want vocab size %d", len(logits), m.cfg.Vocab)
 	}
-	for _, tok := range tokens {
-		if tok < 0 || tok >= c.Vocab {
-			return fmt.Errorf("mla: Forward: token %d outside [0, %d)", tok, c.Vocab)
+	if err := m.holdCaches("Forward", mc, len(tokens)); err != nil {
+		return err
+	}
+	defer releaseCaches(mc.Layers)
+	return m.forward(tokens, mc, logits)
+}
+
+// forward is Forward on checked arguments, with the Model and the caches held.
+func (m *Model) forward(tokens []int, mc *ModelCache, logits []float32) error {
+	n0 := mc.Layers[0].Len()
+	if err := m.forwardLayers(tokens, mc, logits); err != nil {
+		for _, c := range mc.Layers {
+			if c.Len() > n0 {
+				_ = c.truncate(n0)
+			}
 		}
+		return err
 	}
+	return nil
+}
+
+func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) error {
+	c := m.cfg
 	t, D := len(tokens), c.Hidden
-	m.grow(t)
+	if err := m.grow(t); err != nil {
+		return err
+	}
 	x, xn, attn := m.x[:t*D], m.xn[:t*D], m.attn[:t*D]
 	for i, tok := range tokens {
 		copy(x[i*D:(i+1)*D], m.w.Embed[tok*D:(tok+1)*D])
@@ -142,26 +319,36 @@ func (m *Model) Forward(tokens []int, mc *ModelCache, logits []float32) error {
 	for i, l := range m.layers {
 		b := &m.w.Blocks[i]
 		m.normRows(xn, x, b.InputNorm, t)
-		var err error
-		if t == 1 {
-			err = l.Decode(attn, xn, mc.Layers[i])
-		} else {
-			err = l.Prefill(attn, xn, mc.Layers[i])
-		}
-		if err != nil {
+		if err := m.attend(l, attn, xn, mc.Layers[i]); err != nil {
 			return fmt.Errorf("layer %d: %w", i, err)
 		}
 		mlasimd.Axpy(1, attn, x)
 		m.normRows(xn, x, b.PostAttnNorm, t)
-		m.swiGLU(attn, xn, b, t)
+		if err := m.swiGLU(attn, xn, b, t); err != nil {
+			return err
+		}
 		mlasimd.Axpy(1, attn, x)
 	}
 	last := x[(t-1)*D:]
+	if !allFinite(last) {
+		return fmt.Errorf("mla: Forward: the hidden state of the last token (position %d) is not finite", mc.Layers[0].Next()-1)
+	}
 	mlasimd.RMSNorm(xn[:D], last, m.w.FinalNorm, m.eps)
 	m.head.reset()
 	m.head.add(logits, xn, m.w.LMHead, 1, c.Vocab, D)
-	m.pool.run(&m.head, partsFor(m.head.work(), defaultMinWork, m.pool.Workers()))
-	return nil
+	return m.pool.run(&m.head, partsFor(m.head.work(), defaultMinWork, m.pool.Workers()))
+}
+
+// attend runs one layer, which m.Layers exposes to other callers, under its flag.
+func (m *Model) attend(l *Layer, out, x []float32, c *Cache) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
+	if len(x) == m.cfg.Hidden {
+		return l.decode(out, x, c)
+	}
+	return l.prefill(out, x, c)
 }
 
 func (m *Model) normRows(dst, x, gain []float32, t int) {
@@ -172,13 +359,15 @@ func (m *Model) normRows(dst, x, gain []float32, t int) {
 }
 
 // swiGLU computes out = W_down (silu(W_gate x) ⊙ W_up x) for t rows of x.
-func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) {
+func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) error {
 	D, I := m.cfg.Hidden, m.cfg.Intermediate
 	gate, up, act := m.gate[:t*I], m.up[:t*I], m.act[:t*I]
 	m.ffn.reset()
 	m.ffn.add(gate, x, b.Gate, t, I, D)
 	m.ffn.add(up, x, b.Up, t, I, D)
-	m.pool.run(&m.ffn, partsFor(m.ffn.work(), defaultMinWork, m.pool.Workers()))
+	if err := m.pool.run(&m.ffn, partsFor(m.ffn.work(), defaultMinWork, m.pool.Workers())); err != nil {
+		return err
+	}
 	// silu(g) = g / (1 + e^-g): the exponentials go through the Exp kernel.
 	for i, g := range gate {
 		act[i] = -g
@@ -189,22 +378,43 @@ func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) {
 	}
 	m.ffn.reset()
 	m.ffn.add(out, act, b.Down, t, D, I)
-	m.pool.run(&m.ffn, partsFor(m.ffn.work(), defaultMinWork, m.pool.Workers()))
+	return m.pool.run(&m.ffn, partsFor(m.ffn.work(), defaultMinWork, m.pool.Workers()))
 }
 
 // Generate is the seed's greedy generation loop: prefill the prompt, then feed back
 // the arg max of the logits, one decode step per token, maxNew tokens in all. It
 // returns the generated tokens (not the prompt). progress, if not nil, is called after
-// each token.
+// each token; it must not use the Model or mc. The arguments are checked before any
+// work: the prompt's tokens, maxNew >= 0, the caches, and room in them for every
+// step. A step that fails leaves the caches as the previous step left them and
+// returns the tokens generated so far.
 func (m *Model) Generate(prompt []int, maxNew int, mc *ModelCache, progress func(i int, token int)) ([]int, error) {
-	if len(prompt) == 0 {
-		return nil, errors.New("mla: Generate: empty prompt")
-	}
-	logits := make([]float32, m.cfg.Vocab)
-	if err := m.Forward(prompt, mc, logits); err != nil {
+	if err := m.enter(); err != nil {
 		return nil, err
 	}
-	out := make([]int, 0, maxNew)
+	defer m.leave()
+	if err := m.checkTokens("Generate", prompt); err != nil {
+		return nil, err
+	}
+	if maxNew < 0 {
+		return nil, fmt.Errorf("mla: Generate: maxNew = %d, want >= 0", maxNew)
+	}
+	// The last generated token is not fed back: the caches grow by len(prompt) +
+	// maxNew - 1 rows.
+	steps, ok := checked.Add(len(prompt), max(maxNew-1, 0))
+	if !ok {
+		return nil, fmt.Errorf("mla: Generate: %d prompt tokens + %d new ones overflow an int", len(prompt), maxNew)
+	}
+	if err := m.holdCaches("Generate", mc, steps); err != nil {
+		return nil, err
+	}
+	defer releaseCaches(mc.Layers)
+	logits := make([]float32, m.cfg.Vocab)
+	if err := m.forward(prompt, mc, logits); err != nil {
+		return nil, err
+	}
+	var out []int // grown as tokens come: maxNew is bounded only by the cache
+	step := make([]int, 1)
 	for i := range maxNew {
 		tok := argmax(logits)
 		out = append(out, tok)
@@ -214,7 +424,8 @@ func (m *Model) Generate(prompt []int, maxNew int, mc *ModelCache, progress func
 		if i == maxNew-1 {
 			break
 		}
-		if err := m.Forward([]int{tok}, mc, logits); err != nil {
+		step[0] = tok
+		if err := m.forward(step, mc, logits); err != nil {
 			return out, err
 		}
 	}

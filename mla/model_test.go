@@ -70,7 +70,7 @@ func testModel(t *testing.T, c Config, workers int) (*Model, *ModelWeights) {
 	}
 	m, err := NewModel(c, w, WithWorkers(workers))
 	require.NoError(t, err)
-	t.Cleanup(m.Close)
+	t.Cleanup(func() { require.NoError(t, m.Close()) })
 	return m, w
 }
 
@@ -129,7 +129,7 @@ func TestGenerate(t *testing.T) {
 	require.Equal(t, manual, got)
 
 	_, err = m.Generate(nil, 3, mc, nil)
-	require.ErrorContains(t, err, "empty prompt")
+	require.ErrorContains(t, err, "Generate: no tokens")
 	require.ErrorContains(t, m.Forward([]int{c.Vocab}, mc, logits), "outside [0, 97)")
 	require.ErrorContains(t, m.Forward([]int{1}, mc, logits[:3]), "want vocab size 97")
 }

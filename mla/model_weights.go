@@ -19,7 +19,8 @@ type BlockWeights struct {
 }
 
 // ModelWeights is a whole decoder. With SharedKVDown every block's Attn.KVAProj is
-// the same slice.
+// the same slice. Like LayerWeights it is only read, and may back any number of
+// Models on any number of goroutines.
 type ModelWeights struct {
 	Embed     []float32 // [V, D] model.embed_tokens
 	Blocks    []BlockWeights
@@ -72,6 +73,9 @@ func RandomModelWeights(c Config, seed uint64) (*ModelWeights, error) {
 	if err := c.validateModel(); err != nil {
 		return nil, err
 	}
+	if err := checkModelSizes(c); err != nil {
+		return nil, err
+	}
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
 	var shared []float32
 	if c.SharedKVDown {
@@ -91,9 +95,25 @@ func RandomModelWeights(c Config, seed uint64) (*ModelWeights, error) {
 	return w, nil
 }
 
+// checkModelSizes adds to checkWeightSizes the blocks, whose number decides an
+// allocation too.
+func checkModelSizes(c Config) error {
+	if err := checkWeightSizes(c); err != nil {
+		return err
+	}
+	_, err := allocSize("config "+strconv.Quote(c.Name)+": weights of the layers' FFNs", c.Layers, 3, c.Intermediate, c.Hidden)
+	return err
+}
+
 // Check returns an error naming every tensor whose length does not fit c.
 func (w *ModelWeights) Check(c Config) error {
+	if w == nil {
+		return errors.New("mla: nil ModelWeights")
+	}
 	if err := c.validateModel(); err != nil {
+		return err
+	}
+	if err := checkModelSizes(c); err != nil {
 		return err
 	}
 	if len(w.Blocks) != c.Layers {

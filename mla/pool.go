@@ -15,8 +15,12 @@ type task interface {
 
 // Pool runs the parts of a task on a fixed set of goroutines: the caller runs part 0
 // and parked workers the others. Starting a task costs a channel send per worker and
-// allocates nothing, which keeps Decode allocation-free. A Pool runs one task at a
-// time: share it only between layers used one after another.
+// allocates nothing, which keeps Decode allocation-free.
+//
+// A Pool runs one task at a time; tasks from layers used on several goroutines wait
+// for one another, so a Pool may be shared by any number of Layers and Models. Close
+// waits for the running task; a Layer that runs on a closed Pool gets an error
+// wrapping ErrClosed. The zero Pool runs every task on the caller's goroutine.
 type Pool struct {
 	st *poolState
 }
@@ -27,9 +31,10 @@ type poolState struct {
 	workers int
 	work    []chan job // work[i] feeds worker i+1
 	wg      sync.WaitGroup
+	run     sync.Mutex // held for a whole task, and by close
+	closed  bool       // guarded by run
 	mu      sync.Mutex
 	panic   any // the first panic of a worker in the current task
-	closed  bool
 }
 
 type job struct {
@@ -37,12 +42,16 @@ type job struct {
 	part, parts int
 }
 
+// maxWorkers bounds a pool's goroutines: more parts than that only add scratch.
+const maxWorkers = 4096
+
 // NewPool starts a pool of the given number of goroutines in total, the caller's
-// included; workers <= 0 means GOMAXPROCS.
+// included; workers <= 0 means GOMAXPROCS, and more than 4096 means 4096.
 func NewPool(workers int) *Pool {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	workers = min(workers, maxWorkers)
 	st := &poolState{workers: workers, work: make([]chan job, workers-1)}
 	for i := range st.work {
 		ch := make(chan job)
@@ -54,15 +63,26 @@ func NewPool(workers int) *Pool {
 	return p
 }
 
-// Workers is the number of goroutines a task is split over.
-func (p *Pool) Workers() int { return p.st.workers }
+// Workers is the number of goroutines a task is split over (1 for the zero Pool).
+func (p *Pool) Workers() int {
+	if p == nil || p.st == nil {
+		return 1
+	}
+	return p.st.workers
+}
 
-// Close stops the worker goroutines. The pool must not be used afterwards.
-func (p *Pool) Close() { p.st.close() }
+// Close waits for the running task, if any, and stops the worker goroutines. Later
+// tasks fail with an error wrapping ErrClosed; closing twice does nothing more.
+func (p *Pool) Close() error {
+	if p != nil && p.st != nil {
+		p.st.close()
+	}
+	return nil
+}
 
 func (st *poolState) close() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.run.Lock()
+	defer st.run.Unlock()
 	if st.closed {
 		return
 	}
@@ -92,14 +112,24 @@ func (st *poolState) runPart(j job) {
 	j.t.run(j.part, j.parts)
 }
 
-// run splits t into min(parts, Workers) parts and returns when all are done. A panic
-// in any part is re-raised here, in the caller's goroutine.
-func (p *Pool) run(t task, parts int) {
+// run splits t into min(parts, Workers) parts and returns when all are done, or
+// returns an error when the pool is closed. A panic in any part is re-raised here, in
+// the caller's goroutine.
+func (p *Pool) run(t task, parts int) error {
+	if p == nil || p.st == nil {
+		t.run(0, 1)
+		return nil
+	}
 	st := p.st
+	st.run.Lock()
+	defer st.run.Unlock()
+	if st.closed {
+		return errPoolClosed
+	}
 	parts = min(parts, st.workers)
 	if parts <= 1 {
 		t.run(0, 1)
-		return
+		return nil
 	}
 	st.wg.Add(parts - 1)
 	for i := 1; i < parts; i++ {
@@ -112,6 +142,7 @@ func (p *Pool) run(t task, parts int) {
 		st.panic = nil
 		panic(fmt.Sprintf("mla: worker panic: %v", r))
 	}
+	return nil
 }
 
 // span returns part's share [lo, hi) of n items split into parts, with the

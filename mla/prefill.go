@@ -29,18 +29,26 @@ type naivePart struct {
 	cos, sin []float32 // rope tables for RoPE after the up-projection
 }
 
-func (l *Layer) preparePrefill(t int) *prefillState {
+// preparePrefill sizes the scratch for t new tokens, or returns an error when it
+// would be too large.
+func (l *Layer) preparePrefill(t int) (*prefillState, error) {
 	c := l.cfg
 	H, dv := c.Heads, c.VHeadDim
 	ps := &l.pre
-	l.proj.alloc(c, t)
+	if err := l.proj.alloc(c, t); err != nil {
+		return nil, err
+	}
 	if t > ps.t {
-		ps.o = make([]float32, t*H*dv)
-		ps.m = make([]float32, t*H)
+		no, err := allocSize("prefill outputs", t, H, dv)
+		if err != nil {
+			return nil, err
+		}
+		ps.o = make([]float32, no)
+		ps.m = make([]float32, t*H) // t·H <= t·H·d_v
 		ps.l = make([]float32, t*H)
 		ps.t = t
 	}
-	if ps.parts == nil {
+	if ps.parts == nil { // sizes checked by NewLayer
 		ps.parts = make([]naivePart, l.pool.Workers())
 		for i := range ps.parts {
 			ps.parts[i] = naivePart{
@@ -52,7 +60,7 @@ func (l *Layer) preparePrefill(t int) *prefillState {
 		}
 		ps.task.l = l
 	}
-	return ps
+	return ps, nil
 }
 
 // Prefill runs T = len(x)/D new tokens (rows of x, input_layernorm outputs) at
@@ -64,7 +72,13 @@ func (l *Layer) preparePrefill(t int) *prefillState {
 // It uses the decompressed algorithm (cheaper than absorption for a fresh prompt,
 // MLA_SPEC.md §8), over chunks of cached rows so that the decompressed keys and
 // values never exceed chunk x H x (d_n+d_v) values; heads are split among workers.
+// An x or a cache row that is not finite is an error; on any error c keeps the rows
+// it had.
 func (l *Layer) Prefill(out, x []float32, c *Cache) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
 	D := l.cfg.Hidden
 	if len(x) == 0 || len(x)%D != 0 || len(out) != len(x) {
 		return fmt.Errorf("mla: prefill: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d", len(x), len(out), D)
@@ -72,17 +86,45 @@ func (l *Layer) Prefill(out, x []float32, c *Cache) error {
 	if err := l.checkCache(c); err != nil {
 		return err
 	}
-	t := len(x) / D
-	ps := l.preparePrefill(t)
-	p0 := c.Len()
-	l.project(&l.proj, x, t, c.Next())
-	if err := c.Append(l.proj.rows[:t*l.cfg.CacheRowWidth()]); err != nil {
+	if err := c.enter(); err != nil {
 		return err
 	}
-	l.attendDecompressed(ps, c, p0, t)
+	defer c.leave()
+	return l.prefill(out, x, c)
+}
+
+// prefill is Prefill on checked shapes, with the Layer and c held by the caller.
+func (l *Layer) prefill(out, x []float32, c *Cache) error {
+	D, rw := l.cfg.Hidden, l.cfg.CacheRowWidth()
+	t := len(x) / D
+	if err := l.checkInput(x, t, c); err != nil {
+		return err
+	}
+	ps, err := l.preparePrefill(t)
+	if err != nil {
+		return err
+	}
+	if err := l.project(&l.proj, x, t, c.Next()); err != nil {
+		return err
+	}
+	rows := l.proj.rows[:t*rw]
+	if err := l.checkRows(rows, t, c); err != nil {
+		return err
+	}
+	p0 := c.Len()
+	if err := c.append(rows); err != nil {
+		return err
+	}
+	if err := l.attendDecompressed(ps, c, p0, t); err != nil {
+		_ = c.truncate(p0)
+		return err
+	}
 	ps.out.reset()
 	ps.out.add(out, ps.o, l.w.OProj, t, D, l.cfg.Heads*l.cfg.VHeadDim)
-	l.pool.run(&ps.out, partsFor(ps.out.work(), l.minWork, l.pool.Workers()))
+	if err := l.pool.run(&ps.out, partsFor(ps.out.work(), l.minWork, l.pool.Workers())); err != nil {
+		_ = c.truncate(p0)
+		return err
+	}
 	return nil
 }
 
@@ -90,15 +132,23 @@ func (l *Layer) Prefill(out, x []float32, c *Cache) error {
 // path, which up-projects every cached latent for every head each step (cost ∝ S·H·
 // d_c·(d_n+d_v)). Decode must agree with it to rounding.
 func (l *Layer) DecodeNaive(out, x []float32, c *Cache) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
 	if err := l.checkStep(out, x, c); err != nil {
 		return err
 	}
-	return l.Prefill(out, x, c)
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.leave()
+	return l.prefill(out, x, c)
 }
 
 // attendDecompressed fills ps.o with the normalized attention outputs of the t new
 // tokens, whose rows start at cache index p0.
-func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) {
+func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) error {
 	H, dv := l.cfg.Heads, l.cfg.VHeadDim
 	o := ps.o[:t*H*dv]
 	clear(o)
@@ -107,13 +157,16 @@ func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) {
 	}
 	ps.task.cache, ps.task.p0, ps.task.t = c, p0, t
 	work := c.Len() * H * l.cfg.KVLoRARank * (l.cfg.QKNopeHeadDim + dv)
-	l.pool.run(&ps.task, min(H, partsFor(work, l.minWork, l.pool.Workers())))
+	if err := l.pool.run(&ps.task, min(H, partsFor(work, l.minWork, l.pool.Workers()))); err != nil {
+		return err
+	}
 	for tok := range t {
 		for h := range H {
 			i := tok*H + h
 			scaleVec(o[i*dv:(i+1)*dv], 1/ps.l[h*t+tok])
 		}
 	}
+	return nil
 }
 
 // naiveTask: part i owns heads span(H, i, parts) and walks all chunks of cached rows.
@@ -146,7 +199,7 @@ func (nt *naiveTask) run(part, parts int) {
 		j1 := min(j0+l.chunk, s)
 		nc := j1 - j0
 		tFirst := max(0, j0-nt.p0) // the first new token that sees key j0
-		rows := k.Rows(j0, j1, p.rows)
+		rows := k.rows(j0, j1, p.rows)
 		kv := p.kv[:nc*nh*kvw]
 		mlasimd.GemmNT(kv, rows, wkv, nc, nh*kvw, dc, rw, dc)
 		if c.RoPE == RoPEAfterUp {

@@ -85,7 +85,7 @@ func TestChunkedPrefillMatchesOneShot(t *testing.T) {
 			require.NoError(t, pairWithin(one[i*D:(i+1)*D], chunked[i*D:(i+1)*D], want.out[i]), "token %d", i)
 		}
 		rw := c.CacheRowWidth()
-		r1, r2 := k1.Rows(0, n, make([]float32, n*rw)), k2.Rows(0, n, make([]float32, n*rw))
+		r1, r2 := mustRows(t, k1, 0, n, make([]float32, n*rw)), mustRows(t, k2, 0, n, make([]float32, n*rw))
 		for i, tk := range want.tokens {
 			require.NoError(t, pairWithin(r1[i*rw:i*rw+c.KVLoRARank], r2[i*rw:i*rw+c.KVLoRARank], tk.c), "row %d", i)
 			require.NoError(t, pairWithin(r1[i*rw+c.KVLoRARank:(i+1)*rw], r2[i*rw+c.KVLoRARank:(i+1)*rw], tk.kr), "row %d", i)
@@ -105,6 +105,6 @@ func TestPrefillInputErrors(t *testing.T) {
 	other := tinyConfig()
 	other.QKRopeHeadDim = 16
 	k2 := newTestCache(t, other, F32, 0)
-	require.ErrorContains(t, l.Decode(make([]float32, 64), make([]float32, 64), k2), "cache rows have 48 values, this layer caches 40")
+	require.ErrorContains(t, l.Decode(make([]float32, 64), make([]float32, 64), k2), "cache rows have 48 values (d_c 32 + d_r 16), this layer caches 40 (d_c 32 + d_r 8)")
 	require.Equal(t, 0, k.Len(), "a failed call leaves the cache alone")
 }

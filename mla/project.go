@@ -13,22 +13,38 @@ type projection struct {
 	cap  int
 }
 
-func (p *projection) alloc(c Config, t int) {
+// alloc makes room for t tokens, or returns an error when a buffer for them would be
+// too large.
+func (p *projection) alloc(c Config, t int) error {
 	if t <= p.cap {
-		return
+		return nil
 	}
-	p.qlat = make([]float32, t*c.QLoRARank)
-	p.q = make([]float32, t*c.Heads*c.QKHeadDim())
-	p.rows = make([]float32, t*c.CacheRowWidth())
+	nq, err := allocSize("projection: queries", t, c.Heads, c.QKHeadDim())
+	if err != nil {
+		return err
+	}
+	nlat, err := allocSize("projection: query latents", t, c.QLoRARank)
+	if err != nil {
+		return err
+	}
+	nrows, err := allocSize("projection: cache rows", t, c.CacheRowWidth())
+	if err != nil {
+		return err
+	}
+	p.qlat = make([]float32, nlat)
+	p.q = make([]float32, nq)
+	p.rows = make([]float32, nrows)
 	p.cos = make([]float32, max(c.ropeDim()/2, 1))
 	p.sin = make([]float32, max(c.ropeDim()/2, 1))
 	p.cap = t
+	return nil
 }
 
 // project computes, for t tokens x at absolute positions pos0…, the queries (RoPE
 // applied where the mode allows it before attention) and the cache rows: the
-// normalized latent and the rotated shared rope key. §4.1 of MLA_SPEC.md.
-func (l *Layer) project(p *projection, x []float32, t, pos0 int) {
+// normalized latent and the rotated shared rope key. §4.1 of MLA_SPEC.md. It fails
+// only when the pool is closed.
+func (l *Layer) project(p *projection, x []float32, t, pos0 int) error {
 	c, w := &l.cfg, l.w
 	D, H, dqk, dn, dc := c.Hidden, c.Heads, c.QKHeadDim(), c.QKNopeHeadDim, c.KVLoRARank
 	rw := c.CacheRowWidth()
@@ -41,7 +57,9 @@ func (l *Layer) project(p *projection, x []float32, t, pos0 int) {
 		p.lin.add(q, x, w.QProj, t, H*dqk, D)
 	}
 	p.lin.add(rows, x, w.KVAProj, t, rw, D)
-	l.pool.run(&p.lin, partsFor(p.lin.work(), l.minWork, l.pool.Workers()))
+	if err := l.pool.run(&p.lin, partsFor(p.lin.work(), l.minWork, l.pool.Workers())); err != nil {
+		return err
+	}
 
 	for i := range t {
 		lat := rows[i*rw : i*rw+dc]
@@ -58,11 +76,13 @@ func (l *Layer) project(p *projection, x []float32, t, pos0 int) {
 		}
 		p.lin.reset()
 		p.lin.add(q, p.qlat, w.QBProj, t, H*dqk, c.QLoRARank)
-		l.pool.run(&p.lin, partsFor(p.lin.work(), l.minWork, l.pool.Workers()))
+		if err := l.pool.run(&p.lin, partsFor(p.lin.work(), l.minWork, l.pool.Workers())); err != nil {
+			return err
+		}
 	}
 
 	if l.rot == nil {
-		return
+		return nil
 	}
 	for i := range t {
 		l.rot.cosSin(pos0+i, p.cos, p.sin)
@@ -79,4 +99,5 @@ func (l *Layer) project(p *projection, x []float32, t, pos0 int) {
 			}
 		}
 	}
+	return nil
 }

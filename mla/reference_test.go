@@ -318,7 +318,7 @@ func (r *refLayer) attend(toks []refToken, start, t int) vec {
 // the full chain's.
 func implTokens(c Config, q [][]float32, k *Cache) []refToken {
 	dn, dqk, dc, rw := c.QKNopeHeadDim, c.QKHeadDim(), c.KVLoRARank, c.CacheRowWidth()
-	rows := k.Rows(0, k.Len(), make([]float32, k.Len()*rw))
+	rows := k.rows(0, k.Len(), make([]float32, k.Len()*rw))
 	toks := make([]refToken, k.Len())
 	for j := range toks {
 		toks[j].c = exactVec(rows[j*rw : j*rw+dc])

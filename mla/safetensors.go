@@ -1,25 +1,19 @@
 package mla
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"os"
 	"slices"
 	"unsafe"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/checked"
 	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
-
-// maxHeaderBytes caps the JSON header, as the reference implementation does (100 MB):
-// a real header is a few hundred bytes per tensor.
-const maxHeaderBytes = 100_000_000
 
 // readChunkBytes is the staging buffer of conversions: reading a tensor never holds
 // more than its float32 result plus this much.
@@ -34,38 +28,39 @@ type TensorInfo struct {
 	Size   int64 // bytes of data
 }
 
-// Numel is the number of elements.
+// Numel is the number of elements, or -1 when a dimension is negative or the count
+// overflows an int (never for the TensorInfo of an opened file, whose shapes are
+// checked).
 func (t TensorInfo) Numel() int {
-	n := 1
-	for _, d := range t.Shape {
-		n *= d
+	n, ok := checked.Product(t.Shape...)
+	if !ok {
+		return -1
 	}
 	return n
 }
 
-// SafetensorsFile is an open safetensors file whose header has been validated: every
-// tensor's dtype is known, its offsets lie inside the file and match its shape, and
-// no two tensors overlap. Reading a tensor allocates only what its validated size
+// SafetensorsFile is an open safetensors file whose header has been validated as the
+// reference implementation validates it: the header is valid UTF-8 JSON with exact,
+// unique keys, every tensor's dtype is known and its shape matches its byte size,
+// and the tensors, sorted by offset, tile the data exactly: no gaps, overlaps,
+// leading or trailing bytes. Reading a tensor allocates only what its validated size
 // implies, so a hostile file cannot make the reader allocate more than the file holds.
 type SafetensorsFile struct {
 	name     string
 	r        io.ReaderAt
 	closer   io.Closer
+	closed   bool
 	tensors  map[string]TensorInfo
 	order    []string // names by offset
 	metadata map[string]string
 }
 
-// OpenSafetensors opens and validates the safetensors file at path.
+// OpenSafetensors opens and validates the safetensors file at path, which must be a
+// regular file (a FIFO or a device would block or never end).
 func OpenSafetensors(path string) (*SafetensorsFile, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("mla: %w", err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("mla: %w", err)
+		return nil, err
 	}
 	sf, err := ReadSafetensors(f, st.Size(), path)
 	if err != nil {
@@ -82,11 +77,14 @@ func ReadSafetensors(r io.ReaderAt, size int64, name string) (*SafetensorsFile, 
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("mla: safetensors %s: "+format, append([]any{name}, args...)...)
 	}
+	if r == nil {
+		return nil, bad("no reader")
+	}
 	if size < 8 {
 		return nil, bad("file is %d bytes, shorter than the 8-byte header length (truncated or not safetensors)", size)
 	}
 	var lenBuf [8]byte
-	if _, err := r.ReadAt(lenBuf[:], 0); err != nil {
+	if err := readFull(r, lenBuf[:], 0); err != nil {
 		return nil, bad("reading the header length: %v", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
@@ -97,126 +95,218 @@ func ReadSafetensors(r io.ReaderAt, size int64, name string) (*SafetensorsFile, 
 		return nil, bad("header length %d exceeds the %d-byte limit", n, maxHeaderBytes)
 	}
 	header := make([]byte, n)
-	if _, err := r.ReadAt(header, 8); err != nil {
+	if err := readFull(r, header, 8); err != nil {
 		return nil, bad("reading the %d-byte header: %v", n, err)
 	}
 	dataStart := 8 + int64(n)
 	sf := &SafetensorsFile{name: name, r: r, tensors: map[string]TensorInfo{}}
-	if err := sf.parseHeader(header, dataStart, size-dataStart); err != nil {
+	if err := sf.parseHeader(header, size-dataStart); err != nil {
 		return nil, bad("%v", err)
+	}
+	for k, t := range sf.tensors {
+		t.Offset += dataStart
+		sf.tensors[k] = t
 	}
 	return sf, nil
 }
 
-type headerEntry struct {
-	DType       string   `json:"dtype"`
-	Shape       []int64  `json:"shape"`
-	DataOffsets []uint64 `json:"data_offsets"`
+// readFull reads len(b) bytes at off; an io.EOF that comes with all of them is not an
+// error (io.ReaderAt allows either).
+func readFull(r io.ReaderAt, b []byte, off int64) error {
+	n, err := r.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
-// parseHeader walks the header object key by key, so that duplicate names are caught
-// (a plain map decode would keep the last silently).
-func (sf *SafetensorsFile) parseHeader(header []byte, dataStart, dataSize int64) error {
-	if len(bytes.TrimSpace(header)) == 0 || bytes.TrimSpace(header)[0] != '{' {
+// parseHeader reads the header's tensors (offsets relative to the data) and checks
+// that they tile the dataSize bytes of data.
+func (sf *SafetensorsFile) parseHeader(header []byte, dataSize int64) error {
+	p, err := newJSONParser(header)
+	if err != nil {
+		return fmt.Errorf("header is %v", err)
+	}
+	if p.peek() != '{' {
 		return errors.New("header is not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(header))
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("bad header JSON: %v", err)
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("bad header JSON: %v", err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return fmt.Errorf("bad header JSON: key %v is not a string", tok)
-		}
+	metaSeen := false
+	// members, not object: the tensor map itself catches duplicate names, with a
+	// clearer message and no second map.
+	err = p.members(func(key string) error {
 		if key == "__metadata__" {
-			if sf.metadata != nil {
-				return errors.New("duplicate __metadata__")
+			if metaSeen {
+				return errors.New("__metadata__ appears twice in the header")
 			}
-			if err := dec.Decode(&sf.metadata); err != nil {
-				return fmt.Errorf("__metadata__ must map strings to strings: %v", err)
-			}
-			if sf.metadata == nil {
-				sf.metadata = map[string]string{}
-			}
-			continue
-		}
-		var e headerEntry
-		if err := dec.Decode(&e); err != nil {
-			return fmt.Errorf("tensor %q: bad entry: %v", key, err)
+			metaSeen = true
+			return sf.parseMetadata(p)
 		}
 		if _, dup := sf.tensors[key]; dup {
 			return fmt.Errorf("tensor %q appears twice in the header", key)
 		}
-		info, err := checkEntry(key, e, dataSize)
+		if len(sf.tensors) >= maxTensors {
+			return fmt.Errorf("more than %d tensors, this reader's limit (a DeepSeek-V3 shard has about 1500)", maxTensors)
+		}
+		info, err := parseEntry(p, key, dataSize)
 		if err != nil {
 			return err
 		}
-		info.Offset += dataStart
 		sf.tensors[key] = info
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("bad header JSON: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("bad header JSON: data after the header object")
-	}
-	for name := range sf.tensors {
-		sf.order = append(sf.order, name)
-	}
-	slices.SortFunc(sf.order, func(a, b string) int {
-		ta, tb := sf.tensors[a], sf.tensors[b]
-		if ta.Offset != tb.Offset {
-			return cmp.Compare(ta.Offset, tb.Offset)
-		}
-		return cmp.Compare(ta.Size, tb.Size)
+		sf.order = append(sf.order, key)
+		return nil
 	})
-	for i := 1; i < len(sf.order); i++ {
-		prev, cur := sf.tensors[sf.order[i-1]], sf.tensors[sf.order[i]]
-		if cur.Offset < prev.Offset+prev.Size {
-			return fmt.Errorf("tensors %q and %q overlap (bytes [%d, %d) and [%d, %d) of the data)",
-				prev.Name, cur.Name, prev.Offset-dataStart, prev.Offset+prev.Size-dataStart, cur.Offset-dataStart, cur.Offset+cur.Size-dataStart)
+	if err == nil {
+		err = p.end()
+	}
+	if err != nil {
+		var syntax *jsonSyntaxError
+		if errors.As(err, &syntax) {
+			return fmt.Errorf("bad header JSON: %w", err)
 		}
+		return err
+	}
+	return sf.checkTiling(dataSize)
+}
+
+// checkTiling sorts the tensors by offset (stably, so that empty tensors at one
+// offset keep their header order) and checks that they cover the data exactly, as the
+// reference implementation requires: a gap or trailing bytes could hide data no
+// tensor accounts for, and an overlap would give two tensors the same bytes.
+func (sf *SafetensorsFile) checkTiling(dataSize int64) error {
+	slices.SortStableFunc(sf.order, func(a, b string) int {
+		ta, tb := sf.tensors[a], sf.tensors[b]
+		return cmp.Or(cmp.Compare(ta.Offset, tb.Offset), cmp.Compare(ta.Size, tb.Size))
+	})
+	var at int64
+	prev := ""
+	for _, name := range sf.order {
+		t := sf.tensors[name]
+		switch {
+		case t.Offset < at:
+			p := sf.tensors[prev]
+			return fmt.Errorf("tensors %q and %q overlap (bytes [%d, %d) and [%d, %d) of the data)",
+				prev, name, p.Offset, p.Offset+p.Size, t.Offset, t.Offset+t.Size)
+		case t.Offset > at && prev == "":
+			return fmt.Errorf("the data begins with %d bytes that no tensor holds: the first tensor, %q, begins at byte %d", t.Offset, name, t.Offset)
+		case t.Offset > at:
+			return fmt.Errorf("%d bytes of data between tensors %q (ends at byte %d) and %q (begins at byte %d) belong to no tensor",
+				t.Offset-at, prev, at, name, t.Offset)
+		}
+		at, prev = t.Offset+t.Size, name
+	}
+	if at != dataSize {
+		return fmt.Errorf("the tensors end at byte %d of the %d bytes of data: %d trailing bytes belong to no tensor", at, dataSize, dataSize-at)
 	}
 	return nil
 }
 
-// checkEntry validates one header entry against the data size; Offset is relative.
-func checkEntry(name string, e headerEntry, dataSize int64) (TensorInfo, error) {
+// parseMetadata reads __metadata__: a map of strings to strings, or null.
+func (sf *SafetensorsFile) parseMetadata(p *jsonParser) error {
+	if p.null() {
+		return nil
+	}
+	if p.peek() != '{' {
+		return fmt.Errorf("__metadata__ must map strings to strings, found %s", p.kind())
+	}
+	sf.metadata = map[string]string{}
+	return p.object(func(key string) error {
+		if len(sf.metadata) >= maxMetadataEntries {
+			return fmt.Errorf("__metadata__ has more than %d entries", maxMetadataEntries)
+		}
+		if p.peek() != '"' {
+			return fmt.Errorf("__metadata__ must map strings to strings: %q is %s", key, p.kind())
+		}
+		v, err := p.str()
+		sf.metadata[key] = v
+		return err
+	})
+}
+
+// parseEntry reads one tensor's entry and checks it against the data size; Offset is
+// relative to the data. Keys match exactly; unknown keys are skipped as the reference
+// implementation skips them, but one that differs from a known key only in case is
+// an error.
+func parseEntry(p *jsonParser, name string, dataSize int64) (TensorInfo, error) {
+	wrap := func(err error) (TensorInfo, error) { return TensorInfo{}, fmt.Errorf("tensor %q: %w", name, err) }
 	if name == "" {
 		return TensorInfo{}, errors.New("a tensor has an empty name")
 	}
-	dt, err := ParseDType(e.DType)
+	if p.peek() != '{' {
+		return wrap(fmt.Errorf("entry is %s, want an object with dtype, shape and data_offsets", p.kind()))
+	}
+	var (
+		dtype               string
+		shape               []int
+		offs                [2]uint64
+		nOffs               int
+		hasD, hasS, hasOffs bool
+	)
+	err := p.object(func(key string) error {
+		switch key {
+		case "dtype":
+			hasD = true
+			var err error
+			dtype, err = p.str()
+			return keyErr(key, err)
+		case "shape":
+			hasS, shape = true, []int{}
+			return keyErr(key, p.array(func(i int) error {
+				if i >= maxRank {
+					return fmt.Errorf("more than %d dimensions, this reader's limit", maxRank)
+				}
+				d, err := p.unsigned()
+				if err == nil && d > maxDimension {
+					err = fmt.Errorf("%d is over the limit of %d", d, uint64(maxDimension))
+				}
+				shape = append(shape, int(d))
+				return keyErr(fmt.Sprintf("dimension %d", i), err)
+			}))
+		case "data_offsets":
+			hasOffs = true
+			err := p.array(func(i int) error {
+				if i >= 2 {
+					return errors.New("more than 2 values, want [begin, end]")
+				}
+				var err error
+				offs[i], err = p.unsigned()
+				nOffs++
+				return err
+			})
+			if err == nil && nOffs != 2 {
+				err = fmt.Errorf("%d values, want [begin, end]", nOffs)
+			}
+			return keyErr(key, err)
+		}
+		return p.unknownKey(key, "dtype", "shape", "data_offsets")
+	})
+	switch {
+	case err != nil:
+		return wrap(err)
+	case !hasD:
+		return wrap(errors.New(`no "dtype"`))
+	case !hasS:
+		return wrap(errors.New(`no "shape"`))
+	case !hasOffs:
+		return wrap(errors.New(`no "data_offsets"`))
+	}
+	dt, err := ParseDType(dtype)
 	if err != nil {
-		return TensorInfo{}, fmt.Errorf("tensor %q: %v", name, err)
+		return wrap(err)
 	}
-	if len(e.DataOffsets) != 2 {
-		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets has %d values, want [begin, end]", name, len(e.DataOffsets))
-	}
-	begin, end := e.DataOffsets[0], e.DataOffsets[1]
+	begin, end := offs[0], offs[1]
 	if begin > end || end > uint64(dataSize) {
-		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d bytes of data (truncated file?)", name, begin, end, dataSize)
+		return wrap(fmt.Errorf("data_offsets [%d, %d] outside the %d bytes of data (truncated file?)", begin, end, dataSize))
 	}
-	// The element count must fit the bytes the offsets give it; computing it with
-	// overflow checks keeps a shape like [2^40, 2^40] from wrapping to a small number.
-	numel := uint64(1)
-	shape := make([]int, len(e.Shape))
-	for i, d := range e.Shape {
-		if d < 0 {
-			return TensorInfo{}, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
-		}
-		hi, lo := bits.Mul64(numel, uint64(d))
-		if hi != 0 || lo > uint64(dataSize) {
-			return TensorInfo{}, fmt.Errorf("tensor %q: shape %v has more elements than the file's %d data bytes", name, e.Shape, dataSize)
-		}
-		numel, shape[i] = lo, int(d)
+	numel, ok := checked.Product(shape...)
+	nbytes, ok2 := checked.Mul(numel, dt.Size())
+	if !ok || !ok2 {
+		return wrap(fmt.Errorf("shape %v overflows: its %s size does not fit an int", shape, dt))
 	}
-	if want := numel * uint64(dt.Size()); end-begin != want {
-		return TensorInfo{}, fmt.Errorf("tensor %q: %s shape %v needs %d bytes, data_offsets [%d, %d] give %d", name, dt, e.Shape, want, begin, end, end-begin)
+	if uint64(nbytes) != end-begin {
+		return wrap(fmt.Errorf("%s shape %v needs %d bytes, data_offsets [%d, %d] give %d", dt, shape, nbytes, begin, end, end-begin))
 	}
 	return TensorInfo{Name: name, DType: dt, Shape: shape, Offset: int64(begin), Size: int64(end - begin)}, nil
 }
@@ -224,8 +314,13 @@ func checkEntry(name string, e headerEntry, dataSize int64) (TensorInfo, error) 
 // Name is the path or name the file was opened with.
 func (sf *SafetensorsFile) Name() string { return sf.name }
 
-// Close closes the underlying file, if OpenSafetensors opened it.
+// Close closes the underlying file, if OpenSafetensors opened it. Reading after Close
+// is an error, and so is a second Close.
 func (sf *SafetensorsFile) Close() error {
+	if sf.closed {
+		return fmt.Errorf("mla: safetensors %s: %w (%w)", sf.name, ErrClosed, os.ErrClosed)
+	}
+	sf.closed = true
 	if sf.closer == nil {
 		return nil
 	}
@@ -238,6 +333,7 @@ func (sf *SafetensorsFile) Names() []string { return slices.Clone(sf.order) }
 // Info returns the description of the named tensor.
 func (sf *SafetensorsFile) Info(name string) (TensorInfo, bool) {
 	t, ok := sf.tensors[name]
+	t.Shape = slices.Clone(t.Shape)
 	return t, ok
 }
 
@@ -245,8 +341,11 @@ func (sf *SafetensorsFile) Info(name string) (TensorInfo, bool) {
 func (sf *SafetensorsFile) Metadata() map[string]string { return sf.metadata }
 
 func (sf *SafetensorsFile) lookup(name string) (TensorInfo, error) {
+	if sf.closed {
+		return TensorInfo{}, fmt.Errorf("mla: safetensors %s: reading tensor %q: %w (%w)", sf.name, name, ErrClosed, os.ErrClosed)
+	}
 	t, ok := sf.tensors[name]
-	if !ok {
+	if !ok || sf.r == nil {
 		return TensorInfo{}, fmt.Errorf("mla: safetensors %s: no tensor %q", sf.name, name)
 	}
 	return t, nil
@@ -266,7 +365,7 @@ func (sf *SafetensorsFile) ReadRaw(name string) ([]byte, error) {
 }
 
 func (sf *SafetensorsFile) readAt(b []byte, off int64, tensor string) error {
-	if _, err := sf.r.ReadAt(b, off); err != nil {
+	if err := readFull(sf.r, b, off); err != nil {
 		return fmt.Errorf("mla: safetensors %s: reading tensor %q: %v", sf.name, tensor, err)
 	}
 	return nil

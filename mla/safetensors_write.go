@@ -2,16 +2,21 @@ package mla
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
 // Tensor is one tensor to write: raw little-endian Data of the given DType and Shape.
@@ -25,9 +30,9 @@ type Tensor struct {
 // NewTensor encodes float32 values as a tensor of dtype F32, BF16 or F16 (rounding to
 // nearest even).
 func NewTensor(name string, shape []int, v []float32, dt DType) (Tensor, error) {
-	n := 1
-	for _, d := range shape {
-		n *= d
+	n, ok := checked.Product(shape...)
+	if !ok {
+		return Tensor{}, fmt.Errorf("mla: tensor %q: shape %v has a negative dimension or more elements than an int can count", name, shape)
 	}
 	if n != len(v) {
 		return Tensor{}, fmt.Errorf("mla: tensor %q: shape %v holds %d values, got %d", name, shape, n, len(v))
@@ -56,55 +61,120 @@ func NewTensor(name string, shape []int, v []float32, dt DType) (Tensor, error) 
 	return t, nil
 }
 
-// EncodeSafetensors writes tensors (in the given order) and metadata in the
-// safetensors format: an 8-byte little-endian header length, a JSON header padded
-// with spaces to a multiple of 8 bytes, then the data.
+// EncodeSafetensors writes tensors (in the given order, which is also the header's)
+// and metadata in the safetensors format: an 8-byte little-endian header length, a
+// JSON header padded with spaces to a multiple of 8 bytes, then the data. It refuses
+// anything ReadSafetensors would refuse, before writing a byte.
 func EncodeSafetensors(w io.Writer, tensors []Tensor, metadata map[string]string) error {
-	header := map[string]any{}
-	if len(metadata) > 0 {
-		header["__metadata__"] = metadata
-	}
-	var off uint64
-	for _, t := range tensors {
-		if t.Name == "" || t.Name == "__metadata__" {
-			return fmt.Errorf("mla: safetensors: invalid tensor name %q", t.Name)
-		}
-		if _, dup := header[t.Name]; dup {
-			return fmt.Errorf("mla: safetensors: tensor %q given twice", t.Name)
-		}
-		n := 1
-		for _, d := range t.Shape {
-			if d < 0 {
-				return fmt.Errorf("mla: safetensors: tensor %q: negative dimension in %v", t.Name, t.Shape)
-			}
-			n *= d
-		}
-		if !t.DType.valid() || n*t.DType.Size() != len(t.Data) {
-			return fmt.Errorf("mla: safetensors: tensor %q: %s shape %v needs %d bytes, Data has %d", t.Name, t.DType, t.Shape, n*t.DType.Size(), len(t.Data))
-		}
-		shape := t.Shape
-		if shape == nil {
-			shape = []int{}
-		}
-		header[t.Name] = map[string]any{"dtype": t.DType.String(), "shape": shape, "data_offsets": []uint64{off, off + uint64(len(t.Data))}}
-		off += uint64(len(t.Data))
-	}
-	js, err := json.Marshal(header)
+	header, err := encodeHeader(tensors, metadata)
 	if err != nil {
-		return fmt.Errorf("mla: safetensors: %w", err)
-	}
-	for len(js)%8 != 0 {
-		js = append(js, ' ')
+		return err
 	}
 	bw := bufio.NewWriter(w)
 	var lenBuf [8]byte
-	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(js)))
+	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(header)))
 	bw.Write(lenBuf[:])
-	bw.Write(js)
+	bw.Write(header)
 	for _, t := range tensors {
 		bw.Write(t.Data)
 	}
 	return bw.Flush()
+}
+
+func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
+	if len(tensors) > maxTensors {
+		return nil, fmt.Errorf("mla: safetensors: %d tensors, more than the %d a reader accepts", len(tensors), maxTensors)
+	}
+	if len(metadata) > maxMetadataEntries {
+		return nil, fmt.Errorf("mla: safetensors: %d metadata entries, more than the %d a reader accepts", len(metadata), maxMetadataEntries)
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if len(metadata) > 0 {
+		b.WriteString(`"__metadata__":{`)
+		for i, k := range slices.Sorted(maps.Keys(metadata)) {
+			v := metadata[k]
+			// encoding/json would write invalid UTF-8 as U+FFFD: the file would not
+			// say what the caller gave.
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return nil, fmt.Errorf("mla: safetensors: metadata %q: keys and values must be valid UTF-8", k)
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(&b, k)
+			b.WriteByte(':')
+			writeJSONString(&b, v)
+		}
+		b.WriteByte('}')
+	}
+	seen := make(map[string]bool, len(tensors))
+	off := 0
+	for i, t := range tensors {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("mla: safetensors: tensor %q: "+format, append([]any{t.Name}, args...)...)
+		}
+		if t.Name == "" || t.Name == "__metadata__" || !utf8.ValidString(t.Name) {
+			return nil, fmt.Errorf("mla: safetensors: invalid tensor name %q", t.Name)
+		}
+		if seen[t.Name] {
+			return nil, fmt.Errorf("mla: safetensors: tensor %q given twice", t.Name)
+		}
+		seen[t.Name] = true
+		if !t.DType.valid() {
+			return nil, bad("invalid dtype %s", t.DType)
+		}
+		if len(t.Shape) > maxRank {
+			return nil, bad("shape %v has more than %d dimensions", t.Shape, maxRank)
+		}
+		for _, d := range t.Shape {
+			if d < 0 {
+				return nil, bad("negative dimension in %v", t.Shape)
+			}
+			if d > maxDimension {
+				return nil, bad("dimension %d in %v is over the limit of %d", d, t.Shape, maxDimension)
+			}
+		}
+		n, ok := checked.Product(t.Shape...)
+		size, ok2 := checked.Mul(n, t.DType.Size())
+		if !ok || !ok2 {
+			return nil, bad("%s shape %v overflows: its size does not fit an int", t.DType, t.Shape)
+		}
+		if size != len(t.Data) {
+			return nil, bad("%s shape %v needs %d bytes, Data has %d", t.DType, t.Shape, size, len(t.Data))
+		}
+		end, ok := checked.Add(off, size)
+		if !ok {
+			return nil, bad("the data offsets overflow an int")
+		}
+		if i > 0 || len(metadata) > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, t.Name)
+		fmt.Fprintf(&b, `:{"dtype":%q,"shape":[`, t.DType.String())
+		for j, d := range t.Shape {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(d))
+		}
+		fmt.Fprintf(&b, `],"data_offsets":[%d,%d]}`, off, end)
+		off = end
+	}
+	b.WriteByte('}')
+	for b.Len()%8 != 0 {
+		b.WriteByte(' ')
+	}
+	if b.Len() > maxHeaderBytes {
+		return nil, fmt.Errorf("mla: safetensors: the header would take %d bytes, over the %d-byte limit", b.Len(), maxHeaderBytes)
+	}
+	return b.Bytes(), nil
+}
+
+// writeJSONString writes s (valid UTF-8) as a JSON string.
+func writeJSONString(b *bytes.Buffer, s string) {
+	js, _ := json.Marshal(s) // a string always marshals
+	b.Write(js)
 }
 
 // WriteSafetensors writes a safetensors file at path, through a temporary file in

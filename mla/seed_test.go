@@ -90,5 +90,5 @@ func TestSeedSharedCompression(t *testing.T) {
 	require.NoError(t, err)
 	logits := make([]float32, c.Vocab)
 	require.NoError(t, m.Forward([]int{1, 2, 3}, mc, logits))
-	require.NotEqual(t, mc.Layers[0].Rows(0, 3, nil), mc.Layers[1].Rows(0, 3, nil))
+	require.NotEqual(t, mc.Layers[0].rows(0, 3, nil), mc.Layers[1].rows(0, 3, nil))
 }

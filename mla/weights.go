@@ -12,6 +12,9 @@ import (
 // PyTorch's nn.Linear stores them. Which fields are used depends on the Config: QProj
 // when QLoRARank is 0, else QAProj, QANorm and QBProj; KVANormBias only with
 // LayerNormKind.
+//
+// Layers only read their weights, so one LayerWeights may back any number of Layers
+// used on any number of goroutines, as long as nobody writes to it meanwhile.
 type LayerWeights struct {
 	QProj  []float32 // [H·d_qk, D]; rows h·d_qk+j: j < d_n is q_nope, then the raw q_pe
 	QAProj []float32 // [d_q, D]
@@ -122,10 +125,17 @@ func layerTensorSpecs(c Config) []tensorSpec {
 	return s
 }
 
-// Check returns an error naming every tensor whose length does not fit c.
+// Check returns an error naming every tensor whose length does not fit c, or the
+// problems of c itself.
 func (w *LayerWeights) Check(c Config) error {
 	if w == nil {
 		return errors.New("mla: nil LayerWeights")
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := checkWeightSizes(c); err != nil {
+		return err
 	}
 	var errs []error
 	kvbRows := 0
