@@ -9,20 +9,28 @@ export GOFLAGS ?=
 
 .PHONY: run test gen gen-check fmt-check vet test-go test-purego test-race fuzz fuzz-short bench
 
+# bench/ is its own module (gonum and gonum/plot stay out of the root go.mod); the
+# report's pictures still go to out/ at the root.
 run:
-	$(GO) run ./bench/demo
-	$(GO) run ./bench/report
+	cd bench && $(GO) run ./demo
+	cd bench && $(GO) run ./report -out ../out
 
 # test is what .ci/run runs: static checks, generated code up to date, every package on
 # every Level this CPU has, the purego build, a short fuzz run of every target, and the
 # other ISAs under emulation (arm64 under qemu-user, AVX-512 under Bochs).
 test: fmt-check vet gen-check test-go test-purego test-race fuzz-short test-examples test-arm64 test-avx512
 
+# gen writes, from the routine spec (internal/spec), the assembly and its stubs (Avo
+# for amd64, asm/gen/arm64 for NEON) and the Go wiring (asm/gen/wire).
+GENERATED = kernels_amd64.s stubs_amd64.go kernels_arm64.s stubs_arm64.go \
+	primitives_gen.go impl_amd64.go impl_arm64.go
+
 gen:
 	cd asm/gen && $(GO) generate ./...
 
 gen-check: gen
-	@git diff --exit-code -- kernels_amd64.s stubs_amd64.go kernels_arm64.s stubs_arm64.go || \
+	@git diff --exit-code -- $(GENERATED) && \
+		untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)) && [ -z "$$untracked" ] || \
 		{ echo "generated files are stale: run 'make gen' and commit them"; exit 1; }
 
 fmt-check:
@@ -38,9 +46,12 @@ vet:
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 	GOOS=freebsd $(GO) vet ./...
 	cd asm/gen && $(GO) vet ./...
+	cd bench && GOARCH=amd64 $(GO) vet ./...
+	cd bench && GOARCH=arm64 $(GO) vet ./...
 
 test-go:
 	$(GO) test -count=1 ./...
+	cd bench && $(GO) test -count=1 ./...
 
 test-purego:
 	$(GO) test -count=1 -tags purego ./...
@@ -52,8 +63,9 @@ test-race:
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)
 
-# The kernel and parser targets live in ./fuzz; ./mla has the strict JSON reader's.
-FUZZ_PKGS ?= ./fuzz ./mla
+# The kernel and parser targets live in ./fuzz; internal/strictjson has the strict
+# JSON reader's.
+FUZZ_PKGS ?= ./fuzz ./internal/strictjson
 
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
@@ -64,6 +76,6 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . ./bench
+	cd bench && $(GO) test -run '^$$' -bench . .
 
 include mk/*.mk

@@ -7,130 +7,144 @@ import (
 	"github.com/mlasimd/mlasimd/kernels"
 )
 
-// primitives are the routines an assembly Level provides. compose builds the full
-// kernel set from them: the multi-pass kernels (softmax, the norms) and the
-// cache-blocking of the GEMMs are the same Go code on every architecture.
-type primitives struct {
-	dot       func(a, b []float32) float32
-	sum       func(x []float32) float32
-	sumSqDiff func(x []float32, mean float32) float32
-	axpy      func(alpha float32, x, y []float32)
-	scale     func(x []float32, s float32)
-	scaleMul  func(dst, x, w []float32, r float32)
-	affine    func(dst, x, w, b []float32, mean, r float32)
-	gemv      func(y, w, x []float32)
-	// gemvPrefetch is gemv that prefetches the rows ahead, the last block prefetching
-	// next (at least four rows of W long).
-	gemvPrefetch func(y, w, x, next []float32)
-	gemvT        func(y, w, x []float32)
-	// gemvTStream accumulates y += Wᵀ x row by row, prefetching like gemvPrefetch;
-	// nil where a Level has none (GemvT of a large W then runs gemvT).
-	gemvTStream func(y, w, x, next []float32)
-	downUp      func(y, latent, down, up, x []float32)
-	// downUpPrefetch is downUp prefetching rows ahead like gemvPrefetch.
-	downUpPrefetch func(y, latent, down, up, x []float32)
-	gemmNT         func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int) // c = A Bᵀ, prefetching next
-	// gemmNTAdd is gemmNT adding to c, for deep products split over k; nil where a
-	// Level has none (its GemmNT then runs unsplit).
-	gemmNTAdd func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int)
-	gemmNN    func(c, a, b []float32, m, n, k, lda, ldb, ldc int) // c += A B
-	exp       func(dst, x []float32)
-	maxScaled func(x []float32, s float32) float32
-	expSum    func(x []float32, s, m float32) float32
-	rope      func(x, cos, sin []float32)
-	ropeHalf  func(x, cos, sin []float32)
-	f16ToF32  func(dst []float32, src []uint16)
-	bf16ToF32 func(dst []float32, src []uint16)
-}
-
-// Cache blocking of the GEMMs: gemmNT takes B (the cache rows) in blocks of about
-// ntBlockBytes (ntBlockRows(k) rows) so that the block stays in L2 while every row of
-// A meets it and the next block streams in; gemmNN takes nnBlockDepth rows of B at a
-// time, accumulating into c, for the same reason.
-const (
-	ntBlockBytes   = 160 << 10
-	ntSliceK       = 512
-	ntMaxBlockRows = 64
-	nnBlockDepth   = 64
-)
-
-// ntBlockRows is how many rows of width k make one gemmNT block: an even number from
-// 2 to ntMaxBlockRows. MLA decode's rows (k = 576) come 64 at a time: 147 KB, read
-// from DRAM at 4-8% more GFLOP/s than blocks of 32 (Zen 4).
-func ntBlockRows(k int) int {
-	return min(ntMaxBlockRows, max(2, ntBlockBytes/(4*max(k, 1))&^1))
-}
-
+// compose builds a Level's kernels from its primitives. Every size-dependent choice
+// lives here: the streaming routines for matrices from DRAM, the chunking of long
+// calls, the cache blocking of the GEMMs and the split of deep products. The Kernels
+// methods only check shapes and call what compose returns.
 func (p primitives) compose() routines {
+	l := p.withFallbacks()
 	return routines{
-		dot: p.dot, axpy: p.axpy, gemv: p.gemv, gemvCold: p.coldGemv, gemvT: p.gemvT, gemvTCold: p.coldGemvT(), downUp: p.downUp, downUpCold: p.downUpPrefetch,
-		gemmNT: p.blockedGemmNT, gemmNTPrefetch: p.blockedGemmNTPrefetch, gemmNN: p.blockedGemmNN, gemmNNAdd: p.blockedGemmNNAdd,
-		exp: p.exp, softmax: p.softmax, onlineSoftmax: p.onlineSoftmax,
-		rope: p.rope, ropeHalf: p.ropeHalf,
-		rmsNorm: p.rmsNorm, layerNorm: p.layerNorm,
-		f16ToF32: p.f16ToF32, bf16ToF32: p.bf16ToF32,
+		dot: l.dot, axpy: l.axpy,
+		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
+		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
+		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
+		rope: l.rope, ropeHalf: l.ropeHalf,
+		rmsNorm: l.rmsNorm, layerNorm: l.layerNorm,
+		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
 	}
 }
 
-func (p primitives) blockedGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
-	p.blockedGemmNTPrefetch(c, a, b, nil, m, n, k, lda, ldb)
+// level is a Level's primitives with what it lacks filled in by withFallbacks.
+type level struct {
+	primitives
+	// splitDeepK: GemmNT splits deep products over k, adding the slices with
+	// gemmNTAdd. A Level without gemmNTAdd runs them unsplit: only AVX-512's loads
+	// gain from the split (asm/gen/gemm.go).
+	splitDeepK bool
 }
 
-// blockedGemmNTPrefetch runs the blocks, each prefetching the next; the last one
-// prefetches next, or when next is empty what lies beyond len(b) within cap(b).
-func (p primitives) blockedGemmNTPrefetch(c, a, b, next []float32, m, n, k, lda, ldb int) {
-	if m == 0 || n == 0 {
-		return
+// withFallbacks is the one place that handles the routines a Level lacks (nil in
+// its primitives): each streaming routine falls back to its in-cache form (or, for
+// gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy), and
+// gemmNTAdd to no split at all.
+func (p primitives) withFallbacks() level {
+	l := level{primitives: p, splitDeepK: p.gemmNTAdd != nil}
+	if p.gemvStream == nil {
+		l.gemvStream = func(y, w, x, _ []float32) { p.gemv(y, w, x) }
 	}
-	if k == 0 {
-		clear(c)
-		return
+	if p.gemvTStream == nil {
+		l.gemvTStream = p.axpyRows
 	}
-	if k > tuning.DeepK() && p.gemmNTAdd != nil {
-		p.deepGemmNT(c, a, b, m, n, k, lda, ldb)
-		return
+	if p.downUpStream == nil {
+		l.downUpStream = p.downUp
 	}
-	rows := ntBlockRows(k)
-	for j := 0; j < n; j += rows {
-		nb := min(rows, n-j)
-		ahead := prefetchAfter(b, j+nb, rows, ldb)
-		if j+nb == n && len(next) > 0 {
-			ahead = next
+	return l
+}
+
+// axpyRows accumulates y += Wᵀ x row by row, as gemvTStream does.
+func (p primitives) axpyRows(y, w, x, _ []float32) {
+	n := len(y)
+	for i, xi := range x {
+		p.axpy(xi, w[i*n:(i+1)*n], y)
+	}
+}
+
+// Assembly is never preempted: a goroutine inside one call holds up the garbage
+// collector's stop-the-world until it returns. Every long-running kernel is
+// therefore split into calls of bounded work, each a whole number of the row blocks
+// its routine works in, so that the split changes no result:
+//   - the matrix-vector kernels (Gemv, GemvT, DownUp) read at most chunkFloats of a
+//     matrix per call (256 KiB, some 10-20 µs from DRAM);
+//   - the GEMMs do at most chunkMACs multiply-adds per call (a few hundred µs),
+//     cut by rows of c in multiples of gemmRowBlock. MLA decode's tiles (up to 128
+//     heads by 64 cache rows of 576) stay one call each.
+const (
+	chunkFloats  = 1 << 16
+	chunkMACs    = 1 << 23
+	gemvRowBlock = 4  // gemv's and gemvTStream's row blocks
+	gemmRowBlock = 12 // a multiple of every GEMM's bands: 6 and 4 (AVX2), 4 (AVX-512, NEON)
+)
+
+// chunkRows is how many rows of rowWork units each make one call's share of budget:
+// a multiple of block, at least one block.
+func chunkRows(budget, rowWork, block int) int {
+	return max(block, budget/max(rowWork, 1)/block*block)
+}
+
+// isStream reports whether a matrix of floats floats is taken to come from DRAM,
+// and so runs the streaming routines.
+func isStream(floats int) bool { return floats >= tuning.StreamFloats() }
+
+// runGemv runs y = W x in chunks of rows, each chunk's last block prefetching the
+// rows of the next one when W is streamed.
+func (l level) runGemv(y, w, x []float32) { l.gemvChunks(y, w, x, isStream(len(w)), nil) }
+
+// gemvChunks runs y = W x in chunks of rows (gemvStream when stream), the last
+// chunk's last block prefetching then when it holds four rows of W, else what
+// follows W.
+func (l level) gemvChunks(y, w, x []float32, stream bool, then []float32) {
+	n := len(x)
+	rows := chunkRows(chunkFloats, n, gemvRowBlock)
+	for r0 := 0; r0 < len(y); r0 += rows {
+		r1 := min(r0+rows, len(y))
+		part := w[r0*n : r1*n]
+		switch {
+		case !stream:
+			l.gemv(y[r0:r1], part, x)
+		case r1 == len(y) && len(then) >= 4*n:
+			l.gemvStream(y[r0:r1], part, x, then[:4*n])
+		default:
+			l.gemvStream(y[r0:r1], part, x, fourRowsAfter(part, n))
 		}
-		p.gemmNT(c[j:], a, b[j*ldb:], ahead, m, nb, k, lda, ldb, n)
 	}
 }
 
-// deepGemmNT splits a deep product (k > tuning.DeepK) into slices of ntSliceK columns
-// (or DeepK, if lower), so that a band of A rows (4 or 6 rows of 2 KiB) stays in L1
-// while a block of B rows streams past it from L2. Unsplit, a band of 2048-wide rows
-// fills L1 and every step loads both operands from L2: prefill's 1024 x 3072 x 2048
-// projection ran at 67-68 GFLOP/s with AVX-512 and runs at 88 split (Zen 4), a
-// 1024-token V2-Lite prefill 15% faster. Only AVX-512 provides gemmNTAdd (asm/gen).
-// The first slice writes c, the others add to it. Nothing is prefetched: a slice of
-// a block is strided, and the hardware prefetchers follow its rows (a stream over the
-// next block measured 1-2% slower).
-func (p primitives) deepGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
-	slice := min(ntSliceK, tuning.DeepK()) // smaller only when tests lower DeepK
-	rows := ntBlockRows(slice)
-	for j := 0; j < n; j += rows {
-		nb := min(rows, n-j)
-		for q := 0; q < k; q += slice {
-			kb := min(slice, k-q)
-			bq := b[j*ldb+q:]
-			if q == 0 {
-				p.gemmNT(c[j:], a, bq, bq[:1], m, nb, kb, lda, ldb, n)
-			} else {
-				p.gemmNTAdd(c[j:], a[q:], bq, bq[:1], m, nb, kb, lda, ldb, n)
-			}
-		}
+// runGemvT runs y = Wᵀ x. A W in cache takes gemvT, which walks it in column strips
+// in one call: gemvT has no accumulating form to split into, and below the streaming
+// threshold (1 MiB by default) a call reads at most that much from cache, tens of
+// µs. A streamed W is summed in row order (as kernels.GemvT does) by gemvTStream over
+// chunks of rows, each chunk's last pass prefetching the rows after it.
+func (l level) runGemvT(y, w, x []float32) {
+	n := len(y)
+	if n == 0 || !isStream(len(w)) {
+		l.gemvT(y, w, x)
+		return
+	}
+	clear(y)
+	rows := chunkRows(chunkFloats, n, gemvRowBlock)
+	for r0 := 0; r0 < len(x); r0 += rows {
+		r1 := min(r0+rows, len(x))
+		part := w[r0*n : r1*n]
+		l.gemvTStream(y, part, x[r0:r1], fourRowsAfter(part, n))
 	}
 }
 
-// coldGemv runs gemvPrefetch, its last block prefetching the rows after w.
-func (p primitives) coldGemv(y, w, x []float32) {
-	p.gemvPrefetch(y, w, x, fourRowsAfter(w, len(x)))
+// runDownUp runs latent = Down x, y = Up latent: as one call of downUp (or
+// downUpStream) when both matrices make one chunk, else as two chunked gemv passes,
+// the same arithmetic, Down's last block prefetching Up's first rows.
+func (l level) runDownUp(y, latent, down, up, x []float32) {
+	total := len(down) + len(up)
+	stream := isStream(total)
+	switch {
+	case total > chunkFloats:
+		l.gemvChunks(latent, down, x, stream, up)
+		l.gemvChunks(y, up, latent, stream, nil)
+	case stream:
+		l.downUpStream(y, latent, down, up, x)
+	default:
+		l.downUp(y, latent, down, up, x)
+	}
 }
 
 // fourRowsAfter returns what the last block of rows of w (n columns) prefetches: the
@@ -143,24 +157,88 @@ func fourRowsAfter(w []float32, n int) []float32 {
 	return w[max(0, len(w)-4*n):]
 }
 
-// coldGemvT returns GemvT for a W streamed from memory: gemvTStream over chunks of
-// rows (assembly is never preempted), each chunk's last pass prefetching the rows
-// after it.
-func (p primitives) coldGemvT() func(y, w, x []float32) {
-	if p.gemvTStream == nil {
-		return p.gemvT
+// Cache blocking of the GEMMs: gemmNT takes B (the cache rows) in blocks of about
+// ntBlockBytes (ntBlockRows(k) rows) so that the block stays in L2 while every row of
+// A meets it and the next block streams in; gemmNNAdd takes nnBlockDepth rows of B at
+// a time, accumulating into c, for the same reason.
+const (
+	ntBlockBytes   = 160 << 10
+	ntSliceK       = 512
+	ntMaxBlockRows = 64
+	nnBlockDepth   = 64
+)
+
+// ntBlockRows is how many rows of width k make one gemmNT block: an even number from
+// 2 to ntMaxBlockRows. MLA decode's rows (k = 576) come 64 at a time (147 KB), which
+// read from DRAM faster than blocks of 32.
+func ntBlockRows(k int) int {
+	return min(ntMaxBlockRows, max(2, ntBlockBytes/(4*max(k, 1))&^1))
+}
+
+func (l level) runGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
+	l.runGemmNTPrefetch(c, a, b, nil, m, n, k, lda, ldb)
+}
+
+// runGemmNTPrefetch runs the blocks of B, each prefetching the next; the last one
+// prefetches next, or when next is empty what lies beyond len(b) within cap(b).
+func (l level) runGemmNTPrefetch(c, a, b, next []float32, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 {
+		return
 	}
-	return func(y, w, x []float32) {
-		clear(y)
-		n := len(y)
-		if n == 0 {
-			return
+	if k == 0 {
+		clear(c)
+		return
+	}
+	if k > tuning.DeepK() && l.splitDeepK {
+		l.deepGemmNT(c, a, b, m, n, k, lda, ldb)
+		return
+	}
+	rows := ntBlockRows(k)
+	for j := 0; j < n; j += rows {
+		nb := min(rows, n-j)
+		ahead := prefetchAfter(b, j+nb, rows, ldb)
+		if j+nb == n && len(next) > 0 {
+			ahead = next
 		}
-		rows := chunkRows(n)
-		for r0 := 0; r0 < len(x); r0 += rows {
-			r1 := min(r0+rows, len(x))
-			part := w[r0*n : r1*n]
-			p.gemvTStream(y, part, x[r0:r1], fourRowsAfter(part, n))
+		l.gemmNTRows(l.gemmNT, c[j:], a, b[j*ldb:], ahead, m, nb, k, lda, ldb, n)
+	}
+}
+
+// gemmNTRows runs one block of B against the rows of A in chunks of rows, the
+// chunks sharing out the prefetch of ahead in order.
+func (l level) gemmNTRows(f func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int),
+	c, a, b, ahead []float32, m, nb, k, lda, ldb, ldc int) {
+	rows := chunkRows(chunkMACs, nb*k, gemmRowBlock)
+	if m <= rows {
+		f(c, a, b, ahead, m, nb, k, lda, ldb, ldc)
+		return
+	}
+	chunks := (m + rows - 1) / rows
+	for q, i := 0, 0; i < m; q, i = q+1, i+rows {
+		part := ahead[min(len(ahead)-1, len(ahead)*q/chunks):]
+		f(c[i*ldc:], a[i*lda:], b, part, min(rows, m-i), nb, k, lda, ldb, ldc)
+	}
+}
+
+// deepGemmNT splits a deep product (k > tuning.DeepK) into slices of ntSliceK columns
+// (or DeepK, if lower), so that a band of A rows (4 or 6 rows of 2 KiB) stays in L1
+// while a block of B rows streams past it from L2; unsplit, a band of 2048-wide rows
+// fills L1 and every step loads both operands from L2. The first slice writes c, the
+// others add to it. Nothing is prefetched: a slice of a block is strided, and the
+// hardware prefetchers follow its rows (a stream over the next block is slower).
+func (l level) deepGemmNT(c, a, b []float32, m, n, k, lda, ldb int) {
+	slice := min(ntSliceK, tuning.DeepK()) // smaller only when tests lower DeepK
+	rows := ntBlockRows(slice)
+	for j := 0; j < n; j += rows {
+		nb := min(rows, n-j)
+		for q := 0; q < k; q += slice {
+			kb := min(slice, k-q)
+			bq := b[j*ldb+q:]
+			f := l.gemmNTAdd
+			if q == 0 {
+				f = l.gemmNT
+			}
+			l.gemmNTRows(f, c[j:], a[q:], bq, bq[:1], m, nb, kb, lda, ldb, n)
 		}
 	}
 }
@@ -179,18 +257,22 @@ func prefetchAfter(b []float32, j, rows, ldb int) []float32 {
 	return b[lo:hi]
 }
 
-func (p primitives) blockedGemmNN(c, a, b []float32, m, n, k, lda, ldb int) {
+func (l level) runGemmNN(c, a, b []float32, m, n, k, lda, ldb int) {
 	clear(c)
-	p.blockedGemmNNAdd(c, a, b, m, n, k, lda, ldb)
+	l.runGemmNNAdd(c, a, b, m, n, k, lda, ldb)
 }
 
-func (p primitives) blockedGemmNNAdd(c, a, b []float32, m, n, k, lda, ldb int) {
+// runGemmNNAdd adds nnBlockDepth rows of B at a time, in chunks of rows of c.
+func (l level) runGemmNNAdd(c, a, b []float32, m, n, k, lda, ldb int) {
 	if m == 0 || n == 0 {
 		return
 	}
 	for q := 0; q < k; q += nnBlockDepth {
 		kb := min(nnBlockDepth, k-q)
-		p.gemmNN(c, a[q:], b[q*ldb:], m, n, kb, lda, ldb, n)
+		rows := chunkRows(chunkMACs, n*kb, gemmRowBlock)
+		for i := 0; i < m; i += rows {
+			l.gemmNNAdd(c[i*n:], a[i*lda+q:], b[q*ldb:], min(rows, m-i), n, kb, lda, ldb, n)
+		}
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 func TestDot(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		ra, rb := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
@@ -26,7 +26,7 @@ func TestDot(t *testing.T) {
 // TestDotSpecialValues mixes ±0, subnormals, huge values, ±Inf and NaN into the
 // inputs: the result must have the oracle's class (NaN, ±Inf) or be within the bound.
 func TestDotSpecialValues(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		ra, rb := testutil.NewRegion(t, 4*80), testutil.NewRegion(t, 4*80)
 		for _, classes := range [][]testutil.Class{
@@ -44,7 +44,7 @@ func TestDotSpecialValues(t *testing.T) {
 }
 
 func TestAxpy(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rx, ry := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestExpAccuracy sweeps every 97th float32 from the cutoff to past the overflow
+// TestExp sweeps every 97th float32 from the cutoff to past the overflow
 // threshold (about 10 million inputs, every binade and every mantissa pattern class)
 // and checks the stated relative error bound; it also reports the worst error seen.
-func TestExpAccuracy(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+func TestExp(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		step := uint32(97)
 		if testing.Short() {
 			step = 9973
@@ -61,7 +61,7 @@ func TestExpSpecial(t *testing.T) {
 		float32(math.Inf(-1)), -1e30, -104, -87.34, kernels.ExpCutoff, -87.3, -87, float32(math.Copysign(0, -1)), 0, 1e-40, -1e-40,
 		88, 88.72, 88.7228, 88.723, 89, 100, float32(math.Inf(1)), float32(math.NaN()), math.MaxFloat32,
 	}
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rx, rd := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {

@@ -45,10 +45,11 @@ func column(w []float32, cols, j int) []float32 {
 }
 
 func TestGemv(t *testing.T) {
-	// From 1 MiB (tuning.DefaultColdFloats) Gemv takes the prefetching routine: here over five
-	// chunks of 256 rows, the last one ending in three single rows, with column tails.
+	// From 1 MiB of W (internal/tuning's threshold) Gemv takes the streaming routine:
+	// here over five chunks of 256 rows, the last ending in three single rows, with
+	// column tails.
 	shapes := append(gemvShapes(), [2]int{1031, 255})
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
 		for si, s := range shapes {
@@ -68,7 +69,7 @@ func TestGemvT(t *testing.T) {
 	// From 1 MiB GemvT streams W row by row: five chunks of 256 rows, the last ending
 	// in three single rows, with column tails.
 	shapes := append(gemvShapes(), [2]int{1031, 255})
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
 		for si, s := range shapes {
@@ -85,7 +86,7 @@ func TestGemvT(t *testing.T) {
 }
 
 func TestDownUp(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		ry, rl := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
 		rd, ru, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
@@ -123,8 +124,17 @@ func gemmCases(short bool) []gemmCase {
 	return cs
 }
 
-func TestGemmNT(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+func TestGemmNT(t *testing.T)         { testGemmNT(t, false) }
+func TestGemmNTPrefetch(t *testing.T) { testGemmNT(t, true) }
+
+// testGemmNT runs GemmNT, or GemmNTPrefetch (with an unrelated next of its own) when
+// prefetch is set, over gemmCases on guard pages.
+func testGemmNT(t *testing.T, prefetch bool) {
+	name := "GemmNT"
+	if prefetch {
+		name = "GemmNTPrefetch"
+	}
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rc, ra, rb, rn := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
 		for ci, c := range gemmCases(testing.Short()) {
@@ -132,28 +142,34 @@ func TestGemmNT(t *testing.T) {
 			av := testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda))
 			bv := testutil.Normals(rng, testutil.MatLen(c.n, c.k, ldb))
 			for _, p := range testutil.PlacesFor(ci) {
-				// GemmNTPrefetch too, with an unrelated next of its own.
-				for _, prefetch := range []bool{false, true} {
-					out, a, b := rc.F32(c.m*c.n, p, nil), ra.Copy(p, av), rb.Copy(p, bv)
-					if prefetch {
-						k.GemmNTPrefetch(out, a, b, rn.F32(len(bv), p, nil), c.m, c.n, c.k, c.lda, ldb)
-					} else {
-						k.GemmNT(out, a, b, c.m, c.n, c.k, c.lda, ldb)
-					}
-					for i := range c.m {
-						checkMatVec(t, "GemmNT", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
-							return av[i*c.lda : i*c.lda+c.k], bv[j*ldb : j*ldb+c.k]
-						})
-					}
-					require.True(t, rc.UntouchedF32(out), "GemmNT wrote outside c (%+v prefetch %v)", c, prefetch)
+				out, a, b := rc.F32(c.m*c.n, p, nil), ra.Copy(p, av), rb.Copy(p, bv)
+				if prefetch {
+					k.GemmNTPrefetch(out, a, b, rn.F32(len(bv), p, nil), c.m, c.n, c.k, c.lda, ldb)
+				} else {
+					k.GemmNT(out, a, b, c.m, c.n, c.k, c.lda, ldb)
 				}
+				for i := range c.m {
+					checkMatVec(t, name, out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
+						return av[i*c.lda : i*c.lda+c.k], bv[j*ldb : j*ldb+c.k]
+					})
+				}
+				require.True(t, rc.UntouchedF32(out), "%s wrote outside c (%+v)", name, c)
 			}
 		}
 	})
 }
 
-func TestGemmNN(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+func TestGemmNN(t *testing.T)    { testGemmNN(t, false) }
+func TestGemmNNAdd(t *testing.T) { testGemmNN(t, true) }
+
+// testGemmNN runs GemmNN, or GemmNNAdd when add is set, over gemmCases on guard pages,
+// on a c that starts from arbitrary values (GemmNN must overwrite them).
+func testGemmNN(t *testing.T, add bool) {
+	name := "GemmNN"
+	if add {
+		name = "GemmNNAdd"
+	}
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
 		for ci, c := range gemmCases(testing.Short()) {
@@ -166,28 +182,26 @@ func TestGemmNN(t *testing.T) {
 			row, col := make([]float32, c.k+1), make([]float32, c.k+1)
 			row[0] = 1
 			for _, p := range testutil.PlacesFor(ci) {
-				for _, add := range []bool{false, true} {
-					out := rc.F32(c.m*c.n, p, c0)
-					if add {
-						k.GemmNNAdd(out, ra.Copy(p, av), rb.Copy(p, bv), c.m, c.n, c.k, c.lda, ldb)
-					} else {
-						k.GemmNN(out, ra.Copy(p, av), rb.Copy(p, bv), c.m, c.n, c.k, c.lda, ldb)
-					}
-					for i := range c.m {
-						copy(row[1:], av[i*c.lda:i*c.lda+c.k])
-						checkMatVec(t, "GemmNN", out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
-							col[0] = 0
-							if add {
-								col[0] = c0[i*c.n+j]
-							}
-							for q := range c.k {
-								col[q+1] = bv[q*ldb+j]
-							}
-							return row, col
-						})
-					}
-					require.True(t, rc.UntouchedF32(out), "GemmNN wrote outside c (%+v add %v)", c, add)
+				out := rc.F32(c.m*c.n, p, c0)
+				if add {
+					k.GemmNNAdd(out, ra.Copy(p, av), rb.Copy(p, bv), c.m, c.n, c.k, c.lda, ldb)
+				} else {
+					k.GemmNN(out, ra.Copy(p, av), rb.Copy(p, bv), c.m, c.n, c.k, c.lda, ldb)
 				}
+				for i := range c.m {
+					copy(row[1:], av[i*c.lda:i*c.lda+c.k])
+					checkMatVec(t, name, out[i*c.n:(i+1)*c.n], func(j int) ([]float32, []float32) {
+						col[0] = 0
+						if add {
+							col[0] = c0[i*c.n+j]
+						}
+						for q := range c.k {
+							col[q+1] = bv[q*ldb+j]
+						}
+						return row, col
+					})
+				}
+				require.True(t, rc.UntouchedF32(out), "%s wrote outside c (%+v)", name, c)
 			}
 		}
 	})

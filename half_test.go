@@ -10,25 +10,51 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestHalfWidenAllValues widens all 65536 bit patterns, against both fences: every
-// Level must give the reference's bits exactly (widening is exact; NaNs come out quiet).
-func TestHalfWidenAllValues(t *testing.T) {
+// widening is one widening conversion: a Level's and the reference's.
+type widening struct {
+	name      string
+	got, want func(dst []float32, src []uint16)
+}
+
+func TestF16ToF32(t *testing.T) {
+	testWiden(t, func(k *mlasimd.Kernels) widening { return widening{"F16ToF32", k.F16ToF32, kernels.F16ToF32} })
+}
+
+func TestBF16ToF32(t *testing.T) {
+	testWiden(t, func(k *mlasimd.Kernels) widening { return widening{"BF16ToF32", k.BF16ToF32, kernels.BF16ToF32} })
+}
+
+// testWiden widens all 65536 bit patterns against both fences, then random words at
+// every length on guard pages: every Level must give the reference's bits exactly
+// (widening is exact; NaNs come out quiet).
+func testWiden(t *testing.T, conv func(k *mlasimd.Kernels) widening) {
 	all := make([]uint16, 1<<16)
 	for i := range all {
 		all[i] = uint16(i)
 	}
-	wantF16, wantBF16 := make([]float32, len(all)), make([]float32, len(all))
-	kernels.F16ToF32(wantF16, all)
-	kernels.BF16ToF32(wantBF16, all)
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		c := conv(k)
+		want := make([]float32, len(all))
+		c.want(want, all)
 		rs, rd := testutil.NewRegion(t, 2*len(all)), testutil.NewRegion(t, 4*len(all))
 		for _, p := range testutil.Fences {
 			got := rd.F32(len(all), p, nil)
-			k.F16ToF32(got, rs.U16(len(all), p, all))
-			requireSameBits(t, "F16ToF32", got, wantF16)
-			got = rd.F32(len(all), p, nil)
-			k.BF16ToF32(got, rs.U16(len(all), p, all))
-			requireSameBits(t, "BF16ToF32", got, wantBF16)
+			c.got(got, rs.U16(len(all), p, all))
+			requireSameBits(t, c.name, got, want)
+		}
+		rng := newRNG(t)
+		for _, n := range lengths() {
+			for _, p := range testutil.PlacesFor(n) {
+				sv := make([]uint16, n)
+				for i := range sv {
+					sv[i] = uint16(rng.Uint32())
+				}
+				src, dst := rs.U16(n, p, sv), rd.F32(n, p, nil)
+				c.got(dst, src)
+				c.want(want[:n], sv)
+				requireSameBits(t, c.name, dst, want[:n])
+				require.True(t, rd.UntouchedF32(dst), "%s wrote outside dst (n=%d)", c.name, n)
+			}
 		}
 	})
 }
@@ -42,37 +68,10 @@ func requireSameBits(t *testing.T, name string, got, want []float32) {
 	}
 }
 
-// TestHalfWidenBounds runs every length on guard pages.
-func TestHalfWidenBounds(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		rng := newRNG(t)
-		rs, rd := testutil.NewRegion(t, 2*maxLen), testutil.NewRegion(t, 4*maxLen)
-		for _, n := range lengths() {
-			for _, p := range testutil.PlacesFor(n) {
-				sv := make([]uint16, n)
-				for i := range sv {
-					sv[i] = uint16(rng.Uint32())
-				}
-				want := make([]float32, n)
-				for _, conv := range []struct {
-					name      string
-					got, want func(dst []float32, src []uint16)
-				}{{"F16ToF32", k.F16ToF32, kernels.F16ToF32}, {"BF16ToF32", k.BF16ToF32, kernels.BF16ToF32}} {
-					src, dst := rs.U16(n, p, sv), rd.F32(n, p, nil)
-					conv.got(dst, src)
-					conv.want(want, sv)
-					requireSameBits(t, conv.name, dst, want)
-					require.True(t, rd.UntouchedF32(dst), "%s wrote outside dst (n=%d)", conv.name, n)
-				}
-			}
-		}
-	})
-}
-
-// TestHalfNarrow checks rounding to nearest even against a float64 model, including
+// TestHalfNarrowRounding checks rounding to nearest even against a float64 model, including
 // ties, overflow to Inf, subnormal halves and NaN, and that widening inverts it.
 // Every call runs against both fences.
-func TestHalfNarrow(t *testing.T) {
+func TestHalfNarrowRounding(t *testing.T) {
 	cases := []struct {
 		in  float32
 		f16 uint16
@@ -82,7 +81,7 @@ func TestHalfNarrow(t *testing.T) {
 		{0x1p-24, 0x0001}, {0x1p-25, 0}, {0x1.8p-25, 0x0001}, {0x1p-14, 0x0400}, {0x1.ffcp-15, 0x0400},
 		{1 + 0x1p-11, 0x3c00}, {1 + 0x3p-11, 0x3c02}, // ties to even
 	}
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rh, rf := testutil.NewRegion(t, 2), testutil.NewRegion(t, 4)
 		// one narrows f with conv at both fences; they must agree.
 		one := func(conv func([]uint16, []float32), f float32) uint16 {
@@ -126,10 +125,29 @@ func TestHalfNarrow(t *testing.T) {
 	})
 }
 
-// TestHalfNarrowBounds narrows every length on guard pages: rounding to nearest even
-// leaves one right answer, the reference's bits, except for a NaN's payload.
-func TestHalfNarrowBounds(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+// narrowing is one narrowing conversion: a Level's, the reference's, and the
+// exponent field of the format's NaN.
+type narrowing struct {
+	name      string
+	got, want func(dst []uint16, src []float32)
+	nan       uint16
+}
+
+func TestF32ToF16(t *testing.T) {
+	testNarrow(t, func(k *mlasimd.Kernels) narrowing { return narrowing{"F32ToF16", k.F32ToF16, kernels.F32ToF16, 0x7c00} })
+}
+
+func TestF32ToBF16(t *testing.T) {
+	testNarrow(t, func(k *mlasimd.Kernels) narrowing {
+		return narrowing{"F32ToBF16", k.F32ToBF16, kernels.F32ToBF16, 0x7f80}
+	})
+}
+
+// testNarrow narrows every length on guard pages: rounding to nearest even leaves one
+// right answer, the reference's bits, except for a NaN's payload.
+func testNarrow(t *testing.T, conv func(k *mlasimd.Kernels) narrowing) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		c := conv(k)
 		rng := newRNG(t)
 		rd, rs := testutil.NewRegion(t, 2*maxLen), testutil.NewRegion(t, 4*maxLen)
 		want := make([]uint16, maxLen)
@@ -141,25 +159,19 @@ func TestHalfNarrowBounds(t *testing.T) {
 						sv[i] = math.Float32frombits(rng.Uint32())
 					}
 				}
-				for _, conv := range []struct {
-					name      string
-					got, want func(dst []uint16, src []float32)
-					nan       uint16 // the exponent of a NaN
-				}{{"F32ToF16", k.F32ToF16, kernels.F32ToF16, 0x7c00}, {"F32ToBF16", k.F32ToBF16, kernels.F32ToBF16, 0x7f80}} {
-					dst := rd.U16(n, p, nil)
-					conv.got(dst, rs.F32(n, p, sv))
-					conv.want(want[:n], sv)
-					for i, h := range dst {
-						if sv[i] != sv[i] {
-							if h&conv.nan != conv.nan || h&^(0x8000|conv.nan) == 0 {
-								require.Failf(t, conv.name, "NaN gave %#04x", h)
-							}
-						} else if h != want[i] {
-							require.Failf(t, conv.name, "%v (bits %#x): got %#04x, want %#04x", sv[i], math.Float32bits(sv[i]), h, want[i])
+				dst := rd.U16(n, p, nil)
+				c.got(dst, rs.F32(n, p, sv))
+				c.want(want[:n], sv)
+				for i, h := range dst {
+					if sv[i] != sv[i] {
+						if h&c.nan != c.nan || h&^(0x8000|c.nan) == 0 {
+							require.Failf(t, c.name, "NaN gave %#04x", h)
 						}
+					} else if h != want[i] {
+						require.Failf(t, c.name, "%v (bits %#x): got %#04x, want %#04x", sv[i], math.Float32bits(sv[i]), h, want[i])
 					}
-					require.True(t, rd.UntouchedU16(dst), "%s wrote outside dst (n=%d)", conv.name, n)
 				}
+				require.True(t, rd.UntouchedU16(dst), "%s wrote outside dst (n=%d)", c.name, n)
 			}
 		}
 	})

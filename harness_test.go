@@ -4,24 +4,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/testutil"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }
-
-// forEachLevel runs f once per Level available here, as a subtest named after it.
-// A run with MLASIMD_REQUIRE_ISA set (the emulated arm64 and AVX-512 runs) tests only
-// that Level: the others are tested natively, and emulators are slow.
-func forEachLevel(t *testing.T, f func(t *testing.T, k *mlasimd.Kernels)) {
-	for _, l := range testutil.Levels() {
-		k, ok := mlasimd.Impl(l)
-		if !ok {
-			t.Fatalf("Available lists %s but Impl does not give it", l)
-		}
-		t.Run(l.String(), func(t *testing.T) { f(t, k) })
-	}
-}
 
 // maxLen is the longest vector tested: every length up to it runs, so every unrolled
 // loop, single-vector loop and tail of every width meets every remainder.

@@ -9,18 +9,17 @@ import (
 	"github.com/mlasimd/mlasimd/kernels"
 )
 
-// routines is one Level's set of raw kernels. They trust their arguments: every
-// length has been checked by the Kernels method that calls them.
+// routines is one Level's kernels, one per Kernels method and with its semantics.
+// They trust their arguments: every length has been checked by the Kernels method
+// that calls them. An assembly Level's come from compose, which makes every
+// size-dependent choice.
 type routines struct {
-	dot        func(a, b []float32) float32
-	axpy       func(alpha float32, x, y []float32)
-	gemv       func(y, w, x []float32)
-	gemvCold   func(y, w, x []float32) // gemv for a W streamed from memory
-	gemvT      func(y, w, x []float32)
-	gemvTCold  func(y, w, x []float32) // gemvT for a W streamed from memory
-	downUp     func(y, latent, down, up, x []float32)
-	downUpCold func(y, latent, down, up, x []float32) // downUp for matrices streamed from memory
-	gemmNT     func(c, a, b []float32, m, n, k, lda, ldb int)
+	dot    func(a, b []float32) float32
+	axpy   func(alpha float32, x, y []float32)
+	gemv   func(y, w, x []float32)
+	gemvT  func(y, w, x []float32)
+	downUp func(y, latent, down, up, x []float32)
+	gemmNT func(c, a, b []float32, m, n, k, lda, ldb int)
 	// gemmNTPrefetch is gemmNT whose last block prefetches next.
 	gemmNTPrefetch func(c, a, b, next []float32, m, n, k, lda, ldb int)
 	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb int)
@@ -44,6 +43,7 @@ type routines struct {
 // active one.
 type Kernels struct {
 	level dispatch.Level
+	p     primitives // an assembly Level's routines, as registered (zero for Generic)
 	r     routines
 }
 
@@ -65,10 +65,11 @@ var implemented = map[dispatch.Level]*Kernels{
 	dispatch.Generic: {level: dispatch.Generic, r: genericRoutines},
 }
 
-// register adds Level l; the per-architecture files call it from package variable
-// initializers, which all run before init selects the active Level.
-func register(l dispatch.Level, r routines) bool {
-	implemented[l] = &Kernels{level: l, r: r}
+// register adds assembly Level l with its routines; the generated impl_<arch>.go
+// files call it from package variable initializers, which all run before init
+// selects the active Level.
+func register(l dispatch.Level, p primitives) bool {
+	implemented[l] = &Kernels{level: l, p: p, r: p.compose()}
 	return true
 }
 
@@ -133,7 +134,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
-	gemv: kernels.Gemv, gemvCold: kernels.Gemv, gemvT: kernels.GemvT, gemvTCold: kernels.GemvT, downUp: kernels.DownUp, downUpCold: kernels.DownUp,
+	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats, onlineSoftmax: kernels.OnlineSoftmax,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

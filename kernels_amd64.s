@@ -703,9 +703,9 @@ gemv_done_45:
 	VZEROUPPER
 	RET
 
-// func gemvPrefetchAVX2(y []float32, w []float32, x []float32, next []float32)
+// func gemvStreamAVX2(y []float32, w []float32, x []float32, next []float32)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·gemvPrefetchAVX2(SB), NOSPLIT, $0-96
+TEXT ·gemvStreamAVX2(SB), NOSPLIT, $0-96
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ w_base+24(FP), DX
@@ -1551,9 +1551,9 @@ gemv_done_116:
 	VZEROUPPER
 	RET
 
-// func downUpPrefetchAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
+// func downUpStreamAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·downUpPrefetchAVX2(SB), NOSPLIT, $0-120
+TEXT ·downUpStreamAVX2(SB), NOSPLIT, $0-120
 	MOVQ latent_base+24(FP), AX
 	MOVQ latent_len+32(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -2898,9 +2898,9 @@ rowtile_next_186:
 	VZEROUPPER
 	RET
 
-// func gemmNNAVX2(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+// func gemmNNAddAVX2(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, FMA3
-TEXT ·gemmNNAVX2(SB), NOSPLIT, $16-120
+TEXT ·gemmNNAddAVX2(SB), NOSPLIT, $16-120
 	MOVQ $0x00000000, (SP)
 
 rowtile_201:
@@ -5097,9 +5097,9 @@ gemv_done_324:
 	VZEROUPPER
 	RET
 
-// func gemvPrefetchAVX512(y []float32, w []float32, x []float32, next []float32)
+// func gemvStreamAVX512(y []float32, w []float32, x []float32, next []float32)
 // Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
-TEXT ·gemvPrefetchAVX512(SB), NOSPLIT, $0-96
+TEXT ·gemvStreamAVX512(SB), NOSPLIT, $0-96
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ w_base+24(FP), DX
@@ -6035,9 +6035,9 @@ gemv_done_395:
 	VZEROUPPER
 	RET
 
-// func downUpPrefetchAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
+// func downUpStreamAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
 // Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
-TEXT ·downUpPrefetchAVX512(SB), NOSPLIT, $0-120
+TEXT ·downUpStreamAVX512(SB), NOSPLIT, $0-120
 	MOVQ latent_base+24(FP), AX
 	MOVQ latent_len+32(FP), CX
 	MOVQ x_base+96(FP), DX
@@ -7592,9 +7592,9 @@ rowtile_next_481:
 	VZEROUPPER
 	RET
 
-// func gemmNNAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+// func gemmNNAddAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512F
-TEXT ·gemmNNAVX512(SB), NOSPLIT, $16-120
+TEXT ·gemmNNAddAVX512(SB), NOSPLIT, $16-120
 	MOVQ $0x00000000, (SP)
 
 rowtile_496:

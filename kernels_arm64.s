@@ -1281,17 +1281,17 @@ part124:
 done119:
 	RET
 
-// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.
-TEXT ·gemmNTNEON(SB), NOSPLIT, $0-120
+// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc; next is a prefetch hint.
+TEXT ·gemmNTNEON(SB), NOSPLIT, $0-144
 	MOVD c_base+0(FP), R10
 	MOVD a_base+24(FP), R9
 	MOVD b_base+48(FP), R2
-	MOVD m+72(FP), R3
-	MOVD n+80(FP), R4
-	MOVD k+88(FP), R5
-	MOVD lda+96(FP), R6
-	MOVD ldb+104(FP), R7
-	MOVD ldc+112(FP), R8
+	MOVD m+96(FP), R3
+	MOVD n+104(FP), R4
+	MOVD k+112(FP), R5
+	MOVD lda+120(FP), R6
+	MOVD ldb+128(FP), R7
+	MOVD ldc+136(FP), R8
 	LSL $2, R6, R6
 	LSL $2, R7, R7
 	LSL $2, R8, R8
@@ -1785,8 +1785,8 @@ even157:
 done147:
 	RET
 
-// gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
-TEXT ·gemmNNNEON(SB), NOSPLIT, $0-120
+// gemmNNAdd computes c += A B (see mlasimd.GemmNNAdd); c has row stride ldc.
+TEXT ·gemmNNAddNEON(SB), NOSPLIT, $0-120
 	MOVD c_base+0(FP), R10
 	MOVD a_base+24(FP), R9
 	MOVD b_base+48(FP), R2

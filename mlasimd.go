@@ -27,19 +27,21 @@ func Dot(a, b []float32) float32 { return table().Dot(a, b) }
 func Axpy(alpha float32, x, y []float32) { table().Axpy(alpha, x, y) }
 
 // Gemv computes y = W x, where W is row-major with len(y) rows and len(x) columns.
-// From 1 MiB, W is taken to come from memory: the assembly Levels then prefetch its
-// rows ahead of the arithmetic (and may prefetch up to four rows past len(w) that lie
-// within cap(w); a prefetch is a hint, never a read the program can observe).
+// From 1 MiB, W is taken to stream from DRAM: the assembly Levels then run their
+// streaming routines, which prefetch its rows ahead of the arithmetic (and may
+// prefetch up to four rows past len(w) that lie within cap(w); a prefetch is a hint,
+// never a read the program can observe).
 func Gemv(y, w, x []float32) { table().Gemv(y, w, x) }
 
 // GemvT computes y = Wᵀ x, where W is row-major with len(x) rows and len(y) columns.
-// From 1 MiB the assembly Levels read W row by row, prefetching ahead, as Gemv does.
+// The assembly Levels read a W larger than 256 KiB row by row, as the reference sums,
+// and from 1 MiB stream it, prefetching ahead as Gemv does.
 func GemvT(y, w, x []float32) { table().GemvT(y, w, x) }
 
 // DownUp computes the low-rank projection latent = Down x, y = Up latent in one call.
 // Down is len(latent) x len(x) and Up is len(y) x len(latent). The latent is left in
 // its slice for the caller to cache. From 1 MiB (both matrices together) the assembly
-// Levels prefetch rows ahead, as Gemv does.
+// Levels stream them, prefetching rows ahead as Gemv does.
 func DownUp(y, latent, down, up, x []float32) { table().DownUp(y, latent, down, up, x) }
 
 // GemmNT computes c = A Bᵀ (c is m x n): c[i*n+j] = Σ_p a[i*lda+p]·b[j*ldb+p], with A

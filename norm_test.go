@@ -10,7 +10,7 @@ import (
 
 // TestRMSNorm checks every length against testutil.CheckRMSNorm's bound.
 func TestRMSNorm(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rd, rx, rw := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
@@ -35,7 +35,7 @@ func TestRMSNorm(t *testing.T) {
 // TestLayerNorm checks every length, with and without bias, against
 // testutil.CheckLayerNorm's bound.
 func TestLayerNorm(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rd, rx := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)
 		rw, rb := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 4*maxLen)

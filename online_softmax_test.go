@@ -16,7 +16,7 @@ import (
 // checks every row against the float64 oracle.
 func TestOnlineSoftmax(t *testing.T) {
 	inf := float32(math.Inf(1))
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rs, rm, rl, rc := testutil.NewRegion(t, 4*17*100), testutil.NewRegion(t, 4*17), testutil.NewRegion(t, 4*17), testutil.NewRegion(t, 4*17)
 		for _, rows := range []int{1, 3, 16, 17} {
@@ -60,7 +60,7 @@ func TestOnlineSoftmax(t *testing.T) {
 // TestOnlineSoftmaxSpecialRows pins the documented special rows, against both fences.
 func TestOnlineSoftmaxSpecialRows(t *testing.T) {
 	inf, nan := float32(math.Inf(1)), float32(math.NaN())
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rs, rm, rl, rc := testutil.NewRegion(t, 4*33), testutil.NewRegion(t, 4), testutil.NewRegion(t, 4), testutil.NewRegion(t, 4)
 		// fold folds the row x into the state (m0, l0) at each fence and checks what
 		// it gives.
@@ -116,7 +116,7 @@ func TestOnlineSoftmaxSpecialRows(t *testing.T) {
 // to T carries, each within ExpRelErr plus one rounding of the product, on the
 // numerator and as many on the normalizer, whose sum takes γ(n+2T); and one division.
 func TestOnlineSoftmaxMatchesSoftmax(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		const n, tile, scale = 1000, 64, 0.3
 		const tiles = (n + tile - 1) / tile

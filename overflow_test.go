@@ -42,7 +42,7 @@ func gemmKernels(k *mlasimd.Kernels) []struct {
 // must keep its values.
 func TestGemmShapeOverflow(t *testing.T) {
 	const big = 1 << 62
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rc, ra, rb := testutil.NewRegion(t, 64), testutil.NewRegion(t, 64), testutil.NewRegion(t, 64)
 		for _, g := range gemmKernels(k) {
 			cases := []struct {
@@ -51,7 +51,7 @@ func TestGemmShapeOverflow(t *testing.T) {
 				m, n, kk, lda, ldb int
 				msg                string
 			}{
-				// The example: m*n = (2^62+4)*4 wraps to 16, (m-1)*lda+k to 13.
+				// m*n = (2^62+4)*4 wraps to 16, (m-1)*lda+k to 13: both look in bounds.
 				{"m*n", 16, 16, 4, big + 4, 4, 1, 4, 4, fmt.Sprintf("len(c)=16, want m*n=%d*4=overflow", big+4)},
 				// (m-1)*lda + k = 4*2^62 + 1 wraps to 1.
 				{"lda", 5, 1, 5, 5, 1, 1, big, 1, fmt.Sprintf("len(a)=1 lda=%d too small for 5x1", big)},
@@ -101,7 +101,7 @@ func TestGemmShapeOverflow(t *testing.T) {
 // stride points at (the operands are flush against guard pages).
 func TestGemmHugeStrides(t *testing.T) {
 	const big = 1 << 62
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rc, ra, rb := testutil.NewRegion(t, 64), testutil.NewRegion(t, 64), testutil.NewRegion(t, 64)
 		tail := testutil.Place{Tail: true}
 		for _, g := range gemmKernels(k) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd/dispatch"
+	"github.com/mlasimd/mlasimd/internal/spec"
 	"github.com/stretchr/testify/require"
 )
 
@@ -57,4 +58,23 @@ func TestRoutinesNeedOnlyTheirTier(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRequiresMatchSpec: each TEXT block's "// Requires:" line is the feature set the
+// spec gives the routine at its ISA, and every amd64 routine of the spec has one.
+func TestRequiresMatchSpec(t *testing.T) {
+	src, err := os.ReadFile("kernels_amd64.s")
+	require.NoError(t, err)
+	fn := regexp.MustCompile(`(?m)^// func (\w+)\(.*\n// Requires: (.*)\n`)
+	got := map[string]string{}
+	for _, m := range fn.FindAllStringSubmatch(string(src), -1) {
+		got[m[1]] = m[2]
+	}
+	want := map[string]string{}
+	for _, isa := range []spec.ISA{spec.AVX2, spec.AVX512} {
+		for _, r := range spec.ForISA(isa) {
+			want[r.Name+isa.Name] = strings.Join(r.Needs[isa], ", ")
+		}
+	}
+	require.Equal(t, want, got)
 }

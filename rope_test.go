@@ -18,39 +18,37 @@ func angles(rng interface{ Float64() float64 }, h int) (cos, sin []float32) {
 	return cos, sin
 }
 
-// TestRoPE runs both layouts at every length on guard pages; pair(i, h) gives the
-// indices of the pair that angle i rotates.
 func TestRoPE(t *testing.T) {
-	layouts := []struct {
-		name string
-		run  func(k *mlasimd.Kernels, x, c, s []float32)
-		pair func(i, h int) (int, int)
-	}{
-		{"RoPE", (*mlasimd.Kernels).RoPE, func(i, h int) (int, int) { return 2 * i, 2*i + 1 }},
-		{"RoPEHalf", (*mlasimd.Kernels).RoPEHalf, func(i, h int) (int, int) { return i, i + h }},
-	}
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testRotation(t, "RoPE", (*mlasimd.Kernels).RoPE, func(i, h int) (int, int) { return 2 * i, 2*i + 1 })
+}
+
+func TestRoPEHalf(t *testing.T) {
+	testRotation(t, "RoPEHalf", (*mlasimd.Kernels).RoPEHalf, func(i, h int) (int, int) { return i, i + h })
+}
+
+// testRotation runs one layout at every length on guard pages; pair(i, h) gives the
+// indices of the pair that angle i rotates.
+func testRotation(t *testing.T, name string, run func(k *mlasimd.Kernels, x, c, s []float32), pair func(i, h int) (int, int)) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rx, rc, rs := testutil.NewRegion(t, 4*maxLen), testutil.NewRegion(t, 2*maxLen), testutil.NewRegion(t, 2*maxLen)
-		for _, layout := range layouts {
-			for _, n := range lengths() {
-				h := n / 2
-				for _, p := range testutil.PlacesFor(n) {
-					cv, sv := angles(rng, h)
-					xv := testutil.Normals(rng, 2*h)
-					x, c, s := rx.F32(2*h, p, xv), rc.F32(h, p, cv), rs.F32(h, p, sv)
-					layout.run(k, x, c, s)
-					for i := range h {
-						lo, hi := layout.pair(i, h)
-						if err := testutil.CheckRotation(x[lo], xv[lo], xv[hi], cv[i], sv[i], -1); err != nil {
-							require.Fail(t, layout.name, err.Error())
-						}
-						if err := testutil.CheckRotation(x[hi], xv[lo], xv[hi], sv[i], cv[i], +1); err != nil {
-							require.Fail(t, layout.name, err.Error())
-						}
+		for _, n := range lengths() {
+			h := n / 2
+			for _, p := range testutil.PlacesFor(n) {
+				cv, sv := angles(rng, h)
+				xv := testutil.Normals(rng, 2*h)
+				x, c, s := rx.F32(2*h, p, xv), rc.F32(h, p, cv), rs.F32(h, p, sv)
+				run(k, x, c, s)
+				for i := range h {
+					lo, hi := pair(i, h)
+					if err := testutil.CheckRotation(x[lo], xv[lo], xv[hi], cv[i], sv[i], -1); err != nil {
+						require.Fail(t, name, err.Error())
 					}
-					require.True(t, rx.UntouchedF32(x), "%s wrote outside x (h=%d)", layout.name, h)
+					if err := testutil.CheckRotation(x[hi], xv[lo], xv[hi], sv[i], cv[i], +1); err != nil {
+						require.Fail(t, name, err.Error())
+					}
 				}
+				require.True(t, rx.UntouchedF32(x), "%s wrote outside x (h=%d)", name, h)
 			}
 		}
 	})
@@ -60,7 +58,7 @@ func TestRoPE(t *testing.T) {
 // interleaved pairs equals de-interleaving, rotating half-split pairs, and
 // re-interleaving.
 func TestRoPELayoutsAgree(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		cv, sv := angles(rng, 32)
 		xv := testutil.Normals(rng, 64)

@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
 // TestShapeMismatchPanics: every kernel given mismatched lengths panics with a message
 // that names it and the sizes, before touching memory (the output keeps its values).
 func TestShapeMismatchPanics(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		f := func(n int) []float32 {
 			s := make([]float32, n)
 			for i := range s {

@@ -9,14 +9,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSoftmax(t *testing.T) {
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+func TestSoftmax(t *testing.T)      { testSoftmax(t, false) }
+func TestSoftmaxStats(t *testing.T) { testSoftmax(t, true) }
+
+// testSoftmax runs Softmax, or SoftmaxStats when stats is set, at every length on
+// guard pages, over spreads whose tails reach the cutoff and rows with masked (-Inf)
+// positions.
+func testSoftmax(t *testing.T, stats bool) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		r := testutil.NewRegion(t, 4*maxLen)
 		for _, n := range lengths() {
 			for pi, p := range testutil.PlacesFor(n) {
 				xv := make([]float32, n)
-				spread := []float64{1, 20, 300}[(n+pi)%3] // up to spreads whose tails reach the cutoff
+				spread := []float64{1, 20, 300}[(n+pi)%3]
 				for i := range xv {
 					xv[i] = float32((rng.Float64() - 0.5) * spread)
 					if i%17 == 5 {
@@ -25,7 +31,7 @@ func TestSoftmax(t *testing.T) {
 				}
 				scale := []float32{1, 0.1147, -0.5, 3}[(n+pi)%4]
 				x := r.F32(n, p, xv)
-				if (n+pi)%2 == 0 {
+				if !stats {
 					k.Softmax(x, scale)
 				} else {
 					m, sum := k.SoftmaxStats(x, scale)
@@ -53,7 +59,7 @@ func TestSoftmax(t *testing.T) {
 // both fences.
 func TestSoftmaxSpecialRows(t *testing.T) {
 	inf, nan := float32(math.Inf(1)), float32(math.NaN())
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		r := testutil.NewRegion(t, 4*100)
 		softmax := func(row []float32, scale float32, check func(x []float32)) {
 			t.Helper()
@@ -110,7 +116,7 @@ func TestSoftmaxSpecialRows(t *testing.T) {
 // element. Every row runs against both fences.
 func TestSoftmaxStatsSpecialRows(t *testing.T) {
 	inf, nan := float32(math.Inf(1)), float32(math.NaN())
-	forEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		r := testutil.NewRegion(t, 4*33)
 		stats := func(row []float32, scale float32) (m, sum [2]float32) {
 			for i, p := range testutil.Fences {

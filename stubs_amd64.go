@@ -44,17 +44,17 @@ func affineAVX2(dst []float32, x []float32, w []float32, b []float32, mean float
 //go:noescape
 func gemvAVX2(y []float32, w []float32, x []float32)
 
-// gemvPrefetch computes y = W x like gemv, prefetching the next rows of W and then next.
+// gemvStream computes y = W x like gemv for a W streamed from DRAM, prefetching the next rows of W and then next.
 //
 //go:noescape
-func gemvPrefetchAVX2(y []float32, w []float32, x []float32, next []float32)
+func gemvStreamAVX2(y []float32, w []float32, x []float32, next []float32)
 
 // gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.
 //
 //go:noescape
 func gemvTAVX2(y []float32, w []float32, x []float32)
 
-// gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)), prefetching the rows ahead and then next.
+// gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)) for a W streamed from DRAM, prefetching the rows ahead and then next.
 //
 //go:noescape
 func gemvTStreamAVX2(y []float32, w []float32, x []float32, next []float32)
@@ -64,20 +64,20 @@ func gemvTStreamAVX2(y []float32, w []float32, x []float32, next []float32)
 //go:noescape
 func downUpAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
-// downUpPrefetch computes latent = Down x, then y = Up latent, prefetching rows ahead like gemvPrefetch.
+// downUpStream computes latent = Down x, then y = Up latent, for matrices streamed from DRAM, prefetching rows ahead like gemvStream.
 //
 //go:noescape
-func downUpPrefetchAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
+func downUpStreamAVX2(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
-// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.
+// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc; next is a prefetch hint.
 //
 //go:noescape
 func gemmNTAVX2(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
-// gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
+// gemmNNAdd computes c += A B (see mlasimd.GemmNNAdd); c has row stride ldc.
 //
 //go:noescape
-func gemmNNAVX2(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+func gemmNNAddAVX2(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
 // exp computes dst = e^x (see kernels.Exp); len(dst) >= len(x).
 //
@@ -154,17 +154,17 @@ func affineAVX512(dst []float32, x []float32, w []float32, b []float32, mean flo
 //go:noescape
 func gemvAVX512(y []float32, w []float32, x []float32)
 
-// gemvPrefetch computes y = W x like gemv, prefetching the next rows of W and then next.
+// gemvStream computes y = W x like gemv for a W streamed from DRAM, prefetching the next rows of W and then next.
 //
 //go:noescape
-func gemvPrefetchAVX512(y []float32, w []float32, x []float32, next []float32)
+func gemvStreamAVX512(y []float32, w []float32, x []float32, next []float32)
 
 // gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.
 //
 //go:noescape
 func gemvTAVX512(y []float32, w []float32, x []float32)
 
-// gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)), prefetching the rows ahead and then next.
+// gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)) for a W streamed from DRAM, prefetching the rows ahead and then next.
 //
 //go:noescape
 func gemvTStreamAVX512(y []float32, w []float32, x []float32, next []float32)
@@ -174,25 +174,25 @@ func gemvTStreamAVX512(y []float32, w []float32, x []float32, next []float32)
 //go:noescape
 func downUpAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
-// downUpPrefetch computes latent = Down x, then y = Up latent, prefetching rows ahead like gemvPrefetch.
+// downUpStream computes latent = Down x, then y = Up latent, for matrices streamed from DRAM, prefetching rows ahead like gemvStream.
 //
 //go:noescape
-func downUpPrefetchAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
+func downUpStreamAVX512(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
-// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.
+// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc; next is a prefetch hint.
 //
 //go:noescape
 func gemmNTAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
-// gemmNTAdd computes c += A Bᵀ; c has row stride ldc. It prefetches next.
+// gemmNTAdd computes c += A Bᵀ; c has row stride ldc; next is a prefetch hint.
 //
 //go:noescape
 func gemmNTAddAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
-// gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
+// gemmNNAdd computes c += A B (see mlasimd.GemmNNAdd); c has row stride ldc.
 //
 //go:noescape
-func gemmNNAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+func gemmNNAddAVX512(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
 // exp computes dst = e^x (see kernels.Exp); len(dst) >= len(x).
 //

@@ -54,15 +54,15 @@ func gemvTNEON(y []float32, w []float32, x []float32)
 //go:noescape
 func downUpNEON(y []float32, latent []float32, down []float32, up []float32, x []float32)
 
-// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.
+// gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc; next is a prefetch hint.
 //
 //go:noescape
-func gemmNTNEON(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+func gemmNTNEON(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
-// gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.
+// gemmNNAdd computes c += A B (see mlasimd.GemmNNAdd); c has row stride ldc.
 //
 //go:noescape
-func gemmNNNEON(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
+func gemmNNAddNEON(c []float32, a []float32, b []float32, m int, n int, k int, lda int, ldb int, ldc int)
 
 // exp computes dst = e^x (see kernels.Exp); len(dst) >= len(x).
 //

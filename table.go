@@ -1,22 +1,11 @@
 package mlasimd
 
-import (
-	"github.com/mlasimd/mlasimd/internal/tuning"
-	"github.com/mlasimd/mlasimd/kernels"
-)
+import "github.com/mlasimd/mlasimd/kernels"
 
 // The checked entry points of a Level's table. Each validates the shapes with the
 // same checks as package kernels (so every Level panics with the same message), then
-// runs the Level's routine. The package-level functions in mlasimd.go document the
-// semantics.
-
-// gemvChunkFloats bounds how much of W one assembly call reads: assembly is never
-// preempted, so a long call would hold up the garbage collector's stop-the-world.
-const gemvChunkFloats = 1 << 16
-
-// chunkRows is how many rows of n > 0 columns make one call's share of W: a multiple
-// of four (the row blocks), at least one block.
-func chunkRows(n int) int { return max(4, gemvChunkFloats/n&^3) }
+// calls the Level's routine; the size-dependent choices are compose's. The
+// package-level functions in mlasimd.go document the semantics.
 
 func (k *Kernels) Dot(a, b []float32) float32 {
 	kernels.CheckSameLen("Dot", len(a), len(b))
@@ -30,36 +19,16 @@ func (k *Kernels) Axpy(alpha float32, x, y []float32) {
 
 func (k *Kernels) Gemv(y, w, x []float32) {
 	kernels.CheckGemv("Gemv", len(w), len(y), len(x))
-	n := len(x)
-	rows := len(y)
-	if n > 0 {
-		rows = chunkRows(n)
-	}
-	gemv := k.rt().gemv
-	if len(w) >= tuning.ColdFloats() {
-		gemv = k.rt().gemvCold
-	}
-	for r0 := 0; r0 < len(y); r0 += rows {
-		r1 := min(r0+rows, len(y))
-		gemv(y[r0:r1], w[r0*n:r1*n], x)
-	}
+	k.rt().gemv(y, w, x)
 }
 
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
-	if len(w) >= tuning.ColdFloats() {
-		k.rt().gemvTCold(y, w, x)
-		return
-	}
 	k.rt().gemvT(y, w, x)
 }
 
 func (k *Kernels) DownUp(y, latent, down, up, x []float32) {
 	kernels.CheckDownUp(len(y), len(latent), len(down), len(up), len(x))
-	if len(down)+len(up) >= tuning.ColdFloats() {
-		k.rt().downUpCold(y, latent, down, up, x)
-		return
-	}
 	k.rt().downUp(y, latent, down, up, x)
 }
 

@@ -59,12 +59,12 @@ func Cases(big bool) []Case {
 				w, x, y = RandVec(m*n), RandVec(n), make([]float32, m)
 			}
 		}
-		cs = append(cs, Case{"Gemv", shape(m, n), bytes, flops,
-			func() func(k *mlasimd.Kernels) {
+		cs = append(cs, Case{Kernel: "Gemv", Shape: shape(m, n), Bytes: bytes, Flops: flops,
+			Setup: func() func(k *mlasimd.Kernels) {
 				alloc()
 				return func(k *mlasimd.Kernels) { k.Gemv(y, w, x) }
 			},
-			func() func() {
+			Gonum: func() func() {
 				alloc()
 				a := blas32.General{Rows: m, Cols: n, Stride: n, Data: w}
 				vx, vy := blas32.Vector{N: n, Inc: 1, Data: x}, blas32.Vector{N: m, Inc: 1, Data: y}
@@ -97,6 +97,14 @@ func Cases(big bool) []Case {
 				Setup: func() func(k *mlasimd.Kernels) {
 					q, cache, scores := RandVec(heads*width), RandVec(s*width), make([]float32, heads*s)
 					return func(k *mlasimd.Kernels) { k.GemmNT(scores, q, cache, heads, s, width, width, width) }
+				}},
+			// As the decode calls it: the cache rows of the next tile stream in
+			// meanwhile, so the bytes count them too.
+			Case{Kernel: "GemmNTPrefetch", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, s, width),
+				Bytes: 4 * float64(2*s*width+heads*width+heads*s), Flops: 2 * float64(heads*s*width),
+				Setup: func() func(k *mlasimd.Kernels) {
+					q, cache, next, scores := RandVec(heads*width), RandVec(s*width), RandVec(s*width), make([]float32, heads*s)
+					return func(k *mlasimd.Kernels) { k.GemmNTPrefetch(scores, q, cache, next, heads, s, width, width, width) }
 				}},
 			Case{Kernel: "GemmNN", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, latent, s),
 				Bytes: 4 * float64(s*latent+heads*s+heads*latent), Flops: 2 * float64(heads*s*latent),
@@ -140,7 +148,7 @@ func vectorCases(n int) []Case {
 				return func(k *mlasimd.Kernels) { run(k, x, y, w) }
 			}}
 	}
-	half := make([]uint16, n)
+	half, narrow := make([]uint16, n), make([]uint16, n)
 	for i := range half {
 		half[i] = uint16(i)&0x3fff | 0x3000
 	}
@@ -151,11 +159,14 @@ func vectorCases(n int) []Case {
 		// Softmax runs in place over a copy of its input: 8 bytes for the copy, 16
 		// for the kernel's passes.
 		vec("Softmax", 24, 24, func(k *mlasimd.Kernels, x, y, _ []float32) { copy(y, x); k.Softmax(y, 0.125) }),
+		vec("SoftmaxStats", 24, 24, func(k *mlasimd.Kernels, x, y, _ []float32) { copy(y, x); k.SoftmaxStats(y, 0.125) }),
 		vec("RoPE", 12, 3, func(k *mlasimd.Kernels, x, y, _ []float32) { k.RoPE(y, x[:n/2], x[n/2:]) }),
 		vec("RoPEHalf", 12, 3, func(k *mlasimd.Kernels, x, y, _ []float32) { k.RoPEHalf(y, x[:n/2], x[n/2:]) }),
 		vec("RMSNorm", 16, 4, func(k *mlasimd.Kernels, x, y, w []float32) { k.RMSNorm(y, x, w, 1e-6) }),
 		vec("LayerNorm", 24, 7, func(k *mlasimd.Kernels, x, y, w []float32) { k.LayerNorm(y, x, w, w, 1e-6) }),
 		vec("F16ToF32", 6, 0, func(k *mlasimd.Kernels, _, y, _ []float32) { k.F16ToF32(y, half) }),
 		vec("BF16ToF32", 6, 0, func(k *mlasimd.Kernels, _, y, _ []float32) { k.BF16ToF32(y, half) }),
+		vec("F32ToF16", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToF16(narrow, x) }),
+		vec("F32ToBF16", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToBF16(narrow, x) }),
 	}
 }

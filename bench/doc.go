@@ -1,11 +1,17 @@
 // Package bench holds mlasimd's benchmarks: every kernel at every Level available on
 // the machine, side by side in one process, with gonum and the generic kernels as
-// baselines, and the MLA decode step. Run them with
+// baselines, and the MLA decode step. It is a module of its own, so that gonum and
+// its plotting stay out of mlasimd's dependencies. Run them with
 //
-//	go test -run '^$' -bench . ./bench
+//	go test -run '^$' -bench . .
 //
-// Sub-benchmarks are named ISA=<level>/shape=<MxN> or ISA=<level>/n=<len>, so
-// benchstat can compare Levels or runs. Each reports GB/s (bytes the kernel must
-// move) and GFLOP/s. The report command (bench/report) prints the same figures as
-// tables next to the machine's measured limits.
+// Cases is the one list of what is measured, each Case named after its kernel (the
+// method of mlasimd.Kernels); BenchmarkX runs the Cases of kernel X and fails if there
+// are none, so a misspelt name cannot pass for a benchmark, and the root package's
+// TestFamilies checks that every kernel has both. Sub-benchmarks are named
+// ISA=<level>/shape=<MxN> or ISA=<level>/n=<len>, as the tests name their per-Level
+// subtests, so benchstat can compare Levels or runs. Each reports GB/s (bytes the
+// kernel must move) and GFLOP/s. The report command (bench/report) runs the same
+// Cases and prints them as tables next to the machine's measured limits; the demo
+// command (bench/demo) is what `make run` starts.
 package bench

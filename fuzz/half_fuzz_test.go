@@ -23,7 +23,7 @@ func fuzzWiden(t *testing.T, data []byte, name string) {
 	}
 	ref(want, src)
 	rs, rd := testutil.NewRegion(t, 2*n), testutil.NewRegion(t, 4*n)
-	for _, im := range impls() {
+	for _, im := range impls(t) {
 		d := rd.F32(n, p, nil)
 		conv := im.k.F16ToF32
 		if name == "BF16ToF32" {
@@ -49,43 +49,55 @@ func FuzzBF16ToF32(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzWiden(t, data, "BF16ToF32") })
 }
 
-// FuzzNarrow checks that narrowing to f16 and bf16 rounds to nearest: widening the
-// result gives a value no farther from the input than half a step of the format.
-func FuzzNarrow(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte) {
-		in := &input{b: data}
-		n, p := in.intn(600), in.place()
-		xv := in.values(n)
-		rx, rh, rb := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 2*n), testutil.NewRegion(t, 4*n)
-		for _, im := range impls() {
-			for _, format := range []struct {
-				name         string
-				narrow       func([]uint16, []float32)
-				widen        func([]float32, []uint16)
-				bits, minExp int
-				max          float64
-			}{
-				{"f16", im.k.F32ToF16, im.k.F16ToF32, 11, -14, 65504},
-				{"bf16", im.k.F32ToBF16, im.k.BF16ToF32, 8, -126, math.MaxFloat32},
-			} {
-				h := rh.U16(n, p, nil)
-				format.narrow(h, rx.F32(n, p, xv))
-				if !rh.UntouchedU16(h) {
-					t.Fatalf("%s: %s narrowing wrote outside dst", im.name, format.name)
-				}
-				back := rb.F32(n, p, nil)
-				format.widen(back, h) // h is still where narrowing left it, fenced
-				if !rb.UntouchedF32(back) {
-					t.Fatalf("%s: %s widening wrote outside dst", im.name, format.name)
-				}
-				for i, x := range xv {
-					if err := checkNarrowed(float64(x), float64(back[i]), format.bits, format.minExp, format.max); err != "" {
-						t.Fatalf("%s: %s(%v) -> %v: %s", im.name, format.name, x, back[i], err)
-					}
-				}
+func FuzzF32ToF16(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzNarrow(t, data, f16) })
+}
+
+func FuzzF32ToBF16(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzNarrow(t, data, bf16) })
+}
+
+// format is a 16-bit float format: its conversions and the figures checkNarrowed
+// needs.
+type format struct {
+	narrow, widen string // the Kernels methods
+	bits, minExp  int
+	max           float64
+}
+
+var (
+	f16  = format{"F32ToF16", "F16ToF32", 11, -14, 65504}
+	bf16 = format{"F32ToBF16", "BF16ToF32", 8, -126, math.MaxFloat32}
+)
+
+// fuzzNarrow checks that narrowing rounds to nearest: widening the result gives a
+// value no farther from the input than half a step of the format.
+func fuzzNarrow(t *testing.T, data []byte, fm format) {
+	in := &input{b: data}
+	n, p := in.intn(600), in.place()
+	xv := in.values(n)
+	rx, rh, rb := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 2*n), testutil.NewRegion(t, 4*n)
+	for _, im := range impls(t) {
+		narrow, widen := im.k.F32ToF16, im.k.F16ToF32
+		if fm == bf16 {
+			narrow, widen = im.k.F32ToBF16, im.k.BF16ToF32
+		}
+		h := rh.U16(n, p, nil)
+		narrow(h, rx.F32(n, p, xv))
+		if !rh.UntouchedU16(h) {
+			t.Fatalf("%s: %s wrote outside dst", im.name, fm.narrow)
+		}
+		back := rb.F32(n, p, nil)
+		widen(back, h) // h is still where narrowing left it, fenced
+		if !rb.UntouchedF32(back) {
+			t.Fatalf("%s: %s wrote outside dst", im.name, fm.widen)
+		}
+		for i, x := range xv {
+			if err := checkNarrowed(float64(x), float64(back[i]), fm.bits, fm.minExp, fm.max); err != "" {
+				t.Fatalf("%s: %s(%v) -> %v: %s", im.name, fm.narrow, x, back[i], err)
 			}
 		}
-	})
+	}
 }
 
 // checkNarrowed says what is wrong with y as the rounding of x to a format with the

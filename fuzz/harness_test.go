@@ -79,13 +79,12 @@ type impl struct {
 	low  bool // run with the size thresholds of internal/tuning at their lowest
 }
 
-// impls lists every available Level (the generic one is package kernels itself), or
-// only the required one under MLASIMD_REQUIRE_ISA (see testutil.Levels).
-func impls() []impl {
+// impls lists the table of every Level a test runs (testutil.Levels; the generic
+// Level is package kernels itself), named as their subtests are.
+func impls(t testing.TB) []impl {
 	var out []impl
-	for _, l := range testutil.Levels() {
-		k, _ := mlasimd.Impl(l)
-		out = append(out, impl{name: l.String(), k: k})
+	for _, k := range testutil.Kernels(t) {
+		out = append(out, impl{name: testutil.SubtestName(k.Level()), k: k})
 	}
 	return out
 }
@@ -94,9 +93,9 @@ func impls() []impl {
 // internal/tuning lowered (the prefetching Gemv, GemvT and DownUp routines from any
 // size; GemmNT split over k in slices of 13 from k = 14), so that small fuzz inputs
 // reach those routines too.
-func matrixImpls() []impl {
+func matrixImpls(t testing.TB) []impl {
 	var out []impl
-	for _, im := range impls() {
+	for _, im := range impls(t) {
 		out = append(out, im, impl{name: im.name + "/low-thresholds", k: im.k, low: true})
 	}
 	return out
@@ -107,8 +106,8 @@ func (im impl) use() (restore func()) {
 	if !im.low {
 		return func() {}
 	}
-	cold, deep := tuning.SetColdFloats(0), tuning.SetDeepK(13)
-	return func() { deep(); cold() }
+	stream, deep := tuning.SetStreamFloats(0), tuning.SetDeepK(13)
+	return func() { deep(); stream() }
 }
 
 // seedLengths reach every tail of every loop width: around 4, 8, 16, 32 and 64.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd/mla"
+	"github.com/mlasimd/mlasimd/safetensors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,8 +24,8 @@ import (
 
 // FuzzSafetensors reads the input as a safetensors file: an accepted file has
 // tensors that tile its data exactly and read back at their sizes. The same bytes
-// also describe random tensors, which must survive EncodeSafetensors and
-// ReadSafetensors unchanged.
+// also describe random tensors, which must survive safetensors.Encode and
+// safetensors.Read unchanged.
 func FuzzSafetensors(f *testing.F) {
 	for _, s := range parserSeeds()["FuzzSafetensors"] {
 		f.Add(s)
@@ -36,9 +37,9 @@ func FuzzSafetensors(f *testing.F) {
 }
 
 func checkSafetensors(t *testing.T, data []byte) {
-	sf, err := mla.ReadSafetensors(bytes.NewReader(data), int64(len(data)), "fuzz.safetensors")
+	sf, err := safetensors.Read(bytes.NewReader(data), int64(len(data)), "fuzz.safetensors")
 	if err != nil {
-		require.Contains(t, err.Error(), "mla: safetensors fuzz.safetensors: ")
+		require.Contains(t, err.Error(), "safetensors: fuzz.safetensors: ")
 		return
 	}
 	at := 8 + int64(binary.LittleEndian.Uint64(data))
@@ -55,7 +56,7 @@ func checkSafetensors(t *testing.T, data []byte) {
 		require.Equal(t, data[info.Offset:info.Offset+info.Size], raw, name)
 		v, shape, err := sf.ReadFloat32(name)
 		switch info.DType {
-		case mla.F32, mla.BF16, mla.F16, mla.F8E4M3:
+		case safetensors.F32, safetensors.BF16, safetensors.F16, safetensors.F8E4M3:
 			require.NoError(t, err)
 			require.Len(t, v, n, name)
 			require.Equal(t, info.Shape, shape, name)
@@ -72,12 +73,13 @@ func checkSafetensors(t *testing.T, data []byte) {
 // nameSuffixes put characters JSON must escape, or that are not ASCII, in names.
 var nameSuffixes = []string{"", `"q"`, "é", "<&>", `\`, "\u2028", "\x00", "😀"}
 
-var fuzzDTypes = []mla.DType{mla.F32, mla.BF16, mla.F16, mla.F8E4M3, mla.F8E5M2, mla.F64, mla.I64, mla.I32, mla.I16, mla.I8,
-	mla.U8, mla.U16, mla.U32, mla.U64, mla.Bool}
+var fuzzDTypes = []safetensors.DType{safetensors.F32, safetensors.BF16, safetensors.F16, safetensors.F8E4M3,
+	safetensors.F8E5M2, safetensors.F64, safetensors.I64, safetensors.I32, safetensors.I16, safetensors.I8,
+	safetensors.U8, safetensors.U16, safetensors.U32, safetensors.U64, safetensors.Bool}
 
 func roundTripSafetensors(t *testing.T, data []byte) {
 	in := input{b: data}
-	tensors := make([]mla.Tensor, in.intn(6))
+	tensors := make([]safetensors.Tensor, in.intn(6))
 	for i := range tensors {
 		dt := fuzzDTypes[in.intn(len(fuzzDTypes))]
 		shape := make([]int, in.intn(4))
@@ -90,17 +92,17 @@ func roundTripSafetensors(t *testing.T, data []byte) {
 		for j := range raw {
 			raw[j] = in.byte()
 		}
-		tensors[i] = mla.Tensor{Name: fmt.Sprintf("t%d%s", i, nameSuffixes[in.intn(len(nameSuffixes))]), DType: dt, Shape: shape, Data: raw}
+		tensors[i] = safetensors.Tensor{Name: fmt.Sprintf("t%d%s", i, nameSuffixes[in.intn(len(nameSuffixes))]), DType: dt, Shape: shape, Data: raw}
 	}
 	var meta map[string]string
 	if k := in.intn(3); k > 0 {
 		meta = map[string]string{"format": "pt", "k" + nameSuffixes[in.intn(len(nameSuffixes))]: strings.Repeat("v", k)}
 	}
 	var buf bytes.Buffer
-	require.NoError(t, mla.EncodeSafetensors(&buf, tensors, meta))
+	require.NoError(t, safetensors.Encode(&buf, tensors, meta))
 	file := buf.Bytes()
 	require.Zero(t, binary.LittleEndian.Uint64(file)%8, "the header is padded to 8 bytes")
-	sf, err := mla.ReadSafetensors(bytes.NewReader(file), int64(len(file)), "rt.safetensors")
+	sf, err := safetensors.Read(bytes.NewReader(file), int64(len(file)), "rt.safetensors")
 	require.NoError(t, err)
 	names := make([]string, len(tensors))
 	for i, tn := range tensors {
@@ -151,7 +153,7 @@ var fixture = sync.OnceValues(func() (*indexFixture, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := mla.EncodeSafetensors(&buf, ts, nil); err != nil {
+	if err := safetensors.Encode(&buf, ts, nil); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "fixture")
@@ -272,14 +274,14 @@ func parserSeeds() map[string][][]byte {
 	const w4 = `"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}`
 	data4 := []byte{0, 0, 0x80, 0x3f}
 	var valid bytes.Buffer
-	ts := []mla.Tensor{
-		{Name: "a", DType: mla.F32, Shape: []int{2}, Data: []byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0x40}},
-		{Name: "b.bf16", DType: mla.BF16, Shape: []int{1, 2}, Data: []byte{0x80, 0x3f, 0x00, 0xc0}},
-		{Name: "c.fp8", DType: mla.F8E4M3, Shape: []int{3}, Data: []byte{0x38, 0xb8, 0x7e}},
-		{Name: "d.empty", DType: mla.I64, Shape: []int{0, 3}},
-		{Name: "é", DType: mla.U8, Shape: []int{}, Data: []byte{7}},
+	ts := []safetensors.Tensor{
+		{Name: "a", DType: safetensors.F32, Shape: []int{2}, Data: []byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0x40}},
+		{Name: "b.bf16", DType: safetensors.BF16, Shape: []int{1, 2}, Data: []byte{0x80, 0x3f, 0x00, 0xc0}},
+		{Name: "c.fp8", DType: safetensors.F8E4M3, Shape: []int{3}, Data: []byte{0x38, 0xb8, 0x7e}},
+		{Name: "d.empty", DType: safetensors.I64, Shape: []int{0, 3}},
+		{Name: "é", DType: safetensors.U8, Shape: []int{}, Data: []byte{7}},
 	}
-	if err := mla.EncodeSafetensors(&valid, ts, map[string]string{"format": "pt"}); err != nil {
+	if err := safetensors.Encode(&valid, ts, map[string]string{"format": "pt"}); err != nil {
 		panic(err)
 	}
 	// A valid file, a truncated one, then one of each malformation, as its header.

@@ -49,12 +49,13 @@ func seedCorpus() map[string][][]byte {
 	const vecAt, matAt, gemmAt = 2, 2, 10 // where each list's placement byte is
 	return map[string][][]byte{
 		"FuzzDot": atFences(vec(none), vecAt), "FuzzAxpy": atFences(vec(scaled), vecAt), "FuzzExp": atFences(vec(scaled), vecAt),
-		"FuzzSoftmax": atFences(vec(scaled), vecAt), "FuzzOnlineSoftmax": atFences(vec(scaled), vecAt),
+		"FuzzSoftmax": atFences(vec(scaled), vecAt), "FuzzSoftmaxStats": atFences(vec(scaled), vecAt), "FuzzOnlineSoftmax": atFences(vec(scaled), vecAt),
 		"FuzzRoPE": atFences(vec(none), vecAt), "FuzzRoPEHalf": atFences(vec(none), vecAt),
 		"FuzzRMSNorm": atFences(vec(none), vecAt), "FuzzLayerNorm": atFences(vec(scaled), vecAt),
-		"FuzzF16ToF32": atFences(vec(none), vecAt), "FuzzBF16ToF32": atFences(vec(none), vecAt), "FuzzNarrow": atFences(vec(none), vecAt),
+		"FuzzF16ToF32": atFences(vec(none), vecAt), "FuzzBF16ToF32": atFences(vec(none), vecAt), "FuzzF32ToF16": atFences(vec(none), vecAt), "FuzzF32ToBF16": atFences(vec(none), vecAt),
 		"FuzzGemv": atFences(mats, matAt), "FuzzGemvT": atFences(mats, matAt), "FuzzDownUp": atFences(mats, matAt),
-		"FuzzGemmNT": atFences(gemms, gemmAt), "FuzzGemmNN": atFences(gemms, gemmAt),
+		"FuzzGemmNT": atFences(gemms, gemmAt), "FuzzGemmNTPrefetch": atFences(gemms, gemmAt),
+		"FuzzGemmNN": atFences(gemms, gemmAt), "FuzzGemmNNAdd": atFences(gemms, gemmAt),
 	}
 }
 

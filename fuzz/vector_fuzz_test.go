@@ -16,7 +16,7 @@ func FuzzDot(f *testing.F) {
 		n, p := in.intn(maxVec+1), in.place()
 		av, bv := in.values(n), in.values(n)
 		ra, rb := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n)
-		for _, im := range impls() {
+		for _, im := range impls(t) {
 			got := im.k.Dot(ra.F32(n, p, av), rb.F32(n, p, bv))
 			if err := testutil.CheckDot(got, av, bv); err != nil {
 				t.Fatalf("%s: Dot: %v", im.name, err)
@@ -35,7 +35,7 @@ func FuzzAxpy(f *testing.F) {
 		alpha := in.scale()
 		xv, yv := in.values(n), in.values(n)
 		rx, ry := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n)
-		for _, im := range impls() {
+		for _, im := range impls(t) {
 			y := ry.F32(n, p, yv)
 			im.k.Axpy(alpha, rx.F32(n, p, xv), y)
 			if err := testutil.CheckAxpy(y, alpha, xv, yv); err != nil {
@@ -58,7 +58,7 @@ func FuzzExp(f *testing.F) {
 			xv[i] *= spread / 4
 		}
 		rx, rd := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n)
-		for _, im := range impls() {
+		for _, im := range impls(t) {
 			d := rd.F32(n, p, nil)
 			im.k.Exp(d, rx.F32(n, p, xv))
 			for i := range d {
@@ -74,30 +74,44 @@ func FuzzExp(f *testing.F) {
 }
 
 func FuzzSoftmax(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte) {
-		in := &input{b: data}
-		n, p := in.intn(maxVec+1), in.place()
-		xv := in.values(n)
-		scale := in.scale()
-		spread := float32(1 + in.byte())
-		for i := range xv {
-			xv[i] *= spread
-		}
-		r := testutil.NewRegion(t, 4*n)
-		for _, im := range impls() {
-			x := r.F32(n, p, xv)
-			m, sum := im.k.SoftmaxStats(x, scale) // Softmax is the same routine
-			if err := testutil.CheckSoftmax(x, xv, scale); err != nil {
-				t.Fatalf("%s: Softmax: %v", im.name, err)
-			}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzSoftmax(t, data, false) })
+}
+
+func FuzzSoftmaxStats(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzSoftmax(t, data, true) })
+}
+
+// fuzzSoftmax checks Softmax, or SoftmaxStats (the same row, and its max and sum)
+// when stats is set.
+func fuzzSoftmax(t *testing.T, data []byte, stats bool) {
+	in := &input{b: data}
+	n, p := in.intn(maxVec+1), in.place()
+	xv := in.values(n)
+	scale := in.scale()
+	spread := float32(1 + in.byte())
+	for i := range xv {
+		xv[i] *= spread
+	}
+	r := testutil.NewRegion(t, 4*n)
+	for _, im := range impls(t) {
+		x := r.F32(n, p, xv)
+		name := "Softmax"
+		if stats {
+			name = "SoftmaxStats"
+			m, sum := im.k.SoftmaxStats(x, scale)
 			if err := testutil.CheckSoftmaxStats(m, sum, xv, scale); err != nil {
 				t.Fatalf("%s: SoftmaxStats: %v", im.name, err)
 			}
-			if !r.UntouchedF32(x) {
-				t.Fatalf("%s: Softmax wrote outside x", im.name)
-			}
+		} else {
+			im.k.Softmax(x, scale)
 		}
-	})
+		if err := testutil.CheckSoftmax(x, xv, scale); err != nil {
+			t.Fatalf("%s: %s: %v", im.name, name, err)
+		}
+		if !r.UntouchedF32(x) {
+			t.Fatalf("%s: %s wrote outside x", im.name, name)
+		}
+	}
 }
 
 func FuzzOnlineSoftmax(f *testing.F) {
@@ -121,7 +135,7 @@ func FuzzOnlineSoftmax(f *testing.F) {
 			}
 		}
 		r, rm, rl, rc := testutil.NewRegion(t, 4*rows*n), testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, 4*rows)
-		for _, im := range impls() {
+		for _, im := range impls(t) {
 			s := r.F32(rows*n, p, xv)
 			m, l, carry := rm.F32(rows, p, m0), rl.F32(rows, p, l0), rc.F32(rows, p, nil)
 			im.k.OnlineSoftmax(s, scale, m, l, carry)
@@ -147,7 +161,7 @@ func fuzzRotation(t *testing.T, data []byte, name string, pair func(i, h int) (i
 		cv[i], sv[i] = float32(math.Cos(float64(a))), float32(math.Sin(float64(a)))
 	}
 	rx, rc, rs := testutil.NewRegion(t, 8*h), testutil.NewRegion(t, 4*h), testutil.NewRegion(t, 4*h)
-	for _, im := range impls() {
+	for _, im := range impls(t) {
 		x := rx.F32(2*h, p, xv)
 		c, s := rc.F32(h, p, cv), rs.F32(h, p, sv)
 		if name == "RoPE" {
@@ -188,7 +202,7 @@ func FuzzRMSNorm(f *testing.F) {
 		n, p := in.intn(maxVec+1), in.place()
 		xv, wv := in.values(n), finiteWeights(in.values(n))
 		rd, rx, rw := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n)
-		for _, im := range impls() {
+		for _, im := range impls(t) {
 			d := rd.F32(n, p, nil)
 			im.k.RMSNorm(d, rx.F32(n, p, xv), rw.F32(n, p, wv), 1e-6)
 			if err := testutil.CheckRMSNorm(d, xv, wv, 1e-6); err != nil {
@@ -210,7 +224,7 @@ func FuzzLayerNorm(f *testing.F) {
 			bv = nil
 		}
 		rd, rx, rw, rb := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 4*n)
-		for _, im := range impls() {
+		for _, im := range impls(t) {
 			d := rd.F32(n, p, nil)
 			im.k.LayerNorm(d, rx.F32(n, p, xv), rw.F32(n, p, wv), rb.Copy(p, bv), 1e-5)
 			if err := testutil.CheckLayerNorm(d, xv, wv, bv, 1e-5); err != nil {

@@ -17,4 +17,11 @@
 // The assembly versions may sum in another order (several accumulators, fused
 // multiply-adds); the tests bound the difference by an error analysis against a
 // float64 oracle, never by a fixed epsilon.
+//
+// Each kernel here has the name and signature of the method of mlasimd.Kernels it
+// specifies (destination first, as in gonum's BLAS; GemmNTPrefetch, whose prefetch is
+// only a hint, is GemmNT here), and the shape checks (check.go) are the ones the root
+// package runs before any assembly, so every Level panics with the same message. The
+// package imports nothing of mlasimd's: the generic Level is this package, and the
+// tests and fuzz targets use it as their reference.
 package kernels

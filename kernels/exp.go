@@ -1,11 +1,16 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"github.com/mlasimd/mlasimd/internal/spec"
+)
 
 // ExpCutoff is the input below which Exp returns exactly 0. exp(ExpCutoff) is just
 // above the smallest normal float32 (2^-126): cutting off there means no kernel ever
-// produces a subnormal, which some CPUs handle with slow microcode assists.
-const ExpCutoff float32 = -87.33
+// produces a subnormal, which some CPUs handle with slow microcode assists. Every
+// Level's exponential takes it from internal/spec.
+const ExpCutoff float32 = spec.ExpCutoff
 
 // Exp computes dst[i] = e^x[i] with these rules, shared by every Level:
 //   - x < ExpCutoff (including -Inf) gives exactly 0;

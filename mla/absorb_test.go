@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,7 +42,7 @@ func cloneCache(t *testing.T, k *Cache) *Cache {
 // tiles and worker splits that put boundaries inside the context. Both paths see
 // the same queries and cache rows, so the bound covers the attention core only.
 func TestAbsorbedMatchesNaive(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
 			w := testWeights(t, c, 2)
 			l := testLayer(t, c, w, true, WithWorkers(4), WithTileRows(16), WithChunkRows(48))
@@ -65,7 +66,7 @@ func TestAbsorbedMatchesNaive(t *testing.T) {
 // τ·(Qa[h]·[c_j|kr_j]) with Qa[h] = [W_UK(h)ᵀ qn[h] | qr[h]], as Decode forms it, and
 // τ·(qn[h]·(W_UK(h) c_j) + qr[h]·kr_j), the decompressed form.
 func TestAbsorbedScores(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := tinyConfig()
 		w := testWeights(t, c, 6)
 		l := testLayer(t, c, w, false)
@@ -149,7 +150,7 @@ func positiveRows(c Config, n int) []float32 {
 // latents and values the output pins down that every row, across tile, worker and
 // chunk boundaries, is counted exactly once, in Decode, DecodeNaive and Prefill.
 func TestUniformAttentionCountsEveryRow(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := tinyConfig()
 		for _, s := range []int{1, 2, 7, 64, 513} {
 			for _, opt := range [][]Option{{WithWorkers(1)}, {WithWorkers(3), WithTileRows(16), WithChunkRows(40)}} {

@@ -3,6 +3,7 @@ package mla
 import (
 	"testing"
 
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -12,7 +13,7 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's bookkeeping allocates")
 	}
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, dt := range []DType{F32, BF16, F16} {
 			c := tinyConfig()
 			l := testLayer(t, c, testWeights(t, c, 1), true, WithWorkers(3), WithTileRows(8))

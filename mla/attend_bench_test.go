@@ -8,8 +8,8 @@ import (
 	"github.com/mlasimd/mlasimd"
 )
 
-// BenchmarkAttention times the attention over the latent cache alone, as the issue's
-// comparison with ggml's CPU flash attention does: DeepSeek-V2-Lite's 16 heads scoring
+// BenchmarkAttention times the attention over the latent cache alone, the part a
+// comparison with ggml's CPU flash attention can measure: DeepSeek-V2-Lite's 16 heads scoring
 // 576-wide absorbed queries against S cached rows, the online softmax, the weighted
 // sum over the 512-wide latents (each worker's part; merging them and the value
 // up-projection are not counted), without the projections.

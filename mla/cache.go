@@ -49,7 +49,7 @@ func NewCache(c Config, o CacheOptions) (*Cache, error) {
 	if err := checkWeightSizes(c); err != nil {
 		return nil, err
 	}
-	if !o.DType.isCacheType() {
+	if !isCacheType(o.DType) {
 		return nil, fmt.Errorf("mla: cache dtype %s is not supported; use F32, BF16 or F16", o.DType)
 	}
 	if o.Capacity < 0 || o.Start < 0 {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mlasimd/mlasimd/safetensors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,7 +20,7 @@ func TestCacheBytesAndComparisons(t *testing.T) {
 		require.Equal(t, int64(10*8*320*dt.Size()), k.GQABytes(8))
 		require.InDelta(t, c.CacheSizeRatio(), float64(k.Bytes())/float64(k.MHABytes()), 1e-15)
 	}
-	_, err := NewCache(c, CacheOptions{DType: F8E4M3})
+	_, err := NewCache(c, CacheOptions{DType: safetensors.F8E4M3})
 	require.ErrorContains(t, err, "use F32, BF16 or F16")
 }
 

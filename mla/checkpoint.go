@@ -13,6 +13,9 @@ import (
 	"strings"
 
 	"github.com/mlasimd/mlasimd/internal/checked"
+	"github.com/mlasimd/mlasimd/internal/fileopen"
+	"github.com/mlasimd/mlasimd/internal/strictjson"
+	"github.com/mlasimd/mlasimd/safetensors"
 )
 
 // Checkpoint reads weights by their Hugging Face names from a model directory
@@ -30,7 +33,7 @@ type Checkpoint struct {
 	blockRows  int // FP8 scale block, quantization_config.weight_block_size
 	blockCols  int
 	where      map[string]string // tensor name -> file name relative to dir
-	files      map[string]*SafetensorsFile
+	files      map[string]*safetensors.File
 	failed     map[string]error // files that could not be opened, so each is tried once
 	layers     map[int]bool     // indices N of the model.layers.N.* names, built on first use
 	sourceName string           // for errors: the index or the single file
@@ -108,7 +111,7 @@ func OpenCheckpointFile(path string, cfg Config, opts ...LoadOption) (*Checkpoin
 
 func newCheckpoint(dir string, cfg Config, o loadOptions) *Checkpoint {
 	return &Checkpoint{dir: dir, cfg: cfg, opts: o, blockRows: 128, blockCols: 128,
-		where: map[string]string{}, files: map[string]*SafetensorsFile{}, failed: map[string]error{}}
+		where: map[string]string{}, files: map[string]*safetensors.File{}, failed: map[string]error{}}
 }
 
 // ParseShardIndex reads a model.safetensors.index.json: its weight_map from tensor
@@ -116,21 +119,21 @@ func newCheckpoint(dir string, cfg Config, o loadOptions) *Checkpoint {
 // plain ".safetensors" file name (no directory, no "..", no NUL), so that no index
 // can make a checkpoint read outside its directory.
 func ParseShardIndex(data []byte) (map[string]string, error) {
-	p, err := newJSONParser(data)
+	p, err := strictjson.New(data)
 	if err != nil {
 		return nil, err
 	}
 	var m map[string]string
-	err = p.object(func(key string) error {
+	err = p.Object(func(key string) error {
 		if key != "weight_map" {
-			return p.unknownKey(key, "weight_map")
+			return p.UnknownKey(key, "weight_map")
 		}
-		if p.peek() != '{' {
-			return fmt.Errorf("weight_map is %s, want an object of tensor names to shard files", p.kind())
+		if p.Peek() != '{' {
+			return fmt.Errorf("weight_map is %s, want an object of tensor names to shard files", p.Kind())
 		}
 		m = map[string]string{}
 		// members: m itself catches duplicate names.
-		return keyErr(key, p.members(func(name string) error {
+		return strictjson.KeyErr(key, p.Members(func(name string) error {
 			if _, dup := m[name]; dup {
 				return fmt.Errorf("tensor %q is listed twice", name)
 			}
@@ -140,10 +143,10 @@ func ParseShardIndex(data []byte) (map[string]string, error) {
 			if name == "" {
 				return errors.New("a tensor has an empty name")
 			}
-			if p.peek() != '"' {
-				return fmt.Errorf("tensor %q maps to %s, want a shard file name", name, p.kind())
+			if p.Peek() != '"' {
+				return fmt.Errorf("tensor %q maps to %s, want a shard file name", name, p.Kind())
 			}
-			file, err := p.str()
+			file, err := p.Str()
 			if err != nil {
 				return err
 			}
@@ -155,7 +158,7 @@ func ParseShardIndex(data []byte) (map[string]string, error) {
 		}))
 	})
 	if err == nil {
-		err = p.end()
+		err = p.End()
 	}
 	if err != nil {
 		return nil, err
@@ -203,8 +206,8 @@ func (ck *Checkpoint) readIndex(path string) error {
 		case err != nil:
 			ck.failed[file] = fmt.Errorf("mla: %w", err)
 		default:
-			if err := checkRegular(full, st); err != nil {
-				errs = append(errs, fmt.Errorf("%w (listed in %s)", err, path))
+			if err := fileopen.Check(full, st); err != nil {
+				errs = append(errs, fmt.Errorf("mla: %w (listed in %s)", err, path))
 			}
 		}
 	}
@@ -227,7 +230,7 @@ func (ck *Checkpoint) addFile(rel string) error {
 
 // open returns the opened file rel, opening it on first use; a file that failed once
 // fails again with the same error, without another attempt.
-func (ck *Checkpoint) open(rel string) (*SafetensorsFile, error) {
+func (ck *Checkpoint) open(rel string) (*safetensors.File, error) {
 	if sf, ok := ck.files[rel]; ok {
 		return sf, nil
 	}
@@ -235,9 +238,9 @@ func (ck *Checkpoint) open(rel string) (*SafetensorsFile, error) {
 		return nil, err
 	}
 	if ck.files == nil {
-		ck.files, ck.failed = map[string]*SafetensorsFile{}, map[string]error{}
+		ck.files, ck.failed = map[string]*safetensors.File{}, map[string]error{}
 	}
-	sf, err := OpenSafetensors(filepath.Join(ck.dir, rel))
+	sf, err := safetensors.Open(filepath.Join(ck.dir, rel))
 	if err != nil {
 		ck.failed[rel] = err
 		return nil, err
@@ -331,7 +334,7 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.DType != F8E4M3 {
+	if info.DType != safetensors.F8E4M3 {
 		return v, nil
 	}
 	if len(shape) != 2 {
@@ -350,7 +353,7 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("mla: %s: the index places tensor %s in this file, but it is not there", ssf.Name(), scaleName)
 	}
-	if si.DType == F8E4M3 {
+	if si.DType == safetensors.F8E4M3 {
 		return nil, fmt.Errorf("mla: %s: scale tensor %s must be F32, BF16 or F16, not F8_E4M3", ssf.Name(), scaleName)
 	}
 	scale, scaleShape, err := ssf.ReadFloat32(scaleName)
@@ -585,7 +588,7 @@ func WriteCheckpoint(dir string, c Config, w *ModelWeights, dt DType, shards int
 		return fmt.Errorf("mla: %w", err)
 	}
 	if shards <= 1 {
-		return WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"})
+		return safetensors.Write(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"})
 	}
 	weightMap := map[string]string{}
 	for s := range shards {
@@ -594,7 +597,7 @@ func WriteCheckpoint(dir string, c Config, w *ModelWeights, dt DType, shards int
 		for _, t := range tensors[lo:hi] {
 			weightMap[t.Name] = file
 		}
-		if err := WriteSafetensors(filepath.Join(dir, file), tensors[lo:hi], map[string]string{"format": "pt"}); err != nil {
+		if err := safetensors.Write(filepath.Join(dir, file), tensors[lo:hi], map[string]string{"format": "pt"}); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/safetensors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -65,7 +66,7 @@ func TestCheckpointSingleFile(t *testing.T) {
 	ts, err := w.Tensors(c, 7, F16)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "layer.safetensors")
-	require.NoError(t, WriteSafetensors(path, ts, nil))
+	require.NoError(t, safetensors.Write(path, ts, nil))
 	ck, err := OpenCheckpointFile(path, c)
 	require.NoError(t, err)
 	defer ck.Close()
@@ -103,7 +104,7 @@ func TestCheckpointFP8(t *testing.T) {
 	c := tinyConfig()
 	const bs = 16
 	rng := rand.New(rand.NewPCG(8, 8))
-	var tensors []Tensor
+	var tensors []safetensors.Tensor
 	want := map[string][]float32{}
 	for _, s := range layerTensorSpecs(c) {
 		name := layerPrefix(0) + s.name
@@ -112,7 +113,7 @@ func TestCheckpointFP8(t *testing.T) {
 			for i := range v {
 				v[i] = 1
 			}
-			tn, err := NewTensor(name, s.shape(), v, BF16)
+			tn, err := safetensors.NewTensor(name, s.shape(), v, BF16)
 			require.NoError(t, err)
 			tensors = append(tensors, tn)
 			want[name] = v
@@ -137,9 +138,9 @@ func TestCheckpointFP8(t *testing.T) {
 			}
 		}
 		want[name] = dq
-		st, err := NewTensor(name+"_scale_inv", []int{sr, sc}, scale, F32)
+		st, err := safetensors.NewTensor(name+"_scale_inv", []int{sr, sc}, scale, F32)
 		require.NoError(t, err)
-		tensors = append(tensors, Tensor{Name: name, DType: F8E4M3, Shape: s.shape(), Data: raw}, st)
+		tensors = append(tensors, safetensors.Tensor{Name: name, DType: safetensors.F8E4M3, Shape: s.shape(), Data: raw}, st)
 	}
 	dir := writeRawCheckpoint(t, c, tensors, `{"quant_method": "fp8", "weight_block_size": [16, 16]}`)
 	ck, err := OpenCheckpoint(dir)
@@ -157,7 +158,7 @@ func TestCheckpointFP8(t *testing.T) {
 	require.NoError(t, l.Decode(out, randomInputs(1, c.Hidden, 1), k))
 
 	// A wrong scale shape and a missing scale are errors naming the tensor.
-	var broken []Tensor
+	var broken []safetensors.Tensor
 	for _, tn := range tensors {
 		switch tn.Name {
 		case layerPrefix(0) + "o_proj.weight_scale_inv":
@@ -177,7 +178,7 @@ func TestCheckpointFP8(t *testing.T) {
 
 // writeRawCheckpoint writes config.json (with the given quantization_config) and one
 // model.safetensors holding tensors.
-func writeRawCheckpoint(t *testing.T, c Config, tensors []Tensor, quant string) string {
+func writeRawCheckpoint(t *testing.T, c Config, tensors []safetensors.Tensor, quant string) string {
 	dir := t.TempDir()
 	js, err := MarshalHFConfig(c)
 	require.NoError(t, err)
@@ -191,7 +192,7 @@ func writeRawCheckpoint(t *testing.T, c Config, tensors []Tensor, quant string) 
 	js, err = json.Marshal(m)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o644))
-	require.NoError(t, WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, nil))
+	require.NoError(t, safetensors.Write(filepath.Join(dir, "model.safetensors"), tensors, nil))
 	return dir
 }
 
@@ -204,7 +205,7 @@ func TestCheckpointErrors(t *testing.T) {
 	require.NoError(t, err)
 
 	// Missing q_b_proj and a kv_b_proj of the wrong shape: both reported.
-	var bad []Tensor
+	var bad []safetensors.Tensor
 	for _, tn := range ts {
 		switch {
 		case strings.HasSuffix(tn.Name, "q_b_proj.weight"):
@@ -233,7 +234,7 @@ func TestCheckpointErrors(t *testing.T) {
 	require.ErrorContains(t, err, `maps to "../../etc/passwd.safetensors", which is not a .safetensors file name inside the model directory`)
 
 	// An index entry whose shard lacks the tensor, and a shard that does not exist.
-	require.NoError(t, WriteSafetensors(filepath.Join(dir, "a.safetensors"), ts[:1], nil))
+	require.NoError(t, safetensors.Write(filepath.Join(dir, "a.safetensors"), ts[:1], nil))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"),
 		[]byte(`{"weight_map": {"`+ts[1].Name+`": "a.safetensors", "`+ts[2].Name+`": "b.safetensors"}}`), 0o644))
 	ck, err = OpenCheckpoint(dir)
@@ -260,7 +261,7 @@ func TestCheckpointErrors(t *testing.T) {
 	require.NoError(t, err)
 	all, err := mw.Tensors(c, F32)
 	require.NoError(t, err)
-	var moe []Tensor
+	var moe []safetensors.Tensor
 	for _, tn := range all {
 		if strings.HasPrefix(tn.Name, "model.layers.1.mlp.") {
 			tn.Name = strings.Replace(tn.Name, "mlp.", "mlp.experts.0.", 1)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mlasimd/mlasimd/internal/strictjson"
 )
 
 // hfConfig is the subset of a Hugging Face DeepSeek config.json this package reads,
@@ -141,69 +143,69 @@ func parseHFConfig(data []byte) (Config, *hfConfig, error) {
 
 // decodeHFConfig reads the keys of hfConfig with the strict parser.
 func decodeHFConfig(data []byte) (*hfConfig, error) {
-	p, err := newJSONParser(data)
+	p, err := strictjson.New(data)
 	if err != nil {
 		return nil, err
 	}
 	h := &hfConfig{}
-	err = p.object(func(key string) error {
+	err = p.Object(func(key string) error {
 		var err error
 		switch key {
 		case "model_type":
-			err = p.optString(&h.ModelType)
+			err = p.OptString(&h.ModelType)
 		case "hidden_size":
-			err = p.optInt(&h.HiddenSize)
+			err = p.OptInt(&h.HiddenSize)
 		case "num_attention_heads":
-			err = p.optInt(&h.NumAttentionHeads)
+			err = p.OptInt(&h.NumAttentionHeads)
 		case "num_hidden_layers":
-			err = p.optInt(&h.NumHiddenLayers)
+			err = p.OptInt(&h.NumHiddenLayers)
 		case "q_lora_rank":
-			err = p.optIntPtr(&h.QLoRARank)
+			err = p.OptIntPtr(&h.QLoRARank)
 		case "kv_lora_rank":
-			err = p.optInt(&h.KVLoRARank)
+			err = p.OptInt(&h.KVLoRARank)
 		case "qk_nope_head_dim":
-			err = p.optInt(&h.QKNopeHeadDim)
+			err = p.OptInt(&h.QKNopeHeadDim)
 		case "qk_rope_head_dim":
-			err = p.optInt(&h.QKRopeHeadDim)
+			err = p.OptInt(&h.QKRopeHeadDim)
 		case "v_head_dim":
-			err = p.optInt(&h.VHeadDim)
+			err = p.OptInt(&h.VHeadDim)
 		case "rope_theta":
-			err = p.optFloatPtr(&h.RopeTheta)
+			err = p.OptFloatPtr(&h.RopeTheta)
 		case "rope_scaling":
 			h.RopeScaling, err = decodeRope(p)
 		case "rope_parameters":
 			h.RopeParameters, err = decodeRope(p)
 		case "rms_norm_eps":
-			err = p.optFloatPtr(&h.RMSNormEps)
+			err = p.OptFloatPtr(&h.RMSNormEps)
 		case "max_position_embeddings":
-			err = p.optInt(&h.MaxPositionEmbeddings)
+			err = p.OptInt(&h.MaxPositionEmbeddings)
 		case "vocab_size":
-			err = p.optInt(&h.VocabSize)
+			err = p.OptInt(&h.VocabSize)
 		case "intermediate_size":
-			err = p.optInt(&h.IntermediateSize)
+			err = p.OptInt(&h.IntermediateSize)
 		case "attention_bias":
-			err = p.optBool(&h.AttentionBias)
+			err = p.OptBool(&h.AttentionBias)
 		case "quantization_config":
 			h.BlockSize, err = decodeQuantization(p)
 		case "mla_latent_norm":
-			err = p.optString(&h.MLALatentNorm)
+			err = p.OptString(&h.MLALatentNorm)
 		case "mla_latent_norm_eps":
-			err = p.optFloatPtr(&h.MLALatentEps)
+			err = p.OptFloatPtr(&h.MLALatentEps)
 		case "mla_rope":
-			err = p.optString(&h.MLARoPE)
+			err = p.OptString(&h.MLARoPE)
 		case "mla_rope_layout":
-			err = p.optString(&h.MLARoPELayout)
+			err = p.OptString(&h.MLARoPELayout)
 		case "mla_names":
-			err = p.optString(&h.MLANames)
+			err = p.OptString(&h.MLANames)
 		case "mla_shared_kv_down":
-			err = p.optBool(&h.MLASharedKVDown)
+			err = p.OptBool(&h.MLASharedKVDown)
 		default:
-			return p.unknownKey(key, hfConfigKeys...)
+			return p.UnknownKey(key, hfConfigKeys...)
 		}
-		return keyErr(key, err)
+		return strictjson.KeyErr(key, err)
 	})
 	if err == nil {
-		err = p.end()
+		err = p.End()
 	}
 	return h, err
 }
@@ -212,58 +214,58 @@ var hfRopeKeys = []string{"type", "rope_type", "rope_theta", "factor", "original
 	"beta_fast", "beta_slow", "mscale", "mscale_all_dim"}
 
 // decodeRope reads a rope_scaling / rope_parameters object, or null (nil).
-func decodeRope(p *jsonParser) (*hfRope, error) {
-	if p.null() {
+func decodeRope(p *strictjson.Parser) (*hfRope, error) {
+	if p.Null() {
 		return nil, nil
 	}
 	r := &hfRope{}
-	return r, p.object(func(key string) error {
+	return r, p.Object(func(key string) error {
 		var err error
 		switch key {
 		case "type":
-			err = p.optString(&r.Type)
+			err = p.OptString(&r.Type)
 		case "rope_type":
-			err = p.optString(&r.RopeType)
+			err = p.OptString(&r.RopeType)
 		case "rope_theta":
-			err = p.optFloatPtr(&r.RopeTheta)
+			err = p.OptFloatPtr(&r.RopeTheta)
 		case "factor":
-			err = p.optFloatPtr(&r.Factor)
+			err = p.OptFloatPtr(&r.Factor)
 		case "original_max_position_embeddings":
-			err = p.optIntPtr(&r.OriginalMaxPositions)
+			err = p.OptIntPtr(&r.OriginalMaxPositions)
 		case "beta_fast":
-			err = p.optFloatPtr(&r.BetaFast)
+			err = p.OptFloatPtr(&r.BetaFast)
 		case "beta_slow":
-			err = p.optFloatPtr(&r.BetaSlow)
+			err = p.OptFloatPtr(&r.BetaSlow)
 		case "mscale":
-			err = p.optFloatPtr(&r.MScale)
+			err = p.OptFloatPtr(&r.MScale)
 		case "mscale_all_dim":
-			err = p.optFloatPtr(&r.MScaleAllDim)
+			err = p.OptFloatPtr(&r.MScaleAllDim)
 		default:
-			return p.unknownKey(key, hfRopeKeys...)
+			return p.UnknownKey(key, hfRopeKeys...)
 		}
-		return keyErr(key, err)
+		return strictjson.KeyErr(key, err)
 	})
 }
 
 // decodeQuantization reads quantization_config (or null) for its weight_block_size.
-func decodeQuantization(p *jsonParser) ([]int, error) {
-	if p.null() {
+func decodeQuantization(p *strictjson.Parser) ([]int, error) {
+	if p.Null() {
 		return nil, nil
 	}
 	var block []int
-	err := p.object(func(key string) error {
+	err := p.Object(func(key string) error {
 		if key != "weight_block_size" {
-			return p.unknownKey(key, "weight_block_size", "quant_method")
+			return p.UnknownKey(key, "weight_block_size", "quant_method")
 		}
-		if p.null() {
+		if p.Null() {
 			return nil
 		}
 		block = []int{}
-		return keyErr(key, p.array(func(i int) error {
+		return strictjson.KeyErr(key, p.Array(func(i int) error {
 			if i >= 2 {
 				return errors.New("more than 2 values, want [rows, cols]")
 			}
-			v, err := p.integer()
+			v, err := p.Integer()
 			block = append(block, v)
 			return err
 		}))

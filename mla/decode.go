@@ -160,8 +160,8 @@ func (l *Layer) attendAbsorbed(out []float32, c *Cache) error {
 // the rotated rope query after it, forming Qa[h] = [ql[h] | qr[h]].
 //
 // The block comes from DRAM every step. It is summed row by row (an Axpy per row),
-// one sequential stream that the hardware prefetchers follow: 1.6-2x the bandwidth
-// GemvT gets from its column strips on these 256 KiB blocks (V2-Lite, Zen 4).
+// one sequential stream that the hardware prefetchers follow, which reads these
+// blocks faster than GemvT's column strips do (README, Results).
 type absorbTask struct{ l *Layer }
 
 func (t *absorbTask) run(part, parts int) {

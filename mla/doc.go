@@ -7,8 +7,9 @@
 // and Seed; ParseHFConfig reads a Hugging Face config.json). LayerWeights holds one
 // layer's matrices in float32, from RandomLayerWeights (deterministic Xavier init) or
 // from a checkpoint (OpenCheckpoint: safetensors, one file or sharded, with bf16, f16,
-// f32 and DeepSeek-V3's block-scaled FP8 tensors). A Cache holds, per token, only the
-// normalized latent and the rotated shared rope key, [c | kr], in f32, bf16 or f16.
+// f32 and DeepSeek-V3's block-scaled FP8 tensors, read with package safetensors). A
+// Cache holds, per token, only the normalized latent and the rotated shared rope key,
+// [c | kr], in f32, bf16 or f16 (DType, an alias of safetensors.DType).
 //
 // A Layer runs the attention:
 //
@@ -40,6 +41,19 @@
 // attention's, before the residual add. ExampleOpenCheckpointFile runs the same on a
 // single safetensors file; the Cache and Config examples show the cache sizes and the
 // cost of a step. Every step checks its shapes and returns an error naming them.
+//
+// # Lifecycle and loading limits
+//
+// A Checkpoint (OpenCheckpoint, OpenCheckpointFile) reads tensors into float32
+// LayerWeights or ModelWeights, which do not depend on it once loaded. NewLayer and
+// NewModel bind weights to scratch space and a worker Pool; a Cache per sequence
+// holds the latents; Close on the Layer, Model and Checkpoint releases workers and
+// files. Files are untrusted input: safetensors headers (package safetensors),
+// config.json and the shard index are parsed strictly (exact keys, no duplicates)
+// under fixed size caps, every tensor's shape and byte range is checked before it is
+// read, and WithMemoryLimit
+// (DefaultMemoryLimit) bounds the weight memory a configuration may imply, so a
+// hostile file costs an error, not memory.
 //
 // Model stacks layers into a small decoder (embedding, pre-RMSNorm blocks with MLA and
 // a SwiGLU FFN, final norm, LM head) with greedy generation over the latent cache.

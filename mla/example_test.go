@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/mlasimd/mlasimd/mla"
+	"github.com/mlasimd/mlasimd/safetensors"
 )
 
 // A DeepSeek-V2-Lite-shaped layer with random weights: prefill a prompt, then decode
@@ -93,7 +94,7 @@ func ExampleOpenCheckpointFile() {
 	if err != nil {
 		panic(err)
 	}
-	if err := mla.WriteSafetensors(path, tensors, map[string]string{"format": "pt"}); err != nil {
+	if err := safetensors.Write(path, tensors, map[string]string{"format": "pt"}); err != nil {
 		panic(err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,7 +20,7 @@ import (
 //     makes the 16-bit cache paths (tile widening) meaningful.
 func TestGoldenDecode(t *testing.T) {
 	const n, prompt = 12, 5
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
 			for _, dt := range []DType{F32, BF16, F16} {
 				for _, start := range []int{0, 5000, 150000} {
@@ -70,7 +71,7 @@ func goldenDecode(t *testing.T, c Config, dt DType, start, n, prompt int) {
 // TestGoldenPrefill checks a one-shot prefill over more tokens than a chunk, with a
 // query block boundary inside, on every Level.
 func TestGoldenPrefill(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := tinyConfig()
 		w := testWeights(t, c, 5)
 		l := testLayer(t, c, w, true, WithWorkers(2), WithChunkRows(16))
@@ -125,7 +126,7 @@ func TestScaleNeedsTwoTokens(t *testing.T) {
 // TestZeroInputs: §13.9. A zero query token attends uniformly; all-zero tokens give
 // exactly zero (RMSNorm(0) = 0, not NaN).
 func TestZeroInputs(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := tinyConfig()
 		w := testWeights(t, c, 8)
 		l := testLayer(t, c, w, false)

@@ -4,25 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/mlasimd/mlasimd"
-	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
-
-// forEachLevel runs f once per instruction-set Level this machine has, with that Level
-// active (only the required one under MLASIMD_REQUIRE_ISA). Subtests are not
-// parallel: the active Level is process-wide.
-func forEachLevel(t *testing.T, f func(t *testing.T)) {
-	t.Helper()
-	for _, lv := range testutil.Levels() {
-		t.Run("ISA="+lv.String(), func(t *testing.T) {
-			restore, err := mlasimd.Use(lv)
-			require.NoError(t, err)
-			defer restore()
-			f(t)
-		})
-	}
-}
 
 // tinyYaRN scales the DeepSeek YaRN parameters down to a tiny rope dim: the ramp
 // then covers dims 1..3 of 4 pairs, so interpolated and blended pairs both occur.

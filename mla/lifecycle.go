@@ -12,8 +12,9 @@ import (
 	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
-// ErrClosed is wrapped by the errors of a Layer, Model, Pool, Checkpoint or
-// SafetensorsFile used after Close (the last two also wrap os.ErrClosed).
+// ErrClosed is wrapped by the errors of a Layer, Model, Pool or Checkpoint used
+// after Close (a Checkpoint's also wrap os.ErrClosed, as a closed safetensors.File's
+// do).
 var ErrClosed = errors.New("mla: used after Close")
 
 // ErrBusy is wrapped by the errors of a Layer, Model or Cache entered by a second

@@ -1,35 +1,17 @@
 package mla
 
-import "fmt"
+import (
+	"fmt"
 
-// Limits of the loaders. Each is several times what any published checkpoint needs
-// and far below what the format allows, so that a hostile or corrupt file is refused
-// before it costs memory or time, with an error that names the limit.
+	"github.com/mlasimd/mlasimd/internal/fileopen"
+	"github.com/mlasimd/mlasimd/safetensors"
+)
+
+// Limits of the checkpoint loaders, beside those of the safetensors reader
+// (safetensors.MaxHeaderBytes and the rest). Each is several times what any published
+// checkpoint needs and far below what the format allows, so that a hostile or corrupt
+// file is refused before it costs memory or time, with an error that names the limit.
 const (
-	// maxHeaderBytes caps a safetensors JSON header, as the reference implementation
-	// does (100 MB): a real header takes about 150 bytes per tensor.
-	maxHeaderBytes = 100_000_000
-
-	// maxTensors caps the tensors of one safetensors file. A DeepSeek-V3 shard holds
-	// 1-2 thousand; the whole of DeepSeek-V3 with its FP8 scales is about 91 thousand,
-	// so even that model in one file fits. A 100 MB header could otherwise describe
-	// two million empty tensors, each costing a map entry.
-	maxTensors = 1 << 17
-
-	// maxRank caps a tensor's dimensions. Checkpoint tensors have rank 4 at most
-	// (convolutions); 8 leaves room for video models' 5-D kernels and matches the
-	// reference implementation's own tests.
-	maxRank = 8
-
-	// maxDimension caps one dimension (2^40, four TB of float32 along one axis). Every
-	// dimension of a non-empty tensor is already bounded by the file's size; the cap
-	// also bounds the dimensions of empty tensors, whose product checks nothing.
-	maxDimension = 1 << 40
-
-	// maxMetadataEntries caps a header's __metadata__ map, which writers fill with a
-	// handful of strings ("format": "pt").
-	maxMetadataEntries = 1 << 14
-
 	// maxConfigBytes caps config.json. A DeepSeek config.json is about 2 KB; even the
 	// configs of classifiers that carry id2label tables of tens of thousands of labels
 	// stay under 1 MiB.
@@ -38,7 +20,7 @@ const (
 	// maxIndexBytes caps model.safetensors.index.json, which holds one line per tensor
 	// (DeepSeek-V3's is 9 MB): no more than a safetensors header describing the same
 	// tensors, so the header's cap.
-	maxIndexBytes = maxHeaderBytes
+	maxIndexBytes = safetensors.MaxHeaderBytes
 
 	// maxIndexTensors caps the index's weight_map: DeepSeek-V3 lists about 91
 	// thousand tensors, models of its architecture with 384 experts about 140
@@ -127,4 +109,14 @@ func byteSize(n int64) string {
 		v, u = v/1024, u+1
 	}
 	return fmt.Sprintf("%d bytes (%.1f %s)", n, v, units[u])
+}
+
+// readSmallFile reads the regular file at path (config.json, the shard index),
+// refusing one over limit bytes; what names the limit in the error.
+func readSmallFile(path string, limit int64, what string) ([]byte, error) {
+	data, err := fileopen.ReadSmall(path, limit, what)
+	if err != nil {
+		return nil, fmt.Errorf("mla: %w", err)
+	}
+	return data, nil
 }

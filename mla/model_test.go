@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -77,7 +78,7 @@ func testModel(t *testing.T, c Config, workers int) (*Model, *ModelWeights) {
 // TestModelGolden: the decoder's logits, by prefill and by decode steps, against the
 // float64 model, on every Level.
 func TestModelGolden(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
 			t.Run(c.Name, func(t *testing.T) {
 				m, w := testModel(t, c, 2)

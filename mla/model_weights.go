@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/mlasimd/mlasimd/internal/hugepage"
+	"github.com/mlasimd/mlasimd/safetensors"
 )
 
 // BlockWeights is one decoder block: pre-norm, MLA, residual, pre-norm, SwiGLU FFN,
@@ -134,18 +135,18 @@ func (w *ModelWeights) Check(c Config) error {
 }
 
 // Tensors returns the layer's weights under their checkpoint names (prefix of layer
-// i), encoded as dt (F32, BF16 or F16), ready for WriteSafetensors.
-func (w *LayerWeights) Tensors(c Config, layer int, dt DType) ([]Tensor, error) {
+// i), encoded as dt (F32, BF16 or F16), ready for safetensors.Write.
+func (w *LayerWeights) Tensors(c Config, layer int, dt DType) ([]safetensors.Tensor, error) {
 	if err := w.Check(c); err != nil {
 		return nil, err
 	}
-	var out []Tensor
+	var out []safetensors.Tensor
 	for _, s := range layerTensorSpecs(c) {
 		v := *s.field(w)
 		if s.part != wholeTensor {
 			v = splitKV(c, w.KVBProj, s.part)
 		}
-		t, err := NewTensor(layerPrefix(layer)+s.name, s.shape(), v, dt)
+		t, err := safetensors.NewTensor(layerPrefix(layer)+s.name, s.shape(), v, dt)
 		if err != nil {
 			return nil, err
 		}
@@ -156,11 +157,11 @@ func (w *LayerWeights) Tensors(c Config, layer int, dt DType) ([]Tensor, error) 
 
 // Tensors returns all of the model's weights under their checkpoint names, encoded as
 // dt; a shared KV down-projection is written once, as model.<name>.
-func (w *ModelWeights) Tensors(c Config, dt DType) ([]Tensor, error) {
+func (w *ModelWeights) Tensors(c Config, dt DType) ([]safetensors.Tensor, error) {
 	if err := w.Check(c); err != nil {
 		return nil, err
 	}
-	var out []Tensor
+	var out []safetensors.Tensor
 	for i := range w.Blocks {
 		ts, err := w.Blocks[i].Attn.Tensors(c, i, dt)
 		if err != nil {
@@ -182,7 +183,7 @@ func (w *ModelWeights) Tensors(c Config, dt DType) ([]Tensor, error) {
 		if t.cols > 0 {
 			shape = append(shape, t.cols)
 		}
-		enc, err := NewTensor(t.name, shape, *t.field, dt)
+		enc, err := safetensors.NewTensor(t.name, shape, *t.field, dt)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -13,7 +14,7 @@ import (
 // full chain's from the float64 reference, applied to both, plus the tight core
 // check of each run on its own queries and rows.
 func TestDecodeMatchesPrefillRows(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
 			t.Run(c.Name, func(t *testing.T) {
 				const n = 23
@@ -59,7 +60,7 @@ func splitRows(v []float32, w int) [][]float32 {
 // than a query block, some spanning key chunks) equals one prefill of everything,
 // and the cache contents do not depend on the chunking (§13.4).
 func TestChunkedPrefillMatchesOneShot(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := tinyConfig()
 		const n = 50
 		w := testWeights(t, c, 14)

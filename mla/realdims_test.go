@@ -3,6 +3,7 @@ package mla
 import (
 	"testing"
 
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -15,7 +16,7 @@ func TestRealShapeV2Lite(t *testing.T) {
 	}
 	c := DeepSeekV2Lite()
 	w := testWeights(t, c, 1)
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		l := testLayer(t, c, w, false)
 		for _, dt := range []DType{F32, BF16} {
 			const s = 7

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -85,7 +86,7 @@ func TestRoPEAnglesFarPositions(t *testing.T) {
 
 // TestRoPEProperties: §13.6, on every Level, for both layouts.
 func TestRoPEProperties(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 1))
 		vecOf := func() []float32 {
 			v := make([]float32, 64)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,7 +22,7 @@ func seedConfigs() []Config {
 // up-projections, scale head_dim^-1/2, RoPE none or after decompression) through the
 // same golden checks as DeepSeek's, on every Level.
 func TestSeedVariants(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range seedConfigs() {
 			for _, dt := range []DType{F32, BF16} {
 				t.Run(fmt.Sprintf("%s/%s", c.Name, dt), func(t *testing.T) {
@@ -40,7 +41,7 @@ func TestSeedAbsorbability(t *testing.T) {
 	require.True(t, cs[0].Absorbable())
 	require.False(t, cs[1].Absorbable())
 	require.InDelta(t, 0.25, cs[0].SoftmaxScale(), 0, "head_dim^-1/2 with head_dim 16")
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range cs[:2] {
 			w := testWeights(t, c, 3)
 			l := testLayer(t, c, w, true, WithWorkers(2), WithTileRows(8), WithChunkRows(8))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -13,7 +14,7 @@ import (
 // exactly (same dot products, same order), and the GGUF split is their transpose
 // (attn_k_b[h] = W_UK(h)ᵀ) and themselves (attn_v_b[h] = W_UV(h)).
 func TestKVBProjSlicing(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
+	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := DeepSeekV2Lite()
 		w := &LayerWeights{KVBProj: randomInputs(1, c.Heads*256*512, 3)}
 		lat := randomInputs(1, 512, 4)

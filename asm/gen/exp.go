@@ -6,23 +6,16 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/mlasimd/mlasimd/internal/spec"
 )
 
-// The vectorized exponential shared by Exp and Softmax.
-//
-// e^x = 2^n · e^r with n = round(x·log2 e) and r = x - n·ln 2 (ln 2 split in a high
-// part exact in float32 and a low part), |r| <= ln2/2. e^r = 1 + r + r²·P(r) with
-// Cephes' degree-5 minimax P. 2^n is built in two halves, 2^(n>>1)·2^(n-(n>>1)), so
-// that n = 128 (x up to 89) overflows to +Inf through the multiply instead of
-// wrapping the exponent field. Inputs below kernels.ExpCutoff give exactly 0, so no
-// subnormal is ever produced; the clamps keep NaN (it is the second source operand
-// of VMINPS/VMAXPS, which return that operand when either is NaN).
-
-const expCutoff = -87.33 // kernels.ExpCutoff
+// The vectorized exponential shared by Exp and Softmax: the algorithm and constants
+// of internal/spec (range reduction by ln 2, Cephes' polynomial, 2^n in two halves,
+// exactly 0 below spec.ExpCutoff). The clamps keep NaN: it is the second source
+// operand of VMINPS/VMAXPS, which return that operand when either is NaN.
 
 func f32bits(f float64) uint32 { return math.Float32bits(float32(f)) }
-
-var expPoly = []float64{1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
 
 // expVec replaces v by e^v.
 func (t target) expVec(v VecVirtual) {
@@ -34,11 +27,11 @@ func (t target) expVec(v VecVirtual) {
 	} else {
 		keep = t.vec()
 	}
-	VCMPPS(U8(5), t.splat("expcut", f32bits(expCutoff)), v, keep)
+	VCMPPS(U8(5), t.splat("expcut", f32bits(spec.ExpCutoff)), v, keep)
 	x, lo := t.vec(), t.vec()
-	VMOVUPS(t.splat("exphi", f32bits(89)), x)
+	VMOVUPS(t.splat("exphi", f32bits(spec.ExpClamp)), x)
 	VMINPS(v, x, x) // v is the second source: a NaN v is kept
-	VMOVUPS(t.splat("expcut", f32bits(expCutoff)), lo)
+	VMOVUPS(t.splat("expcut", f32bits(spec.ExpCutoff)), lo)
 	VMAXPS(x, lo, x)
 	fn := t.vec()
 	VMULPS(t.splat("log2e", f32bits(math.Log2E)), x, fn)
@@ -47,11 +40,11 @@ func (t target) expVec(v VecVirtual) {
 	} else {
 		VROUNDPS(U8(0), fn, fn)
 	}
-	VFNMADD231PS(t.splat("ln2hi", f32bits(0.693359375)), fn, x)
-	VFNMADD231PS(t.splat("ln2lo", f32bits(-2.12194440e-4)), fn, x)
+	VFNMADD231PS(t.splat("ln2hi", f32bits(spec.Ln2Hi)), fn, x)
+	VFNMADD231PS(t.splat("ln2lo", f32bits(spec.Ln2Lo)), fn, x)
 	p := t.vec()
-	VMOVUPS(t.splat("expp0", f32bits(expPoly[0])), p)
-	for i, c := range expPoly[1:] {
+	VMOVUPS(t.splat("expp0", f32bits(spec.ExpPoly[0])), p)
+	for i, c := range spec.ExpPoly[1:] {
 		VFMADD213PS(t.splat("expp"+string(rune('1'+i)), f32bits(c)), x, p)
 	}
 	r2 := t.vec()
@@ -78,7 +71,7 @@ func (t target) expVec(v VecVirtual) {
 }
 
 func (t target) exp() {
-	t.begin("exp", "func(dst, x []float32)", "exp computes dst = e^x (see kernels.Exp); len(dst) >= len(x).")
+	t.begin("exp")
 	dst := ptr("dst")
 	x, n := slice("x")
 	t.loop(n, 2, func(c chunk) {
@@ -92,7 +85,7 @@ func (t target) exp() {
 // maxScaled returns max(x[i]*s), the first pass of Softmax. Masked-off tail lanes
 // must not take part: they are replaced by -Inf before the max.
 func (t target) maxScaled() {
-	t.begin("maxScaled", "func(x []float32, s float32) float32", "maxScaled returns max(x[i]*s), or -Inf for an empty x.")
+	t.begin("maxScaled")
 	x, n := slice("x")
 	s := t.broadcastParam("s")
 	negInf := t.splat("neginf", 0xff800000)
@@ -126,7 +119,7 @@ func (t target) maxScaled() {
 // expSum computes x[i] = e^(x[i]*s - m) and returns their sum, the second pass of
 // Softmax.
 func (t target) expSum() {
-	t.begin("expSum", "func(x []float32, s, m float32) float32", "expSum computes x = e^(x*s - m) and returns the sum of the results.")
+	t.begin("expSum")
 	x, n := slice("x")
 	s := t.broadcastParam("s")
 	m := t.broadcastParam("m")

@@ -6,11 +6,6 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-const (
-	gemmSig   = "func(c, a, b []float32, m, n, k, lda, ldb, ldc int)"
-	gemmNTSig = "func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int)"
-)
-
 // gemmNT computes c[i*ldc+j] = sum_p a[i*lda+p]*b[j*ldb+p] in tiles of a band of rows
 // of A (see bands) by 2 rows of B: each loaded row chunk of A meets two rows of B. In
 // MLA decode A holds the heads' queries and B the cache rows.
@@ -22,19 +17,19 @@ const (
 // the memory bus idle. next must not be empty; prefetching never faults, and the
 // stream stays on next's last line once it reaches it.
 func (t target) gemmNT() {
-	t.gemmNTKernel("gemmNT", "gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc. It prefetches next.", false)
+	t.gemmNTKernel("gemmNT", false)
 }
 
 // gemmNTAdd is gemmNT that adds each sum to c: deep products (large k) run as
 // several of these over slices of k, each slice's rows small enough to stay in L1.
-// Only AVX-512 has it: AVX2's 32-byte loads are served from L2 fast enough (its
-// split products measured no faster, and a 1024-token prefill 5% slower).
+// Only AVX-512 has it: AVX2's 32-byte loads are served from L2 fast enough that
+// splitting gains nothing there.
 func (t target) gemmNTAdd() {
-	t.gemmNTKernel("gemmNTAdd", "gemmNTAdd computes c += A Bᵀ; c has row stride ldc. It prefetches next.", true)
+	t.gemmNTKernel("gemmNTAdd", true)
 }
 
-func (t target) gemmNTKernel(name, doc string, add bool) {
-	t.begin(name, gemmNTSig, doc)
+func (t target) gemmNTKernel(name string, add bool) {
+	t.begin(name)
 	pf := ptr("next")
 	last := Load(Param("next").Len(), GP64())
 	LEAQ(Mem{Base: pf, Index: last, Scale: 4, Disp: -4}, last)
@@ -59,11 +54,11 @@ func (s prefetchStream) step() {
 	CMOVQHI(s.last, s.at)
 }
 
-// gemmNN accumulates c[i*ldc+j] += sum_p a[i*lda+p]*b[p*ldb+j] in tiles of a band of
-// rows of c (see bands) by 2 vectors of columns: the tile stays in registers while p walks down B,
-// broadcasting a[i*lda+p].
-func (t target) gemmNN() {
-	t.begin("gemmNN", gemmSig, "gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.")
+// gemmNNAdd accumulates c[i*ldc+j] += sum_p a[i*lda+p]*b[p*ldb+j] in tiles of a band
+// of rows of c (see bands) by 2 vectors of columns: the tile stays in registers while
+// p walks down B, broadcasting a[i*lda+p].
+func (t target) gemmNNAdd() {
+	t.begin("gemmNNAdd")
 	t.tiles(t.bands(), []int{2 * t.lanes, t.lanes, -1}, func(rows, cols int, i, j Mem) { t.gemmNNTile(rows, cols, i, j) })
 	ret()
 }
@@ -249,8 +244,7 @@ func (t target) gemmNNTile(rows, cols int, i, jm Mem) {
 // bands are the row heights of the GEMM tiles, tallest first. A tile needs
 // independent accumulators to cover the FMA latency (two FMA pipes x 4 cycles = 8
 // in flight on Zen and Intel cores): AVX2's 6-row bands give 12 of its 16 registers
-// to them (MLA attention 4-6% faster on Zen 4 than with 4 rows); AVX-512's 4-row
-// bands already have 8 and taller ones measured no faster.
+// to them, more than 4 rows would; AVX-512's 4-row bands already have 8.
 func (t target) bands() []int {
 	if t.zmm {
 		return []int{4, 1}

@@ -11,7 +11,7 @@ import (
 const gemvRows = 4
 
 func (t target) gemv() {
-	t.begin("gemv", "func(y, w, x []float32)", "gemv computes y = W x; W is len(y) x len(x), row-major.")
+	t.begin("gemv")
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
@@ -19,14 +19,13 @@ func (t target) gemv() {
 	ret()
 }
 
-// gemvPrefetch is gemv for a W that comes from DRAM: while a block of rows is
+// gemvStream is gemv for a W streamed from DRAM: while a block of rows is
 // multiplied, the next block streams into L2, as many lines per chunk as the chunk
 // reads, so the memory bus never waits for the arithmetic to ask. The last block
 // prefetches next instead (the rows after W, or W's own last block when there are
 // none). The prefetches cost load slots, so for a W already in cache gemv is faster.
-func (t target) gemvPrefetch() {
-	t.begin("gemvPrefetch", "func(y, w, x, next []float32)",
-		"gemvPrefetch computes y = W x like gemv, prefetching the next rows of W and then next.")
+func (t target) gemvStream() {
+	t.begin("gemvStream")
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
@@ -34,11 +33,10 @@ func (t target) gemvPrefetch() {
 	ret()
 }
 
-// downUpPrefetch is downUp for matrices that come from DRAM: each pass prefetches
-// like gemvPrefetch, its last block prefetching itself.
-func (t target) downUpPrefetch() {
-	t.begin("downUpPrefetch", "func(y, latent, down, up, x []float32)",
-		"downUpPrefetch computes latent = Down x, then y = Up latent, prefetching rows ahead like gemvPrefetch.")
+// downUpStream is downUp for matrices streamed from DRAM: each pass prefetches
+// like gemvStream, its last block prefetching itself.
+func (t target) downUpStream() {
+	t.begin("downUpStream")
 	self := func(w Register) Register { return w }
 	lat, r := slice("latent")
 	x, n := slice("x")
@@ -50,8 +48,7 @@ func (t target) downUpPrefetch() {
 
 // downUp runs the gemv body twice in one call: latent = Down x, then y = Up latent.
 func (t target) downUp() {
-	t.begin("downUp", "func(y, latent, down, up, x []float32)",
-		"downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).")
+	t.begin("downUp")
 	lat, r := slice("latent")
 	x, n := slice("x")
 	t.gemvBody(lat, r, ptr("down"), x, n, nil)
@@ -140,7 +137,7 @@ func rowPasses(m, w, n Register, name string,
 // the rows, broadcasting x[i]. Rows go two at a time into two accumulator sets, so
 // the FMA chains are independent.
 func (t target) gemvT() {
-	t.begin("gemvT", "func(y, w, x []float32)", "gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.")
+	t.begin("gemvT")
 	y, n := slice("y")
 	w := ptr("w")
 	x, m := slice("x")

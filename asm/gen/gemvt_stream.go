@@ -8,13 +8,12 @@ import (
 
 // gemvTStream accumulates y += Wᵀ x (W is len(x) rows by len(y) columns) row by row:
 // each pass adds x[i]·W[i] + ... + x[i+3]·W[i+3] into y, which stays in L1/L2, so W
-// is read front to back while its next four rows stream into L2, as in gemvPrefetch.
-// gemvT walks W in column strips and gets half the DRAM bandwidth on a W that is not
+// is read front to back while its next four rows stream into L2, as in gemvStream.
+// gemvT walks W in column strips, which halves the DRAM bandwidth on a W that is not
 // cached; this order gets what Gemv gets. The last pass prefetches next (at least
 // four rows long).
 func (t target) gemvTStream() {
-	t.begin("gemvTStream", "func(y, w, x, next []float32)",
-		"gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)), prefetching the rows ahead and then next.")
+	t.begin("gemvTStream")
 	y, n := slice("y")
 	w := ptr("w")
 	x, m := slice("x")

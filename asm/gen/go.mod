@@ -2,10 +2,16 @@ module github.com/mlasimd/mlasimd/asm/gen
 
 go 1.26.0
 
-require github.com/mmcloughlin/avo v0.6.0
+require (
+	github.com/mlasimd/mlasimd v0.0.0
+	github.com/mmcloughlin/avo v0.6.0
+)
 
 require (
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
 )
+
+// The routine spec is the root module's internal/spec, read from this checkout.
+replace github.com/mlasimd/mlasimd => ../..

@@ -9,7 +9,7 @@ import (
 // f16ToF32 widens IEEE halves with F16C's VCVTPH2PS, which is exact and quiets
 // signaling NaNs as kernels.F16ToF32 does.
 func (t target) f16ToF32() {
-	t.begin("f16ToF32", "func(dst []float32, src []uint16)", "f16ToF32 widens IEEE half bits to float32; len(dst) >= len(src).")
+	t.begin("f16ToF32")
 	t.widen(func(src Op, dst VecVirtual) {
 		VCVTPH2PS(src, dst)
 	}, func(bits GPVirtual, dst VecVirtual) {
@@ -21,7 +21,7 @@ func (t target) f16ToF32() {
 // bf16ToF32 widens bfloat16 by zero-extending each 16-bit word and shifting it into
 // the top half of a float32.
 func (t target) bf16ToF32() {
-	t.begin("bf16ToF32", "func(dst []float32, src []uint16)", "bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).")
+	t.begin("bf16ToF32")
 	t.widen(func(src Op, dst VecVirtual) {
 		VPMOVZXWD(src, dst)
 		VPSLLD(U8(16), dst, dst)

@@ -1,43 +1,63 @@
 // Command gen writes mlasimd's amd64 assembly (kernels_amd64.s) and its Go
-// declarations (stubs_amd64.go) with Avo. Every kernel is described once, as a
-// method of target, and instantiated for each x86 target.
+// declarations (stubs_amd64.go) with Avo. Every routine is described once in the
+// root module's internal/spec; its body is a method of target here, instantiated for
+// each x86 target that the spec gives it.
 //
 //	go run . -out ../../kernels_amd64.s -stubs ../../stubs_amd64.go -pkg mlasimd
 package main
 
 import (
+	"fmt"
+	"os"
+
 	. "github.com/mmcloughlin/avo/build"
+
+	"github.com/mlasimd/mlasimd/internal/spec"
 )
 
+// bodies maps each spec routine to the method that emits its body.
+var bodies = map[string]func(target){
+	"dot": target.dot, "sum": target.sum, "sumSqDiff": target.sumSqDiff,
+	"axpy": target.axpy, "scale": target.scale, "scaleMul": target.scaleMul, "affine": target.affine,
+	"gemv": target.gemv, "gemvStream": target.gemvStream,
+	"gemvT": target.gemvT, "gemvTStream": target.gemvTStream,
+	"downUp": target.downUp, "downUpStream": target.downUpStream,
+	"gemmNT": target.gemmNT, "gemmNTAdd": target.gemmNTAdd, "gemmNNAdd": target.gemmNNAdd,
+	"exp": target.exp, "maxScaled": target.maxScaled, "expSum": target.expSum,
+	"rope": target.rope, "ropeHalf": target.ropeHalf,
+	"f16ToF32": target.f16ToF32, "bf16ToF32": target.bf16ToF32,
+}
+
 func main() {
+	if err := checkBodies(); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
 	ConstraintExpr("gc,!purego")
 	declareTables()
 	for _, t := range []target{avx2, avx512} {
-		t.dot()
-		t.sum()
-		t.sumSqDiff()
-		t.axpy()
-		t.scale()
-		t.scaleMul()
-		t.affine()
-		t.gemv()
-		t.gemvPrefetch()
-		t.gemvT()
-		t.gemvTStream()
-		t.downUp()
-		t.downUpPrefetch()
-		t.gemmNT()
-		if t.zmm {
-			t.gemmNTAdd()
+		for _, r := range spec.ForISA(t.isa) {
+			bodies[r.Name](t)
 		}
-		t.gemmNN()
-		t.exp()
-		t.maxScaled()
-		t.expSum()
-		t.rope()
-		t.ropeHalf()
-		t.f16ToF32()
-		t.bf16ToF32()
 	}
 	Generate()
+}
+
+// checkBodies fails unless the bodies are exactly the spec's amd64 routines.
+func checkBodies() error {
+	want := map[string]bool{}
+	for _, r := range spec.Routines {
+		if r.Has(spec.AVX2) || r.Has(spec.AVX512) {
+			want[r.Name] = true
+			if bodies[r.Name] == nil {
+				return fmt.Errorf("the spec's %s has no amd64 body", r.Name)
+			}
+		}
+	}
+	for name := range bodies {
+		if !want[name] {
+			return fmt.Errorf("body %s is not an amd64 routine of the spec", name)
+		}
+	}
+	return nil
 }

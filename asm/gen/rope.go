@@ -8,7 +8,7 @@ import (
 
 // ropeHalf rotates the pairs (x[i], x[i+h]): lo' = lo*c - hi*s, hi' = lo*s + hi*c.
 func (t target) ropeHalf() {
-	t.begin("ropeHalf", "func(x, cos, sin []float32)", "ropeHalf rotates the half-split pairs (x[i], x[i+len(cos)]) in place.")
+	t.begin("ropeHalf")
 	lo := ptr("x")
 	cs, h := slice("cos")
 	sn := ptr("sin")
@@ -38,7 +38,7 @@ func (t target) ropeHalf() {
 //
 //	x' = x*cos ∓ swap(x)*sin = (x0*c - x1*s, x1*c + x0*s)
 func (t target) rope() {
-	t.begin("rope", "func(x, cos, sin []float32)", "rope rotates the interleaved pairs (x[2i], x[2i+1]) in place.")
+	t.begin("rope")
 	x, n := slice("x")
 	cs := ptr("cos")
 	sn := ptr("sin")
@@ -64,14 +64,14 @@ func (t target) rope() {
 func (t target) pairIndex() Mem {
 	key := "pairidx"
 	name := "c_pairidx_" + string(rune('0'+t.lanes/8))
-	if m, ok := constTables[key+t.name]; ok {
+	if m, ok := constTables[key+t.isa.Name]; ok {
 		return m
 	}
 	m := GLOBL(name, RODATA|NOPTR)
 	for i := range t.lanes {
 		DATA(4*i, U32(i/2))
 	}
-	constTables[key+t.name] = m
+	constTables[key+t.isa.Name] = m
 	return m
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/mlasimd/mlasimd/internal/spec"
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -12,14 +13,14 @@ import (
 // The kernels are written once against its methods; only this file knows how a
 // width (YMM or ZMM) loads, masks, reduces and zeroes.
 type target struct {
-	name  string // suffix of the TEXT symbols, e.g. dotAVX2
-	lanes int    // float32 lanes per vector
-	zmm   bool   // AVX-512: ZMM registers and opmask tails
+	isa   spec.ISA // its Name suffixes the TEXT symbols, e.g. dotAVX2
+	lanes int      // float32 lanes per vector
+	zmm   bool     // AVX-512: ZMM registers and opmask tails
 }
 
 var (
-	avx2   = target{name: "AVX2", lanes: 8}
-	avx512 = target{name: "AVX512", lanes: 16, zmm: true}
+	avx2   = target{isa: spec.AVX2, lanes: 8}
+	avx512 = target{isa: spec.AVX512, lanes: 16, zmm: true}
 )
 
 func (t target) vec() VecVirtual {
@@ -273,11 +274,17 @@ func (t target) broadcastParam(name string) VecVirtual {
 	return v
 }
 
-// begin opens a TEXT block for kernel name at this target.
-func (t target) begin(name, signature string, doc ...string) {
-	TEXT(name+t.name, NOSPLIT, signature)
+// begin opens the TEXT block of routine name at this target, with the signature and
+// doc comment of its spec entry. The body names its parameters (Param), so a body
+// that disagrees with the spec's signature fails to generate.
+func (t target) begin(name string) {
+	r, ok := spec.Lookup(name)
+	if !ok || !r.Has(t.isa) {
+		panic(fmt.Sprintf("gen: the spec has no routine %s for %s", name, t.isa.Name))
+	}
+	TEXT(name+t.isa.Name, NOSPLIT, r.Signature())
 	Pragma("noescape")
-	Doc(doc...)
+	Doc(r.Doc)
 }
 
 // ret returns, clearing the upper vector state first so that the SSE code the Go

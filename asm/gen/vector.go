@@ -31,7 +31,7 @@ func (t target) reduceSum(acc []VecVirtual) Register {
 }
 
 func (t target) dot() {
-	t.begin("dot", "func(a, b []float32) float32", "dot returns sum(a[i]*b[i]); len(b) >= len(a).")
+	t.begin("dot")
 	a, n := slice("a")
 	b := ptr("b")
 	acc := t.accumulators(4)
@@ -44,7 +44,7 @@ func (t target) dot() {
 }
 
 func (t target) sum() {
-	t.begin("sum", "func(x []float32) float32", "sum returns sum(x[i]).")
+	t.begin("sum")
 	x, n := slice("x")
 	acc := t.accumulators(4)
 	t.loop(n, 4, func(c chunk) {
@@ -55,7 +55,7 @@ func (t target) sum() {
 }
 
 func (t target) sumSqDiff() {
-	t.begin("sumSqDiff", "func(x []float32, mean float32) float32", "sumSqDiff returns sum((x[i]-mean)^2).")
+	t.begin("sumSqDiff")
 	x, n := slice("x")
 	mean := t.broadcastParam("mean")
 	acc := t.accumulators(4)
@@ -70,7 +70,7 @@ func (t target) sumSqDiff() {
 }
 
 func (t target) axpy() {
-	t.begin("axpy", "func(alpha float32, x, y []float32)", "axpy computes y += alpha*x; len(y) >= len(x).")
+	t.begin("axpy")
 	alpha := t.broadcastParam("alpha")
 	x, n := slice("x")
 	y := ptr("y")
@@ -83,7 +83,7 @@ func (t target) axpy() {
 }
 
 func (t target) scale() {
-	t.begin("scale", "func(x []float32, s float32)", "scale computes x *= s.")
+	t.begin("scale")
 	x, n := slice("x")
 	s := t.broadcastParam("s")
 	t.loop(n, 4, func(c chunk) {
@@ -95,8 +95,7 @@ func (t target) scale() {
 }
 
 func (t target) scaleMul() {
-	t.begin("scaleMul", "func(dst, x, w []float32, r float32)",
-		"scaleMul computes dst = (x*r)*w, the second pass of RMSNorm; dst and w are at least as long as x.")
+	t.begin("scaleMul")
 	dst := ptr("dst")
 	x, n := slice("x")
 	w := ptr("w")
@@ -111,8 +110,7 @@ func (t target) scaleMul() {
 }
 
 func (t target) affine() {
-	t.begin("affine", "func(dst, x, w, b []float32, mean, r float32)",
-		"affine computes dst = ((x-mean)*r)*w + b, the second pass of LayerNorm; an empty b means no bias.")
+	t.begin("affine")
 	dst := ptr("dst")
 	x, n := slice("x")
 	w := ptr("w")

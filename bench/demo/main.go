@@ -11,8 +11,8 @@
 // The timing lives in package timing (bench/demo/timing), which the report
 // (bench/report) shares to time longer contexts and draw them.
 //
-//	go run ./bench/demo
-//	go run ./bench/demo -model v3 -contexts 1024,16384 -naive-max 0
+//	cd bench && go run ./demo
+//	cd bench && go run ./demo -model v3 -contexts 1024,16384 -naive-max 0
 package main
 
 import (
@@ -99,7 +99,7 @@ func run(f flags) error {
 	if err := timeLevels(layer, f, cacheType, contexts); err != nil {
 		return err
 	}
-	fmt.Println("\nThe kernel report (go run ./bench/report, next in make run) times longer contexts and draws out/decode.png.")
+	fmt.Println("\nThe kernel report (cd bench && go run ./report, next in make run) times longer contexts and draws out/decode.png.")
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/mlasimd/mlasimd/mla"
+	"github.com/mlasimd/mlasimd/safetensors"
 )
 
 func presetConfig(name string) (mla.Config, error) {
@@ -58,7 +59,7 @@ func writeLayer(path string, cfg mla.Config, w *mla.LayerWeights, layer int) err
 	if err != nil {
 		return err
 	}
-	if err := mla.WriteSafetensors(path, ts, map[string]string{"format": "pt"}); err != nil {
+	if err := safetensors.Write(path, ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	fmt.Printf("wrote layer %d of %s (bf16) to %s; run with -weights %s -layer %d\n", layer, cfg.Name, path, path, layer)

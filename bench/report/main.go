@@ -5,9 +5,10 @@
 // lengths, absorbed against naive, with its latent cache against MHA and GQA caches.
 // It writes roofline.png and decode.png into -out. `make run` runs it after the demo.
 //
-//	go run ./bench/report                       # text tables, pictures in out/
-//	go run ./bench/report -format markdown      # the tables of README's Results
-//	go run ./bench/report -contexts 1024 -decode-steps 3 -time 5ms   # quicker
+//	cd bench
+//	go run ./report                       # text tables, pictures in out/ (make run: the root's out/)
+//	go run ./report -format markdown      # the tables of README's Results
+//	go run ./report -contexts 1024 -decode-steps 3 -time 5ms   # quicker
 //
 // Progress goes to stderr; tables go to stdout.
 package main

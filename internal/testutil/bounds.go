@@ -20,7 +20,7 @@ func Gamma(k int) float64 {
 }
 
 // ExpRelErr is the stated maximum relative error of every Level's Exp for results in
-// the normal range: 2 units of roundoff (2^-23, about one ulp). TestExpAccuracy
+// the normal range: 2 units of roundoff (2^-23, about one ulp). TestExp
 // measures 1.39 u for AVX2 over 23 million inputs (the polynomial's own error plus the
 // roundings of r = x - n·ln2 and of the final products); the reference is 1 u.
 const ExpRelErr = 2 * U

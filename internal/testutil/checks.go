@@ -3,14 +3,17 @@ package testutil
 import (
 	"fmt"
 	"math"
+
+	"github.com/mlasimd/mlasimd/internal/spec"
 )
 
 // The checks compare one kernel result with the float64 oracle under the kernel's
 // error bound and return a description of the first violation, or nil. Tests and fuzz
 // targets share them, so both hold every Level to the same contract.
 
-// Cutoff mirrors kernels.ExpCutoff (testutil must not depend on what it tests).
-const Cutoff float32 = -87.33
+// Cutoff is the exponential's cut-off from the routine spec, which kernels.ExpCutoff
+// and every Level's exponential also take (testutil must not depend on what it tests).
+const Cutoff float32 = spec.ExpCutoff
 
 // ExpWant is the exact exponential under the shared rules: 0 below the cutoff.
 func ExpWant(x float32) float64 {

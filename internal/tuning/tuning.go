@@ -5,26 +5,26 @@ package tuning
 
 import "sync/atomic"
 
-// DefaultColdFloats is the size of a matrix, in float32 values (1 MiB), from which
-// Gemv, GemvT and DownUp run the routines that prefetch rows ahead: a matrix larger
-// than a core's L2 cache (1 MiB on Zen 4 and Skylake-SP) most likely comes from L3 or
-// DRAM, as a model's weights do, where the prefetching wins; for a matrix already
-// in cache its extra loads cost about as much.
-const DefaultColdFloats = 1 << 18
+// DefaultStreamFloats is the size of a matrix, in float32 values (1 MiB), from which
+// Gemv, GemvT and DownUp take the streaming routines, which prefetch rows ahead: a
+// matrix larger than a core's L2 cache (1 MiB on Zen 4 and Skylake-SP) most likely
+// streams from DRAM, as a model's weights do, where the prefetching wins; for a
+// matrix already in cache its extra loads cost about as much.
+const DefaultStreamFloats = 1 << 18
 
 // DefaultDeepK is the depth k above which GemmNT splits its products into slices of
 // k (512 wide, or DeepK if that is less; see mlasimd's deepGemmNT): a band of 4 to 6
 // rows of A up to 1024 wide still fits a 32 KiB L1 beside the B rows it meets.
 const DefaultDeepK = 1024
 
-var coldFloats, deepK = newThreshold(DefaultColdFloats), newThreshold(DefaultDeepK)
+var streamFloats, deepK = newThreshold(DefaultStreamFloats), newThreshold(DefaultDeepK)
 
-// ColdFloats returns the current prefetching threshold.
-func ColdFloats() int { return coldFloats.get() }
+// StreamFloats returns the current streaming threshold.
+func StreamFloats() int { return streamFloats.get() }
 
-// SetColdFloats sets the prefetching threshold and returns a function that restores
+// SetStreamFloats sets the streaming threshold and returns a function that restores
 // the old one.
-func SetColdFloats(n int) (restore func()) { return coldFloats.set(n) }
+func SetStreamFloats(n int) (restore func()) { return streamFloats.set(n) }
 
 // DeepK returns the current depth threshold.
 func DeepK() int { return deepK.get() }

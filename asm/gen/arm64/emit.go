@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+
+	"github.com/mlasimd/mlasimd/internal/spec"
 )
 
 // G is a general-purpose register. Go reserves R18 (platform), R26 (closure
@@ -102,57 +104,42 @@ type fn struct {
 	argSize int
 }
 
-// begin opens TEXT ·<name>NEON with the ABI0 frame of the Go signature
-// func(params) [float32], and writes the stub with its doc comment.
-func (e *emitter) begin(name, params string, result bool, doc string) *fn {
+// begin opens TEXT ·<name>NEON with the ABI0 frame of the routine's Go signature in
+// the spec, and writes the stub with its doc comment. The body reads its parameters
+// by name and type (param), so a body that disagrees with the spec fails to generate.
+func (e *emitter) begin(name string) *fn {
+	r, ok := spec.Lookup(name)
+	if !ok || !r.Has(spec.NEON) {
+		panic("arm64 gen: the spec has no NEON routine " + name)
+	}
 	f := &fn{emitter: e, params: map[string]param{}}
 	off := 0
 	var decl []string
-	for _, pr := range parseParams(params) {
-		name, typ := pr[0], pr[1]
-		size := map[string]int{"[]float32": 24, "[]uint16": 24, "float32": 4, "int": 8}[typ]
+	for _, a := range r.Args {
+		size := map[string]int{"[]float32": 24, "[]uint16": 24, "float32": 4, "int": 8}[a.Type]
 		if size == 0 {
-			panic("arm64 gen: unsupported parameter type " + typ)
+			panic("arm64 gen: unsupported parameter type " + a.Type)
 		}
 		align := min(size, 8)
 		off = (off + align - 1) &^ (align - 1)
-		f.params[name] = param{name, typ, off}
+		f.params[a.Name] = param{a.Name, a.Type, off}
 		off += size
-		decl = append(decl, name+" "+typ)
+		decl = append(decl, a.Name+" "+a.Type)
 	}
 	res := ""
 	f.argSize = off
-	if result {
+	switch r.Result {
+	case "":
+	case "float32":
 		f.retOff = (off + 7) &^ 7
 		f.argSize = f.retOff + 4
 		res = " float32"
+	default:
+		panic("arm64 gen: unsupported result type " + r.Result)
 	}
-	fmt.Fprintf(&e.stubs, "\n// %s\n//\n//go:noescape\nfunc %sNEON(%s)%s\n", doc, name, strings.Join(decl, ", "), res)
-	fmt.Fprintf(&e.text, "\n// %s\nTEXT ·%sNEON(SB), NOSPLIT, $0-%d\n", doc, name, f.argSize)
+	fmt.Fprintf(&e.stubs, "\n// %s\n//\n//go:noescape\nfunc %sNEON(%s)%s\n", r.Doc, name, strings.Join(decl, ", "), res)
+	fmt.Fprintf(&e.text, "\n// %s\nTEXT ·%sNEON(SB), NOSPLIT, $0-%d\n", r.Doc, name, f.argSize)
 	return f
-}
-
-// parseParams splits a Go parameter list such as "x, y []float32, s float32" into
-// (name, type) pairs.
-func parseParams(params string) [][2]string {
-	var out [][2]string
-	pending := 0
-	for _, item := range strings.Split(params, ",") {
-		fields := strings.Fields(item)
-		out = append(out, [2]string{fields[0], ""})
-		if len(fields) == 2 {
-			for i := len(out) - 1 - pending; i < len(out); i++ {
-				out[i][1] = fields[1]
-			}
-			pending = 0
-			continue
-		}
-		pending++
-	}
-	if pending != 0 {
-		panic("arm64 gen: parameter list without a final type: " + params)
-	}
-	return out
 }
 
 func (f *fn) param(name, want string) param {

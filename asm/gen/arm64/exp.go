@@ -3,35 +3,27 @@ package main
 import (
 	"fmt"
 	"math"
+
+	"github.com/mlasimd/mlasimd/internal/spec"
 )
 
-// The vectorized exponential shared by Exp and Softmax, the same algorithm and
-// constants as the amd64 generator (asm/gen/exp.go):
-//
-// e^x = 2^n · e^r with n = round(x·log2 e) and r = x - n·ln 2 (ln 2 split in a high
-// part exact in float32 and a low part), |r| <= ln2/2. e^r = 1 + r + r²·P(r) with
-// Cephes' degree-5 minimax P. 2^n is built in two halves, 2^(n>>1)·2^(n-(n>>1)), so
-// that n = 128 (x up to 89) overflows to +Inf through the multiply instead of
-// wrapping the exponent field. Inputs below kernels.ExpCutoff give exactly 0 (FCMGT
-// mask, cleared with BIC), so no subnormal is ever produced; NaN stays NaN because
-// FMIN/FMAX return NaN when either operand is NaN and FCMGT is false for it.
+// The vectorized exponential shared by Exp and Softmax: the algorithm and constants
+// of internal/spec, as in the amd64 generator. Inputs below spec.ExpCutoff give
+// exactly 0 (FCMGT mask, cleared with BIC); NaN stays NaN because FMIN/FMAX return
+// NaN when either operand is NaN and FCMGT is false for it.
 //
 // The scalar constants live as lanes of three registers and are used through the
 // by-element FMUL/FMLA/FMLS forms or broadcast with DUP, which leaves registers for
 // four vectors in flight.
-
-const expCutoff = -87.33 // kernels.ExpCutoff
-
-var expPoly = []float64{1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
 
 // expConsts is the table loaded into k0, k1, k2 (lane by lane).
 var expConsts = []struct {
 	v    float64
 	name string
 }{
-	{math.Log2E, "log2(e)"}, {0.693359375, "ln2 high"}, {-2.12194440e-4, "ln2 low"}, {expPoly[0], "p0"},
-	{expPoly[1], "p1"}, {expPoly[2], "p2"}, {expPoly[3], "p3"}, {expPoly[4], "p4"},
-	{expPoly[5], "p5"}, {1, "1"}, {expCutoff, "cutoff"}, {89, "clamp"},
+	{math.Log2E, "log2(e)"}, {spec.Ln2Hi, "ln2 high"}, {spec.Ln2Lo, "ln2 low"}, {spec.ExpPoly[0], "p0"},
+	{spec.ExpPoly[1], "p1"}, {spec.ExpPoly[2], "p2"}, {spec.ExpPoly[3], "p3"}, {spec.ExpPoly[4], "p4"},
+	{spec.ExpPoly[5], "p5"}, {1, "1"}, {spec.ExpCutoff, "cutoff"}, {spec.ExpClamp, "clamp"},
 }
 
 // expRegs are the exp kernels' constant registers: the packed lanes and three
@@ -109,7 +101,7 @@ func (f *fn) expVecs(us []int) {
 }
 
 func (e *emitter) exp() {
-	f := e.begin("exp", "dst, x []float32", false, "exp computes dst = e^x (see kernels.Exp); len(dst) >= len(x).")
+	f := e.begin("exp")
 	const dst, x, n, cnt, tmp G = 0, 1, 2, 3, 4
 	f.base("dst", dst)
 	f.base("x", x)
@@ -141,7 +133,7 @@ func seq(n int) []int {
 // either operand is NaN, so a NaN anywhere makes the maximum NaN (and the whole
 // softmax row NaN, as kernels.Softmax has it).
 func (e *emitter) maxScaled() {
-	f := e.begin("maxScaled", "x []float32, s float32", true, "maxScaled returns max(x[i]*s), or -Inf for an empty x.")
+	f := e.begin("maxScaled")
 	const x, n, cnt, tmp G = 0, 1, 2, 3
 	const s V = 31
 	f.base("x", x)
@@ -176,7 +168,7 @@ func (e *emitter) maxScaled() {
 // expSum computes x[i] = e^(x[i]*s - m) and returns their sum, the second pass of
 // Softmax. The product is rounded before the subtraction, as in kernels.Softmax.
 func (e *emitter) expSum() {
-	f := e.begin("expSum", "x []float32, s, m float32", true, "expSum computes x = e^(x*s - m) and returns the sum of the results.")
+	f := e.begin("expSum")
 	const x, n, cnt, tmp G = 0, 1, 2, 3
 	const s, m V = 30, 31
 	acc := []V{20, 21}

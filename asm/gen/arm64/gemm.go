@@ -1,7 +1,5 @@
 package main
 
-const gemmParams = "c, a, b []float32, m, n, k, lda, ldb, ldc int"
-
 // gemmRegs are the general registers shared by both GEMMs' tilings.
 type gemmRegs struct {
 	b, m, n, k, lda, ldb, ldc G // lda, ldb, ldc in bytes
@@ -62,9 +60,11 @@ func (f *fn) rowPtrs(ptr []G, start, ld G) {
 // 2 rows of B (eight accumulators, 16 floats of k per iteration), then the leftover
 // row of B and the leftover rows of A. The last k%4 columns are a partial vector
 // loaded lane by lane into zeroed registers. Each tile's sums are reduced with
-// pairwise adds into vectors whose lanes go straight to c.
+// pairwise adds into vectors whose lanes go straight to c. It takes next, the
+// prefetch hint of the amd64 routines, and ignores it: prefetch distances want
+// tuning on arm64 hardware, and the hardware prefetchers follow B's rows.
 func (e *emitter) gemmNT() {
-	f := e.begin("gemmNT", gemmParams, false, "gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc.")
+	f := e.begin("gemmNT")
 	r := gr
 	f.gemmPrologue(func(rows int) {
 		f.op("MOVD %s, %s", r.b, r.bCol)
@@ -152,13 +152,13 @@ func (f *fn) gemmNTTile(rows, nb int) {
 	}
 }
 
-// gemmNN accumulates c[i*ldc+j] += sum_p a[i*lda+p]*b[p*ldb+j] in tiles of 4 rows
+// gemmNNAdd accumulates c[i*ldc+j] += sum_p a[i*lda+p]*b[p*ldb+j] in tiles of 4 rows
 // by 16 columns (16 accumulators loaded from c): p advances four at a time, with
 // the four values of each A row in one register used through the by-element FMLA,
 // then one at a time with LD1R broadcasts. Columns go 16, then 4, then a partial
 // vector of the last 1 to 3, loaded and stored lane by lane.
-func (e *emitter) gemmNN() {
-	f := e.begin("gemmNN", gemmParams, false, "gemmNN accumulates c += A B (see mlasimd.GemmNN); c has row stride ldc.")
+func (e *emitter) gemmNNAdd() {
+	f := e.begin("gemmNNAdd")
 	r := gr
 	f.gemmPrologue(func(rows int) {
 		f.op("MOVD %s, %s", r.b, r.bCol)

@@ -11,15 +11,14 @@ type gemvRegs struct {
 var gemvR = gemvRegs{y: 0, m: 1, w: 2, x: 3, n: 4, rowBytes: 5, blk: 6, r1: 7, r2: 8, r3: 9, xp: 10, cnt: 11, rem: 12}
 
 func (e *emitter) gemv() {
-	f := e.begin("gemv", "y, w, x []float32", false, "gemv computes y = W x; W is len(y) x len(x), row-major.")
+	f := e.begin("gemv")
 	f.gemvBody("y", "w", "x")
 	f.op("RET")
 }
 
 // downUp runs the gemv body twice in one call: latent = Down x, then y = Up latent.
 func (e *emitter) downUp() {
-	f := e.begin("downUp", "y, latent, down, up, x []float32", false,
-		"downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).")
+	f := e.begin("downUp")
 	f.gemvBody("latent", "down", "x")
 	f.gemvBody("y", "up", "latent")
 	f.op("RET")
@@ -113,7 +112,7 @@ func (f *fn) gemvBody(y, w, x string) {
 // sets, so the FMLA chains are independent. Blocks are 16 columns, then 4, then a
 // partial block of the last 1 to 3 columns, loaded and stored lane by lane.
 func (e *emitter) gemvT() {
-	f := e.begin("gemvT", "y, w, x []float32", false, "gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.")
+	f := e.begin("gemvT")
 	const y, n, w, x, m, rowBytes, blk, p, xp, cnt, rem, tmp G = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 	f.base("y", y)
 	f.length("y", n)

@@ -4,7 +4,7 @@ package main
 // signaling NaN as kernels.F16ToF32 does (FPCR.DN is 0 under Go); the last
 // elements go through the scalar FCVT, which does the same.
 func (e *emitter) f16ToF32() {
-	f := e.begin("f16ToF32", "dst []float32, src []uint16", false, "f16ToF32 widens IEEE half bits to float32; len(dst) >= len(src).")
+	f := e.begin("f16ToF32")
 	const dst, src, n, cnt, bits G = 0, 1, 2, 3, 4
 	f.base("dst", dst)
 	f.base("src", src)
@@ -35,7 +35,7 @@ func (e *emitter) f16ToF32() {
 // bf16ToF32 widens bfloat16 by interleaving zero halfwords below each value (ZIP1
 // and ZIP2 with a zero register), which puts it in the top half of a float32.
 func (e *emitter) bf16ToF32() {
-	f := e.begin("bf16ToF32", "dst []float32, src []uint16", false, "bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).")
+	f := e.begin("bf16ToF32")
 	const dst, src, n, cnt, bits G = 0, 1, 2, 3, 4
 	const zero V = 31
 	f.base("dst", dst)

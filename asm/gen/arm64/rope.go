@@ -6,7 +6,7 @@ package main
 //
 //	a' = a*c - b*s, b' = a*s + b*c
 func (e *emitter) rope() {
-	f := e.begin("rope", "x, cos, sin []float32", false, "rope rotates the interleaved pairs (x[2i], x[2i+1]) in place.")
+	f := e.begin("rope")
 	const x, pairs, cs, sn, out, cnt G = 0, 1, 2, 3, 4, 5
 	f.base("x", x)
 	f.base("cos", cs)
@@ -49,7 +49,7 @@ func (e *emitter) rope() {
 
 // ropeHalf rotates the pairs (x[i], x[i+h]): lo' = lo*c - hi*s, hi' = lo*s + hi*c.
 func (e *emitter) ropeHalf() {
-	f := e.begin("ropeHalf", "x, cos, sin []float32", false, "ropeHalf rotates the half-split pairs (x[i], x[i+len(cos)]) in place.")
+	f := e.begin("ropeHalf")
 	const lo, h, cs, sn, hi, cnt G = 0, 1, 2, 3, 4, 5
 	f.base("x", lo)
 	f.base("cos", cs)

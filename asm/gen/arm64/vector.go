@@ -6,7 +6,7 @@ package main
 // then at most three scalar elements.
 
 func (e *emitter) dot() {
-	f := e.begin("dot", "a, b []float32", true, "dot returns sum(a[i]*b[i]); len(b) >= len(a).")
+	f := e.begin("dot")
 	const a, n, b, cnt G = 0, 1, 2, 3
 	f.base("a", a)
 	f.length("a", n)
@@ -25,7 +25,7 @@ func (e *emitter) dot() {
 }
 
 func (e *emitter) sum() {
-	f := e.begin("sum", "x []float32", true, "sum returns sum(x[i]).")
+	f := e.begin("sum")
 	const x, n, cnt G = 0, 1, 2
 	f.base("x", x)
 	f.length("x", n)
@@ -41,7 +41,7 @@ func (e *emitter) sum() {
 }
 
 func (e *emitter) sumSqDiff() {
-	f := e.begin("sumSqDiff", "x []float32, mean float32", true, "sumSqDiff returns sum((x[i]-mean)^2).")
+	f := e.begin("sumSqDiff")
 	const x, n, cnt G = 0, 1, 2
 	const mean V = 31
 	f.base("x", x)
@@ -98,7 +98,7 @@ func (f *fn) loadInPlace(p G, first V, vecs int) {
 }
 
 func (e *emitter) axpy() {
-	f := e.begin("axpy", "alpha float32, x, y []float32", false, "axpy computes y += alpha*x; len(y) >= len(x).")
+	f := e.begin("axpy")
 	const x, n, y, cnt G = 0, 1, 2, 3
 	const alpha V = 31
 	f.splat("alpha", alpha)
@@ -123,7 +123,7 @@ func (e *emitter) axpy() {
 }
 
 func (e *emitter) scale() {
-	f := e.begin("scale", "x []float32, s float32", false, "scale computes x *= s.")
+	f := e.begin("scale")
 	const x, n, cnt G = 0, 1, 2
 	const s V = 31
 	f.base("x", x)
@@ -145,8 +145,7 @@ func (e *emitter) scale() {
 }
 
 func (e *emitter) scaleMul() {
-	f := e.begin("scaleMul", "dst, x, w []float32, r float32", false,
-		"scaleMul computes dst = (x*r)*w, the second pass of RMSNorm; dst and w are at least as long as x.")
+	f := e.begin("scaleMul")
 	const dst, x, n, w, cnt G = 0, 1, 2, 3, 4
 	const r V = 31
 	f.base("dst", dst)
@@ -176,8 +175,7 @@ func (e *emitter) scaleMul() {
 }
 
 func (e *emitter) affine() {
-	f := e.begin("affine", "dst, x, w, b []float32, mean, r float32", false,
-		"affine computes dst = ((x-mean)*r)*w + b, the second pass of LayerNorm; an empty b means no bias.")
+	f := e.begin("affine")
 	const dst, x, n, w, b, nb, cnt G = 0, 1, 2, 3, 4, 5, 6
 	const mean, r V = 30, 31
 	f.base("dst", dst)

@@ -1,0 +1,109 @@
+package spec
+
+import "strings"
+
+// neon is what every NEON body needs: baseline Advanced SIMD, which every arm64
+// core has (the emitter uses nothing beyond ARMv8.0).
+var neon = []string{"ASIMD"}
+
+// Routines is every assembly routine, in the order the files present them.
+var Routines = []Routine{
+	{Name: "dot", Doc: "dot returns sum(a[i]*b[i]); len(b) >= len(a).", Result: "float32",
+		Args:  args("a []float32: the first vector", "b []float32: the second, at least as long"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "FMA3", "SSE"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "SSE"}, NEON: neon}},
+	{Name: "sum", Doc: "sum returns sum(x[i]).", Result: "float32",
+		Args:  args("x []float32: the values"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "SSE"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "SSE"}, NEON: neon}},
+	{Name: "sumSqDiff", Doc: "sumSqDiff returns sum((x[i]-mean)^2).", Result: "float32",
+		Args:  args("x []float32: the values", "mean float32: subtracted from each"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3", "SSE"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "SSE"}, NEON: neon}},
+	{Name: "axpy", Doc: "axpy computes y += alpha*x; len(y) >= len(x).",
+		Args:  args("alpha float32: the scale of x", "x []float32: the addend", "y []float32: accumulated in place"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3", "SSE"}, AVX512: {"AVX", "AVX512F", "SSE"}, NEON: neon}},
+	{Name: "scale", Doc: "scale computes x *= s.",
+		Args:  args("x []float32: scaled in place", "s float32: the factor"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "SSE"}, AVX512: {"AVX", "AVX512F", "SSE"}, NEON: neon}},
+	{Name: "scaleMul", Doc: "scaleMul computes dst = (x*r)*w, the second pass of RMSNorm; dst and w are at least as long as x.",
+		Args:  args("dst []float32: the result", "x []float32: the input", "w []float32: the weight", "r float32: the reciprocal RMS"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "SSE"}, AVX512: {"AVX", "AVX512F", "SSE"}, NEON: neon}},
+	{Name: "affine", Doc: "affine computes dst = ((x-mean)*r)*w + b, the second pass of LayerNorm; an empty b means no bias.",
+		Args: args("dst []float32: the result", "x []float32: the input", "w []float32: the weight",
+			"b []float32: the bias, or empty", "mean float32: the mean of x", "r float32: the reciprocal standard deviation"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3", "SSE"}, AVX512: {"AVX", "AVX512F", "SSE"}, NEON: neon}},
+	{Name: "gemv", Doc: "gemv computes y = W x; W is len(y) x len(x), row-major.",
+		Args:  args("y []float32: the result, one per row of W", "w []float32: the matrix, row-major", "x []float32: the vector, one per column"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "FMA3"}, AVX512: {"AVX", "AVX512F", "AVX512VL"}, NEON: neon}},
+	{Name: "gemvStream", Doc: "gemvStream computes y = W x like gemv for a W streamed from DRAM, prefetching the next rows of W and then next.",
+		Args: args("y []float32: the result, one per row of W", "w []float32: the matrix, row-major", "x []float32: the vector, one per column",
+			"next []float32: what the last block of rows prefetches, at least four rows long (a hint, never read)"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
+	{Name: "gemvT", Doc: "gemvT computes y = Wᵀ x; W is len(x) x len(y), row-major.",
+		Args:  args("y []float32: the result, one per column of W", "w []float32: the matrix, row-major", "x []float32: the vector, one per row"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "FMA3"}, AVX512: {"AVX", "AVX512F"}, NEON: neon}},
+	{Name: "gemvTStream", Doc: "gemvTStream accumulates y += Wᵀ x row by row (W is len(x) x len(y)) for a W streamed from DRAM, prefetching the rows ahead and then next.",
+		Args: args("y []float32: accumulated in place, one per column of W", "w []float32: the matrix, row-major", "x []float32: the vector, one per row",
+			"next []float32: what the last block of rows prefetches, at least four rows long (a hint, never read)"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX512F", "CMOV", "MMX+"}}},
+	{Name: "downUp", Doc: "downUp computes latent = Down x, then y = Up latent (see kernels.DownUp).",
+		Args: args("y []float32: the result, one per row of Up", "latent []float32: the intermediate, one per row of Down",
+			"down []float32: Down, len(latent) x len(x)", "up []float32: Up, len(y) x len(latent)", "x []float32: the input"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "FMA3"}, AVX512: {"AVX", "AVX512F", "AVX512VL"}, NEON: neon}},
+	{Name: "downUpStream", Doc: "downUpStream computes latent = Down x, then y = Up latent, for matrices streamed from DRAM, prefetching rows ahead like gemvStream.",
+		Args: args("y []float32: the result, one per row of Up", "latent []float32: the intermediate, one per row of Down",
+			"down []float32: Down, len(latent) x len(x)", "up []float32: Up, len(y) x len(latent)", "x []float32: the input"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
+	{Name: "gemmNT", Doc: "gemmNT computes c = A Bᵀ (see mlasimd.GemmNT); c has row stride ldc; next is a prefetch hint.",
+		Args:  gemmArgs(true),
+		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV", "MMX+"}, NEON: neon}},
+	{Name: "gemmNTAdd", Doc: "gemmNTAdd computes c += A Bᵀ; c has row stride ldc; next is a prefetch hint.",
+		Args:  gemmArgs(true),
+		Needs: map[ISA][]string{AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
+	{Name: "gemmNNAdd", Doc: "gemmNNAdd computes c += A B (see mlasimd.GemmNNAdd); c has row stride ldc.",
+		Args:  gemmArgs(false),
+		Needs: map[ISA][]string{AVX2: {"AVX", "FMA3"}, AVX512: {"AVX", "AVX512F"}, NEON: neon}},
+	{Name: "exp", Doc: "exp computes dst = e^x (see kernels.Exp); len(dst) >= len(x).",
+		Args:  args("dst []float32: the result", "x []float32: the exponents"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512F"}, NEON: neon}},
+	{Name: "maxScaled", Doc: "maxScaled returns max(x[i]*s), or -Inf for an empty x.", Result: "float32",
+		Args:  args("x []float32: the scores", "s float32: the scale"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "SSE"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "SSE"}, NEON: neon}},
+	{Name: "expSum", Doc: "expSum computes x = e^(x*s - m) and returns the sum of the results.", Result: "float32",
+		Args:  args("x []float32: the scores, replaced in place", "s float32: the scale", "m float32: the maximum of x*s"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3", "SSE"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "SSE"}, NEON: neon}},
+	{Name: "rope", Doc: "rope rotates the interleaved pairs (x[2i], x[2i+1]) in place.",
+		Args:  args("x []float32: the pairs, rotated in place", "cos []float32: cos of each pair's angle", "sin []float32: sin of each pair's angle"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512F", "AVX512VL"}, NEON: neon}},
+	{Name: "ropeHalf", Doc: "ropeHalf rotates the half-split pairs (x[i], x[i+len(cos)]) in place.",
+		Args:  args("x []float32: the pairs, rotated in place", "cos []float32: cos of each pair's angle", "sin []float32: sin of each pair's angle"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "FMA3"}, AVX512: {"AVX", "AVX512F"}, NEON: neon}},
+	{Name: "f16ToF32", Doc: "f16ToF32 widens IEEE half bits to float32; len(dst) >= len(src).",
+		Args:  args("dst []float32: the result", "src []uint16: IEEE binary16 bits"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "F16C"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	{Name: "bf16ToF32", Doc: "bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).",
+		Args:  args("dst []float32: the result", "src []uint16: bfloat16 bits"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+}
+
+// gemmArgs are the GEMMs' arguments, with next for the ones that prefetch.
+func gemmArgs(next bool) []Arg {
+	list := []string{"c []float32: the m x n result, rows ldc apart", "a []float32: A, m rows lda apart", "b []float32: B, rows ldb apart"}
+	if next {
+		list = append(list, "next []float32: the memory to prefetch meanwhile, not empty (a hint, never read)")
+	}
+	return args(append(list, "m int: rows of A and c", "n int: columns of c", "k int: the depth of each product",
+		"lda int: A's row stride", "ldb int: B's row stride", "ldc int: c's row stride")...)
+}
+
+// args parses "name type: meaning" items.
+func args(items ...string) []Arg {
+	out := make([]Arg, len(items))
+	for i, it := range items {
+		decl, meaning, ok := strings.Cut(it, ": ")
+		name, typ, ok2 := strings.Cut(decl, " ")
+		if !ok || !ok2 {
+			panic("spec: bad argument " + it)
+		}
+		out[i] = Arg{Name: name, Type: typ, Meaning: meaning}
+	}
+	return out
+}
