@@ -36,6 +36,15 @@ func gemmKernels(k *mlasimd.Kernels) []struct {
 	}
 }
 
+// overflowCase is a GEMM call with operand lengths lc, la, lb and the panic message
+// it must raise.
+type overflowCase struct {
+	name               string
+	lc, la, lb         int
+	m, n, kk, lda, ldb int
+	msg                string
+}
+
 // TestGemmShapeOverflow: shapes whose size products wrap around 2^64 to the lengths
 // given must panic with the kernel's message before any memory is touched. Every
 // operand sits against guard pages, so a routine that ran anyway would fault, and c
@@ -45,31 +54,16 @@ func TestGemmShapeOverflow(t *testing.T) {
 	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rc, ra, rb := testutil.NewRegion(t, 64), testutil.NewRegion(t, 64), testutil.NewRegion(t, 64)
 		for _, g := range gemmKernels(k) {
-			cases := []struct {
-				name               string
-				lc, la, lb         int
-				m, n, kk, lda, ldb int
-				msg                string
-			}{
+			cases := []overflowCase{
 				// m*n = (2^62+4)*4 wraps to 16, (m-1)*lda+k to 13: both look in bounds.
 				{"m*n", 16, 16, 4, big + 4, 4, 1, 4, 4, fmt.Sprintf("len(c)=16, want m*n=%d*4=overflow", big+4)},
 				// (m-1)*lda + k = 4*2^62 + 1 wraps to 1.
 				{"lda", 5, 1, 5, 5, 1, 1, big, 1, fmt.Sprintf("len(a)=1 lda=%d too small for 5x1", big)},
 			}
 			if g.nt { // B is n x k: (n-1)*ldb + k = 4*2^62 + 1 wraps to 1.
-				cases = append(cases, struct {
-					name               string
-					lc, la, lb         int
-					m, n, kk, lda, ldb int
-					msg                string
-				}{"ldb", 5, 1, 1, 1, 5, 1, 1, big, fmt.Sprintf("len(b)=1 ldb=%d too small for 5x1", big)})
+				cases = append(cases, overflowCase{"ldb", 5, 1, 1, 1, 5, 1, 1, big, fmt.Sprintf("len(b)=1 ldb=%d too small for 5x1", big)})
 			} else { // B is k x n: (k-1)*ldb + n wraps to 1.
-				cases = append(cases, struct {
-					name               string
-					lc, la, lb         int
-					m, n, kk, lda, ldb int
-					msg                string
-				}{"ldb", 1, 5, 1, 1, 1, 5, 5, big, fmt.Sprintf("len(b)=1 ldb=%d too small for 5x1", big)})
+				cases = append(cases, overflowCase{"ldb", 1, 5, 1, 1, 1, 5, 5, big, fmt.Sprintf("len(b)=1 ldb=%d too small for 5x1", big)})
 			}
 			for _, cs := range cases {
 				t.Run(g.name+"/"+cs.name, func(t *testing.T) {

@@ -11,23 +11,19 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
-// randomInputs returns n*d normal values from seed.
-func randomInputs(n, d int, seed uint64) []float32 {
-	r := rand.New(rand.NewPCG(seed, 7))
-	x := make([]float32, n*d)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
-	return x
+// randomInputs returns n normal values from seed.
+func randomInputs(n int, seed uint64) []float32 {
+	return testutil.Normals(rand.New(rand.NewPCG(seed, 7)), n)
 }
 
 // TestRoundTrip: every dtype NewTensor encodes, raw FP8, a scalar and an empty tensor
 // read back as written, in the header's order, with the metadata.
 func TestRoundTrip(t *testing.T) {
-	vals := randomInputs(1, 24, 5)
+	vals := randomInputs(24, 5)
 	var tensors []Tensor
 	for _, dt := range []DType{F32, BF16, F16} {
 		tn, err := NewTensor("w."+dt.String(), []int{4, 6}, vals, dt)
@@ -193,7 +189,7 @@ func TestHeaderCap(t *testing.T) {
 
 // TestTruncatedFile: a file cut anywhere fails cleanly when opened or read.
 func TestTruncatedFile(t *testing.T) {
-	tn, err := NewTensor("model.w", []int{64}, randomInputs(1, 64, 1), F32)
+	tn, err := NewTensor("model.w", []int{64}, randomInputs(64, 1), F32)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ok.safetensors")

@@ -623,65 +623,37 @@ func (p *Parser) skipArray() error {
 // The Opt readers read an optional value: null is absent and leaves dst alone, as
 // encoding/json did.
 
-// OptInt reads an integer or null into *dst.
-func (p *Parser) OptInt(dst *int) error {
+// opt reads null, or a value with read into *dst.
+func opt[T any](p *Parser, read func() (T, error), dst *T) error {
 	if p.Null() {
 		return nil
 	}
-	v, err := p.Integer()
+	v, err := read()
 	if err == nil {
 		*dst = v
 	}
 	return err
 }
+
+// optPtr reads null, or a value with read pointed to by *dst.
+func optPtr[T any](p *Parser, read func() (T, error), dst **T) error {
+	return opt(p, func() (*T, error) { v, err := read(); return &v, err }, dst)
+}
+
+// OptInt reads an integer or null into *dst.
+func (p *Parser) OptInt(dst *int) error { return opt(p, p.Integer, dst) }
 
 // OptIntPtr reads an integer or null, pointed to by *dst.
-func (p *Parser) OptIntPtr(dst **int) error {
-	if p.Null() {
-		return nil
-	}
-	v, err := p.Integer()
-	if err == nil {
-		*dst = &v
-	}
-	return err
-}
+func (p *Parser) OptIntPtr(dst **int) error { return optPtr(p, p.Integer, dst) }
 
 // OptFloatPtr reads a number or null, pointed to by *dst.
-func (p *Parser) OptFloatPtr(dst **float64) error {
-	if p.Null() {
-		return nil
-	}
-	v, err := p.Float()
-	if err == nil {
-		*dst = &v
-	}
-	return err
-}
+func (p *Parser) OptFloatPtr(dst **float64) error { return optPtr(p, p.Float, dst) }
 
 // OptString reads a string or null into *dst.
-func (p *Parser) OptString(dst *string) error {
-	if p.Null() {
-		return nil
-	}
-	v, err := p.Str()
-	if err == nil {
-		*dst = v
-	}
-	return err
-}
+func (p *Parser) OptString(dst *string) error { return opt(p, p.Str, dst) }
 
 // OptBool reads a boolean or null into *dst.
-func (p *Parser) OptBool(dst *bool) error {
-	if p.Null() {
-		return nil
-	}
-	v, err := p.Boolean()
-	if err == nil {
-		*dst = v
-	}
-	return err
-}
+func (p *Parser) OptBool(dst *bool) error { return opt(p, p.Boolean, dst) }
 
 // UnknownKey handles a key the reader does not use (known may include keys it
 // ignores): a key that differs from a known one only in case is an error
