@@ -16,6 +16,7 @@ func (p primitives) compose() routines {
 	return routines{
 		dot: l.dot, axpy: l.axpy,
 		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
+		gemvBF16: halfChunks(l.gemvBF16), gemvF16: halfChunks(l.gemvF16),
 		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
 		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
 		rope: l.rope, ropeHalf: l.ropeHalf,
@@ -36,10 +37,16 @@ type level struct {
 
 // withFallbacks is the one place that handles the routines a Level lacks (nil in
 // its primitives): each streaming routine falls back to its in-cache form (or, for
-// gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy), and
-// gemmNTAdd to no split at all.
+// gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy),
+// gemmNTAdd to no split at all, and the reduced-precision GEMVs to the reference.
 func (p primitives) withFallbacks() level {
 	l := level{primitives: p, splitDeepK: p.gemmNTAdd != nil}
+	if p.gemvBF16 == nil {
+		l.gemvBF16 = kernels.GemvBF16
+	}
+	if p.gemvF16 == nil {
+		l.gemvF16 = kernels.GemvF16
+	}
 	if p.gemvStream == nil {
 		l.gemvStream = func(y, w, x, _ []float32) { p.gemv(y, w, x) }
 	}
@@ -106,6 +113,21 @@ func (l level) gemvChunks(y, w, x []float32, stream bool, then []float32) {
 			l.gemvStream(y[r0:r1], part, x, then[:4*n])
 		default:
 			l.gemvStream(y[r0:r1], part, x, fourRowsAfter(part, n))
+		}
+	}
+}
+
+// halfChunks runs y = W x for 16-bit weights with f in chunks of rows, each reading
+// at most the bytes of W that a chunk of runGemv reads (256 KiB). They have no
+// streaming routine: a W from DRAM runs the in-cache one, left to the hardware
+// prefetchers.
+func halfChunks(f func(y []float32, w []uint16, x []float32)) func(y []float32, w []uint16, x []float32) {
+	return func(y []float32, w []uint16, x []float32) {
+		n := len(x)
+		rows := chunkRows(2*chunkFloats, n, gemvRowBlock)
+		for r0 := 0; r0 < len(y); r0 += rows {
+			r1 := min(r0+rows, len(y))
+			f(y[r0:r1], w[r0*n:r1*n], x)
 		}
 	}
 }

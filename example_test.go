@@ -30,6 +30,30 @@ func ExampleGemv() {
 	// Output: [7 2]
 }
 
+func ExampleGemvBF16() {
+	// W in bfloat16 bits: the top halves of float32 1, 0, 2 and 0, 0.5, -1.
+	w := []uint16{ // 2 x 3, row-major
+		0x3f80, 0x0000, 0x4000,
+		0x0000, 0x3f00, 0xbf80,
+	}
+	y := make([]float32, 2)
+	mlasimd.GemvBF16(y, w, []float32{1, 2, 3})
+	fmt.Println(y)
+	// Output: [7 -2]
+}
+
+func ExampleGemvF16() {
+	// W in IEEE half bits: 1, 0, 2 and 0, 0.5, -1.
+	w := []uint16{ // 2 x 3, row-major
+		0x3c00, 0x0000, 0x4000,
+		0x0000, 0x3800, 0xbc00,
+	}
+	y := make([]float32, 2)
+	mlasimd.GemvF16(y, w, []float32{1, 2, 3})
+	fmt.Println(y)
+	// Output: [7 -2]
+}
+
 func ExampleGemvT() {
 	w := []float32{ // 2 x 3, row-major: y = Wᵀ x has 3 entries
 		1, 0, 2,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/testutil"
+	"github.com/mlasimd/mlasimd/kernels"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,6 +61,62 @@ func TestGemv(t *testing.T) {
 				k.Gemv(y, rw.Copy(p, wv), rx.Copy(p, xv))
 				checkMatVec(t, "Gemv", y, func(i int) ([]float32, []float32) { return wv[i*cols : (i+1)*cols], xv })
 				require.True(t, ry.UntouchedF32(y), "Gemv wrote outside y (%dx%d)", rows, cols)
+			}
+		}
+	})
+}
+
+// halfFormat is a 16-bit weight format of the reduced-precision GEMVs.
+type halfFormat struct {
+	name   string
+	gemv   func(k *mlasimd.Kernels, y []float32, w []uint16, x []float32)
+	widen  func(dst []float32, src []uint16)
+	narrow func(dst []uint16, src []float32)
+	// specials are the patterns mixed into W: zeros, infinities, quiet and signaling
+	// NaNs, the largest finite value (its products overflow) and subnormals.
+	specials []uint16
+}
+
+var (
+	bf16Format = halfFormat{"GemvBF16", (*mlasimd.Kernels).GemvBF16, kernels.BF16ToF32, kernels.F32ToBF16,
+		[]uint16{0x8000, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f81, 0x7f7f, 0x0001, 0x807f}}
+	f16Format = halfFormat{"GemvF16", (*mlasimd.Kernels).GemvF16, kernels.F16ToF32, kernels.F32ToF16,
+		[]uint16{0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe01, 0x7c01, 0x7bff, 0x0001, 0x03ff, 0x8200}}
+)
+
+func TestGemvBF16(t *testing.T) { testGemvHalf(t, bf16Format) }
+func TestGemvF16(t *testing.T)  { testGemvHalf(t, f16Format) }
+
+// testGemvHalf runs a reduced-precision GEMV over gemvShapes with y, w and x at every
+// placement (and w also 2 bytes off the alignment of x and y), on weights rounded
+// from normals; every third shape has special patterns in about half its rows.
+// Widening is exact, so each y[i] must meet CheckDot's bound for the widened row.
+func testGemvHalf(t *testing.T, f halfFormat) {
+	shapes := append(gemvShapes(), [2]int{1031, 255}) // several chunks of 256 KiB
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range shapes {
+			rows, cols := s[0], s[1]
+			wv, xv := make([]uint16, rows*cols), testutil.Normals(rng, cols)
+			f.narrow(wv, testutil.Normals(rng, rows*cols))
+			if si%3 == 0 && len(wv) > 0 {
+				for range max(1, rows/2) {
+					wv[rng.IntN(len(wv))] = f.specials[rng.IntN(len(f.specials))]
+				}
+			}
+			wide := make([]float32, len(wv))
+			f.widen(wide, wv)
+			places := testutil.PlacesFor(si)
+			for i, p := range append(places, testutil.Head) {
+				wp := p
+				if i == len(places) {
+					wp = testutil.Place{Offset: 2 + 4*(si%8)}
+				}
+				y := ry.F32(rows, p, nil)
+				f.gemv(k, y, rw.U16(len(wv), wp, wv), rx.Copy(p, xv))
+				checkMatVec(t, f.name, y, func(i int) ([]float32, []float32) { return wide[i*cols : (i+1)*cols], xv })
+				require.True(t, ry.UntouchedF32(y), "%s wrote outside y (%dx%d)", f.name, rows, cols)
 			}
 		}
 	})

@@ -20,6 +20,9 @@ type routines struct {
 	gemvT  func(y, w, x []float32)
 	downUp func(y, latent, down, up, x []float32)
 	gemmNT func(c, a, b []float32, m, n, k, lda, ldb int)
+	// gemvBF16 and gemvF16 are gemv for a W of bfloat16 or IEEE half bits.
+	gemvBF16 func(y []float32, w []uint16, x []float32)
+	gemvF16  func(y []float32, w []uint16, x []float32)
 	// gemmNTPrefetch is gemmNT whose last block prefetches next.
 	gemmNTPrefetch func(c, a, b, next []float32, m, n, k, lda, ldb int)
 	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb int)
@@ -135,6 +138,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
+	gemvBF16: kernels.GemvBF16, gemvF16: kernels.GemvF16,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats, onlineSoftmax: kernels.OnlineSoftmax,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

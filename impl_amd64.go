@@ -32,6 +32,8 @@ var (
 		ropeHalf:     ropeHalfAVX2,
 		f16ToF32:     f16ToF32AVX2,
 		bf16ToF32:    bf16ToF32AVX2,
+		gemvBF16:     gemvBF16AVX2,
+		gemvF16:      gemvF16AVX2,
 	})
 	_ = register(dispatch.AVX512, primitives{
 		dot:          dotAVX512,
@@ -57,5 +59,7 @@ var (
 		ropeHalf:     ropeHalfAVX512,
 		f16ToF32:     f16ToF32AVX512,
 		bf16ToF32:    bf16ToF32AVX512,
+		gemvBF16:     gemvBF16AVX512,
+		gemvF16:      gemvF16AVX512,
 	})
 )

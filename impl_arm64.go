@@ -29,5 +29,7 @@ var (
 		ropeHalf:  ropeHalfNEON,
 		f16ToF32:  f16ToF32NEON,
 		bf16ToF32: bf16ToF32NEON,
+		gemvBF16:  gemvBF16NEON,
+		gemvF16:   gemvF16NEON,
 	})
 )

@@ -129,30 +129,30 @@ TEXT ·sumAVX2(SB), NOSPLIT, $0-28
 	MOVQ    CX, BX
 	SUBQ    $0x00000020, BX
 
-unrolled_6:
+unrolled_1:
 	CMPQ   DX, BX
-	JG     single_7
+	JG     single_2
 	VADDPS (AX)(DX*4), Y0, Y0
 	VADDPS 32(AX)(DX*4), Y1, Y1
 	VADDPS 64(AX)(DX*4), Y2, Y2
 	VADDPS 96(AX)(DX*4), Y3, Y3
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_6
+	JMP    unrolled_1
 
-single_7:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_8:
+one_3:
 	CMPQ   DX, BX
-	JG     tail_9
+	JG     tail_4
 	VADDPS (AX)(DX*4), Y0, Y0
 	ADDQ   $0x00000008, DX
-	JMP    one_8
+	JMP    one_3
 
-tail_9:
+tail_4:
 	SUBQ       DX, CX
-	JZ         done_10
+	JZ         done_5
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -160,7 +160,7 @@ tail_9:
 	VMASKMOVPS (AX)(DX*4), Y4, Y4
 	VADDPS     Y4, Y0, Y0
 
-done_10:
+done_5:
 	VADDPS       Y2, Y0, Y0
 	VADDPS       Y3, Y1, Y1
 	VADDPS       Y1, Y0, Y0
@@ -189,9 +189,9 @@ TEXT ·sumSqDiffAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_11:
+unrolled_1:
 	CMPQ        DX, BX
-	JG          single_12
+	JG          single_2
 	VMOVUPS     (AX)(DX*4), Y5
 	VSUBPS      Y0, Y5, Y5
 	VFMADD231PS Y5, Y5, Y1
@@ -205,24 +205,24 @@ unrolled_11:
 	VSUBPS      Y0, Y5, Y5
 	VFMADD231PS Y5, Y5, Y4
 	ADDQ        $0x00000020, DX
-	JMP         unrolled_11
+	JMP         unrolled_1
 
-single_12:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_13:
+one_3:
 	CMPQ        DX, BX
-	JG          tail_14
+	JG          tail_4
 	VMOVUPS     (AX)(DX*4), Y5
 	VSUBPS      Y0, Y5, Y5
 	VFMADD231PS Y5, Y5, Y1
 	ADDQ        $0x00000008, DX
-	JMP         one_13
+	JMP         one_3
 
-tail_14:
+tail_4:
 	SUBQ        DX, CX
-	JZ          done_15
+	JZ          done_5
 	MOVQ        $0x00000008, BX
 	SUBQ        CX, BX
 	LEAQ        tailmask<>+0(SB), CX
@@ -232,7 +232,7 @@ tail_14:
 	VANDPS      Y5, Y6, Y6
 	VFMADD231PS Y6, Y6, Y1
 
-done_15:
+done_5:
 	VADDPS       Y3, Y1, Y1
 	VADDPS       Y4, Y2, Y2
 	VADDPS       Y2, Y1, Y1
@@ -258,9 +258,9 @@ TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
 	MOVQ         CX, SI
 	SUBQ         $0x00000020, SI
 
-unrolled_16:
+unrolled_1:
 	CMPQ        BX, SI
-	JG          single_17
+	JG          single_2
 	VMOVUPS     (DX)(BX*4), Y1
 	VFMADD231PS (AX)(BX*4), Y0, Y1
 	VMOVUPS     Y1, (DX)(BX*4)
@@ -274,24 +274,24 @@ unrolled_16:
 	VFMADD231PS 96(AX)(BX*4), Y0, Y1
 	VMOVUPS     Y1, 96(DX)(BX*4)
 	ADDQ        $0x00000020, BX
-	JMP         unrolled_16
+	JMP         unrolled_1
 
-single_17:
+single_2:
 	MOVQ CX, SI
 	SUBQ $0x00000008, SI
 
-one_18:
+one_3:
 	CMPQ        BX, SI
-	JG          tail_19
+	JG          tail_4
 	VMOVUPS     (DX)(BX*4), Y1
 	VFMADD231PS (AX)(BX*4), Y0, Y1
 	VMOVUPS     Y1, (DX)(BX*4)
 	ADDQ        $0x00000008, BX
-	JMP         one_18
+	JMP         one_3
 
-tail_19:
+tail_4:
 	SUBQ        BX, CX
-	JZ          done_20
+	JZ          done_5
 	MOVQ        $0x00000008, SI
 	SUBQ        CX, SI
 	LEAQ        tailmask<>+0(SB), CX
@@ -301,7 +301,7 @@ tail_19:
 	VFMADD231PS Y3, Y0, Y2
 	VMASKMOVPS  Y2, Y1, (DX)(BX*4)
 
-done_20:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -316,9 +316,9 @@ TEXT ·scaleAVX2(SB), NOSPLIT, $0-28
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_21:
+unrolled_1:
 	CMPQ    DX, BX
-	JG      single_22
+	JG      single_2
 	VMOVUPS (AX)(DX*4), Y1
 	VMULPS  Y0, Y1, Y1
 	VMOVUPS Y1, (AX)(DX*4)
@@ -332,24 +332,24 @@ unrolled_21:
 	VMULPS  Y0, Y1, Y1
 	VMOVUPS Y1, 96(AX)(DX*4)
 	ADDQ    $0x00000020, DX
-	JMP     unrolled_21
+	JMP     unrolled_1
 
-single_22:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_23:
+one_3:
 	CMPQ    DX, BX
-	JG      tail_24
+	JG      tail_4
 	VMOVUPS (AX)(DX*4), Y1
 	VMULPS  Y0, Y1, Y1
 	VMOVUPS Y1, (AX)(DX*4)
 	ADDQ    $0x00000008, DX
-	JMP     one_23
+	JMP     one_3
 
-tail_24:
+tail_4:
 	SUBQ       DX, CX
-	JZ         done_25
+	JZ         done_5
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -358,7 +358,7 @@ tail_24:
 	VMULPS     Y0, Y2, Y2
 	VMASKMOVPS Y2, Y1, (AX)(DX*4)
 
-done_25:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -375,9 +375,9 @@ TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-76
 	MOVQ         DX, DI
 	SUBQ         $0x00000010, DI
 
-unrolled_26:
+unrolled_1:
 	CMPQ    SI, DI
-	JG      single_27
+	JG      single_2
 	VMOVUPS (CX)(SI*4), Y1
 	VMULPS  Y0, Y1, Y1
 	VMULPS  (BX)(SI*4), Y1, Y1
@@ -387,25 +387,25 @@ unrolled_26:
 	VMULPS  32(BX)(SI*4), Y1, Y1
 	VMOVUPS Y1, 32(AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     unrolled_26
+	JMP     unrolled_1
 
-single_27:
+single_2:
 	MOVQ DX, DI
 	SUBQ $0x00000008, DI
 
-one_28:
+one_3:
 	CMPQ    SI, DI
-	JG      tail_29
+	JG      tail_4
 	VMOVUPS (CX)(SI*4), Y1
 	VMULPS  Y0, Y1, Y1
 	VMULPS  (BX)(SI*4), Y1, Y1
 	VMOVUPS Y1, (AX)(SI*4)
 	ADDQ    $0x00000008, SI
-	JMP     one_28
+	JMP     one_3
 
-tail_29:
+tail_4:
 	SUBQ       SI, DX
-	JZ         done_30
+	JZ         done_5
 	MOVQ       $0x00000008, DI
 	SUBQ       DX, DI
 	LEAQ       tailmask<>+0(SB), DX
@@ -416,7 +416,7 @@ tail_29:
 	VMULPS     Y0, Y2, Y2
 	VMASKMOVPS Y2, Y1, (AX)(SI*4)
 
-done_30:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -434,14 +434,14 @@ TEXT ·affineAVX2(SB), NOSPLIT, $0-104
 	MOVSS        r+100(FP), X1
 	VBROADCASTSS X1, Y1
 	TESTQ        DI, DI
-	JZ           nobias_31
+	JZ           nobias_1
 	XORQ         DI, DI
 	MOVQ         DX, R8
 	SUBQ         $0x00000010, R8
 
-unrolled_33:
+unrolled_3:
 	CMPQ        DI, R8
-	JG          single_34
+	JG          single_4
 	VMOVUPS     (CX)(DI*4), Y2
 	VSUBPS      Y0, Y2, Y2
 	VMULPS      Y1, Y2, Y2
@@ -455,15 +455,15 @@ unrolled_33:
 	VFMADD231PS 32(BX)(DI*4), Y2, Y3
 	VMOVUPS     Y3, 32(AX)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_33
+	JMP         unrolled_3
 
-single_34:
+single_4:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_35:
+one_5:
 	CMPQ        DI, R8
-	JG          tail_36
+	JG          tail_6
 	VMOVUPS     (CX)(DI*4), Y2
 	VSUBPS      Y0, Y2, Y2
 	VMULPS      Y1, Y2, Y2
@@ -471,11 +471,11 @@ one_35:
 	VFMADD231PS (BX)(DI*4), Y2, Y3
 	VMOVUPS     Y3, (AX)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_35
+	JMP         one_5
 
-tail_36:
+tail_6:
 	SUBQ        DI, DX
-	JZ          done_37
+	JZ          done_7
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -488,17 +488,17 @@ tail_36:
 	VFMADD231PS Y1, Y3, Y0
 	VMASKMOVPS  Y0, Y2, (AX)(DI*4)
 
-done_37:
-	JMP affine_done_32
+done_7:
+	JMP affine_done_2
 
-nobias_31:
+nobias_1:
 	XORQ SI, SI
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-unrolled_38:
+unrolled_8:
 	CMPQ    SI, DI
-	JG      single_39
+	JG      single_9
 	VMOVUPS (CX)(SI*4), Y2
 	VSUBPS  Y0, Y2, Y2
 	VMULPS  Y1, Y2, Y2
@@ -510,26 +510,26 @@ unrolled_38:
 	VMULPS  32(BX)(SI*4), Y2, Y2
 	VMOVUPS Y2, 32(AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     unrolled_38
+	JMP     unrolled_8
 
-single_39:
+single_9:
 	MOVQ DX, DI
 	SUBQ $0x00000008, DI
 
-one_40:
+one_10:
 	CMPQ    SI, DI
-	JG      tail_41
+	JG      tail_11
 	VMOVUPS (CX)(SI*4), Y2
 	VSUBPS  Y0, Y2, Y2
 	VMULPS  Y1, Y2, Y2
 	VMULPS  (BX)(SI*4), Y2, Y2
 	VMOVUPS Y2, (AX)(SI*4)
 	ADDQ    $0x00000008, SI
-	JMP     one_40
+	JMP     one_10
 
-tail_41:
+tail_11:
 	SUBQ       SI, DX
-	JZ         done_42
+	JZ         done_12
 	MOVQ       $0x00000008, DI
 	SUBQ       DX, DI
 	LEAQ       tailmask<>+0(SB), DX
@@ -541,8 +541,8 @@ tail_41:
 	VMULPS     Y0, Y3, Y3
 	VMASKMOVPS Y3, Y2, (AX)(SI*4)
 
-done_42:
-affine_done_32:
+done_12:
+affine_done_2:
 	VZEROUPPER
 	RET
 
@@ -558,11 +558,11 @@ TEXT ·gemvAVX2(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_43:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_44
+	JB      gemv_rows1_2
 	MOVQ    DX, R9
 	LEAQ    (R9)(DI*1), R10
 	LEAQ    (R10)(DI*1), R11
@@ -579,9 +579,9 @@ gemv_rows4_43:
 	MOVQ    SI, R14
 	SUBQ    $0x00000010, R14
 
-unrolled_46:
+unrolled_4:
 	CMPQ        R13, R14
-	JG          single_47
+	JG          single_5
 	VMOVUPS     (BX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
@@ -593,27 +593,27 @@ unrolled_46:
 	VFMADD231PS 32(R11)(R13*4), Y8, Y5
 	VFMADD231PS 32(R12)(R13*4), Y8, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_46
+	JMP         unrolled_4
 
-single_47:
+single_5:
 	MOVQ SI, R14
 	SUBQ $0x00000008, R14
 
-one_48:
+one_6:
 	CMPQ        R13, R14
-	JG          tail_49
+	JG          tail_7
 	VMOVUPS     (BX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
 	VFMADD231PS (R11)(R13*4), Y8, Y4
 	VFMADD231PS (R12)(R13*4), Y8, Y6
 	ADDQ        $0x00000008, R13
-	JMP         one_48
+	JMP         one_6
 
-tail_49:
+tail_7:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_50
+	JZ          done_8
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -628,7 +628,7 @@ tail_49:
 	VMASKMOVPS  (R12)(R13*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_50:
+done_8:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -641,43 +641,43 @@ done_50:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          gemv_rows4_43
+	JMP          gemv_rows4_1
 
-gemv_rows1_44:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_45
+	JAE     gemv_done_3
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000010, R10
 
-unrolled_51:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_52
+	JG          single_10
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	VMOVUPS     32(BX)(R9*4), Y2
 	VFMADD231PS 32(DX)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_51
+	JMP         unrolled_9
 
-single_52:
+single_10:
 	MOVQ SI, R10
 	SUBQ $0x00000008, R10
 
-one_53:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_54
+	JG          tail_12
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_53
+	JMP         one_11
 
-tail_54:
+tail_12:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_55
+	JZ          done_13
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -686,7 +686,7 @@ tail_54:
 	VMASKMOVPS  (DX)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_55:
+done_13:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -697,9 +697,9 @@ done_55:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          gemv_rows1_44
+	JMP          gemv_rows1_2
 
-gemv_done_45:
+gemv_done_3:
 	VZEROUPPER
 	RET
 
@@ -715,11 +715,11 @@ TEXT ·gemvStreamAVX2(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_56:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_57
+	JB      gemv_rows1_2
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -740,9 +740,9 @@ gemv_rows4_56:
 	MOVQ    SI, R14
 	SUBQ    $0x00000010, R14
 
-unrolled_59:
+unrolled_4:
 	CMPQ        R9, R14
-	JG          single_60
+	JG          single_5
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	ADDQ        $0x00000080, R15
@@ -760,15 +760,15 @@ unrolled_59:
 	VFMADD231PS 32(R12)(R9*4), Y8, Y5
 	VFMADD231PS 32(R13)(R9*4), Y8, Y7
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_59
+	JMP         unrolled_4
 
-single_60:
+single_5:
 	MOVQ SI, R14
 	SUBQ $0x00000008, R14
 
-one_61:
+one_6:
 	CMPQ        R9, R14
-	JG          tail_62
+	JG          tail_7
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	ADDQ        $0x00000080, R15
@@ -778,12 +778,12 @@ one_61:
 	VFMADD231PS (R12)(R9*4), Y8, Y4
 	VFMADD231PS (R13)(R9*4), Y8, Y6
 	ADDQ        $0x00000008, R9
-	JMP         one_61
+	JMP         one_6
 
-tail_62:
+tail_7:
 	MOVQ        SI, R14
 	SUBQ        R9, R14
-	JZ          done_63
+	JZ          done_8
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -798,7 +798,7 @@ tail_62:
 	VMASKMOVPS  (R13)(R9*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_63:
+done_8:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -811,43 +811,43 @@ done_63:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          gemv_rows4_56
+	JMP          gemv_rows4_1
 
-gemv_rows1_57:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_58
+	JAE     gemv_done_3
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000010, R10
 
-unrolled_64:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_65
+	JG          single_10
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	VMOVUPS     32(BX)(R9*4), Y2
 	VFMADD231PS 32(DX)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_64
+	JMP         unrolled_9
 
-single_65:
+single_10:
 	MOVQ SI, R10
 	SUBQ $0x00000008, R10
 
-one_66:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_67
+	JG          tail_12
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_66
+	JMP         one_11
 
-tail_67:
+tail_12:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_68
+	JZ          done_13
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -856,7 +856,7 @@ tail_67:
 	VMASKMOVPS  (DX)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_68:
+done_13:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -867,9 +867,9 @@ done_68:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          gemv_rows1_57
+	JMP          gemv_rows1_2
 
-gemv_done_58:
+gemv_done_3:
 	VZEROUPPER
 	RET
 
@@ -885,11 +885,11 @@ TEXT ·gemvTAVX2(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_70:
+cols_2:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000040
-	JB      cols_next_69
+	JB      cols_next_1
 	LEAQ    (DX)(R8*4), R9
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
@@ -903,9 +903,9 @@ cols_70:
 	MOVQ    SI, R11
 	SUBQ    $0x00000002, R11
 
-pairs_71:
+pairs_3:
 	CMPQ         R10, R11
-	JG           lastrow_72
+	JG           lastrow_4
 	VBROADCASTSS (BX)(R10*4), Y8
 	VBROADCASTSS 4(BX)(R10*4), Y9
 	VFMADD231PS  (R9), Y8, Y0
@@ -926,11 +926,11 @@ pairs_71:
 	VFMADD231PS  224(R9)(DI*1), Y9, Y7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_71
+	JMP          pairs_3
 
-lastrow_72:
+lastrow_4:
 	CMPQ         R10, SI
-	JAE          rows_done_73
+	JAE          rows_done_5
 	VBROADCASTSS (BX)(R10*4), Y8
 	VFMADD231PS  (R9), Y8, Y0
 	VFMADD231PS  32(R9), Y8, Y1
@@ -941,7 +941,7 @@ lastrow_72:
 	VFMADD231PS  192(R9), Y8, Y6
 	VFMADD231PS  224(R9), Y8, Y7
 
-rows_done_73:
+rows_done_5:
 	VMOVUPS Y0, (AX)(R8*4)
 	VMOVUPS Y1, 32(AX)(R8*4)
 	VMOVUPS Y2, 64(AX)(R8*4)
@@ -951,14 +951,14 @@ rows_done_73:
 	VMOVUPS Y6, 192(AX)(R8*4)
 	VMOVUPS Y7, 224(AX)(R8*4)
 	ADDQ    $0x00000040, R8
-	JMP     cols_70
+	JMP     cols_2
 
-cols_next_69:
-cols_75:
+cols_next_1:
+cols_7:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000020
-	JB      cols_next_74
+	JB      cols_next_6
 	LEAQ    (DX)(R8*4), R9
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
@@ -972,9 +972,9 @@ cols_75:
 	MOVQ    SI, R11
 	SUBQ    $0x00000002, R11
 
-pairs_76:
+pairs_8:
 	CMPQ         R10, R11
-	JG           lastrow_77
+	JG           lastrow_9
 	VBROADCASTSS (BX)(R10*4), Y8
 	VBROADCASTSS 4(BX)(R10*4), Y9
 	VFMADD231PS  (R9), Y8, Y0
@@ -987,18 +987,18 @@ pairs_76:
 	VFMADD231PS  96(R9)(DI*1), Y9, Y7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_76
+	JMP          pairs_8
 
-lastrow_77:
+lastrow_9:
 	CMPQ         R10, SI
-	JAE          rows_done_78
+	JAE          rows_done_10
 	VBROADCASTSS (BX)(R10*4), Y8
 	VFMADD231PS  (R9), Y8, Y0
 	VFMADD231PS  32(R9), Y8, Y1
 	VFMADD231PS  64(R9), Y8, Y2
 	VFMADD231PS  96(R9), Y8, Y3
 
-rows_done_78:
+rows_done_10:
 	VADDPS  Y4, Y0, Y0
 	VMOVUPS Y0, (AX)(R8*4)
 	VADDPS  Y5, Y1, Y1
@@ -1008,14 +1008,14 @@ rows_done_78:
 	VADDPS  Y7, Y3, Y3
 	VMOVUPS Y3, 96(AX)(R8*4)
 	ADDQ    $0x00000020, R8
-	JMP     cols_75
+	JMP     cols_7
 
-cols_next_74:
-cols_80:
+cols_next_6:
+cols_12:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000008
-	JB      cols_next_79
+	JB      cols_next_11
 	LEAQ    (DX)(R8*4), R9
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
@@ -1023,32 +1023,32 @@ cols_80:
 	MOVQ    SI, R11
 	SUBQ    $0x00000002, R11
 
-pairs_81:
+pairs_13:
 	CMPQ         R10, R11
-	JG           lastrow_82
+	JG           lastrow_14
 	VBROADCASTSS (BX)(R10*4), Y2
 	VBROADCASTSS 4(BX)(R10*4), Y3
 	VFMADD231PS  (R9), Y2, Y0
 	VFMADD231PS  (R9)(DI*1), Y3, Y1
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_81
+	JMP          pairs_13
 
-lastrow_82:
+lastrow_14:
 	CMPQ         R10, SI
-	JAE          rows_done_83
+	JAE          rows_done_15
 	VBROADCASTSS (BX)(R10*4), Y2
 	VFMADD231PS  (R9), Y2, Y0
 
-rows_done_83:
+rows_done_15:
 	VADDPS  Y1, Y0, Y0
 	VMOVUPS Y0, (AX)(R8*4)
 	ADDQ    $0x00000008, R8
-	JMP     cols_80
+	JMP     cols_12
 
-cols_next_79:
+cols_next_11:
 	SUBQ    R8, CX
-	JZ      gemvT_done_84
+	JZ      gemvT_done_16
 	MOVQ    $0x00000008, R9
 	SUBQ    CX, R9
 	LEAQ    tailmask<>+0(SB), CX
@@ -1060,9 +1060,9 @@ cols_next_79:
 	MOVQ    SI, R9
 	SUBQ    $0x00000002, R9
 
-pairs_85:
+pairs_17:
 	CMPQ         DX, R9
-	JG           lastrow_86
+	JG           lastrow_18
 	VBROADCASTSS (BX)(DX*4), Y3
 	VBROADCASTSS 4(BX)(DX*4), Y4
 	VMASKMOVPS   (CX), Y0, Y5
@@ -1071,20 +1071,20 @@ pairs_85:
 	VFMADD231PS  Y3, Y4, Y2
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_85
+	JMP          pairs_17
 
-lastrow_86:
+lastrow_18:
 	CMPQ         DX, SI
-	JAE          rows_done_87
+	JAE          rows_done_19
 	VBROADCASTSS (BX)(DX*4), Y3
 	VMASKMOVPS   (CX), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
 
-rows_done_87:
+rows_done_19:
 	VADDPS     Y2, Y1, Y1
 	VMASKMOVPS Y1, Y0, (AX)(R8*4)
 
-gemvT_done_84:
+gemvT_done_16:
 	VZEROUPPER
 	RET
 
@@ -1100,11 +1100,11 @@ TEXT ·gemvTStreamAVX2(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemvT_rows4_88:
+gemvT_rows4_1:
 	MOVQ         SI, R9
 	SUBQ         R8, R9
 	CMPQ         R9, $0x00000004
-	JB           gemvT_rows1_89
+	JB           gemvT_rows1_2
 	MOVQ         DX, R10
 	LEAQ         (R10)(DI*1), R11
 	LEAQ         (R11)(DI*1), R12
@@ -1121,9 +1121,9 @@ gemvT_rows4_88:
 	MOVQ         CX, R14
 	SUBQ         $0x00000010, R14
 
-unrolled_91:
+unrolled_4:
 	CMPQ        R9, R14
-	JG          single_92
+	JG          single_5
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	ADDQ        $0x00000080, R15
@@ -1143,15 +1143,15 @@ unrolled_91:
 	VFMADD231PS 32(R13)(R9*4), Y3, Y4
 	VMOVUPS     Y4, 32(AX)(R9*4)
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_91
+	JMP         unrolled_4
 
-single_92:
+single_5:
 	MOVQ CX, R14
 	SUBQ $0x00000008, R14
 
-one_93:
+one_6:
 	CMPQ        R9, R14
-	JG          tail_94
+	JG          tail_7
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	ADDQ        $0x00000080, R15
@@ -1162,12 +1162,12 @@ one_93:
 	VFMADD231PS (R13)(R9*4), Y3, Y4
 	VMOVUPS     Y4, (AX)(R9*4)
 	ADDQ        $0x00000008, R9
-	JMP         one_93
+	JMP         one_6
 
-tail_94:
+tail_7:
 	MOVQ        CX, R14
 	SUBQ        R9, R14
-	JZ          done_95
+	JZ          done_8
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -1183,22 +1183,22 @@ tail_94:
 	VFMADD231PS Y0, Y3, Y5
 	VMASKMOVPS  Y5, Y4, (AX)(R9*4)
 
-done_95:
+done_8:
 	LEAQ (DX)(DI*4), DX
 	ADDQ $0x00000004, R8
-	JMP  gemvT_rows4_88
+	JMP  gemvT_rows4_1
 
-gemvT_rows1_89:
+gemvT_rows1_2:
 	CMPQ         R8, SI
-	JAE          gemvT_done_90
+	JAE          gemvT_done_3
 	VBROADCASTSS (BX)(R8*4), Y0
 	XORQ         R9, R9
 	MOVQ         CX, R10
 	SUBQ         $0x00000010, R10
 
-unrolled_96:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_97
+	JG          single_10
 	VMOVUPS     (AX)(R9*4), Y1
 	VFMADD231PS (DX)(R9*4), Y0, Y1
 	VMOVUPS     Y1, (AX)(R9*4)
@@ -1206,25 +1206,25 @@ unrolled_96:
 	VFMADD231PS 32(DX)(R9*4), Y0, Y1
 	VMOVUPS     Y1, 32(AX)(R9*4)
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_96
+	JMP         unrolled_9
 
-single_97:
+single_10:
 	MOVQ CX, R10
 	SUBQ $0x00000008, R10
 
-one_98:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_99
+	JG          tail_12
 	VMOVUPS     (AX)(R9*4), Y1
 	VFMADD231PS (DX)(R9*4), Y0, Y1
 	VMOVUPS     Y1, (AX)(R9*4)
 	ADDQ        $0x00000008, R9
-	JMP         one_98
+	JMP         one_11
 
-tail_99:
+tail_12:
 	MOVQ        CX, R10
 	SUBQ        R9, R10
-	JZ          done_100
+	JZ          done_13
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -1234,12 +1234,12 @@ tail_99:
 	VFMADD231PS Y3, Y0, Y2
 	VMASKMOVPS  Y2, Y1, (AX)(R9*4)
 
-done_100:
+done_13:
 	ADDQ DI, DX
 	INCQ R8
-	JMP  gemvT_rows1_89
+	JMP  gemvT_rows1_2
 
-gemvT_done_90:
+gemvT_done_3:
 	VZEROUPPER
 	RET
 
@@ -1255,11 +1255,11 @@ TEXT ·downUpAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_101:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_102
+	JB      gemv_rows1_2
 	MOVQ    SI, R9
 	LEAQ    (R9)(DI*1), R10
 	LEAQ    (R10)(DI*1), R11
@@ -1276,9 +1276,9 @@ gemv_rows4_101:
 	MOVQ    BX, R14
 	SUBQ    $0x00000010, R14
 
-unrolled_104:
+unrolled_4:
 	CMPQ        R13, R14
-	JG          single_105
+	JG          single_5
 	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
@@ -1290,27 +1290,27 @@ unrolled_104:
 	VFMADD231PS 32(R11)(R13*4), Y8, Y5
 	VFMADD231PS 32(R12)(R13*4), Y8, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_104
+	JMP         unrolled_4
 
-single_105:
+single_5:
 	MOVQ BX, R14
 	SUBQ $0x00000008, R14
 
-one_106:
+one_6:
 	CMPQ        R13, R14
-	JG          tail_107
+	JG          tail_7
 	VMOVUPS     (DX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
 	VFMADD231PS (R11)(R13*4), Y8, Y4
 	VFMADD231PS (R12)(R13*4), Y8, Y6
 	ADDQ        $0x00000008, R13
-	JMP         one_106
+	JMP         one_6
 
-tail_107:
+tail_7:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_108
+	JZ          done_8
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -1325,7 +1325,7 @@ tail_107:
 	VMASKMOVPS  (R12)(R13*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_108:
+done_8:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -1338,43 +1338,43 @@ done_108:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
-	JMP          gemv_rows4_101
+	JMP          gemv_rows4_1
 
-gemv_rows1_102:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_103
+	JAE     gemv_done_3
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	XORQ    R9, R9
 	MOVQ    BX, R10
 	SUBQ    $0x00000010, R10
 
-unrolled_109:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_110
+	JG          single_10
 	VMOVUPS     (DX)(R9*4), Y2
 	VFMADD231PS (SI)(R9*4), Y2, Y0
 	VMOVUPS     32(DX)(R9*4), Y2
 	VFMADD231PS 32(SI)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_109
+	JMP         unrolled_9
 
-single_110:
+single_10:
 	MOVQ BX, R10
 	SUBQ $0x00000008, R10
 
-one_111:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_112
+	JG          tail_12
 	VMOVUPS     (DX)(R9*4), Y2
 	VFMADD231PS (SI)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_111
+	JMP         one_11
 
-tail_112:
+tail_12:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_113
+	JZ          done_13
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -1383,7 +1383,7 @@ tail_112:
 	VMASKMOVPS  (SI)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_113:
+done_13:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -1394,9 +1394,9 @@ done_113:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, SI
 	INCQ         R8
-	JMP          gemv_rows1_102
+	JMP          gemv_rows1_2
 
-gemv_done_103:
+gemv_done_3:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -1406,11 +1406,11 @@ gemv_done_103:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_114:
+gemv_rows4_14:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_115
+	JB      gemv_rows1_15
 	MOVQ    DX, R9
 	LEAQ    (R9)(DI*1), R10
 	LEAQ    (R10)(DI*1), R11
@@ -1427,9 +1427,9 @@ gemv_rows4_114:
 	MOVQ    SI, R14
 	SUBQ    $0x00000010, R14
 
-unrolled_117:
+unrolled_17:
 	CMPQ        R13, R14
-	JG          single_118
+	JG          single_18
 	VMOVUPS     (BX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
@@ -1441,27 +1441,27 @@ unrolled_117:
 	VFMADD231PS 32(R11)(R13*4), Y8, Y5
 	VFMADD231PS 32(R12)(R13*4), Y8, Y7
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_117
+	JMP         unrolled_17
 
-single_118:
+single_18:
 	MOVQ SI, R14
 	SUBQ $0x00000008, R14
 
-one_119:
+one_19:
 	CMPQ        R13, R14
-	JG          tail_120
+	JG          tail_20
 	VMOVUPS     (BX)(R13*4), Y8
 	VFMADD231PS (R9)(R13*4), Y8, Y0
 	VFMADD231PS (R10)(R13*4), Y8, Y2
 	VFMADD231PS (R11)(R13*4), Y8, Y4
 	VFMADD231PS (R12)(R13*4), Y8, Y6
 	ADDQ        $0x00000008, R13
-	JMP         one_119
+	JMP         one_19
 
-tail_120:
+tail_20:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_121
+	JZ          done_21
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -1476,7 +1476,7 @@ tail_120:
 	VMASKMOVPS  (R12)(R13*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_121:
+done_21:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -1489,43 +1489,43 @@ done_121:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          gemv_rows4_114
+	JMP          gemv_rows4_14
 
-gemv_rows1_115:
+gemv_rows1_15:
 	CMPQ    R8, CX
-	JAE     gemv_done_116
+	JAE     gemv_done_16
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000010, R10
 
-unrolled_122:
+unrolled_22:
 	CMPQ        R9, R10
-	JG          single_123
+	JG          single_23
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	VMOVUPS     32(BX)(R9*4), Y2
 	VFMADD231PS 32(DX)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_122
+	JMP         unrolled_22
 
-single_123:
+single_23:
 	MOVQ SI, R10
 	SUBQ $0x00000008, R10
 
-one_124:
+one_24:
 	CMPQ        R9, R10
-	JG          tail_125
+	JG          tail_25
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_124
+	JMP         one_24
 
-tail_125:
+tail_25:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_126
+	JZ          done_26
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -1534,7 +1534,7 @@ tail_125:
 	VMASKMOVPS  (DX)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_126:
+done_26:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -1545,9 +1545,9 @@ done_126:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          gemv_rows1_115
+	JMP          gemv_rows1_15
 
-gemv_done_116:
+gemv_done_16:
 	VZEROUPPER
 	RET
 
@@ -1563,11 +1563,11 @@ TEXT ·downUpStreamAVX2(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_127:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_128
+	JB      gemv_rows1_2
 	MOVQ    SI, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -1587,9 +1587,9 @@ gemv_rows4_127:
 	MOVQ    BX, R15
 	SUBQ    $0x00000010, R15
 
-unrolled_130:
+unrolled_4:
 	CMPQ        R9, R15
-	JG          single_131
+	JG          single_5
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	ADDQ        $0x00000080, R14
@@ -1607,15 +1607,15 @@ unrolled_130:
 	VFMADD231PS 32(R12)(R9*4), Y8, Y5
 	VFMADD231PS 32(R13)(R9*4), Y8, Y7
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_130
+	JMP         unrolled_4
 
-single_131:
+single_5:
 	MOVQ BX, R15
 	SUBQ $0x00000008, R15
 
-one_132:
+one_6:
 	CMPQ        R9, R15
-	JG          tail_133
+	JG          tail_7
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	ADDQ        $0x00000080, R14
@@ -1625,12 +1625,12 @@ one_132:
 	VFMADD231PS (R12)(R9*4), Y8, Y4
 	VFMADD231PS (R13)(R9*4), Y8, Y6
 	ADDQ        $0x00000008, R9
-	JMP         one_132
+	JMP         one_6
 
-tail_133:
+tail_7:
 	MOVQ        BX, R14
 	SUBQ        R9, R14
-	JZ          done_134
+	JZ          done_8
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -1645,7 +1645,7 @@ tail_133:
 	VMASKMOVPS  (R13)(R9*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_134:
+done_8:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -1658,43 +1658,43 @@ done_134:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (SI)(DI*4), SI
 	ADDQ         $0x00000004, R8
-	JMP          gemv_rows4_127
+	JMP          gemv_rows4_1
 
-gemv_rows1_128:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_129
+	JAE     gemv_done_3
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	XORQ    R9, R9
 	MOVQ    BX, R10
 	SUBQ    $0x00000010, R10
 
-unrolled_135:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_136
+	JG          single_10
 	VMOVUPS     (DX)(R9*4), Y2
 	VFMADD231PS (SI)(R9*4), Y2, Y0
 	VMOVUPS     32(DX)(R9*4), Y2
 	VFMADD231PS 32(SI)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_135
+	JMP         unrolled_9
 
-single_136:
+single_10:
 	MOVQ BX, R10
 	SUBQ $0x00000008, R10
 
-one_137:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_138
+	JG          tail_12
 	VMOVUPS     (DX)(R9*4), Y2
 	VFMADD231PS (SI)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_137
+	JMP         one_11
 
-tail_138:
+tail_12:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_139
+	JZ          done_13
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -1703,7 +1703,7 @@ tail_138:
 	VMASKMOVPS  (SI)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_139:
+done_13:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -1714,9 +1714,9 @@ done_139:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, SI
 	INCQ         R8
-	JMP          gemv_rows1_128
+	JMP          gemv_rows1_2
 
-gemv_done_129:
+gemv_done_3:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -1726,11 +1726,11 @@ gemv_done_129:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_140:
+gemv_rows4_14:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_141
+	JB      gemv_rows1_15
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -1750,9 +1750,9 @@ gemv_rows4_140:
 	MOVQ    SI, R15
 	SUBQ    $0x00000010, R15
 
-unrolled_143:
+unrolled_17:
 	CMPQ        R9, R15
-	JG          single_144
+	JG          single_18
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	ADDQ        $0x00000080, R14
@@ -1770,15 +1770,15 @@ unrolled_143:
 	VFMADD231PS 32(R12)(R9*4), Y8, Y5
 	VFMADD231PS 32(R13)(R9*4), Y8, Y7
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_143
+	JMP         unrolled_17
 
-single_144:
+single_18:
 	MOVQ SI, R15
 	SUBQ $0x00000008, R15
 
-one_145:
+one_19:
 	CMPQ        R9, R15
-	JG          tail_146
+	JG          tail_20
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	ADDQ        $0x00000080, R14
@@ -1788,12 +1788,12 @@ one_145:
 	VFMADD231PS (R12)(R9*4), Y8, Y4
 	VFMADD231PS (R13)(R9*4), Y8, Y6
 	ADDQ        $0x00000008, R9
-	JMP         one_145
+	JMP         one_19
 
-tail_146:
+tail_20:
 	MOVQ        SI, R14
 	SUBQ        R9, R14
-	JZ          done_147
+	JZ          done_21
 	MOVQ        $0x00000008, R15
 	SUBQ        R14, R15
 	LEAQ        tailmask<>+0(SB), R14
@@ -1808,7 +1808,7 @@ tail_146:
 	VMASKMOVPS  (R13)(R9*4), Y8, Y8
 	VFMADD231PS Y8, Y9, Y6
 
-done_147:
+done_21:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
@@ -1821,43 +1821,43 @@ done_147:
 	VMOVUPS      X1, (AX)(R8*4)
 	LEAQ         (DX)(DI*4), DX
 	ADDQ         $0x00000004, R8
-	JMP          gemv_rows4_140
+	JMP          gemv_rows4_14
 
-gemv_rows1_141:
+gemv_rows1_15:
 	CMPQ    R8, CX
-	JAE     gemv_done_142
+	JAE     gemv_done_16
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000010, R10
 
-unrolled_148:
+unrolled_22:
 	CMPQ        R9, R10
-	JG          single_149
+	JG          single_23
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	VMOVUPS     32(BX)(R9*4), Y2
 	VFMADD231PS 32(DX)(R9*4), Y2, Y1
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_148
+	JMP         unrolled_22
 
-single_149:
+single_23:
 	MOVQ SI, R10
 	SUBQ $0x00000008, R10
 
-one_150:
+one_24:
 	CMPQ        R9, R10
-	JG          tail_151
+	JG          tail_25
 	VMOVUPS     (BX)(R9*4), Y2
 	VFMADD231PS (DX)(R9*4), Y2, Y0
 	ADDQ        $0x00000008, R9
-	JMP         one_150
+	JMP         one_24
 
-tail_151:
+tail_25:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_152
+	JZ          done_26
 	MOVQ        $0x00000008, R11
 	SUBQ        R10, R11
 	LEAQ        tailmask<>+0(SB), R10
@@ -1866,7 +1866,7 @@ tail_151:
 	VMASKMOVPS  (DX)(R9*4), Y2, Y2
 	VFMADD231PS Y2, Y3, Y0
 
-done_152:
+done_26:
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -1877,9 +1877,9 @@ done_152:
 	VMOVSS       X0, (AX)(R8*4)
 	ADDQ         DI, DX
 	INCQ         R8
-	JMP          gemv_rows1_141
+	JMP          gemv_rows1_15
 
-gemv_done_142:
+gemv_done_16:
 	VZEROUPPER
 	RET
 
@@ -1891,18 +1891,18 @@ TEXT ·gemmNTAVX2(SB), NOSPLIT, $16-144
 	LEAQ -4(AX)(CX*4), CX
 	MOVQ $0x00000000, (SP)
 
-rowtile_153:
+rowtile_1:
 	MOVQ m+96(FP), DX
 	SUBQ (SP), DX
 	CMPQ DX, $0x00000006
-	JB   rowtile_next_154
+	JB   rowtile_next_2
 	MOVQ $0x00000000, 8(SP)
 
-coltile_155:
+coltile_3:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000002
-	JB      coltile_next_156
+	JB      coltile_next_4
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -1938,9 +1938,9 @@ coltile_155:
 	MOVQ    R11, R14
 	SUBQ    $0x00000010, R14
 
-unrolled_157:
+unrolled_5:
 	CMPQ        R13, R14
-	JG          single_158
+	JG          single_6
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -1986,15 +1986,15 @@ unrolled_157:
 	VFMADD231PS Y12, Y14, Y10
 	VFMADD231PS Y13, Y14, Y11
 	ADDQ        $0x00000010, R13
-	JMP         unrolled_157
+	JMP         unrolled_5
 
-single_158:
+single_6:
 	MOVQ R11, R14
 	SUBQ $0x00000008, R14
 
-one_159:
+one_7:
 	CMPQ        R13, R14
-	JG          tail_160
+	JG          tail_8
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2020,11 +2020,11 @@ one_159:
 	VFMADD231PS Y12, Y14, Y10
 	VFMADD231PS Y13, Y14, Y11
 	ADDQ        $0x00000008, R13
-	JMP         one_159
+	JMP         one_7
 
-tail_160:
+tail_8:
 	SUBQ        R13, R11
-	JZ          done_161
+	JZ          done_9
 	MOVQ        $0x00000008, R14
 	SUBQ        R11, R14
 	LEAQ        tailmask<>+0(SB), R11
@@ -2050,7 +2050,7 @@ tail_160:
 	VFMADD231PS Y13, Y12, Y10
 	VFMADD231PS Y14, Y12, Y11
 
-done_161:
+done_9:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         (SP), SI
@@ -2161,14 +2161,14 @@ done_161:
 	VADDSS       X0, X11, X11
 	VMOVSS       X11, 4(DX)(SI*4)
 	ADDQ         $0x00000002, 8(SP)
-	JMP          coltile_155
+	JMP          coltile_3
 
-coltile_next_156:
-coltile_162:
+coltile_next_4:
+coltile_10:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000001
-	JB      coltile_next_163
+	JB      coltile_next_11
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -2197,9 +2197,9 @@ coltile_162:
 	MOVQ    R10, R13
 	SUBQ    $0x00000010, R13
 
-unrolled_164:
+unrolled_12:
 	CMPQ        R11, R13
-	JG          single_165
+	JG          single_13
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2231,15 +2231,15 @@ unrolled_164:
 	VMOVUPS     32(BX)(R11*4), Y7
 	VFMADD231PS Y6, Y7, Y5
 	ADDQ        $0x00000010, R11
-	JMP         unrolled_164
+	JMP         unrolled_12
 
-single_165:
+single_13:
 	MOVQ R10, R13
 	SUBQ $0x00000008, R13
 
-one_166:
+one_14:
 	CMPQ        R11, R13
-	JG          tail_167
+	JG          tail_15
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2258,11 +2258,11 @@ one_166:
 	VMOVUPS     (BX)(R11*4), Y7
 	VFMADD231PS Y6, Y7, Y5
 	ADDQ        $0x00000008, R11
-	JMP         one_166
+	JMP         one_14
 
-tail_167:
+tail_15:
 	SUBQ        R11, R10
-	JZ          done_168
+	JZ          done_16
 	MOVQ        $0x00000008, R13
 	SUBQ        R10, R13
 	LEAQ        tailmask<>+0(SB), R10
@@ -2281,7 +2281,7 @@ tail_167:
 	VMASKMOVPS  (BX)(R11*4), Y6, Y6
 	VFMADD231PS Y7, Y6, Y5
 
-done_168:
+done_16:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         (SP), SI
@@ -2350,25 +2350,25 @@ done_168:
 	VADDSS       X0, X5, X5
 	VMOVSS       X5, (DX)(SI*4)
 	ADDQ         $0x00000001, 8(SP)
-	JMP          coltile_162
+	JMP          coltile_10
 
-coltile_next_163:
+coltile_next_11:
 	ADDQ $0x00000006, (SP)
-	JMP  rowtile_153
+	JMP  rowtile_1
 
-rowtile_next_154:
-rowtile_169:
+rowtile_next_2:
+rowtile_17:
 	MOVQ m+96(FP), DX
 	SUBQ (SP), DX
 	CMPQ DX, $0x00000004
-	JB   rowtile_next_170
+	JB   rowtile_next_18
 	MOVQ $0x00000000, 8(SP)
 
-coltile_171:
+coltile_19:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000002
-	JB      coltile_next_172
+	JB      coltile_next_20
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -2398,9 +2398,9 @@ coltile_171:
 	MOVQ    R9, R12
 	SUBQ    $0x00000010, R12
 
-unrolled_173:
+unrolled_21:
 	CMPQ        R11, R12
-	JG          single_174
+	JG          single_22
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2434,15 +2434,15 @@ unrolled_173:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000010, R11
-	JMP         unrolled_173
+	JMP         unrolled_21
 
-single_174:
+single_22:
 	MOVQ R9, R12
 	SUBQ $0x00000008, R12
 
-one_175:
+one_23:
 	CMPQ        R11, R12
-	JG          tail_176
+	JG          tail_24
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2462,11 +2462,11 @@ one_175:
 	VFMADD231PS Y8, Y10, Y6
 	VFMADD231PS Y9, Y10, Y7
 	ADDQ        $0x00000008, R11
-	JMP         one_175
+	JMP         one_23
 
-tail_176:
+tail_24:
 	SUBQ        R11, R9
-	JZ          done_177
+	JZ          done_25
 	MOVQ        $0x00000008, R12
 	SUBQ        R9, R12
 	LEAQ        tailmask<>+0(SB), R9
@@ -2486,7 +2486,7 @@ tail_176:
 	VFMADD231PS Y9, Y8, Y6
 	VFMADD231PS Y10, Y8, Y7
 
-done_177:
+done_25:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         (SP), SI
@@ -2561,14 +2561,14 @@ done_177:
 	VADDSS       X0, X7, X7
 	VMOVSS       X7, 4(DX)(SI*4)
 	ADDQ         $0x00000002, 8(SP)
-	JMP          coltile_171
+	JMP          coltile_19
 
-coltile_next_172:
-coltile_178:
+coltile_next_20:
+coltile_26:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000001
-	JB      coltile_next_179
+	JB      coltile_next_27
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -2593,9 +2593,9 @@ coltile_178:
 	MOVQ    R8, R11
 	SUBQ    $0x00000010, R11
 
-unrolled_180:
+unrolled_28:
 	CMPQ        R9, R11
-	JG          single_181
+	JG          single_29
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2619,15 +2619,15 @@ unrolled_180:
 	VMOVUPS     32(BX)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000010, R9
-	JMP         unrolled_180
+	JMP         unrolled_28
 
-single_181:
+single_29:
 	MOVQ R8, R11
 	SUBQ $0x00000008, R11
 
-one_182:
+one_30:
 	CMPQ        R9, R11
-	JG          tail_183
+	JG          tail_31
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -2642,11 +2642,11 @@ one_182:
 	VMOVUPS     (BX)(R9*4), Y5
 	VFMADD231PS Y4, Y5, Y3
 	ADDQ        $0x00000008, R9
-	JMP         one_182
+	JMP         one_30
 
-tail_183:
+tail_31:
 	SUBQ        R9, R8
-	JZ          done_184
+	JZ          done_32
 	MOVQ        $0x00000008, R11
 	SUBQ        R8, R11
 	LEAQ        tailmask<>+0(SB), R8
@@ -2661,7 +2661,7 @@ tail_183:
 	VMASKMOVPS  (BX)(R9*4), Y4, Y4
 	VFMADD231PS Y5, Y4, Y3
 
-done_184:
+done_32:
 	MOVQ         c_base+0(FP), DX
 	MOVQ         ldc+136(FP), BX
 	MOVQ         (SP), SI
@@ -2708,25 +2708,25 @@ done_184:
 	VADDSS       X0, X3, X3
 	VMOVSS       X3, (DX)(SI*4)
 	ADDQ         $0x00000001, 8(SP)
-	JMP          coltile_178
+	JMP          coltile_26
 
-coltile_next_179:
+coltile_next_27:
 	ADDQ $0x00000004, (SP)
-	JMP  rowtile_169
+	JMP  rowtile_17
 
-rowtile_next_170:
-rowtile_185:
+rowtile_next_18:
+rowtile_33:
 	MOVQ m+96(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_186
+	JB   rowtile_next_34
 	MOVQ $0x00000000, 8(SP)
 
-coltile_187:
+coltile_35:
 	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000002
-	JB      coltile_next_188
+	JB      coltile_next_36
 	MOVQ    a_base+24(FP), AX
 	MOVQ    lda+120(FP), CX
 	SHLQ    $0x02, CX
@@ -2747,9 +2747,9 @@ coltile_187:
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_189:
+unrolled_37:
 	CMPQ        SI, DI
-	JG          single_190
+	JG          single_38
 	VMOVUPS     (BX)(SI*4), Y2
 	VMOVUPS     (AX)(SI*4), Y3
 	VMOVUPS     (DX)(SI*4), Y4
@@ -2761,26 +2761,26 @@ unrolled_189:
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000010, SI
-	JMP         unrolled_189
+	JMP         unrolled_37
 
-single_190:
+single_38:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_191:
+one_39:
 	CMPQ        SI, DI
-	JG          tail_192
+	JG          tail_40
 	VMOVUPS     (BX)(SI*4), Y2
 	VMOVUPS     (AX)(SI*4), Y3
 	VMOVUPS     (DX)(SI*4), Y4
 	VFMADD231PS Y2, Y4, Y0
 	VFMADD231PS Y3, Y4, Y1
 	ADDQ        $0x00000008, SI
-	JMP         one_191
+	JMP         one_39
 
-tail_192:
+tail_40:
 	SUBQ        SI, CX
-	JZ          done_193
+	JZ          done_41
 	MOVQ        $0x00000008, DI
 	SUBQ        CX, DI
 	LEAQ        tailmask<>+0(SB), CX
@@ -2791,7 +2791,7 @@ tail_192:
 	VFMADD231PS Y3, Y2, Y0
 	VFMADD231PS Y4, Y2, Y1
 
-done_193:
+done_41:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
@@ -2812,14 +2812,14 @@ done_193:
 	VADDSS       X0, X1, X1
 	VMOVSS       X1, 4(AX)(DX*4)
 	ADDQ         $0x00000002, 8(SP)
-	JMP          coltile_187
+	JMP          coltile_35
 
-coltile_next_188:
-coltile_194:
+coltile_next_36:
+coltile_42:
 	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000001
-	JB      coltile_next_195
+	JB      coltile_next_43
 	MOVQ    a_base+24(FP), AX
 	MOVQ    lda+120(FP), CX
 	SHLQ    $0x02, CX
@@ -2838,9 +2838,9 @@ coltile_194:
 	MOVQ    AX, SI
 	SUBQ    $0x00000010, SI
 
-unrolled_196:
+unrolled_44:
 	CMPQ        CX, SI
-	JG          single_197
+	JG          single_45
 	VMOVUPS     (BX)(CX*4), Y1
 	VMOVUPS     (DX)(CX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
@@ -2848,24 +2848,24 @@ unrolled_196:
 	VMOVUPS     32(DX)(CX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000010, CX
-	JMP         unrolled_196
+	JMP         unrolled_44
 
-single_197:
+single_45:
 	MOVQ AX, SI
 	SUBQ $0x00000008, SI
 
-one_198:
+one_46:
 	CMPQ        CX, SI
-	JG          tail_199
+	JG          tail_47
 	VMOVUPS     (BX)(CX*4), Y1
 	VMOVUPS     (DX)(CX*4), Y2
 	VFMADD231PS Y1, Y2, Y0
 	ADDQ        $0x00000008, CX
-	JMP         one_198
+	JMP         one_46
 
-tail_199:
+tail_47:
 	SUBQ        CX, AX
-	JZ          done_200
+	JZ          done_48
 	MOVQ        $0x00000008, SI
 	SUBQ        AX, SI
 	LEAQ        tailmask<>+0(SB), AX
@@ -2874,7 +2874,7 @@ tail_199:
 	VMASKMOVPS  (DX)(CX*4), Y1, Y1
 	VFMADD231PS Y2, Y1, Y0
 
-done_200:
+done_48:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
@@ -2888,13 +2888,13 @@ done_200:
 	VADDSS       X1, X0, X0
 	VMOVSS       X0, (AX)(DX*4)
 	ADDQ         $0x00000001, 8(SP)
-	JMP          coltile_194
+	JMP          coltile_42
 
-coltile_next_195:
+coltile_next_43:
 	ADDQ $0x00000001, (SP)
-	JMP  rowtile_185
+	JMP  rowtile_33
 
-rowtile_next_186:
+rowtile_next_34:
 	VZEROUPPER
 	RET
 
@@ -2903,18 +2903,18 @@ rowtile_next_186:
 TEXT ·gemmNNAddAVX2(SB), NOSPLIT, $16-120
 	MOVQ $0x00000000, (SP)
 
-rowtile_201:
+rowtile_1:
 	MOVQ m+72(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000006
-	JB   rowtile_next_202
+	JB   rowtile_next_2
 	MOVQ $0x00000000, 8(SP)
 
-coltile_203:
+coltile_3:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
-	JB      coltile_next_204
+	JB      coltile_next_4
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -2957,9 +2957,9 @@ coltile_203:
 	MOVQ    k+88(FP), R11
 	XORQ    R12, R12
 
-nnk_205:
+nnk_5:
 	CMPQ         R12, R11
-	JAE          nnk_done_206
+	JAE          nnk_done_6
 	VMOVUPS      (R10), Y12
 	VMOVUPS      32(R10), Y13
 	VBROADCASTSS (BX)(R12*4), Y14
@@ -2982,9 +2982,9 @@ nnk_205:
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         R9, R10
 	INCQ         R12
-	JMP          nnk_205
+	JMP          nnk_5
 
-nnk_done_206:
+nnk_done_6:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -3009,14 +3009,14 @@ nnk_done_206:
 	VMOVUPS Y10, (DX)(AX*4)
 	VMOVUPS Y11, 32(DX)(AX*4)
 	ADDQ    $0x00000010, 8(SP)
-	JMP     coltile_203
+	JMP     coltile_3
 
-coltile_next_204:
-coltile_207:
+coltile_next_4:
+coltile_7:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000008
-	JB      coltile_next_208
+	JB      coltile_next_8
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -3053,9 +3053,9 @@ coltile_207:
 	MOVQ    k+88(FP), R11
 	XORQ    R12, R12
 
-nnk_209:
+nnk_9:
 	CMPQ         R12, R11
-	JAE          nnk_done_210
+	JAE          nnk_done_10
 	VMOVUPS      (R10), Y6
 	VBROADCASTSS (BX)(R12*4), Y7
 	VFMADD231PS  Y6, Y7, Y0
@@ -3071,9 +3071,9 @@ nnk_209:
 	VFMADD231PS  Y6, Y7, Y5
 	ADDQ         R9, R10
 	INCQ         R12
-	JMP          nnk_209
+	JMP          nnk_9
 
-nnk_done_210:
+nnk_done_10:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -3092,12 +3092,12 @@ nnk_done_210:
 	VMOVUPS Y4, (R8)(AX*4)
 	VMOVUPS Y5, (DX)(AX*4)
 	ADDQ    $0x00000008, 8(SP)
-	JMP     coltile_207
+	JMP     coltile_7
 
-coltile_next_208:
+coltile_next_8:
 	MOVQ       n+80(FP), AX
 	SUBQ       8(SP), AX
-	JZ         coltile_next_212
+	JZ         coltile_next_12
 	MOVQ       8(SP), AX
 	MOVQ       n+80(FP), CX
 	SUBQ       AX, CX
@@ -3140,9 +3140,9 @@ coltile_next_208:
 	MOVQ       k+88(FP), R11
 	XORQ       R12, R12
 
-nnk_213:
+nnk_13:
 	CMPQ         R12, R11
-	JAE          nnk_done_214
+	JAE          nnk_done_14
 	VMASKMOVPS   (R10), Y0, Y7
 	VBROADCASTSS (BX)(R12*4), Y8
 	VFMADD231PS  Y7, Y8, Y1
@@ -3158,9 +3158,9 @@ nnk_213:
 	VFMADD231PS  Y7, Y8, Y6
 	ADDQ         R9, R10
 	INCQ         R12
-	JMP          nnk_213
+	JMP          nnk_13
 
-nnk_done_214:
+nnk_done_14:
 	MOVQ       c_base+0(FP), CX
 	MOVQ       ldc+112(FP), DX
 	SHLQ       $0x02, DX
@@ -3179,23 +3179,23 @@ nnk_done_214:
 	VMASKMOVPS Y5, Y0, (R8)(AX*4)
 	VMASKMOVPS Y6, Y0, (DX)(AX*4)
 
-coltile_next_212:
+coltile_next_12:
 	ADDQ $0x00000006, (SP)
-	JMP  rowtile_201
+	JMP  rowtile_1
 
-rowtile_next_202:
-rowtile_215:
+rowtile_next_2:
+rowtile_15:
 	MOVQ m+72(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000004
-	JB   rowtile_next_216
+	JB   rowtile_next_16
 	MOVQ $0x00000000, 8(SP)
 
-coltile_217:
+coltile_17:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
-	JB      coltile_next_218
+	JB      coltile_next_18
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -3230,9 +3230,9 @@ coltile_217:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnk_219:
+nnk_19:
 	CMPQ         R10, R9
-	JAE          nnk_done_220
+	JAE          nnk_done_20
 	VMOVUPS      (R8), Y8
 	VMOVUPS      32(R8), Y9
 	VBROADCASTSS (BX)(R10*4), Y10
@@ -3249,9 +3249,9 @@ nnk_219:
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_219
+	JMP          nnk_19
 
-nnk_done_220:
+nnk_done_20:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -3270,14 +3270,14 @@ nnk_done_220:
 	VMOVUPS Y6, (DX)(AX*4)
 	VMOVUPS Y7, 32(DX)(AX*4)
 	ADDQ    $0x00000010, 8(SP)
-	JMP     coltile_217
+	JMP     coltile_17
 
-coltile_next_218:
-coltile_221:
+coltile_next_18:
+coltile_21:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000008
-	JB      coltile_next_222
+	JB      coltile_next_22
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -3308,9 +3308,9 @@ coltile_221:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnk_223:
+nnk_23:
 	CMPQ         R10, R9
-	JAE          nnk_done_224
+	JAE          nnk_done_24
 	VMOVUPS      (R8), Y4
 	VBROADCASTSS (BX)(R10*4), Y5
 	VFMADD231PS  Y4, Y5, Y0
@@ -3322,9 +3322,9 @@ nnk_223:
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_223
+	JMP          nnk_23
 
-nnk_done_224:
+nnk_done_24:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -3339,12 +3339,12 @@ nnk_done_224:
 	VMOVUPS Y2, (SI)(AX*4)
 	VMOVUPS Y3, (DX)(AX*4)
 	ADDQ    $0x00000008, 8(SP)
-	JMP     coltile_221
+	JMP     coltile_21
 
-coltile_next_222:
+coltile_next_22:
 	MOVQ       n+80(FP), AX
 	SUBQ       8(SP), AX
-	JZ         coltile_next_226
+	JZ         coltile_next_26
 	MOVQ       8(SP), AX
 	MOVQ       n+80(FP), CX
 	SUBQ       AX, CX
@@ -3381,9 +3381,9 @@ coltile_next_222:
 	MOVQ       k+88(FP), R9
 	XORQ       R10, R10
 
-nnk_227:
+nnk_27:
 	CMPQ         R10, R9
-	JAE          nnk_done_228
+	JAE          nnk_done_28
 	VMASKMOVPS   (R8), Y0, Y5
 	VBROADCASTSS (BX)(R10*4), Y6
 	VFMADD231PS  Y5, Y6, Y1
@@ -3395,9 +3395,9 @@ nnk_227:
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_227
+	JMP          nnk_27
 
-nnk_done_228:
+nnk_done_28:
 	MOVQ       c_base+0(FP), CX
 	MOVQ       ldc+112(FP), DX
 	SHLQ       $0x02, DX
@@ -3412,23 +3412,23 @@ nnk_done_228:
 	VMASKMOVPS Y3, Y0, (SI)(AX*4)
 	VMASKMOVPS Y4, Y0, (DX)(AX*4)
 
-coltile_next_226:
+coltile_next_26:
 	ADDQ $0x00000004, (SP)
-	JMP  rowtile_215
+	JMP  rowtile_15
 
-rowtile_next_216:
-rowtile_229:
+rowtile_next_16:
+rowtile_29:
 	MOVQ m+72(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_230
+	JB   rowtile_next_30
 	MOVQ $0x00000000, 8(SP)
 
-coltile_231:
+coltile_31:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
-	JB      coltile_next_232
+	JB      coltile_next_32
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -3451,9 +3451,9 @@ coltile_231:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnk_233:
+nnk_33:
 	CMPQ         DI, SI
-	JAE          nnk_done_234
+	JAE          nnk_done_34
 	VMOVUPS      (DX), Y2
 	VMOVUPS      32(DX), Y3
 	VBROADCASTSS (BX)(DI*4), Y4
@@ -3461,9 +3461,9 @@ nnk_233:
 	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_233
+	JMP          nnk_33
 
-nnk_done_234:
+nnk_done_34:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -3473,14 +3473,14 @@ nnk_done_234:
 	VMOVUPS Y0, (BX)(AX*4)
 	VMOVUPS Y1, 32(BX)(AX*4)
 	ADDQ    $0x00000010, 8(SP)
-	JMP     coltile_231
+	JMP     coltile_31
 
-coltile_next_232:
-coltile_235:
+coltile_next_32:
+coltile_35:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000008
-	JB      coltile_next_236
+	JB      coltile_next_36
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -3502,17 +3502,17 @@ coltile_235:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnk_237:
+nnk_37:
 	CMPQ         DI, SI
-	JAE          nnk_done_238
+	JAE          nnk_done_38
 	VMOVUPS      (DX), Y1
 	VBROADCASTSS (BX)(DI*4), Y2
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_237
+	JMP          nnk_37
 
-nnk_done_238:
+nnk_done_38:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -3521,12 +3521,12 @@ nnk_done_238:
 	ADDQ    CX, BX
 	VMOVUPS Y0, (BX)(AX*4)
 	ADDQ    $0x00000008, 8(SP)
-	JMP     coltile_235
+	JMP     coltile_35
 
-coltile_next_236:
+coltile_next_36:
 	MOVQ       n+80(FP), AX
 	SUBQ       8(SP), AX
-	JZ         coltile_next_240
+	JZ         coltile_next_40
 	MOVQ       8(SP), AX
 	MOVQ       n+80(FP), CX
 	SUBQ       AX, CX
@@ -3554,17 +3554,17 @@ coltile_next_236:
 	MOVQ       k+88(FP), SI
 	XORQ       DI, DI
 
-nnk_241:
+nnk_41:
 	CMPQ         DI, SI
-	JAE          nnk_done_242
+	JAE          nnk_done_42
 	VMASKMOVPS   (DX), Y0, Y2
 	VBROADCASTSS (BX)(DI*4), Y3
 	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_241
+	JMP          nnk_41
 
-nnk_done_242:
+nnk_done_42:
 	MOVQ       c_base+0(FP), CX
 	MOVQ       ldc+112(FP), DX
 	SHLQ       $0x02, DX
@@ -3573,11 +3573,11 @@ nnk_done_242:
 	ADDQ       CX, BX
 	VMASKMOVPS Y1, Y0, (BX)(AX*4)
 
-coltile_next_240:
+coltile_next_40:
 	ADDQ $0x00000001, (SP)
-	JMP  rowtile_229
+	JMP  rowtile_29
 
-rowtile_next_230:
+rowtile_next_30:
 	VZEROUPPER
 	RET
 
@@ -3591,9 +3591,9 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-unrolled_243:
+unrolled_1:
 	CMPQ         BX, SI
-	JG           single_244
+	JG           single_2
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -3655,15 +3655,15 @@ unrolled_243:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, 32(AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          unrolled_243
+	JMP          unrolled_1
 
-single_244:
+single_2:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-one_245:
+one_3:
 	CMPQ         BX, SI
-	JG           tail_246
+	JG           tail_4
 	VMOVUPS      (CX)(BX*4), Y0
 	VCMPPS       $0x05, c_expcut_8<>+0(SB), Y0, Y1
 	VMOVUPS      c_exphi_8<>+0(SB), Y2
@@ -3695,11 +3695,11 @@ one_245:
 	VANDPS       Y1, Y3, Y0
 	VMOVUPS      Y0, (AX)(BX*4)
 	ADDQ         $0x00000008, BX
-	JMP          one_245
+	JMP          one_3
 
-tail_246:
+tail_4:
 	SUBQ         BX, DX
-	JZ           done_247
+	JZ           done_5
 	MOVQ         $0x00000008, SI
 	SUBQ         DX, SI
 	LEAQ         tailmask<>+0(SB), DX
@@ -3735,7 +3735,7 @@ tail_246:
 	VANDPS       Y2, Y4, Y1
 	VMASKMOVPS   Y1, Y0, (AX)(BX*4)
 
-done_247:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -3884,9 +3884,9 @@ TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_248:
+unrolled_1:
 	CMPQ   DX, BX
-	JG     single_249
+	JG     single_2
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	VMULPS 32(AX)(DX*4), Y0, Y5
@@ -3896,23 +3896,23 @@ unrolled_248:
 	VMULPS 96(AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y4, Y4
 	ADDQ   $0x00000020, DX
-	JMP    unrolled_248
+	JMP    unrolled_1
 
-single_249:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_250:
+one_3:
 	CMPQ   DX, BX
-	JG     tail_251
+	JG     tail_4
 	VMULPS (AX)(DX*4), Y0, Y5
 	VMAXPS Y5, Y1, Y1
 	ADDQ   $0x00000008, DX
-	JMP    one_250
+	JMP    one_3
 
-tail_251:
+tail_4:
 	SUBQ       DX, CX
-	JZ         done_252
+	JZ         done_5
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
 	LEAQ       tailmask<>+0(SB), CX
@@ -3923,7 +3923,7 @@ tail_251:
 	VBLENDVPS  Y5, Y0, Y6, Y0
 	VMAXPS     Y0, Y1, Y1
 
-done_252:
+done_5:
 	VMAXPS       Y3, Y1, Y1
 	VMAXPS       Y4, Y2, Y2
 	VMAXPS       Y2, Y1, Y1
@@ -3962,9 +3962,9 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000010, BX
 
-unrolled_253:
+unrolled_1:
 	CMPQ         DX, BX
-	JG           single_254
+	JG           single_2
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -4032,15 +4032,15 @@ unrolled_253:
 	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y4, 32(AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          unrolled_253
+	JMP          unrolled_1
 
-single_254:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000008, BX
 
-one_255:
+one_3:
 	CMPQ         DX, BX
-	JG           tail_256
+	JG           tail_4
 	VMOVUPS      (AX)(DX*4), Y4
 	VMULPS       Y0, Y4, Y4
 	VSUBPS       Y1, Y4, Y4
@@ -4075,11 +4075,11 @@ one_255:
 	VADDPS       Y4, Y2, Y2
 	VMOVUPS      Y4, (AX)(DX*4)
 	ADDQ         $0x00000008, DX
-	JMP          one_255
+	JMP          one_3
 
-tail_256:
+tail_4:
 	SUBQ         DX, CX
-	JZ           done_257
+	JZ           done_5
 	MOVQ         $0x00000008, BX
 	SUBQ         CX, BX
 	LEAQ         tailmask<>+0(SB), CX
@@ -4119,7 +4119,7 @@ tail_256:
 	VADDPS       Y5, Y2, Y2
 	VMASKMOVPS   Y5, Y4, (AX)(DX*4)
 
-done_257:
+done_5:
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -4143,9 +4143,9 @@ TEXT ·ropeAVX2(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000010, DI
 
-unrolled_258:
+unrolled_1:
 	CMPQ           SI, DI
-	JG             single_259
+	JG             single_2
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X2
 	VMOVUPS        (BX)(SI*2), X3
@@ -4165,15 +4165,15 @@ unrolled_258:
 	VFMADDSUB231PS Y5, Y1, Y4
 	VMOVUPS        Y4, 32(AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            unrolled_258
+	JMP            unrolled_1
 
-single_259:
+single_2:
 	MOVQ CX, DI
 	SUBQ $0x00000008, DI
 
-one_260:
+one_3:
 	CMPQ           SI, DI
-	JG             tail_261
+	JG             tail_4
 	VMOVUPS        (AX)(SI*4), Y1
 	VMOVUPS        (DX)(SI*2), X7
 	VMOVUPS        (BX)(SI*2), X8
@@ -4184,11 +4184,11 @@ one_260:
 	VFMADDSUB231PS Y7, Y1, Y2
 	VMOVUPS        Y2, (AX)(SI*4)
 	ADDQ           $0x00000008, SI
-	JMP            one_260
+	JMP            one_3
 
-tail_261:
+tail_4:
 	SUBQ           SI, CX
-	JZ             done_262
+	JZ             done_5
 	MOVQ           $0x00000008, DI
 	SUBQ           CX, DI
 	LEAQ           tailmask<>+0(SB), R8
@@ -4214,7 +4214,7 @@ tail_261:
 	VFMADDSUB231PS Y9, Y2, Y0
 	VMASKMOVPS     Y0, Y1, (AX)(SI*4)
 
-done_262:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -4240,9 +4240,9 @@ TEXT ·ropeHalfAVX2(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-unrolled_263:
+unrolled_1:
 	CMPQ        DI, R8
-	JG          single_264
+	JG          single_2
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -4260,15 +4260,15 @@ unrolled_263:
 	VMOVUPS     Y2, 32(AX)(DI*4)
 	VMOVUPS     Y0, 32(SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         unrolled_263
+	JMP         unrolled_1
 
-single_264:
+single_2:
 	MOVQ DX, R8
 	SUBQ $0x00000008, R8
 
-one_265:
+one_3:
 	CMPQ        DI, R8
-	JG          tail_266
+	JG          tail_4
 	VMOVUPS     (AX)(DI*4), Y0
 	VMOVUPS     (SI)(DI*4), Y1
 	VMULPS      (BX)(DI*4), Y1, Y2
@@ -4278,11 +4278,11 @@ one_265:
 	VMOVUPS     Y2, (AX)(DI*4)
 	VMOVUPS     Y0, (SI)(DI*4)
 	ADDQ        $0x00000008, DI
-	JMP         one_265
+	JMP         one_3
 
-tail_266:
+tail_4:
 	SUBQ        DI, DX
-	JZ          done_267
+	JZ          done_5
 	MOVQ        $0x00000008, R8
 	SUBQ        DX, R8
 	LEAQ        tailmask<>+0(SB), DX
@@ -4298,7 +4298,7 @@ tail_266:
 	VMASKMOVPS  Y5, Y0, (AX)(DI*4)
 	VMASKMOVPS  Y1, Y0, (SI)(DI*4)
 
-done_267:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -4312,9 +4312,9 @@ TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_268:
+widen_1:
 	CMPQ      BX, SI
-	JG        widen_next_269
+	JG        widen_next_2
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	VCVTPH2PS 16(CX)(BX*2), Y0
@@ -4324,32 +4324,32 @@ widen_268:
 	VCVTPH2PS 48(CX)(BX*2), Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_268
+	JMP       widen_1
 
-widen_next_269:
+widen_next_2:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_270:
+widen_3:
 	CMPQ      BX, SI
-	JG        widen_next_271
+	JG        widen_next_4
 	VCVTPH2PS (CX)(BX*2), Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_270
+	JMP       widen_3
 
-widen_next_271:
-widen_tail_272:
+widen_next_4:
+widen_tail_5:
 	CMPQ      BX, DX
-	JAE       widen_done_273
+	JAE       widen_done_6
 	MOVWLZX   (CX)(BX*2), SI
 	VMOVD     SI, X0
 	VCVTPH2PS X0, X0
 	VMOVSS    X0, (AX)(BX*4)
 	INCQ      BX
-	JMP       widen_tail_272
+	JMP       widen_tail_5
 
-widen_done_273:
+widen_done_6:
 	VZEROUPPER
 	RET
 
@@ -4363,9 +4363,9 @@ TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-widen_274:
+widen_1:
 	CMPQ      BX, SI
-	JG        widen_next_275
+	JG        widen_next_2
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
@@ -4379,33 +4379,697 @@ widen_274:
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, 96(AX)(BX*4)
 	ADDQ      $0x00000020, BX
-	JMP       widen_274
+	JMP       widen_1
 
-widen_next_275:
+widen_next_2:
 	MOVQ DX, SI
 	SUBQ $0x00000008, SI
 
-widen_276:
+widen_3:
 	CMPQ      BX, SI
-	JG        widen_next_277
+	JG        widen_next_4
 	VPMOVZXWD (CX)(BX*2), Y0
 	VPSLLD    $0x10, Y0, Y0
 	VMOVUPS   Y0, (AX)(BX*4)
 	ADDQ      $0x00000008, BX
-	JMP       widen_276
+	JMP       widen_3
 
-widen_next_277:
-widen_tail_278:
+widen_next_4:
+widen_tail_5:
 	CMPQ    BX, DX
-	JAE     widen_done_279
+	JAE     widen_done_6
 	MOVWLZX (CX)(BX*2), SI
 	SHLL    $0x10, SI
 	VMOVD   SI, X0
 	VMOVSS  X0, (AX)(BX*4)
 	INCQ    BX
-	JMP     widen_tail_278
+	JMP     widen_tail_5
 
-widen_done_279:
+widen_done_6:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX2(y []float32, w []uint16, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·gemvBF16AVX2(SB), NOSPLIT, $16-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000010, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (BX)(R13*4), Y8
+	VPMOVZXWD   (R9)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y0
+	VPMOVZXWD   (R10)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y2
+	VPMOVZXWD   (R11)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y4
+	VPMOVZXWD   (R12)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y6
+	VMOVUPS     32(BX)(R13*4), Y8
+	VPMOVZXWD   16(R9)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y1
+	VPMOVZXWD   16(R10)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y3
+	VPMOVZXWD   16(R11)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y5
+	VPMOVZXWD   16(R12)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y7
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R14
+	SUBQ $0x00000008, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (BX)(R13*4), Y8
+	VPMOVZXWD   (R9)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y0
+	VPMOVZXWD   (R10)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y2
+	VPMOVZXWD   (R11)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y4
+	VPMOVZXWD   (R12)(R13*2), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y6
+	ADDQ        $0x00000008, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ       SI, R14
+	SUBQ       R13, R14
+	JZ         done_8
+	MOVQ       $0x00000008, R15
+	SUBQ       R14, R15
+	LEAQ       tailmask<>+0(SB), BP
+	VMOVUPS    (BP)(R15*4), Y8
+	VMASKMOVPS (BX)(R13*4), Y8, Y8
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (R9)(R13*2), R15
+	MOVW       R15, (SP)
+	CMPQ       R14, $0x00000001
+	JBE        words_done_9
+	MOVWLZX    2(R9)(R13*2), R15
+	MOVW       R15, 2(SP)
+	CMPQ       R14, $0x00000002
+	JBE        words_done_9
+	MOVWLZX    4(R9)(R13*2), R15
+	MOVW       R15, 4(SP)
+	CMPQ       R14, $0x00000003
+	JBE        words_done_9
+	MOVWLZX    6(R9)(R13*2), R15
+	MOVW       R15, 6(SP)
+	CMPQ       R14, $0x00000004
+	JBE        words_done_9
+	MOVWLZX    8(R9)(R13*2), R15
+	MOVW       R15, 8(SP)
+	CMPQ       R14, $0x00000005
+	JBE        words_done_9
+	MOVWLZX    10(R9)(R13*2), R15
+	MOVW       R15, 10(SP)
+	CMPQ       R14, $0x00000006
+	JBE        words_done_9
+	MOVWLZX    12(R9)(R13*2), R15
+	MOVW       R15, 12(SP)
+
+words_done_9:
+	VPMOVZXWD   (SP), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y0
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R10)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_10
+	MOVWLZX     2(R10)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_10
+	MOVWLZX     4(R10)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_10
+	MOVWLZX     6(R10)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_10
+	MOVWLZX     8(R10)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_10
+	MOVWLZX     10(R10)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_10
+	MOVWLZX     12(R10)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_10:
+	VPMOVZXWD   (SP), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y2
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R11)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_11
+	MOVWLZX     2(R11)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_11
+	MOVWLZX     4(R11)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_11
+	MOVWLZX     6(R11)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_11
+	MOVWLZX     8(R11)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_11
+	MOVWLZX     10(R11)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_11
+	MOVWLZX     12(R11)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_11:
+	VPMOVZXWD   (SP), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y4
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R12)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_12
+	MOVWLZX     2(R12)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_12
+	MOVWLZX     4(R12)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_12
+	MOVWLZX     6(R12)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_12
+	MOVWLZX     8(R12)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_12
+	MOVWLZX     10(R12)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_12
+	MOVWLZX     12(R12)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_12:
+	VPMOVZXWD   (SP), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS Y9, Y8, Y6
+
+done_8:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
+
+unrolled_13:
+	CMPQ        R9, R10
+	JG          single_14
+	VMOVUPS     (BX)(R9*4), Y2
+	VPMOVZXWD   (DX)(R9*2), Y3
+	VPSLLD      $0x10, Y3, Y3
+	VFMADD231PS Y3, Y2, Y0
+	VMOVUPS     32(BX)(R9*4), Y2
+	VPMOVZXWD   16(DX)(R9*2), Y3
+	VPSLLD      $0x10, Y3, Y3
+	VFMADD231PS Y3, Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_13
+
+single_14:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_15:
+	CMPQ        R9, R10
+	JG          tail_16
+	VMOVUPS     (BX)(R9*4), Y2
+	VPMOVZXWD   (DX)(R9*2), Y3
+	VPSLLD      $0x10, Y3, Y3
+	VFMADD231PS Y3, Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_15
+
+tail_16:
+	MOVQ       SI, R10
+	SUBQ       R9, R10
+	JZ         done_17
+	MOVQ       $0x00000008, R11
+	SUBQ       R10, R11
+	LEAQ       tailmask<>+0(SB), R12
+	VMOVUPS    (R12)(R11*4), Y2
+	VMASKMOVPS (BX)(R9*4), Y2, Y2
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (DX)(R9*2), R11
+	MOVW       R11, (SP)
+	CMPQ       R10, $0x00000001
+	JBE        words_done_18
+	MOVWLZX    2(DX)(R9*2), R11
+	MOVW       R11, 2(SP)
+	CMPQ       R10, $0x00000002
+	JBE        words_done_18
+	MOVWLZX    4(DX)(R9*2), R11
+	MOVW       R11, 4(SP)
+	CMPQ       R10, $0x00000003
+	JBE        words_done_18
+	MOVWLZX    6(DX)(R9*2), R11
+	MOVW       R11, 6(SP)
+	CMPQ       R10, $0x00000004
+	JBE        words_done_18
+	MOVWLZX    8(DX)(R9*2), R11
+	MOVW       R11, 8(SP)
+	CMPQ       R10, $0x00000005
+	JBE        words_done_18
+	MOVWLZX    10(DX)(R9*2), R11
+	MOVW       R11, 10(SP)
+	CMPQ       R10, $0x00000006
+	JBE        words_done_18
+	MOVWLZX    12(DX)(R9*2), R11
+	MOVW       R11, 12(SP)
+
+words_done_18:
+	VPMOVZXWD   (SP), Y3
+	VPSLLD      $0x10, Y3, Y3
+	VFMADD231PS Y3, Y2, Y0
+
+done_17:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          gemv_rows1_2
+
+gemv_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvF16AVX2(y []float32, w []uint16, x []float32)
+// Requires: AVX, F16C, FMA3
+TEXT ·gemvF16AVX2(SB), NOSPLIT, $16-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000010, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (BX)(R13*4), Y8
+	VCVTPH2PS   (R9)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y0
+	VCVTPH2PS   (R10)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y2
+	VCVTPH2PS   (R11)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y4
+	VCVTPH2PS   (R12)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y6
+	VMOVUPS     32(BX)(R13*4), Y8
+	VCVTPH2PS   16(R9)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y1
+	VCVTPH2PS   16(R10)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y3
+	VCVTPH2PS   16(R11)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y5
+	VCVTPH2PS   16(R12)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y7
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R14
+	SUBQ $0x00000008, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (BX)(R13*4), Y8
+	VCVTPH2PS   (R9)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y0
+	VCVTPH2PS   (R10)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y2
+	VCVTPH2PS   (R11)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y4
+	VCVTPH2PS   (R12)(R13*2), Y9
+	VFMADD231PS Y9, Y8, Y6
+	ADDQ        $0x00000008, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ       SI, R14
+	SUBQ       R13, R14
+	JZ         done_8
+	MOVQ       $0x00000008, R15
+	SUBQ       R14, R15
+	LEAQ       tailmask<>+0(SB), BP
+	VMOVUPS    (BP)(R15*4), Y8
+	VMASKMOVPS (BX)(R13*4), Y8, Y8
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (R9)(R13*2), R15
+	MOVW       R15, (SP)
+	CMPQ       R14, $0x00000001
+	JBE        words_done_9
+	MOVWLZX    2(R9)(R13*2), R15
+	MOVW       R15, 2(SP)
+	CMPQ       R14, $0x00000002
+	JBE        words_done_9
+	MOVWLZX    4(R9)(R13*2), R15
+	MOVW       R15, 4(SP)
+	CMPQ       R14, $0x00000003
+	JBE        words_done_9
+	MOVWLZX    6(R9)(R13*2), R15
+	MOVW       R15, 6(SP)
+	CMPQ       R14, $0x00000004
+	JBE        words_done_9
+	MOVWLZX    8(R9)(R13*2), R15
+	MOVW       R15, 8(SP)
+	CMPQ       R14, $0x00000005
+	JBE        words_done_9
+	MOVWLZX    10(R9)(R13*2), R15
+	MOVW       R15, 10(SP)
+	CMPQ       R14, $0x00000006
+	JBE        words_done_9
+	MOVWLZX    12(R9)(R13*2), R15
+	MOVW       R15, 12(SP)
+
+words_done_9:
+	VCVTPH2PS   (SP), Y9
+	VFMADD231PS Y9, Y8, Y0
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R10)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_10
+	MOVWLZX     2(R10)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_10
+	MOVWLZX     4(R10)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_10
+	MOVWLZX     6(R10)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_10
+	MOVWLZX     8(R10)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_10
+	MOVWLZX     10(R10)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_10
+	MOVWLZX     12(R10)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_10:
+	VCVTPH2PS   (SP), Y9
+	VFMADD231PS Y9, Y8, Y2
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R11)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_11
+	MOVWLZX     2(R11)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_11
+	MOVWLZX     4(R11)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_11
+	MOVWLZX     6(R11)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_11
+	MOVWLZX     8(R11)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_11
+	MOVWLZX     10(R11)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_11
+	MOVWLZX     12(R11)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_11:
+	VCVTPH2PS   (SP), Y9
+	VFMADD231PS Y9, Y8, Y4
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R12)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_12
+	MOVWLZX     2(R12)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_12
+	MOVWLZX     4(R12)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_12
+	MOVWLZX     6(R12)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_12
+	MOVWLZX     8(R12)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_12
+	MOVWLZX     10(R12)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_12
+	MOVWLZX     12(R12)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_12:
+	VCVTPH2PS   (SP), Y9
+	VFMADD231PS Y9, Y8, Y6
+
+done_8:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VHADDPS      Y2, Y0, Y0
+	VHADDPS      Y6, Y4, Y4
+	VHADDPS      Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
+
+unrolled_13:
+	CMPQ        R9, R10
+	JG          single_14
+	VMOVUPS     (BX)(R9*4), Y2
+	VCVTPH2PS   (DX)(R9*2), Y3
+	VFMADD231PS Y3, Y2, Y0
+	VMOVUPS     32(BX)(R9*4), Y2
+	VCVTPH2PS   16(DX)(R9*2), Y3
+	VFMADD231PS Y3, Y2, Y1
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_13
+
+single_14:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_15:
+	CMPQ        R9, R10
+	JG          tail_16
+	VMOVUPS     (BX)(R9*4), Y2
+	VCVTPH2PS   (DX)(R9*2), Y3
+	VFMADD231PS Y3, Y2, Y0
+	ADDQ        $0x00000008, R9
+	JMP         one_15
+
+tail_16:
+	MOVQ       SI, R10
+	SUBQ       R9, R10
+	JZ         done_17
+	MOVQ       $0x00000008, R11
+	SUBQ       R10, R11
+	LEAQ       tailmask<>+0(SB), R12
+	VMOVUPS    (R12)(R11*4), Y2
+	VMASKMOVPS (BX)(R9*4), Y2, Y2
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (DX)(R9*2), R11
+	MOVW       R11, (SP)
+	CMPQ       R10, $0x00000001
+	JBE        words_done_18
+	MOVWLZX    2(DX)(R9*2), R11
+	MOVW       R11, 2(SP)
+	CMPQ       R10, $0x00000002
+	JBE        words_done_18
+	MOVWLZX    4(DX)(R9*2), R11
+	MOVW       R11, 4(SP)
+	CMPQ       R10, $0x00000003
+	JBE        words_done_18
+	MOVWLZX    6(DX)(R9*2), R11
+	MOVW       R11, 6(SP)
+	CMPQ       R10, $0x00000004
+	JBE        words_done_18
+	MOVWLZX    8(DX)(R9*2), R11
+	MOVW       R11, 8(SP)
+	CMPQ       R10, $0x00000005
+	JBE        words_done_18
+	MOVWLZX    10(DX)(R9*2), R11
+	MOVW       R11, 10(SP)
+	CMPQ       R10, $0x00000006
+	JBE        words_done_18
+	MOVWLZX    12(DX)(R9*2), R11
+	MOVW       R11, 12(SP)
+
+words_done_18:
+	VCVTPH2PS   (SP), Y3
+	VFMADD231PS Y3, Y2, Y0
+
+done_17:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          gemv_rows1_2
+
+gemv_done_3:
 	VZEROUPPER
 	RET
 
@@ -4423,9 +5087,9 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ    CX, SI
 	SUBQ    $0x00000040, SI
 
-unrolled_280:
+unrolled_1:
 	CMPQ        BX, SI
-	JG          single_281
+	JG          single_2
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	VMOVUPS     64(AX)(BX*4), Z4
@@ -4435,30 +5099,30 @@ unrolled_280:
 	VMOVUPS     192(AX)(BX*4), Z4
 	VFMADD231PS 192(DX)(BX*4), Z4, Z3
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_280
+	JMP         unrolled_1
 
-single_281:
+single_2:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_282:
+one_3:
 	CMPQ        BX, SI
-	JG          tail_283
+	JG          tail_4
 	VMOVUPS     (AX)(BX*4), Z4
 	VFMADD231PS (DX)(BX*4), Z4, Z0
 	ADDQ        $0x00000010, BX
-	JMP         one_282
+	JMP         one_3
 
-tail_283:
+tail_4:
 	SUBQ        BX, CX
-	JZ          done_284
+	JZ          done_5
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (AX)(BX*4), K1, Z4
 	VMOVUPS.Z   (DX)(BX*4), K1, Z5
 	VFMADD231PS Z5, Z4, Z0
 
-done_284:
+done_5:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -4505,36 +5169,36 @@ TEXT ·sumAVX512(SB), NOSPLIT, $0-28
 	MOVQ    CX, BX
 	SUBQ    $0x00000040, BX
 
-unrolled_285:
+unrolled_1:
 	CMPQ   DX, BX
-	JG     single_286
+	JG     single_2
 	VADDPS (AX)(DX*4), Z0, Z0
 	VADDPS 64(AX)(DX*4), Z1, Z1
 	VADDPS 128(AX)(DX*4), Z2, Z2
 	VADDPS 192(AX)(DX*4), Z3, Z3
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_285
+	JMP    unrolled_1
 
-single_286:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_287:
+one_3:
 	CMPQ   DX, BX
-	JG     tail_288
+	JG     tail_4
 	VADDPS (AX)(DX*4), Z0, Z0
 	ADDQ   $0x00000010, DX
-	JMP    one_287
+	JMP    one_3
 
-tail_288:
+tail_4:
 	SUBQ      DX, CX
-	JZ        done_289
+	JZ        done_5
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-done_289:
+done_5:
 	VADDPS        Z2, Z0, Z0
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z1, Z0, Z0
@@ -4565,9 +5229,9 @@ TEXT ·sumSqDiffAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_290:
+unrolled_1:
 	CMPQ        DX, BX
-	JG          single_291
+	JG          single_2
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
@@ -4581,24 +5245,24 @@ unrolled_290:
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z4
 	ADDQ        $0x00000040, DX
-	JMP         unrolled_290
+	JMP         unrolled_1
 
-single_291:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_292:
+one_3:
 	CMPQ        DX, BX
-	JG          tail_293
+	JG          tail_4
 	VMOVUPS     (AX)(DX*4), Z5
 	VSUBPS      Z0, Z5, Z5
 	VFMADD231PS Z5, Z5, Z1
 	ADDQ        $0x00000010, DX
-	JMP         one_292
+	JMP         one_3
 
-tail_293:
+tail_4:
 	SUBQ        DX, CX
-	JZ          done_294
+	JZ          done_5
 	LEAQ        kmask<>+0(SB), BX
 	KMOVW       (BX)(CX*2), K1
 	VMOVUPS.Z   (AX)(DX*4), K1, Z5
@@ -4606,7 +5270,7 @@ tail_293:
 	VMOVAPS.Z   Z5, K1, Z5
 	VFMADD231PS Z5, Z5, Z1
 
-done_294:
+done_5:
 	VADDPS        Z3, Z1, Z1
 	VADDPS        Z4, Z2, Z2
 	VADDPS        Z2, Z1, Z1
@@ -4634,9 +5298,9 @@ TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
 	MOVQ         CX, SI
 	SUBQ         $0x00000040, SI
 
-unrolled_295:
+unrolled_1:
 	CMPQ        BX, SI
-	JG          single_296
+	JG          single_2
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
@@ -4650,24 +5314,24 @@ unrolled_295:
 	VFMADD231PS 192(AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, 192(DX)(BX*4)
 	ADDQ        $0x00000040, BX
-	JMP         unrolled_295
+	JMP         unrolled_1
 
-single_296:
+single_2:
 	MOVQ CX, SI
 	SUBQ $0x00000010, SI
 
-one_297:
+one_3:
 	CMPQ        BX, SI
-	JG          tail_298
+	JG          tail_4
 	VMOVUPS     (DX)(BX*4), Z1
 	VFMADD231PS (AX)(BX*4), Z0, Z1
 	VMOVUPS     Z1, (DX)(BX*4)
 	ADDQ        $0x00000010, BX
-	JMP         one_297
+	JMP         one_3
 
-tail_298:
+tail_4:
 	SUBQ        BX, CX
-	JZ          done_299
+	JZ          done_5
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(CX*2), K1
 	VMOVUPS.Z   (DX)(BX*4), K1, Z1
@@ -4675,7 +5339,7 @@ tail_298:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (DX)(BX*4)
 
-done_299:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -4690,9 +5354,9 @@ TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_300:
+unrolled_1:
 	CMPQ    DX, BX
-	JG      single_301
+	JG      single_2
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
@@ -4706,31 +5370,31 @@ unrolled_300:
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, 192(AX)(DX*4)
 	ADDQ    $0x00000040, DX
-	JMP     unrolled_300
+	JMP     unrolled_1
 
-single_301:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_302:
+one_3:
 	CMPQ    DX, BX
-	JG      tail_303
+	JG      tail_4
 	VMOVUPS (AX)(DX*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMOVUPS Z1, (AX)(DX*4)
 	ADDQ    $0x00000010, DX
-	JMP     one_302
+	JMP     one_3
 
-tail_303:
+tail_4:
 	SUBQ      DX, CX
-	JZ        done_304
+	JZ        done_5
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z1
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(DX*4)
 
-done_304:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -4747,9 +5411,9 @@ TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-76
 	MOVQ         DX, DI
 	SUBQ         $0x00000020, DI
 
-unrolled_305:
+unrolled_1:
 	CMPQ    SI, DI
-	JG      single_306
+	JG      single_2
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
@@ -4759,25 +5423,25 @@ unrolled_305:
 	VMULPS  64(BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_305
+	JMP     unrolled_1
 
-single_306:
+single_2:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_307:
+one_3:
 	CMPQ    SI, DI
-	JG      tail_308
+	JG      tail_4
 	VMOVUPS (CX)(SI*4), Z1
 	VMULPS  Z0, Z1, Z1
 	VMULPS  (BX)(SI*4), Z1, Z1
 	VMOVUPS Z1, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_307
+	JMP     one_3
 
-tail_308:
+tail_4:
 	SUBQ      SI, DX
-	JZ        done_309
+	JZ        done_5
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z1
@@ -4786,7 +5450,7 @@ tail_308:
 	VMULPS    Z0, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(SI*4)
 
-done_309:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -4804,14 +5468,14 @@ TEXT ·affineAVX512(SB), NOSPLIT, $0-104
 	MOVSS        r+100(FP), X1
 	VBROADCASTSS X1, Z1
 	TESTQ        DI, DI
-	JZ           nobias_310
+	JZ           nobias_1
 	XORQ         DI, DI
 	MOVQ         DX, R8
 	SUBQ         $0x00000020, R8
 
-unrolled_312:
+unrolled_3:
 	CMPQ        DI, R8
-	JG          single_313
+	JG          single_4
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -4825,15 +5489,15 @@ unrolled_312:
 	VFMADD231PS 64(BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, 64(AX)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_312
+	JMP         unrolled_3
 
-single_313:
+single_4:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_314:
+one_5:
 	CMPQ        DI, R8
-	JG          tail_315
+	JG          tail_6
 	VMOVUPS     (CX)(DI*4), Z2
 	VSUBPS      Z0, Z2, Z2
 	VMULPS      Z1, Z2, Z2
@@ -4841,11 +5505,11 @@ one_314:
 	VFMADD231PS (BX)(DI*4), Z2, Z3
 	VMOVUPS     Z3, (AX)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_314
+	JMP         one_5
 
-tail_315:
+tail_6:
 	SUBQ        DI, DX
-	JZ          done_316
+	JZ          done_7
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (CX)(DI*4), K1, Z2
@@ -4856,17 +5520,17 @@ tail_315:
 	VFMADD231PS Z1, Z2, Z0
 	VMOVUPS     Z0, K1, (AX)(DI*4)
 
-done_316:
-	JMP affine_done_311
+done_7:
+	JMP affine_done_2
 
-nobias_310:
+nobias_1:
 	XORQ SI, SI
 	MOVQ DX, DI
 	SUBQ $0x00000020, DI
 
-unrolled_317:
+unrolled_8:
 	CMPQ    SI, DI
-	JG      single_318
+	JG      single_9
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
@@ -4878,26 +5542,26 @@ unrolled_317:
 	VMULPS  64(BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, 64(AX)(SI*4)
 	ADDQ    $0x00000020, SI
-	JMP     unrolled_317
+	JMP     unrolled_8
 
-single_318:
+single_9:
 	MOVQ DX, DI
 	SUBQ $0x00000010, DI
 
-one_319:
+one_10:
 	CMPQ    SI, DI
-	JG      tail_320
+	JG      tail_11
 	VMOVUPS (CX)(SI*4), Z2
 	VSUBPS  Z0, Z2, Z2
 	VMULPS  Z1, Z2, Z2
 	VMULPS  (BX)(SI*4), Z2, Z2
 	VMOVUPS Z2, (AX)(SI*4)
 	ADDQ    $0x00000010, SI
-	JMP     one_319
+	JMP     one_10
 
-tail_320:
+tail_11:
 	SUBQ      SI, DX
-	JZ        done_321
+	JZ        done_12
 	LEAQ      kmask<>+0(SB), DI
 	KMOVW     (DI)(DX*2), K1
 	VMOVUPS.Z (CX)(SI*4), K1, Z2
@@ -4907,8 +5571,8 @@ tail_320:
 	VMULPS    Z0, Z2, Z2
 	VMOVUPS   Z2, K1, (AX)(SI*4)
 
-done_321:
-affine_done_311:
+done_12:
+affine_done_2:
 	VZEROUPPER
 	RET
 
@@ -4924,11 +5588,11 @@ TEXT ·gemvAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_322:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_323
+	JB      gemv_rows1_2
 	MOVQ    DX, R9
 	LEAQ    (R9)(DI*1), R10
 	LEAQ    (R10)(DI*1), R11
@@ -4945,9 +5609,9 @@ gemv_rows4_322:
 	MOVQ    SI, R14
 	SUBQ    $0x00000020, R14
 
-unrolled_325:
+unrolled_4:
 	CMPQ        R13, R14
-	JG          single_326
+	JG          single_5
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -4959,27 +5623,27 @@ unrolled_325:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_325
+	JMP         unrolled_4
 
-single_326:
+single_5:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_327:
+one_6:
 	CMPQ        R13, R14
-	JG          tail_328
+	JG          tail_7
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_327
+	JMP         one_6
 
-tail_328:
+tail_7:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_329
+	JZ          done_8
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z8
@@ -4992,7 +5656,7 @@ tail_328:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z9
 	VFMADD231PS Z9, Z8, Z6
 
-done_329:
+done_8:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -5035,50 +5699,50 @@ done_329:
 	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_322
+	JMP           gemv_rows4_1
 
-gemv_rows1_323:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_324
+	JAE     gemv_done_3
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000020, R10
 
-unrolled_330:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_331
+	JG          single_10
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	VMOVUPS     64(BX)(R9*4), Z2
 	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_330
+	JMP         unrolled_9
 
-single_331:
+single_10:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_332:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_333
+	JG          tail_12
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_332
+	JMP         one_11
 
-tail_333:
+tail_12:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_334
+	JZ          done_13
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z2
 	VMOVUPS.Z   (DX)(R9*4), K1, Z3
 	VFMADD231PS Z3, Z2, Z0
 
-done_334:
+done_13:
 	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y1
@@ -5091,9 +5755,9 @@ done_334:
 	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_323
+	JMP           gemv_rows1_2
 
-gemv_done_324:
+gemv_done_3:
 	VZEROUPPER
 	RET
 
@@ -5109,11 +5773,11 @@ TEXT ·gemvStreamAVX512(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_335:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_336
+	JB      gemv_rows1_2
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -5134,9 +5798,9 @@ gemv_rows4_335:
 	MOVQ    SI, R14
 	SUBQ    $0x00000020, R14
 
-unrolled_338:
+unrolled_4:
 	CMPQ        R9, R14
-	JG          single_339
+	JG          single_5
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -5158,15 +5822,15 @@ unrolled_338:
 	VFMADD231PS 64(R12)(R9*4), Z8, Z5
 	VFMADD231PS 64(R13)(R9*4), Z8, Z7
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_338
+	JMP         unrolled_4
 
-single_339:
+single_5:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_340:
+one_6:
 	CMPQ        R9, R14
-	JG          tail_341
+	JG          tail_7
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -5178,12 +5842,12 @@ one_340:
 	VFMADD231PS (R12)(R9*4), Z8, Z4
 	VFMADD231PS (R13)(R9*4), Z8, Z6
 	ADDQ        $0x00000010, R9
-	JMP         one_340
+	JMP         one_6
 
-tail_341:
+tail_7:
 	MOVQ        SI, R14
 	SUBQ        R9, R14
-	JZ          done_342
+	JZ          done_8
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z8
@@ -5196,7 +5860,7 @@ tail_341:
 	VMOVUPS.Z   (R13)(R9*4), K1, Z9
 	VFMADD231PS Z9, Z8, Z6
 
-done_342:
+done_8:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -5239,50 +5903,50 @@ done_342:
 	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_335
+	JMP           gemv_rows4_1
 
-gemv_rows1_336:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_337
+	JAE     gemv_done_3
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000020, R10
 
-unrolled_343:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_344
+	JG          single_10
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	VMOVUPS     64(BX)(R9*4), Z2
 	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_343
+	JMP         unrolled_9
 
-single_344:
+single_10:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_345:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_346
+	JG          tail_12
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_345
+	JMP         one_11
 
-tail_346:
+tail_12:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_347
+	JZ          done_13
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z2
 	VMOVUPS.Z   (DX)(R9*4), K1, Z3
 	VFMADD231PS Z3, Z2, Z0
 
-done_347:
+done_13:
 	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y1
@@ -5295,9 +5959,9 @@ done_347:
 	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_336
+	JMP           gemv_rows1_2
 
-gemv_done_337:
+gemv_done_3:
 	VZEROUPPER
 	RET
 
@@ -5313,11 +5977,11 @@ TEXT ·gemvTAVX512(SB), NOSPLIT, $0-72
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-cols_349:
+cols_2:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000080
-	JB      cols_next_348
+	JB      cols_next_1
 	LEAQ    (DX)(R8*4), R9
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
@@ -5331,9 +5995,9 @@ cols_349:
 	MOVQ    SI, R11
 	SUBQ    $0x00000002, R11
 
-pairs_350:
+pairs_3:
 	CMPQ         R10, R11
-	JG           lastrow_351
+	JG           lastrow_4
 	VBROADCASTSS (BX)(R10*4), Z8
 	VBROADCASTSS 4(BX)(R10*4), Z9
 	VFMADD231PS  (R9), Z8, Z0
@@ -5354,11 +6018,11 @@ pairs_350:
 	VFMADD231PS  448(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_350
+	JMP          pairs_3
 
-lastrow_351:
+lastrow_4:
 	CMPQ         R10, SI
-	JAE          rows_done_352
+	JAE          rows_done_5
 	VBROADCASTSS (BX)(R10*4), Z8
 	VFMADD231PS  (R9), Z8, Z0
 	VFMADD231PS  64(R9), Z8, Z1
@@ -5369,7 +6033,7 @@ lastrow_351:
 	VFMADD231PS  384(R9), Z8, Z6
 	VFMADD231PS  448(R9), Z8, Z7
 
-rows_done_352:
+rows_done_5:
 	VMOVUPS Z0, (AX)(R8*4)
 	VMOVUPS Z1, 64(AX)(R8*4)
 	VMOVUPS Z2, 128(AX)(R8*4)
@@ -5379,14 +6043,14 @@ rows_done_352:
 	VMOVUPS Z6, 384(AX)(R8*4)
 	VMOVUPS Z7, 448(AX)(R8*4)
 	ADDQ    $0x00000080, R8
-	JMP     cols_349
+	JMP     cols_2
 
-cols_next_348:
-cols_354:
+cols_next_1:
+cols_7:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000040
-	JB      cols_next_353
+	JB      cols_next_6
 	LEAQ    (DX)(R8*4), R9
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
@@ -5400,9 +6064,9 @@ cols_354:
 	MOVQ    SI, R11
 	SUBQ    $0x00000002, R11
 
-pairs_355:
+pairs_8:
 	CMPQ         R10, R11
-	JG           lastrow_356
+	JG           lastrow_9
 	VBROADCASTSS (BX)(R10*4), Z8
 	VBROADCASTSS 4(BX)(R10*4), Z9
 	VFMADD231PS  (R9), Z8, Z0
@@ -5415,18 +6079,18 @@ pairs_355:
 	VFMADD231PS  192(R9)(DI*1), Z9, Z7
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_355
+	JMP          pairs_8
 
-lastrow_356:
+lastrow_9:
 	CMPQ         R10, SI
-	JAE          rows_done_357
+	JAE          rows_done_10
 	VBROADCASTSS (BX)(R10*4), Z8
 	VFMADD231PS  (R9), Z8, Z0
 	VFMADD231PS  64(R9), Z8, Z1
 	VFMADD231PS  128(R9), Z8, Z2
 	VFMADD231PS  192(R9), Z8, Z3
 
-rows_done_357:
+rows_done_10:
 	VADDPS  Z4, Z0, Z0
 	VMOVUPS Z0, (AX)(R8*4)
 	VADDPS  Z5, Z1, Z1
@@ -5436,14 +6100,14 @@ rows_done_357:
 	VADDPS  Z7, Z3, Z3
 	VMOVUPS Z3, 192(AX)(R8*4)
 	ADDQ    $0x00000040, R8
-	JMP     cols_354
+	JMP     cols_7
 
-cols_next_353:
-cols_359:
+cols_next_6:
+cols_12:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000010
-	JB      cols_next_358
+	JB      cols_next_11
 	LEAQ    (DX)(R8*4), R9
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
@@ -5451,32 +6115,32 @@ cols_359:
 	MOVQ    SI, R11
 	SUBQ    $0x00000002, R11
 
-pairs_360:
+pairs_13:
 	CMPQ         R10, R11
-	JG           lastrow_361
+	JG           lastrow_14
 	VBROADCASTSS (BX)(R10*4), Z2
 	VBROADCASTSS 4(BX)(R10*4), Z3
 	VFMADD231PS  (R9), Z2, Z0
 	VFMADD231PS  (R9)(DI*1), Z3, Z1
 	LEAQ         (R9)(DI*2), R9
 	ADDQ         $0x00000002, R10
-	JMP          pairs_360
+	JMP          pairs_13
 
-lastrow_361:
+lastrow_14:
 	CMPQ         R10, SI
-	JAE          rows_done_362
+	JAE          rows_done_15
 	VBROADCASTSS (BX)(R10*4), Z2
 	VFMADD231PS  (R9), Z2, Z0
 
-rows_done_362:
+rows_done_15:
 	VADDPS  Z1, Z0, Z0
 	VMOVUPS Z0, (AX)(R8*4)
 	ADDQ    $0x00000010, R8
-	JMP     cols_359
+	JMP     cols_12
 
-cols_next_358:
+cols_next_11:
 	SUBQ    R8, CX
-	JZ      gemvT_done_363
+	JZ      gemvT_done_16
 	LEAQ    kmask<>+0(SB), R9
 	KMOVW   (R9)(CX*2), K1
 	LEAQ    (DX)(R8*4), CX
@@ -5486,9 +6150,9 @@ cols_next_358:
 	MOVQ    SI, R9
 	SUBQ    $0x00000002, R9
 
-pairs_364:
+pairs_17:
 	CMPQ         DX, R9
-	JG           lastrow_365
+	JG           lastrow_18
 	VBROADCASTSS (BX)(DX*4), Z2
 	VBROADCASTSS 4(BX)(DX*4), Z3
 	VMOVUPS.Z    (CX), K1, Z4
@@ -5497,20 +6161,20 @@ pairs_364:
 	VFMADD231PS  Z2, Z3, Z1
 	LEAQ         (CX)(DI*2), CX
 	ADDQ         $0x00000002, DX
-	JMP          pairs_364
+	JMP          pairs_17
 
-lastrow_365:
+lastrow_18:
 	CMPQ         DX, SI
-	JAE          rows_done_366
+	JAE          rows_done_19
 	VBROADCASTSS (BX)(DX*4), Z2
 	VMOVUPS.Z    (CX), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
 
-rows_done_366:
+rows_done_19:
 	VADDPS  Z1, Z0, Z0
 	VMOVUPS Z0, K1, (AX)(R8*4)
 
-gemvT_done_363:
+gemvT_done_16:
 	VZEROUPPER
 	RET
 
@@ -5526,11 +6190,11 @@ TEXT ·gemvTStreamAVX512(SB), NOSPLIT, $0-96
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemvT_rows4_367:
+gemvT_rows4_1:
 	MOVQ         SI, R9
 	SUBQ         R8, R9
 	CMPQ         R9, $0x00000004
-	JB           gemvT_rows1_368
+	JB           gemvT_rows1_2
 	MOVQ         DX, R10
 	LEAQ         (R10)(DI*1), R11
 	LEAQ         (R11)(DI*1), R12
@@ -5547,9 +6211,9 @@ gemvT_rows4_367:
 	MOVQ         CX, R14
 	SUBQ         $0x00000020, R14
 
-unrolled_370:
+unrolled_4:
 	CMPQ        R9, R14
-	JG          single_371
+	JG          single_5
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -5573,15 +6237,15 @@ unrolled_370:
 	VFMADD231PS 64(R13)(R9*4), Z3, Z4
 	VMOVUPS     Z4, 64(AX)(R9*4)
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_370
+	JMP         unrolled_4
 
-single_371:
+single_5:
 	MOVQ CX, R14
 	SUBQ $0x00000010, R14
 
-one_372:
+one_6:
 	CMPQ        R9, R14
-	JG          tail_373
+	JG          tail_7
 	PREFETCHT1  (R15)
 	PREFETCHT1  64(R15)
 	PREFETCHT1  128(R15)
@@ -5594,12 +6258,12 @@ one_372:
 	VFMADD231PS (R13)(R9*4), Z3, Z4
 	VMOVUPS     Z4, (AX)(R9*4)
 	ADDQ        $0x00000010, R9
-	JMP         one_372
+	JMP         one_6
 
-tail_373:
+tail_7:
 	MOVQ        CX, R14
 	SUBQ        R9, R14
-	JZ          done_374
+	JZ          done_8
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (AX)(R9*4), K1, Z4
@@ -5613,22 +6277,22 @@ tail_373:
 	VFMADD231PS Z0, Z3, Z4
 	VMOVUPS     Z4, K1, (AX)(R9*4)
 
-done_374:
+done_8:
 	LEAQ (DX)(DI*4), DX
 	ADDQ $0x00000004, R8
-	JMP  gemvT_rows4_367
+	JMP  gemvT_rows4_1
 
-gemvT_rows1_368:
+gemvT_rows1_2:
 	CMPQ         R8, SI
-	JAE          gemvT_done_369
+	JAE          gemvT_done_3
 	VBROADCASTSS (BX)(R8*4), Z0
 	XORQ         R9, R9
 	MOVQ         CX, R10
 	SUBQ         $0x00000020, R10
 
-unrolled_375:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_376
+	JG          single_10
 	VMOVUPS     (AX)(R9*4), Z1
 	VFMADD231PS (DX)(R9*4), Z0, Z1
 	VMOVUPS     Z1, (AX)(R9*4)
@@ -5636,25 +6300,25 @@ unrolled_375:
 	VFMADD231PS 64(DX)(R9*4), Z0, Z1
 	VMOVUPS     Z1, 64(AX)(R9*4)
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_375
+	JMP         unrolled_9
 
-single_376:
+single_10:
 	MOVQ CX, R10
 	SUBQ $0x00000010, R10
 
-one_377:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_378
+	JG          tail_12
 	VMOVUPS     (AX)(R9*4), Z1
 	VFMADD231PS (DX)(R9*4), Z0, Z1
 	VMOVUPS     Z1, (AX)(R9*4)
 	ADDQ        $0x00000010, R9
-	JMP         one_377
+	JMP         one_11
 
-tail_378:
+tail_12:
 	MOVQ        CX, R10
 	SUBQ        R9, R10
-	JZ          done_379
+	JZ          done_13
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (AX)(R9*4), K1, Z1
@@ -5662,12 +6326,12 @@ tail_378:
 	VFMADD231PS Z2, Z0, Z1
 	VMOVUPS     Z1, K1, (AX)(R9*4)
 
-done_379:
+done_13:
 	ADDQ DI, DX
 	INCQ R8
-	JMP  gemvT_rows1_368
+	JMP  gemvT_rows1_2
 
-gemvT_done_369:
+gemvT_done_3:
 	VZEROUPPER
 	RET
 
@@ -5683,11 +6347,11 @@ TEXT ·downUpAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_380:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_381
+	JB      gemv_rows1_2
 	MOVQ    SI, R9
 	LEAQ    (R9)(DI*1), R10
 	LEAQ    (R10)(DI*1), R11
@@ -5704,9 +6368,9 @@ gemv_rows4_380:
 	MOVQ    BX, R14
 	SUBQ    $0x00000020, R14
 
-unrolled_383:
+unrolled_4:
 	CMPQ        R13, R14
-	JG          single_384
+	JG          single_5
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -5718,27 +6382,27 @@ unrolled_383:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_383
+	JMP         unrolled_4
 
-single_384:
+single_5:
 	MOVQ BX, R14
 	SUBQ $0x00000010, R14
 
-one_385:
+one_6:
 	CMPQ        R13, R14
-	JG          tail_386
+	JG          tail_7
 	VMOVUPS     (DX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_385
+	JMP         one_6
 
-tail_386:
+tail_7:
 	MOVQ        BX, R14
 	SUBQ        R13, R14
-	JZ          done_387
+	JZ          done_8
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R13*4), K1, Z8
@@ -5751,7 +6415,7 @@ tail_386:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z9
 	VFMADD231PS Z9, Z8, Z6
 
-done_387:
+done_8:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -5794,50 +6458,50 @@ done_387:
 	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_380
+	JMP           gemv_rows4_1
 
-gemv_rows1_381:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_382
+	JAE     gemv_done_3
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	XORQ    R9, R9
 	MOVQ    BX, R10
 	SUBQ    $0x00000020, R10
 
-unrolled_388:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_389
+	JG          single_10
 	VMOVUPS     (DX)(R9*4), Z2
 	VFMADD231PS (SI)(R9*4), Z2, Z0
 	VMOVUPS     64(DX)(R9*4), Z2
 	VFMADD231PS 64(SI)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_388
+	JMP         unrolled_9
 
-single_389:
+single_10:
 	MOVQ BX, R10
 	SUBQ $0x00000010, R10
 
-one_390:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_391
+	JG          tail_12
 	VMOVUPS     (DX)(R9*4), Z2
 	VFMADD231PS (SI)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_390
+	JMP         one_11
 
-tail_391:
+tail_12:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_392
+	JZ          done_13
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (DX)(R9*4), K1, Z2
 	VMOVUPS.Z   (SI)(R9*4), K1, Z3
 	VFMADD231PS Z3, Z2, Z0
 
-done_392:
+done_13:
 	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y1
@@ -5850,9 +6514,9 @@ done_392:
 	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           gemv_rows1_381
+	JMP           gemv_rows1_2
 
-gemv_done_382:
+gemv_done_3:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -5862,11 +6526,11 @@ gemv_done_382:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_393:
+gemv_rows4_14:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_394
+	JB      gemv_rows1_15
 	MOVQ    DX, R9
 	LEAQ    (R9)(DI*1), R10
 	LEAQ    (R10)(DI*1), R11
@@ -5883,9 +6547,9 @@ gemv_rows4_393:
 	MOVQ    SI, R14
 	SUBQ    $0x00000020, R14
 
-unrolled_396:
+unrolled_17:
 	CMPQ        R13, R14
-	JG          single_397
+	JG          single_18
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
@@ -5897,27 +6561,27 @@ unrolled_396:
 	VFMADD231PS 64(R11)(R13*4), Z8, Z5
 	VFMADD231PS 64(R12)(R13*4), Z8, Z7
 	ADDQ        $0x00000020, R13
-	JMP         unrolled_396
+	JMP         unrolled_17
 
-single_397:
+single_18:
 	MOVQ SI, R14
 	SUBQ $0x00000010, R14
 
-one_398:
+one_19:
 	CMPQ        R13, R14
-	JG          tail_399
+	JG          tail_20
 	VMOVUPS     (BX)(R13*4), Z8
 	VFMADD231PS (R9)(R13*4), Z8, Z0
 	VFMADD231PS (R10)(R13*4), Z8, Z2
 	VFMADD231PS (R11)(R13*4), Z8, Z4
 	VFMADD231PS (R12)(R13*4), Z8, Z6
 	ADDQ        $0x00000010, R13
-	JMP         one_398
+	JMP         one_19
 
-tail_399:
+tail_20:
 	MOVQ        SI, R14
 	SUBQ        R13, R14
-	JZ          done_400
+	JZ          done_21
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R13*4), K1, Z8
@@ -5930,7 +6594,7 @@ tail_399:
 	VMOVUPS.Z   (R12)(R13*4), K1, Z9
 	VFMADD231PS Z9, Z8, Z6
 
-done_400:
+done_21:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -5973,50 +6637,50 @@ done_400:
 	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_393
+	JMP           gemv_rows4_14
 
-gemv_rows1_394:
+gemv_rows1_15:
 	CMPQ    R8, CX
-	JAE     gemv_done_395
+	JAE     gemv_done_16
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000020, R10
 
-unrolled_401:
+unrolled_22:
 	CMPQ        R9, R10
-	JG          single_402
+	JG          single_23
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	VMOVUPS     64(BX)(R9*4), Z2
 	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_401
+	JMP         unrolled_22
 
-single_402:
+single_23:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_403:
+one_24:
 	CMPQ        R9, R10
-	JG          tail_404
+	JG          tail_25
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_403
+	JMP         one_24
 
-tail_404:
+tail_25:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_405
+	JZ          done_26
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z2
 	VMOVUPS.Z   (DX)(R9*4), K1, Z3
 	VFMADD231PS Z3, Z2, Z0
 
-done_405:
+done_26:
 	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y1
@@ -6029,9 +6693,9 @@ done_405:
 	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_394
+	JMP           gemv_rows1_15
 
-gemv_done_395:
+gemv_done_16:
 	VZEROUPPER
 	RET
 
@@ -6047,11 +6711,11 @@ TEXT ·downUpStreamAVX512(SB), NOSPLIT, $0-120
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_406:
+gemv_rows4_1:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_407
+	JB      gemv_rows1_2
 	MOVQ    SI, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -6071,9 +6735,9 @@ gemv_rows4_406:
 	MOVQ    BX, R15
 	SUBQ    $0x00000020, R15
 
-unrolled_409:
+unrolled_4:
 	CMPQ        R9, R15
-	JG          single_410
+	JG          single_5
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -6095,15 +6759,15 @@ unrolled_409:
 	VFMADD231PS 64(R12)(R9*4), Z8, Z5
 	VFMADD231PS 64(R13)(R9*4), Z8, Z7
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_409
+	JMP         unrolled_4
 
-single_410:
+single_5:
 	MOVQ BX, R15
 	SUBQ $0x00000010, R15
 
-one_411:
+one_6:
 	CMPQ        R9, R15
-	JG          tail_412
+	JG          tail_7
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -6115,12 +6779,12 @@ one_411:
 	VFMADD231PS (R12)(R9*4), Z8, Z4
 	VFMADD231PS (R13)(R9*4), Z8, Z6
 	ADDQ        $0x00000010, R9
-	JMP         one_411
+	JMP         one_6
 
-tail_412:
+tail_7:
 	MOVQ        BX, R14
 	SUBQ        R9, R14
-	JZ          done_413
+	JZ          done_8
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (DX)(R9*4), K1, Z8
@@ -6133,7 +6797,7 @@ tail_412:
 	VMOVUPS.Z   (R13)(R9*4), K1, Z9
 	VFMADD231PS Z9, Z8, Z6
 
-done_413:
+done_8:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -6176,50 +6840,50 @@ done_413:
 	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (SI)(DI*4), SI
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_406
+	JMP           gemv_rows4_1
 
-gemv_rows1_407:
+gemv_rows1_2:
 	CMPQ    R8, CX
-	JAE     gemv_done_408
+	JAE     gemv_done_3
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	XORQ    R9, R9
 	MOVQ    BX, R10
 	SUBQ    $0x00000020, R10
 
-unrolled_414:
+unrolled_9:
 	CMPQ        R9, R10
-	JG          single_415
+	JG          single_10
 	VMOVUPS     (DX)(R9*4), Z2
 	VFMADD231PS (SI)(R9*4), Z2, Z0
 	VMOVUPS     64(DX)(R9*4), Z2
 	VFMADD231PS 64(SI)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_414
+	JMP         unrolled_9
 
-single_415:
+single_10:
 	MOVQ BX, R10
 	SUBQ $0x00000010, R10
 
-one_416:
+one_11:
 	CMPQ        R9, R10
-	JG          tail_417
+	JG          tail_12
 	VMOVUPS     (DX)(R9*4), Z2
 	VFMADD231PS (SI)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_416
+	JMP         one_11
 
-tail_417:
+tail_12:
 	MOVQ        BX, R10
 	SUBQ        R9, R10
-	JZ          done_418
+	JZ          done_13
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (DX)(R9*4), K1, Z2
 	VMOVUPS.Z   (SI)(R9*4), K1, Z3
 	VFMADD231PS Z3, Z2, Z0
 
-done_418:
+done_13:
 	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y1
@@ -6232,9 +6896,9 @@ done_418:
 	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, SI
 	INCQ          R8
-	JMP           gemv_rows1_407
+	JMP           gemv_rows1_2
 
-gemv_done_408:
+gemv_done_3:
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
 	MOVQ up_base+72(FP), DX
@@ -6244,11 +6908,11 @@ gemv_done_408:
 	SHLQ $0x02, DI
 	XORQ R8, R8
 
-gemv_rows4_419:
+gemv_rows4_14:
 	MOVQ    CX, R9
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
-	JB      gemv_rows1_420
+	JB      gemv_rows1_15
 	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
@@ -6268,9 +6932,9 @@ gemv_rows4_419:
 	MOVQ    SI, R15
 	SUBQ    $0x00000020, R15
 
-unrolled_422:
+unrolled_17:
 	CMPQ        R9, R15
-	JG          single_423
+	JG          single_18
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -6292,15 +6956,15 @@ unrolled_422:
 	VFMADD231PS 64(R12)(R9*4), Z8, Z5
 	VFMADD231PS 64(R13)(R9*4), Z8, Z7
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_422
+	JMP         unrolled_17
 
-single_423:
+single_18:
 	MOVQ SI, R15
 	SUBQ $0x00000010, R15
 
-one_424:
+one_19:
 	CMPQ        R9, R15
-	JG          tail_425
+	JG          tail_20
 	PREFETCHT1  (R14)
 	PREFETCHT1  64(R14)
 	PREFETCHT1  128(R14)
@@ -6312,12 +6976,12 @@ one_424:
 	VFMADD231PS (R12)(R9*4), Z8, Z4
 	VFMADD231PS (R13)(R9*4), Z8, Z6
 	ADDQ        $0x00000010, R9
-	JMP         one_424
+	JMP         one_19
 
-tail_425:
+tail_20:
 	MOVQ        SI, R14
 	SUBQ        R9, R14
-	JZ          done_426
+	JZ          done_21
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z8
@@ -6330,7 +6994,7 @@ tail_425:
 	VMOVUPS.Z   (R13)(R9*4), K1, Z9
 	VFMADD231PS Z9, Z8, Z6
 
-done_426:
+done_21:
 	VADDPS        Z1, Z0, Z0
 	VADDPS        Z3, Z2, Z2
 	VADDPS        Z5, Z4, Z4
@@ -6373,50 +7037,50 @@ done_426:
 	VMOVUPS       X1, (AX)(R8*4)
 	LEAQ          (DX)(DI*4), DX
 	ADDQ          $0x00000004, R8
-	JMP           gemv_rows4_419
+	JMP           gemv_rows4_14
 
-gemv_rows1_420:
+gemv_rows1_15:
 	CMPQ    R8, CX
-	JAE     gemv_done_421
+	JAE     gemv_done_16
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	XORQ    R9, R9
 	MOVQ    SI, R10
 	SUBQ    $0x00000020, R10
 
-unrolled_427:
+unrolled_22:
 	CMPQ        R9, R10
-	JG          single_428
+	JG          single_23
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	VMOVUPS     64(BX)(R9*4), Z2
 	VFMADD231PS 64(DX)(R9*4), Z2, Z1
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_427
+	JMP         unrolled_22
 
-single_428:
+single_23:
 	MOVQ SI, R10
 	SUBQ $0x00000010, R10
 
-one_429:
+one_24:
 	CMPQ        R9, R10
-	JG          tail_430
+	JG          tail_25
 	VMOVUPS     (BX)(R9*4), Z2
 	VFMADD231PS (DX)(R9*4), Z2, Z0
 	ADDQ        $0x00000010, R9
-	JMP         one_429
+	JMP         one_24
 
-tail_430:
+tail_25:
 	MOVQ        SI, R10
 	SUBQ        R9, R10
-	JZ          done_431
+	JZ          done_26
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R10*2), K1
 	VMOVUPS.Z   (BX)(R9*4), K1, Z2
 	VMOVUPS.Z   (DX)(R9*4), K1, Z3
 	VFMADD231PS Z3, Z2, Z0
 
-done_431:
+done_26:
 	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y1
@@ -6429,9 +7093,9 @@ done_431:
 	VMOVSS        X1, (AX)(R8*4)
 	ADDQ          DI, DX
 	INCQ          R8
-	JMP           gemv_rows1_420
+	JMP           gemv_rows1_15
 
-gemv_done_421:
+gemv_done_16:
 	VZEROUPPER
 	RET
 
@@ -6443,18 +7107,18 @@ TEXT ·gemmNTAVX512(SB), NOSPLIT, $16-144
 	LEAQ -4(AX)(CX*4), CX
 	MOVQ $0x00000000, (SP)
 
-rowtile_432:
+rowtile_1:
 	MOVQ m+96(FP), DX
 	SUBQ (SP), DX
 	CMPQ DX, $0x00000004
-	JB   rowtile_next_433
+	JB   rowtile_next_2
 	MOVQ $0x00000000, 8(SP)
 
-coltile_434:
+coltile_3:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000002
-	JB      coltile_next_435
+	JB      coltile_next_4
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -6484,9 +7148,9 @@ coltile_434:
 	MOVQ    R9, R12
 	SUBQ    $0x00000020, R12
 
-unrolled_436:
+unrolled_5:
 	CMPQ        R11, R12
-	JG          single_437
+	JG          single_6
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -6520,15 +7184,15 @@ unrolled_436:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000020, R11
-	JMP         unrolled_436
+	JMP         unrolled_5
 
-single_437:
+single_6:
 	MOVQ R9, R12
 	SUBQ $0x00000010, R12
 
-one_438:
+one_7:
 	CMPQ        R11, R12
-	JG          tail_439
+	JG          tail_8
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -6548,11 +7212,11 @@ one_438:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000010, R11
-	JMP         one_438
+	JMP         one_7
 
-tail_439:
+tail_8:
 	SUBQ        R11, R9
-	JZ          done_440
+	JZ          done_9
 	LEAQ        kmask<>+0(SB), R12
 	KMOVW       (R12)(R9*2), K1
 	VMOVUPS.Z   (R10)(R11*4), K1, Z8
@@ -6570,7 +7234,7 @@ tail_439:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 
-done_440:
+done_9:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          (SP), SI
@@ -6661,14 +7325,14 @@ done_440:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, 4(DX)(SI*4)
 	ADDQ          $0x00000002, 8(SP)
-	JMP           coltile_434
+	JMP           coltile_3
 
-coltile_next_435:
-coltile_441:
+coltile_next_4:
+coltile_10:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000001
-	JB      coltile_next_442
+	JB      coltile_next_11
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -6693,9 +7357,9 @@ coltile_441:
 	MOVQ    R8, R11
 	SUBQ    $0x00000020, R11
 
-unrolled_443:
+unrolled_12:
 	CMPQ        R9, R11
-	JG          single_444
+	JG          single_13
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -6719,15 +7383,15 @@ unrolled_443:
 	VMOVUPS     64(BX)(R9*4), Z5
 	VFMADD231PS Z4, Z5, Z3
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_443
+	JMP         unrolled_12
 
-single_444:
+single_13:
 	MOVQ R8, R11
 	SUBQ $0x00000010, R11
 
-one_445:
+one_14:
 	CMPQ        R9, R11
-	JG          tail_446
+	JG          tail_15
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -6742,11 +7406,11 @@ one_445:
 	VMOVUPS     (BX)(R9*4), Z5
 	VFMADD231PS Z4, Z5, Z3
 	ADDQ        $0x00000010, R9
-	JMP         one_445
+	JMP         one_14
 
-tail_446:
+tail_15:
 	SUBQ        R9, R8
-	JZ          done_447
+	JZ          done_16
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R8*2), K1
 	VMOVUPS.Z   (R10)(R9*4), K1, Z4
@@ -6759,7 +7423,7 @@ tail_446:
 	VMOVUPS.Z   (BX)(R9*4), K1, Z5
 	VFMADD231PS Z4, Z5, Z3
 
-done_447:
+done_16:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          (SP), SI
@@ -6814,25 +7478,25 @@ done_447:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, (DX)(SI*4)
 	ADDQ          $0x00000001, 8(SP)
-	JMP           coltile_441
+	JMP           coltile_10
 
-coltile_next_442:
+coltile_next_11:
 	ADDQ $0x00000004, (SP)
-	JMP  rowtile_432
+	JMP  rowtile_1
 
-rowtile_next_433:
-rowtile_448:
+rowtile_next_2:
+rowtile_17:
 	MOVQ m+96(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_449
+	JB   rowtile_next_18
 	MOVQ $0x00000000, 8(SP)
 
-coltile_450:
+coltile_19:
 	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000002
-	JB      coltile_next_451
+	JB      coltile_next_20
 	MOVQ    a_base+24(FP), AX
 	MOVQ    lda+120(FP), CX
 	SHLQ    $0x02, CX
@@ -6853,9 +7517,9 @@ coltile_450:
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_452:
+unrolled_21:
 	CMPQ        SI, DI
-	JG          single_453
+	JG          single_22
 	VMOVUPS     (BX)(SI*4), Z2
 	VMOVUPS     (AX)(SI*4), Z3
 	VMOVUPS     (DX)(SI*4), Z4
@@ -6867,26 +7531,26 @@ unrolled_452:
 	VFMADD231PS Z2, Z4, Z0
 	VFMADD231PS Z3, Z4, Z1
 	ADDQ        $0x00000020, SI
-	JMP         unrolled_452
+	JMP         unrolled_21
 
-single_453:
+single_22:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_454:
+one_23:
 	CMPQ        SI, DI
-	JG          tail_455
+	JG          tail_24
 	VMOVUPS     (BX)(SI*4), Z2
 	VMOVUPS     (AX)(SI*4), Z3
 	VMOVUPS     (DX)(SI*4), Z4
 	VFMADD231PS Z2, Z4, Z0
 	VFMADD231PS Z3, Z4, Z1
 	ADDQ        $0x00000010, SI
-	JMP         one_454
+	JMP         one_23
 
-tail_455:
+tail_24:
 	SUBQ        SI, CX
-	JZ          done_456
+	JZ          done_25
 	LEAQ        kmask<>+0(SB), DI
 	KMOVW       (DI)(CX*2), K1
 	VMOVUPS.Z   (BX)(SI*4), K1, Z2
@@ -6895,7 +7559,7 @@ tail_455:
 	VFMADD231PS Z2, Z4, Z0
 	VFMADD231PS Z3, Z4, Z1
 
-done_456:
+done_25:
 	MOVQ          c_base+0(FP), AX
 	MOVQ          ldc+136(FP), CX
 	MOVQ          (SP), DX
@@ -6920,14 +7584,14 @@ done_456:
 	VADDSS        X1, X0, X0
 	VMOVSS        X0, 4(AX)(DX*4)
 	ADDQ          $0x00000002, 8(SP)
-	JMP           coltile_450
+	JMP           coltile_19
 
-coltile_next_451:
-coltile_457:
+coltile_next_20:
+coltile_26:
 	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000001
-	JB      coltile_next_458
+	JB      coltile_next_27
 	MOVQ    a_base+24(FP), AX
 	MOVQ    lda+120(FP), CX
 	SHLQ    $0x02, CX
@@ -6946,9 +7610,9 @@ coltile_457:
 	MOVQ    AX, SI
 	SUBQ    $0x00000020, SI
 
-unrolled_459:
+unrolled_28:
 	CMPQ        CX, SI
-	JG          single_460
+	JG          single_29
 	VMOVUPS     (BX)(CX*4), Z1
 	VMOVUPS     (DX)(CX*4), Z2
 	VFMADD231PS Z1, Z2, Z0
@@ -6956,31 +7620,31 @@ unrolled_459:
 	VMOVUPS     64(DX)(CX*4), Z2
 	VFMADD231PS Z1, Z2, Z0
 	ADDQ        $0x00000020, CX
-	JMP         unrolled_459
+	JMP         unrolled_28
 
-single_460:
+single_29:
 	MOVQ AX, SI
 	SUBQ $0x00000010, SI
 
-one_461:
+one_30:
 	CMPQ        CX, SI
-	JG          tail_462
+	JG          tail_31
 	VMOVUPS     (BX)(CX*4), Z1
 	VMOVUPS     (DX)(CX*4), Z2
 	VFMADD231PS Z1, Z2, Z0
 	ADDQ        $0x00000010, CX
-	JMP         one_461
+	JMP         one_30
 
-tail_462:
+tail_31:
 	SUBQ        CX, AX
-	JZ          done_463
+	JZ          done_32
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(AX*2), K1
 	VMOVUPS.Z   (BX)(CX*4), K1, Z1
 	VMOVUPS.Z   (DX)(CX*4), K1, Z2
 	VFMADD231PS Z1, Z2, Z0
 
-done_463:
+done_32:
 	MOVQ          c_base+0(FP), AX
 	MOVQ          ldc+136(FP), CX
 	MOVQ          (SP), DX
@@ -6996,13 +7660,13 @@ done_463:
 	VADDSS        X0, X1, X1
 	VMOVSS        X1, (AX)(DX*4)
 	ADDQ          $0x00000001, 8(SP)
-	JMP           coltile_457
+	JMP           coltile_26
 
-coltile_next_458:
+coltile_next_27:
 	ADDQ $0x00000001, (SP)
-	JMP  rowtile_448
+	JMP  rowtile_17
 
-rowtile_next_449:
+rowtile_next_18:
 	VZEROUPPER
 	RET
 
@@ -7014,18 +7678,18 @@ TEXT ·gemmNTAddAVX512(SB), NOSPLIT, $16-144
 	LEAQ -4(AX)(CX*4), CX
 	MOVQ $0x00000000, (SP)
 
-rowtile_464:
+rowtile_1:
 	MOVQ m+96(FP), DX
 	SUBQ (SP), DX
 	CMPQ DX, $0x00000004
-	JB   rowtile_next_465
+	JB   rowtile_next_2
 	MOVQ $0x00000000, 8(SP)
 
-coltile_466:
+coltile_3:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000002
-	JB      coltile_next_467
+	JB      coltile_next_4
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -7055,9 +7719,9 @@ coltile_466:
 	MOVQ    R9, R12
 	SUBQ    $0x00000020, R12
 
-unrolled_468:
+unrolled_5:
 	CMPQ        R11, R12
-	JG          single_469
+	JG          single_6
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -7091,15 +7755,15 @@ unrolled_468:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000020, R11
-	JMP         unrolled_468
+	JMP         unrolled_5
 
-single_469:
+single_6:
 	MOVQ R9, R12
 	SUBQ $0x00000010, R12
 
-one_470:
+one_7:
 	CMPQ        R11, R12
-	JG          tail_471
+	JG          tail_8
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -7119,11 +7783,11 @@ one_470:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 	ADDQ        $0x00000010, R11
-	JMP         one_470
+	JMP         one_7
 
-tail_471:
+tail_8:
 	SUBQ        R11, R9
-	JZ          done_472
+	JZ          done_9
 	LEAQ        kmask<>+0(SB), R12
 	KMOVW       (R12)(R9*2), K1
 	VMOVUPS.Z   (R10)(R11*4), K1, Z8
@@ -7141,7 +7805,7 @@ tail_471:
 	VFMADD231PS Z8, Z10, Z6
 	VFMADD231PS Z9, Z10, Z7
 
-done_472:
+done_9:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          (SP), SI
@@ -7240,14 +7904,14 @@ done_472:
 	VADDSS        4(DX)(SI*4), X0, X0
 	VMOVSS        X0, 4(DX)(SI*4)
 	ADDQ          $0x00000002, 8(SP)
-	JMP           coltile_466
+	JMP           coltile_3
 
-coltile_next_467:
-coltile_473:
+coltile_next_4:
+coltile_10:
 	MOVQ    n+104(FP), DX
 	SUBQ    8(SP), DX
 	CMPQ    DX, $0x00000001
-	JB      coltile_next_474
+	JB      coltile_next_11
 	MOVQ    a_base+24(FP), DX
 	MOVQ    lda+120(FP), BX
 	SHLQ    $0x02, BX
@@ -7272,9 +7936,9 @@ coltile_473:
 	MOVQ    R8, R11
 	SUBQ    $0x00000020, R11
 
-unrolled_475:
+unrolled_12:
 	CMPQ        R9, R11
-	JG          single_476
+	JG          single_13
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -7298,15 +7962,15 @@ unrolled_475:
 	VMOVUPS     64(BX)(R9*4), Z5
 	VFMADD231PS Z4, Z5, Z3
 	ADDQ        $0x00000020, R9
-	JMP         unrolled_475
+	JMP         unrolled_12
 
-single_476:
+single_13:
 	MOVQ R8, R11
 	SUBQ $0x00000010, R11
 
-one_477:
+one_14:
 	CMPQ        R9, R11
-	JG          tail_478
+	JG          tail_15
 	PREFETCHT1  (AX)
 	ADDQ        $0x00000040, AX
 	CMPQ        AX, CX
@@ -7321,11 +7985,11 @@ one_477:
 	VMOVUPS     (BX)(R9*4), Z5
 	VFMADD231PS Z4, Z5, Z3
 	ADDQ        $0x00000010, R9
-	JMP         one_477
+	JMP         one_14
 
-tail_478:
+tail_15:
 	SUBQ        R9, R8
-	JZ          done_479
+	JZ          done_16
 	LEAQ        kmask<>+0(SB), R11
 	KMOVW       (R11)(R8*2), K1
 	VMOVUPS.Z   (R10)(R9*4), K1, Z4
@@ -7338,7 +8002,7 @@ tail_478:
 	VMOVUPS.Z   (BX)(R9*4), K1, Z5
 	VFMADD231PS Z4, Z5, Z3
 
-done_479:
+done_16:
 	MOVQ          c_base+0(FP), DX
 	MOVQ          ldc+136(FP), BX
 	MOVQ          (SP), SI
@@ -7397,25 +8061,25 @@ done_479:
 	VADDSS        (DX)(SI*4), X0, X0
 	VMOVSS        X0, (DX)(SI*4)
 	ADDQ          $0x00000001, 8(SP)
-	JMP           coltile_473
+	JMP           coltile_10
 
-coltile_next_474:
+coltile_next_11:
 	ADDQ $0x00000004, (SP)
-	JMP  rowtile_464
+	JMP  rowtile_1
 
-rowtile_next_465:
-rowtile_480:
+rowtile_next_2:
+rowtile_17:
 	MOVQ m+96(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_481
+	JB   rowtile_next_18
 	MOVQ $0x00000000, 8(SP)
 
-coltile_482:
+coltile_19:
 	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000002
-	JB      coltile_next_483
+	JB      coltile_next_20
 	MOVQ    a_base+24(FP), AX
 	MOVQ    lda+120(FP), CX
 	SHLQ    $0x02, CX
@@ -7436,9 +8100,9 @@ coltile_482:
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_484:
+unrolled_21:
 	CMPQ        SI, DI
-	JG          single_485
+	JG          single_22
 	VMOVUPS     (BX)(SI*4), Z2
 	VMOVUPS     (AX)(SI*4), Z3
 	VMOVUPS     (DX)(SI*4), Z4
@@ -7450,26 +8114,26 @@ unrolled_484:
 	VFMADD231PS Z2, Z4, Z0
 	VFMADD231PS Z3, Z4, Z1
 	ADDQ        $0x00000020, SI
-	JMP         unrolled_484
+	JMP         unrolled_21
 
-single_485:
+single_22:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_486:
+one_23:
 	CMPQ        SI, DI
-	JG          tail_487
+	JG          tail_24
 	VMOVUPS     (BX)(SI*4), Z2
 	VMOVUPS     (AX)(SI*4), Z3
 	VMOVUPS     (DX)(SI*4), Z4
 	VFMADD231PS Z2, Z4, Z0
 	VFMADD231PS Z3, Z4, Z1
 	ADDQ        $0x00000010, SI
-	JMP         one_486
+	JMP         one_23
 
-tail_487:
+tail_24:
 	SUBQ        SI, CX
-	JZ          done_488
+	JZ          done_25
 	LEAQ        kmask<>+0(SB), DI
 	KMOVW       (DI)(CX*2), K1
 	VMOVUPS.Z   (BX)(SI*4), K1, Z2
@@ -7478,7 +8142,7 @@ tail_487:
 	VFMADD231PS Z2, Z4, Z0
 	VFMADD231PS Z3, Z4, Z1
 
-done_488:
+done_25:
 	MOVQ          c_base+0(FP), AX
 	MOVQ          ldc+136(FP), CX
 	MOVQ          (SP), DX
@@ -7505,14 +8169,14 @@ done_488:
 	VADDSS        4(AX)(DX*4), X0, X0
 	VMOVSS        X0, 4(AX)(DX*4)
 	ADDQ          $0x00000002, 8(SP)
-	JMP           coltile_482
+	JMP           coltile_19
 
-coltile_next_483:
-coltile_489:
+coltile_next_20:
+coltile_26:
 	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000001
-	JB      coltile_next_490
+	JB      coltile_next_27
 	MOVQ    a_base+24(FP), AX
 	MOVQ    lda+120(FP), CX
 	SHLQ    $0x02, CX
@@ -7531,9 +8195,9 @@ coltile_489:
 	MOVQ    AX, SI
 	SUBQ    $0x00000020, SI
 
-unrolled_491:
+unrolled_28:
 	CMPQ        CX, SI
-	JG          single_492
+	JG          single_29
 	VMOVUPS     (BX)(CX*4), Z1
 	VMOVUPS     (DX)(CX*4), Z2
 	VFMADD231PS Z1, Z2, Z0
@@ -7541,31 +8205,31 @@ unrolled_491:
 	VMOVUPS     64(DX)(CX*4), Z2
 	VFMADD231PS Z1, Z2, Z0
 	ADDQ        $0x00000020, CX
-	JMP         unrolled_491
+	JMP         unrolled_28
 
-single_492:
+single_29:
 	MOVQ AX, SI
 	SUBQ $0x00000010, SI
 
-one_493:
+one_30:
 	CMPQ        CX, SI
-	JG          tail_494
+	JG          tail_31
 	VMOVUPS     (BX)(CX*4), Z1
 	VMOVUPS     (DX)(CX*4), Z2
 	VFMADD231PS Z1, Z2, Z0
 	ADDQ        $0x00000010, CX
-	JMP         one_493
+	JMP         one_30
 
-tail_494:
+tail_31:
 	SUBQ        CX, AX
-	JZ          done_495
+	JZ          done_32
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(AX*2), K1
 	VMOVUPS.Z   (BX)(CX*4), K1, Z1
 	VMOVUPS.Z   (DX)(CX*4), K1, Z2
 	VFMADD231PS Z1, Z2, Z0
 
-done_495:
+done_32:
 	MOVQ          c_base+0(FP), AX
 	MOVQ          ldc+136(FP), CX
 	MOVQ          (SP), DX
@@ -7582,13 +8246,13 @@ done_495:
 	VADDSS        (AX)(DX*4), X1, X1
 	VMOVSS        X1, (AX)(DX*4)
 	ADDQ          $0x00000001, 8(SP)
-	JMP           coltile_489
+	JMP           coltile_26
 
-coltile_next_490:
+coltile_next_27:
 	ADDQ $0x00000001, (SP)
-	JMP  rowtile_480
+	JMP  rowtile_17
 
-rowtile_next_481:
+rowtile_next_18:
 	VZEROUPPER
 	RET
 
@@ -7597,18 +8261,18 @@ rowtile_next_481:
 TEXT ·gemmNNAddAVX512(SB), NOSPLIT, $16-120
 	MOVQ $0x00000000, (SP)
 
-rowtile_496:
+rowtile_1:
 	MOVQ m+72(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000004
-	JB   rowtile_next_497
+	JB   rowtile_next_2
 	MOVQ $0x00000000, 8(SP)
 
-coltile_498:
+coltile_3:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000020
-	JB      coltile_next_499
+	JB      coltile_next_4
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7643,9 +8307,9 @@ coltile_498:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnk_500:
+nnk_5:
 	CMPQ         R10, R9
-	JAE          nnk_done_501
+	JAE          nnk_done_6
 	VMOVUPS      (R8), Z8
 	VMOVUPS      64(R8), Z9
 	VBROADCASTSS (BX)(R10*4), Z10
@@ -7662,9 +8326,9 @@ nnk_500:
 	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_500
+	JMP          nnk_5
 
-nnk_done_501:
+nnk_done_6:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7683,14 +8347,14 @@ nnk_done_501:
 	VMOVUPS Z6, (DX)(AX*4)
 	VMOVUPS Z7, 64(DX)(AX*4)
 	ADDQ    $0x00000020, 8(SP)
-	JMP     coltile_498
+	JMP     coltile_3
 
-coltile_next_499:
-coltile_502:
+coltile_next_4:
+coltile_7:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
-	JB      coltile_next_503
+	JB      coltile_next_8
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7721,9 +8385,9 @@ coltile_502:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnk_504:
+nnk_9:
 	CMPQ         R10, R9
-	JAE          nnk_done_505
+	JAE          nnk_done_10
 	VMOVUPS      (R8), Z4
 	VBROADCASTSS (BX)(R10*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -7735,9 +8399,9 @@ nnk_504:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_504
+	JMP          nnk_9
 
-nnk_done_505:
+nnk_done_10:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7752,12 +8416,12 @@ nnk_done_505:
 	VMOVUPS Z2, (SI)(AX*4)
 	VMOVUPS Z3, (DX)(AX*4)
 	ADDQ    $0x00000010, 8(SP)
-	JMP     coltile_502
+	JMP     coltile_7
 
-coltile_next_503:
+coltile_next_8:
 	MOVQ      n+80(FP), AX
 	SUBQ      8(SP), AX
-	JZ        coltile_next_507
+	JZ        coltile_next_12
 	MOVQ      8(SP), AX
 	MOVQ      n+80(FP), CX
 	SUBQ      AX, CX
@@ -7792,9 +8456,9 @@ coltile_next_503:
 	MOVQ      k+88(FP), R9
 	XORQ      R10, R10
 
-nnk_508:
+nnk_13:
 	CMPQ         R10, R9
-	JAE          nnk_done_509
+	JAE          nnk_done_14
 	VMOVUPS.Z    (R8), K1, Z4
 	VBROADCASTSS (BX)(R10*4), Z5
 	VFMADD231PS  Z4, Z5, Z0
@@ -7806,9 +8470,9 @@ nnk_508:
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnk_508
+	JMP          nnk_13
 
-nnk_done_509:
+nnk_done_14:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7823,23 +8487,23 @@ nnk_done_509:
 	VMOVUPS Z2, K1, (SI)(AX*4)
 	VMOVUPS Z3, K1, (DX)(AX*4)
 
-coltile_next_507:
+coltile_next_12:
 	ADDQ $0x00000004, (SP)
-	JMP  rowtile_496
+	JMP  rowtile_1
 
-rowtile_next_497:
-rowtile_510:
+rowtile_next_2:
+rowtile_15:
 	MOVQ m+72(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
-	JB   rowtile_next_511
+	JB   rowtile_next_16
 	MOVQ $0x00000000, 8(SP)
 
-coltile_512:
+coltile_17:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000020
-	JB      coltile_next_513
+	JB      coltile_next_18
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7862,9 +8526,9 @@ coltile_512:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnk_514:
+nnk_19:
 	CMPQ         DI, SI
-	JAE          nnk_done_515
+	JAE          nnk_done_20
 	VMOVUPS      (DX), Z2
 	VMOVUPS      64(DX), Z3
 	VBROADCASTSS (BX)(DI*4), Z4
@@ -7872,9 +8536,9 @@ nnk_514:
 	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_514
+	JMP          nnk_19
 
-nnk_done_515:
+nnk_done_20:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7884,14 +8548,14 @@ nnk_done_515:
 	VMOVUPS Z0, (BX)(AX*4)
 	VMOVUPS Z1, 64(BX)(AX*4)
 	ADDQ    $0x00000020, 8(SP)
-	JMP     coltile_512
+	JMP     coltile_17
 
-coltile_next_513:
-coltile_516:
+coltile_next_18:
+coltile_21:
 	MOVQ    n+80(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
-	JB      coltile_next_517
+	JB      coltile_next_22
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
 	MOVQ    lda+96(FP), DX
@@ -7913,17 +8577,17 @@ coltile_516:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnk_518:
+nnk_23:
 	CMPQ         DI, SI
-	JAE          nnk_done_519
+	JAE          nnk_done_24
 	VMOVUPS      (DX), Z1
 	VBROADCASTSS (BX)(DI*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_518
+	JMP          nnk_23
 
-nnk_done_519:
+nnk_done_24:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7932,12 +8596,12 @@ nnk_done_519:
 	ADDQ    CX, BX
 	VMOVUPS Z0, (BX)(AX*4)
 	ADDQ    $0x00000010, 8(SP)
-	JMP     coltile_516
+	JMP     coltile_21
 
-coltile_next_517:
+coltile_next_22:
 	MOVQ      n+80(FP), AX
 	SUBQ      8(SP), AX
-	JZ        coltile_next_521
+	JZ        coltile_next_26
 	MOVQ      8(SP), AX
 	MOVQ      n+80(FP), CX
 	SUBQ      AX, CX
@@ -7963,17 +8627,17 @@ coltile_next_517:
 	MOVQ      k+88(FP), SI
 	XORQ      DI, DI
 
-nnk_522:
+nnk_27:
 	CMPQ         DI, SI
-	JAE          nnk_done_523
+	JAE          nnk_done_28
 	VMOVUPS.Z    (DX), K1, Z1
 	VBROADCASTSS (BX)(DI*4), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnk_522
+	JMP          nnk_27
 
-nnk_done_523:
+nnk_done_28:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -7982,11 +8646,11 @@ nnk_done_523:
 	ADDQ    CX, BX
 	VMOVUPS Z0, K1, (BX)(AX*4)
 
-coltile_next_521:
+coltile_next_26:
 	ADDQ $0x00000001, (SP)
-	JMP  rowtile_510
+	JMP  rowtile_15
 
-rowtile_next_511:
+rowtile_next_16:
 	VZEROUPPER
 	RET
 
@@ -8000,9 +8664,9 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000020, SI
 
-unrolled_524:
+unrolled_1:
 	CMPQ         BX, SI
-	JG           single_525
+	JG           single_2
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -8064,15 +8728,15 @@ unrolled_524:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, 64(AX)(BX*4)
 	ADDQ         $0x00000020, BX
-	JMP          unrolled_524
+	JMP          unrolled_1
 
-single_525:
+single_2:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_526:
+one_3:
 	CMPQ         BX, SI
-	JG           tail_527
+	JG           tail_4
 	VMOVUPS      (CX)(BX*4), Z0
 	VCMPPS       $0x05, c_expcut_16<>+0(SB), Z0, K1
 	VMOVUPS      c_exphi_16<>+0(SB), Z1
@@ -8104,11 +8768,11 @@ one_526:
 	VMOVAPS.Z    Z2, K1, Z0
 	VMOVUPS      Z0, (AX)(BX*4)
 	ADDQ         $0x00000010, BX
-	JMP          one_526
+	JMP          one_3
 
-tail_527:
+tail_4:
 	SUBQ         BX, DX
-	JZ           done_528
+	JZ           done_5
 	LEAQ         kmask<>+0(SB), SI
 	KMOVW        (SI)(DX*2), K1
 	VMOVUPS.Z    (CX)(BX*4), K1, Z0
@@ -8142,7 +8806,7 @@ tail_527:
 	VMOVAPS.Z    Z2, K2, Z0
 	VMOVUPS      Z0, K1, (AX)(BX*4)
 
-done_528:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -8395,9 +9059,9 @@ TEXT ·maxScaledAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000040, BX
 
-unrolled_529:
+unrolled_1:
 	CMPQ   DX, BX
-	JG     single_530
+	JG     single_2
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	VMULPS 64(AX)(DX*4), Z0, Z5
@@ -8407,30 +9071,30 @@ unrolled_529:
 	VMULPS 192(AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z4, Z4
 	ADDQ   $0x00000040, DX
-	JMP    unrolled_529
+	JMP    unrolled_1
 
-single_530:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_531:
+one_3:
 	CMPQ   DX, BX
-	JG     tail_532
+	JG     tail_4
 	VMULPS (AX)(DX*4), Z0, Z5
 	VMAXPS Z5, Z1, Z1
 	ADDQ   $0x00000010, DX
-	JMP    one_531
+	JMP    one_3
 
-tail_532:
+tail_4:
 	SUBQ      DX, CX
-	JZ        done_533
+	JZ        done_5
 	LEAQ      kmask<>+0(SB), BX
 	KMOVW     (BX)(CX*2), K1
 	VMOVUPS.Z (AX)(DX*4), K1, Z5
 	VMULPS    Z5, Z0, Z0
 	VMAXPS    Z0, Z1, K1, Z1
 
-done_533:
+done_5:
 	VMAXPS        Z3, Z1, Z1
 	VMAXPS        Z4, Z2, Z2
 	VMAXPS        Z2, Z1, Z1
@@ -8479,9 +9143,9 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-36
 	MOVQ         CX, BX
 	SUBQ         $0x00000020, BX
 
-unrolled_534:
+unrolled_1:
 	CMPQ         DX, BX
-	JG           single_535
+	JG           single_2
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z1, Z4, Z4
@@ -8549,15 +9213,15 @@ unrolled_534:
 	VADDPS       Z4, Z3, Z3
 	VMOVUPS      Z4, 64(AX)(DX*4)
 	ADDQ         $0x00000020, DX
-	JMP          unrolled_534
+	JMP          unrolled_1
 
-single_535:
+single_2:
 	MOVQ CX, BX
 	SUBQ $0x00000010, BX
 
-one_536:
+one_3:
 	CMPQ         DX, BX
-	JG           tail_537
+	JG           tail_4
 	VMOVUPS      (AX)(DX*4), Z4
 	VMULPS       Z0, Z4, Z4
 	VSUBPS       Z1, Z4, Z4
@@ -8592,11 +9256,11 @@ one_536:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, (AX)(DX*4)
 	ADDQ         $0x00000010, DX
-	JMP          one_536
+	JMP          one_3
 
-tail_537:
+tail_4:
 	SUBQ         DX, CX
-	JZ           done_538
+	JZ           done_5
 	LEAQ         kmask<>+0(SB), BX
 	KMOVW        (BX)(CX*2), K1
 	VMOVUPS.Z    (AX)(DX*4), K1, Z4
@@ -8634,7 +9298,7 @@ tail_537:
 	VADDPS       Z4, Z2, Z2
 	VMOVUPS      Z4, K1, (AX)(DX*4)
 
-done_538:
+done_5:
 	VADDPS        Z3, Z2, Z2
 	VEXTRACTF64X4 $0x01, Z2, Y0
 	VADDPS        Y0, Y2, Y0
@@ -8660,9 +9324,9 @@ TEXT ·ropeAVX512(SB), NOSPLIT, $0-72
 	MOVQ    CX, DI
 	SUBQ    $0x00000020, DI
 
-unrolled_539:
+unrolled_1:
 	CMPQ           SI, DI
-	JG             single_540
+	JG             single_2
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y2
 	VMOVUPS        (BX)(SI*2), Y3
@@ -8682,15 +9346,15 @@ unrolled_539:
 	VFMADDSUB231PS Z5, Z1, Z4
 	VMOVUPS        Z4, 64(AX)(SI*4)
 	ADDQ           $0x00000020, SI
-	JMP            unrolled_539
+	JMP            unrolled_1
 
-single_540:
+single_2:
 	MOVQ CX, DI
 	SUBQ $0x00000010, DI
 
-one_541:
+one_3:
 	CMPQ           SI, DI
-	JG             tail_542
+	JG             tail_4
 	VMOVUPS        (AX)(SI*4), Z1
 	VMOVUPS        (DX)(SI*2), Y7
 	VMOVUPS        (BX)(SI*2), Y8
@@ -8701,11 +9365,11 @@ one_541:
 	VFMADDSUB231PS Z7, Z1, Z2
 	VMOVUPS        Z2, (AX)(SI*4)
 	ADDQ           $0x00000010, SI
-	JMP            one_541
+	JMP            one_3
 
-tail_542:
+tail_4:
 	SUBQ           SI, CX
-	JZ             done_543
+	JZ             done_5
 	LEAQ           kmask<>+0(SB), DI
 	KMOVW          (DI)(CX*2), K1
 	VMOVUPS.Z      (AX)(SI*4), K1, Z1
@@ -8725,7 +9389,7 @@ tail_542:
 	VFMADDSUB231PS Z9, Z1, Z0
 	VMOVUPS        Z0, K1, (AX)(SI*4)
 
-done_543:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -8759,9 +9423,9 @@ TEXT ·ropeHalfAVX512(SB), NOSPLIT, $0-72
 	MOVQ DX, R8
 	SUBQ $0x00000020, R8
 
-unrolled_544:
+unrolled_1:
 	CMPQ        DI, R8
-	JG          single_545
+	JG          single_2
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -8779,15 +9443,15 @@ unrolled_544:
 	VMOVUPS     Z2, 64(AX)(DI*4)
 	VMOVUPS     Z0, 64(SI)(DI*4)
 	ADDQ        $0x00000020, DI
-	JMP         unrolled_544
+	JMP         unrolled_1
 
-single_545:
+single_2:
 	MOVQ DX, R8
 	SUBQ $0x00000010, R8
 
-one_546:
+one_3:
 	CMPQ        DI, R8
-	JG          tail_547
+	JG          tail_4
 	VMOVUPS     (AX)(DI*4), Z0
 	VMOVUPS     (SI)(DI*4), Z1
 	VMULPS      (BX)(DI*4), Z1, Z2
@@ -8797,11 +9461,11 @@ one_546:
 	VMOVUPS     Z2, (AX)(DI*4)
 	VMOVUPS     Z0, (SI)(DI*4)
 	ADDQ        $0x00000010, DI
-	JMP         one_546
+	JMP         one_3
 
-tail_547:
+tail_4:
 	SUBQ        DI, DX
-	JZ          done_548
+	JZ          done_5
 	LEAQ        kmask<>+0(SB), R8
 	KMOVW       (R8)(DX*2), K1
 	VMOVUPS.Z   (AX)(DI*4), K1, Z0
@@ -8815,7 +9479,7 @@ tail_547:
 	VMOVUPS     Z4, K1, (AX)(DI*4)
 	VMOVUPS     Z0, K1, (SI)(DI*4)
 
-done_548:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -8829,9 +9493,9 @@ TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_549:
+unrolled_1:
 	CMPQ      BX, SI
-	JG        single_550
+	JG        single_2
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	VCVTPH2PS 32(CX)(BX*2), Z0
@@ -8841,30 +9505,30 @@ unrolled_549:
 	VCVTPH2PS 96(CX)(BX*2), Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_549
+	JMP       unrolled_1
 
-single_550:
+single_2:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_551:
+one_3:
 	CMPQ      BX, SI
-	JG        tail_552
+	JG        tail_4
 	VCVTPH2PS (CX)(BX*2), Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_551
+	JMP       one_3
 
-tail_552:
+tail_4:
 	SUBQ        BX, DX
-	JZ          done_553
+	JZ          done_5
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
 	VCVTPH2PS   Y0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_553:
+done_5:
 	VZEROUPPER
 	RET
 
@@ -8878,9 +9542,9 @@ TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ DX, SI
 	SUBQ $0x00000040, SI
 
-unrolled_554:
+unrolled_1:
 	CMPQ      BX, SI
-	JG        single_555
+	JG        single_2
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
@@ -8894,24 +9558,24 @@ unrolled_554:
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, 192(AX)(BX*4)
 	ADDQ      $0x00000040, BX
-	JMP       unrolled_554
+	JMP       unrolled_1
 
-single_555:
+single_2:
 	MOVQ DX, SI
 	SUBQ $0x00000010, SI
 
-one_556:
+one_3:
 	CMPQ      BX, SI
-	JG        tail_557
+	JG        tail_4
 	VPMOVZXWD (CX)(BX*2), Z0
 	VPSLLD    $0x10, Z0, Z0
 	VMOVUPS   Z0, (AX)(BX*4)
 	ADDQ      $0x00000010, BX
-	JMP       one_556
+	JMP       one_3
 
-tail_557:
+tail_4:
 	SUBQ        BX, DX
-	JZ          done_558
+	JZ          done_5
 	LEAQ        kmask<>+0(SB), SI
 	KMOVW       (SI)(DX*2), K1
 	VMOVDQU16.Z (CX)(BX*2), K1, Y0
@@ -8919,6 +9583,436 @@ tail_557:
 	VPSLLD      $0x10, Z0, Z0
 	VMOVUPS     Z0, K1, (AX)(BX*4)
 
-done_558:
+done_5:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512(y []float32, w []uint16, x []float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL
+TEXT ·gemvBF16AVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000020, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (BX)(R13*4), Z8
+	VPMOVZXWD   (R9)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VPMOVZXWD   (R10)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VPMOVZXWD   (R11)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VPMOVZXWD   (R12)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS     64(BX)(R13*4), Z8
+	VPMOVZXWD   32(R9)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z1
+	VPMOVZXWD   32(R10)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z3
+	VPMOVZXWD   32(R11)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z5
+	VPMOVZXWD   32(R12)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z7
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R14
+	SUBQ $0x00000010, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (BX)(R13*4), Z8
+	VPMOVZXWD   (R9)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VPMOVZXWD   (R10)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VPMOVZXWD   (R11)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VPMOVZXWD   (R12)(R13*2), Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z6
+	ADDQ        $0x00000010, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ        SI, R14
+	SUBQ        R13, R14
+	JZ          done_8
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R13*4), K1, Z8
+	VMOVDQU16.Z (R9)(R13*2), K1, Y9
+	VPMOVZXWD   Y9, Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVDQU16.Z (R10)(R13*2), K1, Y9
+	VPMOVZXWD   Y9, Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVDQU16.Z (R11)(R13*2), K1, Y9
+	VPMOVZXWD   Y9, Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVDQU16.Z (R12)(R13*2), K1, Y9
+	VPMOVZXWD   Y9, Z9
+	VPSLLD      $0x10, Z9, Z9
+	VFMADD231PS Z9, Z8, Z6
+
+done_8:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
+
+unrolled_9:
+	CMPQ        R9, R10
+	JG          single_10
+	VMOVUPS     (BX)(R9*4), Z2
+	VPMOVZXWD   (DX)(R9*2), Z3
+	VPSLLD      $0x10, Z3, Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS     64(BX)(R9*4), Z2
+	VPMOVZXWD   32(DX)(R9*2), Z3
+	VPSLLD      $0x10, Z3, Z3
+	VFMADD231PS Z3, Z2, Z1
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_9
+
+single_10:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_11:
+	CMPQ        R9, R10
+	JG          tail_12
+	VMOVUPS     (BX)(R9*4), Z2
+	VPMOVZXWD   (DX)(R9*2), Z3
+	VPSLLD      $0x10, Z3, Z3
+	VFMADD231PS Z3, Z2, Z0
+	ADDQ        $0x00000010, R9
+	JMP         one_11
+
+tail_12:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_13
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z2
+	VMOVDQU16.Z (DX)(R9*2), K1, Y3
+	VPMOVZXWD   Y3, Z3
+	VPSLLD      $0x10, Z3, Z3
+	VFMADD231PS Z3, Z2, Z0
+
+done_13:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           gemv_rows1_2
+
+gemv_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvF16AVX512(y []float32, w []uint16, x []float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL
+TEXT ·gemvF16AVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ SI, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	XORQ    R13, R13
+	MOVQ    SI, R14
+	SUBQ    $0x00000020, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (BX)(R13*4), Z8
+	VCVTPH2PS   (R9)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z0
+	VCVTPH2PS   (R10)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z2
+	VCVTPH2PS   (R11)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z4
+	VCVTPH2PS   (R12)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS     64(BX)(R13*4), Z8
+	VCVTPH2PS   32(R9)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z1
+	VCVTPH2PS   32(R10)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z3
+	VCVTPH2PS   32(R11)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z5
+	VCVTPH2PS   32(R12)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z7
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R14
+	SUBQ $0x00000010, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (BX)(R13*4), Z8
+	VCVTPH2PS   (R9)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z0
+	VCVTPH2PS   (R10)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z2
+	VCVTPH2PS   (R11)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z4
+	VCVTPH2PS   (R12)(R13*2), Z9
+	VFMADD231PS Z9, Z8, Z6
+	ADDQ        $0x00000010, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ        SI, R14
+	SUBQ        R13, R14
+	JZ          done_8
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R13*4), K1, Z8
+	VMOVDQU16.Z (R9)(R13*2), K1, Y9
+	VCVTPH2PS   Y9, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVDQU16.Z (R10)(R13*2), K1, Y9
+	VCVTPH2PS   Y9, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVDQU16.Z (R11)(R13*2), K1, Y9
+	VCVTPH2PS   Y9, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVDQU16.Z (R12)(R13*2), K1, Y9
+	VCVTPH2PS   Y9, Z9
+	VFMADD231PS Z9, Z8, Z6
+
+done_8:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x10, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x20, X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VINSERTPS     $0x30, X0, X1, X1
+	VMOVUPS       X1, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
+
+unrolled_9:
+	CMPQ        R9, R10
+	JG          single_10
+	VMOVUPS     (BX)(R9*4), Z2
+	VCVTPH2PS   (DX)(R9*2), Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS     64(BX)(R9*4), Z2
+	VCVTPH2PS   32(DX)(R9*2), Z3
+	VFMADD231PS Z3, Z2, Z1
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_9
+
+single_10:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_11:
+	CMPQ        R9, R10
+	JG          tail_12
+	VMOVUPS     (BX)(R9*4), Z2
+	VCVTPH2PS   (DX)(R9*2), Z3
+	VFMADD231PS Z3, Z2, Z0
+	ADDQ        $0x00000010, R9
+	JMP         one_11
+
+tail_12:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_13
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z2
+	VMOVDQU16.Z (DX)(R9*2), K1, Y3
+	VCVTPH2PS   Y3, Z3
+	VFMADD231PS Z3, Z2, Z0
+
+done_13:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           gemv_rows1_2
+
+gemv_done_3:
 	VZEROUPPER
 	RET

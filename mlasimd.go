@@ -33,6 +33,15 @@ func Axpy(alpha float32, x, y []float32) { table().Axpy(alpha, x, y) }
 // never a read the program can observe).
 func Gemv(y, w, x []float32) { table().Gemv(y, w, x) }
 
+// GemvBF16 computes y = W x like Gemv for a W stored as bfloat16 bits (2 bytes a
+// weight, half of Gemv's memory traffic). Each weight widens exactly to float32, so
+// y[i] has the error of a float32 dot product of the widened row with x.
+func GemvBF16(y []float32, w []uint16, x []float32) { table().GemvBF16(y, w, x) }
+
+// GemvF16 is GemvBF16 for a W stored as IEEE half-precision bits (subnormal halves,
+// Inf and NaN widen exactly, as F16ToF32 does).
+func GemvF16(y []float32, w []uint16, x []float32) { table().GemvF16(y, w, x) }
+
 // GemvT computes y = Wᵀ x, where W is row-major with len(x) rows and len(y) columns.
 // The assembly Levels read a W larger than 256 KiB row by row, as the reference sums,
 // and from 1 MiB stream it, prefetching ahead as Gemv does.

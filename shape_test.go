@@ -29,6 +29,8 @@ func TestShapeMismatchPanics(t *testing.T) {
 			{"Axpy", "Axpy: length mismatch: 3 != 6", func() { k.Axpy(1, f(3), untouched) }},
 			{"Gemv", "Gemv: len(w)=11, want 6*2=12", func() { k.Gemv(untouched, f(11), f(2)) }},
 			{"GemvT", "GemvT: len(w)=13, want 2*6=12", func() { k.GemvT(untouched, f(13), f(2)) }},
+			{"GemvBF16", "GemvBF16: len(w)=11, want 6*2=12", func() { k.GemvBF16(untouched, h(11), f(2)) }},
+			{"GemvF16", "GemvF16: len(w)=13, want 6*2=12", func() { k.GemvF16(untouched, h(13), f(2)) }},
 			{"DownUp", "DownUp: len(up)=5, want len(y)*len(latent)=6*1=6", func() { k.DownUp(untouched, f(1), f(2), f(5), f(2)) }},
 			{"GemmNT", "GemmNT: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNT(untouched, f(5), f(9), 2, 3, 3, 3, 3) }},
 			{"GemmNTPrefetch", "GemmNTPrefetch: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNTPrefetch(untouched, f(5), f(9), f(9), 2, 3, 3, 3, 3) }},

@@ -22,6 +22,16 @@ func (k *Kernels) Gemv(y, w, x []float32) {
 	k.rt().gemv(y, w, x)
 }
 
+func (k *Kernels) GemvBF16(y []float32, w []uint16, x []float32) {
+	kernels.CheckGemv("GemvBF16", len(w), len(y), len(x))
+	k.rt().gemvBF16(y, w, x)
+}
+
+func (k *Kernels) GemvF16(y []float32, w []uint16, x []float32) {
+	kernels.CheckGemv("GemvF16", len(w), len(y), len(x))
+	k.rt().gemvF16(y, w, x)
+}
+
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
 	k.rt().gemvT(y, w, x)

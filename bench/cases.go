@@ -70,6 +70,13 @@ func Cases(big bool) []Case {
 				vx, vy := blas32.Vector{N: n, Inc: 1, Data: x}, blas32.Vector{N: m, Inc: 1, Data: y}
 				return func() { blas32.Gemv(blas.NoTrans, 1, a, vx, 0, vy) }
 			}})
+		// The reduced-precision GEMVs move half of Gemv's bytes of W.
+		halfBytes := float64(2*m*n + 4*(m+n))
+		cs = append(cs,
+			Case{Kernel: "GemvBF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops,
+				Setup: halfSetup(m, n, mlasimd.F32ToBF16, (*mlasimd.Kernels).GemvBF16)},
+			Case{Kernel: "GemvF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops,
+				Setup: halfSetup(m, n, mlasimd.F32ToF16, (*mlasimd.Kernels).GemvF16)})
 		if m*n <= 1<<22 {
 			cs = append(cs, Case{Kernel: "GemvT", Shape: shape(m, n), Bytes: bytes, Flops: flops,
 				Setup: func() func(k *mlasimd.Kernels) {
@@ -135,6 +142,16 @@ func Cases(big bool) []Case {
 		cs = append(cs, vectorCases(n)...)
 	}
 	return cs
+}
+
+// halfSetup is the Setup of a reduced-precision GEMV at m x n, its W RandVec narrowed.
+func halfSetup(m, n int, narrow func([]uint16, []float32),
+	gemv func(k *mlasimd.Kernels, y []float32, w []uint16, x []float32)) func() func(k *mlasimd.Kernels) {
+	return func() func(k *mlasimd.Kernels) {
+		w, x, y := make([]uint16, m*n), RandVec(n), make([]float32, m)
+		narrow(w, RandVec(m*n))
+		return func(k *mlasimd.Kernels) { gemv(k, y, w, x) }
+	}
 }
 
 // vectorCases are the elementwise and reduction kernels at length n. Exp and Softmax

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd/internal/testutil"
+	"github.com/mlasimd/mlasimd/kernels"
 )
 
 // matrix decodes rows and columns (up to 80 x 700, enough for every row remainder and
@@ -34,6 +35,52 @@ func FuzzGemv(f *testing.F) {
 			restore()
 		}
 	})
+}
+
+func FuzzGemvBF16(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzGemvHalf(t, data, "GemvBF16", kernels.F32ToBF16, kernels.BF16ToF32)
+	})
+}
+
+func FuzzGemvF16(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzGemvHalf(t, data, "GemvF16", kernels.F32ToF16, kernels.F16ToF32)
+	})
+}
+
+// fuzzGemvHalf checks a reduced-precision GEMV: W is the input's values narrowed
+// (so its classes become infinities, NaNs, subnormals and zeros of the format),
+// each y[i] within CheckDot's bound for the exactly widened row. A misaligned W
+// starts 2 bytes before the other operands' offset, off their 4-byte grid.
+func fuzzGemvHalf(t *testing.T, data []byte, name string, narrow func([]uint16, []float32), widen func([]float32, []uint16)) {
+	in := &input{b: data}
+	rows, cols, p := matrix(in)
+	wv, wide, xv := make([]uint16, rows*cols), make([]float32, rows*cols), in.values(cols)
+	narrow(wv, in.values(rows*cols))
+	widen(wide, wv)
+	wp := p
+	if p.Offset > 0 {
+		wp.Offset -= 2
+	}
+	ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, 2*rows*cols), testutil.NewRegion(t, 4*cols)
+	for _, im := range impls(t) {
+		y := ry.F32(rows, p, nil)
+		w, x := rw.U16(rows*cols, wp, wv), rx.F32(cols, p, xv)
+		if name == "GemvBF16" {
+			im.k.GemvBF16(y, w, x)
+		} else {
+			im.k.GemvF16(y, w, x)
+		}
+		for i := range y {
+			if err := testutil.CheckDot(y[i], wide[i*cols:(i+1)*cols], xv); err != nil {
+				t.Fatalf("%s: %s %dx%d row %d: %v", im.name, name, rows, cols, i, err)
+			}
+		}
+		if !ry.UntouchedF32(y) {
+			t.Fatalf("%s: %s wrote outside y", im.name, name)
+		}
+	}
 }
 
 func FuzzGemvT(f *testing.F) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math/bits"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -15,7 +17,7 @@ func (t target) gemv() {
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
-	t.gemvBody(y, m, w, x, n, nil)
+	t.gemvBody(y, m, w, x, n, nil, f32Rows)
 	ret()
 }
 
@@ -29,7 +31,7 @@ func (t target) gemvStream() {
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
-	t.gemvBody(y, m, w, x, n, func(Register) Register { return ptr("next") })
+	t.gemvBody(y, m, w, x, n, func(Register) Register { return ptr("next") }, f32Rows)
 	ret()
 }
 
@@ -40,9 +42,9 @@ func (t target) downUpStream() {
 	self := func(w Register) Register { return w }
 	lat, r := slice("latent")
 	x, n := slice("x")
-	t.gemvBody(lat, r, ptr("down"), x, n, self)
+	t.gemvBody(lat, r, ptr("down"), x, n, self, f32Rows)
 	y, m := slice("y")
-	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()), self)
+	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()), self, f32Rows)
 	ret()
 }
 
@@ -51,18 +53,29 @@ func (t target) downUp() {
 	t.begin("downUp")
 	lat, r := slice("latent")
 	x, n := slice("x")
-	t.gemvBody(lat, r, ptr("down"), x, n, nil)
+	t.gemvBody(lat, r, ptr("down"), x, n, nil, f32Rows)
 	y, m := slice("y")
-	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()), nil)
+	t.gemvBody(y, m, ptr("up"), Load(Param("latent").Base(), GP64()), Load(Param("latent").Len(), GP64()), nil, f32Rows)
 	ret()
 }
+
+// rowFormat is how W stores its weights: size bytes each, and chunk gives a chunk
+// of a row as float32 lanes, an operand of VFMADD231PS (masked-off lanes zero).
+type rowFormat struct {
+	size  int
+	chunk func(t target, c chunk, row Register) Op
+}
+
+// f32Rows is a W of float32, whose full chunks the FMAs read straight from memory.
+var f32Rows = rowFormat{size: 4, chunk: target.operand}
 
 // gemvBody emits y = W x for m rows and n columns: blocks of four rows with two
 // accumulators each (eight independent FMA chains), then the remaining rows one
 // at a time. With next not nil each block prefetches the following one, and the
-// last block the memory at next(w), w being the block's first row.
-func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register) {
-	rowPasses(m, w, n, "gemv", func(rows [gemvRows]Register, rowBytes, left, row Register) {
+// last block the memory at next(w), w being the block's first row. f says how a
+// row is stored.
+func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register, f rowFormat) {
+	rowPasses(m, w, n, f.size, "gemv", func(rows [gemvRows]Register, rowBytes, left, row Register) {
 		var pf Register
 		if next != nil {
 			pf = blockPrefetch(rows, rowBytes, left, next(w))
@@ -75,11 +88,11 @@ func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register)
 		}
 		t.loop(n, 2, func(c chunk) {
 			if next != nil && c.m == nil {
-				t.prefetchChunk(pf)
+				t.prefetchChunk(pf, f.size)
 			}
 			vx := t.load(c, x)
 			for r := range rows {
-				VFMADD231PS(t.operand(c, rows[r]), vx, acc[r][c.u])
+				VFMADD231PS(f.chunk(t, c, rows[r]), vx, acc[r][c.u])
 			}
 		})
 		var sums [4]VecVirtual
@@ -92,21 +105,21 @@ func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register)
 		a := t.accumulators(2)
 		t.loop(n, 2, func(c chunk) {
 			vx := t.load(c, x)
-			VFMADD231PS(t.operand(c, w), vx, a[c.u])
+			VFMADD231PS(f.chunk(t, c, w), vx, a[c.u])
 		})
 		VMOVSS(t.reduceSum(a), Mem{Base: y, Index: row, Scale: 4})
 	})
 }
 
-// rowPasses emits the row loop of the kernels that walk W (m rows of n columns)
-// front to back from w: block(rows, rowBytes, left, row) for each block of gemvRows
+// rowPasses emits the row loop of the kernels that walk W (m rows of n columns of
+// size bytes) front to back from w: block(rows, rowBytes, left, row) for each block of gemvRows
 // rows starting at row (left rows remain from it), then single(row) for each
 // remaining row, w pointing at that row. name prefixes the labels.
-func rowPasses(m, w, n Register, name string,
+func rowPasses(m, w, n Register, size int, name string,
 	block func(rows [gemvRows]Register, rowBytes, left, row Register), single func(row Register)) {
 	rowBytes := GP64()
 	MOVQ(n, rowBytes)
-	SHLQ(U8(2), rowBytes)
+	SHLQ(U8(bits.TrailingZeros(uint(size))), rowBytes)
 	row := GP64()
 	XORQ(row, row)
 	blocks, singles, done := label(name+"_rows4"), label(name+"_rows1"), label(name+"_done")
@@ -262,9 +275,9 @@ func blockPrefetch(rows [gemvRows]Register, rowBytes, left, last Register) Regis
 }
 
 // prefetchChunk prefetches, from pf on, as many bytes as a chunk of a row block reads
-// (gemvRows vectors), and advances pf past them.
-func (t target) prefetchChunk(pf Register) {
-	chunkBytes := gemvRows * t.lanes * 4
+// (gemvRows vectors of size-byte weights), and advances pf past them.
+func (t target) prefetchChunk(pf Register, size int) {
+	chunkBytes := gemvRows * t.lanes * size
 	for off := 0; off < chunkBytes; off += 64 {
 		PREFETCHT1(Mem{Base: pf, Disp: off})
 	}

@@ -17,7 +17,7 @@ func (t target) gemvTStream() {
 	y, n := slice("y")
 	w := ptr("w")
 	x, m := slice("x")
-	rowPasses(m, w, n, "gemvT", func(rows [gemvRows]Register, rowBytes, left, row Register) {
+	rowPasses(m, w, n, 4, "gemvT", func(rows [gemvRows]Register, rowBytes, left, row Register) {
 		var xs [gemvRows]VecVirtual
 		for r := range xs {
 			xs[r] = t.vec()
@@ -26,7 +26,7 @@ func (t target) gemvTStream() {
 		pf := blockPrefetch(rows, rowBytes, left, ptr("next"))
 		t.loop(n, 2, func(c chunk) {
 			if c.m == nil {
-				t.prefetchChunk(pf)
+				t.prefetchChunk(pf, 4)
 			}
 			acc := t.load(c, y)
 			for r := range rows {

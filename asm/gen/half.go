@@ -89,3 +89,72 @@ func (t target) widen(vector func(src Op, dst VecVirtual), scalar func(bits GPVi
 	Label(done)
 	ret()
 }
+
+// gemvBF16 is gemv for a W of bfloat16, each chunk of a row widened in registers as
+// bf16ToF32 does before its FMAs.
+func (t target) gemvBF16() {
+	t.begin("gemvBF16")
+	t.gemvHalf(func(src Op, dst VecVirtual) {
+		VPMOVZXWD(src, dst)
+		VPSLLD(U8(16), dst, dst)
+	})
+}
+
+// gemvF16 is gemv for a W of IEEE halves, widened with VCVTPH2PS as f16ToF32 does.
+func (t target) gemvF16() {
+	t.begin("gemvF16")
+	t.gemvHalf(func(src Op, dst VecVirtual) { VCVTPH2PS(src, dst) })
+}
+
+// gemvHalf emits the gemv body for 16-bit weights that widen converts (from memory
+// or a register of words) to float32. A row's tail is loaded under the tail mask:
+// AVX-512 with a masked VMOVDQU16 (masked-off words are neither read nor faulted
+// on). AVX2's masked moves guard 32-bit lanes only, so there the tail's words are
+// copied one by one into a zeroed stack buffer, which is then widened: at most
+// lanes-1 words, a few per row.
+func (t target) gemvHalf(widen func(src Op, dst VecVirtual)) {
+	y, m := slice("y")
+	w := ptr("w")
+	x, n := slice("x")
+	var buf Mem
+	if !t.zmm {
+		buf = AllocLocal(16)
+	}
+	rows := rowFormat{size: 2, chunk: func(t target, c chunk, row Register) Op {
+		var src Op = t.at(c, row, 2)
+		switch {
+		case c.m == nil:
+		case t.zmm:
+			words := YMM()
+			VMOVDQU16_Z(src, c.m.k, words)
+			src = words
+		default:
+			t.copyWords(c, row, buf)
+			src = buf
+		}
+		v := t.vec()
+		widen(src, v)
+		return v
+	}}
+	t.gemvBody(y, m, w, x, n, nil, rows)
+	ret()
+}
+
+// copyWords copies the c.m.rem (1 to lanes-1) words of a tail chunk of row into the
+// 16-byte buf, zeroing the rest: the zero weights then meet x's zeroed lanes. The
+// copy is unrolled, so it needs one scratch register beyond the row's.
+func (t target) copyWords(c chunk, row Register, buf Mem) {
+	MOVQ(U32(0), buf)
+	MOVQ(U32(0), buf.Offset(8))
+	done := label("words_done")
+	word := GP32()
+	for j := range t.lanes - 1 {
+		if j > 0 {
+			CMPQ(c.m.rem, U32(j))
+			JBE(LabelRef(done))
+		}
+		MOVWLZX(Mem{Base: row, Index: c.idx, Scale: 2, Disp: 2 * j}, word)
+		MOVW(word.As16(), buf.Offset(2*j))
+	}
+	Label(done)
+}

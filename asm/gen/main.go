@@ -26,6 +26,7 @@ var bodies = map[string]func(target){
 	"exp": target.exp, "maxScaled": target.maxScaled, "expSum": target.expSum,
 	"rope": target.rope, "ropeHalf": target.ropeHalf,
 	"f16ToF32": target.f16ToF32, "bf16ToF32": target.bf16ToF32,
+	"gemvBF16": target.gemvBF16, "gemvF16": target.gemvF16,
 }
 
 func main() {

@@ -172,6 +172,8 @@ func (t target) keepActive(c chunk, v Register) {
 	}
 }
 
+// labelCount numbers the labels of the TEXT block being written; begin resets it, so
+// that adding a routine leaves every other block's labels as they were.
 var labelCount int
 
 func label(name string) string {
@@ -282,6 +284,7 @@ func (t target) begin(name string) {
 	if !ok || !r.Has(t.isa) {
 		panic(fmt.Sprintf("gen: the spec has no routine %s for %s", name, t.isa.Name))
 	}
+	labelCount = 0
 	TEXT(name+t.isa.Name, NOSPLIT, r.Signature())
 	Pragma("noescape")
 	Doc(r.Doc)

@@ -82,6 +82,14 @@ var Routines = []Routine{
 	{Name: "bf16ToF32", Doc: "bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).",
 		Args:  args("dst []float32: the result", "src []uint16: bfloat16 bits"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	// The reduced-precision GEMVs come last so that adding them left every other
+	// routine's generated code (its label numbers) unchanged.
+	{Name: "gemvBF16", Doc: "gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major.",
+		Args:  args("y []float32: the result, one per row of W", "w []uint16: the matrix, bfloat16 bits, row-major", "x []float32: the vector, one per column"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	{Name: "gemvF16", Doc: "gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major.",
+		Args:  args("y []float32: the result, one per row of W", "w []uint16: the matrix, IEEE binary16 bits, row-major", "x []float32: the vector, one per column"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
 }
 
 // gemmArgs are the GEMMs' arguments, with next for the ones that prefetch.

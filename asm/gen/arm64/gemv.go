@@ -12,15 +12,15 @@ var gemvR = gemvRegs{y: 0, m: 1, w: 2, x: 3, n: 4, rowBytes: 5, blk: 6, r1: 7, r
 
 func (e *emitter) gemv() {
 	f := e.begin("gemv")
-	f.gemvBody("y", "w", "x")
+	f.gemvBody("y", "w", "x", f32Rows)
 	f.op("RET")
 }
 
 // downUp runs the gemv body twice in one call: latent = Down x, then y = Up latent.
 func (e *emitter) downUp() {
 	f := e.begin("downUp")
-	f.gemvBody("latent", "down", "x")
-	f.gemvBody("y", "up", "latent")
+	f.gemvBody("latent", "down", "x", f32Rows)
+	f.gemvBody("y", "up", "latent", f32Rows)
 	f.op("RET")
 }
 
@@ -30,8 +30,9 @@ func (e *emitter) downUp() {
 // vector loaded lane by lane into zeroed registers. The four row sums are reduced
 // with pairwise adds straight into a vector of four y values. The remaining m%4
 // rows go one at a time. W's pointer w ends up past the last row. y, w and x name
-// the parameters that the body loads into gemvR's operand registers first.
-func (f *fn) gemvBody(y, w, x string) {
+// the parameters that the body loads into gemvR's operand registers first; rows
+// says how W is stored.
+func (f *fn) gemvBody(y, w, x string, rows rowFormat) {
 	r := gemvR
 	f.base(y, r.y)
 	f.length(y, r.m)
@@ -44,7 +45,7 @@ func (f *fn) gemvBody(y, w, x string) {
 	rowPtr := [4]G{r.w, r.r1, r.r2, r.r3}
 	acc := func(row, k int) V { return V(16 + 2*row + k) }
 
-	f.op("LSL $2, %s, %s", r.n, r.rowBytes)
+	f.op("LSL $%d, %s, %s", log2(rows.size), r.n, r.rowBytes)
 	f.op("LSR $2, %s, %s", r.m, r.blk)
 	f.loop(r.blk, func() {
 		f.op("ADD %s, %s, %s", r.rowBytes, r.w, r.r1)
@@ -55,7 +56,7 @@ func (f *fn) gemvBody(y, w, x string) {
 		f.stream(r.n, r.cnt, 4, func(vecs int) {
 			f.load4s(r.xp, 0, vecs)
 			for row := range 4 {
-				f.load4s(rowPtr[row], wr[row], vecs)
+				rows.load(f, rowPtr[row], wr[row], vecs)
 			}
 			for u := range vecs {
 				for row := range 4 {
@@ -68,7 +69,7 @@ func (f *fn) gemvBody(y, w, x string) {
 			f.zero(0, wr[0], wr[1], wr[2], wr[3])
 			f.loadLanes(r.xp, 0, lanes)
 			for row := range 4 {
-				f.loadLanes(rowPtr[row], wr[row], lanes)
+				rows.lanes(f, rowPtr[row], wr[row], lanes)
 			}
 			for row := range 4 {
 				f.op("VFMLA %s, %s, %s", wr[row].S4(), V(0).S4(), acc(row, 1).S4())
@@ -89,7 +90,7 @@ func (f *fn) gemvBody(y, w, x string) {
 		f.zero(one...)
 		f.stream(r.n, r.cnt, 4, func(vecs int) {
 			f.load4s(r.xp, 0, vecs)
-			f.load4s(r.w, 4, vecs)
+			rows.load(f, r.w, 4, vecs)
 			for u := range vecs {
 				f.op("VFMLA %s, %s, %s", V(4+u).S4(), V(u).S4(), one[u].S4())
 			}
@@ -98,7 +99,7 @@ func (f *fn) gemvBody(y, w, x string) {
 		f.partial(r.rem, func(lanes int) {
 			f.zero(0, 4)
 			f.loadLanes(r.xp, 0, lanes)
-			f.loadLanes(r.w, 4, lanes)
+			rows.lanes(f, r.w, 4, lanes)
 			f.op("VFMLA %s, %s, %s", V(4).S4(), V(0).S4(), one[1].S4())
 		})
 		f.reduceSum(one)

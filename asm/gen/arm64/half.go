@@ -63,3 +63,71 @@ func (e *emitter) bf16ToF32() {
 	})
 	f.op("RET")
 }
+
+// rowFormat is how W stores its weights for gemvBody: size bytes each; load puts
+// vecs four-lane vectors of a row, as float32, into consecutive registers from dst,
+// and lanes a partial vector's first lanes (the others zero), both advancing p.
+type rowFormat struct {
+	size  int
+	load  func(f *fn, p G, dst V, vecs int)
+	lanes func(f *fn, p G, dst V, lanes int)
+}
+
+var f32Rows = rowFormat{size: 4, load: (*fn).load4s, lanes: (*fn).loadLanes}
+
+// The half-precision rows are loaded into halfTmp (and halfTmp+1), which gemvBody
+// leaves free, and widened from there; halfZero holds zeros for bf16's ZIP.
+const halfTmp, halfZero V = 28, 30
+
+// halfRows is the rowFormat of 16-bit weights that widenLo and widenHi convert
+// (the low or high four halfwords of a register) to four float32 lanes.
+func halfRows(widenLo, widenHi func(f *fn, src, dst V)) rowFormat {
+	return rowFormat{size: 2,
+		load: func(f *fn, p G, dst V, vecs int) {
+			if vecs == 1 {
+				f.op("FMOVD.P 8(%s), %s", p, halfTmp.F())
+				widenLo(f, halfTmp, dst)
+				return
+			}
+			for g := 0; g < vecs; g += 4 {
+				f.op("VLD1.P 32(%s), %s", p, list(halfTmp, 2, "H8"))
+				for u := range 4 {
+					widen := widenLo
+					if u%2 == 1 {
+						widen = widenHi
+					}
+					widen(f, halfTmp+V(u/2), dst+V(g+u))
+				}
+			}
+		},
+		lanes: func(f *fn, p G, dst V, lanes int) {
+			f.zero(halfTmp)
+			for l := range lanes {
+				f.op("VLD1.P 2(%s), V%d.H[%d]", p, halfTmp.num(), l)
+			}
+			widenLo(f, halfTmp, dst)
+		}}
+}
+
+// bf16Rows widens by interleaving zero halfwords below each value, as bf16ToF32.
+var bf16Rows = halfRows(
+	func(f *fn, src, dst V) { f.op("VZIP1 %s, %s, %s", src.H8(), halfZero.H8(), dst.H8()) },
+	func(f *fn, src, dst V) { f.op("VZIP2 %s, %s, %s", src.H8(), halfZero.H8(), dst.H8()) })
+
+// f16Rows widens with FCVTL/FCVTL2, as f16ToF32.
+var f16Rows = halfRows((*fn).fcvtl, (*fn).fcvtl2)
+
+// gemvBF16 and gemvF16 are gemv for W in bfloat16 or IEEE half bits, each chunk of
+// a row widened in registers before the FMLAs.
+func (e *emitter) gemvBF16() {
+	f := e.begin("gemvBF16")
+	f.zero(halfZero)
+	f.gemvBody("y", "w", "x", bf16Rows)
+	f.op("RET")
+}
+
+func (e *emitter) gemvF16() {
+	f := e.begin("gemvF16")
+	f.gemvBody("y", "w", "x", f16Rows)
+	f.op("RET")
+}

@@ -46,6 +46,7 @@ var bodies = map[string]func(*emitter){
 	"exp": (*emitter).exp, "maxScaled": (*emitter).maxScaled, "expSum": (*emitter).expSum,
 	"rope": (*emitter).rope, "ropeHalf": (*emitter).ropeHalf,
 	"f16ToF32": (*emitter).f16ToF32, "bf16ToF32": (*emitter).bf16ToF32,
+	"gemvBF16": (*emitter).gemvBF16, "gemvF16": (*emitter).gemvF16,
 }
 
 // checkBodies returns an error unless the bodies are exactly the spec's NEON routines.
