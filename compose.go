@@ -16,7 +16,7 @@ func (p primitives) compose() routines {
 	return routines{
 		dot: l.dot, axpy: l.axpy,
 		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
-		gemvBF16: halfChunks(l.gemvBF16), gemvF16: halfChunks(l.gemvF16),
+		gemvBF16: halfChunks(l.gemvBF16), gemvF16: halfChunks(l.gemvF16), gemvQ8_0: q8Chunks(l.gemvQ8_0),
 		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
 		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
 		rope: l.rope, ropeHalf: l.ropeHalf,
@@ -46,6 +46,9 @@ func (p primitives) withFallbacks() level {
 	}
 	if p.gemvF16 == nil {
 		l.gemvF16 = kernels.GemvF16
+	}
+	if p.gemvQ8_0 == nil {
+		l.gemvQ8_0 = kernels.GemvQ8_0
 	}
 	if p.gemvStream == nil {
 		l.gemvStream = func(y, w, x, _ []float32) { p.gemv(y, w, x) }
@@ -128,6 +131,20 @@ func halfChunks(f func(y []float32, w []uint16, x []float32)) func(y []float32, 
 		for r0 := 0; r0 < len(y); r0 += rows {
 			r1 := min(r0+rows, len(y))
 			f(y[r0:r1], w[r0*n:r1*n], x)
+		}
+	}
+}
+
+// q8Chunks runs y = W x for a W in Q8_0 with f in chunks of rows, each reading at
+// most the bytes of W that a chunk of runGemv reads (256 KiB); like halfChunks, with
+// no streaming routine.
+func q8Chunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
+	return func(y []float32, w []byte, x []float32) {
+		rowBytes := len(x) / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+		rows := chunkRows(4*chunkFloats, rowBytes, gemvRowBlock)
+		for r0 := 0; r0 < len(y); r0 += rows {
+			r1 := min(r0+rows, len(y))
+			f(y[r0:r1], w[r0*rowBytes:r1*rowBytes], x)
 		}
 	}
 }

@@ -64,6 +64,13 @@ func budgeted(t *testing.T) primitives {
 			vec("downUp", len(down)+len(up))
 			kernels.DownUp(y, latent, down, up, x)
 		},
+		gemvQ8_0: func(y []float32, w []byte, x []float32) {
+			// Bytes as floats' worth: the same 256 KiB as gemv's chunks.
+			if len(y) > gemvRowBlock && len(w) > 4*chunkFloats {
+				t.Errorf("gemvQ8_0 read %d bytes of a matrix in one call", len(w))
+			}
+			kernels.GemvQ8_0(y, w, x)
+		},
 		gemmNT: gemmNT(false), gemmNTAdd: gemmNT(true),
 		gemmNNAdd: func(c, a, b []float32, m, n, k, lda, ldb, ldc int) {
 			gemm("gemmNNAdd", m, n, k)
@@ -111,6 +118,14 @@ func TestComposeChunksLongCalls(t *testing.T) {
 				k.gemv(got, w, x)
 				kernels.Gemv(want, w, x)
 				require.Equal(t, want, got, "Gemv")
+
+				// 333 rows of 1024 in Q8_0 (1088 bytes a row): two chunks.
+				q8 := make([]byte, m*1024/kernels.Q8_0Block*kernels.Q8_0BlockBytes)
+				require.NoError(t, kernels.QuantizeQ8_0(q8, randFloats(r, m*1024)))
+				x8 := randFloats(r, 1024)
+				k.gemvQ8_0(got, q8, x8)
+				kernels.GemvQ8_0(want, q8, x8)
+				require.Equal(t, want, got, "GemvQ8_0")
 
 				xt := randFloats(r, m)
 				gotT, wantT := make([]float32, n), make([]float32, n)

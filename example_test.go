@@ -1,6 +1,7 @@
 package mlasimd_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -52,6 +53,49 @@ func ExampleGemvF16() {
 	mlasimd.GemvF16(y, w, []float32{1, 2, 3})
 	fmt.Println(y)
 	// Output: [7 -2]
+}
+
+// Example_gemvQ8_0 is GemvQ8_0's example: vet reads the name ExampleGemvQ8_0 as an
+// example of GemvQ8 (see TestFamilies).
+func Example_gemvQ8_0() {
+	// W is 2 x 32: row 0 all ones, row 1 the values 0, 1, ..., 31 scaled by 1/4.
+	wide := make([]float32, 2*mlasimd.Q8_0Block)
+	for j := range mlasimd.Q8_0Block {
+		wide[j], wide[mlasimd.Q8_0Block+j] = 1, float32(j)/4
+	}
+	w := make([]byte, 2*mlasimd.Q8_0BlockBytes) // one block per row
+	if err := mlasimd.QuantizeQ8_0(w, wide); err != nil {
+		panic(err)
+	}
+	x := make([]float32, mlasimd.Q8_0Block)
+	x[0], x[4], x[31] = 1, 2, -1
+	y := make([]float32, 2)
+	mlasimd.GemvQ8_0(y, w, x)
+	// Row 0's weights are 127·d, d the half nearest 1/127: 0.99994, not 1. Row
+	// 1's are within d/2 = 0.031 of j/4 (here 2·0.97656 - 7.75146); unquantized,
+	// y would be [2 -5.75].
+	fmt.Printf("%.4f\n", y)
+	// Output: [1.9999 -5.7983]
+}
+
+func Example_quantizeQ8_0() {
+	x := make([]float32, mlasimd.Q8_0Block)
+	x[0], x[1], x[2] = 2.54, -1, 0.01
+	q := make([]byte, mlasimd.Q8_0BlockBytes)
+	if err := mlasimd.QuantizeQ8_0(q, x); err != nil {
+		panic(err)
+	}
+	// The scale 2.54/127 = 0.02 as half bits (little-endian), then the int8 quants.
+	fmt.Printf("d=%#04x q=%d %d %d\n", uint16(q[0])|uint16(q[1])<<8, int8(q[2]), int8(q[3]), int8(q[4]))
+	back := make([]float32, mlasimd.Q8_0Block)
+	mlasimd.DequantizeQ8_0(back, q)
+	fmt.Printf("%.5f\n", back[:3])
+	x[3] = float32(math.NaN())
+	fmt.Println(errors.Is(mlasimd.QuantizeQ8_0(q, x), mlasimd.ErrQ8_0Value))
+	// Output:
+	// d=0x251f q=127 -50 0
+	// [2.54054 -1.00021 0.00000]
+	// true
 }
 
 func ExampleGemvT() {

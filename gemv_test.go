@@ -1,6 +1,8 @@
 package mlasimd_test
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
@@ -117,6 +119,83 @@ func testGemvHalf(t *testing.T, f halfFormat) {
 				f.gemv(k, y, rw.U16(len(wv), wp, wv), rx.Copy(p, xv))
 				checkMatVec(t, f.name, y, func(i int) ([]float32, []float32) { return wide[i*cols : (i+1)*cols], xv })
 				require.True(t, ry.UntouchedF32(y), "%s wrote outside y (%dx%d)", f.name, rows, cols)
+			}
+		}
+	})
+}
+
+// q8Shapes are gemvShapes with the columns rounded up to whole Q8_0 blocks, plus a
+// W of several 256 KiB chunks.
+func q8Shapes() [][2]int {
+	seen := map[[2]int]bool{}
+	var s [][2]int
+	for _, sh := range append(gemvShapes(), [2]int{131, 4096}) {
+		sh[1] = (sh[1] + 31) / 32 * 32
+		if !seen[sh] {
+			seen[sh] = true
+			s = append(s, sh)
+		}
+	}
+	return s
+}
+
+// q8Matrix returns a rows x cols W in Q8_0, quantized from normals scaled per block
+// by 2^-30 to 2^20 (so that scales run from subnormal halves up), the wide values
+// with it. With raw, about half the rows also get raw blocks: random quants
+// (-128 too, which the quantizer never writes) under one of the special scales.
+func q8Matrix(t *testing.T, rng *rand.Rand, rows, cols int, raw bool) []byte {
+	vals := testutil.Normals(rng, rows*cols)
+	for b := 0; b < len(vals); b += kernels.Q8_0Block {
+		s := float32(math.Ldexp(1, rng.IntN(51)-30))
+		for j := b; j < b+kernels.Q8_0Block; j++ {
+			vals[j] *= s
+		}
+	}
+	w := make([]byte, rows*cols/kernels.Q8_0Block*kernels.Q8_0BlockBytes)
+	require.NoError(t, kernels.QuantizeQ8_0(w, vals))
+	if raw && len(w) > 0 {
+		specials := []uint16{0x0000, 0x8000, 0x0001, 0x03ff, 0xbc00, 0x7bff, 0x7c00, 0xfc00, 0x7e00}
+		for range max(1, rows/2) {
+			b := rng.IntN(len(w)/kernels.Q8_0BlockBytes) * kernels.Q8_0BlockBytes
+			h := specials[rng.IntN(len(specials))]
+			w[b], w[b+1] = byte(h), byte(h>>8)
+			for j := b + 2; j < b+kernels.Q8_0BlockBytes; j++ {
+				w[j] = byte(rng.Uint32())
+			}
+		}
+	}
+	return w
+}
+
+// TestGemvQ8_0 runs GemvQ8_0 over q8Shapes with y, w and x at every placement, and
+// w also at an odd byte offset (Q8_0's 34-byte blocks put rows at any offset); every
+// third shape has raw blocks with special scales and every fourth an Inf or NaN in x.
+// Each y[i] must meet CheckGemvQ8_0's bound.
+func TestGemvQ8_0(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range q8Shapes() {
+			rows, cols := s[0], s[1]
+			wv, xv := q8Matrix(t, rng, rows, cols, si%3 == 0), testutil.Normals(rng, cols)
+			if si%4 == 1 && cols > 0 {
+				xv[rng.IntN(cols)] = []float32{float32(math.Inf(1)), float32(math.NaN())}[si/4%2]
+			}
+			rowBytes := cols / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+			places := testutil.PlacesFor(si)
+			for i, p := range append(places, testutil.Head) {
+				wp := p
+				if i == len(places) {
+					wp = testutil.Place{Offset: 1 + 2*(si%16)}
+				}
+				y := ry.F32(rows, p, nil)
+				k.GemvQ8_0(y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
+				for r := range y {
+					if err := testutil.CheckGemvQ8_0(y[r], wv[r*rowBytes:(r+1)*rowBytes], xv); err != nil {
+						require.Failf(t, "GemvQ8_0", "%dx%d y[%d]: %v", rows, cols, r, err)
+					}
+				}
+				require.True(t, ry.UntouchedF32(y), "GemvQ8_0 wrote outside y (%dx%d)", rows, cols)
 			}
 		}
 	})

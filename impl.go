@@ -23,6 +23,8 @@ type routines struct {
 	// gemvBF16 and gemvF16 are gemv for a W of bfloat16 or IEEE half bits.
 	gemvBF16 func(y []float32, w []uint16, x []float32)
 	gemvF16  func(y []float32, w []uint16, x []float32)
+	// gemvQ8_0 is gemv for a W in Q8_0 blocks (kernels.Q8_0Block).
+	gemvQ8_0 func(y []float32, w []byte, x []float32)
 	// gemmNTPrefetch is gemmNT whose last block prefetches next.
 	gemmNTPrefetch func(c, a, b, next []float32, m, n, k, lda, ldb int)
 	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb int)
@@ -138,7 +140,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
-	gemvBF16: kernels.GemvBF16, gemvF16: kernels.GemvF16,
+	gemvBF16: kernels.GemvBF16, gemvF16: kernels.GemvF16, gemvQ8_0: kernels.GemvQ8_0,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats, onlineSoftmax: kernels.OnlineSoftmax,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

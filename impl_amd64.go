@@ -34,6 +34,7 @@ var (
 		bf16ToF32:    bf16ToF32AVX2,
 		gemvBF16:     gemvBF16AVX2,
 		gemvF16:      gemvF16AVX2,
+		gemvQ8_0:     gemvQ8_0AVX2,
 	})
 	_ = register(dispatch.AVX512, primitives{
 		dot:          dotAVX512,
@@ -61,5 +62,6 @@ var (
 		bf16ToF32:    bf16ToF32AVX512,
 		gemvBF16:     gemvBF16AVX512,
 		gemvF16:      gemvF16AVX512,
+		gemvQ8_0:     gemvQ8_0AVX512,
 	})
 )

@@ -5073,6 +5073,171 @@ gemv_done_3:
 	VZEROUPPER
 	RET
 
+// func gemvQ8_0AVX2(y []float32, w []byte, x []float32)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemvQ8_0AVX2(SB), NOSPLIT, $0-72
+	MOVQ   y_base+0(FP), AX
+	MOVQ   y_len+8(FP), CX
+	MOVQ   w_base+24(FP), DX
+	MOVQ   x_base+48(FP), BX
+	MOVQ   x_len+56(FP), SI
+	SHRQ   $0x05, SI
+	IMUL3Q $0x00000022, SI, DI
+	XORQ   R8, R8
+
+q8_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      q8_rows1_2
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    BX, R13
+	MOVQ    SI, R14
+
+q8_block_4:
+	TESTQ        R14, R14
+	JZ           q8_blocks_done_5
+	VMOVUPS      (R13), Y4
+	VMOVUPS      32(R13), Y5
+	VMOVUPS      64(R13), Y6
+	VMOVUPS      96(R13), Y7
+	VPMOVSXBD    2(R9), Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VPMOVSXBD    10(R9), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y5, Y9, Y8
+	VPMOVSXBD    18(R9), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y6, Y9, Y8
+	VPMOVSXBD    26(R9), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y7, Y9, Y8
+	VPBROADCASTW (R9), X9
+	VCVTPH2PS    X9, Y9
+	VFMADD231PS  Y8, Y9, Y0
+	ADDQ         $0x00000022, R9
+	VPMOVSXBD    2(R10), Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VPMOVSXBD    10(R10), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y5, Y9, Y8
+	VPMOVSXBD    18(R10), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y6, Y9, Y8
+	VPMOVSXBD    26(R10), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y7, Y9, Y8
+	VPBROADCASTW (R10), X9
+	VCVTPH2PS    X9, Y9
+	VFMADD231PS  Y8, Y9, Y1
+	ADDQ         $0x00000022, R10
+	VPMOVSXBD    2(R11), Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VPMOVSXBD    10(R11), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y5, Y9, Y8
+	VPMOVSXBD    18(R11), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y6, Y9, Y8
+	VPMOVSXBD    26(R11), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y7, Y9, Y8
+	VPBROADCASTW (R11), X9
+	VCVTPH2PS    X9, Y9
+	VFMADD231PS  Y8, Y9, Y2
+	ADDQ         $0x00000022, R11
+	VPMOVSXBD    2(R12), Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y4, Y8, Y4
+	VPMOVSXBD    10(R12), Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y5, Y8, Y4
+	VPMOVSXBD    18(R12), Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y6, Y5, Y4
+	VPMOVSXBD    26(R12), Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y7, Y5, Y4
+	VPBROADCASTW (R12), X5
+	VCVTPH2PS    X5, Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x00000022, R12
+	ADDQ         $0x00000080, R13
+	DECQ         R14
+	JMP          q8_block_4
+
+q8_blocks_done_5:
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVUPS      X1, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          q8_rows4_1
+
+q8_rows1_2:
+	CMPQ    R8, CX
+	JAE     q8_done_3
+	MOVQ    DX, R9
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    BX, R10
+	MOVQ    SI, R11
+
+q8_block_6:
+	TESTQ        R11, R11
+	JZ           q8_blocks_done_7
+	VMOVUPS      (R10), Y1
+	VMOVUPS      32(R10), Y2
+	VMOVUPS      64(R10), Y3
+	VMOVUPS      96(R10), Y4
+	VPMOVSXBD    2(R9), Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y1, Y5, Y1
+	VPMOVSXBD    10(R9), Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y2, Y5, Y1
+	VPMOVSXBD    18(R9), Y2
+	VCVTDQ2PS    Y2, Y2
+	VFMADD231PS  Y3, Y2, Y1
+	VPMOVSXBD    26(R9), Y2
+	VCVTDQ2PS    Y2, Y2
+	VFMADD231PS  Y4, Y2, Y1
+	VPBROADCASTW (R9), X2
+	VCVTPH2PS    X2, Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000080, R10
+	DECQ         R11
+	JMP          q8_block_6
+
+q8_blocks_done_7:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          q8_rows1_2
+
+q8_done_3:
+	VZEROUPPER
+	RET
+
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
@@ -10014,5 +10179,168 @@ done_13:
 	JMP           gemv_rows1_2
 
 gemv_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvQ8_0AVX512(y []float32, w []byte, x []float32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL
+TEXT ·gemvQ8_0AVX512(SB), NOSPLIT, $0-72
+	MOVQ   y_base+0(FP), AX
+	MOVQ   y_len+8(FP), CX
+	MOVQ   w_base+24(FP), DX
+	MOVQ   x_base+48(FP), BX
+	MOVQ   x_len+56(FP), SI
+	SHRQ   $0x05, SI
+	IMUL3Q $0x00000022, SI, DI
+	XORQ   R8, R8
+
+q8_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      q8_rows1_2
+	MOVQ    DX, R9
+	LEAQ    (R9)(DI*1), R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	MOVQ    BX, R13
+	MOVQ    SI, R14
+
+q8_block_4:
+	TESTQ        R14, R14
+	JZ           q8_blocks_done_5
+	VMOVUPS      (R13), Z4
+	VMOVUPS      64(R13), Z5
+	VPMOVSXBD    2(R9), Z6
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VPMOVSXBD    18(R9), Z7
+	VCVTDQ2PS    Z7, Z7
+	VFMADD231PS  Z5, Z7, Z6
+	VPBROADCASTW (R9), Y7
+	VCVTPH2PS    Y7, Z7
+	VFMADD231PS  Z6, Z7, Z0
+	ADDQ         $0x00000022, R9
+	VPMOVSXBD    2(R10), Z6
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VPMOVSXBD    18(R10), Z7
+	VCVTDQ2PS    Z7, Z7
+	VFMADD231PS  Z5, Z7, Z6
+	VPBROADCASTW (R10), Y7
+	VCVTPH2PS    Y7, Z7
+	VFMADD231PS  Z6, Z7, Z1
+	ADDQ         $0x00000022, R10
+	VPMOVSXBD    2(R11), Z6
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VPMOVSXBD    18(R11), Z7
+	VCVTDQ2PS    Z7, Z7
+	VFMADD231PS  Z5, Z7, Z6
+	VPBROADCASTW (R11), Y7
+	VCVTPH2PS    Y7, Z7
+	VFMADD231PS  Z6, Z7, Z2
+	ADDQ         $0x00000022, R11
+	VPMOVSXBD    2(R12), Z6
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z4, Z6, Z4
+	VPMOVSXBD    18(R12), Z6
+	VCVTDQ2PS    Z6, Z6
+	VFMADD231PS  Z5, Z6, Z4
+	VPBROADCASTW (R12), Y5
+	VCVTPH2PS    Y5, Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         $0x00000022, R12
+	ADDQ         $0x00000080, R13
+	DECQ         R14
+	JMP          q8_block_4
+
+q8_blocks_done_5:
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVHLPS      X4, X4, X0
+	VADDPS        X0, X4, X4
+	VMOVSHDUP     X4, X0
+	VADDSS        X0, X4, X4
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VINSERTPS     $0x10, X0, X4, X4
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VINSERTPS     $0x20, X0, X4, X4
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VINSERTPS     $0x30, X0, X4, X4
+	VMOVUPS       X4, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           q8_rows4_1
+
+q8_rows1_2:
+	CMPQ    R8, CX
+	JAE     q8_done_3
+	MOVQ    DX, R9
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	MOVQ    BX, R10
+	MOVQ    SI, R11
+
+q8_block_6:
+	TESTQ        R11, R11
+	JZ           q8_blocks_done_7
+	VMOVUPS      (R10), Z1
+	VMOVUPS      64(R10), Z2
+	VPMOVSXBD    2(R9), Z3
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z1, Z3, Z1
+	VPMOVSXBD    18(R9), Z3
+	VCVTDQ2PS    Z3, Z3
+	VFMADD231PS  Z2, Z3, Z1
+	VPBROADCASTW (R9), Y2
+	VCVTPH2PS    Y2, Z2
+	VFMADD231PS  Z1, Z2, Z0
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000080, R10
+	DECQ         R11
+	JMP          q8_block_6
+
+q8_blocks_done_7:
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VMOVSS        X1, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           q8_rows1_2
+
+q8_done_3:
 	VZEROUPPER
 	RET

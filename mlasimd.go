@@ -18,6 +18,8 @@
 // kernels.
 package mlasimd
 
+import "github.com/mlasimd/mlasimd/kernels"
+
 func table() *Kernels { return active.Load() }
 
 // Dot returns the dot product of a and b.
@@ -41,6 +43,31 @@ func GemvBF16(y []float32, w []uint16, x []float32) { table().GemvBF16(y, w, x) 
 // GemvF16 is GemvBF16 for a W stored as IEEE half-precision bits (subnormal halves,
 // Inf and NaN widen exactly, as F16ToF32 does).
 func GemvF16(y []float32, w []uint16, x []float32) { table().GemvF16(y, w, x) }
+
+// GemvQ8_0 computes y = W x for a W of len(y) rows and len(x) columns in Q8_0,
+// GGUF's block_q8_0 (see QuantizeQ8_0): len(x) is a multiple of Q8_0Block, and each
+// row of W is len(x)/32 blocks of 34 bytes, a half scale d_b (little-endian) then 32
+// int8 quants q_b, standing for the weights d_b·q_b[j]; blocks and rows are packed
+// with no padding, at any byte offset. The weights widen exactly in registers (a
+// quarter of Gemv's bytes of W, plus the scales). Every Level computes
+//
+//	y[i] = Σ_b d_b·s_b,   s_b = Σ_j q_b[j]·x[32b+j],
+//
+// each s_b and the outer sum in an order of its own (the reference sums both in
+// index order), with one FMA or rounded product per d_b·s_b or per lane of it, so
+// that, with n = len(x) and y[i] the exact value,
+//
+//	|ŷ[i] - y[i]| <= γ(n/32 + 33)·Σ_b |d_b|·Σ_j |q_b[j]·x[32b+j]| + (n + n/32)·2^-149,
+//
+// γ(k) = k·2^-24/(1 - k·2^-24): no product passes through more than 33 roundings
+// in its block (its own, the block sum's, the scaling's; the reference's
+// column-order sum is the deepest) and n/32 in the outer sum and the final
+// reduction; the last term covers products that underflow. The block sums are
+// formed unscaled, so a block whose Σ_j|q_b[j]·x[32b+j]| overflows float32 may give
+// an infinity or NaN even where d_b·s_b would not. A NaN or infinite x propagates
+// as in an exact sum, as in Gemv; a non-finite scale, which QuantizeQ8_0 never
+// writes, makes its row's y NaN or infinite.
+func GemvQ8_0(y []float32, w []byte, x []float32) { table().GemvQ8_0(y, w, x) }
 
 // GemvT computes y = Wᵀ x, where W is row-major with len(x) rows and len(y) columns.
 // The assembly Levels read a W larger than 256 KiB row by row, as the reference sums,
@@ -137,3 +164,31 @@ func F32ToF16(dst []uint16, src []float32) { table().F32ToF16(dst, src) }
 
 // F32ToBF16 narrows float32 to bfloat16, rounding to nearest even.
 func F32ToBF16(dst []uint16, src []float32) { table().F32ToBF16(dst, src) }
+
+// Q8_0Block is the number of values in a Q8_0 block, and Q8_0BlockBytes its size in
+// bytes: a half scale, then Q8_0Block int8 quants (see GemvQ8_0).
+const (
+	Q8_0Block      = kernels.Q8_0Block
+	Q8_0BlockBytes = kernels.Q8_0BlockBytes
+)
+
+// ErrQ8_0Value is wrapped by the error of QuantizeQ8_0 for a NaN, an infinity or a
+// block too large for a half scale.
+var ErrQ8_0Value = kernels.ErrQ8_0Value
+
+// QuantizeQ8_0 writes src in Q8_0 (GGUF's block_q8_0) to dst, which must be
+// len(src)/32*34 bytes, len(src) a multiple of 32. Per block of 32 values with
+// amax = max|x|, the scale d is the half nearest amax/127 and q[j] = round(x[j]/d),
+// clamped to ±127, so that |x[j] - d·q[j]| <= d/2 <= amax·(1+2^-10)/254 whenever d
+// is a normal half (as for every amax >= 127·2^-14), and <= max(d/2, 2^-18)
+// otherwise. A NaN, an infinity or a block with amax from about 8.32e6 up (its d
+// would overflow) returns an error wrapping ErrQ8_0Value. See kernels.QuantizeQ8_0
+// for the details.
+func QuantizeQ8_0(dst []byte, src []float32) error { return kernels.QuantizeQ8_0(dst, src) }
+
+// QuantizeQ8_0BF16 is QuantizeQ8_0 for bfloat16 values (raw bits), widened exactly.
+func QuantizeQ8_0BF16(dst []byte, src []uint16) error { return kernels.QuantizeQ8_0BF16(dst, src) }
+
+// DequantizeQ8_0 writes the values d·q[j] of the Q8_0 src to dst (exact in float32
+// for finite scales); src must be len(dst)/32*34 bytes.
+func DequantizeQ8_0(dst []float32, src []byte) { kernels.DequantizeQ8_0(dst, src) }

@@ -176,4 +176,10 @@ type primitives struct {
 	//   - w: the matrix, IEEE binary16 bits, row-major
 	//   - x: the vector, one per column
 	gemvF16 func(y []float32, w []uint16, x []float32)
+
+	// gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.
+	//   - y: the result, one per row of W
+	//   - w: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)
+	//   - x: the vector, one per column
+	gemvQ8_0 func(y []float32, w []byte, x []float32)
 }

@@ -31,6 +31,8 @@ func TestShapeMismatchPanics(t *testing.T) {
 			{"GemvT", "GemvT: len(w)=13, want 2*6=12", func() { k.GemvT(untouched, f(13), f(2)) }},
 			{"GemvBF16", "GemvBF16: len(w)=11, want 6*2=12", func() { k.GemvBF16(untouched, h(11), f(2)) }},
 			{"GemvF16", "GemvF16: len(w)=13, want 6*2=12", func() { k.GemvF16(untouched, h(13), f(2)) }},
+			{"GemvQ8_0", "GemvQ8_0: len(w)=407, want 6*64/32*34=408", func() { k.GemvQ8_0(untouched, make([]byte, 407), f(64)) }},
+			{"GemvQ8_0 cols", "GemvQ8_0: len(x)=33, not a multiple of 32", func() { k.GemvQ8_0(untouched, make([]byte, 204), f(33)) }},
 			{"DownUp", "DownUp: len(up)=5, want len(y)*len(latent)=6*1=6", func() { k.DownUp(untouched, f(1), f(2), f(5), f(2)) }},
 			{"GemmNT", "GemmNT: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNT(untouched, f(5), f(9), 2, 3, 3, 3, 3) }},
 			{"GemmNTPrefetch", "GemmNTPrefetch: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNTPrefetch(untouched, f(5), f(9), f(9), 2, 3, 3, 3, 3) }},
@@ -112,4 +114,16 @@ func TestPackageLevelAPI(t *testing.T) {
 	mlasimd.F32ToBF16(hb, []float32{2})
 	mlasimd.BF16ToF32(e, hb)
 	require.Equal(t, []float32{2}, e)
+	v32 := make([]float32, mlasimd.Q8_0Block)
+	v32[0], v32[1] = 127, -2
+	q8 := make([]byte, mlasimd.Q8_0BlockBytes)
+	require.NoError(t, mlasimd.QuantizeQ8_0(q8, v32))
+	require.NoError(t, mlasimd.QuantizeQ8_0BF16(q8, make([]uint16, mlasimd.Q8_0Block)))
+	require.Equal(t, make([]byte, mlasimd.Q8_0BlockBytes), q8)
+	require.NoError(t, mlasimd.QuantizeQ8_0(q8, v32))
+	back := make([]float32, mlasimd.Q8_0Block)
+	mlasimd.DequantizeQ8_0(back, q8)
+	require.Equal(t, v32, back) // d = 1 and integers: exact
+	mlasimd.GemvQ8_0(e, q8, v32)
+	require.Equal(t, []float32{127*127 + 4}, e)
 }

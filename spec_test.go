@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// goType spells a spec signature as reflect does: parameter types only.
+// goType spells a spec signature as reflect does: parameter types only, byte as
+// its alias uint8.
 func goType(r spec.Routine) string {
 	types := make([]string, len(r.Args))
 	for i, a := range r.Args {
-		types[i] = a.Type
+		types[i] = strings.ReplaceAll(a.Type, "byte", "uint8")
 	}
 	s := "func(" + strings.Join(types, ", ") + ")"
 	if r.Result != "" {

@@ -124,6 +124,11 @@ func gemvBF16AVX2(y []float32, w []uint16, x []float32)
 //go:noescape
 func gemvF16AVX2(y []float32, w []uint16, x []float32)
 
+// gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.
+//
+//go:noescape
+func gemvQ8_0AVX2(y []float32, w []byte, x []float32)
+
 // dot returns sum(a[i]*b[i]); len(b) >= len(a).
 //
 //go:noescape
@@ -248,3 +253,8 @@ func gemvBF16AVX512(y []float32, w []uint16, x []float32)
 //
 //go:noescape
 func gemvF16AVX512(y []float32, w []uint16, x []float32)
+
+// gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.
+//
+//go:noescape
+func gemvQ8_0AVX512(y []float32, w []byte, x []float32)

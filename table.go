@@ -32,6 +32,11 @@ func (k *Kernels) GemvF16(y []float32, w []uint16, x []float32) {
 	k.rt().gemvF16(y, w, x)
 }
 
+func (k *Kernels) GemvQ8_0(y []float32, w []byte, x []float32) {
+	kernels.CheckGemvQ8_0("GemvQ8_0", len(w), len(y), len(x))
+	k.rt().gemvQ8_0(y, w, x)
+}
+
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
 	k.rt().gemvT(y, w, x)

@@ -77,6 +77,16 @@ func Cases(big bool) []Case {
 				Setup: halfSetup(m, n, mlasimd.F32ToBF16, (*mlasimd.Kernels).GemvBF16)},
 			Case{Kernel: "GemvF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops,
 				Setup: halfSetup(m, n, mlasimd.F32ToF16, (*mlasimd.Kernels).GemvF16)})
+		// Q8_0 moves 34 bytes per 32 weights, 27% of Gemv's bytes of W.
+		q8Bytes := float64(m*n/mlasimd.Q8_0Block*mlasimd.Q8_0BlockBytes + 4*(m+n))
+		cs = append(cs, Case{Kernel: "GemvQ8_0", Shape: shape(m, n), Bytes: q8Bytes, Flops: flops,
+			Setup: func() func(k *mlasimd.Kernels) {
+				w, x, y := make([]byte, m*n/mlasimd.Q8_0Block*mlasimd.Q8_0BlockBytes), RandVec(n), make([]float32, m)
+				if err := mlasimd.QuantizeQ8_0(w, RandVec(m*n)); err != nil {
+					panic(err)
+				}
+				return func(k *mlasimd.Kernels) { k.GemvQ8_0(y, w, x) }
+			}})
 		if m*n <= 1<<22 {
 			cs = append(cs, Case{Kernel: "GemvT", Shape: shape(m, n), Bytes: bytes, Flops: flops,
 				Setup: func() func(k *mlasimd.Kernels) {

@@ -57,6 +57,7 @@ func BenchmarkAxpy(b *testing.B)           { benchKernel(b, "Axpy") }
 func BenchmarkGemv(b *testing.B)           { benchKernel(b, "Gemv") }
 func BenchmarkGemvBF16(b *testing.B)       { benchKernel(b, "GemvBF16") }
 func BenchmarkGemvF16(b *testing.B)        { benchKernel(b, "GemvF16") }
+func BenchmarkGemvQ8_0(b *testing.B)       { benchKernel(b, "GemvQ8_0") }
 func BenchmarkGemvT(b *testing.B)          { benchKernel(b, "GemvT") }
 func BenchmarkDownUp(b *testing.B)         { benchKernel(b, "DownUp") }
 func BenchmarkGemmNT(b *testing.B)         { benchKernel(b, "GemmNT") }

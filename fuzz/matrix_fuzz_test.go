@@ -1,6 +1,7 @@
 package fuzz_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/mlasimd/mlasimd/internal/testutil"
@@ -81,6 +82,52 @@ func fuzzGemvHalf(t *testing.T, data []byte, name string, narrow func([]uint16, 
 			t.Fatalf("%s: %s wrote outside y", im.name, name)
 		}
 	}
+}
+
+// FuzzGemvQ8_0 checks GemvQ8_0 on the input's shape with its columns cut to whole
+// blocks. W is the input's values quantized block by block; a block the quantizer
+// refuses (a NaN, an infinity or a huge value in it) is stored raw instead: its
+// first value's half bits as the scale (so non-finite scales occur) and bits of
+// each value as the quants (-128 included). A misaligned W starts 1 byte before the
+// other operands' offset, off every word boundary.
+func FuzzGemvQ8_0(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		rows, cols, p := matrix(in)
+		cols = cols / kernels.Q8_0Block * kernels.Q8_0Block
+		vals, xv := in.values(rows*cols), in.values(cols)
+		rowBytes := cols / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+		wv := make([]byte, rows*rowBytes)
+		for b := 0; b < rows*cols/kernels.Q8_0Block; b++ {
+			src := vals[b*kernels.Q8_0Block : (b+1)*kernels.Q8_0Block]
+			dst := wv[b*kernels.Q8_0BlockBytes : (b+1)*kernels.Q8_0BlockBytes]
+			if kernels.QuantizeQ8_0(dst, src) != nil {
+				var h [1]uint16
+				kernels.F32ToF16(h[:], src[:1])
+				dst[0], dst[1] = byte(h[0]), byte(h[0]>>8)
+				for j, v := range src {
+					dst[2+j] = byte(math.Float32bits(v) >> 11)
+				}
+			}
+		}
+		wp := p
+		if p.Offset > 0 {
+			wp.Offset--
+		}
+		ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*cols)
+		for _, im := range impls(t) {
+			y := ry.F32(rows, p, nil)
+			im.k.GemvQ8_0(y, rw.Bytes(len(wv), wp, wv), rx.F32(cols, p, xv))
+			for i := range y {
+				if err := testutil.CheckGemvQ8_0(y[i], wv[i*rowBytes:(i+1)*rowBytes], xv); err != nil {
+					t.Fatalf("%s: GemvQ8_0 %dx%d row %d: %v", im.name, rows, cols, i, err)
+				}
+			}
+			if !ry.UntouchedF32(y) {
+				t.Fatalf("%s: GemvQ8_0 wrote outside y", im.name)
+			}
+		}
+	})
 }
 
 func FuzzGemvT(f *testing.F) {

@@ -120,6 +120,13 @@ func rowPasses(m, w, n Register, size int, name string,
 	rowBytes := GP64()
 	MOVQ(n, rowBytes)
 	SHLQ(U8(bits.TrailingZeros(uint(size))), rowBytes)
+	rowPassesOf(m, w, rowBytes, name, block, single)
+}
+
+// rowPassesOf is rowPasses for rows rowBytes long, for a W whose rows are not a
+// whole number of bytes per column (Q8_0's blocks).
+func rowPassesOf(m, w, rowBytes Register, name string,
+	block func(rows [gemvRows]Register, rowBytes, left, row Register), single func(row Register)) {
 	row := GP64()
 	XORQ(row, row)
 	blocks, singles, done := label(name+"_rows4"), label(name+"_rows1"), label(name+"_done")

@@ -27,6 +27,7 @@ var bodies = map[string]func(target){
 	"rope": target.rope, "ropeHalf": target.ropeHalf,
 	"f16ToF32": target.f16ToF32, "bf16ToF32": target.bf16ToF32,
 	"gemvBF16": target.gemvBF16, "gemvF16": target.gemvF16,
+	"gemvQ8_0": target.gemvQ8_0,
 }
 
 func main() {

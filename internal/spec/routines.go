@@ -90,6 +90,10 @@ var Routines = []Routine{
 	{Name: "gemvF16", Doc: "gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major.",
 		Args:  args("y []float32: the result, one per row of W", "w []uint16: the matrix, IEEE binary16 bits, row-major", "x []float32: the vector, one per column"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	// NEON has no gemvQ8_0 yet: withFallbacks gives it the reference.
+	{Name: "gemvQ8_0", Doc: "gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.",
+		Args:  args("y []float32: the result, one per row of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)", "x []float32: the vector, one per column"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F", "AVX512VL"}}},
 }
 
 // gemmArgs are the GEMMs' arguments, with next for the ones that prefetch.

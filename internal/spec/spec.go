@@ -28,7 +28,7 @@ var ISAs = []ISA{AVX2, AVX512, NEON}
 // Arg is one parameter of a routine.
 type Arg struct {
 	Name    string
-	Type    string // []float32, []uint16, float32 or int
+	Type    string // []float32, []uint16, []byte, float32 or int
 	Meaning string
 }
 

@@ -311,3 +311,68 @@ func CheckLayerNorm(got, x, w, bias []float32, eps float32) error {
 	}
 	return nil
 }
+
+// CheckGemvQ8_0 checks one row of a Q8_0 GEMV: got against Σ_b d_b·Σ_j q_b[j]·x[32b+j]
+// for the row's blocks of q8Block, within mlasimd.GemvQ8_0's bound
+// γ(n/32+33)·Σ|d_b·q_b[j]·x[32b+j]| + (n+n/32)·Tiny. The oracle is float64, where each
+// term d·q·x (11, 8 and 24 significant bits) is exact. Non-finite values follow
+// CheckDot's rules, with overflow allowed once a block's unscaled sum Σ_j|q·x| or the
+// whole Σ|d·q·x| comes within a factor 2 of MaxFloat32; a row with a non-finite scale
+// must give NaN or an infinity.
+func CheckGemvQ8_0(got float32, row []byte, x []float32) error {
+	nb := len(x) / q8Block
+	var want, mag float64
+	overflow, badScale := false, false
+	for b := range nb {
+		blk := row[b*(2+q8Block) : (b+1)*(2+q8Block)]
+		scale := Half(uint16(blk[0]) | uint16(blk[1])<<8)
+		badScale = badScale || math.IsNaN(scale) || math.IsInf(scale, 0)
+		var blockMag float64
+		for j, q := range blk[2:] {
+			qx := float64(int8(q)) * float64(x[b*q8Block+j])
+			blockMag += math.Abs(qx)
+			want += scale * qx
+			mag += math.Abs(scale * qx)
+		}
+		overflow = overflow || blockMag >= math.MaxFloat32/2
+	}
+	g := float64(got)
+	if badScale {
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			return nil
+		}
+		return fmt.Errorf("n=%d: got %v for a row with a non-finite scale", len(x), got)
+	}
+	bound := Gamma(nb+33)*mag + float64(len(x)+nb)*Tiny
+	if Close(got, want, bound) {
+		return nil
+	}
+	overflow = overflow || mag >= math.MaxFloat32/2
+	if !math.IsNaN(want) && overflow && (math.IsInf(g, 0) || math.IsNaN(g)) {
+		return nil
+	}
+	return fmt.Errorf("n=%d: got %v, want %v ± %g", len(x), got, want, bound)
+}
+
+// q8Block is Q8_0's number of values per block, written out here rather than taken
+// from the kernels under test.
+const q8Block = 32
+
+// Half decodes IEEE binary16 bits exactly, independently of the conversions under test.
+func Half(h uint16) float64 {
+	sign := 1.0
+	if h&0x8000 != 0 {
+		sign = -1
+	}
+	exp, mant := int(h>>10)&0x1f, float64(h&0x3ff)
+	switch exp {
+	case 0:
+		return sign * math.Ldexp(mant, -24)
+	case 0x1f:
+		if mant != 0 {
+			return math.NaN()
+		}
+		return math.Inf(int(sign))
+	}
+	return sign * math.Ldexp(1024+mant, exp-25)
+}

@@ -104,6 +104,13 @@ func (r *Region) U16(n int, p Place, vals []uint16) []uint16 {
 	return s
 }
 
+// Bytes cuts a slice of n bytes like F32; its Offset may be any number of bytes.
+func (r *Region) Bytes(n int, p Place, vals []byte) []byte {
+	s := unsafe.Slice((*byte)(r.cut(n, 1, p)), n)
+	copy(s, vals)
+	return s
+}
+
 // Copy is F32 with n = len(vals), except that nil stays nil (an absent operand, such
 // as LayerNorm's bias).
 func (r *Region) Copy(p Place, vals []float32) []float32 {

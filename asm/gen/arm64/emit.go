@@ -90,7 +90,7 @@ func (e *emitter) newLabel(prefix string) string {
 
 func (e *emitter) label(l string) { fmt.Fprintf(&e.text, "%s:\n", l) }
 
-// param is one Go parameter of a kernel; typ is []float32, []uint16, float32 or int.
+// param is one Go parameter of a kernel; typ is []float32, []uint16, []byte, float32 or int.
 type param struct {
 	name, typ string
 	off       int
@@ -116,7 +116,7 @@ func (e *emitter) begin(name string) *fn {
 	off := 0
 	var decl []string
 	for _, a := range r.Args {
-		size := map[string]int{"[]float32": 24, "[]uint16": 24, "float32": 4, "int": 8}[a.Type]
+		size := map[string]int{"[]float32": 24, "[]uint16": 24, "[]byte": 24, "float32": 4, "int": 8}[a.Type]
 		if size == 0 {
 			panic("arm64 gen: unsupported parameter type " + a.Type)
 		}
