@@ -3,8 +3,10 @@ package mlasimd
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
+	"github.com/mlasimd/mlasimd/dispatch"
 	"github.com/mlasimd/mlasimd/internal/tuning"
 	"github.com/mlasimd/mlasimd/kernels"
 	"github.com/stretchr/testify/require"
@@ -97,6 +99,9 @@ func randFloats(r *rand.Rand, n int) []float32 {
 // budget and the references' results bit for bit (the chunks are whole rows, so
 // each output is summed in the same order).
 func TestComposeChunksLongCalls(t *testing.T) {
+	if os.Getenv(dispatch.EnvRequireISA) != "" {
+		t.Skip("portable Go primitives, independent of the Level: runs natively")
+	}
 	for _, stream := range []bool{false, true} {
 		for _, split := range []bool{false, true} {
 			t.Run(fmt.Sprintf("stream=%v/split=%v", stream, split), func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -12,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
-	"github.com/mlasimd/mlasimd/dispatch"
+	"github.com/mlasimd/mlasimd/internal/testutil"
 )
 
 // TestFamilies checks that every kernel, a method X of Kernels, has its whole family
@@ -21,11 +20,7 @@ import (
 // bench.Case is named X. It reads the sources rather than importing them: bench is a
 // module of its own, and fuzz targets cannot be listed from another package.
 func TestFamilies(t *testing.T) {
-	if os.Getenv(dispatch.EnvRequireISA) != "" {
-		// The emulated runs have only the test binary, not the sources, and this
-		// check does not depend on the ISA.
-		t.Skip("source check: runs natively")
-	}
+	testutil.NativeOnly(t) // the emulated runs have the test binary, not the sources
 	var kernels []string
 	isKernel := map[string]bool{}
 	kt := reflect.TypeFor[*mlasimd.Kernels]()

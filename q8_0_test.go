@@ -61,6 +61,7 @@ func checkQ8Block(t *testing.T, x []float32, blk []byte) {
 }
 
 func TestQuantizeQ8_0(t *testing.T) {
+	testutil.NativeOnly(t)
 	rng := newRNG(t)
 	const bs, bb = mlasimd.Q8_0Block, mlasimd.Q8_0BlockBytes
 	// Blocks of normals scaled from 2^-40 (d 0) through the subnormal scales up to

@@ -75,3 +75,12 @@ func Main(m interface{ Run() int }) {
 	}
 	os.Exit(m.Run())
 }
+
+// NativeOnly skips a test that does not depend on the Level (pure Go, or reading the
+// sources) in the emulated runs (MLASIMD_REQUIRE_ISA set): they exist to run one ISA's
+// assembly, and the native run already covers the test at a hundredth of the cost.
+func NativeOnly(tb testing.TB) {
+	if os.Getenv(dispatch.EnvRequireISA) != "" {
+		tb.Skip("independent of the Level: runs natively")
+	}
+}
