@@ -2,7 +2,6 @@ package mla
 
 import (
 	"fmt"
-	"sync/atomic"
 )
 
 // Layer runs one MLA attention layer: Prefill for prompts and chunks of prompts,
@@ -31,8 +30,7 @@ type Layer struct {
 	dec  *decodeState
 	pre  prefillState
 
-	use    inUse
-	closed atomic.Bool
+	lifecycle
 }
 
 type options struct {
@@ -167,14 +165,7 @@ func (l *Layer) enter() error {
 	if l == nil || l.w == nil {
 		return errLayerZero
 	}
-	if !l.use.enter() {
-		return errLayerBusy
-	}
-	if l.closed.Load() {
-		l.use.leave()
-		return errLayerClosed
-	}
-	return nil
+	return l.lifecycle.enter(errLayerBusy, errLayerClosed)
 }
 
 func (l *Layer) leave() { l.use.leave() }

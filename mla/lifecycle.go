@@ -58,6 +58,25 @@ type inUse struct{ busy atomic.Bool }
 func (u *inUse) enter() bool { return u.busy.CompareAndSwap(false, true) }
 func (u *inUse) leave()      { u.busy.Store(false) }
 
+// lifecycle is the in-use flag and the closed mark of a Layer or Model.
+type lifecycle struct {
+	use    inUse
+	closed atomic.Bool
+}
+
+// enter marks the value in use, or returns busy when another goroutine has it and
+// closed after Close; leave must follow when it returns nil.
+func (lc *lifecycle) enter(busy, closed error) error {
+	if !lc.use.enter() {
+		return busy
+	}
+	if lc.closed.Load() {
+		lc.use.leave()
+		return closed
+	}
+	return nil
+}
+
 // MaxCachePositions bounds a Cache: its rows' positions, Start included, stay below
 // it. float32, in which RoPE forms its angles, holds every integer up to 2^24 and
 // no further, so past it neighbouring positions would get the same rotation.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/checked"
@@ -33,8 +32,7 @@ type Model struct {
 	head                       linearTask
 	cap                        int
 
-	use    inUse
-	closed atomic.Bool
+	lifecycle
 }
 
 // ModelCache is one sequence's caches, one per layer, all of one DType, length and
@@ -150,14 +148,7 @@ func (m *Model) enter() error {
 	if m == nil || m.w == nil {
 		return errModelZero
 	}
-	if !m.use.enter() {
-		return errModelBusy
-	}
-	if m.closed.Load() {
-		m.use.leave()
-		return errModelClosed
-	}
-	return nil
+	return m.lifecycle.enter(errModelBusy, errModelClosed)
 }
 
 func (m *Model) leave() { m.use.leave() }
