@@ -184,16 +184,18 @@ func (p *Parser) End() error {
 // Object reads an object, calling member for each key; member must consume the value.
 // Duplicate keys are errors.
 func (p *Parser) Object(member func(key string) error) error {
-	return p.readObject(true, member)
+	return p.readObject(true, strCopy, member)
 }
 
 // Members is Object without the duplicate check, for callers that store every key
 // themselves and so see duplicates anyway.
 func (p *Parser) Members(member func(key string) error) error {
-	return p.readObject(false, member)
+	return p.readObject(false, strCopy, member)
 }
 
-func (p *Parser) readObject(dedup bool, member func(key string) error) error {
+// readObject reads an object, keys scanned in mode (strAlias only when no key
+// outlives the object), checking for duplicates when dedup.
+func (p *Parser) readObject(dedup bool, mode int, member func(key string) error) error {
 	if p.Peek() != '{' {
 		return p.errorf("want an object, found %s", p.Kind())
 	}
@@ -210,7 +212,7 @@ func (p *Parser) readObject(dedup bool, member func(key string) error) error {
 		if p.Peek() != '"' {
 			return p.errorf("want a string key, found %s", p.Kind())
 		}
-		key, err := p.scanString(strCopy)
+		key, err := p.scanString(mode)
 		if err != nil {
 			return err
 		}
@@ -553,71 +555,14 @@ func (p *Parser) Skip() error {
 	}
 }
 
+// skipObject and skipArray skip a container as strictly as Object and Array read one.
+// The key set dies with the object, so keys may share p.data.
 func (p *Parser) skipObject() error {
-	set, err := p.enter()
-	if err != nil {
-		return err
-	}
-	if p.Peek() == '}' {
-		p.pos++
-		p.depth--
-		return nil
-	}
-	for {
-		if p.Peek() != '"' {
-			return p.errorf("want a string key, found %s", p.Kind())
-		}
-		// The key set dies with this object, so its keys may share p.data.
-		key, err := p.scanString(strAlias)
-		if err != nil {
-			return err
-		}
-		if err := set.add(key); err != nil {
-			return err
-		}
-		if err := p.expect(':'); err != nil {
-			return err
-		}
-		if err := p.Skip(); err != nil {
-			return err
-		}
-		switch p.Peek() {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			p.depth--
-			return nil
-		default:
-			return p.errorf("want ',' or '}' after the value of %q, found %s", key, p.Kind())
-		}
-	}
+	return p.readObject(true, strAlias, func(string) error { return p.Skip() })
 }
 
 func (p *Parser) skipArray() error {
-	if _, err := p.enter(); err != nil {
-		return err
-	}
-	if p.Peek() == ']' {
-		p.pos++
-		p.depth--
-		return nil
-	}
-	for {
-		if err := p.Skip(); err != nil {
-			return err
-		}
-		switch p.Peek() {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			p.depth--
-			return nil
-		default:
-			return p.errorf("want ',' or ']' in an array, found %s", p.Kind())
-		}
-	}
+	return p.Array(func(int) error { return p.Skip() })
 }
 
 // The Opt readers read an optional value: null is absent and leaves dst alone, as
