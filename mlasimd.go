@@ -172,6 +172,10 @@ const (
 	Q8_0BlockBytes = kernels.Q8_0BlockBytes
 )
 
+// Q8_0Bytes returns the size in bytes of n values in Q8_0, and false unless n is a
+// non-negative multiple of Q8_0Block whose size fits an int.
+func Q8_0Bytes(n int) (int, bool) { return kernels.Q8_0Bytes(n) }
+
 // ErrQ8_0Value is wrapped by the error of QuantizeQ8_0 for a NaN, an infinity or a
 // block too large for a half scale.
 var ErrQ8_0Value = kernels.ErrQ8_0Value

@@ -87,14 +87,14 @@ func TestAbsorbedScores(t *testing.T) {
 		for h := range H {
 			for j := range s {
 				for i := range dn {
-					kn[i] = dot32(w.keyUp(c, h)[i*dc:(i+1)*dc], rows[j*rw:j*rw+dc])
+					kn[i] = dot32(keyUpF32(w, c, h)[i*dc:(i+1)*dc], rows[j*rw:j*rw+dc])
 				}
 				naive := tau * (dot32(q[h*dqk:h*dqk+dn], kn) + dot32(q[h*dqk+dn:(h+1)*dqk], rows[j*rw+dc:(j+1)*rw]))
 				// Both are within τ·γ(d_n+d_c+d_r)·Σ|terms| of the exact score (§ reference_test.go).
 				var mag float64
 				for i := range dn {
 					for p := range dc {
-						mag += math.Abs(float64(q[h*dqk+i]) * float64(w.keyUp(c, h)[i*dc+p]) * float64(rows[j*rw+p]))
+						mag += math.Abs(float64(q[h*dqk+i]) * float64(keyUpF32(w, c, h)[i*dc+p]) * float64(rows[j*rw+p]))
 					}
 				}
 				for i := range dr {
@@ -122,12 +122,12 @@ func dot32(a, b []float32) float32 {
 func positiveValueLayer(t *testing.T, c Config, opts ...Option) (*Layer, *LayerWeights) {
 	w := testWeights(t, c, 31)
 	for h := range c.Heads {
-		for i, v := range w.valueUp(c, h) {
-			w.valueUp(c, h)[i] = float32(math.Abs(float64(v)))
+		for i, v := range valueUpF32(w, c, h) {
+			valueUpF32(w, c, h)[i] = float32(math.Abs(float64(v)))
 		}
 	}
-	for i, v := range w.OProj {
-		w.OProj[i] = float32(math.Abs(float64(v)))
+	for i, v := range w.OProj.f32 {
+		w.OProj.f32[i] = float32(math.Abs(float64(v)))
 	}
 	return testLayer(t, c, w, true, opts...), w
 }

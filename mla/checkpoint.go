@@ -308,27 +308,9 @@ func (e *shardError) Unwrap() error { return e.err }
 
 // Tensor returns the named tensor as float32, checking that its shape is shape.
 func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
-	if err := ck.usable(); err != nil {
-		return nil, err
-	}
-	rel, ok := ck.where[name]
-	if !ok {
-		return nil, fmt.Errorf("mla: checkpoint %s: tensor %s not found (want shape %v)", ck.sourceName, name, shape)
-	}
-	sf, err := ck.open(rel)
+	sf, info, err := ck.locate(name, shape)
 	if err != nil {
-		return nil, &shardError{file: rel, tensor: name, err: err}
-	}
-	info, ok := sf.Info(name)
-	if !ok {
-		return nil, fmt.Errorf("mla: %s: the index places tensor %s in this file, but it is not there", sf.Name(), name)
-	}
-	if !slices.Equal(info.Shape, shape) {
-		return nil, fmt.Errorf("mla: %s: tensor %s has shape %v (%s), want %v for config %q", sf.Name(), name, info.Shape, info.DType, shape, ck.cfg.Name)
-	}
-	// The file bounds the tensor's bytes; its float32 form is up to 4x that (FP8).
-	if n, ok := checked.Mul(info.Numel(), 4); !ok || int64(n) > ck.opts.memoryLimit {
-		return nil, fmt.Errorf("mla: %s: tensor %s %v takes more than the memory limit of %s as float32", sf.Name(), name, shape, byteSize(ck.opts.memoryLimit))
+		return nil, err
 	}
 	v, _, err := sf.ReadFloat32(name)
 	if err != nil {
@@ -364,6 +346,73 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 		return nil, fmt.Errorf("mla: %s: tensor %s: %v", ssf.Name(), scaleName, err)
 	}
 	return v, nil
+}
+
+// locate finds the named tensor's file and checks its shape and size.
+func (ck *Checkpoint) locate(name string, shape []int) (*safetensors.File, safetensors.TensorInfo, error) {
+	var none safetensors.TensorInfo
+	if err := ck.usable(); err != nil {
+		return nil, none, err
+	}
+	rel, ok := ck.where[name]
+	if !ok {
+		return nil, none, fmt.Errorf("mla: checkpoint %s: tensor %s not found (want shape %v)", ck.sourceName, name, shape)
+	}
+	sf, err := ck.open(rel)
+	if err != nil {
+		return nil, none, &shardError{file: rel, tensor: name, err: err}
+	}
+	info, ok := sf.Info(name)
+	if !ok {
+		return nil, none, fmt.Errorf("mla: %s: the index places tensor %s in this file, but it is not there", sf.Name(), name)
+	}
+	if !slices.Equal(info.Shape, shape) {
+		return nil, none, fmt.Errorf("mla: %s: tensor %s has shape %v (%s), want %v for config %q", sf.Name(), name, info.Shape, info.DType, shape, ck.cfg.Name)
+	}
+	// The file bounds the tensor's bytes; its float32 form is up to 4x that (FP8).
+	if n, ok := checked.Mul(info.Numel(), 4); !ok || int64(n) > ck.opts.memoryLimit {
+		return nil, none, fmt.Errorf("mla: %s: tensor %s %v takes more than the memory limit of %s as float32", sf.Name(), name, shape, byteSize(ck.opts.memoryLimit))
+	}
+	return sf, info, nil
+}
+
+// Matrix returns the named rows x cols tensor in the checkpoint's weight format
+// (WithWeightFormat): a BF16 or F16 tensor kept as it is stored is read without
+// being widened; any other is read as float32 (FP8 with its block scales) and
+// converted.
+func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
+	sf, info, err := ck.locate(name, []int{rows, cols})
+	if err != nil {
+		return Matrix{}, err
+	}
+	f := ck.opts.format
+	if hf, ok := halfFormat(info.DType); ok && (f == FormatKeep || f == hf) {
+		bits, err := sf.ReadUint16(name)
+		if err != nil {
+			return Matrix{}, err
+		}
+		return NewMatrixHalf(hf, rows, cols, bits)
+	}
+	v, err := ck.Tensor(name, rows, cols)
+	if err != nil {
+		return Matrix{}, err
+	}
+	m, err := NewMatrix(rows, cols, v).Convert(f)
+	if err != nil {
+		return Matrix{}, fmt.Errorf("mla: %s: tensor %s: %w", sf.Name(), name, err)
+	}
+	return m, nil
+}
+
+// halfFormat is the weight format of a 16-bit checkpoint dtype.
+func halfFormat(d DType) (WeightFormat, bool) {
+	switch d {
+	case BF16:
+		return FormatBF16, true
+	case F16:
+		return FormatF16, true
+	}
+	return 0, false
 }
 
 // loadErrors collects a load's errors, folding those of one unopenable file into
@@ -464,7 +513,7 @@ func (ck *Checkpoint) LoadLayer(i int) (*LayerWeights, error) {
 		return nil, fmt.Errorf("mla: checkpoint %s: no tensor of layer %d (model.layers.%d.*): it holds %s", ck.sourceName, i, i, ck.describeLayers())
 	}
 	var errs loadErrors
-	w := ck.loadLayer(i, nil, &errs)
+	w := ck.loadLayer(i, Matrix{}, &errs)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -472,40 +521,54 @@ func (ck *Checkpoint) LoadLayer(i int) (*LayerWeights, error) {
 }
 
 // loadLayer reads layer i into new LayerWeights, or adds its errors to errs and
-// returns nil.
-func (ck *Checkpoint) loadLayer(i int, shared []float32, errs *loadErrors) *LayerWeights {
+// returns nil. shared, when it has rows, is the model-wide KV down-projection.
+func (ck *Checkpoint) loadLayer(i int, shared Matrix, errs *loadErrors) *LayerWeights {
 	c := ck.cfg
 	w := &LayerWeights{}
 	before := errs.count()
-	var kPart, vPart []float32
+	var kPart, vPart Matrix
 	for _, s := range layerTensorSpecs(c) {
 		name := layerPrefix(i) + s.name
 		if s.sharedDown && c.SharedKVDown {
-			if shared != nil {
-				*s.field(w) = shared
+			if shared.rows > 0 {
+				*s.mat(w) = shared
 				continue
 			}
 			name = sharedDownName(c)
 		}
-		v, err := ck.Tensor(name, s.shape()...)
+		if s.mat == nil {
+			v, err := ck.Tensor(name, s.shape()...)
+			if err != nil {
+				errs.add(err)
+			} else {
+				*s.vec(w) = v
+			}
+			continue
+		}
+		m, err := ck.Matrix(name, s.rows, s.cols)
 		if err != nil {
 			errs.add(err)
 			continue
 		}
 		switch s.part {
 		case keyRows:
-			kPart = v
+			kPart = m
 		case valueRows:
-			vPart = v
+			vPart = m
 		default:
-			*s.field(w) = v
+			*s.mat(w) = m
 		}
 	}
 	if errs.count() > before {
 		return nil
 	}
-	if kPart != nil {
-		w.KVBProj = interleaveKV(c, kPart, vPart)
+	if kPart.rows > 0 {
+		kvb, err := interleaveKV(c, kPart, vPart)
+		if err != nil {
+			errs.add(fmt.Errorf("mla: checkpoint %s: layer %d: k_up_proj and v_up_proj: %w", ck.sourceName, i, err))
+			return nil
+		}
+		w.KVBProj = kvb
 	}
 	return w
 }
@@ -536,7 +599,7 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 			ck.sourceName, c.Layers, ck.describeLayers(), len(missing), missing[0])
 	}
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
-	var shared []float32
+	var shared Matrix
 	var errs loadErrors
 	for i := range w.Blocks {
 		if !ck.Has(blockPrefix(i)+"mlp.gate_proj.weight") && ck.Has(blockPrefix(i)+"mlp.experts.0.gate_proj.weight") {
@@ -546,7 +609,7 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 		if a == nil {
 			continue
 		}
-		if c.SharedKVDown && shared == nil {
+		if c.SharedKVDown && shared.rows == 0 {
 			shared = a.KVAProj
 		}
 		w.Blocks[i].Attn = a
@@ -556,12 +619,21 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 		if t.cols > 0 {
 			shape = append(shape, t.cols)
 		}
+		if t.mat != nil {
+			m, err := ck.Matrix(t.name, t.rows, t.cols)
+			if err != nil {
+				errs.add(err)
+			} else {
+				*t.mat = m
+			}
+			continue
+		}
 		v, err := ck.Tensor(t.name, shape...)
 		if err != nil {
 			errs.add(err)
 			continue
 		}
-		*t.field = v
+		*t.vec = v
 	}
 	if err := errs.err(); err != nil {
 		return nil, err

@@ -152,7 +152,7 @@ func (l *Layer) attendAbsorbed(out []float32, c *Cache) error {
 	}
 	d.out.reset()
 	d.out.add(out, d.o, l.w.OProj, 1, l.cfg.Hidden, H*l.cfg.VHeadDim)
-	return l.pool.run(&d.out, partsFor(d.out.work(), l.minWork, workers))
+	return l.pool.run(&d.out, d.out.split(l.minWork, workers))
 }
 
 // absorbTask maps each head's non-rotary query into the latent space: ql[h] =
@@ -161,7 +161,8 @@ func (l *Layer) attendAbsorbed(out []float32, c *Cache) error {
 //
 // The block comes from DRAM every step. It is summed row by row (an Axpy per row),
 // one sequential stream that the hardware prefetchers follow, which reads these
-// blocks faster than GemvT's column strips do (README, Results).
+// blocks faster than GemvT's column strips do (README, Results). Rows of 16-bit or
+// Q8_0 weights are widened a tile at a time first (Matrix.addRowsT).
 type absorbTask struct{ l *Layer }
 
 func (t *absorbTask) run(part, parts int) {
@@ -171,11 +172,10 @@ func (t *absorbTask) run(part, parts int) {
 	q, qa := l.proj.q, l.dec.qa
 	h0, h1 := span(c.Heads, part, parts, 1)
 	for h := h0; h < h1; h++ {
-		ql, wk := qa[h*rw:h*rw+dc], l.w.keyUp(*c, h)
+		ql := qa[h*rw : h*rw+dc]
 		clear(ql)
-		for i, qi := range q[h*dqk : h*dqk+dn] {
-			mlasimd.Axpy(qi, wk[i*dc:(i+1)*dc], ql)
-		}
+		// The attention parts' row tiles are free until the attention runs.
+		l.w.KVBProj.addRowsT(ql, q[h*dqk:h*dqk+dn], keyUpRow(*c, h), l.dec.parts[part].rows)
 		copy(qa[h*rw+dc:(h+1)*rw], q[h*dqk+dn:(h+1)*dqk])
 	}
 }
@@ -245,10 +245,7 @@ func (t *mergeTask) run(part, parts int) {
 			wgt := float32(math.Exp(float64(used[i].m[h]-m)) / sum)
 			mlasimd.Axpy(wgt, used[i].ol[h*dc:(h+1)*dc], ol)
 		}
-		wv := l.w.valueUp(*c, h)
-		for j := range dv {
-			d.o[h*dv+j] = mlasimd.Dot(wv[j*dc:(j+1)*dc], ol)
-		}
+		l.w.KVBProj.dotRows(d.o[h*dv:(h+1)*dv], ol, valueUpRow(*c, h))
 	}
 }
 

@@ -35,10 +35,16 @@ func TestGoldenDecode(t *testing.T) {
 
 func goldenDecode(t *testing.T, c Config, dt DType, start, n, prompt int) {
 	w := testWeights(t, c, 11)
-	l := testLayer(t, c, w, true, WithWorkers(3), WithTileRows(4), WithChunkRows(8))
+	goldenDecodeWith(t, c, w, w, dt, start, n, prompt)
+}
+
+// goldenDecodeWith runs a layer on weights run (in any format) against the float64
+// reference of exact, F32 weights holding the same values.
+func goldenDecodeWith(t *testing.T, c Config, run, exact *LayerWeights, dt DType, start, n, prompt int) {
+	l := testLayer(t, c, run, true, WithWorkers(3), WithTileRows(4), WithChunkRows(8))
 	D, qw := c.Hidden, c.Heads*c.QKHeadDim()
 	x := randomInputs(n, D, 3)
-	ref := newRefLayer(c, w, dt)
+	ref := newRefLayer(c, exact, dt)
 	want := ref.run(refInputs(x, D), start)
 	k := newTestCache(t, c, dt, start)
 	out := make([]float32, n*D)

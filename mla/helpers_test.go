@@ -97,3 +97,15 @@ func mustRows(t testing.TB, k *Cache, j0, j1 int, dst []float32) []float32 {
 	require.NoError(t, err)
 	return rows
 }
+
+// keyUpF32 is W_UK(h) of float32 weights, a d_n x d_c block of KVBProj.
+func keyUpF32(w *LayerWeights, c Config, h int) []float32 {
+	r := keyUpRow(c, h)
+	return w.KVBProj.f32[r*c.KVLoRARank : (r+c.QKNopeHeadDim)*c.KVLoRARank]
+}
+
+// valueUpF32 is W_UV(h) of float32 weights, a d_v x d_c block of KVBProj.
+func valueUpF32(w *LayerWeights, c Config, h int) []float32 {
+	r := valueUpRow(c, h)
+	return w.KVBProj.f32[r*c.KVLoRARank : (r+c.VHeadDim)*c.KVLoRARank]
+}

@@ -26,34 +26,37 @@ func RandomLayerWeights(c Config, seed uint64) (*LayerWeights, error) {
 	if err := checkWeightSizes(c); err != nil {
 		return nil, err
 	}
-	return randomLayer(c, seed, 0, nil), nil
+	return randomLayer(c, seed, 0, Matrix{}), nil
 }
 
-// randomLayer fills a layer; shared, when not nil, is the model-wide KV
-// down-projection. The caller has checked c's sizes with checkWeightSizes.
-func randomLayer(c Config, seed uint64, layer int, shared []float32) *LayerWeights {
+// randomLayer fills a layer in float32; shared, when it has rows, is the model-wide
+// KV down-projection. The caller has checked c's sizes with checkWeightSizes.
+func randomLayer(c Config, seed uint64, layer int, shared Matrix) *LayerWeights {
 	w := &LayerWeights{}
 	var fills []fillJob
-	var kPart, vPart []float32
+	var kPart, vPart Matrix
 	for _, s := range layerTensorSpecs(c) {
-		if s.sharedDown && shared != nil {
-			*s.field(w) = shared
+		if s.sharedDown && shared.rows > 0 {
+			*s.mat(w) = shared
 			continue
 		}
 		buf := hugepage.Make[float32](s.numel())
-		switch s.part {
-		case keyRows:
-			kPart = buf
-		case valueRows:
-			vPart = buf
+		switch {
+		case s.part == keyRows:
+			kPart = NewMatrix(s.rows, s.cols, buf)
+		case s.part == valueRows:
+			vPart = NewMatrix(s.rows, s.cols, buf)
+		case s.mat != nil:
+			*s.mat(w) = NewMatrix(s.rows, s.cols, buf)
 		default:
-			*s.field(w) = buf
+			*s.vec(w) = buf
 		}
 		fills = append(fills, fillJob{dst: buf, name: layerPrefix(layer) + s.name, spec: s})
 	}
 	runFills(seed, fills)
-	if kPart != nil {
-		w.KVBProj = interleaveKV(c, kPart, vPart)
+	if kPart.rows > 0 {
+		// Both parts are F32 with d_c columns, so stacking cannot fail.
+		w.KVBProj, _ = interleaveKV(c, kPart, vPart)
 	}
 	return w
 }

@@ -45,6 +45,15 @@ type LoadOption func(*loadOptions)
 
 type loadOptions struct {
 	memoryLimit int64
+	format      WeightFormat
+}
+
+// WithWeightFormat sets the format LoadLayer and LoadModel hold weight matrices in
+// (default FormatKeep: each tensor's stored dtype, so a BF16 checkpoint stays 2 bytes
+// per weight and is never widened; FP8 is dequantized to F32). FormatQ8_0 quantizes
+// any checkpoint while loading, one tensor at a time.
+func WithWeightFormat(f WeightFormat) LoadOption {
+	return func(o *loadOptions) { o.format = f }
 }
 
 // WithMemoryLimit sets the most bytes of float32 weights a configuration may imply:
@@ -64,6 +73,9 @@ func newLoadOptions(opts []LoadOption) (loadOptions, error) {
 	}
 	if o.memoryLimit <= 0 {
 		return o, fmt.Errorf("mla: WithMemoryLimit(%d): want a positive number of bytes", o.memoryLimit)
+	}
+	if !o.format.valid() {
+		return o, fmt.Errorf("mla: WithWeightFormat(%v): not a weight format", o.format)
 	}
 	return o, nil
 }

@@ -32,17 +32,18 @@ func TestFootprint(t *testing.T) {
 	for _, c := range []Config{tinyConfig(), func() Config { c := Seed(64, 4, 8); c.SharedKVDown = true; return c }()} {
 		w, err := RandomModelWeights(c, 1)
 		require.NoError(t, err)
-		n := len(w.Embed) + len(w.FinalNorm) + len(w.LMHead)
+		n := len(w.Embed.f32) + len(w.FinalNorm) + len(w.LMHead.f32)
 		seen := map[*float32]bool{}
 		for _, b := range w.Blocks {
-			for _, s := range [][]float32{b.InputNorm, b.PostAttnNorm, b.Gate, b.Up, b.Down, b.Attn.QProj, b.Attn.QAProj, b.Attn.QANorm,
-				b.Attn.QBProj, b.Attn.KVAProj, b.Attn.KVANorm, b.Attn.KVANormBias, b.Attn.KVBProj, b.Attn.OProj} {
+			for _, s := range [][]float32{b.InputNorm, b.PostAttnNorm, b.Gate.f32, b.Up.f32, b.Down.f32, b.Attn.QProj.f32, b.Attn.QAProj.f32, b.Attn.QANorm,
+				b.Attn.QBProj.f32, b.Attn.KVAProj.f32, b.Attn.KVANorm, b.Attn.KVANormBias, b.Attn.KVBProj.f32, b.Attn.OProj.f32} {
 				if len(s) > 0 && !seen[&s[0]] { // a shared KVAProj counts once
 					seen[&s[0]] = true
 					n += len(s)
 				}
 			}
 		}
+		require.Equal(t, int64(4*n), w.Bytes(), c.Name)
 		fp, err := c.Footprint()
 		require.NoError(t, err)
 		require.Equal(t, int64(4*n), fp.ModelWeightBytes, c.Name)

@@ -387,7 +387,7 @@ func TestNonFiniteRowRollsBack(t *testing.T) {
 	c := tinyConfig()
 	D := c.Hidden
 	w := testWeights(t, c, 5)
-	w.KVAProj[3*D+1] = float32(math.NaN()) // latent 3 of every token
+	w.KVAProj.f32[3*D+1] = float32(math.NaN()) // latent 3 of every token
 	l := testLayer(t, c, w, false)
 	k := newTestCache(t, c, F32, 0)
 	x := randomInputs(2, D, 6)
@@ -400,9 +400,9 @@ func TestNonFiniteRowRollsBack(t *testing.T) {
 		spoil func(w *ModelWeights)
 		want  string
 	}{
-		{"second layer's cache row", func(w *ModelWeights) { w.Blocks[1].Attn.KVAProj[0] = float32(math.Inf(1)) }, "layer 1: mla: cache row of token"},
-		{"first layer's FFN", func(w *ModelWeights) { w.Blocks[0].Down[0] = float32(math.NaN()) }, "layer 1: mla: input of token"},
-		{"last layer's FFN", func(w *ModelWeights) { w.Blocks[1].Down[0] = float32(math.NaN()) }, "hidden state of the last token"},
+		{"second layer's cache row", func(w *ModelWeights) { w.Blocks[1].Attn.KVAProj.f32[0] = float32(math.Inf(1)) }, "layer 1: mla: cache row of token"},
+		{"first layer's FFN", func(w *ModelWeights) { w.Blocks[0].Down.f32[0] = float32(math.NaN()) }, "layer 1: mla: input of token"},
+		{"last layer's FFN", func(w *ModelWeights) { w.Blocks[1].Down.f32[0] = float32(math.NaN()) }, "hidden state of the last token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, mw := testModel(t, c, 2)

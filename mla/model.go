@@ -305,7 +305,7 @@ func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) er
 	}
 	x, xn, attn := m.x[:t*D], m.xn[:t*D], m.attn[:t*D]
 	for i, tok := range tokens {
-		copy(x[i*D:(i+1)*D], m.w.Embed[tok*D:(tok+1)*D])
+		m.w.Embed.widenRows(x[i*D:(i+1)*D], tok, tok+1)
 	}
 	for i, l := range m.layers {
 		b := &m.w.Blocks[i]
@@ -327,7 +327,7 @@ func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) er
 	mlasimd.RMSNorm(xn[:D], last, m.w.FinalNorm, m.eps)
 	m.head.reset()
 	m.head.add(logits, xn, m.w.LMHead, 1, c.Vocab, D)
-	return m.pool.run(&m.head, partsFor(m.head.work(), defaultMinWork, m.pool.Workers()))
+	return m.pool.run(&m.head, m.head.split(defaultMinWork, m.pool.Workers()))
 }
 
 // attend runs one layer, which m.Layers exposes to other callers, under its flag.
@@ -356,7 +356,7 @@ func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) error {
 	m.ffn.reset()
 	m.ffn.add(gate, x, b.Gate, t, I, D)
 	m.ffn.add(up, x, b.Up, t, I, D)
-	if err := m.pool.run(&m.ffn, partsFor(m.ffn.work(), defaultMinWork, m.pool.Workers())); err != nil {
+	if err := m.pool.run(&m.ffn, m.ffn.split(defaultMinWork, m.pool.Workers())); err != nil {
 		return err
 	}
 	// silu(g) = g / (1 + e^-g): the exponentials go through the Exp kernel.
@@ -369,7 +369,7 @@ func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) error {
 	}
 	m.ffn.reset()
 	m.ffn.add(out, act, b.Down, t, D, I)
-	return m.pool.run(&m.ffn, partsFor(m.ffn.work(), defaultMinWork, m.pool.Workers()))
+	return m.pool.run(&m.ffn, m.ffn.split(defaultMinWork, m.pool.Workers()))
 }
 
 // Generate is the seed's greedy generation loop: prefill the prompt, then feed back

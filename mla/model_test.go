@@ -24,8 +24,8 @@ func refAdd(x, y vec) vec {
 // roundings (1+e, the division, the product with up).
 func refSwiGLU(b *BlockWeights, c Config, x vec) vec {
 	D, I := c.Hidden, c.Intermediate
-	g := refLinear(b.Gate, I, D, x)
-	u := refLinear(b.Up, I, D, x)
+	g := refLinear(b.Gate.f32, I, D, x)
+	u := refLinear(b.Up.f32, I, D, x)
 	act := newVec(I)
 	for i := range I {
 		sig := 1 / (1 + math.Exp(-g.v[i]))
@@ -34,7 +34,7 @@ func refSwiGLU(b *BlockWeights, c Config, x vec) vec {
 		act.e[i] = math.Abs(sig*(1+g.v[i]*(1-sig)))*g.e[i]*math.Abs(u.v[i]) + math.Abs(silu)*u.e[i] +
 			math.Abs(act.v[i])*((1-sig)*expRelErr+4*unitRoundoff)
 	}
-	return refLinear(b.Down, D, I, act)
+	return refLinear(b.Down.f32, D, I, act)
 }
 
 // refModelLogits is the float64 model: the logits after each of the tokens.
@@ -42,7 +42,7 @@ func refModelLogits(c Config, w *ModelWeights, tokens []int) []vec {
 	D := c.Hidden
 	xs := make([]vec, len(tokens))
 	for i, tok := range tokens {
-		xs[i] = exactVec(w.Embed[tok*D : (tok+1)*D])
+		xs[i] = exactVec(w.Embed.f32[tok*D : (tok+1)*D])
 	}
 	for bi := range w.Blocks {
 		b := &w.Blocks[bi]
@@ -58,7 +58,7 @@ func refModelLogits(c Config, w *ModelWeights, tokens []int) []vec {
 	}
 	var out []vec
 	for i := range xs {
-		out = append(out, refLinear(w.LMHead, c.Vocab, D, refRMSNorm(xs[i], w.FinalNorm, c.RMSNormEps)))
+		out = append(out, refLinear(w.LMHead.f32, c.Vocab, D, refRMSNorm(xs[i], w.FinalNorm, c.RMSNormEps)))
 	}
 	return out
 }

@@ -15,25 +15,26 @@ type BlockWeights struct {
 	InputNorm    []float32 // [D] input_layernorm
 	Attn         *LayerWeights
 	PostAttnNorm []float32 // [D] post_attention_layernorm
-	Gate, Up     []float32 // [I, D] mlp.gate_proj, mlp.up_proj
-	Down         []float32 // [D, I] mlp.down_proj
+	Gate, Up     Matrix    // [I, D] mlp.gate_proj, mlp.up_proj
+	Down         Matrix    // [D, I] mlp.down_proj
 }
 
 // ModelWeights is a whole decoder. With SharedKVDown every block's Attn.KVAProj is
 // the same slice. Like LayerWeights it is only read, and may back any number of
 // Models on any number of goroutines.
 type ModelWeights struct {
-	Embed     []float32 // [V, D] model.embed_tokens
+	Embed     Matrix // [V, D] model.embed_tokens
 	Blocks    []BlockWeights
 	FinalNorm []float32 // [D] model.norm
-	LMHead    []float32 // [V, D] lm_head
+	LMHead    Matrix    // [V, D] lm_head
 }
 
 // modelTensor is one non-attention tensor of a model.
 type modelTensor struct {
 	name       string
 	rows, cols int
-	field      *[]float32
+	vec        *[]float32 // a norm gain (cols == 0)
+	mat        *Matrix    // a linear map or the embedding table
 	init       initKind
 	gain       float64
 }
@@ -53,19 +54,19 @@ func sharedDownName(c Config) string {
 // tensors lists w's non-attention tensors for c (fields must be addressable).
 func (w *ModelWeights) tensors(c Config) []modelTensor {
 	D, V, I := c.Hidden, c.Vocab, c.Intermediate
-	t := []modelTensor{{"model.embed_tokens.weight", V, D, &w.Embed, initXavier, 1}}
+	t := []modelTensor{{"model.embed_tokens.weight", V, D, nil, &w.Embed, initXavier, 1}}
 	for i := range w.Blocks {
 		b, p := &w.Blocks[i], blockPrefix(i)
 		t = append(t,
-			modelTensor{p + "input_layernorm.weight", D, 0, &b.InputNorm, initOnes, 0},
-			modelTensor{p + "post_attention_layernorm.weight", D, 0, &b.PostAttnNorm, initOnes, 0},
-			modelTensor{p + "mlp.gate_proj.weight", I, D, &b.Gate, initXavier, 1},
-			modelTensor{p + "mlp.up_proj.weight", I, D, &b.Up, initXavier, 1},
-			modelTensor{p + "mlp.down_proj.weight", D, I, &b.Down, initXavier, 1 / 1.4142135623730951})
+			modelTensor{p + "input_layernorm.weight", D, 0, &b.InputNorm, nil, initOnes, 0},
+			modelTensor{p + "post_attention_layernorm.weight", D, 0, &b.PostAttnNorm, nil, initOnes, 0},
+			modelTensor{p + "mlp.gate_proj.weight", I, D, nil, &b.Gate, initXavier, 1},
+			modelTensor{p + "mlp.up_proj.weight", I, D, nil, &b.Up, initXavier, 1},
+			modelTensor{p + "mlp.down_proj.weight", D, I, nil, &b.Down, initXavier, 1 / 1.4142135623730951})
 	}
 	return append(t,
-		modelTensor{"model.norm.weight", D, 0, &w.FinalNorm, initOnes, 0},
-		modelTensor{"lm_head.weight", V, D, &w.LMHead, initXavier, 1})
+		modelTensor{"model.norm.weight", D, 0, &w.FinalNorm, nil, initOnes, 0},
+		modelTensor{"lm_head.weight", V, D, nil, &w.LMHead, initXavier, 1})
 }
 
 // RandomModelWeights returns deterministic random weights for a whole decoder
@@ -78,19 +79,25 @@ func RandomModelWeights(c Config, seed uint64) (*ModelWeights, error) {
 		return nil, err
 	}
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
-	var shared []float32
+	var shared Matrix
 	if c.SharedKVDown {
-		shared = hugepage.Make[float32](c.CacheRowWidth() * c.Hidden)
-		runFills(seed, []fillJob{{dst: shared, name: sharedDownName(c),
+		buf := hugepage.Make[float32](c.CacheRowWidth() * c.Hidden)
+		runFills(seed, []fillJob{{dst: buf, name: sharedDownName(c),
 			spec: tensorSpec{rows: c.CacheRowWidth(), cols: c.Hidden, init: initXavier, gain: 1}}})
+		shared = NewMatrix(c.CacheRowWidth(), c.Hidden, buf)
 	}
 	for i := range w.Blocks {
 		w.Blocks[i].Attn = randomLayer(c, seed, i, shared)
 	}
 	var fills []fillJob
 	for _, t := range w.tensors(c) {
-		*t.field = hugepage.Make[float32](t.rows * max(t.cols, 1))
-		fills = append(fills, fillJob{dst: *t.field, name: t.name, spec: tensorSpec{rows: t.rows, cols: t.cols, init: t.init, gain: t.gain}})
+		buf := hugepage.Make[float32](t.rows * max(t.cols, 1))
+		if t.mat != nil {
+			*t.mat = NewMatrix(t.rows, t.cols, buf)
+		} else {
+			*t.vec = buf
+		}
+		fills = append(fills, fillJob{dst: buf, name: t.name, spec: tensorSpec{rows: t.rows, cols: t.cols, init: t.init, gain: t.gain}})
 	}
 	runFills(seed, fills)
 	return w, nil
@@ -122,8 +129,12 @@ func (w *ModelWeights) Check(c Config) error {
 	}
 	var errs []error
 	for _, t := range w.tensors(c) {
-		if want := t.rows * max(t.cols, 1); len(*t.field) != want {
-			errs = append(errs, fmt.Errorf("mla: model weight %s has %d values, want %d", t.name, len(*t.field), want))
+		if t.mat != nil {
+			if err := t.mat.checkShape("model weight "+t.name, t.rows, t.cols); err != nil {
+				errs = append(errs, err)
+			}
+		} else if len(*t.vec) != t.rows {
+			errs = append(errs, fmt.Errorf("mla: model weight %s has %d values, want %d", t.name, len(*t.vec), t.rows))
 		}
 	}
 	for i := range w.Blocks {
@@ -142,9 +153,18 @@ func (w *LayerWeights) Tensors(c Config, layer int, dt DType) ([]safetensors.Ten
 	}
 	var out []safetensors.Tensor
 	for _, s := range layerTensorSpecs(c) {
-		v := *s.field(w)
-		if s.part != wholeTensor {
-			v = splitKV(c, w.KVBProj, s.part)
+		var v []float32
+		switch {
+		case s.part != wholeTensor:
+			m, err := splitKV(c, w.KVBProj, s.part)
+			if err != nil {
+				return nil, err
+			}
+			v = m.Widen()
+		case s.mat != nil:
+			v = s.mat(w).values()
+		default:
+			v = *s.vec(w)
 		}
 		t, err := safetensors.NewTensor(layerPrefix(layer)+s.name, s.shape(), v, dt)
 		if err != nil {
@@ -183,11 +203,72 @@ func (w *ModelWeights) Tensors(c Config, dt DType) ([]safetensors.Tensor, error)
 		if t.cols > 0 {
 			shape = append(shape, t.cols)
 		}
-		enc, err := safetensors.NewTensor(t.name, shape, *t.field, dt)
+		var v []float32
+		if t.mat != nil {
+			v = t.mat.values()
+		} else {
+			v = *t.vec
+		}
+		enc, err := safetensors.NewTensor(t.name, shape, v, dt)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, enc)
 	}
 	return out, nil
+}
+
+// Convert returns the weights with every matrix (the attention's, the FFNs', the
+// embedding table and the LM head) in format f; matrices already in f are shared, and
+// a shared KV down-projection stays shared.
+func (w *ModelWeights) Convert(f WeightFormat) (*ModelWeights, error) {
+	if w == nil {
+		return nil, errors.New("mla: nil ModelWeights")
+	}
+	out := &ModelWeights{FinalNorm: w.FinalNorm, Blocks: make([]BlockWeights, len(w.Blocks))}
+	var err error
+	if out.Embed, err = w.Embed.Convert(f); err != nil {
+		return nil, fmt.Errorf("model.embed_tokens: %w", err)
+	}
+	if out.LMHead, err = w.LMHead.Convert(f); err != nil {
+		return nil, fmt.Errorf("lm_head: %w", err)
+	}
+	var sharedIn, sharedOut Matrix
+	for i, b := range w.Blocks {
+		o := &out.Blocks[i]
+		o.InputNorm, o.PostAttnNorm = b.InputNorm, b.PostAttnNorm
+		for _, m := range []struct{ dst, src *Matrix }{{&o.Gate, &b.Gate}, {&o.Up, &b.Up}, {&o.Down, &b.Down}} {
+			if *m.dst, err = m.src.Convert(f); err != nil {
+				return nil, fmt.Errorf("layer %d FFN: %w", i, err)
+			}
+		}
+		if b.Attn == nil {
+			continue
+		}
+		if o.Attn, err = b.Attn.Convert(f); err != nil {
+			return nil, fmt.Errorf("layer %d attention: %w", i, err)
+		}
+		// Keep one copy of a model-wide KV down-projection.
+		if i == 0 {
+			sharedIn, sharedOut = b.Attn.KVAProj, o.Attn.KVAProj
+		} else if sameStorage(b.Attn.KVAProj, sharedIn) {
+			o.Attn.KVAProj = sharedOut
+		}
+	}
+	return out, nil
+}
+
+// Bytes is the memory the model's weights hold, a shared KV down-projection once.
+func (w *ModelWeights) Bytes() int64 {
+	n := w.Embed.Bytes() + w.LMHead.Bytes() + 4*int64(len(w.FinalNorm))
+	for i, b := range w.Blocks {
+		n += b.Gate.Bytes() + b.Up.Bytes() + b.Down.Bytes() + 4*int64(len(b.InputNorm)+len(b.PostAttnNorm))
+		if b.Attn != nil {
+			n += b.Attn.Bytes()
+			if i > 0 && sameStorage(b.Attn.KVAProj, w.Blocks[0].Attn.KVAProj) {
+				n -= b.Attn.KVAProj.Bytes()
+			}
+		}
+	}
+	return n
 }

@@ -22,6 +22,7 @@ type prefillState struct {
 // keys and values chunk by chunk.
 type naivePart struct {
 	kv       []float32 // chunk x nh·(d_n+d_v): decompressed [k_nope | v] of the part's nh heads
+	wkv      []float32 // nh·(d_n+d_v) x d_c: the part's kv_b_proj rows widened, unless F32
 	rows     []float32 // chunk x (d_c+d_r): widened rows of a 16-bit cache
 	sc, sc2  []float32 // qBlock x chunk scores
 	tmp      []float32 // qBlock x d_v
@@ -121,7 +122,7 @@ func (l *Layer) prefill(out, x []float32, c *Cache) error {
 	}
 	ps.out.reset()
 	ps.out.add(out, ps.o, l.w.OProj, t, D, l.cfg.Heads*l.cfg.VHeadDim)
-	if err := l.pool.run(&ps.out, partsFor(ps.out.work(), l.minWork, l.pool.Workers())); err != nil {
+	if err := l.pool.run(&ps.out, ps.out.split(l.minWork, l.pool.Workers())); err != nil {
 		_ = c.truncate(p0)
 		return err
 	}
@@ -190,7 +191,17 @@ func (nt *naiveTask) run(part, parts int) {
 		return
 	}
 	q := l.proj.q
-	wkv := l.w.KVBProj[h0*kvw*dc : h1*kvw*dc]
+	wkv := l.w.KVBProj.f32
+	if l.w.KVBProj.Format() == FormatF32 {
+		wkv = wkv[h0*kvw*dc : h1*kvw*dc]
+	} else {
+		// Widened once per call: every chunk of keys multiplies these rows again.
+		if len(p.wkv) < nh*kvw*dc {
+			p.wkv = make([]float32, nh*kvw*dc)
+		}
+		wkv = p.wkv[:nh*kvw*dc]
+		l.w.KVBProj.widenRows(wkv, h0*kvw, h1*kvw)
+	}
 	if len(p.kv) < l.chunk*nh*kvw { // sized for this split; kept for the next call
 		p.kv = make([]float32, l.chunk*nh*kvw)
 	}

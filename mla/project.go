@@ -57,7 +57,7 @@ func (l *Layer) project(p *projection, x []float32, t, pos0 int) error {
 		p.lin.add(q, x, w.QProj, t, H*dqk, D)
 	}
 	p.lin.add(rows, x, w.KVAProj, t, rw, D)
-	if err := l.pool.run(&p.lin, partsFor(p.lin.work(), l.minWork, l.pool.Workers())); err != nil {
+	if err := l.pool.run(&p.lin, p.lin.split(l.minWork, l.pool.Workers())); err != nil {
 		return err
 	}
 
@@ -76,7 +76,7 @@ func (l *Layer) project(p *projection, x []float32, t, pos0 int) error {
 		}
 		p.lin.reset()
 		p.lin.add(q, p.qlat, w.QBProj, t, H*dqk, c.QLoRARank)
-		if err := l.pool.run(&p.lin, partsFor(p.lin.work(), l.minWork, l.pool.Workers())); err != nil {
+		if err := l.pool.run(&p.lin, p.lin.split(l.minWork, l.pool.Workers())); err != nil {
 			return err
 		}
 	}

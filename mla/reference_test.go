@@ -234,12 +234,12 @@ func (r *refLayer) projectToken(x vec, pos int) refToken {
 	H, dn, dr, dqk, dc := c.Heads, c.QKNopeHeadDim, c.QKRopeHeadDim, c.QKHeadDim(), c.KVLoRARank
 	var q vec
 	if c.QLoRARank > 0 {
-		cq := refRMSNorm(refLinear(w.QAProj, c.QLoRARank, c.Hidden, x), w.QANorm, c.NormEps)
-		q = refLinear(w.QBProj, H*dqk, c.QLoRARank, cq)
+		cq := refRMSNorm(refLinear(w.QAProj.f32, c.QLoRARank, c.Hidden, x), w.QANorm, c.NormEps)
+		q = refLinear(w.QBProj.f32, H*dqk, c.QLoRARank, cq)
 	} else {
-		q = refLinear(w.QProj, H*dqk, c.Hidden, x)
+		q = refLinear(w.QProj.f32, H*dqk, c.Hidden, x)
 	}
-	a := refLinear(w.KVAProj, dc+dr, c.Hidden, x)
+	a := refLinear(w.KVAProj.f32, dc+dr, c.Hidden, x)
 	var t refToken
 	if c.LatentNorm == LayerNormKind {
 		t.c = refLayerNorm(a.slice(0, dc), w.KVANorm, w.KVANormBias, c.NormEps)
@@ -299,7 +299,7 @@ func (r *refLayer) attend(toks []refToken, start, t int) vec {
 		for j, tk := range toks[:t+1] {
 			var heads []vec
 			for h := range H {
-				heads = append(heads, refRoPE(refLinear(w.keyUp(c, h), dn, dc, tk.c), start+j, r.invFreq, c.RoPELayout))
+				heads = append(heads, refRoPE(refLinear(keyUpF32(w, c, h), dn, dc, tk.c), start+j, r.invFreq, c.RoPELayout))
 			}
 			kn = append(kn, heads)
 		}
@@ -308,7 +308,7 @@ func (r *refLayer) attend(toks []refToken, start, t int) vec {
 	for h := range H {
 		r.attendHead(toks, kn, t, h, o.slice(h*dv, (h+1)*dv))
 	}
-	return refLinear(w.OProj, c.Hidden, H*dv, o)
+	return refLinear(w.OProj.f32, c.Hidden, H*dv, o)
 }
 
 // implTokens turns the implementation's own queries (q[i]: H·d_qk values after RoPE,
@@ -342,13 +342,13 @@ func (r *refLayer) attendHead(toks []refToken, kn [][]vec, t, h int, o vec) {
 	s, es := make([]float64, n), make([]float64, n)
 	if kn == nil {
 		// |W_UK|ᵀ|qn| and |W_UK|ᵀ e(qn) give the path-independent magnitudes.
-		ql := refLinearT(w.keyUp(c, h), dn, dc, q.qn[h])
+		ql := refLinearT(keyUpF32(w, c, h), dn, dc, q.qn[h])
 		absQ, errQ := newVec(dn), newVec(dn)
 		for i := range dn {
 			absQ.v[i] = math.Abs(q.qn[h].v[i])
 			errQ.v[i] = q.qn[h].e[i]
 		}
-		absWK := absSlice(w.keyUp(c, h))
+		absWK := absSlice(keyUpF32(w, c, h))
 		magQ := refLinearT(absWK, dn, dc, absQ).v
 		errQW := refLinearT(absWK, dn, dc, errQ).v
 		for j := range n {
@@ -405,7 +405,7 @@ func (r *refLayer) attendHead(toks []refToken, kn [][]vec, t, h int, o vec) {
 			pe.v[i] += p[j] * toks[j].c.e[i]
 		}
 	}
-	wv := w.valueUp(c, h)
+	wv := valueUpF32(w, c, h)
 	absWV := absSlice(wv)
 	val := refLinear(wv, dv, dc, pc).v
 	mag := refLinear(absWV, dv, dc, pa).v

@@ -67,7 +67,7 @@ func TestSeedSharedCompression(t *testing.T) {
 	w, err := RandomModelWeights(c, 1)
 	require.NoError(t, err)
 	for i := 1; i < c.Layers; i++ {
-		require.Same(t, &w.Blocks[0].Attn.KVAProj[0], &w.Blocks[i].Attn.KVAProj[0])
+		require.Same(t, &w.Blocks[0].Attn.KVAProj.f32[0], &w.Blocks[i].Attn.KVAProj.f32[0])
 		require.NotEqual(t, w.Blocks[0].Attn.QProj, w.Blocks[i].Attn.QProj)
 	}
 	dir := t.TempDir()
@@ -80,7 +80,7 @@ func TestSeedSharedCompression(t *testing.T) {
 	require.True(t, ck.Has("model.layers.1.self_attn.k_up_proj.weight"))
 	back, err := ck.LoadModel()
 	require.NoError(t, err)
-	require.Same(t, &back.Blocks[0].Attn.KVAProj[0], &back.Blocks[2].Attn.KVAProj[0])
+	require.Same(t, &back.Blocks[0].Attn.KVAProj.f32[0], &back.Blocks[2].Attn.KVAProj.f32[0])
 	require.Equal(t, w, back)
 
 	// Each layer still has its own cache: same down-projection, different inputs.

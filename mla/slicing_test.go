@@ -16,16 +16,16 @@ import (
 func TestKVBProjSlicing(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := DeepSeekV2Lite()
-		w := &LayerWeights{KVBProj: randomInputs(1, c.Heads*256*512, 3)}
+		w := &LayerWeights{KVBProj: NewMatrix(c.Heads*256, 512, randomInputs(1, c.Heads*256*512, 3))}
 		lat := randomInputs(1, 512, 4)
 		full := make([]float32, c.Heads*256)
-		mlasimd.Gemv(full, w.KVBProj, lat)
+		mlasimd.Gemv(full, w.KVBProj.f32, lat)
 		for _, h := range []int{0, 1, 7, 15} {
-			uk, uv := w.keyUp(c, h), w.valueUp(c, h)
+			uk, uv := keyUpF32(w, c, h), valueUpF32(w, c, h)
 			require.Len(t, uk, 128*512)
 			require.Len(t, uv, 128*512)
-			require.Equal(t, &w.KVBProj[256*h*512], &uk[0], "W_UK(%d) starts at row 256h", h)
-			require.Equal(t, &w.KVBProj[(256*h+128)*512], &uv[0], "W_UV(%d) starts at row 256h+128", h)
+			require.Equal(t, &w.KVBProj.f32[256*h*512], &uk[0], "W_UK(%d) starts at row 256h", h)
+			require.Equal(t, &w.KVBProj.f32[(256*h+128)*512], &uv[0], "W_UV(%d) starts at row 256h+128", h)
 			kn, v := make([]float32, 128), make([]float32, 128)
 			mlasimd.Gemv(kn, uk, lat)
 			mlasimd.Gemv(v, uv, lat)
@@ -56,12 +56,25 @@ func TestKVBProjSlicing(t *testing.T) {
 // kv_b_proj's per-head layout and split back unchanged.
 func TestSeedKVSplit(t *testing.T) {
 	c := Seed(64, 4, 8)
-	k := randomInputs(1, 4*16*8, 1)
-	v := randomInputs(1, 4*16*8, 2)
-	kvb := interleaveKV(c, k, v)
-	require.Equal(t, k, splitKV(c, kvb, keyRows))
-	require.Equal(t, v, splitKV(c, kvb, valueRows))
-	w := &LayerWeights{KVBProj: kvb}
-	require.Equal(t, k[2*16*8:3*16*8], w.keyUp(c, 2))
-	require.Equal(t, v[3*16*8:4*16*8], w.valueUp(c, 3))
+	H, dn, dv, dc := c.Heads, c.QKNopeHeadDim, c.VHeadDim, c.KVLoRARank
+	k := randomInputs(1, H*dn*dc, 1)
+	v := randomInputs(1, H*dv*dc, 2)
+	for _, f := range []WeightFormat{FormatF32, FormatBF16, FormatF16} {
+		km, err := NewMatrix(H*dn, dc, k).Convert(f)
+		require.NoError(t, err)
+		vm, err := NewMatrix(H*dv, dc, v).Convert(f)
+		require.NoError(t, err)
+		kvb, err := interleaveKV(c, km, vm)
+		require.NoError(t, err)
+		require.Equal(t, f, kvb.Format())
+		for part, want := range map[kvPart]Matrix{keyRows: km, valueRows: vm} {
+			back, err := splitKV(c, kvb, part)
+			require.NoError(t, err)
+			require.Equal(t, want, back, "%v part %d", f, part)
+		}
+		wide := kvb.Widen()
+		w := &LayerWeights{KVBProj: NewMatrix(kvb.Rows(), dc, wide)}
+		require.Equal(t, km.Widen()[2*dn*dc:3*dn*dc], keyUpF32(w, c, 2))
+		require.Equal(t, vm.Widen()[3*dv*dc:4*dv*dc], valueUpF32(w, c, 3))
+	}
 }

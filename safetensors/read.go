@@ -366,6 +366,23 @@ func (sf *File) ReadRaw(name string) ([]byte, error) {
 	return b, nil
 }
 
+// ReadUint16 returns a BF16 or F16 tensor's raw 16-bit values, not widened.
+func (sf *File) ReadUint16(name string) ([]uint16, error) {
+	t, err := sf.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if t.DType != BF16 && t.DType != F16 {
+		return nil, fmt.Errorf("safetensors: %s: tensor %q is %s, not BF16 or F16", sf.name, name, t.DType)
+	}
+	out := hugepage.Make[uint16](t.Numel())
+	if err := sf.readAt(uint16Bytes(out), t.Offset, name); err != nil {
+		return nil, err
+	}
+	fixEndian16(out)
+	return out, nil
+}
+
 func (sf *File) readAt(b []byte, off int64, tensor string) error {
 	if err := readFull(sf.r, b, off); err != nil {
 		return fmt.Errorf("safetensors: %s: reading tensor %q: %v", sf.name, tensor, err)

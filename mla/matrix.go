@@ -1,0 +1,345 @@
+package mla
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/internal/checked"
+	"github.com/mlasimd/mlasimd/internal/hugepage"
+)
+
+// WeightFormat is the element type a weight matrix is held in while a Layer or Model
+// runs. Every format is multiplied in its own bytes: the kernels widen it in
+// registers (GemvBF16, GemvF16, GemvQ8_0), or a tile at a time for GEMMs, so a
+// matrix never has a float32 copy.
+type WeightFormat int
+
+const (
+	// FormatKeep keeps each checkpoint tensor in its stored dtype: F32, BF16 and F16
+	// as they are. FP8 (F8_E4M3) tensors are dequantized with their block scales to
+	// F32, as no FP8 kernel exists yet.
+	FormatKeep WeightFormat = iota
+	// FormatF32 holds 4 bytes per weight.
+	FormatF32
+	// FormatBF16 holds bfloat16 (2 bytes), rounded to nearest even from float32.
+	FormatBF16
+	// FormatF16 holds IEEE half (2 bytes), rounded to nearest even from float32.
+	FormatF16
+	// FormatQ8_0 holds GGUF's block_q8_0 (34 bytes per 32 weights), quantized with
+	// mlasimd.QuantizeQ8_0; a row must have a multiple of 32 values.
+	FormatQ8_0
+)
+
+var formatNames = [...]string{FormatKeep: "keep", FormatF32: "f32", FormatBF16: "bf16", FormatF16: "f16", FormatQ8_0: "q8_0"}
+
+func (f WeightFormat) valid() bool { return f >= 0 && int(f) < len(formatNames) }
+
+// String returns the format's name as ParseWeightFormat reads it: keep, f32, bf16,
+// f16 or q8_0.
+func (f WeightFormat) String() string {
+	if !f.valid() {
+		return fmt.Sprintf("WeightFormat(%d)", int(f))
+	}
+	return formatNames[f]
+}
+
+// ParseWeightFormat returns the format with the given name (see String).
+func ParseWeightFormat(s string) (WeightFormat, error) {
+	for f, name := range formatNames {
+		if strings.EqualFold(s, name) {
+			return WeightFormat(f), nil
+		}
+	}
+	return 0, fmt.Errorf("mla: weight format %q: want one of %s", s, strings.Join(formatNames[:], ", "))
+}
+
+// rowBytes is the size of one row of cols weights in f, and false when it does not
+// fit an int or (Q8_0) cols is not a multiple of the block.
+func (f WeightFormat) rowBytes(cols int) (int, bool) {
+	switch f {
+	case FormatF32:
+		return checked.Mul(cols, 4)
+	case FormatBF16, FormatF16:
+		return checked.Mul(cols, 2)
+	case FormatQ8_0:
+		return mlasimd.Q8_0Bytes(cols)
+	}
+	return 0, false
+}
+
+// Matrix is a rows x cols weight matrix, row-major ([out, in] as nn.Linear stores
+// it), held in one WeightFormat. The zero Matrix is an empty F32 matrix. A Matrix is
+// a view: copying it shares the values, and Layers only read them.
+type Matrix struct {
+	format     WeightFormat
+	rows, cols int
+	f32        []float32 // FormatF32
+	half       []uint16  // FormatBF16, FormatF16: raw bits
+	q8         []byte    // FormatQ8_0: rows of blocks
+}
+
+// NewMatrix wraps rows x cols float32 values (row-major, shared, not copied) as an F32
+// Matrix. A length that does not match is reported by the Check of the weights that
+// hold it.
+func NewMatrix(rows, cols int, v []float32) Matrix {
+	return Matrix{format: FormatF32, rows: rows, cols: cols, f32: v}
+}
+
+// NewMatrixHalf wraps rows x cols raw BF16 or F16 bits (shared, not copied).
+func NewMatrixHalf(f WeightFormat, rows, cols int, bits []uint16) (Matrix, error) {
+	if f != FormatBF16 && f != FormatF16 {
+		return Matrix{}, fmt.Errorf("mla: NewMatrixHalf: format %v, want bf16 or f16", f)
+	}
+	m := Matrix{format: f, rows: rows, cols: cols, half: bits}
+	return m, m.checkShape("NewMatrixHalf", rows, cols)
+}
+
+// NewMatrixQ8_0 wraps rows x cols weights in Q8_0 (rows of blocks, shared, not
+// copied); cols must be a multiple of 32.
+func NewMatrixQ8_0(rows, cols int, blocks []byte) (Matrix, error) {
+	m := Matrix{format: FormatQ8_0, rows: rows, cols: cols, q8: blocks}
+	return m, m.checkShape("NewMatrixQ8_0", rows, cols)
+}
+
+// Format returns the matrix's format (never FormatKeep).
+func (m Matrix) Format() WeightFormat {
+	if m.format == FormatKeep {
+		return FormatF32
+	}
+	return m.format
+}
+
+// Rows returns the number of rows (outputs).
+func (m Matrix) Rows() int { return m.rows }
+
+// Cols returns the number of columns (inputs).
+func (m Matrix) Cols() int { return m.cols }
+
+// F32 returns the values of an F32 matrix (shared), or nil for other formats.
+func (m Matrix) F32() []float32 { return m.f32 }
+
+// Bytes returns the bytes the matrix holds in memory.
+func (m Matrix) Bytes() int64 {
+	switch m.Format() {
+	case FormatBF16, FormatF16:
+		return int64(len(m.half)) * 2
+	case FormatQ8_0:
+		return int64(len(m.q8))
+	}
+	return int64(len(m.f32)) * 4
+}
+
+// checkShape reports a matrix that is not rows x cols or whose storage does not hold
+// exactly that many values in its format, naming it what.
+func (m Matrix) checkShape(what string, rows, cols int) error {
+	f := m.Format()
+	rb, ok := f.rowBytes(cols)
+	n, ok2 := checked.Mul(rb, rows)
+	if !f.valid() || !ok || !ok2 || rows < 0 {
+		return fmt.Errorf("mla: %s: a [%d %d] matrix cannot be held in %v (a Q8_0 row needs a multiple of 32 values)", what, rows, cols, f)
+	}
+	if m.rows != rows || m.cols != cols || m.Bytes() != int64(n) {
+		return fmt.Errorf("mla: %s: %v matrix [%d %d] holding %d bytes, want [%d %d] = %d bytes", what, f, m.rows, m.cols, m.Bytes(), rows, cols, n)
+	}
+	return nil
+}
+
+// Convert returns m in format f: m itself when it is already in f (FormatKeep
+// included), else a new matrix. Narrowing rounds to nearest even (BF16, F16) or
+// quantizes each block of 32 (Q8_0, which fails for a row length that is not a
+// multiple of 32 and for values Q8_0 cannot hold); widening is exact.
+func (m Matrix) Convert(f WeightFormat) (Matrix, error) {
+	src := m.Format()
+	if f == FormatKeep || f == src || m.rows == 0 {
+		return m, nil // an unused matrix (say q_proj with a query LoRA) stays empty
+	}
+	if !f.valid() {
+		return Matrix{}, fmt.Errorf("mla: convert to %v: not a weight format", f)
+	}
+	rb, ok := f.rowBytes(m.cols)
+	if !ok {
+		return Matrix{}, fmt.Errorf("mla: convert a [%d %d] matrix to %v: a Q8_0 row needs a multiple of 32 values", m.rows, m.cols, f)
+	}
+	n := m.rows * m.cols
+	out := Matrix{format: f, rows: m.rows, cols: m.cols}
+	switch f {
+	case FormatF32:
+		out.f32 = hugepage.Make[float32](n)
+	case FormatBF16, FormatF16:
+		out.half = hugepage.Make[uint16](n)
+	case FormatQ8_0:
+		out.q8 = hugepage.Make[byte](rb * m.rows)
+	}
+	row := m.f32
+	if src != FormatF32 {
+		row = make([]float32, m.cols)
+	}
+	for r := range m.rows {
+		if src != FormatF32 {
+			m.widenRows(row, r, r+1)
+		} else {
+			row = m.f32[r*m.cols : (r+1)*m.cols]
+		}
+		switch f {
+		case FormatF32:
+			copy(out.f32[r*m.cols:], row)
+		case FormatBF16:
+			mlasimd.F32ToBF16(out.half[r*m.cols:(r+1)*m.cols], row)
+		case FormatF16:
+			mlasimd.F32ToF16(out.half[r*m.cols:(r+1)*m.cols], row)
+		case FormatQ8_0:
+			if err := mlasimd.QuantizeQ8_0(out.q8[r*rb:(r+1)*rb], row); err != nil {
+				return Matrix{}, fmt.Errorf("mla: convert a [%d %d] matrix to q8_0: row %d: %w", m.rows, m.cols, r, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Widen returns a new float32 copy of the values m stands for.
+func (m Matrix) Widen() []float32 {
+	out := make([]float32, m.rows*m.cols)
+	m.widenRows(out, 0, m.rows)
+	return out
+}
+
+// widenRows writes rows [r0, r1) as float32 to dst[:(r1-r0)·cols].
+func (m Matrix) widenRows(dst []float32, r0, r1 int) {
+	n := (r1 - r0) * m.cols
+	dst = dst[:n]
+	switch m.Format() {
+	case FormatF32:
+		copy(dst, m.f32[r0*m.cols:r1*m.cols])
+	case FormatBF16:
+		mlasimd.BF16ToF32(dst, m.half[r0*m.cols:r1*m.cols])
+	case FormatF16:
+		mlasimd.F16ToF32(dst, m.half[r0*m.cols:r1*m.cols])
+	case FormatQ8_0:
+		rb, _ := mlasimd.Q8_0Bytes(m.cols)
+		mlasimd.DequantizeQ8_0(dst, m.q8[r0*rb:r1*rb])
+	}
+}
+
+// gemv writes y[i] = row(r0+i)·x for the rows [r0, r0+len(y)), multiplying the
+// resident format.
+func (m Matrix) gemv(y, x []float32, r0 int) {
+	r1 := r0 + len(y)
+	switch m.Format() {
+	case FormatF32:
+		mlasimd.Gemv(y, m.f32[r0*m.cols:r1*m.cols], x)
+	case FormatBF16:
+		mlasimd.GemvBF16(y, m.half[r0*m.cols:r1*m.cols], x)
+	case FormatF16:
+		mlasimd.GemvF16(y, m.half[r0*m.cols:r1*m.cols], x)
+	case FormatQ8_0:
+		rb, _ := mlasimd.Q8_0Bytes(m.cols)
+		mlasimd.GemvQ8_0(y, m.q8[r0*rb:r1*rb], x)
+	}
+}
+
+// dotRows is gemv for the value up-projection: for F32 one Dot per row, which
+// streams a small block in order (see mergeTask); other formats use their GEMV.
+func (m Matrix) dotRows(y, x []float32, r0 int) {
+	if m.Format() != FormatF32 {
+		m.gemv(y, x, r0)
+		return
+	}
+	for i := range y {
+		r := r0 + i
+		y[i] = mlasimd.Dot(m.f32[r*m.cols:(r+1)*m.cols], x)
+	}
+}
+
+// addRowsT adds Σ_i x[i]·row(r0+i) to y (len(y) = cols): the transposed product over
+// len(x) rows, one Axpy per row. Rows of other formats are widened a few at a time
+// into scratch (at least one row long).
+func (m Matrix) addRowsT(y, x []float32, r0 int, scratch []float32) {
+	if m.Format() == FormatF32 {
+		for i, xi := range x {
+			r := r0 + i
+			mlasimd.Axpy(xi, m.f32[r*m.cols:(r+1)*m.cols], y)
+		}
+		return
+	}
+	block := max(1, len(scratch)/max(m.cols, 1))
+	for i0 := 0; i0 < len(x); i0 += block {
+		i1 := min(i0+block, len(x))
+		w := scratch[:(i1-i0)*m.cols]
+		m.widenRows(w, r0+i0, r0+i1)
+		for i := i0; i < i1; i++ {
+			mlasimd.Axpy(x[i], w[(i-i0)*m.cols:(i-i0+1)*m.cols], y)
+		}
+	}
+}
+
+// rowView returns rows [r0, r1) as a Matrix sharing m's storage.
+func (m Matrix) rowView(r0, r1 int) Matrix {
+	v := Matrix{format: m.Format(), rows: r1 - r0, cols: m.cols}
+	switch v.format {
+	case FormatF32:
+		v.f32 = m.f32[r0*m.cols : r1*m.cols]
+	case FormatBF16, FormatF16:
+		v.half = m.half[r0*m.cols : r1*m.cols]
+	case FormatQ8_0:
+		rb, _ := mlasimd.Q8_0Bytes(m.cols)
+		v.q8 = m.q8[r0*rb : r1*rb]
+	}
+	return v
+}
+
+// stackRows returns a new matrix of the given parts' rows in order; all parts share
+// a format and a column count.
+func stackRows(parts ...Matrix) (Matrix, error) {
+	if len(parts) == 0 {
+		return Matrix{}, errors.New("mla: stackRows: no parts")
+	}
+	out := Matrix{format: parts[0].Format(), cols: parts[0].cols}
+	for _, p := range parts {
+		if p.Format() != out.format || p.cols != out.cols {
+			return Matrix{}, fmt.Errorf("mla: stacking a %v [%d %d] matrix under %v rows of %d values", p.Format(), p.rows, p.cols, out.format, out.cols)
+		}
+		out.rows += p.rows
+	}
+	switch out.format {
+	case FormatF32:
+		out.f32 = hugepage.Make[float32](out.rows * out.cols)
+	case FormatBF16, FormatF16:
+		out.half = hugepage.Make[uint16](out.rows * out.cols)
+	case FormatQ8_0:
+		rb, _ := mlasimd.Q8_0Bytes(out.cols)
+		out.q8 = hugepage.Make[byte](out.rows * rb)
+	}
+	r := 0
+	for _, p := range parts {
+		dst := out.rowView(r, r+p.rows)
+		copy(dst.f32, p.f32)
+		copy(dst.half, p.half)
+		copy(dst.q8, p.q8)
+		r += p.rows
+	}
+	return out, nil
+}
+
+// values returns m's values as float32: shared for an F32 matrix, else a new copy.
+func (m Matrix) values() []float32 {
+	if m.Format() == FormatF32 {
+		return m.f32
+	}
+	return m.Widen()
+}
+
+// sameStorage reports whether a and b are views of the same first weight (a model's
+// shared KV down-projection).
+func sameStorage(a, b Matrix) bool {
+	switch {
+	case len(a.f32) > 0 && len(b.f32) > 0:
+		return &a.f32[0] == &b.f32[0]
+	case len(a.half) > 0 && len(b.half) > 0:
+		return &a.half[0] == &b.half[0]
+	case len(a.q8) > 0 && len(b.q8) > 0:
+		return &a.q8[0] == &b.q8[0]
+	}
+	return false
+}
