@@ -16,6 +16,13 @@ type Case struct {
 	Shape  string  // "shape=512x2048" or "n=4096"
 	Bytes  float64 // bytes the kernel must read and write per call
 	Flops  float64 // floating-point operations per call (a multiply-add is 2)
+	// DType is the format of W for the GEMVs by weight format (Gemv "f32", GemvBF16
+	// "bf16", GemvF16 "f16", GemvQ8_0 "q8_0"), which BenchmarkGemv runs side by side
+	// as ISA=<level>/dtype=<dtype>/shape=<MxK>; empty for every other kernel.
+	DType string
+	// WBytes is the bytes of W in its format (the GEMVs' weight traffic, which they
+	// report as GB/s); 0 for the kernels without a weight matrix.
+	WBytes float64
 	// Setup allocates the operands and returns the call; it runs once per Case, so
 	// the large shapes cost memory only when they run.
 	Setup func() func(k *mlasimd.Kernels)
@@ -23,9 +30,10 @@ type Case struct {
 	Gonum func() func()
 }
 
-// GemvShapes are rows x cols of W: one that fits in L2 (256x512, 512 KiB), MLA's
-// projections (576x2048 is DeepSeek-V2-Lite's kv_a_proj_with_mqa), square ones in L3,
-// and the DRAM-sized 24576x1536 and 8192x8192.
+// GemvShapes are rows x cols (M x K) of W: one that fits in L2 (256x512, 512 KiB),
+// DeepSeek-V2-Lite's MLA projections (3072x2048 q_proj, 576x2048 kv_a_proj_with_mqa,
+// 4096x512 kv_b_proj, 2048x2048 o_proj), 512x2048, and the DRAM-sized 24576x1536 and
+// 8192x8192.
 var GemvShapes = [][2]int{{256, 512}, {512, 2048}, {2048, 2048}, {3072, 2048}, {4096, 512}, {576, 2048}, {24576, 1536}, {8192, 8192}}
 
 // VectorLens are the lengths of the vector kernels.
@@ -60,6 +68,7 @@ func Cases(big bool) []Case {
 			}
 		}
 		cs = append(cs, Case{Kernel: "Gemv", Shape: shape(m, n), Bytes: bytes, Flops: flops,
+			DType: "f32", WBytes: 4 * float64(m*n),
 			Setup: func() func(k *mlasimd.Kernels) {
 				alloc()
 				return func(k *mlasimd.Kernels) { k.Gemv(y, w, x) }
@@ -74,12 +83,15 @@ func Cases(big bool) []Case {
 		halfBytes := float64(2*m*n + 4*(m+n))
 		cs = append(cs,
 			Case{Kernel: "GemvBF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops,
+				DType: "bf16", WBytes: 2 * float64(m*n),
 				Setup: halfSetup(m, n, mlasimd.F32ToBF16, (*mlasimd.Kernels).GemvBF16)},
 			Case{Kernel: "GemvF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops,
+				DType: "f16", WBytes: 2 * float64(m*n),
 				Setup: halfSetup(m, n, mlasimd.F32ToF16, (*mlasimd.Kernels).GemvF16)})
 		// Q8_0 moves 34 bytes per 32 weights, 27% of Gemv's bytes of W.
-		q8Bytes := float64(m*n/mlasimd.Q8_0Block*mlasimd.Q8_0BlockBytes + 4*(m+n))
-		cs = append(cs, Case{Kernel: "GemvQ8_0", Shape: shape(m, n), Bytes: q8Bytes, Flops: flops,
+		q8W := float64(m * n / mlasimd.Q8_0Block * mlasimd.Q8_0BlockBytes)
+		cs = append(cs, Case{Kernel: "GemvQ8_0", Shape: shape(m, n), Bytes: q8W + 4*float64(m+n), Flops: flops,
+			DType: "q8_0", WBytes: q8W,
 			Setup: func() func(k *mlasimd.Kernels) {
 				w, x, y := make([]byte, m*n/mlasimd.Q8_0Block*mlasimd.Q8_0BlockBytes), RandVec(n), make([]float32, m)
 				if err := mlasimd.QuantizeQ8_0(w, RandVec(m*n)); err != nil {

@@ -10,8 +10,13 @@
 // are none, so a misspelt name cannot pass for a benchmark, and the root package's
 // TestFamilies checks that every kernel has both. Sub-benchmarks are named
 // ISA=<level>/shape=<MxN> or ISA=<level>/n=<len>, as the tests name their per-Level
-// subtests, so benchstat can compare Levels or runs. Each reports GB/s (bytes the
-// kernel must move) and GFLOP/s. The report command (bench/report) runs the same
+// subtests, so benchstat can compare Levels or runs. Each reports MB/s (bytes the
+// kernel must move) and GFLOP/s. BenchmarkGemv runs every weight format side by side,
+// ISA=<level>/dtype=<f32|bf16|f16|q8_0>/shape=<MxK> (gonum's as ISA=gonum/dtype=f32),
+// and also reports GB/s of W's bytes in its format; BenchmarkGemvBF16, BenchmarkGemvF16
+// and BenchmarkGemvQ8_0 run one format each under the same names. BenchmarkRead is the
+// read bandwidth those GB/s are measured against: a buffer of bf16 8192x8192's bytes
+// streamed once, ISA=<level>/dtype=bf16/shape=8192x8192/via=<gemv|dot>. The report command (bench/report) runs the same
 // Cases and prints them as tables next to the machine's measured limits; the demo
 // command (bench/demo) is what `make run` starts.
 package bench

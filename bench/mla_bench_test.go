@@ -12,14 +12,15 @@ import (
 )
 
 // decodeShape is one model's attention layer with random weights, built once per
-// process and shared by every Level and context length (the V3 layer alone is 750 MB
-// of float32 weights: only the attention layer is built, never a model).
+// process and weight format and shared by every Level and context length (the V3
+// layer alone is 750 MB of float32 weights: only the attention layer is built, never
+// a model).
 type decodeShape struct {
-	name  string
-	cfg   mla.Config
-	once  sync.Once
-	layer *mla.Layer
-	err   error
+	name   string
+	cfg    mla.Config
+	mu     sync.Mutex
+	f32    *mla.LayerWeights
+	layers map[mla.WeightFormat]*mla.Layer
 }
 
 var decodeShapes = []*decodeShape{
@@ -27,16 +28,35 @@ var decodeShapes = []*decodeShape{
 	{name: "V3", cfg: mla.DeepSeekV3()},
 }
 
-func (s *decodeShape) get() (*mla.Layer, error) {
-	s.once.Do(func() {
+// decodeFormats are the weight formats BenchmarkDecode runs.
+var decodeFormats = []mla.WeightFormat{mla.FormatF32, mla.FormatBF16, mla.FormatF16, mla.FormatQ8_0}
+
+func (s *decodeShape) get(f mla.WeightFormat) (*mla.Layer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.layers[f]; l != nil {
+		return l, nil
+	}
+	if s.f32 == nil {
 		w, err := mla.RandomLayerWeights(s.cfg, 1)
 		if err != nil {
-			s.err = err
-			return
+			return nil, err
 		}
-		s.layer, s.err = mla.NewLayer(s.cfg, w)
-	})
-	return s.layer, s.err
+		s.f32 = w
+	}
+	w, err := s.f32.Convert(f)
+	if err != nil {
+		return nil, err
+	}
+	l, err := mla.NewLayer(s.cfg, w)
+	if err != nil {
+		return nil, err
+	}
+	if s.layers == nil {
+		s.layers = map[mla.WeightFormat]*mla.Layer{}
+	}
+	s.layers[f] = l
+	return l, nil
 }
 
 var (
@@ -54,9 +74,10 @@ func probeMachine(workers int) bench.Machine {
 }
 
 // BenchmarkDecode times one absorbed decode step of one attention layer (projections
-// included) with S rows in an f32 cache, the new token's included, at every Level:
-// ISA=<level>/model=<name>/S=<n>. Besides ns/op it reports ms/step, the bytes a step
-// must read (weights as float32 plus the cache), the GB/s and GFLOP/s achieved, and
+// included) with S rows in an f32 cache, the new token's included, at every Level and
+// weight format: ISA=<level>/model=<name>/weights=<format>/S=<n>. Besides ns/op it
+// reports ms/step, tok/s, the bytes a step must read (the weights in their format
+// plus the cache), the GB/s and GFLOP/s achieved, and
 // the roofline bound: the time the step needs at the machine's measured DRAM
 // read bandwidth (all workers reading) or at its multiply-add peak (bench.Probe, one
 // core, times the workers), whichever is longer, and the share of it reached. -short skips S=16384 and V3
@@ -64,25 +85,27 @@ func probeMachine(workers int) bench.Machine {
 func BenchmarkDecode(b *testing.B) {
 	for _, lv := range mlasimd.Available() {
 		for _, sh := range decodeShapes {
-			for _, s := range []int{1024, 4096, 16384} {
-				b.Run(fmt.Sprintf("ISA=%s/model=%s/S=%d", lv, sh.name, s), func(b *testing.B) {
-					if testing.Short() && (s > 4096 || (sh.name == "V3" && s > 1024)) {
-						b.Skip("-short: big shape")
-					}
-					restore, err := mlasimd.Use(lv)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer restore()
-					benchDecode(b, sh, s)
-				})
+			for _, f := range decodeFormats {
+				for _, s := range []int{1024, 4096, 16384} {
+					b.Run(fmt.Sprintf("ISA=%s/model=%s/weights=%v/S=%d", lv, sh.name, f, s), func(b *testing.B) {
+						if testing.Short() && (s > 4096 || (sh.name == "V3" && s > 1024)) {
+							b.Skip("-short: big shape")
+						}
+						restore, err := mlasimd.Use(lv)
+						if err != nil {
+							b.Fatal(err)
+						}
+						defer restore()
+						benchDecode(b, sh, f, s)
+					})
+				}
 			}
 		}
 	}
 }
 
-func benchDecode(b *testing.B, sh *decodeShape, s int) {
-	l, err := sh.get()
+func benchDecode(b *testing.B, sh *decodeShape, f mla.WeightFormat, s int) {
+	l, err := sh.get(f)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,10 +137,11 @@ func benchDecode(b *testing.B, sh *decodeShape, s int) {
 		}
 	}
 	sec := b.Elapsed().Seconds() / float64(b.N)
-	cost := c.DecodeCost(s, k.DType())
+	cost := l.DecodeCost(s, k.DType())
 	bytes := float64(cost.Bytes())
 	roof := max(bytes/(machine.ReadGBs*1e9), cost.FLOPs/(machine.PeakGFLOP*1e9*float64(l.Workers())))
 	b.ReportMetric(sec*1e3, "ms/step")
+	b.ReportMetric(1/sec, "tok/s")
 	b.ReportMetric(bytes/1e6, "MB/step")
 	b.ReportMetric(bytes/sec/1e9, "GB/s")
 	b.ReportMetric(cost.FLOPs/sec/1e9, "GFLOP/s")

@@ -80,15 +80,28 @@ func (c Config) NaiveAttentionFLOPs(s int) float64 {
 // Cost is the work one decode step does: its arithmetic and the bytes it must read.
 type Cost struct {
 	FLOPs       float64 // a multiply-add counts 2
-	WeightBytes int64   // attention weights read (float32 in this package)
+	WeightBytes int64   // attention weights read: as float32 from a Config, as held from a Layer
 	CacheBytes  int64   // latent cache read
 }
 
 // Bytes is all the memory a step reads.
 func (k Cost) Bytes() int64 { return k.WeightBytes + k.CacheBytes }
 
+// DecodeCost is the cost of one absorbed decode step of this layer over S cached
+// rows stored as dt: Config.DecodeCost with the bytes its weights really hold in
+// their formats.
+func (l *Layer) DecodeCost(s int, dt DType) Cost {
+	if l == nil || l.w == nil {
+		return Cost{}
+	}
+	k := l.cfg.DecodeCost(s, dt)
+	k.WeightBytes = l.w.Bytes()
+	return k
+}
+
 // DecodeCost is one absorbed decode step of one layer over S cached rows (the new
-// token's included) stored as dt.
+// token's included) stored as dt, with float32 weights (Layer.DecodeCost counts the
+// format a layer holds).
 func (c Config) DecodeCost(s int, dt DType) Cost {
 	return Cost{
 		FLOPs:       c.projectionFLOPs() + c.AbsorbedAttentionFLOPs(s),

@@ -5,9 +5,17 @@
 //
 // A Config describes the attention (presets DeepSeekV2Lite, DeepSeekV2, DeepSeekV3
 // and Seed; ParseHFConfig reads a Hugging Face config.json). LayerWeights holds one
-// layer's matrices in float32, from RandomLayerWeights (deterministic Xavier init) or
+// layer's matrices, from RandomLayerWeights (deterministic Xavier init, float32) or
 // from a checkpoint (OpenCheckpoint: safetensors, one file or sharded, with bf16, f16,
-// f32 and DeepSeek-V3's block-scaled FP8 tensors, read with package safetensors). A
+// f32 and DeepSeek-V3's block-scaled FP8 tensors, read with package safetensors).
+// Each matrix is a Matrix held in a WeightFormat: F32, BF16, F16 or Q8_0 (GGUF's
+// blocks of 32 int8 with an f16 scale). A checkpoint's BF16 and F16 tensors stay in
+// their 2 bytes by default, WithWeightFormat converts at load (Q8_0 from any dtype),
+// and LayerWeights.Convert and ModelWeights.Convert convert built weights. Every path
+// (Prefill, Decode, DecodeNaive, the Model's FFN, embedding and LM head) multiplies
+// the held format: GEMVs widen it in registers, GEMMs of several tokens a tile of
+// rows at a time in cache; the only error a format adds is its rounding of each
+// weight (BF16: 2^-8 relative, F16: 2^-11, Q8_0: at most max|block|·(1+2^-10)/254). A
 // Cache holds, per token, only the normalized latent and the rotated shared rope key,
 // [c | kr], in f32, bf16 or f16 (DType, an alias of safetensors.DType).
 //
@@ -30,7 +38,7 @@
 //	ck, err := mla.OpenCheckpoint("path/to/DeepSeek-V2-Lite")
 //	...
 //	defer ck.Close()
-//	w, err := ck.LoadLayer(0) // model.layers.0.self_attn.*, widened to float32
+//	w, err := ck.LoadLayer(0) // model.layers.0.self_attn.*, kept in the stored bf16
 //	layer, err := mla.NewLayer(ck.Config(), w)
 //	defer layer.Close()
 //	cache, err := layer.NewCache(mla.CacheOptions{DType: mla.BF16, Capacity: 4096})
@@ -44,8 +52,8 @@
 //
 // # Lifecycle and loading limits
 //
-// A Checkpoint (OpenCheckpoint, OpenCheckpointFile) reads tensors into float32
-// LayerWeights or ModelWeights, which do not depend on it once loaded. NewLayer and
+// A Checkpoint (OpenCheckpoint, OpenCheckpointFile) reads tensors into LayerWeights
+// or ModelWeights, which do not depend on it once loaded. NewLayer and
 // NewModel bind weights to scratch space and a worker Pool; a Cache per sequence
 // holds the latents; Close on the Layer, Model and Checkpoint releases workers and
 // files. Files are untrusted input: safetensors headers (package safetensors),

@@ -227,3 +227,20 @@ func TestCheckpointWeightFormats(t *testing.T) {
 	_, err = OpenCheckpoint(t.TempDir(), WithWeightFormat(WeightFormat(9)))
 	require.ErrorContains(t, err, "WithWeightFormat(WeightFormat(9))")
 }
+
+// TestLayerDecodeCost: a layer's cost counts the bytes its weights hold.
+func TestLayerDecodeCost(t *testing.T) {
+	c := q32Config()
+	w := testWeights(t, c, 2)
+	f32 := testLayer(t, c, w, false)
+	require.Equal(t, c.DecodeCost(100, BF16), f32.DecodeCost(100, BF16))
+	norms := 4 * int64(len(w.QANorm)+len(w.KVANorm))
+	for _, f := range narrowFormats {
+		wf, err := w.Convert(f)
+		require.NoError(t, err)
+		k := testLayer(t, c, wf, false).DecodeCost(100, BF16)
+		want := map[WeightFormat]float64{FormatBF16: 0.5, FormatF16: 0.5, FormatQ8_0: 34.0 / 128}[f]
+		require.InDelta(t, want, float64(k.WeightBytes-norms)/float64(4*c.AttentionParams()-norms), 1e-12, "%v", f)
+		require.Equal(t, c.DecodeCost(100, BF16).CacheBytes, k.CacheBytes)
+	}
+}

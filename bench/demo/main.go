@@ -6,7 +6,8 @@
 //
 // Weights are random (deterministic Xavier init) unless -weights names a
 // safetensors file or a Hugging Face model directory; -write-weights saves the random
-// layer as a safetensors file to try that. Context beyond the prompt is filled with
+// layer as a safetensors file to try that. -format holds them in f32, bf16, f16 or
+// q8_0 (keep: as stored), and a last table times decode in each format. Context beyond the prompt is filled with
 // synthetic cache rows: decode speed depends on the context length, not its content.
 // The timing lives in package timing (bench/demo/timing), which the report
 // (bench/report) shares to time longer contexts and draw them.
@@ -31,6 +32,7 @@ import (
 
 type flags struct {
 	model, weights, writeWeights, cache, contexts string
+	format, formats, formatContexts               string
 	layer, prompt, tokens, steps, naiveMax        int
 	naiveSteps, workers, gqaGroups                int
 	naiveLimit                                    time.Duration
@@ -44,6 +46,9 @@ func parseFlags() flags {
 	flag.IntVar(&f.layer, "layer", 0, "which layer of -weights to load")
 	flag.StringVar(&f.writeWeights, "write-weights", "", "write the layer's weights to this safetensors file (bf16) and exit")
 	flag.StringVar(&f.cache, "cache", "f32", "latent cache dtype: f32, bf16 or f16")
+	flag.StringVar(&f.format, "format", "keep", "weight format the layer holds: keep (as stored; random weights are f32), f32, bf16, f16 or q8_0")
+	flag.StringVar(&f.formats, "formats", "f32,bf16,f16,q8_0", "weight formats to time decode in at the best Level (empty: none)")
+	flag.StringVar(&f.formatContexts, "format-contexts", "1024", "context lengths of the weight-format table, comma-separated")
 	flag.StringVar(&f.contexts, "contexts", "256,1024,4096", "context lengths S to time decode at, comma-separated")
 	flag.IntVar(&f.prompt, "prompt", 32, "prompt tokens to prefill")
 	flag.IntVar(&f.tokens, "tokens", 16, "tokens to decode after the prompt")
@@ -74,12 +79,27 @@ func run(f flags) error {
 	if err != nil {
 		return err
 	}
-	cfg, w, source, err := loadLayer(f)
+	format, err := mla.ParseWeightFormat(f.format)
+	if err != nil {
+		return fmt.Errorf("-format: %w", err)
+	}
+	formats, err := parseFormats(f.formats)
+	if err != nil {
+		return err
+	}
+	formatContexts, err := parseInts(f.formatContexts)
+	if err != nil {
+		return err
+	}
+	cfg, w, source, err := loadLayer(f, format)
 	if err != nil {
 		return err
 	}
 	if f.writeWeights != "" {
 		return writeLayer(f.writeWeights, cfg, w, f.layer)
+	}
+	if w, err = w.Convert(format); err != nil {
+		return err
 	}
 	layer, err := mla.NewLayer(cfg, w, mla.WithWorkers(f.workers))
 	if err != nil {
@@ -91,12 +111,16 @@ func run(f flags) error {
 		cfg.Name, cfg.Hidden, cfg.Heads, cfg.QLoRARank, cfg.KVLoRARank, cfg.QKNopeHeadDim, cfg.QKRopeHeadDim, cfg.VHeadDim, source)
 	fmt.Printf("CPU: %s, %s, %d workers; Levels available: %v (best: %s)\n",
 		timing.CPUName(), runtime.GOARCH, layer.Workers(), mlasimd.Available(), mlasimd.Active())
+	fmt.Printf("Weights: %s in %v, %s held\n", source, w.OProj.Format(), timing.Human(w.Bytes()))
 	printCacheSizes(cfg, cacheType, f.gqaGroups, contexts)
 
 	if err := promptAndDecode(layer, f, cacheType); err != nil {
 		return err
 	}
 	if err := timeLevels(layer, f, cacheType, contexts); err != nil {
+		return err
+	}
+	if err := timeFormats(cfg, w, f, cacheType, formats, formatContexts); err != nil {
 		return err
 	}
 	fmt.Println("\nThe kernel report (cd bench && go run ./report, next in make run) times longer contexts and draws out/decode.png.")
@@ -113,6 +137,21 @@ func parseCacheType(s string) (mla.DType, error) {
 		return mla.F16, nil
 	}
 	return 0, fmt.Errorf("-cache %q: want f32, bf16 or f16", s)
+}
+
+func parseFormats(s string) ([]mla.WeightFormat, error) {
+	var out []mla.WeightFormat
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		wf, err := mla.ParseWeightFormat(part)
+		if err != nil || wf == mla.FormatKeep {
+			return nil, fmt.Errorf("-formats: %q: want f32, bf16, f16 or q8_0", part)
+		}
+		out = append(out, wf)
+	}
+	return out, nil
 }
 
 func parseInts(s string) ([]int, error) {

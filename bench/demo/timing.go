@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/bench/demo/timing"
 	"github.com/mlasimd/mlasimd/dispatch"
 	"github.com/mlasimd/mlasimd/mla"
@@ -94,4 +95,39 @@ func printCacheSizes(c mla.Config, dt mla.DType, groups int, contexts []int) {
 	for _, cs := range timing.CacheSizes(c, dt, groups, contexts) {
 		fmt.Printf("%8d %12s %12s %12s\n", cs.S, timing.Human(cs.MLA), timing.Human(cs.MHA), timing.Human(cs.GQA))
 	}
+}
+
+// timeFormats times absorbed decode at the best Level with the layer's weights held
+// in each format (converted from w), against the first format's time.
+func timeFormats(cfg mla.Config, w *mla.LayerWeights, f flags, dt mla.DType, formats []mla.WeightFormat, contexts []int) error {
+	if len(formats) == 0 {
+		return nil
+	}
+	best := mlasimd.Active()
+	fmt.Printf("\nDecode step by weight format (%s, %s cache, median of %d steps; weights converted from %v):\n", best, dt, f.steps, w.OProj.Format())
+	fmt.Printf("%-6s %10s %7s %11s %9s %9s %12s\n", "format", "weights", "S", "ms/step", "tok/s", "GB/s", fmt.Sprintf("vs %v", formats[0]))
+	base := map[int]float64{}
+	for _, wf := range formats {
+		fmt.Fprintf(os.Stderr, "timing weights=%v\n", wf)
+		cw, err := w.Convert(wf)
+		if err != nil {
+			return err
+		}
+		l, err := mla.NewLayer(cfg, cw, mla.WithWorkers(f.workers))
+		if err != nil {
+			return err
+		}
+		rows, err := timing.Measure(l, timing.Options{Contexts: contexts, DType: dt, Steps: f.steps, Levels: []dispatch.Level{best}, Seed: f.seed})
+		l.Close()
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, ok := base[r.S]; !ok {
+				base[r.S] = r.Ms
+			}
+			fmt.Printf("%-6v %10s %7d %11.2f %9.1f %9.1f %11.2fx\n", wf, timing.Human(cw.Bytes()), r.S, r.Ms, r.TokensPerSec(), r.GBs(), base[r.S]/r.Ms)
+		}
+	}
+	return nil
 }

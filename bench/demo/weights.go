@@ -23,7 +23,7 @@ func presetConfig(name string) (mla.Config, error) {
 // loadLayer returns the layer's config and weights and a description of where they
 // came from: random, a model directory (its config.json decides the shape) or one
 // safetensors file (the -model preset decides it).
-func loadLayer(f flags) (mla.Config, *mla.LayerWeights, string, error) {
+func loadLayer(f flags, format mla.WeightFormat) (mla.Config, *mla.LayerWeights, string, error) {
 	cfg, err := presetConfig(f.model)
 	if err != nil {
 		return cfg, nil, "", err
@@ -38,10 +38,10 @@ func loadLayer(f flags) (mla.Config, *mla.LayerWeights, string, error) {
 	}
 	var ck *mla.Checkpoint
 	if st.IsDir() {
-		ck, err = mla.OpenCheckpoint(f.weights)
+		ck, err = mla.OpenCheckpoint(f.weights, mla.WithWeightFormat(format))
 	} else {
 		cfg.Layers = 0 // a lone file may hold any layer index
-		ck, err = mla.OpenCheckpointFile(f.weights, cfg)
+		ck, err = mla.OpenCheckpointFile(f.weights, cfg, mla.WithWeightFormat(format))
 	}
 	if err != nil {
 		return cfg, nil, "", err

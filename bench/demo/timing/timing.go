@@ -105,7 +105,8 @@ func Measure(l *mla.Layer, o Options) ([]Row, error) {
 			return nil, err
 		}
 		for _, lv := range levels {
-			r := Row{Level: lv, S: s, Cost: c.DecodeCost(s, o.DType), NaiveCost: c.NaiveDecodeCost(s, o.DType)}
+			r := Row{Level: lv, S: s, Cost: l.DecodeCost(s, o.DType), NaiveCost: c.NaiveDecodeCost(s, o.DType)}
+			r.NaiveCost.WeightBytes = r.Cost.WeightBytes
 			restore, err := mlasimd.Use(lv)
 			if err != nil {
 				return nil, err
