@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -322,6 +323,26 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	if len(shape) != 2 {
 		return nil, fmt.Errorf("mla: %s: FP8 tensor %s has shape %v; block scales need a matrix", sf.Name(), name, shape)
 	}
+	scale, err := ck.blockScales(sf, name, shape[0], shape[1])
+	if err != nil {
+		return nil, err
+	}
+	sc := ceilDiv(shape[1], ck.blockCols)
+	for i := range shape[0] {
+		row := v[i*shape[1] : (i+1)*shape[1]]
+		srow := scale[(i/ck.blockRows)*sc:]
+		for j := range row {
+			row[j] *= srow[j/ck.blockCols]
+		}
+	}
+	return v, nil
+}
+
+// blockScales reads the weight_scale_inv of the rows x cols FP8 tensor name (in
+// file sf): ceil(rows/blockRows) x ceil(cols/blockCols) float32 factors, which
+// multiply despite their name (edge blocks are partial and use their block's
+// scale). Scales must be finite and positive.
+func (ck *Checkpoint) blockScales(sf *safetensors.File, name string, rows, cols int) ([]float32, error) {
 	scaleName := name + "_scale_inv"
 	scaleRel, ok := ck.where[scaleName]
 	if !ok {
@@ -338,14 +359,29 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	if si.DType == safetensors.F8E4M3 {
 		return nil, fmt.Errorf("mla: %s: scale tensor %s must be F32, BF16 or F16, not F8_E4M3", ssf.Name(), scaleName)
 	}
-	scale, scaleShape, err := ssf.ReadFloat32(scaleName)
+	sr, sc := ceilDiv(rows, ck.blockRows), ceilDiv(cols, ck.blockCols)
+	if !slices.Equal(si.Shape, []int{sr, sc}) {
+		return nil, fmt.Errorf("mla: %s: tensor %s: scale shape %v, want [%d %d] for a [%d %d] weight in %dx%d blocks", ssf.Name(), scaleName, si.Shape, sr, sc, rows, cols, ck.blockRows, ck.blockCols)
+	}
+	scale, _, err := ssf.ReadFloat32(scaleName)
 	if err != nil {
 		return nil, err
 	}
-	if err := dequantizeBlocks(v, shape[0], shape[1], scale, scaleShape, ck.blockRows, ck.blockCols); err != nil {
-		return nil, fmt.Errorf("mla: %s: tensor %s: %v", ssf.Name(), scaleName, err)
+	for i, s := range scale {
+		if !(s > 0) || math.IsInf(float64(s), 1) {
+			return nil, fmt.Errorf("mla: %s: tensor %s: scale %d is %v, want a finite positive factor", ssf.Name(), scaleName, i, s)
+		}
 	}
-	return v, nil
+	return scale, nil
+}
+
+// ceilDiv is ⌈a/b⌉ for a >= 0 and b > 0, without overflow.
+func ceilDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
 }
 
 // locate finds the named tensor's file and checks its shape and size.
@@ -377,7 +413,7 @@ func (ck *Checkpoint) locate(name string, shape []int) (*safetensors.File, safet
 }
 
 // Matrix returns the named rows x cols tensor in the checkpoint's weight format
-// (WithWeightFormat): a BF16 or F16 tensor kept as it is stored is read without
+// (WithWeightFormat): a BF16, F16 or FP8 tensor kept as it is stored is read without
 // being widened; any other is read as float32 (FP8 with its block scales) and
 // converted.
 func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
@@ -386,6 +422,9 @@ func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
 		return Matrix{}, err
 	}
 	f := ck.opts.format
+	if info.DType == safetensors.F8E4M3 && (f == FormatKeep || f == FormatFP8) {
+		return ck.fp8Matrix(sf, name, rows, cols)
+	}
 	if hf, ok := halfFormat(info.DType); ok && (f == FormatKeep || f == hf) {
 		bits, err := sf.ReadUint16(name)
 		if err != nil {
@@ -393,11 +432,35 @@ func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
 		}
 		return NewMatrixHalf(hf, rows, cols, bits)
 	}
+	if f == FormatFP8 {
+		return Matrix{}, fmt.Errorf("mla: %s: tensor %s is %s; only F8_E4M3 tensors are held as fp8", sf.Name(), name, info.DType)
+	}
 	v, err := ck.Tensor(name, rows, cols)
 	if err != nil {
 		return Matrix{}, err
 	}
 	m, err := NewMatrix(rows, cols, v).Convert(f)
+	if err != nil {
+		return Matrix{}, fmt.Errorf("mla: %s: tensor %s: %w", sf.Name(), name, err)
+	}
+	return m, nil
+}
+
+// fp8Matrix reads an F8_E4M3 tensor and its block scales as an FP8 Matrix, refusing
+// E4M3's NaN bytes.
+func (ck *Checkpoint) fp8Matrix(sf *safetensors.File, name string, rows, cols int) (Matrix, error) {
+	raw, err := sf.ReadRaw(name)
+	if err != nil {
+		return Matrix{}, err
+	}
+	if i := slices.IndexFunc(raw, isE4M3NaN); i >= 0 {
+		return Matrix{}, fmt.Errorf("mla: %s: FP8 tensor %s: weight %d (row %d) is NaN (byte %#02x)", sf.Name(), name, i, i/max(cols, 1), raw[i])
+	}
+	scale, err := ck.blockScales(sf, name, rows, cols)
+	if err != nil {
+		return Matrix{}, err
+	}
+	m, err := NewMatrixFP8(rows, cols, raw, scale, ck.blockRows, ck.blockCols)
 	if err != nil {
 		return Matrix{}, fmt.Errorf("mla: %s: tensor %s: %w", sf.Name(), name, err)
 	}

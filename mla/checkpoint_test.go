@@ -152,8 +152,8 @@ func TestCheckpointFP8(t *testing.T) {
 	require.NoError(t, err)
 	for _, s := range layerTensorSpecs(c) {
 		if s.mat != nil {
-			require.Equal(t, FormatF32, s.mat(got).Format(), "FP8 is kept as F32 for now")
-			require.Equal(t, want[layerPrefix(0)+s.name], s.mat(got).f32, s.name)
+			require.Equal(t, FormatFP8, s.mat(got).Format(), "FP8 stays FP8 by default")
+			require.Equal(t, want[layerPrefix(0)+s.name], s.mat(got).Widen(), s.name)
 		} else {
 			require.Equal(t, want[layerPrefix(0)+s.name], *s.vec(got), s.name)
 		}

@@ -245,7 +245,7 @@ func (t *mergeTask) run(part, parts int) {
 			wgt := float32(math.Exp(float64(used[i].m[h]-m)) / sum)
 			mlasimd.Axpy(wgt, used[i].ol[h*dc:(h+1)*dc], ol)
 		}
-		l.w.KVBProj.dotRows(d.o[h*dv:(h+1)*dv], ol, valueUpRow(*c, h))
+		l.w.KVBProj.dotRows(d.o[h*dv:(h+1)*dv], ol, valueUpRow(*c, h), d.parts[part].rows)
 	}
 }
 

@@ -4,35 +4,125 @@ import (
 	"fmt"
 
 	"github.com/mlasimd/mlasimd/internal/checked"
+	"github.com/mlasimd/mlasimd/safetensors"
 )
 
-// dequantizeBlocks multiplies an FP8-decoded rows x cols matrix in place by its block
-// scales: w[i][j] *= scaleInv[i/br][j/bc] (DeepSeek-V3's weight_scale_inv, which
-// multiplies despite its name; edge blocks are partial and use their block's scale).
-func dequantizeBlocks(w []float32, rows, cols int, scaleInv []float32, scaleShape []int, br, bc int) error {
+// FP8 weights are DeepSeek-V3's: E4M3 bytes (sign, 4 exponent bits with bias 7, 3
+// mantissa bits; no infinities, S.1111.111 is NaN) and one float32 scale per block
+// of br x bc weights (weight_scale_inv, which multiplies despite its name; edge
+// blocks are partial). Weight [i][j] stands for e4m3(b[i][j])·scale[i/br][j/bc].
+
+// isE4M3NaN reports E4M3's NaN encodings, which a checkpoint must not hold.
+func isE4M3NaN(b byte) bool { return b&0x7f == 0x7f }
+
+// NewMatrixFP8 wraps rows x cols E4M3 bytes and their ⌈rows/br⌉ x ⌈cols/bc⌉ block
+// scales (shared, not copied). NaN bytes and scales that are not finite and positive
+// are refused.
+func NewMatrixFP8(rows, cols int, b []byte, scale []float32, br, bc int) (Matrix, error) {
 	if br <= 0 || bc <= 0 {
-		return fmt.Errorf("block size %dx%d, want positive sides", br, bc)
+		return Matrix{}, fmt.Errorf("mla: NewMatrixFP8: block %dx%d, want positive sides", br, bc)
 	}
-	// Ceiling divisions that cannot overflow, whatever rows and cols are.
-	sr, sc := rows/br, cols/bc
-	if rows%br != 0 {
-		sr++
+	m := Matrix{format: FormatFP8, rows: rows, cols: cols, fp8: b, scale: scale, br: br, bc: bc}
+	if err := m.checkShape("NewMatrixFP8", rows, cols); err != nil {
+		return Matrix{}, err
 	}
-	if cols%bc != 0 {
-		sc++
-	}
-	if len(scaleShape) != 2 || scaleShape[0] != sr || scaleShape[1] != sc {
-		return fmt.Errorf("scale shape %v, want [%d %d] for a [%d %d] weight in %dx%d blocks", scaleShape, sr, sc, rows, cols, br, bc)
-	}
-	if n, ok := checked.Mul(rows, cols); !ok || n != len(w) || sr*sc != len(scaleInv) {
-		return fmt.Errorf("%d weights and %d scales do not fit a [%d %d] weight with [%d %d] scales", len(w), len(scaleInv), rows, cols, sr, sc)
-	}
-	for i := range rows {
-		row := w[i*cols : (i+1)*cols]
-		srow := scaleInv[(i/br)*sc : (i/br+1)*sc]
-		for j := range row {
-			row[j] *= srow[j/bc]
+	for i, v := range b {
+		if isE4M3NaN(v) {
+			return Matrix{}, fmt.Errorf("mla: NewMatrixFP8: weight %d (row %d) is NaN (byte %#02x)", i, i/max(cols, 1), v)
 		}
 	}
-	return nil
+	for i, s := range scale {
+		if !(s > 0 && s <= maxFloat32) {
+			return Matrix{}, fmt.Errorf("mla: NewMatrixFP8: scale %d is %v, want a finite positive factor", i, s)
+		}
+	}
+	return m, nil
+}
+
+const maxFloat32 = 0x1.fffffep127
+
+// scaleCols is the number of scale blocks per row band.
+func (m Matrix) scaleCols() int { return ceilDiv(m.cols, m.bc) }
+
+// fp8ScaleLen is the number of block scales of an FP8 matrix, and false when it
+// does not fit an int.
+func fp8ScaleLen(rows, cols, br, bc int) (int, bool) {
+	if br <= 0 || bc <= 0 {
+		return 0, false
+	}
+	return checked.Mul(ceilDiv(rows, br), ceilDiv(cols, bc))
+}
+
+// band returns the end of the scale band (br rows) row r is in, capped at r1, and
+// that band's scales.
+func (m Matrix) band(r, r1 int) (int, []float32) {
+	sc := m.scaleCols()
+	b := r / m.br
+	return min((b+1)*m.br, r1), m.scale[b*sc : (b+1)*sc]
+}
+
+// widenFP8 writes rows [r0, r1) as float32: e4m3·scale, one rounding each.
+func (m Matrix) widenFP8(dst []float32, r0, r1 int) {
+	for r := r0; r < r1; r++ {
+		_, s := m.band(r, r1)
+		row := dst[(r-r0)*m.cols : (r-r0+1)*m.cols]
+		for j, b := range m.fp8[r*m.cols : (r+1)*m.cols] {
+			row[j] = safetensors.E4M3ToF32(b) * s[j/m.bc]
+		}
+	}
+}
+
+// gemvFP8 writes y[i] = row(r0+i)·x. Within a band of rows sharing their scales, x
+// is scaled once per column block (scratch, cols values) and the band's bytes are
+// multiplied unscaled: Σ_j e4m3(b_ij)·(x_j·s_j), which adds one rounding of x_j·s_j
+// per term to the f32 sum's error.
+func (m Matrix) gemvFP8(y, x []float32, r0 int, scratch []float32) {
+	r1 := r0 + len(y)
+	xs := scratch[:m.cols]
+	for a := r0; a < r1; {
+		b, s := m.band(a, r1)
+		for j, v := range x[:m.cols] {
+			xs[j] = v * s[j/m.bc]
+		}
+		gemvE4M3(y[a-r0:b-r0], m.fp8[a*m.cols:b*m.cols], xs)
+		a = b
+	}
+}
+
+// addRowsTFP8 adds Σ_i x[i]·row(r0+i) to y: per band, z = Bᵀ x over the band's
+// unscaled bytes (scratch, cols values), then y_j += s_j·z_j.
+func (m Matrix) addRowsTFP8(y, x []float32, r0 int, scratch []float32) {
+	r1 := r0 + len(x)
+	z := scratch[:m.cols]
+	for a := r0; a < r1; {
+		b, s := m.band(a, r1)
+		gemvTE4M3(z, m.fp8[a*m.cols:b*m.cols], x[a-r0:b-r0])
+		for j := range y[:m.cols] {
+			y[j] += s[j/m.bc] * z[j]
+		}
+		a = b
+	}
+}
+
+// gemvE4M3 is y = W x for rows of E4M3 bytes, each row summed in order.
+func gemvE4M3(y []float32, w []byte, x []float32) {
+	n := len(x)
+	for i := range y {
+		var s float32
+		for j, b := range w[i*n : (i+1)*n] {
+			s += safetensors.E4M3ToF32(b) * x[j]
+		}
+		y[i] = s
+	}
+}
+
+// gemvTE4M3 is y = Wᵀ x for rows of E4M3 bytes, the rows summed in order.
+func gemvTE4M3(y []float32, w []byte, x []float32) {
+	n := len(y)
+	clear(y)
+	for i, xi := range x {
+		for j, b := range w[i*n : (i+1)*n] {
+			y[j] += xi * safetensors.E4M3ToF32(b)
+		}
+	}
 }

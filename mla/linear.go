@@ -83,10 +83,20 @@ func (lt *linearTask) run(part, parts int) {
 			lt.tiled(part, op, r0, r1)
 			continue
 		}
+		scratch := lt.part(part, op.k) // FP8 scales x per band
 		for t := range op.t {
-			op.w.gemv(op.out[t*op.n+r0:t*op.n+r1], op.x[t*op.k:(t+1)*op.k], r0)
+			op.w.gemv(op.out[t*op.n+r0:t*op.n+r1], op.x[t*op.k:(t+1)*op.k], r0, scratch)
 		}
 	}
+}
+
+// part returns part's scratch, grown to at least n values (at warm-up only: the
+// sizes depend on the shapes, never on the data).
+func (lt *linearTask) part(part, n int) []float32 {
+	if len(lt.scratch[part]) < n {
+		lt.scratch[part] = make([]float32, n)
+	}
+	return lt.scratch[part]
 }
 
 // tileFloats is about how many widened weights a tile holds: 128 KiB of float32,
@@ -99,10 +109,8 @@ const tileFloats = 1 << 15
 func (lt *linearTask) tiled(part int, op linearOp, r0, r1 int) {
 	tile := max(gemvRowAlign, tileFloats/max(op.k, 1)/gemvRowAlign*gemvRowAlign)
 	tile = min(tile, r1-r0)
-	if need := tile * (op.k + op.t); len(lt.scratch[part]) < need {
-		lt.scratch[part] = make([]float32, need)
-	}
-	w, prod := lt.scratch[part][:tile*op.k], lt.scratch[part][tile*op.k:]
+	sc := lt.part(part, tile*(op.k+op.t))
+	w, prod := sc[:tile*op.k], sc[tile*op.k:]
 	for a := r0; a < r1; a += tile {
 		b := min(a+tile, r1)
 		nb := b - a

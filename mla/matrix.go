@@ -17,9 +17,8 @@ import (
 type WeightFormat int
 
 const (
-	// FormatKeep keeps each checkpoint tensor in its stored dtype: F32, BF16 and F16
-	// as they are. FP8 (F8_E4M3) tensors are dequantized with their block scales to
-	// F32, as no FP8 kernel exists yet.
+	// FormatKeep keeps each checkpoint tensor in its stored dtype: F32, BF16, F16,
+	// and F8_E4M3 with its block scales as FormatFP8.
 	FormatKeep WeightFormat = iota
 	// FormatF32 holds 4 bytes per weight.
 	FormatF32
@@ -30,9 +29,13 @@ const (
 	// FormatQ8_0 holds GGUF's block_q8_0 (34 bytes per 32 weights), quantized with
 	// mlasimd.QuantizeQ8_0; a row must have a multiple of 32 values.
 	FormatQ8_0
+	// FormatFP8 holds DeepSeek-V3's FP8: E4M3 bytes with a float32 scale per block
+	// of weights (see NewMatrixFP8). It comes from checkpoints only: nothing converts
+	// to it.
+	FormatFP8
 )
 
-var formatNames = [...]string{FormatKeep: "keep", FormatF32: "f32", FormatBF16: "bf16", FormatF16: "f16", FormatQ8_0: "q8_0"}
+var formatNames = [...]string{FormatKeep: "keep", FormatF32: "f32", FormatBF16: "bf16", FormatF16: "f16", FormatQ8_0: "q8_0", FormatFP8: "fp8"}
 
 func (f WeightFormat) valid() bool { return f >= 0 && int(f) < len(formatNames) }
 
@@ -65,6 +68,8 @@ func (f WeightFormat) rowBytes(cols int) (int, bool) {
 		return checked.Mul(cols, 2)
 	case FormatQ8_0:
 		return mlasimd.Q8_0Bytes(cols)
+	case FormatFP8:
+		return cols, cols >= 0
 	}
 	return 0, false
 }
@@ -78,6 +83,9 @@ type Matrix struct {
 	f32        []float32 // FormatF32
 	half       []uint16  // FormatBF16, FormatF16: raw bits
 	q8         []byte    // FormatQ8_0: rows of blocks
+	fp8        []byte    // FormatFP8: E4M3 bytes
+	scale      []float32 // FormatFP8: ⌈rows/br⌉ x ⌈cols/bc⌉ block scales
+	br, bc     int       // FormatFP8: the scale blocks' rows and columns
 }
 
 // NewMatrix wraps rows x cols float32 values (row-major, shared, not copied) as an F32
@@ -120,9 +128,11 @@ func (m Matrix) Cols() int { return m.cols }
 // F32 returns the values of an F32 matrix (shared), or nil for other formats.
 func (m Matrix) F32() []float32 { return m.f32 }
 
-// Bytes returns the bytes the matrix holds in memory.
+// Bytes returns the bytes the matrix holds in memory (FP8: with its scales).
 func (m Matrix) Bytes() int64 {
 	switch m.Format() {
+	case FormatFP8:
+		return int64(len(m.fp8)) + 4*int64(len(m.scale))
 	case FormatBF16, FormatF16:
 		return int64(len(m.half)) * 2
 	case FormatQ8_0:
@@ -139,6 +149,13 @@ func (m Matrix) checkShape(what string, rows, cols int) error {
 	n, ok2 := checked.Mul(rb, rows)
 	if !f.valid() || !ok || !ok2 || rows < 0 {
 		return fmt.Errorf("mla: %s: a [%d %d] matrix cannot be held in %v (a Q8_0 row needs a multiple of 32 values)", what, rows, cols, f)
+	}
+	if f == FormatFP8 {
+		ns, ok := fp8ScaleLen(rows, cols, m.br, m.bc)
+		if !ok || m.rows != rows || m.cols != cols || len(m.fp8) != n || len(m.scale) != ns {
+			return fmt.Errorf("mla: %s: fp8 matrix [%d %d] holding %d bytes and %d scales of %dx%d blocks, want [%d %d]", what, m.rows, m.cols, len(m.fp8), len(m.scale), m.br, m.bc, rows, cols)
+		}
+		return nil
 	}
 	if m.rows != rows || m.cols != cols || m.Bytes() != int64(n) {
 		return fmt.Errorf("mla: %s: %v matrix [%d %d] holding %d bytes, want [%d %d] = %d bytes", what, f, m.rows, m.cols, m.Bytes(), rows, cols, n)
@@ -157,6 +174,9 @@ func (m Matrix) Convert(f WeightFormat) (Matrix, error) {
 	}
 	if !f.valid() {
 		return Matrix{}, fmt.Errorf("mla: convert to %v: not a weight format", f)
+	}
+	if f == FormatFP8 {
+		return Matrix{}, fmt.Errorf("mla: convert a %v [%d %d] matrix to fp8: FP8 weights come from checkpoints only", src, m.rows, m.cols)
 	}
 	rb, ok := f.rowBytes(m.cols)
 	if !ok {
@@ -219,12 +239,14 @@ func (m Matrix) widenRows(dst []float32, r0, r1 int) {
 	case FormatQ8_0:
 		rb, _ := mlasimd.Q8_0Bytes(m.cols)
 		mlasimd.DequantizeQ8_0(dst, m.q8[r0*rb:r1*rb])
+	case FormatFP8:
+		m.widenFP8(dst, r0, r1)
 	}
 }
 
 // gemv writes y[i] = row(r0+i)·x for the rows [r0, r0+len(y)), multiplying the
-// resident format.
-func (m Matrix) gemv(y, x []float32, r0 int) {
+// resident format; scratch (FP8 only) holds at least cols values.
+func (m Matrix) gemv(y, x []float32, r0 int, scratch []float32) {
 	r1 := r0 + len(y)
 	switch m.Format() {
 	case FormatF32:
@@ -236,14 +258,16 @@ func (m Matrix) gemv(y, x []float32, r0 int) {
 	case FormatQ8_0:
 		rb, _ := mlasimd.Q8_0Bytes(m.cols)
 		mlasimd.GemvQ8_0(y, m.q8[r0*rb:r1*rb], x)
+	case FormatFP8:
+		m.gemvFP8(y, x, r0, scratch)
 	}
 }
 
 // dotRows is gemv for the value up-projection: for F32 one Dot per row, which
 // streams a small block in order (see mergeTask); other formats use their GEMV.
-func (m Matrix) dotRows(y, x []float32, r0 int) {
+func (m Matrix) dotRows(y, x []float32, r0 int, scratch []float32) {
 	if m.Format() != FormatF32 {
-		m.gemv(y, x, r0)
+		m.gemv(y, x, r0, scratch)
 		return
 	}
 	for i := range y {
@@ -256,6 +280,10 @@ func (m Matrix) dotRows(y, x []float32, r0 int) {
 // len(x) rows, one Axpy per row. Rows of other formats are widened a few at a time
 // into scratch (at least one row long).
 func (m Matrix) addRowsT(y, x []float32, r0 int, scratch []float32) {
+	if m.Format() == FormatFP8 {
+		m.addRowsTFP8(y, x, r0, scratch)
+		return
+	}
 	if m.Format() == FormatF32 {
 		for i, xi := range x {
 			r := r0 + i
@@ -274,10 +302,18 @@ func (m Matrix) addRowsT(y, x []float32, r0 int, scratch []float32) {
 	}
 }
 
-// rowView returns rows [r0, r1) as a Matrix sharing m's storage.
+// rowView returns rows [r0, r1) as a Matrix sharing m's storage. An FP8 view must
+// start at a band of scales (r0 a multiple of br) and end at one or at the last row.
 func (m Matrix) rowView(r0, r1 int) Matrix {
 	v := Matrix{format: m.Format(), rows: r1 - r0, cols: m.cols}
 	switch v.format {
+	case FormatFP8:
+		if r0%m.br != 0 || (r1%m.br != 0 && r1 != m.rows) {
+			panic(fmt.Sprintf("mla: fp8 row view [%d, %d) across scale bands of %d rows", r0, r1, m.br))
+		}
+		sc := m.scaleCols()
+		v.fp8, v.br, v.bc = m.fp8[r0*m.cols:r1*m.cols], m.br, m.bc
+		v.scale = m.scale[r0/m.br*sc : ceilDiv(r1, m.br)*sc]
 	case FormatF32:
 		v.f32 = m.f32[r0*m.cols : r1*m.cols]
 	case FormatBF16, FormatF16:
@@ -296,6 +332,9 @@ func stackRows(parts ...Matrix) (Matrix, error) {
 		return Matrix{}, errors.New("mla: stackRows: no parts")
 	}
 	out := Matrix{format: parts[0].Format(), cols: parts[0].cols}
+	if out.format == FormatFP8 {
+		return Matrix{}, errors.New("mla: FP8 matrices of separate tensors cannot be stacked: their scale blocks need not line up")
+	}
 	for _, p := range parts {
 		if p.Format() != out.format || p.cols != out.cols {
 			return Matrix{}, fmt.Errorf("mla: stacking a %v [%d %d] matrix under %v rows of %d values", p.Format(), p.rows, p.cols, out.format, out.cols)
@@ -340,6 +379,8 @@ func sameStorage(a, b Matrix) bool {
 		return &a.half[0] == &b.half[0]
 	case len(a.q8) > 0 && len(b.q8) > 0:
 		return &a.q8[0] == &b.q8[0]
+	case len(a.fp8) > 0 && len(b.fp8) > 0:
+		return &a.fp8[0] == &b.fp8[0]
 	}
 	return false
 }

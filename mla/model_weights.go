@@ -156,7 +156,7 @@ func (w *LayerWeights) Tensors(c Config, layer int, dt DType) ([]safetensors.Ten
 		var v []float32
 		switch {
 		case s.part != wholeTensor:
-			m, err := splitKV(c, w.KVBProj, s.part)
+			m, err := splitKV(c, NewMatrix(w.KVBProj.rows, w.KVBProj.cols, w.KVBProj.values()), s.part)
 			if err != nil {
 				return nil, err
 			}

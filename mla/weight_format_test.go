@@ -6,11 +6,73 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd/internal/testutil"
+	"github.com/mlasimd/mlasimd/safetensors"
 	"github.com/stretchr/testify/require"
 )
 
-// narrowFormats are the reduced-precision weight formats.
-var narrowFormats = []WeightFormat{FormatBF16, FormatF16, FormatQ8_0}
+// narrowFormats are the reduced-precision weight formats that Convert produces;
+// heldFormats adds FP8, which tests make with quantizeFP8.
+var (
+	narrowFormats = []WeightFormat{FormatBF16, FormatF16, FormatQ8_0}
+	heldFormats   = []WeightFormat{FormatBF16, FormatF16, FormatQ8_0, FormatFP8}
+)
+
+// quantizeFP8 rounds an F32 matrix to FP8 as DeepSeek-V3's checkpoints hold it: per
+// br x bc block a scale amax/448, each value to the nearest E4M3 of value/scale.
+func quantizeFP8(t testing.TB, m Matrix, br, bc int) Matrix {
+	t.Helper()
+	var vals []float64 // the finite E4M3 values, in byte order
+	for b := range 256 {
+		vals = append(vals, float64(safetensors.E4M3ToF32(byte(b))))
+	}
+	sr, sc := ceilDiv(m.rows, br), ceilDiv(m.cols, bc)
+	scale := make([]float32, sr*sc)
+	for i := range m.rows {
+		for j := range m.cols {
+			k := i/br*sc + j/bc
+			scale[k] = max(scale[k], float32(math.Abs(float64(m.f32[i*m.cols+j])))/448)
+		}
+	}
+	for k := range scale {
+		if scale[k] == 0 {
+			scale[k] = 1
+		}
+	}
+	out := make([]byte, m.rows*m.cols)
+	for i := range m.rows {
+		for j := range m.cols {
+			v := float64(m.f32[i*m.cols+j]) / float64(scale[i/br*sc+j/bc])
+			best := 0
+			for b, e := range vals {
+				if !isE4M3NaN(byte(b)) && math.Abs(e-v) < math.Abs(vals[best]-v) {
+					best = b
+				}
+			}
+			out[i*m.cols+j] = byte(best)
+		}
+	}
+	q, err := NewMatrixFP8(m.rows, m.cols, out, scale, br, bc)
+	require.NoError(t, err)
+	return q
+}
+
+// heldIn returns w with every matrix in format f: Convert, or quantizeFP8 with 16x16
+// blocks.
+func heldIn(t testing.TB, w *LayerWeights, f WeightFormat) *LayerWeights {
+	t.Helper()
+	if f != FormatFP8 {
+		out, err := w.Convert(f)
+		require.NoError(t, err)
+		return out
+	}
+	out := *w
+	for _, m := range []*Matrix{&out.QProj, &out.QAProj, &out.QBProj, &out.KVAProj, &out.KVBProj, &out.OProj} {
+		if m.rows > 0 {
+			*m = quantizeFP8(t, *m, 16, 16)
+		}
+	}
+	return &out
+}
 
 // q32Config is tinyConfig with a query LoRA rank of 32, so that every matrix has a
 // multiple of 32 columns and can be held in Q8_0.
@@ -24,9 +86,8 @@ func q32Config() Config {
 // the float64 reference takes as exact.
 func convertedWeights(t *testing.T, w *LayerWeights, f WeightFormat) (narrow, wide *LayerWeights) {
 	t.Helper()
-	narrow, err := w.Convert(f)
-	require.NoError(t, err)
-	wide, err = narrow.Convert(FormatF32)
+	narrow = heldIn(t, w, f)
+	wide, err := narrow.Convert(FormatF32)
 	require.NoError(t, err)
 	return narrow, wide
 }
@@ -39,7 +100,7 @@ func convertedWeights(t *testing.T, w *LayerWeights, f WeightFormat) (narrow, wi
 func TestWeightFormatsGolden(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyLiteConfig(), q32Config()} {
-			for _, f := range narrowFormats {
+			for _, f := range heldFormats {
 				for _, start := range []int{0, 5000} {
 					t.Run(fmt.Sprintf("%s/weights=%v/start=%d", c.Name, f, start), func(t *testing.T) {
 						narrow, wide := convertedWeights(t, testWeights(t, c, 11), f)
@@ -60,7 +121,7 @@ func TestWeightFormatsGolden(t *testing.T) {
 func TestWeightFormatsDecodeNaive(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := q32Config()
-		for _, f := range narrowFormats {
+		for _, f := range heldFormats {
 			t.Run("weights="+f.String(), func(t *testing.T) {
 				narrow, wide := convertedWeights(t, testWeights(t, c, 3), f)
 				l := testLayer(t, c, narrow, true, WithWorkers(2), WithChunkRows(4))
@@ -85,10 +146,9 @@ func TestWeightFormatsModel(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := tinyLiteConfig()
 		_, w := testModel(t, c, 2)
-		for _, f := range narrowFormats {
+		for _, f := range heldFormats {
 			t.Run("weights="+f.String(), func(t *testing.T) {
-				narrow, err := w.Convert(f)
-				require.NoError(t, err)
+				narrow := modelHeldIn(t, w, f)
 				wide, err := narrow.Convert(FormatF32)
 				require.NoError(t, err)
 				require.Less(t, narrow.Bytes(), w.Bytes()/15*8, "held in %v", f)
@@ -242,5 +302,67 @@ func TestLayerDecodeCost(t *testing.T) {
 		want := map[WeightFormat]float64{FormatBF16: 0.5, FormatF16: 0.5, FormatQ8_0: 34.0 / 128}[f]
 		require.InDelta(t, want, float64(k.WeightBytes-norms)/float64(4*c.AttentionParams()-norms), 1e-12, "%v", f)
 		require.Equal(t, c.DecodeCost(100, BF16).CacheBytes, k.CacheBytes)
+	}
+}
+
+// modelHeldIn is heldIn for a whole model.
+func modelHeldIn(t testing.TB, w *ModelWeights, f WeightFormat) *ModelWeights {
+	t.Helper()
+	if f != FormatFP8 {
+		out, err := w.Convert(f)
+		require.NoError(t, err)
+		return out
+	}
+	out := &ModelWeights{FinalNorm: w.FinalNorm, Embed: quantizeFP8(t, w.Embed, 16, 16), LMHead: quantizeFP8(t, w.LMHead, 16, 16)}
+	for _, b := range w.Blocks {
+		out.Blocks = append(out.Blocks, BlockWeights{InputNorm: b.InputNorm, PostAttnNorm: b.PostAttnNorm, Attn: heldIn(t, b.Attn, f),
+			Gate: quantizeFP8(t, b.Gate, 16, 16), Up: quantizeFP8(t, b.Up, 16, 16), Down: quantizeFP8(t, b.Down, 16, 16)})
+	}
+	return out
+}
+
+// TestFP8Matrix: FP8 matrices refuse NaN bytes, bad scales and conversion to FP8,
+// widen to e4m3·scale, and multiply in bands of rows that share their scales.
+func TestFP8Matrix(t *testing.T) {
+	_, err := NewMatrixFP8(2, 2, []byte{1, 0x7f, 2, 3}, []float32{1}, 16, 16)
+	require.ErrorContains(t, err, "weight 1 (row 0) is NaN")
+	_, err = NewMatrixFP8(2, 2, []byte{1, 2, 3, 4}, []float32{0}, 16, 16)
+	require.ErrorContains(t, err, "scale 0 is 0")
+	_, err = NewMatrixFP8(2, 2, []byte{1, 2, 3, 4}, []float32{1, 1}, 16, 16)
+	require.ErrorContains(t, err, "2 scales of 16x16 blocks")
+	_, err = NewMatrix(1, 1, []float32{1}).Convert(FormatFP8)
+	require.ErrorContains(t, err, "FP8 weights come from checkpoints only")
+
+	const rows, cols = 40, 24 // bands of 16 rows: 16, 16, 8
+	m := quantizeFP8(t, NewMatrix(rows, cols, randomInputs(rows, cols, 4)), 16, 16)
+	wide := m.Widen()
+	for i, b := range m.fp8 {
+		r, c := i/cols, i%cols
+		require.Equal(t, safetensors.E4M3ToF32(b)*m.scale[r/16*2+c/16], wide[i])
+	}
+	x := randomInputs(1, rows, 5)
+	scratch := make([]float32, cols)
+	for _, r0 := range []int{0, 5, 16, 33} {
+		n := rows - r0
+		y := make([]float32, cols)
+		m.addRowsT(y, x[:n], r0, scratch)
+		g := make([]float32, n)
+		m.gemv(g, x[:cols], r0, scratch)
+		for j := range cols {
+			var want, mag float64
+			for i := range n {
+				p := float64(x[i]) * float64(wide[(r0+i)*cols+j])
+				want, mag = want+p, mag+math.Abs(p)
+			}
+			require.InDelta(t, want, y[j], gamma(n+3)*mag+1e-30, "Wᵀx from row %d, column %d", r0, j)
+		}
+		for i := range n {
+			var want, mag float64
+			for j := range cols {
+				p := float64(x[j]) * float64(wide[(r0+i)*cols+j])
+				want, mag = want+p, mag+math.Abs(p)
+			}
+			require.InDelta(t, want, g[i], gamma(cols+3)*mag+1e-30, "W x row %d", r0+i)
+		}
 	}
 }

@@ -24,6 +24,9 @@ var e4m3Table = func() (t [256]float32) {
 	return t
 }()
 
+// E4M3ToF32 returns the float32 value of an FP8 E4M3 byte (NaN for S.1111.111).
+func E4M3ToF32(b byte) float32 { return e4m3Table[b] }
+
 // decodeE4M3 widens FP8 E4M3 bytes to float32 (len(dst) >= len(src)).
 func decodeE4M3(dst []float32, src []byte) {
 	dst = dst[:len(src)]
