@@ -17,6 +17,7 @@ func (p primitives) compose() routines {
 		dot: l.dot, axpy: l.axpy,
 		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
 		gemvBF16: halfChunks(l.gemvBF16), gemvF16: halfChunks(l.gemvF16), gemvQ8_0: q8Chunks(l.gemvQ8_0),
+		gemvTBF16: halfTChunks(l.gemvTBF16), gemvTF16: halfTChunks(l.gemvTF16), gemvTQ8_0: q8TChunks(l.gemvTQ8_0),
 		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
 		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
 		rope: l.rope, ropeHalf: l.ropeHalf,
@@ -38,7 +39,8 @@ type level struct {
 // withFallbacks is the one place that handles the routines a Level lacks (nil in
 // its primitives): each streaming routine falls back to its in-cache form (or, for
 // gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy),
-// gemmNTAdd to no split at all, and the reduced-precision GEMVs to the reference.
+// gemmNTAdd to no split at all, and the reduced-precision GEMVs to the reference
+// (the transposed ones to its rows, kernels.AxpyBF16, AxpyF16 and AxpyQ8_0).
 func (p primitives) withFallbacks() level {
 	l := level{primitives: p, splitDeepK: p.gemmNTAdd != nil}
 	if p.gemvBF16 == nil {
@@ -49,6 +51,15 @@ func (p primitives) withFallbacks() level {
 	}
 	if p.gemvQ8_0 == nil {
 		l.gemvQ8_0 = kernels.GemvQ8_0
+	}
+	if p.gemvTBF16 == nil {
+		l.gemvTBF16 = halfAxpyRows(kernels.AxpyBF16)
+	}
+	if p.gemvTF16 == nil {
+		l.gemvTF16 = halfAxpyRows(kernels.AxpyF16)
+	}
+	if p.gemvTQ8_0 == nil {
+		l.gemvTQ8_0 = q8AxpyRows
 	}
 	if p.gemvStream == nil {
 		l.gemvStream = func(y, w, x, _ []float32) { p.gemv(y, w, x) }
@@ -67,6 +78,26 @@ func (p primitives) axpyRows(y, w, x, _ []float32) {
 	n := len(y)
 	for i, xi := range x {
 		p.axpy(xi, w[i*n:(i+1)*n], y)
+	}
+}
+
+// halfAxpyRows accumulates y += Wᵀ x for 16-bit weights row by row with axpy (a
+// row of the reference), as gemvTBF16 and gemvTF16 do.
+func halfAxpyRows(axpy func(alpha float32, w []uint16, y []float32)) func(y []float32, w []uint16, x []float32) {
+	return func(y []float32, w []uint16, x []float32) {
+		n := len(y)
+		for i, xi := range x {
+			axpy(xi, w[i*n:(i+1)*n], y)
+		}
+	}
+}
+
+// q8AxpyRows accumulates y += Wᵀ x for a W in Q8_0 row by row with the reference's
+// kernels.AxpyQ8_0, as gemvTQ8_0 does.
+func q8AxpyRows(y []float32, w []byte, x []float32) {
+	rowBytes := len(y) / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+	for i, xi := range x {
+		kernels.AxpyQ8_0(xi, w[i*rowBytes:(i+1)*rowBytes], y)
 	}
 }
 
@@ -145,6 +176,43 @@ func q8Chunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []
 		for r0 := 0; r0 < len(y); r0 += rows {
 			r1 := min(r0+rows, len(y))
 			f(y[r0:r1], w[r0*rowBytes:r1*rowBytes], x)
+		}
+	}
+}
+
+// halfTChunks runs y = Wᵀ x for 16-bit weights: it clears y, then adds the rows of
+// W with the accumulating f in chunks of rows, each reading at most the bytes of W
+// that a chunk of runGemv reads (256 KiB). Every y[j] is summed over the rows in
+// order whatever the chunks, so the split changes no result. As halfChunks, there is
+// no streaming routine: W is read front to back, left to the hardware prefetchers.
+func halfTChunks(f func(y []float32, w []uint16, x []float32)) func(y []float32, w []uint16, x []float32) {
+	return func(y []float32, w []uint16, x []float32) {
+		clear(y)
+		n := len(y)
+		if n == 0 {
+			return
+		}
+		rows := chunkRows(2*chunkFloats, n, gemvRowBlock)
+		for r0 := 0; r0 < len(x); r0 += rows {
+			r1 := min(r0+rows, len(x))
+			f(y, w[r0*n:r1*n], x[r0:r1])
+		}
+	}
+}
+
+// q8TChunks is halfTChunks for a W in Q8_0 (rows of len(y)/32 blocks), each call
+// reading at most 256 KiB of it.
+func q8TChunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
+	return func(y []float32, w []byte, x []float32) {
+		clear(y)
+		rowBytes := len(y) / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+		if rowBytes == 0 {
+			return
+		}
+		rows := chunkRows(4*chunkFloats, rowBytes, gemvRowBlock)
+		for r0 := 0; r0 < len(x); r0 += rows {
+			r1 := min(r0+rows, len(x))
+			f(y, w[r0*rowBytes:r1*rowBytes], x[r0:r1])
 		}
 	}
 }

@@ -73,6 +73,19 @@ func budgeted(t *testing.T) primitives {
 			}
 			kernels.GemvQ8_0(y, w, x)
 		},
+		gemvTBF16: func(y []float32, w []uint16, x []float32) {
+			// Two bytes a weight: the same 256 KiB as gemv's chunks.
+			if len(x) > gemvRowBlock && len(w) > 2*chunkFloats {
+				t.Errorf("gemvTBF16 read %d weights of a matrix in one call", len(w))
+			}
+			halfAxpyRows(kernels.AxpyBF16)(y, w, x)
+		},
+		gemvTQ8_0: func(y []float32, w []byte, x []float32) {
+			if len(x) > gemvRowBlock && len(w) > 4*chunkFloats {
+				t.Errorf("gemvTQ8_0 read %d bytes of a matrix in one call", len(w))
+			}
+			q8AxpyRows(y, w, x)
+		},
 		gemmNT: gemmNT(false), gemmNTAdd: gemmNT(true),
 		gemmNNAdd: func(c, a, b []float32, m, n, k, lda, ldb, ldc int) {
 			gemm("gemmNNAdd", m, n, k)
@@ -132,7 +145,20 @@ func TestComposeChunksLongCalls(t *testing.T) {
 				kernels.GemvQ8_0(want, q8, x8)
 				require.Equal(t, want, got, "GemvQ8_0")
 
+				// The transposed ones, W of 333 rows: 1000 bf16 columns (three calls)
+				// and 1024 in Q8_0 (two), on a y of garbage that they must clear.
 				xt := randFloats(r, m)
+				hw := make([]uint16, m*n)
+				kernels.F32ToBF16(hw, w)
+				gotH, wantH := randFloats(r, n), make([]float32, n)
+				k.gemvTBF16(gotH, hw, xt)
+				kernels.GemvTBF16(wantH, hw, xt)
+				require.Equal(t, wantH, gotH, "GemvTBF16")
+				got8, want8 := randFloats(r, 1024), make([]float32, 1024)
+				k.gemvTQ8_0(got8, q8, xt)
+				kernels.GemvTQ8_0(want8, q8, xt)
+				require.Equal(t, want8, got8, "GemvTQ8_0")
+
 				gotT, wantT := make([]float32, n), make([]float32, n)
 				k.gemvT(gotT, w, xt)
 				kernels.GemvT(wantT, w, xt)

@@ -109,6 +109,50 @@ func ExampleGemvT() {
 	// Output: [10 1 20]
 }
 
+func ExampleGemvTBF16() {
+	// W in bfloat16 bits: the top halves of float32 1, 0, 2 and 0, 0.5, -1.
+	w := []uint16{ // 2 x 3, row-major: y = Wᵀ x has 3 entries
+		0x3f80, 0x0000, 0x4000,
+		0x0000, 0x3f00, 0xbf80,
+	}
+	y := make([]float32, 3)
+	mlasimd.GemvTBF16(y, w, []float32{10, 1})
+	fmt.Println(y)
+	// Output: [10 0.5 19]
+}
+
+func ExampleGemvTF16() {
+	// W in IEEE half bits: 1, 0, 2 and 0, 0.5, -1.
+	w := []uint16{ // 2 x 3, row-major: y = Wᵀ x has 3 entries
+		0x3c00, 0x0000, 0x4000,
+		0x0000, 0x3800, 0xbc00,
+	}
+	y := make([]float32, 3)
+	mlasimd.GemvTF16(y, w, []float32{10, 1})
+	fmt.Println(y)
+	// Output: [10 0.5 19]
+}
+
+// Example_gemvTQ8_0 is GemvTQ8_0's example (named as Example_gemvQ8_0 is).
+func Example_gemvTQ8_0() {
+	// W is 2 x 32: row 0 all ones, row 1 the values 0, 1, ..., 31 scaled by 1/4;
+	// y = Wᵀ x has 32 entries, x[0]·row 0 + x[1]·row 1.
+	wide := make([]float32, 2*mlasimd.Q8_0Block)
+	for j := range mlasimd.Q8_0Block {
+		wide[j], wide[mlasimd.Q8_0Block+j] = 1, float32(j)/4
+	}
+	w := make([]byte, 2*mlasimd.Q8_0BlockBytes) // one block per row
+	if err := mlasimd.QuantizeQ8_0(w, wide); err != nil {
+		panic(err)
+	}
+	y := make([]float32, mlasimd.Q8_0Block)
+	mlasimd.GemvTQ8_0(y, w, []float32{1, -2})
+	// Row 0's weights are 127·d, d the half nearest 1/127: 0.99994, not 1. Row 1's
+	// are within d/2 = 0.031 of j/4; unquantized, y would be 1 - j/2: [1 -1 -14.5].
+	fmt.Printf("%.4f\n", []float32{y[0], y[4], y[31]})
+	// Output: [0.9999 -0.9532 -14.5030]
+}
+
 func ExampleDownUp() {
 	down := []float32{1, 1, 1, 1} // 1 x 4: the latent is the sum of x
 	up := []float32{1, -1}        // 2 x 1

@@ -201,6 +201,133 @@ func TestGemvQ8_0(t *testing.T) {
 	})
 }
 
+// gemvTShapes are the transposed reduced-precision GEMVs' shapes, rows of W (len(x))
+// by columns (len(y)): every remainder of the four-row blocks (0, 1, 3, 4, 5, 17
+// rows) at every column count up to 70 (each tail of either vector width, after
+// unrolled and single vectors or alone), MLA decode's W_UK block of one head
+// (128x512), and W of several 256 KiB calls (1031x255: two of 512 rows, then 7).
+func gemvTShapes() [][2]int {
+	var s [][2]int
+	for _, rows := range []int{0, 1, 3, 4, 5, 17} {
+		for cols := 0; cols <= 70; cols++ {
+			s = append(s, [2]int{rows, cols})
+		}
+	}
+	return append(s, [2]int{128, 512}, [2]int{37, 1100}, [2]int{9, 255}, [2]int{1031, 255})
+}
+
+func TestGemvTBF16(t *testing.T) {
+	f := bf16Format
+	f.name, f.gemv = "GemvTBF16", (*mlasimd.Kernels).GemvTBF16
+	testGemvTHalf(t, f)
+}
+
+func TestGemvTF16(t *testing.T) {
+	f := f16Format
+	f.name, f.gemv = "GemvTF16", (*mlasimd.Kernels).GemvTF16
+	testGemvTHalf(t, f)
+}
+
+// testGemvTHalf runs a transposed reduced-precision GEMV over gemvTShapes with y, w
+// and x at every placement (and w also 2 bytes off the alignment of x and y), on
+// weights rounded from normals; every third shape has special patterns in about half
+// its rows, every fourth an Inf or NaN in x. y starts as the sentinel NaNs, which the
+// kernel must clear. Widening is exact, so each y[j] must meet CheckDot's bound for
+// the widened column of W with x (GemvTBF16's γ(rows) bound is tighter still).
+func testGemvTHalf(t *testing.T, f halfFormat) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range gemvTShapes() {
+			rows, cols := s[0], s[1] // W is len(x) x len(y)
+			wv, xv := make([]uint16, rows*cols), testutil.Normals(rng, rows)
+			f.narrow(wv, testutil.Normals(rng, rows*cols))
+			if si%3 == 0 && len(wv) > 0 {
+				for range max(1, rows/2) {
+					wv[rng.IntN(len(wv))] = f.specials[rng.IntN(len(f.specials))]
+				}
+			}
+			if si%4 == 1 && rows > 0 {
+				xv[rng.IntN(rows)] = []float32{float32(math.Inf(-1)), float32(math.NaN())}[si/4%2]
+			}
+			wide := make([]float32, len(wv))
+			f.widen(wide, wv)
+			places := testutil.PlacesFor(si)
+			for i, p := range append(places, testutil.Head) {
+				wp := p
+				if i == len(places) {
+					wp = testutil.Place{Offset: 2 + 4*(si%8)}
+				}
+				y := ry.F32(cols, p, nil)
+				f.gemv(k, y, rw.U16(len(wv), wp, wv), rx.Copy(p, xv))
+				checkMatVec(t, f.name, y, func(j int) ([]float32, []float32) { return column(wide, cols, j), xv })
+				require.True(t, ry.UntouchedF32(y), "%s wrote outside y (%dx%d)", f.name, rows, cols)
+			}
+		}
+	})
+}
+
+// q8TShapes are the transposed Q8_0 GEMV's shapes, rows of W by columns (whole
+// blocks): every remainder of the four-row blocks at one to four blocks and at 512
+// columns, the decode's 128x512, and W of two (600x512) and three (131x4096) 256 KiB
+// calls.
+func q8TShapes() [][2]int {
+	var s [][2]int
+	for _, rows := range []int{0, 1, 3, 4, 5, 17} {
+		for _, cols := range []int{0, 32, 64, 96, 128, 512} {
+			s = append(s, [2]int{rows, cols})
+		}
+	}
+	return append(s, [2]int{128, 512}, [2]int{600, 512}, [2]int{131, 4096})
+}
+
+// TestGemvTQ8_0 runs GemvTQ8_0 over q8TShapes with y, w and x at every placement,
+// and w also at an odd byte offset; every third shape has raw blocks with special
+// scales and every fourth an Inf or NaN in x. Each y[j] must meet CheckGemvTQ8_0's
+// bound for its column.
+func TestGemvTQ8_0(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range q8TShapes() {
+			rows, cols := s[0], s[1] // W is len(x) x len(y)
+			wv, xv := q8Matrix(t, rng, rows, cols, si%3 == 0), testutil.Normals(rng, rows)
+			if si%4 == 1 && rows > 0 {
+				xv[rng.IntN(rows)] = []float32{float32(math.Inf(1)), float32(math.NaN())}[si/4%2]
+			}
+			places := testutil.PlacesFor(si)
+			for i, p := range append(places, testutil.Head) {
+				wp := p
+				if i == len(places) {
+					wp = testutil.Place{Offset: 1 + 2*(si%16)}
+				}
+				y := ry.F32(cols, p, nil)
+				k.GemvTQ8_0(y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
+				for j := range y {
+					scales, quants := q8Column(wv, rows, cols, j)
+					if err := testutil.CheckGemvTQ8_0(y[j], xv, scales, quants); err != nil {
+						require.Failf(t, "GemvTQ8_0", "%dx%d y[%d]: %v", rows, cols, j, err)
+					}
+				}
+				require.True(t, ry.UntouchedF32(y), "GemvTQ8_0 wrote outside y (%dx%d)", rows, cols)
+			}
+		}
+	})
+}
+
+// q8Column returns column j of a rows x cols W in Q8_0: per row, the scale bits of
+// the block that holds it and its quant.
+func q8Column(w []byte, rows, cols, j int) ([]uint16, []int8) {
+	rowBytes := cols / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+	scales, quants := make([]uint16, rows), make([]int8, rows)
+	for i := range rows {
+		blk := w[i*rowBytes+j/kernels.Q8_0Block*kernels.Q8_0BlockBytes:]
+		scales[i] = uint16(blk[0]) | uint16(blk[1])<<8
+		quants[i] = int8(blk[2+j%kernels.Q8_0Block])
+	}
+	return scales, quants
+}
+
 func TestGemvT(t *testing.T) {
 	// From 1 MiB GemvT streams W row by row: five chunks of 256 rows, the last ending
 	// in three single rows, with column tails.

@@ -25,6 +25,11 @@ type routines struct {
 	gemvF16  func(y []float32, w []uint16, x []float32)
 	// gemvQ8_0 is gemv for a W in Q8_0 blocks (kernels.Q8_0Block).
 	gemvQ8_0 func(y []float32, w []byte, x []float32)
+	// gemvTBF16, gemvTF16 and gemvTQ8_0 are gemvT for a W of bfloat16 or IEEE half
+	// bits, or in Q8_0 blocks.
+	gemvTBF16 func(y []float32, w []uint16, x []float32)
+	gemvTF16  func(y []float32, w []uint16, x []float32)
+	gemvTQ8_0 func(y []float32, w []byte, x []float32)
 	// gemmNTPrefetch is gemmNT whose last block prefetches next.
 	gemmNTPrefetch func(c, a, b, next []float32, m, n, k, lda, ldb int)
 	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb int)
@@ -141,6 +146,7 @@ var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
 	gemvBF16: kernels.GemvBF16, gemvF16: kernels.GemvF16, gemvQ8_0: kernels.GemvQ8_0,
+	gemvTBF16: kernels.GemvTBF16, gemvTF16: kernels.GemvTF16, gemvTQ8_0: kernels.GemvTQ8_0,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats, onlineSoftmax: kernels.OnlineSoftmax,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

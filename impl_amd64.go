@@ -35,6 +35,9 @@ var (
 		gemvBF16:     gemvBF16AVX2,
 		gemvF16:      gemvF16AVX2,
 		gemvQ8_0:     gemvQ8_0AVX2,
+		gemvTBF16:    gemvTBF16AVX2,
+		gemvTF16:     gemvTF16AVX2,
+		gemvTQ8_0:    gemvTQ8_0AVX2,
 	})
 	_ = register(dispatch.AVX512, primitives{
 		dot:          dotAVX512,
@@ -63,5 +66,8 @@ var (
 		gemvBF16:     gemvBF16AVX512,
 		gemvF16:      gemvF16AVX512,
 		gemvQ8_0:     gemvQ8_0AVX512,
+		gemvTBF16:    gemvTBF16AVX512,
+		gemvTF16:     gemvTF16AVX512,
+		gemvTQ8_0:    gemvTQ8_0AVX512,
 	})
 )

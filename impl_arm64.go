@@ -31,5 +31,7 @@ var (
 		bf16ToF32: bf16ToF32NEON,
 		gemvBF16:  gemvBF16NEON,
 		gemvF16:   gemvF16NEON,
+		gemvTBF16: gemvTBF16NEON,
+		gemvTF16:  gemvTF16NEON,
 	})
 )

@@ -5238,6 +5238,798 @@ q8_done_3:
 	VZEROUPPER
 	RET
 
+// func gemvTBF16AVX2(y []float32, w []uint16, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·gemvTBF16AVX2(SB), NOSPLIT, $16-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ CX, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemvT_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           gemvT_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Y0
+	VBROADCASTSS 4(BX)(R8*4), Y1
+	VBROADCASTSS 8(BX)(R8*4), Y2
+	VBROADCASTSS 12(BX)(R8*4), Y3
+	XORQ         R13, R13
+	MOVQ         CX, R14
+	SUBQ         $0x00000010, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (AX)(R13*4), Y4
+	VPMOVZXWD   (R9)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y0, Y4
+	VPMOVZXWD   (R10)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y1, Y4
+	VPMOVZXWD   (R11)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y2, Y4
+	VPMOVZXWD   (R12)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, (AX)(R13*4)
+	VMOVUPS     32(AX)(R13*4), Y4
+	VPMOVZXWD   16(R9)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y0, Y4
+	VPMOVZXWD   16(R10)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y1, Y4
+	VPMOVZXWD   16(R11)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y2, Y4
+	VPMOVZXWD   16(R12)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, 32(AX)(R13*4)
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ CX, R14
+	SUBQ $0x00000008, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (AX)(R13*4), Y4
+	VPMOVZXWD   (R9)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y0, Y4
+	VPMOVZXWD   (R10)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y1, Y4
+	VPMOVZXWD   (R11)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y2, Y4
+	VPMOVZXWD   (R12)(R13*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, (AX)(R13*4)
+	ADDQ        $0x00000008, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ       CX, R14
+	SUBQ       R13, R14
+	JZ         done_8
+	MOVQ       $0x00000008, R15
+	SUBQ       R14, R15
+	LEAQ       tailmask<>+0(SB), BP
+	VMOVUPS    (BP)(R15*4), Y4
+	VMASKMOVPS (AX)(R13*4), Y4, Y5
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (R9)(R13*2), R15
+	MOVW       R15, (SP)
+	CMPQ       R14, $0x00000001
+	JBE        words_done_9
+	MOVWLZX    2(R9)(R13*2), R15
+	MOVW       R15, 2(SP)
+	CMPQ       R14, $0x00000002
+	JBE        words_done_9
+	MOVWLZX    4(R9)(R13*2), R15
+	MOVW       R15, 4(SP)
+	CMPQ       R14, $0x00000003
+	JBE        words_done_9
+	MOVWLZX    6(R9)(R13*2), R15
+	MOVW       R15, 6(SP)
+	CMPQ       R14, $0x00000004
+	JBE        words_done_9
+	MOVWLZX    8(R9)(R13*2), R15
+	MOVW       R15, 8(SP)
+	CMPQ       R14, $0x00000005
+	JBE        words_done_9
+	MOVWLZX    10(R9)(R13*2), R15
+	MOVW       R15, 10(SP)
+	CMPQ       R14, $0x00000006
+	JBE        words_done_9
+	MOVWLZX    12(R9)(R13*2), R15
+	MOVW       R15, 12(SP)
+
+words_done_9:
+	VPMOVZXWD   (SP), Y6
+	VPSLLD      $0x10, Y6, Y6
+	VFMADD231PS Y6, Y0, Y5
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R10)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_10
+	MOVWLZX     2(R10)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_10
+	MOVWLZX     4(R10)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_10
+	MOVWLZX     6(R10)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_10
+	MOVWLZX     8(R10)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_10
+	MOVWLZX     10(R10)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_10
+	MOVWLZX     12(R10)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_10:
+	VPMOVZXWD   (SP), Y0
+	VPSLLD      $0x10, Y0, Y0
+	VFMADD231PS Y0, Y1, Y5
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R11)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_11
+	MOVWLZX     2(R11)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_11
+	MOVWLZX     4(R11)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_11
+	MOVWLZX     6(R11)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_11
+	MOVWLZX     8(R11)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_11
+	MOVWLZX     10(R11)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_11
+	MOVWLZX     12(R11)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_11:
+	VPMOVZXWD   (SP), Y0
+	VPSLLD      $0x10, Y0, Y0
+	VFMADD231PS Y0, Y2, Y5
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R12)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_12
+	MOVWLZX     2(R12)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_12
+	MOVWLZX     4(R12)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_12
+	MOVWLZX     6(R12)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_12
+	MOVWLZX     8(R12)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_12
+	MOVWLZX     10(R12)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_12
+	MOVWLZX     12(R12)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_12:
+	VPMOVZXWD   (SP), Y0
+	VPSLLD      $0x10, Y0, Y0
+	VFMADD231PS Y0, Y3, Y5
+	VMASKMOVPS  Y5, Y4, (AX)(R13*4)
+
+done_8:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  gemvT_rows4_1
+
+gemvT_rows1_2:
+	CMPQ         R8, SI
+	JAE          gemvT_done_3
+	VBROADCASTSS (BX)(R8*4), Y0
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000010, R10
+
+unrolled_13:
+	CMPQ        R9, R10
+	JG          single_14
+	VMOVUPS     (AX)(R9*4), Y1
+	VPMOVZXWD   (DX)(R9*2), Y2
+	VPSLLD      $0x10, Y2, Y2
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS     Y1, (AX)(R9*4)
+	VMOVUPS     32(AX)(R9*4), Y1
+	VPMOVZXWD   16(DX)(R9*2), Y2
+	VPSLLD      $0x10, Y2, Y2
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS     Y1, 32(AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_13
+
+single_14:
+	MOVQ CX, R10
+	SUBQ $0x00000008, R10
+
+one_15:
+	CMPQ        R9, R10
+	JG          tail_16
+	VMOVUPS     (AX)(R9*4), Y1
+	VPMOVZXWD   (DX)(R9*2), Y2
+	VPSLLD      $0x10, Y2, Y2
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS     Y1, (AX)(R9*4)
+	ADDQ        $0x00000008, R9
+	JMP         one_15
+
+tail_16:
+	MOVQ       CX, R10
+	SUBQ       R9, R10
+	JZ         done_17
+	MOVQ       $0x00000008, R11
+	SUBQ       R10, R11
+	LEAQ       tailmask<>+0(SB), R12
+	VMOVUPS    (R12)(R11*4), Y1
+	VMASKMOVPS (AX)(R9*4), Y1, Y2
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (DX)(R9*2), R11
+	MOVW       R11, (SP)
+	CMPQ       R10, $0x00000001
+	JBE        words_done_18
+	MOVWLZX    2(DX)(R9*2), R11
+	MOVW       R11, 2(SP)
+	CMPQ       R10, $0x00000002
+	JBE        words_done_18
+	MOVWLZX    4(DX)(R9*2), R11
+	MOVW       R11, 4(SP)
+	CMPQ       R10, $0x00000003
+	JBE        words_done_18
+	MOVWLZX    6(DX)(R9*2), R11
+	MOVW       R11, 6(SP)
+	CMPQ       R10, $0x00000004
+	JBE        words_done_18
+	MOVWLZX    8(DX)(R9*2), R11
+	MOVW       R11, 8(SP)
+	CMPQ       R10, $0x00000005
+	JBE        words_done_18
+	MOVWLZX    10(DX)(R9*2), R11
+	MOVW       R11, 10(SP)
+	CMPQ       R10, $0x00000006
+	JBE        words_done_18
+	MOVWLZX    12(DX)(R9*2), R11
+	MOVW       R11, 12(SP)
+
+words_done_18:
+	VPMOVZXWD   (SP), Y3
+	VPSLLD      $0x10, Y3, Y3
+	VFMADD231PS Y3, Y0, Y2
+	VMASKMOVPS  Y2, Y1, (AX)(R9*4)
+
+done_17:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  gemvT_rows1_2
+
+gemvT_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvTF16AVX2(y []float32, w []uint16, x []float32)
+// Requires: AVX, F16C, FMA3
+TEXT ·gemvTF16AVX2(SB), NOSPLIT, $16-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ CX, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemvT_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           gemvT_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Y0
+	VBROADCASTSS 4(BX)(R8*4), Y1
+	VBROADCASTSS 8(BX)(R8*4), Y2
+	VBROADCASTSS 12(BX)(R8*4), Y3
+	XORQ         R13, R13
+	MOVQ         CX, R14
+	SUBQ         $0x00000010, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (AX)(R13*4), Y4
+	VCVTPH2PS   (R9)(R13*2), Y5
+	VFMADD231PS Y5, Y0, Y4
+	VCVTPH2PS   (R10)(R13*2), Y5
+	VFMADD231PS Y5, Y1, Y4
+	VCVTPH2PS   (R11)(R13*2), Y5
+	VFMADD231PS Y5, Y2, Y4
+	VCVTPH2PS   (R12)(R13*2), Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, (AX)(R13*4)
+	VMOVUPS     32(AX)(R13*4), Y4
+	VCVTPH2PS   16(R9)(R13*2), Y5
+	VFMADD231PS Y5, Y0, Y4
+	VCVTPH2PS   16(R10)(R13*2), Y5
+	VFMADD231PS Y5, Y1, Y4
+	VCVTPH2PS   16(R11)(R13*2), Y5
+	VFMADD231PS Y5, Y2, Y4
+	VCVTPH2PS   16(R12)(R13*2), Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, 32(AX)(R13*4)
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ CX, R14
+	SUBQ $0x00000008, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (AX)(R13*4), Y4
+	VCVTPH2PS   (R9)(R13*2), Y5
+	VFMADD231PS Y5, Y0, Y4
+	VCVTPH2PS   (R10)(R13*2), Y5
+	VFMADD231PS Y5, Y1, Y4
+	VCVTPH2PS   (R11)(R13*2), Y5
+	VFMADD231PS Y5, Y2, Y4
+	VCVTPH2PS   (R12)(R13*2), Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, (AX)(R13*4)
+	ADDQ        $0x00000008, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ       CX, R14
+	SUBQ       R13, R14
+	JZ         done_8
+	MOVQ       $0x00000008, R15
+	SUBQ       R14, R15
+	LEAQ       tailmask<>+0(SB), BP
+	VMOVUPS    (BP)(R15*4), Y4
+	VMASKMOVPS (AX)(R13*4), Y4, Y5
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (R9)(R13*2), R15
+	MOVW       R15, (SP)
+	CMPQ       R14, $0x00000001
+	JBE        words_done_9
+	MOVWLZX    2(R9)(R13*2), R15
+	MOVW       R15, 2(SP)
+	CMPQ       R14, $0x00000002
+	JBE        words_done_9
+	MOVWLZX    4(R9)(R13*2), R15
+	MOVW       R15, 4(SP)
+	CMPQ       R14, $0x00000003
+	JBE        words_done_9
+	MOVWLZX    6(R9)(R13*2), R15
+	MOVW       R15, 6(SP)
+	CMPQ       R14, $0x00000004
+	JBE        words_done_9
+	MOVWLZX    8(R9)(R13*2), R15
+	MOVW       R15, 8(SP)
+	CMPQ       R14, $0x00000005
+	JBE        words_done_9
+	MOVWLZX    10(R9)(R13*2), R15
+	MOVW       R15, 10(SP)
+	CMPQ       R14, $0x00000006
+	JBE        words_done_9
+	MOVWLZX    12(R9)(R13*2), R15
+	MOVW       R15, 12(SP)
+
+words_done_9:
+	VCVTPH2PS   (SP), Y6
+	VFMADD231PS Y6, Y0, Y5
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R10)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_10
+	MOVWLZX     2(R10)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_10
+	MOVWLZX     4(R10)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_10
+	MOVWLZX     6(R10)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_10
+	MOVWLZX     8(R10)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_10
+	MOVWLZX     10(R10)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_10
+	MOVWLZX     12(R10)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_10:
+	VCVTPH2PS   (SP), Y0
+	VFMADD231PS Y0, Y1, Y5
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R11)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_11
+	MOVWLZX     2(R11)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_11
+	MOVWLZX     4(R11)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_11
+	MOVWLZX     6(R11)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_11
+	MOVWLZX     8(R11)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_11
+	MOVWLZX     10(R11)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_11
+	MOVWLZX     12(R11)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_11:
+	VCVTPH2PS   (SP), Y0
+	VFMADD231PS Y0, Y2, Y5
+	MOVQ        $0x00000000, (SP)
+	MOVQ        $0x00000000, 8(SP)
+	MOVWLZX     (R12)(R13*2), R9
+	MOVW        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         words_done_12
+	MOVWLZX     2(R12)(R13*2), R9
+	MOVW        R9, 2(SP)
+	CMPQ        R14, $0x00000002
+	JBE         words_done_12
+	MOVWLZX     4(R12)(R13*2), R9
+	MOVW        R9, 4(SP)
+	CMPQ        R14, $0x00000003
+	JBE         words_done_12
+	MOVWLZX     6(R12)(R13*2), R9
+	MOVW        R9, 6(SP)
+	CMPQ        R14, $0x00000004
+	JBE         words_done_12
+	MOVWLZX     8(R12)(R13*2), R9
+	MOVW        R9, 8(SP)
+	CMPQ        R14, $0x00000005
+	JBE         words_done_12
+	MOVWLZX     10(R12)(R13*2), R9
+	MOVW        R9, 10(SP)
+	CMPQ        R14, $0x00000006
+	JBE         words_done_12
+	MOVWLZX     12(R12)(R13*2), R9
+	MOVW        R9, 12(SP)
+
+words_done_12:
+	VCVTPH2PS   (SP), Y0
+	VFMADD231PS Y0, Y3, Y5
+	VMASKMOVPS  Y5, Y4, (AX)(R13*4)
+
+done_8:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  gemvT_rows4_1
+
+gemvT_rows1_2:
+	CMPQ         R8, SI
+	JAE          gemvT_done_3
+	VBROADCASTSS (BX)(R8*4), Y0
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000010, R10
+
+unrolled_13:
+	CMPQ        R9, R10
+	JG          single_14
+	VMOVUPS     (AX)(R9*4), Y1
+	VCVTPH2PS   (DX)(R9*2), Y2
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS     Y1, (AX)(R9*4)
+	VMOVUPS     32(AX)(R9*4), Y1
+	VCVTPH2PS   16(DX)(R9*2), Y2
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS     Y1, 32(AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_13
+
+single_14:
+	MOVQ CX, R10
+	SUBQ $0x00000008, R10
+
+one_15:
+	CMPQ        R9, R10
+	JG          tail_16
+	VMOVUPS     (AX)(R9*4), Y1
+	VCVTPH2PS   (DX)(R9*2), Y2
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS     Y1, (AX)(R9*4)
+	ADDQ        $0x00000008, R9
+	JMP         one_15
+
+tail_16:
+	MOVQ       CX, R10
+	SUBQ       R9, R10
+	JZ         done_17
+	MOVQ       $0x00000008, R11
+	SUBQ       R10, R11
+	LEAQ       tailmask<>+0(SB), R12
+	VMOVUPS    (R12)(R11*4), Y1
+	VMASKMOVPS (AX)(R9*4), Y1, Y2
+	MOVQ       $0x00000000, (SP)
+	MOVQ       $0x00000000, 8(SP)
+	MOVWLZX    (DX)(R9*2), R11
+	MOVW       R11, (SP)
+	CMPQ       R10, $0x00000001
+	JBE        words_done_18
+	MOVWLZX    2(DX)(R9*2), R11
+	MOVW       R11, 2(SP)
+	CMPQ       R10, $0x00000002
+	JBE        words_done_18
+	MOVWLZX    4(DX)(R9*2), R11
+	MOVW       R11, 4(SP)
+	CMPQ       R10, $0x00000003
+	JBE        words_done_18
+	MOVWLZX    6(DX)(R9*2), R11
+	MOVW       R11, 6(SP)
+	CMPQ       R10, $0x00000004
+	JBE        words_done_18
+	MOVWLZX    8(DX)(R9*2), R11
+	MOVW       R11, 8(SP)
+	CMPQ       R10, $0x00000005
+	JBE        words_done_18
+	MOVWLZX    10(DX)(R9*2), R11
+	MOVW       R11, 10(SP)
+	CMPQ       R10, $0x00000006
+	JBE        words_done_18
+	MOVWLZX    12(DX)(R9*2), R11
+	MOVW       R11, 12(SP)
+
+words_done_18:
+	VCVTPH2PS   (SP), Y3
+	VFMADD231PS Y3, Y0, Y2
+	VMASKMOVPS  Y2, Y1, (AX)(R9*4)
+
+done_17:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  gemvT_rows1_2
+
+gemvT_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvTQ8_0AVX2(y []float32, w []byte, x []float32)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemvTQ8_0AVX2(SB), NOSPLIT, $0-72
+	MOVQ   y_base+0(FP), AX
+	MOVQ   y_len+8(FP), CX
+	MOVQ   w_base+24(FP), DX
+	MOVQ   x_base+48(FP), BX
+	MOVQ   x_len+56(FP), SI
+	SHRQ   $0x05, CX
+	IMUL3Q $0x00000022, CX, DI
+	XORQ   R8, R8
+
+q8T_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           q8T_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Y0
+	VBROADCASTSS 4(BX)(R8*4), Y1
+	VBROADCASTSS 8(BX)(R8*4), Y2
+	VBROADCASTSS 12(BX)(R8*4), Y3
+	MOVQ         AX, R13
+	MOVQ         CX, R14
+	XORQ         R15, R15
+
+q8T_block_4:
+	TESTQ        R14, R14
+	JZ           q8T_blocks_done_5
+	VPBROADCASTW (R9)(R15*1), X4
+	VCVTPH2PS    X4, Y4
+	VMULPS       Y4, Y0, Y4
+	VPBROADCASTW (R10)(R15*1), X5
+	VCVTPH2PS    X5, Y5
+	VMULPS       Y5, Y1, Y5
+	VPBROADCASTW (R11)(R15*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y6, Y2, Y6
+	VPBROADCASTW (R12)(R15*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y3, Y7
+	VMOVUPS      (R13), Y8
+	VPMOVSXBD    2(R9)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y4, Y8
+	VPMOVSXBD    2(R10)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y5, Y8
+	VPMOVSXBD    2(R11)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y8
+	VPMOVSXBD    2(R12)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y8
+	VMOVUPS      Y8, (R13)
+	VMOVUPS      32(R13), Y8
+	VPMOVSXBD    10(R9)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y4, Y8
+	VPMOVSXBD    10(R10)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y5, Y8
+	VPMOVSXBD    10(R11)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y8
+	VPMOVSXBD    10(R12)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y8
+	VMOVUPS      Y8, 32(R13)
+	VMOVUPS      64(R13), Y8
+	VPMOVSXBD    18(R9)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y4, Y8
+	VPMOVSXBD    18(R10)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y5, Y8
+	VPMOVSXBD    18(R11)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y8
+	VPMOVSXBD    18(R12)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y8
+	VMOVUPS      Y8, 64(R13)
+	VMOVUPS      96(R13), Y8
+	VPMOVSXBD    26(R9)(R15*1), Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y4, Y8
+	VPMOVSXBD    26(R10)(R15*1), Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y4, Y5, Y8
+	VPMOVSXBD    26(R11)(R15*1), Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y4, Y6, Y8
+	VPMOVSXBD    26(R12)(R15*1), Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y4, Y7, Y8
+	VMOVUPS      Y8, 96(R13)
+	ADDQ         $0x00000022, R15
+	ADDQ         $0x00000080, R13
+	DECQ         R14
+	JMP          q8T_block_4
+
+q8T_blocks_done_5:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  q8T_rows4_1
+
+q8T_rows1_2:
+	CMPQ         R8, SI
+	JAE          q8T_done_3
+	VBROADCASTSS (BX)(R8*4), Y0
+	MOVQ         AX, R9
+	MOVQ         CX, R10
+	XORQ         R11, R11
+
+q8T_block_6:
+	TESTQ        R10, R10
+	JZ           q8T_blocks_done_7
+	VPBROADCASTW (DX)(R11*1), X1
+	VCVTPH2PS    X1, Y1
+	VMULPS       Y1, Y0, Y1
+	VMOVUPS      (R9), Y2
+	VPMOVSXBD    2(DX)(R11*1), Y3
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y3, Y1, Y2
+	VMOVUPS      Y2, (R9)
+	VMOVUPS      32(R9), Y2
+	VPMOVSXBD    10(DX)(R11*1), Y3
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y3, Y1, Y2
+	VMOVUPS      Y2, 32(R9)
+	VMOVUPS      64(R9), Y2
+	VPMOVSXBD    18(DX)(R11*1), Y3
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y3, Y1, Y2
+	VMOVUPS      Y2, 64(R9)
+	VMOVUPS      96(R9), Y2
+	VPMOVSXBD    26(DX)(R11*1), Y3
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y3, Y1, Y2
+	VMOVUPS      Y2, 96(R9)
+	ADDQ         $0x00000022, R11
+	ADDQ         $0x00000080, R9
+	DECQ         R10
+	JMP          q8T_block_6
+
+q8T_blocks_done_7:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  q8T_rows1_2
+
+q8T_done_3:
+	VZEROUPPER
+	RET
+
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
@@ -10342,5 +11134,461 @@ q8_blocks_done_7:
 	JMP           q8_rows1_2
 
 q8_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvTBF16AVX512(y []float32, w []uint16, x []float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL
+TEXT ·gemvTBF16AVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ CX, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemvT_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           gemvT_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Z0
+	VBROADCASTSS 4(BX)(R8*4), Z1
+	VBROADCASTSS 8(BX)(R8*4), Z2
+	VBROADCASTSS 12(BX)(R8*4), Z3
+	XORQ         R13, R13
+	MOVQ         CX, R14
+	SUBQ         $0x00000020, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (AX)(R13*4), Z4
+	VPMOVZXWD   (R9)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z0, Z4
+	VPMOVZXWD   (R10)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z1, Z4
+	VPMOVZXWD   (R11)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z2, Z4
+	VPMOVZXWD   (R12)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, (AX)(R13*4)
+	VMOVUPS     64(AX)(R13*4), Z4
+	VPMOVZXWD   32(R9)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z0, Z4
+	VPMOVZXWD   32(R10)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z1, Z4
+	VPMOVZXWD   32(R11)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z2, Z4
+	VPMOVZXWD   32(R12)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, 64(AX)(R13*4)
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ CX, R14
+	SUBQ $0x00000010, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (AX)(R13*4), Z4
+	VPMOVZXWD   (R9)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z0, Z4
+	VPMOVZXWD   (R10)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z1, Z4
+	VPMOVZXWD   (R11)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z2, Z4
+	VPMOVZXWD   (R12)(R13*2), Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, (AX)(R13*4)
+	ADDQ        $0x00000010, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ        CX, R14
+	SUBQ        R13, R14
+	JZ          done_8
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (AX)(R13*4), K1, Z4
+	VMOVDQU16.Z (R9)(R13*2), K1, Y5
+	VPMOVZXWD   Y5, Z5
+	VPSLLD      $0x10, Z5, Z5
+	VFMADD231PS Z5, Z0, Z4
+	VMOVDQU16.Z (R10)(R13*2), K1, Y0
+	VPMOVZXWD   Y0, Z0
+	VPSLLD      $0x10, Z0, Z0
+	VFMADD231PS Z0, Z1, Z4
+	VMOVDQU16.Z (R11)(R13*2), K1, Y0
+	VPMOVZXWD   Y0, Z0
+	VPSLLD      $0x10, Z0, Z0
+	VFMADD231PS Z0, Z2, Z4
+	VMOVDQU16.Z (R12)(R13*2), K1, Y0
+	VPMOVZXWD   Y0, Z0
+	VPSLLD      $0x10, Z0, Z0
+	VFMADD231PS Z0, Z3, Z4
+	VMOVUPS     Z4, K1, (AX)(R13*4)
+
+done_8:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  gemvT_rows4_1
+
+gemvT_rows1_2:
+	CMPQ         R8, SI
+	JAE          gemvT_done_3
+	VBROADCASTSS (BX)(R8*4), Z0
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000020, R10
+
+unrolled_9:
+	CMPQ        R9, R10
+	JG          single_10
+	VMOVUPS     (AX)(R9*4), Z1
+	VPMOVZXWD   (DX)(R9*2), Z2
+	VPSLLD      $0x10, Z2, Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, (AX)(R9*4)
+	VMOVUPS     64(AX)(R9*4), Z1
+	VPMOVZXWD   32(DX)(R9*2), Z2
+	VPSLLD      $0x10, Z2, Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, 64(AX)(R9*4)
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_9
+
+single_10:
+	MOVQ CX, R10
+	SUBQ $0x00000010, R10
+
+one_11:
+	CMPQ        R9, R10
+	JG          tail_12
+	VMOVUPS     (AX)(R9*4), Z1
+	VPMOVZXWD   (DX)(R9*2), Z2
+	VPSLLD      $0x10, Z2, Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, (AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         one_11
+
+tail_12:
+	MOVQ        CX, R10
+	SUBQ        R9, R10
+	JZ          done_13
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (AX)(R9*4), K1, Z1
+	VMOVDQU16.Z (DX)(R9*2), K1, Y2
+	VPMOVZXWD   Y2, Z2
+	VPSLLD      $0x10, Z2, Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, K1, (AX)(R9*4)
+
+done_13:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  gemvT_rows1_2
+
+gemvT_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvTF16AVX512(y []float32, w []uint16, x []float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL
+TEXT ·gemvTF16AVX512(SB), NOSPLIT, $0-72
+	MOVQ y_base+0(FP), AX
+	MOVQ y_len+8(FP), CX
+	MOVQ w_base+24(FP), DX
+	MOVQ x_base+48(FP), BX
+	MOVQ x_len+56(FP), SI
+	MOVQ CX, DI
+	SHLQ $0x01, DI
+	XORQ R8, R8
+
+gemvT_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           gemvT_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Z0
+	VBROADCASTSS 4(BX)(R8*4), Z1
+	VBROADCASTSS 8(BX)(R8*4), Z2
+	VBROADCASTSS 12(BX)(R8*4), Z3
+	XORQ         R13, R13
+	MOVQ         CX, R14
+	SUBQ         $0x00000020, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (AX)(R13*4), Z4
+	VCVTPH2PS   (R9)(R13*2), Z5
+	VFMADD231PS Z5, Z0, Z4
+	VCVTPH2PS   (R10)(R13*2), Z5
+	VFMADD231PS Z5, Z1, Z4
+	VCVTPH2PS   (R11)(R13*2), Z5
+	VFMADD231PS Z5, Z2, Z4
+	VCVTPH2PS   (R12)(R13*2), Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, (AX)(R13*4)
+	VMOVUPS     64(AX)(R13*4), Z4
+	VCVTPH2PS   32(R9)(R13*2), Z5
+	VFMADD231PS Z5, Z0, Z4
+	VCVTPH2PS   32(R10)(R13*2), Z5
+	VFMADD231PS Z5, Z1, Z4
+	VCVTPH2PS   32(R11)(R13*2), Z5
+	VFMADD231PS Z5, Z2, Z4
+	VCVTPH2PS   32(R12)(R13*2), Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, 64(AX)(R13*4)
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ CX, R14
+	SUBQ $0x00000010, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (AX)(R13*4), Z4
+	VCVTPH2PS   (R9)(R13*2), Z5
+	VFMADD231PS Z5, Z0, Z4
+	VCVTPH2PS   (R10)(R13*2), Z5
+	VFMADD231PS Z5, Z1, Z4
+	VCVTPH2PS   (R11)(R13*2), Z5
+	VFMADD231PS Z5, Z2, Z4
+	VCVTPH2PS   (R12)(R13*2), Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, (AX)(R13*4)
+	ADDQ        $0x00000010, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ        CX, R14
+	SUBQ        R13, R14
+	JZ          done_8
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (AX)(R13*4), K1, Z4
+	VMOVDQU16.Z (R9)(R13*2), K1, Y5
+	VCVTPH2PS   Y5, Z5
+	VFMADD231PS Z5, Z0, Z4
+	VMOVDQU16.Z (R10)(R13*2), K1, Y0
+	VCVTPH2PS   Y0, Z0
+	VFMADD231PS Z0, Z1, Z4
+	VMOVDQU16.Z (R11)(R13*2), K1, Y0
+	VCVTPH2PS   Y0, Z0
+	VFMADD231PS Z0, Z2, Z4
+	VMOVDQU16.Z (R12)(R13*2), K1, Y0
+	VCVTPH2PS   Y0, Z0
+	VFMADD231PS Z0, Z3, Z4
+	VMOVUPS     Z4, K1, (AX)(R13*4)
+
+done_8:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  gemvT_rows4_1
+
+gemvT_rows1_2:
+	CMPQ         R8, SI
+	JAE          gemvT_done_3
+	VBROADCASTSS (BX)(R8*4), Z0
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000020, R10
+
+unrolled_9:
+	CMPQ        R9, R10
+	JG          single_10
+	VMOVUPS     (AX)(R9*4), Z1
+	VCVTPH2PS   (DX)(R9*2), Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, (AX)(R9*4)
+	VMOVUPS     64(AX)(R9*4), Z1
+	VCVTPH2PS   32(DX)(R9*2), Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, 64(AX)(R9*4)
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_9
+
+single_10:
+	MOVQ CX, R10
+	SUBQ $0x00000010, R10
+
+one_11:
+	CMPQ        R9, R10
+	JG          tail_12
+	VMOVUPS     (AX)(R9*4), Z1
+	VCVTPH2PS   (DX)(R9*2), Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, (AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         one_11
+
+tail_12:
+	MOVQ        CX, R10
+	SUBQ        R9, R10
+	JZ          done_13
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (AX)(R9*4), K1, Z1
+	VMOVDQU16.Z (DX)(R9*2), K1, Y2
+	VCVTPH2PS   Y2, Z2
+	VFMADD231PS Z2, Z0, Z1
+	VMOVUPS     Z1, K1, (AX)(R9*4)
+
+done_13:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  gemvT_rows1_2
+
+gemvT_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvTQ8_0AVX512(y []float32, w []byte, x []float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·gemvTQ8_0AVX512(SB), NOSPLIT, $0-72
+	MOVQ   y_base+0(FP), AX
+	MOVQ   y_len+8(FP), CX
+	MOVQ   w_base+24(FP), DX
+	MOVQ   x_base+48(FP), BX
+	MOVQ   x_len+56(FP), SI
+	SHRQ   $0x05, CX
+	IMUL3Q $0x00000022, CX, DI
+	XORQ   R8, R8
+
+q8T_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           q8T_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Z0
+	VBROADCASTSS 4(BX)(R8*4), Z1
+	VBROADCASTSS 8(BX)(R8*4), Z2
+	VBROADCASTSS 12(BX)(R8*4), Z3
+	MOVQ         AX, R13
+	MOVQ         CX, R14
+	XORQ         R15, R15
+
+q8T_block_4:
+	TESTQ        R14, R14
+	JZ           q8T_blocks_done_5
+	VPBROADCASTW (R9)(R15*1), Y4
+	VCVTPH2PS    Y4, Z4
+	VMULPS       Z4, Z0, Z4
+	VPBROADCASTW (R10)(R15*1), Y5
+	VCVTPH2PS    Y5, Z5
+	VMULPS       Z5, Z1, Z5
+	VPBROADCASTW (R11)(R15*1), Y6
+	VCVTPH2PS    Y6, Z6
+	VMULPS       Z6, Z2, Z6
+	VPBROADCASTW (R12)(R15*1), Y7
+	VCVTPH2PS    Y7, Z7
+	VMULPS       Z7, Z3, Z7
+	VMOVUPS      (R13), Z8
+	VPMOVSXBD    2(R9)(R15*1), Z9
+	VCVTDQ2PS    Z9, Z9
+	VFMADD231PS  Z9, Z4, Z8
+	VPMOVSXBD    2(R10)(R15*1), Z9
+	VCVTDQ2PS    Z9, Z9
+	VFMADD231PS  Z9, Z5, Z8
+	VPMOVSXBD    2(R11)(R15*1), Z9
+	VCVTDQ2PS    Z9, Z9
+	VFMADD231PS  Z9, Z6, Z8
+	VPMOVSXBD    2(R12)(R15*1), Z9
+	VCVTDQ2PS    Z9, Z9
+	VFMADD231PS  Z9, Z7, Z8
+	VMOVUPS      Z8, (R13)
+	VMOVUPS      64(R13), Z8
+	VPMOVSXBD    18(R9)(R15*1), Z9
+	VCVTDQ2PS    Z9, Z9
+	VFMADD231PS  Z9, Z4, Z8
+	VPMOVSXBD    18(R10)(R15*1), Z4
+	VCVTDQ2PS    Z4, Z4
+	VFMADD231PS  Z4, Z5, Z8
+	VPMOVSXBD    18(R11)(R15*1), Z4
+	VCVTDQ2PS    Z4, Z4
+	VFMADD231PS  Z4, Z6, Z8
+	VPMOVSXBD    18(R12)(R15*1), Z4
+	VCVTDQ2PS    Z4, Z4
+	VFMADD231PS  Z4, Z7, Z8
+	VMOVUPS      Z8, 64(R13)
+	ADDQ         $0x00000022, R15
+	ADDQ         $0x00000080, R13
+	DECQ         R14
+	JMP          q8T_block_4
+
+q8T_blocks_done_5:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  q8T_rows4_1
+
+q8T_rows1_2:
+	CMPQ         R8, SI
+	JAE          q8T_done_3
+	VBROADCASTSS (BX)(R8*4), Z0
+	MOVQ         AX, R9
+	MOVQ         CX, R10
+	XORQ         R11, R11
+
+q8T_block_6:
+	TESTQ        R10, R10
+	JZ           q8T_blocks_done_7
+	VPBROADCASTW (DX)(R11*1), Y1
+	VCVTPH2PS    Y1, Z1
+	VMULPS       Z1, Z0, Z1
+	VMOVUPS      (R9), Z2
+	VPMOVSXBD    2(DX)(R11*1), Z3
+	VCVTDQ2PS    Z3, Z3
+	VFMADD231PS  Z3, Z1, Z2
+	VMOVUPS      Z2, (R9)
+	VMOVUPS      64(R9), Z2
+	VPMOVSXBD    18(DX)(R11*1), Z3
+	VCVTDQ2PS    Z3, Z3
+	VFMADD231PS  Z3, Z1, Z2
+	VMOVUPS      Z2, 64(R9)
+	ADDQ         $0x00000022, R11
+	ADDQ         $0x00000080, R9
+	DECQ         R10
+	JMP          q8T_block_6
+
+q8T_blocks_done_7:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  q8T_rows1_2
+
+q8T_done_3:
 	VZEROUPPER
 	RET

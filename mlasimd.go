@@ -74,6 +74,44 @@ func GemvQ8_0(y []float32, w []byte, x []float32) { table().GemvQ8_0(y, w, x) }
 // and from 1 MiB stream it, prefetching ahead as Gemv does.
 func GemvT(y, w, x []float32) { table().GemvT(y, w, x) }
 
+// GemvTBF16 computes y = Wᵀ x like GemvT for a W stored as bfloat16 bits: W is
+// row-major with len(x) rows and len(y) columns, each weight widened exactly (the
+// transposed product of MLA decode's absorbed query, W_UK(h)ᵀ·q per head, at half
+// of GemvT's bytes of W). Every Level reads W front to back and sums each y[j] over
+// the rows in row order, as kernels.GemvTBF16 does: y = 0, then y[j] += x[i]·w[i][j]
+// for i = 0, 1, ..., the assembly Levels fusing each product with its add. With
+// m = len(x) and y[j] the exact value,
+//
+//	|ŷ[j] - y[j]| <= γ(m)·Σ_i |x[i]·w[i][j]| + m·2^-149,
+//
+// γ(k) = k·2^-24/(1 - k·2^-24): a product passes through at most m roundings (its
+// own and the sums', or its FMAs'); the last term covers products that underflow.
+// NaN and infinite values propagate as in an exact sum, as in GemvT. A W larger than
+// 256 KiB is read in calls of whole rows, which changes no result.
+func GemvTBF16(y []float32, w []uint16, x []float32) { table().GemvTBF16(y, w, x) }
+
+// GemvTF16 is GemvTBF16 for a W stored as IEEE half-precision bits (subnormal halves,
+// Inf and NaN widen exactly, as F16ToF32 does).
+func GemvTF16(y []float32, w []uint16, x []float32) { table().GemvTF16(y, w, x) }
+
+// GemvTQ8_0 computes y = Wᵀ x for a W of len(x) rows and len(y) columns in Q8_0 (see
+// GemvQ8_0 for the layout): len(y) is a multiple of Q8_0Block and each row of W is
+// len(y)/32 blocks, so row i holds the weights d_ib·q_ib[j] of its blocks b. Every
+// Level sums in the order of kernels.GemvTQ8_0: y = 0, then for each row i in order
+// and each of its blocks b, s = x[i]·d_ib rounded to float32 once and y[32b+j] +=
+// s·q_ib[j], the assembly Levels fusing each product with its add. With m = len(x)
+// and y[j] the exact value,
+//
+//	|ŷ[j] - y[j]| <= γ(m+1)·Σ_i |x[i]·d_ib·q_ib[j]| + m·2^-142,
+//
+// γ as for GemvTBF16: s adds one rounding to the m of the row-order sum, and the last
+// term covers an s or a product that underflows (2^-150 at most, times |q| <= 128
+// for s). An s that overflows (|x[i]·d_ib| from MaxFloat32 up) gives an infinity, or
+// a NaN where it meets a zero quant; a NaN or infinite x or scale propagates as in an
+// exact sum. A W larger than 256 KiB is read in calls of whole rows, which changes no
+// result. NEON runs the reference (no NEON assembly yet, as for GemvQ8_0).
+func GemvTQ8_0(y []float32, w []byte, x []float32) { table().GemvTQ8_0(y, w, x) }
+
 // DownUp computes the low-rank projection latent = Down x, y = Up latent in one call.
 // Down is len(latent) x len(x) and Up is len(y) x len(latent). The latent is left in
 // its slice for the caller to cache. From 1 MiB (both matrices together) the assembly

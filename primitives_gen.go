@@ -182,4 +182,22 @@ type primitives struct {
 	//   - w: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)
 	//   - x: the vector, one per column
 	gemvQ8_0 func(y []float32, w []byte, x []float32)
+
+	// gemvTBF16 accumulates y += Wᵀ x row by row for W in bfloat16 bits, widened exactly; W is len(x) x len(y), row-major.
+	//   - y: accumulated in place, one per column of W
+	//   - w: the matrix, bfloat16 bits, row-major
+	//   - x: the vector, one per row
+	gemvTBF16 func(y []float32, w []uint16, x []float32)
+
+	// gemvTF16 accumulates y += Wᵀ x row by row for W in IEEE half bits, widened exactly; W is len(x) x len(y), row-major.
+	//   - y: accumulated in place, one per column of W
+	//   - w: the matrix, IEEE binary16 bits, row-major
+	//   - x: the vector, one per row
+	gemvTF16 func(y []float32, w []uint16, x []float32)
+
+	// gemvTQ8_0 accumulates y += Wᵀ x row by row for W in Q8_0 blocks (see kernels.AxpyQ8_0); len(y) is a multiple of 32 and W is len(x) rows of len(y)/32 blocks.
+	//   - y: accumulated in place, one per column of W
+	//   - w: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)
+	//   - x: the vector, one per row
+	gemvTQ8_0 func(y []float32, w []byte, x []float32)
 }

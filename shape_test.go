@@ -33,6 +33,10 @@ func TestShapeMismatchPanics(t *testing.T) {
 			{"GemvF16", "GemvF16: len(w)=13, want 6*2=12", func() { k.GemvF16(untouched, h(13), f(2)) }},
 			{"GemvQ8_0", "GemvQ8_0: len(w)=407, want 6*64/32*34=408", func() { k.GemvQ8_0(untouched, make([]byte, 407), f(64)) }},
 			{"GemvQ8_0 cols", "GemvQ8_0: len(x)=33, not a multiple of 32", func() { k.GemvQ8_0(untouched, make([]byte, 204), f(33)) }},
+			{"GemvTBF16", "GemvTBF16: len(w)=11, want 2*6=12", func() { k.GemvTBF16(untouched, h(11), f(2)) }},
+			{"GemvTF16", "GemvTF16: len(w)=13, want 2*6=12", func() { k.GemvTF16(untouched, h(13), f(2)) }},
+			{"GemvTQ8_0", "GemvTQ8_0: len(w)=135, want 2*64/32*34=136", func() { k.GemvTQ8_0(f(64), make([]byte, 135), f(2)) }},
+			{"GemvTQ8_0 cols", "GemvTQ8_0: len(y)=6, not a multiple of 32", func() { k.GemvTQ8_0(untouched, make([]byte, 204), f(1)) }},
 			{"DownUp", "DownUp: len(up)=5, want len(y)*len(latent)=6*1=6", func() { k.DownUp(untouched, f(1), f(2), f(5), f(2)) }},
 			{"GemmNT", "GemmNT: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNT(untouched, f(5), f(9), 2, 3, 3, 3, 3) }},
 			{"GemmNTPrefetch", "GemmNTPrefetch: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNTPrefetch(untouched, f(5), f(9), f(9), 2, 3, 3, 3, 3) }},
@@ -126,4 +130,16 @@ func TestPackageLevelAPI(t *testing.T) {
 	require.Equal(t, v32, back) // d = 1 and integers: exact
 	mlasimd.GemvQ8_0(e, q8, v32)
 	require.Equal(t, []float32{127*127 + 4}, e)
+	// The transposed GEMVs: W = [[1 0 0 0] [0 1 0 0]] in 16 bits, and the Q8_0 row
+	// above (d = 1) as a 1 x 32 W.
+	hw := make([]uint16, 8)
+	mlasimd.F32ToBF16(hw, []float32{1, 0, 0, 0, 0, 1, 0, 0})
+	mlasimd.GemvTBF16(y, hw, []float32{3, 5})
+	require.Equal(t, []float32{3, 5, 0, 0}, y)
+	mlasimd.F32ToF16(hw, []float32{1, 0, 0, 0, 0, 1, 0, 0})
+	mlasimd.GemvTF16(y, hw, []float32{-2, 7})
+	require.Equal(t, []float32{-2, 7, 0, 0}, y)
+	yt := make([]float32, mlasimd.Q8_0Block)
+	mlasimd.GemvTQ8_0(yt, q8, []float32{2})
+	require.Equal(t, []float32{254, -4, 0}, yt[:3])
 }

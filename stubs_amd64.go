@@ -129,6 +129,21 @@ func gemvF16AVX2(y []float32, w []uint16, x []float32)
 //go:noescape
 func gemvQ8_0AVX2(y []float32, w []byte, x []float32)
 
+// gemvTBF16 accumulates y += Wᵀ x row by row for W in bfloat16 bits, widened exactly; W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTBF16AVX2(y []float32, w []uint16, x []float32)
+
+// gemvTF16 accumulates y += Wᵀ x row by row for W in IEEE half bits, widened exactly; W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTF16AVX2(y []float32, w []uint16, x []float32)
+
+// gemvTQ8_0 accumulates y += Wᵀ x row by row for W in Q8_0 blocks (see kernels.AxpyQ8_0); len(y) is a multiple of 32 and W is len(x) rows of len(y)/32 blocks.
+//
+//go:noescape
+func gemvTQ8_0AVX2(y []float32, w []byte, x []float32)
+
 // dot returns sum(a[i]*b[i]); len(b) >= len(a).
 //
 //go:noescape
@@ -258,3 +273,18 @@ func gemvF16AVX512(y []float32, w []uint16, x []float32)
 //
 //go:noescape
 func gemvQ8_0AVX512(y []float32, w []byte, x []float32)
+
+// gemvTBF16 accumulates y += Wᵀ x row by row for W in bfloat16 bits, widened exactly; W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTBF16AVX512(y []float32, w []uint16, x []float32)
+
+// gemvTF16 accumulates y += Wᵀ x row by row for W in IEEE half bits, widened exactly; W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTF16AVX512(y []float32, w []uint16, x []float32)
+
+// gemvTQ8_0 accumulates y += Wᵀ x row by row for W in Q8_0 blocks (see kernels.AxpyQ8_0); len(y) is a multiple of 32 and W is len(x) rows of len(y)/32 blocks.
+//
+//go:noescape
+func gemvTQ8_0AVX512(y []float32, w []byte, x []float32)

@@ -108,3 +108,13 @@ func gemvBF16NEON(y []float32, w []uint16, x []float32)
 //
 //go:noescape
 func gemvF16NEON(y []float32, w []uint16, x []float32)
+
+// gemvTBF16 accumulates y += Wᵀ x row by row for W in bfloat16 bits, widened exactly; W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTBF16NEON(y []float32, w []uint16, x []float32)
+
+// gemvTF16 accumulates y += Wᵀ x row by row for W in IEEE half bits, widened exactly; W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTF16NEON(y []float32, w []uint16, x []float32)

@@ -37,6 +37,21 @@ func (k *Kernels) GemvQ8_0(y []float32, w []byte, x []float32) {
 	k.rt().gemvQ8_0(y, w, x)
 }
 
+func (k *Kernels) GemvTBF16(y []float32, w []uint16, x []float32) {
+	kernels.CheckGemv("GemvTBF16", len(w), len(x), len(y))
+	k.rt().gemvTBF16(y, w, x)
+}
+
+func (k *Kernels) GemvTF16(y []float32, w []uint16, x []float32) {
+	kernels.CheckGemv("GemvTF16", len(w), len(x), len(y))
+	k.rt().gemvTF16(y, w, x)
+}
+
+func (k *Kernels) GemvTQ8_0(y []float32, w []byte, x []float32) {
+	kernels.CheckGemvTQ8_0("GemvTQ8_0", len(w), len(x), len(y))
+	k.rt().gemvTQ8_0(y, w, x)
+}
+
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
 	k.rt().gemvT(y, w, x)

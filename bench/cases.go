@@ -107,6 +107,7 @@ func Cases(big bool) []Case {
 				}})
 		}
 	}
+	cs = append(cs, gemvTCases()...)
 	for _, s := range [][2]int{{2048, 512}, {7168, 1536}} {
 		d, r := s[0], s[1]
 		cs = append(cs, Case{Kernel: "DownUp", Shape: shape(d, r), Bytes: 4 * float64(2*r*d+2*d+r), Flops: 4 * float64(r*d),
@@ -164,6 +165,74 @@ func Cases(big bool) []Case {
 		cs = append(cs, vectorCases(n)...)
 	}
 	return cs
+}
+
+// GemvTShapes are rows x cols (len(x) x len(y)) of W for the transposed
+// reduced-precision GEMVs: MLA decode's W_UK block of one head (128x512, the
+// absorbed query's W_UK(h)ᵀ·q) and 2048x2048.
+var GemvTShapes = [][2]int{{128, 512}, {2048, 2048}}
+
+// gemvTCases are GemvTBF16, GemvTF16 and GemvTQ8_0 at GemvTShapes, and, at the shapes
+// GemvShapes lacks (128x512), GemvT, GemvBF16 and GemvQ8_0 on the same W to compare
+// with. The transposed cases have no DType (BenchmarkGemv's dtype names are Gemv's),
+// but report GB/s of their W's bytes.
+func gemvTCases() []Case {
+	inGemv := map[[2]int]bool{}
+	for _, s := range GemvShapes {
+		inGemv[s] = true
+	}
+	var cs []Case
+	for _, s := range GemvTShapes {
+		m, n := s[0], s[1] // W is m x n: len(x) = m, len(y) = n
+		flops := 2 * float64(m*n)
+		halfBytes, q8W := float64(2*m*n+4*(m+n)), float64(m*n/mlasimd.Q8_0Block*mlasimd.Q8_0BlockBytes)
+		cs = append(cs,
+			Case{Kernel: "GemvTBF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops, WBytes: 2 * float64(m*n),
+				Setup: halfTSetup(m, n, mlasimd.F32ToBF16, (*mlasimd.Kernels).GemvTBF16)},
+			Case{Kernel: "GemvTF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops, WBytes: 2 * float64(m*n),
+				Setup: halfTSetup(m, n, mlasimd.F32ToF16, (*mlasimd.Kernels).GemvTF16)},
+			Case{Kernel: "GemvTQ8_0", Shape: shape(m, n), Bytes: q8W + 4*float64(m+n), Flops: flops, WBytes: q8W,
+				Setup: func() func(k *mlasimd.Kernels) {
+					w, x, y := make([]byte, int(q8W)), RandVec(m), make([]float32, n)
+					if err := mlasimd.QuantizeQ8_0(w, RandVec(m*n)); err != nil {
+						panic(err)
+					}
+					return func(k *mlasimd.Kernels) { k.GemvTQ8_0(y, w, x) }
+				}})
+		if inGemv[s] {
+			continue
+		}
+		cs = append(cs,
+			Case{Kernel: "GemvT", Shape: shape(m, n), Bytes: 4 * float64(m*n+m+n), Flops: flops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					w, x, y := RandVec(m*n), RandVec(m), make([]float32, n)
+					return func(k *mlasimd.Kernels) { k.GemvT(y, w, x) }
+				}},
+			Case{Kernel: "GemvBF16", Shape: shape(m, n), Bytes: halfBytes, Flops: flops,
+				DType: "bf16", WBytes: 2 * float64(m*n),
+				Setup: halfSetup(m, n, mlasimd.F32ToBF16, (*mlasimd.Kernels).GemvBF16)},
+			Case{Kernel: "GemvQ8_0", Shape: shape(m, n), Bytes: q8W + 4*float64(m+n), Flops: flops,
+				DType: "q8_0", WBytes: q8W,
+				Setup: func() func(k *mlasimd.Kernels) {
+					w, x, y := make([]byte, int(q8W)), RandVec(n), make([]float32, m)
+					if err := mlasimd.QuantizeQ8_0(w, RandVec(m*n)); err != nil {
+						panic(err)
+					}
+					return func(k *mlasimd.Kernels) { k.GemvQ8_0(y, w, x) }
+				}})
+	}
+	return cs
+}
+
+// halfTSetup is the Setup of a transposed reduced-precision GEMV at m x n (len(x) x
+// len(y)), its W RandVec narrowed.
+func halfTSetup(m, n int, narrow func([]uint16, []float32),
+	gemvT func(k *mlasimd.Kernels, y []float32, w []uint16, x []float32)) func() func(k *mlasimd.Kernels) {
+	return func() func(k *mlasimd.Kernels) {
+		w, x, y := make([]uint16, m*n), RandVec(m), make([]float32, n)
+		narrow(w, RandVec(m*n))
+		return func(k *mlasimd.Kernels) { gemvT(k, y, w, x) }
+	}
 }
 
 // halfSetup is the Setup of a reduced-precision GEMV at m x n, its W RandVec narrowed.

@@ -124,6 +124,9 @@ func BenchmarkGemvF16(b *testing.B)  { benchKernel(b, "GemvF16") }
 func BenchmarkGemvQ8_0(b *testing.B) { benchKernel(b, "GemvQ8_0") }
 
 func BenchmarkGemvT(b *testing.B)          { benchKernel(b, "GemvT") }
+func BenchmarkGemvTBF16(b *testing.B)      { benchKernel(b, "GemvTBF16") }
+func BenchmarkGemvTF16(b *testing.B)       { benchKernel(b, "GemvTF16") }
+func BenchmarkGemvTQ8_0(b *testing.B)      { benchKernel(b, "GemvTQ8_0") }
 func BenchmarkDownUp(b *testing.B)         { benchKernel(b, "DownUp") }
 func BenchmarkGemmNT(b *testing.B)         { benchKernel(b, "GemmNT") }
 func BenchmarkGemmNTPrefetch(b *testing.B) { benchKernel(b, "GemmNTPrefetch") }

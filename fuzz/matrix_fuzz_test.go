@@ -97,19 +97,7 @@ func FuzzGemvQ8_0(f *testing.F) {
 		cols = cols / kernels.Q8_0Block * kernels.Q8_0Block
 		vals, xv := in.values(rows*cols), in.values(cols)
 		rowBytes := cols / kernels.Q8_0Block * kernels.Q8_0BlockBytes
-		wv := make([]byte, rows*rowBytes)
-		for b := 0; b < rows*cols/kernels.Q8_0Block; b++ {
-			src := vals[b*kernels.Q8_0Block : (b+1)*kernels.Q8_0Block]
-			dst := wv[b*kernels.Q8_0BlockBytes : (b+1)*kernels.Q8_0BlockBytes]
-			if kernels.QuantizeQ8_0(dst, src) != nil {
-				var h [1]uint16
-				kernels.F32ToF16(h[:], src[:1])
-				dst[0], dst[1] = byte(h[0]), byte(h[0]>>8)
-				for j, v := range src {
-					dst[2+j] = byte(math.Float32bits(v) >> 11)
-				}
-			}
-		}
+		wv := q8FromValues(vals)
 		wp := p
 		if p.Offset > 0 {
 			wp.Offset--
@@ -128,6 +116,114 @@ func FuzzGemvQ8_0(f *testing.F) {
 			}
 		}
 	})
+}
+
+func FuzzGemvTBF16(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzGemvTHalf(t, data, "GemvTBF16", kernels.F32ToBF16, kernels.BF16ToF32)
+	})
+}
+
+func FuzzGemvTF16(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzGemvTHalf(t, data, "GemvTF16", kernels.F32ToF16, kernels.F16ToF32)
+	})
+}
+
+// fuzzGemvTHalf checks a transposed reduced-precision GEMV on the input's shape, W
+// len(x) = rows (up to 80: every remainder of the four-row blocks) by len(y) = cols
+// (up to 700: every column tail) and narrowed from the input's values as in
+// fuzzGemvHalf: each y[j] within CheckDot's bound for the exactly widened column of
+// W with x. y starts as the guard's NaNs, which the kernel must clear.
+func fuzzGemvTHalf(t *testing.T, data []byte, name string, narrow func([]uint16, []float32), widen func([]float32, []uint16)) {
+	in := &input{b: data}
+	rows, cols, p := matrix(in)
+	wv, wide, xv := make([]uint16, rows*cols), make([]float32, rows*cols), in.values(rows)
+	narrow(wv, in.values(rows*cols))
+	widen(wide, wv)
+	wp := p
+	if p.Offset > 0 {
+		wp.Offset -= 2
+	}
+	ry, rw, rx := testutil.NewRegion(t, 4*cols), testutil.NewRegion(t, 2*rows*cols), testutil.NewRegion(t, 4*rows)
+	col := make([]float32, rows)
+	for _, im := range impls(t) {
+		y := ry.F32(cols, p, nil)
+		w, x := rw.U16(rows*cols, wp, wv), rx.F32(rows, p, xv)
+		if name == "GemvTBF16" {
+			im.k.GemvTBF16(y, w, x)
+		} else {
+			im.k.GemvTF16(y, w, x)
+		}
+		for j := range y {
+			for i := range col {
+				col[i] = wide[i*cols+j]
+			}
+			if err := testutil.CheckDot(y[j], col, xv); err != nil {
+				t.Fatalf("%s: %s %dx%d column %d: %v", im.name, name, rows, cols, j, err)
+			}
+		}
+		if !ry.UntouchedF32(y) {
+			t.Fatalf("%s: %s wrote outside y", im.name, name)
+		}
+	}
+}
+
+// FuzzGemvTQ8_0 checks GemvTQ8_0 on the input's shape, W len(x) = rows by len(y) =
+// cols cut to whole blocks, built from the input's values as in FuzzGemvQ8_0 (raw
+// blocks where the quantizer refuses, so non-finite scales occur) and at 1 byte off
+// the other operands' offset: each y[j] within CheckGemvTQ8_0's bound for its column.
+func FuzzGemvTQ8_0(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		rows, cols, p := matrix(in)
+		cols = cols / kernels.Q8_0Block * kernels.Q8_0Block
+		xv, vals := in.values(rows), in.values(rows*cols)
+		wv := q8FromValues(vals)
+		wp := p
+		if p.Offset > 0 {
+			wp.Offset--
+		}
+		rowBytes := cols / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+		scales, quants := make([]uint16, rows), make([]int8, rows)
+		ry, rw, rx := testutil.NewRegion(t, 4*cols), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*rows)
+		for _, im := range impls(t) {
+			y := ry.F32(cols, p, nil)
+			im.k.GemvTQ8_0(y, rw.Bytes(len(wv), wp, wv), rx.F32(rows, p, xv))
+			for j := range y {
+				for i := range rows {
+					blk := wv[i*rowBytes+j/kernels.Q8_0Block*kernels.Q8_0BlockBytes:]
+					scales[i], quants[i] = uint16(blk[0])|uint16(blk[1])<<8, int8(blk[2+j%kernels.Q8_0Block])
+				}
+				if err := testutil.CheckGemvTQ8_0(y[j], xv, scales, quants); err != nil {
+					t.Fatalf("%s: GemvTQ8_0 %dx%d column %d: %v", im.name, rows, cols, j, err)
+				}
+			}
+			if !ry.UntouchedF32(y) {
+				t.Fatalf("%s: GemvTQ8_0 wrote outside y", im.name)
+			}
+		}
+	})
+}
+
+// q8FromValues quantizes vals (whole blocks) to Q8_0 block by block; a block the
+// quantizer refuses (a NaN, an infinity or a huge value in it) is stored raw: its
+// first value's half bits as the scale and bits of each value as the quants.
+func q8FromValues(vals []float32) []byte {
+	wv := make([]byte, len(vals)/kernels.Q8_0Block*kernels.Q8_0BlockBytes)
+	for b := 0; b < len(vals)/kernels.Q8_0Block; b++ {
+		src := vals[b*kernels.Q8_0Block : (b+1)*kernels.Q8_0Block]
+		dst := wv[b*kernels.Q8_0BlockBytes : (b+1)*kernels.Q8_0BlockBytes]
+		if kernels.QuantizeQ8_0(dst, src) != nil {
+			var h [1]uint16
+			kernels.F32ToF16(h[:], src[:1])
+			dst[0], dst[1] = byte(h[0]), byte(h[0]>>8)
+			for j, v := range src {
+				dst[2+j] = byte(math.Float32bits(v) >> 11)
+			}
+		}
+	}
+	return wv
 }
 
 func FuzzGemvT(f *testing.F) {

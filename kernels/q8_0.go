@@ -45,9 +45,17 @@ func CheckQ8_0(kernel string, q, n int) {
 
 // CheckGemvQ8_0 panics unless len(x) = cols is a multiple of Q8_0Block and W (w
 // bytes) holds rows rows of cols values in Q8_0.
-func CheckGemvQ8_0(kernel string, w, rows, cols int) {
+func CheckGemvQ8_0(kernel string, w, rows, cols int) { checkQ8Matrix(kernel, "x", w, rows, cols) }
+
+// CheckGemvTQ8_0 is CheckGemvQ8_0 for the transposed GEMV, whose W has len(x) = rows
+// rows and len(y) = cols columns: cols must be a multiple of Q8_0Block.
+func CheckGemvTQ8_0(kernel string, w, rows, cols int) { checkQ8Matrix(kernel, "y", w, rows, cols) }
+
+// checkQ8Matrix panics unless cols, the length of the vector named vec, is a
+// multiple of Q8_0Block and W (w bytes) holds rows rows of cols values in Q8_0.
+func checkQ8Matrix(kernel, vec string, w, rows, cols int) {
 	if cols%Q8_0Block != 0 {
-		shapePanic(kernel, "len(x)=%d, not a multiple of %d", cols, Q8_0Block)
+		shapePanic(kernel, "len(%s)=%d, not a multiple of %d", vec, cols, Q8_0Block)
 	}
 	rowBytes, ok := Q8_0Bytes(cols)
 	p, ok2 := checked.Mul(rows, rowBytes)
@@ -177,5 +185,36 @@ func GemvQ8_0(y []float32, w []byte, x []float32) {
 			sum += float32(q8Scale(blk) * s)
 		}
 		y[i] = sum
+	}
+}
+
+// GemvTQ8_0 computes y = Wᵀ x for a W of len(x) rows and len(y) columns in Q8_0
+// (len(y) a multiple of Q8_0Block, each row len(y)/32 blocks), as GemvT sums: y
+// starts at zero and each row i, in row order, is AxpyQ8_0(x[i], W[i,:], y).
+func GemvTQ8_0(y []float32, w []byte, x []float32) {
+	CheckGemvTQ8_0("GemvTQ8_0", len(w), len(x), len(y))
+	clear(y)
+	rowBytes := len(y) / Q8_0Block * Q8_0BlockBytes
+	for i, xi := range x {
+		axpyQ8_0(xi, w[i*rowBytes:(i+1)*rowBytes], y)
+	}
+}
+
+// AxpyQ8_0 computes y += alpha*w for w in Q8_0 holding len(y) values (len(y) a
+// multiple of Q8_0Block): per block b, s = alpha·d_b rounded to float32 once, then
+// y[32b+j] += s·q[j] (the product rounded, then the sum). It is one row of GemvTQ8_0.
+func AxpyQ8_0(alpha float32, w []byte, y []float32) {
+	CheckQ8_0("AxpyQ8_0", len(w), len(y))
+	axpyQ8_0(alpha, w, y)
+}
+
+func axpyQ8_0(alpha float32, w []byte, y []float32) {
+	for b := 0; b < len(y)/Q8_0Block; b++ {
+		blk := w[b*Q8_0BlockBytes : (b+1)*Q8_0BlockBytes]
+		yb := y[b*Q8_0Block : (b+1)*Q8_0Block]
+		s := float32(alpha * q8Scale(blk))
+		for j, q := range blk[2:] {
+			yb[j] += float32(s * float32(int8(q)))
+		}
 	}
 }

@@ -116,11 +116,44 @@ func (t target) gemvHalf(widen func(src Op, dst VecVirtual)) {
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
+	t.gemvBody(y, m, w, x, n, nil, t.halfRows(widen))
+	ret()
+}
+
+// gemvTBF16 is the transposed gemvBF16 in the axpy form of gemvTRows: W's rows are
+// widened a chunk at a time as bf16ToF32 does and added, times x[i], into y.
+func (t target) gemvTBF16() {
+	t.begin("gemvTBF16")
+	t.gemvTHalf(func(src Op, dst VecVirtual) {
+		VPMOVZXWD(src, dst)
+		VPSLLD(U8(16), dst, dst)
+	})
+}
+
+// gemvTF16 is gemvTBF16 for W of IEEE halves, widened with VCVTPH2PS.
+func (t target) gemvTF16() {
+	t.begin("gemvTF16")
+	t.gemvTHalf(func(src Op, dst VecVirtual) { VCVTPH2PS(src, dst) })
+}
+
+// gemvTHalf emits y += Wᵀ x for 16-bit weights that widen converts, with the row
+// chunks and tails of gemvHalf.
+func (t target) gemvTHalf(widen func(src Op, dst VecVirtual)) {
+	y, n := slice("y")
+	w := ptr("w")
+	x, m := slice("x")
+	t.gemvTRows(y, n, w, x, m, t.halfRows(widen))
+	ret()
+}
+
+// halfRows is the rowFormat of 16-bit weights that widen converts. It allocates
+// AVX2's tail buffer in the frame, so a body calls it once.
+func (t target) halfRows(widen func(src Op, dst VecVirtual)) rowFormat {
 	var buf Mem
 	if !t.zmm {
 		buf = AllocLocal(16)
 	}
-	rows := rowFormat{size: 2, chunk: func(t target, c chunk, row Register) Op {
+	return rowFormat{size: 2, chunk: func(t target, c chunk, row Register) Op {
 		var src Op = t.at(c, row, 2)
 		switch {
 		case c.m == nil:
@@ -136,8 +169,6 @@ func (t target) gemvHalf(widen func(src Op, dst VecVirtual)) {
 		widen(src, v)
 		return v
 	}}
-	t.gemvBody(y, m, w, x, n, nil, rows)
-	ret()
 }
 
 // copyWords copies the c.m.rem (1 to lanes-1) words of a tail chunk of row into the

@@ -94,6 +94,18 @@ var Routines = []Routine{
 	{Name: "gemvQ8_0", Doc: "gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.",
 		Args:  args("y []float32: the result, one per row of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)", "x []float32: the vector, one per column"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F", "AVX512VL"}}},
+	// The transposed reduced-precision GEMVs (the "axpy form"): they accumulate, so
+	// that compose can clear y once and split a long W into calls of whole rows.
+	{Name: "gemvTBF16", Doc: "gemvTBF16 accumulates y += Wᵀ x row by row for W in bfloat16 bits, widened exactly; W is len(x) x len(y), row-major.",
+		Args:  args("y []float32: accumulated in place, one per column of W", "w []uint16: the matrix, bfloat16 bits, row-major", "x []float32: the vector, one per row"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	{Name: "gemvTF16", Doc: "gemvTF16 accumulates y += Wᵀ x row by row for W in IEEE half bits, widened exactly; W is len(x) x len(y), row-major.",
+		Args:  args("y []float32: accumulated in place, one per column of W", "w []uint16: the matrix, IEEE binary16 bits, row-major", "x []float32: the vector, one per row"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	// NEON has no gemvTQ8_0 yet (as no gemvQ8_0): withFallbacks gives it the reference's rows.
+	{Name: "gemvTQ8_0", Doc: "gemvTQ8_0 accumulates y += Wᵀ x row by row for W in Q8_0 blocks (see kernels.AxpyQ8_0); len(y) is a multiple of 32 and W is len(x) rows of len(y)/32 blocks.",
+		Args:  args("y []float32: accumulated in place, one per column of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)", "x []float32: the vector, one per row"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F"}}},
 }
 
 // gemmArgs are the GEMMs' arguments, with next for the ones that prefetch.

@@ -354,6 +354,37 @@ func CheckGemvQ8_0(got float32, row []byte, x []float32) error {
 	return fmt.Errorf("n=%d: got %v, want %v ± %g", len(x), got, want, bound)
 }
 
+// CheckGemvTQ8_0 checks one output of a transposed Q8_0 GEMV, y[j] = Σ_i x[i]·d_i·q_i
+// where scales[i] and quants[i] are the half scale bits and the quant of column j in
+// row i, within mlasimd.GemvTQ8_0's bound γ(m+1)·Σ|x[i]·d_i·q_i| + m·2^-142 (m =
+// len(x)). The float64 oracle forms each term as (x[i]·d_i)·q_i, exactly (24, 11 and
+// 8 significant bits), in the kernels' order, so that its non-finite results are
+// theirs (an infinite x[i]·d_i times a zero quant is NaN). Where some |x[i]·d_i|, the
+// float32 s of the kernels, or the whole Σ|x·d·q| comes within a factor 2 of
+// MaxFloat32, an infinity or a NaN is right too, unless the oracle is NaN.
+func CheckGemvTQ8_0(got float32, x []float32, scales []uint16, quants []int8) error {
+	var want, mag float64
+	overflow := false
+	for i, xi := range x {
+		s := float64(xi) * Half(scales[i])
+		overflow = overflow || math.Abs(s) >= math.MaxFloat32/2
+		term := s * float64(quants[i])
+		want += term
+		mag += math.Abs(term)
+	}
+	m := len(x)
+	bound := Gamma(m+1)*mag + float64(m)*0x1p-142
+	if Close(got, want, bound) {
+		return nil
+	}
+	g := float64(got)
+	overflow = overflow || mag >= math.MaxFloat32/2
+	if !math.IsNaN(want) && overflow && (math.IsInf(g, 0) || math.IsNaN(g)) {
+		return nil
+	}
+	return fmt.Errorf("m=%d: got %v, want %v ± %g", m, got, want, bound)
+}
+
 // q8Block is Q8_0's number of values per block, written out here rather than taken
 // from the kernels under test.
 const q8Block = 32

@@ -183,3 +183,83 @@ func (e *emitter) gemvT() {
 	f.partial(rem, func(lanes int) { columns(1, lanes) })
 	f.op("RET")
 }
+
+// gemvTRows emits y += Wᵀ x (W is len(x) rows by len(y) columns, stored as rows
+// says) in the axpy form, W read front to back: rows four at a time, their x[i]
+// broadcast with LD1R. Each chunk of y (16 columns, then 4, then the last 1 to 3
+// lane by lane) is loaded once, gets the four rows' chunks times their x[i] in row
+// order (one FMLA chain per vector, so each y[j] is summed in the reference's row
+// order, each product fused with its add) and is stored. The remaining len(x)%4
+// rows go one at a time.
+func (f *fn) gemvTRows(rows rowFormat) {
+	const y, n, w, x, m, rowBytes, r1, r2, r3, blk, yp, cnt, rem, tmp G = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
+	f.base("y", y)
+	f.length("y", n)
+	f.base("w", w)
+	f.base("x", x)
+	f.length("x", m)
+	// Registers: x[i..i+3] broadcast in V0-V3; rows 0-3 of W in V4-V7, V8-V11,
+	// V12-V15, V24-V27 (as gemvBody); the chunk of y in V16-V19.
+	wr := [4]V{4, 8, 12, 24}
+	rowPtr := [4]G{w, r1, r2, r3}
+	const acc V = 16
+
+	f.op("LSL $%d, %s, %s", log2(rows.size), n, rowBytes)
+	f.op("LSR $2, %s, %s", m, blk)
+	f.loop(blk, func() {
+		f.op("ADD %s, %s, %s", rowBytes, w, r1)
+		f.op("ADD %s, %s, %s", rowBytes, r1, r2)
+		f.op("ADD %s, %s, %s", rowBytes, r2, r3)
+		for r := range 4 {
+			f.op("VLD1R.P 4(%s), [%s]", x, V(r).S4())
+		}
+		f.op("MOVD %s, %s", y, yp)
+		f.stream(n, cnt, 4, func(vecs int) {
+			f.loadInPlace(yp, acc, vecs)
+			for r := range 4 {
+				rows.load(f, rowPtr[r], wr[r], vecs)
+			}
+			for u := range vecs {
+				for r := range 4 {
+					f.op("VFMLA %s, %s, %s", (wr[r] + V(u)).S4(), V(r).S4(), (acc + V(u)).S4())
+				}
+			}
+			f.store4s(acc, yp, vecs)
+		})
+		f.op("AND $3, %s, %s", n, rem)
+		f.partial(rem, func(lanes int) {
+			f.op("MOVD %s, %s", yp, tmp)
+			f.loadLanes(tmp, acc, lanes)
+			for r := range 4 {
+				rows.lanes(f, rowPtr[r], wr[r], lanes)
+			}
+			for r := range 4 {
+				f.op("VFMLA %s, %s, %s", wr[r].S4(), V(r).S4(), acc.S4())
+			}
+			f.storeLanes(acc, yp, lanes)
+		})
+		f.op("MOVD %s, %s", r3, w)
+	})
+
+	f.op("AND $3, %s, %s", m, blk)
+	f.loop(blk, func() {
+		f.op("VLD1R.P 4(%s), [%s]", x, V(0).S4())
+		f.op("MOVD %s, %s", y, yp)
+		f.stream(n, cnt, 4, func(vecs int) {
+			f.loadInPlace(yp, acc, vecs)
+			rows.load(f, w, 4, vecs)
+			for u := range vecs {
+				f.op("VFMLA %s, %s, %s", (4 + V(u)).S4(), V(0).S4(), (acc + V(u)).S4())
+			}
+			f.store4s(acc, yp, vecs)
+		})
+		f.op("AND $3, %s, %s", n, rem)
+		f.partial(rem, func(lanes int) {
+			f.op("MOVD %s, %s", yp, tmp)
+			f.loadLanes(tmp, acc, lanes)
+			rows.lanes(f, w, 4, lanes)
+			f.op("VFMLA %s, %s, %s", V(4).S4(), V(0).S4(), acc.S4())
+			f.storeLanes(acc, yp, lanes)
+		})
+	})
+}

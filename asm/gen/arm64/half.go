@@ -131,3 +131,18 @@ func (e *emitter) gemvF16() {
 	f.gemvBody("y", "w", "x", f16Rows)
 	f.op("RET")
 }
+
+// gemvTBF16 and gemvTF16 accumulate y += Wᵀ x for W in bfloat16 or IEEE half bits,
+// in the axpy form of gemvTRows, each chunk of a row widened in registers.
+func (e *emitter) gemvTBF16() {
+	f := e.begin("gemvTBF16")
+	f.zero(halfZero)
+	f.gemvTRows(bf16Rows)
+	f.op("RET")
+}
+
+func (e *emitter) gemvTF16() {
+	f := e.begin("gemvTF16")
+	f.gemvTRows(f16Rows)
+	f.op("RET")
+}
