@@ -161,8 +161,8 @@ func (l *Layer) attendAbsorbed(out []float32, c *Cache) error {
 //
 // The block comes from DRAM every step. It is summed row by row (an Axpy per row),
 // one sequential stream that the hardware prefetchers follow, which reads these
-// blocks faster than GemvT's column strips do (README, Results). Rows of 16-bit or
-// Q8_0 weights are widened a tile at a time first (Matrix.addRowsT).
+// blocks faster than GemvT's column strips do (README, Results); other formats run
+// their GemvT kernels, which sum the rows in the same order.
 type absorbTask struct{ l *Layer }
 
 func (t *absorbTask) run(part, parts int) {
@@ -172,10 +172,8 @@ func (t *absorbTask) run(part, parts int) {
 	q, qa := l.proj.q, l.dec.qa
 	h0, h1 := span(c.Heads, part, parts, 1)
 	for h := h0; h < h1; h++ {
-		ql := qa[h*rw : h*rw+dc]
-		clear(ql)
 		// The attention parts' row tiles are free until the attention runs.
-		l.w.KVBProj.addRowsT(ql, q[h*dqk:h*dqk+dn], keyUpRow(*c, h), l.dec.parts[part].rows)
+		l.w.KVBProj.gemvT(qa[h*rw:h*rw+dc], q[h*dqk:h*dqk+dn], keyUpRow(*c, h), l.dec.parts[part].rows)
 		copy(qa[h*rw+dc:(h+1)*rw], q[h*dqk+dn:(h+1)*dqk])
 	}
 }

@@ -276,29 +276,29 @@ func (m Matrix) dotRows(y, x []float32, r0 int, scratch []float32) {
 	}
 }
 
-// addRowsT adds Σ_i x[i]·row(r0+i) to y (len(y) = cols): the transposed product over
-// len(x) rows, one Axpy per row. Rows of other formats are widened a few at a time
-// into scratch (at least one row long).
-func (m Matrix) addRowsT(y, x []float32, r0 int, scratch []float32) {
-	if m.Format() == FormatFP8 {
-		m.addRowsTFP8(y, x, r0, scratch)
-		return
-	}
-	if m.Format() == FormatF32 {
+// gemvT writes y = Σ_i x[i]·row(r0+i) (len(y) = cols), the transposed product over
+// len(x) rows summed in row order: one Axpy per row for F32, the format's GemvT
+// kernel for the others (FP8 per band of rows, see addRowsTFP8; scratch holds at
+// least cols values).
+func (m Matrix) gemvT(y, x []float32, r0 int, scratch []float32) {
+	r1 := r0 + len(x)
+	switch m.Format() {
+	case FormatF32:
+		clear(y)
 		for i, xi := range x {
 			r := r0 + i
 			mlasimd.Axpy(xi, m.f32[r*m.cols:(r+1)*m.cols], y)
 		}
-		return
-	}
-	block := max(1, len(scratch)/max(m.cols, 1))
-	for i0 := 0; i0 < len(x); i0 += block {
-		i1 := min(i0+block, len(x))
-		w := scratch[:(i1-i0)*m.cols]
-		m.widenRows(w, r0+i0, r0+i1)
-		for i := i0; i < i1; i++ {
-			mlasimd.Axpy(x[i], w[(i-i0)*m.cols:(i-i0+1)*m.cols], y)
-		}
+	case FormatBF16:
+		mlasimd.GemvTBF16(y, m.half[r0*m.cols:r1*m.cols], x)
+	case FormatF16:
+		mlasimd.GemvTF16(y, m.half[r0*m.cols:r1*m.cols], x)
+	case FormatQ8_0:
+		rb, _ := mlasimd.Q8_0Bytes(m.cols)
+		mlasimd.GemvTQ8_0(y, m.q8[r0*rb:r1*rb], x)
+	case FormatFP8:
+		clear(y)
+		m.addRowsTFP8(y, x, r0, scratch)
 	}
 }
 

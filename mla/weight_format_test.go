@@ -345,7 +345,7 @@ func TestFP8Matrix(t *testing.T) {
 	for _, r0 := range []int{0, 5, 16, 33} {
 		n := rows - r0
 		y := make([]float32, cols)
-		m.addRowsT(y, x[:n], r0, scratch)
+		m.gemvT(y, x[:n], r0, scratch)
 		g := make([]float32, n)
 		m.gemv(g, x[:cols], r0, scratch)
 		for j := range cols {
