@@ -4410,7 +4410,7 @@ widen_done_6:
 	RET
 
 // func gemvBF16AVX2(y []float32, w []uint16, x []float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3, MMX+
 TEXT ·gemvBF16AVX2(SB), NOSPLIT, $16-72
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
@@ -4426,10 +4426,13 @@ gemv_rows4_1:
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
 	JB      gemv_rows1_2
-	MOVQ    DX, R9
-	LEAQ    (R9)(DI*1), R10
+	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	VMOVUPS c_zero_8<>+0(SB), Y2
@@ -4438,101 +4441,107 @@ gemv_rows4_1:
 	VMOVUPS c_zero_8<>+0(SB), Y5
 	VMOVUPS c_zero_8<>+0(SB), Y6
 	VMOVUPS c_zero_8<>+0(SB), Y7
-	XORQ    R13, R13
-	MOVQ    SI, R14
-	SUBQ    $0x00000010, R14
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000010, R15
 
 unrolled_4:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          single_5
-	VMOVUPS     (BX)(R13*4), Y8
-	VPMOVZXWD   (R9)(R13*2), Y9
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VPMOVZXWD   (R10)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y0
-	VPMOVZXWD   (R10)(R13*2), Y9
+	VPMOVZXWD   (R11)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y2
-	VPMOVZXWD   (R11)(R13*2), Y9
+	VPMOVZXWD   (R12)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y4
-	VPMOVZXWD   (R12)(R13*2), Y9
+	VPMOVZXWD   (R13)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y6
-	VMOVUPS     32(BX)(R13*4), Y8
-	VPMOVZXWD   16(R9)(R13*2), Y9
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     32(BX)(R9*4), Y8
+	VPMOVZXWD   16(R10)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y1
-	VPMOVZXWD   16(R10)(R13*2), Y9
+	VPMOVZXWD   16(R11)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y3
-	VPMOVZXWD   16(R11)(R13*2), Y9
+	VPMOVZXWD   16(R12)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y5
-	VPMOVZXWD   16(R12)(R13*2), Y9
+	VPMOVZXWD   16(R13)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y7
-	ADDQ        $0x00000010, R13
+	ADDQ        $0x00000010, R9
 	JMP         unrolled_4
 
 single_5:
-	MOVQ SI, R14
-	SUBQ $0x00000008, R14
+	MOVQ SI, R15
+	SUBQ $0x00000008, R15
 
 one_6:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          tail_7
-	VMOVUPS     (BX)(R13*4), Y8
-	VPMOVZXWD   (R9)(R13*2), Y9
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VPMOVZXWD   (R10)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y0
-	VPMOVZXWD   (R10)(R13*2), Y9
+	VPMOVZXWD   (R11)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y2
-	VPMOVZXWD   (R11)(R13*2), Y9
+	VPMOVZXWD   (R12)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y4
-	VPMOVZXWD   (R12)(R13*2), Y9
+	VPMOVZXWD   (R13)(R9*2), Y9
 	VPSLLD      $0x10, Y9, Y9
 	VFMADD231PS Y9, Y8, Y6
-	ADDQ        $0x00000008, R13
+	ADDQ        $0x00000008, R9
 	JMP         one_6
 
 tail_7:
 	MOVQ       SI, R14
-	SUBQ       R13, R14
+	SUBQ       R9, R14
 	JZ         done_8
 	MOVQ       $0x00000008, R15
 	SUBQ       R14, R15
 	LEAQ       tailmask<>+0(SB), BP
 	VMOVUPS    (BP)(R15*4), Y8
-	VMASKMOVPS (BX)(R13*4), Y8, Y8
+	VMASKMOVPS (BX)(R9*4), Y8, Y8
 	MOVQ       $0x00000000, (SP)
 	MOVQ       $0x00000000, 8(SP)
-	MOVWLZX    (R9)(R13*2), R15
+	MOVWLZX    (R10)(R9*2), R15
 	MOVW       R15, (SP)
 	CMPQ       R14, $0x00000001
 	JBE        words_done_9
-	MOVWLZX    2(R9)(R13*2), R15
+	MOVWLZX    2(R10)(R9*2), R15
 	MOVW       R15, 2(SP)
 	CMPQ       R14, $0x00000002
 	JBE        words_done_9
-	MOVWLZX    4(R9)(R13*2), R15
+	MOVWLZX    4(R10)(R9*2), R15
 	MOVW       R15, 4(SP)
 	CMPQ       R14, $0x00000003
 	JBE        words_done_9
-	MOVWLZX    6(R9)(R13*2), R15
+	MOVWLZX    6(R10)(R9*2), R15
 	MOVW       R15, 6(SP)
 	CMPQ       R14, $0x00000004
 	JBE        words_done_9
-	MOVWLZX    8(R9)(R13*2), R15
+	MOVWLZX    8(R10)(R9*2), R15
 	MOVW       R15, 8(SP)
 	CMPQ       R14, $0x00000005
 	JBE        words_done_9
-	MOVWLZX    10(R9)(R13*2), R15
+	MOVWLZX    10(R10)(R9*2), R15
 	MOVW       R15, 10(SP)
 	CMPQ       R14, $0x00000006
 	JBE        words_done_9
-	MOVWLZX    12(R9)(R13*2), R15
+	MOVWLZX    12(R10)(R9*2), R15
 	MOVW       R15, 12(SP)
 
 words_done_9:
@@ -4541,32 +4550,32 @@ words_done_9:
 	VFMADD231PS Y9, Y8, Y0
 	MOVQ        $0x00000000, (SP)
 	MOVQ        $0x00000000, 8(SP)
-	MOVWLZX     (R10)(R13*2), R9
-	MOVW        R9, (SP)
+	MOVWLZX     (R11)(R9*2), R10
+	MOVW        R10, (SP)
 	CMPQ        R14, $0x00000001
 	JBE         words_done_10
-	MOVWLZX     2(R10)(R13*2), R9
-	MOVW        R9, 2(SP)
+	MOVWLZX     2(R11)(R9*2), R10
+	MOVW        R10, 2(SP)
 	CMPQ        R14, $0x00000002
 	JBE         words_done_10
-	MOVWLZX     4(R10)(R13*2), R9
-	MOVW        R9, 4(SP)
+	MOVWLZX     4(R11)(R9*2), R10
+	MOVW        R10, 4(SP)
 	CMPQ        R14, $0x00000003
 	JBE         words_done_10
-	MOVWLZX     6(R10)(R13*2), R9
-	MOVW        R9, 6(SP)
+	MOVWLZX     6(R11)(R9*2), R10
+	MOVW        R10, 6(SP)
 	CMPQ        R14, $0x00000004
 	JBE         words_done_10
-	MOVWLZX     8(R10)(R13*2), R9
-	MOVW        R9, 8(SP)
+	MOVWLZX     8(R11)(R9*2), R10
+	MOVW        R10, 8(SP)
 	CMPQ        R14, $0x00000005
 	JBE         words_done_10
-	MOVWLZX     10(R10)(R13*2), R9
-	MOVW        R9, 10(SP)
+	MOVWLZX     10(R11)(R9*2), R10
+	MOVW        R10, 10(SP)
 	CMPQ        R14, $0x00000006
 	JBE         words_done_10
-	MOVWLZX     12(R10)(R13*2), R9
-	MOVW        R9, 12(SP)
+	MOVWLZX     12(R11)(R9*2), R10
+	MOVW        R10, 12(SP)
 
 words_done_10:
 	VPMOVZXWD   (SP), Y9
@@ -4574,32 +4583,32 @@ words_done_10:
 	VFMADD231PS Y9, Y8, Y2
 	MOVQ        $0x00000000, (SP)
 	MOVQ        $0x00000000, 8(SP)
-	MOVWLZX     (R11)(R13*2), R9
-	MOVW        R9, (SP)
+	MOVWLZX     (R12)(R9*2), R10
+	MOVW        R10, (SP)
 	CMPQ        R14, $0x00000001
 	JBE         words_done_11
-	MOVWLZX     2(R11)(R13*2), R9
-	MOVW        R9, 2(SP)
+	MOVWLZX     2(R12)(R9*2), R10
+	MOVW        R10, 2(SP)
 	CMPQ        R14, $0x00000002
 	JBE         words_done_11
-	MOVWLZX     4(R11)(R13*2), R9
-	MOVW        R9, 4(SP)
+	MOVWLZX     4(R12)(R9*2), R10
+	MOVW        R10, 4(SP)
 	CMPQ        R14, $0x00000003
 	JBE         words_done_11
-	MOVWLZX     6(R11)(R13*2), R9
-	MOVW        R9, 6(SP)
+	MOVWLZX     6(R12)(R9*2), R10
+	MOVW        R10, 6(SP)
 	CMPQ        R14, $0x00000004
 	JBE         words_done_11
-	MOVWLZX     8(R11)(R13*2), R9
-	MOVW        R9, 8(SP)
+	MOVWLZX     8(R12)(R9*2), R10
+	MOVW        R10, 8(SP)
 	CMPQ        R14, $0x00000005
 	JBE         words_done_11
-	MOVWLZX     10(R11)(R13*2), R9
-	MOVW        R9, 10(SP)
+	MOVWLZX     10(R12)(R9*2), R10
+	MOVW        R10, 10(SP)
 	CMPQ        R14, $0x00000006
 	JBE         words_done_11
-	MOVWLZX     12(R11)(R13*2), R9
-	MOVW        R9, 12(SP)
+	MOVWLZX     12(R12)(R9*2), R10
+	MOVW        R10, 12(SP)
 
 words_done_11:
 	VPMOVZXWD   (SP), Y9
@@ -4607,32 +4616,32 @@ words_done_11:
 	VFMADD231PS Y9, Y8, Y4
 	MOVQ        $0x00000000, (SP)
 	MOVQ        $0x00000000, 8(SP)
-	MOVWLZX     (R12)(R13*2), R9
-	MOVW        R9, (SP)
+	MOVWLZX     (R13)(R9*2), R10
+	MOVW        R10, (SP)
 	CMPQ        R14, $0x00000001
 	JBE         words_done_12
-	MOVWLZX     2(R12)(R13*2), R9
-	MOVW        R9, 2(SP)
+	MOVWLZX     2(R13)(R9*2), R10
+	MOVW        R10, 2(SP)
 	CMPQ        R14, $0x00000002
 	JBE         words_done_12
-	MOVWLZX     4(R12)(R13*2), R9
-	MOVW        R9, 4(SP)
+	MOVWLZX     4(R13)(R9*2), R10
+	MOVW        R10, 4(SP)
 	CMPQ        R14, $0x00000003
 	JBE         words_done_12
-	MOVWLZX     6(R12)(R13*2), R9
-	MOVW        R9, 6(SP)
+	MOVWLZX     6(R13)(R9*2), R10
+	MOVW        R10, 6(SP)
 	CMPQ        R14, $0x00000004
 	JBE         words_done_12
-	MOVWLZX     8(R12)(R13*2), R9
-	MOVW        R9, 8(SP)
+	MOVWLZX     8(R13)(R9*2), R10
+	MOVW        R10, 8(SP)
 	CMPQ        R14, $0x00000005
 	JBE         words_done_12
-	MOVWLZX     10(R12)(R13*2), R9
-	MOVW        R9, 10(SP)
+	MOVWLZX     10(R13)(R9*2), R10
+	MOVW        R10, 10(SP)
 	CMPQ        R14, $0x00000006
 	JBE         words_done_12
-	MOVWLZX     12(R12)(R13*2), R9
-	MOVW        R9, 12(SP)
+	MOVWLZX     12(R13)(R9*2), R10
+	MOVW        R10, 12(SP)
 
 words_done_12:
 	VPMOVZXWD   (SP), Y9
@@ -4752,7 +4761,7 @@ gemv_done_3:
 	RET
 
 // func gemvF16AVX2(y []float32, w []uint16, x []float32)
-// Requires: AVX, F16C, FMA3
+// Requires: AVX, CMOV, F16C, FMA3, MMX+
 TEXT ·gemvF16AVX2(SB), NOSPLIT, $16-72
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
@@ -4768,10 +4777,13 @@ gemv_rows4_1:
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
 	JB      gemv_rows1_2
-	MOVQ    DX, R9
-	LEAQ    (R9)(DI*1), R10
+	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	VMOVUPS c_zero_8<>+0(SB), Y2
@@ -4780,89 +4792,95 @@ gemv_rows4_1:
 	VMOVUPS c_zero_8<>+0(SB), Y5
 	VMOVUPS c_zero_8<>+0(SB), Y6
 	VMOVUPS c_zero_8<>+0(SB), Y7
-	XORQ    R13, R13
-	MOVQ    SI, R14
-	SUBQ    $0x00000010, R14
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000010, R15
 
 unrolled_4:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          single_5
-	VMOVUPS     (BX)(R13*4), Y8
-	VCVTPH2PS   (R9)(R13*2), Y9
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VCVTPH2PS   (R10)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y0
-	VCVTPH2PS   (R10)(R13*2), Y9
+	VCVTPH2PS   (R11)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y2
-	VCVTPH2PS   (R11)(R13*2), Y9
+	VCVTPH2PS   (R12)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y4
-	VCVTPH2PS   (R12)(R13*2), Y9
+	VCVTPH2PS   (R13)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y6
-	VMOVUPS     32(BX)(R13*4), Y8
-	VCVTPH2PS   16(R9)(R13*2), Y9
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     32(BX)(R9*4), Y8
+	VCVTPH2PS   16(R10)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y1
-	VCVTPH2PS   16(R10)(R13*2), Y9
+	VCVTPH2PS   16(R11)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y3
-	VCVTPH2PS   16(R11)(R13*2), Y9
+	VCVTPH2PS   16(R12)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y5
-	VCVTPH2PS   16(R12)(R13*2), Y9
+	VCVTPH2PS   16(R13)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y7
-	ADDQ        $0x00000010, R13
+	ADDQ        $0x00000010, R9
 	JMP         unrolled_4
 
 single_5:
-	MOVQ SI, R14
-	SUBQ $0x00000008, R14
+	MOVQ SI, R15
+	SUBQ $0x00000008, R15
 
 one_6:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          tail_7
-	VMOVUPS     (BX)(R13*4), Y8
-	VCVTPH2PS   (R9)(R13*2), Y9
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Y8
+	VCVTPH2PS   (R10)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y0
-	VCVTPH2PS   (R10)(R13*2), Y9
+	VCVTPH2PS   (R11)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y2
-	VCVTPH2PS   (R11)(R13*2), Y9
+	VCVTPH2PS   (R12)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y4
-	VCVTPH2PS   (R12)(R13*2), Y9
+	VCVTPH2PS   (R13)(R9*2), Y9
 	VFMADD231PS Y9, Y8, Y6
-	ADDQ        $0x00000008, R13
+	ADDQ        $0x00000008, R9
 	JMP         one_6
 
 tail_7:
 	MOVQ       SI, R14
-	SUBQ       R13, R14
+	SUBQ       R9, R14
 	JZ         done_8
 	MOVQ       $0x00000008, R15
 	SUBQ       R14, R15
 	LEAQ       tailmask<>+0(SB), BP
 	VMOVUPS    (BP)(R15*4), Y8
-	VMASKMOVPS (BX)(R13*4), Y8, Y8
+	VMASKMOVPS (BX)(R9*4), Y8, Y8
 	MOVQ       $0x00000000, (SP)
 	MOVQ       $0x00000000, 8(SP)
-	MOVWLZX    (R9)(R13*2), R15
+	MOVWLZX    (R10)(R9*2), R15
 	MOVW       R15, (SP)
 	CMPQ       R14, $0x00000001
 	JBE        words_done_9
-	MOVWLZX    2(R9)(R13*2), R15
+	MOVWLZX    2(R10)(R9*2), R15
 	MOVW       R15, 2(SP)
 	CMPQ       R14, $0x00000002
 	JBE        words_done_9
-	MOVWLZX    4(R9)(R13*2), R15
+	MOVWLZX    4(R10)(R9*2), R15
 	MOVW       R15, 4(SP)
 	CMPQ       R14, $0x00000003
 	JBE        words_done_9
-	MOVWLZX    6(R9)(R13*2), R15
+	MOVWLZX    6(R10)(R9*2), R15
 	MOVW       R15, 6(SP)
 	CMPQ       R14, $0x00000004
 	JBE        words_done_9
-	MOVWLZX    8(R9)(R13*2), R15
+	MOVWLZX    8(R10)(R9*2), R15
 	MOVW       R15, 8(SP)
 	CMPQ       R14, $0x00000005
 	JBE        words_done_9
-	MOVWLZX    10(R9)(R13*2), R15
+	MOVWLZX    10(R10)(R9*2), R15
 	MOVW       R15, 10(SP)
 	CMPQ       R14, $0x00000006
 	JBE        words_done_9
-	MOVWLZX    12(R9)(R13*2), R15
+	MOVWLZX    12(R10)(R9*2), R15
 	MOVW       R15, 12(SP)
 
 words_done_9:
@@ -4870,96 +4888,96 @@ words_done_9:
 	VFMADD231PS Y9, Y8, Y0
 	MOVQ        $0x00000000, (SP)
 	MOVQ        $0x00000000, 8(SP)
-	MOVWLZX     (R10)(R13*2), R9
-	MOVW        R9, (SP)
+	MOVWLZX     (R11)(R9*2), R10
+	MOVW        R10, (SP)
 	CMPQ        R14, $0x00000001
 	JBE         words_done_10
-	MOVWLZX     2(R10)(R13*2), R9
-	MOVW        R9, 2(SP)
+	MOVWLZX     2(R11)(R9*2), R10
+	MOVW        R10, 2(SP)
 	CMPQ        R14, $0x00000002
 	JBE         words_done_10
-	MOVWLZX     4(R10)(R13*2), R9
-	MOVW        R9, 4(SP)
+	MOVWLZX     4(R11)(R9*2), R10
+	MOVW        R10, 4(SP)
 	CMPQ        R14, $0x00000003
 	JBE         words_done_10
-	MOVWLZX     6(R10)(R13*2), R9
-	MOVW        R9, 6(SP)
+	MOVWLZX     6(R11)(R9*2), R10
+	MOVW        R10, 6(SP)
 	CMPQ        R14, $0x00000004
 	JBE         words_done_10
-	MOVWLZX     8(R10)(R13*2), R9
-	MOVW        R9, 8(SP)
+	MOVWLZX     8(R11)(R9*2), R10
+	MOVW        R10, 8(SP)
 	CMPQ        R14, $0x00000005
 	JBE         words_done_10
-	MOVWLZX     10(R10)(R13*2), R9
-	MOVW        R9, 10(SP)
+	MOVWLZX     10(R11)(R9*2), R10
+	MOVW        R10, 10(SP)
 	CMPQ        R14, $0x00000006
 	JBE         words_done_10
-	MOVWLZX     12(R10)(R13*2), R9
-	MOVW        R9, 12(SP)
+	MOVWLZX     12(R11)(R9*2), R10
+	MOVW        R10, 12(SP)
 
 words_done_10:
 	VCVTPH2PS   (SP), Y9
 	VFMADD231PS Y9, Y8, Y2
 	MOVQ        $0x00000000, (SP)
 	MOVQ        $0x00000000, 8(SP)
-	MOVWLZX     (R11)(R13*2), R9
-	MOVW        R9, (SP)
+	MOVWLZX     (R12)(R9*2), R10
+	MOVW        R10, (SP)
 	CMPQ        R14, $0x00000001
 	JBE         words_done_11
-	MOVWLZX     2(R11)(R13*2), R9
-	MOVW        R9, 2(SP)
+	MOVWLZX     2(R12)(R9*2), R10
+	MOVW        R10, 2(SP)
 	CMPQ        R14, $0x00000002
 	JBE         words_done_11
-	MOVWLZX     4(R11)(R13*2), R9
-	MOVW        R9, 4(SP)
+	MOVWLZX     4(R12)(R9*2), R10
+	MOVW        R10, 4(SP)
 	CMPQ        R14, $0x00000003
 	JBE         words_done_11
-	MOVWLZX     6(R11)(R13*2), R9
-	MOVW        R9, 6(SP)
+	MOVWLZX     6(R12)(R9*2), R10
+	MOVW        R10, 6(SP)
 	CMPQ        R14, $0x00000004
 	JBE         words_done_11
-	MOVWLZX     8(R11)(R13*2), R9
-	MOVW        R9, 8(SP)
+	MOVWLZX     8(R12)(R9*2), R10
+	MOVW        R10, 8(SP)
 	CMPQ        R14, $0x00000005
 	JBE         words_done_11
-	MOVWLZX     10(R11)(R13*2), R9
-	MOVW        R9, 10(SP)
+	MOVWLZX     10(R12)(R9*2), R10
+	MOVW        R10, 10(SP)
 	CMPQ        R14, $0x00000006
 	JBE         words_done_11
-	MOVWLZX     12(R11)(R13*2), R9
-	MOVW        R9, 12(SP)
+	MOVWLZX     12(R12)(R9*2), R10
+	MOVW        R10, 12(SP)
 
 words_done_11:
 	VCVTPH2PS   (SP), Y9
 	VFMADD231PS Y9, Y8, Y4
 	MOVQ        $0x00000000, (SP)
 	MOVQ        $0x00000000, 8(SP)
-	MOVWLZX     (R12)(R13*2), R9
-	MOVW        R9, (SP)
+	MOVWLZX     (R13)(R9*2), R10
+	MOVW        R10, (SP)
 	CMPQ        R14, $0x00000001
 	JBE         words_done_12
-	MOVWLZX     2(R12)(R13*2), R9
-	MOVW        R9, 2(SP)
+	MOVWLZX     2(R13)(R9*2), R10
+	MOVW        R10, 2(SP)
 	CMPQ        R14, $0x00000002
 	JBE         words_done_12
-	MOVWLZX     4(R12)(R13*2), R9
-	MOVW        R9, 4(SP)
+	MOVWLZX     4(R13)(R9*2), R10
+	MOVW        R10, 4(SP)
 	CMPQ        R14, $0x00000003
 	JBE         words_done_12
-	MOVWLZX     6(R12)(R13*2), R9
-	MOVW        R9, 6(SP)
+	MOVWLZX     6(R13)(R9*2), R10
+	MOVW        R10, 6(SP)
 	CMPQ        R14, $0x00000004
 	JBE         words_done_12
-	MOVWLZX     8(R12)(R13*2), R9
-	MOVW        R9, 8(SP)
+	MOVWLZX     8(R13)(R9*2), R10
+	MOVW        R10, 8(SP)
 	CMPQ        R14, $0x00000005
 	JBE         words_done_12
-	MOVWLZX     10(R12)(R13*2), R9
-	MOVW        R9, 10(SP)
+	MOVWLZX     10(R13)(R9*2), R10
+	MOVW        R10, 10(SP)
 	CMPQ        R14, $0x00000006
 	JBE         words_done_12
-	MOVWLZX     12(R12)(R13*2), R9
-	MOVW        R9, 12(SP)
+	MOVWLZX     12(R13)(R9*2), R10
+	MOVW        R10, 12(SP)
 
 words_done_12:
 	VCVTPH2PS   (SP), Y9
@@ -10545,7 +10563,7 @@ done_5:
 	RET
 
 // func gemvBF16AVX512(y []float32, w []uint16, x []float32)
-// Requires: AVX, AVX512BW, AVX512F, AVX512VL
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
 TEXT ·gemvBF16AVX512(SB), NOSPLIT, $0-72
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
@@ -10561,10 +10579,13 @@ gemv_rows4_1:
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
 	JB      gemv_rows1_2
-	MOVQ    DX, R9
-	LEAQ    (R9)(DI*1), R10
+	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	VMOVUPS c_zero_16<>+0(SB), Z2
@@ -10573,85 +10594,94 @@ gemv_rows4_1:
 	VMOVUPS c_zero_16<>+0(SB), Z5
 	VMOVUPS c_zero_16<>+0(SB), Z6
 	VMOVUPS c_zero_16<>+0(SB), Z7
-	XORQ    R13, R13
-	MOVQ    SI, R14
-	SUBQ    $0x00000020, R14
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
 
 unrolled_4:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          single_5
-	VMOVUPS     (BX)(R13*4), Z8
-	VPMOVZXWD   (R9)(R13*2), Z9
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VPMOVZXWD   (R10)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z0
-	VPMOVZXWD   (R10)(R13*2), Z9
+	VPMOVZXWD   (R11)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z2
-	VPMOVZXWD   (R11)(R13*2), Z9
+	VPMOVZXWD   (R12)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z4
-	VPMOVZXWD   (R12)(R13*2), Z9
+	VPMOVZXWD   (R13)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z6
-	VMOVUPS     64(BX)(R13*4), Z8
-	VPMOVZXWD   32(R9)(R13*2), Z9
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     64(BX)(R9*4), Z8
+	VPMOVZXWD   32(R10)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z1
-	VPMOVZXWD   32(R10)(R13*2), Z9
+	VPMOVZXWD   32(R11)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z3
-	VPMOVZXWD   32(R11)(R13*2), Z9
+	VPMOVZXWD   32(R12)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z5
-	VPMOVZXWD   32(R12)(R13*2), Z9
+	VPMOVZXWD   32(R13)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z7
-	ADDQ        $0x00000020, R13
+	ADDQ        $0x00000020, R9
 	JMP         unrolled_4
 
 single_5:
-	MOVQ SI, R14
-	SUBQ $0x00000010, R14
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
 
 one_6:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          tail_7
-	VMOVUPS     (BX)(R13*4), Z8
-	VPMOVZXWD   (R9)(R13*2), Z9
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VPMOVZXWD   (R10)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z0
-	VPMOVZXWD   (R10)(R13*2), Z9
+	VPMOVZXWD   (R11)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z2
-	VPMOVZXWD   (R11)(R13*2), Z9
+	VPMOVZXWD   (R12)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z4
-	VPMOVZXWD   (R12)(R13*2), Z9
+	VPMOVZXWD   (R13)(R9*2), Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z6
-	ADDQ        $0x00000010, R13
+	ADDQ        $0x00000010, R9
 	JMP         one_6
 
 tail_7:
 	MOVQ        SI, R14
-	SUBQ        R13, R14
+	SUBQ        R9, R14
 	JZ          done_8
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (BX)(R13*4), K1, Z8
-	VMOVDQU16.Z (R9)(R13*2), K1, Y9
+	VMOVUPS.Z   (BX)(R9*4), K1, Z8
+	VMOVDQU16.Z (R10)(R9*2), K1, Y9
 	VPMOVZXWD   Y9, Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z0
-	VMOVDQU16.Z (R10)(R13*2), K1, Y9
+	VMOVDQU16.Z (R11)(R9*2), K1, Y9
 	VPMOVZXWD   Y9, Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z2
-	VMOVDQU16.Z (R11)(R13*2), K1, Y9
+	VMOVDQU16.Z (R12)(R9*2), K1, Y9
 	VPMOVZXWD   Y9, Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z4
-	VMOVDQU16.Z (R12)(R13*2), K1, Y9
+	VMOVDQU16.Z (R13)(R9*2), K1, Y9
 	VPMOVZXWD   Y9, Z9
 	VPSLLD      $0x10, Z9, Z9
 	VFMADD231PS Z9, Z8, Z6
@@ -10770,7 +10800,7 @@ gemv_done_3:
 	RET
 
 // func gemvF16AVX512(y []float32, w []uint16, x []float32)
-// Requires: AVX, AVX512BW, AVX512F, AVX512VL
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
 TEXT ·gemvF16AVX512(SB), NOSPLIT, $0-72
 	MOVQ y_base+0(FP), AX
 	MOVQ y_len+8(FP), CX
@@ -10786,10 +10816,13 @@ gemv_rows4_1:
 	SUBQ    R8, R9
 	CMPQ    R9, $0x00000004
 	JB      gemv_rows1_2
-	MOVQ    DX, R9
-	LEAQ    (R9)(DI*1), R10
+	MOVQ    DX, R10
 	LEAQ    (R10)(DI*1), R11
 	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	VMOVUPS c_zero_16<>+0(SB), Z1
 	VMOVUPS c_zero_16<>+0(SB), Z2
@@ -10798,70 +10831,79 @@ gemv_rows4_1:
 	VMOVUPS c_zero_16<>+0(SB), Z5
 	VMOVUPS c_zero_16<>+0(SB), Z6
 	VMOVUPS c_zero_16<>+0(SB), Z7
-	XORQ    R13, R13
-	MOVQ    SI, R14
-	SUBQ    $0x00000020, R14
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
 
 unrolled_4:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          single_5
-	VMOVUPS     (BX)(R13*4), Z8
-	VCVTPH2PS   (R9)(R13*2), Z9
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VCVTPH2PS   (R10)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z0
-	VCVTPH2PS   (R10)(R13*2), Z9
+	VCVTPH2PS   (R11)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z2
-	VCVTPH2PS   (R11)(R13*2), Z9
+	VCVTPH2PS   (R12)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z4
-	VCVTPH2PS   (R12)(R13*2), Z9
+	VCVTPH2PS   (R13)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z6
-	VMOVUPS     64(BX)(R13*4), Z8
-	VCVTPH2PS   32(R9)(R13*2), Z9
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     64(BX)(R9*4), Z8
+	VCVTPH2PS   32(R10)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z1
-	VCVTPH2PS   32(R10)(R13*2), Z9
+	VCVTPH2PS   32(R11)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z3
-	VCVTPH2PS   32(R11)(R13*2), Z9
+	VCVTPH2PS   32(R12)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z5
-	VCVTPH2PS   32(R12)(R13*2), Z9
+	VCVTPH2PS   32(R13)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z7
-	ADDQ        $0x00000020, R13
+	ADDQ        $0x00000020, R9
 	JMP         unrolled_4
 
 single_5:
-	MOVQ SI, R14
-	SUBQ $0x00000010, R14
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
 
 one_6:
-	CMPQ        R13, R14
+	CMPQ        R9, R15
 	JG          tail_7
-	VMOVUPS     (BX)(R13*4), Z8
-	VCVTPH2PS   (R9)(R13*2), Z9
+	PREFETCHT1  (R14)
+	PREFETCHT1  64(R14)
+	ADDQ        $0x00000080, R14
+	VMOVUPS     (BX)(R9*4), Z8
+	VCVTPH2PS   (R10)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z0
-	VCVTPH2PS   (R10)(R13*2), Z9
+	VCVTPH2PS   (R11)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z2
-	VCVTPH2PS   (R11)(R13*2), Z9
+	VCVTPH2PS   (R12)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z4
-	VCVTPH2PS   (R12)(R13*2), Z9
+	VCVTPH2PS   (R13)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z6
-	ADDQ        $0x00000010, R13
+	ADDQ        $0x00000010, R9
 	JMP         one_6
 
 tail_7:
 	MOVQ        SI, R14
-	SUBQ        R13, R14
+	SUBQ        R9, R14
 	JZ          done_8
 	LEAQ        kmask<>+0(SB), R15
 	KMOVW       (R15)(R14*2), K1
-	VMOVUPS.Z   (BX)(R13*4), K1, Z8
-	VMOVDQU16.Z (R9)(R13*2), K1, Y9
+	VMOVUPS.Z   (BX)(R9*4), K1, Z8
+	VMOVDQU16.Z (R10)(R9*2), K1, Y9
 	VCVTPH2PS   Y9, Z9
 	VFMADD231PS Z9, Z8, Z0
-	VMOVDQU16.Z (R10)(R13*2), K1, Y9
+	VMOVDQU16.Z (R11)(R9*2), K1, Y9
 	VCVTPH2PS   Y9, Z9
 	VFMADD231PS Z9, Z8, Z2
-	VMOVDQU16.Z (R11)(R13*2), K1, Y9
+	VMOVDQU16.Z (R12)(R9*2), K1, Y9
 	VCVTPH2PS   Y9, Z9
 	VFMADD231PS Z9, Z8, Z4
-	VMOVDQU16.Z (R12)(R13*2), K1, Y9
+	VMOVDQU16.Z (R13)(R9*2), K1, Y9
 	VCVTPH2PS   Y9, Z9
 	VFMADD231PS Z9, Z8, Z6
 

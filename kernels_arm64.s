@@ -3445,7 +3445,7 @@ loop265:
 done266:
 	RET
 
-// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major.
+// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 TEXT ·gemvBF16NEON(SB), NOSPLIT, $0-72
 	VEOR V30.B16, V30.B16, V30.B16
 	MOVD y_base+0(FP), R0
@@ -3716,7 +3716,7 @@ part282:
 done277:
 	RET
 
-// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major.
+// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 TEXT ·gemvF16NEON(SB), NOSPLIT, $0-72
 	MOVD y_base+0(FP), R0
 	MOVD y_len+8(FP), R1

@@ -165,13 +165,13 @@ type primitives struct {
 	//   - src: bfloat16 bits
 	bf16ToF32 func(dst []float32, src []uint16)
 
-	// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major.
+	// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 	//   - y: the result, one per row of W
 	//   - w: the matrix, bfloat16 bits, row-major
 	//   - x: the vector, one per column
 	gemvBF16 func(y []float32, w []uint16, x []float32)
 
-	// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major.
+	// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 	//   - y: the result, one per row of W
 	//   - w: the matrix, IEEE binary16 bits, row-major
 	//   - x: the vector, one per column

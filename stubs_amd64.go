@@ -114,12 +114,12 @@ func f16ToF32AVX2(dst []float32, src []uint16)
 //go:noescape
 func bf16ToF32AVX2(dst []float32, src []uint16)
 
-// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major.
+// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 //
 //go:noescape
 func gemvBF16AVX2(y []float32, w []uint16, x []float32)
 
-// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major.
+// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 //
 //go:noescape
 func gemvF16AVX2(y []float32, w []uint16, x []float32)
@@ -259,12 +259,12 @@ func f16ToF32AVX512(dst []float32, src []uint16)
 //go:noescape
 func bf16ToF32AVX512(dst []float32, src []uint16)
 
-// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major.
+// gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 //
 //go:noescape
 func gemvBF16AVX512(y []float32, w []uint16, x []float32)
 
-// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major.
+// gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 //
 //go:noescape
 func gemvF16AVX512(y []float32, w []uint16, x []float32)

@@ -84,12 +84,12 @@ var Routines = []Routine{
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
 	// The reduced-precision GEMVs come last so that adding them left every other
 	// routine's generated code (its label numbers) unchanged.
-	{Name: "gemvBF16", Doc: "gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major.",
+	{Name: "gemvBF16", Doc: "gemvBF16 computes y = W x for W in bfloat16 bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.",
 		Args:  args("y []float32: the result, one per row of W", "w []uint16: the matrix, bfloat16 bits, row-major", "x []float32: the vector, one per column"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
-	{Name: "gemvF16", Doc: "gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major.",
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}, NEON: neon}},
+	{Name: "gemvF16", Doc: "gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.",
 		Args:  args("y []float32: the result, one per row of W", "w []uint16: the matrix, IEEE binary16 bits, row-major", "x []float32: the vector, one per column"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}, NEON: neon}},
 	// NEON has no gemvQ8_0 yet: withFallbacks gives it the reference.
 	{Name: "gemvQ8_0", Doc: "gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.",
 		Args:  args("y []float32: the result, one per row of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)", "x []float32: the vector, one per column"),
