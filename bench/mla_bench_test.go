@@ -29,7 +29,7 @@ var decodeShapes = []*decodeShape{
 }
 
 // decodeFormats are the weight formats BenchmarkDecode runs.
-var decodeFormats = []mla.WeightFormat{mla.FormatF32, mla.FormatBF16, mla.FormatF16, mla.FormatQ8_0}
+var decodeFormats = []mla.WeightFormat{mla.FormatF32, mla.FormatBF16, mla.FormatF16, mla.FormatQ8_0, mla.FormatFP8}
 
 func (s *decodeShape) get(f mla.WeightFormat) (*mla.Layer, error) {
 	s.mu.Lock()

@@ -2,8 +2,10 @@ package mla
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/mlasimd/mlasimd/internal/checked"
+	"github.com/mlasimd/mlasimd/internal/hugepage"
 	"github.com/mlasimd/mlasimd/safetensors"
 )
 
@@ -102,6 +104,66 @@ func (m Matrix) addRowsTFP8(y, x []float32, r0 int, scratch []float32) {
 		}
 		a = b
 	}
+}
+
+// fp8Block is DeepSeek-V3's scale block, the one Convert(FormatFP8) uses.
+const fp8Block = 128
+
+// ToFP8 quantizes m to FP8 with one scale per br x bc block: scale = amax/448 (1 for
+// an all-zero block), each weight rounded to the nearest E4M3 of weight/scale, ties
+// to even. A weight then moves by at most 2^-4 of its magnitude (normal E4M3) or
+// 2^-10·scale (subnormal), and the quotient's own rounding (2^-24 relative). NaNs
+// and infinities are refused.
+func (m Matrix) ToFP8(br, bc int) (Matrix, error) {
+	if _, ok := fp8ScaleLen(m.rows, m.cols, br, bc); !ok {
+		return Matrix{}, fmt.Errorf("mla: convert a [%d %d] matrix to fp8 in %dx%d blocks: bad block size", m.rows, m.cols, br, bc)
+	}
+	v := m.values()
+	sr, sc := ceilDiv(m.rows, br), ceilDiv(m.cols, bc)
+	scale := make([]float32, sr*sc)
+	for i := range m.rows {
+		for j, x := range v[i*m.cols : (i+1)*m.cols] {
+			if x != x || x > maxFloat32 || x < -maxFloat32 {
+				return Matrix{}, fmt.Errorf("mla: convert a [%d %d] matrix to fp8: weight [%d %d] is %v", m.rows, m.cols, i, j, x)
+			}
+			k := i/br*sc + j/bc
+			scale[k] = max(scale[k], max(x, -x)/448)
+		}
+	}
+	for k, s := range scale {
+		if s == 0 {
+			scale[k] = 1
+		}
+	}
+	out := hugepage.Make[byte](m.rows * m.cols)
+	for i := range m.rows {
+		for j, x := range v[i*m.cols : (i+1)*m.cols] {
+			out[i*m.cols+j] = nearestE4M3(x / scale[i/br*sc+j/bc])
+		}
+	}
+	return NewMatrixFP8(m.rows, m.cols, out, scale, br, bc)
+}
+
+// nearestE4M3 rounds x (|x| <= 448, larger values saturate at 448) to the nearest
+// E4M3 byte, ties to even. E4M3's bytes are ordered as their values, so rounding
+// the float32 bits to 3 mantissa bits (carrying into the exponent) and rebiasing
+// gives the byte; below 2^-6 the bytes step by 2^-9, the subnormals.
+func nearestE4M3(x float32) byte {
+	sign := byte(0)
+	if math.Signbit(float64(x)) {
+		sign, x = 0x80, -x
+	}
+	var b uint32
+	if x < 0x1p-6 {
+		b = uint32(math.RoundToEven(float64(x) * 0x1p9))
+	} else {
+		bits := math.Float32bits(x)
+		b = (bits+1<<19-1+(bits>>20)&1)>>20 - (127-7)<<3
+	}
+	if b == 0 {
+		return 0 // the sign of a value that rounds to zero is dropped
+	}
+	return sign | byte(min(b, 0x7e))
 }
 
 // gemvE4M3 is y = W x for rows of E4M3 bytes, each row summed in order.

@@ -30,8 +30,8 @@ const (
 	// mlasimd.QuantizeQ8_0; a row must have a multiple of 32 values.
 	FormatQ8_0
 	// FormatFP8 holds DeepSeek-V3's FP8: E4M3 bytes with a float32 scale per block
-	// of weights (see NewMatrixFP8). It comes from checkpoints only: nothing converts
-	// to it.
+	// of weights (see NewMatrixFP8); Convert quantizes to it in 128x128 blocks
+	// (Matrix.ToFP8).
 	FormatFP8
 )
 
@@ -176,7 +176,7 @@ func (m Matrix) Convert(f WeightFormat) (Matrix, error) {
 		return Matrix{}, fmt.Errorf("mla: convert to %v: not a weight format", f)
 	}
 	if f == FormatFP8 {
-		return Matrix{}, fmt.Errorf("mla: convert a %v [%d %d] matrix to fp8: FP8 weights come from checkpoints only", src, m.rows, m.cols)
+		return m.ToFP8(fp8Block, fp8Block)
 	}
 	rb, ok := f.rowBytes(m.cols)
 	if !ok {

@@ -330,8 +330,36 @@ func TestFP8Matrix(t *testing.T) {
 	require.ErrorContains(t, err, "scale 0 is 0")
 	_, err = NewMatrixFP8(2, 2, []byte{1, 2, 3, 4}, []float32{1, 1}, 16, 16)
 	require.ErrorContains(t, err, "2 scales of 16x16 blocks")
-	_, err = NewMatrix(1, 1, []float32{1}).Convert(FormatFP8)
-	require.ErrorContains(t, err, "FP8 weights come from checkpoints only")
+	_, err = NewMatrix(1, 2, []float32{1, float32(math.Inf(-1))}).Convert(FormatFP8)
+	require.ErrorContains(t, err, "weight [0 1] is -Inf")
+
+	// ToFP8 gives the bytes and scales of the independent quantizer above, ties
+	// aside (random inputs have none).
+	src := NewMatrix(40, 24, randomInputs(40, 24, 9))
+	got, err := src.ToFP8(16, 16)
+	require.NoError(t, err)
+	require.Equal(t, quantizeFP8(t, src, 16, 16), got)
+	conv, err := src.Convert(FormatFP8)
+	require.NoError(t, err)
+	require.Equal(t, 128, conv.br)
+	require.Len(t, conv.scale, 1)
+	for b := range 256 { // every E4M3 value rounds to itself
+		if v := safetensors.E4M3ToF32(byte(b)); !isE4M3NaN(byte(b)) && b != 0x80 {
+			require.Equal(t, byte(b), nearestE4M3(v), "%#02x = %v", b, v)
+		}
+	}
+	require.Equal(t, byte(0x00), nearestE4M3(0x1p-10), "half the smallest subnormal is a tie, to 0")
+	require.Equal(t, byte(0x01), nearestE4M3(0x1.1p-10))
+	require.Equal(t, byte(0x7e), nearestE4M3(448))
+	require.Equal(t, byte(0x7e), nearestE4M3(465), "past 448 saturates")
+	for b := 0; b < 0x7e; b++ { // midpoints go to the even byte (even mantissa)
+		mid := (safetensors.E4M3ToF32(byte(b)) + safetensors.E4M3ToF32(byte(b+1))) / 2
+		want := byte(b + b&1)
+		require.Equal(t, want, nearestE4M3(mid), "midpoint of %#02x and %#02x", b, b+1)
+		if want != 0 { // a value that rounds to zero drops its sign
+			require.Equal(t, 0x80|want, nearestE4M3(-mid), "negative midpoint of %#02x", b)
+		}
+	}
 
 	const rows, cols = 40, 24 // bands of 16 rows: 16, 16, 8
 	m := quantizeFP8(t, NewMatrix(rows, cols, randomInputs(rows, cols, 4)), 16, 16)
