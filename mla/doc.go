@@ -8,9 +8,10 @@
 // layer's matrices, from RandomLayerWeights (deterministic Xavier init, float32) or
 // from a checkpoint (OpenCheckpoint: safetensors, one file or sharded, with bf16, f16,
 // f32 and DeepSeek-V3's block-scaled FP8 tensors, read with package safetensors).
-// Each matrix is a Matrix held in a WeightFormat: F32, BF16, F16 or Q8_0 (GGUF's
-// blocks of 32 int8 with an f16 scale). A checkpoint's BF16 and F16 tensors stay in
-// their 2 bytes by default, WithWeightFormat converts at load (Q8_0 from any dtype),
+// Each matrix is a Matrix held in a WeightFormat: F32, BF16, F16, Q8_0 (GGUF's
+// blocks of 32 int8 with an f16 scale) or FP8 (DeepSeek-V3's E4M3 bytes with 128x128
+// block scales). A checkpoint's BF16, F16 and FP8 tensors stay as stored by default,
+// WithWeightFormat converts at load (Q8_0 from any dtype),
 // and LayerWeights.Convert and ModelWeights.Convert convert built weights. Every path
 // (Prefill, Decode, DecodeNaive, the Model's FFN, embedding and LM head) multiplies
 // the held format: GEMVs widen it in registers, GEMMs of several tokens a tile of
