@@ -213,6 +213,24 @@ func TestMatrixConvertError(t *testing.T) {
 		require.Equal(t, n, again, "%v values convert to themselves", f)
 		require.Equal(t, int64(rows)*map[WeightFormat]int64{FormatBF16: 2 * cols, FormatF16: 2 * cols, FormatQ8_0: 34 * cols / 32}[f], n.Bytes())
 	}
+
+	// FP8 in one 128x128 block: scale = amax/448; a normal E4M3 value is within 2^-4
+	// of the quotient, a subnormal within 2^-10 (half their spacing, 2^-9), then the
+	// quotient's and the widening product's roundings.
+	n, err := m.Convert(FormatFP8)
+	require.NoError(t, err)
+	amax := 0.0
+	for _, x := range v {
+		amax = max(amax, math.Abs(float64(x)))
+	}
+	scale := float64(n.scale[0])
+	require.Equal(t, float32(amax/448), n.scale[0])
+	for i, x := range n.Widen() {
+		w := float64(v[i])
+		bound := max(math.Abs(w)*0x1p-4, 0x1p-10*scale) + 0x1p-23*math.Abs(w)
+		require.LessOrEqual(t, math.Abs(float64(x)-w), bound, "fp8 weight %d: %g held as %g", i, w, x)
+	}
+	require.Equal(t, int64(rows*cols+4), n.Bytes())
 }
 
 // TestMatrixFormatErrors: shapes that a format cannot hold and bad values are errors
