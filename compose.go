@@ -18,6 +18,7 @@ func (p primitives) compose() routines {
 		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
 		gemvBF16: halfChunks(l.gemvBF16), gemvF16: halfChunks(l.gemvF16), gemvQ8_0: q8Chunks(l.gemvQ8_0),
 		gemvTBF16: halfTChunks(l.gemvTBF16), gemvTF16: halfTChunks(l.gemvTF16), gemvTQ8_0: q8TChunks(l.gemvTQ8_0),
+		gemvE4M3: e4m3Chunks(l.gemvE4M3), gemvTE4M3: e4m3TChunks(l.gemvTE4M3),
 		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
 		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
 		rope: l.rope, ropeHalf: l.ropeHalf,
@@ -40,7 +41,8 @@ type level struct {
 // its primitives): each streaming routine falls back to its in-cache form (or, for
 // gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy),
 // gemmNTAdd to no split at all, and the reduced-precision GEMVs to the reference
-// (the transposed ones to its rows, kernels.AxpyBF16, AxpyF16 and AxpyQ8_0).
+// (the transposed ones to its rows, kernels.AxpyBF16, AxpyF16, AxpyQ8_0 and
+// AxpyE4M3).
 func (p primitives) withFallbacks() level {
 	l := level{primitives: p, splitDeepK: p.gemmNTAdd != nil}
 	if p.gemvBF16 == nil {
@@ -60,6 +62,12 @@ func (p primitives) withFallbacks() level {
 	}
 	if p.gemvTQ8_0 == nil {
 		l.gemvTQ8_0 = q8AxpyRows
+	}
+	if p.gemvE4M3 == nil {
+		l.gemvE4M3 = kernels.GemvE4M3
+	}
+	if p.gemvTE4M3 == nil {
+		l.gemvTE4M3 = e4m3AxpyRows
 	}
 	if p.gemvStream == nil {
 		l.gemvStream = func(y, w, x, _ []float32) { p.gemv(y, w, x) }
@@ -98,6 +106,15 @@ func q8AxpyRows(y []float32, w []byte, x []float32) {
 	rowBytes := len(y) / kernels.Q8_0Block * kernels.Q8_0BlockBytes
 	for i, xi := range x {
 		kernels.AxpyQ8_0(xi, w[i*rowBytes:(i+1)*rowBytes], y)
+	}
+}
+
+// e4m3AxpyRows accumulates y += Wᵀ x for a W of E4M3 bytes row by row with the
+// reference's kernels.AxpyE4M3, as gemvTE4M3 does.
+func e4m3AxpyRows(y []float32, w []byte, x []float32) {
+	n := len(y)
+	for i, xi := range x {
+		kernels.AxpyE4M3(xi, w[i*n:(i+1)*n], y)
 	}
 }
 
@@ -213,6 +230,58 @@ func q8TChunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w [
 		for r0 := 0; r0 < len(x); r0 += rows {
 			r1 := min(r0+rows, len(x))
 			f(y, w[r0*rowBytes:r1*rowBytes], x[r0:r1])
+		}
+	}
+}
+
+// e4m3Chunks runs y = W x for a W of FP8 E4M3 bytes with f in chunks of rows, each
+// reading at most the bytes of W that a chunk of runGemv reads (256 KiB), as
+// halfChunks does (gemvE4M3 prefetches within its chunk).
+func e4m3Chunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
+	return func(y []float32, w []byte, x []float32) {
+		n := len(x)
+		rows := chunkRows(4*chunkFloats, n, gemvRowBlock)
+		for r0 := 0; r0 < len(y); r0 += rows {
+			r1 := min(r0+rows, len(y))
+			f(y[r0:r1], w[r0*n:r1*n], x)
+		}
+	}
+}
+
+// maxE4M3X is the largest |x[i]| that gemvTE4M3 takes: it multiplies x[i] by 256
+// (its weights are widened to 2^-8 times their value), which is exact up to here and
+// overflows beyond.
+const maxE4M3X = math.MaxFloat32 / 256
+
+// e4m3TChunks runs y = Wᵀ x for a W of FP8 E4M3 bytes as halfTChunks does: it clears
+// y, then adds the rows of W with the accumulating f in calls of at most 256 KiB of
+// W. A row whose x[i] is finite but larger than maxE4M3X in magnitude, where the
+// assembly's x[i]·256 would overflow, is added by the reference's kernels.AxpyE4M3
+// between the calls instead. Every y[j] is still summed over the rows in order, so
+// neither split changes a result beyond the bound GemvTE4M3 states.
+func e4m3TChunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
+	return func(y []float32, w []byte, x []float32) {
+		clear(y)
+		n := len(y)
+		if n == 0 {
+			return
+		}
+		rows := chunkRows(4*chunkFloats, n, gemvRowBlock)
+		for r0 := 0; r0 < len(x); {
+			r1 := min(r0+rows, len(x))
+			for i := r0; i < r1; i++ {
+				if a := math.Abs(float64(x[i])); a > maxE4M3X && !math.IsInf(a, 0) {
+					r1 = i
+					break
+				}
+			}
+			if r1 == r0 {
+				kernels.AxpyE4M3(x[r0], w[r0*n:(r0+1)*n], y)
+				r0++
+				continue
+			}
+			f(y, w[r0*n:r1*n], x[r0:r1])
+			r0 = r1
 		}
 	}
 }

@@ -2,6 +2,7 @@ package mlasimd
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -86,6 +87,24 @@ func budgeted(t *testing.T) primitives {
 			}
 			q8AxpyRows(y, w, x)
 		},
+		gemvE4M3: func(y []float32, w []byte, x []float32) {
+			// A byte a weight: the same 256 KiB as gemv's chunks.
+			if len(y) > gemvRowBlock && len(w) > 4*chunkFloats {
+				t.Errorf("gemvE4M3 read %d bytes of a matrix in one call", len(w))
+			}
+			kernels.GemvE4M3(y, w, x)
+		},
+		gemvTE4M3: func(y []float32, w []byte, x []float32) {
+			if len(x) > gemvRowBlock && len(w) > 4*chunkFloats {
+				t.Errorf("gemvTE4M3 read %d bytes of a matrix in one call", len(w))
+			}
+			for _, xi := range x {
+				if math.Abs(float64(xi)) > maxE4M3X && !math.IsInf(float64(xi), 0) {
+					t.Errorf("gemvTE4M3 was given x[i] = %v, whose x[i]·256 overflows", xi)
+				}
+			}
+			e4m3AxpyRows(y, w, x)
+		},
 		gemmNT: gemmNT(false), gemmNTAdd: gemmNT(true),
 		gemmNNAdd: func(c, a, b []float32, m, n, k, lda, ldb, ldc int) {
 			gemm("gemmNNAdd", m, n, k)
@@ -97,6 +116,14 @@ func budgeted(t *testing.T) primitives {
 		},
 	}
 	return p
+}
+
+func bitsOf(v []float32) []uint32 {
+	b := make([]uint32, len(v))
+	for i, f := range v {
+		b[i] = math.Float32bits(f)
+	}
+	return b
 }
 
 func randFloats(r *rand.Rand, n int) []float32 {
@@ -158,6 +185,28 @@ func TestComposeChunksLongCalls(t *testing.T) {
 				k.gemvTQ8_0(got8, q8, xt)
 				kernels.GemvTQ8_0(want8, q8, xt)
 				require.Equal(t, want8, got8, "GemvTQ8_0")
+
+				// FP8: W of 333 rows of 1000 bytes (two calls, and 333 x 1000 for the
+				// transposed one); x of the transposed one has entries whose x·256
+				// overflows (finite, infinite) and a NaN, in and between the blocks.
+				fp8 := make([]byte, m*n)
+				for i := range fp8 {
+					fp8[i] = byte(r.IntN(256)) &^ 0x01 // no NaN byte (b&0x7f == 0x7f)
+				}
+				k.gemvE4M3(got, fp8, x)
+				kernels.GemvE4M3(want, fp8, x)
+				require.Equal(t, want, got, "GemvE4M3")
+				xh := append([]float32(nil), xt...)
+				for _, i := range []int{0, 5, 6, 7, 100, 257, 332} {
+					xh[i] = math.MaxFloat32 / 200
+				}
+				xh[9], xh[11], xh[12] = -math.MaxFloat32, float32(math.Inf(1)), float32(math.NaN())
+				for _, xv := range [][]float32{xt, xh} {
+					gotE, wantE := randFloats(r, n), make([]float32, n)
+					k.gemvTE4M3(gotE, fp8, xv)
+					kernels.GemvTE4M3(wantE, fp8, xv)
+					require.Equal(t, bitsOf(wantE), bitsOf(gotE), "GemvTE4M3") // NaNs too
+				}
 
 				gotT, wantT := make([]float32, n), make([]float32, n)
 				k.gemvT(gotT, w, xt)

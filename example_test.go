@@ -55,6 +55,18 @@ func ExampleGemvF16() {
 	// Output: [7 -2]
 }
 
+func ExampleGemvE4M3() {
+	// W in FP8 E4M3 bytes: 1, 0, 2 and 0.5, -1, 448 (the largest E4M3 value).
+	w := []byte{ // 2 x 3, row-major
+		0x38, 0x00, 0x40,
+		0x30, 0xb8, 0x7e,
+	}
+	y := make([]float32, 2)
+	mlasimd.GemvE4M3(y, w, []float32{1, 2, 3})
+	fmt.Println(y)
+	// Output: [7 1342.5]
+}
+
 // Example_gemvQ8_0 is GemvQ8_0's example: vet reads the name ExampleGemvQ8_0 as an
 // example of GemvQ8 (see TestFamilies).
 func Example_gemvQ8_0() {
@@ -131,6 +143,18 @@ func ExampleGemvTF16() {
 	mlasimd.GemvTF16(y, w, []float32{10, 1})
 	fmt.Println(y)
 	// Output: [10 0.5 19]
+}
+
+func ExampleGemvTE4M3() {
+	// W in FP8 E4M3 bytes: 1, 0, 2 and 0.5, -1, 448.
+	w := []byte{ // 2 x 3, row-major: y = Wᵀ x has 3 entries
+		0x38, 0x00, 0x40,
+		0x30, 0xb8, 0x7e,
+	}
+	y := make([]float32, 3)
+	mlasimd.GemvTE4M3(y, w, []float32{10, 1})
+	fmt.Println(y)
+	// Output: [10.5 -1 468]
 }
 
 // Example_gemvTQ8_0 is GemvTQ8_0's example (named as Example_gemvQ8_0 is).

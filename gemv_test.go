@@ -8,6 +8,7 @@ import (
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/mlasimd/mlasimd/kernels"
+	"github.com/mlasimd/mlasimd/safetensors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -326,6 +327,209 @@ func q8Column(w []byte, rows, cols, j int) ([]uint16, []int8) {
 		quants[i] = int8(blk[2+j%kernels.Q8_0Block])
 	}
 	return scales, quants
+}
+
+// e4m3Specials are the FP8 E4M3 bytes mixed into W: both zeros, the NaNs
+// (S.1111.111), the largest finite values (±448), the smallest and largest subnormals
+// (±2^-9, ±7·2^-9) and the smallest normals (±2^-6).
+var e4m3Specials = []byte{0x00, 0x80, 0x7f, 0xff, 0x7e, 0xfe, 0x01, 0x81, 0x07, 0x87, 0x08, 0x88}
+
+// e4m3Shapes are the FP8 GEMVs' shapes, rows by columns of W: every remainder of the
+// four-row blocks (0, 1, 3, 4, 5, 17 rows) at every column count up to 70 (each tail
+// of either vector width, after unrolled and single vectors or alone) and at 128,
+// 512 and 2048 columns, MLA decode's 128x512, and W of several 256 KiB calls
+// (1031x255: two calls).
+func e4m3Shapes() [][2]int {
+	var s [][2]int
+	for _, rows := range []int{0, 1, 3, 4, 5, 17} {
+		for cols := 0; cols <= 70; cols++ {
+			s = append(s, [2]int{rows, cols})
+		}
+		for _, cols := range []int{128, 512, 2048} {
+			s = append(s, [2]int{rows, cols})
+		}
+	}
+	return append(s, [2]int{128, 512}, [2]int{37, 1100}, [2]int{1031, 255})
+}
+
+// e4m3Operands returns the W (n bytes) and x (nx values) of shape number si: W of
+// finite E4M3 bytes of every magnitude (random bytes, the NaN ones moved to ±448),
+// with e4m3Specials in about half its rows (rows of cols bytes) every third shape; x
+// normal, with an Inf or a NaN every fourth shape and subnormals and values near
+// 2^-140 every fifth (their products with the small weights underflow).
+func e4m3Operands(rng *rand.Rand, si, n, nx, rows int) ([]byte, []float32) {
+	w := make([]byte, n)
+	for i := range w {
+		w[i] = byte(rng.IntN(256))
+		if w[i]&0x7f == 0x7f {
+			w[i]--
+		}
+	}
+	if si%3 == 0 && n > 0 {
+		for range max(1, rows/2) {
+			w[rng.IntN(n)] = e4m3Specials[rng.IntN(len(e4m3Specials))]
+		}
+	}
+	x := testutil.Normals(rng, nx)
+	if si%4 == 1 && nx > 0 {
+		x[rng.IntN(nx)] = []float32{float32(math.Inf(-1)), float32(math.NaN())}[si/4%2]
+	}
+	if si%5 == 2 {
+		for i := range x {
+			if rng.IntN(3) == 0 {
+				x[i] = testutil.Value(rng, testutil.Subnormal)
+			} else if rng.IntN(3) == 0 {
+				x[i] *= 0x1p-140
+			}
+		}
+	}
+	return w, x
+}
+
+// TestGemvE4M3 runs GemvE4M3 over e4m3Shapes with y, w and x at every placement,
+// and w also at an odd byte offset. Each y[i] must meet CheckE4M3Dot's bound with
+// the underflow term of E4M3Tiny (the assembly's products are scaled by 2^-8).
+func TestGemvE4M3(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range e4m3Shapes() {
+			rows, cols := s[0], s[1]
+			wv, xv := e4m3Operands(rng, si, rows*cols, cols, rows)
+			places := testutil.PlacesFor(si)
+			for i, p := range append(places, testutil.Head) {
+				wp := p
+				if i == len(places) {
+					wp = testutil.Place{Offset: 1 + 2*(si%16)}
+				}
+				y := ry.F32(rows, p, nil)
+				k.GemvE4M3(y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
+				for r := range y {
+					if err := testutil.CheckE4M3Dot(y[r], wv[r*cols:(r+1)*cols], xv, testutil.E4M3Tiny); err != nil {
+						require.Failf(t, "GemvE4M3", "%dx%d y[%d]: %v", rows, cols, r, err)
+					}
+				}
+				require.True(t, ry.UntouchedF32(y), "GemvE4M3 wrote outside y (%dx%d)", rows, cols)
+			}
+		}
+	})
+}
+
+// TestGemvTE4M3 runs GemvTE4M3 over e4m3Shapes (rows of W = len(x)) like
+// TestGemvE4M3; y starts as the sentinel NaNs, which the kernel must clear. Every
+// seventh shape has x entries beyond MaxFloat32/256 (whose x·256 would overflow, so
+// compose gives their rows to the reference) and of ±MaxFloat32. x[i] is scaled by
+// 256 exactly, so each y[j] must meet CheckE4M3Dot's bound with Tiny.
+func TestGemvTE4M3(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range e4m3Shapes() {
+			rows, cols := s[0], s[1] // W is len(x) x len(y)
+			wv, xv := e4m3Operands(rng, si, rows*cols, rows, rows)
+			if si%7 == 3 {
+				for range max(1, rows/3) {
+					if rows > 0 {
+						xv[rng.IntN(rows)] = []float32{0x1p121, -0x1p126, math.MaxFloat32, -math.MaxFloat32}[rng.IntN(4)]
+					}
+				}
+			}
+			col := make([]byte, rows)
+			places := testutil.PlacesFor(si)
+			for i, p := range append(places, testutil.Head) {
+				wp := p
+				if i == len(places) {
+					wp = testutil.Place{Offset: 1 + 2*(si%16)}
+				}
+				y := ry.F32(cols, p, nil)
+				k.GemvTE4M3(y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
+				for j := range y {
+					for r := range col {
+						col[r] = wv[r*cols+j]
+					}
+					if err := testutil.CheckE4M3Dot(y[j], col, xv, testutil.Tiny); err != nil {
+						require.Failf(t, "GemvTE4M3", "%dx%d y[%d]: %v", rows, cols, j, err)
+					}
+				}
+				require.True(t, ry.UntouchedF32(y), "GemvTE4M3 wrote outside y (%dx%d)", rows, cols)
+			}
+		}
+	})
+}
+
+// TestE4M3Bytes checks the decoding of all 256 FP8 E4M3 bytes: kernels' table (the
+// reference) against safetensors.E4M3ToF32 (the definition) and testutil's own
+// decoder, bit for bit; the assembly's widening through halves, ((b&0x7f)<<7) |
+// ((b&0x80)<<8) = e4m3(b)·2^-8 exactly for every non-NaN byte (subnormals included)
+// and 1.875 for the NaN bytes, computed as the kernels compute it (sign-extended
+// word shifted left by 7, bit 14 cleared) with their NaN tests (that word AND 0x3F80
+// is 0x3F80 on amd64; shifted left by 2 more, it is 0xFE00 on arm64);
+// and then every Level on every byte: GemvE4M3 on a W whose row b is all b, and
+// GemvTE4M3 on a W whose column j holds every byte, j + 37i in row i.
+func TestE4M3Bytes(t *testing.T) {
+	for b := range 256 {
+		v := kernels.E4M3Value(byte(b))
+		require.Equal(t, math.Float32bits(safetensors.E4M3ToF32(byte(b))), math.Float32bits(v), "byte %#02x", b)
+		nan := b&0x7f == 0x7f
+		require.Equal(t, nan, math.IsNaN(float64(v)), "byte %#02x", b)
+		if !nan {
+			require.Equal(t, testutil.E4M3(byte(b)), float64(v), "byte %#02x", b)
+		}
+		h := uint16(b&0x7f)<<7 | uint16(b&0x80)<<8
+		require.Equal(t, h, uint16(int16(int8(b))<<7)&0xbfff, "byte %#02x: the assembly's half bits", b)
+		require.Equal(t, nan, uint16(int16(int8(b))<<7)&0x3f80 == 0x3f80, "byte %#02x: amd64's NaN test", b)
+		require.Equal(t, nan, uint16(int16(int8(b))<<9) == 0xfe00, "byte %#02x: arm64's NaN test", b)
+		want := float64(v) / 256
+		if nan {
+			want = math.Copysign(1.875, float64(safetensors.E4M3ToF32(byte(b&0x80|0x7e)))) // what the kernels must mend
+		}
+		require.Equal(t, want, testutil.Half(h), "byte %#02x: half %#04x", b, h)
+	}
+
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for _, cols := range []int{1, 19, 64} {
+			w := make([]byte, 256*cols)
+			for b := range 256 {
+				for j := range cols {
+					w[b*cols+j] = byte(b)
+				}
+			}
+			xv := testutil.Normals(rng, cols)
+			for _, p := range testutil.Fences {
+				y := ry.F32(256, p, nil)
+				k.GemvE4M3(y, rw.Bytes(len(w), p, w), rx.Copy(p, xv))
+				for b := range y {
+					if err := testutil.CheckE4M3Dot(y[b], w[b*cols:(b+1)*cols], xv, testutil.E4M3Tiny); err != nil {
+						require.Failf(t, "GemvE4M3", "byte %#02x x %d: %v", b, cols, err)
+					}
+				}
+			}
+		}
+		for _, rows := range []int{1, 2, 7} {
+			w := make([]byte, rows*256)
+			for i := range rows {
+				for j := range 256 {
+					w[i*256+j] = byte(j + 37*i)
+				}
+			}
+			xv := testutil.Normals(rng, rows)
+			col := make([]byte, rows)
+			for _, p := range testutil.Fences {
+				y := ry.F32(256, p, nil)
+				k.GemvTE4M3(y, rw.Bytes(len(w), p, w), rx.Copy(p, xv))
+				for j := range y {
+					for i := range col {
+						col[i] = w[i*256+j]
+					}
+					if err := testutil.CheckE4M3Dot(y[j], col, xv, testutil.Tiny); err != nil {
+						require.Failf(t, "GemvTE4M3", "column %d of %d rows: %v", j, rows, err)
+					}
+				}
+			}
+		}
+	})
 }
 
 func TestGemvT(t *testing.T) {

@@ -38,6 +38,8 @@ var (
 		gemvTBF16:    gemvTBF16AVX2,
 		gemvTF16:     gemvTF16AVX2,
 		gemvTQ8_0:    gemvTQ8_0AVX2,
+		gemvE4M3:     gemvE4M3AVX2,
+		gemvTE4M3:    gemvTE4M3AVX2,
 	})
 	_ = register(dispatch.AVX512, primitives{
 		dot:          dotAVX512,
@@ -69,5 +71,7 @@ var (
 		gemvTBF16:    gemvTBF16AVX512,
 		gemvTF16:     gemvTF16AVX512,
 		gemvTQ8_0:    gemvTQ8_0AVX512,
+		gemvE4M3:     gemvE4M3AVX512,
+		gemvTE4M3:    gemvTE4M3AVX512,
 	})
 )

@@ -33,5 +33,7 @@ var (
 		gemvF16:   gemvF16NEON,
 		gemvTBF16: gemvTBF16NEON,
 		gemvTF16:  gemvTF16NEON,
+		gemvE4M3:  gemvE4M3NEON,
+		gemvTE4M3: gemvTE4M3NEON,
 	})
 )

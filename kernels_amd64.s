@@ -6048,6 +6048,913 @@ q8T_done_3:
 	VZEROUPPER
 	RET
 
+// func gemvE4M3AVX2(y []float32, w []byte, x []float32)
+// Requires: AVX, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvE4M3AVX2(SB), NOSPLIT, $8-72
+	MOVQ    y_base+0(FP), AX
+	MOVQ    y_len+8(FP), CX
+	MOVQ    w_base+24(FP), DX
+	MOVQ    x_base+48(FP), BX
+	MOVQ    x_len+56(FP), SI
+	VMOVUPS c_e4m3_sign_8<>+0(SB), Y0
+	VMOVUPS c_e4m3_nankey_8<>+0(SB), Y1
+	MOVQ    SI, DI
+	XORQ    R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	VMOVUPS c_zero_8<>+0(SB), Y8
+	VMOVUPS c_zero_8<>+0(SB), Y9
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000010, R15
+
+unrolled_4:
+	CMPQ        R9, R15
+	JG          single_5
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000020, R14
+	VMOVUPS     (BX)(R9*4), Y10
+	VPMOVSXBW   (R10)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VPMOVSXBW   (R11)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y4
+	VPMOVSXBW   (R12)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y6
+	VPMOVSXBW   (R13)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y8
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000020, R14
+	VMOVUPS     32(BX)(R9*4), Y10
+	VPMOVSXBW   8(R10)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y3
+	VPMOVSXBW   8(R11)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y5
+	VPMOVSXBW   8(R12)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y7
+	VPMOVSXBW   8(R13)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y9
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R15
+	SUBQ $0x00000008, R15
+
+one_6:
+	CMPQ        R9, R15
+	JG          tail_7
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000020, R14
+	VMOVUPS     (BX)(R9*4), Y10
+	VPMOVSXBW   (R10)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VPMOVSXBW   (R11)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y4
+	VPMOVSXBW   (R12)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y6
+	VPMOVSXBW   (R13)(R9*1), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y8
+	ADDQ        $0x00000008, R9
+	JMP         one_6
+
+tail_7:
+	MOVQ       SI, R14
+	SUBQ       R9, R14
+	JZ         done_8
+	MOVQ       $0x00000008, R15
+	SUBQ       R14, R15
+	LEAQ       tailmask<>+0(SB), BP
+	VMOVUPS    (BP)(R15*4), Y10
+	VMASKMOVPS (BX)(R9*4), Y10, Y10
+	MOVQ       $0x00000000, (SP)
+	MOVBLZX    (R10)(R9*1), R15
+	MOVB       R15, (SP)
+	CMPQ       R14, $0x00000001
+	JBE        bytes_done_9
+	MOVBLZX    1(R10)(R9*1), R15
+	MOVB       R15, 1(SP)
+	CMPQ       R14, $0x00000002
+	JBE        bytes_done_9
+	MOVBLZX    2(R10)(R9*1), R15
+	MOVB       R15, 2(SP)
+	CMPQ       R14, $0x00000003
+	JBE        bytes_done_9
+	MOVBLZX    3(R10)(R9*1), R15
+	MOVB       R15, 3(SP)
+	CMPQ       R14, $0x00000004
+	JBE        bytes_done_9
+	MOVBLZX    4(R10)(R9*1), R15
+	MOVB       R15, 4(SP)
+	CMPQ       R14, $0x00000005
+	JBE        bytes_done_9
+	MOVBLZX    5(R10)(R9*1), R15
+	MOVB       R15, 5(SP)
+	CMPQ       R14, $0x00000006
+	JBE        bytes_done_9
+	MOVBLZX    6(R10)(R9*1), R15
+	MOVB       R15, 6(SP)
+
+bytes_done_9:
+	VPMOVSXBW   (SP), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y2
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R11)(R9*1), R10
+	MOVB        R10, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_10
+	MOVBLZX     1(R11)(R9*1), R10
+	MOVB        R10, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_10
+	MOVBLZX     2(R11)(R9*1), R10
+	MOVB        R10, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_10
+	MOVBLZX     3(R11)(R9*1), R10
+	MOVB        R10, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_10
+	MOVBLZX     4(R11)(R9*1), R10
+	MOVB        R10, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_10
+	MOVBLZX     5(R11)(R9*1), R10
+	MOVB        R10, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_10
+	MOVBLZX     6(R11)(R9*1), R10
+	MOVB        R10, 6(SP)
+
+bytes_done_10:
+	VPMOVSXBW   (SP), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y4
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R12)(R9*1), R10
+	MOVB        R10, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_11
+	MOVBLZX     1(R12)(R9*1), R10
+	MOVB        R10, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_11
+	MOVBLZX     2(R12)(R9*1), R10
+	MOVB        R10, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_11
+	MOVBLZX     3(R12)(R9*1), R10
+	MOVB        R10, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_11
+	MOVBLZX     4(R12)(R9*1), R10
+	MOVB        R10, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_11
+	MOVBLZX     5(R12)(R9*1), R10
+	MOVB        R10, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_11
+	MOVBLZX     6(R12)(R9*1), R10
+	MOVB        R10, 6(SP)
+
+bytes_done_11:
+	VPMOVSXBW   (SP), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y6
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R13)(R9*1), R10
+	MOVB        R10, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_12
+	MOVBLZX     1(R13)(R9*1), R10
+	MOVB        R10, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_12
+	MOVBLZX     2(R13)(R9*1), R10
+	MOVB        R10, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_12
+	MOVBLZX     3(R13)(R9*1), R10
+	MOVB        R10, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_12
+	MOVBLZX     4(R13)(R9*1), R10
+	MOVB        R10, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_12
+	MOVBLZX     5(R13)(R9*1), R10
+	MOVB        R10, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_12
+	MOVBLZX     6(R13)(R9*1), R10
+	MOVB        R10, 6(SP)
+
+bytes_done_12:
+	VPMOVSXBW   (SP), X11
+	VPSLLW      $0x07, X11, X11
+	VPAND       X1, X11, X12
+	VPAND       X0, X11, X11
+	VPCMPEQW    X1, X12, X12
+	VPOR        X12, X11, X11
+	VCVTPH2PS   X11, Y11
+	VFMADD231PS Y11, Y10, Y8
+
+done_8:
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y9, Y8, Y8
+	VHADDPS      Y4, Y2, Y2
+	VHADDPS      Y8, Y6, Y6
+	VHADDPS      Y6, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X3
+	VADDPS       X3, X2, X3
+	VMULPS       c_scale_43800000_8<>+0(SB), X3, X3
+	VMOVUPS      X3, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
+
+unrolled_13:
+	CMPQ        R9, R10
+	JG          single_14
+	VMOVUPS     (BX)(R9*4), Y4
+	VPMOVSXBW   (DX)(R9*1), X5
+	VPSLLW      $0x07, X5, X5
+	VPAND       X1, X5, X6
+	VPAND       X0, X5, X5
+	VPCMPEQW    X1, X6, X6
+	VPOR        X6, X5, X5
+	VCVTPH2PS   X5, Y5
+	VFMADD231PS Y5, Y4, Y2
+	VMOVUPS     32(BX)(R9*4), Y4
+	VPMOVSXBW   8(DX)(R9*1), X5
+	VPSLLW      $0x07, X5, X5
+	VPAND       X1, X5, X6
+	VPAND       X0, X5, X5
+	VPCMPEQW    X1, X6, X6
+	VPOR        X6, X5, X5
+	VCVTPH2PS   X5, Y5
+	VFMADD231PS Y5, Y4, Y3
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_13
+
+single_14:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_15:
+	CMPQ        R9, R10
+	JG          tail_16
+	VMOVUPS     (BX)(R9*4), Y4
+	VPMOVSXBW   (DX)(R9*1), X5
+	VPSLLW      $0x07, X5, X5
+	VPAND       X1, X5, X6
+	VPAND       X0, X5, X5
+	VPCMPEQW    X1, X6, X6
+	VPOR        X6, X5, X5
+	VCVTPH2PS   X5, Y5
+	VFMADD231PS Y5, Y4, Y2
+	ADDQ        $0x00000008, R9
+	JMP         one_15
+
+tail_16:
+	MOVQ       SI, R10
+	SUBQ       R9, R10
+	JZ         done_17
+	MOVQ       $0x00000008, R11
+	SUBQ       R10, R11
+	LEAQ       tailmask<>+0(SB), R12
+	VMOVUPS    (R12)(R11*4), Y4
+	VMASKMOVPS (BX)(R9*4), Y4, Y4
+	MOVQ       $0x00000000, (SP)
+	MOVBLZX    (DX)(R9*1), R11
+	MOVB       R11, (SP)
+	CMPQ       R10, $0x00000001
+	JBE        bytes_done_18
+	MOVBLZX    1(DX)(R9*1), R11
+	MOVB       R11, 1(SP)
+	CMPQ       R10, $0x00000002
+	JBE        bytes_done_18
+	MOVBLZX    2(DX)(R9*1), R11
+	MOVB       R11, 2(SP)
+	CMPQ       R10, $0x00000003
+	JBE        bytes_done_18
+	MOVBLZX    3(DX)(R9*1), R11
+	MOVB       R11, 3(SP)
+	CMPQ       R10, $0x00000004
+	JBE        bytes_done_18
+	MOVBLZX    4(DX)(R9*1), R11
+	MOVB       R11, 4(SP)
+	CMPQ       R10, $0x00000005
+	JBE        bytes_done_18
+	MOVBLZX    5(DX)(R9*1), R11
+	MOVB       R11, 5(SP)
+	CMPQ       R10, $0x00000006
+	JBE        bytes_done_18
+	MOVBLZX    6(DX)(R9*1), R11
+	MOVB       R11, 6(SP)
+
+bytes_done_18:
+	VPMOVSXBW   (SP), X5
+	VPSLLW      $0x07, X5, X5
+	VPAND       X1, X5, X6
+	VPAND       X0, X5, X5
+	VPCMPEQW    X1, X6, X6
+	VPOR        X6, X5, X5
+	VCVTPH2PS   X5, Y5
+	VFMADD231PS Y5, Y4, Y2
+
+done_17:
+	VADDPS       Y3, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X3
+	VADDPS       X3, X2, X2
+	VMOVHLPS     X2, X2, X3
+	VADDPS       X3, X2, X2
+	VMOVSHDUP    X2, X3
+	VADDSS       X3, X2, X2
+	VMULSS       c_scale_43800000_8<>+0(SB), X2, X2
+	VMOVSS       X2, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          gemv_rows1_2
+
+gemv_done_3:
+	VZEROUPPER
+	RET
+
+DATA c_e4m3_sign_8<>+0(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_8<>+4(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_8<>+8(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_8<>+12(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_8<>+16(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_8<>+20(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_8<>+24(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_8<>+28(SB)/4, $0xbfffbfff
+GLOBL c_e4m3_sign_8<>(SB), RODATA|NOPTR, $32
+
+DATA c_e4m3_nankey_8<>+0(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_8<>+4(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_8<>+8(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_8<>+12(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_8<>+16(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_8<>+20(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_8<>+24(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_8<>+28(SB)/4, $0x3f803f80
+GLOBL c_e4m3_nankey_8<>(SB), RODATA|NOPTR, $32
+
+DATA c_scale_43800000_8<>+0(SB)/4, $0x43800000
+DATA c_scale_43800000_8<>+4(SB)/4, $0x43800000
+DATA c_scale_43800000_8<>+8(SB)/4, $0x43800000
+DATA c_scale_43800000_8<>+12(SB)/4, $0x43800000
+DATA c_scale_43800000_8<>+16(SB)/4, $0x43800000
+DATA c_scale_43800000_8<>+20(SB)/4, $0x43800000
+DATA c_scale_43800000_8<>+24(SB)/4, $0x43800000
+DATA c_scale_43800000_8<>+28(SB)/4, $0x43800000
+GLOBL c_scale_43800000_8<>(SB), RODATA|NOPTR, $32
+
+// func gemvTE4M3AVX2(y []float32, w []byte, x []float32)
+// Requires: AVX, F16C, FMA3
+TEXT ·gemvTE4M3AVX2(SB), NOSPLIT, $8-72
+	MOVQ    y_base+0(FP), AX
+	MOVQ    y_len+8(FP), CX
+	MOVQ    w_base+24(FP), DX
+	MOVQ    x_base+48(FP), BX
+	MOVQ    x_len+56(FP), SI
+	VMOVUPS c_e4m3_sign_8<>+0(SB), Y0
+	VMOVUPS c_e4m3_nankey_8<>+0(SB), Y1
+	MOVQ    CX, DI
+	XORQ    R8, R8
+
+gemvT_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           gemvT_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Y2
+	VMULPS       c_scale_43800000_8<>+0(SB), Y2, Y2
+	VBROADCASTSS 4(BX)(R8*4), Y3
+	VMULPS       c_scale_43800000_8<>+0(SB), Y3, Y3
+	VBROADCASTSS 8(BX)(R8*4), Y4
+	VMULPS       c_scale_43800000_8<>+0(SB), Y4, Y4
+	VBROADCASTSS 12(BX)(R8*4), Y5
+	VMULPS       c_scale_43800000_8<>+0(SB), Y5, Y5
+	XORQ         R13, R13
+	MOVQ         CX, R14
+	SUBQ         $0x00000010, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (AX)(R13*4), Y6
+	VPMOVSXBW   (R9)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y2, Y6
+	VPMOVSXBW   (R10)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y3, Y6
+	VPMOVSXBW   (R11)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y4, Y6
+	VPMOVSXBW   (R12)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y5, Y6
+	VMOVUPS     Y6, (AX)(R13*4)
+	VMOVUPS     32(AX)(R13*4), Y6
+	VPMOVSXBW   8(R9)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y2, Y6
+	VPMOVSXBW   8(R10)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y3, Y6
+	VPMOVSXBW   8(R11)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y4, Y6
+	VPMOVSXBW   8(R12)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y5, Y6
+	VMOVUPS     Y6, 32(AX)(R13*4)
+	ADDQ        $0x00000010, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ CX, R14
+	SUBQ $0x00000008, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (AX)(R13*4), Y6
+	VPMOVSXBW   (R9)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y2, Y6
+	VPMOVSXBW   (R10)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y3, Y6
+	VPMOVSXBW   (R11)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y4, Y6
+	VPMOVSXBW   (R12)(R13*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X1, X7, X8
+	VPAND       X0, X7, X7
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VFMADD231PS Y7, Y5, Y6
+	VMOVUPS     Y6, (AX)(R13*4)
+	ADDQ        $0x00000008, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ       CX, R14
+	SUBQ       R13, R14
+	JZ         done_8
+	MOVQ       $0x00000008, R15
+	SUBQ       R14, R15
+	LEAQ       tailmask<>+0(SB), BP
+	VMOVUPS    (BP)(R15*4), Y6
+	VMASKMOVPS (AX)(R13*4), Y6, Y7
+	MOVQ       $0x00000000, (SP)
+	MOVBLZX    (R9)(R13*1), R15
+	MOVB       R15, (SP)
+	CMPQ       R14, $0x00000001
+	JBE        bytes_done_9
+	MOVBLZX    1(R9)(R13*1), R15
+	MOVB       R15, 1(SP)
+	CMPQ       R14, $0x00000002
+	JBE        bytes_done_9
+	MOVBLZX    2(R9)(R13*1), R15
+	MOVB       R15, 2(SP)
+	CMPQ       R14, $0x00000003
+	JBE        bytes_done_9
+	MOVBLZX    3(R9)(R13*1), R15
+	MOVB       R15, 3(SP)
+	CMPQ       R14, $0x00000004
+	JBE        bytes_done_9
+	MOVBLZX    4(R9)(R13*1), R15
+	MOVB       R15, 4(SP)
+	CMPQ       R14, $0x00000005
+	JBE        bytes_done_9
+	MOVBLZX    5(R9)(R13*1), R15
+	MOVB       R15, 5(SP)
+	CMPQ       R14, $0x00000006
+	JBE        bytes_done_9
+	MOVBLZX    6(R9)(R13*1), R15
+	MOVB       R15, 6(SP)
+
+bytes_done_9:
+	VPMOVSXBW   (SP), X8
+	VPSLLW      $0x07, X8, X8
+	VPAND       X1, X8, X9
+	VPAND       X0, X8, X8
+	VPCMPEQW    X1, X9, X9
+	VPOR        X9, X8, X8
+	VCVTPH2PS   X8, Y8
+	VFMADD231PS Y8, Y2, Y7
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R10)(R13*1), R9
+	MOVB        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_10
+	MOVBLZX     1(R10)(R13*1), R9
+	MOVB        R9, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_10
+	MOVBLZX     2(R10)(R13*1), R9
+	MOVB        R9, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_10
+	MOVBLZX     3(R10)(R13*1), R9
+	MOVB        R9, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_10
+	MOVBLZX     4(R10)(R13*1), R9
+	MOVB        R9, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_10
+	MOVBLZX     5(R10)(R13*1), R9
+	MOVB        R9, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_10
+	MOVBLZX     6(R10)(R13*1), R9
+	MOVB        R9, 6(SP)
+
+bytes_done_10:
+	VPMOVSXBW   (SP), X2
+	VPSLLW      $0x07, X2, X2
+	VPAND       X1, X2, X8
+	VPAND       X0, X2, X2
+	VPCMPEQW    X1, X8, X8
+	VPOR        X8, X2, X2
+	VCVTPH2PS   X2, Y2
+	VFMADD231PS Y2, Y3, Y7
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R11)(R13*1), R9
+	MOVB        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_11
+	MOVBLZX     1(R11)(R13*1), R9
+	MOVB        R9, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_11
+	MOVBLZX     2(R11)(R13*1), R9
+	MOVB        R9, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_11
+	MOVBLZX     3(R11)(R13*1), R9
+	MOVB        R9, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_11
+	MOVBLZX     4(R11)(R13*1), R9
+	MOVB        R9, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_11
+	MOVBLZX     5(R11)(R13*1), R9
+	MOVB        R9, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_11
+	MOVBLZX     6(R11)(R13*1), R9
+	MOVB        R9, 6(SP)
+
+bytes_done_11:
+	VPMOVSXBW   (SP), X2
+	VPSLLW      $0x07, X2, X2
+	VPAND       X1, X2, X3
+	VPAND       X0, X2, X2
+	VPCMPEQW    X1, X3, X3
+	VPOR        X3, X2, X2
+	VCVTPH2PS   X2, Y2
+	VFMADD231PS Y2, Y4, Y7
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R12)(R13*1), R9
+	MOVB        R9, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_12
+	MOVBLZX     1(R12)(R13*1), R9
+	MOVB        R9, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_12
+	MOVBLZX     2(R12)(R13*1), R9
+	MOVB        R9, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_12
+	MOVBLZX     3(R12)(R13*1), R9
+	MOVB        R9, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_12
+	MOVBLZX     4(R12)(R13*1), R9
+	MOVB        R9, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_12
+	MOVBLZX     5(R12)(R13*1), R9
+	MOVB        R9, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_12
+	MOVBLZX     6(R12)(R13*1), R9
+	MOVB        R9, 6(SP)
+
+bytes_done_12:
+	VPMOVSXBW   (SP), X2
+	VPSLLW      $0x07, X2, X2
+	VPAND       X1, X2, X3
+	VPAND       X0, X2, X2
+	VPCMPEQW    X1, X3, X3
+	VPOR        X3, X2, X2
+	VCVTPH2PS   X2, Y2
+	VFMADD231PS Y2, Y5, Y7
+	VMASKMOVPS  Y7, Y6, (AX)(R13*4)
+
+done_8:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  gemvT_rows4_1
+
+gemvT_rows1_2:
+	CMPQ         R8, SI
+	JAE          gemvT_done_3
+	VBROADCASTSS (BX)(R8*4), Y2
+	VMULPS       c_scale_43800000_8<>+0(SB), Y2, Y2
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000010, R10
+
+unrolled_13:
+	CMPQ        R9, R10
+	JG          single_14
+	VMOVUPS     (AX)(R9*4), Y3
+	VPMOVSXBW   (DX)(R9*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X1, X4, X5
+	VPAND       X0, X4, X4
+	VPCMPEQW    X1, X5, X5
+	VPOR        X5, X4, X4
+	VCVTPH2PS   X4, Y4
+	VFMADD231PS Y4, Y2, Y3
+	VMOVUPS     Y3, (AX)(R9*4)
+	VMOVUPS     32(AX)(R9*4), Y3
+	VPMOVSXBW   8(DX)(R9*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X1, X4, X5
+	VPAND       X0, X4, X4
+	VPCMPEQW    X1, X5, X5
+	VPOR        X5, X4, X4
+	VCVTPH2PS   X4, Y4
+	VFMADD231PS Y4, Y2, Y3
+	VMOVUPS     Y3, 32(AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_13
+
+single_14:
+	MOVQ CX, R10
+	SUBQ $0x00000008, R10
+
+one_15:
+	CMPQ        R9, R10
+	JG          tail_16
+	VMOVUPS     (AX)(R9*4), Y3
+	VPMOVSXBW   (DX)(R9*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X1, X4, X5
+	VPAND       X0, X4, X4
+	VPCMPEQW    X1, X5, X5
+	VPOR        X5, X4, X4
+	VCVTPH2PS   X4, Y4
+	VFMADD231PS Y4, Y2, Y3
+	VMOVUPS     Y3, (AX)(R9*4)
+	ADDQ        $0x00000008, R9
+	JMP         one_15
+
+tail_16:
+	MOVQ       CX, R10
+	SUBQ       R9, R10
+	JZ         done_17
+	MOVQ       $0x00000008, R11
+	SUBQ       R10, R11
+	LEAQ       tailmask<>+0(SB), R12
+	VMOVUPS    (R12)(R11*4), Y3
+	VMASKMOVPS (AX)(R9*4), Y3, Y4
+	MOVQ       $0x00000000, (SP)
+	MOVBLZX    (DX)(R9*1), R11
+	MOVB       R11, (SP)
+	CMPQ       R10, $0x00000001
+	JBE        bytes_done_18
+	MOVBLZX    1(DX)(R9*1), R11
+	MOVB       R11, 1(SP)
+	CMPQ       R10, $0x00000002
+	JBE        bytes_done_18
+	MOVBLZX    2(DX)(R9*1), R11
+	MOVB       R11, 2(SP)
+	CMPQ       R10, $0x00000003
+	JBE        bytes_done_18
+	MOVBLZX    3(DX)(R9*1), R11
+	MOVB       R11, 3(SP)
+	CMPQ       R10, $0x00000004
+	JBE        bytes_done_18
+	MOVBLZX    4(DX)(R9*1), R11
+	MOVB       R11, 4(SP)
+	CMPQ       R10, $0x00000005
+	JBE        bytes_done_18
+	MOVBLZX    5(DX)(R9*1), R11
+	MOVB       R11, 5(SP)
+	CMPQ       R10, $0x00000006
+	JBE        bytes_done_18
+	MOVBLZX    6(DX)(R9*1), R11
+	MOVB       R11, 6(SP)
+
+bytes_done_18:
+	VPMOVSXBW   (SP), X5
+	VPSLLW      $0x07, X5, X5
+	VPAND       X1, X5, X6
+	VPAND       X0, X5, X5
+	VPCMPEQW    X1, X6, X6
+	VPOR        X6, X5, X5
+	VCVTPH2PS   X5, Y5
+	VFMADD231PS Y5, Y2, Y4
+	VMASKMOVPS  Y4, Y3, (AX)(R9*4)
+
+done_17:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  gemvT_rows1_2
+
+gemvT_done_3:
+	VZEROUPPER
+	RET
+
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
@@ -11632,5 +12539,700 @@ q8T_blocks_done_7:
 	JMP  q8T_rows1_2
 
 q8T_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvE4M3AVX512(y []float32, w []byte, x []float32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemvE4M3AVX512(SB), NOSPLIT, $0-72
+	MOVQ    y_base+0(FP), AX
+	MOVQ    y_len+8(FP), CX
+	MOVQ    w_base+24(FP), DX
+	MOVQ    x_base+48(FP), BX
+	MOVQ    x_len+56(FP), SI
+	VMOVUPS c_e4m3_sign_16<>+0(SB), Z0
+	VMOVUPS c_e4m3_nankey_16<>+0(SB), Z1
+	VMOVUPS c_e4m3_nan_16<>+0(SB), Z2
+	MOVQ    SI, DI
+	XORQ    R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	VMOVUPS c_zero_16<>+0(SB), Z8
+	VMOVUPS c_zero_16<>+0(SB), Z9
+	VMOVUPS c_zero_16<>+0(SB), Z10
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_4:
+	CMPQ        R9, R15
+	JG          single_5
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Z11
+	VPMOVSXBW   (R10)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z3
+	VPMOVSXBW   (R11)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z5
+	VPMOVSXBW   (R12)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z7
+	VPMOVSXBW   (R13)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z9
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     64(BX)(R9*4), Z11
+	VPMOVSXBW   16(R10)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z4
+	VPMOVSXBW   16(R11)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z6
+	VPMOVSXBW   16(R12)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z8
+	VPMOVSXBW   16(R13)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z10
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
+
+one_6:
+	CMPQ        R9, R15
+	JG          tail_7
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Z11
+	VPMOVSXBW   (R10)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z3
+	VPMOVSXBW   (R11)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z5
+	VPMOVSXBW   (R12)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z7
+	VPMOVSXBW   (R13)(R9*1), Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z9
+	ADDQ        $0x00000010, R9
+	JMP         one_6
+
+tail_7:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_8
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z11
+	VMOVDQU8.Z  (R10)(R9*1), K1, X12
+	VPMOVSXBW   X12, Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K2
+	VMOVDQU16   Y2, K2, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z3
+	VMOVDQU8.Z  (R11)(R9*1), K1, X12
+	VPMOVSXBW   X12, Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K2
+	VMOVDQU16   Y2, K2, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z5
+	VMOVDQU8.Z  (R12)(R9*1), K1, X12
+	VPMOVSXBW   X12, Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K2
+	VMOVDQU16   Y2, K2, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z7
+	VMOVDQU8.Z  (R13)(R9*1), K1, X12
+	VPMOVSXBW   X12, Y12
+	VPSLLW      $0x07, Y12, Y12
+	VPANDD      Y1, Y12, Y13
+	VPANDD      Y0, Y12, Y12
+	VPCMPEQW    Y1, Y13, K1
+	VMOVDQU16   Y2, K1, Y12
+	VCVTPH2PS   Y12, Z12
+	VFMADD231PS Z12, Z11, Z9
+
+done_8:
+	VADDPS        Z4, Z3, Z3
+	VADDPS        Z6, Z5, Z5
+	VADDPS        Z8, Z7, Z7
+	VADDPS        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y4
+	VEXTRACTF32X4 $0x01, Y4, X3
+	VADDPS        X3, X4, X4
+	VMOVHLPS      X4, X4, X3
+	VADDPS        X3, X4, X4
+	VMOVSHDUP     X4, X3
+	VADDSS        X3, X4, X4
+	VEXTRACTF64X4 $0x01, Z5, Y3
+	VADDPS        Y3, Y5, Y3
+	VEXTRACTF32X4 $0x01, Y3, X5
+	VADDPS        X5, X3, X3
+	VMOVHLPS      X3, X3, X5
+	VADDPS        X5, X3, X3
+	VMOVSHDUP     X3, X5
+	VADDSS        X5, X3, X3
+	VINSERTPS     $0x10, X3, X4, X4
+	VEXTRACTF64X4 $0x01, Z7, Y3
+	VADDPS        Y3, Y7, Y3
+	VEXTRACTF32X4 $0x01, Y3, X5
+	VADDPS        X5, X3, X3
+	VMOVHLPS      X3, X3, X5
+	VADDPS        X5, X3, X3
+	VMOVSHDUP     X3, X5
+	VADDSS        X5, X3, X3
+	VINSERTPS     $0x20, X3, X4, X4
+	VEXTRACTF64X4 $0x01, Z9, Y3
+	VADDPS        Y3, Y9, Y3
+	VEXTRACTF32X4 $0x01, Y3, X5
+	VADDPS        X5, X3, X3
+	VMOVHLPS      X3, X3, X5
+	VADDPS        X5, X3, X3
+	VMOVSHDUP     X3, X5
+	VADDSS        X5, X3, X3
+	VINSERTPS     $0x30, X3, X4, X4
+	VMULPS        c_scale_43800000_16<>+0(SB), X4, X4
+	VMOVUPS       X4, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
+
+unrolled_9:
+	CMPQ        R9, R10
+	JG          single_10
+	VMOVUPS     (BX)(R9*4), Z5
+	VPMOVSXBW   (DX)(R9*1), Y6
+	VPSLLW      $0x07, Y6, Y6
+	VPANDD      Y1, Y6, Y7
+	VPANDD      Y0, Y6, Y6
+	VPCMPEQW    Y1, Y7, K1
+	VMOVDQU16   Y2, K1, Y6
+	VCVTPH2PS   Y6, Z6
+	VFMADD231PS Z6, Z5, Z3
+	VMOVUPS     64(BX)(R9*4), Z5
+	VPMOVSXBW   16(DX)(R9*1), Y6
+	VPSLLW      $0x07, Y6, Y6
+	VPANDD      Y1, Y6, Y7
+	VPANDD      Y0, Y6, Y6
+	VPCMPEQW    Y1, Y7, K1
+	VMOVDQU16   Y2, K1, Y6
+	VCVTPH2PS   Y6, Z6
+	VFMADD231PS Z6, Z5, Z4
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_9
+
+single_10:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_11:
+	CMPQ        R9, R10
+	JG          tail_12
+	VMOVUPS     (BX)(R9*4), Z5
+	VPMOVSXBW   (DX)(R9*1), Y6
+	VPSLLW      $0x07, Y6, Y6
+	VPANDD      Y1, Y6, Y7
+	VPANDD      Y0, Y6, Y6
+	VPCMPEQW    Y1, Y7, K1
+	VMOVDQU16   Y2, K1, Y6
+	VCVTPH2PS   Y6, Z6
+	VFMADD231PS Z6, Z5, Z3
+	ADDQ        $0x00000010, R9
+	JMP         one_11
+
+tail_12:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_13
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z5
+	VMOVDQU8.Z  (DX)(R9*1), K1, X6
+	VPMOVSXBW   X6, Y6
+	VPSLLW      $0x07, Y6, Y6
+	VPANDD      Y1, Y6, Y7
+	VPANDD      Y0, Y6, Y6
+	VPCMPEQW    Y1, Y7, K1
+	VMOVDQU16   Y2, K1, Y6
+	VCVTPH2PS   Y6, Z6
+	VFMADD231PS Z6, Z5, Z3
+
+done_13:
+	VADDPS        Z4, Z3, Z3
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y4
+	VEXTRACTF32X4 $0x01, Y4, X3
+	VADDPS        X3, X4, X4
+	VMOVHLPS      X4, X4, X3
+	VADDPS        X3, X4, X4
+	VMOVSHDUP     X4, X3
+	VADDSS        X3, X4, X4
+	VMULSS        c_scale_43800000_16<>+0(SB), X4, X4
+	VMOVSS        X4, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           gemv_rows1_2
+
+gemv_done_3:
+	VZEROUPPER
+	RET
+
+DATA c_e4m3_sign_16<>+0(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+4(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+8(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+12(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+16(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+20(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+24(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+28(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+32(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+36(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+40(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+44(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+48(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+52(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+56(SB)/4, $0xbfffbfff
+DATA c_e4m3_sign_16<>+60(SB)/4, $0xbfffbfff
+GLOBL c_e4m3_sign_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_e4m3_nankey_16<>+0(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+4(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+8(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+12(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+16(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+20(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+24(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+28(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+32(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+36(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+40(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+44(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+48(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+52(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+56(SB)/4, $0x3f803f80
+DATA c_e4m3_nankey_16<>+60(SB)/4, $0x3f803f80
+GLOBL c_e4m3_nankey_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_e4m3_nan_16<>+0(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+4(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+8(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+12(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+16(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+20(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+24(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+28(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+32(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+36(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+40(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+44(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+48(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+52(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+56(SB)/4, $0x7e007e00
+DATA c_e4m3_nan_16<>+60(SB)/4, $0x7e007e00
+GLOBL c_e4m3_nan_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_scale_43800000_16<>+0(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+4(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+8(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+12(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+16(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+20(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+24(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+28(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+32(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+36(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+40(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+44(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+48(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+52(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+56(SB)/4, $0x43800000
+DATA c_scale_43800000_16<>+60(SB)/4, $0x43800000
+GLOBL c_scale_43800000_16<>(SB), RODATA|NOPTR, $64
+
+// func gemvTE4M3AVX512(y []float32, w []byte, x []float32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL
+TEXT ·gemvTE4M3AVX512(SB), NOSPLIT, $0-72
+	MOVQ    y_base+0(FP), AX
+	MOVQ    y_len+8(FP), CX
+	MOVQ    w_base+24(FP), DX
+	MOVQ    x_base+48(FP), BX
+	MOVQ    x_len+56(FP), SI
+	VMOVUPS c_e4m3_sign_16<>+0(SB), Z0
+	VMOVUPS c_e4m3_nankey_16<>+0(SB), Z1
+	VMOVUPS c_e4m3_nan_16<>+0(SB), Z2
+	MOVQ    CX, DI
+	XORQ    R8, R8
+
+gemvT_rows4_1:
+	MOVQ         SI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x00000004
+	JB           gemvT_rows1_2
+	MOVQ         DX, R9
+	LEAQ         (R9)(DI*1), R10
+	LEAQ         (R10)(DI*1), R11
+	LEAQ         (R11)(DI*1), R12
+	VBROADCASTSS (BX)(R8*4), Z3
+	VMULPS       c_scale_43800000_16<>+0(SB), Z3, Z3
+	VBROADCASTSS 4(BX)(R8*4), Z4
+	VMULPS       c_scale_43800000_16<>+0(SB), Z4, Z4
+	VBROADCASTSS 8(BX)(R8*4), Z5
+	VMULPS       c_scale_43800000_16<>+0(SB), Z5, Z5
+	VBROADCASTSS 12(BX)(R8*4), Z6
+	VMULPS       c_scale_43800000_16<>+0(SB), Z6, Z6
+	XORQ         R13, R13
+	MOVQ         CX, R14
+	SUBQ         $0x00000020, R14
+
+unrolled_4:
+	CMPQ        R13, R14
+	JG          single_5
+	VMOVUPS     (AX)(R13*4), Z7
+	VPMOVSXBW   (R9)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z3, Z7
+	VPMOVSXBW   (R10)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z4, Z7
+	VPMOVSXBW   (R11)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z5, Z7
+	VPMOVSXBW   (R12)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS     Z7, (AX)(R13*4)
+	VMOVUPS     64(AX)(R13*4), Z7
+	VPMOVSXBW   16(R9)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z3, Z7
+	VPMOVSXBW   16(R10)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z4, Z7
+	VPMOVSXBW   16(R11)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z5, Z7
+	VPMOVSXBW   16(R12)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS     Z7, 64(AX)(R13*4)
+	ADDQ        $0x00000020, R13
+	JMP         unrolled_4
+
+single_5:
+	MOVQ CX, R14
+	SUBQ $0x00000010, R14
+
+one_6:
+	CMPQ        R13, R14
+	JG          tail_7
+	VMOVUPS     (AX)(R13*4), Z7
+	VPMOVSXBW   (R9)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z3, Z7
+	VPMOVSXBW   (R10)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z4, Z7
+	VPMOVSXBW   (R11)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z5, Z7
+	VPMOVSXBW   (R12)(R13*1), Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K1
+	VMOVDQU16   Y2, K1, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z6, Z7
+	VMOVUPS     Z7, (AX)(R13*4)
+	ADDQ        $0x00000010, R13
+	JMP         one_6
+
+tail_7:
+	MOVQ        CX, R14
+	SUBQ        R13, R14
+	JZ          done_8
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (AX)(R13*4), K1, Z7
+	VMOVDQU8.Z  (R9)(R13*1), K1, X8
+	VPMOVSXBW   X8, Y8
+	VPSLLW      $0x07, Y8, Y8
+	VPANDD      Y1, Y8, Y9
+	VPANDD      Y0, Y8, Y8
+	VPCMPEQW    Y1, Y9, K2
+	VMOVDQU16   Y2, K2, Y8
+	VCVTPH2PS   Y8, Z8
+	VFMADD231PS Z8, Z3, Z7
+	VMOVDQU8.Z  (R10)(R13*1), K1, X3
+	VPMOVSXBW   X3, Y3
+	VPSLLW      $0x07, Y3, Y3
+	VPANDD      Y1, Y3, Y8
+	VPANDD      Y0, Y3, Y3
+	VPCMPEQW    Y1, Y8, K2
+	VMOVDQU16   Y2, K2, Y3
+	VCVTPH2PS   Y3, Z3
+	VFMADD231PS Z3, Z4, Z7
+	VMOVDQU8.Z  (R11)(R13*1), K1, X3
+	VPMOVSXBW   X3, Y3
+	VPSLLW      $0x07, Y3, Y3
+	VPANDD      Y1, Y3, Y4
+	VPANDD      Y0, Y3, Y3
+	VPCMPEQW    Y1, Y4, K2
+	VMOVDQU16   Y2, K2, Y3
+	VCVTPH2PS   Y3, Z3
+	VFMADD231PS Z3, Z5, Z7
+	VMOVDQU8.Z  (R12)(R13*1), K1, X3
+	VPMOVSXBW   X3, Y3
+	VPSLLW      $0x07, Y3, Y3
+	VPANDD      Y1, Y3, Y4
+	VPANDD      Y0, Y3, Y3
+	VPCMPEQW    Y1, Y4, K2
+	VMOVDQU16   Y2, K2, Y3
+	VCVTPH2PS   Y3, Z3
+	VFMADD231PS Z3, Z6, Z7
+	VMOVUPS     Z7, K1, (AX)(R13*4)
+
+done_8:
+	LEAQ (DX)(DI*4), DX
+	ADDQ $0x00000004, R8
+	JMP  gemvT_rows4_1
+
+gemvT_rows1_2:
+	CMPQ         R8, SI
+	JAE          gemvT_done_3
+	VBROADCASTSS (BX)(R8*4), Z3
+	VMULPS       c_scale_43800000_16<>+0(SB), Z3, Z3
+	XORQ         R9, R9
+	MOVQ         CX, R10
+	SUBQ         $0x00000020, R10
+
+unrolled_9:
+	CMPQ        R9, R10
+	JG          single_10
+	VMOVUPS     (AX)(R9*4), Z4
+	VPMOVSXBW   (DX)(R9*1), Y5
+	VPSLLW      $0x07, Y5, Y5
+	VPANDD      Y1, Y5, Y6
+	VPANDD      Y0, Y5, Y5
+	VPCMPEQW    Y1, Y6, K1
+	VMOVDQU16   Y2, K1, Y5
+	VCVTPH2PS   Y5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, (AX)(R9*4)
+	VMOVUPS     64(AX)(R9*4), Z4
+	VPMOVSXBW   16(DX)(R9*1), Y5
+	VPSLLW      $0x07, Y5, Y5
+	VPANDD      Y1, Y5, Y6
+	VPANDD      Y0, Y5, Y5
+	VPCMPEQW    Y1, Y6, K1
+	VMOVDQU16   Y2, K1, Y5
+	VCVTPH2PS   Y5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, 64(AX)(R9*4)
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_9
+
+single_10:
+	MOVQ CX, R10
+	SUBQ $0x00000010, R10
+
+one_11:
+	CMPQ        R9, R10
+	JG          tail_12
+	VMOVUPS     (AX)(R9*4), Z4
+	VPMOVSXBW   (DX)(R9*1), Y5
+	VPSLLW      $0x07, Y5, Y5
+	VPANDD      Y1, Y5, Y6
+	VPANDD      Y0, Y5, Y5
+	VPCMPEQW    Y1, Y6, K1
+	VMOVDQU16   Y2, K1, Y5
+	VCVTPH2PS   Y5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, (AX)(R9*4)
+	ADDQ        $0x00000010, R9
+	JMP         one_11
+
+tail_12:
+	MOVQ        CX, R10
+	SUBQ        R9, R10
+	JZ          done_13
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (AX)(R9*4), K1, Z4
+	VMOVDQU8.Z  (DX)(R9*1), K1, X5
+	VPMOVSXBW   X5, Y5
+	VPSLLW      $0x07, Y5, Y5
+	VPANDD      Y1, Y5, Y6
+	VPANDD      Y0, Y5, Y5
+	VPCMPEQW    Y1, Y6, K2
+	VMOVDQU16   Y2, K2, Y5
+	VCVTPH2PS   Y5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, K1, (AX)(R9*4)
+
+done_13:
+	ADDQ DI, DX
+	INCQ R8
+	JMP  gemvT_rows1_2
+
+gemvT_done_3:
 	VZEROUPPER
 	RET

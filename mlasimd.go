@@ -112,6 +112,49 @@ func GemvTF16(y []float32, w []uint16, x []float32) { table().GemvTF16(y, w, x) 
 // result. NEON runs the reference (no NEON assembly yet, as for GemvQ8_0).
 func GemvTQ8_0(y []float32, w []byte, x []float32) { table().GemvTQ8_0(y, w, x) }
 
+// GemvE4M3 computes y = W x like Gemv for a W stored as FP8 E4M3 bytes, DeepSeek-V3's
+// weight format ("e4m3fn": a sign, 4 exponent bits with bias 7 and 3 mantissa bits;
+// exponent 0 is subnormal, m/8·2^-6; S.1111.111 is NaN; no infinities; the largest
+// value is 448; safetensors.E4M3ToF32 defines each byte's value), a quarter of Gemv's
+// bytes of W. Each weight is exact in float32. The reference, kernels.GemvE4M3, sums
+// each row in column order, each product rounded. The assembly Levels (AVX2, AVX-512,
+// NEON) widen each byte b in registers to the half ((b&0x7f)<<7)|((b&0x80)<<8), which
+// is exactly e4m3(b)·2^-8 (subnormals too), sum its products with x in an order of
+// their own (FMAs, several accumulators) and multiply each row's sum by 256, which is
+// exact. With n = len(x) and y[i] the exact value,
+//
+//	|ŷ[i] - y[i]| <= γ(n+1)·Σ_j |w[i][j]·x[j]| + n·2^-141,
+//
+// γ(k) = k·2^-24/(1 - k·2^-24): a product passes through at most n+1 roundings (its
+// own and the sums', or its FMAs'); the last term covers products that underflow,
+// which lose up to 2^-149 each in the reference and up to 2^-149·256 in the
+// assembly's sum of products scaled by 2^-8. The scaling changes nothing else unless
+// Σ_j|w[i][j]·x[j]| reaches MaxFloat32: then a product, a partial sum or the final
+// ·256 may overflow, giving an infinity or a NaN as in Gemv, and the assembly, whose
+// scaled products and sums overflow later, may give a finite y[i] where the
+// reference's overflow. A NaN byte, or a NaN or infinite x, propagates as in an exact
+// sum. A W larger than 256 KiB is read in calls of whole rows, which changes no
+// result; each block of rows prefetches the next.
+func GemvE4M3(y []float32, w []byte, x []float32) { table().GemvE4M3(y, w, x) }
+
+// GemvTE4M3 computes y = Wᵀ x like GemvTBF16 for a W of FP8 E4M3 bytes (see
+// GemvE4M3): W is row-major with len(x) rows and len(y) columns. Every Level sums
+// each y[j] over the rows in row order, as kernels.GemvTE4M3 does: y = 0, then
+// y[j] += x[i]·w[i][j] for i = 0, 1, ..., the assembly Levels fusing each product
+// with its add. They widen each weight to e4m3·2^-8 as GemvE4M3 does and multiply
+// x[i] by 256 instead, which is exact for |x[i]| <= MaxFloat32/256 (about 1.3e36):
+// a row whose finite x[i] is larger is added as the reference adds it, so each
+// product is exactly the reference's at every Level. With m = len(x) and y[j] the
+// exact value,
+//
+//	|ŷ[j] - y[j]| <= γ(m)·Σ_i |x[i]·w[i][j]| + m·2^-149,
+//
+// γ as for GemvE4M3: a product passes through at most m roundings; the last term
+// covers products that underflow. A NaN byte, or a NaN or infinite x, propagates as
+// in an exact sum, as in GemvT. A W larger than 256 KiB is read in calls of whole
+// rows, which changes no result.
+func GemvTE4M3(y []float32, w []byte, x []float32) { table().GemvTE4M3(y, w, x) }
+
 // DownUp computes the low-rank projection latent = Down x, y = Up latent in one call.
 // Down is len(latent) x len(x) and Up is len(y) x len(latent). The latent is left in
 // its slice for the caller to cache. From 1 MiB (both matrices together) the assembly

@@ -127,6 +127,8 @@ func TestCheckOverflow(t *testing.T) {
 	}{
 		{"Gemv", "mlasimd: Gemv: len(w)=0, want 4294967296*4294967296=overflow", func() { kernels.CheckGemv("Gemv", 0, 1<<32, 1<<32) }},
 		{"GemvT", "mlasimd: GemvT: len(w)=4, want 2305843009213693953*8=overflow", func() { kernels.CheckGemv("GemvT", 4, 1<<61+1, 8) }},
+		{"GemvE4M3", "mlasimd: GemvE4M3: len(w)=0, want 4294967296*4294967296=overflow", func() { kernels.CheckGemv("GemvE4M3", 0, 1<<32, 1<<32) }},
+		{"GemvTE4M3", "mlasimd: GemvTE4M3: len(w)=4, want 4611686018427387905*4=overflow", func() { kernels.CheckGemv("GemvTE4M3", 4, 1<<62+1, 4) }},
 		{"GemvTQ8_0", "mlasimd: GemvTQ8_0: len(w)=0, want 4294967296*4294967296/32*34=overflow", func() { kernels.CheckGemvTQ8_0("GemvTQ8_0", 0, 1<<32, 1<<32) }},
 		{"DownUp down", "mlasimd: DownUp: len(down)=0, want len(latent)*len(x)=4294967296*4294967296=overflow", func() { kernels.CheckDownUp(0, 1<<32, 0, 0, 1<<32) }},
 		{"DownUp up", "mlasimd: DownUp: len(up)=0, want len(y)*len(latent)=4294967296*4294967296=overflow", func() { kernels.CheckDownUp(1<<32, 1<<32, 1<<32, 0, 1) }},

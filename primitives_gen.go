@@ -200,4 +200,16 @@ type primitives struct {
 	//   - w: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)
 	//   - x: the vector, one per row
 	gemvTQ8_0 func(y []float32, w []byte, x []float32)
+
+	// gemvE4M3 computes y = W x for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each row's sum then times 256); W is len(y) x len(x), row-major. Each block of rows prefetches the next.
+	//   - y: the result, one per row of W
+	//   - w: the matrix, FP8 E4M3 bytes, row-major
+	//   - x: the vector, one per column
+	gemvE4M3 func(y []float32, w []byte, x []float32)
+
+	// gemvTE4M3 accumulates y += Wᵀ x row by row for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each x[i] taken times 256); W is len(x) x len(y), row-major.
+	//   - y: accumulated in place, one per column of W
+	//   - w: the matrix, FP8 E4M3 bytes, row-major
+	//   - x: the vector, one per row
+	gemvTE4M3 func(y []float32, w []byte, x []float32)
 }

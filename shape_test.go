@@ -37,6 +37,8 @@ func TestShapeMismatchPanics(t *testing.T) {
 			{"GemvTF16", "GemvTF16: len(w)=13, want 2*6=12", func() { k.GemvTF16(untouched, h(13), f(2)) }},
 			{"GemvTQ8_0", "GemvTQ8_0: len(w)=135, want 2*64/32*34=136", func() { k.GemvTQ8_0(f(64), make([]byte, 135), f(2)) }},
 			{"GemvTQ8_0 cols", "GemvTQ8_0: len(y)=6, not a multiple of 32", func() { k.GemvTQ8_0(untouched, make([]byte, 204), f(1)) }},
+			{"GemvE4M3", "GemvE4M3: len(w)=11, want 6*2=12", func() { k.GemvE4M3(untouched, make([]byte, 11), f(2)) }},
+			{"GemvTE4M3", "GemvTE4M3: len(w)=13, want 2*6=12", func() { k.GemvTE4M3(untouched, make([]byte, 13), f(2)) }},
 			{"DownUp", "DownUp: len(up)=5, want len(y)*len(latent)=6*1=6", func() { k.DownUp(untouched, f(1), f(2), f(5), f(2)) }},
 			{"GemmNT", "GemmNT: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNT(untouched, f(5), f(9), 2, 3, 3, 3, 3) }},
 			{"GemmNTPrefetch", "GemmNTPrefetch: len(a)=5 lda=3 too small for 2x3", func() { k.GemmNTPrefetch(untouched, f(5), f(9), f(9), 2, 3, 3, 3, 3) }},
@@ -142,4 +144,9 @@ func TestPackageLevelAPI(t *testing.T) {
 	yt := make([]float32, mlasimd.Q8_0Block)
 	mlasimd.GemvTQ8_0(yt, q8, []float32{2})
 	require.Equal(t, []float32{254, -4, 0}, yt[:3])
+	// FP8 E4M3: 1, 2, -0.5 and 0 are the bytes 0x38, 0x40, 0xb0 and 0x00.
+	mlasimd.GemvE4M3(e, []byte{0x38, 0x40, 0xb0, 0x00}, []float32{1, 2, 3, 4})
+	require.Equal(t, []float32{3.5}, e)
+	mlasimd.GemvTE4M3(y, []byte{0x38, 0, 0, 0, 0, 0x40, 0xb0, 0}, []float32{3, 5})
+	require.Equal(t, []float32{3, 10, -2.5, 0}, y)
 }

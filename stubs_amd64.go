@@ -144,6 +144,16 @@ func gemvTF16AVX2(y []float32, w []uint16, x []float32)
 //go:noescape
 func gemvTQ8_0AVX2(y []float32, w []byte, x []float32)
 
+// gemvE4M3 computes y = W x for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each row's sum then times 256); W is len(y) x len(x), row-major. Each block of rows prefetches the next.
+//
+//go:noescape
+func gemvE4M3AVX2(y []float32, w []byte, x []float32)
+
+// gemvTE4M3 accumulates y += Wᵀ x row by row for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each x[i] taken times 256); W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTE4M3AVX2(y []float32, w []byte, x []float32)
+
 // dot returns sum(a[i]*b[i]); len(b) >= len(a).
 //
 //go:noescape
@@ -288,3 +298,13 @@ func gemvTF16AVX512(y []float32, w []uint16, x []float32)
 //
 //go:noescape
 func gemvTQ8_0AVX512(y []float32, w []byte, x []float32)
+
+// gemvE4M3 computes y = W x for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each row's sum then times 256); W is len(y) x len(x), row-major. Each block of rows prefetches the next.
+//
+//go:noescape
+func gemvE4M3AVX512(y []float32, w []byte, x []float32)
+
+// gemvTE4M3 accumulates y += Wᵀ x row by row for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each x[i] taken times 256); W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTE4M3AVX512(y []float32, w []byte, x []float32)

@@ -118,3 +118,13 @@ func gemvTBF16NEON(y []float32, w []uint16, x []float32)
 //
 //go:noescape
 func gemvTF16NEON(y []float32, w []uint16, x []float32)
+
+// gemvE4M3 computes y = W x for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each row's sum then times 256); W is len(y) x len(x), row-major. Each block of rows prefetches the next.
+//
+//go:noescape
+func gemvE4M3NEON(y []float32, w []byte, x []float32)
+
+// gemvTE4M3 accumulates y += Wᵀ x row by row for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each x[i] taken times 256); W is len(x) x len(y), row-major.
+//
+//go:noescape
+func gemvTE4M3NEON(y []float32, w []byte, x []float32)

@@ -52,6 +52,16 @@ func (k *Kernels) GemvTQ8_0(y []float32, w []byte, x []float32) {
 	k.rt().gemvTQ8_0(y, w, x)
 }
 
+func (k *Kernels) GemvE4M3(y []float32, w []byte, x []float32) {
+	kernels.CheckGemv("GemvE4M3", len(w), len(y), len(x))
+	k.rt().gemvE4M3(y, w, x)
+}
+
+func (k *Kernels) GemvTE4M3(y []float32, w []byte, x []float32) {
+	kernels.CheckGemv("GemvTE4M3", len(w), len(x), len(y))
+	k.rt().gemvTE4M3(y, w, x)
+}
+
 func (k *Kernels) GemvT(y, w, x []float32) {
 	kernels.CheckGemv("GemvT", len(w), len(x), len(y))
 	k.rt().gemvT(y, w, x)

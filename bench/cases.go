@@ -17,8 +17,9 @@ type Case struct {
 	Bytes  float64 // bytes the kernel must read and write per call
 	Flops  float64 // floating-point operations per call (a multiply-add is 2)
 	// DType is the format of W for the GEMVs by weight format (Gemv "f32", GemvBF16
-	// "bf16", GemvF16 "f16", GemvQ8_0 "q8_0"), which BenchmarkGemv runs side by side
-	// as ISA=<level>/dtype=<dtype>/shape=<MxK>; empty for every other kernel.
+	// "bf16", GemvF16 "f16", GemvQ8_0 "q8_0", GemvE4M3 "fp8"), which BenchmarkGemv
+	// runs side by side as ISA=<level>/dtype=<dtype>/shape=<MxK>; empty for every
+	// other kernel.
 	DType string
 	// WBytes is the bytes of W in its format (the GEMVs' weight traffic, which they
 	// report as GB/s); 0 for the kernels without a weight matrix.
@@ -35,6 +36,24 @@ type Case struct {
 // 4096x512 kv_b_proj, 2048x2048 o_proj), 512x2048, and the DRAM-sized 24576x1536 and
 // 8192x8192.
 var GemvShapes = [][2]int{{256, 512}, {512, 2048}, {2048, 2048}, {3072, 2048}, {4096, 512}, {576, 2048}, {24576, 1536}, {8192, 8192}}
+
+// E4M3Shapes are the shapes of GemvShapes that GemvE4M3 runs at: the MLA
+// projections and 8192x8192 from DRAM.
+var E4M3Shapes = map[[2]int]bool{{2048, 2048}: true, {3072, 2048}: true, {576, 2048}: true, {4096, 512}: true, {8192, 8192}: true}
+
+// RandE4M3 returns n deterministic FP8 E4M3 bytes spread over the format's whole
+// range (every byte but the two NaNs, which move to ±448).
+func RandE4M3(n int) []byte {
+	rng := rand.New(rand.NewPCG(uint64(n), 8))
+	w := make([]byte, n)
+	for i := range w {
+		w[i] = byte(rng.Uint32())
+		if w[i]&0x7f == 0x7f {
+			w[i]--
+		}
+	}
+	return w
+}
 
 // VectorLens are the lengths of the vector kernels.
 var VectorLens = []int{64, 576, 4096, 65536}
@@ -99,6 +118,15 @@ func Cases(big bool) []Case {
 				}
 				return func(k *mlasimd.Kernels) { k.GemvQ8_0(y, w, x) }
 			}})
+		// FP8 E4M3 moves a byte per weight, a quarter of Gemv's bytes of W.
+		if E4M3Shapes[s] {
+			cs = append(cs, Case{Kernel: "GemvE4M3", Shape: shape(m, n), Bytes: float64(m*n + 4*(m+n)), Flops: flops,
+				DType: "fp8", WBytes: float64(m * n),
+				Setup: func() func(k *mlasimd.Kernels) {
+					w, x, y := RandE4M3(m*n), RandVec(n), make([]float32, m)
+					return func(k *mlasimd.Kernels) { k.GemvE4M3(y, w, x) }
+				}})
+		}
 		if m*n <= 1<<22 {
 			cs = append(cs, Case{Kernel: "GemvT", Shape: shape(m, n), Bytes: bytes, Flops: flops,
 				Setup: func() func(k *mlasimd.Kernels) {
@@ -172,10 +200,10 @@ func Cases(big bool) []Case {
 // absorbed query's W_UK(h)ᵀ·q) and 2048x2048.
 var GemvTShapes = [][2]int{{128, 512}, {2048, 2048}}
 
-// gemvTCases are GemvTBF16, GemvTF16 and GemvTQ8_0 at GemvTShapes, and, at the shapes
-// GemvShapes lacks (128x512), GemvT, GemvBF16 and GemvQ8_0 on the same W to compare
-// with. The transposed cases have no DType (BenchmarkGemv's dtype names are Gemv's),
-// but report GB/s of their W's bytes.
+// gemvTCases are GemvTBF16, GemvTF16, GemvTQ8_0 and GemvTE4M3 at GemvTShapes, and,
+// at the shapes GemvShapes lacks (128x512), GemvT, GemvBF16 and GemvQ8_0 on the same
+// W to compare with. The transposed cases have no DType (BenchmarkGemv's dtype names
+// are Gemv's), but report GB/s of their W's bytes.
 func gemvTCases() []Case {
 	inGemv := map[[2]int]bool{}
 	for _, s := range GemvShapes {
@@ -198,6 +226,11 @@ func gemvTCases() []Case {
 						panic(err)
 					}
 					return func(k *mlasimd.Kernels) { k.GemvTQ8_0(y, w, x) }
+				}},
+			Case{Kernel: "GemvTE4M3", Shape: shape(m, n), Bytes: float64(m*n + 4*(m+n)), Flops: flops, WBytes: float64(m * n),
+				Setup: func() func(k *mlasimd.Kernels) {
+					w, x, y := RandE4M3(m*n), RandVec(m), make([]float32, n)
+					return func(k *mlasimd.Kernels) { k.GemvTE4M3(y, w, x) }
 				}})
 		if inGemv[s] {
 			continue

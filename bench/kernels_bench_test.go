@@ -116,17 +116,19 @@ func BenchmarkDot(b *testing.B)  { benchKernel(b, "Dot") }
 func BenchmarkAxpy(b *testing.B) { benchKernel(b, "Axpy") }
 func BenchmarkGemv(b *testing.B) { benchKernel(b, "Gemv") }
 
-// BenchmarkGemvBF16, BenchmarkGemvF16 and BenchmarkGemvQ8_0 run one weight format of
-// BenchmarkGemv each, under the same names; the root package's TestFamilies requires
-// a BenchmarkX for every kernel X.
+// BenchmarkGemvBF16, BenchmarkGemvF16, BenchmarkGemvQ8_0 and BenchmarkGemvE4M3 run
+// one weight format of BenchmarkGemv each, under the same names; the root package's
+// TestFamilies requires a BenchmarkX for every kernel X.
 func BenchmarkGemvBF16(b *testing.B) { benchKernel(b, "GemvBF16") }
 func BenchmarkGemvF16(b *testing.B)  { benchKernel(b, "GemvF16") }
 func BenchmarkGemvQ8_0(b *testing.B) { benchKernel(b, "GemvQ8_0") }
+func BenchmarkGemvE4M3(b *testing.B) { benchKernel(b, "GemvE4M3") }
 
 func BenchmarkGemvT(b *testing.B)          { benchKernel(b, "GemvT") }
 func BenchmarkGemvTBF16(b *testing.B)      { benchKernel(b, "GemvTBF16") }
 func BenchmarkGemvTF16(b *testing.B)       { benchKernel(b, "GemvTF16") }
 func BenchmarkGemvTQ8_0(b *testing.B)      { benchKernel(b, "GemvTQ8_0") }
+func BenchmarkGemvTE4M3(b *testing.B)      { benchKernel(b, "GemvTE4M3") }
 func BenchmarkDownUp(b *testing.B)         { benchKernel(b, "DownUp") }
 func BenchmarkGemmNT(b *testing.B)         { benchKernel(b, "GemmNT") }
 func BenchmarkGemmNTPrefetch(b *testing.B) { benchKernel(b, "GemmNTPrefetch") }

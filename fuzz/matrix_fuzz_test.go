@@ -226,6 +226,108 @@ func q8FromValues(vals []float32) []byte {
 	return wv
 }
 
+// FuzzGemvE4M3 checks GemvE4M3 on the input's shape: W is the input's values
+// rounded to FP8 E4M3 by e4m3FromValues (so its classes become NaN bytes, ±448,
+// subnormals and zeros), each y[i] within CheckE4M3Dot's bound for its row with the
+// assembly's underflow term E4M3Tiny. A misaligned W starts 1 byte before the other
+// operands' offset, off every word boundary.
+func FuzzGemvE4M3(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		rows, cols, p := matrix(in)
+		wv, xv := e4m3FromValues(in.values(rows*cols)), in.values(cols)
+		wp := p
+		if p.Offset > 0 {
+			wp.Offset--
+		}
+		ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*cols)
+		for _, im := range impls(t) {
+			y := ry.F32(rows, p, nil)
+			im.k.GemvE4M3(y, rw.Bytes(len(wv), wp, wv), rx.F32(cols, p, xv))
+			for i := range y {
+				if err := testutil.CheckE4M3Dot(y[i], wv[i*cols:(i+1)*cols], xv, testutil.E4M3Tiny); err != nil {
+					t.Fatalf("%s: GemvE4M3 %dx%d row %d: %v", im.name, rows, cols, i, err)
+				}
+			}
+			if !ry.UntouchedF32(y) {
+				t.Fatalf("%s: GemvE4M3 wrote outside y", im.name)
+			}
+		}
+	})
+}
+
+// FuzzGemvTE4M3 checks GemvTE4M3 on the input's shape, W len(x) = rows by len(y) =
+// cols built as in FuzzGemvE4M3: each y[j] within CheckE4M3Dot's bound (Tiny, x·256
+// being exact) for its column. y starts as the guard's NaNs, which the kernel must
+// clear.
+func FuzzGemvTE4M3(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		rows, cols, p := matrix(in)
+		xv := in.values(rows)
+		wv := e4m3FromValues(in.values(rows * cols))
+		wp := p
+		if p.Offset > 0 {
+			wp.Offset--
+		}
+		ry, rw, rx := testutil.NewRegion(t, 4*cols), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*rows)
+		col := make([]byte, rows)
+		for _, im := range impls(t) {
+			y := ry.F32(cols, p, nil)
+			im.k.GemvTE4M3(y, rw.Bytes(len(wv), wp, wv), rx.F32(rows, p, xv))
+			for j := range y {
+				for i := range col {
+					col[i] = wv[i*cols+j]
+				}
+				if err := testutil.CheckE4M3Dot(y[j], col, xv, testutil.Tiny); err != nil {
+					t.Fatalf("%s: GemvTE4M3 %dx%d column %d: %v", im.name, rows, cols, j, err)
+				}
+			}
+			if !ry.UntouchedF32(y) {
+				t.Fatalf("%s: GemvTE4M3 wrote outside y", im.name)
+			}
+		}
+	})
+}
+
+// e4m3Finite are the non-negative finite FP8 E4M3 values in byte order, which is
+// their order: 0, the subnormals, the normals up to 448.
+var e4m3Finite = func() (v [127]float32) {
+	for b := range v {
+		v[b] = kernels.E4M3Value(byte(b))
+	}
+	return v
+}()
+
+// e4m3FromValues rounds each value to the nearest FP8 E4M3 byte (ties to the lower
+// magnitude), saturating at ±448; the value classes map to the format's own: a NaN to
+// a NaN byte, an infinity to ±448 (E4M3 has none), a float32 subnormal to an E4M3
+// subnormal picked by its low bits, so that those bytes occur at the classes' rate.
+func e4m3FromValues(vals []float32) []byte {
+	w := make([]byte, len(vals))
+	for i, v := range vals {
+		bits := math.Float32bits(v)
+		sign := byte(bits >> 24 & 0x80)
+		a := math.Abs(float64(v))
+		switch {
+		case v != v:
+			w[i] = sign | 0x7f
+		case a != 0 && a < 0x1p-126:
+			w[i] = sign | byte(1+bits%7)
+		default:
+			b := 0
+			for b < 126 && float64(e4m3Finite[b+1]) <= a {
+				b++
+			}
+			if b < 126 && float64(e4m3Finite[b+1])-a < a-float64(e4m3Finite[b]) {
+				b++
+			}
+			w[i] = sign | byte(b)
+		}
+	}
+	return w
+}
+
 func FuzzGemvT(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &input{b: data}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"math/bits"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -60,10 +62,21 @@ func (t target) downUp() {
 }
 
 // rowFormat is how W stores its weights: size bytes each, and chunk gives a chunk
-// of a row as float32 lanes, an operand of VFMADD231PS (masked-off lanes zero).
+// of a row as float32 lanes, an operand of VFMADD231PS (masked-off lanes zero). A
+// format whose chunks are the weights divided by a power of two sets scale to it (0:
+// the chunks are the weights): gemvBody multiplies each row's sum by scale, and
+// gemvTRows each x[i], which is exact short of overflow and underflow.
 type rowFormat struct {
 	size  int
 	chunk func(t target, c chunk, row Register) Op
+	scale float32
+}
+
+// scaleBy multiplies v (a vector, or lane 0 with mul = VMULSS) by f.scale, if any.
+func (t target) scaleBy(f rowFormat, v Register, mul func(...Op)) {
+	if f.scale != 0 {
+		mul(t.splat(fmt.Sprintf("scale_%08x", math.Float32bits(f.scale)), math.Float32bits(f.scale)), v, v)
+	}
 }
 
 // f32Rows is a W of float32, whose full chunks the FMAs read straight from memory.
@@ -100,14 +113,18 @@ func (t target) gemvBody(y, m, w, x, n Register, next func(w Register) Register,
 			VADDPS(acc[r][1], acc[r][0], acc[r][0])
 			sums[r] = acc[r][0]
 		}
-		VMOVUPS(t.sum4(sums), Mem{Base: y, Index: row, Scale: 4})
+		s := t.sum4(sums)
+		t.scaleBy(f, s, VMULPS)
+		VMOVUPS(s, Mem{Base: y, Index: row, Scale: 4})
 	}, func(row Register) {
 		a := t.accumulators(2)
 		t.loop(n, 2, func(c chunk) {
 			vx := t.load(c, x)
 			VFMADD231PS(f.chunk(t, c, w), vx, a[c.u])
 		})
-		VMOVSS(t.reduceSum(a), Mem{Base: y, Index: row, Scale: 4})
+		s := t.reduceSum(a)
+		t.scaleBy(f, s, VMULSS)
+		VMOVSS(s, Mem{Base: y, Index: row, Scale: 4})
 	})
 }
 
@@ -119,7 +136,9 @@ func rowPasses(m, w, n Register, size int, name string,
 	block func(rows [gemvRows]Register, rowBytes, left, row Register), single func(row Register)) {
 	rowBytes := GP64()
 	MOVQ(n, rowBytes)
-	SHLQ(U8(bits.TrailingZeros(uint(size))), rowBytes)
+	if size > 1 {
+		SHLQ(U8(bits.TrailingZeros(uint(size))), rowBytes)
+	}
 	rowPassesOf(m, w, rowBytes, name, block, single)
 }
 

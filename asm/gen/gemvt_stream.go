@@ -49,15 +49,17 @@ func (t target) gemvTStream() {
 // gemvTRows emits y += Wᵀ x (W is m rows by n columns, stored as f says) in the
 // axpy form, W read front to back: rows in blocks of four, then one at a time. For
 // each chunk of y (one vector, unrolled by two; the last chunk masked) a block loads
-// y once, adds the four rows' widened chunks times the broadcast x[i] in row order
-// (one FMA chain per chunk, so each y[j] is summed exactly in the reference's row
-// order, each product fused with its add) and stores y. y is meant to stay in L1.
+// y once, adds the four rows' widened chunks times the broadcast x[i] (times f.scale,
+// if any) in row order (one FMA chain per chunk, so each y[j] is summed exactly in
+// the reference's row order, each product fused with its add) and stores y. y is
+// meant to stay in L1.
 func (t target) gemvTRows(y, n, w, x, m Register, f rowFormat) {
 	rowPasses(m, w, n, f.size, "gemvT", func(rows [gemvRows]Register, _, _, row Register) {
 		var xs [gemvRows]VecVirtual
 		for r := range xs {
 			xs[r] = t.vec()
 			VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4, Disp: 4 * r}, xs[r])
+			t.scaleBy(f, xs[r], VMULPS)
 		}
 		t.loop(n, 2, func(c chunk) {
 			acc := t.load(c, y)
@@ -69,6 +71,7 @@ func (t target) gemvTRows(y, n, w, x, m Register, f rowFormat) {
 	}, func(row Register) {
 		xi := t.vec()
 		VBROADCASTSS(Mem{Base: x, Index: row, Scale: 4}, xi)
+		t.scaleBy(f, xi, VMULPS)
 		t.loop(n, 2, func(c chunk) {
 			acc := t.load(c, y)
 			VFMADD231PS(f.chunk(t, c, w), xi, acc)

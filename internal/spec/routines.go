@@ -106,6 +106,17 @@ var Routines = []Routine{
 	{Name: "gemvTQ8_0", Doc: "gemvTQ8_0 accumulates y += Wᵀ x row by row for W in Q8_0 blocks (see kernels.AxpyQ8_0); len(y) is a multiple of 32 and W is len(x) rows of len(y)/32 blocks.",
 		Args:  args("y []float32: accumulated in place, one per column of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)", "x []float32: the vector, one per row"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F"}}},
+	// The FP8 E4M3 GEMVs widen each byte b to the half ((b&0x7f)<<7)|((b&0x80)<<8),
+	// which is exactly e4m3(b)·2^-8 (subnormals included), and fold the 2^8 back in
+	// exactly: gemvE4M3 multiplies each row's sum by 256, gemvTE4M3 each x[i] (compose
+	// gives the rows whose x[i]·256 would overflow to the reference). A NaN byte
+	// (b&0x7f == 0x7f) is made a NaN half.
+	{Name: "gemvE4M3", Doc: "gemvE4M3 computes y = W x for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each row's sum then times 256); W is len(y) x len(x), row-major. Each block of rows prefetches the next.",
+		Args:  args("y []float32: the result, one per row of W", "w []byte: the matrix, FP8 E4M3 bytes, row-major", "x []float32: the vector, one per column"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}, NEON: neon}},
+	{Name: "gemvTE4M3", Doc: "gemvTE4M3 accumulates y += Wᵀ x row by row for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each x[i] taken times 256); W is len(x) x len(y), row-major.",
+		Args:  args("y []float32: accumulated in place, one per column of W", "w []byte: the matrix, FP8 E4M3 bytes, row-major", "x []float32: the vector, one per row"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
 }
 
 // gemmArgs are the GEMMs' arguments, with next for the ones that prefetch.

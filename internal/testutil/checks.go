@@ -385,6 +385,54 @@ func CheckGemvTQ8_0(got float32, x []float32, scales []uint16, quants []int8) er
 	return fmt.Errorf("m=%d: got %v, want %v ± %g", m, got, want, bound)
 }
 
+// E4M3Tiny is the underflow term per product of mlasimd.GemvE4M3's bound: its
+// assembly sums the products of the weights scaled by 2^-8 and multiplies the sum
+// by 256, so a product that underflows loses up to Tiny·2^8.
+const E4M3Tiny = Tiny * 256
+
+// CheckE4M3Dot checks a sum of products of FP8 E4M3 weights and float32 values:
+// got against Σ e4m3(w[i])·x[i], each weight decoded by E4M3 (not by the kernels
+// under test) and each product exact in float64 (4 and 24 significant bits), within
+// γ(n+1)·Σ|e4m3(w[i])·x[i]| + n·tiny: SumBound with tiny per product that underflows
+// (Tiny, or E4M3Tiny for mlasimd.GemvE4M3). Non-finite values follow CheckDot: a NaN
+// byte or NaN x must give NaN, and where Σ|w·x| reaches MaxFloat32 an infinity or a
+// NaN from opposite infinities is right too.
+func CheckE4M3Dot(got float32, w []byte, x []float32, tiny float64) error {
+	var want, mag float64
+	for i, b := range w {
+		p := E4M3(b) * float64(x[i])
+		want += p
+		mag += math.Abs(p)
+	}
+	bound := Gamma(len(w)+1)*mag + float64(len(w))*tiny
+	if Close(got, want, bound) {
+		return nil
+	}
+	g := float64(got)
+	if !math.IsNaN(want) && mag >= math.MaxFloat32 && (math.IsInf(g, 0) || math.IsNaN(g)) {
+		return nil
+	}
+	return fmt.Errorf("n=%d: got %v, want %v ± %g", len(w), got, want, bound)
+}
+
+// E4M3 decodes an FP8 E4M3 ("fn") byte exactly, independently of the conversions
+// under test: sign, 4 exponent bits with bias 7, 3 mantissa bits, exponent 0
+// subnormal (m·2^-9), S.1111.111 NaN, no infinities.
+func E4M3(b byte) float64 {
+	sign := 1.0
+	if b&0x80 != 0 {
+		sign = -1
+	}
+	exp, mant := int(b>>3)&0xf, float64(b&7)
+	switch {
+	case exp == 0xf && mant == 7:
+		return math.NaN()
+	case exp == 0:
+		return sign * math.Ldexp(mant, -9)
+	}
+	return sign * math.Ldexp(8+mant, exp-10)
+}
+
 // q8Block is Q8_0's number of values per block, written out here rather than taken
 // from the kernels under test.
 const q8Block = 32

@@ -188,6 +188,14 @@ func TestEncoders(t *testing.T) {
 		add(encFCVTL(H8, r[1], r[2]))
 		add(encFADDPScalar(r[1], r[2]))
 		add(encFMAXV(r[1], r[2]))
+		for _, sh := range []int{1, 3, 7} {
+			add(encSSHLL(B8, sh, r[1], r[2]))
+			add(encSSHLL(B16, sh, r[1], r[2]))
+		}
+		for _, imm := range [][2]int{{0x40, 8}, {0x40, 0}, {0x01, 8}, {0xff, 0}, {0x2a, 8}} {
+			add(encBICImm16(H8, imm[0], imm[1], r[2]))
+			add(encBICImm16(H4, imm[0], imm[1], r[2]))
+		}
 	}
 	problems, words := checkWords(t, writeAsm(t, body))
 	for _, p := range problems {
@@ -208,6 +216,12 @@ func TestEncoderRangeChecks(t *testing.T) {
 		"lane -1":            func() { encFloatElem(opFMULElem, S4, 0, -1, 0, 0) },
 		"shift 0":            func() { encSSHR(S4, 0, 0, 0) },
 		"shift 33":           func() { encSSHR(S4, 33, 0, 0) },
+		"SSHLL shift 0":      func() { encSSHLL(B8, 0, 0, 0) },
+		"SSHLL shift 8":      func() { encSSHLL(B16, 8, 0, 0) },
+		"SSHLL from H8":      func() { encSSHLL(H8, 1, 0, 0) },
+		"BIC imm on S4":      func() { encBICImm16(S4, 0x40, 8, 0) },
+		"BIC imm 0x100":      func() { encBICImm16(H8, 0x100, 0, 0) },
+		"BIC imm shift 4":    func() { encBICImm16(H8, 0x40, 4, 0) },
 		"FMAXV register 40":  func() { encFMAXV(40, 0) },
 		"reserved R18":       func() { _ = G(18).String() },
 		"register list past": func() { list(30, 4, "S4") },

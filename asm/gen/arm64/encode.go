@@ -131,6 +131,39 @@ func encSSHR(a arr, shift int, n, d V) (uint32, string) {
 		fmt.Sprintf("VSSHR $%d, %s, %s", shift, vname(n, a), vname(d, a))
 }
 
+// encSSHLL sign-extends the low (B8: SSHLL) or high (B16: SSHLL2) eight bytes of n
+// to halfwords and shifts them left by 1..7 (0 would be the alias SXTL): d.H8.
+func encSSHLL(from arr, shift int, n, d V) (uint32, string) {
+	q := from.q("VSSHLL", B8, B16)
+	if shift < 1 || shift > 7 {
+		panic(fmt.Sprintf("arm64 gen: VSSHLL shift %d out of range 1..7", shift))
+	}
+	name := "VSSHLL"
+	if q != 0 {
+		name = "VSSHLL2"
+	}
+	immhb := uint32(8 + shift) // immh = 0001 for byte sources
+	return 0x0f00a400 | q | immhb<<16 | vreg(n)<<5 | vreg(d),
+		fmt.Sprintf("%s $%d, %s, %s", name, shift, vname(n, from), vname(d, H8))
+}
+
+// encBICImm16 clears, in every halfword of d (H4 or H8), the bits of imm8 shifted
+// left by 0 or 8: BIC (vector, immediate).
+func encBICImm16(a arr, imm8, shift int, d V) (uint32, string) {
+	q := a.q("VBIC", H4, H8)
+	if imm8 < 0 || imm8 > 0xff || (shift != 0 && shift != 8) {
+		panic(fmt.Sprintf("arm64 gen: VBIC immediate %#x<<%d out of range", imm8, shift))
+	}
+	cmode := uint32(0x9) | uint32(shift/8)<<1 // 10x1: 16-bit, LSL 0 or 8
+	abc, defgh := uint32(imm8>>5), uint32(imm8&0x1f)
+	imm := fmt.Sprintf("$%d", imm8)
+	if shift != 0 {
+		imm = fmt.Sprintf("$(%d<<%d)", imm8, shift)
+	}
+	return 0x2f000400 | q | abc<<16 | cmode<<12 | defgh<<5 | vreg(d),
+		fmt.Sprintf("VBIC %s, %s", imm, vname(d, a))
+}
+
 // By-element multiply ops on 2S/4S: d (op)= n * m[index].
 type floatElem struct {
 	name string
@@ -170,8 +203,10 @@ func (e *emitter) fcvtl2(n, d V)   { e.word(encFCVTL(H8, n, d)) }
 func (e *emitter) sshr(shift int, n, d V) {
 	e.word(encSSHR(S4, shift, n, d))
 }
-func (e *emitter) faddpScalar(n, d V) { e.word(encFADDPScalar(n, d)) }
-func (e *emitter) fmaxv(n, d V)       { e.word(encFMAXV(n, d)) }
+func (e *emitter) sshll(shift int, n, d V)  { e.word(encSSHLL(B8, shift, n, d)) }
+func (e *emitter) sshll2(shift int, n, d V) { e.word(encSSHLL(B16, shift, n, d)) }
+func (e *emitter) faddpScalar(n, d V)       { e.word(encFADDPScalar(n, d)) }
+func (e *emitter) fmaxv(n, d V)             { e.word(encFMAXV(n, d)) }
 func (e *emitter) fmulElem(m V, i int, n, d V) {
 	e.word(encFloatElem(opFMULElem, S4, m, i, n, d))
 }

@@ -45,7 +45,7 @@ func (f *fn) gemvBody(y, w, x string, rows rowFormat) {
 	rowPtr := [4]G{r.w, r.r1, r.r2, r.r3}
 	acc := func(row, k int) V { return V(16 + 2*row + k) }
 
-	f.op("LSL $%d, %s, %s", log2(rows.size), r.n, r.rowBytes)
+	f.rowBytes(rows, r.n, r.rowBytes)
 	f.op("LSR $2, %s, %s", r.m, r.blk)
 	f.loop(r.blk, func() {
 		f.op("ADD %s, %s, %s", r.rowBytes, r.w, r.r1)
@@ -79,6 +79,7 @@ func (f *fn) gemvBody(y, w, x string, rows rowFormat) {
 			f.fadd(acc(row, 1), acc(row, 0), acc(row, 0))
 		}
 		f.sum4(acc(0, 0), acc(1, 0), acc(2, 0), acc(3, 0), 1, 0)
+		f.scaleBy(rows, 0)
 		f.op("VST1.P [%s], 16(%s)", V(0).S4(), r.y)
 		f.op("MOVD %s, %s", r.r3, r.w)
 	})
@@ -103,6 +104,7 @@ func (f *fn) gemvBody(y, w, x string, rows rowFormat) {
 			f.op("VFMLA %s, %s, %s", V(4).S4(), V(0).S4(), one[1].S4())
 		})
 		f.reduceSum(one)
+		f.scaleBy(rows, one[0])
 		f.op("FMOVS.P %s, 4(%s)", one[0].F(), r.y)
 	})
 }
@@ -186,11 +188,11 @@ func (e *emitter) gemvT() {
 
 // gemvTRows emits y += Wᵀ x (W is len(x) rows by len(y) columns, stored as rows
 // says) in the axpy form, W read front to back: rows four at a time, their x[i]
-// broadcast with LD1R. Each chunk of y (16 columns, then 4, then the last 1 to 3
-// lane by lane) is loaded once, gets the four rows' chunks times their x[i] in row
-// order (one FMLA chain per vector, so each y[j] is summed in the reference's row
-// order, each product fused with its add) and is stored. The remaining len(x)%4
-// rows go one at a time.
+// broadcast with LD1R (and multiplied by a scaled format's factor). Each chunk of y
+// (16 columns, then 4, then the last 1 to 3 lane by lane) is loaded once, gets the
+// four rows' chunks times their x[i] in row order (one FMLA chain per vector, so
+// each y[j] is summed in the reference's row order, each product fused with its add)
+// and is stored. The remaining len(x)%4 rows go one at a time.
 func (f *fn) gemvTRows(rows rowFormat) {
 	const y, n, w, x, m, rowBytes, r1, r2, r3, blk, yp, cnt, rem, tmp G = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
 	f.base("y", y)
@@ -204,7 +206,7 @@ func (f *fn) gemvTRows(rows rowFormat) {
 	rowPtr := [4]G{w, r1, r2, r3}
 	const acc V = 16
 
-	f.op("LSL $%d, %s, %s", log2(rows.size), n, rowBytes)
+	f.rowBytes(rows, n, rowBytes)
 	f.op("LSR $2, %s, %s", m, blk)
 	f.loop(blk, func() {
 		f.op("ADD %s, %s, %s", rowBytes, w, r1)
@@ -212,6 +214,7 @@ func (f *fn) gemvTRows(rows rowFormat) {
 		f.op("ADD %s, %s, %s", rowBytes, r2, r3)
 		for r := range 4 {
 			f.op("VLD1R.P 4(%s), [%s]", x, V(r).S4())
+			f.scaleBy(rows, V(r))
 		}
 		f.op("MOVD %s, %s", y, yp)
 		f.stream(n, cnt, 4, func(vecs int) {
@@ -244,6 +247,7 @@ func (f *fn) gemvTRows(rows rowFormat) {
 	f.op("AND $3, %s, %s", m, blk)
 	f.loop(blk, func() {
 		f.op("VLD1R.P 4(%s), [%s]", x, V(0).S4())
+		f.scaleBy(rows, 0)
 		f.op("MOVD %s, %s", y, yp)
 		f.stream(n, cnt, 4, func(vecs int) {
 			f.loadInPlace(yp, acc, vecs)
@@ -262,4 +266,13 @@ func (f *fn) gemvTRows(rows rowFormat) {
 			f.storeLanes(acc, yp, lanes)
 		})
 	})
+}
+
+// rowBytes sets d to the bytes of a row of n weights stored as rows says.
+func (f *fn) rowBytes(rows rowFormat, n, d G) {
+	if rows.size == 1 {
+		f.op("MOVD %s, %s", n, d)
+		return
+	}
+	f.op("LSL $%d, %s, %s", log2(rows.size), n, d)
 }

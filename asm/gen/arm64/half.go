@@ -66,11 +66,25 @@ func (e *emitter) bf16ToF32() {
 
 // rowFormat is how W stores its weights for gemvBody: size bytes each; load puts
 // vecs four-lane vectors of a row, as float32, into consecutive registers from dst,
-// and lanes a partial vector's first lanes (the others zero), both advancing p.
+// and lanes a partial vector's first lanes (the others zero), both advancing p. A
+// scaled format widens to the weights divided by the factor that its body first
+// puts in every lane of scaleReg: gemvBody multiplies each row's sum by it, and
+// gemvTRows each x[i].
 type rowFormat struct {
-	size  int
-	load  func(f *fn, p G, dst V, vecs int)
-	lanes func(f *fn, p G, dst V, lanes int)
+	size   int
+	load   func(f *fn, p G, dst V, vecs int)
+	lanes  func(f *fn, p G, dst V, lanes int)
+	scaled bool
+}
+
+// scaleReg holds a scaled rowFormat's factor; gemvBody and gemvTRows leave it free.
+const scaleReg V = 31
+
+// scaleBy multiplies the lanes of v by the factor of a scaled format.
+func (f *fn) scaleBy(rows rowFormat, v V) {
+	if rows.scaled {
+		f.fmul(scaleReg, v, v)
+	}
 }
 
 var f32Rows = rowFormat{size: 4, load: (*fn).load4s, lanes: (*fn).loadLanes}

@@ -48,6 +48,7 @@ var bodies = map[string]func(*emitter){
 	"f16ToF32": (*emitter).f16ToF32, "bf16ToF32": (*emitter).bf16ToF32,
 	"gemvBF16": (*emitter).gemvBF16, "gemvF16": (*emitter).gemvF16,
 	"gemvTBF16": (*emitter).gemvTBF16, "gemvTF16": (*emitter).gemvTF16,
+	"gemvE4M3": (*emitter).gemvE4M3, "gemvTE4M3": (*emitter).gemvTE4M3,
 }
 
 // checkBodies returns an error unless the bodies are exactly the spec's NEON routines.
