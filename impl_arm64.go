@@ -31,8 +31,10 @@ var (
 		bf16ToF32: bf16ToF32NEON,
 		gemvBF16:  gemvBF16NEON,
 		gemvF16:   gemvF16NEON,
+		gemvQ8_0:  gemvQ8_0NEON,
 		gemvTBF16: gemvTBF16NEON,
 		gemvTF16:  gemvTF16NEON,
+		gemvTQ8_0: gemvTQ8_0NEON,
 		gemvE4M3:  gemvE4M3NEON,
 		gemvTE4M3: gemvTE4M3NEON,
 	})

@@ -109,7 +109,7 @@ func GemvTF16(y []float32, w []uint16, x []float32) { table().GemvTF16(y, w, x) 
 // for s). An s that overflows (|x[i]·d_ib| from MaxFloat32 up) gives an infinity, or
 // a NaN where it meets a zero quant; a NaN or infinite x or scale propagates as in an
 // exact sum. A W larger than 256 KiB is read in calls of whole rows, which changes no
-// result. NEON runs the reference (no NEON assembly yet, as for GemvQ8_0).
+// result.
 func GemvTQ8_0(y []float32, w []byte, x []float32) { table().GemvTQ8_0(y, w, x) }
 
 // GemvE4M3 computes y = W x like Gemv for a W stored as FP8 E4M3 bytes, DeepSeek-V3's

@@ -109,6 +109,11 @@ func gemvBF16NEON(y []float32, w []uint16, x []float32)
 //go:noescape
 func gemvF16NEON(y []float32, w []uint16, x []float32)
 
+// gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.
+//
+//go:noescape
+func gemvQ8_0NEON(y []float32, w []byte, x []float32)
+
 // gemvTBF16 accumulates y += Wᵀ x row by row for W in bfloat16 bits, widened exactly; W is len(x) x len(y), row-major.
 //
 //go:noescape
@@ -118,6 +123,11 @@ func gemvTBF16NEON(y []float32, w []uint16, x []float32)
 //
 //go:noescape
 func gemvTF16NEON(y []float32, w []uint16, x []float32)
+
+// gemvTQ8_0 accumulates y += Wᵀ x row by row for W in Q8_0 blocks (see kernels.AxpyQ8_0); len(y) is a multiple of 32 and W is len(x) rows of len(y)/32 blocks.
+//
+//go:noescape
+func gemvTQ8_0NEON(y []float32, w []byte, x []float32)
 
 // gemvE4M3 computes y = W x for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each row's sum then times 256); W is len(y) x len(x), row-major. Each block of rows prefetches the next.
 //

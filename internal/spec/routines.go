@@ -90,10 +90,9 @@ var Routines = []Routine{
 	{Name: "gemvF16", Doc: "gemvF16 computes y = W x for W in IEEE half bits, widened exactly; W is len(y) x len(x), row-major. Each block of rows prefetches the next.",
 		Args:  args("y []float32: the result, one per row of W", "w []uint16: the matrix, IEEE binary16 bits, row-major", "x []float32: the vector, one per column"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}, NEON: neon}},
-	// NEON has no gemvQ8_0 yet: withFallbacks gives it the reference.
 	{Name: "gemvQ8_0", Doc: "gemvQ8_0 computes y = W x for W in Q8_0 blocks (see kernels.Q8_0Block); len(x) is a multiple of 32 and W is len(y) rows of len(x)/32 blocks.",
 		Args:  args("y []float32: the result, one per row of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)", "x []float32: the vector, one per column"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F", "AVX512VL"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F", "AVX512VL"}, NEON: neon}},
 	// The transposed reduced-precision GEMVs (the "axpy form"): they accumulate, so
 	// that compose can clear y once and split a long W into calls of whole rows.
 	{Name: "gemvTBF16", Doc: "gemvTBF16 accumulates y += Wᵀ x row by row for W in bfloat16 bits, widened exactly; W is len(x) x len(y), row-major.",
@@ -102,10 +101,9 @@ var Routines = []Routine{
 	{Name: "gemvTF16", Doc: "gemvTF16 accumulates y += Wᵀ x row by row for W in IEEE half bits, widened exactly; W is len(x) x len(y), row-major.",
 		Args:  args("y []float32: accumulated in place, one per column of W", "w []uint16: the matrix, IEEE binary16 bits, row-major", "x []float32: the vector, one per row"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
-	// NEON has no gemvTQ8_0 yet (as no gemvQ8_0): withFallbacks gives it the reference's rows.
 	{Name: "gemvTQ8_0", Doc: "gemvTQ8_0 accumulates y += Wᵀ x row by row for W in Q8_0 blocks (see kernels.AxpyQ8_0); len(y) is a multiple of 32 and W is len(x) rows of len(y)/32 blocks.",
 		Args:  args("y []float32: accumulated in place, one per column of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)", "x []float32: the vector, one per row"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512F"}, NEON: neon}},
 	// The FP8 E4M3 GEMVs widen each byte b to the half ((b&0x7f)<<7)|((b&0x80)<<8),
 	// which is exactly e4m3(b)·2^-8 (subnormals included), and fold the 2^8 back in
 	// exactly: gemvE4M3 multiplies each row's sum by 256, gemvTE4M3 each x[i] (compose

@@ -196,6 +196,13 @@ func TestEncoders(t *testing.T) {
 			add(encBICImm16(H8, imm[0], imm[1], r[2]))
 			add(encBICImm16(H4, imm[0], imm[1], r[2]))
 		}
+		for _, from := range []arr{B8, B16, H4, H8} {
+			for _, sh := range []int{0, 1, 7} {
+				add(encSSHLL(from, sh, r[1], r[2]))
+			}
+		}
+		add(encSSHLL(H4, 15, r[1], r[2]))
+		add(encSSHLL(H8, 8, r[1], r[2]))
 	}
 	problems, words := checkWords(t, writeAsm(t, body))
 	for _, p := range problems {
@@ -216,13 +223,15 @@ func TestEncoderRangeChecks(t *testing.T) {
 		"lane -1":            func() { encFloatElem(opFMULElem, S4, 0, -1, 0, 0) },
 		"shift 0":            func() { encSSHR(S4, 0, 0, 0) },
 		"shift 33":           func() { encSSHR(S4, 33, 0, 0) },
-		"SSHLL shift 0":      func() { encSSHLL(B8, 0, 0, 0) },
 		"SSHLL shift 8":      func() { encSSHLL(B16, 8, 0, 0) },
-		"SSHLL from H8":      func() { encSSHLL(H8, 1, 0, 0) },
 		"BIC imm on S4":      func() { encBICImm16(S4, 0x40, 8, 0) },
 		"BIC imm 0x100":      func() { encBICImm16(H8, 0x100, 0, 0) },
 		"BIC imm shift 4":    func() { encBICImm16(H8, 0x40, 4, 0) },
 		"FMAXV register 40":  func() { encFMAXV(40, 0) },
+		"SSHLL from S4":      func() { encSSHLL(S4, 0, 0, 0) },
+		"SSHLL B8 shift 8":   func() { encSSHLL(B8, 8, 0, 0) },
+		"SSHLL H8 shift 16":  func() { encSSHLL(H8, 16, 0, 0) },
+		"SSHLL shift -1":     func() { encSSHLL(H4, -1, 0, 0) },
 		"reserved R18":       func() { _ = G(18).String() },
 		"register list past": func() { list(30, 4, "S4") },
 	} {

@@ -110,6 +110,31 @@ func encFCVTL(from arr, n, d V) (uint32, string) {
 	return 0x0e217800 | q | vreg(n)<<5 | vreg(d), fmt.Sprintf("%s %s, %s", name, vname(n, from), vname(d, S4))
 }
 
+// encSSHLL widens signed integers to twice their width, shifted left by shift:
+// from B8 (SSHLL, the lower half of n) or B16 (SSHLL2, its upper half) to 8H, or
+// from H4 or H8 to 4S. Shift 0 is SXTL/SXTL2, which objdump prints as VSXTL.
+func encSSHLL(from arr, shift int, n, d V) (uint32, string) {
+	q := from.q("VSSHLL", B8, B16, H4, H8)
+	immh, to, width := uint32(1), H8, 8 // immh = 0001 for bytes, 001x for halfwords
+	if from == H4 || from == H8 {
+		immh, to, width = 2, S4, 16
+	}
+	if shift < 0 || shift >= width {
+		panic(fmt.Sprintf("arm64 gen: VSSHLL shift %d out of range 0..%d", shift, width-1))
+	}
+	suffix := ""
+	if q != 0 {
+		suffix = "2"
+	}
+	operands := fmt.Sprintf("%s, %s", vname(n, from), vname(d, to))
+	text := fmt.Sprintf("VSSHLL%s $%d, %s", suffix, shift, operands)
+	if shift == 0 {
+		text = fmt.Sprintf("VSXTL%s %s", suffix, operands)
+	}
+	immhb := immh<<3 | uint32(shift) // immh:immb = width + shift
+	return 0x0f00a400 | q | immhb<<16 | vreg(n)<<5 | vreg(d), text
+}
+
 // encFADDPScalar: Sd = n[0] + n[1].
 func encFADDPScalar(n, d V) (uint32, string) {
 	return 0x7e30d800 | vreg(n)<<5 | vreg(d), fmt.Sprintf("FADDP %s, F%d", vname(n, S2), vreg(d))
@@ -129,22 +154,6 @@ func encSSHR(a arr, shift int, n, d V) (uint32, string) {
 	immhb := uint32(64 - shift) // immh = 01xx for 32-bit lanes
 	return 0x0f000400 | q | immhb<<16 | vreg(n)<<5 | vreg(d),
 		fmt.Sprintf("VSSHR $%d, %s, %s", shift, vname(n, a), vname(d, a))
-}
-
-// encSSHLL sign-extends the low (B8: SSHLL) or high (B16: SSHLL2) eight bytes of n
-// to halfwords and shifts them left by 1..7 (0 would be the alias SXTL): d.H8.
-func encSSHLL(from arr, shift int, n, d V) (uint32, string) {
-	q := from.q("VSSHLL", B8, B16)
-	if shift < 1 || shift > 7 {
-		panic(fmt.Sprintf("arm64 gen: VSSHLL shift %d out of range 1..7", shift))
-	}
-	name := "VSSHLL"
-	if q != 0 {
-		name = "VSSHLL2"
-	}
-	immhb := uint32(8 + shift) // immh = 0001 for byte sources
-	return 0x0f00a400 | q | immhb<<16 | vreg(n)<<5 | vreg(d),
-		fmt.Sprintf("%s $%d, %s, %s", name, shift, vname(n, from), vname(d, H8))
 }
 
 // encBICImm16 clears, in every halfword of d (H4 or H8), the bits of imm8 shifted
@@ -198,6 +207,7 @@ func (e *emitter) fcmgt(m, n, d V) { e.word(encFloat3(opFCMGT, S4, m, n, d)) }
 func (e *emitter) bic(m, n, d V)   { e.word(encBIC(B16, m, n, d)) }
 func (e *emitter) frintn(n, d V)   { e.word(encFloat2(opFRINTN, S4, n, d)) }
 func (e *emitter) fcvtzs(n, d V)   { e.word(encFloat2(opFCVTZS, S4, n, d)) }
+func (e *emitter) scvtf(n, d V)    { e.word(encFloat2(opSCVTF, S4, n, d)) }
 func (e *emitter) fcvtl(n, d V)    { e.word(encFCVTL(H4, n, d)) }
 func (e *emitter) fcvtl2(n, d V)   { e.word(encFCVTL(H8, n, d)) }
 func (e *emitter) sshr(shift int, n, d V) {
@@ -205,8 +215,11 @@ func (e *emitter) sshr(shift int, n, d V) {
 }
 func (e *emitter) sshll(shift int, n, d V)  { e.word(encSSHLL(B8, shift, n, d)) }
 func (e *emitter) sshll2(shift int, n, d V) { e.word(encSSHLL(B16, shift, n, d)) }
-func (e *emitter) faddpScalar(n, d V)       { e.word(encFADDPScalar(n, d)) }
-func (e *emitter) fmaxv(n, d V)             { e.word(encFMAXV(n, d)) }
+
+// sxtl sign-extends the lower (from B8 or H4) or upper (B16 or H8) half of n into d.
+func (e *emitter) sxtl(from arr, n, d V) { e.word(encSSHLL(from, 0, n, d)) }
+func (e *emitter) faddpScalar(n, d V)    { e.word(encFADDPScalar(n, d)) }
+func (e *emitter) fmaxv(n, d V)          { e.word(encFMAXV(n, d)) }
 func (e *emitter) fmulElem(m V, i int, n, d V) {
 	e.word(encFloatElem(opFMULElem, S4, m, i, n, d))
 }

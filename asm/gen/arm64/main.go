@@ -46,8 +46,8 @@ var bodies = map[string]func(*emitter){
 	"exp": (*emitter).exp, "maxScaled": (*emitter).maxScaled, "expSum": (*emitter).expSum,
 	"rope": (*emitter).rope, "ropeHalf": (*emitter).ropeHalf,
 	"f16ToF32": (*emitter).f16ToF32, "bf16ToF32": (*emitter).bf16ToF32,
-	"gemvBF16": (*emitter).gemvBF16, "gemvF16": (*emitter).gemvF16,
-	"gemvTBF16": (*emitter).gemvTBF16, "gemvTF16": (*emitter).gemvTF16,
+	"gemvBF16": (*emitter).gemvBF16, "gemvF16": (*emitter).gemvF16, "gemvQ8_0": (*emitter).gemvQ8_0,
+	"gemvTBF16": (*emitter).gemvTBF16, "gemvTF16": (*emitter).gemvTF16, "gemvTQ8_0": (*emitter).gemvTQ8_0,
 	"gemvE4M3": (*emitter).gemvE4M3, "gemvTE4M3": (*emitter).gemvTE4M3,
 }
 
