@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/checked"
 	"github.com/mlasimd/mlasimd/internal/hugepage"
-	"github.com/mlasimd/mlasimd/safetensors"
+	"github.com/mlasimd/mlasimd/kernels"
 )
 
 // FP8 weights are DeepSeek-V3's: E4M3 bytes (sign, 4 exponent bits with bias 7, 3
@@ -69,7 +70,7 @@ func (m Matrix) widenFP8(dst []float32, r0, r1 int) {
 		_, s := m.band(r, r1)
 		row := dst[(r-r0)*m.cols : (r-r0+1)*m.cols]
 		for j, b := range m.fp8[r*m.cols : (r+1)*m.cols] {
-			row[j] = safetensors.E4M3ToF32(b) * s[j/m.bc]
+			row[j] = kernels.E4M3Value(b) * s[j/m.bc]
 		}
 	}
 }
@@ -86,7 +87,7 @@ func (m Matrix) gemvFP8(y, x []float32, r0 int, scratch []float32) {
 		for j, v := range x[:m.cols] {
 			xs[j] = v * s[j/m.bc]
 		}
-		gemvE4M3(y[a-r0:b-r0], m.fp8[a*m.cols:b*m.cols], xs)
+		mlasimd.GemvE4M3(y[a-r0:b-r0], m.fp8[a*m.cols:b*m.cols], xs)
 		a = b
 	}
 }
@@ -98,7 +99,7 @@ func (m Matrix) addRowsTFP8(y, x []float32, r0 int, scratch []float32) {
 	z := scratch[:m.cols]
 	for a := r0; a < r1; {
 		b, s := m.band(a, r1)
-		gemvTE4M3(z, m.fp8[a*m.cols:b*m.cols], x[a-r0:b-r0])
+		mlasimd.GemvTE4M3(z, m.fp8[a*m.cols:b*m.cols], x[a-r0:b-r0])
 		for j := range y[:m.cols] {
 			y[j] += s[j/m.bc] * z[j]
 		}
@@ -164,27 +165,4 @@ func nearestE4M3(x float32) byte {
 		return 0 // the sign of a value that rounds to zero is dropped
 	}
 	return sign | byte(min(b, 0x7e))
-}
-
-// gemvE4M3 is y = W x for rows of E4M3 bytes, each row summed in order.
-func gemvE4M3(y []float32, w []byte, x []float32) {
-	n := len(x)
-	for i := range y {
-		var s float32
-		for j, b := range w[i*n : (i+1)*n] {
-			s += safetensors.E4M3ToF32(b) * x[j]
-		}
-		y[i] = s
-	}
-}
-
-// gemvTE4M3 is y = Wᵀ x for rows of E4M3 bytes, the rows summed in order.
-func gemvTE4M3(y []float32, w []byte, x []float32) {
-	n := len(y)
-	clear(y)
-	for i, xi := range x {
-		for j, b := range w[i*n : (i+1)*n] {
-			y[j] += xi * safetensors.E4M3ToF32(b)
-		}
-	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mlasimd/mlasimd/internal/testutil"
-	"github.com/mlasimd/mlasimd/safetensors"
+	"github.com/mlasimd/mlasimd/kernels"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,7 +23,7 @@ func quantizeFP8(t testing.TB, m Matrix, br, bc int) Matrix {
 	t.Helper()
 	var vals []float64 // the finite E4M3 values, in byte order
 	for b := range 256 {
-		vals = append(vals, float64(safetensors.E4M3ToF32(byte(b))))
+		vals = append(vals, float64(kernels.E4M3Value(byte(b))))
 	}
 	sr, sc := ceilDiv(m.rows, br), ceilDiv(m.cols, bc)
 	scale := make([]float32, sr*sc)
@@ -362,7 +362,7 @@ func TestFP8Matrix(t *testing.T) {
 	require.Equal(t, 128, conv.br)
 	require.Len(t, conv.scale, 1)
 	for b := range 256 { // every E4M3 value rounds to itself
-		if v := safetensors.E4M3ToF32(byte(b)); !isE4M3NaN(byte(b)) && b != 0x80 {
+		if v := kernels.E4M3Value(byte(b)); !isE4M3NaN(byte(b)) && b != 0x80 {
 			require.Equal(t, byte(b), nearestE4M3(v), "%#02x = %v", b, v)
 		}
 	}
@@ -371,7 +371,7 @@ func TestFP8Matrix(t *testing.T) {
 	require.Equal(t, byte(0x7e), nearestE4M3(448))
 	require.Equal(t, byte(0x7e), nearestE4M3(465), "past 448 saturates")
 	for b := 0; b < 0x7e; b++ { // midpoints go to the even byte (even mantissa)
-		mid := (safetensors.E4M3ToF32(byte(b)) + safetensors.E4M3ToF32(byte(b+1))) / 2
+		mid := (kernels.E4M3Value(byte(b)) + kernels.E4M3Value(byte(b+1))) / 2
 		want := byte(b + b&1)
 		require.Equal(t, want, nearestE4M3(mid), "midpoint of %#02x and %#02x", b, b+1)
 		if want != 0 { // a value that rounds to zero drops its sign
@@ -384,7 +384,7 @@ func TestFP8Matrix(t *testing.T) {
 	wide := m.Widen()
 	for i, b := range m.fp8 {
 		r, c := i/cols, i%cols
-		require.Equal(t, safetensors.E4M3ToF32(b)*m.scale[r/16*2+c/16], wide[i])
+		require.Equal(t, kernels.E4M3Value(b)*m.scale[r/16*2+c/16], wide[i])
 	}
 	x := randomInputs(1, rows, 5)
 	scratch := make([]float32, cols)
