@@ -46,8 +46,8 @@ func parseFlags() flags {
 	flag.IntVar(&f.layer, "layer", 0, "which layer of -weights to load")
 	flag.StringVar(&f.writeWeights, "write-weights", "", "write the layer's weights to this safetensors file (bf16) and exit")
 	flag.StringVar(&f.cache, "cache", "f32", "latent cache dtype: f32, bf16 or f16")
-	flag.StringVar(&f.format, "format", "keep", "weight format the layer holds: keep (as stored; random weights are f32), f32, bf16, f16 or q8_0")
-	flag.StringVar(&f.formats, "formats", "f32,bf16,f16,q8_0", "weight formats to time decode in at the best Level (empty: none)")
+	flag.StringVar(&f.format, "format", "keep", "weight format the layer holds: keep (as stored; random weights are f32), f32, bf16, f16, q8_0 or fp8")
+	flag.StringVar(&f.formats, "formats", "f32,bf16,f16,q8_0,fp8", "weight formats to time decode in at the best Level (empty: none)")
 	flag.StringVar(&f.formatContexts, "format-contexts", "1024", "context lengths of the weight-format table, comma-separated")
 	flag.StringVar(&f.contexts, "contexts", "256,1024,4096", "context lengths S to time decode at, comma-separated")
 	flag.IntVar(&f.prompt, "prompt", 32, "prompt tokens to prefill")
@@ -147,7 +147,7 @@ func parseFormats(s string) ([]mla.WeightFormat, error) {
 		}
 		wf, err := mla.ParseWeightFormat(part)
 		if err != nil || wf == mla.FormatKeep {
-			return nil, fmt.Errorf("-formats: %q: want f32, bf16, f16 or q8_0", part)
+			return nil, fmt.Errorf("-formats: %q: want f32, bf16, f16, q8_0 or fp8", part)
 		}
 		out = append(out, wf)
 	}
