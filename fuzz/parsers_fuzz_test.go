@@ -63,6 +63,16 @@ func checkSafetensors(t *testing.T, data []byte) {
 		default:
 			require.ErrorContains(t, err, "fuzz.safetensors")
 		}
+		bits, err := sf.ReadUint16(name)
+		if info.DType == safetensors.BF16 || info.DType == safetensors.F16 {
+			require.NoError(t, err)
+			require.Len(t, bits, n, name)
+			for i, b := range bits { // the stored little-endian words
+				require.Equal(t, binary.LittleEndian.Uint16(raw[2*i:]), b, name)
+			}
+		} else {
+			require.ErrorContains(t, err, "not BF16 or F16")
+		}
 	}
 	require.Equal(t, int64(len(data)), at, "the tensors do not end at the end of the file")
 	require.NoError(t, sf.Close())

@@ -313,29 +313,18 @@ func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, _, err := sf.ReadFloat32(name)
-	if err != nil {
-		return nil, err
-	}
 	if info.DType != safetensors.F8E4M3 {
-		return v, nil
+		v, _, err := sf.ReadFloat32(name)
+		return v, err
 	}
 	if len(shape) != 2 {
 		return nil, fmt.Errorf("mla: %s: FP8 tensor %s has shape %v; block scales need a matrix", sf.Name(), name, shape)
 	}
-	scale, err := ck.blockScales(sf, name, shape[0], shape[1])
+	m, err := ck.fp8Matrix(sf, name, shape[0], shape[1])
 	if err != nil {
 		return nil, err
 	}
-	sc := ceilDiv(shape[1], ck.blockCols)
-	for i := range shape[0] {
-		row := v[i*shape[1] : (i+1)*shape[1]]
-		srow := scale[(i/ck.blockRows)*sc:]
-		for j := range row {
-			row[j] *= srow[j/ck.blockCols]
-		}
-	}
-	return v, nil
+	return m.Widen(), nil
 }
 
 // blockScales reads the weight_scale_inv of the rows x cols FP8 tensor name (in

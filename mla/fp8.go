@@ -119,6 +119,9 @@ func (m Matrix) ToFP8(br, bc int) (Matrix, error) {
 	if _, ok := fp8ScaleLen(m.rows, m.cols, br, bc); !ok {
 		return Matrix{}, fmt.Errorf("mla: convert a [%d %d] matrix to fp8 in %dx%d blocks: bad block size", m.rows, m.cols, br, bc)
 	}
+	if err := m.checkShape("convert to fp8", m.rows, m.cols); err != nil {
+		return Matrix{}, err
+	}
 	v := m.values()
 	sr, sc := ceilDiv(m.rows, br), ceilDiv(m.cols, bc)
 	scale := make([]float32, sr*sc)

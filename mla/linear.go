@@ -83,7 +83,10 @@ func (lt *linearTask) run(part, parts int) {
 			lt.tiled(part, op, r0, r1)
 			continue
 		}
-		scratch := lt.part(part, op.k) // FP8 scales x per band
+		var scratch []float32
+		if op.w.Format() == FormatFP8 {
+			scratch = lt.part(part, op.k) // x scaled per band of rows
+		}
 		for t := range op.t {
 			op.w.gemv(op.out[t*op.n+r0:t*op.n+r1], op.x[t*op.k:(t+1)*op.k], r0, scratch)
 		}

@@ -175,6 +175,9 @@ func (m Matrix) Convert(f WeightFormat) (Matrix, error) {
 	if !f.valid() {
 		return Matrix{}, fmt.Errorf("mla: convert to %v: not a weight format", f)
 	}
+	if err := m.checkShape("convert", m.rows, m.cols); err != nil {
+		return Matrix{}, err
+	}
 	if f == FormatFP8 {
 		return m.ToFP8(fp8Block, fp8Block)
 	}
@@ -182,16 +185,7 @@ func (m Matrix) Convert(f WeightFormat) (Matrix, error) {
 	if !ok {
 		return Matrix{}, fmt.Errorf("mla: convert a [%d %d] matrix to %v: a Q8_0 row needs a multiple of 32 values", m.rows, m.cols, f)
 	}
-	n := m.rows * m.cols
-	out := Matrix{format: f, rows: m.rows, cols: m.cols}
-	switch f {
-	case FormatF32:
-		out.f32 = hugepage.Make[float32](n)
-	case FormatBF16, FormatF16:
-		out.half = hugepage.Make[uint16](n)
-	case FormatQ8_0:
-		out.q8 = hugepage.Make[byte](rb * m.rows)
-	}
+	out := newMatrix(f, m.rows, m.cols)
 	row := m.f32
 	if src != FormatF32 {
 		row = make([]float32, m.cols)
@@ -218,8 +212,12 @@ func (m Matrix) Convert(f WeightFormat) (Matrix, error) {
 	return out, nil
 }
 
-// Widen returns a new float32 copy of the values m stands for.
+// Widen returns a new float32 copy of the values m stands for. It panics, naming the
+// sizes, when m's storage does not hold its rows x cols (see LayerWeights.Check).
 func (m Matrix) Widen() []float32 {
+	if err := m.checkShape("Widen", m.rows, m.cols); err != nil {
+		panic(err)
+	}
 	out := make([]float32, m.rows*m.cols)
 	m.widenRows(out, 0, m.rows)
 	return out
@@ -325,31 +323,42 @@ func (m Matrix) rowView(r0, r1 int) Matrix {
 	return v
 }
 
+// newMatrix allocates a rows x cols matrix in f (F32, BF16, F16 or Q8_0), whose size
+// the caller has checked (checkShape of the matrices it comes from).
+func newMatrix(f WeightFormat, rows, cols int) Matrix {
+	m := Matrix{format: f, rows: rows, cols: cols}
+	switch f {
+	case FormatF32:
+		m.f32 = hugepage.Make[float32](rows * cols)
+	case FormatBF16, FormatF16:
+		m.half = hugepage.Make[uint16](rows * cols)
+	case FormatQ8_0:
+		rb, _ := mlasimd.Q8_0Bytes(cols)
+		m.q8 = hugepage.Make[byte](rows * rb)
+	}
+	return m
+}
+
 // stackRows returns a new matrix of the given parts' rows in order; all parts share
 // a format and a column count.
 func stackRows(parts ...Matrix) (Matrix, error) {
 	if len(parts) == 0 {
 		return Matrix{}, errors.New("mla: stackRows: no parts")
 	}
-	out := Matrix{format: parts[0].Format(), cols: parts[0].cols}
-	if out.format == FormatFP8 {
+	f, cols, rows := parts[0].Format(), parts[0].cols, 0
+	if f == FormatFP8 {
 		return Matrix{}, errors.New("mla: FP8 matrices of separate tensors cannot be stacked: their scale blocks need not line up")
 	}
 	for _, p := range parts {
-		if p.Format() != out.format || p.cols != out.cols {
-			return Matrix{}, fmt.Errorf("mla: stacking a %v [%d %d] matrix under %v rows of %d values", p.Format(), p.rows, p.cols, out.format, out.cols)
+		if p.Format() != f || p.cols != cols {
+			return Matrix{}, fmt.Errorf("mla: stacking a %v [%d %d] matrix under %v rows of %d values", p.Format(), p.rows, p.cols, f, cols)
 		}
-		out.rows += p.rows
+		if err := p.checkShape("stack", p.rows, p.cols); err != nil {
+			return Matrix{}, err
+		}
+		rows += p.rows
 	}
-	switch out.format {
-	case FormatF32:
-		out.f32 = hugepage.Make[float32](out.rows * out.cols)
-	case FormatBF16, FormatF16:
-		out.half = hugepage.Make[uint16](out.rows * out.cols)
-	case FormatQ8_0:
-		rb, _ := mlasimd.Q8_0Bytes(out.cols)
-		out.q8 = hugepage.Make[byte](out.rows * rb)
-	}
+	out := newMatrix(f, rows, cols)
 	r := 0
 	for _, p := range parts {
 		dst := out.rowView(r, r+p.rows)

@@ -22,7 +22,7 @@ type prefillState struct {
 // keys and values chunk by chunk.
 type naivePart struct {
 	kv       []float32 // chunk x nh·(d_n+d_v): decompressed [k_nope | v] of the part's nh heads
-	wkv      []float32 // nh·(d_n+d_v) x d_c: the part's kv_b_proj rows widened, unless F32
+	wkv      []float32 // (d_n+d_v) x d_c: one head's kv_b_proj rows widened, unless F32
 	rows     []float32 // chunk x (d_c+d_r): widened rows of a 16-bit cache
 	sc, sc2  []float32 // qBlock x chunk scores
 	tmp      []float32 // qBlock x d_v
@@ -180,27 +180,23 @@ type naiveTask struct {
 func (nt *naiveTask) run(part, parts int) {
 	l, k := nt.l, nt.cache
 	c := &l.cfg
-	H, dn, dr, dv, dc := c.Heads, c.QKNopeHeadDim, c.QKRopeHeadDim, c.VHeadDim, c.KVLoRARank
-	dqk, rw, kvw := c.QKHeadDim(), c.CacheRowWidth(), dn+dv
-	qs := H * dqk // query row stride
-	ps := &l.pre
-	p := &ps.parts[part]
-	h0, h1 := span(H, part, parts, 1)
+	dc, kvw := c.KVLoRARank, c.QKNopeHeadDim+c.VHeadDim
+	p := &l.pre.parts[part]
+	h0, h1 := span(c.Heads, part, parts, 1)
 	nh := h1 - h0
 	if nh == 0 {
 		return
 	}
-	q := l.proj.q
-	wkv := l.w.KVBProj.f32
-	if l.w.KVBProj.Format() == FormatF32 {
-		wkv = wkv[h0*kvw*dc : h1*kvw*dc]
-	} else {
-		// Widened once per call: every chunk of keys multiplies these rows again.
-		if len(p.wkv) < nh*kvw*dc {
-			p.wkv = make([]float32, nh*kvw*dc)
+	// One GemmNT decompresses a group of heads. Float32 kv_b rows are used in place,
+	// all the part's heads at once; other formats are widened one head at a time
+	// (d_n+d_v rows, 512 KiB for V2/V3) for every chunk, which costs about 1/nc of
+	// the GEMM and keeps no float32 copy of kv_b.
+	group := nh
+	if l.w.KVBProj.Format() != FormatF32 {
+		group = 1
+		if len(p.wkv) < kvw*dc {
+			p.wkv = make([]float32, kvw*dc)
 		}
-		wkv = p.wkv[:nh*kvw*dc]
-		l.w.KVBProj.widenRows(wkv, h0*kvw, h1*kvw)
 	}
 	if len(p.kv) < l.chunk*nh*kvw { // sized for this split; kept for the next call
 		p.kv = make([]float32, l.chunk*nh*kvw)
@@ -211,53 +207,90 @@ func (nt *naiveTask) run(part, parts int) {
 		nc := j1 - j0
 		tFirst := max(0, j0-nt.p0) // the first new token that sees key j0
 		rows := k.rows(j0, j1, p.rows)
-		kv := p.kv[:nc*nh*kvw]
-		mlasimd.GemmNT(kv, rows, wkv, nc, nh*kvw, dc, rw, dc)
-		if c.RoPE == RoPEAfterUp {
-			for r := range nc {
-				l.rot.cosSin(k.Start()+j0+r, p.cos, p.sin)
-				for hh := range nh {
-					off := r*nh*kvw + hh*kvw
-					l.rot.apply(kv[off:off+dn], p.cos, p.sin)
-				}
+		for g0 := h0; g0 < h1; g0 += group {
+			g1 := min(g0+group, h1)
+			nt.decompress(p, rows, g0, g1, j0, nc)
+			nt.attendHeads(p, rows, g0, g1, j0, j1, tFirst)
+		}
+	}
+}
+
+// decompress writes, for heads [g0, g1) and the nc cached rows starting at j0, the
+// keys and values [k_nope | v] = kv_b·c to p.kv (nc x (g1-g0)·(d_n+d_v)), with RoPE
+// applied to the keys when the layout rotates after the up-projection.
+func (nt *naiveTask) decompress(p *naivePart, rows []float32, g0, g1, j0, nc int) {
+	l, k := nt.l, nt.cache
+	c := &l.cfg
+	dn, dc, rw, kvw := c.QKNopeHeadDim, c.KVLoRARank, c.CacheRowWidth(), c.QKNopeHeadDim+c.VHeadDim
+	ng := g1 - g0
+	wkv := l.w.KVBProj.f32
+	if l.w.KVBProj.Format() == FormatF32 {
+		wkv = wkv[g0*kvw*dc : g1*kvw*dc]
+	} else {
+		wkv = p.wkv[:ng*kvw*dc]
+		l.w.KVBProj.widenRows(wkv, g0*kvw, g1*kvw)
+	}
+	kv := p.kv[:nc*ng*kvw]
+	mlasimd.GemmNT(kv, rows, wkv, nc, ng*kvw, dc, rw, dc)
+	if c.RoPE == RoPEAfterUp {
+		for r := range nc {
+			l.rot.cosSin(k.Start()+j0+r, p.cos, p.sin)
+			for hh := range ng {
+				off := r*ng*kvw + hh*kvw
+				l.rot.apply(kv[off:off+dn], p.cos, p.sin)
 			}
 		}
-		for h := h0; h < h1; h++ {
-			hh := h - h0
-			for t0 := tFirst; t0 < nt.t; t0 += l.qBlock {
-				t1 := min(t0+l.qBlock, nt.t)
-				nq := t1 - t0
-				sc := p.sc[:nq*nc]
-				qh := q[t0*qs+h*dqk:]
-				mlasimd.GemmNT(sc, qh, kv[hh*kvw:], nq, nc, dn, qs, nh*kvw)
-				if dr > 0 { // the shared rope key: same rows for every head
-					sc2 := p.sc2[:nq*nc]
-					mlasimd.GemmNT(sc2, qh[dn:], rows[dc:], nq, nc, dr, qs, rw)
-					mlasimd.Axpy(1, sc2, sc)
-				}
-				for i := range nq {
-					// New token t0+i is cache row p0+t0+i and sees keys up to it.
-					last := nt.p0 + t0 + i
-					if last < j1-1 {
-						row := sc[i*nc : (i+1)*nc]
-						for j := last + 1 - j0; j < nc; j++ {
-							row[j] = float32(math.Inf(-1))
-						}
+	}
+}
+
+// attendHeads runs heads [g0, g1) of the new tokens over the chunk of cached rows
+// [j0, j1) that decompress left in p.kv: scores, causal mask, online softmax and
+// the weighted sum of the values.
+func (nt *naiveTask) attendHeads(p *naivePart, rows []float32, g0, g1, j0, j1, tFirst int) {
+	l := nt.l
+	c := &l.cfg
+	H, dn, dr, dv, dc := c.Heads, c.QKNopeHeadDim, c.QKRopeHeadDim, c.VHeadDim, c.KVLoRARank
+	dqk, rw, kvw := c.QKHeadDim(), c.CacheRowWidth(), dn+dv
+	qs := H * dqk // query row stride
+	ps := &l.pre
+	q := l.proj.q
+	nc, ld := j1-j0, (g1-g0)*kvw
+	kv := p.kv[:nc*ld]
+	for h := g0; h < g1; h++ {
+		hh := h - g0
+		for t0 := tFirst; t0 < nt.t; t0 += l.qBlock {
+			t1 := min(t0+l.qBlock, nt.t)
+			nq := t1 - t0
+			sc := p.sc[:nq*nc]
+			qh := q[t0*qs+h*dqk:]
+			mlasimd.GemmNT(sc, qh, kv[hh*kvw:], nq, nc, dn, qs, ld)
+			if dr > 0 { // the shared rope key: same rows for every head
+				sc2 := p.sc2[:nq*nc]
+				mlasimd.GemmNT(sc2, qh[dn:], rows[dc:], nq, nc, dr, qs, rw)
+				mlasimd.Axpy(1, sc2, sc)
+			}
+			for i := range nq {
+				// New token t0+i is cache row p0+t0+i and sees keys up to it.
+				last := nt.p0 + t0 + i
+				if last < j1-1 {
+					row := sc[i*nc : (i+1)*nc]
+					for j := last + 1 - j0; j < nc; j++ {
+						row[j] = float32(math.Inf(-1))
 					}
 				}
-				// The states of head h are contiguous over the new tokens.
-				st := h*nt.t + t0
-				carry := p.carry[:nq]
-				mlasimd.OnlineSoftmax(sc, l.scale, ps.m[st:st+nq], ps.l[st:st+nq], carry)
-				tmp := p.tmp[:nq*dv]
-				mlasimd.GemmNN(tmp, sc, kv[hh*kvw+dn:], nq, dv, nc, nc, nh*kvw)
-				for i := range nq {
-					o := ps.o[((t0+i)*H+h)*dv:][:dv]
-					if carry[i] != 1 {
-						scaleVec(o, carry[i])
-					}
-					mlasimd.Axpy(1, tmp[i*dv:(i+1)*dv], o)
+			}
+			// The states of head h are contiguous over the new tokens.
+			st := h*nt.t + t0
+			carry := p.carry[:nq]
+			mlasimd.OnlineSoftmax(sc, l.scale, ps.m[st:st+nq], ps.l[st:st+nq], carry)
+			tmp := p.tmp[:nq*dv]
+			mlasimd.GemmNN(tmp, sc, kv[hh*kvw+dn:], nq, dv, nc, nc, ld)
+			for i := range nq {
+				o := ps.o[((t0+i)*H+h)*dv:][:dv]
+				if carry[i] != 1 {
+					scaleVec(o, carry[i])
 				}
+				mlasimd.Axpy(1, tmp[i*dv:(i+1)*dv], o)
 			}
 		}
 	}

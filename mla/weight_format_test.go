@@ -246,6 +246,15 @@ func TestMatrixFormatErrors(t *testing.T) {
 	require.ErrorContains(t, err, "want bf16 or f16")
 	_, err = NewMatrixQ8_0(1, 32, make([]byte, 33))
 	require.ErrorContains(t, err, "want [1 32] = 34 bytes")
+	// A matrix whose storage does not hold its shape is refused before anything is
+	// allocated for it, including a shape whose size overflows.
+	for _, f := range []WeightFormat{FormatBF16, FormatQ8_0, FormatFP8} {
+		_, err = NewMatrix(2, 32, make([]float32, 63)).Convert(f)
+		require.ErrorContains(t, err, "f32 matrix [2 32] holding 252 bytes, want [2 32] = 256 bytes")
+		_, err = NewMatrix(1<<40, 1<<40, nil).Convert(f)
+		require.ErrorContains(t, err, "cannot be held in f32")
+	}
+	require.PanicsWithError(t, "mla: Widen: f32 matrix [2 32] holding 252 bytes, want [2 32] = 256 bytes", func() { NewMatrix(2, 32, make([]float32, 63)).Widen() })
 	_, err = ParseWeightFormat("int4")
 	require.ErrorContains(t, err, "keep, f32, bf16, f16, q8_0")
 	for _, f := range []WeightFormat{FormatKeep, FormatF32, FormatBF16, FormatF16, FormatQ8_0} {
