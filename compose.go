@@ -16,9 +16,10 @@ func (p primitives) compose() routines {
 	return routines{
 		dot: l.dot, axpy: l.axpy,
 		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
-		gemvBF16: halfChunks(l.gemvBF16), gemvF16: halfChunks(l.gemvF16), gemvQ8_0: q8Chunks(l.gemvQ8_0),
-		gemvTBF16: halfTChunks(l.gemvTBF16), gemvTF16: halfTChunks(l.gemvTF16), gemvTQ8_0: q8TChunks(l.gemvTQ8_0),
-		gemvE4M3: e4m3Chunks(l.gemvE4M3), gemvTE4M3: e4m3TChunks(l.gemvTE4M3),
+		gemvBF16: rowChunks(l.gemvBF16, sameLen, 2), gemvF16: rowChunks(l.gemvF16, sameLen, 2),
+		gemvQ8_0: rowChunks(l.gemvQ8_0, q8RowBytes, 1), gemvE4M3: rowChunks(l.gemvE4M3, sameLen, 1),
+		gemvTBF16: rowTChunks(l.gemvTBF16, sameLen, 2), gemvTF16: rowTChunks(l.gemvTF16, sameLen, 2),
+		gemvTQ8_0: rowTChunks(l.gemvTQ8_0, q8RowBytes, 1), gemvTE4M3: rowTChunks(e4m3HugeX(l.gemvTE4M3), sameLen, 1),
 		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
 		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
 		rope: l.rope, ropeHalf: l.ropeHalf,
@@ -41,7 +42,7 @@ type level struct {
 // its primitives): each streaming routine falls back to its in-cache form (or, for
 // gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy),
 // gemmNTAdd to no split at all, and the reduced-precision GEMVs to the reference
-// (the transposed ones to its rows, kernels.AxpyBF16, AxpyF16, AxpyQ8_0 and
+// (the transposed ones to its rows, axpyRowsOf kernels.AxpyBF16, AxpyF16, AxpyQ8_0 and
 // AxpyE4M3).
 func (p primitives) withFallbacks() level {
 	l := level{primitives: p, splitDeepK: p.gemmNTAdd != nil}
@@ -55,19 +56,19 @@ func (p primitives) withFallbacks() level {
 		l.gemvQ8_0 = kernels.GemvQ8_0
 	}
 	if p.gemvTBF16 == nil {
-		l.gemvTBF16 = halfAxpyRows(kernels.AxpyBF16)
+		l.gemvTBF16 = axpyRowsOf(kernels.AxpyBF16, sameLen)
 	}
 	if p.gemvTF16 == nil {
-		l.gemvTF16 = halfAxpyRows(kernels.AxpyF16)
+		l.gemvTF16 = axpyRowsOf(kernels.AxpyF16, sameLen)
 	}
 	if p.gemvTQ8_0 == nil {
-		l.gemvTQ8_0 = q8AxpyRows
+		l.gemvTQ8_0 = axpyRowsOf(kernels.AxpyQ8_0, q8RowBytes)
 	}
 	if p.gemvE4M3 == nil {
 		l.gemvE4M3 = kernels.GemvE4M3
 	}
 	if p.gemvTE4M3 == nil {
-		l.gemvTE4M3 = e4m3AxpyRows
+		l.gemvTE4M3 = axpyRowsOf(kernels.AxpyE4M3, sameLen)
 	}
 	if p.gemvStream == nil {
 		l.gemvStream = func(y, w, x, _ []float32) { p.gemv(y, w, x) }
@@ -89,32 +90,15 @@ func (p primitives) axpyRows(y, w, x, _ []float32) {
 	}
 }
 
-// halfAxpyRows accumulates y += Wᵀ x for 16-bit weights row by row with axpy (a
-// row of the reference), as gemvTBF16 and gemvTF16 do.
-func halfAxpyRows(axpy func(alpha float32, w []uint16, y []float32)) func(y []float32, w []uint16, x []float32) {
-	return func(y []float32, w []uint16, x []float32) {
-		n := len(y)
+// axpyRowsOf accumulates y += Wᵀ x row by row with axpy (a row of the reference,
+// kernels.AxpyBF16, AxpyF16, AxpyQ8_0 or AxpyE4M3) for a W whose rows are
+// rowLen(len(y)) elements long, as the transposed reduced-precision GEMVs do.
+func axpyRowsOf[E uint16 | byte](axpy func(alpha float32, w []E, y []float32), rowLen func(int) int) func(y []float32, w []E, x []float32) {
+	return func(y []float32, w []E, x []float32) {
+		n := rowLen(len(y))
 		for i, xi := range x {
 			axpy(xi, w[i*n:(i+1)*n], y)
 		}
-	}
-}
-
-// q8AxpyRows accumulates y += Wᵀ x for a W in Q8_0 row by row with the reference's
-// kernels.AxpyQ8_0, as gemvTQ8_0 does.
-func q8AxpyRows(y []float32, w []byte, x []float32) {
-	rowBytes := len(y) / kernels.Q8_0Block * kernels.Q8_0BlockBytes
-	for i, xi := range x {
-		kernels.AxpyQ8_0(xi, w[i*rowBytes:(i+1)*rowBytes], y)
-	}
-}
-
-// e4m3AxpyRows accumulates y += Wᵀ x for a W of E4M3 bytes row by row with the
-// reference's kernels.AxpyE4M3, as gemvTE4M3 does.
-func e4m3AxpyRows(y []float32, w []byte, x []float32) {
-	n := len(y)
-	for i, xi := range x {
-		kernels.AxpyE4M3(xi, w[i*n:(i+1)*n], y)
 	}
 }
 
@@ -168,14 +152,15 @@ func (l level) gemvChunks(y, w, x []float32, stream bool, then []float32) {
 	}
 }
 
-// halfChunks runs y = W x for 16-bit weights with f in chunks of rows, each reading
-// at most the bytes of W that a chunk of runGemv reads (256 KiB). They have no
-// streaming routine: a W from DRAM runs the in-cache one, left to the hardware
-// prefetchers.
-func halfChunks(f func(y []float32, w []uint16, x []float32)) func(y []float32, w []uint16, x []float32) {
-	return func(y []float32, w []uint16, x []float32) {
-		n := len(x)
-		rows := chunkRows(2*chunkFloats, n, gemvRowBlock)
+// rowChunks runs y = W x for a W of reduced-precision rows with f in chunks of
+// rows, each reading at most the bytes of W that a chunk of runGemv reads (256 KiB);
+// rowLen(len(x)) is the elements of one row (size bytes each). They have no separate
+// streaming routine: gemvBF16, gemvF16 and gemvE4M3 prefetch within their chunk,
+// gemvQ8_0 leaves it to the hardware prefetchers.
+func rowChunks[E uint16 | byte](f func(y []float32, w []E, x []float32), rowLen func(int) int, size int) func(y []float32, w []E, x []float32) {
+	return func(y []float32, w []E, x []float32) {
+		n := rowLen(len(x))
+		rows := chunkRows(4*chunkFloats/size, n, gemvRowBlock)
 		for r0 := 0; r0 < len(y); r0 += rows {
 			r1 := min(r0+rows, len(y))
 			f(y[r0:r1], w[r0*n:r1*n], x)
@@ -183,33 +168,18 @@ func halfChunks(f func(y []float32, w []uint16, x []float32)) func(y []float32, 
 	}
 }
 
-// q8Chunks runs y = W x for a W in Q8_0 with f in chunks of rows, each reading at
-// most the bytes of W that a chunk of runGemv reads (256 KiB); like halfChunks, with
-// no streaming routine.
-func q8Chunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
-	return func(y []float32, w []byte, x []float32) {
-		rowBytes := len(x) / kernels.Q8_0Block * kernels.Q8_0BlockBytes
-		rows := chunkRows(4*chunkFloats, rowBytes, gemvRowBlock)
-		for r0 := 0; r0 < len(y); r0 += rows {
-			r1 := min(r0+rows, len(y))
-			f(y[r0:r1], w[r0*rowBytes:r1*rowBytes], x)
-		}
-	}
-}
-
-// halfTChunks runs y = Wᵀ x for 16-bit weights: it clears y, then adds the rows of
-// W with the accumulating f in chunks of rows, each reading at most the bytes of W
-// that a chunk of runGemv reads (256 KiB). Every y[j] is summed over the rows in
-// order whatever the chunks, so the split changes no result. As halfChunks, there is
-// no streaming routine: W is read front to back, left to the hardware prefetchers.
-func halfTChunks(f func(y []float32, w []uint16, x []float32)) func(y []float32, w []uint16, x []float32) {
-	return func(y []float32, w []uint16, x []float32) {
+// rowTChunks runs y = Wᵀ x for a W of reduced-precision rows (rowLen(len(y))
+// elements of size bytes each): it clears y, then adds the rows of W with the
+// accumulating f in chunks of rows, each reading at most 256 KiB of W. Every y[j] is
+// summed over the rows in order whatever the chunks, so the split changes no result.
+func rowTChunks[E uint16 | byte](f func(y []float32, w []E, x []float32), rowLen func(int) int, size int) func(y []float32, w []E, x []float32) {
+	return func(y []float32, w []E, x []float32) {
 		clear(y)
-		n := len(y)
+		n := rowLen(len(y))
 		if n == 0 {
 			return
 		}
-		rows := chunkRows(2*chunkFloats, n, gemvRowBlock)
+		rows := chunkRows(4*chunkFloats/size, n, gemvRowBlock)
 		for r0 := 0; r0 < len(x); r0 += rows {
 			r1 := min(r0+rows, len(x))
 			f(y, w[r0*n:r1*n], x[r0:r1])
@@ -217,63 +187,29 @@ func halfTChunks(f func(y []float32, w []uint16, x []float32)) func(y []float32,
 	}
 }
 
-// q8TChunks is halfTChunks for a W in Q8_0 (rows of len(y)/32 blocks), each call
-// reading at most 256 KiB of it.
-func q8TChunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
-	return func(y []float32, w []byte, x []float32) {
-		clear(y)
-		rowBytes := len(y) / kernels.Q8_0Block * kernels.Q8_0BlockBytes
-		if rowBytes == 0 {
-			return
-		}
-		rows := chunkRows(4*chunkFloats, rowBytes, gemvRowBlock)
-		for r0 := 0; r0 < len(x); r0 += rows {
-			r1 := min(r0+rows, len(x))
-			f(y, w[r0*rowBytes:r1*rowBytes], x[r0:r1])
-		}
-	}
-}
+// sameLen is the row length of 16-bit and FP8 weights: one element per column.
+func sameLen(cols int) int { return cols }
 
-// e4m3Chunks runs y = W x for a W of FP8 E4M3 bytes with f in chunks of rows, each
-// reading at most the bytes of W that a chunk of runGemv reads (256 KiB), as
-// halfChunks does (gemvE4M3 prefetches within its chunk).
-func e4m3Chunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
-	return func(y []float32, w []byte, x []float32) {
-		n := len(x)
-		rows := chunkRows(4*chunkFloats, n, gemvRowBlock)
-		for r0 := 0; r0 < len(y); r0 += rows {
-			r1 := min(r0+rows, len(y))
-			f(y[r0:r1], w[r0*n:r1*n], x)
-		}
-	}
-}
+// q8RowBytes is the row length of Q8_0 weights in bytes.
+func q8RowBytes(cols int) int { return cols / kernels.Q8_0Block * kernels.Q8_0BlockBytes }
 
 // maxE4M3X is the largest |x[i]| that gemvTE4M3 takes: it multiplies x[i] by 256
 // (its weights are widened to 2^-8 times their value), which is exact up to here and
 // overflows beyond.
 const maxE4M3X = math.MaxFloat32 / 256
 
-// e4m3TChunks runs y = Wᵀ x for a W of FP8 E4M3 bytes as halfTChunks does: it clears
-// y, then adds the rows of W with the accumulating f in calls of at most 256 KiB of
-// W. A row whose x[i] is finite but larger than maxE4M3X in magnitude, where the
-// assembly's x[i]·256 would overflow, is added by the reference's kernels.AxpyE4M3
-// between the calls instead. Every y[j] is still summed over the rows in order, so
-// neither split changes a result beyond the bound GemvTE4M3 states.
-func e4m3TChunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
+// e4m3HugeX wraps the accumulating gemvTE4M3: a row whose x[i] is finite but larger
+// than maxE4M3X in magnitude, where the assembly's x[i]·256 would overflow, is added
+// by the reference's kernels.AxpyE4M3 between calls of f on the other rows. Every
+// y[j] is still summed over the rows in order, so the split changes no result beyond
+// the bound GemvTE4M3 states.
+func e4m3HugeX(f func(y []float32, w []byte, x []float32)) func(y []float32, w []byte, x []float32) {
 	return func(y []float32, w []byte, x []float32) {
-		clear(y)
 		n := len(y)
-		if n == 0 {
-			return
-		}
-		rows := chunkRows(4*chunkFloats, n, gemvRowBlock)
 		for r0 := 0; r0 < len(x); {
-			r1 := min(r0+rows, len(x))
-			for i := r0; i < r1; i++ {
-				if a := math.Abs(float64(x[i])); a > maxE4M3X && !math.IsInf(a, 0) {
-					r1 = i
-					break
-				}
+			r1 := r0
+			for r1 < len(x) && !hugeE4M3X(x[r1]) {
+				r1++
 			}
 			if r1 == r0 {
 				kernels.AxpyE4M3(x[r0], w[r0*n:(r0+1)*n], y)
@@ -284,6 +220,11 @@ func e4m3TChunks(f func(y []float32, w []byte, x []float32)) func(y []float32, w
 			r0 = r1
 		}
 	}
+}
+
+func hugeE4M3X(v float32) bool {
+	a := math.Abs(float64(v))
+	return a > maxE4M3X && !math.IsInf(a, 0)
 }
 
 // runGemvT runs y = Wᵀ x. A W in cache takes gemvT, which walks it in column strips

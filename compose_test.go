@@ -79,13 +79,13 @@ func budgeted(t *testing.T) primitives {
 			if len(x) > gemvRowBlock && len(w) > 2*chunkFloats {
 				t.Errorf("gemvTBF16 read %d weights of a matrix in one call", len(w))
 			}
-			halfAxpyRows(kernels.AxpyBF16)(y, w, x)
+			axpyRowsOf(kernels.AxpyBF16, sameLen)(y, w, x)
 		},
 		gemvTQ8_0: func(y []float32, w []byte, x []float32) {
 			if len(x) > gemvRowBlock && len(w) > 4*chunkFloats {
 				t.Errorf("gemvTQ8_0 read %d bytes of a matrix in one call", len(w))
 			}
-			q8AxpyRows(y, w, x)
+			axpyRowsOf(kernels.AxpyQ8_0, q8RowBytes)(y, w, x)
 		},
 		gemvE4M3: func(y []float32, w []byte, x []float32) {
 			// A byte a weight: the same 256 KiB as gemv's chunks.
@@ -103,7 +103,7 @@ func budgeted(t *testing.T) primitives {
 					t.Errorf("gemvTE4M3 was given x[i] = %v, whose x[i]·256 overflows", xi)
 				}
 			}
-			e4m3AxpyRows(y, w, x)
+			axpyRowsOf(kernels.AxpyE4M3, sameLen)(y, w, x)
 		},
 		gemmNT: gemmNT(false), gemmNTAdd: gemmNT(true),
 		gemmNNAdd: func(c, a, b []float32, m, n, k, lda, ldb, ldc int) {

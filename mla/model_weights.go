@@ -156,11 +156,16 @@ func (w *LayerWeights) Tensors(c Config, layer int, dt DType) ([]safetensors.Ten
 		var v []float32
 		switch {
 		case s.part != wholeTensor:
-			m, err := splitKV(c, NewMatrix(w.KVBProj.rows, w.KVBProj.cols, w.KVBProj.values()), s.part)
+			// FP8's scale bands need not line up with the heads: split its values.
+			kvb := w.KVBProj
+			if kvb.Format() == FormatFP8 {
+				kvb = NewMatrix(kvb.rows, kvb.cols, kvb.Widen())
+			}
+			m, err := splitKV(c, kvb, s.part)
 			if err != nil {
 				return nil, err
 			}
-			v = m.Widen()
+			v = m.values()
 		case s.mat != nil:
 			v = s.mat(w).values()
 		default:
@@ -265,7 +270,7 @@ func (w *ModelWeights) Bytes() int64 {
 		n += b.Gate.Bytes() + b.Up.Bytes() + b.Down.Bytes() + 4*int64(len(b.InputNorm)+len(b.PostAttnNorm))
 		if b.Attn != nil {
 			n += b.Attn.Bytes()
-			if i > 0 && sameStorage(b.Attn.KVAProj, w.Blocks[0].Attn.KVAProj) {
+			if i > 0 && w.Blocks[0].Attn != nil && sameStorage(b.Attn.KVAProj, w.Blocks[0].Attn.KVAProj) {
 				n -= b.Attn.KVAProj.Bytes()
 			}
 		}

@@ -8,9 +8,9 @@ import (
 
 // LayerWeights holds one attention layer's weights: the linear maps as Matrix values,
 // row-major [out, in] as PyTorch's nn.Linear stores them, each in its WeightFormat
-// (Convert changes them all); the norm gains and bias in float32. Which fields are used depends on the Config: QProj
-// when QLoRARank is 0, else QAProj, QANorm and QBProj; KVANormBias only with
-// LayerNormKind.
+// (Convert changes them all); the norm gains and bias in float32. Which fields are
+// used depends on the Config: QProj when QLoRARank is 0, else QAProj, QANorm and
+// QBProj; KVANormBias only with LayerNormKind.
 //
 // Layers only read their weights, so one LayerWeights may back any number of Layers
 // used on any number of goroutines, as long as nobody writes to it meanwhile.
