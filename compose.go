@@ -18,7 +18,8 @@ func (p primitives) compose() routines {
 		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
 		gemvBF16: rowChunks(l.gemvBF16, sameLen, 2), gemvF16: rowChunks(l.gemvF16, sameLen, 2),
 		gemvQ8_0: rowChunks(l.gemvQ8_0, q8RowBytes, 1), gemvE4M3: rowChunks(l.gemvE4M3, sameLen, 1),
-		gemvTBF16: rowTChunks(l.gemvTBF16, sameLen, 2), gemvTF16: rowTChunks(l.gemvTF16, sameLen, 2),
+		gemvQ8_0Q8: q8VectorChunks(l.gemvQ8_0Q8),
+		gemvTBF16:  rowTChunks(l.gemvTBF16, sameLen, 2), gemvTF16: rowTChunks(l.gemvTF16, sameLen, 2),
 		gemvTQ8_0: rowTChunks(l.gemvTQ8_0, q8RowBytes, 1), gemvTE4M3: rowTChunks(e4m3HugeX(l.gemvTE4M3), sameLen, 1),
 		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
 		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
@@ -54,6 +55,9 @@ func (p primitives) withFallbacks() level {
 	}
 	if p.gemvQ8_0 == nil {
 		l.gemvQ8_0 = kernels.GemvQ8_0
+	}
+	if p.gemvQ8_0Q8 == nil {
+		l.gemvQ8_0Q8 = kernels.GemvQ8_0Q8
 	}
 	if p.gemvTBF16 == nil {
 		l.gemvTBF16 = axpyRowsOf(kernels.AxpyBF16, sameLen)
@@ -164,6 +168,18 @@ func rowChunks[E uint16 | byte](f func(y []float32, w []E, x []float32), rowLen 
 		for r0 := 0; r0 < len(y); r0 += rows {
 			r1 := min(r0+rows, len(y))
 			f(y[r0:r1], w[r0*n:r1*n], x)
+		}
+	}
+}
+
+// q8VectorChunks is rowChunks for the GEMV of Q8_0 weights and a Q8 vector.
+func q8VectorChunks(f func(y []float32, w []byte, xq []byte, xd []float32)) func(y []float32, w []byte, xq []byte, xd []float32) {
+	return func(y []float32, w []byte, xq []byte, xd []float32) {
+		n := q8RowBytes(len(xq))
+		rows := chunkRows(4*chunkFloats, n, gemvRowBlock)
+		for r0 := 0; r0 < len(y); r0 += rows {
+			r1 := min(r0+rows, len(y))
+			f(y[r0:r1], w[r0*n:r1*n], xq, xd)
 		}
 	}
 }

@@ -25,6 +25,8 @@ type routines struct {
 	gemvF16  func(y []float32, w []uint16, x []float32)
 	// gemvQ8_0 is gemv for a W in Q8_0 blocks (kernels.Q8_0Block).
 	gemvQ8_0 func(y []float32, w []byte, x []float32)
+	// gemvQ8_0Q8 is gemvQ8_0 for x a Q8 vector (kernels.QuantizeQ8Vector).
+	gemvQ8_0Q8 func(y []float32, w []byte, xq []byte, xd []float32)
 	// gemvTBF16, gemvTF16 and gemvTQ8_0 are gemvT for a W of bfloat16 or IEEE half
 	// bits, or in Q8_0 blocks.
 	gemvTBF16 func(y []float32, w []uint16, x []float32)
@@ -148,7 +150,7 @@ func Use(l dispatch.Level) (restore func(), err error) {
 var genericRoutines = routines{
 	dot: kernels.Dot, axpy: kernels.Axpy,
 	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
-	gemvBF16: kernels.GemvBF16, gemvF16: kernels.GemvF16, gemvQ8_0: kernels.GemvQ8_0,
+	gemvBF16: kernels.GemvBF16, gemvF16: kernels.GemvF16, gemvQ8_0: kernels.GemvQ8_0, gemvQ8_0Q8: kernels.GemvQ8_0Q8,
 	gemvTBF16: kernels.GemvTBF16, gemvTF16: kernels.GemvTF16, gemvTQ8_0: kernels.GemvTQ8_0,
 	gemvE4M3: kernels.GemvE4M3, gemvTE4M3: kernels.GemvTE4M3,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
@@ -162,4 +164,14 @@ var genericRoutines = routines{
 // genericGemmNTPrefetch is GemmNT; portable Go has no prefetch to give.
 func genericGemmNTPrefetch(c, a, b, _ []float32, m, n, k, lda, ldb int) {
 	kernels.GemmNT(c, a, b, m, n, k, lda, ldb)
+}
+
+// withExtension returns body when this CPU has the extension feature (named as
+// internal/spec.Extensions names it), else fallback: the generated registrations use
+// it for a body that needs more than its Level guarantees.
+func withExtension[F any](feature string, body, fallback F) F {
+	if dispatch.HostFeatures().Has(feature) {
+		return body
+	}
+	return fallback
 }

@@ -7,7 +7,8 @@ package mlasimd
 import "github.com/mlasimd/mlasimd/dispatch"
 
 // Registered in variable initializers, which run before impl.go's init selects the
-// active Level. A routine a Level lacks is left nil (see withFallbacks).
+// active Level. A routine a Level lacks is left nil (see withFallbacks); one whose
+// body needs an extension runs its fallback on a CPU without it (withExtension).
 var (
 	_ = register(dispatch.AVX2, primitives{
 		dot:          dotAVX2,
@@ -40,6 +41,7 @@ var (
 		gemvTQ8_0:    gemvTQ8_0AVX2,
 		gemvE4M3:     gemvE4M3AVX2,
 		gemvTE4M3:    gemvTE4M3AVX2,
+		gemvQ8_0Q8:   gemvQ8_0Q8AVX2,
 	})
 	_ = register(dispatch.AVX512, primitives{
 		dot:          dotAVX512,
@@ -73,5 +75,6 @@ var (
 		gemvTQ8_0:    gemvTQ8_0AVX512,
 		gemvE4M3:     gemvE4M3AVX512,
 		gemvTE4M3:    gemvTE4M3AVX512,
+		gemvQ8_0Q8:   withExtension("AVX512VNNI", gemvQ8_0Q8AVX512, gemvQ8_0Q8AVX2),
 	})
 )

@@ -7,7 +7,8 @@ package mlasimd
 import "github.com/mlasimd/mlasimd/dispatch"
 
 // Registered in variable initializers, which run before impl.go's init selects the
-// active Level. A routine a Level lacks is left nil (see withFallbacks).
+// active Level. A routine a Level lacks is left nil (see withFallbacks); one whose
+// body needs an extension runs its fallback on a CPU without it (withExtension).
 var (
 	_ = register(dispatch.NEON, primitives{
 		dot:       dotNEON,

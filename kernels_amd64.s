@@ -6955,6 +6955,163 @@ gemvT_done_3:
 	VZEROUPPER
 	RET
 
+// func gemvQ8_0Q8AVX2(y []float32, w []byte, xq []byte, xd []float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ8_0Q8AVX2(SB), NOSPLIT, $0-96
+	MOVQ   y_len+8(FP), AX
+	MOVQ   w_base+24(FP), CX
+	MOVQ   xq_len+56(FP), DX
+	SHRQ   $0x05, DX
+	IMUL3Q $0x00000022, DX, BX
+	XORQ   SI, SI
+
+q8q8_rows4_1:
+	MOVQ    AX, DI
+	SUBQ    SI, DI
+	CMPQ    DI, $0x00000004
+	JB      q8q8_rows1_2
+	MOVQ    CX, R8
+	LEAQ    (R8)(BX*1), R9
+	LEAQ    (R9)(BX*1), R10
+	LEAQ    (R10)(BX*1), R11
+	LEAQ    (R11)(BX*1), R12
+	CMPQ    DI, $0x00000008
+	CMOVQLT CX, R12
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    xq_base+48(FP), DI
+	MOVQ    xd_base+72(FP), R13
+	MOVQ    DX, R14
+
+q8q8_block_4:
+	TESTQ        R14, R14
+	JZ           q8q8_blocks_done_5
+	PREFETCHT1   (R12)
+	PREFETCHT1   64(R12)
+	PREFETCHT1   128(R12)
+	ADDQ         $0x00000088, R12
+	VMOVDQU      (DI), Y4
+	VBROADCASTSS (R13), Y5
+	VMOVDQU      2(R8), Y6
+	VPSIGNB      Y6, Y4, Y7
+	VPABSB       Y6, Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPBROADCASTW (R8), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y5, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y0
+	ADDQ         $0x00000022, R8
+	VMOVDQU      2(R9), Y6
+	VPSIGNB      Y6, Y4, Y7
+	VPABSB       Y6, Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPBROADCASTW (R9), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y5, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y1
+	ADDQ         $0x00000022, R9
+	VMOVDQU      2(R10), Y6
+	VPSIGNB      Y6, Y4, Y7
+	VPABSB       Y6, Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPBROADCASTW (R10), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y5, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	ADDQ         $0x00000022, R10
+	VMOVDQU      2(R11), Y6
+	VPSIGNB      Y6, Y4, Y4
+	VPABSB       Y6, Y6
+	VPMADDUBSW   Y4, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  Y6, Y4, Y3
+	ADDQ         $0x00000022, R11
+	ADDQ         $0x00000020, DI
+	ADDQ         $0x00000004, R13
+	DECQ         R14
+	JMP          q8q8_block_4
+
+q8q8_blocks_done_5:
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	MOVQ         y_base+0(FP), DI
+	VMOVUPS      X1, (DI)(SI*4)
+	LEAQ         (CX)(BX*4), CX
+	ADDQ         $0x00000004, SI
+	JMP          q8q8_rows4_1
+
+q8q8_rows1_2:
+	CMPQ    SI, AX
+	JAE     q8q8_done_3
+	MOVQ    CX, DI
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    xq_base+48(FP), R8
+	MOVQ    xd_base+72(FP), R9
+	MOVQ    DX, R10
+
+q8q8_block_6:
+	TESTQ        R10, R10
+	JZ           q8q8_blocks_done_7
+	VMOVDQU      (R8), Y1
+	VBROADCASTSS (R9), Y2
+	VMOVDQU      2(DI), Y3
+	VPSIGNB      Y3, Y1, Y1
+	VPABSB       Y3, Y3
+	VPMADDUBSW   Y1, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VPBROADCASTW (DI), X1
+	VCVTPH2PS    X1, Y1
+	VMULPS       Y2, Y1, Y1
+	VFMADD231PS  Y3, Y1, Y0
+	ADDQ         $0x00000022, DI
+	ADDQ         $0x00000020, R8
+	ADDQ         $0x00000004, R9
+	DECQ         R10
+	JMP          q8q8_block_6
+
+q8q8_blocks_done_7:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         y_base+0(FP), DI
+	VMOVSS       X0, (DI)(SI*4)
+	ADDQ         BX, CX
+	INCQ         SI
+	JMP          q8q8_rows1_2
+
+q8q8_done_3:
+	VZEROUPPER
+	RET
+
+DATA c_ones16_8<>+0(SB)/4, $0x00010001
+DATA c_ones16_8<>+4(SB)/4, $0x00010001
+DATA c_ones16_8<>+8(SB)/4, $0x00010001
+DATA c_ones16_8<>+12(SB)/4, $0x00010001
+DATA c_ones16_8<>+16(SB)/4, $0x00010001
+DATA c_ones16_8<>+20(SB)/4, $0x00010001
+DATA c_ones16_8<>+24(SB)/4, $0x00010001
+DATA c_ones16_8<>+28(SB)/4, $0x00010001
+GLOBL c_ones16_8<>(SB), RODATA|NOPTR, $32
+
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
@@ -13236,3 +13393,307 @@ done_13:
 gemvT_done_3:
 	VZEROUPPER
 	RET
+
+// func gemvQ8_0Q8AVX512(y []float32, w []byte, xq []byte, xd []float32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, CMOV, F16C, MMX+
+TEXT ·gemvQ8_0Q8AVX512(SB), NOSPLIT, $0-96
+	MOVQ   y_len+8(FP), AX
+	MOVQ   w_base+24(FP), CX
+	MOVQ   xq_len+56(FP), DX
+	SHRQ   $0x05, DX
+	IMUL3Q $0x00000022, DX, BX
+	XORQ   SI, SI
+
+q8q8_rows4_1:
+	MOVQ      AX, DI
+	SUBQ      SI, DI
+	CMPQ      DI, $0x00000004
+	JB        q8q8_rows1_2
+	MOVQ      CX, R8
+	LEAQ      (R8)(BX*1), R9
+	LEAQ      (R9)(BX*1), R10
+	LEAQ      (R10)(BX*1), R11
+	LEAQ      (R11)(BX*1), R12
+	CMPQ      DI, $0x00000008
+	CMOVQLT   CX, R12
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	MOVQ      xq_base+48(FP), DI
+	MOVQ      xd_base+72(FP), R13
+	MOVQ      DX, R14
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z4
+	KMOVW     c_high8_16<>+0(SB), K1
+
+q8q8_pair_4:
+	CMPQ         R14, $0x00000002
+	JB           q8q8_tail_5
+	PREFETCHT1   (R12)
+	PREFETCHT1   64(R12)
+	PREFETCHT1   128(R12)
+	PREFETCHT1   192(R12)
+	PREFETCHT1   256(R12)
+	ADDQ         $0x00000110, R12
+	VMOVUPS      c_zero_16<>+0(SB), Z5
+	VMOVUPS      c_zero_16<>+0(SB), Z6
+	VPDPBUSD     (DI), Z4, Z6
+	VPSUBD       Z6, Z5, Z5
+	VBROADCASTSS (R13), Y7
+	VBROADCASTSS 4(R13), Y6
+	VINSERTF64X4 $0x01, Y6, Z7, Z6
+	VMOVDQU64    2(R8), Y8
+	VPBROADCASTW (R8), Y7
+	VINSERTI64X4 $0x01, 36(R8), Z8, Z8
+	VPXORD       Z4, Z8, Z8
+	VMOVDQA64    Z5, Z12
+	VPDPBUSD     (DI), Z8, Z12
+	VPBROADCASTW 34(R8), K1, Y7
+	VCVTPH2PS    Y7, Z13
+	VMULPS       Z6, Z13, Z13
+	VCVTDQ2PS    Z12, Z12
+	ADDQ         $0x00000044, R8
+	VFMADD231PS  Z12, Z13, Z0
+	VMOVDQU64    2(R9), Y9
+	VPBROADCASTW (R9), Y7
+	VINSERTI64X4 $0x01, 36(R9), Z9, Z9
+	VPXORD       Z4, Z9, Z9
+	VMOVDQA64    Z5, Z12
+	VPDPBUSD     (DI), Z9, Z12
+	VPBROADCASTW 34(R9), K1, Y7
+	VCVTPH2PS    Y7, Z13
+	VMULPS       Z6, Z13, Z13
+	VCVTDQ2PS    Z12, Z12
+	ADDQ         $0x00000044, R9
+	VFMADD231PS  Z12, Z13, Z1
+	VMOVDQU64    2(R10), Y10
+	VPBROADCASTW (R10), Y7
+	VINSERTI64X4 $0x01, 36(R10), Z10, Z10
+	VPXORD       Z4, Z10, Z10
+	VMOVDQA64    Z5, Z12
+	VPDPBUSD     (DI), Z10, Z12
+	VPBROADCASTW 34(R10), K1, Y7
+	VCVTPH2PS    Y7, Z13
+	VMULPS       Z6, Z13, Z13
+	VCVTDQ2PS    Z12, Z12
+	ADDQ         $0x00000044, R10
+	VFMADD231PS  Z12, Z13, Z2
+	VMOVDQU64    2(R11), Y11
+	VPBROADCASTW (R11), Y7
+	VINSERTI64X4 $0x01, 36(R11), Z11, Z11
+	VPXORD       Z4, Z11, Z11
+	VMOVDQA64    Z5, Z5
+	VPDPBUSD     (DI), Z11, Z5
+	VPBROADCASTW 34(R11), K1, Y7
+	VCVTPH2PS    Y7, Z12
+	VMULPS       Z6, Z12, Z12
+	VCVTDQ2PS    Z5, Z5
+	ADDQ         $0x00000044, R11
+	VFMADD231PS  Z5, Z12, Z3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000008, R13
+	SUBQ         $0x00000002, R14
+	JMP          q8q8_pair_4
+
+q8q8_tail_5:
+	TESTQ        R14, R14
+	JZ           q8q8_blocks_done_6
+	VMOVUPS      c_zero_16<>+0(SB), Z5
+	VMOVUPS      c_zero_16<>+0(SB), Z6
+	VPDPBUSD     (DI), Y4, Y6
+	VPSUBD       Y6, Y5, Y5
+	VBROADCASTSS (R13), Y8
+	VMOVDQU64    2(R8), Y7
+	VPBROADCASTW (R8), X9
+	VPXORD       Y4, Y7, Y7
+	VMOVDQA64    Z5, Z6
+	VPDPBUSD     (DI), Y7, Y6
+	VCVTPH2PS    X9, Y7
+	VMULPS       Y8, Y7, Y7
+	VCVTDQ2PS    Y6, Y6
+	ADDQ         $0x00000022, R8
+	VFMADD231PS  Z6, Z7, Z0
+	VMOVDQU64    2(R9), Y7
+	VPBROADCASTW (R9), X9
+	VPXORD       Y4, Y7, Y7
+	VMOVDQA64    Z5, Z6
+	VPDPBUSD     (DI), Y7, Y6
+	VCVTPH2PS    X9, Y7
+	VMULPS       Y8, Y7, Y7
+	VCVTDQ2PS    Y6, Y6
+	ADDQ         $0x00000022, R9
+	VFMADD231PS  Z6, Z7, Z1
+	VMOVDQU64    2(R10), Y7
+	VPBROADCASTW (R10), X9
+	VPXORD       Y4, Y7, Y7
+	VMOVDQA64    Z5, Z6
+	VPDPBUSD     (DI), Y7, Y6
+	VCVTPH2PS    X9, Y7
+	VMULPS       Y8, Y7, Y7
+	VCVTDQ2PS    Y6, Y6
+	ADDQ         $0x00000022, R10
+	VFMADD231PS  Z6, Z7, Z2
+	VMOVDQU64    2(R11), Y6
+	VPBROADCASTW (R11), X7
+	VPXORD       Y4, Y6, Y6
+	VMOVDQA64    Z5, Z4
+	VPDPBUSD     (DI), Y6, Y4
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y8, Y7, Y7
+	VCVTDQ2PS    Y4, Y4
+	ADDQ         $0x00000022, R11
+	VFMADD231PS  Z4, Z7, Z3
+
+q8q8_blocks_done_6:
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVHLPS      X4, X4, X0
+	VADDPS        X0, X4, X4
+	VMOVSHDUP     X4, X0
+	VADDSS        X0, X4, X4
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VINSERTPS     $0x10, X0, X4, X4
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VINSERTPS     $0x20, X0, X4, X4
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VINSERTPS     $0x30, X0, X4, X4
+	MOVQ          y_base+0(FP), DI
+	VMOVUPS       X4, (DI)(SI*4)
+	LEAQ          (CX)(BX*4), CX
+	ADDQ          $0x00000004, SI
+	JMP           q8q8_rows4_1
+
+q8q8_rows1_2:
+	CMPQ      SI, AX
+	JAE       q8q8_done_3
+	MOVQ      CX, DI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      xq_base+48(FP), R8
+	MOVQ      xd_base+72(FP), R9
+	MOVQ      DX, R10
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	KMOVW     c_high8_16<>+0(SB), K1
+
+q8q8_pair_7:
+	CMPQ         R10, $0x00000002
+	JB           q8q8_tail_8
+	VMOVUPS      c_zero_16<>+0(SB), Z2
+	VMOVUPS      c_zero_16<>+0(SB), Z3
+	VPDPBUSD     (R8), Z1, Z3
+	VPSUBD       Z3, Z2, Z2
+	VBROADCASTSS (R9), Y7
+	VBROADCASTSS 4(R9), Y3
+	VINSERTF64X4 $0x01, Y3, Z7, Z3
+	VMOVDQU64    2(DI), Y14
+	VPBROADCASTW (DI), Y4
+	VINSERTI64X4 $0x01, 36(DI), Z14, Z14
+	VPXORD       Z1, Z14, Z14
+	VMOVDQA64    Z2, Z2
+	VPDPBUSD     (R8), Z14, Z2
+	VPBROADCASTW 34(DI), K1, Y4
+	VCVTPH2PS    Y4, Z4
+	VMULPS       Z3, Z4, Z4
+	VCVTDQ2PS    Z2, Z2
+	ADDQ         $0x00000044, DI
+	VFMADD231PS  Z2, Z4, Z0
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000008, R9
+	SUBQ         $0x00000002, R10
+	JMP          q8q8_pair_7
+
+q8q8_tail_8:
+	TESTQ        R10, R10
+	JZ           q8q8_blocks_done_9
+	VMOVUPS      c_zero_16<>+0(SB), Z2
+	VMOVUPS      c_zero_16<>+0(SB), Z3
+	VPDPBUSD     (R8), Y1, Y3
+	VPSUBD       Y3, Y2, Y2
+	VBROADCASTSS (R9), Y3
+	VMOVDQU64    2(DI), Y4
+	VPBROADCASTW (DI), X5
+	VPXORD       Y1, Y4, Y4
+	VMOVDQA64    Z2, Z1
+	VPDPBUSD     (R8), Y4, Y1
+	VCVTPH2PS    X5, Y7
+	VMULPS       Y3, Y7, Y7
+	VCVTDQ2PS    Y1, Y1
+	ADDQ         $0x00000022, DI
+	VFMADD231PS  Z1, Z7, Z0
+
+q8q8_blocks_done_9:
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	MOVQ          y_base+0(FP), DI
+	VMOVSS        X1, (DI)(SI*4)
+	ADDQ          BX, CX
+	INCQ          SI
+	JMP           q8q8_rows1_2
+
+q8q8_done_3:
+	VZEROUPPER
+	RET
+
+DATA c_bytes80_16<>+0(SB)/4, $0x80808080
+DATA c_bytes80_16<>+4(SB)/4, $0x80808080
+DATA c_bytes80_16<>+8(SB)/4, $0x80808080
+DATA c_bytes80_16<>+12(SB)/4, $0x80808080
+DATA c_bytes80_16<>+16(SB)/4, $0x80808080
+DATA c_bytes80_16<>+20(SB)/4, $0x80808080
+DATA c_bytes80_16<>+24(SB)/4, $0x80808080
+DATA c_bytes80_16<>+28(SB)/4, $0x80808080
+DATA c_bytes80_16<>+32(SB)/4, $0x80808080
+DATA c_bytes80_16<>+36(SB)/4, $0x80808080
+DATA c_bytes80_16<>+40(SB)/4, $0x80808080
+DATA c_bytes80_16<>+44(SB)/4, $0x80808080
+DATA c_bytes80_16<>+48(SB)/4, $0x80808080
+DATA c_bytes80_16<>+52(SB)/4, $0x80808080
+DATA c_bytes80_16<>+56(SB)/4, $0x80808080
+DATA c_bytes80_16<>+60(SB)/4, $0x80808080
+GLOBL c_bytes80_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_high8_16<>+0(SB)/4, $0x0000ff00
+DATA c_high8_16<>+4(SB)/4, $0x0000ff00
+DATA c_high8_16<>+8(SB)/4, $0x0000ff00
+DATA c_high8_16<>+12(SB)/4, $0x0000ff00
+DATA c_high8_16<>+16(SB)/4, $0x0000ff00
+DATA c_high8_16<>+20(SB)/4, $0x0000ff00
+DATA c_high8_16<>+24(SB)/4, $0x0000ff00
+DATA c_high8_16<>+28(SB)/4, $0x0000ff00
+DATA c_high8_16<>+32(SB)/4, $0x0000ff00
+DATA c_high8_16<>+36(SB)/4, $0x0000ff00
+DATA c_high8_16<>+40(SB)/4, $0x0000ff00
+DATA c_high8_16<>+44(SB)/4, $0x0000ff00
+DATA c_high8_16<>+48(SB)/4, $0x0000ff00
+DATA c_high8_16<>+52(SB)/4, $0x0000ff00
+DATA c_high8_16<>+56(SB)/4, $0x0000ff00
+DATA c_high8_16<>+60(SB)/4, $0x0000ff00
+GLOBL c_high8_16<>(SB), RODATA|NOPTR, $64

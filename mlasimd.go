@@ -69,6 +69,35 @@ func GemvF16(y []float32, w []uint16, x []float32) { table().GemvF16(y, w, x) }
 // writes, makes its row's y NaN or infinite.
 func GemvQ8_0(y []float32, w []byte, x []float32) { table().GemvQ8_0(y, w, x) }
 
+// GemvQ8_0Q8 computes y = W x for W in Q8_0 (len(y) rows of len(xq)/32 blocks, as
+// for GemvQ8_0) and x a Q8 vector: int8 quants xq, each in [-127, 127] (a -128
+// panics), and one float32 scale per 32 in xd, as QuantizeQ8Vector writes them. Each
+// block's products q_w·q_x are summed exactly in integers (I_b), so the only
+// roundings are the scale products s_b = d_w,b·d_x,b and the float32 sum of s_b
+// times the integer sums (the reference sums whole blocks in order; the assembly
+// Levels sum partial ones, four or two products each, lane-wise): with n = len(xq),
+// A_b = Σ_j |q_w[j]·q_x[j]| and y[i] the exact Σ_b d_w,b·d_x,b·I_b,
+//
+//	|ŷ[i] - y[i]| <= γ(n/32 + 6)·Σ_b |d_w,b·d_x,b|·A_b + 2^-149·Σ_b A_b,
+//
+// γ(k) = k·2^-24/(1 - k·2^-24), the last term for scale products that underflow. A
+// non-finite weight scale makes its row NaN or infinite. On AVX-512 it needs
+// AVX512_VNNI (VPDPBUSD); without it the AVX2 body runs.
+//
+// Against W x for the unquantized x, the quantization adds at most
+// Σ_b |d_w,b|·Σ_j |q_w[j]|·e_b, e_b = d_x,b/2 (QuantizeQ8Vector's bound).
+func GemvQ8_0Q8(y []float32, w []byte, xq []byte, xd []float32) { table().GemvQ8_0Q8(y, w, xq, xd) }
+
+// QuantizeQ8Vector quantizes x for GemvQ8_0Q8: quants to xq (len(x) of them,
+// len(x) a multiple of 32) and one float32 scale per 32 values to xd. Per block,
+// d = amax/127 rounded to float32 and q[j] = round(x[j]/d) (ties away from zero), so
+// that |x[j] - d·q[j]| <= d/2 for every block with amax >= 127·2^-126 (and
+// <= max(d/2, 2^-142) below). A NaN or an infinity returns an error wrapping ErrQ8_0Value. See
+// kernels.QuantizeQ8Vector.
+func QuantizeQ8Vector(xq []byte, xd []float32, x []float32) error {
+	return kernels.QuantizeQ8Vector(xq, xd, x)
+}
+
 // GemvT computes y = Wᵀ x, where W is row-major with len(x) rows and len(y) columns.
 // The assembly Levels read a W larger than 256 KiB row by row, as the reference sums,
 // and from 1 MiB stream it, prefetching ahead as Gemv does.

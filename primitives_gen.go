@@ -212,4 +212,11 @@ type primitives struct {
 	//   - w: the matrix, FP8 E4M3 bytes, row-major
 	//   - x: the vector, one per row
 	gemvTE4M3 func(y []float32, w []byte, x []float32)
+
+	// gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.
+	//   - y: the result, one per row of W
+	//   - w: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)
+	//   - xq: the vector's int8 quants, each in [-127, 127]
+	//   - xd: the vector's scales, one per 32 quants
+	gemvQ8_0Q8 func(y []float32, w, xq []byte, xd []float32)
 }

@@ -27,14 +27,24 @@ var featureFlags = map[string]func(*dispatch.Features){
 	"AVX512DQ": func(f *dispatch.Features) { f.AVX512DQ = false },
 }
 
+// extensionFlags are the extensions (spec.Extensions) that dispatch.Features.Has
+// checks per routine, with the field that reports each.
+var extensionFlags = map[string]func(*dispatch.Features){
+	"AVX512VNNI": func(f *dispatch.Features) { f.AVX512VNNI = false },
+}
+
 // TestRoutinesNeedOnlyTheirTier reads avo's per-function "// Requires:" lines in the
 // generated assembly and fails if a routine uses a CPU feature that its dispatch tier
 // does not check: for each feature, a CPU that lacks it must not be given the tier.
+// An extension is checked per routine instead: Features.Has must report it, and the
+// routine must be registered through withExtension on it.
 func TestRoutinesNeedOnlyTheirTier(t *testing.T) {
 	src, err := os.ReadFile("kernels_amd64.s")
 	require.NoError(t, err)
+	impl, err := os.ReadFile("impl_amd64.go")
+	require.NoError(t, err)
 	all := dispatch.Features{Arch: "amd64", AVX: true, AVX2: true, FMA: true, F16C: true,
-		AVX512F: true, AVX512VL: true, AVX512BW: true, AVX512DQ: true}
+		AVX512F: true, AVX512VL: true, AVX512BW: true, AVX512DQ: true, AVX512VNNI: true}
 	fn := regexp.MustCompile(`(?m)^// func (\w+)\(.*\n// Requires: (.*)\n`)
 	matches := fn.FindAllStringSubmatch(string(src), -1)
 	require.Equal(t, strings.Count(string(src), "\nTEXT "), len(matches), "every TEXT needs a Requires line")
@@ -48,6 +58,13 @@ func TestRoutinesNeedOnlyTheirTier(t *testing.T) {
 			tier = dispatch.AVX2
 		}
 		for _, feat := range features {
+			if clear, ok := extensionFlags[feat]; ok {
+				f := all
+				clear(&f)
+				require.True(t, all.Has(feat) && !f.Has(feat), "Features.Has(%q) does not follow its flag", feat)
+				require.Contains(t, string(impl), "withExtension(\""+feat+"\", "+name+",", "%s needs %s but is not registered through withExtension", name, feat)
+				continue
+			}
 			clear, ok := featureFlags[feat]
 			require.True(t, ok, "%s requires %s, which no dispatch tier checks", name, feat)
 			f := all

@@ -154,6 +154,11 @@ func gemvE4M3AVX2(y []float32, w []byte, x []float32)
 //go:noescape
 func gemvTE4M3AVX2(y []float32, w []byte, x []float32)
 
+// gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.
+//
+//go:noescape
+func gemvQ8_0Q8AVX2(y []float32, w []byte, xq []byte, xd []float32)
+
 // dot returns sum(a[i]*b[i]); len(b) >= len(a).
 //
 //go:noescape
@@ -308,3 +313,8 @@ func gemvE4M3AVX512(y []float32, w []byte, x []float32)
 //
 //go:noescape
 func gemvTE4M3AVX512(y []float32, w []byte, x []float32)
+
+// gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.
+//
+//go:noescape
+func gemvQ8_0Q8AVX512(y []float32, w []byte, xq []byte, xd []float32)

@@ -37,6 +37,12 @@ func (k *Kernels) GemvQ8_0(y []float32, w []byte, x []float32) {
 	k.rt().gemvQ8_0(y, w, x)
 }
 
+func (k *Kernels) GemvQ8_0Q8(y []float32, w []byte, xq []byte, xd []float32) {
+	kernels.CheckGemvQ8_0Q8("GemvQ8_0Q8", len(w), len(y), len(xq), len(xd))
+	kernels.CheckQ8Quants("GemvQ8_0Q8", xq)
+	k.rt().gemvQ8_0Q8(y, w, xq, xd)
+}
+
 func (k *Kernels) GemvTBF16(y []float32, w []uint16, x []float32) {
 	kernels.CheckGemv("GemvTBF16", len(w), len(x), len(y))
 	k.rt().gemvTBF16(y, w, x)

@@ -17,7 +17,7 @@ type Case struct {
 	Bytes  float64 // bytes the kernel must read and write per call
 	Flops  float64 // floating-point operations per call (a multiply-add is 2)
 	// DType is the format of W for the GEMVs by weight format (Gemv "f32", GemvBF16
-	// "bf16", GemvF16 "f16", GemvQ8_0 "q8_0", GemvE4M3 "fp8"), which BenchmarkGemv
+	// "bf16", GemvF16 "f16", GemvQ8_0 "q8_0", GemvQ8_0Q8 "q8_0q8", GemvE4M3 "fp8"), which BenchmarkGemv
 	// runs side by side as ISA=<level>/dtype=<dtype>/shape=<MxK>; empty for every
 	// other kernel.
 	DType string
@@ -117,6 +117,23 @@ func Cases(big bool) []Case {
 					panic(err)
 				}
 				return func(k *mlasimd.Kernels) { k.GemvQ8_0(y, w, x) }
+			}})
+		// Q8_0 weights times x quantized to a Q8 vector (dtype q8_0q8): the time
+		// includes QuantizeQ8Vector, as ggml's q8_0 GEMV includes quantizing x.
+		cs = append(cs, Case{Kernel: "GemvQ8_0Q8", Shape: shape(m, n), Bytes: q8W + 4*float64(m+n), Flops: flops,
+			DType: "q8_0q8", WBytes: q8W,
+			Setup: func() func(k *mlasimd.Kernels) {
+				w, x, y := make([]byte, m*n/mlasimd.Q8_0Block*mlasimd.Q8_0BlockBytes), RandVec(n), make([]float32, m)
+				if err := mlasimd.QuantizeQ8_0(w, RandVec(m*n)); err != nil {
+					panic(err)
+				}
+				xq, xd := make([]byte, n), make([]float32, n/mlasimd.Q8_0Block)
+				return func(k *mlasimd.Kernels) {
+					if err := mlasimd.QuantizeQ8Vector(xq, xd, x); err != nil {
+						panic(err)
+					}
+					k.GemvQ8_0Q8(y, w, xq, xd)
+				}
 			}})
 		// FP8 E4M3 moves a byte per weight, a quarter of Gemv's bytes of W.
 		if E4M3Shapes[s] {

@@ -17,6 +17,9 @@ type Features struct {
 	AVX512F, AVX512VL, AVX512BW bool // AVX512F implies the OS saves ZMM and opmask state
 	AVX512DQ                    bool
 	ASIMD                       bool
+	// Extensions that no Level implies; a routine whose body needs one checks it
+	// with Has (see internal/spec.Extensions).
+	AVX512VNNI bool
 }
 
 // HostFeatures reads this machine's features.
@@ -26,8 +29,33 @@ func HostFeatures() Features {
 		AVX:  cpu.X86.HasAVX, AVX2: cpu.X86.HasAVX2, FMA: cpu.X86.HasFMA, F16C: cpu.X86.HasF16C,
 		AVX512F: cpu.X86.HasAVX512F, AVX512VL: cpu.X86.HasAVX512VL,
 		AVX512BW: cpu.X86.HasAVX512BW, AVX512DQ: cpu.X86.HasAVX512DQ,
-		ASIMD: cpu.ARM64.HasASIMD,
+		ASIMD:      cpu.ARM64.HasASIMD,
+		AVX512VNNI: cpu.X86.HasAVX512VNNI && !disabled("AVX512VNNI"),
 	}
+}
+
+// EnvNoExtensions names extensions to ignore even where the CPU has them, comma
+// separated (MLASIMD_NO_EXTENSIONS=avx512vnni), so that the fallbacks can be run and
+// measured on any machine.
+const EnvNoExtensions = "MLASIMD_NO_EXTENSIONS"
+
+func disabled(feature string) bool {
+	for _, f := range strings.Split(os.Getenv(EnvNoExtensions), ",") {
+		if strings.EqualFold(strings.TrimSpace(f), feature) {
+			return true
+		}
+	}
+	return false
+}
+
+// Has reports whether the CPU has the extension feature, named as
+// internal/spec.Extensions names it; false for a name it does not know.
+func (f Features) Has(feature string) bool {
+	switch feature {
+	case "AVX512VNNI":
+		return f.AVX512F && f.AVX512VNNI
+	}
+	return false
 }
 
 // Supports reports whether a CPU with features f can run level l's routines.

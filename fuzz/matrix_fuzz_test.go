@@ -118,6 +118,48 @@ func FuzzGemvQ8_0(f *testing.F) {
 	})
 }
 
+// FuzzGemvQ8_0Q8 checks GemvQ8_0Q8 on the input's shape: W from the input's values
+// as in FuzzGemvQ8_0, x quantized by QuantizeQ8Vector (or, where x holds a NaN or an
+// infinity, raw quants from its bits, -128 made -127, and its magnitudes as scales),
+// each y[i] within CheckGemvQ8_0Q8's bound.
+func FuzzGemvQ8_0Q8(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		rows, cols, p := matrix(in)
+		cols = cols / kernels.Q8_0Block * kernels.Q8_0Block
+		vals, xv := in.values(rows*cols), in.values(cols)
+		rowBytes := cols / kernels.Q8_0Block * kernels.Q8_0BlockBytes
+		wv := q8FromValues(vals)
+		xq, xd := make([]byte, cols), make([]float32, cols/kernels.Q8_0Block)
+		if kernels.QuantizeQ8Vector(xq, xd, xv) != nil {
+			for j, v := range xv {
+				xq[j] = byte(max(-127, int8(math.Float32bits(v)>>7)))
+				if d := float32(math.Abs(float64(v))); j%kernels.Q8_0Block == 0 && !math.IsNaN(float64(d)) && !math.IsInf(float64(d), 0) {
+					xd[j/kernels.Q8_0Block] = d
+				}
+			}
+		}
+		wp := p
+		if p.Offset > 0 {
+			wp.Offset--
+		}
+		ry, rw := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, len(wv))
+		rq, rd := testutil.NewRegion(t, cols), testutil.NewRegion(t, len(xd)*4)
+		for _, im := range impls(t) {
+			y := ry.F32(rows, p, nil)
+			im.k.GemvQ8_0Q8(y, rw.Bytes(len(wv), wp, wv), rq.Bytes(cols, p, xq), rd.F32(len(xd), p, xd))
+			for i := range y {
+				if err := testutil.CheckGemvQ8_0Q8(y[i], wv[i*rowBytes:(i+1)*rowBytes], xq, xd); err != nil {
+					t.Fatalf("%s: GemvQ8_0Q8 %dx%d row %d: %v", im.name, rows, cols, i, err)
+				}
+			}
+			if !ry.UntouchedF32(y) {
+				t.Fatalf("%s: GemvQ8_0Q8 wrote outside y", im.name)
+			}
+		}
+	})
+}
+
 func FuzzGemvTBF16(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzGemvTHalf(t, data, "GemvTBF16", kernels.F32ToBF16, kernels.BF16ToF32)

@@ -27,7 +27,7 @@ var bodies = map[string]func(target){
 	"rope": target.rope, "ropeHalf": target.ropeHalf,
 	"f16ToF32": target.f16ToF32, "bf16ToF32": target.bf16ToF32,
 	"gemvBF16": target.gemvBF16, "gemvF16": target.gemvF16,
-	"gemvQ8_0":  target.gemvQ8_0,
+	"gemvQ8_0": target.gemvQ8_0, "gemvQ8_0Q8": target.gemvQ8_0Q8,
 	"gemvTBF16": target.gemvTBF16, "gemvTF16": target.gemvTF16, "gemvTQ8_0": target.gemvTQ8_0,
 	"gemvE4M3": target.gemvE4M3, "gemvTE4M3": target.gemvTE4M3,
 }

@@ -115,6 +115,32 @@ var Routines = []Routine{
 	{Name: "gemvTE4M3", Doc: "gemvTE4M3 accumulates y += Wᵀ x row by row for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each x[i] taken times 256); W is len(x) x len(y), row-major.",
 		Args:  args("y []float32: accumulated in place, one per column of W", "w []byte: the matrix, FP8 E4M3 bytes, row-major", "x []float32: the vector, one per row"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	// The integer-product GEMV: Q8_0 weights times activations quantized to int8 with
+	// one float32 scale per 32 (kernels.QuantizeQ8Vector), each block's products summed
+	// exactly in int32. Its AVX-512 body needs AVX512_VNNI, an extension that the
+	// AVX-512 Level does not imply: on an AVX-512 CPU without it the AVX2 body runs.
+	{Name: "gemvQ8_0Q8", Doc: "gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.",
+		Args: args("y []float32: the result, one per row of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)",
+			"xq []byte: the vector's int8 quants, each in [-127, 127]", "xd []float32: the vector's scales, one per 32 quants"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "AVX512VNNI", "CMOV", "F16C", "MMX+"}}},
+}
+
+// Extensions are the CPU features a body may need beyond what its Level
+// guarantees (dispatch.Features.Has checks them at run time). A routine whose body
+// needs one falls back, on a CPU without it, to its body at the next ISA of the same
+// architecture that has the routine without extensions (or to the reference).
+var Extensions = []string{"AVX512VNNI"}
+
+// Extension returns the extension r's body for isa needs, or "".
+func (r Routine) Extension(isa ISA) string {
+	for _, f := range r.Needs[isa] {
+		for _, e := range Extensions {
+			if f == e {
+				return e
+			}
+		}
+	}
+	return ""
 }
 
 // gemmArgs are the GEMMs' arguments, with next for the ones that prefetch.

@@ -97,16 +97,40 @@ package mlasimd
 import "github.com/mlasimd/mlasimd/dispatch"
 
 // Registered in variable initializers, which run before impl.go's init selects the
-// active Level. A routine a Level lacks is left nil (see withFallbacks).
+// active Level. A routine a Level lacks is left nil (see withFallbacks); one whose
+// body needs an extension runs its fallback on a CPU without it (withExtension).
 var (
 `)
 	for _, isa := range isas {
 		fmt.Fprintf(&b, "\t_ = register(dispatch.%s, primitives{\n", isa.Name)
 		for _, r := range spec.ForISA(isa) {
-			fmt.Fprintf(&b, "\t\t%s: %s%s,\n", r.Name, r.Name, isa.Name)
+			body := r.Name + isa.Name
+			if e := r.Extension(isa); e != "" {
+				body = fmt.Sprintf("withExtension(%q, %s, %s)", e, body, fallback(r, isa))
+			}
+			fmt.Fprintf(&b, "\t\t%s: %s,\n", r.Name, body)
 		}
 		b.WriteString("\t})\n")
 	}
 	b.WriteString(")\n")
 	return b.Bytes()
+}
+
+// fallback is what runs instead of r's body at isa on a CPU without the body's
+// extension: its body at the nearest lower ISA of the same architecture that needs
+// none, or nil (withFallbacks then gives the reference).
+func fallback(r spec.Routine, isa spec.ISA) string {
+	at := -1
+	for i, o := range spec.ISAs {
+		if o == isa {
+			at = i
+		}
+	}
+	for i := at - 1; i >= 0; i-- {
+		o := spec.ISAs[i]
+		if o.Arch == isa.Arch && r.Has(o) && r.Extension(o) == "" {
+			return r.Name + o.Name
+		}
+	}
+	return "nil"
 }
