@@ -45,6 +45,7 @@ func goldenDecodeWith(t *testing.T, c Config, run, exact *LayerWeights, dt DType
 	D, qw := c.Hidden, c.Heads*c.QKHeadDim()
 	x := randomInputs(n, D, 3)
 	ref := newRefLayer(c, exact, dt)
+	ref.quantX = run.KVAProj.Format() == FormatQ8_0
 	want := ref.run(refInputs(x, D), start)
 	k := newTestCache(t, c, dt, start)
 	out := make([]float32, n*D)

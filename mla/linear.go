@@ -84,8 +84,8 @@ func (lt *linearTask) run(part, parts int) {
 			continue
 		}
 		var scratch []float32
-		if op.w.Format() == FormatFP8 {
-			scratch = lt.part(part, op.k) // x scaled per band of rows
+		if f := op.w.Format(); f == FormatFP8 || f == FormatQ8_0 {
+			scratch = lt.part(part, op.k) // x scaled per band of rows, or quantized
 		}
 		for t := range op.t {
 			op.w.gemv(op.out[t*op.n+r0:t*op.n+r1], op.x[t*op.k:(t+1)*op.k], r0, scratch)

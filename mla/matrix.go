@@ -254,8 +254,7 @@ func (m Matrix) gemv(y, x []float32, r0 int, scratch []float32) {
 	case FormatF16:
 		mlasimd.GemvF16(y, m.half[r0*m.cols:r1*m.cols], x)
 	case FormatQ8_0:
-		rb, _ := mlasimd.Q8_0Bytes(m.cols)
-		mlasimd.GemvQ8_0(y, m.q8[r0*rb:r1*rb], x)
+		m.gemvQ8_0(y, x, r0, scratch)
 	case FormatFP8:
 		m.gemvFP8(y, x, r0, scratch)
 	}

@@ -68,6 +68,39 @@ func refLinear(w []float32, rows, cols int, x vec) vec {
 	return y
 }
 
+// linear is refLinear plus, for a layer that quantizes its GEMVs' inputs, the
+// quantization's error Σ_j |W_ij|·d_b(j)/2 (mlasimd.QuantizeQ8Vector's bound), where
+// d_b = max|x̂|/127 over x's block b and the implementation's x̂ is within x.e of x.v.
+func (r *refLayer) linear(w []float32, rows, cols int, x vec) vec {
+	y := refLinear(w, rows, cols, x)
+	if r.quantX {
+		addQuantError(y, w, rows, cols, x.v, x.e)
+	}
+	return y
+}
+
+// addQuantError adds to y's bounds the error of quantizing an input within e of |v|
+// (per value) to a Q8 vector before y = W x.
+func addQuantError(y vec, w []float32, rows, cols int, v, e []float64) {
+	half := make([]float64, cols) // d_b/2 of each value's block
+	for b := 0; b < cols; b += 32 {
+		var amax float64
+		for j := b; j < min(b+32, cols); j++ {
+			amax = math.Max(amax, math.Abs(v[j])+e[j])
+		}
+		for j := b; j < min(b+32, cols); j++ {
+			half[j] = amax/254*(1+0x1p-20) + 0x1p-142
+		}
+	}
+	for i := range rows {
+		var s float64
+		for j, wij := range w[i*cols : (i+1)*cols] {
+			s += math.Abs(float64(wij)) * half[j]
+		}
+		y.e[i] += s
+	}
+}
+
 // refLinearT is y = Wᵀ x for W rows x cols (so len(x) = rows, len(y) = cols).
 func refLinearT(w []float32, rows, cols int, x vec) vec {
 	y, mag := newVec(cols), make([]float64, cols)
@@ -204,6 +237,9 @@ type refLayer struct {
 	invFreq []float64
 	tau     float64
 	cacheU  float64 // relative rounding of the cache dtype (0 for f32)
+	// quantX: the layer runs Q8_0 weights, whose GEMVs quantize their input to int8
+	// per block of 32 (see Matrix.gemvQ8_0); each linear map then adds that error.
+	quantX bool
 }
 
 func newRefLayer(c Config, w *LayerWeights, cache DType) *refLayer {
@@ -234,12 +270,12 @@ func (r *refLayer) projectToken(x vec, pos int) refToken {
 	H, dn, dr, dqk, dc := c.Heads, c.QKNopeHeadDim, c.QKRopeHeadDim, c.QKHeadDim(), c.KVLoRARank
 	var q vec
 	if c.QLoRARank > 0 {
-		cq := refRMSNorm(refLinear(w.QAProj.f32, c.QLoRARank, c.Hidden, x), w.QANorm, c.NormEps)
-		q = refLinear(w.QBProj.f32, H*dqk, c.QLoRARank, cq)
+		cq := refRMSNorm(r.linear(w.QAProj.f32, c.QLoRARank, c.Hidden, x), w.QANorm, c.NormEps)
+		q = r.linear(w.QBProj.f32, H*dqk, c.QLoRARank, cq)
 	} else {
-		q = refLinear(w.QProj.f32, H*dqk, c.Hidden, x)
+		q = r.linear(w.QProj.f32, H*dqk, c.Hidden, x)
 	}
-	a := refLinear(w.KVAProj.f32, dc+dr, c.Hidden, x)
+	a := r.linear(w.KVAProj.f32, dc+dr, c.Hidden, x)
 	var t refToken
 	if c.LatentNorm == LayerNormKind {
 		t.c = refLayerNorm(a.slice(0, dc), w.KVANorm, w.KVANormBias, c.NormEps)
@@ -308,7 +344,7 @@ func (r *refLayer) attend(toks []refToken, start, t int) vec {
 	for h := range H {
 		r.attendHead(toks, kn, t, h, o.slice(h*dv, (h+1)*dv))
 	}
-	return refLinear(w.OProj.f32, c.Hidden, H*dv, o)
+	return r.linear(w.OProj.f32, c.Hidden, H*dv, o)
 }
 
 // implTokens turns the implementation's own queries (q[i]: H·d_qk values after RoPE,
@@ -415,6 +451,14 @@ func (r *refLayer) attendHead(toks []refToken, kn [][]vec, t, h int, o vec) {
 	for i := range dv {
 		o.v[i] = val[i]
 		o.e[i] = 2*ds*magQ[i] + (eps+gamma(n+dc+16))*mag[i] + prop[i]
+	}
+	if r.quantX {
+		// The absorbed path quantizes Σ p_j c_j, within |Σ p_j|c_j|| plus its error.
+		e := make([]float64, dc)
+		for i := range dc {
+			e[i] = 2*ds*pq.v[i] + (eps+gamma(n+dc+16))*pa.v[i] + pe.v[i]
+		}
+		addQuantError(o, wv, dv, dc, pa.v, e)
 	}
 }
 

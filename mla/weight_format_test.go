@@ -127,7 +127,9 @@ func TestWeightFormatsDecodeNaive(t *testing.T) {
 				l := testLayer(t, c, narrow, true, WithWorkers(2), WithChunkRows(4))
 				const n = 9
 				x := randomInputs(n, c.Hidden, 5)
-				want := newRefLayer(c, wide, F32).run(refInputs(x, c.Hidden), 0)
+				ref := newRefLayer(c, wide, F32)
+				ref.quantX = f == FormatQ8_0
+				want := ref.run(refInputs(x, c.Hidden), 0)
 				k := newTestCache(t, c, F32, 0)
 				out := make([]float32, c.Hidden)
 				for i := range n {
