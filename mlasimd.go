@@ -75,14 +75,15 @@ func GemvQ8_0(y []float32, w []byte, x []float32) { table().GemvQ8_0(y, w, x) }
 // block's products q_w·q_x are summed exactly in integers (I_b), so the only
 // roundings are the scale products s_b = d_w,b·d_x,b and the float32 sum of s_b
 // times the integer sums (the reference sums whole blocks in order; the assembly
-// Levels sum partial ones, four or two products each, lane-wise): with n = len(xq),
-// A_b = Σ_j |q_w[j]·q_x[j]| and y[i] the exact Σ_b d_w,b·d_x,b·I_b,
+// Levels sum partial ones, eight, four or two products each, lane-wise): with
+// n = len(xq), A_b = Σ_j |q_w[j]·q_x[j]| and y[i] the exact Σ_b d_w,b·d_x,b·I_b,
 //
 //	|ŷ[i] - y[i]| <= γ(n/32 + 6)·Σ_b |d_w,b·d_x,b|·A_b + 2^-149·Σ_b A_b,
 //
 // γ(k) = k·2^-24/(1 - k·2^-24), the last term for scale products that underflow. A
 // non-finite weight scale makes its row NaN or infinite. On AVX-512 it needs
-// AVX512_VNNI (VPDPBUSD); without it the AVX2 body runs.
+// AVX512_VNNI (VPDPBUSD); without it the AVX2 body runs. On arm64 the NEON body needs
+// only baseline Advanced SIMD (widening multiplies, not the SDOT extension).
 //
 // Against W x for the unquantized x, the quantization adds at most
 // Σ_b |d_w,b|·Σ_j |q_w[j]|·e_b, e_b = d_x,b/2 (QuantizeQ8Vector's bound).

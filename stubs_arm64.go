@@ -138,3 +138,8 @@ func gemvE4M3NEON(y []float32, w []byte, x []float32)
 //
 //go:noescape
 func gemvTE4M3NEON(y []float32, w []byte, x []float32)
+
+// gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.
+//
+//go:noescape
+func gemvQ8_0Q8NEON(y []float32, w []byte, xq []byte, xd []float32)

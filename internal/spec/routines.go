@@ -119,10 +119,12 @@ var Routines = []Routine{
 	// one float32 scale per 32 (kernels.QuantizeQ8Vector), each block's products summed
 	// exactly in int32. Its AVX-512 body needs AVX512_VNNI, an extension that the
 	// AVX-512 Level does not imply: on an AVX-512 CPU without it the AVX2 body runs.
+	// The NEON body needs only baseline Advanced SIMD (widening multiplies and
+	// pairwise adds, not SDOT, which is an ARMv8.2 extension).
 	{Name: "gemvQ8_0Q8", Doc: "gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.",
 		Args: args("y []float32: the result, one per row of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)",
 			"xq []byte: the vector's int8 quants, each in [-127, 127]", "xd []float32: the vector's scales, one per 32 quants"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "AVX512VNNI", "CMOV", "F16C", "MMX+"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "AVX512VNNI", "CMOV", "F16C", "MMX+"}, NEON: neon}},
 }
 
 // Extensions are the CPU features a body may need beyond what its Level

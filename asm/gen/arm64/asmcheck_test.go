@@ -203,6 +203,14 @@ func TestEncoders(t *testing.T) {
 		}
 		add(encSSHLL(H4, 15, r[1], r[2]))
 		add(encSSHLL(H8, 8, r[1], r[2]))
+		for _, from := range []arr{B8, B16, H4, H8} {
+			for _, op := range []long3{opSMULL, opSMLAL} {
+				add(encLong3(op, from, r[0], r[1], r[2]))
+			}
+			for _, op := range []pairLong{opSADDLP, opSADALP} {
+				add(encPairLong(op, from, r[1], r[2]))
+			}
+		}
 	}
 	problems, words := checkWords(t, writeAsm(t, body))
 	for _, p := range problems {
@@ -232,6 +240,10 @@ func TestEncoderRangeChecks(t *testing.T) {
 		"SSHLL B8 shift 8":   func() { encSSHLL(B8, 8, 0, 0) },
 		"SSHLL H8 shift 16":  func() { encSSHLL(H8, 16, 0, 0) },
 		"SSHLL shift -1":     func() { encSSHLL(H4, -1, 0, 0) },
+		"SMULL from S4":      func() { encLong3(opSMULL, S4, 0, 0, 0) },
+		"SMLAL register 32":  func() { encLong3(opSMLAL, B16, 0, 32, 0) },
+		"SADDLP from S2":     func() { encPairLong(opSADDLP, S2, 0, 0) },
+		"SADALP register 32": func() { encPairLong(opSADALP, H8, 0, 32) },
 		"reserved R18":       func() { _ = G(18).String() },
 		"register list past": func() { list(30, 4, "S4") },
 	} {

@@ -135,6 +135,62 @@ func encSSHLL(from arr, shift int, n, d V) (uint32, string) {
 	return 0x0f00a400 | q | immhb<<16 | vreg(n)<<5 | vreg(d), text
 }
 
+// Widening integer multiplies: d (8H from bytes, 4S from halfwords) = or += the
+// lane-wise products of the lower (B8, H4) or upper (B16, H8: the "2" forms) halves
+// of n and m, signed.
+type long3 struct {
+	name string // as objdump prints it, without the "2"
+	base uint32
+}
+
+var (
+	opSMULL = long3{"VSMULL", 0x0e20c000}
+	opSMLAL = long3{"VSMLAL", 0x0e208000}
+)
+
+// widened returns the size field of from (bytes 0, halfwords 1) and the
+// arrangement of twice its width.
+func widened(op string, from arr) (uint32, arr) {
+	from.q(op, B8, B16, H4, H8)
+	if from == H4 || from == H8 {
+		return 1, S4
+	}
+	return 0, H8
+}
+
+func encLong3(op long3, from arr, m, n, d V) (uint32, string) {
+	q := from.q(op.name, B8, B16, H4, H8)
+	size, to := widened(op.name, from)
+	name := op.name
+	if q != 0 {
+		name += "2"
+	}
+	w := op.base | q | size<<22 | vreg(m)<<16 | vreg(n)<<5 | vreg(d)
+	return w, fmt.Sprintf("%s %s, %s, %s", name, vname(m, from), vname(n, from), vname(d, to))
+}
+
+// Pairwise widening adds: each lane of d (twice the width of n's, half as many) is
+// the sum of a pair of adjacent lanes of n, signed (SADDLP), or gets it added
+// (SADALP).
+type pairLong struct {
+	name string
+	base uint32
+}
+
+var (
+	opSADDLP = pairLong{"VSADDLP", 0x0e202800}
+	opSADALP = pairLong{"VSADALP", 0x0e206800}
+)
+
+func encPairLong(op pairLong, from arr, n, d V) (uint32, string) {
+	q := from.q(op.name, B8, B16, H4, H8)
+	size, to := widened(op.name, from)
+	if q == 0 { // a 64-bit source gives a 64-bit result
+		to = map[arr]arr{H8: H4, S4: S2}[to]
+	}
+	return op.base | q | size<<22 | vreg(n)<<5 | vreg(d), fmt.Sprintf("%s %s, %s", op.name, vname(n, from), vname(d, to))
+}
+
 // encFADDPScalar: Sd = n[0] + n[1].
 func encFADDPScalar(n, d V) (uint32, string) {
 	return 0x7e30d800 | vreg(n)<<5 | vreg(d), fmt.Sprintf("FADDP %s, F%d", vname(n, S2), vreg(d))
@@ -229,3 +285,12 @@ func (e *emitter) fmlaElem(m V, i int, n, d V) {
 func (e *emitter) fmlsElem(m V, i int, n, d V) {
 	e.word(encFloatElem(opFMLSElem, S4, m, i, n, d))
 }
+
+// smull sets d (8H) to the products of the lower eight signed bytes of n and m;
+// smlal2 adds those of the upper eight.
+func (e *emitter) smull(m, n, d V)  { e.word(encLong3(opSMULL, B8, m, n, d)) }
+func (e *emitter) smlal2(m, n, d V) { e.word(encLong3(opSMLAL, B16, m, n, d)) }
+
+// saddlp sets, and sadalp adds to, the 4S d the sums of adjacent pairs of the 8H n.
+func (e *emitter) saddlp(n, d V) { e.word(encPairLong(opSADDLP, H8, n, d)) }
+func (e *emitter) sadalp(n, d V) { e.word(encPairLong(opSADALP, H8, n, d)) }

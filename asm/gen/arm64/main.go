@@ -49,6 +49,7 @@ var bodies = map[string]func(*emitter){
 	"gemvBF16": (*emitter).gemvBF16, "gemvF16": (*emitter).gemvF16, "gemvQ8_0": (*emitter).gemvQ8_0,
 	"gemvTBF16": (*emitter).gemvTBF16, "gemvTF16": (*emitter).gemvTF16, "gemvTQ8_0": (*emitter).gemvTQ8_0,
 	"gemvE4M3": (*emitter).gemvE4M3, "gemvTE4M3": (*emitter).gemvTE4M3,
+	"gemvQ8_0Q8": (*emitter).gemvQ8_0Q8,
 }
 
 // checkBodies returns an error unless the bodies are exactly the spec's NEON routines.
