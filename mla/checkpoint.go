@@ -625,7 +625,8 @@ func (ck *Checkpoint) loadLayer(i int, shared Matrix, errs *loadErrors) *LayerWe
 	return w
 }
 
-// LoadModel reads a whole decoder: embeddings, every block (dense SwiGLU FFN only),
+// LoadModel reads a whole decoder: embeddings, every block (a dense SwiGLU FFN or,
+// for Config.IsMoELayer blocks, a mixture of experts),
 // the final norm and the LM head. Before reading anything it checks that the model
 // fits the memory limit and that the checkpoint holds every one of config.json's
 // num_hidden_layers layers.
@@ -651,11 +652,12 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 			ck.sourceName, c.Layers, ck.describeLayers(), len(missing), missing[0])
 	}
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
+	w.prepareMoE(c)
 	var shared Matrix
 	var errs loadErrors
 	for i := range w.Blocks {
-		if !ck.Has(blockPrefix(i)+"mlp.gate_proj.weight") && ck.Has(blockPrefix(i)+"mlp.experts.0.gate_proj.weight") {
-			return nil, fmt.Errorf("mla: checkpoint %s: layer %d is a mixture-of-experts layer (mlp.experts.*); Model runs dense SwiGLU layers only, use LoadLayer for its attention", ck.sourceName, i)
+		if !c.IsMoELayer(i) && !ck.Has(blockPrefix(i)+"mlp.gate_proj.weight") && ck.Has(blockPrefix(i)+"mlp.experts.0.gate_proj.weight") {
+			return nil, fmt.Errorf("mla: checkpoint %s: layer %d is a mixture-of-experts layer (mlp.experts.*), but config.json makes it dense (n_routed_experts, first_k_dense_replace, moe_layer_freq)", ck.sourceName, i)
 		}
 		a := ck.loadLayer(i, shared, &errs)
 		if a == nil {
@@ -670,6 +672,15 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 		shape := []int{t.rows}
 		if t.cols > 0 {
 			shape = append(shape, t.cols)
+		}
+		if t.mat != nil && t.f32 {
+			v, err := ck.Tensor(t.name, t.rows, t.cols)
+			if err != nil {
+				errs.add(err)
+			} else {
+				*t.mat = NewMatrix(t.rows, t.cols, v)
+			}
+			continue
 		}
 		if t.mat != nil {
 			m, err := ck.Matrix(t.name, t.rows, t.cols)

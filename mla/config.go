@@ -118,6 +118,10 @@ type Config struct {
 	Vocab        int     // vocab_size
 	Intermediate int     // intermediate_size of the dense SwiGLU FFN
 	RMSNormEps   float64 // rms_norm_eps of the block and final norms
+
+	// MoE, when not nil, gives blocks a DeepSeek mixture-of-experts FFN (see
+	// MoEConfig and IsMoELayer).
+	MoE *MoEConfig
 }
 
 // QKHeadDim is d_qk = d_n + d_r, the per-head query/key width the softmax scale uses.

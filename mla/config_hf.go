@@ -39,6 +39,8 @@ type hfConfig struct {
 	MLARoPELayout   string
 	MLANames        string // "deepseek" (default) or "seed"
 	MLASharedKVDown bool
+
+	MoE hfMoE
 }
 
 // hfConfigKeys are the config.json keys read (see unknownKey).
@@ -135,8 +137,16 @@ func parseHFConfig(data []byte) (Config, *hfConfig, error) {
 	if b := h.BlockSize; b != nil && (len(b) != 2 || b[0] <= 0 || b[1] <= 0 || b[0] > maxBlockSize || b[1] > maxBlockSize) {
 		return Config{}, nil, fmt.Errorf("mla: config.json: quantization_config.weight_block_size = %v, want [rows, cols] in [1, %d], e.g. [128, 128]", b, maxBlockSize)
 	}
+	if c.MoE, err = h.MoE.config(h.ModelType); err != nil {
+		return Config{}, nil, err
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, nil, fmt.Errorf("mla: config.json describes an invalid layer: %w", err)
+	}
+	if c.MoE != nil {
+		if err := c.MoE.validate(c.Name, c.Hidden); err != nil {
+			return Config{}, nil, fmt.Errorf("mla: config.json: %w", err)
+		}
 	}
 	return c, h, nil
 }
@@ -200,7 +210,10 @@ func decodeHFConfig(data []byte) (*hfConfig, error) {
 		case "mla_shared_kv_down":
 			err = p.OptBool(&h.MLASharedKVDown)
 		default:
-			return p.UnknownKey(key, hfConfigKeys...)
+			if ok, err := h.MoE.decode(p, key); ok {
+				return strictjson.KeyErr(key, err)
+			}
+			return p.UnknownKey(key, append(hfConfigKeys, hfMoEKeys...)...)
 		}
 		return strictjson.KeyErr(key, err)
 	})
@@ -364,6 +377,9 @@ func MarshalHFConfig(c Config) ([]byte, error) {
 	}
 	if c.SharedKVDown {
 		m["mla_shared_kv_down"] = true
+	}
+	if c.MoE != nil {
+		c.MoE.hfKeys(m)
 	}
 	return json.MarshalIndent(m, "", "  ")
 }

@@ -161,6 +161,11 @@ func (c Config) validateModel() error {
 			errs = append(errs, fmt.Errorf("mla: config %q: %s = %d, want > 0 for a Model (%s)", c.Name, f.name, f.v, f.hint))
 		}
 	}
+	if c.MoE != nil {
+		if err := c.MoE.validate(c.Name, c.Hidden); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if !(c.RMSNormEps > 0) || math.IsInf(c.RMSNormEps, 0) || float32(c.RMSNormEps) == 0 {
 		errs = append(errs, fmt.Errorf("mla: config %q: RMSNormEps (rms_norm_eps) = %g, want a finite eps > 0 that float32 can hold, e.g. 1e-6", c.Name, c.RMSNormEps))
 	}

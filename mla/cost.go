@@ -152,13 +152,15 @@ func (c Config) Footprint() (Footprint, error) {
 	fp.LayerWeightBytes = int64(mul(layer, 4))
 	fp.CacheBytesPerToken = int64(mul(add(dc, dr), 4, max(c.Layers, 1)))
 	if c.Layers > 0 && c.Vocab > 0 && c.Intermediate > 0 {
-		block := add(add(layer, mul(2, D)), mul(3, c.Intermediate, D))
+		block := add(layer, mul(2, D))
 		shared := 0
 		if c.SharedKVDown {
 			block -= kvA // kvA <= layer <= block, so this cannot wrap
 			shared = kvA
 		}
-		model := add(add(mul(c.Layers, block), mul(2, c.Vocab, D)), add(D, shared))
+		ffn, err := c.ffnParams()
+		ok = ok && err == nil
+		model := add(add(add(mul(c.Layers, block), ffn), mul(2, c.Vocab, D)), add(D, shared))
 		fp.ModelWeightBytes = int64(mul(model, 4))
 	}
 	if !ok {

@@ -31,6 +31,7 @@ type Model struct {
 	ffn                        linearTask
 	head                       linearTask
 	cap                        int
+	moe                        moeRunner // MoE blocks' scratch (Config.MoE)
 
 	lifecycle
 }
@@ -100,6 +101,7 @@ func NewModel(c Config, w *ModelWeights, opts ...Option) (*Model, error) {
 	if m.pool == nil {
 		m.pool, m.ownPool = NewPool(o.workers), true
 	}
+	m.moe = moeRunner{cfg: c.MoE, D: c.Hidden, pool: m.pool}
 	for i := range w.Blocks {
 		l, err := NewLayer(c, w.Blocks[i].Attn, append(slices.Clone(opts), WithPool(m.pool))...)
 		if err != nil {
@@ -202,6 +204,9 @@ func (m *Model) grow(t int) error {
 	m.x, m.xn, m.attn = make([]float32, nd), make([]float32, nd), make([]float32, nd)
 	m.gate, m.up, m.act = make([]float32, ni), make([]float32, ni), make([]float32, ni)
 	m.cap = t
+	if m.cfg.MoE != nil {
+		return m.moe.grow(t)
+	}
 	return nil
 }
 
@@ -315,8 +320,8 @@ func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) er
 		}
 		mlasimd.Axpy(1, attn, x)
 		m.normRows(xn, x, b.PostAttnNorm, t)
-		if err := m.swiGLU(attn, xn, b, t); err != nil {
-			return err
+		if err := m.mlp(attn, xn, b, t); err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
 		}
 		mlasimd.Axpy(1, attn, x)
 	}
@@ -347,6 +352,14 @@ func (m *Model) normRows(dst, x, gain []float32, t int) {
 	for i := range t {
 		mlasimd.RMSNorm(dst[i*D:(i+1)*D], x[i*D:(i+1)*D], gain, m.eps)
 	}
+}
+
+// mlp is the block's FFN: its mixture of experts or its dense SwiGLU.
+func (m *Model) mlp(out, x []float32, b *BlockWeights, t int) error {
+	if b.MoE != nil {
+		return m.moe.forward(out, x, b.MoE, t)
+	}
+	return m.swiGLU(out, x, b, t)
 }
 
 // swiGLU computes out = W_down (silu(W_gate x) ⊙ W_up x) for t rows of x.

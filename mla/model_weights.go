@@ -17,6 +17,9 @@ type BlockWeights struct {
 	PostAttnNorm []float32 // [D] post_attention_layernorm
 	Gate, Up     Matrix    // [I, D] mlp.gate_proj, mlp.up_proj
 	Down         Matrix    // [D, I] mlp.down_proj
+	// MoE is the FFN of a mixture-of-experts block (Config.IsMoELayer), which then
+	// has no Gate, Up and Down.
+	MoE *MoEWeights
 }
 
 // ModelWeights is a whole decoder. With SharedKVDown every block's Attn.KVAProj is
@@ -37,6 +40,7 @@ type modelTensor struct {
 	mat        *Matrix    // a linear map or the embedding table
 	init       initKind
 	gain       float64
+	f32        bool // held as float32 whatever the weight format (a MoE gate)
 }
 
 func blockPrefix(i int) string { return "model.layers." + strconv.Itoa(i) + "." }
@@ -54,19 +58,28 @@ func sharedDownName(c Config) string {
 // tensors lists w's non-attention tensors for c (fields must be addressable).
 func (w *ModelWeights) tensors(c Config) []modelTensor {
 	D, V, I := c.Hidden, c.Vocab, c.Intermediate
-	t := []modelTensor{{"model.embed_tokens.weight", V, D, nil, &w.Embed, initXavier, 1}}
+	t := []modelTensor{{"model.embed_tokens.weight", V, D, nil, &w.Embed, initXavier, 1, false}}
 	for i := range w.Blocks {
 		b, p := &w.Blocks[i], blockPrefix(i)
 		t = append(t,
-			modelTensor{p + "input_layernorm.weight", D, 0, &b.InputNorm, nil, initOnes, 0},
-			modelTensor{p + "post_attention_layernorm.weight", D, 0, &b.PostAttnNorm, nil, initOnes, 0},
-			modelTensor{p + "mlp.gate_proj.weight", I, D, nil, &b.Gate, initXavier, 1},
-			modelTensor{p + "mlp.up_proj.weight", I, D, nil, &b.Up, initXavier, 1},
-			modelTensor{p + "mlp.down_proj.weight", D, I, nil, &b.Down, initXavier, 1 / 1.4142135623730951})
+			modelTensor{p + "input_layernorm.weight", D, 0, &b.InputNorm, nil, initOnes, 0, false},
+			modelTensor{p + "post_attention_layernorm.weight", D, 0, &b.PostAttnNorm, nil, initOnes, 0, false})
+		if c.IsMoELayer(i) {
+			moe := b.MoE
+			if moe == nil {
+				moe = &MoEWeights{}
+			}
+			t = append(t, moeTensors(c, p, moe)...)
+			continue
+		}
+		t = append(t,
+			modelTensor{p + "mlp.gate_proj.weight", I, D, nil, &b.Gate, initXavier, 1, false},
+			modelTensor{p + "mlp.up_proj.weight", I, D, nil, &b.Up, initXavier, 1, false},
+			modelTensor{p + "mlp.down_proj.weight", D, I, nil, &b.Down, initXavier, 1 / 1.4142135623730951, false})
 	}
 	return append(t,
-		modelTensor{"model.norm.weight", D, 0, &w.FinalNorm, nil, initOnes, 0},
-		modelTensor{"lm_head.weight", V, D, nil, &w.LMHead, initXavier, 1})
+		modelTensor{"model.norm.weight", D, 0, &w.FinalNorm, nil, initOnes, 0, false},
+		modelTensor{"lm_head.weight", V, D, nil, &w.LMHead, initXavier, 1, false})
 }
 
 // RandomModelWeights returns deterministic random weights for a whole decoder
@@ -79,6 +92,7 @@ func RandomModelWeights(c Config, seed uint64) (*ModelWeights, error) {
 		return nil, err
 	}
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
+	w.prepareMoE(c)
 	var shared Matrix
 	if c.SharedKVDown {
 		buf := hugepage.Make[float32](c.CacheRowWidth() * c.Hidden)
@@ -109,7 +123,11 @@ func checkModelSizes(c Config) error {
 	if err := checkWeightSizes(c); err != nil {
 		return err
 	}
-	_, err := allocSize("config "+strconv.Quote(c.Name)+": weights of the layers' FFNs", c.Layers, 3, c.Intermediate, c.Hidden)
+	n, err := c.ffnParams()
+	if err != nil {
+		return err
+	}
+	_, err = allocSize("config "+strconv.Quote(c.Name)+": weights of the layers' FFNs", n)
 	return err
 }
 
@@ -127,11 +145,13 @@ func (w *ModelWeights) Check(c Config) error {
 	if len(w.Blocks) != c.Layers {
 		return fmt.Errorf("mla: model weights have %d blocks, config %q has %d layers", len(w.Blocks), c.Name, c.Layers)
 	}
-	var errs []error
+	errs := []error{w.checkMoEBlocks(c)}
 	for _, t := range w.tensors(c) {
 		if t.mat != nil {
 			if err := t.mat.checkShape("model weight "+t.name, t.rows, t.cols); err != nil {
 				errs = append(errs, err)
+			} else if t.f32 && t.mat.Format() != FormatF32 {
+				errs = append(errs, fmt.Errorf("mla: model weight %s is %v, want float32", t.name, t.mat.Format()))
 			}
 		} else if len(*t.vec) != t.rows {
 			errs = append(errs, fmt.Errorf("mla: model weight %s has %d values, want %d", t.name, len(*t.vec), t.rows))
@@ -242,7 +262,13 @@ func (w *ModelWeights) Convert(f WeightFormat) (*ModelWeights, error) {
 	for i, b := range w.Blocks {
 		o := &out.Blocks[i]
 		o.InputNorm, o.PostAttnNorm = b.InputNorm, b.PostAttnNorm
+		if o.MoE, err = b.MoE.convert(f); err != nil {
+			return nil, fmt.Errorf("layer %d MoE: %w", i, err)
+		}
 		for _, m := range []struct{ dst, src *Matrix }{{&o.Gate, &b.Gate}, {&o.Up, &b.Up}, {&o.Down, &b.Down}} {
+			if b.MoE != nil && m.src.rows == 0 {
+				continue
+			}
 			if *m.dst, err = m.src.Convert(f); err != nil {
 				return nil, fmt.Errorf("layer %d FFN: %w", i, err)
 			}
@@ -267,7 +293,7 @@ func (w *ModelWeights) Convert(f WeightFormat) (*ModelWeights, error) {
 func (w *ModelWeights) Bytes() int64 {
 	n := w.Embed.Bytes() + w.LMHead.Bytes() + 4*int64(len(w.FinalNorm))
 	for i, b := range w.Blocks {
-		n += b.Gate.Bytes() + b.Up.Bytes() + b.Down.Bytes() + 4*int64(len(b.InputNorm)+len(b.PostAttnNorm))
+		n += b.Gate.Bytes() + b.Up.Bytes() + b.Down.Bytes() + 4*int64(len(b.InputNorm)+len(b.PostAttnNorm)) + b.MoE.Bytes()
 		if b.Attn != nil {
 			n += b.Attn.Bytes()
 			if i > 0 && w.Blocks[0].Attn != nil && sameStorage(b.Attn.KVAProj, w.Blocks[0].Attn.KVAProj) {
