@@ -52,7 +52,7 @@ func TestParseHFConfigStrict(t *testing.T) {
 	require.ErrorContains(t, err, "data after the JSON value")
 
 	c, err := ParseHFConfig(tinyConfigJSON(`,"architectures":["DeepseekV2ForCausalLM"],"auto_map":{"AutoConfig":"x"},` +
-		`"torch_dtype":"bfloat16","n_routed_experts":64,"topk_method":null,"rope_scaling":null,"q_lora_rank":null`))
+		`"torch_dtype":"bfloat16","ep_size":1,"aux_loss_alpha":0.001,"rope_scaling":null,"q_lora_rank":null`))
 	require.NoError(t, err)
 	require.Equal(t, 64, c.Hidden)
 	require.Nil(t, c.YaRN)

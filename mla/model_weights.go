@@ -123,11 +123,16 @@ func checkModelSizes(c Config) error {
 	if err := checkWeightSizes(c); err != nil {
 		return err
 	}
+	what := "config " + strconv.Quote(c.Name) + ": weights of the layers' FFNs"
+	if c.MoE == nil {
+		_, err := allocSize(what, c.Layers, 3, c.Intermediate, c.Hidden)
+		return err
+	}
 	n, err := c.ffnParams()
 	if err != nil {
 		return err
 	}
-	_, err = allocSize("config "+strconv.Quote(c.Name)+": weights of the layers' FFNs", n)
+	_, err = allocSize(what, n)
 	return err
 }
 

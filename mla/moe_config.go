@@ -103,6 +103,20 @@ func (c Config) IsMoELayer(i int) bool {
 	return m != nil && i >= m.FirstDense && m.LayerFreq > 0 && i%m.LayerFreq == 0
 }
 
+// moeLayers counts the MoE blocks: the multiples of LayerFreq in [FirstDense, Layers).
+func (c Config) moeLayers() int {
+	m := c.MoE
+	if m == nil || m.LayerFreq <= 0 || m.FirstDense < 0 || c.Layers <= m.FirstDense {
+		return 0
+	}
+	f := m.LayerFreq
+	below := 0 // multiples of f in [0, FirstDense)
+	if m.FirstDense > 0 {
+		below = (m.FirstDense-1)/f + 1
+	}
+	return (c.Layers-1)/f + 1 - below
+}
+
 // groupSize is the experts per group.
 func (m *MoEConfig) groupSize() int { return m.RoutedExperts / max(m.Groups, 1) }
 
@@ -192,15 +206,12 @@ func (c Config) ffnParams() (int, error) {
 			return 0, fmt.Errorf("mla: config %q: %w", c.Name, err)
 		}
 	}
-	total := 0
-	for i := range c.Layers {
-		n := dense
-		if c.IsMoELayer(i) {
-			n = moe
-		}
-		if total, ok = checked.Add(total, n); !ok {
-			return 0, fmt.Errorf("mla: config %q: the FFN weights of %d layers overflow an int", c.Name, c.Layers)
-		}
+	nMoE := c.moeLayers()
+	total, ok1 := checked.Mul(c.Layers-nMoE, dense)
+	moeAll, ok2 := checked.Mul(nMoE, moe)
+	total, ok3 := checked.Add(total, moeAll)
+	if !ok1 || !ok2 || !ok3 {
+		return 0, fmt.Errorf("mla: config %q: the FFN weights of %d layers overflow an int", c.Name, c.Layers)
 	}
 	return total, nil
 }
@@ -252,22 +263,26 @@ func (h *hfMoE) decode(p *strictjson.Parser, key string) (bool, error) {
 }
 
 // config returns the MoEConfig of a config.json of the given model_type: nil when
-// n_routed_experts is absent, null or 0 (a dense model). Absent keys take the
-// defaults of that model type's Hugging Face configuration class.
+// n_routed_experts is absent, null or 0 (a dense model). deepseek_v2 and deepseek_v3
+// follow their own code; another model type follows V3's when its topk_method is
+// noaux_tc or its scoring_func sigmoid, else V2's. Absent keys take the defaults of
+// that model type's Hugging Face configuration class.
 func (h *hfMoE) config(modelType string) (*MoEConfig, error) {
 	if h.RoutedExperts == nil || *h.RoutedExperts == 0 {
 		return nil, nil
 	}
 	m := &MoEConfig{RoutedExperts: *h.RoutedExperts, LayerFreq: 1, Groups: 1, TopKGroups: 1, RoutedScaling: 1}
 	scoring, topk := "softmax", "greedy"
-	switch modelType {
-	case "deepseek_v2":
-	case "deepseek_v3":
+	v3 := modelType == "deepseek_v3"
+	if modelType != "deepseek_v2" && !v3 {
+		// Another model type on DeepSeek's architecture (e.g. kimi_k2): the V3
+		// conventions when its gate is V3's, else V2's.
+		v3 = (h.TopK != nil && *h.TopK == "noaux_tc") || (h.Scoring != nil && *h.Scoring == "sigmoid")
+	}
+	if v3 {
 		m.V3, m.SharedExperts, m.FirstDense, m.ExpertsPerToken = true, 1, 3, 8
 		m.Groups, m.TopKGroups, m.NormTopK, m.RoutedScaling = 8, 4, true, 2.5
 		scoring, topk = "sigmoid", "noaux_tc"
-	default:
-		return nil, fmt.Errorf("mla: config.json: n_routed_experts = %d needs model_type \"deepseek_v2\" or \"deepseek_v3\" (whose MoE conventions differ), not %q", *h.RoutedExperts, modelType)
 	}
 	set := func(dst *int, src *int) {
 		if src != nil {

@@ -409,3 +409,21 @@ func TestMoEModelReference(t *testing.T) {
 		})
 	}
 }
+
+// TestMoELayerCount: moeLayers counts what IsMoELayer says, without a loop.
+func TestMoELayerCount(t *testing.T) {
+	for _, L := range []int{1, 2, 5, 27, 61} {
+		for _, F := range []int{0, 1, 3, 7} {
+			for _, f := range []int{1, 2, 3} {
+				c := Config{Layers: L, MoE: &MoEConfig{FirstDense: F, LayerFreq: f}}
+				n := 0
+				for i := range L {
+					if c.IsMoELayer(i) {
+						n++
+					}
+				}
+				require.Equal(t, n, c.moeLayers(), "L=%d F=%d f=%d", L, F, f)
+			}
+		}
+	}
+}
