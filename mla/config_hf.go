@@ -140,13 +140,13 @@ func parseHFConfig(data []byte) (Config, *hfConfig, error) {
 	if c.MoE, err = h.MoE.config(h.ModelType); err != nil {
 		return Config{}, nil, err
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, nil, fmt.Errorf("mla: config.json describes an invalid layer: %w", err)
-	}
 	if c.MoE != nil {
 		if err := c.MoE.validate(c.Name, c.Hidden); err != nil {
 			return Config{}, nil, fmt.Errorf("mla: config.json: %w", err)
 		}
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, nil, fmt.Errorf("mla: config.json describes an invalid layer: %w", err)
 	}
 	return c, h, nil
 }

@@ -41,6 +41,7 @@ type moeRunner struct {
 	g, u     []float32 // R x I
 	sg, su   []float32 // t x Is (shared)
 	sy       []float32 // t x D (shared)
+	exp      []float32 // siluMul's block
 	gateTask linearTask
 	task     moeTask
 }
@@ -133,7 +134,7 @@ func (r *moeRunner) grow(t int) error {
 	if r.scores == nil {
 		r.scores, r.choice, r.taken = make([]float32, E), make([]float32, E), make([]bool, E)
 		r.group, r.keep = make([]float32, max(m.Groups, 1)), make([]bool, max(m.Groups, 1))
-		r.start = make([]int32, E+1)
+		r.start, r.exp = make([]int32, E+1), make([]float32, 1024)
 		r.task.ops = make([]linearOp, 0, 2*(E+1))
 	}
 	r.logits = make([]float32, n[0])
@@ -197,8 +198,8 @@ func (r *moeRunner) forward(out, x []float32, w *MoEWeights, t int) error {
 	if err := r.pool.run(&r.task, r.task.split(workers)); err != nil {
 		return err
 	}
-	siluMul(r.g[:t*K*I], r.u[:t*K*I])
-	siluMul(r.sg[:t*is], r.su[:t*is])
+	siluMul(r.g[:t*K*I], r.u[:t*K*I], r.exp)
+	siluMul(r.sg[:t*is], r.su[:t*is], r.exp)
 
 	r.task.reset()
 	for e := range E {
@@ -238,10 +239,9 @@ func (r *moeRunner) expertRows(e int) (first, n int) {
 }
 
 // siluMul sets g[i] = silu(g[i]) · u[i], silu(g) = g / (1 + e^-g), the
-// exponentials through the Exp kernel.
-func siluMul(g, u []float32) {
+// exponentials through the Exp kernel, a block of len(buf) at a time.
+func siluMul(g, u, buf []float32) {
 	for len(g) > 0 {
-		var buf [256]float32
 		n := min(len(g), len(buf))
 		e := buf[:n]
 		for i, v := range g[:n] {

@@ -427,3 +427,44 @@ func TestMoELayerCount(t *testing.T) {
 		}
 	}
 }
+
+// TestMoEStepAllocatesNothing: after warm-up a MoE model's decode step and a
+// MoEBlock step of 8 tokens allocate nothing, in every weight format.
+func TestMoEStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's bookkeeping allocates")
+	}
+	c := moeKinds()[2]
+	c.QLoRARank = 32 // Q8_0 rows are blocks of 32
+	w := testMoEModel(t, c)
+	for _, f := range []WeightFormat{FormatF32, FormatBF16, FormatQ8_0, FormatFP8} {
+		wf, err := w.Convert(f)
+		require.NoError(t, err)
+		m, err := NewModel(c, wf, WithWorkers(2))
+		require.NoError(t, err)
+		mc, err := m.NewCache(CacheOptions{Capacity: 200})
+		require.NoError(t, err)
+		logits := make([]float32, c.Vocab)
+		tok := []int{3}
+		require.NoError(t, m.Forward(tok, mc, logits))
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := m.Forward(tok, mc, logits); err != nil {
+				panic(err)
+			}
+		})
+		require.Zero(t, allocs, "model step, weights %v", f)
+		require.NoError(t, m.Close())
+
+		b, err := NewMoEBlock(c, wf.Blocks[2].MoE, WithWorkers(2))
+		require.NoError(t, err)
+		x, out := randomInputs(8, c.Hidden, 1), make([]float32, 8*c.Hidden)
+		require.NoError(t, b.Forward(out, x, nil, nil))
+		allocs = testing.AllocsPerRun(20, func() {
+			if err := b.Forward(out, x, nil, nil); err != nil {
+				panic(err)
+			}
+		})
+		require.Zero(t, allocs, "block step, weights %v", f)
+		require.NoError(t, b.Close())
+	}
+}
