@@ -325,3 +325,26 @@ func (m *MoEConfig) hfKeys(js map[string]any) {
 	js["n_group"], js["topk_group"], js["scoring_func"], js["topk_method"] = m.Groups, m.TopKGroups, m.Scoring.String(), m.TopK.String()
 	js["norm_topk_prob"], js["routed_scaling_factor"] = m.NormTopK, m.RoutedScaling
 }
+
+// DeepSeekV2LiteMoE is DeepSeek-V2-Lite's mixture of experts (set Config.MoE to it
+// on DeepSeekV2Lite for the published model): 64 routed experts of width 1408, 6
+// per token, 2 shared, softmax greedy gating, block 0 dense.
+func DeepSeekV2LiteMoE() MoEConfig {
+	return MoEConfig{RoutedExperts: 64, ExpertsPerToken: 6, Intermediate: 1408, SharedExperts: 2, FirstDense: 1,
+		LayerFreq: 1, Scoring: ScoringSoftmax, TopK: TopKGreedy, Groups: 1, TopKGroups: 1, RoutedScaling: 1}
+}
+
+// DeepSeekV2MoE is DeepSeek-V2's: 160 experts of width 1536, 6 per token from the
+// best 3 of 8 groups, 2 shared, weights scaled by 16.
+func DeepSeekV2MoE() MoEConfig {
+	return MoEConfig{RoutedExperts: 160, ExpertsPerToken: 6, Intermediate: 1536, SharedExperts: 2, FirstDense: 1,
+		LayerFreq: 1, Scoring: ScoringSoftmax, TopK: TopKGroupLimited, Groups: 8, TopKGroups: 3, RoutedScaling: 16}
+}
+
+// DeepSeekV3MoE is DeepSeek-V3's: 256 experts of width 2048, 8 per token from the
+// best 4 of 8 groups (noaux_tc), 1 shared, normalized weights scaled by 2.5, blocks
+// 0-2 dense.
+func DeepSeekV3MoE() MoEConfig {
+	return MoEConfig{V3: true, RoutedExperts: 256, ExpertsPerToken: 8, Intermediate: 2048, SharedExperts: 1, FirstDense: 3,
+		LayerFreq: 1, Scoring: ScoringSigmoid, TopK: TopKNoAuxTC, Groups: 8, TopKGroups: 4, NormTopK: true, RoutedScaling: 2.5}
+}

@@ -119,3 +119,47 @@ func (w *MoEWeights) convert(f WeightFormat) (*MoEWeights, error) {
 	}
 	return out, nil
 }
+
+// RandomMoEWeights returns deterministic random weights for one MoE block of c
+// (block index layer, which names the tensors and seeds them as RandomModelWeights
+// does), every expert in format f (the gate float32, the bias zero), converting one
+// expert at a time so that a big block never exists as float32 as a whole.
+func RandomMoEWeights(c Config, layer int, seed uint64, f WeightFormat) (*MoEWeights, error) {
+	if c.MoE == nil {
+		return nil, fmt.Errorf("mla: RandomMoEWeights: config %q has no MoE", c.Name)
+	}
+	if err := c.MoE.validate(c.Name, c.Hidden); err != nil {
+		return nil, err
+	}
+	w := &MoEWeights{Experts: make([]ExpertWeights, c.MoE.RoutedExperts)}
+	tensors := moeTensors(c, blockPrefix(layer), w)
+	for i := 0; i < len(tensors); {
+		// One expert's three matrices (or the gate, or the bias) at a time.
+		j := i + 1
+		if tensors[i].mat != nil && !tensors[i].f32 {
+			j = i + 3
+		}
+		var fills []fillJob
+		for _, t := range tensors[i:j] {
+			buf := make([]float32, t.rows*max(t.cols, 1))
+			if t.mat != nil {
+				*t.mat = NewMatrix(t.rows, t.cols, buf)
+			} else {
+				*t.vec = buf
+			}
+			fills = append(fills, fillJob{dst: buf, name: t.name, spec: tensorSpec{rows: t.rows, cols: t.cols, init: t.init, gain: t.gain}})
+		}
+		runFills(seed, fills)
+		for _, t := range tensors[i:j] {
+			if t.mat != nil && !t.f32 {
+				m, err := t.mat.Convert(f)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", t.name, err)
+				}
+				*t.mat = m
+			}
+		}
+		i = j
+	}
+	return w, nil
+}
