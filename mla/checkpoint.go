@@ -628,7 +628,8 @@ func (ck *Checkpoint) loadLayer(i int, shared Matrix, errs *loadErrors) *LayerWe
 // LoadModel reads a whole decoder: embeddings, every block (a dense SwiGLU FFN or,
 // for Config.IsMoELayer blocks, a mixture of experts),
 // the final norm and the LM head. Before reading anything it checks that the model
-// fits the memory limit and that the checkpoint holds every one of config.json's
+// fits the memory limit (as float32 for a dense model; a mixture of experts by its
+// ResidentBytes) and that the checkpoint holds every one of config.json's
 // num_hidden_layers layers.
 func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 	if err := ck.usable(); err != nil {
@@ -638,8 +639,10 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 	if err := c.validateModel(); err != nil {
 		return nil, err
 	}
-	if err := ck.opts.checkModel(c); err != nil {
-		return nil, err
+	if c.MoE == nil {
+		if err := ck.opts.checkModel(c); err != nil {
+			return nil, err
+		}
 	}
 	var missing []int
 	for i := range c.Layers {
@@ -650,6 +653,18 @@ func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("mla: checkpoint %s: the config has %d layers (num_hidden_layers), but the checkpoint holds %s (%d missing, the first is layer %d)",
 			ck.sourceName, c.Layers, ck.describeLayers(), len(missing), missing[0])
+	}
+	if c.MoE != nil {
+		// A mixture of experts is loaded in its resident format (DeepSeek-V3 is
+		// 2.7 TB as float32, 700 GB as FP8): the limit applies to what it will hold.
+		n, err := ck.ResidentBytes()
+		if err != nil {
+			return nil, err
+		}
+		if n > ck.opts.memoryLimit {
+			return nil, fmt.Errorf("mla: checkpoint %s: the model's weights take %s as loaded (%v), over the memory limit of %s; raise it with mla.WithMemoryLimit if that is intended",
+				ck.sourceName, byteSize(n), ck.opts.format, byteSize(ck.opts.memoryLimit))
+		}
 	}
 	w := &ModelWeights{Blocks: make([]BlockWeights, c.Layers)}
 	w.prepareMoE(c)

@@ -9,8 +9,9 @@ import (
 	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
-// Model is a small decoder on MLA: token embedding; per block x += MLA(RMSNorm(x)),
-// x += FFN(RMSNorm(x)) with a SwiGLU FFN; a final RMSNorm and the LM head. All
+// Model is a decoder on MLA: token embedding; per block x += MLA(RMSNorm(x)),
+// x += FFN(RMSNorm(x)) with a SwiGLU FFN or, for Config.IsMoELayer blocks,
+// DeepSeek's mixture of experts (MoEConfig); a final RMSNorm and the LM head. All
 // layers share one worker pool.
 //
 // A Model keeps the scratch of one call, so it must be used by one goroutine at a

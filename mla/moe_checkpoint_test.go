@@ -185,6 +185,11 @@ func TestMoECheckpoint(t *testing.T) {
 			got, err := ck.LoadModel()
 			require.NoError(t, err)
 			require.Equal(t, got.Bytes(), bytes, "resident bytes predicted before loading")
+			small, err := OpenCheckpoint(dir, WithMemoryLimit(bytes-1))
+			require.NoError(t, err)
+			_, err = small.LoadModel()
+			require.ErrorContains(t, err, "over the memory limit")
+			require.NoError(t, small.Close())
 			if tc.fp8 {
 				require.Equal(t, FormatFP8, got.Blocks[1].MoE.Experts[3].Up.Format())
 			}
