@@ -14,6 +14,12 @@
 //
 //	cd bench && go run ./demo
 //	cd bench && go run ./demo -model v3 -contexts 1024,16384 -naive-max 0
+//	cd bench && go run ./demo -model v2lite-moe -format q8_0 -tokens 8
+//	cd bench && go run ./demo -model /path/to/DeepSeek-V2-Lite -format q8_0
+//
+// -model with a model directory (or v2lite-moe) runs a whole decoder instead: it
+// prints the bytes the weights will hold before loading them, prefills -prompt random
+// token ids and generates -tokens greedily (token ids in and out).
 package main
 
 import (
@@ -34,14 +40,15 @@ type flags struct {
 	model, weights, writeWeights, cache, contexts string
 	format, formats, formatContexts               string
 	layer, prompt, tokens, steps, naiveMax        int
-	naiveSteps, workers, gqaGroups                int
+	naiveSteps, workers, gqaGroups, moeLayers     int
 	naiveLimit                                    time.Duration
 	seed                                          uint64
 }
 
 func parseFlags() flags {
 	var f flags
-	flag.StringVar(&f.model, "model", "v2lite", "layer shape: v2lite, v2 or v3 (ignored for a model directory)")
+	flag.StringVar(&f.model, "model", "v2lite", "layer shape: v2lite, v2 or v3 (ignored for a model directory); or a whole model: a Hugging Face model directory (DeepSeek-V2/V3, MoE included) or v2lite-moe (random V2-Lite-shaped, -moe-layers layers), prefilled with -prompt random ids and generating -tokens")
+	flag.IntVar(&f.moeLayers, "moe-layers", 3, "layers of -model v2lite-moe (block 0 dense, the others MoE)")
 	flag.StringVar(&f.weights, "weights", "", "a safetensors file (HF tensor names) or a Hugging Face model directory; empty: random weights")
 	flag.IntVar(&f.layer, "layer", 0, "which layer of -weights to load")
 	flag.StringVar(&f.writeWeights, "write-weights", "", "write the layer's weights to this safetensors file (bf16) and exit")
@@ -71,6 +78,9 @@ func main() {
 }
 
 func run(f flags) error {
+	if wholeModel(f.model) {
+		return runModel(f)
+	}
 	cacheType, err := parseCacheType(f.cache)
 	if err != nil {
 		return err
