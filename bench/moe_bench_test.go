@@ -118,3 +118,83 @@ func benchMoE(b *testing.B, f mla.WeightFormat, t int) {
 	b.ReportMetric(roof*1e3, "roofline-ms")
 	b.ReportMetric(100*roof/sec, "%roofline")
 }
+
+// BenchmarkMoELayer times one decode step of a whole V2-Lite MoE layer on one
+// worker: the absorbed attention over S = 1024 cached rows, then the MoE block on its
+// output (ISA=<level>/model=V2-Lite/weights=<format>/S=1024), with the bytes both
+// must read (attention weights and cache, gate, selected and shared experts) and the
+// share of the byte roofline reached.
+func BenchmarkMoELayer(b *testing.B) {
+	const s = 1024
+	for _, lv := range mlasimd.Available() {
+		for _, f := range []mla.WeightFormat{mla.FormatQ8_0, mla.FormatBF16} {
+			b.Run(fmt.Sprintf("ISA=%s/model=V2-Lite/weights=%v/S=%d", lv, f, s), func(b *testing.B) {
+				if testing.Short() && f != mla.FormatQ8_0 {
+					b.Skip("-short: Q8_0 only")
+				}
+				restore, err := mlasimd.Use(lv)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer restore()
+				blk, w, err := moeBlock(f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := v2LiteMoEConfig()
+				aw, err := mla.RandomLayerWeights(c, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if aw, err = aw.Convert(f); err != nil {
+					b.Fatal(err)
+				}
+				l, err := mla.NewLayer(c, aw, mla.WithWorkers(1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				moeBWOnce.Do(func() { moeBW = bench.ReadGBs(1) })
+				k, err := l.NewCache(mla.CacheOptions{Capacity: s})
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := rand.New(rand.NewPCG(s, 2))
+				rows := make([]float32, (s-1)*c.CacheRowWidth())
+				for i := range rows {
+					rows[i] = float32(r.NormFloat64())
+				}
+				if err := k.Append(rows); err != nil {
+					b.Fatal(err)
+				}
+				x, attn, out := make([]float32, c.Hidden), make([]float32, c.Hidden), make([]float32, c.Hidden)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				sel, wts := make([]int32, c.MoE.ExpertsPerToken), make([]float32, c.MoE.ExpertsPerToken)
+				step := func(sel []int32, wts []float32) {
+					if err := k.Truncate(s - 1); err != nil {
+						b.Fatal(err)
+					}
+					if err := l.Decode(attn, x, k); err != nil {
+						b.Fatal(err)
+					}
+					if err := blk.Forward(out, attn, sel, wts); err != nil {
+						b.Fatal(err)
+					}
+				}
+				step(sel, wts)
+				for b.Loop() {
+					step(nil, nil)
+				}
+				sec := b.Elapsed().Seconds() / float64(b.N)
+				bytes := float64(l.DecodeCost(s, k.DType()).Bytes() + w.Gate.Bytes() + w.Shared.Bytes() + int64(len(sel))*w.Experts[0].Bytes())
+				roof := bytes / (moeBW * 1e9)
+				b.ReportMetric(sec*1e3, "ms/step")
+				b.ReportMetric(bytes/1e6, "MB/step")
+				b.ReportMetric(bytes/sec/1e9, "GB/s")
+				b.ReportMetric(100*roof/sec, "%roofline")
+			})
+		}
+	}
+}
