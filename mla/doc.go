@@ -64,8 +64,16 @@
 // (DefaultMemoryLimit) bounds the weight memory a configuration may imply, so a
 // hostile file costs an error, not memory.
 //
-// Model stacks layers into a small decoder (embedding, pre-RMSNorm blocks with MLA and
+// Model stacks layers into a decoder (embedding, pre-RMSNorm blocks with MLA and
 // a SwiGLU FFN, final norm, LM head) with greedy generation over the latent cache.
+// With Config.MoE (read from config.json's n_routed_experts and the keys beside it)
+// blocks from first_k_dense_replace on are DeepSeek's mixture of experts, gated as
+// each model type's Hugging Face code gates (MoEConfig documents the differences and
+// the tie rule), so OpenCheckpoint and LoadModel run published DeepSeek-V2(-Lite) and
+// V3 checkpoints (ResidentBytes tells their size in the load format beforehand).
+// Decode reads only the selected experts, in their resident format; a step of many
+// tokens groups them by expert so each expert's weights are read once. MoEBlock runs
+// one such FFN on its own.
 //
 // # Goroutines, Close and failed steps
 //

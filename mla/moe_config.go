@@ -74,6 +74,11 @@ func (m TopKMethod) String() string {
 //   - V3 true (deepseek_v3): the same normalization, and then RoutedScaling is always
 //     applied.
 //
+// Experts outside the kept groups are never chosen. (Hugging Face's remote code fills
+// their scores with 0.0 instead, which differs only when fewer than
+// ExpertsPerToken biased scores of the kept groups are positive; DeepSeek's own
+// inference code uses -inf, as here.)
+//
 // Ties: where scores (or group scores) are equal at the top-k boundary, the lower
 // expert (or group) index wins. torch.topk leaves the order of ties unspecified, so
 // this is one of its possible answers, chosen to be deterministic. A NaN score is

@@ -206,7 +206,7 @@ func refMoEVec(c Config, w *MoEWeights, x vec) vec {
 const moeRelTol = 1e-5
 
 // refMoEModelLogits is refModelLogits with the MoE blocks.
-func refMoEModelLogits(c Config, w *ModelWeights, tokens []int) []vec {
+func refMoEModelLogits(c Config, w *ModelWeights, tokens []int, start int) []vec {
 	D := c.Hidden
 	xs := make([]vec, len(tokens))
 	for i, tok := range tokens {
@@ -218,7 +218,7 @@ func refMoEModelLogits(c Config, w *ModelWeights, tokens []int) []vec {
 		for i := range xs {
 			xn[i] = refRMSNorm(xs[i], b.InputNorm, c.RMSNormEps)
 		}
-		attn := newRefLayer(c, b.Attn, F32).run(xn, 0)
+		attn := newRefLayer(c, b.Attn, F32).run(xn, start)
 		for i := range xs {
 			xs[i] = refAdd(xs[i], attn.out[i])
 			h := refRMSNorm(xs[i], b.PostAttnNorm, c.RMSNormEps)
@@ -377,7 +377,7 @@ func TestMoEModelReference(t *testing.T) {
 			require.NoError(t, err)
 			defer m.Close()
 			tokens := []int{5, 17, 3, 96, 0, 42, 42, 7, 11, 60}
-			want := refMoEModelLogits(c, w, tokens)
+			want := refMoEModelLogits(c, w, tokens, 0)
 			logits := make([]float32, c.Vocab)
 			mc, err := m.NewCache(CacheOptions{})
 			require.NoError(t, err)
@@ -396,8 +396,15 @@ func TestMoEModelReference(t *testing.T) {
 			}
 			requireClose(t, logits, to64(prefill), 1e-5, "decode vs prefill")
 
-			// A far start position: generation runs and is deterministic.
+			// A far start position, against the reference there.
 			far, err := m.NewCache(CacheOptions{Start: 100000})
+			require.NoError(t, err)
+			wantFar := refMoEModelLogits(c, w, tokens[:4], 100000)
+			require.NoError(t, m.Forward(tokens[:3], far, logits))
+			requireWithin(t, logits, wantFar[2], "far prefill logits")
+			require.NoError(t, m.Forward(tokens[3:4], far, logits))
+			requireWithin(t, logits, wantFar[3], "far step logits")
+			far, err = m.NewCache(CacheOptions{Start: 100000})
 			require.NoError(t, err)
 			g1, err := m.Generate(tokens[:4], 5, far, nil)
 			require.NoError(t, err)
