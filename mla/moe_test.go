@@ -474,3 +474,29 @@ func TestMoEStepAllocatesNothing(t *testing.T) {
 		require.NoError(t, b.Close())
 	}
 }
+
+// TestMoEBlockMisuse: wrong lengths, a zero block and a closed one are errors.
+func TestMoEBlockMisuse(t *testing.T) {
+	c := moeKinds()[0]
+	w := testMoEModel(t, c)
+	b, err := NewMoEBlock(c, w.Blocks[1].MoE, WithWorkers(2))
+	require.NoError(t, err)
+	D := c.Hidden
+	x := randomInputs(2, D, 1)
+	require.ErrorContains(t, b.Forward(make([]float32, D), x, nil, nil), "want the same positive multiple of 64")
+	require.ErrorContains(t, b.Forward(nil, nil, nil, nil), "want the same positive multiple")
+	require.ErrorContains(t, b.Forward(make([]float32, 2*D), x, make([]int32, 5), make([]float32, 6)), "want 6")
+	require.NoError(t, b.Close())
+	require.ErrorIs(t, b.Forward(make([]float32, 2*D), x, nil, nil), ErrClosed)
+	require.NoError(t, b.Close())
+	var zero MoEBlock
+	require.Error(t, zero.Forward(x, x, nil, nil))
+	_, err = NewMoEBlock(c, nil)
+	require.ErrorContains(t, err, "nil MoEWeights")
+	q, err := w.Blocks[1].MoE.convert(FormatQ8_0)
+	require.NoError(t, err)
+	q.Gate, err = q.Gate.Convert(FormatBF16)
+	require.NoError(t, err)
+	_, err = NewMoEBlock(c, q)
+	require.ErrorContains(t, err, "want float32")
+}
