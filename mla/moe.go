@@ -37,6 +37,7 @@ type moeRunner struct {
 	wts      []float32 // t x K: their weights
 	start    []int32   // E+1: first grouped row of each expert
 	pos      []int32   // t x K: grouped row of each (token, slot)
+	rowTok   []int32   // t x K: the token of each grouped row
 	xg, y    []float32 // R x D, R = t·K: gathered inputs, expert outputs
 	g, u     []float32 // R x I
 	sg, su   []float32 // t x Is (shared)
@@ -52,6 +53,10 @@ type moeTask struct {
 	ops  []linearOp
 	rows int
 	lt   linearTask // scratch per part
+	// q1[part] holds one quantized activation vector, reused by the part's
+	// one-token Q8_0 GEMVs of the same x (the gate and up maps of every expert a
+	// single token chose, and the shared experts', all multiply that token's row).
+	q1 [][]float32
 }
 
 func (mt *moeTask) reset() { mt.ops, mt.rows = mt.ops[:0], 0 }
@@ -74,6 +79,9 @@ func (mt *moeTask) split(workers int) int {
 	if len(mt.lt.scratch) < parts {
 		mt.lt.scratch = append(mt.lt.scratch, make([][]float32, parts-len(mt.lt.scratch))...)
 	}
+	if len(mt.q1) < parts {
+		mt.q1 = append(mt.q1, make([][]float32, parts-len(mt.q1))...)
+	}
 	return parts
 }
 
@@ -90,6 +98,7 @@ const gemvTileBytes = 96 << 10
 func (mt *moeTask) run(part, parts int) {
 	lo, hi := span(mt.rows, part, parts, gemvRowAlign)
 	base := 0
+	var qx []float32 // the x whose quantization q1[part] holds
 	for _, op := range mt.ops {
 		r0, r1 := max(lo-base, 0), min(hi-base, op.n)
 		base += op.n
@@ -105,6 +114,9 @@ func (mt *moeTask) run(part, parts int) {
 			scratch = mt.lt.part(part, op.k)
 		}
 		if op.t == 1 {
+			if op.w.Format() == FormatQ8_0 && mt.gemvQ8One(part, op, r0, r1, &qx) {
+				continue
+			}
 			op.w.gemv(op.out[r0:r1], op.x, r0, scratch)
 			continue
 		}
@@ -120,6 +132,31 @@ func (mt *moeTask) run(part, parts int) {
 			}
 		}
 	}
+}
+
+// gemvQ8One is the one-token Q8_0 GEMV of rows [r0, r1) with op.x quantized into
+// q1[part], or taken from there when *qx is the same x; false when x cannot be
+// quantized (not finite), and the caller's GEMV falls back as it does.
+func (mt *moeTask) gemvQ8One(part int, op linearOp, r0, r1 int, qx *[]float32) bool {
+	per := op.k/4 + op.k/mlasimd.Q8_0Block
+	if len(mt.q1[part]) < per {
+		mt.q1[part] = make([]float32, per) // warm-up only: sized by the shapes
+	}
+	xq, xd, ok := q8Vector(mt.q1[part][:per], op.k)
+	if !ok {
+		return false
+	}
+	x := op.x[:op.k]
+	if len(*qx) != len(x) || &(*qx)[0] != &x[0] {
+		if mlasimd.QuantizeQ8Vector(xq, xd, x) != nil {
+			*qx = nil
+			return false
+		}
+		*qx = x
+	}
+	rb, _ := mlasimd.Q8_0Bytes(op.k)
+	mlasimd.GemvQ8_0Q8(op.out[r0:r1], op.w.q8[r0*rb:r1*rb], xq, xd)
+	return true
 }
 
 // gemvQ8Tiles is the tiled GEMVs of a Q8_0 op's rows [r0, r1) for its tokens, each
@@ -169,7 +206,7 @@ func (r *moeRunner) grow(t int) error {
 		r.task.ops = make([]linearOp, 0, 2*(E+1))
 	}
 	r.logits = make([]float32, n[0])
-	r.sel, r.wts, r.pos = make([]int32, n[1]), make([]float32, n[1]), make([]int32, n[1])
+	r.sel, r.wts, r.pos, r.rowTok = make([]int32, n[1]), make([]float32, n[1]), make([]int32, n[1]), make([]int32, n[1])
 	r.xg, r.y = make([]float32, n[2]), make([]float32, n[2])
 	r.g, r.u = make([]float32, n[3]), make([]float32, n[3])
 	r.sg, r.su = make([]float32, n[4]), make([]float32, n[4])
@@ -208,7 +245,7 @@ func (r *moeRunner) forward(out, x []float32, w *MoEWeights, t int) error {
 	for j, e := range r.sel[:t*K] {
 		p := r.start[e]
 		r.start[e]++
-		r.pos[j] = p
+		r.pos[j], r.rowTok[p] = p, int32(j/K)
 		copy(r.xg[int(p)*D:int(p+1)*D], x[j/K*D:(j/K+1)*D])
 	}
 	// start[e] is now expert e's end; its beginning is start[e-1] (0 for e = 0).
@@ -217,9 +254,15 @@ func (r *moeRunner) forward(out, x []float32, w *MoEWeights, t int) error {
 	for e := range E {
 		b, n := r.expertRows(e)
 		if n > 0 {
-			ex := &w.Experts[e]
-			r.task.add(r.g[b*I:], r.xg[b*D:], ex.Gate, n, I, D)
-			r.task.add(r.u[b*I:], r.xg[b*D:], ex.Up, n, I, D)
+			ex, xe := &w.Experts[e], r.xg[b*D:]
+			if n == 1 {
+				// The token's own row: one-token GEMVs of the same x share its
+				// quantization (gemvQ8One).
+				tok := int(r.rowTok[b])
+				xe = x[tok*D : (tok+1)*D]
+			}
+			r.task.add(r.g[b*I:], xe, ex.Gate, n, I, D)
+			r.task.add(r.u[b*I:], xe, ex.Up, n, I, D)
 		}
 	}
 	if is > 0 {
