@@ -1,12 +1,12 @@
 package mla
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/mlasimd/mlasimd"
-	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
 // Model is a small decoder on MLA: token embedding; per block x += MLA(RMSNorm(x)),
@@ -280,13 +280,14 @@ func (m *Model) Forward(tokens []int, mc *ModelCache, logits []float32) error {
 		return err
 	}
 	defer releaseCaches(mc.Layers)
-	return m.forward(tokens, mc, logits)
+	return m.forward(tokens, mc, logits, false)
 }
 
-// forward is Forward on checked arguments, with the Model and the caches held.
-func (m *Model) forward(tokens []int, mc *ModelCache, logits []float32) error {
+// forward is Forward on checked arguments, with the Model and the caches held: the
+// logits of the last token, or with all those of every token (t x Vocab).
+func (m *Model) forward(tokens []int, mc *ModelCache, logits []float32, all bool) error {
 	n0 := mc.Layers[0].Len()
-	if err := m.forwardLayers(tokens, mc, logits); err != nil {
+	if err := m.forwardLayers(tokens, mc, logits, all); err != nil {
 		for _, c := range mc.Layers {
 			if c.Len() > n0 {
 				_ = c.truncate(n0)
@@ -297,7 +298,7 @@ func (m *Model) forward(tokens []int, mc *ModelCache, logits []float32) error {
 	return nil
 }
 
-func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) error {
+func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32, all bool) error {
 	c := m.cfg
 	t, D := len(tokens), c.Hidden
 	if err := m.grow(t); err != nil {
@@ -320,13 +321,18 @@ func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) er
 		}
 		mlasimd.Axpy(1, attn, x)
 	}
-	last := x[(t-1)*D:]
-	if !allFinite(last) {
-		return fmt.Errorf("mla: Forward: the hidden state of the last token (position %d) is not finite", mc.Layers[0].Next()-1)
+	first := t - 1 // the rows whose logits are wanted
+	if all {
+		first = 0
 	}
-	mlasimd.RMSNorm(xn[:D], last, m.w.FinalNorm, m.eps)
+	for i := first; i < t; i++ {
+		if !allFinite(x[i*D : (i+1)*D]) {
+			return fmt.Errorf("mla: Forward: the hidden state of token %d (position %d) is not finite", i, mc.Layers[0].Next()-t+i)
+		}
+	}
+	m.normRows(xn, x[first*D:], m.w.FinalNorm, t-first)
 	m.head.reset()
-	m.head.add(logits, xn, m.w.LMHead, 1, c.Vocab, D)
+	m.head.add(logits, xn, m.w.LMHead, t-first, c.Vocab, D)
 	return m.pool.run(&m.head, m.head.split(defaultMinWork, m.pool.Workers()))
 }
 
@@ -372,64 +378,9 @@ func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) error {
 	return m.pool.run(&m.ffn, m.ffn.split(defaultMinWork, m.pool.Workers()))
 }
 
-// Generate is the seed's greedy generation loop: prefill the prompt, then feed back
-// the arg max of the logits, one decode step per token, maxNew tokens in all. It
-// returns the generated tokens (not the prompt). progress, if not nil, is called after
-// each token; it must not use the Model or mc. The arguments are checked before any
-// work: the prompt's tokens, maxNew >= 0, the caches, and room in them for every
-// step. A step that fails leaves the caches as the previous step left them and
-// returns the tokens generated so far.
+// Generate is the seed's greedy generation loop: GenerateContext with a background
+// context, the greedy sampler, no stop tokens and progress called after each token
+// (it must not use the Model or mc).
 func (m *Model) Generate(prompt []int, maxNew int, mc *ModelCache, progress func(i int, token int)) ([]int, error) {
-	if err := m.enter(); err != nil {
-		return nil, err
-	}
-	defer m.leave()
-	if err := m.checkTokens("Generate", prompt); err != nil {
-		return nil, err
-	}
-	if maxNew < 0 {
-		return nil, fmt.Errorf("mla: Generate: maxNew = %d, want >= 0", maxNew)
-	}
-	// The last generated token is not fed back: the caches grow by len(prompt) +
-	// maxNew - 1 rows.
-	steps, ok := checked.Add(len(prompt), max(maxNew-1, 0))
-	if !ok {
-		return nil, fmt.Errorf("mla: Generate: %d prompt tokens + %d new ones overflow an int", len(prompt), maxNew)
-	}
-	if err := m.holdCaches("Generate", mc, steps); err != nil {
-		return nil, err
-	}
-	defer releaseCaches(mc.Layers)
-	logits := make([]float32, m.cfg.Vocab)
-	if err := m.forward(prompt, mc, logits); err != nil {
-		return nil, err
-	}
-	var out []int // grown as tokens come: maxNew is bounded only by the cache
-	step := make([]int, 1)
-	for i := range maxNew {
-		tok := argmax(logits)
-		out = append(out, tok)
-		if progress != nil {
-			progress(i, tok)
-		}
-		if i == maxNew-1 {
-			break
-		}
-		step[0] = tok
-		if err := m.forward(step, mc, logits); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-}
-
-// argmax returns the index of the largest value (the first on ties; NaN never wins).
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
+	return m.GenerateContext(context.Background(), prompt, mc, GenerateOptions{MaxNew: maxNew, Progress: progress})
 }
