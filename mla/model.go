@@ -327,7 +327,11 @@ func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32, al
 	}
 	for i := first; i < t; i++ {
 		if !allFinite(x[i*D : (i+1)*D]) {
-			return fmt.Errorf("mla: Forward: the hidden state of token %d (position %d) is not finite", i, mc.Layers[0].Next()-t+i)
+			which := fmt.Sprintf("token %d", i)
+			if i == t-1 {
+				which = "the last token"
+			}
+			return fmt.Errorf("mla: Forward: the hidden state of %s (position %d) is not finite", which, mc.Layers[0].Next()-t+i)
 		}
 	}
 	m.normRows(xn, x[first*D:], m.w.FinalNorm, t-first)
