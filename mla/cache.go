@@ -53,10 +53,10 @@ func NewCache(c Config, o CacheOptions) (*Cache, error) {
 		return nil, fmt.Errorf("mla: cache dtype %s is not supported; use F32, BF16 or F16", o.DType)
 	}
 	if o.Capacity < 0 || o.Start < 0 {
-		return nil, fmt.Errorf("mla: cache capacity %d and start %d must not be negative", o.Capacity, o.Start)
+		return nil, fmt.Errorf("mla: cache capacity %d and start %d must not be negative: %w", o.Capacity, o.Start, ErrShape)
 	}
 	if end, ok := checked.Add(o.Start, o.Capacity); !ok || end > MaxCachePositions {
-		return nil, fmt.Errorf("mla: cache start %d + capacity %d exceeds MaxCachePositions (%d)", o.Start, o.Capacity, MaxCachePositions)
+		return nil, fmt.Errorf("mla: cache start %d + capacity %d exceeds MaxCachePositions (%d): %w", o.Start, o.Capacity, MaxCachePositions, ErrShape)
 	}
 	k := &Cache{width: c.CacheRowWidth(), dc: c.KVLoRARank, dr: c.QKRopeHeadDim, mhaPerToken: c.MHACacheElemsPerToken(),
 		kvPerGroup: c.QKHeadDim() + c.VHeadDim, dtype: o.DType, start: o.Start}
@@ -165,7 +165,7 @@ func (k *Cache) Reserve(rows int) error {
 
 func (k *Cache) reserve(rows int) error {
 	if end, ok := checked.Add(k.start, rows); !ok || end > MaxCachePositions {
-		return fmt.Errorf("mla: Cache.Reserve(%d): start %d + %d rows exceeds MaxCachePositions (%d)", rows, k.start, rows, MaxCachePositions)
+		return fmt.Errorf("mla: Cache.Reserve(%d): start %d + %d rows exceeds MaxCachePositions (%d): %w", rows, k.start, rows, MaxCachePositions, ErrCacheFull)
 	}
 	need, err := allocSize("cache storage", rows, k.width)
 	if err != nil {
@@ -186,7 +186,7 @@ func (k *Cache) reserve(rows int) error {
 // room returns an error unless t more rows keep the cache within MaxCachePositions.
 func (k *Cache) room(t int) error {
 	if end, ok := checked.Add(k.Next(), t); !ok || end > MaxCachePositions {
-		return fmt.Errorf("mla: cache of %d rows from position %d: %d more would pass MaxCachePositions (%d)", k.n, k.start, t, MaxCachePositions)
+		return fmt.Errorf("mla: cache of %d rows from position %d: %d more would pass MaxCachePositions (%d): %w", k.n, k.start, t, MaxCachePositions, ErrCacheFull)
 	}
 	return nil
 }
@@ -212,10 +212,10 @@ func (k *Cache) Append(rows []float32) error {
 	}
 	defer k.leave()
 	if len(rows)%k.width != 0 {
-		return fmt.Errorf("mla: Cache.Append: %d values is not a whole number of %d-value rows", len(rows), k.width)
+		return fmt.Errorf("mla: Cache.Append: %d values is not a whole number of %d-value rows: %w", len(rows), k.width, ErrShape)
 	}
 	if i := firstNonFinite(rows, len(rows)/k.width, k.width); i >= 0 {
-		return fmt.Errorf("mla: Cache.Append: row %d (position %d) is not finite", i, k.Next()+i)
+		return fmt.Errorf("mla: Cache.Append: row %d (position %d) is not finite: %w", i, k.Next()+i, ErrNonFinite)
 	}
 	return k.append(rows)
 }
@@ -253,7 +253,7 @@ func (k *Cache) Truncate(n int) error {
 
 func (k *Cache) truncate(n int) error {
 	if n < 0 || n > k.n {
-		return fmt.Errorf("mla: Cache.Truncate(%d) outside [0, %d]", n, k.n)
+		return fmt.Errorf("mla: Cache.Truncate(%d) outside [0, %d]: %w", n, k.n, ErrShape)
 	}
 	k.n = n
 	if k.dtype == F32 {
@@ -274,7 +274,7 @@ func (k *Cache) SetStart(pos int) error {
 	}
 	defer k.leave()
 	if k.n != 0 || pos < 0 || pos > MaxCachePositions {
-		return fmt.Errorf("mla: Cache.SetStart(%d): the cache must be empty (has %d rows) and 0 <= pos <= MaxCachePositions (%d)", pos, k.n, MaxCachePositions)
+		return fmt.Errorf("mla: Cache.SetStart(%d): the cache must be empty (has %d rows) and 0 <= pos <= MaxCachePositions (%d): %w", pos, k.n, MaxCachePositions, ErrShape)
 	}
 	k.start = pos
 	return nil
@@ -290,7 +290,7 @@ func (k *Cache) Rows(j0, j1 int, dst []float32) ([]float32, error) {
 	}
 	defer k.leave()
 	if j0 < 0 || j0 > j1 || j1 > k.n {
-		return nil, fmt.Errorf("mla: Cache.Rows(%d, %d) outside [0, %d]", j0, j1, k.n)
+		return nil, fmt.Errorf("mla: Cache.Rows(%d, %d) outside [0, %d]: %w", j0, j1, k.n, ErrShape)
 	}
 	return k.rows(j0, j1, dst), nil
 }

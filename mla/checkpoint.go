@@ -49,7 +49,8 @@ type Checkpoint struct {
 // loading one layer of a many-shard model from a partial download is normal. The
 // config is refused when one layer's float32 weights would exceed the memory limit
 // (see WithMemoryLimit).
-func OpenCheckpoint(dir string, opts ...LoadOption) (*Checkpoint, error) {
+func OpenCheckpoint(dir string, opts ...LoadOption) (_ *Checkpoint, err error) {
+	defer func() { err = checkpointErr(err) }()
 	o, err := newLoadOptions(opts)
 	if err != nil {
 		return nil, err
@@ -92,7 +93,8 @@ func OpenCheckpoint(dir string, opts ...LoadOption) (*Checkpoint, error) {
 
 // OpenCheckpointFile reads weights from the single safetensors file at path,
 // described by cfg (a file alone carries no config).
-func OpenCheckpointFile(path string, cfg Config, opts ...LoadOption) (*Checkpoint, error) {
+func OpenCheckpointFile(path string, cfg Config, opts ...LoadOption) (_ *Checkpoint, err error) {
+	defer func() { err = checkpointErr(err) }()
 	o, err := newLoadOptions(opts)
 	if err != nil {
 		return nil, err
@@ -119,7 +121,8 @@ func newCheckpoint(dir string, cfg Config, o loadOptions) *Checkpoint {
 // names to shard files. Keys match exactly and may not repeat; every shard must be a
 // plain ".safetensors" file name (no directory, no "..", no NUL), so that no index
 // can make a checkpoint read outside its directory.
-func ParseShardIndex(data []byte) (map[string]string, error) {
+func ParseShardIndex(data []byte) (_ map[string]string, err error) {
+	defer func() { err = checkpointErr(err) }()
 	p, err := strictjson.New(data)
 	if err != nil {
 		return nil, err
@@ -308,7 +311,8 @@ func (e *shardError) Error() string { return fmt.Sprintf("%v (needed for tensor 
 func (e *shardError) Unwrap() error { return e.err }
 
 // Tensor returns the named tensor as float32, checking that its shape is shape.
-func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
+func (ck *Checkpoint) Tensor(name string, shape ...int) (_ []float32, err error) {
+	defer func() { err = checkpointErr(err) }()
 	sf, info, err := ck.locate(name, shape)
 	if err != nil {
 		return nil, err
@@ -405,7 +409,8 @@ func (ck *Checkpoint) locate(name string, shape []int) (*safetensors.File, safet
 // (WithWeightFormat): a BF16, F16 or FP8 tensor kept as it is stored is read without
 // being widened; any other is read as float32 (FP8 with its block scales) and
 // converted.
-func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
+func (ck *Checkpoint) Matrix(name string, rows, cols int) (_ Matrix, err error) {
+	defer func() { err = checkpointErr(err) }()
 	sf, info, err := ck.locate(name, []int{rows, cols})
 	if err != nil {
 		return Matrix{}, err
@@ -554,7 +559,8 @@ func (ck *Checkpoint) describeLayers() string {
 // LoadLayer reads layer i's attention weights (model.layers.i.self_attn.*). All
 // missing or mis-shaped tensors are reported together, and a shard that cannot be
 // opened once, with the tensors it was to give.
-func (ck *Checkpoint) LoadLayer(i int) (*LayerWeights, error) {
+func (ck *Checkpoint) LoadLayer(i int) (_ *LayerWeights, err error) {
+	defer func() { err = checkpointErr(err) }()
 	if err := ck.usable(); err != nil {
 		return nil, err
 	}
@@ -629,7 +635,8 @@ func (ck *Checkpoint) loadLayer(i int, shared Matrix, errs *loadErrors) *LayerWe
 // the final norm and the LM head. Before reading anything it checks that the model
 // fits the memory limit and that the checkpoint holds every one of config.json's
 // num_hidden_layers layers.
-func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
+func (ck *Checkpoint) LoadModel() (_ *ModelWeights, err error) {
+	defer func() { err = checkpointErr(err) }()
 	if err := ck.usable(); err != nil {
 		return nil, err
 	}

@@ -63,7 +63,8 @@ type hfRope struct {
 
 // ReadHFConfig reads a Hugging Face config.json file (see ParseHFConfig), which must
 // be a regular file of at most 4 MiB.
-func ReadHFConfig(path string) (Config, error) {
+func ReadHFConfig(path string) (_ Config, err error) {
+	defer func() { err = configErr(err) }()
 	data, err := readSmallFile(path, maxConfigBytes, "config.json")
 	if err != nil {
 		return Config{}, err
@@ -82,7 +83,8 @@ func ReadHFConfig(path string) (Config, error) {
 // not repeat, at any level; keys it does not read are ignored, as Hugging Face
 // ignores them, unless they differ from one it reads only in case. The result is
 // validated.
-func ParseHFConfig(data []byte) (Config, error) {
+func ParseHFConfig(data []byte) (_ Config, err error) {
+	defer func() { err = configErr(err) }()
 	c, _, err := parseHFConfig(data)
 	return c, err
 }

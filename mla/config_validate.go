@@ -29,7 +29,8 @@ const (
 
 // Validate checks that the attention part of c describes a layer this package can
 // run, and returns every problem found, each saying how to fix it.
-func (c Config) Validate() error {
+func (c Config) Validate() (err error) {
+	defer func() { err = configErr(err) }()
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("mla: config %q: "+format, append([]any{c.Name}, args...)...))

@@ -48,7 +48,7 @@ func newDecodeState(l *Layer) *decodeState {
 // checkStep validates one token's input and output against the layer.
 func (l *Layer) checkStep(out, x []float32, c *Cache) error {
 	if len(x) != l.cfg.Hidden || len(out) != l.cfg.Hidden {
-		return fmt.Errorf("mla: decode: len(x) = %d and len(out) = %d, want hidden size %d", len(x), len(out), l.cfg.Hidden)
+		return fmt.Errorf("mla: decode: len(x) = %d and len(out) = %d, want hidden size %d: %w", len(x), len(out), l.cfg.Hidden, ErrShape)
 	}
 	return l.checkCache(c)
 }
@@ -115,7 +115,7 @@ func (l *Layer) checkInput(x []float32, t int, c *Cache) error {
 		return err
 	}
 	if i := firstNonFinite(x, t, l.cfg.Hidden); i >= 0 {
-		return fmt.Errorf("mla: input of token %d (position %d) is not finite", i, c.Next()+i)
+		return fmt.Errorf("mla: input of token %d (position %d) is not finite: %w", i, c.Next()+i, ErrNonFinite)
 	}
 	return nil
 }
@@ -124,7 +124,7 @@ func (l *Layer) checkInput(x []float32, t int, c *Cache) error {
 // give one through weights that are not, or overflow).
 func (l *Layer) checkRows(rows []float32, t int, c *Cache) error {
 	if i := firstNonFinite(rows, t, l.cfg.CacheRowWidth()); i >= 0 {
-		return fmt.Errorf("mla: cache row of token %d (position %d) is not finite; check the weights", i, c.Next()+i)
+		return fmt.Errorf("mla: cache row of token %d (position %d) is not finite; check the weights: %w", i, c.Next()+i, ErrNonFinite)
 	}
 	return nil
 }

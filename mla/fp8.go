@@ -21,7 +21,8 @@ func isE4M3NaN(b byte) bool { return b&0x7f == 0x7f }
 // NewMatrixFP8 wraps rows x cols E4M3 bytes and their ⌈rows/br⌉ x ⌈cols/bc⌉ block
 // scales (shared, not copied). NaN bytes and scales that are not finite and positive
 // are refused.
-func NewMatrixFP8(rows, cols int, b []byte, scale []float32, br, bc int) (Matrix, error) {
+func NewMatrixFP8(rows, cols int, b []byte, scale []float32, br, bc int) (_ Matrix, err error) {
+	defer func() { err = shapeErr(err) }()
 	if br <= 0 || bc <= 0 {
 		return Matrix{}, fmt.Errorf("mla: NewMatrixFP8: block %dx%d, want positive sides", br, bc)
 	}

@@ -52,7 +52,7 @@ func (m *Model) GenerateContext(ctx context.Context, prompt []int, mc *ModelCach
 	// MaxNew - 1 rows at most.
 	steps, ok := checked.Add(len(prompt), max(o.MaxNew-1, 0))
 	if !ok {
-		return nil, fmt.Errorf("mla: Generate: %d prompt tokens + %d new ones overflow an int", len(prompt), o.MaxNew)
+		return nil, fmt.Errorf("mla: Generate: %d prompt tokens + %d new ones overflow an int: %w", len(prompt), o.MaxNew, ErrShape)
 	}
 	if err := m.holdCaches("Generate", mc, steps); err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func (m *Model) GenerateContext(ctx context.Context, prompt []int, mc *ModelCach
 			return out, fmt.Errorf("mla: Generate: token %d: %w", i, err)
 		}
 		if tok < 0 || tok >= m.cfg.Vocab {
-			return out, fmt.Errorf("mla: Generate: the sampler picked token %d, outside [0, %d)", tok, m.cfg.Vocab)
+			return out, fmt.Errorf("mla: Generate: the sampler picked token %d, outside [0, %d): %w", tok, m.cfg.Vocab, ErrShape)
 		}
 		out = append(out, tok)
 		if o.Progress != nil {
@@ -97,14 +97,14 @@ func (m *Model) GenerateContext(ctx context.Context, prompt []int, mc *ModelCach
 // checkGenerate checks the options of GenerateContext.
 func (m *Model) checkGenerate(o GenerateOptions) error {
 	if o.MaxNew < 0 {
-		return fmt.Errorf("mla: Generate: MaxNew = %d, want >= 0", o.MaxNew)
+		return fmt.Errorf("mla: Generate: MaxNew = %d, want >= 0: %w", o.MaxNew, ErrShape)
 	}
 	if o.PrefillChunk < 0 {
-		return fmt.Errorf("mla: Generate: PrefillChunk = %d, want >= 0", o.PrefillChunk)
+		return fmt.Errorf("mla: Generate: PrefillChunk = %d, want >= 0: %w", o.PrefillChunk, ErrShape)
 	}
 	for i, tok := range o.Stop {
 		if tok < 0 || tok >= m.cfg.Vocab {
-			return fmt.Errorf("mla: Generate: stop token %d at index %d outside [0, %d)", tok, i, m.cfg.Vocab)
+			return fmt.Errorf("mla: Generate: stop token %d at index %d outside [0, %d): %w", tok, i, m.cfg.Vocab, ErrShape)
 		}
 	}
 	return nil
@@ -124,10 +124,10 @@ func (m *Model) PrefillContext(ctx context.Context, tokens []int, mc *ModelCache
 		return err
 	}
 	if len(logits) != m.cfg.Vocab {
-		return fmt.Errorf("mla: Prefill: len(logits) = %d, want vocab size %d", len(logits), m.cfg.Vocab)
+		return fmt.Errorf("mla: Prefill: len(logits) = %d, want vocab size %d: %w", len(logits), m.cfg.Vocab, ErrShape)
 	}
 	if chunk < 0 {
-		return fmt.Errorf("mla: Prefill: chunk = %d, want >= 0", chunk)
+		return fmt.Errorf("mla: Prefill: chunk = %d, want >= 0: %w", chunk, ErrShape)
 	}
 	if err := m.holdCaches("Prefill", mc, len(tokens)); err != nil {
 		return err
@@ -172,7 +172,7 @@ func (m *Model) ForwardAll(tokens []int, mc *ModelCache, logits []float32) error
 	}
 	want, ok := checked.Mul(len(tokens), m.cfg.Vocab)
 	if !ok || len(logits) != want {
-		return fmt.Errorf("mla: ForwardAll: len(logits) = %d, want %d tokens x vocab size %d", len(logits), len(tokens), m.cfg.Vocab)
+		return fmt.Errorf("mla: ForwardAll: len(logits) = %d, want %d tokens x vocab size %d: %w", len(logits), len(tokens), m.cfg.Vocab, ErrShape)
 	}
 	if err := m.holdCaches("ForwardAll", mc, len(tokens)); err != nil {
 		return err

@@ -96,7 +96,8 @@ func NewMatrix(rows, cols int, v []float32) Matrix {
 }
 
 // NewMatrixHalf wraps rows x cols raw BF16 or F16 bits (shared, not copied).
-func NewMatrixHalf(f WeightFormat, rows, cols int, bits []uint16) (Matrix, error) {
+func NewMatrixHalf(f WeightFormat, rows, cols int, bits []uint16) (_ Matrix, err error) {
+	defer func() { err = shapeErr(err) }()
 	if f != FormatBF16 && f != FormatF16 {
 		return Matrix{}, fmt.Errorf("mla: NewMatrixHalf: format %v, want bf16 or f16", f)
 	}
@@ -106,7 +107,8 @@ func NewMatrixHalf(f WeightFormat, rows, cols int, bits []uint16) (Matrix, error
 
 // NewMatrixQ8_0 wraps rows x cols weights in Q8_0 (rows of blocks, shared, not
 // copied); cols must be a multiple of 32.
-func NewMatrixQ8_0(rows, cols int, blocks []byte) (Matrix, error) {
+func NewMatrixQ8_0(rows, cols int, blocks []byte) (_ Matrix, err error) {
+	defer func() { err = shapeErr(err) }()
 	m := Matrix{format: FormatQ8_0, rows: rows, cols: cols, q8: blocks}
 	return m, m.checkShape("NewMatrixQ8_0", rows, cols)
 }

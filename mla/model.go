@@ -68,11 +68,11 @@ func (mc *ModelCache) Truncate(n int) error {
 		return errors.New("mla: nil ModelCache")
 	}
 	if n < 0 || n > mc.Len() {
-		return fmt.Errorf("mla: ModelCache.Truncate(%d) outside [0, %d]", n, mc.Len())
+		return fmt.Errorf("mla: ModelCache.Truncate(%d) outside [0, %d]: %w", n, mc.Len(), ErrShape)
 	}
 	for i, c := range mc.Layers {
 		if n > c.Len() {
-			return fmt.Errorf("mla: ModelCache.Truncate(%d): layer %d has %d rows", n, i, c.Len())
+			return fmt.Errorf("mla: ModelCache.Truncate(%d): layer %d has %d rows: %w", n, i, c.Len(), ErrShape)
 		}
 	}
 	for i, c := range mc.Layers {
@@ -208,11 +208,11 @@ func (m *Model) grow(t int) error {
 // checkTokens returns an error unless every token is a vocabulary index.
 func (m *Model) checkTokens(op string, tokens []int) error {
 	if len(tokens) == 0 {
-		return fmt.Errorf("mla: %s: no tokens", op)
+		return fmt.Errorf("mla: %s: no tokens: %w", op, ErrShape)
 	}
 	for i, tok := range tokens {
 		if tok < 0 || tok >= m.cfg.Vocab {
-			return fmt.Errorf("mla: %s: token %d at index %d outside [0, %d)", op, tok, i, m.cfg.Vocab)
+			return fmt.Errorf("mla: %s: token %d at index %d outside [0, %d): %w", op, tok, i, m.cfg.Vocab, ErrShape)
 		}
 	}
 	return nil
@@ -224,7 +224,7 @@ func (m *Model) checkTokens(op string, tokens []int) error {
 // cache marked; releaseCaches undoes the marks.
 func (m *Model) holdCaches(op string, mc *ModelCache, t int) error {
 	if mc == nil || len(mc.Layers) != len(m.layers) {
-		return fmt.Errorf("mla: %s: cache must have one Cache per layer (%d)", op, len(m.layers))
+		return fmt.Errorf("mla: %s: cache must have one Cache per layer (%d): %w", op, len(m.layers), ErrShape)
 	}
 	for i, c := range mc.Layers {
 		if err := m.layers[i].checkCache(c); err != nil {
@@ -235,7 +235,7 @@ func (m *Model) holdCaches(op string, mc *ModelCache, t int) error {
 		if err := c.enter(); err != nil {
 			releaseCaches(mc.Layers[:i])
 			if j := slices.Index(mc.Layers[:i], c); j >= 0 {
-				return fmt.Errorf("mla: %s: layers %d and %d share one Cache", op, j, i)
+				return fmt.Errorf("mla: %s: layers %d and %d share one Cache: %w", op, j, i, ErrShape)
 			}
 			return fmt.Errorf("layer %d: %w", i, err)
 		}
@@ -244,8 +244,8 @@ func (m *Model) holdCaches(op string, mc *ModelCache, t int) error {
 	for i, c := range mc.Layers {
 		if c.dtype != first.dtype || c.start != first.start || c.n != first.n {
 			releaseCaches(mc.Layers)
-			return fmt.Errorf("mla: %s: layer %d cache is %s with %d rows from position %d, layer 0's %s with %d from %d",
-				op, i, c.dtype, c.n, c.start, first.dtype, first.n, first.start)
+			return fmt.Errorf("mla: %s: layer %d cache is %s with %d rows from position %d, layer 0's %s with %d from %d: %w",
+				op, i, c.dtype, c.n, c.start, first.dtype, first.n, first.start, ErrShape)
 		}
 	}
 	if err := first.room(t); err != nil {
@@ -274,7 +274,7 @@ func (m *Model) Forward(tokens []int, mc *ModelCache, logits []float32) error {
 		return err
 	}
 	if len(logits) != m.cfg.Vocab {
-		return fmt.Errorf("mla: Forward: len(logits) = %d, want vocab size %d", len(logits), m.cfg.Vocab)
+		return fmt.Errorf("mla: Forward: len(logits) = %d, want vocab size %d: %w", len(logits), m.cfg.Vocab, ErrShape)
 	}
 	if err := m.holdCaches("Forward", mc, len(tokens)); err != nil {
 		return err
@@ -331,7 +331,7 @@ func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32, al
 			if i == t-1 {
 				which = "the last token"
 			}
-			return fmt.Errorf("mla: Forward: the hidden state of %s (position %d) is not finite", which, mc.Layers[0].Next()-t+i)
+			return fmt.Errorf("mla: Forward: the hidden state of %s (position %d) is not finite: %w", which, mc.Layers[0].Next()-t+i, ErrNonFinite)
 		}
 	}
 	m.normRows(xn, x[first*D:], m.w.FinalNorm, t-first)

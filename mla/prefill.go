@@ -82,7 +82,7 @@ func (l *Layer) Prefill(out, x []float32, c *Cache) error {
 	defer l.leave()
 	D := l.cfg.Hidden
 	if len(x) == 0 || len(x)%D != 0 || len(out) != len(x) {
-		return fmt.Errorf("mla: prefill: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d", len(x), len(out), D)
+		return fmt.Errorf("mla: prefill: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d: %w", len(x), len(out), D, ErrShape)
 	}
 	if err := l.checkCache(c); err != nil {
 		return err
