@@ -1,6 +1,7 @@
 package mla
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 // model type for.
 type hfConfig struct {
 	ModelType             string
+	MLAName               string // the Config's Name when it is not the model_type
 	HiddenSize            int
 	NumAttentionHeads     int
 	NumHiddenLayers       int
@@ -46,7 +48,7 @@ var hfConfigKeys = []string{"model_type", "hidden_size", "num_attention_heads", 
 	"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "rope_theta",
 	"rope_scaling", "rope_parameters", "rms_norm_eps", "max_position_embeddings", "vocab_size",
 	"intermediate_size", "attention_bias", "quantization_config", "mla_latent_norm", "mla_latent_norm_eps",
-	"mla_rope", "mla_rope_layout", "mla_names", "mla_shared_kv_down"}
+	"mla_name", "mla_rope", "mla_rope_layout", "mla_names", "mla_shared_kv_down"}
 
 // hfRope is rope_scaling or rope_parameters.
 type hfRope struct {
@@ -98,7 +100,7 @@ func parseHFConfig(data []byte) (Config, *hfConfig, error) {
 		return Config{}, nil, fmt.Errorf("mla: config.json: attention_bias is true, but this package implements bias-free attention linears (as every DeepSeek checkpoint has)")
 	}
 	c := Config{
-		Name: h.ModelType, Hidden: h.HiddenSize, Heads: h.NumAttentionHeads, Layers: h.NumHiddenLayers,
+		Name: cmp.Or(h.MLAName, h.ModelType), Hidden: h.HiddenSize, Heads: h.NumAttentionHeads, Layers: h.NumHiddenLayers,
 		KVLoRARank: h.KVLoRARank, QKNopeHeadDim: h.QKNopeHeadDim, QKRopeHeadDim: h.QKRopeHeadDim, VHeadDim: h.VHeadDim,
 		LatentNorm: RMSNormKind, NormEps: 1e-6, RoPE: RoPEDecoupled, RoPELayout: Interleaved, RoPETheta: 10000,
 		MaxPositions: h.MaxPositionEmbeddings, Vocab: h.VocabSize, Intermediate: h.IntermediateSize,
@@ -189,6 +191,8 @@ func decodeHFConfig(data []byte) (*hfConfig, error) {
 			err = p.OptBool(&h.AttentionBias)
 		case "quantization_config":
 			h.BlockSize, err = decodeQuantization(p)
+		case "mla_name":
+			err = p.OptString(&h.MLAName)
 		case "mla_latent_norm":
 			err = p.OptString(&h.MLALatentNorm)
 		case "mla_latent_norm_eps":
@@ -327,7 +331,11 @@ func (c *Config) applyRope(key string, r *hfRope) error {
 }
 
 // MarshalHFConfig writes c as a DeepSeek-style config.json (with the "mla_" keys when
-// c is not DeepSeek's own form), readable by ParseHFConfig.
+// c is not DeepSeek's own form), readable by ParseHFConfig. For DeepSeek's form it is
+// one that Hugging Face transformers loads: model_type deepseek_v3 when c.Name is
+// "deepseek_v3", else deepseek_v2 (c.Name, when it is neither, goes in "mla_name"),
+// with the architectures and auto_map entries of DeepSeek's published configs and
+// no routed experts (every layer a dense MLP of intermediate_size, as Model runs).
 func MarshalHFConfig(c Config) ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -336,13 +344,28 @@ func MarshalHFConfig(c Config) ([]byte, error) {
 		// encoding/json would write U+FFFD: the file would not name the model given.
 		return nil, fmt.Errorf("mla: config %q: the name is not valid UTF-8", c.Name)
 	}
+	modelType, arch := "deepseek_v2", "DeepseekV2"
+	if c.Name == "deepseek_v3" {
+		modelType, arch = "deepseek_v3", "DeepseekV3"
+	}
 	m := map[string]any{
-		"model_type": c.Name, "hidden_size": c.Hidden, "num_attention_heads": c.Heads,
+		"model_type": modelType, "architectures": []string{arch + "ForCausalLM"},
+		"auto_map": map[string]string{
+			"AutoConfig":           "configuration_deepseek." + arch + "Config",
+			"AutoModel":            "modeling_deepseek." + arch + "Model",
+			"AutoModelForCausalLM": "modeling_deepseek." + arch + "ForCausalLM",
+		},
+		"hidden_act": "silu", "n_routed_experts": nil, "n_shared_experts": nil, "first_k_dense_replace": 0,
+		"moe_layer_freq": 1, "tie_word_embeddings": false, "attention_dropout": 0.0, "initializer_range": 0.02,
+		"hidden_size": c.Hidden, "num_attention_heads": c.Heads,
 		"num_key_value_heads": c.Heads, "num_hidden_layers": c.Layers,
 		"kv_lora_rank": c.KVLoRARank, "qk_nope_head_dim": c.QKNopeHeadDim, "qk_rope_head_dim": c.QKRopeHeadDim,
 		"v_head_dim": c.VHeadDim, "rope_theta": c.RoPETheta, "rms_norm_eps": c.RMSNormEps,
 		"max_position_embeddings": c.MaxPositions, "vocab_size": c.Vocab, "intermediate_size": c.Intermediate,
 		"attention_bias": false, "q_lora_rank": nil, "rope_scaling": nil,
+	}
+	if c.Name != modelType {
+		m["mla_name"] = c.Name
 	}
 	if c.QLoRARank > 0 {
 		m["q_lora_rank"] = c.QLoRARank

@@ -1,6 +1,9 @@
 package mla
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -179,5 +182,42 @@ func TestParseHFConfig(t *testing.T) {
 	} {
 		_, err := ParseHFConfig([]byte(bad.json))
 		require.ErrorContains(t, err, bad.want, bad.json)
+	}
+}
+
+// TestMarshalHFConfigForTransformers: the written config.json carries what Hugging
+// Face transformers needs to load a DeepSeek model (model_type, architectures,
+// auto_map, dense layers), and WriteCheckpoint's files are 0644.
+func TestMarshalHFConfigForTransformers(t *testing.T) {
+	for _, tc := range []struct{ name, modelType, arch string }{
+		{"deepseek_v2", "deepseek_v2", "DeepseekV2"}, {"deepseek_v3", "deepseek_v3", "DeepseekV3"}, {"tiny", "deepseek_v2", "DeepseekV2"},
+	} {
+		c := tinyConfig()
+		c.Name = tc.name
+		js, err := MarshalHFConfig(c)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(js, &m))
+		require.Equal(t, tc.modelType, m["model_type"])
+		require.Equal(t, []any{tc.arch + "ForCausalLM"}, m["architectures"])
+		require.Equal(t, "modeling_deepseek."+tc.arch+"ForCausalLM", m["auto_map"].(map[string]any)["AutoModelForCausalLM"])
+		require.Nil(t, m["n_routed_experts"])
+		require.Equal(t, "silu", m["hidden_act"])
+		back, err := ParseHFConfig(js)
+		require.NoError(t, err)
+		require.Equal(t, tc.name, back.Name)
+	}
+	c := tinyConfig()
+	w, err := RandomModelWeights(c, 3)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "model")
+	require.NoError(t, WriteCheckpoint(dir, c, w, BF16, 2))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	for _, e := range entries {
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "%s", e.Name())
 	}
 }
