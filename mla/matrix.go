@@ -8,6 +8,7 @@ import (
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/checked"
 	"github.com/mlasimd/mlasimd/internal/hugepage"
+	"github.com/mlasimd/mlasimd/safetensors"
 )
 
 // WeightFormat is the element type a weight matrix is held in while a Layer or Model
@@ -86,6 +87,9 @@ type Matrix struct {
 	fp8        []byte    // FormatFP8: E4M3 bytes
 	scale      []float32 // FormatFP8: ⌈rows/br⌉ x ⌈cols/bc⌉ block scales
 	br, bc     int       // FormatFP8: the scale blocks' rows and columns
+	// keep is the memory map the values lie in, for a Matrix used in place in a
+	// checkpoint's file (see OpenCheckpoint): holding it keeps the file mapped.
+	keep *safetensors.Mapping
 }
 
 // NewMatrix wraps rows x cols float32 values (row-major, shared, not copied) as an F32

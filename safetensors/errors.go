@@ -12,7 +12,12 @@ var (
 	ErrNoTensor = errors.New("safetensors: no such tensor")
 	// ErrDType is wrapped by the error of reading a tensor as a type it cannot give.
 	ErrDType = errors.New("safetensors: wrong dtype")
+	// ErrNotMapped is wrapped by View's error for a file that is not memory-mapped.
+	ErrNotMapped = errors.New("safetensors: file not memory-mapped")
 )
+
+// errNoMap: this system or file cannot be memory-mapped; OpenMapped then reads.
+var errNoMap = errors.New("safetensors: no memory map")
 
 // kindError adds a sentinel for errors.Is to err, keeping err's message and chain.
 type kindError struct{ err, kind error }

@@ -55,6 +55,7 @@ type File struct {
 	tensors  map[string]TensorInfo
 	order    []string // names by offset
 	metadata map[string]string
+	mapping  *Mapping // set by OpenMapped: the file's bytes, read in place
 }
 
 // Open opens and validates the safetensors file at path, which must be a
@@ -323,6 +324,7 @@ func (sf *File) Close() error {
 		return fmt.Errorf("safetensors: %s: %w", sf.name, os.ErrClosed)
 	}
 	sf.closed = true
+	sf.mapping = nil // unmapped once no View's Mapping is kept either
 	if sf.closer == nil {
 		return nil
 	}
