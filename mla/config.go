@@ -88,8 +88,11 @@ type YaRN struct {
 type Config struct {
 	Name string
 
-	Hidden        int // D, hidden_size
-	Heads         int // H, num_attention_heads
+	Hidden int // D, hidden_size
+	Heads  int // H, num_attention_heads
+	// ShardOf is, for the Config of a head shard (ShardHeads), the head count of the
+	// whole layer, whose latent Validate checks; 0 for a whole layer.
+	ShardOf       int
 	QLoRARank     int // d_q, q_lora_rank; 0 means none (q_proj maps D straight to the heads)
 	KVLoRARank    int // d_c, kv_lora_rank: the cached latent width
 	QKNopeHeadDim int // d_n: per-head query/key width without rotation
