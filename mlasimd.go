@@ -69,6 +69,14 @@ func GemvF16(y []float32, w []uint16, x []float32) { table().GemvF16(y, w, x) }
 // writes, makes its row's y NaN or infinite.
 func GemvQ8_0(y []float32, w []byte, x []float32) { table().GemvQ8_0(y, w, x) }
 
+// GemvE4M3Finite is GemvE4M3 for a W that holds no NaN byte (0x7f or 0xff), with the
+// same results and bound; it skips the search for them (three of every eight
+// instructions of the AVX2 and AVX-512 bodies). For a NaN byte the result is
+// unspecified, though nothing is read or written out of bounds: the AVX2 and AVX-512
+// bodies widen it to ±480, the other Levels run GemvE4M3 (NaN). Check W once (mla's
+// FP8 matrices refuse NaN bytes when they are made) and call this for every product.
+func GemvE4M3Finite(y []float32, w []byte, x []float32) { table().GemvE4M3Finite(y, w, x) }
+
 // GemvQ8_0Q8 computes y = W x for W in Q8_0 (len(y) rows of len(xq)/32 blocks, as
 // for GemvQ8_0) and x a Q8 vector: int8 quants xq, each in [-127, 127] (a -128
 // panics), and one float32 scale per 32 in xd, as QuantizeQ8Vector writes them. Each

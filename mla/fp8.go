@@ -88,7 +88,7 @@ func (m Matrix) gemvFP8(y, x []float32, r0 int, scratch []float32) {
 		for j, v := range x[:m.cols] {
 			xs[j] = v * s[j/m.bc]
 		}
-		mlasimd.GemvE4M3(y[a-r0:b-r0], m.fp8[a*m.cols:b*m.cols], xs)
+		mlasimd.GemvE4M3Finite(y[a-r0:b-r0], m.fp8[a*m.cols:b*m.cols], xs) // NewMatrixFP8 refused NaN bytes
 		a = b
 	}
 }
