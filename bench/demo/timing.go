@@ -31,18 +31,20 @@ func promptAndDecode(l *mla.Layer, f flags, dt mla.DType) error {
 	fmt.Printf("\nPrefill: %d tokens in %.1f ms (%.0f tokens/s), Level %s\n", k.Len(), ms(pre), float64(k.Len())/pre.Seconds(), mla.Level())
 	next := append([]float32(nil), out[len(out)-D:]...)
 	step := make([]float32, D)
+	st := timing.NewStatus(os.Stderr)
 	start = time.Now()
 	for i := range f.tokens {
 		timing.UnitRMS(next)
 		if err := l.Decode(step, next, k); err != nil {
+			st.Done("")
 			return err
 		}
 		copy(next, step)
 		el := time.Since(start)
-		fmt.Fprintf(os.Stderr, "\rdecode %d/%d tokens, context %d, %.2f ms/step, %.1f tokens/s   ", i+1, f.tokens, k.Len(), ms(el)/float64(i+1), float64(i+1)/el.Seconds())
+		st.Stage("decode %d/%d tokens, context %d, %.2f ms/step, %.1f tokens/s", i+1, f.tokens, k.Len(), ms(el)/float64(i+1), float64(i+1)/el.Seconds())
 	}
 	if f.tokens > 0 {
-		fmt.Fprintln(os.Stderr)
+		st.Done("")
 		el := time.Since(start)
 		fmt.Printf("Decode: %d tokens after the prompt in %.1f ms (%.2f ms/step), cache now %d rows, %s\n",
 			f.tokens, ms(el), ms(el)/float64(f.tokens), k.Len(), timing.Human(k.Bytes()))
@@ -59,12 +61,13 @@ func timeLevels(l *mla.Layer, f flags, dt mla.DType, contexts []int) error {
 	fmt.Printf("\nDecode step of one layer (projections included), %s cache, median of %d steps (naive: up to %d, to S=%d, each under %v):\n",
 		dt, f.steps, f.naiveSteps, f.naiveMax, f.naiveLimit)
 	fmt.Printf("%-8s %7s %11s %9s %12s %9s %11s\n", "Level", "S", "ms/step", "tok/s", "naive ms", "speed-up", "max|Δ|/max")
+	st := timing.NewStatus(os.Stderr)
 	rows, err := timing.Measure(l, timing.Options{Contexts: contexts, DType: dt, Steps: f.steps,
 		NaiveSteps: f.naiveSteps, NaiveMax: f.naiveMax, NaiveLimit: f.naiveLimit, NaiveBudget: f.naiveLimit, Seed: f.seed,
 		Progress: func(lv dispatch.Level, s int, path string) {
-			fmt.Fprintf(os.Stderr, "\rtiming %-8s S=%-6d %-8s", lv, s, path)
+			st.Stage("timing %-8s S=%-6d %s", lv, s, path)
 		}})
-	fmt.Fprintf(os.Stderr, "\r%40s\r", "")
+	st.Done("")
 	if err != nil {
 		return err
 	}

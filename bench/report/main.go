@@ -10,7 +10,8 @@
 //	go run ./report -format markdown      # the tables of README's Results
 //	go run ./report -contexts 1024 -decode-steps 3 -time 5ms   # quicker
 //
-// Progress goes to stderr; tables go to stdout.
+// Progress goes to stderr (one line rewritten in place on a terminal, a line per
+// stage otherwise); tables go to stdout.
 package main
 
 import (
@@ -155,10 +156,11 @@ func run(o options, stdout, stderr io.Writer) error {
 		cases = bench.Cases(o.big)
 	}
 	start := time.Now()
+	st := timing.NewStatus(stderr)
 	results := bench.Measure(cases, o.per, func(done, total int, c bench.Case, l dispatch.Level) {
-		fmt.Fprintf(stderr, "\rkernels %3d/%d %-10s %-22s %-8s", done+1, total, c.Kernel, c.Shape, l)
+		st.Stage("kernels %3d/%d %-14s %-18s %s", done+1, total, c.Kernel, c.Shape, l)
 	})
-	fmt.Fprintf(stderr, "\rkernels: %d measurements in %.1f s%40s\n", len(results), time.Since(start).Seconds(), "")
+	st.Done("kernels: %d measurements in %.1f s", len(results), time.Since(start).Seconds())
 	t.kernels(results, m.Machine)
 
 	var dec *decodeFigures
@@ -212,16 +214,17 @@ func measureDecode(o options, workers int, stderr io.Writer) (*decodeFigures, er
 		return nil, err
 	}
 	defer l.Close()
-	start := time.Now()
+	start, st := time.Now(), timing.NewStatus(stderr)
 	rows, err := timing.Measure(l, timing.Options{Contexts: o.contexts, DType: mla.F32, Steps: o.steps, Budget: time.Second,
 		NaiveSteps: o.naiveSteps, NaiveMax: 1 << 30, NaiveLimit: o.naiveLimit, NaiveBudget: o.naiveLimit, NaiveTotal: 10 * o.naiveLimit, Seed: 1,
 		Progress: func(lv dispatch.Level, s int, path string) {
-			fmt.Fprintf(stderr, "\rdecode %-8s S=%-6d %-8s (%.0f s)", lv, s, path, time.Since(start).Seconds())
+			st.Stage("decode %-8s S=%-6d %-8s (%.0f s)", lv, s, path, time.Since(start).Seconds())
 		}})
 	if err != nil {
+		st.Done("")
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "\rdecode: %d measurements in %.1f s%30s\n", len(rows), time.Since(start).Seconds(), "")
+	st.Done("decode: %d measurements in %.1f s", len(rows), time.Since(start).Seconds())
 	return &decodeFigures{cfg: cfg, dtype: mla.F32, workers: l.Workers(), rows: rows,
 		caches: timing.CacheSizes(cfg, mla.BF16, o.gqa, o.contexts), gqa: o.gqa}, nil
 }

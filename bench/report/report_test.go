@@ -147,6 +147,9 @@ func TestReportRun(t *testing.T) {
 			if !strings.Contains(stderr.String(), "kernels") || !strings.Contains(stderr.String(), "decode") {
 				t.Errorf("no progress on stderr: %q", stderr.String())
 			}
+			if strings.Contains(stderr.String(), "\r") { // stderr is no terminal here
+				t.Errorf("carriage returns in progress written to a buffer: %q", stderr.String())
+			}
 			checkPNG(t, filepath.Join(dir, "roofline.png"), 12*dpi, 6.5*dpi)
 			checkPNG(t, filepath.Join(dir, "decode.png"), 15*dpi, 6*dpi)
 		})
