@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
@@ -139,6 +140,37 @@ func plotted(results []bench.Result) []bench.Result {
 	return out
 }
 
+// spread moves the labels of a log-log roofline apart: a label that would overlap one
+// above it (7-point text on the 12 x 6.5 inch picture, the data area about 8 x 5.5
+// inches) goes down a line at a time, so that every label stays readable next to its
+// marker.
+func spread(l plotter.XYLabels, xlo, xhi, ylo, yhi float64) {
+	const lineH, charW = 8.0, 3.6 // points
+	xPer := 8 * 72 / math.Log10(xhi/xlo)
+	yPer := 5.5 * 72 / math.Log10(yhi/ylo)
+	type box struct{ x0, x1, y float64 } // points: x0..x1 wide, y the baseline
+	var placed []box
+	order := make([]int, len(l.XYs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(l.XYs[b].Y, l.XYs[a].Y) })
+	for _, i := range order {
+		x, y := math.Log10(l.XYs[i].X/xlo)*xPer, math.Log10(l.XYs[i].Y/ylo)*yPer
+		b := box{x, x + charW*float64(len(l.Labels[i])), y}
+		for moved := true; moved; {
+			moved = false
+			for _, o := range placed {
+				if b.x0 < o.x1 && o.x0 < b.x1 && math.Abs(b.y-o.y) < lineH {
+					b.y, moved = o.y-lineH, true
+				}
+			}
+		}
+		placed = append(placed, b)
+		l.XYs[i].Y = ylo * math.Pow(10, b.y/yPer)
+	}
+}
+
 // kernelLabel names a Case shortly: "Gemv 576x2048", "Dot 65536".
 func kernelLabel(c bench.Case) string {
 	return c.Kernel + " " + strings.TrimPrefix(strings.TrimPrefix(c.Shape, "shape="), "n=")
@@ -190,7 +222,7 @@ func writeRoofline(path string, results []bench.Result, m machine, dec *decodeFi
 		return err
 	}
 	p.Add(roof)
-	leg.Add(fmt.Sprintf("1 core: %.0f GB/s DRAM read, %.0f GFLOP/s FMA peak", m.ReadGBs, m.PeakGFLOP), roof)
+	leg.Add(fmt.Sprintf("1 core: DRAM %.0f GB/s, peak %.0f GFLOP/s", m.ReadGBs, m.PeakGFLOP), roof)
 	for _, c := range m.Caches {
 		l, err := line(ceiling(c.GBs, m.PeakGFLOP, lo, hi), color.Gray{Y: 150}, 1, dotted)
 		if err != nil {
@@ -218,6 +250,7 @@ func writeRoofline(path string, results []bench.Result, m machine, dec *decodeFi
 		}
 	}
 	if len(labels.XYs) > 0 {
+		spread(labels, p.X.Min, p.X.Max, p.Y.Min, p.Y.Max)
 		lb, err := plotter.NewLabels(labels)
 		if err != nil {
 			return err
