@@ -62,7 +62,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.format, "format", "text", "tables as text or markdown")
 	fs.StringVar(&o.model, "model", "v2lite", "MLA layer shape: v2lite, v2 or v3")
 	contexts := fs.String("contexts", "256,1024,4096,16384", "decode context lengths, comma-separated (empty: no decode figures)")
-	fs.IntVar(&o.steps, "decode-steps", 9, "absorbed decode steps timed per Level and context (the median is reported)")
+	fs.IntVar(&o.steps, "decode-steps", timing.DefaultSteps, "absorbed decode steps timed per Level and context (the median is reported)")
 	fs.IntVar(&o.naiveSteps, "naive-steps", 3, "naive decode steps timed per Level and context, at most")
 	fs.DurationVar(&o.naiveLimit, "naive-limit", 1500*time.Millisecond, "skip naive steps predicted to take longer than this; stop timing them after this long per Level and S, and after 10 times this in all")
 	fs.IntVar(&o.gqa, "gqa", 8, "KV groups of the GQA cache to compare with")
@@ -242,7 +242,7 @@ func measureDecode(o options, workers int, stderr io.Writer) (*decodeFigures, er
 	}
 	defer l.Close()
 	start, st := time.Now(), timing.NewStatus(stderr)
-	rows, err := timing.Measure(l, timing.Options{Contexts: o.contexts, DType: mla.F32, Steps: o.steps, Budget: time.Second,
+	rows, err := timing.Measure(l, timing.Options{Contexts: o.contexts, DType: mla.F32, Steps: o.steps, Budget: timing.DefaultBudget,
 		NaiveSteps: o.naiveSteps, NaiveMax: 1 << 30, NaiveLimit: o.naiveLimit, NaiveBudget: o.naiveLimit, NaiveTotal: 10 * o.naiveLimit, Seed: 1,
 		Progress: func(lv dispatch.Level, s int, path string) {
 			st.Stage("decode %-8s S=%-6d %-8s (%.0f s)", lv, s, path, time.Since(start).Seconds())

@@ -180,7 +180,9 @@ func (t *tables) decode(d *decodeFigures, m machine) {
 		[]string{"Level", "S", "ms/step", "tok/s", "GB/s", "GFLOP/s", "of roofline", "naive ms", "absorbed speed-up", "max|Δ|/max"}, rows,
 		"S counts cached rows, the new token's included. GB/s counts the float32 weights and the cache a step must read;",
 		fmt.Sprintf("the roofline is max(bytes / %d-worker DRAM bandwidth, FLOPs / %d-worker peak), from the table above. Naive: the decompressing path,", d.workers, d.workers),
-		fmt.Sprintf("up to %d steps, skipped where predicted too slow (-); max|Δ|/max compares its output with the absorbed one.", naive))
+		fmt.Sprintf("up to %d steps, skipped where predicted too slow (-); max|Δ|/max compares its output with the absorbed one.", naive),
+		"The demo (make run's first part) times the same step the same way (package timing; with its defaults the same layer, seed,",
+		"workers and f32 cache): the two differ only as far as the machine's load changed between them (10-30% on a shared machine).")
 
 	size := int64(2) // the table is in bf16
 	head := []string{"S", "MLA, 1 layer", "MHA, 1 layer", fmt.Sprintf("GQA-%d, 1 layer", d.gqa)}
