@@ -181,7 +181,7 @@ func DeepSeekV3() Config {
 	return c
 }
 
-// Seed returns the seed document's MultiHeadLatentAttentionV2: head_dim =
+// Seed returns the seed variant (see the package documentation): head_dim =
 // hidden/heads, one latent of width latent with LayerNorm (eps 1e-5), separate K and V
 // up-projections, scale head_dim^-1/2, no RoPE. Set RoPE to RoPEAfterUp (and
 // RoPETheta) for its position-embedding path, SharedKVDown for shared compression.

@@ -1,7 +1,8 @@
 // Package mla implements Multi-Head Latent Attention (MLA) inference on the
 // dispatched float32 kernels of package mlasimd: the attention of DeepSeek-V2-Lite,
-// DeepSeek-V2 and DeepSeek-V3, and the simplified single-latent variant of the
-// original design document ("the seed").
+// DeepSeek-V2 and DeepSeek-V3, and a simplified single-latent variant, called "the
+// seed" in this package (preset Seed): one LayerNorm'd latent shared by keys and
+// values, separate key and value up-projections, no RoPE unless asked for.
 //
 // A Config describes the attention (presets DeepSeekV2Lite, DeepSeekV2, DeepSeekV3
 // and Seed; ParseHFConfig reads a Hugging Face config.json). LayerWeights holds one
@@ -83,7 +84,7 @@
 // capacity or dimension is an error, not an attempt to allocate it. The zero value of
 // each type is safe: its methods return errors or zeros.
 //
-// Conventions follow shared/MLA_SPEC.md: weights are [out, in] row-major as in
+// Conventions: weights are [out, in] row-major as in
 // PyTorch's nn.Linear; RoPE for DeepSeek uses interleaved pairs on the raw projection
 // outputs; YaRN frequencies and angles are formed in float32 as the references do; the
 // softmax scale is d_qk^-1/2 times mscale² (from mscale_all_dim).

@@ -382,7 +382,7 @@ func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) error {
 	return m.pool.run(&m.ffn, m.ffn.split(defaultMinWork, m.pool.Workers()))
 }
 
-// Generate is the seed's greedy generation loop: GenerateContext with a background
+// Generate is greedy generation: GenerateContext with a background
 // context, the greedy sampler, no stop tokens and progress called after each token
 // (it must not use the Model or mc).
 func (m *Model) Generate(prompt []int, maxNew int, mc *ModelCache, progress func(i int, token int)) ([]int, error) {

@@ -70,8 +70,8 @@ func (l *Layer) preparePrefill(t int) (*prefillState, error) {
 // the bottom right, so a cache that already holds P rows gives chunked prefill).
 // out receives T rows of D.
 //
-// It uses the decompressed algorithm (cheaper than absorption for a fresh prompt,
-// MLA_SPEC.md §8), over chunks of cached rows so that the decompressed keys and
+// It uses the decompressed algorithm (cheaper than absorption when many tokens come
+// at once: each cached row is decompressed once for all of them), over chunks of cached rows so that the decompressed keys and
 // values never exceed chunk x H x (d_n+d_v) values; heads are split among workers.
 // An x or a cache row that is not finite is an error; on any error c keeps the rows
 // it had.

@@ -42,8 +42,8 @@ func (p *projection) alloc(c Config, t int) error {
 
 // project computes, for t tokens x at absolute positions pos0…, the queries (RoPE
 // applied where the mode allows it before attention) and the cache rows: the
-// normalized latent and the rotated shared rope key. §4.1 of MLA_SPEC.md. It fails
-// only when the pool is closed.
+// normalized latent and the rotated shared rope key. It fails only when the pool is
+// closed.
 func (l *Layer) project(p *projection, x []float32, t, pos0 int) error {
 	c, w := &l.cfg, l.w
 	D, H, dqk, dn, dc := c.Hidden, c.Heads, c.QKHeadDim(), c.QKNopeHeadDim, c.KVLoRARank
