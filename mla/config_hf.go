@@ -1,7 +1,6 @@
 package mla
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 type hfConfig struct {
 	ModelType             string
 	MLAName               string // the Config's Name when it is not the model_type
+	HasMLAName            bool   // mla_name was given (an empty name is a name)
 	HiddenSize            int
 	NumAttentionHeads     int
 	NumHiddenLayers       int
@@ -100,11 +100,14 @@ func parseHFConfig(data []byte) (Config, *hfConfig, error) {
 		return Config{}, nil, fmt.Errorf("mla: config.json: attention_bias is true, but this package implements bias-free attention linears (as every DeepSeek checkpoint has)")
 	}
 	c := Config{
-		Name: cmp.Or(h.MLAName, h.ModelType), Hidden: h.HiddenSize, Heads: h.NumAttentionHeads, Layers: h.NumHiddenLayers,
+		Name: h.ModelType, Hidden: h.HiddenSize, Heads: h.NumAttentionHeads, Layers: h.NumHiddenLayers,
 		KVLoRARank: h.KVLoRARank, QKNopeHeadDim: h.QKNopeHeadDim, QKRopeHeadDim: h.QKRopeHeadDim, VHeadDim: h.VHeadDim,
 		LatentNorm: RMSNormKind, NormEps: 1e-6, RoPE: RoPEDecoupled, RoPELayout: Interleaved, RoPETheta: 10000,
 		MaxPositions: h.MaxPositionEmbeddings, Vocab: h.VocabSize, Intermediate: h.IntermediateSize,
 		RMSNormEps: 1e-6, SharedKVDown: h.MLASharedKVDown,
+	}
+	if h.HasMLAName {
+		c.Name = h.MLAName
 	}
 	if h.QLoRARank != nil {
 		c.QLoRARank = *h.QLoRARank
@@ -192,6 +195,7 @@ func decodeHFConfig(data []byte) (*hfConfig, error) {
 		case "quantization_config":
 			h.BlockSize, err = decodeQuantization(p)
 		case "mla_name":
+			h.HasMLAName = true
 			err = p.OptString(&h.MLAName)
 		case "mla_latent_norm":
 			err = p.OptString(&h.MLALatentNorm)
