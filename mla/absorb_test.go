@@ -31,7 +31,7 @@ func decodeBoth(t *testing.T, l *Layer, x []float32, s int, dt DType, start int)
 }
 
 func cloneCache(t *testing.T, k *Cache) *Cache {
-	k2 := &Cache{width: k.width, dc: k.dc, dr: k.dr, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, dtype: k.dtype, start: k.start}
+	k2 := &Cache{width: k.width, dc: k.dc, dr: k.dr, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, rowStore: rowStore{dtype: k.dtype}, start: k.start}
 	k2.f32 = append([]float32(nil), k.f32...)
 	k2.u16 = append([]uint16(nil), k.u16...)
 	k2.n = k.n

@@ -2,9 +2,7 @@ package mla
 
 import (
 	"fmt"
-	"unsafe"
 
-	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/checked"
 	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
@@ -33,11 +31,9 @@ type Cache struct {
 	dc, dr      int // the geometry a layer must match: 512+64 and 544+32 share a width
 	mhaPerToken int // MHA-equivalent values per token, for the comparisons
 	kvPerGroup  int // one GQA group's key+value values per token
-	dtype       DType
 	start       int
 	n           int
-	f32         []float32 // rows when dtype is F32 (len = n·width, cap = capacity·width)
-	u16         []uint16  // rows when dtype is BF16 or F16
+	rowStore    // len = n·width, cap = capacity·width
 	use         inUse
 }
 
@@ -59,7 +55,7 @@ func NewCache(c Config, o CacheOptions) (*Cache, error) {
 		return nil, fmt.Errorf("mla: cache start %d + capacity %d exceeds MaxCachePositions (%d): %w", o.Start, o.Capacity, MaxCachePositions, ErrShape)
 	}
 	k := &Cache{width: c.CacheRowWidth(), dc: c.KVLoRARank, dr: c.QKRopeHeadDim, mhaPerToken: c.MHACacheElemsPerToken(),
-		kvPerGroup: c.QKHeadDim() + c.VHeadDim, dtype: o.DType, start: o.Start}
+		kvPerGroup: c.QKHeadDim() + c.VHeadDim, rowStore: rowStore{dtype: o.DType}, start: o.Start}
 	if err := k.reserve(o.Capacity); err != nil {
 		return nil, err
 	}
@@ -227,17 +223,12 @@ func (k *Cache) append(rows []float32) error {
 		return err
 	}
 	lo, hi := k.n*k.width, (k.n+t)*k.width
-	switch k.dtype {
-	case F32:
+	if k.dtype == F32 {
 		k.f32 = k.f32[:hi]
-		copy(k.f32[lo:hi], rows)
-	case BF16:
+	} else {
 		k.u16 = k.u16[:hi]
-		mlasimd.F32ToBF16(k.u16[lo:hi], rows)
-	case F16:
-		k.u16 = k.u16[:hi]
-		mlasimd.F32ToF16(k.u16[lo:hi], rows)
 	}
+	k.put(lo, rows)
 	k.n += t
 	return nil
 }
@@ -301,27 +292,10 @@ func (k *Cache) rows(j0, j1 int, dst []float32) []float32 {
 	if k.dtype != F32 && len(dst) < hi-lo {
 		dst = make([]float32, hi-lo)
 	}
-	switch k.dtype {
-	case BF16:
-		mlasimd.BF16ToF32(dst[:hi-lo], k.u16[lo:hi])
-		return dst[:hi-lo]
-	case F16:
-		mlasimd.F16ToF32(dst[:hi-lo], k.u16[lo:hi])
-		return dst[:hi-lo]
-	}
-	return k.f32[lo:hi:hi]
+	return k.get(lo, hi, dst)
 }
 
 // storage returns the memory that holds rows [j0, j1) as float32s, for GemmNTPrefetch
 // to prefetch: the rows themselves in an F32 cache; in a 16-bit one its raw elements,
 // two to a float32, never to be read as numbers. It is nil when j0 >= j1.
-func (k *Cache) storage(j0, j1 int) []float32 {
-	if j0 >= j1 {
-		return nil
-	}
-	if k.dtype == F32 {
-		return k.f32[j0*k.width : j1*k.width]
-	}
-	raw := k.u16[j0*k.width&^1 : j1*k.width] // from an even element: 4-byte aligned
-	return unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), len(raw)/2)
-}
+func (k *Cache) storage(j0, j1 int) []float32 { return k.raw(j0*k.width, j1*k.width) }
