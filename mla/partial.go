@@ -109,8 +109,8 @@ func (l *Layer) attendPart(st *AttnState, c *Cache) error {
 	if err := l.pool.run(&d.attend, d.attend.parts); err != nil {
 		return err
 	}
-	for _, p := range d.parts[:d.attend.parts] {
-		mergeInto(st, p.m, p.l, p.ol, dc)
+	for _, s := range d.states[:d.attend.parts] {
+		mergeInto(st, s.m, s.l, s.ol, dc)
 	}
 	return nil
 }
