@@ -105,7 +105,7 @@ func (l *Layer) decode(out, x []float32, c *Cache) error {
 	if err := l.checkInput(x, 1, c); err != nil {
 		return err
 	}
-	if err := l.project(&l.proj, x, 1, c.Next()); err != nil {
+	if err := l.project(&l.proj, x, 1, c.Next(), nil); err != nil {
 		return err
 	}
 	row := l.proj.rows[:l.cfg.CacheRowWidth()]

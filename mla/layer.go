@@ -29,6 +29,7 @@ type Layer struct {
 	proj projection
 	dec  *decodeState
 	pre  prefillState
+	bat  *batchState // made by the first DecodeBatch
 
 	lifecycle
 }

@@ -67,7 +67,7 @@ func (l *Layer) AttendPart(st *AttnState, x []float32, pos int, c *Cache) error 
 	if i := firstNonFinite(x, 1, l.cfg.Hidden); i >= 0 {
 		return fmt.Errorf("mla: AttendPart: input (position %d) is not finite: %w", pos, ErrNonFinite)
 	}
-	if err := l.project(&l.proj, x, 1, pos); err != nil {
+	if err := l.project(&l.proj, x, 1, pos, nil); err != nil {
 		return err
 	}
 	n0 := c.Len()

@@ -105,7 +105,7 @@ func (l *Layer) prefill(out, x []float32, c *Cache) error {
 	if err != nil {
 		return err
 	}
-	if err := l.project(&l.proj, x, t, c.Next()); err != nil {
+	if err := l.project(&l.proj, x, t, c.Next(), nil); err != nil {
 		return err
 	}
 	rows := l.proj.rows[:t*rw]
