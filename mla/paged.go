@@ -277,6 +277,9 @@ func (s *Sequence) Append(rows []float32) error {
 // append adds whole rows; the caller has checked room for them.
 func (s *Sequence) append(rows []float32) {
 	pc := s.pc
+	if len(rows) == 0 {
+		return // no write: a shared page stays shared
+	}
 	s.unshareLast()
 	for len(rows) > 0 {
 		r := s.n % pc.pageRows
