@@ -56,7 +56,7 @@ func (lt *linearTask) split(minWork, workers int) int {
 }
 
 func (lt *linearTask) run(part, parts int) {
-	if lt.weightsLeft(part, parts) {
+	if lt.fewTokens(part, parts) {
 		return
 	}
 	ops := lt.ops[:lt.nops]

@@ -7,20 +7,29 @@ import (
 	"github.com/mlasimd/mlasimd/internal/tuning"
 )
 
-// maxWeightsLeft is the most tokens for which a multi-token linear op multiplies with
-// the weights as the left operand, out_tᵀ = W·xᵀ: each weight row then meets every
-// token while it is in L1, and the few token rows stay in L1/L2 beside it. For 8
-// tokens against V2-Lite's 3072 x 2048 q_proj this runs about 1.5x faster on Zen 4
-// than x·Wᵀ, which streams every weight row past the tokens in slices.
-const maxWeightsLeft = 16
+// A linear op over a few tokens (a batched decode step) reads every weight row once
+// and uses it for all the tokens while it is in cache, in one of two ways:
+//   - float32 weights, and 9 to maxFewTokens tokens of other formats: with the
+//     weights as the left operand, out_tᵀ = W·xᵀ (GemmNT), a tile of rows at a time,
+//     so that each weight row meets every token while in L1 (for 8 tokens against
+//     V2-Lite's q_proj about 1.5x faster on Zen 4 than x·Wᵀ, which streams the
+//     weights past the tokens in slices);
+//   - other formats, up to 8 tokens: the format's GEMV per token over a tile of rows
+//     that stays in L2 after the first token brings it in; the kernels widen in
+//     registers, which beats widening the tile to float32 for a GEMM (2 to 3x for 2
+//     to 4 tokens of bf16, even at 8).
+const (
+	maxFewTokens  = 16
+	maxGemvTokens = 8
+	gemvTileBytes = 256 << 10 // a tile of stored weight rows that stays in L2
+)
 
-// weightsLeft runs part's share of the rows of every op of a task of 2 to
-// maxWeightsLeft tokens as W·xᵀ, a tile of rows at a time (widened into scratch
-// unless F32), transposing each tile's products into the tokens' outputs. It reports
-// false, doing nothing, for other token counts.
-func (lt *linearTask) weightsLeft(part, parts int) bool {
+// fewTokens runs part's share of the rows of every op of a task of 2 to
+// maxFewTokens tokens as described above. It reports false, doing nothing, for
+// other token counts.
+func (lt *linearTask) fewTokens(part, parts int) bool {
 	ops := lt.ops[:lt.nops]
-	if t := ops[0].t; t < 2 || t > maxWeightsLeft {
+	if t := ops[0].t; t < 2 || t > maxFewTokens {
 		return false
 	}
 	rows := 0
@@ -32,11 +41,32 @@ func (lt *linearTask) weightsLeft(part, parts int) bool {
 	for _, op := range ops {
 		r0, r1 := max(lo-base, 0), min(hi-base, op.n)
 		base += op.n
-		if r1 > r0 {
+		switch {
+		case r1 <= r0:
+		case op.w.Format() != FormatF32 && op.t <= maxGemvTokens:
+			lt.gemvTileRows(part, op, r0, r1)
+		default:
 			lt.weightsLeftRows(part, op, r0, r1)
 		}
 	}
 	return true
+}
+
+// gemvTileRows computes rows [r0, r1) of op for all its tokens with the format's
+// GEMV, a tile of rows for all tokens before the next tile.
+func (lt *linearTask) gemvTileRows(part int, op linearOp, r0, r1 int) {
+	rb, _ := op.w.Format().rowBytes(op.k) // checked when the weights were made
+	tile := max(gemvRowAlign, gemvTileBytes/max(rb, 1)/gemvRowAlign*gemvRowAlign)
+	var scratch []float32
+	if op.w.Format() == FormatFP8 {
+		scratch = lt.part(part, op.k) // x scaled per band of rows
+	}
+	for a := r0; a < r1; a += tile {
+		b := min(a+tile, r1)
+		for t := range op.t {
+			op.w.gemv(op.out[t*op.n+a:t*op.n+b], op.x[t*op.k:(t+1)*op.k], a, scratch)
+		}
+	}
 }
 
 // weightsLeftRows computes rows [r0, r1) of op for all its tokens. The depth is cut
