@@ -60,7 +60,7 @@ func (l *Layer) DecodeBatch(out, x []float32, seqs []*Sequence) error {
 	if !l.cfg.Absorbable() {
 		return fmt.Errorf("mla: DecodeBatch: config %q applies RoPE after the up-projection, which has no absorbed decode; use Decode per sequence", l.cfg.Name)
 	}
-	pc, err := l.holdSequences(seqs)
+	pc, err := l.holdSequences("DecodeBatch", seqs)
 	if err != nil {
 		return err
 	}
@@ -69,32 +69,32 @@ func (l *Layer) DecodeBatch(out, x []float32, seqs []*Sequence) error {
 }
 
 // holdSequences checks that the sequences are live, distinct and in one pool of this
-// layer's geometry, and holds that pool; the caller must release it.
-func (l *Layer) holdSequences(seqs []*Sequence) (*PagedCache, error) {
+// layer's geometry, and holds that pool; the caller must release it. op names the
+// caller in errors.
+func (l *Layer) holdSequences(op string, seqs []*Sequence) (*PagedCache, error) {
 	for i, s := range seqs {
 		if s == nil {
-			return nil, fmt.Errorf("mla: DecodeBatch: sequence %d is nil", i)
+			return nil, fmt.Errorf("mla: %s: sequence %d is nil", op, i)
 		}
 	}
 	pc := seqs[0].pc
 	if err := pc.enter(); err != nil {
 		return nil, err
 	}
-	if pc.dc != l.cfg.KVLoRARank || pc.dr != l.cfg.QKRopeHeadDim {
+	if err := l.checkPaged(pc); err != nil {
 		pc.leave()
-		return nil, fmt.Errorf("mla: DecodeBatch: paged cache rows have d_c %d + d_r %d values, this layer caches d_c %d + d_r %d",
-			pc.dc, pc.dr, l.cfg.KVLoRARank, l.cfg.QKRopeHeadDim)
+		return nil, fmt.Errorf("mla: %s: %w", op, err)
 	}
 	pc.step++
 	for i, s := range seqs {
 		var err error
 		switch {
 		case s.pc != pc:
-			err = fmt.Errorf("mla: DecodeBatch: sequence %d is in another PagedCache than sequence 0", i)
+			err = fmt.Errorf("mla: %s: sequence %d is in another PagedCache than sequence 0", op, i)
 		case s.freed:
-			err = fmt.Errorf("mla: DecodeBatch: sequence %d: %w", i, errSeqFreed)
+			err = fmt.Errorf("mla: %s: sequence %d: %w", op, i, errSeqFreed)
 		case s.mark == pc.step:
-			err = fmt.Errorf("mla: DecodeBatch: sequence %d appears twice in the batch", i)
+			err = fmt.Errorf("mla: %s: sequence %d appears twice", op, i)
 		}
 		if err != nil {
 			pc.leave()
@@ -135,14 +135,14 @@ func (l *Layer) decodeBatch(out, x []float32, pc *PagedCache, seqs []*Sequence) 
 		return fmt.Errorf("mla: DecodeBatch: cache row of sequence %d (position %d) is not finite; check the weights", i, bs.pos[i])
 	}
 	for i, s := range seqs {
-		s.append(rows[i*rw : (i+1)*rw])
+		_ = s.append(rows[i*rw : (i+1)*rw]) // fits: the pages were counted above
 	}
 	bs.seqs = seqs
 	err = l.attendBatch(out, pc, bs)
 	bs.seqs = nil
 	if err != nil {
 		for i, s := range seqs {
-			s.truncate(bs.n0[i])
+			_ = s.truncate(bs.n0[i])
 		}
 	}
 	return err

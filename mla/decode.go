@@ -125,7 +125,7 @@ func (l *Layer) decode(out, x []float32, c *Cache) error {
 
 // checkInput returns an error when t tokens x do not fit c or one is not finite:
 // one NaN would reach every later output through the cache.
-func (l *Layer) checkInput(x []float32, t int, c *Cache) error {
+func (l *Layer) checkInput(x []float32, t int, c latentRows) error {
 	if err := c.room(t); err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (l *Layer) checkInput(x []float32, t int, c *Cache) error {
 
 // checkRows refuses t projected cache rows when one is not finite (finite inputs can
 // give one through weights that are not, or overflow).
-func (l *Layer) checkRows(rows []float32, t int, c *Cache) error {
+func (l *Layer) checkRows(rows []float32, t int, c latentRows) error {
 	if i := firstNonFinite(rows, t, l.cfg.CacheRowWidth()); i >= 0 {
 		return fmt.Errorf("mla: cache row of token %d (position %d) is not finite; check the weights: %w", i, c.Next()+i, ErrNonFinite)
 	}

@@ -267,18 +267,18 @@ func (s *Sequence) Append(rows []float32) error {
 	if i := firstNonFinite(rows, len(rows)/w, w); i >= 0 {
 		return fmt.Errorf("mla: Sequence.Append: row %d (position %d) is not finite", i, s.Next()+i)
 	}
-	if err := s.room(len(rows) / w); err != nil {
-		return err
-	}
-	s.append(rows)
-	return nil
+	return s.append(rows)
 }
 
-// append adds whole rows; the caller has checked room for them.
-func (s *Sequence) append(rows []float32) {
+// append adds whole rows, or returns an error, changing nothing, when they do not fit
+// (see room).
+func (s *Sequence) append(rows []float32) error {
 	pc := s.pc
+	if err := s.room(len(rows) / pc.width); err != nil {
+		return err
+	}
 	if len(rows) == 0 {
-		return // no write: a shared page stays shared
+		return nil // no write: a shared page stays shared
 	}
 	s.unshareLast()
 	for len(rows) > 0 {
@@ -292,6 +292,7 @@ func (s *Sequence) append(rows []float32) {
 		rows = rows[t*pc.width:]
 		s.n += t
 	}
+	return nil
 }
 
 // unshareLast gives s its own copy of a shared, partly filled last page, so that
@@ -320,20 +321,20 @@ func (s *Sequence) Truncate(n int) error {
 		return err
 	}
 	defer s.leave()
+	return s.truncate(n)
+}
+
+func (s *Sequence) truncate(n int) error {
 	if n < 0 || n > s.n {
 		return fmt.Errorf("mla: Sequence.Truncate(%d) outside [0, %d]", n, s.n)
 	}
-	s.truncate(n)
-	return nil
-}
-
-func (s *Sequence) truncate(n int) {
 	keep := s.pc.pagesFor(n)
 	for _, p := range s.table[keep:] {
 		s.pc.release(p)
 	}
 	s.table = s.table[:keep]
 	s.n = n
+	return nil
 }
 
 // Free returns the sequence's pages to the pool; every later call on s returns an
@@ -343,7 +344,7 @@ func (s *Sequence) Free() error {
 		return err
 	}
 	defer s.leave()
-	s.truncate(0)
+	_ = s.truncate(0)
 	s.table, s.freed = nil, true
 	return nil
 }
@@ -376,16 +377,35 @@ func (s *Sequence) Rows(j0, j1 int, dst []float32) ([]float32, error) {
 	if len(dst) < (j1-j0)*w {
 		dst = make([]float32, (j1-j0)*w)
 	}
+	out := s.rows(j0, j1, dst)
+	if s.pc.dtype == F32 && j1 > j0 && &out[0] != &dst[0] {
+		copy(dst, out) // a view of one page: Rows returns a copy
+	}
+	return dst[:(j1-j0)*w], nil
+}
+
+// rows returns rows [j0, j1), which the caller has checked, as float32: a view of
+// the storage when they lie in one page of an F32 pool, otherwise copied or widened
+// into dst, which must hold them.
+func (s *Sequence) rows(j0, j1 int, dst []float32) []float32 {
+	pc, w := s.pc, s.pc.width
+	if j1 <= j0 {
+		return dst[:0]
+	}
+	if j1 <= s.pageEnd(j0) {
+		lo, hi := s.elems(j0, j1)
+		return pc.get(lo, hi, dst)
+	}
 	dst = dst[:(j1-j0)*w]
 	for j := j0; j < j1; {
 		e := min(j1, s.pageEnd(j))
 		lo, hi := s.elems(j, e)
-		if v := s.pc.get(lo, hi, dst[(j-j0)*w:]); s.pc.dtype == F32 {
+		if v := pc.get(lo, hi, dst[(j-j0)*w:]); pc.dtype == F32 {
 			copy(dst[(j-j0)*w:], v)
 		}
 		j = e
 	}
-	return dst, nil
+	return dst
 }
 
 // pageEnd is the row after the last one of the page that holds row j.

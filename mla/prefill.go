@@ -95,7 +95,7 @@ func (l *Layer) Prefill(out, x []float32, c *Cache) error {
 }
 
 // prefill is Prefill on checked shapes, with the Layer and c held by the caller.
-func (l *Layer) prefill(out, x []float32, c *Cache) error {
+func (l *Layer) prefill(out, x []float32, c latentRows) error {
 	D, rw := l.cfg.Hidden, l.cfg.CacheRowWidth()
 	t := len(x) / D
 	if err := l.checkInput(x, t, c); err != nil {
@@ -149,7 +149,7 @@ func (l *Layer) DecodeNaive(out, x []float32, c *Cache) error {
 
 // attendDecompressed fills ps.o with the normalized attention outputs of the t new
 // tokens, whose rows start at cache index p0.
-func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) error {
+func (l *Layer) attendDecompressed(ps *prefillState, c latentRows, p0, t int) error {
 	H, dv := l.cfg.Heads, l.cfg.VHeadDim
 	o := ps.o[:t*H*dv]
 	clear(o)
@@ -173,7 +173,7 @@ func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) error 
 // naiveTask: part i owns heads span(H, i, parts) and walks all chunks of cached rows.
 type naiveTask struct {
 	l     *Layer
-	cache *Cache
+	cache latentRows
 	p0, t int
 }
 

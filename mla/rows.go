@@ -6,6 +6,19 @@ import (
 	"github.com/mlasimd/mlasimd"
 )
 
+// latentRows is one sequence's cached rows as a layer reads and extends them: a Cache,
+// or a Sequence of a PagedCache. Its methods are the unchecked ones that run with
+// the value held.
+type latentRows interface {
+	Len() int
+	Start() int
+	Next() int
+	room(t int) error                         // an error unless t more rows fit
+	append(rows []float32) error              // whole rows; changes nothing on an error
+	truncate(n int) error                     // keeps the first n rows
+	rows(j0, j1 int, dst []float32) []float32 // rows [j0, j1) as float32, a view or in dst
+}
+
 // rowStore holds cache rows [c | kr] in a cache DType: float32 values in f32, or the
 // raw bits of BF16 or F16 in u16. Cache and PagedCache keep their rows in one, so
 // rows are rounded and widened the same way in both. Offsets count elements.
