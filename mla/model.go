@@ -31,6 +31,8 @@ type Model struct {
 	ffn                        linearTask
 	head                       linearTask
 	cap                        int
+	n0                         []int       // ForwardBatch: each sequence's length before the step
+	layerSeqs                  []*Sequence // ForwardBatch: one layer's sequences
 
 	lifecycle
 }
