@@ -240,3 +240,60 @@ func (m *Model) forwardPagedLayers(tokens []int, seqs []*ModelSequence, logits [
 	m.head.add(logits, xn, m.w.LMHead, t-first, c.Vocab, D)
 	return m.pool.run(&m.head, m.head.split(defaultMinWork, m.pool.Workers()))
 }
+
+// GenerateBatch is Generate for several prompts at once: prompt i is prefilled into
+// seqs[i], then each step feeds every sequence's arg max back in one ForwardBatch,
+// maxNew tokens per sequence in all. It returns the generated tokens per sequence. A
+// step that fails leaves the sequences as the previous step left them and returns
+// the tokens generated so far.
+func (m *Model) GenerateBatch(prompts [][]int, maxNew int, seqs []*ModelSequence) ([][]int, error) {
+	if err := m.enter(); err != nil {
+		return nil, err
+	}
+	defer m.leave()
+	if len(prompts) != len(seqs) || len(seqs) == 0 || maxNew < 0 {
+		return nil, fmt.Errorf("mla: GenerateBatch: %d prompts for %d sequences and maxNew = %d: want one prompt per sequence, at least one, and maxNew >= 0", len(prompts), len(seqs), maxNew)
+	}
+	seen := make(map[*ModelSequence]int, len(seqs))
+	for i, ms := range seqs {
+		if j, ok := seen[ms]; ok {
+			return nil, fmt.Errorf("mla: GenerateBatch: sequences %d and %d are the same", j, i)
+		}
+		seen[ms] = i
+		if err := m.checkTokens("GenerateBatch", prompts[i]); err != nil {
+			return nil, fmt.Errorf("prompt %d: %w", i, err)
+		}
+	}
+	if err := m.checkSequences("GenerateBatch", seqs); err != nil {
+		return nil, err
+	}
+	V := m.cfg.Vocab
+	logits := make([]float32, len(seqs)*V)
+	for i, p := range prompts {
+		if err := m.forwardPaged(p, seqs[i:i+1], logits[i*V:(i+1)*V]); err != nil {
+			for j, ms := range seqs[:i] { // as before the call: no prompt prefilled
+				_ = ms.Truncate(ms.Len() - len(prompts[j]))
+			}
+			return nil, fmt.Errorf("mla: GenerateBatch: prompt %d: %w", i, err)
+		}
+	}
+	out := make([][]int, len(seqs))
+	step := make([]int, len(seqs))
+	for n := range maxNew {
+		for i := range seqs {
+			tok, err := Greedy{}.Sample(logits[i*V : (i+1)*V])
+			if err != nil {
+				return out, fmt.Errorf("mla: GenerateBatch: sequence %d: %w", i, err)
+			}
+			step[i] = tok
+			out[i] = append(out[i], tok)
+		}
+		if n == maxNew-1 {
+			break
+		}
+		if err := m.forwardPaged(step, seqs, logits); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}

@@ -152,3 +152,45 @@ func TestModelForwardBatchAllocatesNothing(t *testing.T) {
 		require.NoError(t, m.Close())
 	}
 }
+
+// TestGenerateBatch: greedy generation of several prompts in one batch gives each
+// the tokens Generate gives it alone; prompts of a batch that cannot be prefilled
+// leave every sequence empty.
+func TestGenerateBatch(t *testing.T) {
+	c := tinyConfig()
+	m, _ := testModel(t, c, 2)
+	mp, err := m.NewPagedCache(PagedCacheOptions{Pages: 16, PageRows: 4})
+	require.NoError(t, err)
+	prompts := [][]int{{1, 2, 3, 4}, {50}, {9, 9, 9, 9, 9, 9, 9}}
+	seqs := make([]*ModelSequence, len(prompts))
+	for i := range seqs {
+		seqs[i], err = mp.NewSequence(0)
+		require.NoError(t, err)
+	}
+	got, err := m.GenerateBatch(prompts, 6, seqs)
+	require.NoError(t, err)
+	for i, p := range prompts {
+		mc, err := m.NewCache(CacheOptions{})
+		require.NoError(t, err)
+		want, err := m.Generate(p, 6, mc, nil)
+		require.NoError(t, err)
+		require.Equal(t, want, got[i], "prompt %d", i)
+		require.Equal(t, len(p)+5, seqs[i].Len())
+	}
+
+	_, err = m.GenerateBatch(prompts[:2], 3, []*ModelSequence{seqs[0], seqs[0]})
+	require.ErrorContains(t, err, "are the same")
+	_, err = m.GenerateBatch(prompts, -1, seqs)
+	require.ErrorContains(t, err, "maxNew = -1")
+
+	small, err := m.NewPagedCache(PagedCacheOptions{Pages: 2, PageRows: 4})
+	require.NoError(t, err)
+	a, err := small.NewSequence(0)
+	require.NoError(t, err)
+	b, err := small.NewSequence(0)
+	require.NoError(t, err)
+	_, err = m.GenerateBatch([][]int{{1, 2, 3}, {4, 5, 6, 7, 8, 9}}, 2, []*ModelSequence{a, b})
+	require.ErrorIs(t, err, ErrCacheFull)
+	require.Zero(t, a.Len())
+	require.Zero(t, b.Len())
+}
