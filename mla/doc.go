@@ -33,6 +33,27 @@
 //     Decode allocates nothing once the layer exists and the cache has capacity.
 //   - DecodeNaive is the decompressed reference the absorbed path is tested against.
 //
+// # Serving many sequences
+//
+// A PagedCache is a pool of fixed-size pages of [c | kr] rows, allocated once;
+// each Sequence maps its rows onto pages through a page table. Sequences are
+// created, appended to, truncated and freed independently, freed pages return to
+// the pool, and a pool out of pages returns errors wrapping ErrCacheFull, never
+// grows. Sequence.Fork shares pages copy-on-write (parallel sampling, a common
+// prompt paid for once). Layer.DecodeBatch runs one token for each of B sequences of
+// any lengths: every projection is one multi-token product over the batch (each
+// weight row read once per step), the absorbed attention runs per sequence with the
+// rows of all sequences split among the workers, and the batch may change between
+// steps. PrefillSequence and PrefillBatch prefill prompts into sequences (after a
+// fork, on top of the shared prompt). Model.ForwardBatch, ForwardSequence and
+// GenerateBatch do the same for a whole decoder over a ModelPagedCache.
+//
+//	pool, err := mla.NewPagedCache(cfg, mla.PagedCacheOptions{Pages: 1024})
+//	a, err := pool.NewSequence(0)
+//	err = layer.PrefillSequence(out, prompt, a)
+//	b, err := a.Fork()                               // shares a's pages
+//	err = layer.DecodeBatch(outs, xs, []*mla.Sequence{a, b}) // xs: 2 tokens
+//
 // # Loading weights and decoding
 //
 // With a Hugging Face DeepSeek-V2/V3 directory (config.json and safetensors shards):

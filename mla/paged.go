@@ -107,22 +107,50 @@ func (pc *PagedCache) enter() error {
 func (pc *PagedCache) leave() { pc.use.leave() }
 
 // Pages is the number of pages in the pool.
-func (pc *PagedCache) Pages() int { return pc.pages }
+func (pc *PagedCache) Pages() int {
+	if pc == nil {
+		return 0
+	}
+	return pc.pages
+}
 
 // PageRows is the number of rows a page holds.
-func (pc *PagedCache) PageRows() int { return pc.pageRows }
+func (pc *PagedCache) PageRows() int {
+	if pc == nil {
+		return 0
+	}
+	return pc.pageRows
+}
 
 // Width is the number of values per row, d_c + d_r.
-func (pc *PagedCache) Width() int { return pc.width }
+func (pc *PagedCache) Width() int {
+	if pc == nil {
+		return 0
+	}
+	return pc.width
+}
 
 // DType is the storage type of the rows.
-func (pc *PagedCache) DType() DType { return pc.dtype }
+func (pc *PagedCache) DType() DType {
+	if pc == nil {
+		return F32
+	}
+	return pc.dtype
+}
 
 // FreePages is the number of pages no sequence holds.
-func (pc *PagedCache) FreePages() int { return len(pc.free) }
+func (pc *PagedCache) FreePages() int {
+	if pc == nil {
+		return 0
+	}
+	return len(pc.free)
+}
 
 // Bytes is the memory of the pages, all allocated by NewPagedCache: it never changes.
 func (pc *PagedCache) Bytes() int64 {
+	if pc == nil || pc.width == 0 {
+		return 0
+	}
 	return int64(pc.pages) * int64(pc.pageRows) * int64(pc.width) * int64(pc.dtype.Size())
 }
 
@@ -211,8 +239,9 @@ func (s *Sequence) Cache() *PagedCache {
 	return s.pc
 }
 
-// Reserve makes the page table hold rows rows in total without allocating (it takes
-// no pages from the pool); appends past it grow the table geometrically.
+// Reserve makes the page table hold rows rows in total (at most the pool's pages)
+// without allocating; it takes no pages from the pool. Appends past it grow the
+// table geometrically.
 func (s *Sequence) Reserve(rows int) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -221,7 +250,7 @@ func (s *Sequence) Reserve(rows int) error {
 	if rows < 0 || rows > MaxCachePositions {
 		return fmt.Errorf("mla: Sequence.Reserve(%d) outside [0, MaxCachePositions (%d)]", rows, MaxCachePositions)
 	}
-	if need := s.pc.pagesFor(rows); need > cap(s.table) {
+	if need := min(s.pc.pagesFor(rows), s.pc.pages); need > cap(s.table) {
 		s.table = append(make([]int, 0, need), s.table...)
 	}
 	return nil

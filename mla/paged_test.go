@@ -195,6 +195,10 @@ func TestPagedMisuse(t *testing.T) {
 	var zero PagedCache
 	_, err = zero.NewSequence(0)
 	require.Error(t, err)
+	var nilPool *PagedCache
+	require.Zero(t, nilPool.Pages()+nilPool.PageRows()+nilPool.Width()+nilPool.FreePages())
+	require.Zero(t, nilPool.Bytes())
+	require.Zero(t, zero.Bytes())
 }
 
 // TestPagedRandomOps runs random creates, appends, forks, truncates and frees
