@@ -322,7 +322,7 @@ func (t *batchAttendTask) run(part, parts int) {
 
 // batchMergeTask merges, per head, each sequence's segment states into its latent
 // output, then applies the value up-projection to all B tokens at once: one GemmNT
-// against the head's d_v x d_c block of kv_b_proj, read once for the batch.
+// of the head's d_v x d_c block of kv_b_proj, read once for the batch.
 type batchMergeTask struct{ l *Layer }
 
 func (t *batchMergeTask) run(part, parts int) {
@@ -338,10 +338,15 @@ func (t *batchMergeTask) run(part, parts int) {
 		for b := range B {
 			mergeHead(ol[b*dc:(b+1)*dc], bs.states[bs.seqSeg[b]:bs.seqSeg[b+1]], h, dc)
 		}
+		// The block on the left, as linearTask's few-token path multiplies (faster for
+		// a few tokens): prod (d_v x B) = W_UV(h)·olᵀ, then transposed into o.
 		wv := l.headRows(valueUpRow(*c, h), dv, sc)
-		mlasimd.GemmNT(prod, ol, wv, B, dv, dc, dc, dc)
+		mlasimd.GemmNT(prod[:dv*B], wv, ol, dv, B, dc, dc, dc)
 		for b := range B {
-			copy(bs.o[(b*H+h)*dv:(b*H+h+1)*dv], prod[b*dv:(b+1)*dv])
+			o := bs.o[(b*H+h)*dv : (b*H+h+1)*dv]
+			for i := range o {
+				o[i] = prod[i*B+b]
+			}
 		}
 	}
 }
