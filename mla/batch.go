@@ -278,6 +278,12 @@ func (t *batchAbsorbTask) run(part, parts int) {
 	prod := sc[len(sc)-B*dc:]
 	h0, h1 := span(H, part, parts, 1)
 	for h := h0; h < h1; h++ {
+		if B == 1 { // a GEMV, summed row by row as Decode's absorbTask does
+			qa := bs.qa[h*rw : (h+1)*rw]
+			l.w.KVBProj.gemvT(qa[:dc], l.proj.q[h*dqk:h*dqk+dn], keyUpRow(*c, h), sc)
+			copy(qa[dc:], l.proj.q[h*dqk+dn:(h+1)*dqk])
+			continue
+		}
 		wk := l.headRows(keyUpRow(*c, h), dn, sc)
 		mlasimd.GemmNN(prod, l.proj.q[h*dqk:], wk, B, dc, dn, H*dqk, dc)
 		for b := range B {
@@ -337,6 +343,10 @@ func (t *batchMergeTask) run(part, parts int) {
 		ol := bs.ol[h*B*dc : (h+1)*B*dc]
 		for b := range B {
 			mergeHead(ol[b*dc:(b+1)*dc], bs.states[bs.seqSeg[b]:bs.seqSeg[b+1]], h, dc)
+		}
+		if B == 1 { // one Dot per row, as Decode's mergeTask
+			l.w.KVBProj.dotRows(bs.o[h*dv:(h+1)*dv], ol, valueUpRow(*c, h), sc)
+			continue
 		}
 		// The block on the left, as linearTask's few-token path multiplies (faster for
 		// a few tokens): prod (d_v x B) = W_UV(h)·olᵀ, then transposed into o.

@@ -114,6 +114,7 @@ func decodeBatchSteps(t *testing.T, c Config, run, exact *LayerWeights, dt DType
 	batchStep(t, l, ref, []*batchSeq{seqs[4], joined, seqs[2], seqs[1]})
 	require.NoError(t, seqs[0].s.Free())
 	batchStep(t, l, ref, []*batchSeq{joined, seqs[3]})
+	batchStep(t, l, ref, []*batchSeq{seqs[3]}) // a batch of one
 }
 
 // TestDecodeBatchWeightFormats: the batched projections (tiles of rows widened once
