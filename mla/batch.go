@@ -55,10 +55,10 @@ func (l *Layer) DecodeBatch(out, x []float32, seqs []*Sequence) error {
 	defer l.leave()
 	B, D := len(seqs), l.cfg.Hidden
 	if n, ok := checked.Mul(B, D); B == 0 || !ok || len(x) != n || len(out) != n {
-		return fmt.Errorf("mla: DecodeBatch: %d sequences, len(x) = %d and len(out) = %d: want at least one sequence and %d x hidden size %d values each", B, len(x), len(out), B, D)
+		return fmt.Errorf("mla: DecodeBatch: %d sequences, len(x) = %d and len(out) = %d: want at least one sequence and %d x hidden size %d values each: %w", B, len(x), len(out), B, D, ErrShape)
 	}
 	if !l.cfg.Absorbable() {
-		return fmt.Errorf("mla: DecodeBatch: config %q applies RoPE after the up-projection, which has no absorbed decode; use Decode per sequence", l.cfg.Name)
+		return fmt.Errorf("mla: DecodeBatch: config %q applies RoPE after the up-projection, which has no absorbed decode; use Decode per sequence: %w", l.cfg.Name, ErrConfig)
 	}
 	pc, err := l.holdSequences("DecodeBatch", seqs)
 	if err != nil {
@@ -74,7 +74,7 @@ func (l *Layer) DecodeBatch(out, x []float32, seqs []*Sequence) error {
 func (l *Layer) holdSequences(op string, seqs []*Sequence) (*PagedCache, error) {
 	for i, s := range seqs {
 		if s == nil {
-			return nil, fmt.Errorf("mla: %s: sequence %d is nil", op, i)
+			return nil, fmt.Errorf("mla: %s: sequence %d is nil: %w", op, i, ErrShape)
 		}
 	}
 	pc := seqs[0].pc
@@ -90,11 +90,11 @@ func (l *Layer) holdSequences(op string, seqs []*Sequence) (*PagedCache, error) 
 		var err error
 		switch {
 		case s.pc != pc:
-			err = fmt.Errorf("mla: %s: sequence %d is in another PagedCache than sequence 0", op, i)
+			err = fmt.Errorf("mla: %s: sequence %d is in another PagedCache than sequence 0: %w", op, i, ErrShape)
 		case s.freed:
 			err = fmt.Errorf("mla: %s: sequence %d: %w", op, i, errSeqFreed)
 		case s.mark == pc.step:
-			err = fmt.Errorf("mla: %s: sequence %d appears twice", op, i)
+			err = fmt.Errorf("mla: %s: sequence %d appears twice: %w", op, i, ErrShape)
 		}
 		if err != nil {
 			pc.leave()
@@ -116,23 +116,23 @@ func (l *Layer) decodeBatch(out, x []float32, pc *PagedCache, seqs []*Sequence) 
 	need := 0
 	for i, s := range seqs {
 		if s.Next() >= MaxCachePositions {
-			return fmt.Errorf("mla: DecodeBatch: sequence %d is at position %d, the last MaxCachePositions allows", i, s.Next())
+			return fmt.Errorf("mla: DecodeBatch: sequence %d is at position %d, the last MaxCachePositions allows: %w", i, s.Next(), ErrCacheFull)
 		}
 		need += s.newPages(1)
 		bs.pos[i], bs.n0[i] = s.Next(), s.n
 	}
 	if need > len(pc.free) {
-		return fmt.Errorf("mla: DecodeBatch: %w: the step needs %d pages, %d of %d are free", ErrCacheFull, need, len(pc.free), pc.pages)
+		return fmt.Errorf("mla: DecodeBatch: the step needs %d pages, %d of %d are free: %w", need, len(pc.free), pc.pages, ErrCacheFull)
 	}
 	if i := firstNonFinite(x, B, D); i >= 0 {
-		return fmt.Errorf("mla: DecodeBatch: input of sequence %d (position %d) is not finite", i, bs.pos[i])
+		return fmt.Errorf("mla: DecodeBatch: input of sequence %d (position %d) is not finite: %w", i, bs.pos[i], ErrNonFinite)
 	}
 	if err := l.project(&l.proj, x, B, 0, bs.pos[:B]); err != nil {
 		return err
 	}
 	rows := l.proj.rows[:B*rw]
 	if i := firstNonFinite(rows, B, rw); i >= 0 {
-		return fmt.Errorf("mla: DecodeBatch: cache row of sequence %d (position %d) is not finite; check the weights", i, bs.pos[i])
+		return fmt.Errorf("mla: DecodeBatch: cache row of sequence %d (position %d) is not finite; check the weights: %w", i, bs.pos[i], ErrNonFinite)
 	}
 	for i, s := range seqs {
 		_ = s.append(rows[i*rw : (i+1)*rw]) // fits: the pages were counted above

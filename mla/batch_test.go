@@ -102,6 +102,7 @@ func TestDecodeBatchMatchesDecode(t *testing.T) {
 func decodeBatchSteps(t *testing.T, c Config, run, exact *LayerWeights, dt DType) {
 	l := testLayer(t, c, run, true, WithWorkers(3), WithTileRows(3), WithChunkRows(8))
 	ref := newRefLayer(c, exact, dt)
+	ref.quantX = run.KVAProj.Format() == FormatQ8_0 // its GEMVs quantize their input
 	pc, err := NewPagedCache(c, PagedCacheOptions{DType: dt, Pages: 64, PageRows: 4})
 	require.NoError(t, err)
 	starts, prompts := []int{0, 5000, 7, 150000, 2}, []int{0, 1, 5, 9, 17}
@@ -265,21 +266,25 @@ func TestDecodeBatchErrors(t *testing.T) {
 		out, x   []float32
 		seqs     []*Sequence
 		contains string
+		kind     error
 	}{
-		{"no sequences", nil, nil, nil, "at least one sequence"},
-		{"short x", out2, x2[:D], []*Sequence{a, b}, "len(x)"},
-		{"short out", out2[:D], x2, []*Sequence{a, b}, "len(out)"},
-		{"nil sequence", out2, x2, []*Sequence{a, nil}, "sequence 1 is nil"},
-		{"zero sequence", out2, x2, []*Sequence{{}, a}, "not made by NewPagedCache"},
-		{"duplicate", out2, x2, []*Sequence{a, a}, "appears twice"},
-		{"freed", out2, x2, []*Sequence{a, gone}, "after Free"},
-		{"two pools", out2, x2, []*Sequence{a, stranger}, "another PagedCache"},
-		{"geometry", out2[:D], x2[:D], []*Sequence{misfitSeq}, "d_c 36 + d_r 4"},
-		{"not finite", out2, nan, []*Sequence{a, b}, "sequence 1 (position 9) is not finite"},
+		{"no sequences", nil, nil, nil, "at least one sequence", ErrShape},
+		{"short x", out2, x2[:D], []*Sequence{a, b}, "len(x)", ErrShape},
+		{"short out", out2[:D], x2, []*Sequence{a, b}, "len(out)", ErrShape},
+		{"nil sequence", out2, x2, []*Sequence{a, nil}, "sequence 1 is nil", ErrShape},
+		{"zero sequence", out2, x2, []*Sequence{{}, a}, "not made by NewPagedCache", nil},
+		{"duplicate", out2, x2, []*Sequence{a, a}, "appears twice", ErrShape},
+		{"freed", out2, x2, []*Sequence{a, gone}, "after Free", errSeqFreed},
+		{"two pools", out2, x2, []*Sequence{a, stranger}, "another PagedCache", ErrShape},
+		{"geometry", out2[:D], x2[:D], []*Sequence{misfitSeq}, "d_c 36 + d_r 4", ErrShape},
+		{"not finite", out2, nan, []*Sequence{a, b}, "sequence 1 (position 9) is not finite", ErrNonFinite},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := l.DecodeBatch(tc.out, tc.x, tc.seqs)
 			require.ErrorContains(t, err, tc.contains)
+			if tc.kind != nil {
+				require.ErrorIs(t, err, tc.kind)
+			}
 			require.Equal(t, 3, a.Len())
 			require.Equal(t, 0, b.Len())
 			rows, err := a.Rows(0, 3, nil)

@@ -58,8 +58,8 @@ func (lt *linearTask) gemvTileRows(part int, op linearOp, r0, r1 int) {
 	rb, _ := op.w.Format().rowBytes(op.k) // checked when the weights were made
 	tile := max(gemvRowAlign, gemvTileBytes/max(rb, 1)/gemvRowAlign*gemvRowAlign)
 	var scratch []float32
-	if op.w.Format() == FormatFP8 {
-		scratch = lt.part(part, op.k) // x scaled per band of rows
+	if f := op.w.Format(); f == FormatFP8 || f == FormatQ8_0 {
+		scratch = lt.part(part, op.k) // x scaled per band of rows, or quantized
 	}
 	for a := r0; a < r1; a += tile {
 		b := min(a+tile, r1)

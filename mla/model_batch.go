@@ -116,8 +116,8 @@ func (m *Model) ForwardBatch(tokens []int, seqs []*ModelSequence, logits []float
 		return err
 	}
 	if len(seqs) != len(tokens) || len(logits) != len(tokens)*m.cfg.Vocab {
-		return fmt.Errorf("mla: ForwardBatch: %d tokens, %d sequences and %d logits: want one sequence and vocab size %d logits per token",
-			len(tokens), len(seqs), len(logits), m.cfg.Vocab)
+		return fmt.Errorf("mla: ForwardBatch: %d tokens, %d sequences and %d logits: want one sequence and vocab size %d logits per token: %w",
+			len(tokens), len(seqs), len(logits), m.cfg.Vocab, ErrShape)
 	}
 	if err := m.checkSequences("ForwardBatch", seqs); err != nil {
 		return err
@@ -137,7 +137,7 @@ func (m *Model) ForwardSequence(tokens []int, s *ModelSequence, logits []float32
 		return err
 	}
 	if len(logits) != m.cfg.Vocab {
-		return fmt.Errorf("mla: ForwardSequence: len(logits) = %d, want vocab size %d", len(logits), m.cfg.Vocab)
+		return fmt.Errorf("mla: ForwardSequence: len(logits) = %d, want vocab size %d: %w", len(logits), m.cfg.Vocab, ErrShape)
 	}
 	seqs := []*ModelSequence{s}
 	if err := m.checkSequences("ForwardSequence", seqs); err != nil {
@@ -151,15 +151,15 @@ func (m *Model) ForwardSequence(tokens []int, s *ModelSequence, logits []float32
 func (m *Model) checkSequences(op string, seqs []*ModelSequence) error {
 	for i, ms := range seqs {
 		if ms == nil || len(ms.Layers) != len(m.layers) {
-			return fmt.Errorf("mla: %s: sequence %d must have one Sequence per layer (%d)", op, i, len(m.layers))
+			return fmt.Errorf("mla: %s: sequence %d must have one Sequence per layer (%d): %w", op, i, len(m.layers), ErrShape)
 		}
 		for j, s := range ms.Layers {
 			if s == nil || s.freed {
-				return fmt.Errorf("mla: %s: sequence %d, layer %d: nil or freed", op, i, j)
+				return fmt.Errorf("mla: %s: sequence %d, layer %d: nil or freed: %w", op, i, j, ErrShape)
 			}
 			if s.n != ms.Layers[0].n || s.start != ms.Layers[0].start {
-				return fmt.Errorf("mla: %s: sequence %d: layer %d holds %d rows from position %d, layer 0 %d from %d",
-					op, i, j, s.n, s.start, ms.Layers[0].n, ms.Layers[0].start)
+				return fmt.Errorf("mla: %s: sequence %d: layer %d holds %d rows from position %d, layer 0 %d from %d: %w",
+					op, i, j, s.n, s.start, ms.Layers[0].n, ms.Layers[0].start, ErrShape)
 			}
 		}
 	}
@@ -232,7 +232,7 @@ func (m *Model) forwardPagedLayers(tokens []int, seqs []*ModelSequence, logits [
 	}
 	for i := first; i < t; i++ {
 		if !allFinite(x[i*D : (i+1)*D]) {
-			return fmt.Errorf("mla: the hidden state of token %d is not finite", i)
+			return fmt.Errorf("mla: the hidden state of token %d is not finite: %w", i, ErrNonFinite)
 		}
 		mlasimd.RMSNorm(xn[(i-first)*D:(i-first+1)*D], x[i*D:(i+1)*D], m.w.FinalNorm, m.eps)
 	}
@@ -252,12 +252,12 @@ func (m *Model) GenerateBatch(prompts [][]int, maxNew int, seqs []*ModelSequence
 	}
 	defer m.leave()
 	if len(prompts) != len(seqs) || len(seqs) == 0 || maxNew < 0 {
-		return nil, fmt.Errorf("mla: GenerateBatch: %d prompts for %d sequences and maxNew = %d: want one prompt per sequence, at least one, and maxNew >= 0", len(prompts), len(seqs), maxNew)
+		return nil, fmt.Errorf("mla: GenerateBatch: %d prompts for %d sequences and maxNew = %d: want one prompt per sequence, at least one, and maxNew >= 0: %w", len(prompts), len(seqs), maxNew, ErrShape)
 	}
 	seen := make(map[*ModelSequence]int, len(seqs))
 	for i, ms := range seqs {
 		if j, ok := seen[ms]; ok {
-			return nil, fmt.Errorf("mla: GenerateBatch: sequences %d and %d are the same", j, i)
+			return nil, fmt.Errorf("mla: GenerateBatch: sequences %d and %d are the same: %w", j, i, ErrShape)
 		}
 		seen[ms] = i
 		if err := m.checkTokens("GenerateBatch", prompts[i]); err != nil {

@@ -73,7 +73,7 @@ func NewPagedCache(c Config, o PagedCacheOptions) (*PagedCache, error) {
 		o.PageRows = DefaultPageRows
 	}
 	if o.Pages <= 0 || o.PageRows < 0 || o.PageRows > maxOptionRows {
-		return nil, fmt.Errorf("mla: paged cache of %d pages of %d rows: want a positive number of pages of 1 to %d rows", o.Pages, o.PageRows, maxOptionRows)
+		return nil, fmt.Errorf("mla: paged cache of %d pages of %d rows: want a positive number of pages of 1 to %d rows: %w", o.Pages, o.PageRows, maxOptionRows, ErrShape)
 	}
 	width := c.CacheRowWidth()
 	n, err := allocSize("paged cache", o.Pages, o.PageRows, width)
@@ -162,7 +162,7 @@ func (pc *PagedCache) NewSequence(start int) (*Sequence, error) {
 	}
 	defer pc.leave()
 	if start < 0 || start > MaxCachePositions {
-		return nil, fmt.Errorf("mla: NewSequence(%d): want 0 <= start <= MaxCachePositions (%d)", start, MaxCachePositions)
+		return nil, fmt.Errorf("mla: NewSequence(%d): want 0 <= start <= MaxCachePositions (%d): %w", start, MaxCachePositions, ErrShape)
 	}
 	return &Sequence{pc: pc, start: start}, nil
 }
@@ -248,7 +248,7 @@ func (s *Sequence) Reserve(rows int) error {
 	}
 	defer s.leave()
 	if rows < 0 || rows > MaxCachePositions {
-		return fmt.Errorf("mla: Sequence.Reserve(%d) outside [0, MaxCachePositions (%d)]", rows, MaxCachePositions)
+		return fmt.Errorf("mla: Sequence.Reserve(%d) outside [0, MaxCachePositions (%d)]: %w", rows, MaxCachePositions, ErrShape)
 	}
 	if need := min(s.pc.pagesFor(rows), s.pc.pages); need > cap(s.table) {
 		s.table = append(make([]int, 0, need), s.table...)
@@ -260,10 +260,10 @@ func (s *Sequence) Reserve(rows int) error {
 // enough free pages for them (see newPages).
 func (s *Sequence) room(t int) error {
 	if end, ok := checked.Add(s.Next(), t); !ok || end > MaxCachePositions {
-		return fmt.Errorf("mla: sequence of %d rows from position %d: %d more would pass MaxCachePositions (%d)", s.n, s.start, t, MaxCachePositions)
+		return fmt.Errorf("mla: sequence of %d rows from position %d: %d more would pass MaxCachePositions (%d): %w", s.n, s.start, t, MaxCachePositions, ErrCacheFull)
 	}
 	if need := s.newPages(t); need > len(s.pc.free) {
-		return fmt.Errorf("%w: %d more rows need %d pages, %d of %d are free", ErrCacheFull, t, need, len(s.pc.free), s.pc.pages)
+		return fmt.Errorf("mla: paged cache: %d more rows need %d pages, %d of %d are free: %w", t, need, len(s.pc.free), s.pc.pages, ErrCacheFull)
 	}
 	return nil
 }
@@ -291,10 +291,10 @@ func (s *Sequence) Append(rows []float32) error {
 	defer s.leave()
 	w := s.pc.width
 	if len(rows)%w != 0 {
-		return fmt.Errorf("mla: Sequence.Append: %d values is not a whole number of %d-value rows", len(rows), w)
+		return fmt.Errorf("mla: Sequence.Append: %d values is not a whole number of %d-value rows: %w", len(rows), w, ErrShape)
 	}
 	if i := firstNonFinite(rows, len(rows)/w, w); i >= 0 {
-		return fmt.Errorf("mla: Sequence.Append: row %d (position %d) is not finite", i, s.Next()+i)
+		return fmt.Errorf("mla: Sequence.Append: row %d (position %d) is not finite: %w", i, s.Next()+i, ErrNonFinite)
 	}
 	return s.append(rows)
 }
@@ -355,7 +355,7 @@ func (s *Sequence) Truncate(n int) error {
 
 func (s *Sequence) truncate(n int) error {
 	if n < 0 || n > s.n {
-		return fmt.Errorf("mla: Sequence.Truncate(%d) outside [0, %d]", n, s.n)
+		return fmt.Errorf("mla: Sequence.Truncate(%d) outside [0, %d]: %w", n, s.n, ErrShape)
 	}
 	keep := s.pc.pagesFor(n)
 	for _, p := range s.table[keep:] {
@@ -400,7 +400,7 @@ func (s *Sequence) Rows(j0, j1 int, dst []float32) ([]float32, error) {
 	}
 	defer s.leave()
 	if j0 < 0 || j0 > j1 || j1 > s.n {
-		return nil, fmt.Errorf("mla: Sequence.Rows(%d, %d) outside [0, %d]", j0, j1, s.n)
+		return nil, fmt.Errorf("mla: Sequence.Rows(%d, %d) outside [0, %d]: %w", j0, j1, s.n, ErrShape)
 	}
 	w := s.pc.width
 	if len(dst) < (j1-j0)*w {

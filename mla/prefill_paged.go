@@ -15,7 +15,7 @@ func (l *Layer) PrefillSequence(out, x []float32, s *Sequence) error {
 	defer l.leave()
 	D := l.cfg.Hidden
 	if len(x) == 0 || len(x)%D != 0 || len(out) != len(x) {
-		return fmt.Errorf("mla: PrefillSequence: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d", len(x), len(out), D)
+		return fmt.Errorf("mla: PrefillSequence: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d: %w", len(x), len(out), D, ErrShape)
 	}
 	if err := s.enter(); err != nil {
 		return err
@@ -37,7 +37,7 @@ func (l *Layer) PrefillBatch(outs, xs [][]float32, seqs []*Sequence) error {
 	}
 	defer l.leave()
 	if len(outs) != len(seqs) || len(xs) != len(seqs) {
-		return fmt.Errorf("mla: PrefillBatch: %d outputs and %d inputs for %d sequences", len(outs), len(xs), len(seqs))
+		return fmt.Errorf("mla: PrefillBatch: %d outputs and %d inputs for %d sequences: %w", len(outs), len(xs), len(seqs), ErrShape)
 	}
 	if len(seqs) == 0 {
 		return nil
@@ -45,7 +45,7 @@ func (l *Layer) PrefillBatch(outs, xs [][]float32, seqs []*Sequence) error {
 	D := l.cfg.Hidden
 	for i, x := range xs {
 		if len(x) == 0 || len(x)%D != 0 || len(outs[i]) != len(x) {
-			return fmt.Errorf("mla: PrefillBatch: prompt %d: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d", i, len(x), len(outs[i]), D)
+			return fmt.Errorf("mla: PrefillBatch: prompt %d: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d: %w", i, len(x), len(outs[i]), D, ErrShape)
 		}
 	}
 	pc, err := l.holdSequences("PrefillBatch", seqs)
@@ -60,7 +60,7 @@ func (l *Layer) PrefillBatch(outs, xs [][]float32, seqs []*Sequence) error {
 			return fmt.Errorf("mla: PrefillBatch: prompt %d: %w", i, err)
 		}
 		if need += s.newPages(len(xs[i]) / D); need > len(pc.free) {
-			return fmt.Errorf("mla: PrefillBatch: %w: the prompts need more than the %d free pages", ErrCacheFull, len(pc.free))
+			return fmt.Errorf("mla: PrefillBatch: the prompts need more than the %d free pages: %w", len(pc.free), ErrCacheFull)
 		}
 	}
 	n0 := make([]int, len(seqs)) // per call: a prompt is not the per-token path
@@ -79,8 +79,8 @@ func (l *Layer) PrefillBatch(outs, xs [][]float32, seqs []*Sequence) error {
 // checkPaged refuses a pool made for another geometry.
 func (l *Layer) checkPaged(pc *PagedCache) error {
 	if pc.dc != l.cfg.KVLoRARank || pc.dr != l.cfg.QKRopeHeadDim {
-		return fmt.Errorf("mla: paged cache rows have d_c %d + d_r %d values, this layer caches d_c %d + d_r %d",
-			pc.dc, pc.dr, l.cfg.KVLoRARank, l.cfg.QKRopeHeadDim)
+		return fmt.Errorf("mla: paged cache rows have d_c %d + d_r %d values, this layer caches d_c %d + d_r %d: %w",
+			pc.dc, pc.dr, l.cfg.KVLoRARank, l.cfg.QKRopeHeadDim, ErrShape)
 	}
 	return nil
 }
