@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/mlasimd/mlasimd"
 )
@@ -12,8 +13,9 @@ import (
 // BenchmarkDecodeBatch times one DecodeBatch step of DeepSeek-V2-Lite's attention
 // layer over B sequences of S cached rows each (distinct rows, in a float32
 // PagedCache of default pages), and reports the tokens per second of the whole
-// batch: compare B=8 with B=1 of the same run. weights= is the format of the
-// weight matrices. workers=1 is one thread; the other runs use GOMAXPROCS.
+// batch: compare B=8 with B=1 of the same run, or read x-vs-B=1, the ratio to steps
+// of one of the sequences alone interleaved with the batch's. weights= is the format
+// of the weight matrices. workers=1 is one thread; the other runs use GOMAXPROCS.
 func BenchmarkDecodeBatch(b *testing.B) {
 	c := DeepSeekV2Lite()
 	w32, err := RandomLayerWeights(c, 1)
@@ -78,17 +80,34 @@ func benchDecodeBatch(b *testing.B, c Config, w *LayerWeights, s, bsz, workers i
 	for i := range x {
 		x[i] = float32(r.NormFloat64())
 	}
-	for b.Loop() {
+	step := func(seqs []*Sequence) {
 		for _, sq := range seqs {
 			if err := sq.Truncate(s - 1); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := l.DecodeBatch(out, x, seqs); err != nil {
+		if err := l.DecodeBatch(out[:len(seqs)*c.Hidden], x[:len(seqs)*c.Hidden], seqs); err != nil {
 			b.Fatal(err)
+		}
+	}
+	// Between the timed steps, untimed steps of sequence 0 alone: their speed-up is
+	// measured under the same load, which a machine shared with other work changes
+	// from one sub-benchmark to the next.
+	var alone time.Duration
+	for b.Loop() {
+		step(seqs)
+		if bsz > 1 {
+			b.StopTimer()
+			t0 := time.Now()
+			step(seqs[:1])
+			alone += time.Since(t0)
+			b.StartTimer()
 		}
 	}
 	sec := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(sec*1e3, "ms/step")
 	b.ReportMetric(float64(bsz)/sec, "tok/s")
+	if bsz > 1 {
+		b.ReportMetric(float64(bsz)*alone.Seconds()/float64(b.N)/sec, "x-vs-B=1")
+	}
 }
