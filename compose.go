@@ -18,8 +18,8 @@ func (p primitives) compose() routines {
 		gemv: l.runGemv, gemvT: l.runGemvT, downUp: l.runDownUp,
 		gemvBF16: rowChunks(l.gemvBF16, sameLen, 2), gemvF16: rowChunks(l.gemvF16, sameLen, 2),
 		gemvQ8_0: rowChunks(l.gemvQ8_0, q8RowBytes, 1), gemvE4M3: rowChunks(l.gemvE4M3, sameLen, 1),
-		gemvQ8_0Q8: q8VectorChunks(l.gemvQ8_0Q8),
-		gemvTBF16:  rowTChunks(l.gemvTBF16, sameLen, 2), gemvTF16: rowTChunks(l.gemvTF16, sameLen, 2),
+		gemvQ8_0Q8: q8VectorChunks(l.gemvQ8_0Q8), gemvE4M3Finite: rowChunks(l.gemvE4M3Finite, sameLen, 1),
+		gemvTBF16: rowTChunks(l.gemvTBF16, sameLen, 2), gemvTF16: rowTChunks(l.gemvTF16, sameLen, 2),
 		gemvTQ8_0: rowTChunks(l.gemvTQ8_0, q8RowBytes, 1), gemvTE4M3: rowTChunks(e4m3HugeX(l.gemvTE4M3), sameLen, 1),
 		gemmNT: l.runGemmNT, gemmNTPrefetch: l.runGemmNTPrefetch, gemmNN: l.runGemmNN, gemmNNAdd: l.runGemmNNAdd,
 		exp: l.exp, softmax: l.softmax, onlineSoftmax: l.onlineSoftmax,
@@ -55,6 +55,9 @@ func (p primitives) withFallbacks() level {
 	}
 	if p.gemvQ8_0 == nil {
 		l.gemvQ8_0 = kernels.GemvQ8_0
+	}
+	if p.gemvE4M3Finite == nil {
+		l.gemvE4M3Finite = l.gemvE4M3 // the same results for a W without NaN bytes
 	}
 	if p.gemvQ8_0Q8 == nil {
 		l.gemvQ8_0Q8 = kernels.GemvQ8_0Q8

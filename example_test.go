@@ -67,6 +67,20 @@ func ExampleGemvE4M3() {
 	// Output: [7 1342.5]
 }
 
+func ExampleGemvE4M3Finite() {
+	// The W of ExampleGemvE4M3, checked once for NaN bytes (E4M3's 0x7f and 0xff).
+	w := []byte{0x38, 0x00, 0x40, 0x30, 0xb8, 0x7e}
+	for _, b := range w {
+		if b&0x7f == 0x7f {
+			panic("NaN weight")
+		}
+	}
+	y := make([]float32, 2)
+	mlasimd.GemvE4M3Finite(y, w, []float32{1, 2, 3})
+	fmt.Println(y)
+	// Output: [7 1342.5]
+}
+
 // Example_gemvQ8_0 is GemvQ8_0's example: vet reads the name ExampleGemvQ8_0 as an
 // example of GemvQ8 (see TestFamilies).
 func Example_gemvQ8_0() {

@@ -414,6 +414,45 @@ func TestGemvE4M3(t *testing.T) {
 	})
 }
 
+// TestGemvE4M3Finite runs GemvE4M3Finite as TestGemvE4M3 runs GemvE4M3, on W without
+// NaN bytes (e4m3Operands' specials made finite), to the same bound; then, on a W of
+// NaN bytes, it must give NaN (a Level that runs GemvE4M3) or the sum of their ±480.
+func TestGemvE4M3Finite(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for si, s := range e4m3Shapes() {
+			rows, cols := s[0], s[1]
+			wv, xv := e4m3Operands(rng, si, rows*cols, cols, rows)
+			for i, b := range wv {
+				if b&0x7f == 0x7f {
+					wv[i]--
+				}
+			}
+			places := testutil.PlacesFor(si)
+			for i, p := range append(places, testutil.Head) {
+				wp := p
+				if i == len(places) {
+					wp = testutil.Place{Offset: 1 + 2*(si%16)}
+				}
+				y := ry.F32(rows, p, nil)
+				k.GemvE4M3Finite(y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
+				for r := range y {
+					if err := testutil.CheckE4M3Dot(y[r], wv[r*cols:(r+1)*cols], xv, testutil.E4M3Tiny); err != nil {
+						require.Failf(t, "GemvE4M3Finite", "%dx%d y[%d]: %v", rows, cols, r, err)
+					}
+				}
+				require.True(t, ry.UntouchedF32(y), "GemvE4M3Finite wrote outside y (%dx%d)", rows, cols)
+			}
+		}
+		// NaN bytes give NaN where the Level runs GemvE4M3 instead, else their ±480.
+		w := []byte{0x7f, 0xff, 0x7f, 0x38}
+		y := make([]float32, 1)
+		k.GemvE4M3Finite(y, w, []float32{1, 1, 1, 1})
+		require.True(t, math.IsNaN(float64(y[0])) || y[0] == 480+1, "got %v", y[0])
+	})
+}
+
 // TestGemvTE4M3 runs GemvTE4M3 over e4m3Shapes (rows of W = len(x)) like
 // TestGemvE4M3; y starts as the sentinel NaNs, which the kernel must clear. Every
 // seventh shape has x entries beyond MaxFloat32/256 (whose x·256 would overflow, so

@@ -33,8 +33,10 @@ type routines struct {
 	gemvTF16  func(y []float32, w []uint16, x []float32)
 	gemvTQ8_0 func(y []float32, w []byte, x []float32)
 	// gemvE4M3 and gemvTE4M3 are gemv and gemvT for a W of FP8 E4M3 bytes.
-	gemvE4M3  func(y []float32, w []byte, x []float32)
-	gemvTE4M3 func(y []float32, w []byte, x []float32)
+	gemvE4M3 func(y []float32, w []byte, x []float32)
+	// gemvE4M3Finite is gemvE4M3 for a W without NaN bytes.
+	gemvE4M3Finite func(y []float32, w []byte, x []float32)
+	gemvTE4M3      func(y []float32, w []byte, x []float32)
 	// gemmNTPrefetch is gemmNT whose last block prefetches next.
 	gemmNTPrefetch func(c, a, b, next []float32, m, n, k, lda, ldb int)
 	gemmNN         func(c, a, b []float32, m, n, k, lda, ldb int)
@@ -152,7 +154,7 @@ var genericRoutines = routines{
 	gemv: kernels.Gemv, gemvT: kernels.GemvT, downUp: kernels.DownUp,
 	gemvBF16: kernels.GemvBF16, gemvF16: kernels.GemvF16, gemvQ8_0: kernels.GemvQ8_0, gemvQ8_0Q8: kernels.GemvQ8_0Q8,
 	gemvTBF16: kernels.GemvTBF16, gemvTF16: kernels.GemvTF16, gemvTQ8_0: kernels.GemvTQ8_0,
-	gemvE4M3: kernels.GemvE4M3, gemvTE4M3: kernels.GemvTE4M3,
+	gemvE4M3: kernels.GemvE4M3, gemvTE4M3: kernels.GemvTE4M3, gemvE4M3Finite: kernels.GemvE4M3,
 	gemmNT: kernels.GemmNT, gemmNTPrefetch: genericGemmNTPrefetch, gemmNN: kernels.GemmNN, gemmNNAdd: kernels.GemmNNAdd,
 	exp: kernels.Exp, softmax: kernels.SoftmaxStats, onlineSoftmax: kernels.OnlineSoftmax,
 	rope: kernels.RoPE, ropeHalf: kernels.RoPEHalf,

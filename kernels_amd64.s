@@ -6955,6 +6955,394 @@ gemvT_done_3:
 	VZEROUPPER
 	RET
 
+// func gemvE4M3FiniteAVX2(y []float32, w []byte, x []float32)
+// Requires: AVX, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvE4M3FiniteAVX2(SB), NOSPLIT, $8-72
+	MOVQ    y_base+0(FP), AX
+	MOVQ    y_len+8(FP), CX
+	MOVQ    w_base+24(FP), DX
+	MOVQ    x_base+48(FP), BX
+	MOVQ    x_len+56(FP), SI
+	VMOVUPS c_e4m3_sign_8<>+0(SB), Y0
+	MOVQ    SI, DI
+	XORQ    R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	VMOVUPS c_zero_8<>+0(SB), Y8
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000010, R15
+
+unrolled_4:
+	CMPQ        R9, R15
+	JG          single_5
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000020, R14
+	VMOVUPS     (BX)(R9*4), Y9
+	VPMOVSXBW   (R10)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y1
+	VPMOVSXBW   (R11)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VPMOVSXBW   (R12)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y5
+	VPMOVSXBW   (R13)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y7
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000020, R14
+	VMOVUPS     32(BX)(R9*4), Y9
+	VPMOVSXBW   8(R10)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VPMOVSXBW   8(R11)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VPMOVSXBW   8(R12)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VPMOVSXBW   8(R13)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y8
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R15
+	SUBQ $0x00000008, R15
+
+one_6:
+	CMPQ        R9, R15
+	JG          tail_7
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000020, R14
+	VMOVUPS     (BX)(R9*4), Y9
+	VPMOVSXBW   (R10)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y1
+	VPMOVSXBW   (R11)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VPMOVSXBW   (R12)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y5
+	VPMOVSXBW   (R13)(R9*1), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y7
+	ADDQ        $0x00000008, R9
+	JMP         one_6
+
+tail_7:
+	MOVQ       SI, R14
+	SUBQ       R9, R14
+	JZ         done_8
+	MOVQ       $0x00000008, R15
+	SUBQ       R14, R15
+	LEAQ       tailmask<>+0(SB), BP
+	VMOVUPS    (BP)(R15*4), Y9
+	VMASKMOVPS (BX)(R9*4), Y9, Y9
+	MOVQ       $0x00000000, (SP)
+	MOVBLZX    (R10)(R9*1), R15
+	MOVB       R15, (SP)
+	CMPQ       R14, $0x00000001
+	JBE        bytes_done_9
+	MOVBLZX    1(R10)(R9*1), R15
+	MOVB       R15, 1(SP)
+	CMPQ       R14, $0x00000002
+	JBE        bytes_done_9
+	MOVBLZX    2(R10)(R9*1), R15
+	MOVB       R15, 2(SP)
+	CMPQ       R14, $0x00000003
+	JBE        bytes_done_9
+	MOVBLZX    3(R10)(R9*1), R15
+	MOVB       R15, 3(SP)
+	CMPQ       R14, $0x00000004
+	JBE        bytes_done_9
+	MOVBLZX    4(R10)(R9*1), R15
+	MOVB       R15, 4(SP)
+	CMPQ       R14, $0x00000005
+	JBE        bytes_done_9
+	MOVBLZX    5(R10)(R9*1), R15
+	MOVB       R15, 5(SP)
+	CMPQ       R14, $0x00000006
+	JBE        bytes_done_9
+	MOVBLZX    6(R10)(R9*1), R15
+	MOVB       R15, 6(SP)
+
+bytes_done_9:
+	VPMOVSXBW   (SP), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y1
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R11)(R9*1), R10
+	MOVB        R10, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_10
+	MOVBLZX     1(R11)(R9*1), R10
+	MOVB        R10, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_10
+	MOVBLZX     2(R11)(R9*1), R10
+	MOVB        R10, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_10
+	MOVBLZX     3(R11)(R9*1), R10
+	MOVB        R10, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_10
+	MOVBLZX     4(R11)(R9*1), R10
+	MOVB        R10, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_10
+	MOVBLZX     5(R11)(R9*1), R10
+	MOVB        R10, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_10
+	MOVBLZX     6(R11)(R9*1), R10
+	MOVB        R10, 6(SP)
+
+bytes_done_10:
+	VPMOVSXBW   (SP), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y3
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R12)(R9*1), R10
+	MOVB        R10, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_11
+	MOVBLZX     1(R12)(R9*1), R10
+	MOVB        R10, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_11
+	MOVBLZX     2(R12)(R9*1), R10
+	MOVB        R10, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_11
+	MOVBLZX     3(R12)(R9*1), R10
+	MOVB        R10, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_11
+	MOVBLZX     4(R12)(R9*1), R10
+	MOVB        R10, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_11
+	MOVBLZX     5(R12)(R9*1), R10
+	MOVB        R10, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_11
+	MOVBLZX     6(R12)(R9*1), R10
+	MOVB        R10, 6(SP)
+
+bytes_done_11:
+	VPMOVSXBW   (SP), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y5
+	MOVQ        $0x00000000, (SP)
+	MOVBLZX     (R13)(R9*1), R10
+	MOVB        R10, (SP)
+	CMPQ        R14, $0x00000001
+	JBE         bytes_done_12
+	MOVBLZX     1(R13)(R9*1), R10
+	MOVB        R10, 1(SP)
+	CMPQ        R14, $0x00000002
+	JBE         bytes_done_12
+	MOVBLZX     2(R13)(R9*1), R10
+	MOVB        R10, 2(SP)
+	CMPQ        R14, $0x00000003
+	JBE         bytes_done_12
+	MOVBLZX     3(R13)(R9*1), R10
+	MOVB        R10, 3(SP)
+	CMPQ        R14, $0x00000004
+	JBE         bytes_done_12
+	MOVBLZX     4(R13)(R9*1), R10
+	MOVB        R10, 4(SP)
+	CMPQ        R14, $0x00000005
+	JBE         bytes_done_12
+	MOVBLZX     5(R13)(R9*1), R10
+	MOVB        R10, 5(SP)
+	CMPQ        R14, $0x00000006
+	JBE         bytes_done_12
+	MOVBLZX     6(R13)(R9*1), R10
+	MOVB        R10, 6(SP)
+
+bytes_done_12:
+	VPMOVSXBW   (SP), X10
+	VPSLLW      $0x07, X10, X10
+	VPAND       X0, X10, X10
+	VCVTPH2PS   X10, Y10
+	VFMADD231PS Y10, Y9, Y7
+
+done_8:
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y6, Y5, Y5
+	VADDPS       Y8, Y7, Y7
+	VHADDPS      Y3, Y1, Y1
+	VHADDPS      Y7, Y5, Y5
+	VHADDPS      Y5, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X2, X1, X2
+	VMULPS       c_scale_43800000_8<>+0(SB), X2, X2
+	VMOVUPS      X2, (AX)(R8*4)
+	LEAQ         (DX)(DI*4), DX
+	ADDQ         $0x00000004, R8
+	JMP          gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000010, R10
+
+unrolled_13:
+	CMPQ        R9, R10
+	JG          single_14
+	VMOVUPS     (BX)(R9*4), Y3
+	VPMOVSXBW   (DX)(R9*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X0, X4, X4
+	VCVTPH2PS   X4, Y4
+	VFMADD231PS Y4, Y3, Y1
+	VMOVUPS     32(BX)(R9*4), Y3
+	VPMOVSXBW   8(DX)(R9*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X0, X4, X4
+	VCVTPH2PS   X4, Y4
+	VFMADD231PS Y4, Y3, Y2
+	ADDQ        $0x00000010, R9
+	JMP         unrolled_13
+
+single_14:
+	MOVQ SI, R10
+	SUBQ $0x00000008, R10
+
+one_15:
+	CMPQ        R9, R10
+	JG          tail_16
+	VMOVUPS     (BX)(R9*4), Y3
+	VPMOVSXBW   (DX)(R9*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X0, X4, X4
+	VCVTPH2PS   X4, Y4
+	VFMADD231PS Y4, Y3, Y1
+	ADDQ        $0x00000008, R9
+	JMP         one_15
+
+tail_16:
+	MOVQ       SI, R10
+	SUBQ       R9, R10
+	JZ         done_17
+	MOVQ       $0x00000008, R11
+	SUBQ       R10, R11
+	LEAQ       tailmask<>+0(SB), R12
+	VMOVUPS    (R12)(R11*4), Y3
+	VMASKMOVPS (BX)(R9*4), Y3, Y3
+	MOVQ       $0x00000000, (SP)
+	MOVBLZX    (DX)(R9*1), R11
+	MOVB       R11, (SP)
+	CMPQ       R10, $0x00000001
+	JBE        bytes_done_18
+	MOVBLZX    1(DX)(R9*1), R11
+	MOVB       R11, 1(SP)
+	CMPQ       R10, $0x00000002
+	JBE        bytes_done_18
+	MOVBLZX    2(DX)(R9*1), R11
+	MOVB       R11, 2(SP)
+	CMPQ       R10, $0x00000003
+	JBE        bytes_done_18
+	MOVBLZX    3(DX)(R9*1), R11
+	MOVB       R11, 3(SP)
+	CMPQ       R10, $0x00000004
+	JBE        bytes_done_18
+	MOVBLZX    4(DX)(R9*1), R11
+	MOVB       R11, 4(SP)
+	CMPQ       R10, $0x00000005
+	JBE        bytes_done_18
+	MOVBLZX    5(DX)(R9*1), R11
+	MOVB       R11, 5(SP)
+	CMPQ       R10, $0x00000006
+	JBE        bytes_done_18
+	MOVBLZX    6(DX)(R9*1), R11
+	MOVB       R11, 6(SP)
+
+bytes_done_18:
+	VPMOVSXBW   (SP), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X0, X4, X4
+	VCVTPH2PS   X4, Y4
+	VFMADD231PS Y4, Y3, Y1
+
+done_17:
+	VADDPS       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X2, X1, X1
+	VMOVHLPS     X1, X1, X2
+	VADDPS       X2, X1, X1
+	VMOVSHDUP    X1, X2
+	VADDSS       X2, X1, X1
+	VMULSS       c_scale_43800000_8<>+0(SB), X1, X1
+	VMOVSS       X1, (AX)(R8*4)
+	ADDQ         DI, DX
+	INCQ         R8
+	JMP          gemv_rows1_2
+
+gemv_done_3:
+	VZEROUPPER
+	RET
+
 // func gemvQ8_0Q8AVX2(y []float32, w []byte, xq []byte, xd []float32)
 // Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
 TEXT ·gemvQ8_0Q8AVX2(SB), NOSPLIT, $0-96
@@ -13391,6 +13779,282 @@ done_13:
 	JMP  gemvT_rows1_2
 
 gemvT_done_3:
+	VZEROUPPER
+	RET
+
+// func gemvE4M3FiniteAVX512(y []float32, w []byte, x []float32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemvE4M3FiniteAVX512(SB), NOSPLIT, $0-72
+	MOVQ    y_base+0(FP), AX
+	MOVQ    y_len+8(FP), CX
+	MOVQ    w_base+24(FP), DX
+	MOVQ    x_base+48(FP), BX
+	MOVQ    x_len+56(FP), SI
+	VMOVUPS c_e4m3_sign_16<>+0(SB), Z0
+	MOVQ    SI, DI
+	XORQ    R8, R8
+
+gemv_rows4_1:
+	MOVQ    CX, R9
+	SUBQ    R8, R9
+	CMPQ    R9, $0x00000004
+	JB      gemv_rows1_2
+	MOVQ    DX, R10
+	LEAQ    (R10)(DI*1), R11
+	LEAQ    (R11)(DI*1), R12
+	LEAQ    (R12)(DI*1), R13
+	LEAQ    (R13)(DI*1), R14
+	CMPQ    R9, $0x00000008
+	CMOVQLT DX, R14
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	VMOVUPS c_zero_16<>+0(SB), Z3
+	VMOVUPS c_zero_16<>+0(SB), Z4
+	VMOVUPS c_zero_16<>+0(SB), Z5
+	VMOVUPS c_zero_16<>+0(SB), Z6
+	VMOVUPS c_zero_16<>+0(SB), Z7
+	VMOVUPS c_zero_16<>+0(SB), Z8
+	XORQ    R9, R9
+	MOVQ    SI, R15
+	SUBQ    $0x00000020, R15
+
+unrolled_4:
+	CMPQ        R9, R15
+	JG          single_5
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Z9
+	VPMOVSXBW   (R10)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z1
+	VPMOVSXBW   (R11)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z3
+	VPMOVSXBW   (R12)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z5
+	VPMOVSXBW   (R13)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z7
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     64(BX)(R9*4), Z9
+	VPMOVSXBW   16(R10)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z2
+	VPMOVSXBW   16(R11)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z4
+	VPMOVSXBW   16(R12)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z6
+	VPMOVSXBW   16(R13)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z8
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_4
+
+single_5:
+	MOVQ SI, R15
+	SUBQ $0x00000010, R15
+
+one_6:
+	CMPQ        R9, R15
+	JG          tail_7
+	PREFETCHT1  (R14)
+	ADDQ        $0x00000040, R14
+	VMOVUPS     (BX)(R9*4), Z9
+	VPMOVSXBW   (R10)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z1
+	VPMOVSXBW   (R11)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z3
+	VPMOVSXBW   (R12)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z5
+	VPMOVSXBW   (R13)(R9*1), Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z7
+	ADDQ        $0x00000010, R9
+	JMP         one_6
+
+tail_7:
+	MOVQ        SI, R14
+	SUBQ        R9, R14
+	JZ          done_8
+	LEAQ        kmask<>+0(SB), R15
+	KMOVW       (R15)(R14*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z9
+	VMOVDQU8.Z  (R10)(R9*1), K1, X10
+	VPMOVSXBW   X10, Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z1
+	VMOVDQU8.Z  (R11)(R9*1), K1, X10
+	VPMOVSXBW   X10, Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z3
+	VMOVDQU8.Z  (R12)(R9*1), K1, X10
+	VPMOVSXBW   X10, Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z5
+	VMOVDQU8.Z  (R13)(R9*1), K1, X10
+	VPMOVSXBW   X10, Y10
+	VPSLLW      $0x07, Y10, Y10
+	VPANDD      Y0, Y10, Y10
+	VCVTPH2PS   Y10, Z10
+	VFMADD231PS Z10, Z9, Z7
+
+done_8:
+	VADDPS        Z2, Z1, Z1
+	VADDPS        Z4, Z3, Z3
+	VADDPS        Z6, Z5, Z5
+	VADDPS        Z8, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VADDPS        Y2, Y1, Y2
+	VEXTRACTF32X4 $0x01, Y2, X1
+	VADDPS        X1, X2, X2
+	VMOVHLPS      X2, X2, X1
+	VADDPS        X1, X2, X2
+	VMOVSHDUP     X2, X1
+	VADDSS        X1, X2, X2
+	VEXTRACTF64X4 $0x01, Z3, Y1
+	VADDPS        Y1, Y3, Y1
+	VEXTRACTF32X4 $0x01, Y1, X3
+	VADDPS        X3, X1, X1
+	VMOVHLPS      X1, X1, X3
+	VADDPS        X3, X1, X1
+	VMOVSHDUP     X1, X3
+	VADDSS        X3, X1, X1
+	VINSERTPS     $0x10, X1, X2, X2
+	VEXTRACTF64X4 $0x01, Z5, Y1
+	VADDPS        Y1, Y5, Y1
+	VEXTRACTF32X4 $0x01, Y1, X3
+	VADDPS        X3, X1, X1
+	VMOVHLPS      X1, X1, X3
+	VADDPS        X3, X1, X1
+	VMOVSHDUP     X1, X3
+	VADDSS        X3, X1, X1
+	VINSERTPS     $0x20, X1, X2, X2
+	VEXTRACTF64X4 $0x01, Z7, Y1
+	VADDPS        Y1, Y7, Y1
+	VEXTRACTF32X4 $0x01, Y1, X3
+	VADDPS        X3, X1, X1
+	VMOVHLPS      X1, X1, X3
+	VADDPS        X3, X1, X1
+	VMOVSHDUP     X1, X3
+	VADDSS        X3, X1, X1
+	VINSERTPS     $0x30, X1, X2, X2
+	VMULPS        c_scale_43800000_16<>+0(SB), X2, X2
+	VMOVUPS       X2, (AX)(R8*4)
+	LEAQ          (DX)(DI*4), DX
+	ADDQ          $0x00000004, R8
+	JMP           gemv_rows4_1
+
+gemv_rows1_2:
+	CMPQ    R8, CX
+	JAE     gemv_done_3
+	VMOVUPS c_zero_16<>+0(SB), Z1
+	VMOVUPS c_zero_16<>+0(SB), Z2
+	XORQ    R9, R9
+	MOVQ    SI, R10
+	SUBQ    $0x00000020, R10
+
+unrolled_9:
+	CMPQ        R9, R10
+	JG          single_10
+	VMOVUPS     (BX)(R9*4), Z3
+	VPMOVSXBW   (DX)(R9*1), Y4
+	VPSLLW      $0x07, Y4, Y4
+	VPANDD      Y0, Y4, Y4
+	VCVTPH2PS   Y4, Z4
+	VFMADD231PS Z4, Z3, Z1
+	VMOVUPS     64(BX)(R9*4), Z3
+	VPMOVSXBW   16(DX)(R9*1), Y4
+	VPSLLW      $0x07, Y4, Y4
+	VPANDD      Y0, Y4, Y4
+	VCVTPH2PS   Y4, Z4
+	VFMADD231PS Z4, Z3, Z2
+	ADDQ        $0x00000020, R9
+	JMP         unrolled_9
+
+single_10:
+	MOVQ SI, R10
+	SUBQ $0x00000010, R10
+
+one_11:
+	CMPQ        R9, R10
+	JG          tail_12
+	VMOVUPS     (BX)(R9*4), Z3
+	VPMOVSXBW   (DX)(R9*1), Y4
+	VPSLLW      $0x07, Y4, Y4
+	VPANDD      Y0, Y4, Y4
+	VCVTPH2PS   Y4, Z4
+	VFMADD231PS Z4, Z3, Z1
+	ADDQ        $0x00000010, R9
+	JMP         one_11
+
+tail_12:
+	MOVQ        SI, R10
+	SUBQ        R9, R10
+	JZ          done_13
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (BX)(R9*4), K1, Z3
+	VMOVDQU8.Z  (DX)(R9*1), K1, X4
+	VPMOVSXBW   X4, Y4
+	VPSLLW      $0x07, Y4, Y4
+	VPANDD      Y0, Y4, Y4
+	VCVTPH2PS   Y4, Z4
+	VFMADD231PS Z4, Z3, Z1
+
+done_13:
+	VADDPS        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VADDPS        Y2, Y1, Y2
+	VEXTRACTF32X4 $0x01, Y2, X1
+	VADDPS        X1, X2, X2
+	VMOVHLPS      X2, X2, X1
+	VADDPS        X1, X2, X2
+	VMOVSHDUP     X2, X1
+	VADDSS        X1, X2, X2
+	VMULSS        c_scale_43800000_16<>+0(SB), X2, X2
+	VMOVSS        X2, (AX)(R8*4)
+	ADDQ          DI, DX
+	INCQ          R8
+	JMP           gemv_rows1_2
+
+gemv_done_3:
 	VZEROUPPER
 	RET
 

@@ -2,14 +2,17 @@
 // its transpose, a fused low-rank (down-up) projection, small GEMMs for attention,
 // softmax, exp, RoPE, RMSNorm/LayerNorm and half-precision conversion.
 //
-// Each kernel has a portable Go version (package kernels, the reference) and assembly
-// versions for AVX2+FMA and AVX-512 on amd64 and for NEON on arm64. The best Level the
+// Each kernel has a portable Go version (package kernels, the reference). On amd64
+// (AVX2+FMA, AVX-512) and arm64 (NEON) most kernels are one assembly routine per call;
+// GemmNN, the softmaxes, RMSNorm and LayerNorm are Go over assembly passes, and
+// F32ToF16, F32ToBF16 and the Q8_0 quantizers are Go at every Level. The best Level the
 // CPU runs is chosen once at start-up (package dispatch); MLASIMD_ISA caps it and the
 // purego build tag removes all assembly. Impl and Use give tests and benchmarks every
 // available Level in one process.
 //
-// All matrices are row-major float32. Destination arguments come first, as in gonum's
-// BLAS. A length mismatch panics, naming the kernel and the sizes, before any memory
+// All matrices are row-major float32. Destination arguments come first (Gemv(y, w,
+// x)), unlike gonum's BLAS, where y comes last; Axpy(alpha, x, y) keeps BLAS's order.
+// A length mismatch panics, naming the kernel and the sizes, before any memory
 // is touched; no kernel reads or writes outside the slices it is given, and no kernel
 // allocates. Results may differ from package kernels in the last bits (another
 // summation order, fused multiply-adds); the tests bound that difference.
@@ -68,6 +71,14 @@ func GemvF16(y []float32, w []uint16, x []float32) { table().GemvF16(y, w, x) }
 // as in an exact sum, as in Gemv; a non-finite scale, which QuantizeQ8_0 never
 // writes, makes its row's y NaN or infinite.
 func GemvQ8_0(y []float32, w []byte, x []float32) { table().GemvQ8_0(y, w, x) }
+
+// GemvE4M3Finite is GemvE4M3 for a W that holds no NaN byte (0x7f or 0xff), with the
+// same results and bound; it skips the search for them (three of every eight
+// instructions of the AVX2 and AVX-512 bodies). For a NaN byte the result is
+// unspecified, though nothing is read or written out of bounds: the AVX2 and AVX-512
+// bodies widen it to ±480, the other Levels run GemvE4M3 (NaN). Check W once (mla's
+// FP8 matrices refuse NaN bytes when they are made) and call this for every product.
+func GemvE4M3Finite(y []float32, w []byte, x []float32) { table().GemvE4M3Finite(y, w, x) }
 
 // GemvQ8_0Q8 computes y = W x for W in Q8_0 (len(y) rows of len(xq)/32 blocks, as
 // for GemvQ8_0) and x a Q8 vector: int8 quants xq, each in [-127, 127] (a -128

@@ -213,6 +213,12 @@ type primitives struct {
 	//   - x: the vector, one per row
 	gemvTE4M3 func(y []float32, w []byte, x []float32)
 
+	// gemvE4M3Finite is gemvE4M3 for a W without NaN bytes (0x7f, 0xff), which it widens as finite values instead of NaN.
+	//   - y: the result, one per row of W
+	//   - w: the matrix, FP8 E4M3 bytes, row-major, no NaN
+	//   - x: the vector, one per column
+	gemvE4M3Finite func(y []float32, w []byte, x []float32)
+
 	// gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.
 	//   - y: the result, one per row of W
 	//   - w: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)

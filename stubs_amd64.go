@@ -154,6 +154,11 @@ func gemvE4M3AVX2(y []float32, w []byte, x []float32)
 //go:noescape
 func gemvTE4M3AVX2(y []float32, w []byte, x []float32)
 
+// gemvE4M3Finite is gemvE4M3 for a W without NaN bytes (0x7f, 0xff), which it widens as finite values instead of NaN.
+//
+//go:noescape
+func gemvE4M3FiniteAVX2(y []float32, w []byte, x []float32)
+
 // gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.
 //
 //go:noescape
@@ -313,6 +318,11 @@ func gemvE4M3AVX512(y []float32, w []byte, x []float32)
 //
 //go:noescape
 func gemvTE4M3AVX512(y []float32, w []byte, x []float32)
+
+// gemvE4M3Finite is gemvE4M3 for a W without NaN bytes (0x7f, 0xff), which it widens as finite values instead of NaN.
+//
+//go:noescape
+func gemvE4M3FiniteAVX512(y []float32, w []byte, x []float32)
 
 // gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.
 //

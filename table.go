@@ -37,6 +37,11 @@ func (k *Kernels) GemvQ8_0(y []float32, w []byte, x []float32) {
 	k.rt().gemvQ8_0(y, w, x)
 }
 
+func (k *Kernels) GemvE4M3Finite(y []float32, w []byte, x []float32) {
+	kernels.CheckGemv("GemvE4M3Finite", len(w), len(y), len(x))
+	k.rt().gemvE4M3Finite(y, w, x)
+}
+
 func (k *Kernels) GemvQ8_0Q8(y []float32, w []byte, xq []byte, xd []float32) {
 	kernels.CheckGemvQ8_0Q8("GemvQ8_0Q8", len(w), len(y), len(xq), len(xd))
 	kernels.CheckQ8Quants("GemvQ8_0Q8", xq)

@@ -142,7 +142,15 @@ func Cases(big bool) []Case {
 				Setup: func() func(k *mlasimd.Kernels) {
 					w, x, y := RandE4M3(m*n), RandVec(n), make([]float32, m)
 					return func(k *mlasimd.Kernels) { k.GemvE4M3(y, w, x) }
-				}})
+				}},
+				// dtype fp8finite: the same W (RandE4M3 has no NaN bytes) without the
+				// NaN search, as mla runs its checked FP8 matrices.
+				Case{Kernel: "GemvE4M3Finite", Shape: shape(m, n), Bytes: float64(m*n + 4*(m+n)), Flops: flops,
+					DType: "fp8finite", WBytes: float64(m * n),
+					Setup: func() func(k *mlasimd.Kernels) {
+						w, x, y := RandE4M3(m*n), RandVec(n), make([]float32, m)
+						return func(k *mlasimd.Kernels) { k.GemvE4M3Finite(y, w, x) }
+					}})
 		}
 		if m*n <= 1<<22 {
 			cs = append(cs, Case{Kernel: "GemvT", Shape: shape(m, n), Bytes: bytes, Flops: flops,

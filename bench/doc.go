@@ -19,4 +19,21 @@
 // streamed once, ISA=<level>/dtype=bf16/shape=8192x8192/via=<gemv|dot>. The report command (bench/report) runs the same
 // Cases and prints them as tables next to the machine's measured limits; the demo
 // command (bench/demo) is what `make run` starts.
+//
+// # Worker counts
+//
+// BenchmarkDecode (and package mla's BenchmarkAttention) run the MLA layer on a pool
+// of worker goroutines, and name the count in every sub-benchmark:
+// ISA=<level>/model=<name>/weights=<format>/S=<n>/workers=<w>, e.g.
+// BenchmarkDecode/ISA=avx512/model=V2-Lite/weights=bf16/S=1024/workers=1. Each builds
+// its layer with mla.WithWorkers(w), for w = 1 and 2, or the comma-separated list in
+// $MLASIMD_BENCH_WORKERS:
+//
+//	MLASIMD_BENCH_WORKERS=1,2,4 go test -run '^$' -bench 'Decode/.*/S=1024/' .
+//
+// -cpu sets GOMAXPROCS only (the -N suffix go test appends to each name), not the
+// worker count; workers beyond GOMAXPROCS take turns on fewer threads and are slow,
+// so run workers=2 with GOMAXPROCS of at least 2 (-cpu 2, or the default on a
+// machine with 2 cores or more). The workers= element keeps the names benchstat
+// keys: benchstat -col /workers compares the counts.
 package bench

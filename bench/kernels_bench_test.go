@@ -124,6 +124,9 @@ func BenchmarkGemvF16(b *testing.B)  { benchKernel(b, "GemvF16") }
 func BenchmarkGemvQ8_0(b *testing.B) { benchKernel(b, "GemvQ8_0") }
 func BenchmarkGemvE4M3(b *testing.B) { benchKernel(b, "GemvE4M3") }
 
+// BenchmarkGemvE4M3Finite is BenchmarkGemv's dtype=fp8finite.
+func BenchmarkGemvE4M3Finite(b *testing.B) { benchKernel(b, "GemvE4M3Finite") }
+
 // BenchmarkGemvQ8_0Q8 is BenchmarkGemv's dtype=q8_0q8: Q8_0 weights times x
 // quantized to int8 (QuantizeQ8Vector included in the time).
 func BenchmarkGemvQ8_0Q8(b *testing.B) { benchKernel(b, "GemvQ8_0Q8") }

@@ -273,6 +273,38 @@ func q8FromValues(vals []float32) []byte {
 // subnormals and zeros), each y[i] within CheckE4M3Dot's bound for its row with the
 // assembly's underflow term E4M3Tiny. A misaligned W starts 1 byte before the other
 // operands' offset, off every word boundary.
+// FuzzGemvE4M3Finite checks GemvE4M3Finite as FuzzGemvE4M3 checks GemvE4M3, with W's
+// NaN bytes made the largest finite ones.
+func FuzzGemvE4M3Finite(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		rows, cols, p := matrix(in)
+		wv, xv := e4m3FromValues(in.values(rows*cols)), in.values(cols)
+		for i, b := range wv {
+			if b&0x7f == 0x7f {
+				wv[i]--
+			}
+		}
+		wp := p
+		if p.Offset > 0 {
+			wp.Offset--
+		}
+		ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*cols)
+		for _, im := range impls(t) {
+			y := ry.F32(rows, p, nil)
+			im.k.GemvE4M3Finite(y, rw.Bytes(len(wv), wp, wv), rx.F32(cols, p, xv))
+			for i := range y {
+				if err := testutil.CheckE4M3Dot(y[i], wv[i*cols:(i+1)*cols], xv, testutil.E4M3Tiny); err != nil {
+					t.Fatalf("%s: GemvE4M3Finite %dx%d row %d: %v", im.name, rows, cols, i, err)
+				}
+			}
+			if !ry.UntouchedF32(y) {
+				t.Fatalf("%s: GemvE4M3Finite wrote outside y", im.name)
+			}
+		}
+	})
+}
+
 func FuzzGemvE4M3(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &input{b: data}

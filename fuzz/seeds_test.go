@@ -55,7 +55,7 @@ func seedCorpus() map[string][][]byte {
 		"FuzzF16ToF32": atFences(vec(none), vecAt), "FuzzBF16ToF32": atFences(vec(none), vecAt), "FuzzF32ToF16": atFences(vec(none), vecAt), "FuzzF32ToBF16": atFences(vec(none), vecAt),
 		"FuzzGemv": atFences(mats, matAt), "FuzzGemvBF16": atFences(mats, matAt), "FuzzGemvF16": atFences(mats, matAt), "FuzzGemvQ8_0": atFences(mats, matAt), "FuzzGemvQ8_0Q8": atFences(mats, matAt), "FuzzGemvT": atFences(mats, matAt), "FuzzDownUp": atFences(mats, matAt),
 		"FuzzGemvTBF16": atFences(mats, matAt), "FuzzGemvTF16": atFences(mats, matAt), "FuzzGemvTQ8_0": atFences(mats, matAt),
-		"FuzzGemvE4M3": atFences(mats, matAt), "FuzzGemvTE4M3": atFences(mats, matAt),
+		"FuzzGemvE4M3": atFences(mats, matAt), "FuzzGemvE4M3Finite": atFences(mats, matAt), "FuzzGemvTE4M3": atFences(mats, matAt),
 		"FuzzGemmNT": atFences(gemms, gemmAt), "FuzzGemmNTPrefetch": atFences(gemms, gemmAt),
 		"FuzzGemmNN": atFences(gemms, gemmAt), "FuzzGemmNNAdd": atFences(gemms, gemmAt),
 	}

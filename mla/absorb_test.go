@@ -31,14 +31,14 @@ func decodeBoth(t *testing.T, l *Layer, x []float32, s int, dt DType, start int)
 }
 
 func cloneCache(t *testing.T, k *Cache) *Cache {
-	k2 := &Cache{width: k.width, dc: k.dc, dr: k.dr, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, dtype: k.dtype, start: k.start}
+	k2 := &Cache{width: k.width, dc: k.dc, dr: k.dr, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, rowStore: rowStore{dtype: k.dtype}, start: k.start}
 	k2.f32 = append([]float32(nil), k.f32...)
 	k2.u16 = append([]uint16(nil), k.u16...)
 	k2.n = k.n
 	return k2
 }
 
-// TestAbsorbedMatchesNaive: §13.1 for S in {1, 2, 7, 64, 513}, on every Level, with
+// TestAbsorbedMatchesNaive: for S in {1, 2, 7, 64, 513}, on every Level, with
 // tiles and worker splits that put boundaries inside the context. Both paths see
 // the same queries and cache rows, so the bound covers the attention core only.
 func TestAbsorbedMatchesNaive(t *testing.T) {
@@ -62,7 +62,7 @@ func TestAbsorbedMatchesNaive(t *testing.T) {
 	})
 }
 
-// TestAbsorbedScores compares the two forms of every score (§13.1, intermediate):
+// TestAbsorbedScores compares the two forms of every score (an intermediate result):
 // τ·(Qa[h]·[c_j|kr_j]) with Qa[h] = [W_UK(h)ᵀ qn[h] | qr[h]], as Decode forms it, and
 // τ·(qn[h]·(W_UK(h) c_j) + qr[h]·kr_j), the decompressed form.
 func TestAbsorbedScores(t *testing.T) {
@@ -90,7 +90,7 @@ func TestAbsorbedScores(t *testing.T) {
 					kn[i] = dot32(keyUpF32(w, c, h)[i*dc:(i+1)*dc], rows[j*rw:j*rw+dc])
 				}
 				naive := tau * (dot32(q[h*dqk:h*dqk+dn], kn) + dot32(q[h*dqk+dn:(h+1)*dqk], rows[j*rw+dc:(j+1)*rw]))
-				// Both are within τ·γ(d_n+d_c+d_r)·Σ|terms| of the exact score (§ reference_test.go).
+				// Both are within τ·γ(d_n+d_c+d_r)·Σ|terms| of the exact score (reference_test.go).
 				var mag float64
 				for i := range dn {
 					for p := range dc {
@@ -146,7 +146,7 @@ func positiveRows(c Config, n int) []float32 {
 }
 
 // TestUniformAttentionCountsEveryRow: a zero input gives a zero query, so every score
-// is exactly 0 and attention is uniform over all S rows (§13.9). With positive
+// is exactly 0 and attention is uniform over all S rows. With positive
 // latents and values the output pins down that every row, across tile, worker and
 // chunk boundaries, is counted exactly once, in Decode, DecodeNaive and Prefill.
 func TestUniformAttentionCountsEveryRow(t *testing.T) {

@@ -2,9 +2,7 @@ package mla
 
 import (
 	"fmt"
-	"unsafe"
 
-	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/checked"
 	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
@@ -33,11 +31,9 @@ type Cache struct {
 	dc, dr      int // the geometry a layer must match: 512+64 and 544+32 share a width
 	mhaPerToken int // MHA-equivalent values per token, for the comparisons
 	kvPerGroup  int // one GQA group's key+value values per token
-	dtype       DType
 	start       int
 	n           int
-	f32         []float32 // rows when dtype is F32 (len = n·width, cap = capacity·width)
-	u16         []uint16  // rows when dtype is BF16 or F16
+	rowStore    // len = n·width, cap = capacity·width
 	use         inUse
 }
 
@@ -53,13 +49,13 @@ func NewCache(c Config, o CacheOptions) (*Cache, error) {
 		return nil, fmt.Errorf("mla: cache dtype %s is not supported; use F32, BF16 or F16", o.DType)
 	}
 	if o.Capacity < 0 || o.Start < 0 {
-		return nil, fmt.Errorf("mla: cache capacity %d and start %d must not be negative", o.Capacity, o.Start)
+		return nil, fmt.Errorf("mla: cache capacity %d and start %d must not be negative: %w", o.Capacity, o.Start, ErrShape)
 	}
 	if end, ok := checked.Add(o.Start, o.Capacity); !ok || end > MaxCachePositions {
-		return nil, fmt.Errorf("mla: cache start %d + capacity %d exceeds MaxCachePositions (%d)", o.Start, o.Capacity, MaxCachePositions)
+		return nil, fmt.Errorf("mla: cache start %d + capacity %d exceeds MaxCachePositions (%d): %w", o.Start, o.Capacity, MaxCachePositions, ErrShape)
 	}
 	k := &Cache{width: c.CacheRowWidth(), dc: c.KVLoRARank, dr: c.QKRopeHeadDim, mhaPerToken: c.MHACacheElemsPerToken(),
-		kvPerGroup: c.QKHeadDim() + c.VHeadDim, dtype: o.DType, start: o.Start}
+		kvPerGroup: c.QKHeadDim() + c.VHeadDim, rowStore: rowStore{dtype: o.DType}, start: o.Start}
 	if err := k.reserve(o.Capacity); err != nil {
 		return nil, err
 	}
@@ -165,7 +161,7 @@ func (k *Cache) Reserve(rows int) error {
 
 func (k *Cache) reserve(rows int) error {
 	if end, ok := checked.Add(k.start, rows); !ok || end > MaxCachePositions {
-		return fmt.Errorf("mla: Cache.Reserve(%d): start %d + %d rows exceeds MaxCachePositions (%d)", rows, k.start, rows, MaxCachePositions)
+		return fmt.Errorf("mla: Cache.Reserve(%d): start %d + %d rows exceeds MaxCachePositions (%d): %w", rows, k.start, rows, MaxCachePositions, ErrCacheFull)
 	}
 	need, err := allocSize("cache storage", rows, k.width)
 	if err != nil {
@@ -186,7 +182,7 @@ func (k *Cache) reserve(rows int) error {
 // room returns an error unless t more rows keep the cache within MaxCachePositions.
 func (k *Cache) room(t int) error {
 	if end, ok := checked.Add(k.Next(), t); !ok || end > MaxCachePositions {
-		return fmt.Errorf("mla: cache of %d rows from position %d: %d more would pass MaxCachePositions (%d)", k.n, k.start, t, MaxCachePositions)
+		return fmt.Errorf("mla: cache of %d rows from position %d: %d more would pass MaxCachePositions (%d): %w", k.n, k.start, t, MaxCachePositions, ErrCacheFull)
 	}
 	return nil
 }
@@ -212,10 +208,10 @@ func (k *Cache) Append(rows []float32) error {
 	}
 	defer k.leave()
 	if len(rows)%k.width != 0 {
-		return fmt.Errorf("mla: Cache.Append: %d values is not a whole number of %d-value rows", len(rows), k.width)
+		return fmt.Errorf("mla: Cache.Append: %d values is not a whole number of %d-value rows: %w", len(rows), k.width, ErrShape)
 	}
 	if i := firstNonFinite(rows, len(rows)/k.width, k.width); i >= 0 {
-		return fmt.Errorf("mla: Cache.Append: row %d (position %d) is not finite", i, k.Next()+i)
+		return fmt.Errorf("mla: Cache.Append: row %d (position %d) is not finite: %w", i, k.Next()+i, ErrNonFinite)
 	}
 	return k.append(rows)
 }
@@ -227,17 +223,12 @@ func (k *Cache) append(rows []float32) error {
 		return err
 	}
 	lo, hi := k.n*k.width, (k.n+t)*k.width
-	switch k.dtype {
-	case F32:
+	if k.dtype == F32 {
 		k.f32 = k.f32[:hi]
-		copy(k.f32[lo:hi], rows)
-	case BF16:
+	} else {
 		k.u16 = k.u16[:hi]
-		mlasimd.F32ToBF16(k.u16[lo:hi], rows)
-	case F16:
-		k.u16 = k.u16[:hi]
-		mlasimd.F32ToF16(k.u16[lo:hi], rows)
 	}
+	k.put(lo, rows)
 	k.n += t
 	return nil
 }
@@ -253,7 +244,7 @@ func (k *Cache) Truncate(n int) error {
 
 func (k *Cache) truncate(n int) error {
 	if n < 0 || n > k.n {
-		return fmt.Errorf("mla: Cache.Truncate(%d) outside [0, %d]", n, k.n)
+		return fmt.Errorf("mla: Cache.Truncate(%d) outside [0, %d]: %w", n, k.n, ErrShape)
 	}
 	k.n = n
 	if k.dtype == F32 {
@@ -274,7 +265,7 @@ func (k *Cache) SetStart(pos int) error {
 	}
 	defer k.leave()
 	if k.n != 0 || pos < 0 || pos > MaxCachePositions {
-		return fmt.Errorf("mla: Cache.SetStart(%d): the cache must be empty (has %d rows) and 0 <= pos <= MaxCachePositions (%d)", pos, k.n, MaxCachePositions)
+		return fmt.Errorf("mla: Cache.SetStart(%d): the cache must be empty (has %d rows) and 0 <= pos <= MaxCachePositions (%d): %w", pos, k.n, MaxCachePositions, ErrShape)
 	}
 	k.start = pos
 	return nil
@@ -290,7 +281,7 @@ func (k *Cache) Rows(j0, j1 int, dst []float32) ([]float32, error) {
 	}
 	defer k.leave()
 	if j0 < 0 || j0 > j1 || j1 > k.n {
-		return nil, fmt.Errorf("mla: Cache.Rows(%d, %d) outside [0, %d]", j0, j1, k.n)
+		return nil, fmt.Errorf("mla: Cache.Rows(%d, %d) outside [0, %d]: %w", j0, j1, k.n, ErrShape)
 	}
 	return k.rows(j0, j1, dst), nil
 }
@@ -301,27 +292,10 @@ func (k *Cache) rows(j0, j1 int, dst []float32) []float32 {
 	if k.dtype != F32 && len(dst) < hi-lo {
 		dst = make([]float32, hi-lo)
 	}
-	switch k.dtype {
-	case BF16:
-		mlasimd.BF16ToF32(dst[:hi-lo], k.u16[lo:hi])
-		return dst[:hi-lo]
-	case F16:
-		mlasimd.F16ToF32(dst[:hi-lo], k.u16[lo:hi])
-		return dst[:hi-lo]
-	}
-	return k.f32[lo:hi:hi]
+	return k.get(lo, hi, dst)
 }
 
 // storage returns the memory that holds rows [j0, j1) as float32s, for GemmNTPrefetch
 // to prefetch: the rows themselves in an F32 cache; in a 16-bit one its raw elements,
 // two to a float32, never to be read as numbers. It is nil when j0 >= j1.
-func (k *Cache) storage(j0, j1 int) []float32 {
-	if j0 >= j1 {
-		return nil
-	}
-	if k.dtype == F32 {
-		return k.f32[j0*k.width : j1*k.width]
-	}
-	raw := k.u16[j0*k.width&^1 : j1*k.width] // from an even element: 4-byte aligned
-	return unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), len(raw)/2)
-}
+func (k *Cache) storage(j0, j1 int) []float32 { return k.raw(j0*k.width, j1*k.width) }

@@ -28,7 +28,8 @@ import (
 // A Checkpoint is not safe for concurrent use. The zero Checkpoint holds nothing:
 // its loads return errors.
 type Checkpoint struct {
-	dir        string
+	dir        string // for errors: the directory, as given
+	src        checkpointSource
 	cfg        Config
 	opts       loadOptions
 	blockRows  int // FP8 scale block, quantization_config.weight_block_size
@@ -49,16 +50,38 @@ type Checkpoint struct {
 // loading one layer of a many-shard model from a partial download is normal. The
 // config is refused when one layer's float32 weights would exceed the memory limit
 // (see WithMemoryLimit).
-func OpenCheckpoint(dir string, opts ...LoadOption) (*Checkpoint, error) {
+//
+// Its safetensors files are memory-mapped read-only (on Unix): tensors kept in their
+// stored format (BF16 and F16 at an even offset, F8_E4M3) are used in place, so the
+// weights cost the file's page cache rather than a copy; the mappings are released
+// once neither the Checkpoint nor any weights loaded from it are reachable. The
+// files must not be modified while mapped.
+func OpenCheckpoint(dir string, opts ...LoadOption) (_ *Checkpoint, err error) {
+	defer func() { err = checkpointErr(err) }()
+	return openCheckpoint(osSource{dir}, dir, opts)
+}
+
+// OpenCheckpointFS is OpenCheckpoint for the directory dir of fsys (an embed.FS,
+// os.DirFS, testing/fstest.MapFS, ...). Its files are read through fsys, in place
+// where the files implement io.ReaderAt; nothing is memory-mapped.
+func OpenCheckpointFS(fsys fs.FS, dir string, opts ...LoadOption) (_ *Checkpoint, err error) {
+	defer func() { err = checkpointErr(err) }()
+	if fsys == nil {
+		return nil, errors.New("mla: OpenCheckpointFS: nil fs.FS")
+	}
+	return openCheckpoint(fsSource{fsys, dir}, dir, opts)
+}
+
+func openCheckpoint(src checkpointSource, dir string, opts []LoadOption) (*Checkpoint, error) {
 	o, err := newLoadOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if _, err := os.Stat(cfgPath); err != nil {
+	cfgPath := src.path("config.json")
+	if _, err := src.stat("config.json"); err != nil {
 		return nil, fmt.Errorf("mla: checkpoint %s: %w (a model directory needs config.json)", dir, err)
 	}
-	raw, err := readSmallFile(cfgPath, maxConfigBytes, "config.json")
+	raw, err := src.readSmall("config.json", maxConfigBytes, "config.json")
 	if err != nil {
 		return nil, err
 	}
@@ -69,19 +92,18 @@ func OpenCheckpoint(dir string, opts ...LoadOption) (*Checkpoint, error) {
 	if err := o.checkLayer(cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
-	ck := newCheckpoint(dir, cfg, o)
+	ck := newCheckpoint(src, dir, cfg, o)
 	if b := h.BlockSize; b != nil {
 		ck.blockRows, ck.blockCols = b[0], b[1]
 	}
-	indexPath := filepath.Join(dir, "model.safetensors.index.json")
-	if _, err := os.Stat(indexPath); err == nil {
-		if err := ck.readIndex(indexPath); err != nil {
+	const index = "model.safetensors.index.json"
+	if _, err := src.stat(index); err == nil {
+		if err := ck.readIndex(index); err != nil {
 			return nil, err
 		}
 		return ck, nil
 	}
-	single := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(single); err != nil {
+	if _, err := src.stat("model.safetensors"); err != nil {
 		return nil, fmt.Errorf("mla: checkpoint %s has neither model.safetensors.index.json nor model.safetensors", dir)
 	}
 	if err := ck.addFile("model.safetensors"); err != nil {
@@ -92,7 +114,8 @@ func OpenCheckpoint(dir string, opts ...LoadOption) (*Checkpoint, error) {
 
 // OpenCheckpointFile reads weights from the single safetensors file at path,
 // described by cfg (a file alone carries no config).
-func OpenCheckpointFile(path string, cfg Config, opts ...LoadOption) (*Checkpoint, error) {
+func OpenCheckpointFile(path string, cfg Config, opts ...LoadOption) (_ *Checkpoint, err error) {
+	defer func() { err = checkpointErr(err) }()
 	o, err := newLoadOptions(opts)
 	if err != nil {
 		return nil, err
@@ -103,15 +126,16 @@ func OpenCheckpointFile(path string, cfg Config, opts ...LoadOption) (*Checkpoin
 	if err := o.checkLayer(cfg); err != nil {
 		return nil, err
 	}
-	ck := newCheckpoint(filepath.Dir(path), cfg, o)
+	dir := filepath.Dir(path)
+	ck := newCheckpoint(osSource{dir}, dir, cfg, o)
 	if err := ck.addFile(filepath.Base(path)); err != nil {
 		return nil, err
 	}
 	return ck, nil
 }
 
-func newCheckpoint(dir string, cfg Config, o loadOptions) *Checkpoint {
-	return &Checkpoint{dir: dir, cfg: cfg, opts: o, blockRows: 128, blockCols: 128,
+func newCheckpoint(src checkpointSource, dir string, cfg Config, o loadOptions) *Checkpoint {
+	return &Checkpoint{dir: dir, src: src, cfg: cfg, opts: o, blockRows: 128, blockCols: 128,
 		where: map[string]string{}, files: map[string]*safetensors.File{}, failed: map[string]error{}}
 }
 
@@ -119,7 +143,8 @@ func newCheckpoint(dir string, cfg Config, o loadOptions) *Checkpoint {
 // names to shard files. Keys match exactly and may not repeat; every shard must be a
 // plain ".safetensors" file name (no directory, no "..", no NUL), so that no index
 // can make a checkpoint read outside its directory.
-func ParseShardIndex(data []byte) (map[string]string, error) {
+func ParseShardIndex(data []byte) (_ map[string]string, err error) {
+	defer func() { err = checkpointErr(err) }()
 	p, err := strictjson.New(data)
 	if err != nil {
 		return nil, err
@@ -178,10 +203,11 @@ func validShardName(f string) bool {
 		strings.HasSuffix(f, ".safetensors") && len(f) > len(".safetensors")
 }
 
-// readIndex reads the shard index and checks that no shard is a FIFO, a device or a
-// directory: opening one would block or never end.
-func (ck *Checkpoint) readIndex(path string) error {
-	raw, err := readSmallFile(path, maxIndexBytes, "model.safetensors.index.json")
+// readIndex reads the shard index rel and checks that no shard is a FIFO, a device or
+// a directory: opening one would block or never end.
+func (ck *Checkpoint) readIndex(rel string) error {
+	path := ck.src.path(rel)
+	raw, err := ck.src.readSmall(rel, maxIndexBytes, "model.safetensors.index.json")
 	if err != nil {
 		return err
 	}
@@ -199,8 +225,8 @@ func (ck *Checkpoint) readIndex(path string) error {
 	}
 	var errs []error
 	for _, file := range slices.Sorted(maps.Keys(shards)) {
-		full := filepath.Join(ck.dir, file)
-		st, err := os.Stat(full)
+		full := ck.src.path(file)
+		st, err := ck.src.stat(file)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			ck.failed[file] = fmt.Errorf("mla: checkpoint %s: shard %s, listed in %s, is missing: %w", ck.dir, file, filepath.Base(path), fs.ErrNotExist)
@@ -241,7 +267,10 @@ func (ck *Checkpoint) open(rel string) (*safetensors.File, error) {
 	if ck.files == nil {
 		ck.files, ck.failed = map[string]*safetensors.File{}, map[string]error{}
 	}
-	sf, err := safetensors.Open(filepath.Join(ck.dir, rel))
+	if ck.src == nil {
+		ck.src = osSource{ck.dir}
+	}
+	sf, err := ck.src.openTensors(rel)
 	if err != nil {
 		ck.failed[rel] = err
 		return nil, err
@@ -264,7 +293,7 @@ func (ck *Checkpoint) Has(name string) bool { _, ok := ck.where[name]; return ok
 func (ck *Checkpoint) Files() []string {
 	var out []string
 	for _, f := range slices.Sorted(maps.Values(ck.where)) {
-		if p := filepath.Join(ck.dir, f); len(out) == 0 || out[len(out)-1] != p {
+		if p := ck.src.path(f); len(out) == 0 || out[len(out)-1] != p {
 			out = append(out, p)
 		}
 	}
@@ -308,7 +337,8 @@ func (e *shardError) Error() string { return fmt.Sprintf("%v (needed for tensor 
 func (e *shardError) Unwrap() error { return e.err }
 
 // Tensor returns the named tensor as float32, checking that its shape is shape.
-func (ck *Checkpoint) Tensor(name string, shape ...int) ([]float32, error) {
+func (ck *Checkpoint) Tensor(name string, shape ...int) (_ []float32, err error) {
+	defer func() { err = checkpointErr(err) }()
 	sf, info, err := ck.locate(name, shape)
 	if err != nil {
 		return nil, err
@@ -405,7 +435,8 @@ func (ck *Checkpoint) locate(name string, shape []int) (*safetensors.File, safet
 // (WithWeightFormat): a BF16, F16 or FP8 tensor kept as it is stored is read without
 // being widened; any other is read as float32 (FP8 with its block scales) and
 // converted.
-func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
+func (ck *Checkpoint) Matrix(name string, rows, cols int) (_ Matrix, err error) {
+	defer func() { err = checkpointErr(err) }()
 	sf, info, err := ck.locate(name, []int{rows, cols})
 	if err != nil {
 		return Matrix{}, err
@@ -415,6 +446,11 @@ func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
 		return ck.fp8Matrix(sf, name, rows, cols)
 	}
 	if hf, ok := halfFormat(info.DType); ok && (f == FormatKeep || f == hf) {
+		if bits, keep, ok := viewUint16(sf, name); ok {
+			m, err := NewMatrixHalf(hf, rows, cols, bits)
+			m.keep = keep
+			return m, err
+		}
 		bits, err := sf.ReadUint16(name)
 		if err != nil {
 			return Matrix{}, err
@@ -438,9 +474,13 @@ func (ck *Checkpoint) Matrix(name string, rows, cols int) (Matrix, error) {
 // fp8Matrix reads an F8_E4M3 tensor and its block scales as an FP8 Matrix, refusing
 // E4M3's NaN bytes.
 func (ck *Checkpoint) fp8Matrix(sf *safetensors.File, name string, rows, cols int) (Matrix, error) {
-	raw, err := sf.ReadRaw(name)
-	if err != nil {
-		return Matrix{}, err
+	raw, keep, ok := viewBytes(sf, name)
+	if !ok {
+		var err error
+		raw, err = sf.ReadRaw(name)
+		if err != nil {
+			return Matrix{}, err
+		}
 	}
 	if i := slices.IndexFunc(raw, isE4M3NaN); i >= 0 {
 		return Matrix{}, fmt.Errorf("mla: %s: FP8 tensor %s: weight %d (row %d) is NaN (byte %#02x)", sf.Name(), name, i, i/max(cols, 1), raw[i])
@@ -453,6 +493,7 @@ func (ck *Checkpoint) fp8Matrix(sf *safetensors.File, name string, rows, cols in
 	if err != nil {
 		return Matrix{}, fmt.Errorf("mla: %s: tensor %s: %w", sf.Name(), name, err)
 	}
+	m.keep = keep
 	return m, nil
 }
 
@@ -554,7 +595,8 @@ func (ck *Checkpoint) describeLayers() string {
 // LoadLayer reads layer i's attention weights (model.layers.i.self_attn.*). All
 // missing or mis-shaped tensors are reported together, and a shard that cannot be
 // opened once, with the tensors it was to give.
-func (ck *Checkpoint) LoadLayer(i int) (*LayerWeights, error) {
+func (ck *Checkpoint) LoadLayer(i int) (_ *LayerWeights, err error) {
+	defer func() { err = checkpointErr(err) }()
 	if err := ck.usable(); err != nil {
 		return nil, err
 	}
@@ -631,7 +673,8 @@ func (ck *Checkpoint) loadLayer(i int, shared Matrix, errs *loadErrors) *LayerWe
 // fits the memory limit (as float32 for a dense model; a mixture of experts by its
 // ResidentBytes) and that the checkpoint holds every one of config.json's
 // num_hidden_layers layers.
-func (ck *Checkpoint) LoadModel() (*ModelWeights, error) {
+func (ck *Checkpoint) LoadModel() (_ *ModelWeights, err error) {
+	defer func() { err = checkpointErr(err) }()
 	if err := ck.usable(); err != nil {
 		return nil, err
 	}

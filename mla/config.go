@@ -88,8 +88,11 @@ type YaRN struct {
 type Config struct {
 	Name string
 
-	Hidden        int // D, hidden_size
-	Heads         int // H, num_attention_heads
+	Hidden int // D, hidden_size
+	Heads  int // H, num_attention_heads
+	// ShardOf is, for the Config of a head shard (ShardHeads), the head count of the
+	// whole layer, whose latent Validate checks; 0 for a whole layer.
+	ShardOf       int
 	QLoRARank     int // d_q, q_lora_rank; 0 means none (q_proj maps D straight to the heads)
 	KVLoRARank    int // d_c, kv_lora_rank: the cached latent width
 	QKNopeHeadDim int // d_n: per-head query/key width without rotation
@@ -182,7 +185,7 @@ func DeepSeekV3() Config {
 	return c
 }
 
-// Seed returns the seed document's MultiHeadLatentAttentionV2: head_dim =
+// Seed returns the seed variant (see the package documentation): head_dim =
 // hidden/heads, one latent of width latent with LayerNorm (eps 1e-5), separate K and V
 // up-projections, scale head_dim^-1/2, no RoPE. Set RoPE to RoPEAfterUp (and
 // RoPETheta) for its position-embedding path, SharedKVDown for shared compression.

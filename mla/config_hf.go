@@ -15,6 +15,8 @@ import (
 // model type for.
 type hfConfig struct {
 	ModelType             string
+	MLAName               string // the Config's Name when it is not the model_type
+	HasMLAName            bool   // mla_name was given (an empty name is a name)
 	HiddenSize            int
 	NumAttentionHeads     int
 	NumHiddenLayers       int
@@ -48,7 +50,7 @@ var hfConfigKeys = []string{"model_type", "hidden_size", "num_attention_heads", 
 	"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "rope_theta",
 	"rope_scaling", "rope_parameters", "rms_norm_eps", "max_position_embeddings", "vocab_size",
 	"intermediate_size", "attention_bias", "quantization_config", "mla_latent_norm", "mla_latent_norm_eps",
-	"mla_rope", "mla_rope_layout", "mla_names", "mla_shared_kv_down"}
+	"mla_name", "mla_rope", "mla_rope_layout", "mla_names", "mla_shared_kv_down"}
 
 // hfRope is rope_scaling or rope_parameters.
 type hfRope struct {
@@ -65,7 +67,8 @@ type hfRope struct {
 
 // ReadHFConfig reads a Hugging Face config.json file (see ParseHFConfig), which must
 // be a regular file of at most 4 MiB.
-func ReadHFConfig(path string) (Config, error) {
+func ReadHFConfig(path string) (_ Config, err error) {
+	defer func() { err = configErr(err) }()
 	data, err := readSmallFile(path, maxConfigBytes, "config.json")
 	if err != nil {
 		return Config{}, err
@@ -84,7 +87,8 @@ func ReadHFConfig(path string) (Config, error) {
 // not repeat, at any level; keys it does not read are ignored, as Hugging Face
 // ignores them, unless they differ from one it reads only in case. The result is
 // validated.
-func ParseHFConfig(data []byte) (Config, error) {
+func ParseHFConfig(data []byte) (_ Config, err error) {
+	defer func() { err = configErr(err) }()
 	c, _, err := parseHFConfig(data)
 	return c, err
 }
@@ -103,6 +107,9 @@ func parseHFConfig(data []byte) (Config, *hfConfig, error) {
 		LatentNorm: RMSNormKind, NormEps: 1e-6, RoPE: RoPEDecoupled, RoPELayout: Interleaved, RoPETheta: 10000,
 		MaxPositions: h.MaxPositionEmbeddings, Vocab: h.VocabSize, Intermediate: h.IntermediateSize,
 		RMSNormEps: 1e-6, SharedKVDown: h.MLASharedKVDown,
+	}
+	if h.HasMLAName {
+		c.Name = h.MLAName
 	}
 	if h.QLoRARank != nil {
 		c.QLoRARank = *h.QLoRARank
@@ -197,6 +204,9 @@ func decodeHFConfig(data []byte) (*hfConfig, error) {
 			err = p.OptBool(&h.AttentionBias)
 		case "quantization_config":
 			h.BlockSize, err = decodeQuantization(p)
+		case "mla_name":
+			h.HasMLAName = true
+			err = p.OptString(&h.MLAName)
 		case "mla_latent_norm":
 			err = p.OptString(&h.MLALatentNorm)
 		case "mla_latent_norm_eps":
@@ -338,7 +348,11 @@ func (c *Config) applyRope(key string, r *hfRope) error {
 }
 
 // MarshalHFConfig writes c as a DeepSeek-style config.json (with the "mla_" keys when
-// c is not DeepSeek's own form), readable by ParseHFConfig.
+// c is not DeepSeek's own form), readable by ParseHFConfig. For DeepSeek's form it is
+// one that Hugging Face transformers loads: model_type deepseek_v3 when c.Name is
+// "deepseek_v3", else deepseek_v2 (c.Name, when it is neither, goes in "mla_name"),
+// with the architectures and auto_map entries of DeepSeek's published configs and
+// no routed experts (every layer a dense MLP of intermediate_size, as Model runs).
 func MarshalHFConfig(c Config) ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -347,13 +361,28 @@ func MarshalHFConfig(c Config) ([]byte, error) {
 		// encoding/json would write U+FFFD: the file would not name the model given.
 		return nil, fmt.Errorf("mla: config %q: the name is not valid UTF-8", c.Name)
 	}
+	modelType, arch := "deepseek_v2", "DeepseekV2"
+	if c.Name == "deepseek_v3" {
+		modelType, arch = "deepseek_v3", "DeepseekV3"
+	}
 	m := map[string]any{
-		"model_type": c.Name, "hidden_size": c.Hidden, "num_attention_heads": c.Heads,
+		"model_type": modelType, "architectures": []string{arch + "ForCausalLM"},
+		"auto_map": map[string]string{
+			"AutoConfig":           "configuration_deepseek." + arch + "Config",
+			"AutoModel":            "modeling_deepseek." + arch + "Model",
+			"AutoModelForCausalLM": "modeling_deepseek." + arch + "ForCausalLM",
+		},
+		"hidden_act": "silu", "n_routed_experts": nil, "n_shared_experts": nil, "first_k_dense_replace": 0,
+		"moe_layer_freq": 1, "tie_word_embeddings": false, "attention_dropout": 0.0, "initializer_range": 0.02,
+		"hidden_size": c.Hidden, "num_attention_heads": c.Heads,
 		"num_key_value_heads": c.Heads, "num_hidden_layers": c.Layers,
 		"kv_lora_rank": c.KVLoRARank, "qk_nope_head_dim": c.QKNopeHeadDim, "qk_rope_head_dim": c.QKRopeHeadDim,
 		"v_head_dim": c.VHeadDim, "rope_theta": c.RoPETheta, "rms_norm_eps": c.RMSNormEps,
 		"max_position_embeddings": c.MaxPositions, "vocab_size": c.Vocab, "intermediate_size": c.Intermediate,
 		"attention_bias": false, "q_lora_rank": nil, "rope_scaling": nil,
+	}
+	if c.Name != modelType {
+		m["mla_name"] = c.Name
 	}
 	if c.QLoRARank > 0 {
 		m["q_lora_rank"] = c.QLoRARank

@@ -1,6 +1,9 @@
 package mla
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +26,7 @@ func TestPresets(t *testing.T) {
 	require.Equal(t, []int{27, 60, 61}, []int{l.Layers, v2.Layers, v3.Layers})
 }
 
-// TestTensorShapes: §2 / §13.8 shapes of every attention tensor.
+// TestTensorShapes: the shapes of every attention tensor.
 func TestTensorShapes(t *testing.T) {
 	shapes := func(c Config) map[string][]int {
 		m := map[string][]int{}
@@ -51,7 +54,7 @@ func TestTensorShapes(t *testing.T) {
 		scales = append(scales, []int{(s[0] + 127) / 128, (s[1] + 127) / 128})
 	}
 	require.Equal(t, [][]int{{12, 56}, {192, 12}, {5, 56}, {256, 4}, {56, 128}}, scales)
-	require.Equal(t, int64(13_763_072), DeepSeekV2Lite().AttentionParams()) // 13.76 M (§8)
+	require.Equal(t, int64(13_763_072), DeepSeekV2Lite().AttentionParams()) // 13.76 M
 	require.InDelta(t, 187.1e6, float64(DeepSeekV3().AttentionParams()), 0.1e6)
 }
 
@@ -97,7 +100,7 @@ func TestValidateExplainsTheFix(t *testing.T) {
 	require.ErrorContains(t, m.validateModel(), "Vocab (vocab_size) = 0")
 }
 
-// TestCacheSizes: §5 and §13.4 numbers, and the seed's ratios.
+// TestCacheSizes: per-token cache sizes and ratios of the presets, the seed's included.
 func TestCacheSizes(t *testing.T) {
 	l, v2, v3 := DeepSeekV2Lite(), DeepSeekV2(), DeepSeekV3()
 	require.Equal(t, int64(31104), l.ModelCacheBytesPerToken(BF16))
@@ -118,7 +121,7 @@ func TestCacheSizes(t *testing.T) {
 	require.InDelta(t, 512.0/(2*8*128), s.CacheSizeRatioGQA(8), 1e-12)
 }
 
-// TestCostModel: §8 / §13.10 FLOP counters.
+// TestCostModel: the FLOP counters.
 func TestCostModel(t *testing.T) {
 	l, v3 := DeepSeekV2Lite(), DeepSeekV3()
 	for _, s := range []int{1, 4096, 131072} {
@@ -179,5 +182,42 @@ func TestParseHFConfig(t *testing.T) {
 	} {
 		_, err := ParseHFConfig([]byte(bad.json))
 		require.ErrorContains(t, err, bad.want, bad.json)
+	}
+}
+
+// TestMarshalHFConfigForTransformers: the written config.json carries what Hugging
+// Face transformers needs to load a DeepSeek model (model_type, architectures,
+// auto_map, dense layers), and WriteCheckpoint's files are 0644.
+func TestMarshalHFConfigForTransformers(t *testing.T) {
+	for _, tc := range []struct{ name, modelType, arch string }{
+		{"deepseek_v2", "deepseek_v2", "DeepseekV2"}, {"deepseek_v3", "deepseek_v3", "DeepseekV3"}, {"tiny", "deepseek_v2", "DeepseekV2"},
+	} {
+		c := tinyConfig()
+		c.Name = tc.name
+		js, err := MarshalHFConfig(c)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(js, &m))
+		require.Equal(t, tc.modelType, m["model_type"])
+		require.Equal(t, []any{tc.arch + "ForCausalLM"}, m["architectures"])
+		require.Equal(t, "modeling_deepseek."+tc.arch+"ForCausalLM", m["auto_map"].(map[string]any)["AutoModelForCausalLM"])
+		require.Nil(t, m["n_routed_experts"])
+		require.Equal(t, "silu", m["hidden_act"])
+		back, err := ParseHFConfig(js)
+		require.NoError(t, err)
+		require.Equal(t, tc.name, back.Name)
+	}
+	c := tinyConfig()
+	w, err := RandomModelWeights(c, 3)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "model")
+	require.NoError(t, WriteCheckpoint(dir, c, w, BF16, 2))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	for _, e := range entries {
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "%s", e.Name())
 	}
 }

@@ -29,7 +29,8 @@ const (
 
 // Validate checks that the attention part of c describes a layer this package can
 // run, and returns every problem found, each saying how to fix it.
-func (c Config) Validate() error {
+func (c Config) Validate() (err error) {
+	defer func() { err = configErr(err) }()
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("mla: config %q: "+format, append([]any{c.Name}, args...)...))
@@ -73,11 +74,11 @@ func (c Config) Validate() error {
 	if len(errs) == 0 {
 		// Within the caps no size can wrap; the checked products stay so that a cap
 		// raised later cannot let one wrap silently.
-		if w, ok := checked.Mul(c.Heads, max(c.QKNopeHeadDim, c.VHeadDim)); !ok {
+		if w, ok := checked.Mul(max(c.Heads, c.ShardOf), max(c.QKNopeHeadDim, c.VHeadDim)); !ok {
 			bad("the per-token K/V width Heads x max(QKNopeHeadDim, VHeadDim) overflows an int")
 		} else if c.KVLoRARank >= w {
 			bad("KVLoRARank %d is not smaller than the per-token K/V width %d (%d heads x %d): the latent compresses nothing; use about width/32 = %d",
-				c.KVLoRARank, w, c.Heads, max(c.QKNopeHeadDim, c.VHeadDim), max(1, w/32))
+				c.KVLoRARank, w, max(c.Heads, c.ShardOf), max(c.QKNopeHeadDim, c.VHeadDim), max(1, w/32))
 		}
 		if _, err := c.Footprint(); err != nil {
 			errs = append(errs, err)

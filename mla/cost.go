@@ -6,9 +6,8 @@ import (
 	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
-// Per-token cache sizes, the MHA/GQA comparison and the FLOP/byte model of §8 of
-// MLA_SPEC.md. Elements are counted per token and per layer unless a name says
-// otherwise.
+// Per-token cache sizes, the MHA/GQA comparison and the FLOP/byte model of a step.
+// Elements are counted per token and per layer unless a name says otherwise.
 
 // MHACacheElemsPerToken is what a decompressed multi-head cache holds per token and
 // layer: every head's key (d_qk) and value (d_v). 5120 for V2-Lite, 40960 for V2/V3,
@@ -19,9 +18,9 @@ func (c Config) MHACacheElemsPerToken() int { return c.Heads * (c.QKHeadDim() + 
 // of KV groups (one key and one value head per group).
 func (c Config) GQACacheElemsPerToken(groups int) int { return groups * (c.QKHeadDim() + c.VHeadDim) }
 
-// CacheSizeRatio is the MLA cache size over the MHA cache size, as the seed's
-// get_cache_size_ratio reports it: 0.1125 for V2-Lite (8.89x smaller), 0.0141 for
-// V2/V3 (71.1x smaller).
+// CacheSizeRatio is the MLA cache size over the MHA cache size (CacheRowWidth over
+// MHACacheElemsPerToken): 0.1125 for V2-Lite (8.89x smaller), 0.0141 for V2/V3
+// (71.1x smaller).
 func (c Config) CacheSizeRatio() float64 {
 	return float64(c.CacheRowWidth()) / float64(c.MHACacheElemsPerToken())
 }

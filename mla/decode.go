@@ -15,19 +15,36 @@ type decodeState struct {
 	o   []float32 // H x d_v: per-head outputs after W_UV
 	out linearTask
 
-	parts  []attnPart // one per worker: split-K over the cached rows
+	parts  []attnPart    // one per worker: split-K over the cached rows
+	states []onlineState // one per worker: its share's softmax state
 	absorb absorbTask
 	attend attendTask
 	merge  mergeTask
 }
 
-// attnPart is one worker's running state over its share of the cached rows.
+// attnPart is one worker's scratch for one tile.
 type attnPart struct {
-	m, l   []float32 // H: running max and normalizer per head
 	carry  []float32 // H: the current tile's rescaling of ol (see mlasimd.OnlineSoftmax)
-	ol     []float32 // H x d_c: running Σ_j e^{s_j - m} c_j
 	scores []float32 // H x tile
 	rows   []float32 // tile x (d_c+d_r): widened rows of a 16-bit cache
+}
+
+// onlineState is the online softmax of all heads' queries over some cached rows.
+type onlineState struct {
+	m, l []float32 // H: running max and normalizer per head
+	ol   []float32 // H x d_c: running Σ_j e^{s_j - m} c_j
+}
+
+func newOnlineState(heads, dc int) onlineState {
+	return onlineState{m: make([]float32, heads), l: make([]float32, heads), ol: make([]float32, heads*dc)}
+}
+
+// reset empties the state: no rows seen.
+func (s *onlineState) reset() {
+	for h := range s.m {
+		s.m[h], s.l[h] = float32(math.Inf(-1)), 0
+	}
+	clear(s.ol)
 }
 
 func newDecodeState(l *Layer) *decodeState {
@@ -36,10 +53,8 @@ func newDecodeState(l *Layer) *decodeState {
 	d := &decodeState{qa: make([]float32, H*rw), ol: make([]float32, H*dc), o: make([]float32, H*c.VHeadDim)}
 	d.parts = make([]attnPart, l.pool.Workers())
 	for i := range d.parts {
-		d.parts[i] = attnPart{
-			m: make([]float32, H), l: make([]float32, H), carry: make([]float32, H),
-			ol: make([]float32, H*dc), scores: make([]float32, H*l.tile), rows: make([]float32, l.tile*rw),
-		}
+		d.states = append(d.states, newOnlineState(H, dc))
+		d.parts[i] = attnPart{carry: make([]float32, H), scores: make([]float32, H*l.tile), rows: make([]float32, l.tile*rw)}
 	}
 	d.absorb.l, d.attend.l, d.merge.l = l, l, l
 	return d
@@ -48,7 +63,7 @@ func newDecodeState(l *Layer) *decodeState {
 // checkStep validates one token's input and output against the layer.
 func (l *Layer) checkStep(out, x []float32, c *Cache) error {
 	if len(x) != l.cfg.Hidden || len(out) != l.cfg.Hidden {
-		return fmt.Errorf("mla: decode: len(x) = %d and len(out) = %d, want hidden size %d", len(x), len(out), l.cfg.Hidden)
+		return fmt.Errorf("mla: decode: len(x) = %d and len(out) = %d, want hidden size %d: %w", len(x), len(out), l.cfg.Hidden, ErrShape)
 	}
 	return l.checkCache(c)
 }
@@ -90,7 +105,7 @@ func (l *Layer) decode(out, x []float32, c *Cache) error {
 	if err := l.checkInput(x, 1, c); err != nil {
 		return err
 	}
-	if err := l.project(&l.proj, x, 1, c.Next()); err != nil {
+	if err := l.project(&l.proj, x, 1, c.Next(), nil); err != nil {
 		return err
 	}
 	row := l.proj.rows[:l.cfg.CacheRowWidth()]
@@ -110,21 +125,21 @@ func (l *Layer) decode(out, x []float32, c *Cache) error {
 
 // checkInput returns an error when t tokens x do not fit c or one is not finite:
 // one NaN would reach every later output through the cache.
-func (l *Layer) checkInput(x []float32, t int, c *Cache) error {
+func (l *Layer) checkInput(x []float32, t int, c latentRows) error {
 	if err := c.room(t); err != nil {
 		return err
 	}
 	if i := firstNonFinite(x, t, l.cfg.Hidden); i >= 0 {
-		return fmt.Errorf("mla: input of token %d (position %d) is not finite", i, c.Next()+i)
+		return fmt.Errorf("mla: input of token %d (position %d) is not finite: %w", i, c.Next()+i, ErrNonFinite)
 	}
 	return nil
 }
 
 // checkRows refuses t projected cache rows when one is not finite (finite inputs can
 // give one through weights that are not, or overflow).
-func (l *Layer) checkRows(rows []float32, t int, c *Cache) error {
+func (l *Layer) checkRows(rows []float32, t int, c latentRows) error {
 	if i := firstNonFinite(rows, t, l.cfg.CacheRowWidth()); i >= 0 {
-		return fmt.Errorf("mla: cache row of token %d (position %d) is not finite; check the weights", i, c.Next()+i)
+		return fmt.Errorf("mla: cache row of token %d (position %d) is not finite; check the weights: %w", i, c.Next()+i, ErrNonFinite)
 	}
 	return nil
 }
@@ -188,32 +203,36 @@ type attendTask struct {
 
 func (t *attendTask) run(part, parts int) {
 	l, k := t.l, t.cache
-	c := &l.cfg
-	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
-	p := &l.dec.parts[part]
-	for h := range H {
-		p.m[h], p.l[h] = float32(math.Inf(-1)), 0
-	}
-	clear(p.ol)
+	p, s := &l.dec.parts[part], &l.dec.states[part]
+	s.reset()
 	r0, r1 := span(k.Len(), part, parts, l.tile)
 	for j0 := r0; j0 < r1; j0 += l.tile {
 		j1 := min(j0+l.tile, r1)
-		n := j1 - j0
-		rows := k.rows(j0, j1, p.rows)
-		scores := p.scores[:H*n]
 		// The next tile's storage streams in while this one is scored.
-		mlasimd.GemmNTPrefetch(scores, l.dec.qa, rows, k.storage(j1, min(j1+l.tile, r1)), H, n, rw, rw, rw)
-		// Flash-style: the scores become weights against each head's running max,
-		// and ol is rescaled where that max rose.
-		mlasimd.OnlineSoftmax(scores, l.scale, p.m, p.l, p.carry)
-		for h, f := range p.carry {
-			if f != 1 {
-				scaleVec(p.ol[h*dc:(h+1)*dc], f)
-			}
-		}
-		// ol += P (H x n) times the latent part of the rows (n x d_c, row stride d_c+d_r).
-		mlasimd.GemmNNAdd(p.ol, scores, rows, H, dc, n, n, rw)
+		l.foldTile(s, p, l.dec.qa, k.rows(j0, j1, p.rows), k.storage(j1, min(j1+l.tile, r1)))
 	}
+}
+
+// foldTile adds a tile of cached rows (widened, d_c+d_r values each) to the state s
+// of queries qa (H x (d_c+d_r)): scores = Qa·Rowsᵀ (GemmNT, each row read once for
+// all heads, prefetching next), an online softmax, and ol += P·c. p's carry and
+// scores are its scratch.
+func (l *Layer) foldTile(s *onlineState, p *attnPart, qa, rows, next []float32) {
+	c := &l.cfg
+	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
+	n := len(rows) / rw
+	scores := p.scores[:H*n]
+	mlasimd.GemmNTPrefetch(scores, qa, rows, next, H, n, rw, rw, rw)
+	// Flash-style: the scores become weights against each head's running max,
+	// and ol is rescaled where that max rose.
+	mlasimd.OnlineSoftmax(scores, l.scale, s.m, s.l, p.carry)
+	for h, f := range p.carry {
+		if f != 1 {
+			scaleVec(s.ol[h*dc:(h+1)*dc], f)
+		}
+	}
+	// ol += P (H x n) times the latent part of the rows (n x d_c, row stride d_c+d_r).
+	mlasimd.GemmNNAdd(s.ol, scores, rows, H, dc, n, n, rw)
 }
 
 // mergeTask combines the parts' states per head (weights e^{m_i - M}/L), then applies
@@ -226,24 +245,29 @@ func (t *mergeTask) run(part, parts int) {
 	c := &l.cfg
 	d := l.dec
 	dc, dv := c.KVLoRARank, c.VHeadDim
-	used := d.parts[:d.attend.parts]
 	h0, h1 := span(c.Heads, part, parts, 1)
 	for h := h0; h < h1; h++ {
-		m := float32(math.Inf(-1))
-		for i := range used {
-			m = max(m, used[i].m[h])
-		}
-		var sum float64
-		for i := range used {
-			sum += float64(used[i].l[h]) * math.Exp(float64(used[i].m[h]-m))
-		}
 		ol := d.ol[h*dc : (h+1)*dc]
-		clear(ol)
-		for i := range used {
-			wgt := float32(math.Exp(float64(used[i].m[h]-m)) / sum)
-			mlasimd.Axpy(wgt, used[i].ol[h*dc:(h+1)*dc], ol)
-		}
+		mergeHead(ol, d.states[:d.attend.parts], h, dc)
 		l.w.KVBProj.dotRows(d.o[h*dv:(h+1)*dv], ol, valueUpRow(*c, h), d.parts[part].rows)
+	}
+}
+
+// mergeHead writes to ol head h's output of the states merged: their ol weighted
+// by e^{m_i - M}/L (M the largest max, L the merged normalizer).
+func mergeHead(ol []float32, states []onlineState, h, dc int) {
+	m := float32(math.Inf(-1))
+	for i := range states {
+		m = max(m, states[i].m[h])
+	}
+	var sum float64
+	for i := range states {
+		sum += float64(states[i].l[h]) * math.Exp(float64(states[i].m[h]-m))
+	}
+	clear(ol)
+	for i := range states {
+		wgt := float32(math.Exp(float64(states[i].m[h]-m)) / sum)
+		mlasimd.Axpy(wgt, states[i].ol[h*dc:(h+1)*dc], ol)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package mla implements Multi-Head Latent Attention (MLA) inference on the
 // dispatched float32 kernels of package mlasimd: the attention of DeepSeek-V2-Lite,
-// DeepSeek-V2 and DeepSeek-V3, and the simplified single-latent variant of the
-// original design document ("the seed").
+// DeepSeek-V2 and DeepSeek-V3, and a simplified single-latent variant, called "the
+// seed" in this package (preset Seed): one LayerNorm'd latent shared by keys and
+// values, separate key and value up-projections, no RoPE unless asked for.
 //
 // A Config describes the attention (presets DeepSeekV2Lite, DeepSeekV2, DeepSeekV3
 // and Seed; ParseHFConfig reads a Hugging Face config.json). LayerWeights holds one
@@ -31,6 +32,27 @@
 //     softmax (OnlineSoftmax) over tiles of rows, split over goroutines. The cache is never up-projected.
 //     Decode allocates nothing once the layer exists and the cache has capacity.
 //   - DecodeNaive is the decompressed reference the absorbed path is tested against.
+//
+// # Serving many sequences
+//
+// A PagedCache is a pool of fixed-size pages of [c | kr] rows, allocated once;
+// each Sequence maps its rows onto pages through a page table. Sequences are
+// created, appended to, truncated and freed independently, freed pages return to
+// the pool, and a pool out of pages returns errors wrapping ErrCacheFull, never
+// grows. Sequence.Fork shares pages copy-on-write (parallel sampling, a common
+// prompt paid for once). Layer.DecodeBatch runs one token for each of B sequences of
+// any lengths: every projection is one multi-token product over the batch (each
+// weight row read once per step), the absorbed attention runs per sequence with the
+// rows of all sequences split among the workers, and the batch may change between
+// steps. PrefillSequence and PrefillBatch prefill prompts into sequences (after a
+// fork, on top of the shared prompt). Model.ForwardBatch, ForwardSequence and
+// GenerateBatch do the same for a whole decoder over a ModelPagedCache.
+//
+//	pool, err := mla.NewPagedCache(cfg, mla.PagedCacheOptions{Pages: 1024})
+//	a, err := pool.NewSequence(0)
+//	err = layer.PrefillSequence(out, prompt, a)
+//	b, err := a.Fork()                               // shares a's pages
+//	err = layer.DecodeBatch(outs, xs, []*mla.Sequence{a, b}) // xs: 2 tokens
 //
 // # Loading weights and decoding
 //
@@ -91,7 +113,7 @@
 // capacity or dimension is an error, not an attempt to allocate it. The zero value of
 // each type is safe: its methods return errors or zeros.
 //
-// Conventions follow shared/MLA_SPEC.md: weights are [out, in] row-major as in
+// Conventions: weights are [out, in] row-major as in
 // PyTorch's nn.Linear; RoPE for DeepSeek uses interleaved pairs on the raw projection
 // outputs; YaRN frequencies and angles are formed in float32 as the references do; the
 // softmax scale is d_qk^-1/2 times mscale² (from mscale_all_dim).

@@ -21,7 +21,8 @@ func isE4M3NaN(b byte) bool { return b&0x7f == 0x7f }
 // NewMatrixFP8 wraps rows x cols E4M3 bytes and their ⌈rows/br⌉ x ⌈cols/bc⌉ block
 // scales (shared, not copied). NaN bytes and scales that are not finite and positive
 // are refused.
-func NewMatrixFP8(rows, cols int, b []byte, scale []float32, br, bc int) (Matrix, error) {
+func NewMatrixFP8(rows, cols int, b []byte, scale []float32, br, bc int) (_ Matrix, err error) {
+	defer func() { err = shapeErr(err) }()
 	if br <= 0 || bc <= 0 {
 		return Matrix{}, fmt.Errorf("mla: NewMatrixFP8: block %dx%d, want positive sides", br, bc)
 	}
@@ -87,7 +88,7 @@ func (m Matrix) gemvFP8(y, x []float32, r0 int, scratch []float32) {
 		for j, v := range x[:m.cols] {
 			xs[j] = v * s[j/m.bc]
 		}
-		mlasimd.GemvE4M3(y[a-r0:b-r0], m.fp8[a*m.cols:b*m.cols], xs)
+		mlasimd.GemvE4M3Finite(y[a-r0:b-r0], m.fp8[a*m.cols:b*m.cols], xs) // NewMatrixFP8 refused NaN bytes
 		a = b
 	}
 }

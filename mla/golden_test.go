@@ -130,7 +130,7 @@ func TestScaleNeedsTwoTokens(t *testing.T) {
 	}
 }
 
-// TestZeroInputs: §13.9. A zero query token attends uniformly; all-zero tokens give
+// TestZeroInputs: a zero query token attends uniformly; all-zero tokens give
 // exactly zero (RMSNorm(0) = 0, not NaN).
 func TestZeroInputs(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {

@@ -13,7 +13,7 @@ func tinyYaRN() *YaRN {
 	return &YaRN{Factor: 40, OriginalMaxPositions: 4096, BetaFast: 32, BetaSlow: 1, MScale: 0.707, MScaleAllDim: 0.707}
 }
 
-// tinyConfig is §13's small shape (H=4, d_c=32, d_n=16, d_r=8, d_v=16) with a query
+// tinyConfig is a small shape (H=4, d_c=32, d_n=16, d_r=8, d_v=16) with a query
 // LoRA (V2/V3 style).
 func tinyConfig() Config {
 	return Config{Name: "tiny", Hidden: 64, Heads: 4, QLoRARank: 24, KVLoRARank: 32,

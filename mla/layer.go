@@ -29,6 +29,7 @@ type Layer struct {
 	proj projection
 	dec  *decodeState
 	pre  prefillState
+	bat  *batchState // made by the first DecodeBatch
 
 	lifecycle
 }
@@ -212,8 +213,8 @@ func (l *Layer) checkCache(c *Cache) error {
 		return errCacheZero
 	}
 	if c.dc != l.cfg.KVLoRARank || c.dr != l.cfg.QKRopeHeadDim {
-		return fmt.Errorf("mla: cache rows have %d values (d_c %d + d_r %d), this layer caches %d (d_c %d + d_r %d)",
-			c.width, c.dc, c.dr, l.cfg.CacheRowWidth(), l.cfg.KVLoRARank, l.cfg.QKRopeHeadDim)
+		return fmt.Errorf("mla: cache rows have %d values (d_c %d + d_r %d), this layer caches %d (d_c %d + d_r %d): %w",
+			c.width, c.dc, c.dr, l.cfg.CacheRowWidth(), l.cfg.KVLoRARank, l.cfg.QKRopeHeadDim, ErrShape)
 	}
 	return nil
 }

@@ -56,6 +56,9 @@ func (lt *linearTask) split(minWork, workers int) int {
 }
 
 func (lt *linearTask) run(part, parts int) {
+	if lt.fewTokens(part, parts) {
+		return
+	}
 	ops := lt.ops[:lt.nops]
 	byTokens := ops[0].t >= parts && ops[0].t > 1
 	if byTokens && ops[0].w.Format() == FormatF32 {

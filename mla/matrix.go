@@ -8,6 +8,7 @@ import (
 	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/checked"
 	"github.com/mlasimd/mlasimd/internal/hugepage"
+	"github.com/mlasimd/mlasimd/safetensors"
 )
 
 // WeightFormat is the element type a weight matrix is held in while a Layer or Model
@@ -86,6 +87,9 @@ type Matrix struct {
 	fp8        []byte    // FormatFP8: E4M3 bytes
 	scale      []float32 // FormatFP8: ⌈rows/br⌉ x ⌈cols/bc⌉ block scales
 	br, bc     int       // FormatFP8: the scale blocks' rows and columns
+	// keep is the memory map the values lie in, for a Matrix used in place in a
+	// checkpoint's file (see OpenCheckpoint): holding it keeps the file mapped.
+	keep *safetensors.Mapping
 }
 
 // NewMatrix wraps rows x cols float32 values (row-major, shared, not copied) as an F32
@@ -96,7 +100,8 @@ func NewMatrix(rows, cols int, v []float32) Matrix {
 }
 
 // NewMatrixHalf wraps rows x cols raw BF16 or F16 bits (shared, not copied).
-func NewMatrixHalf(f WeightFormat, rows, cols int, bits []uint16) (Matrix, error) {
+func NewMatrixHalf(f WeightFormat, rows, cols int, bits []uint16) (_ Matrix, err error) {
+	defer func() { err = shapeErr(err) }()
 	if f != FormatBF16 && f != FormatF16 {
 		return Matrix{}, fmt.Errorf("mla: NewMatrixHalf: format %v, want bf16 or f16", f)
 	}
@@ -106,7 +111,8 @@ func NewMatrixHalf(f WeightFormat, rows, cols int, bits []uint16) (Matrix, error
 
 // NewMatrixQ8_0 wraps rows x cols weights in Q8_0 (rows of blocks, shared, not
 // copied); cols must be a multiple of 32.
-func NewMatrixQ8_0(rows, cols int, blocks []byte) (Matrix, error) {
+func NewMatrixQ8_0(rows, cols int, blocks []byte) (_ Matrix, err error) {
+	defer func() { err = shapeErr(err) }()
 	m := Matrix{format: FormatQ8_0, rows: rows, cols: cols, q8: blocks}
 	return m, m.checkShape("NewMatrixQ8_0", rows, cols)
 }

@@ -313,7 +313,7 @@ func TestGenerateChecksArgumentsFirst(t *testing.T) {
 		{nil, 3, "Generate: no tokens"},
 		{[]int{1, -1}, 3, "token -1 at index 1 outside [0, 97)"},
 		{[]int{1, 97}, 3, "token 97 at index 1 outside [0, 97)"},
-		{[]int{1}, -1, "maxNew = -1, want >= 0"},
+		{[]int{1}, -1, "MaxNew = -1, want >= 0"},
 		{[]int{1}, math.MaxInt, "MaxCachePositions"},
 		{[]int{1}, MaxCachePositions + 1, "MaxCachePositions"},
 	} {

@@ -1,12 +1,12 @@
 package mla
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/mlasimd/mlasimd"
-	"github.com/mlasimd/mlasimd/internal/checked"
 )
 
 // Model is a decoder on MLA: token embedding; per block x += MLA(RMSNorm(x)),
@@ -32,7 +32,9 @@ type Model struct {
 	ffn                        linearTask
 	head                       linearTask
 	cap                        int
-	moe                        moeRunner // MoE blocks' scratch (Config.MoE)
+	moe                        moeRunner   // MoE blocks' scratch (Config.MoE)
+	n0                         []int       // ForwardBatch: each sequence's length before the step
+	layerSeqs                  []*Sequence // ForwardBatch: one layer's sequences
 
 	lifecycle
 }
@@ -70,11 +72,11 @@ func (mc *ModelCache) Truncate(n int) error {
 		return errors.New("mla: nil ModelCache")
 	}
 	if n < 0 || n > mc.Len() {
-		return fmt.Errorf("mla: ModelCache.Truncate(%d) outside [0, %d]", n, mc.Len())
+		return fmt.Errorf("mla: ModelCache.Truncate(%d) outside [0, %d]: %w", n, mc.Len(), ErrShape)
 	}
 	for i, c := range mc.Layers {
 		if n > c.Len() {
-			return fmt.Errorf("mla: ModelCache.Truncate(%d): layer %d has %d rows", n, i, c.Len())
+			return fmt.Errorf("mla: ModelCache.Truncate(%d): layer %d has %d rows: %w", n, i, c.Len(), ErrShape)
 		}
 	}
 	for i, c := range mc.Layers {
@@ -214,11 +216,11 @@ func (m *Model) grow(t int) error {
 // checkTokens returns an error unless every token is a vocabulary index.
 func (m *Model) checkTokens(op string, tokens []int) error {
 	if len(tokens) == 0 {
-		return fmt.Errorf("mla: %s: no tokens", op)
+		return fmt.Errorf("mla: %s: no tokens: %w", op, ErrShape)
 	}
 	for i, tok := range tokens {
 		if tok < 0 || tok >= m.cfg.Vocab {
-			return fmt.Errorf("mla: %s: token %d at index %d outside [0, %d)", op, tok, i, m.cfg.Vocab)
+			return fmt.Errorf("mla: %s: token %d at index %d outside [0, %d): %w", op, tok, i, m.cfg.Vocab, ErrShape)
 		}
 	}
 	return nil
@@ -230,7 +232,7 @@ func (m *Model) checkTokens(op string, tokens []int) error {
 // cache marked; releaseCaches undoes the marks.
 func (m *Model) holdCaches(op string, mc *ModelCache, t int) error {
 	if mc == nil || len(mc.Layers) != len(m.layers) {
-		return fmt.Errorf("mla: %s: cache must have one Cache per layer (%d)", op, len(m.layers))
+		return fmt.Errorf("mla: %s: cache must have one Cache per layer (%d): %w", op, len(m.layers), ErrShape)
 	}
 	for i, c := range mc.Layers {
 		if err := m.layers[i].checkCache(c); err != nil {
@@ -241,7 +243,7 @@ func (m *Model) holdCaches(op string, mc *ModelCache, t int) error {
 		if err := c.enter(); err != nil {
 			releaseCaches(mc.Layers[:i])
 			if j := slices.Index(mc.Layers[:i], c); j >= 0 {
-				return fmt.Errorf("mla: %s: layers %d and %d share one Cache", op, j, i)
+				return fmt.Errorf("mla: %s: layers %d and %d share one Cache: %w", op, j, i, ErrShape)
 			}
 			return fmt.Errorf("layer %d: %w", i, err)
 		}
@@ -250,8 +252,8 @@ func (m *Model) holdCaches(op string, mc *ModelCache, t int) error {
 	for i, c := range mc.Layers {
 		if c.dtype != first.dtype || c.start != first.start || c.n != first.n {
 			releaseCaches(mc.Layers)
-			return fmt.Errorf("mla: %s: layer %d cache is %s with %d rows from position %d, layer 0's %s with %d from %d",
-				op, i, c.dtype, c.n, c.start, first.dtype, first.n, first.start)
+			return fmt.Errorf("mla: %s: layer %d cache is %s with %d rows from position %d, layer 0's %s with %d from %d: %w",
+				op, i, c.dtype, c.n, c.start, first.dtype, first.n, first.start, ErrShape)
 		}
 	}
 	if err := first.room(t); err != nil {
@@ -280,19 +282,20 @@ func (m *Model) Forward(tokens []int, mc *ModelCache, logits []float32) error {
 		return err
 	}
 	if len(logits) != m.cfg.Vocab {
-		return fmt.Errorf("mla: Forward: len(logits) = %d, want vocab size %d", len(logits), m.cfg.Vocab)
+		return fmt.Errorf("mla: Forward: len(logits) = %d, want vocab size %d: %w", len(logits), m.cfg.Vocab, ErrShape)
 	}
 	if err := m.holdCaches("Forward", mc, len(tokens)); err != nil {
 		return err
 	}
 	defer releaseCaches(mc.Layers)
-	return m.forward(tokens, mc, logits)
+	return m.forward(tokens, mc, logits, false)
 }
 
-// forward is Forward on checked arguments, with the Model and the caches held.
-func (m *Model) forward(tokens []int, mc *ModelCache, logits []float32) error {
+// forward is Forward on checked arguments, with the Model and the caches held: the
+// logits of the last token, or with all those of every token (t x Vocab).
+func (m *Model) forward(tokens []int, mc *ModelCache, logits []float32, all bool) error {
 	n0 := mc.Layers[0].Len()
-	if err := m.forwardLayers(tokens, mc, logits); err != nil {
+	if err := m.forwardLayers(tokens, mc, logits, all); err != nil {
 		for _, c := range mc.Layers {
 			if c.Len() > n0 {
 				_ = c.truncate(n0)
@@ -303,7 +306,7 @@ func (m *Model) forward(tokens []int, mc *ModelCache, logits []float32) error {
 	return nil
 }
 
-func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) error {
+func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32, all bool) error {
 	c := m.cfg
 	t, D := len(tokens), c.Hidden
 	if err := m.grow(t); err != nil {
@@ -326,13 +329,22 @@ func (m *Model) forwardLayers(tokens []int, mc *ModelCache, logits []float32) er
 		}
 		mlasimd.Axpy(1, attn, x)
 	}
-	last := x[(t-1)*D:]
-	if !allFinite(last) {
-		return fmt.Errorf("mla: Forward: the hidden state of the last token (position %d) is not finite", mc.Layers[0].Next()-1)
+	first := t - 1 // the rows whose logits are wanted
+	if all {
+		first = 0
 	}
-	mlasimd.RMSNorm(xn[:D], last, m.w.FinalNorm, m.eps)
+	for i := first; i < t; i++ {
+		if !allFinite(x[i*D : (i+1)*D]) {
+			which := fmt.Sprintf("token %d", i)
+			if i == t-1 {
+				which = "the last token"
+			}
+			return fmt.Errorf("mla: Forward: the hidden state of %s (position %d) is not finite: %w", which, mc.Layers[0].Next()-t+i, ErrNonFinite)
+		}
+	}
+	m.normRows(xn, x[first*D:], m.w.FinalNorm, t-first)
 	m.head.reset()
-	m.head.add(logits, xn, m.w.LMHead, 1, c.Vocab, D)
+	m.head.add(logits, xn, m.w.LMHead, t-first, c.Vocab, D)
 	return m.pool.run(&m.head, m.head.split(defaultMinWork, m.pool.Workers()))
 }
 
@@ -386,64 +398,9 @@ func (m *Model) swiGLU(out, x []float32, b *BlockWeights, t int) error {
 	return m.pool.run(&m.ffn, m.ffn.split(defaultMinWork, m.pool.Workers()))
 }
 
-// Generate is the seed's greedy generation loop: prefill the prompt, then feed back
-// the arg max of the logits, one decode step per token, maxNew tokens in all. It
-// returns the generated tokens (not the prompt). progress, if not nil, is called after
-// each token; it must not use the Model or mc. The arguments are checked before any
-// work: the prompt's tokens, maxNew >= 0, the caches, and room in them for every
-// step. A step that fails leaves the caches as the previous step left them and
-// returns the tokens generated so far.
+// Generate is greedy generation: GenerateContext with a background
+// context, the greedy sampler, no stop tokens and progress called after each token
+// (it must not use the Model or mc).
 func (m *Model) Generate(prompt []int, maxNew int, mc *ModelCache, progress func(i int, token int)) ([]int, error) {
-	if err := m.enter(); err != nil {
-		return nil, err
-	}
-	defer m.leave()
-	if err := m.checkTokens("Generate", prompt); err != nil {
-		return nil, err
-	}
-	if maxNew < 0 {
-		return nil, fmt.Errorf("mla: Generate: maxNew = %d, want >= 0", maxNew)
-	}
-	// The last generated token is not fed back: the caches grow by len(prompt) +
-	// maxNew - 1 rows.
-	steps, ok := checked.Add(len(prompt), max(maxNew-1, 0))
-	if !ok {
-		return nil, fmt.Errorf("mla: Generate: %d prompt tokens + %d new ones overflow an int", len(prompt), maxNew)
-	}
-	if err := m.holdCaches("Generate", mc, steps); err != nil {
-		return nil, err
-	}
-	defer releaseCaches(mc.Layers)
-	logits := make([]float32, m.cfg.Vocab)
-	if err := m.forward(prompt, mc, logits); err != nil {
-		return nil, err
-	}
-	var out []int // grown as tokens come: maxNew is bounded only by the cache
-	step := make([]int, 1)
-	for i := range maxNew {
-		tok := argmax(logits)
-		out = append(out, tok)
-		if progress != nil {
-			progress(i, tok)
-		}
-		if i == maxNew-1 {
-			break
-		}
-		step[0] = tok
-		if err := m.forward(step, mc, logits); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-}
-
-// argmax returns the index of the largest value (the first on ties; NaN never wins).
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
+	return m.GenerateContext(context.Background(), prompt, mc, GenerateOptions{MaxNew: maxNew, Progress: progress})
 }

@@ -121,7 +121,8 @@ func TestGenerate(t *testing.T) {
 	require.NoError(t, m.Forward(prompt, mc2, logits))
 	var manual []int
 	for i := range 8 {
-		tok := argmax(logits)
+		tok, err := Greedy{}.Sample(logits)
+		require.NoError(t, err)
 		manual = append(manual, tok)
 		if i < 7 {
 			require.NoError(t, m.Forward([]int{tok}, mc2, logits))

@@ -137,7 +137,8 @@ func checkModelSizes(c Config) error {
 }
 
 // Check returns an error naming every tensor whose length does not fit c.
-func (w *ModelWeights) Check(c Config) error {
+func (w *ModelWeights) Check(c Config) (err error) {
+	defer func() { err = shapeErr(err) }()
 	if w == nil {
 		return errors.New("mla: nil ModelWeights")
 	}

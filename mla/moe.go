@@ -92,8 +92,8 @@ func (mt *moeTask) split(workers int) int {
 // 254 ms a step on one core).
 const gemvTokens = 8
 
-// gemvTileBytes is the weight bytes of a tile that every token's GEMV reuses from cache.
-const gemvTileBytes = 96 << 10
+// moeTileBytes is the weight bytes of a tile that every token's GEMV reuses from cache.
+const moeTileBytes = 96 << 10
 
 func (mt *moeTask) run(part, parts int) {
 	lo, hi := span(mt.rows, part, parts, gemvRowAlign)
@@ -121,7 +121,7 @@ func (mt *moeTask) run(part, parts int) {
 			continue
 		}
 		rb, _ := op.w.Format().rowBytes(op.k)
-		tile := max(gemvRowAlign, gemvTileBytes/max(rb, 1)/gemvRowAlign*gemvRowAlign)
+		tile := max(gemvRowAlign, moeTileBytes/max(rb, 1)/gemvRowAlign*gemvRowAlign)
 		if op.w.Format() == FormatQ8_0 && mt.gemvQ8Tiles(part, op, r0, r1, tile) {
 			continue
 		}

@@ -105,25 +105,28 @@ func writeMoECheckpoint(t *testing.T, js string, c Config, w *ModelWeights) stri
 		require.NoError(t, err)
 		tensors = append(tensors, st)
 	}
+	mat := func(name string, m Matrix) {
+		if m.Format() == FormatFP8 {
+			tensors = append(tensors, safetensors.Tensor{Name: name, DType: safetensors.F8E4M3, Shape: []int{m.rows, m.cols}, Data: m.fp8})
+			add(name+"_scale_inv", []int{ceilDiv(m.rows, m.br), ceilDiv(m.cols, m.bc)}, m.scale)
+			return
+		}
+		add(name, []int{m.rows, m.cols}, m.Widen())
+	}
 	for i := range w.Blocks {
 		for _, s := range layerTensorSpecs(c) {
 			if s.mat != nil {
-				add(layerPrefix(i)+s.name, s.shape(), s.mat(w.Blocks[i].Attn).Widen())
+				mat(layerPrefix(i)+s.name, *s.mat(w.Blocks[i].Attn))
 			} else {
 				add(layerPrefix(i)+s.name, s.shape(), *s.vec(w.Blocks[i].Attn))
 			}
 		}
 	}
 	for _, mt := range w.tensors(c) {
-		switch {
-		case mt.mat == nil:
+		if mt.mat == nil {
 			add(mt.name, []int{mt.rows}, *mt.vec)
-		case mt.mat.Format() == FormatFP8:
-			m := *mt.mat
-			tensors = append(tensors, safetensors.Tensor{Name: mt.name, DType: safetensors.F8E4M3, Shape: []int{mt.rows, mt.cols}, Data: m.fp8})
-			add(mt.name+"_scale_inv", []int{ceilDiv(m.rows, m.br), ceilDiv(m.cols, m.bc)}, m.scale)
-		default:
-			add(mt.name, []int{mt.rows, mt.cols}, mt.mat.Widen())
+		} else {
+			mat(mt.name, *mt.mat)
 		}
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(js), 0o644))
@@ -192,6 +195,7 @@ func TestMoECheckpoint(t *testing.T) {
 			require.NoError(t, small.Close())
 			if tc.fp8 {
 				require.Equal(t, FormatFP8, got.Blocks[1].MoE.Experts[3].Up.Format())
+				require.Equal(t, FormatFP8, got.Blocks[1].Attn.KVBProj.Format())
 			}
 			require.Equal(t, FormatF32, got.Blocks[1].MoE.Gate.Format())
 

@@ -500,3 +500,34 @@ func TestMoEBlockMisuse(t *testing.T) {
 	_, err = NewMoEBlock(c, q)
 	require.ErrorContains(t, err, "want float32")
 }
+
+// TestMoEGenerateBatch: a batched decode of several sequences (one ForwardBatch per
+// step, the MoE blocks grouping the batch's tokens by expert) generates what each
+// prompt generates alone, for every gating kind.
+func TestMoEGenerateBatch(t *testing.T) {
+	for _, c := range moeKinds() {
+		t.Run(kindName(c), func(t *testing.T) {
+			w := testMoEModel(t, c)
+			m, err := NewModel(c, w, WithWorkers(2))
+			require.NoError(t, err)
+			defer m.Close()
+			mp, err := m.NewPagedCache(PagedCacheOptions{Pages: 32, PageRows: 4})
+			require.NoError(t, err)
+			prompts := [][]int{{1, 2, 3, 4}, {50}, {9, 9, 9, 9, 9, 9, 9}, {77, 3}}
+			seqs := make([]*ModelSequence, len(prompts))
+			for i := range seqs {
+				seqs[i], err = mp.NewSequence(0)
+				require.NoError(t, err)
+			}
+			got, err := m.GenerateBatch(prompts, 6, seqs)
+			require.NoError(t, err)
+			for i, p := range prompts {
+				mc, err := m.NewCache(CacheOptions{})
+				require.NoError(t, err)
+				want, err := m.Generate(p, 6, mc, nil)
+				require.NoError(t, err)
+				require.Equal(t, want, got[i], "prompt %d", i)
+			}
+		})
+	}
+}

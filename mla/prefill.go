@@ -70,8 +70,8 @@ func (l *Layer) preparePrefill(t int) (*prefillState, error) {
 // the bottom right, so a cache that already holds P rows gives chunked prefill).
 // out receives T rows of D.
 //
-// It uses the decompressed algorithm (cheaper than absorption for a fresh prompt,
-// MLA_SPEC.md §8), over chunks of cached rows so that the decompressed keys and
+// It uses the decompressed algorithm (cheaper than absorption when many tokens come
+// at once: each cached row is decompressed once for all of them), over chunks of cached rows so that the decompressed keys and
 // values never exceed chunk x H x (d_n+d_v) values; heads are split among workers.
 // An x or a cache row that is not finite is an error; on any error c keeps the rows
 // it had.
@@ -82,7 +82,7 @@ func (l *Layer) Prefill(out, x []float32, c *Cache) error {
 	defer l.leave()
 	D := l.cfg.Hidden
 	if len(x) == 0 || len(x)%D != 0 || len(out) != len(x) {
-		return fmt.Errorf("mla: prefill: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d", len(x), len(out), D)
+		return fmt.Errorf("mla: prefill: len(x) = %d and len(out) = %d, want the same positive multiple of hidden size %d: %w", len(x), len(out), D, ErrShape)
 	}
 	if err := l.checkCache(c); err != nil {
 		return err
@@ -95,7 +95,7 @@ func (l *Layer) Prefill(out, x []float32, c *Cache) error {
 }
 
 // prefill is Prefill on checked shapes, with the Layer and c held by the caller.
-func (l *Layer) prefill(out, x []float32, c *Cache) error {
+func (l *Layer) prefill(out, x []float32, c latentRows) error {
 	D, rw := l.cfg.Hidden, l.cfg.CacheRowWidth()
 	t := len(x) / D
 	if err := l.checkInput(x, t, c); err != nil {
@@ -105,7 +105,7 @@ func (l *Layer) prefill(out, x []float32, c *Cache) error {
 	if err != nil {
 		return err
 	}
-	if err := l.project(&l.proj, x, t, c.Next()); err != nil {
+	if err := l.project(&l.proj, x, t, c.Next(), nil); err != nil {
 		return err
 	}
 	rows := l.proj.rows[:t*rw]
@@ -149,7 +149,7 @@ func (l *Layer) DecodeNaive(out, x []float32, c *Cache) error {
 
 // attendDecompressed fills ps.o with the normalized attention outputs of the t new
 // tokens, whose rows start at cache index p0.
-func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) error {
+func (l *Layer) attendDecompressed(ps *prefillState, c latentRows, p0, t int) error {
 	H, dv := l.cfg.Heads, l.cfg.VHeadDim
 	o := ps.o[:t*H*dv]
 	clear(o)
@@ -173,7 +173,7 @@ func (l *Layer) attendDecompressed(ps *prefillState, c *Cache, p0, t int) error 
 // naiveTask: part i owns heads span(H, i, parts) and walks all chunks of cached rows.
 type naiveTask struct {
 	l     *Layer
-	cache *Cache
+	cache latentRows
 	p0, t int
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDecodeMatchesPrefillRows: §13.2. Prefill T tokens at once; separately decode
+// TestDecodeMatchesPrefillRows: Prefill T tokens at once; separately decode
 // them one at a time; decode step t must equal prefill row t. The two runs compute
 // their own projections (GemmNT for T tokens, Gemv for one), so the bound is the
 // full chain's from the float64 reference, applied to both, plus the tight core
@@ -56,9 +56,9 @@ func splitRows(v []float32, w int) [][]float32 {
 	return out
 }
 
-// TestChunkedPrefillMatchesOneShot: §13.2. Prefill in uneven chunks (some smaller
+// TestChunkedPrefillMatchesOneShot: Prefill in uneven chunks (some smaller
 // than a query block, some spanning key chunks) equals one prefill of everything,
-// and the cache contents do not depend on the chunking (§13.4).
+// and the cache contents do not depend on the chunking.
 func TestChunkedPrefillMatchesOneShot(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		c := tinyConfig()

@@ -42,9 +42,10 @@ func (p *projection) alloc(c Config, t int) error {
 
 // project computes, for t tokens x at absolute positions pos0…, the queries (RoPE
 // applied where the mode allows it before attention) and the cache rows: the
-// normalized latent and the rotated shared rope key. §4.1 of MLA_SPEC.md. It fails
-// only when the pool is closed.
-func (l *Layer) project(p *projection, x []float32, t, pos0 int) error {
+// normalized latent and the rotated shared rope key. A batch of
+// tokens from different sequences gives their positions in pos instead (pos0 is then
+// unused). It fails only when the pool is closed.
+func (l *Layer) project(p *projection, x []float32, t, pos0 int, pos []int) error {
 	c, w := &l.cfg, l.w
 	D, H, dqk, dn, dc := c.Hidden, c.Heads, c.QKHeadDim(), c.QKNopeHeadDim, c.KVLoRARank
 	rw := c.CacheRowWidth()
@@ -85,7 +86,11 @@ func (l *Layer) project(p *projection, x []float32, t, pos0 int) error {
 		return nil
 	}
 	for i := range t {
-		l.rot.cosSin(pos0+i, p.cos, p.sin)
+		if pos != nil {
+			l.rot.cosSin(pos[i], p.cos, p.sin)
+		} else {
+			l.rot.cosSin(pos0+i, p.cos, p.sin)
+		}
 		qi := q[i*H*dqk : (i+1)*H*dqk]
 		switch c.RoPE {
 		case RoPEDecoupled:

@@ -1,7 +1,8 @@
 package mla
 
-// An independent float64 implementation of MLA (written from MLA_SPEC.md §3–§4, not
-// from this package's code) that also carries, for every value, a first-order bound
+// An independent float64 implementation of MLA (written from the published
+// DeepSeek-V2/V3 attention and its Hugging Face reference code, not from this
+// package's code) that also carries, for every value, a first-order bound
 // on how far the float32 implementation may be from it. Tests compare against these
 // bounds instead of a fixed epsilon.
 //
@@ -9,7 +10,7 @@ package mla
 //   - a dot product of n terms: |err| <= γ(n)·Σ|a_i·b_i| + Σ(|a_i|·e(b_i) + e(a_i)·|b_i|);
 //   - RMSNorm/LayerNorm: the statistic's relative error γ(n)/2 + u, two roundings per
 //     output, plus the input errors through the (exact) derivative;
-//   - RoPE: the angle is float32(p)·float32(ω'_i), as the model defines it (§3.2); the
+//   - RoPE: the angle is float32(p)·float32(ω'_i), as the model defines it; the
 //     implementation rounds cos/sin (u); two products and a sum per output;
 //   - softmax: |δp_j| <= 2·Δs·p_j·(1-p_j) + ε·p_j where Δs bounds the absolute error of every
 //     exponent argument (score error plus the roundings of τ·s and s - max, 3u·(|s|+|m|))
@@ -170,7 +171,7 @@ func refLayerNorm(x vec, g, b []float32, eps float64) vec {
 	return y
 }
 
-// refInvFreq is ω'_i from §3.2 in float64: base^(-2i/d) blended by the YaRN ramp
+// refInvFreq is the rotary frequency ω'_i in float64: base^(-2i/d) blended by the YaRN ramp
 // between floor(cd(β_fast)) and ceil(cd(β_slow)), cd(r) = d·ln(L0/(2πr))/(2 ln base).
 func refInvFreq(c Config, dim int) []float64 {
 	out := make([]float64, dim/2)
@@ -206,7 +207,7 @@ func refRoPE(x vec, pos int, invFreq []float64, layout RoPELayout) vec {
 			a, b = i, i+n
 		}
 		// The model's angle is defined in float32, float32(p)·float32(ω'_i), as every
-		// reference implementation forms it (§3.2); cos and sin are exact here and
+		// reference implementation forms it; cos and sin are exact here and
 		// rounded (u) in the implementation.
 		th := float64(float32(pos) * float32(w))
 		c, s := math.Cos(th), math.Sin(th)
@@ -220,7 +221,7 @@ func refRoPE(x vec, pos int, invFreq []float64, layout RoPELayout) vec {
 	return y
 }
 
-// refScale is τ from §3.4, written out again.
+// refScale is the softmax scale τ, written out again.
 func refScale(c Config) float64 {
 	tau := 1 / math.Sqrt(float64(c.QKNopeHeadDim+c.QKRopeHeadDim))
 	if y := c.YaRN; y != nil && y.MScaleAllDim != 0 && y.Factor > 1 {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestYaRNTable: §13.5 / §3.2 values for the three DeepSeek models.
+// TestYaRNTable: YaRN frequency values for the three DeepSeek models.
 func TestYaRNTable(t *testing.T) {
 	for _, c := range []Config{DeepSeekV2Lite(), DeepSeekV2(), DeepSeekV3()} {
 		low, high := c.YaRNRange()
@@ -49,7 +49,7 @@ func TestYaRNTable(t *testing.T) {
 	require.Equal(t, []float64{23, 36}, []float64{low, high})
 }
 
-// TestSoftmaxScale: §3.4 τ per model, and the mscale fields' roles.
+// TestSoftmaxScale: the softmax scale τ per model, and the mscale fields' roles.
 func TestSoftmaxScale(t *testing.T) {
 	require.InDelta(t, 0.1147213867929261, DeepSeekV2Lite().SoftmaxScale(), 1e-15)
 	require.InDelta(t, 0.1147213867929261, DeepSeekV2().SoftmaxScale(), 1e-15)
@@ -84,7 +84,7 @@ func TestRoPEAnglesFarPositions(t *testing.T) {
 	}
 }
 
-// TestRoPEProperties: §13.6, on every Level, for both layouts.
+// TestRoPEProperties: on every Level, for both layouts.
 func TestRoPEProperties(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 1))
@@ -132,7 +132,7 @@ func TestRoPEProperties(t *testing.T) {
 			require.InDelta(t, d0, d1, mag*(2*unitRoundoff*3000+gamma(70)))
 		}
 		// Interleaved and half-split give the same scores: half-split output of the
-		// permuted input is out[i] = y[2i], out[i+32] = y[2i+1] (§3.3).
+		// permuted input is out[i] = y[2i], out[i+32] = y[2i+1].
 		ci, ch := DeepSeekV2Lite(), DeepSeekV2Lite()
 		ch.RoPELayout = HalfSplit
 		ri, rh := newRotary(ci), newRotary(ch)

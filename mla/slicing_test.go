@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestKVBProjSlicing: §13.7. W_UK(h) is kv_b_proj rows [h(d_n+d_v), h(d_n+d_v)+d_n),
+// TestKVBProjSlicing: W_UK(h) is kv_b_proj rows [h(d_n+d_v), h(d_n+d_v)+d_n),
 // W_UV(h) the next d_v rows: the per-head slices reproduce one big GEMV kv_b_proj·c
 // exactly (same dot products, same order), and the GGUF split is their transpose
 // (attn_k_b[h] = W_UK(h)ᵀ) and themselves (attn_v_b[h] = W_UV(h)).

@@ -121,7 +121,8 @@ func layerTensorSpecs(c Config) []tensorSpec {
 
 // Check returns an error naming every tensor whose length does not fit c, or the
 // problems of c itself.
-func (w *LayerWeights) Check(c Config) error {
+func (w *LayerWeights) Check(c Config) (err error) {
+	defer func() { err = shapeErr(err) }()
 	if w == nil {
 		return errors.New("mla: nil LayerWeights")
 	}

@@ -55,6 +55,7 @@ type File struct {
 	tensors  map[string]TensorInfo
 	order    []string // names by offset
 	metadata map[string]string
+	mapping  *Mapping // set by OpenMapped: the file's bytes, read in place
 }
 
 // Open opens and validates the safetensors file at path, which must be a
@@ -77,7 +78,7 @@ func Open(path string) (*File, error) {
 // name identifies it in errors.
 func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("safetensors: %s: "+format, append([]any{name}, args...)...)
+		return &kindError{fmt.Errorf("safetensors: %s: "+format, append([]any{name}, args...)...), ErrFormat}
 	}
 	if r == nil {
 		return nil, bad("no reader")
@@ -87,7 +88,7 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 	}
 	var lenBuf [8]byte
 	if err := readFull(r, lenBuf[:], 0); err != nil {
-		return nil, bad("reading the header length: %v", err)
+		return nil, bad("reading the header length: %w", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
 	if n > uint64(size-8) {
@@ -98,7 +99,7 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 	}
 	header := make([]byte, n)
 	if err := readFull(r, header, 8); err != nil {
-		return nil, bad("reading the %d-byte header: %v", n, err)
+		return nil, bad("reading the %d-byte header: %w", n, err)
 	}
 	dataStart := 8 + int64(n)
 	sf := &File{name: name, r: r, tensors: map[string]TensorInfo{}}
@@ -323,6 +324,7 @@ func (sf *File) Close() error {
 		return fmt.Errorf("safetensors: %s: %w", sf.name, os.ErrClosed)
 	}
 	sf.closed = true
+	sf.mapping = nil // unmapped once no View's Mapping is kept either
 	if sf.closer == nil {
 		return nil
 	}
@@ -348,7 +350,7 @@ func (sf *File) lookup(name string) (TensorInfo, error) {
 	}
 	t, ok := sf.tensors[name]
 	if !ok || sf.r == nil {
-		return TensorInfo{}, fmt.Errorf("safetensors: %s: no tensor %q", sf.name, name)
+		return TensorInfo{}, fmt.Errorf("safetensors: %s: no tensor %q: %w", sf.name, name, ErrNoTensor)
 	}
 	return t, nil
 }
@@ -373,7 +375,7 @@ func (sf *File) ReadUint16(name string) ([]uint16, error) {
 		return nil, err
 	}
 	if t.DType != BF16 && t.DType != F16 {
-		return nil, fmt.Errorf("safetensors: %s: tensor %q is %s, not BF16 or F16", sf.name, name, t.DType)
+		return nil, fmt.Errorf("safetensors: %s: tensor %q is %s, not BF16 or F16: %w", sf.name, name, t.DType, ErrDType)
 	}
 	out := hugepage.Make[uint16](t.Numel())
 	if err := sf.readAt(uint16Bytes(out), t.Offset, name); err != nil {
@@ -385,7 +387,7 @@ func (sf *File) ReadUint16(name string) ([]uint16, error) {
 
 func (sf *File) readAt(b []byte, off int64, tensor string) error {
 	if err := readFull(sf.r, b, off); err != nil {
-		return fmt.Errorf("safetensors: %s: reading tensor %q: %v", sf.name, tensor, err)
+		return fmt.Errorf("safetensors: %s: reading tensor %q: %w", sf.name, tensor, err)
 	}
 	return nil
 }
@@ -429,7 +431,7 @@ func (sf *File) ReadFloat32(name string) ([]float32, []int, error) {
 			decodeE4M3(out[lo:lo+n], buf[:n])
 		}
 	default:
-		return nil, nil, fmt.Errorf("safetensors: %s: tensor %q is %s; only F32, BF16, F16 and F8_E4M3 convert to float32", sf.name, name, t.DType)
+		return nil, nil, fmt.Errorf("safetensors: %s: tensor %q is %s; only F32, BF16, F16 and F8_E4M3 convert to float32: %w", sf.name, name, t.DType, ErrDType)
 	}
 	return out, slices.Clone(t.Shape), nil
 }

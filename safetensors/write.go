@@ -179,13 +179,17 @@ func writeJSONString(b *bytes.Buffer, s string) {
 
 // Write writes a safetensors file at path, through a temporary file in
 // the same directory so that a failed write never leaves a truncated file behind.
+// The file gets the ordinary permissions 0644 (the temporary file's are 0600).
 func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
 	tmp := f.Name()
-	err = Encode(f, tensors, metadata)
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = Encode(f, tensors, metadata)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -34,7 +34,19 @@ func (t target) gemvE4M3() {
 	w := ptr("w")
 	x, n := slice("x")
 	self := func(w Register) Register { return w }
-	t.gemvBody(y, m, w, x, n, self, t.e4m3Rows())
+	t.gemvBody(y, m, w, x, n, self, t.e4m3Rows(false))
+	ret()
+}
+
+// gemvE4M3Finite is gemvE4M3 for a W without NaN bytes: it widens as e4m3Rows does
+// without the NaN check (five instructions per chunk instead of eight).
+func (t target) gemvE4M3Finite() {
+	t.begin("gemvE4M3Finite")
+	y, m := slice("y")
+	w := ptr("w")
+	x, n := slice("x")
+	self := func(w Register) Register { return w }
+	t.gemvBody(y, m, w, x, n, self, t.e4m3Rows(true))
 	ret()
 }
 
@@ -46,7 +58,7 @@ func (t target) gemvTE4M3() {
 	y, n := slice("y")
 	w := ptr("w")
 	x, m := slice("x")
-	t.gemvTRows(y, n, w, x, m, t.e4m3Rows())
+	t.gemvTRows(y, n, w, x, m, t.e4m3Rows(false))
 	ret()
 }
 
@@ -54,20 +66,25 @@ func (t target) gemvTE4M3() {
 // straight from memory; a tail's are loaded under the tail mask first: AVX-512 with
 // a masked VMOVDQU8 (masked-off bytes are neither read nor faulted on), AVX2 by
 // copying them one by one into a zeroed stack buffer (its masked moves guard 32-bit
-// lanes only), as halfRows does with words. Zero bytes widen to +0. It allocates
-// AVX2's buffer in the frame, so a body calls it once.
-func (t target) e4m3Rows() rowFormat {
+// lanes only), as halfRows does with words. Zero bytes widen to +0. With finite, NaN
+// bytes are not looked for (they widen to ±1.875·2^8 times 2^-8). It allocates AVX2's
+// buffer in the frame, so a body calls it once.
+func (t target) e4m3Rows(finite bool) rowFormat {
 	var buf Mem
 	if !t.zmm {
 		buf = AllocLocal(8)
 	}
 	// The constants stay in registers: as memory operands they cost three loads per
 	// chunk. AVX2 uses the low halves of YMM registers.
-	sign, key := t.vec(), t.vec()
+	sign := t.vec()
 	VMOVUPS(t.splat("e4m3_sign", e4m3SignBits), sign)
-	VMOVUPS(t.splat("e4m3_nankey", e4m3NaNKey), key)
+	var key VecVirtual
+	if !finite {
+		key = t.vec()
+		VMOVUPS(t.splat("e4m3_nankey", e4m3NaNKey), key)
+	}
 	var nanHalf VecVirtual
-	if t.zmm {
+	if t.zmm && !finite {
 		nanHalf = t.vec()
 		VMOVUPS(t.splat("e4m3_nan", e4m3NaNHalf), nanHalf)
 	}
@@ -94,13 +111,18 @@ func (t target) e4m3Rows() rowFormat {
 		sx, h, k := t.vec(), t.vec(), t.vec()
 		VPMOVSXBW(src, words(sx))
 		VPSLLW(U8(7), words(sx), words(h))
-		if t.zmm {
+		switch {
+		case finite && t.zmm:
+			VPANDD(words(sign), words(h), words(h))
+		case finite:
+			VPAND(words(sign), words(h), words(h))
+		case t.zmm:
 			VPANDD(words(key), words(h), words(k))
 			VPANDD(words(sign), words(h), words(h))
 			nan := K()
 			VPCMPEQW(words(key), words(k), nan)
 			VMOVDQU16(words(nanHalf), nan, words(h))
-		} else {
+		default:
 			VPAND(words(key), words(h), words(k))
 			VPAND(words(sign), words(h), words(h))
 			// All-ones words where the byte is NaN: h | ones is the NaN half 0xFFFF.

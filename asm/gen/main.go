@@ -29,7 +29,7 @@ var bodies = map[string]func(target){
 	"gemvBF16": target.gemvBF16, "gemvF16": target.gemvF16,
 	"gemvQ8_0": target.gemvQ8_0, "gemvQ8_0Q8": target.gemvQ8_0Q8,
 	"gemvTBF16": target.gemvTBF16, "gemvTF16": target.gemvTF16, "gemvTQ8_0": target.gemvTQ8_0,
-	"gemvE4M3": target.gemvE4M3, "gemvTE4M3": target.gemvTE4M3,
+	"gemvE4M3": target.gemvE4M3, "gemvTE4M3": target.gemvTE4M3, "gemvE4M3Finite": target.gemvE4M3Finite,
 }
 
 func main() {

@@ -59,7 +59,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.contexts, "contexts", "256,1024,4096", "context lengths S to time decode at, comma-separated")
 	flag.IntVar(&f.prompt, "prompt", 32, "prompt tokens to prefill")
 	flag.IntVar(&f.tokens, "tokens", 16, "tokens to decode after the prompt")
-	flag.IntVar(&f.steps, "steps", 8, "decode steps timed per context length and Level")
+	flag.IntVar(&f.steps, "steps", timing.DefaultSteps, "decode steps timed per context length and Level (the median is reported)")
 	flag.IntVar(&f.naiveMax, "naive-max", 1024, "time the naive path only up to this context (it costs ~S·H·d_c·(d_n+d_v) per step)")
 	flag.IntVar(&f.naiveSteps, "naive-steps", 2, "naive decode steps timed per context length and Level")
 	flag.DurationVar(&f.naiveLimit, "naive-limit", time.Second, "skip naive steps predicted (from the last context) to take longer than this (0: no limit)")
@@ -127,14 +127,50 @@ func run(f flags) error {
 	if err := promptAndDecode(layer, f, cacheType); err != nil {
 		return err
 	}
-	if err := timeLevels(layer, f, cacheType, contexts); err != nil {
+	rows, err := timeLevels(layer, f, cacheType, contexts)
+	if err != nil {
 		return err
 	}
-	if err := timeFormats(cfg, w, f, cacheType, formats, formatContexts); err != nil {
+	if err := timeFormats(cfg, w, f, cacheType, formats, formatContexts, rows); err != nil {
 		return err
 	}
-	fmt.Println("\nThe kernel report (cd bench && go run ./report, next in make run) times longer contexts and draws out/decode.png.")
+	fmt.Println()
+	fmt.Println(sameAsReport(f, cfg, w, cacheType, layer.Workers()))
 	return nil
+}
+
+// sameAsReport says whether the report (bench/report, next in make run) times the
+// step of the Level table again, and why its figures can differ.
+func sameAsReport(f flags, cfg mla.Config, w *mla.LayerWeights, dt mla.DType, workers int) string {
+	var differ []string
+	if f.weights != "" || f.seed != 1 {
+		differ = append(differ, "the report's weights are random with seed 1")
+	}
+	if cfg.Name != mla.DeepSeekV2Lite().Name {
+		differ = append(differ, "the report's layer is "+mla.DeepSeekV2Lite().Name+"'s (-model v2lite)")
+	}
+	if w.OProj.Format() != mla.FormatF32 {
+		differ = append(differ, "the report's weights are f32")
+	}
+	if dt != mla.F32 {
+		differ = append(differ, "the report's cache is f32")
+	}
+	if workers != runtime.GOMAXPROCS(0) {
+		differ = append(differ, fmt.Sprintf("the report runs GOMAXPROCS (%d) workers", runtime.GOMAXPROCS(0)))
+	}
+	if len(differ) > 0 {
+		return "The report (cd bench && go run ./report, next in make run) times another step: " + strings.Join(differ, "; ") + "."
+	}
+	steps := fmt.Sprint(timing.DefaultSteps)
+	if f.steps != timing.DefaultSteps {
+		steps += fmt.Sprintf(" (here %d)", f.steps)
+	}
+	return fmt.Sprintf("The report (cd bench && go run ./report, next in make run) times this same step again: this layer, seed and\n"+
+		"%d workers, f32 weights and cache, the median of %s steps after a warm-up (package timing, shared by both), at\n"+
+		"more context lengths. Its rows for the same Level and S differ from the table above only as much as the load\n"+
+		"on the machine changed between the two runs (10-30%% on a shared machine; the report runs after a minute of\n"+
+		"kernel measurements). The prompt's decode above is not that step: S=%d to %d, its first cold steps included.",
+		workers, steps, f.prompt+1, f.prompt+f.tokens)
 }
 
 func parseCacheType(s string) (mla.DType, error) {

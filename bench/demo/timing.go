@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mlasimd/mlasimd"
@@ -31,18 +33,20 @@ func promptAndDecode(l *mla.Layer, f flags, dt mla.DType) error {
 	fmt.Printf("\nPrefill: %d tokens in %.1f ms (%.0f tokens/s), Level %s\n", k.Len(), ms(pre), float64(k.Len())/pre.Seconds(), mla.Level())
 	next := append([]float32(nil), out[len(out)-D:]...)
 	step := make([]float32, D)
+	st := timing.NewStatus(os.Stderr)
 	start = time.Now()
 	for i := range f.tokens {
 		timing.UnitRMS(next)
 		if err := l.Decode(step, next, k); err != nil {
+			st.Done("")
 			return err
 		}
 		copy(next, step)
 		el := time.Since(start)
-		fmt.Fprintf(os.Stderr, "\rdecode %d/%d tokens, context %d, %.2f ms/step, %.1f tokens/s   ", i+1, f.tokens, k.Len(), ms(el)/float64(i+1), float64(i+1)/el.Seconds())
+		st.Stage("decode %d/%d tokens, context %d, %.2f ms/step, %.1f tokens/s", i+1, f.tokens, k.Len(), ms(el)/float64(i+1), float64(i+1)/el.Seconds())
 	}
 	if f.tokens > 0 {
-		fmt.Fprintln(os.Stderr)
+		st.Done("")
 		el := time.Since(start)
 		fmt.Printf("Decode: %d tokens after the prompt in %.1f ms (%.2f ms/step), cache now %d rows, %s\n",
 			f.tokens, ms(el), ms(el)/float64(f.tokens), k.Len(), timing.Human(k.Bytes()))
@@ -54,19 +58,20 @@ func ms(d time.Duration) float64 { return d.Seconds() * 1e3 }
 
 // timeLevels prints, per Level and context length, absorbed decode ms/step and
 // tokens/s, and the naive path's, with the speed-up and the largest difference
-// between the two outputs.
-func timeLevels(l *mla.Layer, f flags, dt mla.DType, contexts []int) error {
+// between the two outputs, and returns the rows.
+func timeLevels(l *mla.Layer, f flags, dt mla.DType, contexts []int) ([]timing.Row, error) {
 	fmt.Printf("\nDecode step of one layer (projections included), %s cache, median of %d steps (naive: up to %d, to S=%d, each under %v):\n",
 		dt, f.steps, f.naiveSteps, f.naiveMax, f.naiveLimit)
 	fmt.Printf("%-8s %7s %11s %9s %12s %9s %11s\n", "Level", "S", "ms/step", "tok/s", "naive ms", "speed-up", "max|Δ|/max")
-	rows, err := timing.Measure(l, timing.Options{Contexts: contexts, DType: dt, Steps: f.steps,
+	st := timing.NewStatus(os.Stderr)
+	rows, err := timing.Measure(l, timing.Options{Contexts: contexts, DType: dt, Steps: f.steps, Budget: timing.DefaultBudget,
 		NaiveSteps: f.naiveSteps, NaiveMax: f.naiveMax, NaiveLimit: f.naiveLimit, NaiveBudget: f.naiveLimit, Seed: f.seed,
 		Progress: func(lv dispatch.Level, s int, path string) {
-			fmt.Fprintf(os.Stderr, "\rtiming %-8s S=%-6d %-8s", lv, s, path)
+			st.Stage("timing %-8s S=%-6d %s", lv, s, path)
 		}})
-	fmt.Fprintf(os.Stderr, "\r%40s\r", "")
+	st.Done("")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, r := range rows {
 		naiveCol, speedCol, diffCol := "-", "-", "-"
@@ -77,7 +82,7 @@ func timeLevels(l *mla.Layer, f flags, dt mla.DType, contexts []int) error {
 		}
 		fmt.Printf("%-8s %7d %11.2f %9.1f %12s %9s %11s\n", r.Level, r.S, r.Ms, r.TokensPerSec(), naiveCol, speedCol, diffCol)
 	}
-	return nil
+	return rows, nil
 }
 
 // printCacheSizes compares the latent cache with MHA and GQA caches of the same dtype.
@@ -98,8 +103,10 @@ func printCacheSizes(c mla.Config, dt mla.DType, groups int, contexts []int) {
 }
 
 // timeFormats times absorbed decode at the best Level with the layer's weights held
-// in each format (converted from w), against the first format's time.
-func timeFormats(cfg mla.Config, w *mla.LayerWeights, f flags, dt mla.DType, formats []mla.WeightFormat, contexts []int) error {
+// in each format (converted from w), against the first format's time. The layer's
+// own format at a context length the Level table timed is that table's row (the
+// same step), marked with *, not a second measurement.
+func timeFormats(cfg mla.Config, w *mla.LayerWeights, f flags, dt mla.DType, formats []mla.WeightFormat, contexts []int, timed []timing.Row) error {
 	if len(formats) == 0 {
 		return nil
 	}
@@ -107,27 +114,49 @@ func timeFormats(cfg mla.Config, w *mla.LayerWeights, f flags, dt mla.DType, for
 	fmt.Printf("\nDecode step by weight format (%s, %s cache, median of %d steps; weights converted from %v):\n", best, dt, f.steps, w.OProj.Format())
 	fmt.Printf("%-6s %10s %7s %11s %9s %9s %12s\n", "format", "weights", "S", "ms/step", "tok/s", "GB/s", fmt.Sprintf("vs %v", formats[0]))
 	base := map[int]float64{}
+	reused := false
 	for _, wf := range formats {
-		fmt.Fprintf(os.Stderr, "timing weights=%v\n", wf)
 		cw, err := w.Convert(wf)
 		if err != nil {
 			return err
 		}
-		l, err := mla.NewLayer(cfg, cw, mla.WithWorkers(f.workers))
-		if err != nil {
-			return err
+		var rows []timing.Row
+		var todo []int
+		for _, s := range contexts {
+			i := slices.IndexFunc(timed, func(r timing.Row) bool { return r.Level == best && r.S == s })
+			if wf == w.OProj.Format() && i >= 0 {
+				rows = append(rows, timed[i])
+			} else {
+				todo = append(todo, s)
+			}
 		}
-		rows, err := timing.Measure(l, timing.Options{Contexts: contexts, DType: dt, Steps: f.steps, Levels: []dispatch.Level{best}, Seed: f.seed})
-		l.Close()
-		if err != nil {
-			return err
+		if len(todo) > 0 {
+			fmt.Fprintf(os.Stderr, "timing weights=%v\n", wf)
+			l, err := mla.NewLayer(cfg, cw, mla.WithWorkers(f.workers))
+			if err != nil {
+				return err
+			}
+			more, err := timing.Measure(l, timing.Options{Contexts: todo, DType: dt, Steps: f.steps, Budget: timing.DefaultBudget, Levels: []dispatch.Level{best}, Seed: f.seed})
+			l.Close()
+			if err != nil {
+				return err
+			}
+			rows = append(rows, more...)
+			slices.SortStableFunc(rows, func(a, b timing.Row) int { return cmp.Compare(a.S, b.S) })
 		}
 		for _, r := range rows {
 			if _, ok := base[r.S]; !ok {
 				base[r.S] = r.Ms
 			}
-			fmt.Printf("%-6v %10s %7d %11.2f %9.1f %9.1f %11.2fx\n", wf, timing.Human(cw.Bytes()), r.S, r.Ms, r.TokensPerSec(), r.GBs(), base[r.S]/r.Ms)
+			mark := " "
+			if !slices.Contains(todo, r.S) {
+				mark, reused = "*", true
+			}
+			fmt.Printf("%-6v %10s %7d %10.2f%s %9.1f %9.1f %11.2fx\n", wf, timing.Human(cw.Bytes()), r.S, r.Ms, mark, r.TokensPerSec(), r.GBs(), base[r.S]/r.Ms)
 		}
+	}
+	if reused {
+		fmt.Printf("* the Level table's row: the same step (the layer as built), not timed again.\n")
 	}
 	return nil
 }

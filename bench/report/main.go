@@ -10,7 +10,8 @@
 //	go run ./report -format markdown      # the tables of README's Results
 //	go run ./report -contexts 1024 -decode-steps 3 -time 5ms   # quicker
 //
-// Progress goes to stderr; tables go to stdout.
+// Progress goes to stderr (one line rewritten in place on a terminal, a line per
+// stage otherwise); tables go to stdout.
 package main
 
 import (
@@ -61,7 +62,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.format, "format", "text", "tables as text or markdown")
 	fs.StringVar(&o.model, "model", "v2lite", "MLA layer shape: v2lite, v2 or v3")
 	contexts := fs.String("contexts", "256,1024,4096,16384", "decode context lengths, comma-separated (empty: no decode figures)")
-	fs.IntVar(&o.steps, "decode-steps", 9, "absorbed decode steps timed per Level and context (the median is reported)")
+	fs.IntVar(&o.steps, "decode-steps", timing.DefaultSteps, "absorbed decode steps timed per Level and context (the median is reported)")
 	fs.IntVar(&o.naiveSteps, "naive-steps", 3, "naive decode steps timed per Level and context, at most")
 	fs.DurationVar(&o.naiveLimit, "naive-limit", 1500*time.Millisecond, "skip naive steps predicted to take longer than this; stop timing them after this long per Level and S, and after 10 times this in all")
 	fs.IntVar(&o.gqa, "gqa", 8, "KV groups of the GQA cache to compare with")
@@ -99,16 +100,36 @@ func main() {
 	}
 }
 
-// machine is what the probes measured: one core's read bandwidth and multiply-add
-// peak (bench.Probe), and the read bandwidth of all the decode's workers together.
+// machine is what the probes measured: one core's read bandwidth, cache bandwidths
+// and multiply-add peak (bench.Probe), and the read bandwidth of all the decode's
+// workers together.
 type machine struct {
 	bench.Machine
-	Workers int
-	AllGBs  float64 // GB/s read by Workers goroutines at once
+	Workers  int
+	AllGBs   float64 // GB/s read by Workers goroutines at once
+	AllGFLOP float64 // the all-worker peak when a decode step beat Workers x PeakGFLOP; else 0
 }
 
-// AllPeak is Workers times one core's peak: the compute ceiling of a parallel decode.
-func (m machine) AllPeak() float64 { return float64(m.Workers) * m.PeakGFLOP }
+// AllPeak is Workers times one core's peak (or what a decode step reached, if more):
+// the compute ceiling of a parallel decode.
+func (m machine) AllPeak() float64 { return max(float64(m.Workers)*m.PeakGFLOP, m.AllGFLOP) }
+
+// boundDecode raises the all-worker ceilings to what a decode step reached, where one
+// beat them, and records it: the step's bytes are counted as read from DRAM, but
+// some of them (weights read the step before) can still be in the last-level cache.
+func (m *machine) boundDecode(rows []timing.Row) {
+	for _, r := range rows {
+		name := fmt.Sprintf("decode %s S=%d", r.Level, r.S)
+		if g := r.GBs(); g > m.AllGBs {
+			m.Raised = append(m.Raised, bench.Raise{Ceiling: fmt.Sprintf("%d-worker bandwidth", m.Workers), Probe: m.AllGBs, Now: g, Measurement: name})
+			m.AllGBs = g
+		}
+		if f := r.GFLOPs(); f > m.AllPeak() {
+			m.Raised = append(m.Raised, bench.Raise{Ceiling: fmt.Sprintf("%d-worker peak", m.Workers), Probe: m.AllPeak(), Now: f, Measurement: name})
+			m.AllGFLOP = f
+		}
+	}
+}
 
 // decodeRoof is the least time a decode step needs on all workers: its bytes at the
 // all-worker bandwidth or its FLOPs at the all-worker peak, whichever is longer.
@@ -148,25 +169,33 @@ func run(o options, stdout, stderr io.Writer) error {
 		probeFn = probe
 	}
 	m := probeFn(workers)
-	t.machine(m)
-
 	cases := o.cases
 	if cases == nil {
 		cases = bench.Cases(o.big)
 	}
 	start := time.Now()
+	st := timing.NewStatus(stderr)
 	results := bench.Measure(cases, o.per, func(done, total int, c bench.Case, l dispatch.Level) {
-		fmt.Fprintf(stderr, "\rkernels %3d/%d %-10s %-22s %-8s", done+1, total, c.Kernel, c.Shape, l)
+		st.Stage("kernels %3d/%d %-14s %-18s %s", done+1, total, c.Kernel, c.Shape, l)
 	})
-	fmt.Fprintf(stderr, "\rkernels: %d measurements in %.1f s%40s\n", len(results), time.Since(start).Seconds(), "")
-	t.kernels(results, m.Machine)
-
+	st.Done("kernels: %d measurements in %.1f s", len(results), time.Since(start).Seconds())
 	var dec *decodeFigures
 	if len(o.contexts) > 0 {
 		var err error
 		if dec, err = measureDecode(o, workers, stderr); err != nil {
 			return err
 		}
+	}
+
+	// The ceilings bound every measurement: one that a kernel or a decode step beat
+	// is raised to it, and the machine table says so.
+	m.Bound(results)
+	if dec != nil {
+		m.boundDecode(dec.rows)
+	}
+	t.machine(m)
+	t.kernels(results, m.Machine)
+	if dec != nil {
 		t.decode(dec, m)
 	}
 
@@ -212,16 +241,17 @@ func measureDecode(o options, workers int, stderr io.Writer) (*decodeFigures, er
 		return nil, err
 	}
 	defer l.Close()
-	start := time.Now()
-	rows, err := timing.Measure(l, timing.Options{Contexts: o.contexts, DType: mla.F32, Steps: o.steps, Budget: time.Second,
+	start, st := time.Now(), timing.NewStatus(stderr)
+	rows, err := timing.Measure(l, timing.Options{Contexts: o.contexts, DType: mla.F32, Steps: o.steps, Budget: timing.DefaultBudget,
 		NaiveSteps: o.naiveSteps, NaiveMax: 1 << 30, NaiveLimit: o.naiveLimit, NaiveBudget: o.naiveLimit, NaiveTotal: 10 * o.naiveLimit, Seed: 1,
 		Progress: func(lv dispatch.Level, s int, path string) {
-			fmt.Fprintf(stderr, "\rdecode %-8s S=%-6d %-8s (%.0f s)", lv, s, path, time.Since(start).Seconds())
+			st.Stage("decode %-8s S=%-6d %-8s (%.0f s)", lv, s, path, time.Since(start).Seconds())
 		}})
 	if err != nil {
+		st.Done("")
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "\rdecode: %d measurements in %.1f s%30s\n", len(rows), time.Since(start).Seconds(), "")
+	st.Done("decode: %d measurements in %.1f s", len(rows), time.Since(start).Seconds())
 	return &decodeFigures{cfg: cfg, dtype: mla.F32, workers: l.Workers(), rows: rows,
 		caches: timing.CacheSizes(cfg, mla.BF16, o.gqa, o.contexts), gqa: o.gqa}, nil
 }

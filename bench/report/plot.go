@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mlasimd/mlasimd/bench"
@@ -117,24 +119,93 @@ func ceiling(bw, peak, lo, hi float64) plotter.XYs {
 	return plotter.XYs{{X: lo, Y: bw * lo}, {X: peak / bw, Y: peak}, {X: hi, Y: peak}}
 }
 
+// plotted picks the kernel measurements the roofline shows: for each kernel with
+// arithmetic, its largest shape, at every Level.
+func plotted(results []bench.Result) []bench.Result {
+	largest := map[string]bench.Case{}
+	for _, r := range results {
+		if r.Case.Flops == 0 || r.GFLOP <= 0 {
+			continue // conversions do no arithmetic
+		}
+		if c, ok := largest[r.Case.Kernel]; !ok || r.Case.Bytes > c.Bytes {
+			largest[r.Case.Kernel] = r.Case
+		}
+	}
+	var out []bench.Result
+	for _, r := range results {
+		if c, ok := largest[r.Case.Kernel]; ok && c.Shape == r.Case.Shape && c.DType == r.Case.DType && r.GFLOP > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// spread moves the labels of a log-log roofline apart: a label that would overlap one
+// above it (7-point text on the 12 x 6.5 inch picture, the data area about 8 x 5.5
+// inches) goes down a line at a time, so that every label stays readable next to its
+// marker.
+func spread(l plotter.XYLabels, xlo, xhi, ylo, yhi float64) {
+	const lineH, charW = 8.0, 3.6 // points
+	xPer := 8 * 72 / math.Log10(xhi/xlo)
+	yPer := 5.5 * 72 / math.Log10(yhi/ylo)
+	type box struct{ x0, x1, y float64 } // points: x0..x1 wide, y the baseline
+	var placed []box
+	order := make([]int, len(l.XYs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(l.XYs[b].Y, l.XYs[a].Y) })
+	for _, i := range order {
+		x, y := math.Log10(l.XYs[i].X/xlo)*xPer, math.Log10(l.XYs[i].Y/ylo)*yPer
+		b := box{x, x + charW*float64(len(l.Labels[i])), y}
+		for moved := true; moved; {
+			moved = false
+			for _, o := range placed {
+				if b.x0 < o.x1 && o.x0 < b.x1 && math.Abs(b.y-o.y) < lineH {
+					b.y, moved = o.y-lineH, true
+				}
+			}
+		}
+		placed = append(placed, b)
+		l.XYs[i].Y = ylo * math.Pow(10, b.y/yPer)
+	}
+}
+
+// kernelLabel names a Case shortly: "Gemv 576x2048", "Dot 65536".
+func kernelLabel(c bench.Case) string {
+	return c.Kernel + " " + strings.TrimPrefix(strings.TrimPrefix(c.Shape, "shape="), "n=")
+}
+
 // writeRoofline draws arithmetic intensity against GFLOP/s on log axes: the one-core
-// ceilings (read bandwidth and multiply-add peak, measured) with one marker per
-// kernel and Level, and, when dec is set, the all-worker ceilings with the MLA decode
-// steps at each context length (one line per Level, S labelled on the best).
+// ceilings (DRAM and cache bandwidths and the multiply-add peak, measured) with each
+// kernel at its largest shape, one marker per Level, labelled with the kernel and
+// shape, and, when dec is set, the all-worker ceilings with the MLA decode steps at
+// each context length (one line per Level, S labelled on the best).
 func writeRoofline(path string, results []bench.Result, m machine, dec *decodeFigures) error {
 	p := newPlot(fmt.Sprintf("Roofline: mlasimd on %s, measured %s", timing.CPUName(), time.Now().UTC().Format("2006-01-02")),
 		"arithmetic intensity (FLOP/byte)", "GFLOP/s")
 	leg := newLegend()
 
+	results = plotted(results)
 	byLevel := map[dispatch.Level]plotter.XYs{}
 	xs, ys := []float64{m.PeakGFLOP / m.ReadGBs}, []float64{m.PeakGFLOP}
-	for _, r := range results {
-		if r.Case.Flops == 0 || r.GFLOP <= 0 {
-			continue // conversions do no arithmetic
+	// Each label sits at the fastest Level's marker of its Case, the other Levels'
+	// markers straight below it (the same intensity).
+	fastest := map[string]int{}
+	for i, r := range results {
+		if j, ok := fastest[r.Case.Kernel]; !ok || r.GFLOP > results[j].GFLOP {
+			fastest[r.Case.Kernel] = i
 		}
+	}
+	var labels plotter.XYLabels
+	for i, r := range results {
 		pt := plotter.XY{X: r.Case.Flops / r.Case.Bytes, Y: r.GFLOP}
 		byLevel[r.Level] = append(byLevel[r.Level], pt)
 		xs, ys = append(xs, pt.X), append(ys, pt.Y)
+		if fastest[r.Case.Kernel] == i {
+			labels.XYs = append(labels.XYs, pt)
+			labels.Labels = append(labels.Labels, kernelLabel(r.Case))
+		}
 	}
 	if dec != nil {
 		xs, ys = append(xs, m.AllPeak()/m.AllGBs), append(ys, m.AllPeak())
@@ -151,7 +222,15 @@ func writeRoofline(path string, results []bench.Result, m machine, dec *decodeFi
 		return err
 	}
 	p.Add(roof)
-	leg.Add(fmt.Sprintf("1 core: %.0f GB/s read, %.0f GFLOP/s FMA peak", m.ReadGBs, m.PeakGFLOP), roof)
+	leg.Add(fmt.Sprintf("1 core: DRAM %.0f GB/s, peak %.0f GFLOP/s", m.ReadGBs, m.PeakGFLOP), roof)
+	for _, c := range m.Caches {
+		l, err := line(ceiling(c.GBs, m.PeakGFLOP, lo, hi), color.Gray{Y: 150}, 1, dotted)
+		if err != nil {
+			return err
+		}
+		p.Add(l)
+		leg.Add(fmt.Sprintf("1 core, %s (%s): %.0f GB/s", c.Name, timing.Human(c.Bytes), c.GBs), l)
+	}
 	if dec != nil {
 		all, err := line(ceiling(m.AllGBs, m.AllPeak(), lo, hi), color.Gray{Y: 90}, 1.5, dashed)
 		if err != nil {
@@ -170,14 +249,28 @@ func writeRoofline(path string, results []bench.Result, m machine, dec *decodeFi
 			leg.Add("kernels, "+l.String()+", 1 core", s)
 		}
 	}
+	if len(labels.XYs) > 0 {
+		spread(labels, p.X.Min, p.X.Max, p.Y.Min, p.Y.Max)
+		lb, err := plotter.NewLabels(labels)
+		if err != nil {
+			return err
+		}
+		lb.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(-3)}
+		for i := range lb.TextStyle {
+			lb.TextStyle[i].Font.Size = vg.Points(7)
+		}
+		p.Add(lb)
+	}
 	if dec != nil {
 		if err := addDecodeRoofline(p, &leg, dec); err != nil {
 			return err
 		}
 	}
 	leg.Add("")
-	leg.Add("Kernels above the 1-core slope run from cache;")
-	leg.Add("the ceilings use DRAM bandwidth (256 MiB read).")
+	leg.Add("Each kernel at its largest shape, labelled at")
+	leg.Add("its fastest Level, the other Levels below it.")
+	leg.Add("Dotted: the cache levels' bandwidth ceilings;")
+	leg.Add("a shape whose bytes fit in a cache runs from it.")
 	if dec != nil {
 		leg.Add("Decode steps move right as S grows: the cache")
 		leg.Add("adds work for all heads per byte read.")
@@ -358,7 +451,7 @@ func addSpeedUps(p *plot.Plot, dec *decodeFigures, l dispatch.Level) error {
 		lb.TextStyle[i].Color = levelStyle[l].color
 	}
 	p.Add(lb)
-	p.Legend.Add(fmt.Sprintf("9x: naive / absorbed time, %s", l))
+	p.Legend.Add(fmt.Sprintf("numbers under the %s naive points: naive time / absorbed time", l))
 	return nil
 }
 

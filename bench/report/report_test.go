@@ -5,6 +5,8 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,9 @@ func tinyConfig() mla.Config {
 	return c
 }
 
-var fakeMachine = machine{Machine: bench.Machine{ReadGBs: 20, PeakGFLOP: 100}, Workers: 2, AllGBs: 35}
+var fakeMachine = machine{Machine: bench.Machine{ReadGBs: 20, PeakGFLOP: 100,
+	Caches: []bench.Cache{{Name: "L1", Bytes: 32 << 10, GBs: 150}, {Name: "L2", Bytes: 1 << 20, GBs: 80}, {Name: "L3", Bytes: 32 << 20, GBs: 40}}},
+	Workers: 2, AllGBs: 35}
 
 // smallCases are the vector kernels at their shortest length: microseconds each.
 func smallCases() []bench.Case {
@@ -130,7 +134,7 @@ func TestReportRun(t *testing.T) {
 			}
 			t.Logf("report took %v", time.Since(start))
 			out := stdout.String()
-			for _, want := range []string{"Machine limits", "read bandwidth, 1 core", "Kernels, one core", "RMSNorm",
+			for _, want := range []string{"Machine limits", "read bandwidth, DRAM, 1 core", "bandwidth, L1 (32.0 KiB), 1 core", "Kernels, one core", "RMSNorm",
 				"MLA decode, one tiny attention layer", "KV cache of one sequence", "roofline.png", "decode.png"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("report lacks %q:\n%s", want, out)
@@ -141,11 +145,22 @@ func TestReportRun(t *testing.T) {
 					t.Errorf("kernel table lacks Level %s", l)
 				}
 			}
+			// No share of a roofline above 100%: the ceilings are raised to what
+			// beat them.
+			for _, m := range regexp.MustCompile(`(\d+)%`).FindAllStringSubmatch(out, -1) {
+				if n, _ := strconv.Atoi(m[1]); n > 100 {
+					t.Errorf("a cell of %s%% in the report:\n%s", m[1], out)
+					break
+				}
+			}
 			if format == "markdown" && !strings.Contains(out, "| --- |") {
 				t.Errorf("markdown report has no table:\n%s", out)
 			}
 			if !strings.Contains(stderr.String(), "kernels") || !strings.Contains(stderr.String(), "decode") {
 				t.Errorf("no progress on stderr: %q", stderr.String())
+			}
+			if strings.Contains(stderr.String(), "\r") { // stderr is no terminal here
+				t.Errorf("carriage returns in progress written to a buffer: %q", stderr.String())
 			}
 			checkPNG(t, filepath.Join(dir, "roofline.png"), 12*dpi, 6.5*dpi)
 			checkPNG(t, filepath.Join(dir, "decode.png"), 15*dpi, 6*dpi)

@@ -68,6 +68,28 @@ func ReadSmall(path string, limit int64, what string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readLimited(f, st, path, limit, what)
+}
+
+// ReadSmallFS is ReadSmall for the file name in fsys.
+func ReadSmallFS(fsys fs.FS, name string, limit int64, what string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err == nil {
+		err = Check(name, st)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return readLimited(f, st, name, limit, what)
+}
+
+// readLimited reads the regular file f (stat st) of at most limit bytes.
+func readLimited(f io.Reader, st fs.FileInfo, path string, limit int64, what string) ([]byte, error) {
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for %s", path, st.Size(), limit, what)
 	}

@@ -115,6 +115,11 @@ var Routines = []Routine{
 	{Name: "gemvTE4M3", Doc: "gemvTE4M3 accumulates y += Wᵀ x row by row for W in FP8 E4M3 bytes, widened exactly (to 2^-8 times their value, each x[i] taken times 256); W is len(x) x len(y), row-major.",
 		Args:  args("y []float32: accumulated in place, one per column of W", "w []byte: the matrix, FP8 E4M3 bytes, row-major", "x []float32: the vector, one per row"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "F16C", "FMA3"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
+	// gemvE4M3 for a W known to hold no NaN byte (mla's FP8 matrices are checked when
+	// made): the three instructions per chunk that make NaN bytes NaN halves go.
+	{Name: "gemvE4M3Finite", Doc: "gemvE4M3Finite is gemvE4M3 for a W without NaN bytes (0x7f, 0xff), which it widens as finite values instead of NaN.",
+		Args:  args("y []float32: the result, one per row of W", "w []byte: the matrix, FP8 E4M3 bytes, row-major, no NaN", "x []float32: the vector, one per column"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
 	// The integer-product GEMV: Q8_0 weights times activations quantized to int8 with
 	// one float32 scale per 32 (kernels.QuantizeQ8Vector), each block's products summed
 	// exactly in int32. Its AVX-512 body needs AVX512_VNNI, an extension that the

@@ -18,6 +18,12 @@ import (
 	"github.com/mlasimd/mlasimd/mla"
 )
 
+// The defaults of the demo and the report, so that they time a step the same way.
+const (
+	DefaultSteps  = 9           // absorbed steps timed per Level and S (the median is reported)
+	DefaultBudget = time.Second // stop timing one Level and S after this long (one step at least)
+)
+
 // Options says what Measure times.
 type Options struct {
 	Contexts []int            // context lengths S: cached rows, the new token's included
