@@ -44,7 +44,7 @@ AVX512_RUNNER_FLAGS ?= -d
 AVX512_FLAGS  ?= -test.short -test.count=1 -test.v
 AVX512_PKGS   ?= root fuzz
 avx512_pkg_root   = .
-avx512_files_root = kernels_amd64.s
+avx512_files_root = kernels_amd64.s impl_amd64.go README.md example_readme_test.go
 avx512_pkg_fuzz   = ./fuzz
 avx512_files_fuzz = testdata
 # Extra test flags per package, for the shell (quote regexps), e.g.
