@@ -72,8 +72,8 @@ func (lt *linearTask) gemvTileRows(part int, op linearOp, r0, r1 int) {
 
 // weightsLeftRows computes rows [r0, r1) of op for all its tokens. The depth is cut
 // into pieces of at most tuning.DeepK columns, for which GemmNTPrefetch streams the
-// next tile's stored rows into the cache while it computes: the tiles are then read
-// as one stream, as a GEMV reads them. The tokens are copied to rows fewPad floats
+// next tile's stored rows into the cache while it computes, each piece its share of
+// them: the tiles are then read as one stream, as a GEMV reads them. The tokens are copied to rows fewPad floats
 // longer than op.k: the models' widths are multiples of 4 KiB, and rows that far
 // apart fall in the same L1 sets, more of them (the tokens and a band of weight rows)
 // than L1 has ways.
@@ -104,13 +104,14 @@ func (lt *linearTask) weightsLeftRows(part int, op linearOp, r0, r1 int) {
 			op.w.widenRows(w, a, b)
 		}
 		next := op.w.stored(b, min(b+tile, r1))
-		for q := 0; q < op.k; q += depth {
+		for p, q := 0, 0; q < op.k; p, q = p+1, q+depth {
 			kq := min(depth, op.k-q)
 			dst := prod[:nb*nt]
 			if q > 0 {
 				dst = tmp[:nb*nt]
 			}
-			mlasimd.GemmNTPrefetch(dst, w[q:], x[q:], next, nb, nt, kq, op.k, ldx)
+			ahead := next[len(next)*p/pieces : len(next)*(p+1)/pieces]
+			mlasimd.GemmNTPrefetch(dst, w[q:], x[q:], ahead, nb, nt, kq, op.k, ldx)
 			if q > 0 {
 				mlasimd.Axpy(1, dst, prod[:nb*nt])
 			}
