@@ -226,7 +226,7 @@ type primitives struct {
 	//   - xd: the vector's scales, one per 32 quants
 	gemvQ8_0Q8 func(y []float32, w, xq []byte, xd []float32)
 
-	// gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 16 rows; c has row stride ldc; next is a prefetch hint.
+	// gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 8 rows; c has row stride ldc; next is a prefetch hint.
 	//   - c: the m x n result, rows ldc apart
 	//   - a: A, m rows lda apart
 	//   - b: B, rows ldb apart

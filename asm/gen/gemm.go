@@ -252,8 +252,8 @@ func (t target) bands() []int {
 	return []int{6, 4, 1}
 }
 
-// gemmNTFew is gemmNT for a B of few rows: in a batched decode step A holds the
-// weight rows and B the tokens. Its tiles are fewBand rows of A by 8 rows of B (then
+// gemmNTFew is gemmNT for a B of few rows (compose gives it up to 8): in a batched
+// decode step A holds the weight rows and B the tokens. Its tiles are fewBand rows of A by 8 rows of B (then
 // 4, 2, 1): each loaded chunk of A meets every token of the tile, and the chunks of
 // B (read from L1) meet every row of the band, 11 loads per 24 FMAs. The tiles'
 // sums are reduced together (sumRows) instead of one horizontal sum each.

@@ -132,7 +132,7 @@ var Routines = []Routine{
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "AVX512VNNI", "CMOV", "F16C", "MMX+"}, NEON: neon}},
 	// gemmNT for a B of few rows (a batched decode step's tokens, A its weight rows):
 	// compose runs it for n <= fewRows. A Level without it runs gemmNT.
-	{Name: "gemmNTFew", Doc: "gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 16 rows; c has row stride ldc; next is a prefetch hint.",
+	{Name: "gemmNTFew", Doc: "gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 8 rows; c has row stride ldc; next is a prefetch hint.",
 		Args:  gemmArgs(true),
 		Needs: map[ISA][]string{AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
 }
