@@ -621,6 +621,9 @@ func gemmCases(short bool) []gemmCase {
 		}
 	}
 	cs = append(cs, gemmCase{16, 70, 576, 576, 576}, gemmCase{16, 512, 70, 70, 576}, gemmCase{5, 33, 200, 203, 0})
+	// A few rows of B against many of A (a batched decode step's tokens against weight
+	// rows, which compose gives to gemmNTFew), deep enough for its unrolled loop.
+	cs = append(cs, gemmCase{16, 8, 576, 579, 0}, gemmCase{10, 16, 1024, 1024, 0}, gemmCase{7, 13, 1000, 1003, 0}, gemmCase{5, 2, 500, 500, 0})
 	// Deep products, which GemmNT splits over k (tuning.DeepK): slices of 512 and a
 	// partial last one, with every row-band and column tail.
 	cs = append(cs, gemmCase{7, 70, 1100, 1103, 0}, gemmCase{17, 130, 2048, 2048, 2050}, gemmCase{1, 3, 1537, 1537, 0})
@@ -657,6 +660,35 @@ func testGemmNT(t *testing.T, prefetch bool) {
 					})
 				}
 				require.True(t, rc.UntouchedF32(out), "%s wrote outside c (%+v)", name, c)
+			}
+		}
+	})
+}
+
+// TestGemmNTFewRowsSameBits checks that a product's bits do not depend on how many
+// rows B has: compose gives a B of few rows to gemmNTFew, whose tiles and reductions
+// differ from gemmNT's, and mla relies on a token's projections being the same in a
+// batch of any size (DecodeBatch against Decode, PrefillBatch against Prefill).
+func TestGemmNTFewRowsSameBits(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		const m, wide = 11, 20
+		for _, kk := range []int{7, 16, 45, 576, 1000} {
+			a := testutil.Normals(rng, m*kk)
+			b := testutil.Normals(rng, wide*kk)
+			all := make([]float32, m*wide)
+			k.GemmNT(all, a, b, m, wide, kk, kk, kk)
+			for n := 1; n <= 16; n++ {
+				for j0 := 0; j0+n <= wide; j0 += 3 {
+					c := make([]float32, m*n)
+					k.GemmNT(c, a, b[j0*kk:], m, n, kk, kk, kk)
+					for i := range m {
+						for j := range n {
+							require.Equal(t, math.Float32bits(all[i*wide+j0+j]), math.Float32bits(c[i*n+j]),
+								"k=%d n=%d c[%d][%d]", kk, n, i, j0+j)
+						}
+					}
+				}
 			}
 		}
 	})

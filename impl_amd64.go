@@ -78,5 +78,6 @@ var (
 		gemvTE4M3:      gemvTE4M3AVX512,
 		gemvE4M3Finite: gemvE4M3FiniteAVX512,
 		gemvQ8_0Q8:     withExtension("AVX512VNNI", gemvQ8_0Q8AVX512, gemvQ8_0Q8AVX2),
+		gemmNTFew:      gemmNTFewAVX512,
 	})
 )

@@ -225,4 +225,17 @@ type primitives struct {
 	//   - xq: the vector's int8 quants, each in [-127, 127]
 	//   - xd: the vector's scales, one per 32 quants
 	gemvQ8_0Q8 func(y []float32, w, xq []byte, xd []float32)
+
+	// gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 8 rows; c has row stride ldc; next is a prefetch hint.
+	//   - c: the m x n result, rows ldc apart
+	//   - a: A, m rows lda apart
+	//   - b: B, rows ldb apart
+	//   - next: the memory to prefetch meanwhile, not empty (a hint, never read)
+	//   - m: rows of A and c
+	//   - n: columns of c
+	//   - k: the depth of each product
+	//   - lda: A's row stride
+	//   - ldb: B's row stride
+	//   - ldc: c's row stride
+	gemmNTFew func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int)
 }

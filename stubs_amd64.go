@@ -328,3 +328,8 @@ func gemvE4M3FiniteAVX512(y []float32, w []byte, x []float32)
 //
 //go:noescape
 func gemvQ8_0Q8AVX512(y []float32, w []byte, xq []byte, xd []float32)
+
+// gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 8 rows; c has row stride ldc; next is a prefetch hint.
+//
+//go:noescape
+func gemmNTFewAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)

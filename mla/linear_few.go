@@ -22,6 +22,8 @@ const (
 	maxFewTokens  = 16
 	maxGemvTokens = 8
 	gemvTileBytes = 256 << 10 // a tile of stored weight rows that stays in L2
+	fewPad        = 16        // a cache line between weightsLeftRows's token rows
+	fewAhead      = 4         // how many tiles ahead weightsLeftRows prefetches
 )
 
 // fewTokens runs part's share of the rows of every op of a task of 2 to
@@ -71,8 +73,13 @@ func (lt *linearTask) gemvTileRows(part int, op linearOp, r0, r1 int) {
 
 // weightsLeftRows computes rows [r0, r1) of op for all its tokens. The depth is cut
 // into pieces of at most tuning.DeepK columns, for which GemmNTPrefetch streams the
-// next tile's stored rows into the cache while it computes: the tiles are then read
-// as one stream, as a GEMV reads them.
+// stored rows of the tile fewAhead tiles on into the cache while it computes, each
+// piece its share of them: the tiles are then read as one stream, as a GEMV reads
+// them. (The next tile was too close: for 8 tokens against V2-Lite's f32
+// projections on Zen 4, prefetching 4 tiles ahead was about 15% faster.) The tokens are copied to rows fewPad floats
+// longer than op.k: the models' widths are multiples of 4 KiB, and rows that far
+// apart fall in the same L1 sets, more of them (the tokens and a band of weight rows)
+// than L1 has ways.
 func (lt *linearTask) weightsLeftRows(part int, op linearOp, r0, r1 int) {
 	tile := min(max(gemvRowAlign, tileFloats/max(op.k, 1)/gemvRowAlign*gemvRowAlign), r1-r0)
 	pieces := (op.k + tuning.DeepK() - 1) / max(tuning.DeepK(), 1)
@@ -82,8 +89,13 @@ func (lt *linearTask) weightsLeftRows(part int, op linearOp, r0, r1 int) {
 	if !f32 {
 		wide = tile * op.k
 	}
-	sc := lt.part(part, wide+2*tile*op.t)
-	prod, tmp := sc[wide:wide+tile*op.t], sc[wide+tile*op.t:]
+	ldx := op.k + fewPad
+	sc := lt.part(part, wide+2*tile*op.t+op.t*ldx)
+	prod, tmp := sc[wide:wide+tile*op.t], sc[wide+tile*op.t:wide+2*tile*op.t]
+	x := sc[wide+2*tile*op.t:]
+	for t := range op.t {
+		copy(x[t*ldx:t*ldx+op.k], op.x[t*op.k:(t+1)*op.k])
+	}
 	for a := r0; a < r1; a += tile {
 		b := min(a+tile, r1)
 		nb, nt := b-a, op.t
@@ -94,14 +106,16 @@ func (lt *linearTask) weightsLeftRows(part int, op linearOp, r0, r1 int) {
 			w = sc[:nb*op.k]
 			op.w.widenRows(w, a, b)
 		}
-		next := op.w.stored(b, min(b+tile, r1))
-		for q := 0; q < op.k; q += depth {
+		ahead := min(a+fewAhead*tile, r1)
+		next := op.w.stored(ahead, min(ahead+tile, r1))
+		for p, q := 0, 0; q < op.k; p, q = p+1, q+depth {
 			kq := min(depth, op.k-q)
 			dst := prod[:nb*nt]
 			if q > 0 {
 				dst = tmp[:nb*nt]
 			}
-			mlasimd.GemmNTPrefetch(dst, w[q:], op.x[q:], next, nb, nt, kq, op.k, op.k)
+			share := next[len(next)*p/pieces : len(next)*(p+1)/pieces]
+			mlasimd.GemmNTPrefetch(dst, w[q:], x[q:], share, nb, nt, kq, op.k, ldx)
 			if q > 0 {
 				mlasimd.Axpy(1, dst, prod[:nb*nt])
 			}

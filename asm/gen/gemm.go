@@ -251,3 +251,201 @@ func (t target) bands() []int {
 	}
 	return []int{6, 4, 1}
 }
+
+// gemmNTFew is gemmNT for a B of few rows (compose gives it up to 8): in a batched
+// decode step A holds the weight rows and B the tokens. Its tiles are fewBand rows of A by 8 rows of B (then
+// 4, 2, 1): each loaded chunk of A meets every token of the tile, and the chunks of
+// B (read from L1) meet every row of the band, 11 loads per 24 FMAs. The tiles'
+// sums are reduced together (sumRows) instead of one horizontal sum each.
+//
+// It prefetches next a line for each line of A it reads (2 per row per two k-steps):
+// in mla, next is the following tile of weight rows, as large as this one, which is
+// then in L2 when its turn comes.
+func (t target) gemmNTFew() {
+	t.begin("gemmNTFew")
+	pf := ptr("next")
+	last := Load(Param("next").Len(), GP64())
+	LEAQ(Mem{Base: pf, Index: last, Scale: 4, Disp: -4}, last)
+	s := prefetchStream{at: pf, last: last}
+	t.tiles([]int{fewBand, 1}, []int{8, 4, 2, 1}, func(rows, cols int, i, j Mem) {
+		t.gemmNTFewBlock(rows, cols, i, j, s)
+	})
+	ret()
+}
+
+// fewBand is the height of gemmNTFew's tiles: 3 rows by 8 tokens are 24
+// accumulators, which with 3 chunks of A and one of B fit AVX-512's 32 registers.
+const fewBand = 3
+
+// rowAddrs returns the rows pointers into matrix name from row start, row stride ld
+// elements, as addressing modes over few registers (a base per 4 rows, the stride and
+// its triple); advance moves them all on by bytes.
+func rowAddrs(name, ld string, start Op, rows int) (addr []Mem, advance func(bytes int)) {
+	stride := Load(Param(ld), GP64())
+	SHLQ(U8(2), stride)
+	base := GP64()
+	MOVQ(start, base)
+	IMULQ(stride, base)
+	ADDQ(ptr(name), base)
+	var triple Register
+	if rows > 3 {
+		triple = GP64()
+		LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, triple)
+	}
+	bases := []Register{base}
+	for r := 4; r < rows; r += 4 {
+		b := GP64()
+		LEAQ(Mem{Base: bases[len(bases)-1], Index: stride, Scale: 4}, b)
+		bases = append(bases, b)
+	}
+	addr = make([]Mem, rows)
+	for r := range addr {
+		b := bases[r/4]
+		switch r % 4 {
+		case 0:
+			addr[r] = Mem{Base: b}
+		case 1:
+			addr[r] = Mem{Base: b, Index: stride, Scale: 1}
+		case 2:
+			addr[r] = Mem{Base: b, Index: stride, Scale: 2}
+		case 3:
+			addr[r] = Mem{Base: b, Index: triple, Scale: 1}
+		}
+	}
+	return addr, func(bytes int) {
+		for _, b := range bases {
+			ADDQ(U32(bytes), b)
+		}
+	}
+}
+
+// gemmNTFewBlock emits one rows x nb tile of gemmNTFew at (i, j).
+func (t target) gemmNTFewBlock(rows, nb int, i, j Mem, pf prefetchStream) {
+	a, advA := rowAddrs("a", "lda", i, rows)
+	b, advB := rowAddrs("b", "ldb", j, nb)
+	acc := make([][]VecVirtual, rows)
+	for r := range acc {
+		acc[r] = t.accumulators(nb)
+	}
+	step := func(u int, m *mask) {
+		va := make([]VecVirtual, rows)
+		for r := range rows {
+			va[r] = t.vec()
+			t.fewLoad(a[r], u, m, va[r])
+		}
+		for s := range nb {
+			vb := t.vec()
+			t.fewLoad(b[s], u, m, vb)
+			for r := range rows {
+				VFMADD231PS(vb, va[r], acc[r][s])
+			}
+		}
+	}
+	rem := Load(Param("k"), GP64())
+	pair, one, tail, done := label("few_pair"), label("few_one"), label("few_tail"), label("few_done")
+	Label(pair)
+	CMPQ(rem, U32(2*t.lanes))
+	JB(LabelRef(one))
+	for range 2 * rows {
+		pf.step()
+	}
+	step(0, nil)
+	step(1, nil)
+	advA(2 * t.lanes * 4)
+	advB(2 * t.lanes * 4)
+	SUBQ(U32(2*t.lanes), rem)
+	JMP(LabelRef(pair))
+	Label(one)
+	CMPQ(rem, U32(t.lanes))
+	JB(LabelRef(tail))
+	step(0, nil)
+	advA(t.lanes * 4)
+	advB(t.lanes * 4)
+	SUBQ(U32(t.lanes), rem)
+	Label(tail)
+	TESTQ(rem, rem)
+	JZ(LabelRef(done))
+	m := t.tailMask(rem)
+	step(0, &m)
+	Label(done)
+	cp := ptr("c")
+	ldc := Load(Param("ldc"), GP64())
+	for r := range rows {
+		off := GP64()
+		MOVQ(i, off)
+		if r > 0 {
+			ADDQ(U32(r), off)
+		}
+		IMULQ(ldc, off)
+		ADDQ(j, off)
+		at := Mem{Base: cp, Index: off, Scale: 4}
+		switch nb {
+		case 8:
+			VMOVUPS(t.sumRows(acc[r]).AsY(), at)
+		case 4:
+			VMOVUPS(t.sumRows(acc[r]).AsX(), at)
+		default:
+			for s := range nb {
+				at.Disp = 4 * s
+				VMOVSS(t.hsum(acc[r][s]), at)
+			}
+		}
+	}
+}
+
+// fewLoad loads the vector u of the chunk at addr (masked by m when not nil).
+func (t target) fewLoad(addr Mem, u int, m *mask, v Register) {
+	addr.Disp += u * t.lanes * 4
+	if m == nil {
+		VMOVUPS(addr, v)
+	} else {
+		VMOVUPS_Z(addr, m.k, v)
+	}
+}
+
+// sumRows reduces 8 (or 4) ZMM accumulators together: lane s of the result (a YMM or
+// XMM) holds the sum of v[s]'s lanes. Pairs of vectors swap halves and add, then
+// quarters, so that each 128-bit lane q holds four partial sums of v[q] (and of
+// v[q+4]); two in-lane shuffles finish them and one permute gathers them in order.
+// Every sum pairs the lanes as hsum does (i with i+8, then i+4, i+2, i+1), so a
+// product's bits do not depend on the tile that computed it: gemmNTFew's results
+// are gemmNT's, whatever n.
+func (t target) sumRows(v []VecVirtual) VecVirtual {
+	halves := func(x, y VecVirtual, lo, hi uint8) VecVirtual {
+		p, q := ZMM(), ZMM()
+		VSHUFF32X4(U8(lo), y, x, p)
+		VSHUFF32X4(U8(hi), y, x, q)
+		VADDPS(q, p, p)
+		return p
+	}
+	var p []VecVirtual
+	for s := 0; s < len(v); s += 2 {
+		p = append(p, halves(v[s], v[s+1], 0x44, 0xee)) // v[s] in the low 256 bits, v[s+1] high
+	}
+	lo := halves(p[0], p[1], 0x88, 0xdd) // quarter q: v[q]
+	hi := lo
+	if len(p) == 4 {
+		hi = halves(p[2], p[3], 0x88, 0xdd) // quarter q: v[q+4]
+	}
+	x, y := ZMM(), ZMM()
+	VSHUFPS(U8(0x44), hi, lo, x)
+	VSHUFPS(U8(0xee), hi, lo, y)
+	VADDPS(y, x, x) // lane q: two partials of v[q], two of v[q+4]
+	VSHUFPS(U8(0xb1), x, x, y)
+	VADDPS(y, x, x) // lane q: v[q]'s sum twice, v[q+4]'s twice
+	idx := ZMM()
+	VMOVUPS(fewOrder, idx)
+	VPERMPS(x, idx, x)
+	return x
+}
+
+// fewOrder is sumRows's final permutation: v[q]'s sum is element 0 of lane q, v[q+4]'s
+// element 2.
+var fewOrder Mem
+
+func declareFewOrder() {
+	fewOrder = GLOBL("fewOrder", RODATA|NOPTR)
+	for s, e := range []uint32{0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0} {
+		DATA(4*s, U32(e))
+	}
+}

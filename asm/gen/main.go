@@ -30,6 +30,7 @@ var bodies = map[string]func(target){
 	"gemvQ8_0": target.gemvQ8_0, "gemvQ8_0Q8": target.gemvQ8_0Q8,
 	"gemvTBF16": target.gemvTBF16, "gemvTF16": target.gemvTF16, "gemvTQ8_0": target.gemvTQ8_0,
 	"gemvE4M3": target.gemvE4M3, "gemvTE4M3": target.gemvTE4M3, "gemvE4M3Finite": target.gemvE4M3Finite,
+	"gemmNTFew": target.gemmNTFew,
 }
 
 func main() {
@@ -39,6 +40,7 @@ func main() {
 	}
 	ConstraintExpr("gc,!purego")
 	declareTables()
+	declareFewOrder()
 	for _, t := range []target{avx2, avx512} {
 		for _, r := range spec.ForISA(t.isa) {
 			bodies[r.Name](t)
