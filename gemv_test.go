@@ -388,36 +388,12 @@ func e4m3Operands(rng *rand.Rand, si, n, nx, rows int) ([]byte, []float32) {
 // TestGemvE4M3 runs GemvE4M3 over e4m3Shapes with y, w and x at every placement,
 // and w also at an odd byte offset. Each y[i] must meet CheckE4M3Dot's bound with
 // the underflow term of E4M3Tiny (the assembly's products are scaled by 2^-8).
-func TestGemvE4M3(t *testing.T) {
-	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		rng := newRNG(t)
-		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
-		for si, s := range e4m3Shapes() {
-			rows, cols := s[0], s[1]
-			wv, xv := e4m3Operands(rng, si, rows*cols, cols, rows)
-			places := testutil.PlacesFor(si)
-			for i, p := range append(places, testutil.Head) {
-				wp := p
-				if i == len(places) {
-					wp = testutil.Place{Offset: 1 + 2*(si%16)}
-				}
-				y := ry.F32(rows, p, nil)
-				k.GemvE4M3(y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
-				for r := range y {
-					if err := testutil.CheckE4M3Dot(y[r], wv[r*cols:(r+1)*cols], xv, testutil.E4M3Tiny); err != nil {
-						require.Failf(t, "GemvE4M3", "%dx%d y[%d]: %v", rows, cols, r, err)
-					}
-				}
-				require.True(t, ry.UntouchedF32(y), "GemvE4M3 wrote outside y (%dx%d)", rows, cols)
-			}
-		}
-	})
-}
+func TestGemvE4M3(t *testing.T) { testGemvE4M3(t, "GemvE4M3", (*mlasimd.Kernels).GemvE4M3, false) }
 
-// TestGemvE4M3Finite runs GemvE4M3Finite as TestGemvE4M3 runs GemvE4M3, on W without
-// NaN bytes (e4m3Operands' specials made finite), to the same bound; then, on a W of
-// NaN bytes, it must give NaN (a Level that runs GemvE4M3) or the sum of their ±480.
-func TestGemvE4M3Finite(t *testing.T) {
+// testGemvE4M3 runs one of the FP8 GEMVs over e4m3Shapes, each W at every placement
+// and at an odd byte offset, each y[i] within CheckE4M3Dot's bound; with finite, W's
+// NaN bytes are made the largest finite ones first.
+func testGemvE4M3(t *testing.T, name string, gemv func(*mlasimd.Kernels, []float32, []byte, []float32), finite bool) {
 	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		ry, rw, rx := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
@@ -425,7 +401,7 @@ func TestGemvE4M3Finite(t *testing.T) {
 			rows, cols := s[0], s[1]
 			wv, xv := e4m3Operands(rng, si, rows*cols, cols, rows)
 			for i, b := range wv {
-				if b&0x7f == 0x7f {
+				if finite && b&0x7f == 0x7f {
 					wv[i]--
 				}
 			}
@@ -436,16 +412,24 @@ func TestGemvE4M3Finite(t *testing.T) {
 					wp = testutil.Place{Offset: 1 + 2*(si%16)}
 				}
 				y := ry.F32(rows, p, nil)
-				k.GemvE4M3Finite(y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
+				gemv(k, y, rw.Bytes(len(wv), wp, wv), rx.Copy(p, xv))
 				for r := range y {
 					if err := testutil.CheckE4M3Dot(y[r], wv[r*cols:(r+1)*cols], xv, testutil.E4M3Tiny); err != nil {
-						require.Failf(t, "GemvE4M3Finite", "%dx%d y[%d]: %v", rows, cols, r, err)
+						require.Failf(t, name, "%dx%d y[%d]: %v", rows, cols, r, err)
 					}
 				}
-				require.True(t, ry.UntouchedF32(y), "GemvE4M3Finite wrote outside y (%dx%d)", rows, cols)
+				require.True(t, ry.UntouchedF32(y), "%s wrote outside y (%dx%d)", name, rows, cols)
 			}
 		}
-		// NaN bytes give NaN where the Level runs GemvE4M3 instead, else their ±480.
+	})
+}
+
+// TestGemvE4M3Finite runs GemvE4M3Finite as TestGemvE4M3 runs GemvE4M3, on W without
+// NaN bytes, to the same bound; then, on a W of NaN bytes, it must give NaN (a Level
+// that runs GemvE4M3) or the sum of their ±480.
+func TestGemvE4M3Finite(t *testing.T) {
+	testGemvE4M3(t, "GemvE4M3Finite", (*mlasimd.Kernels).GemvE4M3Finite, true)
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		w := []byte{0x7f, 0xff, 0x7f, 0x38}
 		y := make([]float32, 1)
 		k.GemvE4M3Finite(y, w, []float32{1, 1, 1, 1})

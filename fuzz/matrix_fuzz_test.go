@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/testutil"
 	"github.com/mlasimd/mlasimd/kernels"
 )
@@ -277,57 +278,44 @@ func q8FromValues(vals []float32) []byte {
 // NaN bytes made the largest finite ones.
 func FuzzGemvE4M3Finite(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		in := &input{b: data}
-		rows, cols, p := matrix(in)
-		wv, xv := e4m3FromValues(in.values(rows*cols)), in.values(cols)
-		for i, b := range wv {
-			if b&0x7f == 0x7f {
-				wv[i]--
-			}
-		}
-		wp := p
-		if p.Offset > 0 {
-			wp.Offset--
-		}
-		ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*cols)
-		for _, im := range impls(t) {
-			y := ry.F32(rows, p, nil)
-			im.k.GemvE4M3Finite(y, rw.Bytes(len(wv), wp, wv), rx.F32(cols, p, xv))
-			for i := range y {
-				if err := testutil.CheckE4M3Dot(y[i], wv[i*cols:(i+1)*cols], xv, testutil.E4M3Tiny); err != nil {
-					t.Fatalf("%s: GemvE4M3Finite %dx%d row %d: %v", im.name, rows, cols, i, err)
-				}
-			}
-			if !ry.UntouchedF32(y) {
-				t.Fatalf("%s: GemvE4M3Finite wrote outside y", im.name)
-			}
-		}
+		fuzzGemvE4M3(t, data, "GemvE4M3Finite", (*mlasimd.Kernels).GemvE4M3Finite, true)
 	})
 }
 
 func FuzzGemvE4M3(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		in := &input{b: data}
-		rows, cols, p := matrix(in)
-		wv, xv := e4m3FromValues(in.values(rows*cols)), in.values(cols)
-		wp := p
-		if p.Offset > 0 {
-			wp.Offset--
-		}
-		ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*cols)
-		for _, im := range impls(t) {
-			y := ry.F32(rows, p, nil)
-			im.k.GemvE4M3(y, rw.Bytes(len(wv), wp, wv), rx.F32(cols, p, xv))
-			for i := range y {
-				if err := testutil.CheckE4M3Dot(y[i], wv[i*cols:(i+1)*cols], xv, testutil.E4M3Tiny); err != nil {
-					t.Fatalf("%s: GemvE4M3 %dx%d row %d: %v", im.name, rows, cols, i, err)
-				}
-			}
-			if !ry.UntouchedF32(y) {
-				t.Fatalf("%s: GemvE4M3 wrote outside y", im.name)
-			}
-		}
+		fuzzGemvE4M3(t, data, "GemvE4M3", (*mlasimd.Kernels).GemvE4M3, false)
 	})
+}
+
+// fuzzGemvE4M3 checks an FP8 GEMV on the input's shape and values, each y[i] within
+// CheckE4M3Dot's bound; with finite, W's NaN bytes are made finite first.
+func fuzzGemvE4M3(t *testing.T, data []byte, name string, gemv func(*mlasimd.Kernels, []float32, []byte, []float32), finite bool) {
+	in := &input{b: data}
+	rows, cols, p := matrix(in)
+	wv, xv := e4m3FromValues(in.values(rows*cols)), in.values(cols)
+	for i, b := range wv {
+		if finite && b&0x7f == 0x7f {
+			wv[i]--
+		}
+	}
+	wp := p
+	if p.Offset > 0 {
+		wp.Offset--
+	}
+	ry, rw, rx := testutil.NewRegion(t, 4*rows), testutil.NewRegion(t, len(wv)), testutil.NewRegion(t, 4*cols)
+	for _, im := range impls(t) {
+		y := ry.F32(rows, p, nil)
+		gemv(im.k, y, rw.Bytes(len(wv), wp, wv), rx.F32(cols, p, xv))
+		for i := range y {
+			if err := testutil.CheckE4M3Dot(y[i], wv[i*cols:(i+1)*cols], xv, testutil.E4M3Tiny); err != nil {
+				t.Fatalf("%s: %s %dx%d row %d: %v", im.name, name, rows, cols, i, err)
+			}
+		}
+		if !ry.UntouchedF32(y) {
+			t.Fatalf("%s: %s wrote outside y", im.name, name)
+		}
+	}
 }
 
 // FuzzGemvTE4M3 checks GemvTE4M3 on the input's shape, W len(x) = rows by len(y) =

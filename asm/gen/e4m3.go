@@ -28,25 +28,19 @@ const (
 // gemvE4M3 is gemv for a W of FP8 E4M3 bytes, each chunk of a row widened in
 // registers (see e4m3Rows) and each row's sum multiplied by 256. Each block of rows
 // prefetches the next, as gemvHalf does.
-func (t target) gemvE4M3() {
-	t.begin("gemvE4M3")
-	y, m := slice("y")
-	w := ptr("w")
-	x, n := slice("x")
-	self := func(w Register) Register { return w }
-	t.gemvBody(y, m, w, x, n, self, t.e4m3Rows(false))
-	ret()
-}
+func (t target) gemvE4M3() { t.gemvE4M3Body("gemvE4M3", false) }
 
 // gemvE4M3Finite is gemvE4M3 for a W without NaN bytes: it widens as e4m3Rows does
 // without the NaN check (five instructions per chunk instead of eight).
-func (t target) gemvE4M3Finite() {
-	t.begin("gemvE4M3Finite")
+func (t target) gemvE4M3Finite() { t.gemvE4M3Body("gemvE4M3Finite", true) }
+
+func (t target) gemvE4M3Body(name string, finite bool) {
+	t.begin(name)
 	y, m := slice("y")
 	w := ptr("w")
 	x, n := slice("x")
 	self := func(w Register) Register { return w }
-	t.gemvBody(y, m, w, x, n, self, t.e4m3Rows(true))
+	t.gemvBody(y, m, w, x, n, self, t.e4m3Rows(finite))
 	ret()
 }
 
