@@ -10,8 +10,8 @@ import (
 // scale per 32): each block's products are summed exactly in int32 lanes, which are
 // converted to float32 and scaled by d_w·d_x into the row's accumulator. Blocks of
 // four rows share each block's loads of x, and prefetch the next block of rows into
-// L2 as they go (the last block itself), as gemvBF16 does; the rows' remainder goes
-// one at a time.
+// L2 as they go (the last block the bytes after W); the rows' remainder goes one at a
+// time.
 // len(xq) is a multiple of 32, so every load reads only bytes of W, xq and xd.
 //
 // AVX2 (VPMADDUBSW) multiplies unsigned by signed bytes into saturating 16-bit pair
@@ -33,7 +33,10 @@ func (t target) gemvQ8_0Q8() {
 	rowBytes := GP64()
 	IMUL3Q(U32(q8BlockBytes), blocks, rowBytes)
 	rowPassesOf(m, w, rowBytes, "q8q8", func(rows [gemvRows]Register, rowBytes, left, row Register) {
-		pf := blockPrefetch(rows, rowBytes, left, w)
+		// The last block prefetches the bytes after W too: a long W comes in calls
+		// of 256 KiB (compose), and those bytes are the next call's first rows.
+		pf := GP64()
+		LEAQ(Mem{Base: rows[gemvRows-1], Index: rowBytes, Scale: 1}, pf)
 		var acc [gemvRows]VecVirtual
 		for r := range acc {
 			acc[r] = t.vec()

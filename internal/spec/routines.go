@@ -129,7 +129,7 @@ var Routines = []Routine{
 	{Name: "gemvQ8_0Q8", Doc: "gemvQ8_0Q8 computes y = W x for W in Q8_0 blocks and x quantized to int8 blocks (see kernels.GemvQ8_0Q8); len(xq) is a multiple of 32 and W is len(y) rows of len(xq)/32 blocks.",
 		Args: args("y []float32: the result, one per row of W", "w []byte: the matrix, rows of 34-byte Q8_0 blocks (half scale, 32 int8)",
 			"xq []byte: the vector's int8 quants, each in [-127, 127]", "xd []float32: the vector's scales, one per 32 quants"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "AVX512VNNI", "CMOV", "F16C", "MMX+"}, NEON: neon}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3", "MMX+"}, AVX512: {"AVX", "AVX2", "AVX512BW", "AVX512F", "AVX512VL", "AVX512VNNI", "F16C", "MMX+"}, NEON: neon}},
 	// gemmNT for a B of few rows (a batched decode step's tokens, A its weight rows):
 	// compose runs it for n <= fewRows. A Level without it runs gemmNT.
 	{Name: "gemmNTFew", Doc: "gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 8 rows; c has row stride ldc; next is a prefetch hint.",
