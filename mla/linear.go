@@ -24,6 +24,9 @@ type linearTask struct {
 	nops int
 	// scratch[part] holds a widened tile of weight rows and its t x tile products.
 	scratch [][]float32
+	// q8[part] holds the part's input quantized for Q8_0 GEMVs, once for the ops
+	// that share it (a decode step's query and KV down-projections).
+	q8 []q8Input
 }
 
 func (lt *linearTask) reset() { lt.nops = 0 }
@@ -52,6 +55,9 @@ func (lt *linearTask) split(minWork, workers int) int {
 	if len(lt.scratch) < parts {
 		lt.scratch = append(lt.scratch, make([][]float32, parts-len(lt.scratch))...)
 	}
+	if len(lt.q8) < parts {
+		lt.q8 = append(lt.q8, make([]q8Input, parts-len(lt.q8))...)
+	}
 	return parts
 }
 
@@ -75,6 +81,8 @@ func (lt *linearTask) run(part, parts int) {
 		rows += op.n
 	}
 	lo, hi := span(rows, part, parts, gemvRowAlign)
+	q := &lt.q8[part]
+	q.forget() // the inputs' values are new each run
 	base := 0
 	for _, op := range ops {
 		r0, r1 := max(lo-base, 0), min(hi-base, op.n)
@@ -86,9 +94,14 @@ func (lt *linearTask) run(part, parts int) {
 			lt.tiled(part, op, r0, r1)
 			continue
 		}
+		if op.w.Format() == FormatQ8_0 && op.t == 1 {
+			q.grow(op.k)
+			q.gemv(op.out[r0:r1], op.w, op.x, r0)
+			continue
+		}
 		var scratch []float32
-		if f := op.w.Format(); f == FormatFP8 || f == FormatQ8_0 {
-			scratch = lt.part(part, op.k) // x scaled per band of rows, or quantized
+		if op.w.Format() == FormatFP8 {
+			scratch = lt.part(part, op.k) // x scaled per band of rows
 		}
 		for t := range op.t {
 			op.w.gemv(op.out[t*op.n+r0:t*op.n+r1], op.x[t*op.k:(t+1)*op.k], r0, scratch)

@@ -59,6 +59,9 @@ func (lt *linearTask) fewTokens(part, parts int) bool {
 func (lt *linearTask) gemvTileRows(part int, op linearOp, r0, r1 int) {
 	rb, _ := op.w.Format().rowBytes(op.k) // checked when the weights were made
 	tile := max(gemvRowAlign, gemvTileBytes/max(rb, 1)/gemvRowAlign*gemvRowAlign)
+	if op.w.Format() == FormatQ8_0 && lt.q8Tiles(part, op, r0, r1, tile) {
+		return
+	}
 	var scratch []float32
 	if f := op.w.Format(); f == FormatFP8 || f == FormatQ8_0 {
 		scratch = lt.part(part, op.k) // x scaled per band of rows, or quantized
@@ -156,4 +159,29 @@ func (m Matrix) stored(r0, r1 int) []float32 {
 		return nil
 	}
 	return unsafe.Slice((*float32)(unsafe.Add(p, skip)), (n-skip)/4)
+}
+
+// q8Tiles is the tiled GEMVs of a Q8_0 op's rows [r0, r1) for its tokens, each
+// token's activations quantized once (as the one-token GEMV quantizes them) instead
+// of once per tile; false when they cannot be quantized (not finite), and the
+// caller's GEMVs fall back as theirs do.
+func (lt *linearTask) q8Tiles(part int, op linearOp, r0, r1, tile int) bool {
+	per := op.k/4 + op.k/mlasimd.Q8_0Block // a Q8 vector's floats (see q8Vector)
+	sc := lt.part(part, op.t*per)
+	for t := range op.t {
+		xq, xd, ok := q8Vector(sc[t*per:(t+1)*per], op.k)
+		if !ok || mlasimd.QuantizeQ8Vector(xq, xd, op.x[t*op.k:(t+1)*op.k]) != nil {
+			return false
+		}
+	}
+	rb, _ := mlasimd.Q8_0Bytes(op.k)
+	for a := r0; a < r1; a += tile {
+		b := min(a+tile, r1)
+		w := op.w.q8[a*rb : b*rb]
+		for t := range op.t {
+			xq, xd, _ := q8Vector(sc[t*per:(t+1)*per], op.k)
+			mlasimd.GemvQ8_0Q8(op.out[t*op.n+a:t*op.n+b], w, xq, xd)
+		}
+	}
+	return true
 }

@@ -53,10 +53,10 @@ type moeTask struct {
 	ops  []linearOp
 	rows int
 	lt   linearTask // scratch per part
-	// q1[part] holds one quantized activation vector, reused by the part's
+	// q8[part] holds one quantized activation vector, reused by the part's
 	// one-token Q8_0 GEMVs of the same x (the gate and up maps of every expert a
 	// single token chose, and the shared experts', all multiply that token's row).
-	q1 [][]float32
+	q8 []q8Input
 }
 
 func (mt *moeTask) reset() { mt.ops, mt.rows = mt.ops[:0], 0 }
@@ -79,8 +79,8 @@ func (mt *moeTask) split(workers int) int {
 	if len(mt.lt.scratch) < parts {
 		mt.lt.scratch = append(mt.lt.scratch, make([][]float32, parts-len(mt.lt.scratch))...)
 	}
-	if len(mt.q1) < parts {
-		mt.q1 = append(mt.q1, make([][]float32, parts-len(mt.q1))...)
+	if len(mt.q8) < parts {
+		mt.q8 = append(mt.q8, make([]q8Input, parts-len(mt.q8))...)
 	}
 	return parts
 }
@@ -98,7 +98,8 @@ const moeTileBytes = 96 << 10
 func (mt *moeTask) run(part, parts int) {
 	lo, hi := span(mt.rows, part, parts, gemvRowAlign)
 	base := 0
-	var qx []float32 // the x whose quantization q1[part] holds
+	q := &mt.q8[part]
+	q.forget() // the inputs' values are new each run
 	for _, op := range mt.ops {
 		r0, r1 := max(lo-base, 0), min(hi-base, op.n)
 		base += op.n
@@ -114,7 +115,9 @@ func (mt *moeTask) run(part, parts int) {
 			scratch = mt.lt.part(part, op.k)
 		}
 		if op.t == 1 {
-			if op.w.Format() == FormatQ8_0 && mt.gemvQ8One(part, op, r0, r1, &qx) {
+			if op.w.Format() == FormatQ8_0 {
+				q.grow(op.k)
+				q.gemv(op.out[r0:r1], op.w, op.x, r0)
 				continue
 			}
 			op.w.gemv(op.out[r0:r1], op.x, r0, scratch)
@@ -122,7 +125,7 @@ func (mt *moeTask) run(part, parts int) {
 		}
 		rb, _ := op.w.Format().rowBytes(op.k)
 		tile := max(gemvRowAlign, moeTileBytes/max(rb, 1)/gemvRowAlign*gemvRowAlign)
-		if op.w.Format() == FormatQ8_0 && mt.gemvQ8Tiles(part, op, r0, r1, tile) {
+		if op.w.Format() == FormatQ8_0 && mt.lt.q8Tiles(part, op, r0, r1, tile) {
 			continue
 		}
 		for a := r0; a < r1; a += tile {
@@ -132,56 +135,6 @@ func (mt *moeTask) run(part, parts int) {
 			}
 		}
 	}
-}
-
-// gemvQ8One is the one-token Q8_0 GEMV of rows [r0, r1) with op.x quantized into
-// q1[part], or taken from there when *qx is the same x; false when x cannot be
-// quantized (not finite), and the caller's GEMV falls back as it does.
-func (mt *moeTask) gemvQ8One(part int, op linearOp, r0, r1 int, qx *[]float32) bool {
-	per := op.k/4 + op.k/mlasimd.Q8_0Block
-	if len(mt.q1[part]) < per {
-		mt.q1[part] = make([]float32, per) // warm-up only: sized by the shapes
-	}
-	xq, xd, ok := q8Vector(mt.q1[part][:per], op.k)
-	if !ok {
-		return false
-	}
-	x := op.x[:op.k]
-	if len(*qx) != len(x) || &(*qx)[0] != &x[0] {
-		if mlasimd.QuantizeQ8Vector(xq, xd, x) != nil {
-			*qx = nil
-			return false
-		}
-		*qx = x
-	}
-	rb, _ := mlasimd.Q8_0Bytes(op.k)
-	mlasimd.GemvQ8_0Q8(op.out[r0:r1], op.w.q8[r0*rb:r1*rb], xq, xd)
-	return true
-}
-
-// gemvQ8Tiles is the tiled GEMVs of a Q8_0 op's rows [r0, r1) for its tokens, each
-// token's activations quantized once (as the one-token GEMV quantizes them) instead
-// of once per tile; false when they cannot be quantized (not finite), and the
-// caller's GEMVs fall back as theirs do.
-func (mt *moeTask) gemvQ8Tiles(part int, op linearOp, r0, r1, tile int) bool {
-	per := op.k/4 + op.k/mlasimd.Q8_0Block // a Q8 vector's floats (see q8Vector)
-	sc := mt.lt.part(part, op.t*per)
-	for t := range op.t {
-		xq, xd, ok := q8Vector(sc[t*per:(t+1)*per], op.k)
-		if !ok || mlasimd.QuantizeQ8Vector(xq, xd, op.x[t*op.k:(t+1)*op.k]) != nil {
-			return false
-		}
-	}
-	rb, _ := mlasimd.Q8_0Bytes(op.k)
-	for a := r0; a < r1; a += tile {
-		b := min(a+tile, r1)
-		w := op.w.q8[a*rb : b*rb]
-		for t := range op.t {
-			xq, xd, _ := q8Vector(sc[t*per:(t+1)*per], op.k)
-			mlasimd.GemvQ8_0Q8(op.out[t*op.n+a:t*op.n+b], w, xq, xd)
-		}
-	}
-	return true
 }
 
 // grow sizes the scratch for t tokens.

@@ -139,29 +139,37 @@ func mergeInto(st *AttnState, m, l, o []float32, dc int) {
 
 // MergeAttnStates writes to dst the state of all the parts' rows together: per head
 // the largest M, and the others' L and O rescaled by e^{M_i - M} and summed (parts
-// without rows count for nothing). dst may be one of the parts.
+// without rows count for nothing). dst may be one of the parts; no part may be given
+// twice. It allocates nothing.
 func MergeAttnStates(dst *AttnState, parts ...*AttnState) error {
 	if dst == nil || len(dst.M) == 0 || len(dst.L) != len(dst.M) || len(dst.O)%len(dst.M) != 0 {
 		return fmt.Errorf("mla: MergeAttnStates: destination not made by NewAttnState: %w", ErrShape)
 	}
 	H := len(dst.M)
 	dc := len(dst.O) / H
+	inParts := false
 	for i, p := range parts {
 		if p == nil || len(p.M) != H || len(p.L) != H || len(p.O) != H*dc {
 			return fmt.Errorf("mla: MergeAttnStates: part %d is not sized like the destination (%d heads of %d): %w", i, H, dc, ErrShape)
 		}
+		for _, q := range parts[:i] {
+			if p == q {
+				return fmt.Errorf("mla: MergeAttnStates: part %d is given twice: %w", i, ErrShape)
+			}
+		}
+		inParts = inParts || p == dst
 	}
-	var acc AttnState
-	acc.M, acc.L, acc.O = make([]float32, H), make([]float32, H), make([]float32, H*dc)
-	for h := range H {
-		acc.M[h] = float32(math.Inf(-1))
+	if !inParts { // else dst already holds its own part
+		for h := range H {
+			dst.M[h], dst.L[h] = float32(math.Inf(-1)), 0
+		}
+		clear(dst.O)
 	}
 	for _, p := range parts {
-		mergeInto(&acc, p.M, p.L, p.O, dc)
+		if p != dst {
+			mergeInto(dst, p.M, p.L, p.O, dc)
+		}
 	}
-	copy(dst.M, acc.M)
-	copy(dst.L, acc.L)
-	copy(dst.O, acc.O)
 	return nil
 }
 

@@ -82,39 +82,34 @@ func (s *RandomSampler) Sample(logits []float32) (int, error) {
 		return Greedy{}.Sample(logits)
 	}
 	s.order = s.order[:0]
+	top := float32(math.Inf(-1))
 	for i, x := range logits {
 		if x == x && x > float32(math.Inf(-1)) {
 			s.order = append(s.order, i)
+			top = max(top, x)
 		}
 	}
 	if len(s.order) == 0 {
 		return 0, fmt.Errorf("sampler: %d logits: %w", len(logits), ErrNoToken)
 	}
-	slices.SortFunc(s.order, func(a, b int) int {
-		switch {
-		case logits[a] > logits[b]:
-			return -1
-		case logits[a] < logits[b]:
-			return 1
-		}
-		return a - b
-	})
+	if s.truncates(len(s.order)) {
+		s.sortCandidates(logits)
+	}
 	if k := s.o.TopK; k > 0 && k < len(s.order) {
 		s.order = s.order[:k]
 	}
 	// Softmax of (logit - max)/T in float64: +Inf logits share the mass.
-	top := float64(logits[s.order[0]])
 	s.probs = s.probs[:0]
 	var sum float64
 	for _, id := range s.order {
 		var p float64
 		switch x := float64(logits[id]); {
-		case math.IsInf(top, 1):
+		case math.IsInf(float64(top), 1):
 			if math.IsInf(x, 1) {
 				p = 1
 			}
 		default:
-			p = math.Exp((x - top) / s.o.Temperature)
+			p = math.Exp((x - float64(top)) / s.o.Temperature)
 		}
 		s.probs = append(s.probs, p)
 		sum += p
@@ -142,4 +137,23 @@ func (s *RandomSampler) Sample(logits []float32) (int, error) {
 		u -= q
 	}
 	return s.order[keep-1], nil // u fell on rounding at the end
+}
+
+// truncates reports whether top-k or top-p drop candidates, which then must be
+// ranked; plain temperature sampling draws over them in id order, with no sort.
+func (s *RandomSampler) truncates(n int) bool {
+	return (s.o.TopK > 0 && s.o.TopK < n) || (s.o.TopP > 0 && s.o.TopP < 1)
+}
+
+// sortCandidates ranks s.order by logit, most likely first, ties by the lower id.
+func (s *RandomSampler) sortCandidates(logits []float32) {
+	slices.SortFunc(s.order, func(a, b int) int {
+		switch {
+		case logits[a] > logits[b]:
+			return -1
+		case logits[a] < logits[b]:
+			return 1
+		}
+		return a - b
+	})
 }

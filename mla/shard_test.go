@@ -156,5 +156,7 @@ func TestContextParallelDecode(t *testing.T) {
 		require.ErrorIs(t, l.AttendPart(none, xn, 3, parts[2]), ErrShape, "a position before the part's end")
 		require.ErrorIs(t, l.FinishAttention(got, l.NewAttnState()), ErrShape, "no rows")
 		require.ErrorIs(t, MergeAttnStates(merged, &AttnState{}), ErrShape)
+		require.ErrorIs(t, MergeAttnStates(merged, states[1], states[1]), ErrShape, "a part twice")
+		require.Zero(t, testing.AllocsPerRun(10, func() { _ = MergeAttnStates(merged, states[1], states[2]) }))
 	}
 }

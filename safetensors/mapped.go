@@ -54,8 +54,9 @@ func OpenMapped(path string) (*File, error) {
 
 // OpenFS opens and validates the safetensors file name in fsys, which must be a
 // regular file. A file that implements io.ReaderAt (os.DirFS's, embed.FS's,
-// fstest.MapFS's) is read in place; another is read into memory once, its size
-// bounded by its stat.
+// fstest.MapFS's) is read in place; another is read into memory once, as many bytes
+// as it gives up to its stat's size (which must match), so a stat that claims more
+// than the file holds costs nothing.
 func OpenFS(fsys fs.FS, name string) (*File, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
@@ -71,9 +72,11 @@ func OpenFS(fsys fs.FS, name string) (*File, error) {
 	}
 	r, ok := f.(io.ReaderAt)
 	if !ok {
-		data := make([]byte, st.Size())
-		_, err := io.ReadFull(f, data)
+		data, err := io.ReadAll(io.LimitReader(f, st.Size()+1))
 		f.Close()
+		if err == nil && int64(len(data)) != st.Size() {
+			err = fmt.Errorf("%d bytes, but its stat says %d", len(data), st.Size())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("safetensors: reading %s: %w", name, err)
 		}

@@ -81,9 +81,33 @@ func TestOpenMapped(t *testing.T) {
 // noReaderAt hides a file's ReadAt, as some fs.FS implementations lack it.
 type noReaderAt struct{ fs.FS }
 
-type plainFile struct{ f fs.File }
+type plainFile struct {
+	f   fs.File
+	lie bool // Stat claims 1 TiB
+}
 
-func (p plainFile) Stat() (fs.FileInfo, error) { return p.f.Stat() }
+type hugeInfo struct{ fs.FileInfo }
+
+func (hugeInfo) Size() int64 { return 1 << 40 }
+
+// lyingFS is noReaderAt whose files claim to be 1 TiB.
+type lyingFS struct{ fs.FS }
+
+func (l lyingFS) Open(name string) (fs.File, error) {
+	f, err := l.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return plainFile{f: f, lie: true}, nil
+}
+
+func (p plainFile) Stat() (fs.FileInfo, error) {
+	st, err := p.f.Stat()
+	if err != nil || !p.lie {
+		return st, err
+	}
+	return hugeInfo{st}, nil
+}
 func (p plainFile) Read(b []byte) (int, error) { return p.f.Read(b) }
 func (p plainFile) Close() error               { return p.f.Close() }
 
@@ -92,7 +116,7 @@ func (n noReaderAt) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return plainFile{f}, nil
+	return plainFile{f: f}, nil
 }
 
 // TestOpenFS: a file from os.DirFS, fstest.MapFS and an fs.FS without ReadAt reads
@@ -124,6 +148,8 @@ func TestOpenFS(t *testing.T) {
 	require.ErrorContains(t, err, "a directory")
 	_, err = OpenFS(mapFS, "dir/bad.safetensors")
 	require.ErrorIs(t, err, ErrFormat)
+	_, err = OpenFS(lyingFS{mapFS}, "dir/m.safetensors")
+	require.ErrorContains(t, err, "its stat says 1099511627776", "read what the file gives, not what it claims")
 	_, err = OpenFS(mapFS, "nothing")
 	require.ErrorIs(t, err, fs.ErrNotExist)
 }
