@@ -27,6 +27,8 @@ func (p primitives) compose() routines {
 		rmsNorm: l.rmsNorm, layerNorm: l.layerNorm,
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
+		gemmNTBF16: kernels.GemmNTBF16, gemmNNAddBF16: kernels.GemmNNAddBF16,
+		attnScoresI8: kernels.AttnScoresI8, quantizeProbsI8: kernels.QuantizeProbsI8, attnValuesI8: kernels.AttnValuesI8,
 	}
 }
 
