@@ -31,9 +31,11 @@ func decodeBoth(t *testing.T, l *Layer, x []float32, s int, dt DType, start int)
 }
 
 func cloneCache(t *testing.T, k *Cache) *Cache {
-	k2 := &Cache{width: k.width, dc: k.dc, dr: k.dr, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, rowStore: rowStore{dtype: k.dtype}, start: k.start}
+	k2 := &Cache{width: k.width, dc: k.dc, dr: k.dr, mhaPerToken: k.mhaPerToken, kvPerGroup: k.kvPerGroup, rowStore: newRowStore(k.dtype, k.width, k.split), start: k.start}
 	k2.f32 = append([]float32(nil), k.f32...)
 	k2.u16 = append([]uint16(nil), k.u16...)
+	k2.i8 = append([]byte(nil), k.i8...)
+	k2.i8s = append([]float32(nil), k.i8s...)
 	k2.n = k.n
 	return k2
 }

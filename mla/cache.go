@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/mlasimd/mlasimd/internal/checked"
-	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
 
 // CacheOptions configures a new Cache.
@@ -45,8 +44,8 @@ func NewCache(c Config, o CacheOptions) (*Cache, error) {
 	if err := checkWeightSizes(c); err != nil {
 		return nil, err
 	}
-	if !isCacheType(o.DType) {
-		return nil, fmt.Errorf("mla: cache dtype %s is not supported; use F32, BF16 or F16", o.DType)
+	if err := checkCacheType(c, o.DType); err != nil {
+		return nil, err
 	}
 	if o.Capacity < 0 || o.Start < 0 {
 		return nil, fmt.Errorf("mla: cache capacity %d and start %d must not be negative: %w", o.Capacity, o.Start, ErrShape)
@@ -55,7 +54,7 @@ func NewCache(c Config, o CacheOptions) (*Cache, error) {
 		return nil, fmt.Errorf("mla: cache start %d + capacity %d exceeds MaxCachePositions (%d): %w", o.Start, o.Capacity, MaxCachePositions, ErrShape)
 	}
 	k := &Cache{width: c.CacheRowWidth(), dc: c.KVLoRARank, dr: c.QKRopeHeadDim, mhaPerToken: c.MHACacheElemsPerToken(),
-		kvPerGroup: c.QKHeadDim() + c.VHeadDim, rowStore: rowStore{dtype: o.DType}, start: o.Start}
+		kvPerGroup: c.QKHeadDim() + c.VHeadDim, rowStore: newRowStore(o.DType, c.CacheRowWidth(), c.KVLoRARank), start: o.Start}
 	if err := k.reserve(o.Capacity); err != nil {
 		return nil, err
 	}
@@ -118,10 +117,7 @@ func (k *Cache) Capacity() int {
 	if k == nil || k.width == 0 {
 		return 0
 	}
-	if k.dtype == F32 {
-		return cap(k.f32) / k.width
-	}
-	return cap(k.u16) / k.width
+	return k.capRows()
 }
 
 // Bytes is the size of the cached rows.
@@ -129,7 +125,7 @@ func (k *Cache) Bytes() int64 {
 	if k == nil {
 		return 0
 	}
-	return int64(k.n) * int64(k.width) * int64(k.dtype.Size())
+	return int64(k.n) * k.bytesPerRow()
 }
 
 // MHABytes is what a decompressed multi-head cache (every head's key and value) of the
@@ -163,20 +159,7 @@ func (k *Cache) reserve(rows int) error {
 	if end, ok := checked.Add(k.start, rows); !ok || end > MaxCachePositions {
 		return fmt.Errorf("mla: Cache.Reserve(%d): start %d + %d rows exceeds MaxCachePositions (%d): %w", rows, k.start, rows, MaxCachePositions, ErrCacheFull)
 	}
-	need, err := allocSize("cache storage", rows, k.width)
-	if err != nil {
-		return err
-	}
-	if k.dtype == F32 {
-		if need > cap(k.f32) {
-			k.f32 = append(hugepage.Make[float32](need)[:0], k.f32...)
-		}
-		return nil
-	}
-	if need > cap(k.u16) {
-		k.u16 = append(hugepage.Make[uint16](need)[:0], k.u16...)
-	}
-	return nil
+	return k.reserveRows("cache storage", rows)
 }
 
 // room returns an error unless t more rows keep the cache within MaxCachePositions.
@@ -222,13 +205,11 @@ func (k *Cache) append(rows []float32) error {
 	if err := k.grow(t); err != nil {
 		return err
 	}
-	lo, hi := k.n*k.width, (k.n+t)*k.width
-	if k.dtype == F32 {
-		k.f32 = k.f32[:hi]
-	} else {
-		k.u16 = k.u16[:hi]
+	k.setRows(k.n + t)
+	if err := k.put(k.n*k.width, rows); err != nil {
+		k.setRows(k.n)
+		return err
 	}
-	k.put(lo, rows)
 	k.n += t
 	return nil
 }
@@ -247,11 +228,7 @@ func (k *Cache) truncate(n int) error {
 		return fmt.Errorf("mla: Cache.Truncate(%d) outside [0, %d]: %w", n, k.n, ErrShape)
 	}
 	k.n = n
-	if k.dtype == F32 {
-		k.f32 = k.f32[:n*k.width]
-	} else {
-		k.u16 = k.u16[:n*k.width]
-	}
+	k.setRows(n)
 	return nil
 }
 

@@ -10,18 +10,27 @@ import (
 
 func TestCacheBytesAndComparisons(t *testing.T) {
 	c := DeepSeekV2Lite()
-	for _, dt := range []DType{F32, BF16, F16} {
+	for _, dt := range []DType{F32, BF16, F16, I8} {
 		k, err := NewCache(c, CacheOptions{DType: dt, Capacity: 8})
 		require.NoError(t, err)
 		require.NoError(t, k.Append(make([]float32, 10*576)))
 		require.Equal(t, 10, k.Len())
-		require.Equal(t, int64(10*576*dt.Size()), k.Bytes())
 		require.Equal(t, int64(10*5120*dt.Size()), k.MHABytes())
 		require.Equal(t, int64(10*8*320*dt.Size()), k.GQABytes(8))
+		if dt == I8 {
+			require.Equal(t, int64(10*(576+8)), k.Bytes(), "int8 values and two float32 scales per row")
+			continue
+		}
+		require.Equal(t, int64(10*576*dt.Size()), k.Bytes())
 		require.InDelta(t, c.CacheSizeRatio(), float64(k.Bytes())/float64(k.MHABytes()), 1e-15)
 	}
 	_, err := NewCache(c, CacheOptions{DType: safetensors.F8E4M3})
-	require.ErrorContains(t, err, "use F32, BF16 or F16")
+	require.ErrorContains(t, err, "use F32, BF16, F16 or I8")
+	odd := tinyConfig()
+	odd.KVLoRARank = 24
+	_, err = NewCache(odd, CacheOptions{DType: I8})
+	require.ErrorIs(t, err, ErrShape)
+	require.ErrorContains(t, err, "multiple of 16 (have 24)")
 }
 
 // TestCacheGrowthIsAmortized: appending one row per step reallocates O(log n) times

@@ -1,6 +1,11 @@
 package mla
 
-import "github.com/mlasimd/mlasimd/safetensors"
+import (
+	"fmt"
+
+	"github.com/mlasimd/mlasimd"
+	"github.com/mlasimd/mlasimd/safetensors"
+)
 
 // DType is the element type of a Cache and of checkpoint tensors: safetensors.DType,
 // so that a cache type and a tensor's dtype compare. A Cache holds F32, BF16 or F16;
@@ -13,6 +18,22 @@ const (
 	F32  = safetensors.F32
 	BF16 = safetensors.BF16
 	F16  = safetensors.F16
+	I8   = safetensors.I8 // a Cache only: int8 rows with a scale per row for c and for kr
 )
 
-func isCacheType(d DType) bool { return d == F32 || d == BF16 || d == F16 }
+// checkCacheType returns an error unless a cache of layers of Config c can hold its
+// rows in d: F32, BF16, F16, or I8 where d_c is a multiple of 16, d_r one of 4 and
+// the row at most mlasimd.I8MaxWidth values (the int8 attention's layout).
+func checkCacheType(c Config, d DType) error {
+	switch d {
+	case F32, BF16, F16:
+		return nil
+	case I8:
+		dc, dr := c.KVLoRARank, c.QKRopeHeadDim
+		if dc%16 != 0 || dr%4 != 0 || dr == 0 || dc+dr > mlasimd.I8MaxWidth {
+			return fmt.Errorf("mla: an I8 cache needs kv_lora_rank a multiple of 16 (have %d), qk_rope_head_dim a positive multiple of 4 (have %d) and rows of at most %d values: %w", dc, dr, mlasimd.I8MaxWidth, ErrShape)
+		}
+		return nil
+	}
+	return fmt.Errorf("mla: cache dtype %s is not supported; use F32, BF16, F16 or I8: %w", d, ErrShape)
+}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mlasimd/mlasimd"
 	"github.com/mlasimd/mlasimd/internal/checked"
-	"github.com/mlasimd/mlasimd/internal/hugepage"
 )
 
 // DefaultPageRows is the rows per page of a PagedCache unless PagedCacheOptions say
@@ -66,8 +66,8 @@ func NewPagedCache(c Config, o PagedCacheOptions) (*PagedCache, error) {
 	if err := checkWeightSizes(c); err != nil {
 		return nil, err
 	}
-	if !isCacheType(o.DType) {
-		return nil, fmt.Errorf("mla: paged cache dtype %s is not supported; use F32, BF16 or F16", o.DType)
+	if err := checkCacheType(c, o.DType); err != nil {
+		return nil, err
 	}
 	if o.PageRows == 0 {
 		o.PageRows = DefaultPageRows
@@ -76,17 +76,19 @@ func NewPagedCache(c Config, o PagedCacheOptions) (*PagedCache, error) {
 		return nil, fmt.Errorf("mla: paged cache of %d pages of %d rows: want a positive number of pages of 1 to %d rows: %w", o.Pages, o.PageRows, maxOptionRows, ErrShape)
 	}
 	width := c.CacheRowWidth()
-	n, err := allocSize("paged cache", o.Pages, o.PageRows, width)
+	if o.DType == I8 && o.PageRows%mlasimd.I8TileRows != 0 {
+		return nil, fmt.Errorf("mla: an I8 paged cache needs pages of a multiple of %d rows, not %d: %w", mlasimd.I8TileRows, o.PageRows, ErrShape)
+	}
+	rows, err := allocSize("paged cache", o.Pages, o.PageRows)
 	if err != nil {
 		return nil, err
 	}
 	pc := &PagedCache{width: width, dc: c.KVLoRARank, dr: c.QKRopeHeadDim, pageRows: o.PageRows, pages: o.Pages,
-		rowStore: rowStore{dtype: o.DType}, refs: make([]int, o.Pages), free: make([]int, o.Pages)}
-	if o.DType == F32 {
-		pc.f32 = hugepage.Make[float32](n)
-	} else {
-		pc.u16 = hugepage.Make[uint16](n)
+		rowStore: newRowStore(o.DType, width, c.KVLoRARank), refs: make([]int, o.Pages), free: make([]int, o.Pages)}
+	if err := pc.reserveRows("paged cache", rows); err != nil {
+		return nil, err
 	}
+	pc.setRows(rows)
 	for i := range pc.free { // page 0 on top
 		pc.free[i] = o.Pages - 1 - i
 	}
@@ -151,7 +153,7 @@ func (pc *PagedCache) Bytes() int64 {
 	if pc == nil || pc.width == 0 {
 		return 0
 	}
-	return int64(pc.pages) * int64(pc.pageRows) * int64(pc.width) * int64(pc.dtype.Size())
+	return int64(pc.pages) * int64(pc.pageRows) * pc.bytesPerRow()
 }
 
 // NewSequence returns an empty sequence whose first row will be at absolute
@@ -317,7 +319,9 @@ func (s *Sequence) append(rows []float32) error {
 		}
 		t := min(pc.pageRows-r, len(rows)/pc.width)
 		lo := (s.table[len(s.table)-1]*pc.pageRows + r) * pc.width
-		pc.put(lo, rows[:t*pc.width])
+		if err := pc.put(lo, rows[:t*pc.width]); err != nil {
+			return err // not reached: the callers refuse rows that are not finite
+		}
 		rows = rows[t*pc.width:]
 		s.n += t
 	}
