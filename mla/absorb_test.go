@@ -79,7 +79,7 @@ func TestAbsorbedScores(t *testing.T) {
 		rows := mustRows(t, k, 0, s, make([]float32, s*rw))
 		tau := l.scale
 		absorbed := make([]float32, H*s)
-		qa := l.dec.qa // the last Decode left the absorbed queries here
+		qa := l.dec.qa.f32 // the last Decode left the absorbed queries here
 		for h := range H {
 			for j := range s {
 				absorbed[h*s+j] = tau * dot32(qa[h*rw:(h+1)*rw], rows[j*rw:(j+1)*rw])

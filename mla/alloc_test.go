@@ -14,11 +14,11 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 		t.Skip("the race detector's bookkeeping allocates")
 	}
 	testutil.UseEachLevel(t, func(t *testing.T) {
-		for i, dt := range []DType{F32, BF16, F16, F32, BF16} {
+		for i, dt := range []DType{F32, BF16, F16, I8, F32, BF16, I8} {
 			c := q32Config()
 			w := testWeights(t, c, 1)
 			// Weights in each narrow format too, with the cache types in turn.
-			w, err := w.Convert([]WeightFormat{FormatF32, FormatBF16, FormatF16, FormatQ8_0, FormatFP8}[i])
+			w, err := w.Convert([]WeightFormat{FormatF32, FormatBF16, FormatF16, FormatQ8_0, FormatFP8}[i%5])
 			require.NoError(t, err)
 			l := testLayer(t, c, w, true, WithWorkers(3), WithTileRows(8))
 			k, err := NewCache(c, CacheOptions{DType: dt, Capacity: 400})

@@ -13,7 +13,7 @@ type batchState struct {
 	b       int           // tokens the buffers hold
 	pos     []int         // B: each token's position
 	n0      []int         // B: each sequence's rows before the step
-	qa      []float32     // B x H x (d_c+d_r): absorbed queries, token-major
+	qa      queries       // B x H x (d_c+d_r): absorbed queries, token-major
 	ol      []float32     // H x B x d_c: merged latent outputs, head-major
 	o       []float32     // B x H·d_v: per-head outputs, token-major (o_proj's input)
 	segs    []attnSeg     // the step's row ranges, ordered by part and by sequence
@@ -164,7 +164,7 @@ func (l *Layer) batchFor(B int) (*batchState, error) {
 	}
 	H, dn, dc, dv, rw := c.Heads, c.QKNopeHeadDim, c.KVLoRARank, c.VHeadDim, c.CacheRowWidth()
 	workers := l.pool.Workers()
-	nqa, err1 := allocSize("DecodeBatch queries", B, H, rw)
+	_, err1 := allocSize("DecodeBatch queries", B, H, rw)
 	nol, err2 := allocSize("DecodeBatch latent outputs", H, B, dc)
 	no, err3 := allocSize("DecodeBatch outputs", B, H, dv)
 	nprod, err4 := allocSize("DecodeBatch head products", B, max(dc, dv))
@@ -180,7 +180,7 @@ func (l *Layer) batchFor(B int) (*batchState, error) {
 		nw = max(dn, dv) * dc // within kv_b's checked size
 	}
 	bs.pos, bs.n0 = make([]int, B), make([]int, B)
-	bs.qa, bs.ol, bs.o = make([]float32, nqa), make([]float32, nol), make([]float32, no)
+	bs.qa, bs.ol, bs.o = newQueries(B, H, rw), make([]float32, nol), make([]float32, no)
 	bs.segs, bs.partSeg, bs.seqSeg = make([]attnSeg, 0, nsegs), make([]int, 0, workers+1), make([]int, B+1)
 	for len(bs.states) < nsegs {
 		bs.states = append(bs.states, newOnlineState(H, dc))
@@ -200,6 +200,9 @@ func (l *Layer) attendBatch(out []float32, pc *PagedCache, bs *batchState) error
 	B, H, dn, dc, dv := len(bs.seqs), c.Heads, c.QKNopeHeadDim, c.KVLoRARank, c.VHeadDim
 	workers := l.pool.Workers()
 	if err := l.pool.run(&bs.absorb, partsFor(B*H*dn*dc, l.minWork, workers)); err != nil {
+		return err
+	}
+	if err := bs.qa.round(pc.dtype, B, H, c.CacheRowWidth(), dc); err != nil {
 		return err
 	}
 	total := 0
@@ -279,7 +282,7 @@ func (t *batchAbsorbTask) run(part, parts int) {
 	h0, h1 := span(H, part, parts, 1)
 	for h := h0; h < h1; h++ {
 		if B == 1 { // a GEMV, summed row by row as Decode's absorbTask does
-			qa := bs.qa[h*rw : (h+1)*rw]
+			qa := bs.qa.f32[h*rw : (h+1)*rw]
 			l.w.KVBProj.gemvT(qa[:dc], l.proj.q[h*dqk:h*dqk+dn], keyUpRow(*c, h), sc)
 			copy(qa[dc:], l.proj.q[h*dqk+dn:(h+1)*dqk])
 			continue
@@ -287,7 +290,7 @@ func (t *batchAbsorbTask) run(part, parts int) {
 		wk := l.headRows(keyUpRow(*c, h), dn, sc)
 		mlasimd.GemmNN(prod, l.proj.q[h*dqk:], wk, B, dc, dn, H*dqk, dc)
 		for b := range B {
-			qa := bs.qa[(b*H+h)*rw : (b*H+h+1)*rw]
+			qa := bs.qa.f32[(b*H+h)*rw : (b*H+h+1)*rw]
 			copy(qa[:dc], prod[b*dc:(b+1)*dc])
 			copy(qa[dc:], l.proj.q[b*H*dqk+h*dqk+dn:b*H*dqk+(h+1)*dqk])
 		}
@@ -310,7 +313,7 @@ func (t *batchAttendTask) run(part, parts int) {
 	for k := bs.partSeg[part]; k < bs.partSeg[part+1]; k++ {
 		sg := bs.segs[k]
 		s, st := bs.seqs[sg.seq], &bs.states[k]
-		qa := bs.qa[sg.seq*H*rw : (sg.seq+1)*H*rw]
+		qa := bs.qa.token(sg.seq, H, rw)
 		st.reset()
 		for j0 := sg.r0; j0 < sg.r1; {
 			j1 := min(j0+l.tile, sg.r1, s.pageEnd(j0))
@@ -320,7 +323,7 @@ func (t *batchAttendTask) run(part, parts int) {
 				nlo, nhi := s.elems(j1, min(j1+l.tile, sg.r1, s.pageEnd(j1)))
 				next = pc.raw(nlo, nhi)
 			}
-			l.foldTile(st, p, qa, pc.get(lo, hi, p.rows), next)
+			l.foldTile(st, p, qa, &pc.rowStore, lo, hi, next)
 			j0 = j1
 		}
 	}

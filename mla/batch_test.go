@@ -89,7 +89,7 @@ func batchStep(t *testing.T, l *Layer, ref *refLayer, seqs []*batchSeq) {
 func TestDecodeBatchMatchesDecode(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
-			for _, dt := range []DType{F32, BF16, F16} {
+			for _, dt := range []DType{F32, BF16, F16, I8} {
 				t.Run(fmt.Sprintf("%s/%s", c.Name, dt), func(t *testing.T) {
 					w := testWeights(t, c, 31)
 					decodeBatchSteps(t, c, w, w, dt)
@@ -103,7 +103,12 @@ func decodeBatchSteps(t *testing.T, c Config, run, exact *LayerWeights, dt DType
 	l := testLayer(t, c, run, true, WithWorkers(3), WithTileRows(3), WithChunkRows(8))
 	ref := newRefLayer(c, exact, dt)
 	ref.quantX = run.KVAProj.Format() == FormatQ8_0 // its GEMVs quantize their input
-	pc, err := NewPagedCache(c, PagedCacheOptions{DType: dt, Pages: 64, PageRows: 4})
+	ref.tile = 3
+	pageRows := 4
+	if dt == I8 {
+		pageRows = 16 // whole tiles
+	}
+	pc, err := NewPagedCache(c, PagedCacheOptions{DType: dt, Pages: 64, PageRows: pageRows})
 	require.NoError(t, err)
 	starts, prompts := []int{0, 5000, 7, 150000, 2}, []int{0, 1, 5, 9, 17}
 	var seqs []*batchSeq
@@ -195,9 +200,9 @@ func TestDecodeBatchAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's bookkeeping allocates")
 	}
-	for i, dt := range []DType{F32, BF16, F16, F32, BF16} {
+	for i, dt := range []DType{F32, BF16, F16, I8, F32, BF16, I8} {
 		c := q32Config()
-		w, err := testWeights(t, c, 1).Convert([]WeightFormat{FormatF32, FormatBF16, FormatF16, FormatQ8_0, FormatFP8}[i])
+		w, err := testWeights(t, c, 1).Convert([]WeightFormat{FormatF32, FormatBF16, FormatF16, FormatQ8_0, FormatFP8}[i%5])
 		require.NoError(t, err)
 		l := testLayer(t, c, w, true, WithWorkers(3), WithTileRows(8))
 		pc, err := NewPagedCache(c, PagedCacheOptions{DType: dt, Pages: 200, PageRows: 16})

@@ -10,7 +10,7 @@ import (
 // decodeState is the scratch of one absorbed decode step, allocated once per Layer:
 // nothing in it depends on the context length, so Decode never allocates.
 type decodeState struct {
-	qa  []float32 // H x (d_c+d_r): absorbed queries [W_UK(h)ᵀ qn[h] | qr[h]]
+	qa  queries   // H x (d_c+d_r): absorbed queries [W_UK(h)ᵀ qn[h] | qr[h]]
 	ol  []float32 // H x d_c: attention output in the latent space, merged over parts
 	o   []float32 // H x d_v: per-head outputs after W_UV
 	out linearTask
@@ -20,13 +20,6 @@ type decodeState struct {
 	absorb absorbTask
 	attend attendTask
 	merge  mergeTask
-}
-
-// attnPart is one worker's scratch for one tile.
-type attnPart struct {
-	carry  []float32 // H: the current tile's rescaling of ol (see mlasimd.OnlineSoftmax)
-	scores []float32 // H x tile
-	rows   []float32 // tile x (d_c+d_r): widened rows of a 16-bit cache
 }
 
 // onlineState is the online softmax of all heads' queries over some cached rows.
@@ -50,11 +43,11 @@ func (s *onlineState) reset() {
 func newDecodeState(l *Layer) *decodeState {
 	c := l.cfg
 	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
-	d := &decodeState{qa: make([]float32, H*rw), ol: make([]float32, H*dc), o: make([]float32, H*c.VHeadDim)}
+	d := &decodeState{qa: newQueries(1, H, rw), ol: make([]float32, H*dc), o: make([]float32, H*c.VHeadDim)}
 	d.parts = make([]attnPart, l.pool.Workers())
 	for i := range d.parts {
 		d.states = append(d.states, newOnlineState(H, dc))
-		d.parts[i] = attnPart{carry: make([]float32, H), scores: make([]float32, H*l.tile), rows: make([]float32, l.tile*rw)}
+		d.parts[i] = newAttnPart(H, l.tile, rw)
 	}
 	d.absorb.l, d.attend.l, d.merge.l = l, l, l
 	return d
@@ -149,8 +142,8 @@ func (l *Layer) checkRows(rows []float32, t int, c latentRows) error {
 func (l *Layer) attendAbsorbed(out []float32, c *Cache) error {
 	d := l.dec
 	workers := l.pool.Workers()
-	H, dn, dc := l.cfg.Heads, l.cfg.QKNopeHeadDim, l.cfg.KVLoRARank
-	if err := l.pool.run(&d.absorb, partsFor(H*dn*dc, l.minWork, workers)); err != nil {
+	H, dc := l.cfg.Heads, l.cfg.KVLoRARank
+	if err := l.absorbQueries(c); err != nil {
 		return err
 	}
 
@@ -184,13 +177,22 @@ func (t *absorbTask) run(part, parts int) {
 	l := t.l
 	c := &l.cfg
 	dqk, dn, dc, rw := c.QKHeadDim(), c.QKNopeHeadDim, c.KVLoRARank, c.CacheRowWidth()
-	q, qa := l.proj.q, l.dec.qa
+	q, qa := l.proj.q, l.dec.qa.f32
 	h0, h1 := span(c.Heads, part, parts, 1)
 	for h := h0; h < h1; h++ {
 		// The attention parts' row tiles are free until the attention runs.
 		l.w.KVBProj.gemvT(qa[h*rw:h*rw+dc], q[h*dqk:h*dqk+dn], keyUpRow(*c, h), l.dec.parts[part].rows)
 		copy(qa[h*rw+dc:(h+1)*rw], q[h*dqk+dn:(h+1)*dqk])
 	}
+}
+
+// absorbQueries forms the step's absorbed queries and rounds them to c's arithmetic.
+func (l *Layer) absorbQueries(c *Cache) error {
+	H, dn, dc := l.cfg.Heads, l.cfg.QKNopeHeadDim, l.cfg.KVLoRARank
+	if err := l.pool.run(&l.dec.absorb, partsFor(H*dn*dc, l.minWork, l.pool.Workers())); err != nil {
+		return err
+	}
+	return l.dec.qa.round(c.dtype, 1, H, l.cfg.CacheRowWidth(), dc)
 }
 
 // attendTask is the split-K attention over the latent cache: part i takes a
@@ -209,30 +211,8 @@ func (t *attendTask) run(part, parts int) {
 	for j0 := r0; j0 < r1; j0 += l.tile {
 		j1 := min(j0+l.tile, r1)
 		// The next tile's storage streams in while this one is scored.
-		l.foldTile(s, p, l.dec.qa, k.rows(j0, j1, p.rows), k.storage(j1, min(j1+l.tile, r1)))
+		l.foldTile(s, p, l.dec.qa, &k.rowStore, j0*k.width, j1*k.width, k.storage(j1, min(j1+l.tile, r1)))
 	}
-}
-
-// foldTile adds a tile of cached rows (widened, d_c+d_r values each) to the state s
-// of queries qa (H x (d_c+d_r)): scores = Qa·Rowsᵀ (GemmNT, each row read once for
-// all heads, prefetching next), an online softmax, and ol += P·c. p's carry and
-// scores are its scratch.
-func (l *Layer) foldTile(s *onlineState, p *attnPart, qa, rows, next []float32) {
-	c := &l.cfg
-	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
-	n := len(rows) / rw
-	scores := p.scores[:H*n]
-	mlasimd.GemmNTPrefetch(scores, qa, rows, next, H, n, rw, rw, rw)
-	// Flash-style: the scores become weights against each head's running max,
-	// and ol is rescaled where that max rose.
-	mlasimd.OnlineSoftmax(scores, l.scale, s.m, s.l, p.carry)
-	for h, f := range p.carry {
-		if f != 1 {
-			scaleVec(s.ol[h*dc:(h+1)*dc], f)
-		}
-	}
-	// ol += P (H x n) times the latent part of the rows (n x d_c, row stride d_c+d_r).
-	mlasimd.GemmNNAdd(s.ol, scores, rows, H, dc, n, n, rw)
 }
 
 // mergeTask combines the parts' states per head (weights e^{m_i - M}/L), then applies

@@ -29,9 +29,13 @@ func mustSeqRows(t testing.TB, s *Sequence) []float32 {
 func TestPagedRowsMatchCache(t *testing.T) {
 	c := tinyConfig()
 	w := c.CacheRowWidth()
-	for _, dt := range []DType{F32, BF16, F16} {
+	for _, dt := range []DType{F32, BF16, F16, I8} {
 		t.Run(dt.String(), func(t *testing.T) {
-			pc := newTestPaged(t, c, dt, 8, 3)
+			pageRows := 3
+			if dt == I8 {
+				pageRows = 16 // an I8 page is whole tiles
+			}
+			pc := newTestPaged(t, c, dt, 8, pageRows)
 			s, err := pc.NewSequence(5)
 			require.NoError(t, err)
 			k := newTestCache(t, c, dt, 5)
@@ -42,11 +46,15 @@ func TestPagedRowsMatchCache(t *testing.T) {
 				require.Equal(t, mustRows(t, k, 0, k.Len(), nil), mustSeqRows(t, s))
 				require.Equal(t, k.Next(), s.Next())
 			}
-			require.Equal(t, 5, s.Pages())
-			require.Equal(t, 3, pc.FreePages())
+			if dt != I8 {
+				require.Equal(t, 5, s.Pages())
+				require.Equal(t, 3, pc.FreePages())
+			}
 			require.NoError(t, s.Truncate(7))
 			require.NoError(t, k.Truncate(7))
-			require.Equal(t, 5, pc.FreePages(), "13 rows -> 7 rows frees two pages of 3")
+			if dt != I8 {
+				require.Equal(t, 5, pc.FreePages(), "13 rows -> 7 rows frees two pages of 3")
+			}
 			mid, err := s.Rows(2, 5, nil)
 			require.NoError(t, err)
 			require.Equal(t, mustRows(t, k, 2, 5, nil), mid)

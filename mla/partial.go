@@ -92,7 +92,7 @@ func (l *Layer) AttendPart(st *AttnState, x []float32, pos int, c *Cache) error 
 func (l *Layer) attendPart(st *AttnState, c *Cache) error {
 	d := l.dec
 	workers := l.pool.Workers()
-	H, dn, dc := l.cfg.Heads, l.cfg.QKNopeHeadDim, l.cfg.KVLoRARank
+	H, dc := l.cfg.Heads, l.cfg.KVLoRARank
 	for h := range H {
 		st.M[h], st.L[h] = float32(math.Inf(-1)), 0
 	}
@@ -101,7 +101,7 @@ func (l *Layer) attendPart(st *AttnState, c *Cache) error {
 	if s == 0 {
 		return nil
 	}
-	if err := l.pool.run(&d.absorb, partsFor(H*dn*dc, l.minWork, workers)); err != nil {
+	if err := l.absorbQueries(c); err != nil {
 		return err
 	}
 	d.attend.cache = c

@@ -238,13 +238,22 @@ type refLayer struct {
 	invFreq []float64
 	tau     float64
 	cacheU  float64 // relative rounding of the cache dtype (0 for f32)
+	// arith: the absorbed decode over a BF16 or I8 cache multiplies in that type: the
+	// queries are rounded once per step and each tile's probabilities once per tile
+	// (attend_tile.go); tile is the layer's tile (for an I8 cache's probability scales).
+	arith DType
+	tile  int
+	// qaHat, when set, is the absorbed query of the attending token as the narrow
+	// path rounded it (head h: d_c+d_r values); the scores then use it exactly, and
+	// the bound covers only the arithmetic after the rounding.
+	qaHat [][]float64
 	// quantX: the layer runs Q8_0 weights, whose GEMVs quantize their input to int8
 	// per block of 32 (see Matrix.gemvQ8_0); each linear map then adds that error.
 	quantX bool
 }
 
 func newRefLayer(c Config, w *LayerWeights, cache DType) *refLayer {
-	r := &refLayer{c: c, w: w, tau: refScale(c)}
+	r := &refLayer{c: c, w: w, tau: refScale(c), arith: cache, tile: defaultTileRows}
 	switch c.RoPE {
 	case RoPEDecoupled:
 		r.invFreq = refInvFreq(c, c.QKRopeHeadDim)
@@ -289,8 +298,15 @@ func (r *refLayer) projectToken(x vec, pos int) refToken {
 		t.kr = newVec(0)
 	}
 	for _, v := range []vec{t.c, t.kr} { // what the cache stores
+		var step float64 // an I8 segment's quantization step, from its largest value
+		if r.arith == I8 {
+			for i := range v.v {
+				step = math.Max(step, math.Abs(v.v[i])+v.e[i])
+			}
+			step = step / 127 * (1 + 0x1p-20)
+		}
 		for i := range v.e {
-			v.e[i] += r.cacheU * math.Abs(v.v[i])
+			v.e[i] += r.cacheU*math.Abs(v.v[i]) + step/2
 		}
 	}
 	for h := range H {
@@ -388,22 +404,43 @@ func (r *refLayer) attendHead(toks []refToken, kn [][]vec, t, h int, o vec) {
 		absWK := absSlice(keyUpF32(w, c, h))
 		magQ := refLinearT(absWK, dn, dc, absQ).v
 		errQW := refLinearT(absWK, dn, dc, errQ).v
+		var qr vec // empty without decoupled RoPE
+		if h < len(q.qr) {
+			qr = q.qr[h]
+		}
+		dqc, dqr := r.queryQuantSteps(magQ, errQW, qr)
+		if r.qaHat != nil {
+			r.roundedScores(r.qaHat[h], toks[:n], s, es)
+		}
 		for j := range n {
+			if r.qaHat != nil {
+				break
+			}
 			kj := toks[j]
-			var dot, mag, prop float64
+			var dot, mag, prop, sumC, sumR float64
 			for i := range dc {
 				dot += ql.v[i] * kj.c.v[i]
 				mag += magQ[i] * math.Abs(kj.c.v[i])
 				prop += magQ[i]*kj.c.e[i] + errQW[i]*math.Abs(kj.c.v[i])
+				sumC += math.Abs(kj.c.v[i])
 			}
 			for i := range dr {
 				a, b := q.qr[h], kj.kr
 				dot += a.v[i] * b.v[i]
 				mag += math.Abs(a.v[i] * b.v[i])
 				prop += math.Abs(a.v[i])*b.e[i] + a.e[i]*math.Abs(b.v[i])
+				sumR += math.Abs(b.v[i])
 			}
 			s[j] = r.tau * dot
 			es[j] = r.tau * (gamma(dn+dc+dr)*mag + prop)
+			// The query rounded to the cache's arithmetic: bfloat16 moves each value
+			// by at most 2^-8 of itself; int8 by half its segment's step.
+			switch r.arith {
+			case BF16:
+				es[j] += r.tau * 0x1p-8 * mag
+			case I8:
+				es[j] += r.tau * (dqc/2*sumC + dqr/2*sumR)
+			}
 		}
 	} else {
 		for j := range n {
@@ -453,6 +490,9 @@ func (r *refLayer) attendHead(toks []refToken, kn [][]vec, t, h int, o vec) {
 		o.v[i] = val[i]
 		o.e[i] = 2*ds*magQ[i] + (eps+gamma(n+dc+16))*mag[i] + prop[i]
 	}
+	if kn == nil {
+		r.addProbRounding(o, toks[:n], p, absWV)
+	}
 	if r.quantX {
 		// The absorbed path quantizes Σ p_j c_j, within |Σ p_j|c_j|| plus its error.
 		e := make([]float64, dc)
@@ -461,6 +501,110 @@ func (r *refLayer) attendHead(toks []refToken, kn [][]vec, t, h int, o vec) {
 		}
 		addQuantError(o, wv, dv, dc, pa.v, e)
 	}
+}
+
+// roundedScores writes the scores of the rounded query qa against toks and their
+// bounds: float32 sums of exact products (bfloat16) or exact integer sums scaled in
+// a few float32 roundings (int8), within γ_{d_c+d_r} of Σ|qa||row|.
+func (r *refLayer) roundedScores(qa []float64, toks []refToken, s, es []float64) {
+	dc, dr := r.c.KVLoRARank, r.c.QKRopeHeadDim
+	for j, tk := range toks {
+		var dot, mag float64
+		for i := range dc {
+			dot += qa[i] * tk.c.v[i]
+			mag += math.Abs(qa[i] * tk.c.v[i])
+		}
+		for i := range dr {
+			dot += qa[dc+i] * tk.kr.v[i]
+			mag += math.Abs(qa[dc+i] * tk.kr.v[i])
+		}
+		s[j] = r.tau * dot
+		es[j] = r.tau * gamma(dc+dr+4) * mag
+	}
+}
+
+// queryQuantSteps bounds the int8 quantization steps of an absorbed query's two
+// segments for an I8 cache: max|value|/127 each, from the query's magnitudes (|ql| <=
+// magQ + errQW, plus its float32 rounding) and qr with its error.
+func (r *refLayer) queryQuantSteps(magQ, errQW []float64, qr vec) (dqc, dqr float64) {
+	if r.arith != I8 {
+		return 0, 0
+	}
+	for i := range magQ {
+		dqc = math.Max(dqc, (magQ[i]+errQW[i])*(1+gamma(r.c.QKNopeHeadDim+2)))
+	}
+	for i := range qr.v {
+		dqr = math.Max(dqr, math.Abs(qr.v[i])+qr.e[i])
+	}
+	return dqc / 127 * (1 + 0x1p-20), dqr / 127 * (1 + 0x1p-20)
+}
+
+// addProbRounding adds to o's bound the rounding of the (normalized) probabilities p
+// of toks in a narrow cache's arithmetic, through |W_UV|. bfloat16: each weight moves
+// by at most 2^-8 of itself. int8: each x_j = p_j·d0_j (d0_j the row's latent scale,
+// max|c_j|/127) moves by at most half the step of its tile, max_tile(x)/127, so c_j
+// moves Σ_i by (that)/2·|c_j[i]|/d0_j; a tile lies within three consecutive
+// tile-aligned blocks of rows (a batch's segments start anywhere), whose max bounds
+// its own; 4u·p_j|c_j| covers the float32 products and conversions.
+func (r *refLayer) addProbRounding(o vec, toks []refToken, p []float64, absWV []float32) {
+	c := r.c
+	dc, dv := c.KVLoRARank, c.VHeadDim
+	e := r.probRounding(toks, p)
+	if e == nil {
+		return
+	}
+	add := refLinear(absWV, dv, dc, vec{v: e, e: make([]float64, dc)}).v
+	for i := range dv {
+		o.e[i] += add[i] * (1 + 0x1p-20)
+	}
+}
+
+// probRounding is the bound, per latent column, that the rounding of the
+// probabilities p of toks adds to Σ_j p_j c_j (see addProbRounding), or nil for f32
+// arithmetic.
+func (r *refLayer) probRounding(toks []refToken, p []float64) []float64 {
+	dc := r.c.KVLoRARank
+	e := make([]float64, dc)
+	switch r.arith {
+	case BF16:
+		for j, tk := range toks {
+			for i := range dc {
+				e[i] += 0x1p-8 * p[j] * math.Abs(tk.c.v[i])
+			}
+		}
+	case I8:
+		n := len(toks)
+		d0 := make([]float64, n)
+		blockMax := make([]float64, (n+r.tile-1)/r.tile)
+		for j, tk := range toks {
+			for i := range dc {
+				d0[j] = math.Max(d0[j], math.Abs(tk.c.v[i]))
+			}
+			d0[j] /= 127
+			blockMax[j/r.tile] = math.Max(blockMax[j/r.tile], p[j]*d0[j])
+		}
+		for j, tk := range toks {
+			if d0[j] == 0 {
+				continue
+			}
+			b := j / r.tile
+			g := blockMax[b]
+			if b > 0 {
+				g = math.Max(g, blockMax[b-1])
+			}
+			if b+1 < len(blockMax) {
+				g = math.Max(g, blockMax[b+1])
+			}
+			step := g / 127 * (1 + 0x1p-20)
+			for i := range dc {
+				a := math.Abs(tk.c.v[i])
+				e[i] += step/2*a/d0[j]*(1+0x1p-20) + 4*unitRoundoff*p[j]*a
+			}
+		}
+	default:
+		return nil
+	}
+	return e
 }
 
 func absSlice(w []float32) []float32 {
