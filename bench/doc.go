@@ -24,8 +24,8 @@
 //
 // BenchmarkDecode (and package mla's BenchmarkAttention) run the MLA layer on a pool
 // of worker goroutines, and name the count in every sub-benchmark:
-// ISA=<level>/model=<name>/weights=<format>/S=<n>/workers=<w>, e.g.
-// BenchmarkDecode/ISA=avx512/model=V2-Lite/weights=bf16/S=1024/workers=1. Each builds
+// ISA=<level>/model=<name>/weights=<format>/cache=<dtype>/S=<n>/workers=<w>, e.g.
+// BenchmarkDecode/ISA=avx512/model=V2-Lite/weights=bf16/cache=f32/S=1024/workers=1. Each builds
 // its layer with mla.WithWorkers(w), for w = 1 and 2, or the comma-separated list in
 // $MLASIMD_BENCH_WORKERS:
 //

@@ -127,9 +127,9 @@ func probeMachine(workers int) bench.Machine {
 }
 
 // BenchmarkDecode times one absorbed decode step of one attention layer (projections
-// included) with S rows in an f32 cache, the new token's included, at every Level and
-// weight format and worker count:
-// ISA=<level>/model=<name>/weights=<format>/S=<n>/workers=<w>, the layer built with
+// included) with S rows in its cache, the new token's included, at every Level,
+// weight format, cache dtype and worker count:
+// ISA=<level>/model=<name>/weights=<format>/cache=<dtype>/S=<n>/workers=<w>, the layer built with
 // mla.WithWorkers(w) for each w of $MLASIMD_BENCH_WORKERS (default 1 and 2; -cpu sets
 // GOMAXPROCS only, the -N suffix of the name). Besides ns/op it
 // reports ms/step, tok/s, the bytes a step must read (the weights in their format
@@ -147,19 +147,22 @@ func BenchmarkDecode(b *testing.B) {
 	for _, lv := range mlasimd.Available() {
 		for _, sh := range decodeShapes {
 			for _, f := range decodeFormats {
-				for _, s := range []int{1024, 4096, 16384} {
-					for _, n := range workers {
-						b.Run(fmt.Sprintf("ISA=%s/model=%s/weights=%v/S=%d/workers=%d", lv, sh.name, f, s, n), func(b *testing.B) {
-							if testing.Short() && (s > 4096 || (sh.name == "V3" && s > 1024)) {
-								b.Skip("-short: big shape")
-							}
-							restore, err := mlasimd.Use(lv)
-							if err != nil {
-								b.Fatal(err)
-							}
-							defer restore()
-							benchDecode(b, sh, f, s, n)
-						})
+				for _, dt := range []mla.DType{mla.F32, mla.BF16, mla.I8} {
+					for _, s := range []int{1024, 4096, 16384} {
+						for _, n := range workers {
+							name := fmt.Sprintf("ISA=%s/model=%s/weights=%v/cache=%s/S=%d/workers=%d", lv, sh.name, f, strings.ToLower(dt.String()), s, n)
+							b.Run(name, func(b *testing.B) {
+								if testing.Short() && (s > 4096 || (sh.name == "V3" && s > 1024)) {
+									b.Skip("-short: big shape")
+								}
+								restore, err := mlasimd.Use(lv)
+								if err != nil {
+									b.Fatal(err)
+								}
+								defer restore()
+								benchDecode(b, sh, f, dt, s, n)
+							})
+						}
 					}
 				}
 			}
@@ -167,7 +170,7 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-func benchDecode(b *testing.B, sh *decodeShape, f mla.WeightFormat, s, workers int) {
+func benchDecode(b *testing.B, sh *decodeShape, f mla.WeightFormat, dt mla.DType, s, workers int) {
 	l, err := sh.get(f, workers)
 	if err != nil {
 		b.Fatal(err)
@@ -177,7 +180,7 @@ func benchDecode(b *testing.B, sh *decodeShape, f mla.WeightFormat, s, workers i
 	}
 	machine := probeMachine(workers)
 	c := sh.cfg
-	k, err := l.NewCache(mla.CacheOptions{Capacity: s})
+	k, err := l.NewCache(mla.CacheOptions{Capacity: s, DType: dt})
 	if err != nil {
 		b.Fatal(err)
 	}

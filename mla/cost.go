@@ -30,8 +30,14 @@ func (c Config) CacheSizeRatioGQA(groups int) float64 {
 	return float64(c.CacheRowWidth()) / float64(c.GQACacheElemsPerToken(groups))
 }
 
-// CacheBytesPerToken is the latent cache's bytes per token for one layer.
-func (c Config) CacheBytesPerToken(dt DType) int { return c.CacheRowWidth() * dt.Size() }
+// CacheBytesPerToken is the latent cache's bytes per token for one layer (an I8 row
+// adds its two float32 scales).
+func (c Config) CacheBytesPerToken(dt DType) int {
+	if dt == I8 {
+		return c.CacheRowWidth() + 8
+	}
+	return c.CacheRowWidth() * dt.Size()
+}
 
 // ModelCacheBytesPerToken is the latent cache's bytes per token over all Layers:
 // 31,104 (V2-Lite), 69,120 (V2) and 70,272 (V3) in bf16.
