@@ -152,3 +152,33 @@ func TestBF16ExtensionDispatch(t *testing.T) {
 	t.Setenv(dispatch.EnvNoExtensions, "avx512vnni, avx512bf16")
 	require.False(t, dispatch.HostFeatures().Has("AVX512BF16"))
 }
+
+func ExampleGemmNTBF16() {
+	// Two queries against three rows, k = 2, all rounded to bfloat16.
+	bf := func(x ...float32) []uint16 {
+		h := make([]uint16, len(x))
+		mlasimd.F32ToBF16DAZ(h, x)
+		return h
+	}
+	q := bf(1, 2, 0.5, -1)
+	rows := bf(1, 0, 0, 1, 3, 0.25)
+	s := make([]float32, 2*3)
+	mlasimd.GemmNTBF16(s, q, rows, 2, 3, 2, 2, 2)
+	fmt.Println(s)
+	// Output: [1 2 3.5 0.5 -1 1.25]
+}
+
+func ExampleGemmNNAddBF16() {
+	// One row of probabilities over two rows of three values, added to o.
+	bf := func(x ...float32) []uint16 {
+		h := make([]uint16, len(x))
+		mlasimd.F32ToBF16DAZ(h, x)
+		return h
+	}
+	p := bf(0.25, 0.75)
+	rows := bf(4, 8, -4, 0, 4, 8)
+	o := []float32{1, 1, 1}
+	mlasimd.GemmNNAddBF16(o, p, rows, 1, 3, 2, 2, 3)
+	fmt.Println(o)
+	// Output: [2 6 6]
+}
