@@ -18,7 +18,7 @@ run:
 # test is what .ci/run runs: static checks, generated code up to date, every package on
 # every Level this CPU has, the purego build, a short fuzz run of every target, and the
 # other ISAs under emulation (arm64 under qemu-user, AVX-512 under Bochs).
-test: fmt-check vet gen-check test-go test-purego test-race fuzz-short test-examples test-arm64 test-avx512
+test: fmt-check vet gen-check asmcheck-amd64 test-go test-purego test-race fuzz-short test-examples test-arm64 test-avx512
 
 # gen writes, from the routine spec (internal/spec), the assembly and its stubs (Avo
 # for amd64, asm/gen/arm64 for NEON) and the Go wiring (asm/gen/wire).

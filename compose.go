@@ -27,7 +27,7 @@ func (p primitives) compose() routines {
 		rmsNorm: l.rmsNorm, layerNorm: l.layerNorm,
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
-		gemmNTBF16: kernels.GemmNTBF16, gemmNNAddBF16: kernels.GemmNNAddBF16,
+		gemmNTBF16: l.runGemmNTBF16, gemmNNAddBF16: l.runGemmNNAddBF16,
 		attnScoresI8: kernels.AttnScoresI8, quantizeProbsI8: kernels.QuantizeProbsI8, attnValuesI8: kernels.AttnValuesI8,
 	}
 }
@@ -91,7 +91,34 @@ func (p primitives) withFallbacks() level {
 	if p.gemmNTFew == nil {
 		l.gemmNTFew = p.gemmNT
 	}
+	if p.gemmNTBF16 == nil {
+		l.gemmNTBF16 = func(c []float32, a, b []uint16, m, n, k, lda, ldb, _ int) {
+			kernels.GemmNTBF16(c, a, b, m, n, k, lda, ldb) // ldc is n
+		}
+	}
+	if p.gemmNNAddBF16 == nil {
+		l.gemmNNAddBF16 = func(c []float32, a, b []uint16, m, n, k, lda, ldb, _ int) {
+			kernels.GemmNNAddBF16(c, a, b, m, n, k, lda, ldb) // ldc is n
+		}
+	}
 	return l
+}
+
+// runGemmNTBF16 runs gemmNTBF16 on the whole product: its tiles keep a few rows of
+// B in L1 while every row of A meets them, and MLA's tiles of cache rows are small.
+func (l level) runGemmNTBF16(c []float32, a, b []uint16, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	l.gemmNTBF16(c, a, b, m, n, k, lda, ldb, n)
+}
+
+// runGemmNNAddBF16 runs gemmNNAddBF16 on the whole product (nothing to add for k = 0).
+func (l level) runGemmNNAddBF16(c []float32, a, b []uint16, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	l.gemmNNAddBF16(c, a, b, m, n, k, lda, ldb, n)
 }
 
 // axpyRows accumulates y += Wᵀ x row by row, as gemvTStream does.

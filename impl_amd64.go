@@ -43,6 +43,8 @@ var (
 		gemvTE4M3:      gemvTE4M3AVX2,
 		gemvE4M3Finite: gemvE4M3FiniteAVX2,
 		gemvQ8_0Q8:     gemvQ8_0Q8AVX2,
+		gemmNTBF16:     gemmNTBF16AVX2,
+		gemmNNAddBF16:  gemmNNAddBF16AVX2,
 	})
 	_ = register(dispatch.AVX512, primitives{
 		dot:            dotAVX512,
@@ -79,5 +81,7 @@ var (
 		gemvE4M3Finite: gemvE4M3FiniteAVX512,
 		gemvQ8_0Q8:     withExtension("AVX512VNNI", gemvQ8_0Q8AVX512, gemvQ8_0Q8AVX2),
 		gemmNTFew:      gemmNTFewAVX512,
+		gemmNTBF16:     withExtension("AVX512BF16", gemmNTBF16AVX512, gemmNTBF16AVX2),
+		gemmNNAddBF16:  withExtension("AVX512BF16", gemmNNAddBF16AVX512, gemmNNAddBF16AVX2),
 	})
 )

@@ -59,6 +59,42 @@ DATA fewOrder<>+56(SB)/4, $0x00000000
 DATA fewOrder<>+60(SB)/4, $0x00000000
 GLOBL fewOrder<>(SB), RODATA|NOPTR, $64
 
+DATA nnbf16_order0<>+0(SB)/4, $0x00000000
+DATA nnbf16_order0<>+4(SB)/4, $0x00000001
+DATA nnbf16_order0<>+8(SB)/4, $0x00000002
+DATA nnbf16_order0<>+12(SB)/4, $0x00000003
+DATA nnbf16_order0<>+16(SB)/4, $0x00000010
+DATA nnbf16_order0<>+20(SB)/4, $0x00000011
+DATA nnbf16_order0<>+24(SB)/4, $0x00000012
+DATA nnbf16_order0<>+28(SB)/4, $0x00000013
+DATA nnbf16_order0<>+32(SB)/4, $0x00000004
+DATA nnbf16_order0<>+36(SB)/4, $0x00000005
+DATA nnbf16_order0<>+40(SB)/4, $0x00000006
+DATA nnbf16_order0<>+44(SB)/4, $0x00000007
+DATA nnbf16_order0<>+48(SB)/4, $0x00000014
+DATA nnbf16_order0<>+52(SB)/4, $0x00000015
+DATA nnbf16_order0<>+56(SB)/4, $0x00000016
+DATA nnbf16_order0<>+60(SB)/4, $0x00000017
+GLOBL nnbf16_order0<>(SB), RODATA|NOPTR, $64
+
+DATA nnbf16_order1<>+0(SB)/4, $0x00000008
+DATA nnbf16_order1<>+4(SB)/4, $0x00000009
+DATA nnbf16_order1<>+8(SB)/4, $0x0000000a
+DATA nnbf16_order1<>+12(SB)/4, $0x0000000b
+DATA nnbf16_order1<>+16(SB)/4, $0x00000018
+DATA nnbf16_order1<>+20(SB)/4, $0x00000019
+DATA nnbf16_order1<>+24(SB)/4, $0x0000001a
+DATA nnbf16_order1<>+28(SB)/4, $0x0000001b
+DATA nnbf16_order1<>+32(SB)/4, $0x0000000c
+DATA nnbf16_order1<>+36(SB)/4, $0x0000000d
+DATA nnbf16_order1<>+40(SB)/4, $0x0000000e
+DATA nnbf16_order1<>+44(SB)/4, $0x0000000f
+DATA nnbf16_order1<>+48(SB)/4, $0x0000001c
+DATA nnbf16_order1<>+52(SB)/4, $0x0000001d
+DATA nnbf16_order1<>+56(SB)/4, $0x0000001e
+DATA nnbf16_order1<>+60(SB)/4, $0x0000001f
+GLOBL nnbf16_order1<>(SB), RODATA|NOPTR, $64
+
 // func dotAVX2(a []float32, b []float32) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
@@ -7515,6 +7551,954 @@ DATA c_ones16_8<>+20(SB)/4, $0x00010001
 DATA c_ones16_8<>+24(SB)/4, $0x00010001
 DATA c_ones16_8<>+28(SB)/4, $0x00010001
 GLOBL c_ones16_8<>(SB), RODATA|NOPTR, $32
+
+// func gemmNTBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·gemmNTBF16AVX2(SB), NOSPLIT, $16-120
+	MOVQ $0x00000000, (SP)
+
+rowtile_1:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000002
+	JB   rowtile_next_2
+	MOVQ $0x00000000, 8(SP)
+
+coltile_3:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000004
+	JB      coltile_next_4
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	LEAQ    (DX)(CX*1), AX
+	MOVQ    b_base+48(FP), CX
+	MOVQ    ldb+104(FP), BX
+	SHLQ    $0x01, BX
+	MOVQ    8(SP), SI
+	IMULQ   BX, SI
+	ADDQ    CX, SI
+	LEAQ    (SI)(BX*1), CX
+	LEAQ    (CX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    k+88(FP), R8
+	MOVQ    R8, R9
+	ANDQ    $-16, R9
+
+ntbf_tail_5:
+	CMPQ        R9, R8
+	JAE         ntbf_tail_done_6
+	MOVWLZX     (DX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X8
+	MOVWLZX     (SI)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X0
+	MOVWLZX     (CX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X1
+	MOVWLZX     (DI)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X2
+	MOVWLZX     (BX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X3
+	MOVWLZX     (AX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X8
+	MOVWLZX     (SI)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X4
+	MOVWLZX     (CX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X5
+	MOVWLZX     (DI)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X6
+	MOVWLZX     (BX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X9
+	VFMADD231SS X9, X8, X7
+	INCQ        R9
+	JMP         ntbf_tail_5
+
+ntbf_tail_done_6:
+	ANDQ $-16, R8
+	XORQ R9, R9
+
+ntbf_step_7:
+	CMPQ        R9, R8
+	JAE         ntbf_steps_done_8
+	VMOVDQU     (DX)(R9*2), Y8
+	VPSLLD      $0x10, Y8, Y9
+	VPAND       c_bf16hi_8<>+0(SB), Y8, Y8
+	VMOVDQU     (AX)(R9*2), Y10
+	VPSLLD      $0x10, Y10, Y11
+	VPAND       c_bf16hi_8<>+0(SB), Y10, Y10
+	VMOVDQU     (SI)(R9*2), Y12
+	VPSLLD      $0x10, Y12, Y13
+	VPAND       c_bf16hi_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y13, Y9, Y0
+	VFMADD231PS Y12, Y8, Y0
+	VFMADD231PS Y13, Y11, Y4
+	VFMADD231PS Y12, Y10, Y4
+	VMOVDQU     (CX)(R9*2), Y12
+	VPSLLD      $0x10, Y12, Y13
+	VPAND       c_bf16hi_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y13, Y9, Y1
+	VFMADD231PS Y12, Y8, Y1
+	VFMADD231PS Y13, Y11, Y5
+	VFMADD231PS Y12, Y10, Y5
+	VMOVDQU     (DI)(R9*2), Y12
+	VPSLLD      $0x10, Y12, Y13
+	VPAND       c_bf16hi_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y13, Y9, Y2
+	VFMADD231PS Y12, Y8, Y2
+	VFMADD231PS Y13, Y11, Y6
+	VFMADD231PS Y12, Y10, Y6
+	VMOVDQU     (BX)(R9*2), Y12
+	VPSLLD      $0x10, Y12, Y13
+	VPAND       c_bf16hi_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y13, Y9, Y3
+	VFMADD231PS Y12, Y8, Y3
+	VFMADD231PS Y13, Y11, Y7
+	VFMADD231PS Y12, Y10, Y7
+	ADDQ        $0x10, R9
+	JMP         ntbf_step_7
+
+ntbf_steps_done_8:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VMOVHLPS     X0, X0, X8
+	VADDPS       X8, X0, X0
+	VMOVSHDUP    X0, X8
+	VADDSS       X8, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, 12(AX)(DX*4)
+	MOVQ         (SP), DX
+	ADDQ         $0x00000001, DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVHLPS     X4, X4, X0
+	VADDPS       X0, X4, X4
+	VMOVSHDUP    X4, X0
+	VADDSS       X0, X4, X4
+	VMOVSS       X4, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X5
+	VMOVHLPS     X5, X5, X0
+	VADDPS       X0, X5, X5
+	VMOVSHDUP    X5, X0
+	VADDSS       X0, X5, X5
+	VMOVSS       X5, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X6
+	VMOVHLPS     X6, X6, X0
+	VADDPS       X0, X6, X6
+	VMOVSHDUP    X6, X0
+	VADDSS       X0, X6, X6
+	VMOVSS       X6, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X7
+	VMOVHLPS     X7, X7, X0
+	VADDPS       X0, X7, X7
+	VMOVSHDUP    X7, X0
+	VADDSS       X0, X7, X7
+	VMOVSS       X7, 12(AX)(DX*4)
+	ADDQ         $0x00000004, 8(SP)
+	JMP          coltile_3
+
+coltile_next_4:
+coltile_9:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_10
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	LEAQ    (DX)(CX*1), AX
+	MOVQ    b_base+48(FP), CX
+	MOVQ    ldb+104(FP), BX
+	SHLQ    $0x01, BX
+	MOVQ    8(SP), SI
+	IMULQ   BX, SI
+	ADDQ    CX, SI
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    k+88(FP), CX
+	MOVQ    CX, BX
+	ANDQ    $-16, BX
+
+ntbf_tail_11:
+	CMPQ        BX, CX
+	JAE         ntbf_tail_done_12
+	MOVWLZX     (DX)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X2
+	MOVWLZX     (SI)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X3
+	VFMADD231SS X3, X2, X0
+	MOVWLZX     (AX)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X2
+	MOVWLZX     (SI)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X3
+	VFMADD231SS X3, X2, X1
+	INCQ        BX
+	JMP         ntbf_tail_11
+
+ntbf_tail_done_12:
+	ANDQ $-16, CX
+	XORQ BX, BX
+
+ntbf_step_13:
+	CMPQ        BX, CX
+	JAE         ntbf_steps_done_14
+	VMOVDQU     (DX)(BX*2), Y2
+	VPSLLD      $0x10, Y2, Y3
+	VPAND       c_bf16hi_8<>+0(SB), Y2, Y2
+	VMOVDQU     (AX)(BX*2), Y4
+	VPSLLD      $0x10, Y4, Y5
+	VPAND       c_bf16hi_8<>+0(SB), Y4, Y4
+	VMOVDQU     (SI)(BX*2), Y6
+	VPSLLD      $0x10, Y6, Y7
+	VPAND       c_bf16hi_8<>+0(SB), Y6, Y6
+	VFMADD231PS Y7, Y3, Y0
+	VFMADD231PS Y6, Y2, Y0
+	VFMADD231PS Y7, Y5, Y1
+	VFMADD231PS Y6, Y4, Y1
+	ADDQ        $0x10, BX
+	JMP         ntbf_step_13
+
+ntbf_steps_done_14:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	MOVQ         (SP), DX
+	ADDQ         $0x00000001, DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, (AX)(DX*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_9
+
+coltile_next_10:
+	ADDQ $0x00000002, (SP)
+	JMP  rowtile_1
+
+rowtile_next_2:
+rowtile_15:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_16
+	MOVQ $0x00000000, 8(SP)
+
+coltile_17:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000004
+	JB      coltile_next_18
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	LEAQ    (BX)(CX*1), AX
+	LEAQ    (AX)(CX*1), SI
+	LEAQ    (SI)(CX*1), CX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    k+88(FP), DI
+	MOVQ    DI, R8
+	ANDQ    $-16, R8
+
+ntbf_tail_19:
+	CMPQ        R8, DI
+	JAE         ntbf_tail_done_20
+	MOVWLZX     (DX)(R8*2), R9
+	SHLL        $0x10, R9
+	VMOVD       R9, X4
+	MOVWLZX     (BX)(R8*2), R9
+	SHLL        $0x10, R9
+	VMOVD       R9, X5
+	VFMADD231SS X5, X4, X0
+	MOVWLZX     (AX)(R8*2), R9
+	SHLL        $0x10, R9
+	VMOVD       R9, X5
+	VFMADD231SS X5, X4, X1
+	MOVWLZX     (SI)(R8*2), R9
+	SHLL        $0x10, R9
+	VMOVD       R9, X5
+	VFMADD231SS X5, X4, X2
+	MOVWLZX     (CX)(R8*2), R9
+	SHLL        $0x10, R9
+	VMOVD       R9, X5
+	VFMADD231SS X5, X4, X3
+	INCQ        R8
+	JMP         ntbf_tail_19
+
+ntbf_tail_done_20:
+	ANDQ $-16, DI
+	XORQ R8, R8
+
+ntbf_step_21:
+	CMPQ        R8, DI
+	JAE         ntbf_steps_done_22
+	VMOVDQU     (DX)(R8*2), Y4
+	VPSLLD      $0x10, Y4, Y5
+	VPAND       c_bf16hi_8<>+0(SB), Y4, Y4
+	VMOVDQU     (BX)(R8*2), Y6
+	VPSLLD      $0x10, Y6, Y7
+	VPAND       c_bf16hi_8<>+0(SB), Y6, Y6
+	VFMADD231PS Y7, Y5, Y0
+	VFMADD231PS Y6, Y4, Y0
+	VMOVDQU     (AX)(R8*2), Y6
+	VPSLLD      $0x10, Y6, Y7
+	VPAND       c_bf16hi_8<>+0(SB), Y6, Y6
+	VFMADD231PS Y7, Y5, Y1
+	VFMADD231PS Y6, Y4, Y1
+	VMOVDQU     (SI)(R8*2), Y6
+	VPSLLD      $0x10, Y6, Y7
+	VPAND       c_bf16hi_8<>+0(SB), Y6, Y6
+	VFMADD231PS Y7, Y5, Y2
+	VFMADD231PS Y6, Y4, Y2
+	VMOVDQU     (CX)(R8*2), Y6
+	VPSLLD      $0x10, Y6, Y7
+	VPAND       c_bf16hi_8<>+0(SB), Y6, Y6
+	VFMADD231PS Y7, Y5, Y3
+	VFMADD231PS Y6, Y4, Y3
+	ADDQ        $0x10, R8
+	JMP         ntbf_step_21
+
+ntbf_steps_done_22:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, 12(AX)(DX*4)
+	ADDQ         $0x00000004, 8(SP)
+	JMP          coltile_17
+
+coltile_next_18:
+coltile_23:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_24
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    k+88(FP), AX
+	MOVQ    AX, CX
+	ANDQ    $-16, CX
+
+ntbf_tail_25:
+	CMPQ        CX, AX
+	JAE         ntbf_tail_done_26
+	MOVWLZX     (DX)(CX*2), SI
+	SHLL        $0x10, SI
+	VMOVD       SI, X1
+	MOVWLZX     (BX)(CX*2), SI
+	SHLL        $0x10, SI
+	VMOVD       SI, X2
+	VFMADD231SS X2, X1, X0
+	INCQ        CX
+	JMP         ntbf_tail_25
+
+ntbf_tail_done_26:
+	ANDQ $-16, AX
+	XORQ CX, CX
+
+ntbf_step_27:
+	CMPQ        CX, AX
+	JAE         ntbf_steps_done_28
+	VMOVDQU     (DX)(CX*2), Y1
+	VPSLLD      $0x10, Y1, Y2
+	VPAND       c_bf16hi_8<>+0(SB), Y1, Y1
+	VMOVDQU     (BX)(CX*2), Y3
+	VPSLLD      $0x10, Y3, Y4
+	VPAND       c_bf16hi_8<>+0(SB), Y3, Y3
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y3, Y1, Y0
+	ADDQ        $0x10, CX
+	JMP         ntbf_step_27
+
+ntbf_steps_done_28:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_23
+
+coltile_next_24:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_15
+
+rowtile_next_16:
+	VZEROUPPER
+	RET
+
+DATA c_bf16hi_8<>+0(SB)/4, $0xffff0000
+DATA c_bf16hi_8<>+4(SB)/4, $0xffff0000
+DATA c_bf16hi_8<>+8(SB)/4, $0xffff0000
+DATA c_bf16hi_8<>+12(SB)/4, $0xffff0000
+DATA c_bf16hi_8<>+16(SB)/4, $0xffff0000
+DATA c_bf16hi_8<>+20(SB)/4, $0xffff0000
+DATA c_bf16hi_8<>+24(SB)/4, $0xffff0000
+DATA c_bf16hi_8<>+28(SB)/4, $0xffff0000
+GLOBL c_bf16hi_8<>(SB), RODATA|NOPTR, $32
+
+// func gemmNNAddBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·gemmNNAddBF16AVX2(SB), NOSPLIT, $16-120
+	MOVQ $0x00000000, (SP)
+
+rowtile_1:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000004
+	JB   rowtile_next_2
+	MOVQ $0x00000000, 8(SP)
+
+coltile_3:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_4
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	SHLQ    $0x01, DI
+	MOVQ    b_base+48(FP), R8
+	LEAQ    (R8)(AX*2), R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS 32(R11)(AX*4), Y1
+	VMOVUPS (R9)(AX*4), Y2
+	VMOVUPS 32(R9)(AX*4), Y3
+	VMOVUPS (R12)(AX*4), Y4
+	VMOVUPS 32(R12)(AX*4), Y5
+	VMOVUPS (R10)(AX*4), Y6
+	VMOVUPS 32(R10)(AX*4), Y7
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
+
+nnbf_k_5:
+	CMPQ         R10, R9
+	JAE          nnbf_k_done_6
+	VPMOVZXWD    (R8), Y8
+	VPSLLD       $0x10, Y8, Y8
+	VPMOVZXWD    16(R8), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VPBROADCASTW (BX)(R10*2), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (CX)(R10*2), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VPBROADCASTW (SI)(R10*2), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VPBROADCASTW (DX)(R10*2), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnbf_k_5
+
+nnbf_k_done_6:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	VMOVUPS Y2, (CX)(AX*4)
+	VMOVUPS Y3, 32(CX)(AX*4)
+	VMOVUPS Y4, (SI)(AX*4)
+	VMOVUPS Y5, 32(SI)(AX*4)
+	VMOVUPS Y6, (DX)(AX*4)
+	VMOVUPS Y7, 32(DX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_3
+
+coltile_next_4:
+coltile_7:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_8
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	SHLQ    $0x01, DI
+	MOVQ    b_base+48(FP), R8
+	LEAQ    (R8)(AX*2), R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS (R9)(AX*4), Y1
+	VMOVUPS (R12)(AX*4), Y2
+	VMOVUPS (R10)(AX*4), Y3
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
+
+nnbf_k_9:
+	CMPQ         R10, R9
+	JAE          nnbf_k_done_10
+	VPMOVZXWD    (R8), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VPBROADCASTW (BX)(R10*2), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VPBROADCASTW (CX)(R10*2), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VPBROADCASTW (SI)(R10*2), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VPBROADCASTW (DX)(R10*2), Y5
+	VPSLLD       $0x10, Y5, Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nnbf_k_9
+
+nnbf_k_done_10:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, (CX)(AX*4)
+	VMOVUPS Y2, (SI)(AX*4)
+	VMOVUPS Y3, (DX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_7
+
+coltile_next_8:
+coltile_11:
+	MOVQ   n+80(FP), AX
+	SUBQ   8(SP), AX
+	CMPQ   AX, $0x00000001
+	JB     coltile_next_12
+	MOVQ   8(SP), AX
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+96(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	LEAQ   (BX)(DX*1), CX
+	LEAQ   (CX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	MOVQ   ldb+104(FP), DI
+	SHLQ   $0x01, DI
+	MOVQ   b_base+48(FP), R8
+	LEAQ   (R8)(AX*2), R8
+	MOVQ   c_base+0(FP), R9
+	MOVQ   ldc+112(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   (SP), R11
+	IMULQ  R10, R11
+	ADDQ   R9, R11
+	LEAQ   (R11)(R10*1), R9
+	LEAQ   (R9)(R10*1), R12
+	LEAQ   (R12)(R10*1), R10
+	VMOVSS (R11)(AX*4), X0
+	VMOVSS (R9)(AX*4), X1
+	VMOVSS (R12)(AX*4), X2
+	VMOVSS (R10)(AX*4), X3
+	MOVQ   k+88(FP), R9
+	XORQ   R10, R10
+
+nnbf_k_13:
+	CMPQ        R10, R9
+	JAE         nnbf_k_done_14
+	MOVWLZX     (R8), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X4
+	MOVWLZX     (BX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X0
+	MOVWLZX     (CX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X1
+	MOVWLZX     (SI)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X2
+	MOVWLZX     (DX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X3
+	ADDQ        DI, R8
+	INCQ        R10
+	JMP         nnbf_k_13
+
+nnbf_k_done_14:
+	MOVQ   c_base+0(FP), CX
+	MOVQ   ldc+112(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	LEAQ   (BX)(DX*1), CX
+	LEAQ   (CX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	VMOVSS X0, (BX)(AX*4)
+	VMOVSS X1, (CX)(AX*4)
+	VMOVSS X2, (SI)(AX*4)
+	VMOVSS X3, (DX)(AX*4)
+	ADDQ   $0x00000001, 8(SP)
+	JMP    coltile_11
+
+coltile_next_12:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_1
+
+rowtile_next_2:
+rowtile_15:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_16
+	MOVQ $0x00000000, 8(SP)
+
+coltile_17:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_18
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    b_base+48(FP), DX
+	LEAQ    (DX)(AX*2), DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVUPS 32(R8)(AX*4), Y1
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nnbf_k_19:
+	CMPQ         DI, SI
+	JAE          nnbf_k_done_20
+	VPMOVZXWD    (DX), Y2
+	VPSLLD       $0x10, Y2, Y2
+	VPMOVZXWD    16(DX), Y3
+	VPSLLD       $0x10, Y3, Y3
+	VPBROADCASTW (BX)(DI*2), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnbf_k_19
+
+nnbf_k_done_20:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_17
+
+coltile_next_18:
+coltile_21:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_22
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    b_base+48(FP), DX
+	LEAQ    (DX)(AX*2), DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nnbf_k_23:
+	CMPQ         DI, SI
+	JAE          nnbf_k_done_24
+	VPMOVZXWD    (DX), Y1
+	VPSLLD       $0x10, Y1, Y1
+	VPBROADCASTW (BX)(DI*2), Y2
+	VPSLLD       $0x10, Y2, Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nnbf_k_23
+
+nnbf_k_done_24:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_21
+
+coltile_next_22:
+coltile_25:
+	MOVQ   n+80(FP), AX
+	SUBQ   8(SP), AX
+	CMPQ   AX, $0x00000001
+	JB     coltile_next_26
+	MOVQ   8(SP), AX
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+96(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	MOVQ   ldb+104(FP), CX
+	SHLQ   $0x01, CX
+	MOVQ   b_base+48(FP), DX
+	LEAQ   (DX)(AX*2), DX
+	MOVQ   c_base+0(FP), SI
+	MOVQ   ldc+112(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   (SP), R8
+	IMULQ  DI, R8
+	ADDQ   SI, R8
+	VMOVSS (R8)(AX*4), X0
+	MOVQ   k+88(FP), SI
+	XORQ   DI, DI
+
+nnbf_k_27:
+	CMPQ        DI, SI
+	JAE         nnbf_k_done_28
+	MOVWLZX     (DX), R8
+	SHLL        $0x10, R8
+	VMOVD       R8, X1
+	MOVWLZX     (BX)(DI*2), R8
+	SHLL        $0x10, R8
+	VMOVD       R8, X2
+	VFMADD231SS X1, X2, X0
+	ADDQ        CX, DX
+	INCQ        DI
+	JMP         nnbf_k_27
+
+nnbf_k_done_28:
+	MOVQ   c_base+0(FP), CX
+	MOVQ   ldc+112(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	VMOVSS X0, (BX)(AX*4)
+	ADDQ   $0x00000001, 8(SP)
+	JMP    coltile_25
+
+coltile_next_26:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_15
+
+rowtile_next_16:
+	VZEROUPPER
+	RET
 
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
@@ -15740,5 +16724,1077 @@ coltile_next_48:
 	JMP  rowtile_27
 
 rowtile_next_28:
+	VZEROUPPER
+	RET
+
+// func gemmNTBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV
+TEXT ·gemmNTBF16AVX512(SB), NOSPLIT, $24-120
+	MOVQ  k+88(FP), CX
+	ANDQ  $0x1f, CX
+	MOVL  $0x00000001, DX
+	SHLQ  CL, DX
+	DECQ  DX
+	KMOVD DX, K1
+	MOVQ  k+88(FP), BX
+	ANDQ  $-32, BX
+	SHLQ  $0x01, BX
+	MOVQ  BX, 16(SP)
+	MOVQ  $0x00000000, 8(SP)
+
+ntbf_j_1:
+	MOVQ    n+80(FP), CX
+	SUBQ    8(SP), CX
+	JLE     ntbf_done_2
+	MOVQ    $0x00000004, DX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	LEAQ    kmask<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K2
+	MOVQ    n+80(FP), DX
+	DECQ    DX
+	MOVQ    ldb+104(FP), AX
+	SHLQ    $0x01, AX
+	MOVQ    8(SP), CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R8
+	ADDQ    CX, R8
+	MOVQ    8(SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R9
+	ADDQ    CX, R9
+	MOVQ    8(SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R10
+	ADDQ    CX, R10
+	MOVQ    8(SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R11
+	ADDQ    CX, R11
+	MOVQ    $0x00000000, (SP)
+
+ntbf_i_3:
+	MOVQ    m+72(FP), CX
+	CMPQ    (SP), CX
+	JAE     ntbf_i_next_4
+	MOVQ    m+72(FP), DX
+	DECQ    DX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
+	MOVQ    (SP), CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), SI
+	ADDQ    CX, SI
+	MOVQ    (SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), DI
+	ADDQ    CX, DI
+	MOVQ    (SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R12
+	ADDQ    CX, R12
+	MOVQ    (SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R13
+	ADDQ    CX, R13
+	MOVQ    16(SP), BX
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	XORQ    AX, AX
+
+ntbf_k_5:
+	CMPQ      AX, BX
+	JAE       ntbf_ktail_6
+	VMOVDQU64 (SI)(AX*1), Z16
+	VMOVDQU64 (DI)(AX*1), Z17
+	VMOVDQU64 (R12)(AX*1), Z18
+	VMOVDQU64 (R13)(AX*1), Z19
+	VMOVDQU64 (R8)(AX*1), Z20
+	VMOVDQU64 (R9)(AX*1), Z21
+	VMOVDQU64 (R10)(AX*1), Z22
+	VMOVDQU64 (R11)(AX*1), Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	ADDQ $0x40, AX
+	JMP  ntbf_k_5
+
+ntbf_ktail_6:
+	KORTESTD    K1, K1
+	JZ          ntbf_reduce_7
+	VMOVDQU16.Z (SI)(AX*1), K1, Z16
+	VMOVDQU16.Z (DI)(AX*1), K1, Z17
+	VMOVDQU16.Z (R12)(AX*1), K1, Z18
+	VMOVDQU16.Z (R13)(AX*1), K1, Z19
+	VMOVDQU16.Z (R8)(AX*1), K1, Z20
+	VMOVDQU16.Z (R9)(AX*1), K1, Z21
+	VMOVDQU16.Z (R10)(AX*1), K1, Z22
+	VMOVDQU16.Z (R11)(AX*1), K1, Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+ntbf_reduce_7:
+	VSHUFF32X4    $0x44, Z4, Z0, Z24
+	VSHUFF32X4    $0xee, Z4, Z0, Z25
+	VADDPS        Z25, Z24, Z0
+	VSHUFF32X4    $0x44, Z12, Z8, Z24
+	VSHUFF32X4    $0xee, Z12, Z8, Z25
+	VADDPS        Z25, Z24, Z8
+	VSHUFF32X4    $0x88, Z8, Z0, Z24
+	VSHUFF32X4    $0xdd, Z8, Z0, Z25
+	VADDPS        Z25, Z24, Z0
+	VSHUFF32X4    $0x44, Z5, Z1, Z24
+	VSHUFF32X4    $0xee, Z5, Z1, Z25
+	VADDPS        Z25, Z24, Z1
+	VSHUFF32X4    $0x44, Z13, Z9, Z24
+	VSHUFF32X4    $0xee, Z13, Z9, Z25
+	VADDPS        Z25, Z24, Z9
+	VSHUFF32X4    $0x88, Z9, Z1, Z24
+	VSHUFF32X4    $0xdd, Z9, Z1, Z25
+	VADDPS        Z25, Z24, Z1
+	VSHUFF32X4    $0x44, Z6, Z2, Z24
+	VSHUFF32X4    $0xee, Z6, Z2, Z25
+	VADDPS        Z25, Z24, Z2
+	VSHUFF32X4    $0x44, Z14, Z10, Z24
+	VSHUFF32X4    $0xee, Z14, Z10, Z25
+	VADDPS        Z25, Z24, Z10
+	VSHUFF32X4    $0x88, Z10, Z2, Z24
+	VSHUFF32X4    $0xdd, Z10, Z2, Z25
+	VADDPS        Z25, Z24, Z2
+	VSHUFF32X4    $0x44, Z7, Z3, Z24
+	VSHUFF32X4    $0xee, Z7, Z3, Z25
+	VADDPS        Z25, Z24, Z3
+	VSHUFF32X4    $0x44, Z15, Z11, Z24
+	VSHUFF32X4    $0xee, Z15, Z11, Z25
+	VADDPS        Z25, Z24, Z11
+	VSHUFF32X4    $0x88, Z11, Z3, Z24
+	VSHUFF32X4    $0xdd, Z11, Z3, Z25
+	VADDPS        Z25, Z24, Z3
+	VUNPCKLPS     Z1, Z0, Z24
+	VUNPCKHPS     Z1, Z0, Z25
+	VADDPS        Z25, Z24, Z24
+	VUNPCKLPS     Z3, Z2, Z26
+	VUNPCKHPS     Z3, Z2, Z27
+	VADDPS        Z27, Z26, Z26
+	VUNPCKLPD     Z26, Z24, Z25
+	VUNPCKHPD     Z26, Z24, Z27
+	VADDPS        Z27, Z25, Z28
+	MOVQ          c_base+0(FP), CX
+	MOVQ          (SP), DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           ntbf_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VMOVUPS       X28, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x01, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           ntbf_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x01, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x02, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           ntbf_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x02, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x03, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           ntbf_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x03, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+
+ntbf_stored_8:
+	ADDQ $0x04, (SP)
+	JMP  ntbf_i_3
+
+ntbf_i_next_4:
+	ADDQ $0x04, 8(SP)
+	JMP  ntbf_j_1
+
+ntbf_done_2:
+	VZEROUPPER
+	RET
+
+// func gemmNNAddBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, CMOV
+TEXT ·gemmNNAddBF16AVX512(SB), NOSPLIT, $16-120
+	MOVQ      k+88(FP), CX
+	TESTQ     CX, CX
+	JZ        nnbf_done_1
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z28
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z29
+	MOVQ      $0x00000000, 8(SP)
+
+nnbf_j_2:
+	MOVQ    n+80(FP), CX
+	SUBQ    8(SP), CX
+	JLE     nnbf_done_1
+	MOVQ    $0x00000020, DX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	MOVL    $0x00000001, DX
+	SHLQ    CL, DX
+	DECQ    DX
+	KMOVD   DX, K3
+	KMOVW   DX, K1
+	SHRQ    $0x10, DX
+	KMOVW   DX, K2
+	MOVQ    $0x00000000, (SP)
+
+nnbf_i_3:
+	MOVQ    m+72(FP), CX
+	CMPQ    (SP), CX
+	JAE     nnbf_i_next_4
+	MOVQ    m+72(FP), DX
+	DECQ    DX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
+	MOVQ    (SP), CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), SI
+	ADDQ    CX, SI
+	MOVQ    (SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), DI
+	ADDQ    CX, DI
+	MOVQ    (SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R8
+	ADDQ    CX, R8
+	MOVQ    (SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R9
+	ADDQ    CX, R9
+	MOVQ    (SP), CX
+	ADDQ    $0x04, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R10
+	ADDQ    CX, R10
+	MOVQ    (SP), CX
+	ADDQ    $0x05, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R11
+	ADDQ    CX, R11
+	MOVQ    (SP), CX
+	ADDQ    $0x06, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R12
+	ADDQ    CX, R12
+	MOVQ    (SP), CX
+	ADDQ    $0x07, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R13
+	ADDQ    CX, R13
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	MOVQ    ldb+104(FP), BX
+	SHLQ    $0x01, BX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    8(SP), CX
+	LEAQ    (AX)(CX*2), AX
+	MOVQ    k+88(FP), DX
+	SHRQ    $0x01, DX
+	SHLQ    $0x02, DX
+	XORQ    CX, CX
+
+nnbf_p_5:
+	CMPQ         CX, DX
+	JAE          nnbf_odd_6
+	VMOVDQU16.Z  (AX), K3, Z16
+	VMOVDQU16.Z  (AX)(BX*1), K3, Z17
+	VPUNPCKLWD   Z17, Z16, Z18
+	VPUNPCKHWD   Z17, Z16, Z19
+	VPBROADCASTD (SI)(CX*1), Z20
+	VPBROADCASTD (DI)(CX*1), Z21
+	VPBROADCASTD (R8)(CX*1), Z22
+	VPBROADCASTD (R9)(CX*1), Z23
+	VPBROADCASTD (R10)(CX*1), Z24
+	VPBROADCASTD (R11)(CX*1), Z25
+	VPBROADCASTD (R12)(CX*1), Z26
+	VPBROADCASTD (R13)(CX*1), Z27
+
+	// VDPBF16PS Z18, Z20, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z20, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z21, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z21, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z22, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z22, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z23, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z23, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// VDPBF16PS Z18, Z24, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z24, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z25, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z25, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z26, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z26, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z27, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z27, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+	LEAQ (AX)(BX*2), AX
+	ADDQ $0x04, CX
+	JMP  nnbf_p_5
+
+nnbf_odd_6:
+	MOVQ         k+88(FP), DX
+	TESTQ        $0x00000001, DX
+	JZ           nnbf_store_7
+	VMOVDQU16.Z  (AX), K3, Z16
+	VPXORD       Z17, Z17, Z17
+	VPUNPCKLWD   Z17, Z16, Z18
+	VPUNPCKHWD   Z17, Z16, Z19
+	MOVWLZX      (SI)(CX*1), DX
+	VPBROADCASTD DX, Z20
+	MOVWLZX      (DI)(CX*1), DX
+	VPBROADCASTD DX, Z21
+	MOVWLZX      (R8)(CX*1), DX
+	VPBROADCASTD DX, Z22
+	MOVWLZX      (R9)(CX*1), DX
+	VPBROADCASTD DX, Z23
+	MOVWLZX      (R10)(CX*1), DX
+	VPBROADCASTD DX, Z24
+	MOVWLZX      (R11)(CX*1), DX
+	VPBROADCASTD DX, Z25
+	MOVWLZX      (R12)(CX*1), DX
+	VPBROADCASTD DX, Z26
+	MOVWLZX      (R13)(CX*1), DX
+	VPBROADCASTD DX, Z27
+
+	// VDPBF16PS Z18, Z20, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z20, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z21, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z21, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z22, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z22, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z23, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z23, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// VDPBF16PS Z18, Z24, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z24, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z25, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z25, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z26, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z26, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z27, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z27, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+nnbf_store_7:
+	MOVQ      c_base+0(FP), CX
+	MOVQ      (SP), DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z1, Z0, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z1, Z0, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x01, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z3, Z2, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z3, Z2, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x02, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z5, Z4, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z5, Z4, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x03, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z7, Z6, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z7, Z6, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x04, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z9, Z8, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z9, Z8, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x05, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z11, Z10, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z11, Z10, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x06, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z13, Z12, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z13, Z12, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x07, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nnbf_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 Z28, Z30
+	VPERMI2PS Z15, Z14, Z30
+	VMOVUPS.Z (DX), K1, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K1, (DX)
+	VMOVDQU64 Z29, Z30
+	VPERMI2PS Z15, Z14, Z30
+	VMOVUPS.Z 64(DX), K2, Z31
+	VADDPS    Z31, Z30, Z30
+	VMOVUPS   Z30, K2, 64(DX)
+
+nnbf_stored_8:
+	ADDQ $0x08, (SP)
+	JMP  nnbf_i_3
+
+nnbf_i_next_4:
+	ADDQ $0x20, 8(SP)
+	JMP  nnbf_j_2
+
+nnbf_done_1:
 	VZEROUPPER
 	RET

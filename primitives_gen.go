@@ -238,4 +238,28 @@ type primitives struct {
 	//   - ldb: B's row stride
 	//   - ldc: c's row stride
 	gemmNTFew func(c, a, b, next []float32, m, n, k, lda, ldb, ldc int)
+
+	// gemmNTBF16 computes c = A Bᵀ for A and B in bfloat16 bits (see kernels.GemmNTBF16); c has row stride ldc.
+	//   - c: the m x n result, rows ldc apart
+	//   - a: A, bfloat16 bits, m rows lda apart
+	//   - b: B, bfloat16 bits, rows ldb apart
+	//   - m: rows of A and c
+	//   - n: columns of c
+	//   - k: the depth of each product
+	//   - lda: A's row stride
+	//   - ldb: B's row stride
+	//   - ldc: c's row stride
+	gemmNTBF16 func(c []float32, a, b []uint16, m, n, k, lda, ldb, ldc int)
+
+	// gemmNNAddBF16 computes c += A B for A and B in bfloat16 bits (see kernels.GemmNNAddBF16); c has row stride ldc.
+	//   - c: the m x n result, rows ldc apart
+	//   - a: A, bfloat16 bits, m rows lda apart
+	//   - b: B, bfloat16 bits, rows ldb apart
+	//   - m: rows of A and c
+	//   - n: columns of c
+	//   - k: the depth of each product
+	//   - lda: A's row stride
+	//   - ldb: B's row stride
+	//   - ldc: c's row stride
+	gemmNNAddBF16 func(c []float32, a, b []uint16, m, n, k, lda, ldb, ldc int)
 }

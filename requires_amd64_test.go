@@ -31,6 +31,7 @@ var featureFlags = map[string]func(*dispatch.Features){
 // checks per routine, with the field that reports each.
 var extensionFlags = map[string]func(*dispatch.Features){
 	"AVX512VNNI": func(f *dispatch.Features) { f.AVX512VNNI = false },
+	"AVX512BF16": func(f *dispatch.Features) { f.AVX512BF16 = false },
 }
 
 // TestRoutinesNeedOnlyTheirTier reads avo's per-function "// Requires:" lines in the
@@ -44,7 +45,7 @@ func TestRoutinesNeedOnlyTheirTier(t *testing.T) {
 	impl, err := os.ReadFile("impl_amd64.go")
 	require.NoError(t, err)
 	all := dispatch.Features{Arch: "amd64", AVX: true, AVX2: true, FMA: true, F16C: true,
-		AVX512F: true, AVX512VL: true, AVX512BW: true, AVX512DQ: true, AVX512VNNI: true}
+		AVX512F: true, AVX512VL: true, AVX512BW: true, AVX512DQ: true, AVX512VNNI: true, AVX512BF16: true}
 	fn := regexp.MustCompile(`(?m)^// func (\w+)\(.*\n// Requires: (.*)\n`)
 	matches := fn.FindAllStringSubmatch(string(src), -1)
 	require.Equal(t, strings.Count(string(src), "\nTEXT "), len(matches), "every TEXT needs a Requires line")

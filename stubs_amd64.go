@@ -164,6 +164,16 @@ func gemvE4M3FiniteAVX2(y []float32, w []byte, x []float32)
 //go:noescape
 func gemvQ8_0Q8AVX2(y []float32, w []byte, xq []byte, xd []float32)
 
+// gemmNTBF16 computes c = A Bᵀ for A and B in bfloat16 bits (see kernels.GemmNTBF16); c has row stride ldc.
+//
+//go:noescape
+func gemmNTBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNNAddBF16 computes c += A B for A and B in bfloat16 bits (see kernels.GemmNNAddBF16); c has row stride ldc.
+//
+//go:noescape
+func gemmNNAddBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
 // dot returns sum(a[i]*b[i]); len(b) >= len(a).
 //
 //go:noescape
@@ -333,3 +343,13 @@ func gemvQ8_0Q8AVX512(y []float32, w []byte, xq []byte, xd []float32)
 //
 //go:noescape
 func gemmNTFewAVX512(c []float32, a []float32, b []float32, next []float32, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNTBF16 computes c = A Bᵀ for A and B in bfloat16 bits (see kernels.GemmNTBF16); c has row stride ldc.
+//
+//go:noescape
+func gemmNTBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNNAddBF16 computes c += A B for A and B in bfloat16 bits (see kernels.GemmNNAddBF16); c has row stride ldc.
+//
+//go:noescape
+func gemmNNAddBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)

@@ -214,8 +214,61 @@ func Cases(big bool) []Case {
 				p, rows, out := RandVec(heads*tile), RandVec(tile*width), make([]float32, heads*latent)
 				return func(k *mlasimd.Kernels) { k.GemmNNAdd(out, p, rows, heads, latent, tile, tile, width) }
 			}})
+	cs = append(cs, bf16AttnCases()...)
 	for _, n := range VectorLens {
 		cs = append(cs, vectorCases(n)...)
+	}
+	return cs
+}
+
+// BF16TileRows are the tiles of cache rows that the bfloat16 attention products run
+// at (MLA decode's default tile is 64 rows).
+var BF16TileRows = []int{64, 128, 256}
+
+// bf16AttnCases are MLA decode's two attention products per tile of n cache rows
+// with the query, the probabilities and the rows in bfloat16 (GemmNTBF16,
+// GemmNNAddBF16), next to the float32 GemmNT and GemmNNAdd at the same shapes
+// (shape=16x<n>x576 for the scores, 16x512x<n> for the values).
+func bf16AttnCases() []Case {
+	const heads, width, latent = 16, 576, 512
+	bf16 := func(x []float32) []uint16 {
+		h := make([]uint16, len(x))
+		mlasimd.F32ToBF16DAZ(h, x)
+		return h
+	}
+	var cs []Case
+	for _, n := range BF16TileRows {
+		nt := fmt.Sprintf("shape=%dx%dx%d", heads, n, width)
+		nn := fmt.Sprintf("shape=%dx%dx%d", heads, latent, n)
+		ntFlops, nnFlops := 2*float64(heads*n*width), 2*float64(heads*n*latent)
+		cs = append(cs,
+			Case{Kernel: "GemmNTBF16", Shape: nt, Bytes: 2*float64(n*width+heads*width) + 4*float64(heads*n), Flops: ntFlops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					q, rows, scores := bf16(RandVec(heads*width)), bf16(RandVec(n*width)), make([]float32, heads*n)
+					return func(k *mlasimd.Kernels) { k.GemmNTBF16(scores, q, rows, heads, n, width, width, width) }
+				}},
+			Case{Kernel: "GemmNNAddBF16", Shape: nn, Bytes: 2*float64(n*latent+heads*n) + 8*float64(heads*latent), Flops: nnFlops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					p, rows, out := bf16(RandVec(heads*n)), bf16(RandVec(n*width)), make([]float32, heads*latent)
+					return func(k *mlasimd.Kernels) { k.GemmNNAddBF16(out, p, rows, heads, latent, n, n, width) }
+				}})
+		if n == 64 {
+			continue // GemmNNAdd has this shape already (its tile)
+		}
+		cs = append(cs,
+			Case{Kernel: "GemmNNAdd", Shape: nn, Bytes: 4 * float64(n*latent+heads*n+2*heads*latent), Flops: nnFlops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					p, rows, out := RandVec(heads*n), RandVec(n*width), make([]float32, heads*latent)
+					return func(k *mlasimd.Kernels) { k.GemmNNAdd(out, p, rows, heads, latent, n, n, width) }
+				}})
+	}
+	for _, n := range BF16TileRows {
+		cs = append(cs, Case{Kernel: "GemmNT", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, n, width),
+			Bytes: 4 * float64(n*width+heads*width+heads*n), Flops: 2 * float64(heads*n*width),
+			Setup: func() func(k *mlasimd.Kernels) {
+				q, rows, scores := RandVec(heads*width), RandVec(n*width), make([]float32, heads*n)
+				return func(k *mlasimd.Kernels) { k.GemmNT(scores, q, rows, heads, n, width, width, width) }
+			}})
 	}
 	return cs
 }

@@ -141,15 +141,21 @@ func BenchmarkGemmNT(b *testing.B)         { benchKernel(b, "GemmNT") }
 func BenchmarkGemmNTPrefetch(b *testing.B) { benchKernel(b, "GemmNTPrefetch") }
 func BenchmarkGemmNN(b *testing.B)         { benchKernel(b, "GemmNN") }
 func BenchmarkGemmNNAdd(b *testing.B)      { benchKernel(b, "GemmNNAdd") }
-func BenchmarkExp(b *testing.B)            { benchKernel(b, "Exp") }
-func BenchmarkSoftmax(b *testing.B)        { benchKernel(b, "Softmax") }
-func BenchmarkSoftmaxStats(b *testing.B)   { benchKernel(b, "SoftmaxStats") }
-func BenchmarkOnlineSoftmax(b *testing.B)  { benchKernel(b, "OnlineSoftmax") }
-func BenchmarkRoPE(b *testing.B)           { benchKernel(b, "RoPE") }
-func BenchmarkRoPEHalf(b *testing.B)       { benchKernel(b, "RoPEHalf") }
-func BenchmarkRMSNorm(b *testing.B)        { benchKernel(b, "RMSNorm") }
-func BenchmarkLayerNorm(b *testing.B)      { benchKernel(b, "LayerNorm") }
-func BenchmarkF16ToF32(b *testing.B)       { benchKernel(b, "F16ToF32") }
-func BenchmarkBF16ToF32(b *testing.B)      { benchKernel(b, "BF16ToF32") }
-func BenchmarkF32ToF16(b *testing.B)       { benchKernel(b, "F32ToF16") }
-func BenchmarkF32ToBF16(b *testing.B)      { benchKernel(b, "F32ToBF16") }
+
+// BenchmarkGemmNTBF16 and BenchmarkGemmNNAddBF16 are MLA decode's attention products
+// per tile of cache rows in bfloat16; BenchmarkGemmNT and BenchmarkGemmNNAdd run the
+// same shapes in float32.
+func BenchmarkGemmNTBF16(b *testing.B)    { benchKernel(b, "GemmNTBF16") }
+func BenchmarkGemmNNAddBF16(b *testing.B) { benchKernel(b, "GemmNNAddBF16") }
+func BenchmarkExp(b *testing.B)           { benchKernel(b, "Exp") }
+func BenchmarkSoftmax(b *testing.B)       { benchKernel(b, "Softmax") }
+func BenchmarkSoftmaxStats(b *testing.B)  { benchKernel(b, "SoftmaxStats") }
+func BenchmarkOnlineSoftmax(b *testing.B) { benchKernel(b, "OnlineSoftmax") }
+func BenchmarkRoPE(b *testing.B)          { benchKernel(b, "RoPE") }
+func BenchmarkRoPEHalf(b *testing.B)      { benchKernel(b, "RoPEHalf") }
+func BenchmarkRMSNorm(b *testing.B)       { benchKernel(b, "RMSNorm") }
+func BenchmarkLayerNorm(b *testing.B)     { benchKernel(b, "LayerNorm") }
+func BenchmarkF16ToF32(b *testing.B)      { benchKernel(b, "F16ToF32") }
+func BenchmarkBF16ToF32(b *testing.B)     { benchKernel(b, "BF16ToF32") }
+func BenchmarkF32ToF16(b *testing.B)      { benchKernel(b, "F32ToF16") }
+func BenchmarkF32ToBF16(b *testing.B)     { benchKernel(b, "F32ToBF16") }

@@ -20,6 +20,7 @@ type Features struct {
 	// Extensions that no Level implies; a routine whose body needs one checks it
 	// with Has (see internal/spec.Extensions).
 	AVX512VNNI bool
+	AVX512BF16 bool
 }
 
 // HostFeatures reads this machine's features.
@@ -31,11 +32,12 @@ func HostFeatures() Features {
 		AVX512BW: cpu.X86.HasAVX512BW, AVX512DQ: cpu.X86.HasAVX512DQ,
 		ASIMD:      cpu.ARM64.HasASIMD,
 		AVX512VNNI: cpu.X86.HasAVX512VNNI && !disabled("AVX512VNNI"),
+		AVX512BF16: cpu.X86.HasAVX512BF16 && !disabled("AVX512BF16"),
 	}
 }
 
 // EnvNoExtensions names extensions to ignore even where the CPU has them, comma
-// separated (MLASIMD_NO_EXTENSIONS=avx512vnni), so that the fallbacks can be run and
+// separated (MLASIMD_NO_EXTENSIONS=avx512vnni,avx512bf16), so that the fallbacks can be run and
 // measured on any machine.
 const EnvNoExtensions = "MLASIMD_NO_EXTENSIONS"
 
@@ -54,6 +56,8 @@ func (f Features) Has(feature string) bool {
 	switch feature {
 	case "AVX512VNNI":
 		return f.AVX512F && f.AVX512VNNI
+	case "AVX512BF16":
+		return f.AVX512F && f.AVX512BW && f.AVX512BF16
 	}
 	return false
 }

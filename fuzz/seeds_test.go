@@ -58,6 +58,7 @@ func seedCorpus() map[string][][]byte {
 		"FuzzGemvE4M3": atFences(mats, matAt), "FuzzGemvE4M3Finite": atFences(mats, matAt), "FuzzGemvTE4M3": atFences(mats, matAt),
 		"FuzzGemmNT": atFences(gemms, gemmAt), "FuzzGemmNTPrefetch": atFences(gemms, gemmAt),
 		"FuzzGemmNN": atFences(gemms, gemmAt), "FuzzGemmNNAdd": atFences(gemms, gemmAt),
+		"FuzzGemmNTBF16": atFences(gemms, gemmAt), "FuzzGemmNNAddBF16": atFences(gemms, gemmAt),
 	}
 }
 

@@ -30,7 +30,8 @@ var bodies = map[string]func(target){
 	"gemvQ8_0": target.gemvQ8_0, "gemvQ8_0Q8": target.gemvQ8_0Q8,
 	"gemvTBF16": target.gemvTBF16, "gemvTF16": target.gemvTF16, "gemvTQ8_0": target.gemvTQ8_0,
 	"gemvE4M3": target.gemvE4M3, "gemvTE4M3": target.gemvTE4M3, "gemvE4M3Finite": target.gemvE4M3Finite,
-	"gemmNTFew": target.gemmNTFew,
+	"gemmNTFew":  target.gemmNTFew,
+	"gemmNTBF16": target.gemmNTBF16, "gemmNNAddBF16": target.gemmNNAddBF16,
 }
 
 func main() {
@@ -41,6 +42,7 @@ func main() {
 	ConstraintExpr("gc,!purego")
 	declareTables()
 	declareFewOrder()
+	declareNNOrder()
 	for _, t := range []target{avx2, avx512} {
 		for _, r := range spec.ForISA(t.isa) {
 			bodies[r.Name](t)

@@ -135,13 +135,23 @@ var Routines = []Routine{
 	{Name: "gemmNTFew", Doc: "gemmNTFew computes c = A Bᵀ like gemmNT, in tiles made for a B of up to 8 rows; c has row stride ldc; next is a prefetch hint.",
 		Args:  gemmArgs(true),
 		Needs: map[ISA][]string{AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
+	// The bfloat16 GEMMs of the narrow-type attention (kernels.GemmNTBF16,
+	// GemmNNAddBF16): products exact in float32, float32 sums. The AVX-512 bodies need
+	// AVX512_BF16 (VDPBF16PS, written as bytes: neither the Go assembler nor Avo knows
+	// it); on an AVX-512 CPU without it the AVX2 bodies, which widen and FMA, run.
+	{Name: "gemmNTBF16", Doc: "gemmNTBF16 computes c = A Bᵀ for A and B in bfloat16 bits (see kernels.GemmNTBF16); c has row stride ldc.",
+		Args:  bf16GemmArgs(),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "AVX512VL", "CMOV"}}},
+	{Name: "gemmNNAddBF16", Doc: "gemmNNAddBF16 computes c += A B for A and B in bfloat16 bits (see kernels.GemmNNAddBF16); c has row stride ldc.",
+		Args:  bf16GemmArgs(),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "CMOV"}}},
 }
 
 // Extensions are the CPU features a body may need beyond what its Level
 // guarantees (dispatch.Features.Has checks them at run time). A routine whose body
 // needs one falls back, on a CPU without it, to its body at the next ISA of the same
 // architecture that has the routine without extensions (or to the reference).
-var Extensions = []string{"AVX512VNNI"}
+var Extensions = []string{"AVX512VNNI", "AVX512BF16"}
 
 // Extension returns the extension r's body for isa needs, or "".
 func (r Routine) Extension(isa ISA) string {
@@ -163,6 +173,13 @@ func gemmArgs(next bool) []Arg {
 	}
 	return args(append(list, "m int: rows of A and c", "n int: columns of c", "k int: the depth of each product",
 		"lda int: A's row stride", "ldb int: B's row stride", "ldc int: c's row stride")...)
+}
+
+// bf16GemmArgs are the bfloat16 GEMMs' arguments.
+func bf16GemmArgs() []Arg {
+	return args("c []float32: the m x n result, rows ldc apart", "a []uint16: A, bfloat16 bits, m rows lda apart",
+		"b []uint16: B, bfloat16 bits, rows ldb apart", "m int: rows of A and c", "n int: columns of c",
+		"k int: the depth of each product", "lda int: A's row stride", "ldb int: B's row stride", "ldc int: c's row stride")
 }
 
 // args parses "name type: meaning" items.
