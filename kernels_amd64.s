@@ -16728,7 +16728,7 @@ rowtile_next_28:
 	RET
 
 // func gemmNTBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
-// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV
+// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
 TEXT ·gemmNTBF16AVX512(SB), NOSPLIT, $24-120
 	MOVQ  k+88(FP), CX
 	ANDQ  $0x1f, CX
@@ -16819,6 +16819,14 @@ ntbf_i_3:
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R13
 	ADDQ    CX, R13
+	MOVQ    (SP), CX
+	SHRQ    $0x02, CX
+	ANDQ    $0x03, CX
+	ADDQ    $0x04, CX
+	MOVQ    ldb+104(FP), DX
+	SHLQ    $0x01, DX
+	IMULQ   DX, CX
+	ADDQ    R8, CX
 	MOVQ    16(SP), BX
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
@@ -16839,16 +16847,17 @@ ntbf_i_3:
 	XORQ    AX, AX
 
 ntbf_k_5:
-	CMPQ      AX, BX
-	JAE       ntbf_ktail_6
-	VMOVDQU64 (SI)(AX*1), Z16
-	VMOVDQU64 (DI)(AX*1), Z17
-	VMOVDQU64 (R12)(AX*1), Z18
-	VMOVDQU64 (R13)(AX*1), Z19
-	VMOVDQU64 (R8)(AX*1), Z20
-	VMOVDQU64 (R9)(AX*1), Z21
-	VMOVDQU64 (R10)(AX*1), Z22
-	VMOVDQU64 (R11)(AX*1), Z23
+	CMPQ       AX, BX
+	JAE        ntbf_ktail_6
+	PREFETCHT0 (CX)(AX*1)
+	VMOVDQU64  (SI)(AX*1), Z16
+	VMOVDQU64  (DI)(AX*1), Z17
+	VMOVDQU64  (R12)(AX*1), Z18
+	VMOVDQU64  (R13)(AX*1), Z19
+	VMOVDQU64  (R8)(AX*1), Z20
+	VMOVDQU64  (R9)(AX*1), Z21
+	VMOVDQU64  (R10)(AX*1), Z22
+	VMOVDQU64  (R11)(AX*1), Z23
 
 	// VDPBF16PS Z20, Z16, Z0
 	BYTE $0x62

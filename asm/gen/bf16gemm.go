@@ -117,6 +117,16 @@ func (t target) gemmNTBF16() {
 	CMPQ(i, RCX)
 	JAE(LabelRef(iNext))
 	bf16Clamped("a", "lda", "m", i, a)
+	// Band i/4 of A prefetches row j+4+(i/4)%4 of B, a cache line per chunk of k: a
+	// long B (MLA's cached rows) streams from DRAM a block ahead of its use.
+	MOVQ(i, RCX)
+	SHRQ(U8(2), RCX)
+	ANDQ(U8(3), RCX)
+	ADDQ(U8(4), RCX)
+	Load(Param("ldb"), RDX)
+	SHLQ(U8(1), RDX)
+	IMULQ(RDX, RCX)
+	ADDQ(b[0], RCX)
 	MOVQ(kfull, RBX)
 	for z := range 16 {
 		VPXORD(zr(z), zr(z), zr(z))
@@ -133,6 +143,7 @@ func (t target) gemmNTBF16() {
 	Label(kTop)
 	CMPQ(RAX, RBX)
 	JAE(LabelRef(kTail))
+	PREFETCHT0(Mem{Base: RCX, Index: RAX, Scale: 1})
 	for h := range 4 {
 		VMOVDQU64(Mem{Base: a[h], Index: RAX, Scale: 1}, zr(16+h))
 	}
