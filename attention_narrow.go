@@ -21,8 +21,15 @@ func GemmNNAddBF16(c []float32, a, b []uint16, m, n, k, lda, ldb int) {
 	table().GemmNNAddBF16(c, a, b, m, n, k, lda, ldb)
 }
 
-// F32ToBF16DAZ is F32ToBF16 with subnormal results flushed to zero (kernels.F32ToBF16DAZ).
-func F32ToBF16DAZ(dst []uint16, src []float32) { kernels.F32ToBF16DAZ(dst, src) }
+// F32ToBF16DAZ is F32ToBF16 with subnormal results flushed to zero (kernels.F32ToBF16DAZ):
+// the rounding of the operands of GemmNTBF16 and GemmNNAddBF16 that every Level,
+// VDPBF16PS included, multiplies exactly. AVX-512 narrows in registers.
+func F32ToBF16DAZ(dst []uint16, src []float32) { table().F32ToBF16DAZ(dst, src) }
+
+func (k *Kernels) F32ToBF16DAZ(dst []uint16, src []float32) {
+	kernels.CheckSameLen("F32ToBF16DAZ", len(dst), len(src))
+	k.rt().f32ToBF16DAZ(dst, src)
+}
 
 // I8TileRows is the rows in a tile of an I8 row store (kernels.I8TileRows describes
 // the layout), I8MaxWidth the widest row it holds.

@@ -27,7 +27,7 @@ func (p primitives) compose() routines {
 		rmsNorm: l.rmsNorm, layerNorm: l.layerNorm,
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
-		gemmNTBF16: l.runGemmNTBF16, gemmNNAddBF16: l.runGemmNNAddBF16,
+		gemmNTBF16: l.runGemmNTBF16, gemmNNAddBF16: l.runGemmNNAddBF16, f32ToBF16DAZ: l.f32ToBF16DAZ,
 		attnScoresI8: kernels.AttnScoresI8, quantizeProbsI8: kernels.QuantizeProbsI8, attnValuesI8: kernels.AttnValuesI8,
 	}
 }
@@ -100,6 +100,9 @@ func (p primitives) withFallbacks() level {
 		l.gemmNNAddBF16 = func(c []float32, a, b []uint16, m, n, k, lda, ldb, _ int) {
 			kernels.GemmNNAddBF16(c, a, b, m, n, k, lda, ldb) // ldc is n
 		}
+	}
+	if p.f32ToBF16DAZ == nil {
+		l.f32ToBF16DAZ = kernels.F32ToBF16DAZ
 	}
 	return l
 }

@@ -340,6 +340,13 @@ func ExampleBF16ToF32() {
 	// Output: [1 3.140625]
 }
 
+func ExampleF32ToBF16DAZ() {
+	h := make([]uint16, 3)
+	mlasimd.F32ToBF16DAZ(h, []float32{1, 1 + 1.0/256, 1e-39}) // a tie rounds to even; a subnormal becomes 0
+	fmt.Printf("%#04x\n", h)
+	// Output: [0x3f80 0x3f80 0x0000]
+}
+
 func ExampleF32ToF16() {
 	h := make([]uint16, 3)
 	mlasimd.F32ToF16(h, []float32{1, 65520, 1 + 1.0/2048}) // a tie rounds to even

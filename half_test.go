@@ -176,3 +176,37 @@ func testNarrow(t *testing.T, conv func(k *mlasimd.Kernels) narrowing) {
 		}
 	})
 }
+
+// TestF32ToBF16DAZ narrows the float32s around every bfloat16 boundary that matters
+// (ties, the subnormal range and its edge, overflow, infinities, NaNs of both signs)
+// and random bit patterns at every length on guard pages: every Level must give the
+// reference's bits exactly.
+func TestF32ToBF16DAZ(t *testing.T) {
+	var special []float32
+	for _, b := range []uint32{0, 0x8000_0000, 0x0000_0001, 0x007f_ffff, 0x0080_0000, 0x007f_8000, 0x007f_7fff,
+		0x3f80_8000, 0x3f81_8000, 0x3f80_7fff, 0x3f80_8001, 0x7f7f_ffff, 0x7f7f_8000, 0x7f80_0000, 0xff80_0000,
+		0x7f80_0001, 0xffc0_0000, 0x7fff_ffff, 0x8080_0000, 0x807f_ffff} {
+		special = append(special, math.Float32frombits(b))
+	}
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		rs, rd := testutil.NewRegion(t, 4*4096), testutil.NewRegion(t, 2*4096)
+		for _, n := range append(lengths(), len(special)) {
+			for _, p := range testutil.PlacesFor(n) {
+				sv := make([]float32, n)
+				for i := range sv {
+					sv[i] = math.Float32frombits(rng.Uint32())
+					if n == len(special) {
+						sv[i] = special[i]
+					}
+				}
+				want := make([]uint16, n)
+				kernels.F32ToBF16DAZ(want, sv)
+				src, dst := rs.F32(n, p, sv), rd.U16(n, p, nil)
+				k.F32ToBF16DAZ(dst, src)
+				require.Equal(t, want, []uint16(dst), "n=%d", n)
+				require.True(t, rd.UntouchedU16(dst), "F32ToBF16DAZ wrote outside dst (n=%d)", n)
+			}
+		}
+	})
+}

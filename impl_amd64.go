@@ -69,6 +69,7 @@ var (
 		rope:           ropeAVX512,
 		ropeHalf:       ropeHalfAVX512,
 		f16ToF32:       f16ToF32AVX512,
+		f32ToBF16DAZ:   f32ToBF16DAZAVX512,
 		bf16ToF32:      bf16ToF32AVX512,
 		gemvBF16:       gemvBF16AVX512,
 		gemvF16:        gemvF16AVX512,

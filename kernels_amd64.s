@@ -12959,6 +12959,224 @@ done_5:
 	VZEROUPPER
 	RET
 
+// func f32ToBF16DAZAVX512(dst []uint16, src []float32)
+// Requires: AVX, AVX512F
+TEXT ·f32ToBF16DAZAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ src_len+32(FP), DX
+	XORQ BX, BX
+	MOVQ DX, SI
+	SUBQ $0x00000020, SI
+
+unrolled_1:
+	CMPQ      BX, SI
+	JG        single_2
+	VMOVUPS   (CX)(BX*4), Z0
+	VPSRLD    $0x10, Z0, Z1
+	VPANDD    c_one_bits_16<>+0(SB), Z1, Z2
+	VPADDD    c_bf16_round_16<>+0(SB), Z2, Z2
+	VPADDD    Z0, Z2, Z2
+	VPSRLD    $0x10, Z2, Z2
+	VPANDD    c_abs_mask_16<>+0(SB), Z0, Z0
+	VPCMPUD   $0x06, c_inf_bits_16<>+0(SB), Z0, K1
+	VPORD     c_bf16_quiet_16<>+0(SB), Z1, Z1
+	VMOVDQA32 Z1, K1, Z2
+	VPTESTMD  c_bf16_exp_16<>+0(SB), Z2, K1
+	VPANDD    c_bf16_sign_16<>+0(SB), Z2, Z1
+	VMOVDQA32 Z2, K1, Z1
+	VPMOVDW   Z1, (AX)(BX*2)
+	VMOVUPS   64(CX)(BX*4), Z0
+	VPSRLD    $0x10, Z0, Z1
+	VPANDD    c_one_bits_16<>+0(SB), Z1, Z2
+	VPADDD    c_bf16_round_16<>+0(SB), Z2, Z2
+	VPADDD    Z0, Z2, Z2
+	VPSRLD    $0x10, Z2, Z2
+	VPANDD    c_abs_mask_16<>+0(SB), Z0, Z0
+	VPCMPUD   $0x06, c_inf_bits_16<>+0(SB), Z0, K1
+	VPORD     c_bf16_quiet_16<>+0(SB), Z1, Z1
+	VMOVDQA32 Z1, K1, Z2
+	VPTESTMD  c_bf16_exp_16<>+0(SB), Z2, K1
+	VPANDD    c_bf16_sign_16<>+0(SB), Z2, Z1
+	VMOVDQA32 Z2, K1, Z1
+	VPMOVDW   Z1, 32(AX)(BX*2)
+	ADDQ      $0x00000020, BX
+	JMP       unrolled_1
+
+single_2:
+	MOVQ DX, SI
+	SUBQ $0x00000010, SI
+
+one_3:
+	CMPQ      BX, SI
+	JG        tail_4
+	VMOVUPS   (CX)(BX*4), Z0
+	VPSRLD    $0x10, Z0, Z1
+	VPANDD    c_one_bits_16<>+0(SB), Z1, Z2
+	VPADDD    c_bf16_round_16<>+0(SB), Z2, Z2
+	VPADDD    Z0, Z2, Z2
+	VPSRLD    $0x10, Z2, Z2
+	VPANDD    c_abs_mask_16<>+0(SB), Z0, Z0
+	VPCMPUD   $0x06, c_inf_bits_16<>+0(SB), Z0, K1
+	VPORD     c_bf16_quiet_16<>+0(SB), Z1, Z1
+	VMOVDQA32 Z1, K1, Z2
+	VPTESTMD  c_bf16_exp_16<>+0(SB), Z2, K1
+	VPANDD    c_bf16_sign_16<>+0(SB), Z2, Z1
+	VMOVDQA32 Z2, K1, Z1
+	VPMOVDW   Z1, (AX)(BX*2)
+	ADDQ      $0x00000010, BX
+	JMP       one_3
+
+tail_4:
+	SUBQ      BX, DX
+	JZ        done_5
+	LEAQ      kmask<>+0(SB), SI
+	KMOVW     (SI)(DX*2), K1
+	VMOVUPS.Z (CX)(BX*4), K1, Z0
+	VPSRLD    $0x10, Z0, Z1
+	VPANDD    c_one_bits_16<>+0(SB), Z1, Z2
+	VPADDD    c_bf16_round_16<>+0(SB), Z2, Z2
+	VPADDD    Z0, Z2, Z2
+	VPSRLD    $0x10, Z2, Z2
+	VPANDD    c_abs_mask_16<>+0(SB), Z0, Z0
+	VPCMPUD   $0x06, c_inf_bits_16<>+0(SB), Z0, K2
+	VPORD     c_bf16_quiet_16<>+0(SB), Z1, Z1
+	VMOVDQA32 Z1, K2, Z2
+	VPTESTMD  c_bf16_exp_16<>+0(SB), Z2, K2
+	VPANDD    c_bf16_sign_16<>+0(SB), Z2, Z1
+	VMOVDQA32 Z2, K2, Z1
+	VPMOVDW   Z1, K1, (AX)(BX*2)
+
+done_5:
+	VZEROUPPER
+	RET
+
+DATA c_one_bits_16<>+0(SB)/4, $0x00000001
+DATA c_one_bits_16<>+4(SB)/4, $0x00000001
+DATA c_one_bits_16<>+8(SB)/4, $0x00000001
+DATA c_one_bits_16<>+12(SB)/4, $0x00000001
+DATA c_one_bits_16<>+16(SB)/4, $0x00000001
+DATA c_one_bits_16<>+20(SB)/4, $0x00000001
+DATA c_one_bits_16<>+24(SB)/4, $0x00000001
+DATA c_one_bits_16<>+28(SB)/4, $0x00000001
+DATA c_one_bits_16<>+32(SB)/4, $0x00000001
+DATA c_one_bits_16<>+36(SB)/4, $0x00000001
+DATA c_one_bits_16<>+40(SB)/4, $0x00000001
+DATA c_one_bits_16<>+44(SB)/4, $0x00000001
+DATA c_one_bits_16<>+48(SB)/4, $0x00000001
+DATA c_one_bits_16<>+52(SB)/4, $0x00000001
+DATA c_one_bits_16<>+56(SB)/4, $0x00000001
+DATA c_one_bits_16<>+60(SB)/4, $0x00000001
+GLOBL c_one_bits_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_bf16_round_16<>+0(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+4(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+8(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+12(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+16(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+20(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+24(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+28(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+32(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+36(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+40(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+44(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+48(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+52(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+56(SB)/4, $0x00007fff
+DATA c_bf16_round_16<>+60(SB)/4, $0x00007fff
+GLOBL c_bf16_round_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_abs_mask_16<>+0(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+4(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+8(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+12(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+16(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+20(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+24(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+28(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+32(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+36(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+40(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+44(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+48(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+52(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+56(SB)/4, $0x7fffffff
+DATA c_abs_mask_16<>+60(SB)/4, $0x7fffffff
+GLOBL c_abs_mask_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_inf_bits_16<>+0(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+4(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+8(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+12(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+16(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+20(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+24(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+28(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+32(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+36(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+40(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+44(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+48(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+52(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+56(SB)/4, $0x7f800000
+DATA c_inf_bits_16<>+60(SB)/4, $0x7f800000
+GLOBL c_inf_bits_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_bf16_quiet_16<>+0(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+4(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+8(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+12(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+16(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+20(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+24(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+28(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+32(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+36(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+40(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+44(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+48(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+52(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+56(SB)/4, $0x00000040
+DATA c_bf16_quiet_16<>+60(SB)/4, $0x00000040
+GLOBL c_bf16_quiet_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_bf16_exp_16<>+0(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+4(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+8(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+12(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+16(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+20(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+24(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+28(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+32(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+36(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+40(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+44(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+48(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+52(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+56(SB)/4, $0x00007f80
+DATA c_bf16_exp_16<>+60(SB)/4, $0x00007f80
+GLOBL c_bf16_exp_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_bf16_sign_16<>+0(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+4(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+8(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+12(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+16(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+20(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+24(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+28(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+32(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+36(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+40(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+44(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+48(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+52(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+56(SB)/4, $0x00008000
+DATA c_bf16_sign_16<>+60(SB)/4, $0x00008000
+GLOBL c_bf16_sign_16<>(SB), RODATA|NOPTR, $64
+
 // func bf16ToF32AVX512(dst []float32, src []uint16)
 // Requires: AVX, AVX512BW, AVX512F, AVX512VL
 TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48

@@ -160,6 +160,11 @@ type primitives struct {
 	//   - src: IEEE binary16 bits
 	f16ToF32 func(dst []float32, src []uint16)
 
+	// f32ToBF16DAZ narrows float32 to bfloat16 bits, rounding to nearest even, NaNs quieted and subnormal results flushed to a signed zero (see kernels.F32ToBF16DAZ); len(dst) >= len(src).
+	//   - dst: the bfloat16 bits, one per value
+	//   - src: the values
+	f32ToBF16DAZ func(dst []uint16, src []float32)
+
 	// bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).
 	//   - dst: the result
 	//   - src: bfloat16 bits

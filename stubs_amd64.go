@@ -284,6 +284,11 @@ func ropeHalfAVX512(x []float32, cos []float32, sin []float32)
 //go:noescape
 func f16ToF32AVX512(dst []float32, src []uint16)
 
+// f32ToBF16DAZ narrows float32 to bfloat16 bits, rounding to nearest even, NaNs quieted and subnormal results flushed to a signed zero (see kernels.F32ToBF16DAZ); len(dst) >= len(src).
+//
+//go:noescape
+func f32ToBF16DAZAVX512(dst []uint16, src []float32)
+
 // bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).
 //
 //go:noescape

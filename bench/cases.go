@@ -387,5 +387,6 @@ func vectorCases(n int) []Case {
 		vec("BF16ToF32", 6, 0, func(k *mlasimd.Kernels, _, y, _ []float32) { k.BF16ToF32(y, half) }),
 		vec("F32ToF16", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToF16(narrow, x) }),
 		vec("F32ToBF16", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToBF16(narrow, x) }),
+		vec("F32ToBF16DAZ", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToBF16DAZ(narrow, x) }),
 	}
 }

@@ -157,5 +157,6 @@ func BenchmarkRMSNorm(b *testing.B)       { benchKernel(b, "RMSNorm") }
 func BenchmarkLayerNorm(b *testing.B)     { benchKernel(b, "LayerNorm") }
 func BenchmarkF16ToF32(b *testing.B)      { benchKernel(b, "F16ToF32") }
 func BenchmarkBF16ToF32(b *testing.B)     { benchKernel(b, "BF16ToF32") }
+func BenchmarkF32ToBF16DAZ(b *testing.B)  { benchKernel(b, "F32ToBF16DAZ") }
 func BenchmarkF32ToF16(b *testing.B)      { benchKernel(b, "F32ToF16") }
 func BenchmarkF32ToBF16(b *testing.B)     { benchKernel(b, "F32ToBF16") }

@@ -122,3 +122,30 @@ func checkNarrowed(x, y float64, bits, minExp int, maxFinite float64) string {
 	}
 	return ""
 }
+
+// FuzzF32ToBF16DAZ checks every Level's F32ToBF16DAZ bit for bit against the reference.
+func FuzzF32ToBF16DAZ(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &input{b: data}
+		n, p := in.intn(maxVec+1), in.place()
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = math.Float32frombits(uint32(in.byte()) | uint32(in.byte())<<8 | uint32(in.byte())<<16 | uint32(in.byte())<<24)
+		}
+		want := make([]uint16, n)
+		kernels.F32ToBF16DAZ(want, src)
+		rs, rd := testutil.NewRegion(t, 4*n), testutil.NewRegion(t, 2*n)
+		for _, im := range impls(t) {
+			d := rd.U16(n, p, nil)
+			im.k.F32ToBF16DAZ(d, rs.F32(n, p, src))
+			for i := range d {
+				if d[i] != want[i] {
+					t.Fatalf("%s: F32ToBF16DAZ(%#08x) = %#04x, want %#04x", im.name, math.Float32bits(src[i]), d[i], want[i])
+				}
+			}
+			if !rd.UntouchedU16(d) {
+				t.Fatalf("%s: F32ToBF16DAZ wrote outside dst", im.name)
+			}
+		}
+	})
+}

@@ -52,7 +52,7 @@ func seedCorpus() map[string][][]byte {
 		"FuzzSoftmax": atFences(vec(scaled), vecAt), "FuzzSoftmaxStats": atFences(vec(scaled), vecAt), "FuzzOnlineSoftmax": atFences(vec(scaled), vecAt),
 		"FuzzRoPE": atFences(vec(none), vecAt), "FuzzRoPEHalf": atFences(vec(none), vecAt),
 		"FuzzRMSNorm": atFences(vec(none), vecAt), "FuzzLayerNorm": atFences(vec(scaled), vecAt),
-		"FuzzF16ToF32": atFences(vec(none), vecAt), "FuzzBF16ToF32": atFences(vec(none), vecAt), "FuzzF32ToF16": atFences(vec(none), vecAt), "FuzzF32ToBF16": atFences(vec(none), vecAt),
+		"FuzzF16ToF32": atFences(vec(none), vecAt), "FuzzBF16ToF32": atFences(vec(none), vecAt), "FuzzF32ToF16": atFences(vec(none), vecAt), "FuzzF32ToBF16": atFences(vec(none), vecAt), "FuzzF32ToBF16DAZ": atFences(vec(none), vecAt),
 		"FuzzGemv": atFences(mats, matAt), "FuzzGemvBF16": atFences(mats, matAt), "FuzzGemvF16": atFences(mats, matAt), "FuzzGemvQ8_0": atFences(mats, matAt), "FuzzGemvQ8_0Q8": atFences(mats, matAt), "FuzzGemvT": atFences(mats, matAt), "FuzzDownUp": atFences(mats, matAt),
 		"FuzzGemvTBF16": atFences(mats, matAt), "FuzzGemvTF16": atFences(mats, matAt), "FuzzGemvTQ8_0": atFences(mats, matAt),
 		"FuzzGemvE4M3": atFences(mats, matAt), "FuzzGemvE4M3Finite": atFences(mats, matAt), "FuzzGemvTE4M3": atFences(mats, matAt),
