@@ -34,7 +34,9 @@ func (q *queries) round(dtype DType, tokens, heads, rw, dc int) error {
 	n := tokens * heads * rw
 	switch dtype {
 	case BF16:
+		// f32 keeps the rounded values too, for a Level that widens (foldTile).
 		mlasimd.F32ToBF16DAZ(q.bf16[:n], q.f32[:n])
+		mlasimd.BF16ToF32(q.f32[:n], q.bf16[:n])
 	case I8:
 		if err := mlasimd.QuantizeI8Query(q.i8[:n], q.i8s[:2*tokens*heads], q.f32[:n], tokens*heads, rw, dc); err != nil {
 			return fmt.Errorf("mla: absorbed query: %w: %w", err, ErrNonFinite)
@@ -66,14 +68,23 @@ func newAttnPart(heads, tile, rw int) attnPart {
 // queries q: scores = Qa·Rowsᵀ (each row read once for all heads), an online
 // softmax, and ol += P·c over the latent part of the same rows. A BF16 or I8 cache is
 // multiplied in its own type (the queries and the tile's probabilities rounded to
-// it); an F16 cache is widened a tile at a time. next is prefetched for the
-// following tile.
+// it); an F16 cache, and a BF16 one on a Level without bfloat16 GEMMs, is widened a
+// tile at a time (with the same rounded queries and probabilities). next is
+// prefetched for the following tile.
 func (l *Layer) foldTile(s *onlineState, p *attnPart, q queries, st *rowStore, lo, hi int, next []float32) {
 	c := &l.cfg
 	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
 	n := (hi - lo) / rw
-	switch st.dtype {
-	case BF16:
+	switch {
+	case st.dtype == BF16 && !mlasimd.BF16Native():
+		rows := st.get(lo, hi, p.rows)
+		scores := p.scores[:H*n]
+		mlasimd.GemmNTPrefetch(scores, q.f32, rows, next, H, n, rw, rw, rw)
+		l.softmaxTile(s, p, scores)
+		mlasimd.F32ToBF16DAZ(p.p16[:H*n], scores)
+		mlasimd.BF16ToF32(scores, p.p16[:H*n])
+		mlasimd.GemmNNAdd(s.ol, scores, rows, H, dc, n, n, rw)
+	case st.dtype == BF16:
 		rows := st.u16[lo:hi]
 		scores := p.scores[:H*n]
 		mlasimd.GemmNTBF16(scores, q.bf16, rows, H, n, rw, rw, rw)
@@ -81,7 +92,7 @@ func (l *Layer) foldTile(s *onlineState, p *attnPart, q queries, st *rowStore, l
 		p16 := p.p16[:H*n]
 		mlasimd.F32ToBF16DAZ(p16, scores)
 		mlasimd.GemmNNAddBF16(s.ol, p16, rows, H, dc, n, n, rw)
-	case I8:
+	case st.dtype == I8:
 		// From the tile's first row on, the rows before j0 scored -Inf.
 		j0 := lo / rw
 		pad := j0 % mlasimd.I8TileRows
