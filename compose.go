@@ -28,7 +28,7 @@ func (p primitives) compose() routines {
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
 		gemmNTBF16: kernels.GemmNTBF16, gemmNNAddBF16: kernels.GemmNNAddBF16,
-		attnScoresI8: kernels.AttnScoresI8, quantizeProbsI8: kernels.QuantizeProbsI8, attnValuesI8: kernels.AttnValuesI8,
+		attnScoresI8: l.attnScoresI8, quantizeProbsI8: l.quantizeProbsI8, attnValuesI8: l.attnValuesI8,
 	}
 }
 
@@ -63,6 +63,15 @@ func (p primitives) withFallbacks() level {
 	}
 	if p.gemvQ8_0Q8 == nil {
 		l.gemvQ8_0Q8 = kernels.GemvQ8_0Q8
+	}
+	if p.attnScoresI8 == nil {
+		l.attnScoresI8 = kernels.AttnScoresI8
+	}
+	if p.quantizeProbsI8 == nil {
+		l.quantizeProbsI8 = kernels.QuantizeProbsI8
+	}
+	if p.attnValuesI8 == nil {
+		l.attnValuesI8 = kernels.AttnValuesI8
 	}
 	if p.gemvTBF16 == nil {
 		l.gemvTBF16 = axpyRowsOf(kernels.AxpyBF16, sameLen)

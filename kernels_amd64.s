@@ -7516,6 +7516,2303 @@ DATA c_ones16_8<>+24(SB)/4, $0x00010001
 DATA c_ones16_8<>+28(SB)/4, $0x00010001
 GLOBL c_ones16_8<>(SB), RODATA|NOPTR, $32
 
+// func attnScoresI8AVX2(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·attnScoresI8AVX2(SB), NOSPLIT, $8-152
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000008
+	JL   heads_done_2
+	MOVQ w+136(FP), CX
+	MOVQ n+128(FP), DX
+	XORQ BX, BX
+
+tile_3:
+	CMPQ    BX, DX
+	JGE     tiles_done_4
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	MOVQ    $0x00000008, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVQ    BX, DI
+	IMULQ   CX, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    (SP), R8
+	IMULQ   CX, R8
+	MOVQ    q_base+24(FP), R9
+	ADDQ    R9, R8
+	LEAQ    (CX)(CX*2), R9
+	LEAQ    (CX)(CX*4), R10
+	LEAQ    (R9)(CX*4), R11
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    split+144(FP), R12
+	SHRQ    $0x02, R12
+	VMOVDQU c_bytes80_8<>+0(SB), Y8
+
+group_6:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_6
+	MOVQ         $0x00000008, R12
+	SUBQ         SI, R12
+	LEAQ         tailmask<>+0(SB), R13
+	VMOVUPS      (R13)(R12*4), Y8
+	MOVQ         scales_base+96(FP), R12
+	VMOVUPS      (R12)(BX*8), Y9
+	MOVQ         (SP), R12
+	SHLQ         $0x03, R12
+	MOVQ         qs_base+48(FP), R13
+	ADDQ         R13, R12
+	MOVQ         (SP), R13
+	IMULQ        DX, R13
+	ADDQ         BX, R13
+	SHLQ         $0x02, R13
+	MOVQ         s_base+0(FP), R14
+	ADDQ         R14, R13
+	MOVQ         DX, R14
+	SHLQ         $0x02, R14
+	VBROADCASTSS (R12), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 8(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 16(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 24(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 32(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 40(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 48(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 56(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (R13)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y4
+	VMOVUPS      c_zero_8<>+0(SB), Y5
+	VMOVUPS      c_zero_8<>+0(SB), Y6
+	VMOVUPS      c_zero_8<>+0(SB), Y7
+	MOVQ         split+144(FP), R13
+	MOVQ         CX, R12
+	SUBQ         R13, R12
+	SHRQ         $0x02, R12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+
+group_7:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_7
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y8
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      64(SI)(BX*8), Y9
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   (DI), Y8, Y10
+	VADDPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 36(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 44(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 52(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 60(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (DI)
+	MOVQ         DX, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	JLE          half_done_8
+	MOVQ         $0x00000008, DI
+	CMPQ         SI, DI
+	CMOVQGT      DI, SI
+	MOVQ         BX, DI
+	IMULQ        CX, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         (SP), R8
+	IMULQ        CX, R8
+	MOVQ         q_base+24(FP), R9
+	ADDQ         R9, R8
+	LEAQ         (CX)(CX*2), R9
+	LEAQ         (CX)(CX*4), R10
+	LEAQ         (R9)(CX*4), R11
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y4
+	VMOVUPS      c_zero_8<>+0(SB), Y5
+	VMOVUPS      c_zero_8<>+0(SB), Y6
+	VMOVUPS      c_zero_8<>+0(SB), Y7
+	MOVQ         split+144(FP), R12
+	SHRQ         $0x02, R12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+
+group_9:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_9
+	MOVQ         $0x00000008, R12
+	SUBQ         SI, R12
+	LEAQ         tailmask<>+0(SB), R13
+	VMOVUPS      (R13)(R12*4), Y8
+	MOVQ         scales_base+96(FP), R12
+	VMOVUPS      32(R12)(BX*8), Y9
+	MOVQ         (SP), R12
+	SHLQ         $0x03, R12
+	MOVQ         qs_base+48(FP), R13
+	ADDQ         R13, R12
+	MOVQ         (SP), R13
+	IMULQ        DX, R13
+	ADDQ         BX, R13
+	SHLQ         $0x02, R13
+	MOVQ         s_base+0(FP), R14
+	ADDQ         R14, R13
+	ADDQ         $0x00000020, R13
+	MOVQ         DX, R14
+	SHLQ         $0x02, R14
+	VBROADCASTSS (R12), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 8(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 16(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 24(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 32(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 40(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 48(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 56(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (R13)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y4
+	VMOVUPS      c_zero_8<>+0(SB), Y5
+	VMOVUPS      c_zero_8<>+0(SB), Y6
+	VMOVUPS      c_zero_8<>+0(SB), Y7
+	MOVQ         split+144(FP), R13
+	MOVQ         CX, R12
+	SUBQ         R13, R12
+	SHRQ         $0x02, R12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+
+group_10:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_10
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y8
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      96(SI)(BX*8), Y9
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   (DI), Y8, Y10
+	VADDPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 36(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 44(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 52(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 60(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (DI)
+
+half_done_8:
+	ADDQ $0x00000010, BX
+	JMP  tile_3
+
+tiles_done_4:
+	ADDQ $0x00000008, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000004
+	JL   heads_done_12
+	MOVQ w+136(FP), CX
+	MOVQ n+128(FP), DX
+	XORQ BX, BX
+
+tile_13:
+	CMPQ    BX, DX
+	JGE     tiles_done_14
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	MOVQ    $0x00000008, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVQ    BX, DI
+	IMULQ   CX, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    (SP), R8
+	IMULQ   CX, R8
+	MOVQ    q_base+24(FP), R9
+	ADDQ    R9, R8
+	LEAQ    (CX)(CX*2), R9
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    split+144(FP), R10
+	SHRQ    $0x02, R10
+	VMOVDQU c_bytes80_8<>+0(SB), Y4
+
+group_16:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_16
+	MOVQ         $0x00000008, R10
+	SUBQ         SI, R10
+	LEAQ         tailmask<>+0(SB), R11
+	VMOVUPS      (R11)(R10*4), Y4
+	MOVQ         scales_base+96(FP), R10
+	VMOVUPS      (R10)(BX*8), Y5
+	MOVQ         (SP), R10
+	SHLQ         $0x03, R10
+	MOVQ         qs_base+48(FP), R11
+	ADDQ         R11, R10
+	MOVQ         (SP), R11
+	IMULQ        DX, R11
+	ADDQ         BX, R11
+	SHLQ         $0x02, R11
+	MOVQ         s_base+0(FP), R12
+	ADDQ         R12, R11
+	MOVQ         DX, R12
+	SHLQ         $0x02, R12
+	VBROADCASTSS (R10), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 8(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 16(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 24(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (R11)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	MOVQ         split+144(FP), R11
+	MOVQ         CX, R10
+	SUBQ         R11, R10
+	SHRQ         $0x02, R10
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+
+group_17:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_17
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y4
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      64(SI)(BX*8), Y5
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   (DI), Y4, Y6
+	VADDPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (DI)
+	MOVQ         DX, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	JLE          half_done_18
+	MOVQ         $0x00000008, DI
+	CMPQ         SI, DI
+	CMOVQGT      DI, SI
+	MOVQ         BX, DI
+	IMULQ        CX, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         (SP), R8
+	IMULQ        CX, R8
+	MOVQ         q_base+24(FP), R9
+	ADDQ         R9, R8
+	LEAQ         (CX)(CX*2), R9
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	MOVQ         split+144(FP), R10
+	SHRQ         $0x02, R10
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+
+group_19:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_19
+	MOVQ         $0x00000008, R10
+	SUBQ         SI, R10
+	LEAQ         tailmask<>+0(SB), R11
+	VMOVUPS      (R11)(R10*4), Y4
+	MOVQ         scales_base+96(FP), R10
+	VMOVUPS      32(R10)(BX*8), Y5
+	MOVQ         (SP), R10
+	SHLQ         $0x03, R10
+	MOVQ         qs_base+48(FP), R11
+	ADDQ         R11, R10
+	MOVQ         (SP), R11
+	IMULQ        DX, R11
+	ADDQ         BX, R11
+	SHLQ         $0x02, R11
+	MOVQ         s_base+0(FP), R12
+	ADDQ         R12, R11
+	ADDQ         $0x00000020, R11
+	MOVQ         DX, R12
+	SHLQ         $0x02, R12
+	VBROADCASTSS (R10), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 8(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 16(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 24(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (R11)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	MOVQ         split+144(FP), R11
+	MOVQ         CX, R10
+	SUBQ         R11, R10
+	SHRQ         $0x02, R10
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+
+group_20:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_20
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y4
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      96(SI)(BX*8), Y5
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   (DI), Y4, Y6
+	VADDPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (DI)
+
+half_done_18:
+	ADDQ $0x00000010, BX
+	JMP  tile_13
+
+tiles_done_14:
+	ADDQ $0x00000004, (SP)
+
+heads_done_12:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000002
+	JL   heads_done_22
+	MOVQ w+136(FP), CX
+	MOVQ n+128(FP), DX
+	XORQ BX, BX
+
+tile_23:
+	CMPQ    BX, DX
+	JGE     tiles_done_24
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	MOVQ    $0x00000008, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVQ    BX, DI
+	IMULQ   CX, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    (SP), R8
+	IMULQ   CX, R8
+	MOVQ    q_base+24(FP), R9
+	ADDQ    R9, R8
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    split+144(FP), R9
+	SHRQ    $0x02, R9
+	VMOVDQU c_bytes80_8<>+0(SB), Y2
+
+group_26:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_26
+	MOVQ         $0x00000008, R9
+	SUBQ         SI, R9
+	LEAQ         tailmask<>+0(SB), R10
+	VMOVUPS      (R10)(R9*4), Y2
+	MOVQ         scales_base+96(FP), R9
+	VMOVUPS      (R9)(BX*8), Y3
+	MOVQ         (SP), R9
+	SHLQ         $0x03, R9
+	MOVQ         qs_base+48(FP), R10
+	ADDQ         R10, R9
+	MOVQ         (SP), R10
+	IMULQ        DX, R10
+	ADDQ         BX, R10
+	SHLQ         $0x02, R10
+	MOVQ         s_base+0(FP), R11
+	ADDQ         R11, R10
+	MOVQ         DX, R11
+	SHLQ         $0x02, R11
+	VBROADCASTSS (R9), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (R10)
+	ADDQ         R11, R10
+	VBROADCASTSS 8(R9), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (R10)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	MOVQ         split+144(FP), R10
+	MOVQ         CX, R9
+	SUBQ         R10, R9
+	SHRQ         $0x02, R9
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+
+group_27:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_27
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y2
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      64(SI)(BX*8), Y3
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   (DI), Y2, Y4
+	VADDPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y2, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (DI)
+	MOVQ         DX, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	JLE          half_done_28
+	MOVQ         $0x00000008, DI
+	CMPQ         SI, DI
+	CMOVQGT      DI, SI
+	MOVQ         BX, DI
+	IMULQ        CX, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         (SP), R8
+	IMULQ        CX, R8
+	MOVQ         q_base+24(FP), R9
+	ADDQ         R9, R8
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	MOVQ         split+144(FP), R9
+	SHRQ         $0x02, R9
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+
+group_29:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_29
+	MOVQ         $0x00000008, R9
+	SUBQ         SI, R9
+	LEAQ         tailmask<>+0(SB), R10
+	VMOVUPS      (R10)(R9*4), Y2
+	MOVQ         scales_base+96(FP), R9
+	VMOVUPS      32(R9)(BX*8), Y3
+	MOVQ         (SP), R9
+	SHLQ         $0x03, R9
+	MOVQ         qs_base+48(FP), R10
+	ADDQ         R10, R9
+	MOVQ         (SP), R10
+	IMULQ        DX, R10
+	ADDQ         BX, R10
+	SHLQ         $0x02, R10
+	MOVQ         s_base+0(FP), R11
+	ADDQ         R11, R10
+	ADDQ         $0x00000020, R10
+	MOVQ         DX, R11
+	SHLQ         $0x02, R11
+	VBROADCASTSS (R9), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (R10)
+	ADDQ         R11, R10
+	VBROADCASTSS 8(R9), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (R10)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	MOVQ         split+144(FP), R10
+	MOVQ         CX, R9
+	SUBQ         R10, R9
+	SHRQ         $0x02, R9
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+
+group_30:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_30
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y2
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      96(SI)(BX*8), Y3
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   (DI), Y2, Y4
+	VADDPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y2, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (DI)
+
+half_done_28:
+	ADDQ $0x00000010, BX
+	JMP  tile_23
+
+tiles_done_24:
+	ADDQ $0x00000002, (SP)
+
+heads_done_22:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000001
+	JL   heads_done_32
+	MOVQ w+136(FP), AX
+	MOVQ n+128(FP), CX
+	XORQ DX, DX
+
+tile_33:
+	CMPQ    DX, CX
+	JGE     tiles_done_34
+	MOVQ    CX, BX
+	SUBQ    DX, BX
+	MOVQ    $0x00000008, SI
+	CMPQ    BX, SI
+	CMOVQGT SI, BX
+	MOVQ    DX, SI
+	IMULQ   AX, SI
+	MOVQ    tiles_base+72(FP), DI
+	ADDQ    DI, SI
+	MOVQ    (SP), DI
+	IMULQ   AX, DI
+	MOVQ    q_base+24(FP), R8
+	ADDQ    R8, DI
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    split+144(FP), R8
+	SHRQ    $0x02, R8
+	VMOVDQU c_bytes80_8<>+0(SB), Y1
+
+group_36:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_36
+	MOVQ         $0x00000008, R8
+	SUBQ         BX, R8
+	LEAQ         tailmask<>+0(SB), R9
+	VMOVUPS      (R9)(R8*4), Y1
+	MOVQ         scales_base+96(FP), R8
+	VMOVUPS      (R8)(DX*8), Y2
+	MOVQ         (SP), R8
+	SHLQ         $0x03, R8
+	MOVQ         qs_base+48(FP), R9
+	ADDQ         R9, R8
+	MOVQ         (SP), R9
+	IMULQ        CX, R9
+	ADDQ         DX, R9
+	SHLQ         $0x02, R9
+	MOVQ         s_base+0(FP), R10
+	ADDQ         R10, R9
+	MOVQ         CX, R10
+	SHLQ         $0x02, R10
+	VBROADCASTSS (R8), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (R9)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	MOVQ         split+144(FP), R9
+	MOVQ         AX, R8
+	SUBQ         R9, R8
+	SHRQ         $0x02, R8
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+
+group_37:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_37
+	MOVQ         $0x00000008, SI
+	SUBQ         BX, SI
+	LEAQ         tailmask<>+0(SB), BX
+	VMOVUPS      (BX)(SI*4), Y1
+	MOVQ         scales_base+96(FP), BX
+	VMOVUPS      64(BX)(DX*8), Y2
+	MOVQ         (SP), BX
+	SHLQ         $0x03, BX
+	MOVQ         qs_base+48(FP), SI
+	ADDQ         SI, BX
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	ADDQ         DX, SI
+	SHLQ         $0x02, SI
+	MOVQ         s_base+0(FP), DI
+	ADDQ         DI, SI
+	MOVQ         CX, DI
+	SHLQ         $0x02, DI
+	VBROADCASTSS 4(BX), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   (SI), Y1, Y2
+	VADDPS       Y2, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (SI)
+	MOVQ         CX, BX
+	SUBQ         DX, BX
+	SUBQ         $0x00000008, BX
+	JLE          half_done_38
+	MOVQ         $0x00000008, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVQ         DX, SI
+	IMULQ        AX, SI
+	MOVQ         tiles_base+72(FP), DI
+	ADDQ         DI, SI
+	ADDQ         $0x00000020, SI
+	MOVQ         (SP), DI
+	IMULQ        AX, DI
+	MOVQ         q_base+24(FP), R8
+	ADDQ         R8, DI
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	MOVQ         split+144(FP), R8
+	SHRQ         $0x02, R8
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+
+group_39:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_39
+	MOVQ         $0x00000008, R8
+	SUBQ         BX, R8
+	LEAQ         tailmask<>+0(SB), R9
+	VMOVUPS      (R9)(R8*4), Y1
+	MOVQ         scales_base+96(FP), R8
+	VMOVUPS      32(R8)(DX*8), Y2
+	MOVQ         (SP), R8
+	SHLQ         $0x03, R8
+	MOVQ         qs_base+48(FP), R9
+	ADDQ         R9, R8
+	MOVQ         (SP), R9
+	IMULQ        CX, R9
+	ADDQ         DX, R9
+	SHLQ         $0x02, R9
+	MOVQ         s_base+0(FP), R10
+	ADDQ         R10, R9
+	ADDQ         $0x00000020, R9
+	MOVQ         CX, R10
+	SHLQ         $0x02, R10
+	VBROADCASTSS (R8), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (R9)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	MOVQ         split+144(FP), R9
+	MOVQ         AX, R8
+	SUBQ         R9, R8
+	SHRQ         $0x02, R8
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+
+group_40:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_40
+	MOVQ         $0x00000008, SI
+	SUBQ         BX, SI
+	LEAQ         tailmask<>+0(SB), BX
+	VMOVUPS      (BX)(SI*4), Y1
+	MOVQ         scales_base+96(FP), BX
+	VMOVUPS      96(BX)(DX*8), Y2
+	MOVQ         (SP), BX
+	SHLQ         $0x03, BX
+	MOVQ         qs_base+48(FP), SI
+	ADDQ         SI, BX
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	ADDQ         DX, SI
+	SHLQ         $0x02, SI
+	MOVQ         s_base+0(FP), DI
+	ADDQ         DI, SI
+	ADDQ         $0x00000020, SI
+	MOVQ         CX, DI
+	SHLQ         $0x02, DI
+	VBROADCASTSS 4(BX), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   (SI), Y1, Y2
+	VADDPS       Y2, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (SI)
+
+half_done_38:
+	ADDQ $0x00000010, DX
+	JMP  tile_33
+
+tiles_done_34:
+	ADDQ $0x00000001, (SP)
+
+heads_done_32:
+	VZEROUPPER
+	RET
+
+DATA c_bytes80_8<>+0(SB)/4, $0x80808080
+DATA c_bytes80_8<>+4(SB)/4, $0x80808080
+DATA c_bytes80_8<>+8(SB)/4, $0x80808080
+DATA c_bytes80_8<>+12(SB)/4, $0x80808080
+DATA c_bytes80_8<>+16(SB)/4, $0x80808080
+DATA c_bytes80_8<>+20(SB)/4, $0x80808080
+DATA c_bytes80_8<>+24(SB)/4, $0x80808080
+DATA c_bytes80_8<>+28(SB)/4, $0x80808080
+GLOBL c_bytes80_8<>(SB), RODATA|NOPTR, $32
+
+// func quantizeProbsI8AVX2(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·quantizeProbsI8AVX2(SB), NOSPLIT, $0-112
+	XORQ AX, AX
+
+row_1:
+	MOVQ    m+96(FP), CX
+	CMPQ    AX, CX
+	JGE     rows_done_2
+	MOVQ    n+104(FP), DX
+	MOVQ    AX, CX
+	IMULQ   DX, CX
+	SHLQ    $0x02, CX
+	MOVQ    p_base+48(FP), DX
+	ADDQ    DX, CX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    DX, DX
+
+max_3:
+	MOVQ       n+104(FP), BX
+	CMPQ       DX, BX
+	JGE        max_done_4
+	MOVQ       scales_base+72(FP), SI
+	MOVQ       BX, DI
+	SUBQ       DX, DI
+	XORQ       R8, R8
+	MOVQ       $0x00000008, R9
+	CMPQ       DI, R8
+	CMOVQLT    R8, DI
+	CMPQ       DI, R9
+	CMOVQGT    R9, DI
+	MOVQ       R9, R8
+	SUBQ       DI, R8
+	LEAQ       tailmask<>+0(SB), DI
+	VMOVUPS    (DI)(R8*4), Y3
+	VMASKMOVPS (CX)(DX*4), Y3, Y2
+	VMULPS     (SI)(DX*8), Y2, Y2
+	VANDPS     Y3, Y2, Y2
+	VCMPPS     $0x03, Y2, Y2, Y3
+	VORPS      Y3, Y1, Y1
+	VMAXPS     Y2, Y0, Y0
+	SUBQ       DX, BX
+	SUBQ       $0x00000008, BX
+	XORQ       DI, DI
+	MOVQ       $0x00000008, R8
+	CMPQ       BX, DI
+	CMOVQLT    DI, BX
+	CMPQ       BX, R8
+	CMOVQGT    R8, BX
+	MOVQ       R8, DI
+	SUBQ       BX, DI
+	LEAQ       tailmask<>+0(SB), BX
+	VMOVUPS    (BX)(DI*4), Y3
+	VMASKMOVPS 32(CX)(DX*4), Y3, Y2
+	VMULPS     32(SI)(DX*8), Y2, Y2
+	VANDPS     Y3, Y2, Y2
+	VCMPPS     $0x03, Y2, Y2, Y3
+	VORPS      Y3, Y1, Y1
+	VMAXPS     Y2, Y0, Y0
+	ADDQ       $0x00000010, DX
+	JMP        max_3
+
+max_done_4:
+	VPTEST       Y1, Y1
+	JNZ          invalid_5
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+	VMOVD        X0, DX
+	CMPL         DX, $0x00000000
+	JLE          invalid_5
+	CMPL         DX, $0x7f800000
+	JGE          invalid_5
+	VMOVSS       c_f127_8<>+0(SB), X1
+	VDIVSS       X0, X1, X2
+	VMOVD        X2, DX
+	CMPL         DX, $0x7f800000
+	JGE          invalid_5
+	VDIVSS       X1, X0, X0
+	MOVQ         ps_base+24(FP), DX
+	VMOVSS       X0, (DX)(AX*4)
+	VBROADCASTSS X2, Y0
+	JMP          quantize_6
+
+invalid_5:
+	XORL    DX, DX
+	MOVQ    ps_base+24(FP), BX
+	MOVL    DX, (BX)(AX*4)
+	VMOVUPS c_zero_8<>+0(SB), Y0
+
+quantize_6:
+	MOVQ  n+104(FP), DX
+	ADDQ  $0x0000000f, DX
+	ANDQ  $-16, DX
+	IMULQ AX, DX
+	MOVQ  pq_base+0(FP), BX
+	ADDQ  BX, DX
+	XORQ  BX, BX
+
+quant_7:
+	MOVQ         n+104(FP), SI
+	CMPQ         BX, SI
+	JGE          quant_done_8
+	MOVQ         scales_base+72(FP), DI
+	MOVQ         SI, R8
+	SUBQ         BX, R8
+	XORQ         R9, R9
+	MOVQ         $0x00000008, R10
+	CMPQ         R8, R9
+	CMOVQLT      R9, R8
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVQ         R10, R9
+	SUBQ         R8, R9
+	LEAQ         tailmask<>+0(SB), R8
+	VMOVUPS      (R8)(R9*4), Y2
+	VMASKMOVPS   (CX)(BX*4), Y2, Y1
+	VMULPS       (DI)(BX*8), Y1, Y1
+	VANDPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPUNPCKLDQ   X2, X1, X1
+	VMOVQ        X1, (DX)(BX*1)
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	XORQ         R8, R8
+	MOVQ         $0x00000008, R9
+	CMPQ         SI, R8
+	CMOVQLT      R8, SI
+	CMPQ         SI, R9
+	CMOVQGT      R9, SI
+	MOVQ         R9, R8
+	SUBQ         SI, R8
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(R8*4), Y2
+	VMASKMOVPS   32(CX)(BX*4), Y2, Y1
+	VMULPS       32(DI)(BX*8), Y1, Y1
+	VANDPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPUNPCKLDQ   X2, X1, X1
+	VMOVQ        X1, 8(DX)(BX*1)
+	ADDQ         $0x00000010, BX
+	JMP          quant_7
+
+quant_done_8:
+	INCQ AX
+	JMP  row_1
+
+rows_done_2:
+	VZEROUPPER
+	RET
+
+DATA c_f127_8<>+0(SB)/4, $0x42fe0000
+DATA c_f127_8<>+4(SB)/4, $0x42fe0000
+DATA c_f127_8<>+8(SB)/4, $0x42fe0000
+DATA c_f127_8<>+12(SB)/4, $0x42fe0000
+DATA c_f127_8<>+16(SB)/4, $0x42fe0000
+DATA c_f127_8<>+20(SB)/4, $0x42fe0000
+DATA c_f127_8<>+24(SB)/4, $0x42fe0000
+DATA c_f127_8<>+28(SB)/4, $0x42fe0000
+GLOBL c_f127_8<>(SB), RODATA|NOPTR, $32
+
+DATA c_lowbytes_AVX2<>+0(SB)/4, $0x0c080400
+DATA c_lowbytes_AVX2<>+4(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+8(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+12(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+16(SB)/4, $0x0c080400
+DATA c_lowbytes_AVX2<>+20(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+24(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+28(SB)/4, $0x80808080
+GLOBL c_lowbytes_AVX2<>(SB), RODATA|NOPTR, $32
+
+// func attnValuesI8AVX2(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)
+// Requires: AVX, AVX2
+TEXT ·attnValuesI8AVX2(SB), NOSPLIT, $8-160
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000008
+	JL   heads_done_2
+	XORQ CX, CX
+
+cols_3:
+	MOVQ    dv+136(FP), DX
+	CMPQ    CX, DX
+	JGE     cols_done_4
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    n+128(FP), DX
+	ADDQ    $0x0000000f, DX
+	ANDQ    $-16, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	MOVQ    pq_base+24(FP), SI
+	ADDQ    SI, BX
+	LEAQ    (DX)(DX*2), SI
+	LEAQ    (DX)(DX*4), DI
+	LEAQ    (SI)(DX*4), R8
+	MOVQ    CX, R9
+	SHLQ    $0x04, R9
+	MOVQ    tiles_base+72(FP), R10
+	ADDQ    R10, R9
+	MOVQ    w+144(FP), R10
+	SHLQ    $0x04, R10
+	XORQ    R11, R11
+
+tile_5:
+	MOVQ         n+128(FP), R12
+	CMPQ         R11, R12
+	JGE          tiles_done_6
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+	VPXOR        (R9), Y8, Y9
+	VPXOR        64(R9), Y8, Y10
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y9, Y9
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y10, Y10
+	VPERM2I128   $0x20, Y10, Y9, Y11
+	VPERM2I128   $0x31, Y10, Y9, Y9
+	VPBROADCASTD (BX), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD (BX)(DX*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPBROADCASTD (BX)(DX*2), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VPBROADCASTD (BX)(SI*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD (BX)(DX*4), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y4, Y4
+	VPBROADCASTD (BX)(DI*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y5, Y5
+	VPBROADCASTD (BX)(SI*2), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y6, Y6
+	VPBROADCASTD (BX)(R8*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y7, Y7
+	VPBROADCASTD 4(BX), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 4(BX)(DX*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPBROADCASTD 4(BX)(DX*2), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VPBROADCASTD 4(BX)(SI*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 4(BX)(DX*4), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y4, Y4
+	VPBROADCASTD 4(BX)(DI*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y5, Y5
+	VPBROADCASTD 4(BX)(SI*2), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y6, Y6
+	VPBROADCASTD 4(BX)(R8*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y7, Y7
+	VPXOR        32(R9), Y8, Y9
+	VPXOR        96(R9), Y8, Y8
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y9, Y9
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y8, Y8
+	VPERM2I128   $0x20, Y8, Y9, Y10
+	VPERM2I128   $0x31, Y8, Y9, Y8
+	VPBROADCASTD 8(BX), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y0, Y0
+	VPBROADCASTD 8(BX)(DX*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPBROADCASTD 8(BX)(DX*2), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPBROADCASTD 8(BX)(SI*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 8(BX)(DX*4), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 8(BX)(DI*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 8(BX)(SI*2), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPBROADCASTD 8(BX)(R8*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y7, Y7
+	VPBROADCASTD 12(BX), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y0, Y0
+	VPBROADCASTD 12(BX)(DX*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPBROADCASTD 12(BX)(DX*2), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPBROADCASTD 12(BX)(SI*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 12(BX)(DX*4), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 12(BX)(DI*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 12(BX)(SI*2), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPBROADCASTD 12(BX)(R8*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y7, Y7
+	ADDQ         R10, R9
+	ADDQ         $0x00000010, BX
+	ADDQ         $0x00000010, R11
+	JMP          tile_5
+
+tiles_done_6:
+	MOVQ         dv+136(FP), SI
+	MOVQ         (SP), DX
+	IMULQ        SI, DX
+	ADDQ         CX, DX
+	SHLQ         $0x02, DX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, DX
+	SHLQ         $0x02, SI
+	MOVQ         (SP), BX
+	SHLQ         $0x02, BX
+	MOVQ         ps_base+48(FP), DI
+	ADDQ         DI, BX
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y8
+	VMULPS       Y8, Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y1, Y1
+	VBROADCASTSS 4(BX), Y0
+	VMULPS       Y0, Y1, Y1
+	VADDPS       (DX), Y1, Y1
+	VMOVUPS      Y1, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y2, Y2
+	VBROADCASTSS 8(BX), Y0
+	VMULPS       Y0, Y2, Y2
+	VADDPS       (DX), Y2, Y2
+	VMOVUPS      Y2, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 12(BX), Y0
+	VMULPS       Y0, Y3, Y3
+	VADDPS       (DX), Y3, Y3
+	VMOVUPS      Y3, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y4, Y4
+	VBROADCASTSS 16(BX), Y0
+	VMULPS       Y0, Y4, Y4
+	VADDPS       (DX), Y4, Y4
+	VMOVUPS      Y4, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y5, Y5
+	VBROADCASTSS 20(BX), Y0
+	VMULPS       Y0, Y5, Y5
+	VADDPS       (DX), Y5, Y5
+	VMOVUPS      Y5, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 24(BX), Y0
+	VMULPS       Y0, Y6, Y6
+	VADDPS       (DX), Y6, Y6
+	VMOVUPS      Y6, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS 28(BX), Y0
+	VMULPS       Y0, Y7, Y7
+	VADDPS       (DX), Y7, Y7
+	VMOVUPS      Y7, (DX)
+	ADDQ         $0x00000008, CX
+	JMP          cols_3
+
+cols_done_4:
+	ADDQ $0x00000008, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000004
+	JL   heads_done_8
+	XORQ CX, CX
+
+cols_9:
+	MOVQ    dv+136(FP), DX
+	CMPQ    CX, DX
+	JGE     cols_done_10
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    n+128(FP), DX
+	ADDQ    $0x0000000f, DX
+	ANDQ    $-16, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	MOVQ    pq_base+24(FP), SI
+	ADDQ    SI, BX
+	LEAQ    (DX)(DX*2), SI
+	MOVQ    CX, DI
+	SHLQ    $0x04, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    w+144(FP), R8
+	SHLQ    $0x04, R8
+	XORQ    R9, R9
+
+tile_11:
+	MOVQ         n+128(FP), R10
+	CMPQ         R9, R10
+	JGE          tiles_done_12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+	VPXOR        (DI), Y4, Y5
+	VPXOR        64(DI), Y4, Y6
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y5, Y5
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y6, Y6
+	VPERM2I128   $0x20, Y6, Y5, Y7
+	VPERM2I128   $0x31, Y6, Y5, Y5
+	VPBROADCASTD (BX), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPBROADCASTD (BX)(DX*1), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPBROADCASTD (BX)(DX*2), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y2, Y2
+	VPBROADCASTD (BX)(SI*1), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPBROADCASTD 4(BX), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPBROADCASTD 4(BX)(DX*1), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPBROADCASTD 4(BX)(DX*2), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y2, Y2
+	VPBROADCASTD 4(BX)(SI*1), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPXOR        32(DI), Y4, Y5
+	VPXOR        96(DI), Y4, Y4
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y5, Y5
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y4, Y4
+	VPERM2I128   $0x20, Y4, Y5, Y6
+	VPERM2I128   $0x31, Y4, Y5, Y4
+	VPBROADCASTD 8(BX), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD 8(BX)(DX*1), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	VPBROADCASTD 8(BX)(DX*2), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPBROADCASTD 8(BX)(SI*1), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VPBROADCASTD 12(BX), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD 12(BX)(DX*1), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	VPBROADCASTD 12(BX)(DX*2), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPBROADCASTD 12(BX)(SI*1), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	ADDQ         R8, DI
+	ADDQ         $0x00000010, BX
+	ADDQ         $0x00000010, R9
+	JMP          tile_11
+
+tiles_done_12:
+	MOVQ         dv+136(FP), SI
+	MOVQ         (SP), DX
+	IMULQ        SI, DX
+	ADDQ         CX, DX
+	SHLQ         $0x02, DX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, DX
+	SHLQ         $0x02, SI
+	MOVQ         (SP), BX
+	SHLQ         $0x02, BX
+	MOVQ         ps_base+48(FP), DI
+	ADDQ         DI, BX
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y4
+	VMULPS       Y4, Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y1, Y1
+	VBROADCASTSS 4(BX), Y0
+	VMULPS       Y0, Y1, Y1
+	VADDPS       (DX), Y1, Y1
+	VMOVUPS      Y1, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y2, Y2
+	VBROADCASTSS 8(BX), Y0
+	VMULPS       Y0, Y2, Y2
+	VADDPS       (DX), Y2, Y2
+	VMOVUPS      Y2, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 12(BX), Y0
+	VMULPS       Y0, Y3, Y3
+	VADDPS       (DX), Y3, Y3
+	VMOVUPS      Y3, (DX)
+	ADDQ         $0x00000008, CX
+	JMP          cols_9
+
+cols_done_10:
+	ADDQ $0x00000004, (SP)
+
+heads_done_8:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000002
+	JL   heads_done_14
+	XORQ CX, CX
+
+cols_15:
+	MOVQ    dv+136(FP), DX
+	CMPQ    CX, DX
+	JGE     cols_done_16
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    n+128(FP), DX
+	ADDQ    $0x0000000f, DX
+	ANDQ    $-16, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	MOVQ    pq_base+24(FP), SI
+	ADDQ    SI, BX
+	MOVQ    CX, SI
+	SHLQ    $0x04, SI
+	MOVQ    tiles_base+72(FP), DI
+	ADDQ    DI, SI
+	MOVQ    w+144(FP), DI
+	SHLQ    $0x04, DI
+	XORQ    R8, R8
+
+tile_17:
+	MOVQ         n+128(FP), R9
+	CMPQ         R8, R9
+	JGE          tiles_done_18
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+	VPXOR        (SI), Y2, Y3
+	VPXOR        64(SI), Y2, Y4
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y3, Y3
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y4, Y4
+	VPERM2I128   $0x20, Y4, Y3, Y5
+	VPERM2I128   $0x31, Y4, Y3, Y3
+	VPBROADCASTD (BX), Y4
+	VPMADDUBSW   Y5, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPBROADCASTD (BX)(DX*1), Y4
+	VPMADDUBSW   Y5, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VPBROADCASTD 4(BX), Y4
+	VPMADDUBSW   Y3, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPBROADCASTD 4(BX)(DX*1), Y4
+	VPMADDUBSW   Y3, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VPXOR        32(SI), Y2, Y3
+	VPXOR        96(SI), Y2, Y2
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y3, Y3
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y2, Y2
+	VPERM2I128   $0x20, Y2, Y3, Y4
+	VPERM2I128   $0x31, Y2, Y3, Y2
+	VPBROADCASTD 8(BX), Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPBROADCASTD 8(BX)(DX*1), Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y1, Y1
+	VPBROADCASTD 12(BX), Y3
+	VPMADDUBSW   Y2, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPBROADCASTD 12(BX)(DX*1), Y3
+	VPMADDUBSW   Y2, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y1, Y1
+	ADDQ         DI, SI
+	ADDQ         $0x00000010, BX
+	ADDQ         $0x00000010, R8
+	JMP          tile_17
+
+tiles_done_18:
+	MOVQ         dv+136(FP), SI
+	MOVQ         (SP), DX
+	IMULQ        SI, DX
+	ADDQ         CX, DX
+	SHLQ         $0x02, DX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, DX
+	SHLQ         $0x02, SI
+	MOVQ         (SP), BX
+	SHLQ         $0x02, BX
+	MOVQ         ps_base+48(FP), DI
+	ADDQ         DI, BX
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y2
+	VMULPS       Y2, Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (DX)
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y1, Y1
+	VBROADCASTSS 4(BX), Y0
+	VMULPS       Y0, Y1, Y1
+	VADDPS       (DX), Y1, Y1
+	VMOVUPS      Y1, (DX)
+	ADDQ         $0x00000008, CX
+	JMP          cols_15
+
+cols_done_16:
+	ADDQ $0x00000002, (SP)
+
+heads_done_14:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000001
+	JL   heads_done_20
+	XORQ AX, AX
+
+cols_21:
+	MOVQ    dv+136(FP), CX
+	CMPQ    AX, CX
+	JGE     cols_done_22
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    n+128(FP), CX
+	ADDQ    $0x0000000f, CX
+	ANDQ    $-16, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	MOVQ    pq_base+24(FP), CX
+	ADDQ    CX, DX
+	MOVQ    DX, CX
+	MOVQ    AX, DX
+	SHLQ    $0x04, DX
+	MOVQ    tiles_base+72(FP), BX
+	ADDQ    BX, DX
+	MOVQ    w+144(FP), BX
+	SHLQ    $0x04, BX
+	XORQ    SI, SI
+
+tile_23:
+	MOVQ         n+128(FP), DI
+	CMPQ         SI, DI
+	JGE          tiles_done_24
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+	VPXOR        (DX), Y1, Y2
+	VPXOR        64(DX), Y1, Y3
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y2, Y2
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y3, Y3
+	VPERM2I128   $0x20, Y3, Y2, Y4
+	VPERM2I128   $0x31, Y3, Y2, Y2
+	VPBROADCASTD (CX), Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPBROADCASTD 4(CX), Y3
+	VPMADDUBSW   Y2, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPXOR        32(DX), Y1, Y2
+	VPXOR        96(DX), Y1, Y1
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y2, Y2
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y1, Y1
+	VPERM2I128   $0x20, Y1, Y2, Y3
+	VPERM2I128   $0x31, Y1, Y2, Y1
+	VPBROADCASTD 8(CX), Y2
+	VPMADDUBSW   Y3, Y2, Y2
+	VPMADDWD     c_ones16_8<>+0(SB), Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VPBROADCASTD 12(CX), Y2
+	VPMADDUBSW   Y1, Y2, Y2
+	VPMADDWD     c_ones16_8<>+0(SB), Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	ADDQ         BX, DX
+	ADDQ         $0x00000010, CX
+	ADDQ         $0x00000010, SI
+	JMP          tile_23
+
+tiles_done_24:
+	MOVQ         dv+136(FP), DX
+	MOVQ         (SP), CX
+	IMULQ        DX, CX
+	ADDQ         AX, CX
+	SHLQ         $0x02, CX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, CX
+	SHLQ         $0x02, DX
+	MOVQ         (SP), DX
+	SHLQ         $0x02, DX
+	MOVQ         ps_base+48(FP), BX
+	ADDQ         BX, DX
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (DX), Y1
+	VMULPS       Y1, Y0, Y0
+	VADDPS       (CX), Y0, Y0
+	VMOVUPS      Y0, (CX)
+	ADDQ         $0x00000008, AX
+	JMP          cols_21
+
+cols_done_22:
+	ADDQ $0x00000001, (SP)
+
+heads_done_20:
+	VZEROUPPER
+	RET
+
+DATA c_transpose4x4_AVX2<>+0(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX2<>+4(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX2<>+8(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX2<>+12(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX2<>+16(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX2<>+20(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX2<>+24(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX2<>+28(SB)/4, $0x0f0b0703
+GLOBL c_transpose4x4_AVX2<>(SB), RODATA|NOPTR, $32
+
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
@@ -15742,3 +18039,4974 @@ coltile_next_48:
 rowtile_next_28:
 	VZEROUPPER
 	RET
+
+// func attnScoresI8AVX512(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, CMOV
+TEXT ·attnScoresI8AVX512(SB), NOSPLIT, $136-152
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000010
+	JL        heads_done_2
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      CX, SI
+	SUBQ      DX, SI
+	SHRQ      $0x02, SI
+	MOVQ      DX, DI
+	SHRQ      $0x02, DI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      BX, R8
+	MOVQ      DI, R9
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_3:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_4
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_3
+
+bias_tail_4:
+	TESTQ       R9, R9
+	JZ          bias_done_5
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_5:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 8(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_6:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_7
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_6
+
+bias_tail_7:
+	TESTQ       R9, R9
+	JZ          bias_done_8
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_8:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 12(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_9:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_10
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_9
+
+bias_tail_10:
+	TESTQ       R9, R9
+	JZ          bias_done_11
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_11:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 16(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_12:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_13
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_12
+
+bias_tail_13:
+	TESTQ       R9, R9
+	JZ          bias_done_14
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_14:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 20(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_15:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_16
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_15
+
+bias_tail_16:
+	TESTQ       R9, R9
+	JZ          bias_done_17
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_17:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 24(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_18:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_19
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_18
+
+bias_tail_19:
+	TESTQ       R9, R9
+	JZ          bias_done_20
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_20:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 28(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_21:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_22
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_21
+
+bias_tail_22:
+	TESTQ       R9, R9
+	JZ          bias_done_23
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_23:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 32(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_24:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_25
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_24
+
+bias_tail_25:
+	TESTQ       R9, R9
+	JZ          bias_done_26
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_26:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 36(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_27:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_28
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_27
+
+bias_tail_28:
+	TESTQ       R9, R9
+	JZ          bias_done_29
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_29:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 40(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_30:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_31
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_30
+
+bias_tail_31:
+	TESTQ       R9, R9
+	JZ          bias_done_32
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_32:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 44(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_33:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_34
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_33
+
+bias_tail_34:
+	TESTQ       R9, R9
+	JZ          bias_done_35
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_35:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 48(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_36:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_37
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_36
+
+bias_tail_37:
+	TESTQ       R9, R9
+	JZ          bias_done_38
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_38:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 52(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_39:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_40
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_39
+
+bias_tail_40:
+	TESTQ       R9, R9
+	JZ          bias_done_41
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_41:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 56(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_42:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_43
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_42
+
+bias_tail_43:
+	TESTQ       R9, R9
+	JZ          bias_done_44
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_44:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 60(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_45:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_46
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_45
+
+bias_tail_46:
+	TESTQ       R9, R9
+	JZ          bias_done_47
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_47:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 64(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_48:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_49
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_48
+
+bias_tail_49:
+	TESTQ       R9, R9
+	JZ          bias_done_50
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_50:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 68(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_51:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_52
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_51
+
+bias_tail_52:
+	TESTQ       R9, R9
+	JZ          bias_done_53
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_53:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 72(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_54:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_55
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_54
+
+bias_tail_55:
+	TESTQ       R9, R9
+	JZ          bias_done_56
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_56:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 76(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_57:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_58
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_57
+
+bias_tail_58:
+	TESTQ       R9, R9
+	JZ          bias_done_59
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_59:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 80(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_60:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_61
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_60
+
+bias_tail_61:
+	TESTQ       R9, R9
+	JZ          bias_done_62
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_62:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 84(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_63:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_64
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_63
+
+bias_tail_64:
+	TESTQ       R9, R9
+	JZ          bias_done_65
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_65:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 88(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_66:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_67
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_66
+
+bias_tail_67:
+	TESTQ       R9, R9
+	JZ          bias_done_68
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_68:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 92(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_69:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_70
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_69
+
+bias_tail_70:
+	TESTQ       R9, R9
+	JZ          bias_done_71
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_71:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 96(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_72:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_73
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_72
+
+bias_tail_73:
+	TESTQ       R9, R9
+	JZ          bias_done_74
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_74:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 100(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_75:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_76
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_75
+
+bias_tail_76:
+	TESTQ       R9, R9
+	JZ          bias_done_77
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_77:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 104(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_78:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_79
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_78
+
+bias_tail_79:
+	TESTQ       R9, R9
+	JZ          bias_done_80
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_80:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 108(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_81:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_82
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_81
+
+bias_tail_82:
+	TESTQ       R9, R9
+	JZ          bias_done_83
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_83:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 112(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_84:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_85
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_84
+
+bias_tail_85:
+	TESTQ       R9, R9
+	JZ          bias_done_86
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_86:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 116(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_87:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_88
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_87
+
+bias_tail_88:
+	TESTQ       R9, R9
+	JZ          bias_done_89
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_89:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 120(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_90:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_91
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_90
+
+bias_tail_91:
+	TESTQ       R9, R9
+	JZ          bias_done_92
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_92:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 124(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_93:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_94
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_93
+
+bias_tail_94:
+	TESTQ       DI, DI
+	JZ          bias_done_95
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_95:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DI
+	NEGL          DI
+	MOVL          DI, 128(SP)
+	LEAQ          (BX)(DX*1), DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_96:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_97
+	VPDPBUSD (DX), Z1, Z0
+	ADDQ     $0x00000040, DX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_96
+
+bias_tail_97:
+	TESTQ       SI, SI
+	JZ          bias_done_98
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVDQU32.Z (DX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_98:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DX
+	NEGL          DX
+	MOVL          DX, 132(SP)
+	ADDQ          CX, BX
+	XORQ          DX, DX
+	MOVQ          tiles_base+72(FP), BX
+
+tile_99:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_100
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	LEAQ         (CX)(CX*2), R8
+	LEAQ         (CX)(CX*4), R9
+	LEAQ         (R8)(CX*4), R10
+	MOVQ         SI, DI
+	LEAQ         (SI)(CX*8), SI
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 16(SP), Z1
+	VPBROADCASTD 24(SP), Z2
+	VPBROADCASTD 32(SP), Z3
+	VPBROADCASTD 40(SP), Z4
+	VPBROADCASTD 48(SP), Z5
+	VPBROADCASTD 56(SP), Z6
+	VPBROADCASTD 64(SP), Z7
+	VPBROADCASTD 72(SP), Z8
+	VPBROADCASTD 80(SP), Z9
+	VPBROADCASTD 88(SP), Z10
+	VPBROADCASTD 96(SP), Z11
+	VPBROADCASTD 104(SP), Z12
+	VPBROADCASTD 112(SP), Z13
+	VPBROADCASTD 120(SP), Z14
+	VPBROADCASTD 128(SP), Z15
+	MOVQ         split+144(FP), R11
+	SHRQ         $0x02, R11
+
+group_101:
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, DI
+	ADDQ          $0x00000004, SI
+	DECQ          R11
+	JNZ           group_101
+	MOVQ          n+128(FP), R11
+	MOVQ          R11, R12
+	SUBQ          DX, R12
+	MOVQ          $0x00000010, R13
+	CMPQ          R12, R13
+	CMOVQGT       R13, R12
+	LEAQ          kmask<>+0(SB), R13
+	KMOVW         (R13)(R12*2), K1
+	MOVQ          scales_base+96(FP), R12
+	VMOVUPS       (R12)(DX*8), Z16
+	MOVQ          (SP), R12
+	SHLQ          $0x03, R12
+	MOVQ          qs_base+48(FP), R13
+	ADDQ          R13, R12
+	MOVQ          (SP), R13
+	IMULQ         R11, R13
+	ADDQ          DX, R13
+	SHLQ          $0x02, R13
+	MOVQ          s_base+0(FP), R14
+	ADDQ          R14, R13
+	SHLQ          $0x02, R11
+	VMULPS.BCST   (R12), Z16, Z17
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z17, Z0, Z0
+	VMOVUPS       Z0, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   8(R12), Z16, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   16(R12), Z16, Z0
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   24(R12), Z16, Z0
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z0, Z3, Z3
+	VMOVUPS       Z3, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   32(R12), Z16, Z0
+	VCVTDQ2PS     Z4, Z4
+	VMULPS        Z0, Z4, Z4
+	VMOVUPS       Z4, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   40(R12), Z16, Z0
+	VCVTDQ2PS     Z5, Z5
+	VMULPS        Z0, Z5, Z5
+	VMOVUPS       Z5, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   48(R12), Z16, Z0
+	VCVTDQ2PS     Z6, Z6
+	VMULPS        Z0, Z6, Z6
+	VMOVUPS       Z6, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   56(R12), Z16, Z0
+	VCVTDQ2PS     Z7, Z7
+	VMULPS        Z0, Z7, Z7
+	VMOVUPS       Z7, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   64(R12), Z16, Z0
+	VCVTDQ2PS     Z8, Z8
+	VMULPS        Z0, Z8, Z8
+	VMOVUPS       Z8, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   72(R12), Z16, Z0
+	VCVTDQ2PS     Z9, Z9
+	VMULPS        Z0, Z9, Z9
+	VMOVUPS       Z9, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   80(R12), Z16, Z0
+	VCVTDQ2PS     Z10, Z10
+	VMULPS        Z0, Z10, Z10
+	VMOVUPS       Z10, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   88(R12), Z16, Z0
+	VCVTDQ2PS     Z11, Z11
+	VMULPS        Z0, Z11, Z11
+	VMOVUPS       Z11, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   96(R12), Z16, Z0
+	VCVTDQ2PS     Z12, Z12
+	VMULPS        Z0, Z12, Z12
+	VMOVUPS       Z12, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   104(R12), Z16, Z0
+	VCVTDQ2PS     Z13, Z13
+	VMULPS        Z0, Z13, Z13
+	VMOVUPS       Z13, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   112(R12), Z16, Z0
+	VCVTDQ2PS     Z14, Z14
+	VMULPS        Z0, Z14, Z14
+	VMOVUPS       Z14, K1, (R13)
+	ADDQ          R11, R13
+	VMULPS.BCST   120(R12), Z16, Z0
+	VCVTDQ2PS     Z15, Z15
+	VMULPS        Z0, Z15, Z15
+	VMOVUPS       Z15, K1, (R13)
+	VPBROADCASTD  12(SP), Z0
+	VPBROADCASTD  20(SP), Z1
+	VPBROADCASTD  28(SP), Z2
+	VPBROADCASTD  36(SP), Z3
+	VPBROADCASTD  44(SP), Z4
+	VPBROADCASTD  52(SP), Z5
+	VPBROADCASTD  60(SP), Z6
+	VPBROADCASTD  68(SP), Z7
+	VPBROADCASTD  76(SP), Z8
+	VPBROADCASTD  84(SP), Z9
+	VPBROADCASTD  92(SP), Z10
+	VPBROADCASTD  100(SP), Z11
+	VPBROADCASTD  108(SP), Z12
+	VPBROADCASTD  116(SP), Z13
+	VPBROADCASTD  124(SP), Z14
+	VPBROADCASTD  132(SP), Z15
+	MOVQ          CX, R11
+	MOVQ          split+144(FP), R12
+	SUBQ          R12, R11
+	SHRQ          $0x02, R11
+
+group_102:
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, DI
+	ADDQ          $0x00000004, SI
+	DECQ          R11
+	JNZ           group_102
+	MOVQ          n+128(FP), SI
+	MOVQ          SI, DI
+	SUBQ          DX, DI
+	MOVQ          $0x00000010, R8
+	CMPQ          DI, R8
+	CMOVQGT       R8, DI
+	LEAQ          kmask<>+0(SB), R8
+	KMOVW         (R8)(DI*2), K1
+	MOVQ          scales_base+96(FP), DI
+	VMOVUPS       64(DI)(DX*8), Z16
+	MOVQ          (SP), DI
+	SHLQ          $0x03, DI
+	MOVQ          qs_base+48(FP), R8
+	ADDQ          R8, DI
+	MOVQ          (SP), R8
+	IMULQ         SI, R8
+	ADDQ          DX, R8
+	SHLQ          $0x02, R8
+	MOVQ          s_base+0(FP), R9
+	ADDQ          R9, R8
+	SHLQ          $0x02, SI
+	VMULPS.BCST   4(DI), Z16, Z17
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z17, Z0, Z0
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z0, Z0
+	VMOVUPS       Z0, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   12(DI), Z16, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   20(DI), Z16, Z0
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   28(DI), Z16, Z0
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z0, Z3, Z3
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z3, Z3
+	VMOVUPS       Z3, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   36(DI), Z16, Z0
+	VCVTDQ2PS     Z4, Z4
+	VMULPS        Z0, Z4, Z4
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z4, Z4
+	VMOVUPS       Z4, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   44(DI), Z16, Z0
+	VCVTDQ2PS     Z5, Z5
+	VMULPS        Z0, Z5, Z5
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z5, Z5
+	VMOVUPS       Z5, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   52(DI), Z16, Z0
+	VCVTDQ2PS     Z6, Z6
+	VMULPS        Z0, Z6, Z6
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z6, Z6
+	VMOVUPS       Z6, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   60(DI), Z16, Z0
+	VCVTDQ2PS     Z7, Z7
+	VMULPS        Z0, Z7, Z7
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z7, Z7
+	VMOVUPS       Z7, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   68(DI), Z16, Z0
+	VCVTDQ2PS     Z8, Z8
+	VMULPS        Z0, Z8, Z8
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z8, Z8
+	VMOVUPS       Z8, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   76(DI), Z16, Z0
+	VCVTDQ2PS     Z9, Z9
+	VMULPS        Z0, Z9, Z9
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z9, Z9
+	VMOVUPS       Z9, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   84(DI), Z16, Z0
+	VCVTDQ2PS     Z10, Z10
+	VMULPS        Z0, Z10, Z10
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z10, Z10
+	VMOVUPS       Z10, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   92(DI), Z16, Z0
+	VCVTDQ2PS     Z11, Z11
+	VMULPS        Z0, Z11, Z11
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z11, Z11
+	VMOVUPS       Z11, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   100(DI), Z16, Z0
+	VCVTDQ2PS     Z12, Z12
+	VMULPS        Z0, Z12, Z12
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z12, Z12
+	VMOVUPS       Z12, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   108(DI), Z16, Z0
+	VCVTDQ2PS     Z13, Z13
+	VMULPS        Z0, Z13, Z13
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z13, Z13
+	VMOVUPS       Z13, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   116(DI), Z16, Z0
+	VCVTDQ2PS     Z14, Z14
+	VMULPS        Z0, Z14, Z14
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z14, Z14
+	VMOVUPS       Z14, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   124(DI), Z16, Z0
+	VCVTDQ2PS     Z15, Z15
+	VMULPS        Z0, Z15, Z15
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z15, Z15
+	VMOVUPS       Z15, K1, (R8)
+	ADDQ          $0x00000010, DX
+	JMP           tile_99
+
+tiles_done_100:
+	ADDQ $0x00000010, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000008
+	JL        heads_done_104
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      CX, SI
+	SUBQ      DX, SI
+	SHRQ      $0x02, SI
+	MOVQ      DX, DI
+	SHRQ      $0x02, DI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      BX, R8
+	MOVQ      DI, R9
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_105:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_106
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_105
+
+bias_tail_106:
+	TESTQ       R9, R9
+	JZ          bias_done_107
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_107:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 8(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_108:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_109
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_108
+
+bias_tail_109:
+	TESTQ       R9, R9
+	JZ          bias_done_110
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_110:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 12(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_111:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_112
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_111
+
+bias_tail_112:
+	TESTQ       R9, R9
+	JZ          bias_done_113
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_113:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 16(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_114:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_115
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_114
+
+bias_tail_115:
+	TESTQ       R9, R9
+	JZ          bias_done_116
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_116:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 20(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_117:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_118
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_117
+
+bias_tail_118:
+	TESTQ       R9, R9
+	JZ          bias_done_119
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_119:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 24(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_120:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_121
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_120
+
+bias_tail_121:
+	TESTQ       R9, R9
+	JZ          bias_done_122
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_122:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 28(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_123:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_124
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_123
+
+bias_tail_124:
+	TESTQ       R9, R9
+	JZ          bias_done_125
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_125:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 32(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_126:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_127
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_126
+
+bias_tail_127:
+	TESTQ       R9, R9
+	JZ          bias_done_128
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_128:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 36(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_129:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_130
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_129
+
+bias_tail_130:
+	TESTQ       R9, R9
+	JZ          bias_done_131
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_131:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 40(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_132:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_133
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_132
+
+bias_tail_133:
+	TESTQ       R9, R9
+	JZ          bias_done_134
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_134:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 44(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_135:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_136
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_135
+
+bias_tail_136:
+	TESTQ       R9, R9
+	JZ          bias_done_137
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_137:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 48(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_138:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_139
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_138
+
+bias_tail_139:
+	TESTQ       R9, R9
+	JZ          bias_done_140
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_140:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 52(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_141:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_142
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_141
+
+bias_tail_142:
+	TESTQ       R9, R9
+	JZ          bias_done_143
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_143:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 56(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_144:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_145
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_144
+
+bias_tail_145:
+	TESTQ       R9, R9
+	JZ          bias_done_146
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_146:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 60(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_147:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_148
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_147
+
+bias_tail_148:
+	TESTQ       DI, DI
+	JZ          bias_done_149
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_149:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DI
+	NEGL          DI
+	MOVL          DI, 64(SP)
+	LEAQ          (BX)(DX*1), DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_150:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_151
+	VPDPBUSD (DX), Z1, Z0
+	ADDQ     $0x00000040, DX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_150
+
+bias_tail_151:
+	TESTQ       SI, SI
+	JZ          bias_done_152
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVDQU32.Z (DX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_152:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DX
+	NEGL          DX
+	MOVL          DX, 68(SP)
+	ADDQ          CX, BX
+	XORQ          DX, DX
+	MOVQ          tiles_base+72(FP), BX
+
+tile_153:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_154
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	LEAQ         (CX)(CX*2), DI
+	LEAQ         (CX)(CX*4), R8
+	LEAQ         (DI)(CX*4), R9
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 16(SP), Z1
+	VPBROADCASTD 24(SP), Z2
+	VPBROADCASTD 32(SP), Z3
+	VPBROADCASTD 40(SP), Z4
+	VPBROADCASTD 48(SP), Z5
+	VPBROADCASTD 56(SP), Z6
+	VPBROADCASTD 64(SP), Z7
+	MOVQ         split+144(FP), R10
+	SHRQ         $0x02, R10
+
+group_155:
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+	DECQ          R10
+	JNZ           group_155
+	MOVQ          n+128(FP), R10
+	MOVQ          R10, R11
+	SUBQ          DX, R11
+	MOVQ          $0x00000010, R12
+	CMPQ          R11, R12
+	CMOVQGT       R12, R11
+	LEAQ          kmask<>+0(SB), R12
+	KMOVW         (R12)(R11*2), K1
+	MOVQ          scales_base+96(FP), R11
+	VMOVUPS       (R11)(DX*8), Z8
+	MOVQ          (SP), R11
+	SHLQ          $0x03, R11
+	MOVQ          qs_base+48(FP), R12
+	ADDQ          R12, R11
+	MOVQ          (SP), R12
+	IMULQ         R10, R12
+	ADDQ          DX, R12
+	SHLQ          $0x02, R12
+	MOVQ          s_base+0(FP), R13
+	ADDQ          R13, R12
+	SHLQ          $0x02, R10
+	VMULPS.BCST   (R11), Z8, Z9
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z9, Z0, Z0
+	VMOVUPS       Z0, K1, (R12)
+	ADDQ          R10, R12
+	VMULPS.BCST   8(R11), Z8, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R12)
+	ADDQ          R10, R12
+	VMULPS.BCST   16(R11), Z8, Z0
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (R12)
+	ADDQ          R10, R12
+	VMULPS.BCST   24(R11), Z8, Z0
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z0, Z3, Z3
+	VMOVUPS       Z3, K1, (R12)
+	ADDQ          R10, R12
+	VMULPS.BCST   32(R11), Z8, Z0
+	VCVTDQ2PS     Z4, Z4
+	VMULPS        Z0, Z4, Z4
+	VMOVUPS       Z4, K1, (R12)
+	ADDQ          R10, R12
+	VMULPS.BCST   40(R11), Z8, Z0
+	VCVTDQ2PS     Z5, Z5
+	VMULPS        Z0, Z5, Z5
+	VMOVUPS       Z5, K1, (R12)
+	ADDQ          R10, R12
+	VMULPS.BCST   48(R11), Z8, Z0
+	VCVTDQ2PS     Z6, Z6
+	VMULPS        Z0, Z6, Z6
+	VMOVUPS       Z6, K1, (R12)
+	ADDQ          R10, R12
+	VMULPS.BCST   56(R11), Z8, Z0
+	VCVTDQ2PS     Z7, Z7
+	VMULPS        Z0, Z7, Z7
+	VMOVUPS       Z7, K1, (R12)
+	VPBROADCASTD  12(SP), Z0
+	VPBROADCASTD  20(SP), Z1
+	VPBROADCASTD  28(SP), Z2
+	VPBROADCASTD  36(SP), Z3
+	VPBROADCASTD  44(SP), Z4
+	VPBROADCASTD  52(SP), Z5
+	VPBROADCASTD  60(SP), Z6
+	VPBROADCASTD  68(SP), Z7
+	MOVQ          CX, R10
+	MOVQ          split+144(FP), R11
+	SUBQ          R11, R10
+	SHRQ          $0x02, R10
+
+group_156:
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+	DECQ          R10
+	JNZ           group_156
+	MOVQ          n+128(FP), SI
+	MOVQ          SI, DI
+	SUBQ          DX, DI
+	MOVQ          $0x00000010, R8
+	CMPQ          DI, R8
+	CMOVQGT       R8, DI
+	LEAQ          kmask<>+0(SB), R8
+	KMOVW         (R8)(DI*2), K1
+	MOVQ          scales_base+96(FP), DI
+	VMOVUPS       64(DI)(DX*8), Z8
+	MOVQ          (SP), DI
+	SHLQ          $0x03, DI
+	MOVQ          qs_base+48(FP), R8
+	ADDQ          R8, DI
+	MOVQ          (SP), R8
+	IMULQ         SI, R8
+	ADDQ          DX, R8
+	SHLQ          $0x02, R8
+	MOVQ          s_base+0(FP), R9
+	ADDQ          R9, R8
+	SHLQ          $0x02, SI
+	VMULPS.BCST   4(DI), Z8, Z9
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z9, Z0, Z0
+	VMOVUPS.Z     (R8), K1, Z9
+	VADDPS        Z9, Z0, Z0
+	VMOVUPS       Z0, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   12(DI), Z8, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   20(DI), Z8, Z0
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   28(DI), Z8, Z0
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z0, Z3, Z3
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z3, Z3
+	VMOVUPS       Z3, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   36(DI), Z8, Z0
+	VCVTDQ2PS     Z4, Z4
+	VMULPS        Z0, Z4, Z4
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z4, Z4
+	VMOVUPS       Z4, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   44(DI), Z8, Z0
+	VCVTDQ2PS     Z5, Z5
+	VMULPS        Z0, Z5, Z5
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z5, Z5
+	VMOVUPS       Z5, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   52(DI), Z8, Z0
+	VCVTDQ2PS     Z6, Z6
+	VMULPS        Z0, Z6, Z6
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z6, Z6
+	VMOVUPS       Z6, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   60(DI), Z8, Z0
+	VCVTDQ2PS     Z7, Z7
+	VMULPS        Z0, Z7, Z7
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z7, Z7
+	VMOVUPS       Z7, K1, (R8)
+	ADDQ          $0x00000010, DX
+	JMP           tile_153
+
+tiles_done_154:
+	ADDQ $0x00000008, (SP)
+
+heads_done_104:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000004
+	JL        heads_done_158
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      CX, SI
+	SUBQ      DX, SI
+	SHRQ      $0x02, SI
+	MOVQ      DX, DI
+	SHRQ      $0x02, DI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      BX, R8
+	MOVQ      DI, R9
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_159:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_160
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_159
+
+bias_tail_160:
+	TESTQ       R9, R9
+	JZ          bias_done_161
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_161:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 8(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_162:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_163
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_162
+
+bias_tail_163:
+	TESTQ       R9, R9
+	JZ          bias_done_164
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_164:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 12(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_165:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_166
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_165
+
+bias_tail_166:
+	TESTQ       R9, R9
+	JZ          bias_done_167
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_167:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 16(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_168:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_169
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_168
+
+bias_tail_169:
+	TESTQ       R9, R9
+	JZ          bias_done_170
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_170:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 20(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	MOVQ          DI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_171:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_172
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_171
+
+bias_tail_172:
+	TESTQ       R9, R9
+	JZ          bias_done_173
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_173:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 24(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_174:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_175
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_174
+
+bias_tail_175:
+	TESTQ       R9, R9
+	JZ          bias_done_176
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_176:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 28(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_177:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_178
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_177
+
+bias_tail_178:
+	TESTQ       DI, DI
+	JZ          bias_done_179
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_179:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DI
+	NEGL          DI
+	MOVL          DI, 32(SP)
+	LEAQ          (BX)(DX*1), DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_180:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_181
+	VPDPBUSD (DX), Z1, Z0
+	ADDQ     $0x00000040, DX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_180
+
+bias_tail_181:
+	TESTQ       SI, SI
+	JZ          bias_done_182
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVDQU32.Z (DX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_182:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DX
+	NEGL          DX
+	MOVL          DX, 36(SP)
+	ADDQ          CX, BX
+	XORQ          DX, DX
+	MOVQ          tiles_base+72(FP), BX
+
+tile_183:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_184
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	LEAQ         (CX)(CX*2), DI
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 16(SP), Z1
+	VPBROADCASTD 24(SP), Z2
+	VPBROADCASTD 32(SP), Z3
+	MOVQ         split+144(FP), R8
+	SHRQ         $0x02, R8
+
+group_185:
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+	DECQ          R8
+	JNZ           group_185
+	MOVQ          n+128(FP), R8
+	MOVQ          R8, R9
+	SUBQ          DX, R9
+	MOVQ          $0x00000010, R10
+	CMPQ          R9, R10
+	CMOVQGT       R10, R9
+	LEAQ          kmask<>+0(SB), R10
+	KMOVW         (R10)(R9*2), K1
+	MOVQ          scales_base+96(FP), R9
+	VMOVUPS       (R9)(DX*8), Z4
+	MOVQ          (SP), R9
+	SHLQ          $0x03, R9
+	MOVQ          qs_base+48(FP), R10
+	ADDQ          R10, R9
+	MOVQ          (SP), R10
+	IMULQ         R8, R10
+	ADDQ          DX, R10
+	SHLQ          $0x02, R10
+	MOVQ          s_base+0(FP), R11
+	ADDQ          R11, R10
+	SHLQ          $0x02, R8
+	VMULPS.BCST   (R9), Z4, Z5
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z5, Z0, Z0
+	VMOVUPS       Z0, K1, (R10)
+	ADDQ          R8, R10
+	VMULPS.BCST   8(R9), Z4, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R10)
+	ADDQ          R8, R10
+	VMULPS.BCST   16(R9), Z4, Z0
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (R10)
+	ADDQ          R8, R10
+	VMULPS.BCST   24(R9), Z4, Z0
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z0, Z3, Z3
+	VMOVUPS       Z3, K1, (R10)
+	VPBROADCASTD  12(SP), Z0
+	VPBROADCASTD  20(SP), Z1
+	VPBROADCASTD  28(SP), Z2
+	VPBROADCASTD  36(SP), Z3
+	MOVQ          CX, R8
+	MOVQ          split+144(FP), R9
+	SUBQ          R9, R8
+	SHRQ          $0x02, R8
+
+group_186:
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+	DECQ          R8
+	JNZ           group_186
+	MOVQ          n+128(FP), SI
+	MOVQ          SI, DI
+	SUBQ          DX, DI
+	MOVQ          $0x00000010, R8
+	CMPQ          DI, R8
+	CMOVQGT       R8, DI
+	LEAQ          kmask<>+0(SB), R8
+	KMOVW         (R8)(DI*2), K1
+	MOVQ          scales_base+96(FP), DI
+	VMOVUPS       64(DI)(DX*8), Z4
+	MOVQ          (SP), DI
+	SHLQ          $0x03, DI
+	MOVQ          qs_base+48(FP), R8
+	ADDQ          R8, DI
+	MOVQ          (SP), R8
+	IMULQ         SI, R8
+	ADDQ          DX, R8
+	SHLQ          $0x02, R8
+	MOVQ          s_base+0(FP), R9
+	ADDQ          R9, R8
+	SHLQ          $0x02, SI
+	VMULPS.BCST   4(DI), Z4, Z5
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z5, Z0, Z0
+	VMOVUPS.Z     (R8), K1, Z5
+	VADDPS        Z5, Z0, Z0
+	VMOVUPS       Z0, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   12(DI), Z4, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   20(DI), Z4, Z0
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z0, Z2, Z2
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z2, Z2
+	VMOVUPS       Z2, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   28(DI), Z4, Z0
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z0, Z3, Z3
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z3, Z3
+	VMOVUPS       Z3, K1, (R8)
+	ADDQ          $0x00000010, DX
+	JMP           tile_183
+
+tiles_done_184:
+	ADDQ $0x00000004, (SP)
+
+heads_done_158:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000002
+	JL        heads_done_188
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      CX, SI
+	SUBQ      DX, SI
+	SHRQ      $0x02, SI
+	MOVQ      DX, DI
+	SHRQ      $0x02, DI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      BX, R8
+	MOVQ      DI, R9
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_189:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_190
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_189
+
+bias_tail_190:
+	TESTQ       R9, R9
+	JZ          bias_done_191
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_191:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 8(SP)
+	LEAQ          (BX)(DX*1), R8
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, R9
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_192:
+	CMPQ     R9, $0x00000010
+	JL       bias_tail_193
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, R9
+	JMP      bias_full_192
+
+bias_tail_193:
+	TESTQ       R9, R9
+	JZ          bias_done_194
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_194:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, R8
+	NEGL          R8
+	MOVL          R8, 12(SP)
+	ADDQ          CX, BX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, R8
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_195:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_196
+	VPDPBUSD (R8), Z1, Z0
+	ADDQ     $0x00000040, R8
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_195
+
+bias_tail_196:
+	TESTQ       DI, DI
+	JZ          bias_done_197
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVDQU32.Z (R8), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_197:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DI
+	NEGL          DI
+	MOVL          DI, 16(SP)
+	LEAQ          (BX)(DX*1), DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          SI, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_198:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_199
+	VPDPBUSD (DX), Z1, Z0
+	ADDQ     $0x00000040, DX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_198
+
+bias_tail_199:
+	TESTQ       SI, SI
+	JZ          bias_done_200
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVDQU32.Z (DX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_200:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DX
+	NEGL          DX
+	MOVL          DX, 20(SP)
+	ADDQ          CX, BX
+	XORQ          DX, DX
+	MOVQ          tiles_base+72(FP), BX
+
+tile_201:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_202
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 16(SP), Z1
+	MOVQ         split+144(FP), DI
+	SHRQ         $0x02, DI
+
+group_203:
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+	DECQ          DI
+	JNZ           group_203
+	MOVQ          n+128(FP), DI
+	MOVQ          DI, R8
+	SUBQ          DX, R8
+	MOVQ          $0x00000010, R9
+	CMPQ          R8, R9
+	CMOVQGT       R9, R8
+	LEAQ          kmask<>+0(SB), R9
+	KMOVW         (R9)(R8*2), K1
+	MOVQ          scales_base+96(FP), R8
+	VMOVUPS       (R8)(DX*8), Z2
+	MOVQ          (SP), R8
+	SHLQ          $0x03, R8
+	MOVQ          qs_base+48(FP), R9
+	ADDQ          R9, R8
+	MOVQ          (SP), R9
+	IMULQ         DI, R9
+	ADDQ          DX, R9
+	SHLQ          $0x02, R9
+	MOVQ          s_base+0(FP), R10
+	ADDQ          R10, R9
+	SHLQ          $0x02, DI
+	VMULPS.BCST   (R8), Z2, Z3
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z3, Z0, Z0
+	VMOVUPS       Z0, K1, (R9)
+	ADDQ          DI, R9
+	VMULPS.BCST   8(R8), Z2, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R9)
+	VPBROADCASTD  12(SP), Z0
+	VPBROADCASTD  20(SP), Z1
+	MOVQ          CX, DI
+	MOVQ          split+144(FP), R8
+	SUBQ          R8, DI
+	SHRQ          $0x02, DI
+
+group_204:
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+	DECQ          DI
+	JNZ           group_204
+	MOVQ          n+128(FP), SI
+	MOVQ          SI, DI
+	SUBQ          DX, DI
+	MOVQ          $0x00000010, R8
+	CMPQ          DI, R8
+	CMOVQGT       R8, DI
+	LEAQ          kmask<>+0(SB), R8
+	KMOVW         (R8)(DI*2), K1
+	MOVQ          scales_base+96(FP), DI
+	VMOVUPS       64(DI)(DX*8), Z2
+	MOVQ          (SP), DI
+	SHLQ          $0x03, DI
+	MOVQ          qs_base+48(FP), R8
+	ADDQ          R8, DI
+	MOVQ          (SP), R8
+	IMULQ         SI, R8
+	ADDQ          DX, R8
+	SHLQ          $0x02, R8
+	MOVQ          s_base+0(FP), R9
+	ADDQ          R9, R8
+	SHLQ          $0x02, SI
+	VMULPS.BCST   4(DI), Z2, Z3
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z3, Z0, Z0
+	VMOVUPS.Z     (R8), K1, Z3
+	VADDPS        Z3, Z0, Z0
+	VMOVUPS       Z0, K1, (R8)
+	ADDQ          SI, R8
+	VMULPS.BCST   12(DI), Z2, Z0
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z0, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z0
+	VADDPS        Z0, Z1, Z1
+	VMOVUPS       Z1, K1, (R8)
+	ADDQ          $0x00000010, DX
+	JMP           tile_201
+
+tiles_done_202:
+	ADDQ $0x00000002, (SP)
+
+heads_done_188:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000001
+	JL        heads_done_206
+	MOVQ      w+136(FP), AX
+	MOVQ      split+144(FP), CX
+	MOVQ      (SP), DX
+	IMULQ     AX, DX
+	MOVQ      q_base+24(FP), BX
+	ADDQ      BX, DX
+	MOVQ      AX, BX
+	SUBQ      CX, BX
+	SHRQ      $0x02, BX
+	MOVQ      CX, SI
+	SHRQ      $0x02, SI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      DX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_207:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_208
+	VPDPBUSD (DI), Z1, Z0
+	ADDQ     $0x00000040, DI
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_207
+
+bias_tail_208:
+	TESTQ       SI, SI
+	JZ          bias_done_209
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_209:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 8(SP)
+	LEAQ          (DX)(CX*1), CX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          BX, BX
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_210:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_211
+	VPDPBUSD (CX), Z1, Z0
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_210
+
+bias_tail_211:
+	TESTQ       BX, BX
+	JZ          bias_done_212
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVDQU32.Z (CX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_212:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, CX
+	NEGL          CX
+	MOVL          CX, 12(SP)
+	ADDQ          AX, DX
+	XORQ          CX, CX
+	MOVQ          tiles_base+72(FP), DX
+
+tile_213:
+	MOVQ         n+128(FP), BX
+	CMPQ         CX, BX
+	JGE          tiles_done_214
+	MOVQ         (SP), BX
+	IMULQ        AX, BX
+	MOVQ         q_base+24(FP), SI
+	ADDQ         SI, BX
+	VPBROADCASTD 8(SP), Z0
+	MOVQ         split+144(FP), SI
+	SHRQ         $0x02, SI
+
+group_215:
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	ADDQ          $0x00000040, DX
+	ADDQ          $0x00000004, BX
+	DECQ          SI
+	JNZ           group_215
+	MOVQ          n+128(FP), SI
+	MOVQ          SI, DI
+	SUBQ          CX, DI
+	MOVQ          $0x00000010, R8
+	CMPQ          DI, R8
+	CMOVQGT       R8, DI
+	LEAQ          kmask<>+0(SB), R8
+	KMOVW         (R8)(DI*2), K1
+	MOVQ          scales_base+96(FP), DI
+	VMOVUPS       (DI)(CX*8), Z1
+	MOVQ          (SP), DI
+	SHLQ          $0x03, DI
+	MOVQ          qs_base+48(FP), R8
+	ADDQ          R8, DI
+	MOVQ          (SP), R8
+	IMULQ         SI, R8
+	ADDQ          CX, R8
+	SHLQ          $0x02, R8
+	MOVQ          s_base+0(FP), R9
+	ADDQ          R9, R8
+	SHLQ          $0x02, SI
+	VMULPS.BCST   (DI), Z1, Z1
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS       Z0, K1, (R8)
+	VPBROADCASTD  12(SP), Z0
+	MOVQ          AX, SI
+	MOVQ          split+144(FP), DI
+	SUBQ          DI, SI
+	SHRQ          $0x02, SI
+
+group_216:
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	ADDQ          $0x00000040, DX
+	ADDQ          $0x00000004, BX
+	DECQ          SI
+	JNZ           group_216
+	MOVQ          n+128(FP), BX
+	MOVQ          BX, SI
+	SUBQ          CX, SI
+	MOVQ          $0x00000010, DI
+	CMPQ          SI, DI
+	CMOVQGT       DI, SI
+	LEAQ          kmask<>+0(SB), DI
+	KMOVW         (DI)(SI*2), K1
+	MOVQ          scales_base+96(FP), SI
+	VMOVUPS       64(SI)(CX*8), Z1
+	MOVQ          (SP), SI
+	SHLQ          $0x03, SI
+	MOVQ          qs_base+48(FP), DI
+	ADDQ          DI, SI
+	MOVQ          (SP), DI
+	IMULQ         BX, DI
+	ADDQ          CX, DI
+	SHLQ          $0x02, DI
+	MOVQ          s_base+0(FP), R8
+	ADDQ          R8, DI
+	SHLQ          $0x02, BX
+	VMULPS.BCST   4(SI), Z1, Z1
+	VCVTDQ2PS     Z0, Z0
+	VMULPS        Z1, Z0, Z0
+	VMOVUPS.Z     (DI), K1, Z1
+	VADDPS        Z1, Z0, Z0
+	VMOVUPS       Z0, K1, (DI)
+	ADDQ          $0x00000010, CX
+	JMP           tile_213
+
+tiles_done_214:
+	ADDQ $0x00000001, (SP)
+
+heads_done_206:
+	VZEROUPPER
+	RET
+
+// func quantizeProbsI8AVX512(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+// Requires: AVX, AVX512F, AVX512VL, CMOV
+TEXT ·quantizeProbsI8AVX512(SB), NOSPLIT, $0-112
+	XORQ AX, AX
+
+row_1:
+	MOVQ    m+96(FP), CX
+	CMPQ    AX, CX
+	JGE     rows_done_2
+	MOVQ    n+104(FP), DX
+	MOVQ    AX, CX
+	IMULQ   DX, CX
+	SHLQ    $0x02, CX
+	MOVQ    p_base+48(FP), DX
+	ADDQ    DX, CX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	KXORW   K1, K1, K1
+	XORQ    DX, DX
+
+max_3:
+	MOVQ      n+104(FP), BX
+	CMPQ      DX, BX
+	JGE       max_done_4
+	MOVQ      scales_base+72(FP), SI
+	SUBQ      DX, BX
+	MOVQ      $0x00000010, DI
+	CMPQ      BX, DI
+	CMOVQGT   DI, BX
+	LEAQ      kmask<>+0(SB), DI
+	KMOVW     (DI)(BX*2), K2
+	VMOVUPS.Z (CX)(DX*4), K2, Z1
+	VMULPS.Z  (SI)(DX*8), Z1, K2, Z1
+	VCMPPS    $0x03, Z1, Z1, K2
+	KORW      K2, K1, K1
+	VMAXPS    Z1, Z0, Z0
+	ADDQ      $0x00000010, DX
+	JMP       max_3
+
+max_done_4:
+	KORTESTW      K1, K1
+	JNZ           invalid_5
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VMAXPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VMAXPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VMAXPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VMAXSS        X0, X1, X1
+	VMOVD         X1, DX
+	CMPL          DX, $0x00000000
+	JLE           invalid_5
+	CMPL          DX, $0x7f800000
+	JGE           invalid_5
+	VMOVSS        c_f127_16<>+0(SB), X0
+	VDIVSS        X1, X0, X2
+	VMOVD         X2, DX
+	CMPL          DX, $0x7f800000
+	JGE           invalid_5
+	VDIVSS        X0, X1, X0
+	MOVQ          ps_base+24(FP), DX
+	VMOVSS        X0, (DX)(AX*4)
+	VBROADCASTSS  X2, Z0
+	JMP           quantize_6
+
+invalid_5:
+	XORL    DX, DX
+	MOVQ    ps_base+24(FP), BX
+	MOVL    DX, (BX)(AX*4)
+	VMOVUPS c_zero_16<>+0(SB), Z0
+
+quantize_6:
+	MOVQ  n+104(FP), DX
+	ADDQ  $0x0000000f, DX
+	ANDQ  $-16, DX
+	IMULQ AX, DX
+	MOVQ  pq_base+0(FP), BX
+	ADDQ  BX, DX
+	XORQ  BX, BX
+
+quant_7:
+	MOVQ      n+104(FP), SI
+	CMPQ      BX, SI
+	JGE       quant_done_8
+	MOVQ      scales_base+72(FP), DI
+	SUBQ      BX, SI
+	MOVQ      $0x00000010, R8
+	CMPQ      SI, R8
+	CMOVQGT   R8, SI
+	LEAQ      kmask<>+0(SB), R8
+	KMOVW     (R8)(SI*2), K2
+	VMOVUPS.Z (CX)(BX*4), K2, Z1
+	VMULPS.Z  (DI)(BX*8), Z1, K2, Z1
+	VMULPS    Z0, Z1, Z1
+	VCVTPS2DQ Z1, Z1
+	VPMAXSD   c_zero_16<>+0(SB), Z1, Z1
+	VPMINSD   c_i127_16<>+0(SB), Z1, Z1
+	VPMOVDB   Z1, (DX)(BX*1)
+	ADDQ      $0x00000010, BX
+	JMP       quant_7
+
+quant_done_8:
+	INCQ AX
+	JMP  row_1
+
+rows_done_2:
+	VZEROUPPER
+	RET
+
+DATA c_f127_16<>+0(SB)/4, $0x42fe0000
+DATA c_f127_16<>+4(SB)/4, $0x42fe0000
+DATA c_f127_16<>+8(SB)/4, $0x42fe0000
+DATA c_f127_16<>+12(SB)/4, $0x42fe0000
+DATA c_f127_16<>+16(SB)/4, $0x42fe0000
+DATA c_f127_16<>+20(SB)/4, $0x42fe0000
+DATA c_f127_16<>+24(SB)/4, $0x42fe0000
+DATA c_f127_16<>+28(SB)/4, $0x42fe0000
+DATA c_f127_16<>+32(SB)/4, $0x42fe0000
+DATA c_f127_16<>+36(SB)/4, $0x42fe0000
+DATA c_f127_16<>+40(SB)/4, $0x42fe0000
+DATA c_f127_16<>+44(SB)/4, $0x42fe0000
+DATA c_f127_16<>+48(SB)/4, $0x42fe0000
+DATA c_f127_16<>+52(SB)/4, $0x42fe0000
+DATA c_f127_16<>+56(SB)/4, $0x42fe0000
+DATA c_f127_16<>+60(SB)/4, $0x42fe0000
+GLOBL c_f127_16<>(SB), RODATA|NOPTR, $64
+
+// func attnValuesI8AVX512(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI
+TEXT ·attnValuesI8AVX512(SB), NOSPLIT, $72-160
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000010
+	JL        heads_done_2
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      (SP), DX
+	IMULQ     CX, DX
+	MOVQ      pq_base+24(FP), BX
+	ADDQ      BX, DX
+	MOVQ      CX, BX
+	SHRQ      $0x02, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      DX, SI
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_3:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_4
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_3
+
+bias_tail_4:
+	TESTQ       DI, DI
+	JZ          bias_done_5
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_5:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 8(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_6:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_7
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_6
+
+bias_tail_7:
+	TESTQ       DI, DI
+	JZ          bias_done_8
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_8:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 12(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_9:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_10
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_9
+
+bias_tail_10:
+	TESTQ       DI, DI
+	JZ          bias_done_11
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_11:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 16(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_12:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_13
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_12
+
+bias_tail_13:
+	TESTQ       DI, DI
+	JZ          bias_done_14
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_14:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 20(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_15:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_16
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_15
+
+bias_tail_16:
+	TESTQ       DI, DI
+	JZ          bias_done_17
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_17:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 24(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_18:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_19
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_18
+
+bias_tail_19:
+	TESTQ       DI, DI
+	JZ          bias_done_20
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_20:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 28(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_21:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_22
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_21
+
+bias_tail_22:
+	TESTQ       DI, DI
+	JZ          bias_done_23
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_23:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 32(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_24:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_25
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_24
+
+bias_tail_25:
+	TESTQ       DI, DI
+	JZ          bias_done_26
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_26:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 36(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_27:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_28
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_27
+
+bias_tail_28:
+	TESTQ       DI, DI
+	JZ          bias_done_29
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_29:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 40(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_30:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_31
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_30
+
+bias_tail_31:
+	TESTQ       DI, DI
+	JZ          bias_done_32
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_32:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 44(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_33:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_34
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_33
+
+bias_tail_34:
+	TESTQ       DI, DI
+	JZ          bias_done_35
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_35:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 48(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_36:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_37
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_36
+
+bias_tail_37:
+	TESTQ       DI, DI
+	JZ          bias_done_38
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_38:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 52(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_39:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_40
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_39
+
+bias_tail_40:
+	TESTQ       DI, DI
+	JZ          bias_done_41
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_41:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 56(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_42:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_43
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_42
+
+bias_tail_43:
+	TESTQ       DI, DI
+	JZ          bias_done_44
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_44:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 60(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_45:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_46
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_45
+
+bias_tail_46:
+	TESTQ       DI, DI
+	JZ          bias_done_47
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_47:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 64(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_48:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_49
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_48
+
+bias_tail_49:
+	TESTQ       BX, BX
+	JZ          bias_done_50
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_50:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, BX
+	NEGL          BX
+	MOVL          BX, 68(SP)
+	ADDQ          CX, DX
+	XORQ          CX, CX
+
+cols_51:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_52
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
+	VPBROADCASTD 40(SP), Z8
+	VPBROADCASTD 44(SP), Z9
+	VPBROADCASTD 48(SP), Z10
+	VPBROADCASTD 52(SP), Z11
+	VPBROADCASTD 56(SP), Z12
+	VPBROADCASTD 60(SP), Z13
+	VPBROADCASTD 64(SP), Z14
+	VPBROADCASTD 68(SP), Z15
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	LEAQ         (DX)(DX*2), DI
+	LEAQ         (DX)(DX*4), R8
+	LEAQ         (DI)(DX*4), R9
+	MOVQ         BX, SI
+	LEAQ         (BX)(DX*8), BX
+	MOVQ         CX, R10
+	SHLQ         $0x04, R10
+	MOVQ         tiles_base+72(FP), R11
+	ADDQ         R11, R10
+	MOVQ         w+144(FP), R11
+	SHLQ         $0x04, R11
+	XORQ         R12, R12
+
+tile_53:
+	MOVQ          n+128(FP), R13
+	CMPQ          R12, R13
+	JGE           tiles_done_54
+	VMOVDQU64     (R10), Z16
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z16, Z16
+	VMOVDQU64     64(R10), Z17
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z17, Z17
+	VMOVDQU64     128(R10), Z18
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z18, Z18
+	VMOVDQU64     192(R10), Z19
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z19, Z19
+	VSHUFI64X2    $0x44, Z17, Z16, Z20
+	VSHUFI64X2    $0xee, Z17, Z16, Z16
+	VSHUFI64X2    $0x44, Z19, Z18, Z17
+	VSHUFI64X2    $0xee, Z19, Z18, Z18
+	VSHUFI64X2    $0x88, Z17, Z20, Z19
+	VSHUFI64X2    $0xdd, Z17, Z20, Z17
+	VSHUFI64X2    $0x88, Z18, Z16, Z20
+	VSHUFI64X2    $0xdd, Z18, Z16, Z16
+	VPDPBUSD.BCST (SI), Z19, Z0
+	VPDPBUSD.BCST (SI)(DX*1), Z19, Z1
+	VPDPBUSD.BCST (SI)(DX*2), Z19, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z19, Z3
+	VPDPBUSD.BCST (SI)(DX*4), Z19, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z19, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z19, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z19, Z7
+	VPDPBUSD.BCST (BX), Z19, Z8
+	VPDPBUSD.BCST (BX)(DX*1), Z19, Z9
+	VPDPBUSD.BCST (BX)(DX*2), Z19, Z10
+	VPDPBUSD.BCST (BX)(DI*1), Z19, Z11
+	VPDPBUSD.BCST (BX)(DX*4), Z19, Z12
+	VPDPBUSD.BCST (BX)(R8*1), Z19, Z13
+	VPDPBUSD.BCST (BX)(DI*2), Z19, Z14
+	VPDPBUSD.BCST (BX)(R9*1), Z19, Z15
+	VPDPBUSD.BCST 4(SI), Z17, Z0
+	VPDPBUSD.BCST 4(SI)(DX*1), Z17, Z1
+	VPDPBUSD.BCST 4(SI)(DX*2), Z17, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z17, Z3
+	VPDPBUSD.BCST 4(SI)(DX*4), Z17, Z4
+	VPDPBUSD.BCST 4(SI)(R8*1), Z17, Z5
+	VPDPBUSD.BCST 4(SI)(DI*2), Z17, Z6
+	VPDPBUSD.BCST 4(SI)(R9*1), Z17, Z7
+	VPDPBUSD.BCST 4(BX), Z17, Z8
+	VPDPBUSD.BCST 4(BX)(DX*1), Z17, Z9
+	VPDPBUSD.BCST 4(BX)(DX*2), Z17, Z10
+	VPDPBUSD.BCST 4(BX)(DI*1), Z17, Z11
+	VPDPBUSD.BCST 4(BX)(DX*4), Z17, Z12
+	VPDPBUSD.BCST 4(BX)(R8*1), Z17, Z13
+	VPDPBUSD.BCST 4(BX)(DI*2), Z17, Z14
+	VPDPBUSD.BCST 4(BX)(R9*1), Z17, Z15
+	VPDPBUSD.BCST 8(SI), Z20, Z0
+	VPDPBUSD.BCST 8(SI)(DX*1), Z20, Z1
+	VPDPBUSD.BCST 8(SI)(DX*2), Z20, Z2
+	VPDPBUSD.BCST 8(SI)(DI*1), Z20, Z3
+	VPDPBUSD.BCST 8(SI)(DX*4), Z20, Z4
+	VPDPBUSD.BCST 8(SI)(R8*1), Z20, Z5
+	VPDPBUSD.BCST 8(SI)(DI*2), Z20, Z6
+	VPDPBUSD.BCST 8(SI)(R9*1), Z20, Z7
+	VPDPBUSD.BCST 8(BX), Z20, Z8
+	VPDPBUSD.BCST 8(BX)(DX*1), Z20, Z9
+	VPDPBUSD.BCST 8(BX)(DX*2), Z20, Z10
+	VPDPBUSD.BCST 8(BX)(DI*1), Z20, Z11
+	VPDPBUSD.BCST 8(BX)(DX*4), Z20, Z12
+	VPDPBUSD.BCST 8(BX)(R8*1), Z20, Z13
+	VPDPBUSD.BCST 8(BX)(DI*2), Z20, Z14
+	VPDPBUSD.BCST 8(BX)(R9*1), Z20, Z15
+	VPDPBUSD.BCST 12(SI), Z16, Z0
+	VPDPBUSD.BCST 12(SI)(DX*1), Z16, Z1
+	VPDPBUSD.BCST 12(SI)(DX*2), Z16, Z2
+	VPDPBUSD.BCST 12(SI)(DI*1), Z16, Z3
+	VPDPBUSD.BCST 12(SI)(DX*4), Z16, Z4
+	VPDPBUSD.BCST 12(SI)(R8*1), Z16, Z5
+	VPDPBUSD.BCST 12(SI)(DI*2), Z16, Z6
+	VPDPBUSD.BCST 12(SI)(R9*1), Z16, Z7
+	VPDPBUSD.BCST 12(BX), Z16, Z8
+	VPDPBUSD.BCST 12(BX)(DX*1), Z16, Z9
+	VPDPBUSD.BCST 12(BX)(DX*2), Z16, Z10
+	VPDPBUSD.BCST 12(BX)(DI*1), Z16, Z11
+	VPDPBUSD.BCST 12(BX)(DX*4), Z16, Z12
+	VPDPBUSD.BCST 12(BX)(R8*1), Z16, Z13
+	VPDPBUSD.BCST 12(BX)(DI*2), Z16, Z14
+	VPDPBUSD.BCST 12(BX)(R9*1), Z16, Z15
+	ADDQ          R11, R10
+	ADDQ          $0x00000010, SI
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R12
+	JMP           tile_53
+
+tiles_done_54:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	VMOVUPS     Z0, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	VMOVUPS     Z1, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z2, Z2
+	VMULPS.BCST 8(BX), Z2, Z2
+	VADDPS      (DX), Z2, Z2
+	VMOVUPS     Z2, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z3, Z3
+	VMULPS.BCST 12(BX), Z3, Z3
+	VADDPS      (DX), Z3, Z3
+	VMOVUPS     Z3, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z4, Z4
+	VMULPS.BCST 16(BX), Z4, Z4
+	VADDPS      (DX), Z4, Z4
+	VMOVUPS     Z4, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z5, Z5
+	VMULPS.BCST 20(BX), Z5, Z5
+	VADDPS      (DX), Z5, Z5
+	VMOVUPS     Z5, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z6, Z6
+	VMULPS.BCST 24(BX), Z6, Z6
+	VADDPS      (DX), Z6, Z6
+	VMOVUPS     Z6, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z7, Z7
+	VMULPS.BCST 28(BX), Z7, Z7
+	VADDPS      (DX), Z7, Z7
+	VMOVUPS     Z7, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z8, Z8
+	VMULPS.BCST 32(BX), Z8, Z8
+	VADDPS      (DX), Z8, Z8
+	VMOVUPS     Z8, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z9, Z9
+	VMULPS.BCST 36(BX), Z9, Z9
+	VADDPS      (DX), Z9, Z9
+	VMOVUPS     Z9, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z10, Z10
+	VMULPS.BCST 40(BX), Z10, Z10
+	VADDPS      (DX), Z10, Z10
+	VMOVUPS     Z10, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z11, Z11
+	VMULPS.BCST 44(BX), Z11, Z11
+	VADDPS      (DX), Z11, Z11
+	VMOVUPS     Z11, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z12, Z12
+	VMULPS.BCST 48(BX), Z12, Z12
+	VADDPS      (DX), Z12, Z12
+	VMOVUPS     Z12, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z13, Z13
+	VMULPS.BCST 52(BX), Z13, Z13
+	VADDPS      (DX), Z13, Z13
+	VMOVUPS     Z13, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z14, Z14
+	VMULPS.BCST 56(BX), Z14, Z14
+	VADDPS      (DX), Z14, Z14
+	VMOVUPS     Z14, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z15, Z15
+	VMULPS.BCST 60(BX), Z15, Z15
+	VADDPS      (DX), Z15, Z15
+	VMOVUPS     Z15, (DX)
+	ADDQ        $0x00000010, CX
+	JMP         cols_51
+
+cols_done_52:
+	ADDQ $0x00000010, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000008
+	JL        heads_done_56
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      (SP), DX
+	IMULQ     CX, DX
+	MOVQ      pq_base+24(FP), BX
+	ADDQ      BX, DX
+	MOVQ      CX, BX
+	SHRQ      $0x02, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      DX, SI
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_57:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_58
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_57
+
+bias_tail_58:
+	TESTQ       DI, DI
+	JZ          bias_done_59
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_59:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 8(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_60:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_61
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_60
+
+bias_tail_61:
+	TESTQ       DI, DI
+	JZ          bias_done_62
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_62:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 12(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_63:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_64
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_63
+
+bias_tail_64:
+	TESTQ       DI, DI
+	JZ          bias_done_65
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_65:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 16(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_66:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_67
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_66
+
+bias_tail_67:
+	TESTQ       DI, DI
+	JZ          bias_done_68
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_68:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 20(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_69:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_70
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_69
+
+bias_tail_70:
+	TESTQ       DI, DI
+	JZ          bias_done_71
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_71:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 24(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_72:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_73
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_72
+
+bias_tail_73:
+	TESTQ       DI, DI
+	JZ          bias_done_74
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_74:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 28(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_75:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_76
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_75
+
+bias_tail_76:
+	TESTQ       DI, DI
+	JZ          bias_done_77
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_77:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 32(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_78:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_79
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_78
+
+bias_tail_79:
+	TESTQ       BX, BX
+	JZ          bias_done_80
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_80:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, BX
+	NEGL          BX
+	MOVL          BX, 36(SP)
+	ADDQ          CX, DX
+	XORQ          CX, CX
+
+cols_81:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_82
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	LEAQ         (DX)(DX*2), SI
+	LEAQ         (DX)(DX*4), DI
+	LEAQ         (SI)(DX*4), R8
+	MOVQ         CX, R9
+	SHLQ         $0x04, R9
+	MOVQ         tiles_base+72(FP), R10
+	ADDQ         R10, R9
+	MOVQ         w+144(FP), R10
+	SHLQ         $0x04, R10
+	XORQ         R11, R11
+
+tile_83:
+	MOVQ          n+128(FP), R12
+	CMPQ          R11, R12
+	JGE           tiles_done_84
+	VMOVDQU64     (R9), Z8
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z8, Z8
+	VMOVDQU64     64(R9), Z9
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z9, Z9
+	VMOVDQU64     128(R9), Z10
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z10, Z10
+	VMOVDQU64     192(R9), Z11
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z11, Z11
+	VSHUFI64X2    $0x44, Z9, Z8, Z12
+	VSHUFI64X2    $0xee, Z9, Z8, Z8
+	VSHUFI64X2    $0x44, Z11, Z10, Z9
+	VSHUFI64X2    $0xee, Z11, Z10, Z10
+	VSHUFI64X2    $0x88, Z9, Z12, Z11
+	VSHUFI64X2    $0xdd, Z9, Z12, Z9
+	VSHUFI64X2    $0x88, Z10, Z8, Z12
+	VSHUFI64X2    $0xdd, Z10, Z8, Z8
+	VPDPBUSD.BCST (BX), Z11, Z0
+	VPDPBUSD.BCST (BX)(DX*1), Z11, Z1
+	VPDPBUSD.BCST (BX)(DX*2), Z11, Z2
+	VPDPBUSD.BCST (BX)(SI*1), Z11, Z3
+	VPDPBUSD.BCST (BX)(DX*4), Z11, Z4
+	VPDPBUSD.BCST (BX)(DI*1), Z11, Z5
+	VPDPBUSD.BCST (BX)(SI*2), Z11, Z6
+	VPDPBUSD.BCST (BX)(R8*1), Z11, Z7
+	VPDPBUSD.BCST 4(BX), Z9, Z0
+	VPDPBUSD.BCST 4(BX)(DX*1), Z9, Z1
+	VPDPBUSD.BCST 4(BX)(DX*2), Z9, Z2
+	VPDPBUSD.BCST 4(BX)(SI*1), Z9, Z3
+	VPDPBUSD.BCST 4(BX)(DX*4), Z9, Z4
+	VPDPBUSD.BCST 4(BX)(DI*1), Z9, Z5
+	VPDPBUSD.BCST 4(BX)(SI*2), Z9, Z6
+	VPDPBUSD.BCST 4(BX)(R8*1), Z9, Z7
+	VPDPBUSD.BCST 8(BX), Z12, Z0
+	VPDPBUSD.BCST 8(BX)(DX*1), Z12, Z1
+	VPDPBUSD.BCST 8(BX)(DX*2), Z12, Z2
+	VPDPBUSD.BCST 8(BX)(SI*1), Z12, Z3
+	VPDPBUSD.BCST 8(BX)(DX*4), Z12, Z4
+	VPDPBUSD.BCST 8(BX)(DI*1), Z12, Z5
+	VPDPBUSD.BCST 8(BX)(SI*2), Z12, Z6
+	VPDPBUSD.BCST 8(BX)(R8*1), Z12, Z7
+	VPDPBUSD.BCST 12(BX), Z8, Z0
+	VPDPBUSD.BCST 12(BX)(DX*1), Z8, Z1
+	VPDPBUSD.BCST 12(BX)(DX*2), Z8, Z2
+	VPDPBUSD.BCST 12(BX)(SI*1), Z8, Z3
+	VPDPBUSD.BCST 12(BX)(DX*4), Z8, Z4
+	VPDPBUSD.BCST 12(BX)(DI*1), Z8, Z5
+	VPDPBUSD.BCST 12(BX)(SI*2), Z8, Z6
+	VPDPBUSD.BCST 12(BX)(R8*1), Z8, Z7
+	ADDQ          R10, R9
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R11
+	JMP           tile_83
+
+tiles_done_84:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	VMOVUPS     Z0, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	VMOVUPS     Z1, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z2, Z2
+	VMULPS.BCST 8(BX), Z2, Z2
+	VADDPS      (DX), Z2, Z2
+	VMOVUPS     Z2, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z3, Z3
+	VMULPS.BCST 12(BX), Z3, Z3
+	VADDPS      (DX), Z3, Z3
+	VMOVUPS     Z3, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z4, Z4
+	VMULPS.BCST 16(BX), Z4, Z4
+	VADDPS      (DX), Z4, Z4
+	VMOVUPS     Z4, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z5, Z5
+	VMULPS.BCST 20(BX), Z5, Z5
+	VADDPS      (DX), Z5, Z5
+	VMOVUPS     Z5, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z6, Z6
+	VMULPS.BCST 24(BX), Z6, Z6
+	VADDPS      (DX), Z6, Z6
+	VMOVUPS     Z6, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z7, Z7
+	VMULPS.BCST 28(BX), Z7, Z7
+	VADDPS      (DX), Z7, Z7
+	VMOVUPS     Z7, (DX)
+	ADDQ        $0x00000010, CX
+	JMP         cols_81
+
+cols_done_82:
+	ADDQ $0x00000008, (SP)
+
+heads_done_56:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000004
+	JL        heads_done_86
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      (SP), DX
+	IMULQ     CX, DX
+	MOVQ      pq_base+24(FP), BX
+	ADDQ      BX, DX
+	MOVQ      CX, BX
+	SHRQ      $0x02, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      DX, SI
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_87:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_88
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_87
+
+bias_tail_88:
+	TESTQ       DI, DI
+	JZ          bias_done_89
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_89:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 8(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_90:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_91
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_90
+
+bias_tail_91:
+	TESTQ       DI, DI
+	JZ          bias_done_92
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_92:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 12(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	MOVQ          BX, DI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_93:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_94
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_93
+
+bias_tail_94:
+	TESTQ       DI, DI
+	JZ          bias_done_95
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_95:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 16(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_96:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_97
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_96
+
+bias_tail_97:
+	TESTQ       BX, BX
+	JZ          bias_done_98
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_98:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, BX
+	NEGL          BX
+	MOVL          BX, 20(SP)
+	ADDQ          CX, DX
+	XORQ          CX, CX
+
+cols_99:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_100
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	LEAQ         (DX)(DX*2), SI
+	MOVQ         CX, DI
+	SHLQ         $0x04, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	MOVQ         w+144(FP), R8
+	SHLQ         $0x04, R8
+	XORQ         R9, R9
+
+tile_101:
+	MOVQ          n+128(FP), R10
+	CMPQ          R9, R10
+	JGE           tiles_done_102
+	VMOVDQU64     (DI), Z4
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z4, Z4
+	VMOVDQU64     64(DI), Z5
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z5, Z5
+	VMOVDQU64     128(DI), Z6
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z6, Z6
+	VMOVDQU64     192(DI), Z7
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z7, Z7
+	VSHUFI64X2    $0x44, Z5, Z4, Z8
+	VSHUFI64X2    $0xee, Z5, Z4, Z4
+	VSHUFI64X2    $0x44, Z7, Z6, Z5
+	VSHUFI64X2    $0xee, Z7, Z6, Z6
+	VSHUFI64X2    $0x88, Z5, Z8, Z7
+	VSHUFI64X2    $0xdd, Z5, Z8, Z5
+	VSHUFI64X2    $0x88, Z6, Z4, Z8
+	VSHUFI64X2    $0xdd, Z6, Z4, Z4
+	VPDPBUSD.BCST (BX), Z7, Z0
+	VPDPBUSD.BCST (BX)(DX*1), Z7, Z1
+	VPDPBUSD.BCST (BX)(DX*2), Z7, Z2
+	VPDPBUSD.BCST (BX)(SI*1), Z7, Z3
+	VPDPBUSD.BCST 4(BX), Z5, Z0
+	VPDPBUSD.BCST 4(BX)(DX*1), Z5, Z1
+	VPDPBUSD.BCST 4(BX)(DX*2), Z5, Z2
+	VPDPBUSD.BCST 4(BX)(SI*1), Z5, Z3
+	VPDPBUSD.BCST 8(BX), Z8, Z0
+	VPDPBUSD.BCST 8(BX)(DX*1), Z8, Z1
+	VPDPBUSD.BCST 8(BX)(DX*2), Z8, Z2
+	VPDPBUSD.BCST 8(BX)(SI*1), Z8, Z3
+	VPDPBUSD.BCST 12(BX), Z4, Z0
+	VPDPBUSD.BCST 12(BX)(DX*1), Z4, Z1
+	VPDPBUSD.BCST 12(BX)(DX*2), Z4, Z2
+	VPDPBUSD.BCST 12(BX)(SI*1), Z4, Z3
+	ADDQ          R8, DI
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R9
+	JMP           tile_101
+
+tiles_done_102:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	VMOVUPS     Z0, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	VMOVUPS     Z1, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z2, Z2
+	VMULPS.BCST 8(BX), Z2, Z2
+	VADDPS      (DX), Z2, Z2
+	VMOVUPS     Z2, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z3, Z3
+	VMULPS.BCST 12(BX), Z3, Z3
+	VADDPS      (DX), Z3, Z3
+	VMOVUPS     Z3, (DX)
+	ADDQ        $0x00000010, CX
+	JMP         cols_99
+
+cols_done_100:
+	ADDQ $0x00000004, (SP)
+
+heads_done_86:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000002
+	JL        heads_done_104
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      (SP), DX
+	IMULQ     CX, DX
+	MOVQ      pq_base+24(FP), BX
+	ADDQ      BX, DX
+	MOVQ      CX, BX
+	SHRQ      $0x02, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      DX, SI
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_105:
+	CMPQ     DI, $0x00000010
+	JL       bias_tail_106
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, DI
+	JMP      bias_full_105
+
+bias_tail_106:
+	TESTQ       DI, DI
+	JZ          bias_done_107
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_107:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, SI
+	NEGL          SI
+	MOVL          SI, 8(SP)
+	ADDQ          CX, DX
+	VMOVUPS       c_zero_16<>+0(SB), Z0
+	MOVQ          DX, SI
+	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+
+bias_full_108:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_109
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_108
+
+bias_tail_109:
+	TESTQ       BX, BX
+	JZ          bias_done_110
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_110:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, BX
+	NEGL          BX
+	MOVL          BX, 12(SP)
+	ADDQ          CX, DX
+	XORQ          CX, CX
+
+cols_111:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_112
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	MOVQ         CX, SI
+	SHLQ         $0x04, SI
+	MOVQ         tiles_base+72(FP), DI
+	ADDQ         DI, SI
+	MOVQ         w+144(FP), DI
+	SHLQ         $0x04, DI
+	XORQ         R8, R8
+
+tile_113:
+	MOVQ          n+128(FP), R9
+	CMPQ          R8, R9
+	JGE           tiles_done_114
+	VMOVDQU64     (SI), Z2
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z2, Z2
+	VMOVDQU64     64(SI), Z3
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z3, Z3
+	VMOVDQU64     128(SI), Z4
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z4, Z4
+	VMOVDQU64     192(SI), Z5
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z5, Z5
+	VSHUFI64X2    $0x44, Z3, Z2, Z6
+	VSHUFI64X2    $0xee, Z3, Z2, Z2
+	VSHUFI64X2    $0x44, Z5, Z4, Z3
+	VSHUFI64X2    $0xee, Z5, Z4, Z4
+	VSHUFI64X2    $0x88, Z3, Z6, Z5
+	VSHUFI64X2    $0xdd, Z3, Z6, Z3
+	VSHUFI64X2    $0x88, Z4, Z2, Z6
+	VSHUFI64X2    $0xdd, Z4, Z2, Z2
+	VPDPBUSD.BCST (BX), Z5, Z0
+	VPDPBUSD.BCST (BX)(DX*1), Z5, Z1
+	VPDPBUSD.BCST 4(BX), Z3, Z0
+	VPDPBUSD.BCST 4(BX)(DX*1), Z3, Z1
+	VPDPBUSD.BCST 8(BX), Z6, Z0
+	VPDPBUSD.BCST 8(BX)(DX*1), Z6, Z1
+	VPDPBUSD.BCST 12(BX), Z2, Z0
+	VPDPBUSD.BCST 12(BX)(DX*1), Z2, Z1
+	ADDQ          DI, SI
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R8
+	JMP           tile_113
+
+tiles_done_114:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	VMOVUPS     Z0, (DX)
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	VMOVUPS     Z1, (DX)
+	ADDQ        $0x00000010, CX
+	JMP         cols_111
+
+cols_done_112:
+	ADDQ $0x00000002, (SP)
+
+heads_done_104:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000001
+	JL        heads_done_116
+	MOVQ      n+128(FP), AX
+	ADDQ      $0x0000000f, AX
+	ANDQ      $-16, AX
+	MOVQ      (SP), CX
+	IMULQ     AX, CX
+	MOVQ      pq_base+24(FP), DX
+	ADDQ      DX, CX
+	MOVQ      AX, DX
+	SHRQ      $0x02, DX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      CX, BX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_117:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_118
+	VPDPBUSD (BX), Z1, Z0
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_117
+
+bias_tail_118:
+	TESTQ       DX, DX
+	JZ          bias_done_119
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(DX*2), K1
+	VMOVDQU32.Z (BX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_119:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDD        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, DX
+	NEGL          DX
+	MOVL          DX, 8(SP)
+	ADDQ          AX, CX
+	XORQ          AX, AX
+
+cols_120:
+	MOVQ         dv+136(FP), CX
+	CMPQ         AX, CX
+	JGE          cols_done_121
+	VPBROADCASTD 8(SP), Z0
+	MOVQ         n+128(FP), CX
+	ADDQ         $0x0000000f, CX
+	ANDQ         $-16, CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	MOVQ         pq_base+24(FP), CX
+	ADDQ         CX, DX
+	MOVQ         DX, CX
+	MOVQ         AX, DX
+	SHLQ         $0x04, DX
+	MOVQ         tiles_base+72(FP), BX
+	ADDQ         BX, DX
+	MOVQ         w+144(FP), BX
+	SHLQ         $0x04, BX
+	XORQ         SI, SI
+
+tile_122:
+	MOVQ          n+128(FP), DI
+	CMPQ          SI, DI
+	JGE           tiles_done_123
+	VMOVDQU64     (DX), Z1
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z1, Z1
+	VMOVDQU64     64(DX), Z2
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z2, Z2
+	VMOVDQU64     128(DX), Z3
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z3, Z3
+	VMOVDQU64     192(DX), Z4
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z4, Z4
+	VSHUFI64X2    $0x44, Z2, Z1, Z5
+	VSHUFI64X2    $0xee, Z2, Z1, Z1
+	VSHUFI64X2    $0x44, Z4, Z3, Z2
+	VSHUFI64X2    $0xee, Z4, Z3, Z3
+	VSHUFI64X2    $0x88, Z2, Z5, Z4
+	VSHUFI64X2    $0xdd, Z2, Z5, Z2
+	VSHUFI64X2    $0x88, Z3, Z1, Z5
+	VSHUFI64X2    $0xdd, Z3, Z1, Z1
+	VPDPBUSD.BCST (CX), Z4, Z0
+	VPDPBUSD.BCST 4(CX), Z2, Z0
+	VPDPBUSD.BCST 8(CX), Z5, Z0
+	VPDPBUSD.BCST 12(CX), Z1, Z0
+	ADDQ          BX, DX
+	ADDQ          $0x00000010, CX
+	ADDQ          $0x00000010, SI
+	JMP           tile_122
+
+tiles_done_123:
+	MOVQ        dv+136(FP), DX
+	MOVQ        (SP), CX
+	IMULQ       DX, CX
+	ADDQ        AX, CX
+	SHLQ        $0x02, CX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, CX
+	SHLQ        $0x02, DX
+	MOVQ        (SP), DX
+	SHLQ        $0x02, DX
+	MOVQ        ps_base+48(FP), BX
+	ADDQ        BX, DX
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (DX), Z0, Z0
+	VADDPS      (CX), Z0, Z0
+	VMOVUPS     Z0, (CX)
+	ADDQ        $0x00000010, AX
+	JMP         cols_120
+
+cols_done_121:
+	ADDQ $0x00000001, (SP)
+
+heads_done_116:
+	VZEROUPPER
+	RET
+
+DATA c_transpose4x4_AVX512<>+0(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+4(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+8(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+12(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX512<>+16(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+20(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+24(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+28(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX512<>+32(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+36(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+40(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+44(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX512<>+48(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+52(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+56(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+60(SB)/4, $0x0f0b0703
+GLOBL c_transpose4x4_AVX512<>(SB), RODATA|NOPTR, $64

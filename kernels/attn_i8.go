@@ -195,7 +195,8 @@ func CheckQuantizeProbsI8(kernel string, pq, ps, p, scales, m, n int) {
 // AttnValuesI8: per row h, x_j = p[h][j]·d_0[j] and M = max_j x_j, both float32;
 // ps[h] = M/127 and pq[h][j] = x_j·(127/M) rounded to the nearest integer (ties to
 // even), clamped to [0, 127], every quotient and product rounded to float32. A row
-// whose M is 0 (or not a positive number) gets ps[h] = 0 and zero quants. pq has row
+// whose M is 0, infinite or not a positive number (a NaN product), or so small that
+// 127/M overflows to +Inf (M below about 3.7e-37), gets ps[h] = 0 and zero quants. pq has row
 // stride I8ProbStride(n), its padding zero. The error: |x_j - ps[h]·pq[h][j]| <=
 // ps[h]/2 + 2·2^-24·x_j.
 //
@@ -212,11 +213,11 @@ func QuantizeProbsI8(pq []byte, ps []float32, p []float32, scales []float32, m, 
 		}
 		out := pq[h*ld : (h+1)*ld]
 		clear(out)
-		if !(mx > 0) || math.IsInf(float64(mx), 1) {
+		inv := 127 / mx
+		if !(mx > 0) || math.IsInf(float64(mx), 1) || math.IsInf(float64(inv), 1) {
 			ps[h] = 0
 			continue
 		}
-		inv := 127 / mx
 		ps[h] = mx / 127
 		for j, v := range row {
 			x := float32(v * scales[i8Scale(j, 0)])

@@ -30,7 +30,8 @@ var bodies = map[string]func(target){
 	"gemvQ8_0": target.gemvQ8_0, "gemvQ8_0Q8": target.gemvQ8_0Q8,
 	"gemvTBF16": target.gemvTBF16, "gemvTF16": target.gemvTF16, "gemvTQ8_0": target.gemvTQ8_0,
 	"gemvE4M3": target.gemvE4M3, "gemvTE4M3": target.gemvTE4M3, "gemvE4M3Finite": target.gemvE4M3Finite,
-	"gemmNTFew": target.gemmNTFew,
+	"gemmNTFew":    target.gemmNTFew,
+	"attnScoresI8": target.attnScoresI8, "quantizeProbsI8": target.quantizeProbsI8, "attnValuesI8": target.attnValuesI8,
 }
 
 func main() {
