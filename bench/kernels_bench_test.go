@@ -141,15 +141,22 @@ func BenchmarkGemmNT(b *testing.B)         { benchKernel(b, "GemmNT") }
 func BenchmarkGemmNTPrefetch(b *testing.B) { benchKernel(b, "GemmNTPrefetch") }
 func BenchmarkGemmNN(b *testing.B)         { benchKernel(b, "GemmNN") }
 func BenchmarkGemmNNAdd(b *testing.B)      { benchKernel(b, "GemmNNAdd") }
-func BenchmarkExp(b *testing.B)            { benchKernel(b, "Exp") }
-func BenchmarkSoftmax(b *testing.B)        { benchKernel(b, "Softmax") }
-func BenchmarkSoftmaxStats(b *testing.B)   { benchKernel(b, "SoftmaxStats") }
-func BenchmarkOnlineSoftmax(b *testing.B)  { benchKernel(b, "OnlineSoftmax") }
-func BenchmarkRoPE(b *testing.B)           { benchKernel(b, "RoPE") }
-func BenchmarkRoPEHalf(b *testing.B)       { benchKernel(b, "RoPEHalf") }
-func BenchmarkRMSNorm(b *testing.B)        { benchKernel(b, "RMSNorm") }
-func BenchmarkLayerNorm(b *testing.B)      { benchKernel(b, "LayerNorm") }
-func BenchmarkF16ToF32(b *testing.B)       { benchKernel(b, "F16ToF32") }
-func BenchmarkBF16ToF32(b *testing.B)      { benchKernel(b, "BF16ToF32") }
-func BenchmarkF32ToF16(b *testing.B)       { benchKernel(b, "F32ToF16") }
-func BenchmarkF32ToBF16(b *testing.B)      { benchKernel(b, "F32ToBF16") }
+
+// The int8 attention of MLA decode next to float32 at the same shapes (bench.AttnI8Rows).
+func BenchmarkAttnScoresI8(b *testing.B)    { benchKernel(b, "AttnScoresI8") }
+func BenchmarkQuantizeProbsI8(b *testing.B) { benchKernel(b, "QuantizeProbsI8") }
+func BenchmarkAttnValuesI8(b *testing.B)    { benchKernel(b, "AttnValuesI8") }
+func BenchmarkAttnI8(b *testing.B)          { benchKernel(b, "AttnI8") }
+func BenchmarkAttnF32(b *testing.B)         { benchKernel(b, "AttnF32") }
+func BenchmarkExp(b *testing.B)             { benchKernel(b, "Exp") }
+func BenchmarkSoftmax(b *testing.B)         { benchKernel(b, "Softmax") }
+func BenchmarkSoftmaxStats(b *testing.B)    { benchKernel(b, "SoftmaxStats") }
+func BenchmarkOnlineSoftmax(b *testing.B)   { benchKernel(b, "OnlineSoftmax") }
+func BenchmarkRoPE(b *testing.B)            { benchKernel(b, "RoPE") }
+func BenchmarkRoPEHalf(b *testing.B)        { benchKernel(b, "RoPEHalf") }
+func BenchmarkRMSNorm(b *testing.B)         { benchKernel(b, "RMSNorm") }
+func BenchmarkLayerNorm(b *testing.B)       { benchKernel(b, "LayerNorm") }
+func BenchmarkF16ToF32(b *testing.B)        { benchKernel(b, "F16ToF32") }
+func BenchmarkBF16ToF32(b *testing.B)       { benchKernel(b, "BF16ToF32") }
+func BenchmarkF32ToF16(b *testing.B)        { benchKernel(b, "F32ToF16") }
+func BenchmarkF32ToBF16(b *testing.B)       { benchKernel(b, "F32ToBF16") }
