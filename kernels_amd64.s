@@ -9384,53 +9384,61 @@ tiles_done_6:
 	SHLQ         $0x02, BX
 	MOVQ         ps_base+48(FP), DI
 	ADDQ         DI, BX
+	MOVQ         DX, DI
 	VCVTDQ2PS    Y0, Y0
 	VBROADCASTSS (BX), Y8
 	VMULPS       Y8, Y0, Y0
 	VADDPS       (DX), Y0, Y0
-	VMOVUPS      Y0, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y1, Y1
-	VBROADCASTSS 4(BX), Y0
-	VMULPS       Y0, Y1, Y1
+	VBROADCASTSS 4(BX), Y8
+	VMULPS       Y8, Y1, Y1
 	VADDPS       (DX), Y1, Y1
-	VMOVUPS      Y1, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y2, Y2
-	VBROADCASTSS 8(BX), Y0
-	VMULPS       Y0, Y2, Y2
+	VBROADCASTSS 8(BX), Y8
+	VMULPS       Y8, Y2, Y2
 	VADDPS       (DX), Y2, Y2
-	VMOVUPS      Y2, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y3, Y3
-	VBROADCASTSS 12(BX), Y0
-	VMULPS       Y0, Y3, Y3
+	VBROADCASTSS 12(BX), Y8
+	VMULPS       Y8, Y3, Y3
 	VADDPS       (DX), Y3, Y3
-	VMOVUPS      Y3, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y4, Y4
-	VBROADCASTSS 16(BX), Y0
-	VMULPS       Y0, Y4, Y4
+	VBROADCASTSS 16(BX), Y8
+	VMULPS       Y8, Y4, Y4
 	VADDPS       (DX), Y4, Y4
-	VMOVUPS      Y4, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y5, Y5
-	VBROADCASTSS 20(BX), Y0
-	VMULPS       Y0, Y5, Y5
+	VBROADCASTSS 20(BX), Y8
+	VMULPS       Y8, Y5, Y5
 	VADDPS       (DX), Y5, Y5
-	VMOVUPS      Y5, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y6, Y6
-	VBROADCASTSS 24(BX), Y0
-	VMULPS       Y0, Y6, Y6
+	VBROADCASTSS 24(BX), Y8
+	VMULPS       Y8, Y6, Y6
 	VADDPS       (DX), Y6, Y6
-	VMOVUPS      Y6, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y7, Y7
-	VBROADCASTSS 28(BX), Y0
-	VMULPS       Y0, Y7, Y7
+	VBROADCASTSS 28(BX), Y8
+	VMULPS       Y8, Y7, Y7
 	VADDPS       (DX), Y7, Y7
-	VMOVUPS      Y7, (DX)
+	VMOVUPS      Y0, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y1, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y2, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y3, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y4, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y5, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y6, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y7, (DI)
 	ADDQ         $0x00000008, CX
 	JMP          cols_3
 
@@ -9568,29 +9576,33 @@ tiles_done_12:
 	SHLQ         $0x02, BX
 	MOVQ         ps_base+48(FP), DI
 	ADDQ         DI, BX
+	MOVQ         DX, DI
 	VCVTDQ2PS    Y0, Y0
 	VBROADCASTSS (BX), Y4
 	VMULPS       Y4, Y0, Y0
 	VADDPS       (DX), Y0, Y0
-	VMOVUPS      Y0, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y1, Y1
-	VBROADCASTSS 4(BX), Y0
-	VMULPS       Y0, Y1, Y1
+	VBROADCASTSS 4(BX), Y4
+	VMULPS       Y4, Y1, Y1
 	VADDPS       (DX), Y1, Y1
-	VMOVUPS      Y1, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y2, Y2
-	VBROADCASTSS 8(BX), Y0
-	VMULPS       Y0, Y2, Y2
+	VBROADCASTSS 8(BX), Y4
+	VMULPS       Y4, Y2, Y2
 	VADDPS       (DX), Y2, Y2
-	VMOVUPS      Y2, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y3, Y3
-	VBROADCASTSS 12(BX), Y0
-	VMULPS       Y0, Y3, Y3
+	VBROADCASTSS 12(BX), Y4
+	VMULPS       Y4, Y3, Y3
 	VADDPS       (DX), Y3, Y3
-	VMOVUPS      Y3, (DX)
+	VMOVUPS      Y0, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y1, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y2, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y3, (DI)
 	ADDQ         $0x00000008, CX
 	JMP          cols_9
 
@@ -9692,17 +9704,19 @@ tiles_done_18:
 	SHLQ         $0x02, BX
 	MOVQ         ps_base+48(FP), DI
 	ADDQ         DI, BX
+	MOVQ         DX, DI
 	VCVTDQ2PS    Y0, Y0
 	VBROADCASTSS (BX), Y2
 	VMULPS       Y2, Y0, Y0
 	VADDPS       (DX), Y0, Y0
-	VMOVUPS      Y0, (DX)
 	ADDQ         SI, DX
 	VCVTDQ2PS    Y1, Y1
-	VBROADCASTSS 4(BX), Y0
-	VMULPS       Y0, Y1, Y1
+	VBROADCASTSS 4(BX), Y2
+	VMULPS       Y2, Y1, Y1
 	VADDPS       (DX), Y1, Y1
-	VMOVUPS      Y1, (DX)
+	VMOVUPS      Y0, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y1, (DI)
 	ADDQ         $0x00000008, CX
 	JMP          cols_15
 
@@ -9788,11 +9802,12 @@ tiles_done_24:
 	SHLQ         $0x02, DX
 	MOVQ         ps_base+48(FP), BX
 	ADDQ         BX, DX
+	MOVQ         CX, BX
 	VCVTDQ2PS    Y0, Y0
 	VBROADCASTSS (DX), Y1
 	VMULPS       Y1, Y0, Y0
 	VADDPS       (CX), Y0, Y0
-	VMOVUPS      Y0, (CX)
+	VMOVUPS      Y0, (BX)
 	ADDQ         $0x00000008, AX
 	JMP          cols_21
 
@@ -19215,81 +19230,81 @@ group_101:
 	VMULPS.BCST   (R12), Z16, Z17
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z17, Z0, Z0
+	VMULPS.BCST   8(R12), Z16, Z17
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z17, Z1, Z1
+	VMULPS.BCST   16(R12), Z16, Z17
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z17, Z2, Z2
+	VMULPS.BCST   24(R12), Z16, Z17
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z17, Z3, Z3
+	VMULPS.BCST   32(R12), Z16, Z17
+	VCVTDQ2PS     Z4, Z4
+	VMULPS        Z17, Z4, Z4
+	VMULPS.BCST   40(R12), Z16, Z17
+	VCVTDQ2PS     Z5, Z5
+	VMULPS        Z17, Z5, Z5
+	VMULPS.BCST   48(R12), Z16, Z17
+	VCVTDQ2PS     Z6, Z6
+	VMULPS        Z17, Z6, Z6
+	VMULPS.BCST   56(R12), Z16, Z17
+	VCVTDQ2PS     Z7, Z7
+	VMULPS        Z17, Z7, Z7
+	VMULPS.BCST   64(R12), Z16, Z17
+	VCVTDQ2PS     Z8, Z8
+	VMULPS        Z17, Z8, Z8
+	VMULPS.BCST   72(R12), Z16, Z17
+	VCVTDQ2PS     Z9, Z9
+	VMULPS        Z17, Z9, Z9
+	VMULPS.BCST   80(R12), Z16, Z17
+	VCVTDQ2PS     Z10, Z10
+	VMULPS        Z17, Z10, Z10
+	VMULPS.BCST   88(R12), Z16, Z17
+	VCVTDQ2PS     Z11, Z11
+	VMULPS        Z17, Z11, Z11
+	VMULPS.BCST   96(R12), Z16, Z17
+	VCVTDQ2PS     Z12, Z12
+	VMULPS        Z17, Z12, Z12
+	VMULPS.BCST   104(R12), Z16, Z17
+	VCVTDQ2PS     Z13, Z13
+	VMULPS        Z17, Z13, Z13
+	VMULPS.BCST   112(R12), Z16, Z17
+	VCVTDQ2PS     Z14, Z14
+	VMULPS        Z17, Z14, Z14
+	VMULPS.BCST   120(R12), Z16, Z16
+	VCVTDQ2PS     Z15, Z15
+	VMULPS        Z16, Z15, Z15
 	VMOVUPS       Z0, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   8(R12), Z16, Z0
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   16(R12), Z16, Z0
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   24(R12), Z16, Z0
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   32(R12), Z16, Z0
-	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z0, Z4, Z4
 	VMOVUPS       Z4, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   40(R12), Z16, Z0
-	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z0, Z5, Z5
 	VMOVUPS       Z5, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   48(R12), Z16, Z0
-	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   56(R12), Z16, Z0
-	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z0, Z7, Z7
 	VMOVUPS       Z7, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   64(R12), Z16, Z0
-	VCVTDQ2PS     Z8, Z8
-	VMULPS        Z0, Z8, Z8
 	VMOVUPS       Z8, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   72(R12), Z16, Z0
-	VCVTDQ2PS     Z9, Z9
-	VMULPS        Z0, Z9, Z9
 	VMOVUPS       Z9, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   80(R12), Z16, Z0
-	VCVTDQ2PS     Z10, Z10
-	VMULPS        Z0, Z10, Z10
 	VMOVUPS       Z10, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   88(R12), Z16, Z0
-	VCVTDQ2PS     Z11, Z11
-	VMULPS        Z0, Z11, Z11
 	VMOVUPS       Z11, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   96(R12), Z16, Z0
-	VCVTDQ2PS     Z12, Z12
-	VMULPS        Z0, Z12, Z12
 	VMOVUPS       Z12, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   104(R12), Z16, Z0
-	VCVTDQ2PS     Z13, Z13
-	VMULPS        Z0, Z13, Z13
 	VMOVUPS       Z13, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   112(R12), Z16, Z0
-	VCVTDQ2PS     Z14, Z14
-	VMULPS        Z0, Z14, Z14
 	VMOVUPS       Z14, K1, (R13)
 	ADDQ          R11, R13
-	VMULPS.BCST   120(R12), Z16, Z0
-	VCVTDQ2PS     Z15, Z15
-	VMULPS        Z0, Z15, Z15
 	VMOVUPS       Z15, K1, (R13)
 	VPBROADCASTD  12(SP), Z0
 	VPBROADCASTD  20(SP), Z1
@@ -19356,117 +19371,133 @@ group_102:
 	MOVQ          s_base+0(FP), R9
 	ADDQ          R9, R8
 	SHLQ          $0x02, SI
+	MOVQ          R8, R9
 	VMULPS.BCST   4(DI), Z16, Z17
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z17, Z0, Z0
 	VMOVUPS.Z     (R8), K1, Z17
 	VADDPS        Z17, Z0, Z0
-	VMOVUPS       Z0, K1, (R8)
 	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z16, Z0
+	VMULPS.BCST   12(DI), Z16, Z17
 	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z1, Z1
-	VMOVUPS       Z1, K1, (R8)
+	VMULPS        Z17, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z1, Z1
 	ADDQ          SI, R8
-	VMULPS.BCST   20(DI), Z16, Z0
+	VMULPS.BCST   20(DI), Z16, Z17
 	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z0, Z2, Z2
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z2, Z2
-	VMOVUPS       Z2, K1, (R8)
+	VMULPS        Z17, Z2, Z2
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z2, Z2
 	ADDQ          SI, R8
-	VMULPS.BCST   28(DI), Z16, Z0
+	VMULPS.BCST   28(DI), Z16, Z17
 	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z0, Z3, Z3
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z3, Z3
-	VMOVUPS       Z3, K1, (R8)
+	VMULPS        Z17, Z3, Z3
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z3, Z3
 	ADDQ          SI, R8
-	VMULPS.BCST   36(DI), Z16, Z0
+	VMULPS.BCST   36(DI), Z16, Z17
 	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z0, Z4, Z4
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z4, Z4
-	VMOVUPS       Z4, K1, (R8)
+	VMULPS        Z17, Z4, Z4
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z4, Z4
 	ADDQ          SI, R8
-	VMULPS.BCST   44(DI), Z16, Z0
+	VMULPS.BCST   44(DI), Z16, Z17
 	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z0, Z5, Z5
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z5, Z5
-	VMOVUPS       Z5, K1, (R8)
+	VMULPS        Z17, Z5, Z5
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z5, Z5
 	ADDQ          SI, R8
-	VMULPS.BCST   52(DI), Z16, Z0
+	VMULPS.BCST   52(DI), Z16, Z17
 	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z0, Z6, Z6
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z6, Z6
-	VMOVUPS       Z6, K1, (R8)
+	VMULPS        Z17, Z6, Z6
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z6, Z6
 	ADDQ          SI, R8
-	VMULPS.BCST   60(DI), Z16, Z0
+	VMULPS.BCST   60(DI), Z16, Z17
 	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z0, Z7, Z7
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z7, Z7
-	VMOVUPS       Z7, K1, (R8)
+	VMULPS        Z17, Z7, Z7
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z7, Z7
 	ADDQ          SI, R8
-	VMULPS.BCST   68(DI), Z16, Z0
+	VMULPS.BCST   68(DI), Z16, Z17
 	VCVTDQ2PS     Z8, Z8
-	VMULPS        Z0, Z8, Z8
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z8, Z8
-	VMOVUPS       Z8, K1, (R8)
+	VMULPS        Z17, Z8, Z8
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z8, Z8
 	ADDQ          SI, R8
-	VMULPS.BCST   76(DI), Z16, Z0
+	VMULPS.BCST   76(DI), Z16, Z17
 	VCVTDQ2PS     Z9, Z9
-	VMULPS        Z0, Z9, Z9
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z9, Z9
-	VMOVUPS       Z9, K1, (R8)
+	VMULPS        Z17, Z9, Z9
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z9, Z9
 	ADDQ          SI, R8
-	VMULPS.BCST   84(DI), Z16, Z0
+	VMULPS.BCST   84(DI), Z16, Z17
 	VCVTDQ2PS     Z10, Z10
-	VMULPS        Z0, Z10, Z10
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z10, Z10
-	VMOVUPS       Z10, K1, (R8)
+	VMULPS        Z17, Z10, Z10
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z10, Z10
 	ADDQ          SI, R8
-	VMULPS.BCST   92(DI), Z16, Z0
+	VMULPS.BCST   92(DI), Z16, Z17
 	VCVTDQ2PS     Z11, Z11
-	VMULPS        Z0, Z11, Z11
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z11, Z11
-	VMOVUPS       Z11, K1, (R8)
+	VMULPS        Z17, Z11, Z11
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z11, Z11
 	ADDQ          SI, R8
-	VMULPS.BCST   100(DI), Z16, Z0
+	VMULPS.BCST   100(DI), Z16, Z17
 	VCVTDQ2PS     Z12, Z12
-	VMULPS        Z0, Z12, Z12
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z12, Z12
-	VMOVUPS       Z12, K1, (R8)
+	VMULPS        Z17, Z12, Z12
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z12, Z12
 	ADDQ          SI, R8
-	VMULPS.BCST   108(DI), Z16, Z0
+	VMULPS.BCST   108(DI), Z16, Z17
 	VCVTDQ2PS     Z13, Z13
-	VMULPS        Z0, Z13, Z13
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z13, Z13
-	VMOVUPS       Z13, K1, (R8)
+	VMULPS        Z17, Z13, Z13
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z13, Z13
 	ADDQ          SI, R8
-	VMULPS.BCST   116(DI), Z16, Z0
+	VMULPS.BCST   116(DI), Z16, Z17
 	VCVTDQ2PS     Z14, Z14
-	VMULPS        Z0, Z14, Z14
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z14, Z14
-	VMOVUPS       Z14, K1, (R8)
+	VMULPS        Z17, Z14, Z14
+	VMOVUPS.Z     (R8), K1, Z17
+	VADDPS        Z17, Z14, Z14
 	ADDQ          SI, R8
-	VMULPS.BCST   124(DI), Z16, Z0
+	VMULPS.BCST   124(DI), Z16, Z16
 	VCVTDQ2PS     Z15, Z15
-	VMULPS        Z0, Z15, Z15
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z15, Z15
-	VMOVUPS       Z15, K1, (R8)
+	VMULPS        Z16, Z15, Z15
+	VMOVUPS.Z     (R8), K1, Z16
+	VADDPS        Z16, Z15, Z15
+	VMOVUPS       Z0, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z1, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z2, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z3, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z4, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z5, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z6, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z7, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z8, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z9, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z10, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z11, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z12, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z13, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z14, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z15, K1, (R9)
 	ADDQ          $0x00000010, DX
 	JMP           tile_99
 
@@ -20088,41 +20119,41 @@ group_155:
 	VMULPS.BCST   (R11), Z8, Z9
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z9, Z0, Z0
+	VMULPS.BCST   8(R11), Z8, Z9
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z9, Z1, Z1
+	VMULPS.BCST   16(R11), Z8, Z9
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z9, Z2, Z2
+	VMULPS.BCST   24(R11), Z8, Z9
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z9, Z3, Z3
+	VMULPS.BCST   32(R11), Z8, Z9
+	VCVTDQ2PS     Z4, Z4
+	VMULPS        Z9, Z4, Z4
+	VMULPS.BCST   40(R11), Z8, Z9
+	VCVTDQ2PS     Z5, Z5
+	VMULPS        Z9, Z5, Z5
+	VMULPS.BCST   48(R11), Z8, Z9
+	VCVTDQ2PS     Z6, Z6
+	VMULPS        Z9, Z6, Z6
+	VMULPS.BCST   56(R11), Z8, Z8
+	VCVTDQ2PS     Z7, Z7
+	VMULPS        Z8, Z7, Z7
 	VMOVUPS       Z0, K1, (R12)
 	ADDQ          R10, R12
-	VMULPS.BCST   8(R11), Z8, Z0
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (R12)
 	ADDQ          R10, R12
-	VMULPS.BCST   16(R11), Z8, Z0
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (R12)
 	ADDQ          R10, R12
-	VMULPS.BCST   24(R11), Z8, Z0
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (R12)
 	ADDQ          R10, R12
-	VMULPS.BCST   32(R11), Z8, Z0
-	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z0, Z4, Z4
 	VMOVUPS       Z4, K1, (R12)
 	ADDQ          R10, R12
-	VMULPS.BCST   40(R11), Z8, Z0
-	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z0, Z5, Z5
 	VMOVUPS       Z5, K1, (R12)
 	ADDQ          R10, R12
-	VMULPS.BCST   48(R11), Z8, Z0
-	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z0, Z6, Z6
 	VMOVUPS       Z6, K1, (R12)
 	ADDQ          R10, R12
-	VMULPS.BCST   56(R11), Z8, Z0
-	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z0, Z7, Z7
 	VMOVUPS       Z7, K1, (R12)
 	VPBROADCASTD  12(SP), Z0
 	VPBROADCASTD  20(SP), Z1
@@ -20172,61 +20203,69 @@ group_156:
 	MOVQ          s_base+0(FP), R9
 	ADDQ          R9, R8
 	SHLQ          $0x02, SI
+	MOVQ          R8, R9
 	VMULPS.BCST   4(DI), Z8, Z9
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z9, Z0, Z0
 	VMOVUPS.Z     (R8), K1, Z9
 	VADDPS        Z9, Z0, Z0
-	VMOVUPS       Z0, K1, (R8)
 	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z8, Z0
+	VMULPS.BCST   12(DI), Z8, Z9
 	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z1, Z1
-	VMOVUPS       Z1, K1, (R8)
+	VMULPS        Z9, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z9
+	VADDPS        Z9, Z1, Z1
 	ADDQ          SI, R8
-	VMULPS.BCST   20(DI), Z8, Z0
+	VMULPS.BCST   20(DI), Z8, Z9
 	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z0, Z2, Z2
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z2, Z2
-	VMOVUPS       Z2, K1, (R8)
+	VMULPS        Z9, Z2, Z2
+	VMOVUPS.Z     (R8), K1, Z9
+	VADDPS        Z9, Z2, Z2
 	ADDQ          SI, R8
-	VMULPS.BCST   28(DI), Z8, Z0
+	VMULPS.BCST   28(DI), Z8, Z9
 	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z0, Z3, Z3
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z3, Z3
-	VMOVUPS       Z3, K1, (R8)
+	VMULPS        Z9, Z3, Z3
+	VMOVUPS.Z     (R8), K1, Z9
+	VADDPS        Z9, Z3, Z3
 	ADDQ          SI, R8
-	VMULPS.BCST   36(DI), Z8, Z0
+	VMULPS.BCST   36(DI), Z8, Z9
 	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z0, Z4, Z4
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z4, Z4
-	VMOVUPS       Z4, K1, (R8)
+	VMULPS        Z9, Z4, Z4
+	VMOVUPS.Z     (R8), K1, Z9
+	VADDPS        Z9, Z4, Z4
 	ADDQ          SI, R8
-	VMULPS.BCST   44(DI), Z8, Z0
+	VMULPS.BCST   44(DI), Z8, Z9
 	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z0, Z5, Z5
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z5, Z5
-	VMOVUPS       Z5, K1, (R8)
+	VMULPS        Z9, Z5, Z5
+	VMOVUPS.Z     (R8), K1, Z9
+	VADDPS        Z9, Z5, Z5
 	ADDQ          SI, R8
-	VMULPS.BCST   52(DI), Z8, Z0
+	VMULPS.BCST   52(DI), Z8, Z9
 	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z0, Z6, Z6
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z6, Z6
-	VMOVUPS       Z6, K1, (R8)
+	VMULPS        Z9, Z6, Z6
+	VMOVUPS.Z     (R8), K1, Z9
+	VADDPS        Z9, Z6, Z6
 	ADDQ          SI, R8
-	VMULPS.BCST   60(DI), Z8, Z0
+	VMULPS.BCST   60(DI), Z8, Z8
 	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z0, Z7, Z7
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z7, Z7
-	VMOVUPS       Z7, K1, (R8)
+	VMULPS        Z8, Z7, Z7
+	VMOVUPS.Z     (R8), K1, Z8
+	VADDPS        Z8, Z7, Z7
+	VMOVUPS       Z0, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z1, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z2, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z3, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z4, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z5, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z6, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z7, K1, (R9)
 	ADDQ          $0x00000010, DX
 	JMP           tile_153
 
@@ -20569,21 +20608,21 @@ group_185:
 	VMULPS.BCST   (R9), Z4, Z5
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z5, Z0, Z0
+	VMULPS.BCST   8(R9), Z4, Z5
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z5, Z1, Z1
+	VMULPS.BCST   16(R9), Z4, Z5
+	VCVTDQ2PS     Z2, Z2
+	VMULPS        Z5, Z2, Z2
+	VMULPS.BCST   24(R9), Z4, Z4
+	VCVTDQ2PS     Z3, Z3
+	VMULPS        Z4, Z3, Z3
 	VMOVUPS       Z0, K1, (R10)
 	ADDQ          R8, R10
-	VMULPS.BCST   8(R9), Z4, Z0
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (R10)
 	ADDQ          R8, R10
-	VMULPS.BCST   16(R9), Z4, Z0
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z0, Z2, Z2
 	VMOVUPS       Z2, K1, (R10)
 	ADDQ          R8, R10
-	VMULPS.BCST   24(R9), Z4, Z0
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z0, Z3, Z3
 	VMOVUPS       Z3, K1, (R10)
 	VPBROADCASTD  12(SP), Z0
 	VPBROADCASTD  20(SP), Z1
@@ -20625,33 +20664,37 @@ group_186:
 	MOVQ          s_base+0(FP), R9
 	ADDQ          R9, R8
 	SHLQ          $0x02, SI
+	MOVQ          R8, R9
 	VMULPS.BCST   4(DI), Z4, Z5
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z5, Z0, Z0
 	VMOVUPS.Z     (R8), K1, Z5
 	VADDPS        Z5, Z0, Z0
-	VMOVUPS       Z0, K1, (R8)
 	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z4, Z0
+	VMULPS.BCST   12(DI), Z4, Z5
 	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z1, Z1
-	VMOVUPS       Z1, K1, (R8)
+	VMULPS        Z5, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z5
+	VADDPS        Z5, Z1, Z1
 	ADDQ          SI, R8
-	VMULPS.BCST   20(DI), Z4, Z0
+	VMULPS.BCST   20(DI), Z4, Z5
 	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z0, Z2, Z2
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z2, Z2
-	VMOVUPS       Z2, K1, (R8)
+	VMULPS        Z5, Z2, Z2
+	VMOVUPS.Z     (R8), K1, Z5
+	VADDPS        Z5, Z2, Z2
 	ADDQ          SI, R8
-	VMULPS.BCST   28(DI), Z4, Z0
+	VMULPS.BCST   28(DI), Z4, Z4
 	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z0, Z3, Z3
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z3, Z3
-	VMOVUPS       Z3, K1, (R8)
+	VMULPS        Z4, Z3, Z3
+	VMOVUPS.Z     (R8), K1, Z4
+	VADDPS        Z4, Z3, Z3
+	VMOVUPS       Z0, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z1, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z2, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z3, K1, (R9)
 	ADDQ          $0x00000010, DX
 	JMP           tile_183
 
@@ -20855,11 +20898,11 @@ group_203:
 	VMULPS.BCST   (R8), Z2, Z3
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z3, Z0, Z0
+	VMULPS.BCST   8(R8), Z2, Z2
+	VCVTDQ2PS     Z1, Z1
+	VMULPS        Z2, Z1, Z1
 	VMOVUPS       Z0, K1, (R9)
 	ADDQ          DI, R9
-	VMULPS.BCST   8(R8), Z2, Z0
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
 	VMOVUPS       Z1, K1, (R9)
 	VPBROADCASTD  12(SP), Z0
 	VPBROADCASTD  20(SP), Z1
@@ -20897,19 +20940,21 @@ group_204:
 	MOVQ          s_base+0(FP), R9
 	ADDQ          R9, R8
 	SHLQ          $0x02, SI
+	MOVQ          R8, R9
 	VMULPS.BCST   4(DI), Z2, Z3
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z3, Z0, Z0
 	VMOVUPS.Z     (R8), K1, Z3
 	VADDPS        Z3, Z0, Z0
-	VMOVUPS       Z0, K1, (R8)
 	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z2, Z0
+	VMULPS.BCST   12(DI), Z2, Z2
 	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z0, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z0
-	VADDPS        Z0, Z1, Z1
-	VMOVUPS       Z1, K1, (R8)
+	VMULPS        Z2, Z1, Z1
+	VMOVUPS.Z     (R8), K1, Z2
+	VADDPS        Z2, Z1, Z1
+	VMOVUPS       Z0, K1, (R9)
+	ADDQ          SI, R9
+	VMOVUPS       Z1, K1, (R9)
 	ADDQ          $0x00000010, DX
 	JMP           tile_201
 
@@ -21041,10 +21086,11 @@ group_215:
 	MOVQ          s_base+0(FP), R9
 	ADDQ          R9, R8
 	SHLQ          $0x02, SI
+	MOVQ          R8, SI
 	VMULPS.BCST   (DI), Z1, Z1
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z1, Z0, Z0
-	VMOVUPS       Z0, K1, (R8)
+	VMOVUPS       Z0, K1, (SI)
 	VPBROADCASTD  12(SP), Z0
 	MOVQ          AX, SI
 	MOVQ          split+144(FP), DI
@@ -21079,12 +21125,13 @@ group_216:
 	MOVQ          s_base+0(FP), R8
 	ADDQ          R8, DI
 	SHLQ          $0x02, BX
+	MOVQ          DI, BX
 	VMULPS.BCST   4(SI), Z1, Z1
 	VCVTDQ2PS     Z0, Z0
 	VMULPS        Z1, Z0, Z0
 	VMOVUPS.Z     (DI), K1, Z1
 	VADDPS        Z1, Z0, Z0
-	VMOVUPS       Z0, K1, (DI)
+	VMOVUPS       Z0, K1, (BX)
 	ADDQ          $0x00000010, CX
 	JMP           tile_213
 
@@ -21930,85 +21977,101 @@ tiles_done_54:
 	SHLQ        $0x02, BX
 	MOVQ        ps_base+48(FP), DI
 	ADDQ        DI, BX
+	MOVQ        DX, DI
 	VCVTDQ2PS   Z0, Z0
 	VMULPS.BCST (BX), Z0, Z0
 	VADDPS      (DX), Z0, Z0
-	VMOVUPS     Z0, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z1, Z1
 	VMULPS.BCST 4(BX), Z1, Z1
 	VADDPS      (DX), Z1, Z1
-	VMOVUPS     Z1, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z2, Z2
 	VMULPS.BCST 8(BX), Z2, Z2
 	VADDPS      (DX), Z2, Z2
-	VMOVUPS     Z2, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z3, Z3
 	VMULPS.BCST 12(BX), Z3, Z3
 	VADDPS      (DX), Z3, Z3
-	VMOVUPS     Z3, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z4, Z4
 	VMULPS.BCST 16(BX), Z4, Z4
 	VADDPS      (DX), Z4, Z4
-	VMOVUPS     Z4, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z5, Z5
 	VMULPS.BCST 20(BX), Z5, Z5
 	VADDPS      (DX), Z5, Z5
-	VMOVUPS     Z5, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z6, Z6
 	VMULPS.BCST 24(BX), Z6, Z6
 	VADDPS      (DX), Z6, Z6
-	VMOVUPS     Z6, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z7, Z7
 	VMULPS.BCST 28(BX), Z7, Z7
 	VADDPS      (DX), Z7, Z7
-	VMOVUPS     Z7, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z8, Z8
 	VMULPS.BCST 32(BX), Z8, Z8
 	VADDPS      (DX), Z8, Z8
-	VMOVUPS     Z8, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z9, Z9
 	VMULPS.BCST 36(BX), Z9, Z9
 	VADDPS      (DX), Z9, Z9
-	VMOVUPS     Z9, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z10, Z10
 	VMULPS.BCST 40(BX), Z10, Z10
 	VADDPS      (DX), Z10, Z10
-	VMOVUPS     Z10, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z11, Z11
 	VMULPS.BCST 44(BX), Z11, Z11
 	VADDPS      (DX), Z11, Z11
-	VMOVUPS     Z11, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z12, Z12
 	VMULPS.BCST 48(BX), Z12, Z12
 	VADDPS      (DX), Z12, Z12
-	VMOVUPS     Z12, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z13, Z13
 	VMULPS.BCST 52(BX), Z13, Z13
 	VADDPS      (DX), Z13, Z13
-	VMOVUPS     Z13, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z14, Z14
 	VMULPS.BCST 56(BX), Z14, Z14
 	VADDPS      (DX), Z14, Z14
-	VMOVUPS     Z14, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z15, Z15
 	VMULPS.BCST 60(BX), Z15, Z15
 	VADDPS      (DX), Z15, Z15
-	VMOVUPS     Z15, (DX)
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z2, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z3, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z4, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z5, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z6, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z7, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z8, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z9, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z10, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z11, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z12, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z13, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z14, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z15, (DI)
 	ADDQ        $0x00000010, CX
 	JMP         cols_51
 
@@ -22403,45 +22466,53 @@ tiles_done_84:
 	SHLQ        $0x02, BX
 	MOVQ        ps_base+48(FP), DI
 	ADDQ        DI, BX
+	MOVQ        DX, DI
 	VCVTDQ2PS   Z0, Z0
 	VMULPS.BCST (BX), Z0, Z0
 	VADDPS      (DX), Z0, Z0
-	VMOVUPS     Z0, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z1, Z1
 	VMULPS.BCST 4(BX), Z1, Z1
 	VADDPS      (DX), Z1, Z1
-	VMOVUPS     Z1, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z2, Z2
 	VMULPS.BCST 8(BX), Z2, Z2
 	VADDPS      (DX), Z2, Z2
-	VMOVUPS     Z2, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z3, Z3
 	VMULPS.BCST 12(BX), Z3, Z3
 	VADDPS      (DX), Z3, Z3
-	VMOVUPS     Z3, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z4, Z4
 	VMULPS.BCST 16(BX), Z4, Z4
 	VADDPS      (DX), Z4, Z4
-	VMOVUPS     Z4, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z5, Z5
 	VMULPS.BCST 20(BX), Z5, Z5
 	VADDPS      (DX), Z5, Z5
-	VMOVUPS     Z5, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z6, Z6
 	VMULPS.BCST 24(BX), Z6, Z6
 	VADDPS      (DX), Z6, Z6
-	VMOVUPS     Z6, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z7, Z7
 	VMULPS.BCST 28(BX), Z7, Z7
 	VADDPS      (DX), Z7, Z7
-	VMOVUPS     Z7, (DX)
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z2, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z3, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z4, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z5, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z6, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z7, (DI)
 	ADDQ        $0x00000010, CX
 	JMP         cols_81
 
@@ -22677,25 +22748,29 @@ tiles_done_102:
 	SHLQ        $0x02, BX
 	MOVQ        ps_base+48(FP), DI
 	ADDQ        DI, BX
+	MOVQ        DX, DI
 	VCVTDQ2PS   Z0, Z0
 	VMULPS.BCST (BX), Z0, Z0
 	VADDPS      (DX), Z0, Z0
-	VMOVUPS     Z0, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z1, Z1
 	VMULPS.BCST 4(BX), Z1, Z1
 	VADDPS      (DX), Z1, Z1
-	VMOVUPS     Z1, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z2, Z2
 	VMULPS.BCST 8(BX), Z2, Z2
 	VADDPS      (DX), Z2, Z2
-	VMOVUPS     Z2, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z3, Z3
 	VMULPS.BCST 12(BX), Z3, Z3
 	VADDPS      (DX), Z3, Z3
-	VMOVUPS     Z3, (DX)
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z2, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z3, (DI)
 	ADDQ        $0x00000010, CX
 	JMP         cols_99
 
@@ -22852,15 +22927,17 @@ tiles_done_114:
 	SHLQ        $0x02, BX
 	MOVQ        ps_base+48(FP), DI
 	ADDQ        DI, BX
+	MOVQ        DX, DI
 	VCVTDQ2PS   Z0, Z0
 	VMULPS.BCST (BX), Z0, Z0
 	VADDPS      (DX), Z0, Z0
-	VMOVUPS     Z0, (DX)
 	ADDQ        SI, DX
 	VCVTDQ2PS   Z1, Z1
 	VMULPS.BCST 4(BX), Z1, Z1
 	VADDPS      (DX), Z1, Z1
-	VMOVUPS     Z1, (DX)
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
 	ADDQ        $0x00000010, CX
 	JMP         cols_111
 
@@ -22979,10 +23056,11 @@ tiles_done_123:
 	SHLQ        $0x02, DX
 	MOVQ        ps_base+48(FP), BX
 	ADDQ        BX, DX
+	MOVQ        CX, BX
 	VCVTDQ2PS   Z0, Z0
 	VMULPS.BCST (DX), Z0, Z0
 	VADDPS      (CX), Z0, Z0
-	VMOVUPS     Z0, (CX)
+	VMOVUPS     Z0, (BX)
 	ADDQ        $0x00000010, AX
 	JMP         cols_120
 

@@ -297,6 +297,10 @@ func (t target) scoresI8BlockVNNI(first, bias Mem, heads int) {
 		ADDQ(ptr("s"), sp)
 		MOVQ(n, n4)
 		SHLQ(U8(2), n4)
+		// Segment 1 reads every row of s before it writes any (4K aliasing, as in
+		// attnValuesI8).
+		st := GP64()
+		MOVQ(sp, st)
 		for h := range heads {
 			f := ZMM()
 			VMULPS_BCST(Mem{Base: qs, Disp: 8*h + 4*seg}, d, f)
@@ -306,10 +310,15 @@ func (t target) scoresI8BlockVNNI(first, bias Mem, heads int) {
 				s0 := ZMM()
 				VMOVUPS_Z(Mem{Base: sp}, k, s0)
 				VADDPS(s0, acc[h], acc[h])
+				if h < heads-1 {
+					ADDQ(n4, sp)
+				}
 			}
-			VMOVUPS(acc[h], k, Mem{Base: sp})
+		}
+		for h := range heads {
+			VMOVUPS(acc[h], k, Mem{Base: st})
 			if h < heads-1 {
-				ADDQ(n4, sp)
+				ADDQ(n4, st)
 			}
 		}
 	}
@@ -617,6 +626,11 @@ func (t target) valuesI8Block(first, bias Mem, heads int) {
 	MOVQ(first, ps)
 	SHLQ(U8(2), ps)
 	ADDQ(ptr("ps"), ps)
+	// Every row of o is read before any is written: the rows are dv·4 bytes apart,
+	// often a multiple of 4 KiB, and a load behind a store to an address 4 KiB away
+	// waits for it (4K aliasing).
+	st := GP64()
+	MOVQ(op, st)
 	for h := range heads {
 		VCVTDQ2PS(acc[h], acc[h])
 		if t.zmm {
@@ -627,9 +641,14 @@ func (t target) valuesI8Block(first, bias Mem, heads int) {
 			VMULPS(f, acc[h], acc[h])
 		}
 		VADDPS(Mem{Base: op}, acc[h], acc[h])
-		VMOVUPS(acc[h], Mem{Base: op})
 		if h < heads-1 {
 			ADDQ(dv4, op)
+		}
+	}
+	for h := range heads {
+		VMOVUPS(acc[h], Mem{Base: st})
+		if h < heads-1 {
+			ADDQ(dv4, st)
 		}
 	}
 	ADDQ(U32(cols), col)
