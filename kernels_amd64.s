@@ -18056,7 +18056,7 @@ rowtile_next_28:
 	RET
 
 // func attnScoresI8AVX512(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, CMOV
+// Requires: AVX, AVX512F, AVX512VNNI, CMOV
 TEXT ·attnScoresI8AVX512(SB), NOSPLIT, $136-152
 	MOVQ m+120(FP), AX
 	MOVQ $0x00000000, (SP)
@@ -18072,1089 +18072,287 @@ heads_1:
 	IMULQ     CX, BX
 	MOVQ      q_base+24(FP), SI
 	ADDQ      SI, BX
-	MOVQ      CX, SI
-	SUBQ      DX, SI
+	MOVQ      DX, SI
 	SHRQ      $0x02, SI
-	MOVQ      DX, DI
-	SHRQ      $0x02, DI
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      BX, R8
-	MOVQ      DI, R9
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	VMOVUPS   c_zero_16<>+0(SB), Z8
+	VMOVUPS   c_zero_16<>+0(SB), Z9
+	VMOVUPS   c_zero_16<>+0(SB), Z10
+	VMOVUPS   c_zero_16<>+0(SB), Z11
+	VMOVUPS   c_zero_16<>+0(SB), Z12
+	VMOVUPS   c_zero_16<>+0(SB), Z13
+	VMOVUPS   c_zero_16<>+0(SB), Z14
+	VMOVUPS   c_zero_16<>+0(SB), Z15
+	LEAQ      (CX)(CX*2), R8
+	LEAQ      (CX)(CX*4), R9
+	LEAQ      (R8)(CX*4), R10
+	MOVQ      BX, DI
+	LEAQ      (BX)(CX*8), R11
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z16
 
 bias_full_3:
-	CMPQ     R9, $0x00000010
+	CMPQ     SI, $0x00000010
 	JL       bias_tail_4
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
+	VPDPBUSD (DI), Z16, Z0
+	VPDPBUSD (DI)(CX*1), Z16, Z1
+	VPDPBUSD (DI)(CX*2), Z16, Z2
+	VPDPBUSD (DI)(R8*1), Z16, Z3
+	VPDPBUSD (DI)(CX*4), Z16, Z4
+	VPDPBUSD (DI)(R9*1), Z16, Z5
+	VPDPBUSD (DI)(R8*2), Z16, Z6
+	VPDPBUSD (DI)(R10*1), Z16, Z7
+	VPDPBUSD (R11), Z16, Z8
+	VPDPBUSD (R11)(CX*1), Z16, Z9
+	VPDPBUSD (R11)(CX*2), Z16, Z10
+	VPDPBUSD (R11)(R8*1), Z16, Z11
+	VPDPBUSD (R11)(CX*4), Z16, Z12
+	VPDPBUSD (R11)(R9*1), Z16, Z13
+	VPDPBUSD (R11)(R8*2), Z16, Z14
+	VPDPBUSD (R11)(R10*1), Z16, Z15
+	ADDQ     $0x00000040, DI
+	ADDQ     $0x00000040, R11
+	SUBQ     $0x00000010, SI
 	JMP      bias_full_3
 
 bias_tail_4:
-	TESTQ       R9, R9
+	TESTQ       SI, SI
 	JZ          bias_done_5
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+	LEAQ        kmask<>+0(SB), R12
+	KMOVW       (R12)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z17
+	VPDPBUSD    Z17, Z16, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z1
+	VMOVDQU32.Z (DI)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z2
+	VMOVDQU32.Z (DI)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z3
+	VMOVDQU32.Z (DI)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z4
+	VMOVDQU32.Z (DI)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z5
+	VMOVDQU32.Z (DI)(R8*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z6
+	VMOVDQU32.Z (DI)(R10*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z7
+	VMOVDQU32.Z (R11), K1, Z17
+	VPDPBUSD    Z17, Z16, Z8
+	VMOVDQU32.Z (R11)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z9
+	VMOVDQU32.Z (R11)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z10
+	VMOVDQU32.Z (R11)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z11
+	VMOVDQU32.Z (R11)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z12
+	VMOVDQU32.Z (R11)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z13
+	VMOVDQU32.Z (R11)(R8*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z14
+	VMOVDQU32.Z (R11)(R10*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z15
 
 bias_done_5:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 8(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+	VPUNPCKLQDQ Z1, Z0, Z16
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z16, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z9, Z8, Z4
+	VPUNPCKHQDQ Z9, Z8, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z11, Z10, Z5
+	VPUNPCKHQDQ Z11, Z10, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z13, Z12, Z6
+	VPUNPCKHQDQ Z13, Z12, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z15, Z14, Z7
+	VPUNPCKHQDQ Z15, Z14, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VMOVUPS     c_zero_16<>+0(SB), Z2
+	VMOVUPS     c_zero_16<>+0(SB), Z3
+	VMOVUPS     c_zero_16<>+0(SB), Z4
+	VMOVUPS     c_zero_16<>+0(SB), Z5
+	VMOVUPS     c_zero_16<>+0(SB), Z6
+	VMOVUPS     c_zero_16<>+0(SB), Z7
+	VMOVUPS     c_zero_16<>+0(SB), Z8
+	VMOVUPS     c_zero_16<>+0(SB), Z9
+	VMOVUPS     c_zero_16<>+0(SB), Z10
+	VMOVUPS     c_zero_16<>+0(SB), Z11
+	VMOVUPS     c_zero_16<>+0(SB), Z12
+	VMOVUPS     c_zero_16<>+0(SB), Z13
+	VMOVUPS     c_zero_16<>+0(SB), Z14
+	VMOVUPS     c_zero_16<>+0(SB), Z15
+	LEAQ        (CX)(CX*2), DI
+	LEAQ        (CX)(CX*4), R8
+	LEAQ        (DI)(CX*4), R9
+	MOVQ        BX, DX
+	LEAQ        (BX)(CX*8), BX
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z16
 
 bias_full_6:
-	CMPQ     R9, $0x00000010
+	CMPQ     SI, $0x00000010
 	JL       bias_tail_7
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
+	VPDPBUSD (DX), Z16, Z0
+	VPDPBUSD (DX)(CX*1), Z16, Z1
+	VPDPBUSD (DX)(CX*2), Z16, Z2
+	VPDPBUSD (DX)(DI*1), Z16, Z3
+	VPDPBUSD (DX)(CX*4), Z16, Z4
+	VPDPBUSD (DX)(R8*1), Z16, Z5
+	VPDPBUSD (DX)(DI*2), Z16, Z6
+	VPDPBUSD (DX)(R9*1), Z16, Z7
+	VPDPBUSD (BX), Z16, Z8
+	VPDPBUSD (BX)(CX*1), Z16, Z9
+	VPDPBUSD (BX)(CX*2), Z16, Z10
+	VPDPBUSD (BX)(DI*1), Z16, Z11
+	VPDPBUSD (BX)(CX*4), Z16, Z12
+	VPDPBUSD (BX)(R8*1), Z16, Z13
+	VPDPBUSD (BX)(DI*2), Z16, Z14
+	VPDPBUSD (BX)(R9*1), Z16, Z15
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
 	JMP      bias_full_6
 
 bias_tail_7:
-	TESTQ       R9, R9
+	TESTQ       SI, SI
 	JZ          bias_done_8
 	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+	KMOVW       (R10)(SI*2), K1
+	VMOVDQU32.Z (DX), K1, Z17
+	VPDPBUSD    Z17, Z16, Z0
+	VMOVDQU32.Z (DX)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z1
+	VMOVDQU32.Z (DX)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z2
+	VMOVDQU32.Z (DX)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z3
+	VMOVDQU32.Z (DX)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z4
+	VMOVDQU32.Z (DX)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z5
+	VMOVDQU32.Z (DX)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z6
+	VMOVDQU32.Z (DX)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z7
+	VMOVDQU32.Z (BX), K1, Z17
+	VPDPBUSD    Z17, Z16, Z8
+	VMOVDQU32.Z (BX)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z9
+	VMOVDQU32.Z (BX)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z10
+	VMOVDQU32.Z (BX)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z11
+	VMOVDQU32.Z (BX)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z12
+	VMOVDQU32.Z (BX)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z13
+	VMOVDQU32.Z (BX)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z14
+	VMOVDQU32.Z (BX)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z15
 
 bias_done_8:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 12(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_9:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_10
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_9
-
-bias_tail_10:
-	TESTQ       R9, R9
-	JZ          bias_done_11
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_11:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 16(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_12:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_13
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_12
-
-bias_tail_13:
-	TESTQ       R9, R9
-	JZ          bias_done_14
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_14:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 20(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_15:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_16
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_15
-
-bias_tail_16:
-	TESTQ       R9, R9
-	JZ          bias_done_17
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_17:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 24(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_18:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_19
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_18
-
-bias_tail_19:
-	TESTQ       R9, R9
-	JZ          bias_done_20
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_20:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 28(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_21:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_22
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_21
-
-bias_tail_22:
-	TESTQ       R9, R9
-	JZ          bias_done_23
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_23:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 32(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_24:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_25
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_24
-
-bias_tail_25:
-	TESTQ       R9, R9
-	JZ          bias_done_26
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_26:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 36(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_27:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_28
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_27
-
-bias_tail_28:
-	TESTQ       R9, R9
-	JZ          bias_done_29
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_29:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 40(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_30:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_31
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_30
-
-bias_tail_31:
-	TESTQ       R9, R9
-	JZ          bias_done_32
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_32:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 44(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_33:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_34
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_33
-
-bias_tail_34:
-	TESTQ       R9, R9
-	JZ          bias_done_35
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_35:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 48(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_36:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_37
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_36
-
-bias_tail_37:
-	TESTQ       R9, R9
-	JZ          bias_done_38
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_38:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 52(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_39:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_40
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_39
-
-bias_tail_40:
-	TESTQ       R9, R9
-	JZ          bias_done_41
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_41:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 56(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_42:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_43
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_42
-
-bias_tail_43:
-	TESTQ       R9, R9
-	JZ          bias_done_44
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_44:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 60(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_45:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_46
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_45
-
-bias_tail_46:
-	TESTQ       R9, R9
-	JZ          bias_done_47
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_47:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 64(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_48:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_49
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_48
-
-bias_tail_49:
-	TESTQ       R9, R9
-	JZ          bias_done_50
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_50:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 68(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_51:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_52
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_51
-
-bias_tail_52:
-	TESTQ       R9, R9
-	JZ          bias_done_53
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_53:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 72(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_54:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_55
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_54
-
-bias_tail_55:
-	TESTQ       R9, R9
-	JZ          bias_done_56
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_56:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 76(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_57:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_58
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_57
-
-bias_tail_58:
-	TESTQ       R9, R9
-	JZ          bias_done_59
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_59:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 80(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_60:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_61
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_60
-
-bias_tail_61:
-	TESTQ       R9, R9
-	JZ          bias_done_62
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_62:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 84(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_63:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_64
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_63
-
-bias_tail_64:
-	TESTQ       R9, R9
-	JZ          bias_done_65
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_65:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 88(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_66:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_67
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_66
-
-bias_tail_67:
-	TESTQ       R9, R9
-	JZ          bias_done_68
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_68:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 92(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_69:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_70
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_69
-
-bias_tail_70:
-	TESTQ       R9, R9
-	JZ          bias_done_71
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_71:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 96(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_72:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_73
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_72
-
-bias_tail_73:
-	TESTQ       R9, R9
-	JZ          bias_done_74
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_74:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 100(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_75:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_76
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_75
-
-bias_tail_76:
-	TESTQ       R9, R9
-	JZ          bias_done_77
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_77:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 104(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_78:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_79
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_78
-
-bias_tail_79:
-	TESTQ       R9, R9
-	JZ          bias_done_80
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_80:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 108(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_81:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_82
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_81
-
-bias_tail_82:
-	TESTQ       R9, R9
-	JZ          bias_done_83
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_83:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 112(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_84:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_85
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_84
-
-bias_tail_85:
-	TESTQ       R9, R9
-	JZ          bias_done_86
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_86:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 116(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_87:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_88
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_87
-
-bias_tail_88:
-	TESTQ       R9, R9
-	JZ          bias_done_89
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_89:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 120(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_90:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_91
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_90
-
-bias_tail_91:
-	TESTQ       R9, R9
-	JZ          bias_done_92
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_92:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 124(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_93:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_94
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_93
-
-bias_tail_94:
-	TESTQ       DI, DI
-	JZ          bias_done_95
-	LEAQ        kmask<>+0(SB), R9
-	KMOVW       (R9)(DI*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_95:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DI
-	NEGL          DI
-	MOVL          DI, 128(SP)
-	LEAQ          (BX)(DX*1), DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_96:
-	CMPQ     SI, $0x00000010
-	JL       bias_tail_97
-	VPDPBUSD (DX), Z1, Z0
-	ADDQ     $0x00000040, DX
-	SUBQ     $0x00000010, SI
-	JMP      bias_full_96
-
-bias_tail_97:
-	TESTQ       SI, SI
-	JZ          bias_done_98
-	LEAQ        kmask<>+0(SB), DI
-	KMOVW       (DI)(SI*2), K1
-	VMOVDQU32.Z (DX), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_98:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DX
-	NEGL          DX
-	MOVL          DX, 132(SP)
-	ADDQ          CX, BX
-	XORQ          DX, DX
-	MOVQ          tiles_base+72(FP), BX
-
-tile_99:
+	VPUNPCKLQDQ Z1, Z0, Z16
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z16, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z9, Z8, Z4
+	VPUNPCKHQDQ Z9, Z8, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z11, Z10, Z5
+	VPUNPCKHQDQ Z11, Z10, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z13, Z12, Z6
+	VPUNPCKHQDQ Z13, Z12, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z15, Z14, Z7
+	VPUNPCKHQDQ Z15, Z14, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
+
+tile_9:
 	MOVQ         n+128(FP), SI
 	CMPQ         DX, SI
-	JGE          tiles_done_100
+	JGE          tiles_done_10
 	MOVQ         (SP), SI
 	IMULQ        CX, SI
 	MOVQ         q_base+24(FP), DI
@@ -19165,25 +18363,70 @@ tile_99:
 	MOVQ         SI, DI
 	LEAQ         (SI)(CX*8), SI
 	VPBROADCASTD 8(SP), Z0
-	VPBROADCASTD 16(SP), Z1
-	VPBROADCASTD 24(SP), Z2
-	VPBROADCASTD 32(SP), Z3
-	VPBROADCASTD 40(SP), Z4
-	VPBROADCASTD 48(SP), Z5
-	VPBROADCASTD 56(SP), Z6
-	VPBROADCASTD 64(SP), Z7
-	VPBROADCASTD 72(SP), Z8
-	VPBROADCASTD 80(SP), Z9
-	VPBROADCASTD 88(SP), Z10
-	VPBROADCASTD 96(SP), Z11
-	VPBROADCASTD 104(SP), Z12
-	VPBROADCASTD 112(SP), Z13
-	VPBROADCASTD 120(SP), Z14
-	VPBROADCASTD 128(SP), Z15
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
+	VPBROADCASTD 40(SP), Z8
+	VPBROADCASTD 44(SP), Z9
+	VPBROADCASTD 48(SP), Z10
+	VPBROADCASTD 52(SP), Z11
+	VPBROADCASTD 56(SP), Z12
+	VPBROADCASTD 60(SP), Z13
+	VPBROADCASTD 64(SP), Z14
+	VPBROADCASTD 68(SP), Z15
 	MOVQ         split+144(FP), R11
 	SHRQ         $0x02, R11
 
-group_101:
+groups2_11:
+	CMPQ          R11, $0x00000002
+	JL            group1_12
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	VMOVDQU64     64(BX), Z16
+	VPDPBUSD.BCST 4(DI), Z16, Z0
+	VPDPBUSD.BCST 4(DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST 4(DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST 4(DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST 4(DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST 4(DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST 4(DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST 4(DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST 4(SI), Z16, Z8
+	VPDPBUSD.BCST 4(SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST 4(SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST 4(SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST 4(SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST 4(SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST 4(SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST 4(SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, DI
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R11
+	JMP           groups2_11
+
+group1_12:
+	TESTQ         R11, R11
+	JZ            groups_done_13
 	VMOVDQU64     (BX), Z16
 	VPDPBUSD.BCST (DI), Z16, Z0
 	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
@@ -19204,130 +18447,175 @@ group_101:
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, DI
 	ADDQ          $0x00000004, SI
-	DECQ          R11
-	JNZ           group_101
-	MOVQ          n+128(FP), R11
-	MOVQ          R11, R12
-	SUBQ          DX, R12
-	MOVQ          $0x00000010, R13
-	CMPQ          R12, R13
-	CMOVQGT       R13, R12
-	LEAQ          kmask<>+0(SB), R13
-	KMOVW         (R13)(R12*2), K1
-	MOVQ          scales_base+96(FP), R12
-	VMOVUPS       (R12)(DX*8), Z16
-	MOVQ          (SP), R12
-	SHLQ          $0x03, R12
-	MOVQ          qs_base+48(FP), R13
-	ADDQ          R13, R12
-	MOVQ          (SP), R13
-	IMULQ         R11, R13
-	ADDQ          DX, R13
-	SHLQ          $0x02, R13
-	MOVQ          s_base+0(FP), R14
-	ADDQ          R14, R13
-	SHLQ          $0x02, R11
-	VMULPS.BCST   (R12), Z16, Z17
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z17, Z0, Z0
-	VMULPS.BCST   8(R12), Z16, Z17
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z17, Z1, Z1
-	VMULPS.BCST   16(R12), Z16, Z17
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z17, Z2, Z2
-	VMULPS.BCST   24(R12), Z16, Z17
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z17, Z3, Z3
-	VMULPS.BCST   32(R12), Z16, Z17
-	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z17, Z4, Z4
-	VMULPS.BCST   40(R12), Z16, Z17
-	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z17, Z5, Z5
-	VMULPS.BCST   48(R12), Z16, Z17
-	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z17, Z6, Z6
-	VMULPS.BCST   56(R12), Z16, Z17
-	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z17, Z7, Z7
-	VMULPS.BCST   64(R12), Z16, Z17
-	VCVTDQ2PS     Z8, Z8
-	VMULPS        Z17, Z8, Z8
-	VMULPS.BCST   72(R12), Z16, Z17
-	VCVTDQ2PS     Z9, Z9
-	VMULPS        Z17, Z9, Z9
-	VMULPS.BCST   80(R12), Z16, Z17
-	VCVTDQ2PS     Z10, Z10
-	VMULPS        Z17, Z10, Z10
-	VMULPS.BCST   88(R12), Z16, Z17
-	VCVTDQ2PS     Z11, Z11
-	VMULPS        Z17, Z11, Z11
-	VMULPS.BCST   96(R12), Z16, Z17
-	VCVTDQ2PS     Z12, Z12
-	VMULPS        Z17, Z12, Z12
-	VMULPS.BCST   104(R12), Z16, Z17
-	VCVTDQ2PS     Z13, Z13
-	VMULPS        Z17, Z13, Z13
-	VMULPS.BCST   112(R12), Z16, Z17
-	VCVTDQ2PS     Z14, Z14
-	VMULPS        Z17, Z14, Z14
-	VMULPS.BCST   120(R12), Z16, Z16
-	VCVTDQ2PS     Z15, Z15
-	VMULPS        Z16, Z15, Z15
-	VMOVUPS       Z0, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z1, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z2, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z3, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z4, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z5, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z6, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z7, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z8, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z9, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z10, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z11, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z12, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z13, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z14, K1, (R13)
-	ADDQ          R11, R13
-	VMOVUPS       Z15, K1, (R13)
-	VPBROADCASTD  12(SP), Z0
-	VPBROADCASTD  20(SP), Z1
-	VPBROADCASTD  28(SP), Z2
-	VPBROADCASTD  36(SP), Z3
-	VPBROADCASTD  44(SP), Z4
-	VPBROADCASTD  52(SP), Z5
-	VPBROADCASTD  60(SP), Z6
-	VPBROADCASTD  68(SP), Z7
-	VPBROADCASTD  76(SP), Z8
-	VPBROADCASTD  84(SP), Z9
-	VPBROADCASTD  92(SP), Z10
-	VPBROADCASTD  100(SP), Z11
-	VPBROADCASTD  108(SP), Z12
-	VPBROADCASTD  116(SP), Z13
-	VPBROADCASTD  124(SP), Z14
-	VPBROADCASTD  132(SP), Z15
-	MOVQ          CX, R11
-	MOVQ          split+144(FP), R12
-	SUBQ          R12, R11
-	SHRQ          $0x02, R11
 
-group_102:
+groups_done_13:
+	MOVQ         n+128(FP), R11
+	MOVQ         R11, R12
+	SUBQ         DX, R12
+	MOVQ         $0x00000010, R13
+	CMPQ         R12, R13
+	CMOVQGT      R13, R12
+	LEAQ         kmask<>+0(SB), R13
+	KMOVW        (R13)(R12*2), K1
+	MOVQ         scales_base+96(FP), R12
+	VMOVUPS      (R12)(DX*8), Z16
+	MOVQ         (SP), R12
+	SHLQ         $0x03, R12
+	MOVQ         qs_base+48(FP), R13
+	ADDQ         R13, R12
+	MOVQ         (SP), R13
+	IMULQ        R11, R13
+	ADDQ         DX, R13
+	SHLQ         $0x02, R13
+	MOVQ         s_base+0(FP), R14
+	ADDQ         R14, R13
+	SHLQ         $0x02, R11
+	VMULPS.BCST  (R12), Z16, Z17
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z17, Z0, Z0
+	VMULPS.BCST  8(R12), Z16, Z17
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z17, Z1, Z1
+	VMULPS.BCST  16(R12), Z16, Z17
+	VCVTDQ2PS    Z2, Z2
+	VMULPS       Z17, Z2, Z2
+	VMULPS.BCST  24(R12), Z16, Z17
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z17, Z3, Z3
+	VMULPS.BCST  32(R12), Z16, Z17
+	VCVTDQ2PS    Z4, Z4
+	VMULPS       Z17, Z4, Z4
+	VMULPS.BCST  40(R12), Z16, Z17
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z17, Z5, Z5
+	VMULPS.BCST  48(R12), Z16, Z17
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z17, Z6, Z6
+	VMULPS.BCST  56(R12), Z16, Z17
+	VCVTDQ2PS    Z7, Z7
+	VMULPS       Z17, Z7, Z7
+	VMULPS.BCST  64(R12), Z16, Z17
+	VCVTDQ2PS    Z8, Z8
+	VMULPS       Z17, Z8, Z8
+	VMULPS.BCST  72(R12), Z16, Z17
+	VCVTDQ2PS    Z9, Z9
+	VMULPS       Z17, Z9, Z9
+	VMULPS.BCST  80(R12), Z16, Z17
+	VCVTDQ2PS    Z10, Z10
+	VMULPS       Z17, Z10, Z10
+	VMULPS.BCST  88(R12), Z16, Z17
+	VCVTDQ2PS    Z11, Z11
+	VMULPS       Z17, Z11, Z11
+	VMULPS.BCST  96(R12), Z16, Z17
+	VCVTDQ2PS    Z12, Z12
+	VMULPS       Z17, Z12, Z12
+	VMULPS.BCST  104(R12), Z16, Z17
+	VCVTDQ2PS    Z13, Z13
+	VMULPS       Z17, Z13, Z13
+	VMULPS.BCST  112(R12), Z16, Z17
+	VCVTDQ2PS    Z14, Z14
+	VMULPS       Z17, Z14, Z14
+	VMULPS.BCST  120(R12), Z16, Z16
+	VCVTDQ2PS    Z15, Z15
+	VMULPS       Z16, Z15, Z15
+	VMOVUPS      Z0, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z1, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z2, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z3, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z4, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z5, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z6, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z7, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z8, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z9, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z10, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z11, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z12, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z13, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z14, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z15, K1, (R13)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	VPBROADCASTD 80(SP), Z2
+	VPBROADCASTD 84(SP), Z3
+	VPBROADCASTD 88(SP), Z4
+	VPBROADCASTD 92(SP), Z5
+	VPBROADCASTD 96(SP), Z6
+	VPBROADCASTD 100(SP), Z7
+	VPBROADCASTD 104(SP), Z8
+	VPBROADCASTD 108(SP), Z9
+	VPBROADCASTD 112(SP), Z10
+	VPBROADCASTD 116(SP), Z11
+	VPBROADCASTD 120(SP), Z12
+	VPBROADCASTD 124(SP), Z13
+	VPBROADCASTD 128(SP), Z14
+	VPBROADCASTD 132(SP), Z15
+	MOVQ         CX, R11
+	MOVQ         split+144(FP), R12
+	SUBQ         R12, R11
+	SHRQ         $0x02, R11
+
+groups2_14:
+	CMPQ          R11, $0x00000002
+	JL            group1_15
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	VMOVDQU64     64(BX), Z16
+	VPDPBUSD.BCST 4(DI), Z16, Z0
+	VPDPBUSD.BCST 4(DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST 4(DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST 4(DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST 4(DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST 4(DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST 4(DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST 4(DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST 4(SI), Z16, Z8
+	VPDPBUSD.BCST 4(SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST 4(SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST 4(SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST 4(SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST 4(SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST 4(SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST 4(SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, DI
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R11
+	JMP           groups2_14
+
+group1_15:
+	TESTQ         R11, R11
+	JZ            groups_done_16
 	VMOVDQU64     (BX), Z16
 	VPDPBUSD.BCST (DI), Z16, Z0
 	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
@@ -19348,160 +18636,160 @@ group_102:
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, DI
 	ADDQ          $0x00000004, SI
-	DECQ          R11
-	JNZ           group_102
-	MOVQ          n+128(FP), SI
-	MOVQ          SI, DI
-	SUBQ          DX, DI
-	MOVQ          $0x00000010, R8
-	CMPQ          DI, R8
-	CMOVQGT       R8, DI
-	LEAQ          kmask<>+0(SB), R8
-	KMOVW         (R8)(DI*2), K1
-	MOVQ          scales_base+96(FP), DI
-	VMOVUPS       64(DI)(DX*8), Z16
-	MOVQ          (SP), DI
-	SHLQ          $0x03, DI
-	MOVQ          qs_base+48(FP), R8
-	ADDQ          R8, DI
-	MOVQ          (SP), R8
-	IMULQ         SI, R8
-	ADDQ          DX, R8
-	SHLQ          $0x02, R8
-	MOVQ          s_base+0(FP), R9
-	ADDQ          R9, R8
-	SHLQ          $0x02, SI
-	MOVQ          R8, R9
-	VMULPS.BCST   4(DI), Z16, Z17
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z17, Z0, Z0
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z0, Z0
-	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z16, Z17
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z17, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z1, Z1
-	ADDQ          SI, R8
-	VMULPS.BCST   20(DI), Z16, Z17
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z17, Z2, Z2
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z2, Z2
-	ADDQ          SI, R8
-	VMULPS.BCST   28(DI), Z16, Z17
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z17, Z3, Z3
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z3, Z3
-	ADDQ          SI, R8
-	VMULPS.BCST   36(DI), Z16, Z17
-	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z17, Z4, Z4
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z4, Z4
-	ADDQ          SI, R8
-	VMULPS.BCST   44(DI), Z16, Z17
-	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z17, Z5, Z5
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z5, Z5
-	ADDQ          SI, R8
-	VMULPS.BCST   52(DI), Z16, Z17
-	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z17, Z6, Z6
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z6, Z6
-	ADDQ          SI, R8
-	VMULPS.BCST   60(DI), Z16, Z17
-	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z17, Z7, Z7
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z7, Z7
-	ADDQ          SI, R8
-	VMULPS.BCST   68(DI), Z16, Z17
-	VCVTDQ2PS     Z8, Z8
-	VMULPS        Z17, Z8, Z8
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z8, Z8
-	ADDQ          SI, R8
-	VMULPS.BCST   76(DI), Z16, Z17
-	VCVTDQ2PS     Z9, Z9
-	VMULPS        Z17, Z9, Z9
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z9, Z9
-	ADDQ          SI, R8
-	VMULPS.BCST   84(DI), Z16, Z17
-	VCVTDQ2PS     Z10, Z10
-	VMULPS        Z17, Z10, Z10
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z10, Z10
-	ADDQ          SI, R8
-	VMULPS.BCST   92(DI), Z16, Z17
-	VCVTDQ2PS     Z11, Z11
-	VMULPS        Z17, Z11, Z11
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z11, Z11
-	ADDQ          SI, R8
-	VMULPS.BCST   100(DI), Z16, Z17
-	VCVTDQ2PS     Z12, Z12
-	VMULPS        Z17, Z12, Z12
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z12, Z12
-	ADDQ          SI, R8
-	VMULPS.BCST   108(DI), Z16, Z17
-	VCVTDQ2PS     Z13, Z13
-	VMULPS        Z17, Z13, Z13
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z13, Z13
-	ADDQ          SI, R8
-	VMULPS.BCST   116(DI), Z16, Z17
-	VCVTDQ2PS     Z14, Z14
-	VMULPS        Z17, Z14, Z14
-	VMOVUPS.Z     (R8), K1, Z17
-	VADDPS        Z17, Z14, Z14
-	ADDQ          SI, R8
-	VMULPS.BCST   124(DI), Z16, Z16
-	VCVTDQ2PS     Z15, Z15
-	VMULPS        Z16, Z15, Z15
-	VMOVUPS.Z     (R8), K1, Z16
-	VADDPS        Z16, Z15, Z15
-	VMOVUPS       Z0, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z1, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z2, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z3, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z4, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z5, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z6, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z7, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z8, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z9, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z10, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z11, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z12, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z13, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z14, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z15, K1, (R9)
-	ADDQ          $0x00000010, DX
-	JMP           tile_99
 
-tiles_done_100:
+groups_done_16:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z16
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z16, Z17
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z17, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z16, Z17
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z17, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z1, Z1
+	ADDQ        SI, R8
+	VMULPS.BCST 20(DI), Z16, Z17
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z17, Z2, Z2
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z2, Z2
+	ADDQ        SI, R8
+	VMULPS.BCST 28(DI), Z16, Z17
+	VCVTDQ2PS   Z3, Z3
+	VMULPS      Z17, Z3, Z3
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z3, Z3
+	ADDQ        SI, R8
+	VMULPS.BCST 36(DI), Z16, Z17
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z17, Z4, Z4
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z4, Z4
+	ADDQ        SI, R8
+	VMULPS.BCST 44(DI), Z16, Z17
+	VCVTDQ2PS   Z5, Z5
+	VMULPS      Z17, Z5, Z5
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z5, Z5
+	ADDQ        SI, R8
+	VMULPS.BCST 52(DI), Z16, Z17
+	VCVTDQ2PS   Z6, Z6
+	VMULPS      Z17, Z6, Z6
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z6, Z6
+	ADDQ        SI, R8
+	VMULPS.BCST 60(DI), Z16, Z17
+	VCVTDQ2PS   Z7, Z7
+	VMULPS      Z17, Z7, Z7
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z7, Z7
+	ADDQ        SI, R8
+	VMULPS.BCST 68(DI), Z16, Z17
+	VCVTDQ2PS   Z8, Z8
+	VMULPS      Z17, Z8, Z8
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z8, Z8
+	ADDQ        SI, R8
+	VMULPS.BCST 76(DI), Z16, Z17
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z17, Z9, Z9
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z9, Z9
+	ADDQ        SI, R8
+	VMULPS.BCST 84(DI), Z16, Z17
+	VCVTDQ2PS   Z10, Z10
+	VMULPS      Z17, Z10, Z10
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z10, Z10
+	ADDQ        SI, R8
+	VMULPS.BCST 92(DI), Z16, Z17
+	VCVTDQ2PS   Z11, Z11
+	VMULPS      Z17, Z11, Z11
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z11, Z11
+	ADDQ        SI, R8
+	VMULPS.BCST 100(DI), Z16, Z17
+	VCVTDQ2PS   Z12, Z12
+	VMULPS      Z17, Z12, Z12
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z12, Z12
+	ADDQ        SI, R8
+	VMULPS.BCST 108(DI), Z16, Z17
+	VCVTDQ2PS   Z13, Z13
+	VMULPS      Z17, Z13, Z13
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z13, Z13
+	ADDQ        SI, R8
+	VMULPS.BCST 116(DI), Z16, Z17
+	VCVTDQ2PS   Z14, Z14
+	VMULPS      Z17, Z14, Z14
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z14, Z14
+	ADDQ        SI, R8
+	VMULPS.BCST 124(DI), Z16, Z16
+	VCVTDQ2PS   Z15, Z15
+	VMULPS      Z16, Z15, Z15
+	VMOVUPS.Z   (R8), K1, Z16
+	VADDPS      Z16, Z15, Z15
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z2, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z3, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z4, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z5, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z6, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z7, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z8, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z9, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z10, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z11, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z12, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z13, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z14, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z15, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_9
+
+tiles_done_10:
 	ADDQ $0x00000010, (SP)
 	JMP  heads_1
 
@@ -19509,560 +18797,228 @@ heads_done_2:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000008
-	JL        heads_done_104
+	JL        heads_done_18
 	MOVQ      w+136(FP), CX
 	MOVQ      split+144(FP), DX
 	MOVQ      (SP), BX
 	IMULQ     CX, BX
 	MOVQ      q_base+24(FP), SI
 	ADDQ      SI, BX
-	MOVQ      CX, SI
-	SUBQ      DX, SI
+	MOVQ      DX, SI
 	SHRQ      $0x02, SI
-	MOVQ      DX, DI
-	SHRQ      $0x02, DI
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      BX, R8
-	MOVQ      DI, R9
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	LEAQ      (CX)(CX*2), R8
+	LEAQ      (CX)(CX*4), R9
+	LEAQ      (R8)(CX*4), R10
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z8
 
-bias_full_105:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_106
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_105
-
-bias_tail_106:
-	TESTQ       R9, R9
-	JZ          bias_done_107
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_107:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 8(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_108:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_109
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_108
-
-bias_tail_109:
-	TESTQ       R9, R9
-	JZ          bias_done_110
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_110:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 12(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_111:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_112
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_111
-
-bias_tail_112:
-	TESTQ       R9, R9
-	JZ          bias_done_113
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_113:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 16(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_114:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_115
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_114
-
-bias_tail_115:
-	TESTQ       R9, R9
-	JZ          bias_done_116
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_116:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 20(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_117:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_118
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_117
-
-bias_tail_118:
-	TESTQ       R9, R9
-	JZ          bias_done_119
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_119:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 24(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_120:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_121
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_120
-
-bias_tail_121:
-	TESTQ       R9, R9
-	JZ          bias_done_122
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_122:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 28(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_123:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_124
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_123
-
-bias_tail_124:
-	TESTQ       R9, R9
-	JZ          bias_done_125
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_125:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 32(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_126:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_127
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_126
-
-bias_tail_127:
-	TESTQ       R9, R9
-	JZ          bias_done_128
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_128:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 36(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_129:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_130
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_129
-
-bias_tail_130:
-	TESTQ       R9, R9
-	JZ          bias_done_131
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_131:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 40(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_132:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_133
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_132
-
-bias_tail_133:
-	TESTQ       R9, R9
-	JZ          bias_done_134
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_134:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 44(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_135:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_136
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_135
-
-bias_tail_136:
-	TESTQ       R9, R9
-	JZ          bias_done_137
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_137:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 48(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_138:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_139
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_138
-
-bias_tail_139:
-	TESTQ       R9, R9
-	JZ          bias_done_140
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_140:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 52(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_141:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_142
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_141
-
-bias_tail_142:
-	TESTQ       R9, R9
-	JZ          bias_done_143
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_143:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 56(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_144:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_145
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_144
-
-bias_tail_145:
-	TESTQ       R9, R9
-	JZ          bias_done_146
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_146:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 60(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_147:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_148
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_147
-
-bias_tail_148:
-	TESTQ       DI, DI
-	JZ          bias_done_149
-	LEAQ        kmask<>+0(SB), R9
-	KMOVW       (R9)(DI*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_149:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DI
-	NEGL          DI
-	MOVL          DI, 64(SP)
-	LEAQ          (BX)(DX*1), DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_150:
+bias_full_19:
 	CMPQ     SI, $0x00000010
-	JL       bias_tail_151
-	VPDPBUSD (DX), Z1, Z0
-	ADDQ     $0x00000040, DX
+	JL       bias_tail_20
+	VPDPBUSD (DI), Z8, Z0
+	VPDPBUSD (DI)(CX*1), Z8, Z1
+	VPDPBUSD (DI)(CX*2), Z8, Z2
+	VPDPBUSD (DI)(R8*1), Z8, Z3
+	VPDPBUSD (DI)(CX*4), Z8, Z4
+	VPDPBUSD (DI)(R9*1), Z8, Z5
+	VPDPBUSD (DI)(R8*2), Z8, Z6
+	VPDPBUSD (DI)(R10*1), Z8, Z7
+	ADDQ     $0x00000040, DI
 	SUBQ     $0x00000010, SI
-	JMP      bias_full_150
+	JMP      bias_full_19
 
-bias_tail_151:
+bias_tail_20:
 	TESTQ       SI, SI
-	JZ          bias_done_152
-	LEAQ        kmask<>+0(SB), DI
-	KMOVW       (DI)(SI*2), K1
-	VMOVDQU32.Z (DX), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+	JZ          bias_done_21
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z9
+	VPDPBUSD    Z9, Z8, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z1
+	VMOVDQU32.Z (DI)(CX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z2
+	VMOVDQU32.Z (DI)(R8*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z3
+	VMOVDQU32.Z (DI)(CX*4), K1, Z9
+	VPDPBUSD    Z9, Z8, Z4
+	VMOVDQU32.Z (DI)(R9*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z5
+	VMOVDQU32.Z (DI)(R8*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z6
+	VMOVDQU32.Z (DI)(R10*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z7
 
-bias_done_152:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DX
-	NEGL          DX
-	MOVL          DX, 68(SP)
-	ADDQ          CX, BX
-	XORQ          DX, DX
-	MOVQ          tiles_base+72(FP), BX
+bias_done_21:
+	VPXORD      Z18, Z18, Z18
+	VPUNPCKLQDQ Z1, Z0, Z8
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z18, Z18, Z4
+	VPUNPCKHQDQ Z18, Z18, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z18, Z18, Z5
+	VPUNPCKHQDQ Z18, Z18, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z18, Z18, Z6
+	VPUNPCKHQDQ Z18, Z18, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z18, Z18, Z7
+	VPUNPCKHQDQ Z18, Z18, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VMOVUPS     c_zero_16<>+0(SB), Z2
+	VMOVUPS     c_zero_16<>+0(SB), Z3
+	VMOVUPS     c_zero_16<>+0(SB), Z4
+	VMOVUPS     c_zero_16<>+0(SB), Z5
+	VMOVUPS     c_zero_16<>+0(SB), Z6
+	VMOVUPS     c_zero_16<>+0(SB), Z7
+	LEAQ        (CX)(CX*2), DX
+	LEAQ        (CX)(CX*4), DI
+	LEAQ        (DX)(CX*4), R8
+	MOVQ        SI, SI
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z8
 
-tile_153:
+bias_full_22:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_23
+	VPDPBUSD (BX), Z8, Z0
+	VPDPBUSD (BX)(CX*1), Z8, Z1
+	VPDPBUSD (BX)(CX*2), Z8, Z2
+	VPDPBUSD (BX)(DX*1), Z8, Z3
+	VPDPBUSD (BX)(CX*4), Z8, Z4
+	VPDPBUSD (BX)(DI*1), Z8, Z5
+	VPDPBUSD (BX)(DX*2), Z8, Z6
+	VPDPBUSD (BX)(R8*1), Z8, Z7
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_22
+
+bias_tail_23:
+	TESTQ       SI, SI
+	JZ          bias_done_24
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(SI*2), K1
+	VMOVDQU32.Z (BX), K1, Z9
+	VPDPBUSD    Z9, Z8, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z2
+	VMOVDQU32.Z (BX)(DX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z3
+	VMOVDQU32.Z (BX)(CX*4), K1, Z9
+	VPDPBUSD    Z9, Z8, Z4
+	VMOVDQU32.Z (BX)(DI*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z5
+	VMOVDQU32.Z (BX)(DX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z6
+	VMOVDQU32.Z (BX)(R8*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z7
+
+bias_done_24:
+	VPXORD      Z19, Z19, Z19
+	VPUNPCKLQDQ Z1, Z0, Z8
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z19, Z19, Z4
+	VPUNPCKHQDQ Z19, Z19, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z19, Z19, Z5
+	VPUNPCKHQDQ Z19, Z19, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z19, Z19, Z6
+	VPUNPCKHQDQ Z19, Z19, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z19, Z19, Z7
+	VPUNPCKHQDQ Z19, Z19, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
+
+tile_25:
 	MOVQ         n+128(FP), SI
 	CMPQ         DX, SI
-	JGE          tiles_done_154
+	JGE          tiles_done_26
 	MOVQ         (SP), SI
 	IMULQ        CX, SI
 	MOVQ         q_base+24(FP), DI
@@ -20071,17 +19027,45 @@ tile_153:
 	LEAQ         (CX)(CX*4), R8
 	LEAQ         (DI)(CX*4), R9
 	VPBROADCASTD 8(SP), Z0
-	VPBROADCASTD 16(SP), Z1
-	VPBROADCASTD 24(SP), Z2
-	VPBROADCASTD 32(SP), Z3
-	VPBROADCASTD 40(SP), Z4
-	VPBROADCASTD 48(SP), Z5
-	VPBROADCASTD 56(SP), Z6
-	VPBROADCASTD 64(SP), Z7
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
 	MOVQ         split+144(FP), R10
 	SHRQ         $0x02, R10
 
-group_155:
+groups2_27:
+	CMPQ          R10, $0x00000002
+	JL            group1_28
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	VMOVDQU64     64(BX), Z8
+	VPDPBUSD.BCST 4(SI), Z8, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST 4(SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST 4(SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST 4(SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST 4(SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R10
+	JMP           groups2_27
+
+group1_28:
+	TESTQ         R10, R10
+	JZ            groups_done_29
 	VMOVDQU64     (BX), Z8
 	VPDPBUSD.BCST (SI), Z8, Z0
 	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
@@ -20093,82 +19077,110 @@ group_155:
 	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, SI
-	DECQ          R10
-	JNZ           group_155
-	MOVQ          n+128(FP), R10
-	MOVQ          R10, R11
-	SUBQ          DX, R11
-	MOVQ          $0x00000010, R12
-	CMPQ          R11, R12
-	CMOVQGT       R12, R11
-	LEAQ          kmask<>+0(SB), R12
-	KMOVW         (R12)(R11*2), K1
-	MOVQ          scales_base+96(FP), R11
-	VMOVUPS       (R11)(DX*8), Z8
-	MOVQ          (SP), R11
-	SHLQ          $0x03, R11
-	MOVQ          qs_base+48(FP), R12
-	ADDQ          R12, R11
-	MOVQ          (SP), R12
-	IMULQ         R10, R12
-	ADDQ          DX, R12
-	SHLQ          $0x02, R12
-	MOVQ          s_base+0(FP), R13
-	ADDQ          R13, R12
-	SHLQ          $0x02, R10
-	VMULPS.BCST   (R11), Z8, Z9
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z9, Z0, Z0
-	VMULPS.BCST   8(R11), Z8, Z9
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z9, Z1, Z1
-	VMULPS.BCST   16(R11), Z8, Z9
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z9, Z2, Z2
-	VMULPS.BCST   24(R11), Z8, Z9
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z9, Z3, Z3
-	VMULPS.BCST   32(R11), Z8, Z9
-	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z9, Z4, Z4
-	VMULPS.BCST   40(R11), Z8, Z9
-	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z9, Z5, Z5
-	VMULPS.BCST   48(R11), Z8, Z9
-	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z9, Z6, Z6
-	VMULPS.BCST   56(R11), Z8, Z8
-	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z8, Z7, Z7
-	VMOVUPS       Z0, K1, (R12)
-	ADDQ          R10, R12
-	VMOVUPS       Z1, K1, (R12)
-	ADDQ          R10, R12
-	VMOVUPS       Z2, K1, (R12)
-	ADDQ          R10, R12
-	VMOVUPS       Z3, K1, (R12)
-	ADDQ          R10, R12
-	VMOVUPS       Z4, K1, (R12)
-	ADDQ          R10, R12
-	VMOVUPS       Z5, K1, (R12)
-	ADDQ          R10, R12
-	VMOVUPS       Z6, K1, (R12)
-	ADDQ          R10, R12
-	VMOVUPS       Z7, K1, (R12)
-	VPBROADCASTD  12(SP), Z0
-	VPBROADCASTD  20(SP), Z1
-	VPBROADCASTD  28(SP), Z2
-	VPBROADCASTD  36(SP), Z3
-	VPBROADCASTD  44(SP), Z4
-	VPBROADCASTD  52(SP), Z5
-	VPBROADCASTD  60(SP), Z6
-	VPBROADCASTD  68(SP), Z7
-	MOVQ          CX, R10
-	MOVQ          split+144(FP), R11
-	SUBQ          R11, R10
-	SHRQ          $0x02, R10
 
-group_156:
+groups_done_29:
+	MOVQ         n+128(FP), R10
+	MOVQ         R10, R11
+	SUBQ         DX, R11
+	MOVQ         $0x00000010, R12
+	CMPQ         R11, R12
+	CMOVQGT      R12, R11
+	LEAQ         kmask<>+0(SB), R12
+	KMOVW        (R12)(R11*2), K1
+	MOVQ         scales_base+96(FP), R11
+	VMOVUPS      (R11)(DX*8), Z8
+	MOVQ         (SP), R11
+	SHLQ         $0x03, R11
+	MOVQ         qs_base+48(FP), R12
+	ADDQ         R12, R11
+	MOVQ         (SP), R12
+	IMULQ        R10, R12
+	ADDQ         DX, R12
+	SHLQ         $0x02, R12
+	MOVQ         s_base+0(FP), R13
+	ADDQ         R13, R12
+	SHLQ         $0x02, R10
+	VMULPS.BCST  (R11), Z8, Z9
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z9, Z0, Z0
+	VMULPS.BCST  8(R11), Z8, Z9
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z9, Z1, Z1
+	VMULPS.BCST  16(R11), Z8, Z9
+	VCVTDQ2PS    Z2, Z2
+	VMULPS       Z9, Z2, Z2
+	VMULPS.BCST  24(R11), Z8, Z9
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z9, Z3, Z3
+	VMULPS.BCST  32(R11), Z8, Z9
+	VCVTDQ2PS    Z4, Z4
+	VMULPS       Z9, Z4, Z4
+	VMULPS.BCST  40(R11), Z8, Z9
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z9, Z5, Z5
+	VMULPS.BCST  48(R11), Z8, Z9
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z9, Z6, Z6
+	VMULPS.BCST  56(R11), Z8, Z8
+	VCVTDQ2PS    Z7, Z7
+	VMULPS       Z8, Z7, Z7
+	VMOVUPS      Z0, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z1, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z2, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z3, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z4, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z5, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z6, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z7, K1, (R12)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	VPBROADCASTD 80(SP), Z2
+	VPBROADCASTD 84(SP), Z3
+	VPBROADCASTD 88(SP), Z4
+	VPBROADCASTD 92(SP), Z5
+	VPBROADCASTD 96(SP), Z6
+	VPBROADCASTD 100(SP), Z7
+	MOVQ         CX, R10
+	MOVQ         split+144(FP), R11
+	SUBQ         R11, R10
+	SHRQ         $0x02, R10
+
+groups2_30:
+	CMPQ          R10, $0x00000002
+	JL            group1_31
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	VMOVDQU64     64(BX), Z8
+	VPDPBUSD.BCST 4(SI), Z8, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST 4(SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST 4(SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST 4(SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST 4(SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R10
+	JMP           groups2_30
+
+group1_31:
+	TESTQ         R10, R10
+	JZ            groups_done_32
 	VMOVDQU64     (BX), Z8
 	VPDPBUSD.BCST (SI), Z8, Z0
 	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
@@ -20180,401 +19192,321 @@ group_156:
 	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, SI
-	DECQ          R10
-	JNZ           group_156
-	MOVQ          n+128(FP), SI
-	MOVQ          SI, DI
-	SUBQ          DX, DI
-	MOVQ          $0x00000010, R8
-	CMPQ          DI, R8
-	CMOVQGT       R8, DI
-	LEAQ          kmask<>+0(SB), R8
-	KMOVW         (R8)(DI*2), K1
-	MOVQ          scales_base+96(FP), DI
-	VMOVUPS       64(DI)(DX*8), Z8
-	MOVQ          (SP), DI
-	SHLQ          $0x03, DI
-	MOVQ          qs_base+48(FP), R8
-	ADDQ          R8, DI
-	MOVQ          (SP), R8
-	IMULQ         SI, R8
-	ADDQ          DX, R8
-	SHLQ          $0x02, R8
-	MOVQ          s_base+0(FP), R9
-	ADDQ          R9, R8
-	SHLQ          $0x02, SI
-	MOVQ          R8, R9
-	VMULPS.BCST   4(DI), Z8, Z9
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z9, Z0, Z0
-	VMOVUPS.Z     (R8), K1, Z9
-	VADDPS        Z9, Z0, Z0
-	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z8, Z9
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z9, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z9
-	VADDPS        Z9, Z1, Z1
-	ADDQ          SI, R8
-	VMULPS.BCST   20(DI), Z8, Z9
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z9, Z2, Z2
-	VMOVUPS.Z     (R8), K1, Z9
-	VADDPS        Z9, Z2, Z2
-	ADDQ          SI, R8
-	VMULPS.BCST   28(DI), Z8, Z9
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z9, Z3, Z3
-	VMOVUPS.Z     (R8), K1, Z9
-	VADDPS        Z9, Z3, Z3
-	ADDQ          SI, R8
-	VMULPS.BCST   36(DI), Z8, Z9
-	VCVTDQ2PS     Z4, Z4
-	VMULPS        Z9, Z4, Z4
-	VMOVUPS.Z     (R8), K1, Z9
-	VADDPS        Z9, Z4, Z4
-	ADDQ          SI, R8
-	VMULPS.BCST   44(DI), Z8, Z9
-	VCVTDQ2PS     Z5, Z5
-	VMULPS        Z9, Z5, Z5
-	VMOVUPS.Z     (R8), K1, Z9
-	VADDPS        Z9, Z5, Z5
-	ADDQ          SI, R8
-	VMULPS.BCST   52(DI), Z8, Z9
-	VCVTDQ2PS     Z6, Z6
-	VMULPS        Z9, Z6, Z6
-	VMOVUPS.Z     (R8), K1, Z9
-	VADDPS        Z9, Z6, Z6
-	ADDQ          SI, R8
-	VMULPS.BCST   60(DI), Z8, Z8
-	VCVTDQ2PS     Z7, Z7
-	VMULPS        Z8, Z7, Z7
-	VMOVUPS.Z     (R8), K1, Z8
-	VADDPS        Z8, Z7, Z7
-	VMOVUPS       Z0, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z1, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z2, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z3, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z4, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z5, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z6, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z7, K1, (R9)
-	ADDQ          $0x00000010, DX
-	JMP           tile_153
 
-tiles_done_154:
+groups_done_32:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z8
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z8, Z9
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z9, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z8, Z9
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z9, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z1, Z1
+	ADDQ        SI, R8
+	VMULPS.BCST 20(DI), Z8, Z9
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z9, Z2, Z2
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z2, Z2
+	ADDQ        SI, R8
+	VMULPS.BCST 28(DI), Z8, Z9
+	VCVTDQ2PS   Z3, Z3
+	VMULPS      Z9, Z3, Z3
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z3, Z3
+	ADDQ        SI, R8
+	VMULPS.BCST 36(DI), Z8, Z9
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z9, Z4, Z4
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z4, Z4
+	ADDQ        SI, R8
+	VMULPS.BCST 44(DI), Z8, Z9
+	VCVTDQ2PS   Z5, Z5
+	VMULPS      Z9, Z5, Z5
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z5, Z5
+	ADDQ        SI, R8
+	VMULPS.BCST 52(DI), Z8, Z9
+	VCVTDQ2PS   Z6, Z6
+	VMULPS      Z9, Z6, Z6
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z6, Z6
+	ADDQ        SI, R8
+	VMULPS.BCST 60(DI), Z8, Z8
+	VCVTDQ2PS   Z7, Z7
+	VMULPS      Z8, Z7, Z7
+	VMOVUPS.Z   (R8), K1, Z8
+	VADDPS      Z8, Z7, Z7
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z2, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z3, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z4, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z5, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z6, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z7, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_25
+
+tiles_done_26:
 	ADDQ $0x00000008, (SP)
 
-heads_done_104:
+heads_done_18:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000004
-	JL        heads_done_158
+	JL        heads_done_34
 	MOVQ      w+136(FP), CX
 	MOVQ      split+144(FP), DX
 	MOVQ      (SP), BX
 	IMULQ     CX, BX
 	MOVQ      q_base+24(FP), SI
 	ADDQ      SI, BX
-	MOVQ      CX, SI
-	SUBQ      DX, SI
+	MOVQ      DX, SI
 	SHRQ      $0x02, SI
-	MOVQ      DX, DI
-	SHRQ      $0x02, DI
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      BX, R8
-	MOVQ      DI, R9
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	LEAQ      (CX)(CX*2), R8
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z4
 
-bias_full_159:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_160
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_159
-
-bias_tail_160:
-	TESTQ       R9, R9
-	JZ          bias_done_161
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_161:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 8(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_162:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_163
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_162
-
-bias_tail_163:
-	TESTQ       R9, R9
-	JZ          bias_done_164
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_164:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 12(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_165:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_166
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_165
-
-bias_tail_166:
-	TESTQ       R9, R9
-	JZ          bias_done_167
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_167:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 16(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_168:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_169
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_168
-
-bias_tail_169:
-	TESTQ       R9, R9
-	JZ          bias_done_170
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_170:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 20(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	MOVQ          DI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_171:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_172
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_171
-
-bias_tail_172:
-	TESTQ       R9, R9
-	JZ          bias_done_173
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_173:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 24(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_174:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_175
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_174
-
-bias_tail_175:
-	TESTQ       R9, R9
-	JZ          bias_done_176
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_176:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 28(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_177:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_178
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_177
-
-bias_tail_178:
-	TESTQ       DI, DI
-	JZ          bias_done_179
-	LEAQ        kmask<>+0(SB), R9
-	KMOVW       (R9)(DI*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_179:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DI
-	NEGL          DI
-	MOVL          DI, 32(SP)
-	LEAQ          (BX)(DX*1), DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_180:
+bias_full_35:
 	CMPQ     SI, $0x00000010
-	JL       bias_tail_181
-	VPDPBUSD (DX), Z1, Z0
-	ADDQ     $0x00000040, DX
+	JL       bias_tail_36
+	VPDPBUSD (DI), Z4, Z0
+	VPDPBUSD (DI)(CX*1), Z4, Z1
+	VPDPBUSD (DI)(CX*2), Z4, Z2
+	VPDPBUSD (DI)(R8*1), Z4, Z3
+	ADDQ     $0x00000040, DI
 	SUBQ     $0x00000010, SI
-	JMP      bias_full_180
+	JMP      bias_full_35
 
-bias_tail_181:
+bias_tail_36:
 	TESTQ       SI, SI
-	JZ          bias_done_182
+	JZ          bias_done_37
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z5
+	VPDPBUSD    Z5, Z4, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z1
+	VMOVDQU32.Z (DI)(CX*2), K1, Z5
+	VPDPBUSD    Z5, Z4, Z2
+	VMOVDQU32.Z (DI)(R8*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z3
+
+bias_done_37:
+	VPXORD      Z20, Z20, Z20
+	VPUNPCKLQDQ Z1, Z0, Z4
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z20, Z20, Z2
+	VPUNPCKHQDQ Z20, Z20, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z20, Z20, Z3
+	VPUNPCKHQDQ Z20, Z20, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z20, Z20, Z4
+	VPUNPCKHQDQ Z20, Z20, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z20, Z20, Z5
+	VPUNPCKHQDQ Z20, Z20, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z20, Z20, Z6
+	VPUNPCKHQDQ Z20, Z20, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z20, Z20, Z7
+	VPUNPCKHQDQ Z20, Z20, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VMOVUPS     c_zero_16<>+0(SB), Z2
+	VMOVUPS     c_zero_16<>+0(SB), Z3
+	LEAQ        (CX)(CX*2), DX
+	MOVQ        SI, SI
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z4
+
+bias_full_38:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_39
+	VPDPBUSD (BX), Z4, Z0
+	VPDPBUSD (BX)(CX*1), Z4, Z1
+	VPDPBUSD (BX)(CX*2), Z4, Z2
+	VPDPBUSD (BX)(DX*1), Z4, Z3
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_38
+
+bias_tail_39:
+	TESTQ       SI, SI
+	JZ          bias_done_40
 	LEAQ        kmask<>+0(SB), DI
 	KMOVW       (DI)(SI*2), K1
-	VMOVDQU32.Z (DX), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+	VMOVDQU32.Z (BX), K1, Z5
+	VPDPBUSD    Z5, Z4, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z5
+	VPDPBUSD    Z5, Z4, Z2
+	VMOVDQU32.Z (BX)(DX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z3
 
-bias_done_182:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DX
-	NEGL          DX
-	MOVL          DX, 36(SP)
-	ADDQ          CX, BX
-	XORQ          DX, DX
-	MOVQ          tiles_base+72(FP), BX
+bias_done_40:
+	VPXORD      Z21, Z21, Z21
+	VPUNPCKLQDQ Z1, Z0, Z4
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z21, Z21, Z2
+	VPUNPCKHQDQ Z21, Z21, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z21, Z21, Z3
+	VPUNPCKHQDQ Z21, Z21, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z21, Z21, Z4
+	VPUNPCKHQDQ Z21, Z21, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z21, Z21, Z5
+	VPUNPCKHQDQ Z21, Z21, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z21, Z21, Z6
+	VPUNPCKHQDQ Z21, Z21, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z21, Z21, Z7
+	VPUNPCKHQDQ Z21, Z21, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
 
-tile_183:
+tile_41:
 	MOVQ         n+128(FP), SI
 	CMPQ         DX, SI
-	JGE          tiles_done_184
+	JGE          tiles_done_42
 	MOVQ         (SP), SI
 	IMULQ        CX, SI
 	MOVQ         q_base+24(FP), DI
 	ADDQ         DI, SI
 	LEAQ         (CX)(CX*2), DI
 	VPBROADCASTD 8(SP), Z0
-	VPBROADCASTD 16(SP), Z1
-	VPBROADCASTD 24(SP), Z2
-	VPBROADCASTD 32(SP), Z3
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
 	MOVQ         split+144(FP), R8
 	SHRQ         $0x02, R8
 
-group_185:
+groups2_43:
+	CMPQ          R8, $0x00000002
+	JL            group1_44
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	VMOVDQU64     64(BX), Z4
+	VPDPBUSD.BCST 4(SI), Z4, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R8
+	JMP           groups2_43
+
+group1_44:
+	TESTQ         R8, R8
+	JZ            groups_done_45
 	VMOVDQU64     (BX), Z4
 	VPDPBUSD.BCST (SI), Z4, Z0
 	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
@@ -20582,58 +19514,78 @@ group_185:
 	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, SI
-	DECQ          R8
-	JNZ           group_185
-	MOVQ          n+128(FP), R8
-	MOVQ          R8, R9
-	SUBQ          DX, R9
-	MOVQ          $0x00000010, R10
-	CMPQ          R9, R10
-	CMOVQGT       R10, R9
-	LEAQ          kmask<>+0(SB), R10
-	KMOVW         (R10)(R9*2), K1
-	MOVQ          scales_base+96(FP), R9
-	VMOVUPS       (R9)(DX*8), Z4
-	MOVQ          (SP), R9
-	SHLQ          $0x03, R9
-	MOVQ          qs_base+48(FP), R10
-	ADDQ          R10, R9
-	MOVQ          (SP), R10
-	IMULQ         R8, R10
-	ADDQ          DX, R10
-	SHLQ          $0x02, R10
-	MOVQ          s_base+0(FP), R11
-	ADDQ          R11, R10
-	SHLQ          $0x02, R8
-	VMULPS.BCST   (R9), Z4, Z5
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z5, Z0, Z0
-	VMULPS.BCST   8(R9), Z4, Z5
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z5, Z1, Z1
-	VMULPS.BCST   16(R9), Z4, Z5
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z5, Z2, Z2
-	VMULPS.BCST   24(R9), Z4, Z4
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z4, Z3, Z3
-	VMOVUPS       Z0, K1, (R10)
-	ADDQ          R8, R10
-	VMOVUPS       Z1, K1, (R10)
-	ADDQ          R8, R10
-	VMOVUPS       Z2, K1, (R10)
-	ADDQ          R8, R10
-	VMOVUPS       Z3, K1, (R10)
-	VPBROADCASTD  12(SP), Z0
-	VPBROADCASTD  20(SP), Z1
-	VPBROADCASTD  28(SP), Z2
-	VPBROADCASTD  36(SP), Z3
-	MOVQ          CX, R8
-	MOVQ          split+144(FP), R9
-	SUBQ          R9, R8
-	SHRQ          $0x02, R8
 
-group_186:
+groups_done_45:
+	MOVQ         n+128(FP), R8
+	MOVQ         R8, R9
+	SUBQ         DX, R9
+	MOVQ         $0x00000010, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	LEAQ         kmask<>+0(SB), R10
+	KMOVW        (R10)(R9*2), K1
+	MOVQ         scales_base+96(FP), R9
+	VMOVUPS      (R9)(DX*8), Z4
+	MOVQ         (SP), R9
+	SHLQ         $0x03, R9
+	MOVQ         qs_base+48(FP), R10
+	ADDQ         R10, R9
+	MOVQ         (SP), R10
+	IMULQ        R8, R10
+	ADDQ         DX, R10
+	SHLQ         $0x02, R10
+	MOVQ         s_base+0(FP), R11
+	ADDQ         R11, R10
+	SHLQ         $0x02, R8
+	VMULPS.BCST  (R9), Z4, Z5
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z5, Z0, Z0
+	VMULPS.BCST  8(R9), Z4, Z5
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z5, Z1, Z1
+	VMULPS.BCST  16(R9), Z4, Z5
+	VCVTDQ2PS    Z2, Z2
+	VMULPS       Z5, Z2, Z2
+	VMULPS.BCST  24(R9), Z4, Z4
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z4, Z3, Z3
+	VMOVUPS      Z0, K1, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Z1, K1, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Z2, K1, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Z3, K1, (R10)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	VPBROADCASTD 80(SP), Z2
+	VPBROADCASTD 84(SP), Z3
+	MOVQ         CX, R8
+	MOVQ         split+144(FP), R9
+	SUBQ         R9, R8
+	SHRQ         $0x02, R8
+
+groups2_46:
+	CMPQ          R8, $0x00000002
+	JL            group1_47
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	VMOVDQU64     64(BX), Z4
+	VPDPBUSD.BCST 4(SI), Z4, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R8
+	JMP           groups2_46
+
+group1_47:
+	TESTQ         R8, R8
+	JZ            groups_done_48
 	VMOVDQU64     (BX), Z4
 	VPDPBUSD.BCST (SI), Z4, Z0
 	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
@@ -20641,415 +19593,540 @@ group_186:
 	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, SI
-	DECQ          R8
-	JNZ           group_186
-	MOVQ          n+128(FP), SI
-	MOVQ          SI, DI
-	SUBQ          DX, DI
-	MOVQ          $0x00000010, R8
-	CMPQ          DI, R8
-	CMOVQGT       R8, DI
-	LEAQ          kmask<>+0(SB), R8
-	KMOVW         (R8)(DI*2), K1
-	MOVQ          scales_base+96(FP), DI
-	VMOVUPS       64(DI)(DX*8), Z4
-	MOVQ          (SP), DI
-	SHLQ          $0x03, DI
-	MOVQ          qs_base+48(FP), R8
-	ADDQ          R8, DI
-	MOVQ          (SP), R8
-	IMULQ         SI, R8
-	ADDQ          DX, R8
-	SHLQ          $0x02, R8
-	MOVQ          s_base+0(FP), R9
-	ADDQ          R9, R8
-	SHLQ          $0x02, SI
-	MOVQ          R8, R9
-	VMULPS.BCST   4(DI), Z4, Z5
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z5, Z0, Z0
-	VMOVUPS.Z     (R8), K1, Z5
-	VADDPS        Z5, Z0, Z0
-	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z4, Z5
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z5, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z5
-	VADDPS        Z5, Z1, Z1
-	ADDQ          SI, R8
-	VMULPS.BCST   20(DI), Z4, Z5
-	VCVTDQ2PS     Z2, Z2
-	VMULPS        Z5, Z2, Z2
-	VMOVUPS.Z     (R8), K1, Z5
-	VADDPS        Z5, Z2, Z2
-	ADDQ          SI, R8
-	VMULPS.BCST   28(DI), Z4, Z4
-	VCVTDQ2PS     Z3, Z3
-	VMULPS        Z4, Z3, Z3
-	VMOVUPS.Z     (R8), K1, Z4
-	VADDPS        Z4, Z3, Z3
-	VMOVUPS       Z0, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z1, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z2, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z3, K1, (R9)
-	ADDQ          $0x00000010, DX
-	JMP           tile_183
 
-tiles_done_184:
+groups_done_48:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z4
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z4, Z5
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z5, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z5
+	VADDPS      Z5, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z4, Z5
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z5, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z5
+	VADDPS      Z5, Z1, Z1
+	ADDQ        SI, R8
+	VMULPS.BCST 20(DI), Z4, Z5
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z5, Z2, Z2
+	VMOVUPS.Z   (R8), K1, Z5
+	VADDPS      Z5, Z2, Z2
+	ADDQ        SI, R8
+	VMULPS.BCST 28(DI), Z4, Z4
+	VCVTDQ2PS   Z3, Z3
+	VMULPS      Z4, Z3, Z3
+	VMOVUPS.Z   (R8), K1, Z4
+	VADDPS      Z4, Z3, Z3
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z2, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z3, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_41
+
+tiles_done_42:
 	ADDQ $0x00000004, (SP)
 
-heads_done_158:
+heads_done_34:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000002
-	JL        heads_done_188
+	JL        heads_done_50
 	MOVQ      w+136(FP), CX
 	MOVQ      split+144(FP), DX
 	MOVQ      (SP), BX
 	IMULQ     CX, BX
 	MOVQ      q_base+24(FP), SI
 	ADDQ      SI, BX
-	MOVQ      CX, SI
-	SUBQ      DX, SI
+	MOVQ      DX, SI
 	SHRQ      $0x02, SI
-	MOVQ      DX, DI
-	SHRQ      $0x02, DI
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      BX, R8
-	MOVQ      DI, R9
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z2
 
-bias_full_189:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_190
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_189
-
-bias_tail_190:
-	TESTQ       R9, R9
-	JZ          bias_done_191
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_191:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 8(SP)
-	LEAQ          (BX)(DX*1), R8
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, R9
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_192:
-	CMPQ     R9, $0x00000010
-	JL       bias_tail_193
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, R9
-	JMP      bias_full_192
-
-bias_tail_193:
-	TESTQ       R9, R9
-	JZ          bias_done_194
-	LEAQ        kmask<>+0(SB), R10
-	KMOVW       (R10)(R9*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_194:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, R8
-	NEGL          R8
-	MOVL          R8, 12(SP)
-	ADDQ          CX, BX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, R8
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_195:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_196
-	VPDPBUSD (R8), Z1, Z0
-	ADDQ     $0x00000040, R8
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_195
-
-bias_tail_196:
-	TESTQ       DI, DI
-	JZ          bias_done_197
-	LEAQ        kmask<>+0(SB), R9
-	KMOVW       (R9)(DI*2), K1
-	VMOVDQU32.Z (R8), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_197:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DI
-	NEGL          DI
-	MOVL          DI, 16(SP)
-	LEAQ          (BX)(DX*1), DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          SI, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_198:
+bias_full_51:
 	CMPQ     SI, $0x00000010
-	JL       bias_tail_199
-	VPDPBUSD (DX), Z1, Z0
-	ADDQ     $0x00000040, DX
+	JL       bias_tail_52
+	VPDPBUSD (DI), Z2, Z0
+	VPDPBUSD (DI)(CX*1), Z2, Z1
+	ADDQ     $0x00000040, DI
 	SUBQ     $0x00000010, SI
-	JMP      bias_full_198
+	JMP      bias_full_51
 
-bias_tail_199:
+bias_tail_52:
 	TESTQ       SI, SI
-	JZ          bias_done_200
-	LEAQ        kmask<>+0(SB), DI
-	KMOVW       (DI)(SI*2), K1
-	VMOVDQU32.Z (DX), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+	JZ          bias_done_53
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z3
+	VPDPBUSD    Z3, Z2, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z3
+	VPDPBUSD    Z3, Z2, Z1
 
-bias_done_200:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DX
-	NEGL          DX
-	MOVL          DX, 20(SP)
-	ADDQ          CX, BX
-	XORQ          DX, DX
-	MOVQ          tiles_base+72(FP), BX
+bias_done_53:
+	VPXORD      Z22, Z22, Z22
+	VPUNPCKLQDQ Z1, Z0, Z2
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VPUNPCKLQDQ Z22, Z22, Z1
+	VPUNPCKHQDQ Z22, Z22, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z22, Z22, Z2
+	VPUNPCKHQDQ Z22, Z22, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z22, Z22, Z3
+	VPUNPCKHQDQ Z22, Z22, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z22, Z22, Z4
+	VPUNPCKHQDQ Z22, Z22, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z22, Z22, Z5
+	VPUNPCKHQDQ Z22, Z22, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z22, Z22, Z6
+	VPUNPCKHQDQ Z22, Z22, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z22, Z22, Z7
+	VPUNPCKHQDQ Z22, Z22, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	MOVQ        BX, DX
+	MOVQ        SI, BX
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z2
 
-tile_201:
+bias_full_54:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_55
+	VPDPBUSD (DX), Z2, Z0
+	VPDPBUSD (DX)(CX*1), Z2, Z1
+	ADDQ     $0x00000040, DX
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_54
+
+bias_tail_55:
+	TESTQ       BX, BX
+	JZ          bias_done_56
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVDQU32.Z (DX), K1, Z3
+	VPDPBUSD    Z3, Z2, Z0
+	VMOVDQU32.Z (DX)(CX*1), K1, Z3
+	VPDPBUSD    Z3, Z2, Z1
+
+bias_done_56:
+	VPXORD      Z23, Z23, Z23
+	VPUNPCKLQDQ Z1, Z0, Z2
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VPUNPCKLQDQ Z23, Z23, Z1
+	VPUNPCKHQDQ Z23, Z23, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z23, Z23, Z2
+	VPUNPCKHQDQ Z23, Z23, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z23, Z23, Z3
+	VPUNPCKHQDQ Z23, Z23, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z23, Z23, Z4
+	VPUNPCKHQDQ Z23, Z23, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z23, Z23, Z5
+	VPUNPCKHQDQ Z23, Z23, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z23, Z23, Z6
+	VPUNPCKHQDQ Z23, Z23, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z23, Z23, Z7
+	VPUNPCKHQDQ Z23, Z23, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
+
+tile_57:
 	MOVQ         n+128(FP), SI
 	CMPQ         DX, SI
-	JGE          tiles_done_202
+	JGE          tiles_done_58
 	MOVQ         (SP), SI
 	IMULQ        CX, SI
 	MOVQ         q_base+24(FP), DI
 	ADDQ         DI, SI
 	VPBROADCASTD 8(SP), Z0
-	VPBROADCASTD 16(SP), Z1
+	VPBROADCASTD 12(SP), Z1
 	MOVQ         split+144(FP), DI
 	SHRQ         $0x02, DI
 
-group_203:
+groups2_59:
+	CMPQ          DI, $0x00000002
+	JL            group1_60
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	VMOVDQU64     64(BX), Z2
+	VPDPBUSD.BCST 4(SI), Z2, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, DI
+	JMP           groups2_59
+
+group1_60:
+	TESTQ         DI, DI
+	JZ            groups_done_61
 	VMOVDQU64     (BX), Z2
 	VPDPBUSD.BCST (SI), Z2, Z0
 	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, SI
-	DECQ          DI
-	JNZ           group_203
-	MOVQ          n+128(FP), DI
-	MOVQ          DI, R8
-	SUBQ          DX, R8
-	MOVQ          $0x00000010, R9
-	CMPQ          R8, R9
-	CMOVQGT       R9, R8
-	LEAQ          kmask<>+0(SB), R9
-	KMOVW         (R9)(R8*2), K1
-	MOVQ          scales_base+96(FP), R8
-	VMOVUPS       (R8)(DX*8), Z2
-	MOVQ          (SP), R8
-	SHLQ          $0x03, R8
-	MOVQ          qs_base+48(FP), R9
-	ADDQ          R9, R8
-	MOVQ          (SP), R9
-	IMULQ         DI, R9
-	ADDQ          DX, R9
-	SHLQ          $0x02, R9
-	MOVQ          s_base+0(FP), R10
-	ADDQ          R10, R9
-	SHLQ          $0x02, DI
-	VMULPS.BCST   (R8), Z2, Z3
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z3, Z0, Z0
-	VMULPS.BCST   8(R8), Z2, Z2
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z2, Z1, Z1
-	VMOVUPS       Z0, K1, (R9)
-	ADDQ          DI, R9
-	VMOVUPS       Z1, K1, (R9)
-	VPBROADCASTD  12(SP), Z0
-	VPBROADCASTD  20(SP), Z1
-	MOVQ          CX, DI
-	MOVQ          split+144(FP), R8
-	SUBQ          R8, DI
-	SHRQ          $0x02, DI
 
-group_204:
+groups_done_61:
+	MOVQ         n+128(FP), DI
+	MOVQ         DI, R8
+	SUBQ         DX, R8
+	MOVQ         $0x00000010, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	LEAQ         kmask<>+0(SB), R9
+	KMOVW        (R9)(R8*2), K1
+	MOVQ         scales_base+96(FP), R8
+	VMOVUPS      (R8)(DX*8), Z2
+	MOVQ         (SP), R8
+	SHLQ         $0x03, R8
+	MOVQ         qs_base+48(FP), R9
+	ADDQ         R9, R8
+	MOVQ         (SP), R9
+	IMULQ        DI, R9
+	ADDQ         DX, R9
+	SHLQ         $0x02, R9
+	MOVQ         s_base+0(FP), R10
+	ADDQ         R10, R9
+	SHLQ         $0x02, DI
+	VMULPS.BCST  (R8), Z2, Z3
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z3, Z0, Z0
+	VMULPS.BCST  8(R8), Z2, Z2
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VMOVUPS      Z0, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z1, K1, (R9)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	MOVQ         CX, DI
+	MOVQ         split+144(FP), R8
+	SUBQ         R8, DI
+	SHRQ         $0x02, DI
+
+groups2_62:
+	CMPQ          DI, $0x00000002
+	JL            group1_63
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	VMOVDQU64     64(BX), Z2
+	VPDPBUSD.BCST 4(SI), Z2, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, DI
+	JMP           groups2_62
+
+group1_63:
+	TESTQ         DI, DI
+	JZ            groups_done_64
 	VMOVDQU64     (BX), Z2
 	VPDPBUSD.BCST (SI), Z2, Z0
 	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
 	ADDQ          $0x00000040, BX
 	ADDQ          $0x00000004, SI
-	DECQ          DI
-	JNZ           group_204
-	MOVQ          n+128(FP), SI
-	MOVQ          SI, DI
-	SUBQ          DX, DI
-	MOVQ          $0x00000010, R8
-	CMPQ          DI, R8
-	CMOVQGT       R8, DI
-	LEAQ          kmask<>+0(SB), R8
-	KMOVW         (R8)(DI*2), K1
-	MOVQ          scales_base+96(FP), DI
-	VMOVUPS       64(DI)(DX*8), Z2
-	MOVQ          (SP), DI
-	SHLQ          $0x03, DI
-	MOVQ          qs_base+48(FP), R8
-	ADDQ          R8, DI
-	MOVQ          (SP), R8
-	IMULQ         SI, R8
-	ADDQ          DX, R8
-	SHLQ          $0x02, R8
-	MOVQ          s_base+0(FP), R9
-	ADDQ          R9, R8
-	SHLQ          $0x02, SI
-	MOVQ          R8, R9
-	VMULPS.BCST   4(DI), Z2, Z3
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z3, Z0, Z0
-	VMOVUPS.Z     (R8), K1, Z3
-	VADDPS        Z3, Z0, Z0
-	ADDQ          SI, R8
-	VMULPS.BCST   12(DI), Z2, Z2
-	VCVTDQ2PS     Z1, Z1
-	VMULPS        Z2, Z1, Z1
-	VMOVUPS.Z     (R8), K1, Z2
-	VADDPS        Z2, Z1, Z1
-	VMOVUPS       Z0, K1, (R9)
-	ADDQ          SI, R9
-	VMOVUPS       Z1, K1, (R9)
-	ADDQ          $0x00000010, DX
-	JMP           tile_201
 
-tiles_done_202:
+groups_done_64:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z2
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z2, Z3
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z3, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z3
+	VADDPS      Z3, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z2, Z2
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z2, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z2
+	VADDPS      Z2, Z1, Z1
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_57
+
+tiles_done_58:
 	ADDQ $0x00000002, (SP)
 
-heads_done_188:
+heads_done_50:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000001
-	JL        heads_done_206
+	JL        heads_done_66
 	MOVQ      w+136(FP), AX
 	MOVQ      split+144(FP), CX
 	MOVQ      (SP), DX
 	IMULQ     AX, DX
 	MOVQ      q_base+24(FP), BX
 	ADDQ      BX, DX
-	MOVQ      AX, BX
-	SUBQ      CX, BX
+	MOVQ      CX, BX
 	SHRQ      $0x02, BX
-	MOVQ      CX, SI
-	SHRQ      $0x02, SI
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      DX, DI
+	MOVQ      DX, SI
 	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
 
-bias_full_207:
-	CMPQ     SI, $0x00000010
-	JL       bias_tail_208
-	VPDPBUSD (DI), Z1, Z0
-	ADDQ     $0x00000040, DI
-	SUBQ     $0x00000010, SI
-	JMP      bias_full_207
+bias_full_67:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_68
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_67
 
-bias_tail_208:
-	TESTQ       SI, SI
-	JZ          bias_done_209
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(SI*2), K1
-	VMOVDQU32.Z (DI), K1, Z2
+bias_tail_68:
+	TESTQ       BX, BX
+	JZ          bias_done_69
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
 	VPDPBUSD    Z2, Z1, Z0
 
-bias_done_209:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 8(SP)
-	LEAQ          (DX)(CX*1), CX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          BX, BX
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+bias_done_69:
+	VPXORD      Z24, Z24, Z24
+	VPUNPCKLQDQ Z24, Z0, Z1
+	VPUNPCKHQDQ Z24, Z0, Z0
+	VPADDD      Z1, Z0, Z0
+	VPUNPCKLQDQ Z24, Z24, Z1
+	VPUNPCKHQDQ Z24, Z24, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z24, Z24, Z2
+	VPUNPCKHQDQ Z24, Z24, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z24, Z24, Z3
+	VPUNPCKHQDQ Z24, Z24, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z24, Z24, Z4
+	VPUNPCKHQDQ Z24, Z24, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z24, Z24, Z5
+	VPUNPCKHQDQ Z24, Z24, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z24, Z24, Z6
+	VPUNPCKHQDQ Z24, Z24, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z24, Z24, Z7
+	VPUNPCKHQDQ Z24, Z24, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        CX, DX
+	MOVQ        AX, BX
+	SUBQ        CX, BX
+	SHRQ        $0x02, BX
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	MOVQ        DX, CX
+	MOVQ        BX, DX
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z1
 
-bias_full_210:
-	CMPQ     BX, $0x00000010
-	JL       bias_tail_211
+bias_full_70:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_71
 	VPDPBUSD (CX), Z1, Z0
 	ADDQ     $0x00000040, CX
-	SUBQ     $0x00000010, BX
-	JMP      bias_full_210
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_70
 
-bias_tail_211:
-	TESTQ       BX, BX
-	JZ          bias_done_212
-	LEAQ        kmask<>+0(SB), SI
-	KMOVW       (SI)(BX*2), K1
+bias_tail_71:
+	TESTQ       DX, DX
+	JZ          bias_done_72
+	LEAQ        kmask<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K1
 	VMOVDQU32.Z (CX), K1, Z2
 	VPDPBUSD    Z2, Z1, Z0
 
-bias_done_212:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, CX
-	NEGL          CX
-	MOVL          CX, 12(SP)
-	ADDQ          AX, DX
-	XORQ          CX, CX
-	MOVQ          tiles_base+72(FP), DX
+bias_done_72:
+	VPXORD      Z25, Z25, Z25
+	VPUNPCKLQDQ Z25, Z0, Z1
+	VPUNPCKHQDQ Z25, Z0, Z0
+	VPADDD      Z1, Z0, Z0
+	VPUNPCKLQDQ Z25, Z25, Z1
+	VPUNPCKHQDQ Z25, Z25, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z25, Z25, Z2
+	VPUNPCKHQDQ Z25, Z25, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z25, Z25, Z3
+	VPUNPCKHQDQ Z25, Z25, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z25, Z25, Z4
+	VPUNPCKHQDQ Z25, Z25, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z25, Z25, Z5
+	VPUNPCKHQDQ Z25, Z25, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z25, Z25, Z6
+	VPUNPCKHQDQ Z25, Z25, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z25, Z25, Z7
+	VPUNPCKHQDQ Z25, Z25, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        CX, CX
+	MOVQ        tiles_base+72(FP), DX
 
-tile_213:
+tile_73:
 	MOVQ         n+128(FP), BX
 	CMPQ         CX, BX
-	JGE          tiles_done_214
+	JGE          tiles_done_74
 	MOVQ         (SP), BX
 	IMULQ        AX, BX
 	MOVQ         q_base+24(FP), SI
@@ -21058,87 +20135,115 @@ tile_213:
 	MOVQ         split+144(FP), SI
 	SHRQ         $0x02, SI
 
-group_215:
+groups2_75:
+	CMPQ          SI, $0x00000002
+	JL            group1_76
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	VMOVDQU64     64(DX), Z1
+	VPDPBUSD.BCST 4(BX), Z1, Z0
+	ADDQ          $0x00000080, DX
+	ADDQ          $0x00000008, BX
+	SUBQ          $0x00000002, SI
+	JMP           groups2_75
+
+group1_76:
+	TESTQ         SI, SI
+	JZ            groups_done_77
 	VMOVDQU64     (DX), Z1
 	VPDPBUSD.BCST (BX), Z1, Z0
 	ADDQ          $0x00000040, DX
 	ADDQ          $0x00000004, BX
-	DECQ          SI
-	JNZ           group_215
-	MOVQ          n+128(FP), SI
-	MOVQ          SI, DI
-	SUBQ          CX, DI
-	MOVQ          $0x00000010, R8
-	CMPQ          DI, R8
-	CMOVQGT       R8, DI
-	LEAQ          kmask<>+0(SB), R8
-	KMOVW         (R8)(DI*2), K1
-	MOVQ          scales_base+96(FP), DI
-	VMOVUPS       (DI)(CX*8), Z1
-	MOVQ          (SP), DI
-	SHLQ          $0x03, DI
-	MOVQ          qs_base+48(FP), R8
-	ADDQ          R8, DI
-	MOVQ          (SP), R8
-	IMULQ         SI, R8
-	ADDQ          CX, R8
-	SHLQ          $0x02, R8
-	MOVQ          s_base+0(FP), R9
-	ADDQ          R9, R8
-	SHLQ          $0x02, SI
-	MOVQ          R8, SI
-	VMULPS.BCST   (DI), Z1, Z1
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z1, Z0, Z0
-	VMOVUPS       Z0, K1, (SI)
-	VPBROADCASTD  12(SP), Z0
-	MOVQ          AX, SI
-	MOVQ          split+144(FP), DI
-	SUBQ          DI, SI
-	SHRQ          $0x02, SI
 
-group_216:
+groups_done_77:
+	MOVQ         n+128(FP), SI
+	MOVQ         SI, DI
+	SUBQ         CX, DI
+	MOVQ         $0x00000010, R8
+	CMPQ         DI, R8
+	CMOVQGT      R8, DI
+	LEAQ         kmask<>+0(SB), R8
+	KMOVW        (R8)(DI*2), K1
+	MOVQ         scales_base+96(FP), DI
+	VMOVUPS      (DI)(CX*8), Z1
+	MOVQ         (SP), DI
+	SHLQ         $0x03, DI
+	MOVQ         qs_base+48(FP), R8
+	ADDQ         R8, DI
+	MOVQ         (SP), R8
+	IMULQ        SI, R8
+	ADDQ         CX, R8
+	SHLQ         $0x02, R8
+	MOVQ         s_base+0(FP), R9
+	ADDQ         R9, R8
+	SHLQ         $0x02, SI
+	MOVQ         R8, SI
+	VMULPS.BCST  (DI), Z1, Z1
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (SI)
+	VPBROADCASTD 72(SP), Z0
+	MOVQ         AX, SI
+	MOVQ         split+144(FP), DI
+	SUBQ         DI, SI
+	SHRQ         $0x02, SI
+
+groups2_78:
+	CMPQ          SI, $0x00000002
+	JL            group1_79
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	VMOVDQU64     64(DX), Z1
+	VPDPBUSD.BCST 4(BX), Z1, Z0
+	ADDQ          $0x00000080, DX
+	ADDQ          $0x00000008, BX
+	SUBQ          $0x00000002, SI
+	JMP           groups2_78
+
+group1_79:
+	TESTQ         SI, SI
+	JZ            groups_done_80
 	VMOVDQU64     (DX), Z1
 	VPDPBUSD.BCST (BX), Z1, Z0
 	ADDQ          $0x00000040, DX
 	ADDQ          $0x00000004, BX
-	DECQ          SI
-	JNZ           group_216
-	MOVQ          n+128(FP), BX
-	MOVQ          BX, SI
-	SUBQ          CX, SI
-	MOVQ          $0x00000010, DI
-	CMPQ          SI, DI
-	CMOVQGT       DI, SI
-	LEAQ          kmask<>+0(SB), DI
-	KMOVW         (DI)(SI*2), K1
-	MOVQ          scales_base+96(FP), SI
-	VMOVUPS       64(SI)(CX*8), Z1
-	MOVQ          (SP), SI
-	SHLQ          $0x03, SI
-	MOVQ          qs_base+48(FP), DI
-	ADDQ          DI, SI
-	MOVQ          (SP), DI
-	IMULQ         BX, DI
-	ADDQ          CX, DI
-	SHLQ          $0x02, DI
-	MOVQ          s_base+0(FP), R8
-	ADDQ          R8, DI
-	SHLQ          $0x02, BX
-	MOVQ          DI, BX
-	VMULPS.BCST   4(SI), Z1, Z1
-	VCVTDQ2PS     Z0, Z0
-	VMULPS        Z1, Z0, Z0
-	VMOVUPS.Z     (DI), K1, Z1
-	VADDPS        Z1, Z0, Z0
-	VMOVUPS       Z0, K1, (BX)
-	ADDQ          $0x00000010, CX
-	JMP           tile_213
 
-tiles_done_214:
+groups_done_80:
+	MOVQ        n+128(FP), BX
+	MOVQ        BX, SI
+	SUBQ        CX, SI
+	MOVQ        $0x00000010, DI
+	CMPQ        SI, DI
+	CMOVQGT     DI, SI
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	MOVQ        scales_base+96(FP), SI
+	VMOVUPS     64(SI)(CX*8), Z1
+	MOVQ        (SP), SI
+	SHLQ        $0x03, SI
+	MOVQ        qs_base+48(FP), DI
+	ADDQ        DI, SI
+	MOVQ        (SP), DI
+	IMULQ       BX, DI
+	ADDQ        CX, DI
+	SHLQ        $0x02, DI
+	MOVQ        s_base+0(FP), R8
+	ADDQ        R8, DI
+	SHLQ        $0x02, BX
+	MOVQ        DI, BX
+	VMULPS.BCST 4(SI), Z1, Z1
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z1, Z0, Z0
+	VMOVUPS.Z   (DI), K1, Z1
+	VADDPS      Z1, Z0, Z0
+	VMOVUPS     Z0, K1, (BX)
+	ADDQ        $0x00000010, CX
+	JMP         tile_73
+
+tiles_done_74:
 	ADDQ $0x00000001, (SP)
 
-heads_done_206:
+heads_done_66:
 	VZEROUPPER
 	RET
 
@@ -21270,7 +20375,7 @@ DATA c_f127_16<>+60(SB)/4, $0x42fe0000
 GLOBL c_f127_16<>(SB), RODATA|NOPTR, $64
 
 // func attnValuesI8AVX512(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI
+// Requires: AVX, AVX512BW, AVX512F, AVX512VNNI
 TEXT ·attnValuesI8AVX512(SB), NOSPLIT, $72-160
 	MOVQ m+120(FP), AX
 	MOVQ $0x00000000, (SP)
@@ -21283,561 +20388,152 @@ heads_1:
 	MOVQ      n+128(FP), CX
 	ADDQ      $0x0000000f, CX
 	ANDQ      $-16, CX
-	MOVQ      (SP), DX
-	IMULQ     CX, DX
-	MOVQ      pq_base+24(FP), BX
-	ADDQ      BX, DX
-	MOVQ      CX, BX
-	SHRQ      $0x02, BX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      DX, SI
-	MOVQ      BX, DI
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	VMOVUPS   c_zero_16<>+0(SB), Z8
+	VMOVUPS   c_zero_16<>+0(SB), Z9
+	VMOVUPS   c_zero_16<>+0(SB), Z10
+	VMOVUPS   c_zero_16<>+0(SB), Z11
+	VMOVUPS   c_zero_16<>+0(SB), Z12
+	VMOVUPS   c_zero_16<>+0(SB), Z13
+	VMOVUPS   c_zero_16<>+0(SB), Z14
+	VMOVUPS   c_zero_16<>+0(SB), Z15
+	LEAQ      (CX)(CX*2), DI
+	LEAQ      (CX)(CX*4), R8
+	LEAQ      (DI)(CX*4), R9
+	MOVQ      BX, SI
+	LEAQ      (BX)(CX*8), BX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z16
 
 bias_full_3:
-	CMPQ     DI, $0x00000010
+	CMPQ     DX, $0x00000010
 	JL       bias_tail_4
-	VPDPBUSD (SI), Z1, Z0
+	VPDPBUSD (SI), Z16, Z0
+	VPDPBUSD (SI)(CX*1), Z16, Z1
+	VPDPBUSD (SI)(CX*2), Z16, Z2
+	VPDPBUSD (SI)(DI*1), Z16, Z3
+	VPDPBUSD (SI)(CX*4), Z16, Z4
+	VPDPBUSD (SI)(R8*1), Z16, Z5
+	VPDPBUSD (SI)(DI*2), Z16, Z6
+	VPDPBUSD (SI)(R9*1), Z16, Z7
+	VPDPBUSD (BX), Z16, Z8
+	VPDPBUSD (BX)(CX*1), Z16, Z9
+	VPDPBUSD (BX)(CX*2), Z16, Z10
+	VPDPBUSD (BX)(DI*1), Z16, Z11
+	VPDPBUSD (BX)(CX*4), Z16, Z12
+	VPDPBUSD (BX)(R8*1), Z16, Z13
+	VPDPBUSD (BX)(DI*2), Z16, Z14
+	VPDPBUSD (BX)(R9*1), Z16, Z15
 	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
 	JMP      bias_full_3
 
 bias_tail_4:
-	TESTQ       DI, DI
+	TESTQ       DX, DX
 	JZ          bias_done_5
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(DX*2), K1
+	VMOVDQU32.Z (SI), K1, Z17
+	VPDPBUSD    Z17, Z16, Z0
+	VMOVDQU32.Z (SI)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z1
+	VMOVDQU32.Z (SI)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z2
+	VMOVDQU32.Z (SI)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z3
+	VMOVDQU32.Z (SI)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z4
+	VMOVDQU32.Z (SI)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z5
+	VMOVDQU32.Z (SI)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z6
+	VMOVDQU32.Z (SI)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z7
+	VMOVDQU32.Z (BX), K1, Z17
+	VPDPBUSD    Z17, Z16, Z8
+	VMOVDQU32.Z (BX)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z9
+	VMOVDQU32.Z (BX)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z10
+	VMOVDQU32.Z (BX)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z11
+	VMOVDQU32.Z (BX)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z12
+	VMOVDQU32.Z (BX)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z13
+	VMOVDQU32.Z (BX)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z14
+	VMOVDQU32.Z (BX)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z15
 
 bias_done_5:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 8(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+	VPUNPCKLQDQ Z1, Z0, Z16
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z16, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z9, Z8, Z4
+	VPUNPCKHQDQ Z9, Z8, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z11, Z10, Z5
+	VPUNPCKHQDQ Z11, Z10, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z13, Z12, Z6
+	VPUNPCKHQDQ Z13, Z12, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z15, Z14, Z7
+	VPUNPCKHQDQ Z15, Z14, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
 
-bias_full_6:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_7
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_6
-
-bias_tail_7:
-	TESTQ       DI, DI
-	JZ          bias_done_8
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_8:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 12(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_9:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_10
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_9
-
-bias_tail_10:
-	TESTQ       DI, DI
-	JZ          bias_done_11
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_11:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 16(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_12:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_13
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_12
-
-bias_tail_13:
-	TESTQ       DI, DI
-	JZ          bias_done_14
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_14:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 20(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_15:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_16
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_15
-
-bias_tail_16:
-	TESTQ       DI, DI
-	JZ          bias_done_17
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_17:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 24(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_18:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_19
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_18
-
-bias_tail_19:
-	TESTQ       DI, DI
-	JZ          bias_done_20
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_20:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 28(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_21:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_22
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_21
-
-bias_tail_22:
-	TESTQ       DI, DI
-	JZ          bias_done_23
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_23:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 32(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_24:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_25
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_24
-
-bias_tail_25:
-	TESTQ       DI, DI
-	JZ          bias_done_26
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_26:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 36(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_27:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_28
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_27
-
-bias_tail_28:
-	TESTQ       DI, DI
-	JZ          bias_done_29
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_29:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 40(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_30:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_31
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_30
-
-bias_tail_31:
-	TESTQ       DI, DI
-	JZ          bias_done_32
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_32:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 44(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_33:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_34
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_33
-
-bias_tail_34:
-	TESTQ       DI, DI
-	JZ          bias_done_35
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_35:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 48(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_36:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_37
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_36
-
-bias_tail_37:
-	TESTQ       DI, DI
-	JZ          bias_done_38
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_38:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 52(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_39:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_40
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_39
-
-bias_tail_40:
-	TESTQ       DI, DI
-	JZ          bias_done_41
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_41:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 56(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_42:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_43
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_42
-
-bias_tail_43:
-	TESTQ       DI, DI
-	JZ          bias_done_44
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_44:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 60(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_45:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_46
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_45
-
-bias_tail_46:
-	TESTQ       DI, DI
-	JZ          bias_done_47
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_47:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 64(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_48:
-	CMPQ     BX, $0x00000010
-	JL       bias_tail_49
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, BX
-	JMP      bias_full_48
-
-bias_tail_49:
-	TESTQ       BX, BX
-	JZ          bias_done_50
-	LEAQ        kmask<>+0(SB), DI
-	KMOVW       (DI)(BX*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_50:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, BX
-	NEGL          BX
-	MOVL          BX, 68(SP)
-	ADDQ          CX, DX
-	XORQ          CX, CX
-
-cols_51:
+cols_6:
 	MOVQ         dv+136(FP), DX
 	CMPQ         CX, DX
-	JGE          cols_done_52
+	JGE          cols_done_7
 	VPBROADCASTD 8(SP), Z0
 	VPBROADCASTD 12(SP), Z1
 	VPBROADCASTD 16(SP), Z2
@@ -21874,42 +20570,42 @@ cols_51:
 	SHLQ         $0x04, R11
 	XORQ         R12, R12
 
-tile_53:
+tile_8:
 	MOVQ          n+128(FP), R13
 	CMPQ          R12, R13
-	JGE           tiles_done_54
+	JGE           tiles_done_9
 	VMOVDQU64     (R10), Z16
 	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z16, Z16
 	VMOVDQU64     64(R10), Z17
 	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z17, Z17
-	VMOVDQU64     128(R10), Z18
-	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z18, Z18
-	VMOVDQU64     192(R10), Z19
-	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z19, Z19
-	VSHUFI64X2    $0x44, Z17, Z16, Z20
+	VMOVDQU64     128(R10), Z22
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z22, Z22
+	VMOVDQU64     192(R10), Z23
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z23, Z23
+	VSHUFI64X2    $0x44, Z17, Z16, Z24
 	VSHUFI64X2    $0xee, Z17, Z16, Z16
-	VSHUFI64X2    $0x44, Z19, Z18, Z17
-	VSHUFI64X2    $0xee, Z19, Z18, Z18
-	VSHUFI64X2    $0x88, Z17, Z20, Z19
-	VSHUFI64X2    $0xdd, Z17, Z20, Z17
-	VSHUFI64X2    $0x88, Z18, Z16, Z20
-	VSHUFI64X2    $0xdd, Z18, Z16, Z16
-	VPDPBUSD.BCST (SI), Z19, Z0
-	VPDPBUSD.BCST (SI)(DX*1), Z19, Z1
-	VPDPBUSD.BCST (SI)(DX*2), Z19, Z2
-	VPDPBUSD.BCST (SI)(DI*1), Z19, Z3
-	VPDPBUSD.BCST (SI)(DX*4), Z19, Z4
-	VPDPBUSD.BCST (SI)(R8*1), Z19, Z5
-	VPDPBUSD.BCST (SI)(DI*2), Z19, Z6
-	VPDPBUSD.BCST (SI)(R9*1), Z19, Z7
-	VPDPBUSD.BCST (BX), Z19, Z8
-	VPDPBUSD.BCST (BX)(DX*1), Z19, Z9
-	VPDPBUSD.BCST (BX)(DX*2), Z19, Z10
-	VPDPBUSD.BCST (BX)(DI*1), Z19, Z11
-	VPDPBUSD.BCST (BX)(DX*4), Z19, Z12
-	VPDPBUSD.BCST (BX)(R8*1), Z19, Z13
-	VPDPBUSD.BCST (BX)(DI*2), Z19, Z14
-	VPDPBUSD.BCST (BX)(R9*1), Z19, Z15
+	VSHUFI64X2    $0x44, Z23, Z22, Z17
+	VSHUFI64X2    $0xee, Z23, Z22, Z22
+	VSHUFI64X2    $0x88, Z17, Z24, Z23
+	VSHUFI64X2    $0xdd, Z17, Z24, Z17
+	VSHUFI64X2    $0x88, Z22, Z16, Z24
+	VSHUFI64X2    $0xdd, Z22, Z16, Z16
+	VPDPBUSD.BCST (SI), Z23, Z0
+	VPDPBUSD.BCST (SI)(DX*1), Z23, Z1
+	VPDPBUSD.BCST (SI)(DX*2), Z23, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z23, Z3
+	VPDPBUSD.BCST (SI)(DX*4), Z23, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z23, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z23, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z23, Z7
+	VPDPBUSD.BCST (BX), Z23, Z8
+	VPDPBUSD.BCST (BX)(DX*1), Z23, Z9
+	VPDPBUSD.BCST (BX)(DX*2), Z23, Z10
+	VPDPBUSD.BCST (BX)(DI*1), Z23, Z11
+	VPDPBUSD.BCST (BX)(DX*4), Z23, Z12
+	VPDPBUSD.BCST (BX)(R8*1), Z23, Z13
+	VPDPBUSD.BCST (BX)(DI*2), Z23, Z14
+	VPDPBUSD.BCST (BX)(R9*1), Z23, Z15
 	VPDPBUSD.BCST 4(SI), Z17, Z0
 	VPDPBUSD.BCST 4(SI)(DX*1), Z17, Z1
 	VPDPBUSD.BCST 4(SI)(DX*2), Z17, Z2
@@ -21926,22 +20622,22 @@ tile_53:
 	VPDPBUSD.BCST 4(BX)(R8*1), Z17, Z13
 	VPDPBUSD.BCST 4(BX)(DI*2), Z17, Z14
 	VPDPBUSD.BCST 4(BX)(R9*1), Z17, Z15
-	VPDPBUSD.BCST 8(SI), Z20, Z0
-	VPDPBUSD.BCST 8(SI)(DX*1), Z20, Z1
-	VPDPBUSD.BCST 8(SI)(DX*2), Z20, Z2
-	VPDPBUSD.BCST 8(SI)(DI*1), Z20, Z3
-	VPDPBUSD.BCST 8(SI)(DX*4), Z20, Z4
-	VPDPBUSD.BCST 8(SI)(R8*1), Z20, Z5
-	VPDPBUSD.BCST 8(SI)(DI*2), Z20, Z6
-	VPDPBUSD.BCST 8(SI)(R9*1), Z20, Z7
-	VPDPBUSD.BCST 8(BX), Z20, Z8
-	VPDPBUSD.BCST 8(BX)(DX*1), Z20, Z9
-	VPDPBUSD.BCST 8(BX)(DX*2), Z20, Z10
-	VPDPBUSD.BCST 8(BX)(DI*1), Z20, Z11
-	VPDPBUSD.BCST 8(BX)(DX*4), Z20, Z12
-	VPDPBUSD.BCST 8(BX)(R8*1), Z20, Z13
-	VPDPBUSD.BCST 8(BX)(DI*2), Z20, Z14
-	VPDPBUSD.BCST 8(BX)(R9*1), Z20, Z15
+	VPDPBUSD.BCST 8(SI), Z24, Z0
+	VPDPBUSD.BCST 8(SI)(DX*1), Z24, Z1
+	VPDPBUSD.BCST 8(SI)(DX*2), Z24, Z2
+	VPDPBUSD.BCST 8(SI)(DI*1), Z24, Z3
+	VPDPBUSD.BCST 8(SI)(DX*4), Z24, Z4
+	VPDPBUSD.BCST 8(SI)(R8*1), Z24, Z5
+	VPDPBUSD.BCST 8(SI)(DI*2), Z24, Z6
+	VPDPBUSD.BCST 8(SI)(R9*1), Z24, Z7
+	VPDPBUSD.BCST 8(BX), Z24, Z8
+	VPDPBUSD.BCST 8(BX)(DX*1), Z24, Z9
+	VPDPBUSD.BCST 8(BX)(DX*2), Z24, Z10
+	VPDPBUSD.BCST 8(BX)(DI*1), Z24, Z11
+	VPDPBUSD.BCST 8(BX)(DX*4), Z24, Z12
+	VPDPBUSD.BCST 8(BX)(R8*1), Z24, Z13
+	VPDPBUSD.BCST 8(BX)(DI*2), Z24, Z14
+	VPDPBUSD.BCST 8(BX)(R9*1), Z24, Z15
 	VPDPBUSD.BCST 12(SI), Z16, Z0
 	VPDPBUSD.BCST 12(SI)(DX*1), Z16, Z1
 	VPDPBUSD.BCST 12(SI)(DX*2), Z16, Z2
@@ -21962,9 +20658,9 @@ tile_53:
 	ADDQ          $0x00000010, SI
 	ADDQ          $0x00000010, BX
 	ADDQ          $0x00000010, R12
-	JMP           tile_53
+	JMP           tile_8
 
-tiles_done_54:
+tiles_done_9:
 	MOVQ        dv+136(FP), SI
 	MOVQ        (SP), DX
 	IMULQ       SI, DX
@@ -22073,9 +20769,9 @@ tiles_done_54:
 	ADDQ        SI, DI
 	VMOVUPS     Z15, (DI)
 	ADDQ        $0x00000010, CX
-	JMP         cols_51
+	JMP         cols_6
 
-cols_done_52:
+cols_done_7:
 	ADDQ $0x00000010, (SP)
 	JMP  heads_1
 
@@ -22083,293 +20779,123 @@ heads_done_2:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000008
-	JL        heads_done_56
+	JL        heads_done_11
 	MOVQ      n+128(FP), CX
 	ADDQ      $0x0000000f, CX
 	ANDQ      $-16, CX
-	MOVQ      (SP), DX
-	IMULQ     CX, DX
-	MOVQ      pq_base+24(FP), BX
-	ADDQ      BX, DX
-	MOVQ      CX, BX
-	SHRQ      $0x02, BX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      DX, SI
-	MOVQ      BX, DI
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	LEAQ      (CX)(CX*2), SI
+	LEAQ      (CX)(CX*4), DI
+	LEAQ      (SI)(CX*4), R8
+	MOVQ      DX, DX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z8
 
-bias_full_57:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_58
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_57
+bias_full_12:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_13
+	VPDPBUSD (BX), Z8, Z0
+	VPDPBUSD (BX)(CX*1), Z8, Z1
+	VPDPBUSD (BX)(CX*2), Z8, Z2
+	VPDPBUSD (BX)(SI*1), Z8, Z3
+	VPDPBUSD (BX)(CX*4), Z8, Z4
+	VPDPBUSD (BX)(DI*1), Z8, Z5
+	VPDPBUSD (BX)(SI*2), Z8, Z6
+	VPDPBUSD (BX)(R8*1), Z8, Z7
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_12
 
-bias_tail_58:
-	TESTQ       DI, DI
-	JZ          bias_done_59
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+bias_tail_13:
+	TESTQ       DX, DX
+	JZ          bias_done_14
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(DX*2), K1
+	VMOVDQU32.Z (BX), K1, Z9
+	VPDPBUSD    Z9, Z8, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z2
+	VMOVDQU32.Z (BX)(SI*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z3
+	VMOVDQU32.Z (BX)(CX*4), K1, Z9
+	VPDPBUSD    Z9, Z8, Z4
+	VMOVDQU32.Z (BX)(DI*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z5
+	VMOVDQU32.Z (BX)(SI*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z6
+	VMOVDQU32.Z (BX)(R8*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z7
 
-bias_done_59:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 8(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+bias_done_14:
+	VPXORD      Z18, Z18, Z18
+	VPUNPCKLQDQ Z1, Z0, Z8
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z18, Z18, Z4
+	VPUNPCKHQDQ Z18, Z18, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z18, Z18, Z5
+	VPUNPCKHQDQ Z18, Z18, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z18, Z18, Z6
+	VPUNPCKHQDQ Z18, Z18, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z18, Z18, Z7
+	VPUNPCKHQDQ Z18, Z18, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
 
-bias_full_60:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_61
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_60
-
-bias_tail_61:
-	TESTQ       DI, DI
-	JZ          bias_done_62
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_62:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 12(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_63:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_64
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_63
-
-bias_tail_64:
-	TESTQ       DI, DI
-	JZ          bias_done_65
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_65:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 16(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_66:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_67
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_66
-
-bias_tail_67:
-	TESTQ       DI, DI
-	JZ          bias_done_68
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_68:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 20(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_69:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_70
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_69
-
-bias_tail_70:
-	TESTQ       DI, DI
-	JZ          bias_done_71
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_71:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 24(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_72:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_73
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_72
-
-bias_tail_73:
-	TESTQ       DI, DI
-	JZ          bias_done_74
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_74:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 28(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_75:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_76
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_75
-
-bias_tail_76:
-	TESTQ       DI, DI
-	JZ          bias_done_77
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_77:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 32(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_78:
-	CMPQ     BX, $0x00000010
-	JL       bias_tail_79
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, BX
-	JMP      bias_full_78
-
-bias_tail_79:
-	TESTQ       BX, BX
-	JZ          bias_done_80
-	LEAQ        kmask<>+0(SB), DI
-	KMOVW       (DI)(BX*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_80:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, BX
-	NEGL          BX
-	MOVL          BX, 36(SP)
-	ADDQ          CX, DX
-	XORQ          CX, CX
-
-cols_81:
+cols_15:
 	MOVQ         dv+136(FP), DX
 	CMPQ         CX, DX
-	JGE          cols_done_82
+	JGE          cols_done_16
 	VPBROADCASTD 8(SP), Z0
 	VPBROADCASTD 12(SP), Z1
 	VPBROADCASTD 16(SP), Z2
@@ -22396,10 +20922,10 @@ cols_81:
 	SHLQ         $0x04, R10
 	XORQ         R11, R11
 
-tile_83:
+tile_17:
 	MOVQ          n+128(FP), R12
 	CMPQ          R11, R12
-	JGE           tiles_done_84
+	JGE           tiles_done_18
 	VMOVDQU64     (R9), Z8
 	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z8, Z8
 	VMOVDQU64     64(R9), Z9
@@ -22451,9 +20977,9 @@ tile_83:
 	ADDQ          R10, R9
 	ADDQ          $0x00000010, BX
 	ADDQ          $0x00000010, R11
-	JMP           tile_83
+	JMP           tile_17
 
-tiles_done_84:
+tiles_done_18:
 	MOVQ        dv+136(FP), SI
 	MOVQ        (SP), DX
 	IMULQ       SI, DX
@@ -22514,166 +21040,114 @@ tiles_done_84:
 	ADDQ        SI, DI
 	VMOVUPS     Z7, (DI)
 	ADDQ        $0x00000010, CX
-	JMP         cols_81
+	JMP         cols_15
 
-cols_done_82:
+cols_done_16:
 	ADDQ $0x00000008, (SP)
 
-heads_done_56:
+heads_done_11:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000004
-	JL        heads_done_86
+	JL        heads_done_20
 	MOVQ      n+128(FP), CX
 	ADDQ      $0x0000000f, CX
 	ANDQ      $-16, CX
-	MOVQ      (SP), DX
-	IMULQ     CX, DX
-	MOVQ      pq_base+24(FP), BX
-	ADDQ      BX, DX
-	MOVQ      CX, BX
-	SHRQ      $0x02, BX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      DX, SI
-	MOVQ      BX, DI
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	LEAQ      (CX)(CX*2), SI
+	MOVQ      DX, DX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z4
 
-bias_full_87:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_88
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_87
+bias_full_21:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_22
+	VPDPBUSD (BX), Z4, Z0
+	VPDPBUSD (BX)(CX*1), Z4, Z1
+	VPDPBUSD (BX)(CX*2), Z4, Z2
+	VPDPBUSD (BX)(SI*1), Z4, Z3
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_21
 
-bias_tail_88:
-	TESTQ       DI, DI
-	JZ          bias_done_89
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_89:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 8(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_90:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_91
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_90
-
-bias_tail_91:
-	TESTQ       DI, DI
-	JZ          bias_done_92
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_92:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 12(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	MOVQ          BX, DI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_93:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_94
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_93
-
-bias_tail_94:
-	TESTQ       DI, DI
-	JZ          bias_done_95
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_95:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 16(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
-
-bias_full_96:
-	CMPQ     BX, $0x00000010
-	JL       bias_tail_97
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, BX
-	JMP      bias_full_96
-
-bias_tail_97:
-	TESTQ       BX, BX
-	JZ          bias_done_98
+bias_tail_22:
+	TESTQ       DX, DX
+	JZ          bias_done_23
 	LEAQ        kmask<>+0(SB), DI
-	KMOVW       (DI)(BX*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+	KMOVW       (DI)(DX*2), K1
+	VMOVDQU32.Z (BX), K1, Z5
+	VPDPBUSD    Z5, Z4, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z5
+	VPDPBUSD    Z5, Z4, Z2
+	VMOVDQU32.Z (BX)(SI*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z3
 
-bias_done_98:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, BX
-	NEGL          BX
-	MOVL          BX, 20(SP)
-	ADDQ          CX, DX
-	XORQ          CX, CX
+bias_done_23:
+	VPXORD      Z19, Z19, Z19
+	VPUNPCKLQDQ Z1, Z0, Z4
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z19, Z19, Z2
+	VPUNPCKHQDQ Z19, Z19, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z19, Z19, Z3
+	VPUNPCKHQDQ Z19, Z19, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z19, Z19, Z4
+	VPUNPCKHQDQ Z19, Z19, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z19, Z19, Z5
+	VPUNPCKHQDQ Z19, Z19, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z19, Z19, Z6
+	VPUNPCKHQDQ Z19, Z19, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z19, Z19, Z7
+	VPUNPCKHQDQ Z19, Z19, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
 
-cols_99:
+cols_24:
 	MOVQ         dv+136(FP), DX
 	CMPQ         CX, DX
-	JGE          cols_done_100
+	JGE          cols_done_25
 	VPBROADCASTD 8(SP), Z0
 	VPBROADCASTD 12(SP), Z1
 	VPBROADCASTD 16(SP), Z2
@@ -22694,10 +21168,10 @@ cols_99:
 	SHLQ         $0x04, R8
 	XORQ         R9, R9
 
-tile_101:
+tile_26:
 	MOVQ          n+128(FP), R10
 	CMPQ          R9, R10
-	JGE           tiles_done_102
+	JGE           tiles_done_27
 	VMOVDQU64     (DI), Z4
 	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z4, Z4
 	VMOVDQU64     64(DI), Z5
@@ -22733,9 +21207,9 @@ tile_101:
 	ADDQ          R8, DI
 	ADDQ          $0x00000010, BX
 	ADDQ          $0x00000010, R9
-	JMP           tile_101
+	JMP           tile_26
 
-tiles_done_102:
+tiles_done_27:
 	MOVQ        dv+136(FP), SI
 	MOVQ        (SP), DX
 	IMULQ       SI, DX
@@ -22772,98 +21246,105 @@ tiles_done_102:
 	ADDQ        SI, DI
 	VMOVUPS     Z3, (DI)
 	ADDQ        $0x00000010, CX
-	JMP         cols_99
+	JMP         cols_24
 
-cols_done_100:
+cols_done_25:
 	ADDQ $0x00000004, (SP)
 
-heads_done_86:
+heads_done_20:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000002
-	JL        heads_done_104
+	JL        heads_done_29
 	MOVQ      n+128(FP), CX
 	ADDQ      $0x0000000f, CX
 	ANDQ      $-16, CX
-	MOVQ      (SP), DX
-	IMULQ     CX, DX
-	MOVQ      pq_base+24(FP), BX
-	ADDQ      BX, DX
-	MOVQ      CX, BX
-	SHRQ      $0x02, BX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      DX, SI
-	MOVQ      BX, DI
-	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	MOVQ      DX, DX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z2
 
-bias_full_105:
-	CMPQ     DI, $0x00000010
-	JL       bias_tail_106
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, DI
-	JMP      bias_full_105
+bias_full_30:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_31
+	VPDPBUSD (BX), Z2, Z0
+	VPDPBUSD (BX)(CX*1), Z2, Z1
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_30
 
-bias_tail_106:
-	TESTQ       DI, DI
-	JZ          bias_done_107
-	LEAQ        kmask<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
+bias_tail_31:
+	TESTQ       DX, DX
+	JZ          bias_done_32
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(DX*2), K1
+	VMOVDQU32.Z (BX), K1, Z3
+	VPDPBUSD    Z3, Z2, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z3
+	VPDPBUSD    Z3, Z2, Z1
 
-bias_done_107:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, SI
-	NEGL          SI
-	MOVL          SI, 8(SP)
-	ADDQ          CX, DX
-	VMOVUPS       c_zero_16<>+0(SB), Z0
-	MOVQ          DX, SI
-	VMOVDQU64     c_bytes80_16<>+0(SB), Z1
+bias_done_32:
+	VPXORD      Z20, Z20, Z20
+	VPUNPCKLQDQ Z1, Z0, Z2
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VPUNPCKLQDQ Z20, Z20, Z1
+	VPUNPCKHQDQ Z20, Z20, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z20, Z20, Z2
+	VPUNPCKHQDQ Z20, Z20, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z20, Z20, Z3
+	VPUNPCKHQDQ Z20, Z20, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z20, Z20, Z4
+	VPUNPCKHQDQ Z20, Z20, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z20, Z20, Z5
+	VPUNPCKHQDQ Z20, Z20, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z20, Z20, Z6
+	VPUNPCKHQDQ Z20, Z20, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z20, Z20, Z7
+	VPUNPCKHQDQ Z20, Z20, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
 
-bias_full_108:
-	CMPQ     BX, $0x00000010
-	JL       bias_tail_109
-	VPDPBUSD (SI), Z1, Z0
-	ADDQ     $0x00000040, SI
-	SUBQ     $0x00000010, BX
-	JMP      bias_full_108
-
-bias_tail_109:
-	TESTQ       BX, BX
-	JZ          bias_done_110
-	LEAQ        kmask<>+0(SB), DI
-	KMOVW       (DI)(BX*2), K1
-	VMOVDQU32.Z (SI), K1, Z2
-	VPDPBUSD    Z2, Z1, Z0
-
-bias_done_110:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, BX
-	NEGL          BX
-	MOVL          BX, 12(SP)
-	ADDQ          CX, DX
-	XORQ          CX, CX
-
-cols_111:
+cols_33:
 	MOVQ         dv+136(FP), DX
 	CMPQ         CX, DX
-	JGE          cols_done_112
+	JGE          cols_done_34
 	VPBROADCASTD 8(SP), Z0
 	VPBROADCASTD 12(SP), Z1
 	MOVQ         n+128(FP), DX
@@ -22881,10 +21362,10 @@ cols_111:
 	SHLQ         $0x04, DI
 	XORQ         R8, R8
 
-tile_113:
+tile_35:
 	MOVQ          n+128(FP), R9
 	CMPQ          R8, R9
-	JGE           tiles_done_114
+	JGE           tiles_done_36
 	VMOVDQU64     (SI), Z2
 	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z2, Z2
 	VMOVDQU64     64(SI), Z3
@@ -22912,9 +21393,9 @@ tile_113:
 	ADDQ          DI, SI
 	ADDQ          $0x00000010, BX
 	ADDQ          $0x00000010, R8
-	JMP           tile_113
+	JMP           tile_35
 
-tiles_done_114:
+tiles_done_36:
 	MOVQ        dv+136(FP), SI
 	MOVQ        (SP), DX
 	IMULQ       SI, DX
@@ -22939,64 +21420,101 @@ tiles_done_114:
 	ADDQ        SI, DI
 	VMOVUPS     Z1, (DI)
 	ADDQ        $0x00000010, CX
-	JMP         cols_111
+	JMP         cols_33
 
-cols_done_112:
+cols_done_34:
 	ADDQ $0x00000002, (SP)
 
-heads_done_104:
+heads_done_29:
 	MOVQ      AX, CX
 	SUBQ      (SP), CX
 	CMPQ      CX, $0x00000001
-	JL        heads_done_116
+	JL        heads_done_38
 	MOVQ      n+128(FP), AX
 	ADDQ      $0x0000000f, AX
 	ANDQ      $-16, AX
-	MOVQ      (SP), CX
-	IMULQ     AX, CX
-	MOVQ      pq_base+24(FP), DX
-	ADDQ      DX, CX
-	MOVQ      AX, DX
-	SHRQ      $0x02, DX
+	MOVQ      AX, CX
+	SHRQ      $0x02, CX
+	MOVQ      (SP), DX
+	IMULQ     AX, DX
+	MOVQ      pq_base+24(FP), AX
+	ADDQ      AX, DX
 	VMOVUPS   c_zero_16<>+0(SB), Z0
-	MOVQ      CX, BX
+	MOVQ      DX, AX
 	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
 
-bias_full_117:
-	CMPQ     DX, $0x00000010
-	JL       bias_tail_118
-	VPDPBUSD (BX), Z1, Z0
-	ADDQ     $0x00000040, BX
-	SUBQ     $0x00000010, DX
-	JMP      bias_full_117
+bias_full_39:
+	CMPQ     CX, $0x00000010
+	JL       bias_tail_40
+	VPDPBUSD (AX), Z1, Z0
+	ADDQ     $0x00000040, AX
+	SUBQ     $0x00000010, CX
+	JMP      bias_full_39
 
-bias_tail_118:
-	TESTQ       DX, DX
-	JZ          bias_done_119
-	LEAQ        kmask<>+0(SB), SI
-	KMOVW       (SI)(DX*2), K1
-	VMOVDQU32.Z (BX), K1, Z2
+bias_tail_40:
+	TESTQ       CX, CX
+	JZ          bias_done_41
+	LEAQ        kmask<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVDQU32.Z (AX), K1, Z2
 	VPDPBUSD    Z2, Z1, Z0
 
-bias_done_119:
-	VEXTRACTI64X4 $0x01, Z0, Y1
-	VPADDD        Y1, Y0, Y1
-	VEXTRACTI32X4 $0x01, Y1, X0
-	VPADDD        X0, X1, X0
-	VPSHUFD       $0x4e, X0, X1
-	VPADDD        X1, X0, X0
-	VPSHUFD       $0xb1, X0, X1
-	VPADDD        X1, X0, X0
-	VMOVD         X0, DX
-	NEGL          DX
-	MOVL          DX, 8(SP)
-	ADDQ          AX, CX
-	XORQ          AX, AX
+bias_done_41:
+	VPXORD      Z21, Z21, Z21
+	VPUNPCKLQDQ Z21, Z0, Z1
+	VPUNPCKHQDQ Z21, Z0, Z0
+	VPADDD      Z1, Z0, Z0
+	VPUNPCKLQDQ Z21, Z21, Z1
+	VPUNPCKHQDQ Z21, Z21, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z21, Z21, Z2
+	VPUNPCKHQDQ Z21, Z21, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z21, Z21, Z3
+	VPUNPCKHQDQ Z21, Z21, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z21, Z21, Z4
+	VPUNPCKHQDQ Z21, Z21, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z21, Z21, Z5
+	VPUNPCKHQDQ Z21, Z21, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z21, Z21, Z6
+	VPUNPCKHQDQ Z21, Z21, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z21, Z21, Z7
+	VPUNPCKHQDQ Z21, Z21, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        AX, AX
 
-cols_120:
+cols_42:
 	MOVQ         dv+136(FP), CX
 	CMPQ         AX, CX
-	JGE          cols_done_121
+	JGE          cols_done_43
 	VPBROADCASTD 8(SP), Z0
 	MOVQ         n+128(FP), CX
 	ADDQ         $0x0000000f, CX
@@ -23014,10 +21532,10 @@ cols_120:
 	SHLQ         $0x04, BX
 	XORQ         SI, SI
 
-tile_122:
+tile_44:
 	MOVQ          n+128(FP), DI
 	CMPQ          SI, DI
-	JGE           tiles_done_123
+	JGE           tiles_done_45
 	VMOVDQU64     (DX), Z1
 	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z1, Z1
 	VMOVDQU64     64(DX), Z2
@@ -23041,9 +21559,9 @@ tile_122:
 	ADDQ          BX, DX
 	ADDQ          $0x00000010, CX
 	ADDQ          $0x00000010, SI
-	JMP           tile_122
+	JMP           tile_44
 
-tiles_done_123:
+tiles_done_45:
 	MOVQ        dv+136(FP), DX
 	MOVQ        (SP), CX
 	IMULQ       DX, CX
@@ -23062,12 +21580,12 @@ tiles_done_123:
 	VADDPS      (CX), Z0, Z0
 	VMOVUPS     Z0, (BX)
 	ADDQ        $0x00000010, AX
-	JMP         cols_120
+	JMP         cols_42
 
-cols_done_121:
+cols_done_43:
 	ADDQ $0x00000001, (SP)
 
-heads_done_116:
+heads_done_38:
 	VZEROUPPER
 	RET
 

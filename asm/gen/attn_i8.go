@@ -122,47 +122,96 @@ func (t target) i8Blocks(first Mem, m Register, block func(heads int)) {
 	}
 }
 
-// dwordBiasVNNI returns a GP register with -128 times the sum of the count (a
-// register, may be zero) signed bytes at p: VPDPBUSD of 0x80 bytes and them, the
-// last 64-byte chunk loaded under a mask.
-func (t target) dwordBiasVNNI(p, count Register, flip Mem) Register {
-	acc := ZMM()
-	t.zero(acc)
-	q, left := GP64(), GP64()
-	MOVQ(p, q)
+// blockBiasVNNI writes to out (16 int32) -128 times the sum of the count (a
+// register, may be zero) dwords of signed bytes from base + h·stride for each head h
+// of the block, 0 for the lanes beyond heads: VPDPBUSD of 0x80 bytes and them, one
+// accumulator per head (no chain longer than the row), the last 64-byte chunk loaded
+// under a mask, then the sixteen accumulators reduced together (sum16).
+func (t target) blockBiasVNNI(base, stride, count Register, heads int, out Mem) {
+	acc := make([]VecVirtual, heads)
+	for h := range acc {
+		acc[h] = ZMM()
+		t.zero(acc[h])
+	}
+	rows := newHeadRows(base, stride, heads)
+	left := GP64()
 	MOVQ(count, left)
 	full, tail, done := label("bias_full"), label("bias_tail"), label("bias_done")
 	f := ZMM()
-	VMOVDQU64(flip, f)
+	VMOVDQU64(t.splat("bytes80", 0x80808080), f)
 	Label(full)
 	CMPQ(left, U32(16))
 	JL(LabelRef(tail))
-	VPDPBUSD(Mem{Base: q}, f, acc)
-	ADDQ(U32(64), q)
+	for h := range heads {
+		VPDPBUSD(rows.at(h, 0), f, acc[h])
+	}
+	rows.advance(64)
 	SUBQ(U32(16), left)
 	JMP(LabelRef(full))
 	Label(tail)
 	TESTQ(left, left)
 	JZ(LabelRef(done))
-	table, k, v := GP64(), K(), ZMM()
+	table, k := GP64(), K()
 	LEAQ(kmaskTable, table)
 	KMOVW(Mem{Base: table, Index: left, Scale: 2}, k)
-	VMOVDQU32_Z(Mem{Base: q}, k, v)
-	VPDPBUSD(v, f, acc)
+	for h := range heads {
+		v := ZMM()
+		VMOVDQU32_Z(rows.at(h, 0), k, v)
+		VPDPBUSD(v, f, acc[h])
+	}
 	Label(done)
-	y, x, x2 := YMM(), XMM(), XMM()
-	VEXTRACTI64X4(U8(1), acc, y)
-	VPADDD(y, acc.AsY(), y)
-	VEXTRACTI32X4(U8(1), y, x)
-	VPADDD(x, y.AsX(), x)
-	VPSHUFD(U8(0x4e), x, x2)
-	VPADDD(x2, x, x)
-	VPSHUFD(U8(0xb1), x, x2)
-	VPADDD(x2, x, x)
-	r := GP32()
-	VMOVD(x, r)
-	NEGL(r)
-	return r
+	sum := sum16(acc)
+	neg := ZMM()
+	t.zero(neg)
+	VPSUBD(sum, neg, neg)
+	VMOVDQU32(neg, out)
+}
+
+// sum16 returns a register whose lane h is the sum of the int32 lanes of acc[h]
+// (zero beyond len(acc) <= 16), by a transposing reduction: pairs of registers are
+// folded into one (qword, then dword interleaves within each 128-bit lane), then the
+// 128-bit lanes of pairs.
+func sum16(acc []VecVirtual) VecVirtual {
+	regs := make([]VecVirtual, 16)
+	copy(regs, acc)
+	var zero VecVirtual
+	for i := range regs {
+		if regs[i] == nil {
+			if zero == nil {
+				zero = ZMM()
+				VPXORD(zero, zero, zero)
+			}
+			regs[i] = zero
+		}
+	}
+	add := func(a, b VecVirtual) VecVirtual {
+		r := ZMM()
+		VPADDD(a, b, r)
+		return r
+	}
+	// [a0+a2, a1+a3, b0+b2, b1+b3] per lane.
+	var x [8]VecVirtual
+	for i := range x {
+		lo, hi := ZMM(), ZMM()
+		VPUNPCKLQDQ(regs[2*i+1], regs[2*i], lo)
+		VPUNPCKHQDQ(regs[2*i+1], regs[2*i], hi)
+		x[i] = add(lo, hi)
+	}
+	// Heads 4j..4j+3 per lane.
+	var z [4]VecVirtual
+	for j := range z {
+		lo, hi := ZMM(), ZMM()
+		VSHUFPS(U8(0x88), x[2*j+1], x[2*j], lo)
+		VSHUFPS(U8(0xdd), x[2*j+1], x[2*j], hi)
+		z[j] = add(lo, hi)
+	}
+	lanes := func(a, b VecVirtual) VecVirtual {
+		lo, hi := ZMM(), ZMM()
+		VSHUFI64X2(U8(0x88), b, a, lo)
+		VSHUFI64X2(U8(0xdd), b, a, hi)
+		return add(lo, hi)
+	}
+	return lanes(lanes(z[0], z[1]), lanes(z[2], z[3]))
 }
 
 // i8RowMask loads the opmask of the rows of the tile at j0 below n (kmaskTable).
@@ -200,7 +249,7 @@ func (t target) attnScoresI8() {
 	first := AllocLocal(8)
 	var bias Mem
 	if t.zmm {
-		bias = AllocLocal(2 * 4 * 16)
+		bias = AllocLocal(2 * 64)
 	}
 	m := Load(Param("m"), GP64())
 	t.i8Blocks(first, m, func(heads int) {
@@ -228,22 +277,15 @@ func (t target) scoresI8BlockVNNI(first, bias Mem, heads int) {
 	{
 		split := Load(Param("split"), GP64())
 		qb := i8BlockQ(first, w)
-		rest := GP64()
-		MOVQ(w, rest)
-		SUBQ(split, rest)
-		SHRQ(U8(2), rest)
-		c0 := GP64()
-		MOVQ(split, c0)
-		SHRQ(U8(2), c0)
-		for h := range heads {
-			b0 := t.dwordBiasVNNI(qb, c0, t.splat("bytes80", 0x80808080))
-			MOVL(b0, bias.Offset(8*h))
-			q1 := GP64()
-			LEAQ(Mem{Base: qb, Index: split, Scale: 1}, q1)
-			b1 := t.dwordBiasVNNI(q1, rest, t.splat("bytes80", 0x80808080))
-			MOVL(b1, bias.Offset(8*h+4))
-			ADDQ(w, qb)
-		}
+		c := GP64()
+		MOVQ(split, c)
+		SHRQ(U8(2), c)
+		t.blockBiasVNNI(qb, w, c, heads, bias)
+		ADDQ(split, qb)
+		MOVQ(w, c)
+		SUBQ(split, c)
+		SHRQ(U8(2), c)
+		t.blockBiasVNNI(qb, w, c, heads, bias.Offset(64))
 	}
 	j0 := GP64()
 	XORQ(j0, j0)
@@ -258,7 +300,7 @@ func (t target) scoresI8BlockVNNI(first, bias Mem, heads int) {
 		acc := make([]VecVirtual, heads)
 		for h := range acc {
 			acc[h] = ZMM()
-			VPBROADCASTD(bias.Offset(8*h+4*seg), acc[h])
+			VPBROADCASTD(bias.Offset(64*seg+4*h), acc[h])
 		}
 		cnt := GP64()
 		if seg == 0 {
@@ -268,17 +310,30 @@ func (t target) scoresI8BlockVNNI(first, bias Mem, heads int) {
 			SUBQ(Load(Param("split"), GP64()), cnt)
 		}
 		SHRQ(U8(2), cnt)
-		group := label("group")
-		Label(group)
-		v := ZMM()
-		VMOVDQU64(Mem{Base: tp}, v)
-		for h := range heads {
-			VPDPBUSD_BCST(rows.at(h, 0), v, acc[h])
+		// Two column groups a step, then the odd one.
+		pair, one, groupsDone := label("groups2"), label("group1"), label("groups_done")
+		groups := func(k int) {
+			for g := range k {
+				v := ZMM()
+				VMOVDQU64(Mem{Base: tp, Disp: 64 * g}, v)
+				for h := range heads {
+					VPDPBUSD_BCST(rows.at(h, 4*g), v, acc[h])
+				}
+			}
+			ADDQ(U32(64*k), tp)
+			rows.advance(4 * k)
 		}
-		ADDQ(U32(64), tp)
-		rows.advance(4)
-		DECQ(cnt)
-		JNZ(LabelRef(group))
+		Label(pair)
+		CMPQ(cnt, U32(2))
+		JL(LabelRef(one))
+		groups(2)
+		SUBQ(U32(2), cnt)
+		JMP(LabelRef(pair))
+		Label(one)
+		TESTQ(cnt, cnt)
+		JZ(LabelRef(groupsDone))
+		groups(1)
+		Label(groupsDone)
 		// Epilogue: float32(I)·(qs·d), rows below n only.
 		n := Load(Param("n"), GP64())
 		k := i8RowMask(j0, n)
@@ -517,15 +572,10 @@ func i8BlockPQ(first Mem, ld Register) Register {
 func (t target) valuesI8Block(first, bias Mem, heads int) {
 	if t.zmm {
 		ld := probStride()
-		pb := i8BlockPQ(first, ld)
 		c := GP64()
 		MOVQ(ld, c)
 		SHRQ(U8(2), c)
-		for h := range heads {
-			b := t.dwordBiasVNNI(pb, c, t.splat("bytes80", 0x80808080))
-			MOVL(b, bias.Offset(4*h))
-			ADDQ(ld, pb)
-		}
+		t.blockBiasVNNI(i8BlockPQ(first, ld), ld, c, heads, bias)
 	}
 	cols := 16
 	if !t.zmm {
