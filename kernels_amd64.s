@@ -9011,54 +9011,71 @@ row_1:
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	XORQ    DX, DX
+	MOVQ    n+104(FP), SI
+	MOVQ    SI, BX
+	SUBQ    $0x00000010, BX
+	MOVQ    scales_base+72(FP), DI
 
-max_3:
-	MOVQ       n+104(FP), BX
-	CMPQ       DX, BX
-	JGE        max_done_4
-	MOVQ       scales_base+72(FP), SI
-	MOVQ       BX, DI
-	SUBQ       DX, DI
+max_full_3:
+	CMPQ    DX, BX
+	JG      max_tail_4
+	VMOVUPS (CX)(DX*4), Y2
+	VMULPS  (DI)(DX*8), Y2, Y2
+	VCMPPS  $0x03, Y2, Y2, Y3
+	VORPS   Y3, Y1, Y1
+	VMAXPS  Y2, Y0, Y0
+	VMOVUPS 32(CX)(DX*4), Y2
+	VMULPS  32(DI)(DX*8), Y2, Y2
+	VCMPPS  $0x03, Y2, Y2, Y3
+	VORPS   Y3, Y1, Y1
+	VMAXPS  Y2, Y0, Y0
+	ADDQ    $0x00000010, DX
+	JMP     max_full_3
+
+max_tail_4:
+	CMPQ       DX, SI
+	JGE        max_done_5
+	MOVQ       SI, BX
+	SUBQ       DX, BX
 	XORQ       R8, R8
 	MOVQ       $0x00000008, R9
-	CMPQ       DI, R8
-	CMOVQLT    R8, DI
-	CMPQ       DI, R9
-	CMOVQGT    R9, DI
+	CMPQ       BX, R8
+	CMOVQLT    R8, BX
+	CMPQ       BX, R9
+	CMOVQGT    R9, BX
 	MOVQ       R9, R8
-	SUBQ       DI, R8
-	LEAQ       tailmask<>+0(SB), DI
-	VMOVUPS    (DI)(R8*4), Y3
+	SUBQ       BX, R8
+	LEAQ       tailmask<>+0(SB), BX
+	VMOVUPS    (BX)(R8*4), Y3
 	VMASKMOVPS (CX)(DX*4), Y3, Y2
-	VMULPS     (SI)(DX*8), Y2, Y2
+	VMULPS     (DI)(DX*8), Y2, Y2
 	VANDPS     Y3, Y2, Y2
 	VCMPPS     $0x03, Y2, Y2, Y3
 	VORPS      Y3, Y1, Y1
 	VMAXPS     Y2, Y0, Y0
+	MOVQ       SI, BX
 	SUBQ       DX, BX
 	SUBQ       $0x00000008, BX
-	XORQ       DI, DI
+	XORQ       SI, SI
 	MOVQ       $0x00000008, R8
-	CMPQ       BX, DI
-	CMOVQLT    DI, BX
+	CMPQ       BX, SI
+	CMOVQLT    SI, BX
 	CMPQ       BX, R8
 	CMOVQGT    R8, BX
-	MOVQ       R8, DI
-	SUBQ       BX, DI
+	MOVQ       R8, SI
+	SUBQ       BX, SI
 	LEAQ       tailmask<>+0(SB), BX
-	VMOVUPS    (BX)(DI*4), Y3
+	VMOVUPS    (BX)(SI*4), Y3
 	VMASKMOVPS 32(CX)(DX*4), Y3, Y2
-	VMULPS     32(SI)(DX*8), Y2, Y2
+	VMULPS     32(DI)(DX*8), Y2, Y2
 	VANDPS     Y3, Y2, Y2
 	VCMPPS     $0x03, Y2, Y2, Y3
 	VORPS      Y3, Y1, Y1
 	VMAXPS     Y2, Y0, Y0
-	ADDQ       $0x00000010, DX
-	JMP        max_3
 
-max_done_4:
+max_done_5:
 	VPTEST       Y1, Y1
-	JNZ          invalid_5
+	JNZ          invalid_6
 	VEXTRACTF128 $0x01, Y0, X1
 	VMAXPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
@@ -9067,27 +9084,27 @@ max_done_4:
 	VMAXSS       X1, X0, X0
 	VMOVD        X0, DX
 	CMPL         DX, $0x00000000
-	JLE          invalid_5
+	JLE          invalid_6
 	CMPL         DX, $0x7f800000
-	JGE          invalid_5
+	JGE          invalid_6
 	VMOVSS       c_f127_8<>+0(SB), X1
 	VDIVSS       X0, X1, X2
 	VMOVD        X2, DX
 	CMPL         DX, $0x7f800000
-	JGE          invalid_5
+	JGE          invalid_6
 	VDIVSS       X1, X0, X0
 	MOVQ         ps_base+24(FP), DX
 	VMOVSS       X0, (DX)(AX*4)
 	VBROADCASTSS X2, Y0
-	JMP          quantize_6
+	JMP          quantize_7
 
-invalid_5:
+invalid_6:
 	XORL    DX, DX
 	MOVQ    ps_base+24(FP), BX
 	MOVL    DX, (BX)(AX*4)
 	VMOVUPS c_zero_8<>+0(SB), Y0
 
-quantize_6:
+quantize_7:
 	MOVQ  n+104(FP), DX
 	ADDQ  $0x0000000f, DX
 	ANDQ  $-16, DX
@@ -9095,27 +9112,16 @@ quantize_6:
 	MOVQ  pq_base+0(FP), BX
 	ADDQ  BX, DX
 	XORQ  BX, BX
+	MOVQ  n+104(FP), DI
+	MOVQ  DI, SI
+	SUBQ  $0x00000010, SI
+	MOVQ  scales_base+72(FP), R8
 
-quant_7:
-	MOVQ         n+104(FP), SI
+quant_full_8:
 	CMPQ         BX, SI
-	JGE          quant_done_8
-	MOVQ         scales_base+72(FP), DI
-	MOVQ         SI, R8
-	SUBQ         BX, R8
-	XORQ         R9, R9
-	MOVQ         $0x00000008, R10
-	CMPQ         R8, R9
-	CMOVQLT      R9, R8
-	CMPQ         R8, R10
-	CMOVQGT      R10, R8
-	MOVQ         R10, R9
-	SUBQ         R8, R9
-	LEAQ         tailmask<>+0(SB), R8
-	VMOVUPS      (R8)(R9*4), Y2
-	VMASKMOVPS   (CX)(BX*4), Y2, Y1
-	VMULPS       (DI)(BX*8), Y1, Y1
-	VANDPS       Y2, Y1, Y1
+	JG           quant_tail_9
+	VMOVUPS      (CX)(BX*4), Y1
+	VMULPS       (R8)(BX*8), Y1, Y1
 	VMULPS       Y0, Y1, Y1
 	VCVTPS2DQ    Y1, Y1
 	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
@@ -9124,21 +9130,8 @@ quant_7:
 	VEXTRACTI128 $0x01, Y1, X2
 	VPUNPCKLDQ   X2, X1, X1
 	VMOVQ        X1, (DX)(BX*1)
-	SUBQ         BX, SI
-	SUBQ         $0x00000008, SI
-	XORQ         R8, R8
-	MOVQ         $0x00000008, R9
-	CMPQ         SI, R8
-	CMOVQLT      R8, SI
-	CMPQ         SI, R9
-	CMOVQGT      R9, SI
-	MOVQ         R9, R8
-	SUBQ         SI, R8
-	LEAQ         tailmask<>+0(SB), SI
-	VMOVUPS      (SI)(R8*4), Y2
-	VMASKMOVPS   32(CX)(BX*4), Y2, Y1
-	VMULPS       32(DI)(BX*8), Y1, Y1
-	VANDPS       Y2, Y1, Y1
+	VMOVUPS      32(CX)(BX*4), Y1
+	VMULPS       32(R8)(BX*8), Y1, Y1
 	VMULPS       Y0, Y1, Y1
 	VCVTPS2DQ    Y1, Y1
 	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
@@ -9148,9 +9141,60 @@ quant_7:
 	VPUNPCKLDQ   X2, X1, X1
 	VMOVQ        X1, 8(DX)(BX*1)
 	ADDQ         $0x00000010, BX
-	JMP          quant_7
+	JMP          quant_full_8
 
-quant_done_8:
+quant_tail_9:
+	CMPQ         BX, DI
+	JGE          quant_done_10
+	MOVQ         DI, SI
+	SUBQ         BX, SI
+	XORQ         R9, R9
+	MOVQ         $0x00000008, R10
+	CMPQ         SI, R9
+	CMOVQLT      R9, SI
+	CMPQ         SI, R10
+	CMOVQGT      R10, SI
+	MOVQ         R10, R9
+	SUBQ         SI, R9
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(R9*4), Y2
+	VMASKMOVPS   (CX)(BX*4), Y2, Y1
+	VMULPS       (R8)(BX*8), Y1, Y1
+	VANDPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPUNPCKLDQ   X2, X1, X1
+	VMOVQ        X1, (DX)(BX*1)
+	MOVQ         DI, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	XORQ         DI, DI
+	MOVQ         $0x00000008, R9
+	CMPQ         SI, DI
+	CMOVQLT      DI, SI
+	CMPQ         SI, R9
+	CMOVQGT      R9, SI
+	MOVQ         R9, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y2
+	VMASKMOVPS   32(CX)(BX*4), Y2, Y1
+	VMULPS       32(R8)(BX*8), Y1, Y1
+	VANDPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X0
+	VPUNPCKLDQ   X0, X1, X0
+	VMOVQ        X0, 8(DX)(BX*1)
+
+quant_done_10:
 	INCQ AX
 	JMP  row_1
 
@@ -20265,29 +20309,41 @@ row_1:
 	VMOVUPS c_zero_16<>+0(SB), Z0
 	KXORW   K1, K1, K1
 	XORQ    DX, DX
+	MOVQ    n+104(FP), SI
+	MOVQ    SI, BX
+	SUBQ    $0x00000010, BX
+	MOVQ    scales_base+72(FP), DI
 
-max_3:
-	MOVQ      n+104(FP), BX
-	CMPQ      DX, BX
-	JGE       max_done_4
-	MOVQ      scales_base+72(FP), SI
+max_full_3:
+	CMPQ    DX, BX
+	JG      max_tail_4
+	VMOVUPS (CX)(DX*4), Z1
+	VMULPS  (DI)(DX*8), Z1, Z1
+	VCMPPS  $0x03, Z1, Z1, K2
+	KORW    K2, K1, K1
+	VMAXPS  Z1, Z0, Z0
+	ADDQ    $0x00000010, DX
+	JMP     max_full_3
+
+max_tail_4:
+	CMPQ      DX, SI
+	JGE       max_done_5
+	MOVQ      SI, BX
 	SUBQ      DX, BX
-	MOVQ      $0x00000010, DI
-	CMPQ      BX, DI
-	CMOVQGT   DI, BX
-	LEAQ      kmask<>+0(SB), DI
-	KMOVW     (DI)(BX*2), K2
+	MOVQ      $0x00000010, SI
+	CMPQ      BX, SI
+	CMOVQGT   SI, BX
+	LEAQ      kmask<>+0(SB), SI
+	KMOVW     (SI)(BX*2), K2
 	VMOVUPS.Z (CX)(DX*4), K2, Z1
-	VMULPS.Z  (SI)(DX*8), Z1, K2, Z1
+	VMULPS.Z  (DI)(DX*8), Z1, K2, Z1
 	VCMPPS    $0x03, Z1, Z1, K2
 	KORW      K2, K1, K1
 	VMAXPS    Z1, Z0, Z0
-	ADDQ      $0x00000010, DX
-	JMP       max_3
 
-max_done_4:
+max_done_5:
 	KORTESTW      K1, K1
-	JNZ           invalid_5
+	JNZ           invalid_6
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VMAXPS        Y1, Y0, Y1
 	VEXTRACTF32X4 $0x01, Y1, X0
@@ -20298,27 +20354,27 @@ max_done_4:
 	VMAXSS        X0, X1, X1
 	VMOVD         X1, DX
 	CMPL          DX, $0x00000000
-	JLE           invalid_5
+	JLE           invalid_6
 	CMPL          DX, $0x7f800000
-	JGE           invalid_5
+	JGE           invalid_6
 	VMOVSS        c_f127_16<>+0(SB), X0
 	VDIVSS        X1, X0, X2
 	VMOVD         X2, DX
 	CMPL          DX, $0x7f800000
-	JGE           invalid_5
+	JGE           invalid_6
 	VDIVSS        X0, X1, X0
 	MOVQ          ps_base+24(FP), DX
 	VMOVSS        X0, (DX)(AX*4)
 	VBROADCASTSS  X2, Z0
-	JMP           quantize_6
+	JMP           quantize_7
 
-invalid_5:
+invalid_6:
 	XORL    DX, DX
 	MOVQ    ps_base+24(FP), BX
 	MOVL    DX, (BX)(AX*4)
 	VMOVUPS c_zero_16<>+0(SB), Z0
 
-quantize_6:
+quantize_7:
 	MOVQ  n+104(FP), DX
 	ADDQ  $0x0000000f, DX
 	ANDQ  $-16, DX
@@ -20326,29 +20382,43 @@ quantize_6:
 	MOVQ  pq_base+0(FP), BX
 	ADDQ  BX, DX
 	XORQ  BX, BX
+	MOVQ  n+104(FP), DI
+	MOVQ  DI, SI
+	SUBQ  $0x00000010, SI
+	MOVQ  scales_base+72(FP), R8
 
-quant_7:
-	MOVQ      n+104(FP), SI
+quant_full_8:
 	CMPQ      BX, SI
-	JGE       quant_done_8
-	MOVQ      scales_base+72(FP), DI
-	SUBQ      BX, SI
-	MOVQ      $0x00000010, R8
-	CMPQ      SI, R8
-	CMOVQGT   R8, SI
-	LEAQ      kmask<>+0(SB), R8
-	KMOVW     (R8)(SI*2), K2
-	VMOVUPS.Z (CX)(BX*4), K2, Z1
-	VMULPS.Z  (DI)(BX*8), Z1, K2, Z1
+	JG        quant_tail_9
+	VMOVUPS   (CX)(BX*4), Z1
+	VMULPS    (R8)(BX*8), Z1, Z1
 	VMULPS    Z0, Z1, Z1
 	VCVTPS2DQ Z1, Z1
 	VPMAXSD   c_zero_16<>+0(SB), Z1, Z1
 	VPMINSD   c_i127_16<>+0(SB), Z1, Z1
 	VPMOVDB   Z1, (DX)(BX*1)
 	ADDQ      $0x00000010, BX
-	JMP       quant_7
+	JMP       quant_full_8
 
-quant_done_8:
+quant_tail_9:
+	CMPQ      BX, DI
+	JGE       quant_done_10
+	MOVQ      DI, SI
+	SUBQ      BX, SI
+	MOVQ      $0x00000010, DI
+	CMPQ      SI, DI
+	CMOVQGT   DI, SI
+	LEAQ      kmask<>+0(SB), DI
+	KMOVW     (DI)(SI*2), K2
+	VMOVUPS.Z (CX)(BX*4), K2, Z1
+	VMULPS.Z  (R8)(BX*8), Z1, K2, Z1
+	VMULPS    Z0, Z1, Z1
+	VCVTPS2DQ Z1, Z1
+	VPMAXSD   c_zero_16<>+0(SB), Z1, Z1
+	VPMINSD   c_i127_16<>+0(SB), Z1, Z1
+	VPMOVDB   Z1, (DX)(BX*1)
+
+quant_done_10:
 	INCQ AX
 	JMP  row_1
 

@@ -732,14 +732,28 @@ func (t target) quantizeProbsI8() {
 	// products emits the loop over the row's tiles; body gets each chunk's products
 	// (zero beyond n) and its index sub within the tile at j.
 	products := func(name string, body func(x VecVirtual, j Register, sub int)) {
-		j := GP64()
+		j, end := GP64(), GP64()
 		XORQ(j, j)
-		ltop, ldone := label(name), label(name+"_done")
-		Label(ltop)
 		n := Load(Param("n"), GP64())
+		MOVQ(n, end)
+		SUBQ(U32(16), end)
+		sc := ptr("scales")
+		// Whole tiles of rows below n, then the last, under a mask.
+		full, tail, ldone := label(name+"_full"), label(name+"_tail"), label(name+"_done")
+		Label(full)
+		CMPQ(j, end)
+		JG(LabelRef(tail))
+		for sub := range subs {
+			x := t.vec()
+			VMOVUPS(Mem{Base: pr, Index: j, Scale: 4, Disp: 4 * t.lanes * sub}, x)
+			VMULPS(Mem{Base: sc, Index: j, Scale: 8, Disp: 4 * t.lanes * sub}, x, x)
+			body(x, j, sub)
+		}
+		ADDQ(U32(16), j)
+		JMP(LabelRef(full))
+		Label(tail)
 		CMPQ(j, n)
 		JGE(LabelRef(ldone))
-		sc := ptr("scales")
 		for sub := range subs {
 			x := t.vec()
 			if t.zmm {
@@ -770,8 +784,6 @@ func (t target) quantizeProbsI8() {
 			}
 			body(x, j, sub)
 		}
-		ADDQ(U32(16), j)
-		JMP(LabelRef(ltop))
 		Label(ldone)
 	}
 	mx := t.vec()
