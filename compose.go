@@ -46,7 +46,8 @@ type level struct {
 // gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy),
 // gemmNTAdd to no split at all, gemmNTFew to gemmNT, and the reduced-precision GEMVs to the reference
 // (the transposed ones to its rows, axpyRowsOf kernels.AxpyBF16, AxpyF16, AxpyQ8_0 and
-// AxpyE4M3).
+// AxpyE4M3), as do the int8 attention kernels (kernels.AttnScoresI8, QuantizeProbsI8,
+// AttnValuesI8, whose bodies take the same arguments: they need no chunking).
 func (p primitives) withFallbacks() level {
 	l := level{primitives: p, splitDeepK: p.gemmNTAdd != nil}
 	if p.gemvBF16 == nil {
