@@ -242,8 +242,9 @@ func CheckAttnValuesI8(kernel string, o, pq, ps, tiles, scales, m, n, dv, w, spl
 //
 // the conversion of A rounded to float32 (exact while |A| < 2^24, i.e. n <= 1040),
 // then the product, then the sum. pq is QuantizeProbsI8's output (row stride
-// I8ProbStride(n), padding zero, every quant in [0, 127]); the row scales d_0[j] are
-// in it, so scales is only checked for shape here.
+// I8ProbStride(n), padding zero, every quant in [0, 127]: the AVX2 body's VPMADDUBSW
+// pair sums and the AVX-512 body, which multiplies them as signed bytes, need both);
+// the row scales d_0[j] are in it, so scales is only checked for shape here.
 func AttnValuesI8(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m, n, dv, w, split int) {
 	CheckAttnValuesI8("AttnValuesI8", len(o), len(pq), len(ps), len(tiles), len(scales), m, n, dv, w, split)
 	ld := I8ProbStride(n)
