@@ -25,9 +25,10 @@ func GemmNNAddBF16(c []float32, a, b []uint16, m, n, k, lda, ldb int) {
 // in its own assembly. Where it does not they run the Go reference, and a caller
 // that has float32 rows at hand does better with GemmNT and GemmNNAdd on the values
 // widened (the products are exact either way; only the order of the sums differs).
-func BF16Native() bool { return table().BF16Native() }
-
-func (k *Kernels) BF16Native() bool { return k.p.gemmNTBF16 != nil && k.p.gemmNNAddBF16 != nil }
+func BF16Native() bool {
+	k := table()
+	return k.p.gemmNTBF16 != nil && k.p.gemmNNAddBF16 != nil
+}
 
 // F32ToBF16DAZ is F32ToBF16 with subnormal results flushed to zero (kernels.F32ToBF16DAZ):
 // the rounding of the operands of GemmNTBF16 and GemmNNAddBF16 that every Level,

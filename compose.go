@@ -28,7 +28,7 @@ func (p primitives) compose() routines {
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
 		gemmNTBF16: l.runGemmNTBF16, gemmNNAddBF16: l.runGemmNNAddBF16, f32ToBF16DAZ: l.f32ToBF16DAZ,
-		attnScoresI8: kernels.AttnScoresI8, quantizeProbsI8: kernels.QuantizeProbsI8, attnValuesI8: kernels.AttnValuesI8,
+		attnScoresI8: l.attnScoresI8, quantizeProbsI8: l.quantizeProbsI8, attnValuesI8: l.attnValuesI8,
 	}
 }
 
@@ -46,7 +46,8 @@ type level struct {
 // gemvTStream, to the row-order sum of kernels.GemvT with the Level's axpy),
 // gemmNTAdd to no split at all, gemmNTFew to gemmNT, and the reduced-precision GEMVs to the reference
 // (the transposed ones to its rows, axpyRowsOf kernels.AxpyBF16, AxpyF16, AxpyQ8_0 and
-// AxpyE4M3).
+// AxpyE4M3), as do the int8 attention kernels (kernels.AttnScoresI8, QuantizeProbsI8,
+// AttnValuesI8, whose bodies take the same arguments: they need no chunking).
 func (p primitives) withFallbacks() level {
 	l := level{primitives: p, splitDeepK: p.gemmNTAdd != nil}
 	if p.gemvBF16 == nil {
@@ -63,6 +64,15 @@ func (p primitives) withFallbacks() level {
 	}
 	if p.gemvQ8_0Q8 == nil {
 		l.gemvQ8_0Q8 = kernels.GemvQ8_0Q8
+	}
+	if p.attnScoresI8 == nil {
+		l.attnScoresI8 = kernels.AttnScoresI8
+	}
+	if p.quantizeProbsI8 == nil {
+		l.quantizeProbsI8 = kernels.QuantizeProbsI8
+	}
+	if p.attnValuesI8 == nil {
+		l.attnValuesI8 = kernels.AttnValuesI8
 	}
 	if p.gemvTBF16 == nil {
 		l.gemvTBF16 = axpyRowsOf(kernels.AxpyBF16, sameLen)

@@ -8500,6 +8500,2362 @@ rowtile_next_16:
 	VZEROUPPER
 	RET
 
+// func attnScoresI8AVX2(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·attnScoresI8AVX2(SB), NOSPLIT, $8-152
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000008
+	JL   heads_done_2
+	MOVQ w+136(FP), CX
+	MOVQ n+128(FP), DX
+	XORQ BX, BX
+
+tile_3:
+	CMPQ    BX, DX
+	JGE     tiles_done_4
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	MOVQ    $0x00000008, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVQ    BX, DI
+	IMULQ   CX, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    (SP), R8
+	IMULQ   CX, R8
+	MOVQ    q_base+24(FP), R9
+	ADDQ    R9, R8
+	LEAQ    (CX)(CX*2), R9
+	LEAQ    (CX)(CX*4), R10
+	LEAQ    (R9)(CX*4), R11
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    split+144(FP), R12
+	SHRQ    $0x02, R12
+	VMOVDQU c_bytes80_8<>+0(SB), Y8
+
+group_6:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_6
+	MOVQ         $0x00000008, R12
+	SUBQ         SI, R12
+	LEAQ         tailmask<>+0(SB), R13
+	VMOVUPS      (R13)(R12*4), Y8
+	MOVQ         scales_base+96(FP), R12
+	VMOVUPS      (R12)(BX*8), Y9
+	MOVQ         (SP), R12
+	SHLQ         $0x03, R12
+	MOVQ         qs_base+48(FP), R13
+	ADDQ         R13, R12
+	MOVQ         (SP), R13
+	IMULQ        DX, R13
+	ADDQ         BX, R13
+	SHLQ         $0x02, R13
+	MOVQ         s_base+0(FP), R14
+	ADDQ         R14, R13
+	MOVQ         DX, R14
+	SHLQ         $0x02, R14
+	VBROADCASTSS (R12), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 8(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 16(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 24(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 32(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 40(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 48(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 56(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (R13)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y4
+	VMOVUPS      c_zero_8<>+0(SB), Y5
+	VMOVUPS      c_zero_8<>+0(SB), Y6
+	VMOVUPS      c_zero_8<>+0(SB), Y7
+	MOVQ         split+144(FP), R13
+	MOVQ         CX, R12
+	SUBQ         R13, R12
+	SHRQ         $0x02, R12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+
+group_7:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_7
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y8
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      64(SI)(BX*8), Y9
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   (DI), Y8, Y10
+	VADDPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 36(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 44(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 52(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 60(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (DI)
+	MOVQ         DX, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	JLE          half_done_8
+	MOVQ         $0x00000008, DI
+	CMPQ         SI, DI
+	CMOVQGT      DI, SI
+	MOVQ         BX, DI
+	IMULQ        CX, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         (SP), R8
+	IMULQ        CX, R8
+	MOVQ         q_base+24(FP), R9
+	ADDQ         R9, R8
+	LEAQ         (CX)(CX*2), R9
+	LEAQ         (CX)(CX*4), R10
+	LEAQ         (R9)(CX*4), R11
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y4
+	VMOVUPS      c_zero_8<>+0(SB), Y5
+	VMOVUPS      c_zero_8<>+0(SB), Y6
+	VMOVUPS      c_zero_8<>+0(SB), Y7
+	MOVQ         split+144(FP), R12
+	SHRQ         $0x02, R12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+
+group_9:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_9
+	MOVQ         $0x00000008, R12
+	SUBQ         SI, R12
+	LEAQ         tailmask<>+0(SB), R13
+	VMOVUPS      (R13)(R12*4), Y8
+	MOVQ         scales_base+96(FP), R12
+	VMOVUPS      32(R12)(BX*8), Y9
+	MOVQ         (SP), R12
+	SHLQ         $0x03, R12
+	MOVQ         qs_base+48(FP), R13
+	ADDQ         R13, R12
+	MOVQ         (SP), R13
+	IMULQ        DX, R13
+	ADDQ         BX, R13
+	SHLQ         $0x02, R13
+	MOVQ         s_base+0(FP), R14
+	ADDQ         R14, R13
+	ADDQ         $0x00000020, R13
+	MOVQ         DX, R14
+	SHLQ         $0x02, R14
+	VBROADCASTSS (R12), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 8(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 16(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 24(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 32(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 40(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 48(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (R13)
+	ADDQ         R14, R13
+	VBROADCASTSS 56(R12), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (R13)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	VMOVUPS      c_zero_8<>+0(SB), Y4
+	VMOVUPS      c_zero_8<>+0(SB), Y5
+	VMOVUPS      c_zero_8<>+0(SB), Y6
+	VMOVUPS      c_zero_8<>+0(SB), Y7
+	MOVQ         split+144(FP), R13
+	MOVQ         CX, R12
+	SUBQ         R13, R12
+	SHRQ         $0x02, R12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+
+group_10:
+	VPXOR        (DI), Y8, Y9
+	VPABSB       Y9, Y10
+	VPBROADCASTD (R8), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R8)(CX*4), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y4, Y4
+	VPBROADCASTD (R8)(R10*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R8)(R9*2), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD (R8)(R11*1), Y11
+	VPSIGNB      Y9, Y11, Y11
+	VPMADDUBSW   Y11, Y10, Y11
+	VPMADDWD     c_ones16_8<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R12
+	JNZ          group_10
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y8
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      96(SI)(BX*8), Y9
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y10
+	VMULPS       Y9, Y10, Y10
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y10, Y0, Y0
+	VMASKMOVPS   (DI), Y8, Y10
+	VADDPS       Y10, Y0, Y0
+	VMASKMOVPS   Y0, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 36(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 44(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 52(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y8, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 60(SI), Y0
+	VMULPS       Y9, Y0, Y0
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y0, Y7, Y7
+	VMASKMOVPS   (DI), Y8, Y0
+	VADDPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y8, (DI)
+
+half_done_8:
+	ADDQ $0x00000010, BX
+	JMP  tile_3
+
+tiles_done_4:
+	ADDQ $0x00000008, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000004
+	JL   heads_done_12
+	MOVQ w+136(FP), CX
+	MOVQ n+128(FP), DX
+	XORQ BX, BX
+
+tile_13:
+	CMPQ    BX, DX
+	JGE     tiles_done_14
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	MOVQ    $0x00000008, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVQ    BX, DI
+	IMULQ   CX, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    (SP), R8
+	IMULQ   CX, R8
+	MOVQ    q_base+24(FP), R9
+	ADDQ    R9, R8
+	LEAQ    (CX)(CX*2), R9
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    split+144(FP), R10
+	SHRQ    $0x02, R10
+	VMOVDQU c_bytes80_8<>+0(SB), Y4
+
+group_16:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_16
+	MOVQ         $0x00000008, R10
+	SUBQ         SI, R10
+	LEAQ         tailmask<>+0(SB), R11
+	VMOVUPS      (R11)(R10*4), Y4
+	MOVQ         scales_base+96(FP), R10
+	VMOVUPS      (R10)(BX*8), Y5
+	MOVQ         (SP), R10
+	SHLQ         $0x03, R10
+	MOVQ         qs_base+48(FP), R11
+	ADDQ         R11, R10
+	MOVQ         (SP), R11
+	IMULQ        DX, R11
+	ADDQ         BX, R11
+	SHLQ         $0x02, R11
+	MOVQ         s_base+0(FP), R12
+	ADDQ         R12, R11
+	MOVQ         DX, R12
+	SHLQ         $0x02, R12
+	VBROADCASTSS (R10), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 8(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 16(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 24(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (R11)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	MOVQ         split+144(FP), R11
+	MOVQ         CX, R10
+	SUBQ         R11, R10
+	SHRQ         $0x02, R10
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+
+group_17:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_17
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y4
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      64(SI)(BX*8), Y5
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   (DI), Y4, Y6
+	VADDPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (DI)
+	MOVQ         DX, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	JLE          half_done_18
+	MOVQ         $0x00000008, DI
+	CMPQ         SI, DI
+	CMOVQGT      DI, SI
+	MOVQ         BX, DI
+	IMULQ        CX, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         (SP), R8
+	IMULQ        CX, R8
+	MOVQ         q_base+24(FP), R9
+	ADDQ         R9, R8
+	LEAQ         (CX)(CX*2), R9
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	MOVQ         split+144(FP), R10
+	SHRQ         $0x02, R10
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+
+group_19:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_19
+	MOVQ         $0x00000008, R10
+	SUBQ         SI, R10
+	LEAQ         tailmask<>+0(SB), R11
+	VMOVUPS      (R11)(R10*4), Y4
+	MOVQ         scales_base+96(FP), R10
+	VMOVUPS      32(R10)(BX*8), Y5
+	MOVQ         (SP), R10
+	SHLQ         $0x03, R10
+	MOVQ         qs_base+48(FP), R11
+	ADDQ         R11, R10
+	MOVQ         (SP), R11
+	IMULQ        DX, R11
+	ADDQ         BX, R11
+	SHLQ         $0x02, R11
+	MOVQ         s_base+0(FP), R12
+	ADDQ         R12, R11
+	ADDQ         $0x00000020, R11
+	MOVQ         DX, R12
+	SHLQ         $0x02, R12
+	VBROADCASTSS (R10), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 8(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 16(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (R11)
+	ADDQ         R12, R11
+	VBROADCASTSS 24(R10), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (R11)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	VMOVUPS      c_zero_8<>+0(SB), Y2
+	VMOVUPS      c_zero_8<>+0(SB), Y3
+	MOVQ         split+144(FP), R11
+	MOVQ         CX, R10
+	SUBQ         R11, R10
+	SHRQ         $0x02, R10
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+
+group_20:
+	VPXOR        (DI), Y4, Y5
+	VPABSB       Y5, Y6
+	VPBROADCASTD (R8), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPBROADCASTD (R8)(CX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPBROADCASTD (R8)(R9*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     c_ones16_8<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R10
+	JNZ          group_20
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y4
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      96(SI)(BX*8), Y5
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y6
+	VMULPS       Y5, Y6, Y6
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMASKMOVPS   (DI), Y4, Y6
+	VADDPS       Y6, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 20(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y0, Y2, Y2
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y2, Y2
+	VMASKMOVPS   Y2, Y4, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 28(SI), Y0
+	VMULPS       Y5, Y0, Y0
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y0, Y3, Y3
+	VMASKMOVPS   (DI), Y4, Y0
+	VADDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y4, (DI)
+
+half_done_18:
+	ADDQ $0x00000010, BX
+	JMP  tile_13
+
+tiles_done_14:
+	ADDQ $0x00000004, (SP)
+
+heads_done_12:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000002
+	JL   heads_done_22
+	MOVQ w+136(FP), CX
+	MOVQ n+128(FP), DX
+	XORQ BX, BX
+
+tile_23:
+	CMPQ    BX, DX
+	JGE     tiles_done_24
+	MOVQ    DX, SI
+	SUBQ    BX, SI
+	MOVQ    $0x00000008, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVQ    BX, DI
+	IMULQ   CX, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    (SP), R8
+	IMULQ   CX, R8
+	MOVQ    q_base+24(FP), R9
+	ADDQ    R9, R8
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    split+144(FP), R9
+	SHRQ    $0x02, R9
+	VMOVDQU c_bytes80_8<>+0(SB), Y2
+
+group_26:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_26
+	MOVQ         $0x00000008, R9
+	SUBQ         SI, R9
+	LEAQ         tailmask<>+0(SB), R10
+	VMOVUPS      (R10)(R9*4), Y2
+	MOVQ         scales_base+96(FP), R9
+	VMOVUPS      (R9)(BX*8), Y3
+	MOVQ         (SP), R9
+	SHLQ         $0x03, R9
+	MOVQ         qs_base+48(FP), R10
+	ADDQ         R10, R9
+	MOVQ         (SP), R10
+	IMULQ        DX, R10
+	ADDQ         BX, R10
+	SHLQ         $0x02, R10
+	MOVQ         s_base+0(FP), R11
+	ADDQ         R11, R10
+	MOVQ         DX, R11
+	SHLQ         $0x02, R11
+	VBROADCASTSS (R9), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (R10)
+	ADDQ         R11, R10
+	VBROADCASTSS 8(R9), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (R10)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	MOVQ         split+144(FP), R10
+	MOVQ         CX, R9
+	SUBQ         R10, R9
+	SHRQ         $0x02, R9
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+
+group_27:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_27
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y2
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      64(SI)(BX*8), Y3
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   (DI), Y2, Y4
+	VADDPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y2, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (DI)
+	MOVQ         DX, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	JLE          half_done_28
+	MOVQ         $0x00000008, DI
+	CMPQ         SI, DI
+	CMOVQGT      DI, SI
+	MOVQ         BX, DI
+	IMULQ        CX, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         (SP), R8
+	IMULQ        CX, R8
+	MOVQ         q_base+24(FP), R9
+	ADDQ         R9, R8
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	MOVQ         split+144(FP), R9
+	SHRQ         $0x02, R9
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+
+group_29:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_29
+	MOVQ         $0x00000008, R9
+	SUBQ         SI, R9
+	LEAQ         tailmask<>+0(SB), R10
+	VMOVUPS      (R10)(R9*4), Y2
+	MOVQ         scales_base+96(FP), R9
+	VMOVUPS      32(R9)(BX*8), Y3
+	MOVQ         (SP), R9
+	SHLQ         $0x03, R9
+	MOVQ         qs_base+48(FP), R10
+	ADDQ         R10, R9
+	MOVQ         (SP), R10
+	IMULQ        DX, R10
+	ADDQ         BX, R10
+	SHLQ         $0x02, R10
+	MOVQ         s_base+0(FP), R11
+	ADDQ         R11, R10
+	ADDQ         $0x00000020, R10
+	MOVQ         DX, R11
+	SHLQ         $0x02, R11
+	VBROADCASTSS (R9), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (R10)
+	ADDQ         R11, R10
+	VBROADCASTSS 8(R9), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (R10)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	VMOVUPS      c_zero_8<>+0(SB), Y1
+	MOVQ         split+144(FP), R10
+	MOVQ         CX, R9
+	SUBQ         R10, R9
+	SHRQ         $0x02, R9
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+
+group_30:
+	VPXOR        (DI), Y2, Y3
+	VPABSB       Y3, Y4
+	VPBROADCASTD (R8), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD (R8)(CX*1), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000004, R8
+	DECQ         R9
+	JNZ          group_30
+	MOVQ         $0x00000008, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y2
+	MOVQ         scales_base+96(FP), SI
+	VMOVUPS      96(SI)(BX*8), Y3
+	MOVQ         (SP), SI
+	SHLQ         $0x03, SI
+	MOVQ         qs_base+48(FP), DI
+	ADDQ         DI, SI
+	MOVQ         (SP), DI
+	IMULQ        DX, DI
+	ADDQ         BX, DI
+	SHLQ         $0x02, DI
+	MOVQ         s_base+0(FP), R8
+	ADDQ         R8, DI
+	ADDQ         $0x00000020, DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	VBROADCASTSS 4(SI), Y4
+	VMULPS       Y3, Y4, Y4
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMASKMOVPS   (DI), Y2, Y4
+	VADDPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y2, (DI)
+	ADDQ         R8, DI
+	VBROADCASTSS 12(SI), Y0
+	VMULPS       Y3, Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMASKMOVPS   (DI), Y2, Y0
+	VADDPS       Y0, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (DI)
+
+half_done_28:
+	ADDQ $0x00000010, BX
+	JMP  tile_23
+
+tiles_done_24:
+	ADDQ $0x00000002, (SP)
+
+heads_done_22:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000001
+	JL   heads_done_32
+	MOVQ w+136(FP), AX
+	MOVQ n+128(FP), CX
+	XORQ DX, DX
+
+tile_33:
+	CMPQ    DX, CX
+	JGE     tiles_done_34
+	MOVQ    CX, BX
+	SUBQ    DX, BX
+	MOVQ    $0x00000008, SI
+	CMPQ    BX, SI
+	CMOVQGT SI, BX
+	MOVQ    DX, SI
+	IMULQ   AX, SI
+	MOVQ    tiles_base+72(FP), DI
+	ADDQ    DI, SI
+	MOVQ    (SP), DI
+	IMULQ   AX, DI
+	MOVQ    q_base+24(FP), R8
+	ADDQ    R8, DI
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    split+144(FP), R8
+	SHRQ    $0x02, R8
+	VMOVDQU c_bytes80_8<>+0(SB), Y1
+
+group_36:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_36
+	MOVQ         $0x00000008, R8
+	SUBQ         BX, R8
+	LEAQ         tailmask<>+0(SB), R9
+	VMOVUPS      (R9)(R8*4), Y1
+	MOVQ         scales_base+96(FP), R8
+	VMOVUPS      (R8)(DX*8), Y2
+	MOVQ         (SP), R8
+	SHLQ         $0x03, R8
+	MOVQ         qs_base+48(FP), R9
+	ADDQ         R9, R8
+	MOVQ         (SP), R9
+	IMULQ        CX, R9
+	ADDQ         DX, R9
+	SHLQ         $0x02, R9
+	MOVQ         s_base+0(FP), R10
+	ADDQ         R10, R9
+	MOVQ         CX, R10
+	SHLQ         $0x02, R10
+	VBROADCASTSS (R8), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (R9)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	MOVQ         split+144(FP), R9
+	MOVQ         AX, R8
+	SUBQ         R9, R8
+	SHRQ         $0x02, R8
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+
+group_37:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_37
+	MOVQ         $0x00000008, SI
+	SUBQ         BX, SI
+	LEAQ         tailmask<>+0(SB), BX
+	VMOVUPS      (BX)(SI*4), Y1
+	MOVQ         scales_base+96(FP), BX
+	VMOVUPS      64(BX)(DX*8), Y2
+	MOVQ         (SP), BX
+	SHLQ         $0x03, BX
+	MOVQ         qs_base+48(FP), SI
+	ADDQ         SI, BX
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	ADDQ         DX, SI
+	SHLQ         $0x02, SI
+	MOVQ         s_base+0(FP), DI
+	ADDQ         DI, SI
+	MOVQ         CX, DI
+	SHLQ         $0x02, DI
+	VBROADCASTSS 4(BX), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   (SI), Y1, Y2
+	VADDPS       Y2, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (SI)
+	MOVQ         CX, BX
+	SUBQ         DX, BX
+	SUBQ         $0x00000008, BX
+	JLE          half_done_38
+	MOVQ         $0x00000008, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVQ         DX, SI
+	IMULQ        AX, SI
+	MOVQ         tiles_base+72(FP), DI
+	ADDQ         DI, SI
+	ADDQ         $0x00000020, SI
+	MOVQ         (SP), DI
+	IMULQ        AX, DI
+	MOVQ         q_base+24(FP), R8
+	ADDQ         R8, DI
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	MOVQ         split+144(FP), R8
+	SHRQ         $0x02, R8
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+
+group_39:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_39
+	MOVQ         $0x00000008, R8
+	SUBQ         BX, R8
+	LEAQ         tailmask<>+0(SB), R9
+	VMOVUPS      (R9)(R8*4), Y1
+	MOVQ         scales_base+96(FP), R8
+	VMOVUPS      32(R8)(DX*8), Y2
+	MOVQ         (SP), R8
+	SHLQ         $0x03, R8
+	MOVQ         qs_base+48(FP), R9
+	ADDQ         R9, R8
+	MOVQ         (SP), R9
+	IMULQ        CX, R9
+	ADDQ         DX, R9
+	SHLQ         $0x02, R9
+	MOVQ         s_base+0(FP), R10
+	ADDQ         R10, R9
+	ADDQ         $0x00000020, R9
+	MOVQ         CX, R10
+	SHLQ         $0x02, R10
+	VBROADCASTSS (R8), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (R9)
+	VMOVUPS      c_zero_8<>+0(SB), Y0
+	MOVQ         split+144(FP), R9
+	MOVQ         AX, R8
+	SUBQ         R9, R8
+	SHRQ         $0x02, R8
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+
+group_40:
+	VPXOR        (SI), Y1, Y2
+	VPABSB       Y2, Y3
+	VPBROADCASTD (DI), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JNZ          group_40
+	MOVQ         $0x00000008, SI
+	SUBQ         BX, SI
+	LEAQ         tailmask<>+0(SB), BX
+	VMOVUPS      (BX)(SI*4), Y1
+	MOVQ         scales_base+96(FP), BX
+	VMOVUPS      96(BX)(DX*8), Y2
+	MOVQ         (SP), BX
+	SHLQ         $0x03, BX
+	MOVQ         qs_base+48(FP), SI
+	ADDQ         SI, BX
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	ADDQ         DX, SI
+	SHLQ         $0x02, SI
+	MOVQ         s_base+0(FP), DI
+	ADDQ         DI, SI
+	ADDQ         $0x00000020, SI
+	MOVQ         CX, DI
+	SHLQ         $0x02, DI
+	VBROADCASTSS 4(BX), Y3
+	VMULPS       Y2, Y3, Y3
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMASKMOVPS   (SI), Y1, Y2
+	VADDPS       Y2, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (SI)
+
+half_done_38:
+	ADDQ $0x00000010, DX
+	JMP  tile_33
+
+tiles_done_34:
+	ADDQ $0x00000001, (SP)
+
+heads_done_32:
+	VZEROUPPER
+	RET
+
+DATA c_bytes80_8<>+0(SB)/4, $0x80808080
+DATA c_bytes80_8<>+4(SB)/4, $0x80808080
+DATA c_bytes80_8<>+8(SB)/4, $0x80808080
+DATA c_bytes80_8<>+12(SB)/4, $0x80808080
+DATA c_bytes80_8<>+16(SB)/4, $0x80808080
+DATA c_bytes80_8<>+20(SB)/4, $0x80808080
+DATA c_bytes80_8<>+24(SB)/4, $0x80808080
+DATA c_bytes80_8<>+28(SB)/4, $0x80808080
+GLOBL c_bytes80_8<>(SB), RODATA|NOPTR, $32
+
+// func quantizeProbsI8AVX2(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·quantizeProbsI8AVX2(SB), NOSPLIT, $0-112
+	XORQ AX, AX
+
+row_1:
+	MOVQ    m+96(FP), CX
+	CMPQ    AX, CX
+	JGE     rows_done_2
+	MOVQ    n+104(FP), DX
+	MOVQ    AX, CX
+	IMULQ   DX, CX
+	SHLQ    $0x02, CX
+	MOVQ    p_base+48(FP), DX
+	ADDQ    DX, CX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	XORQ    DX, DX
+	MOVQ    n+104(FP), SI
+	MOVQ    SI, BX
+	SUBQ    $0x00000010, BX
+	MOVQ    scales_base+72(FP), DI
+
+max_full_3:
+	CMPQ    DX, BX
+	JG      max_tail_4
+	VMOVUPS (CX)(DX*4), Y2
+	VMULPS  (DI)(DX*8), Y2, Y2
+	VCMPPS  $0x03, Y2, Y2, Y3
+	VORPS   Y3, Y1, Y1
+	VMAXPS  Y2, Y0, Y0
+	VMOVUPS 32(CX)(DX*4), Y2
+	VMULPS  32(DI)(DX*8), Y2, Y2
+	VCMPPS  $0x03, Y2, Y2, Y3
+	VORPS   Y3, Y1, Y1
+	VMAXPS  Y2, Y0, Y0
+	ADDQ    $0x00000010, DX
+	JMP     max_full_3
+
+max_tail_4:
+	CMPQ       DX, SI
+	JGE        max_done_5
+	MOVQ       SI, BX
+	SUBQ       DX, BX
+	XORQ       R8, R8
+	MOVQ       $0x00000008, R9
+	CMPQ       BX, R8
+	CMOVQLT    R8, BX
+	CMPQ       BX, R9
+	CMOVQGT    R9, BX
+	MOVQ       R9, R8
+	SUBQ       BX, R8
+	LEAQ       tailmask<>+0(SB), BX
+	VMOVUPS    (BX)(R8*4), Y3
+	VMASKMOVPS (CX)(DX*4), Y3, Y2
+	VMULPS     (DI)(DX*8), Y2, Y2
+	VANDPS     Y3, Y2, Y2
+	VCMPPS     $0x03, Y2, Y2, Y3
+	VORPS      Y3, Y1, Y1
+	VMAXPS     Y2, Y0, Y0
+	MOVQ       SI, BX
+	SUBQ       DX, BX
+	SUBQ       $0x00000008, BX
+	XORQ       SI, SI
+	MOVQ       $0x00000008, R8
+	CMPQ       BX, SI
+	CMOVQLT    SI, BX
+	CMPQ       BX, R8
+	CMOVQGT    R8, BX
+	MOVQ       R8, SI
+	SUBQ       BX, SI
+	LEAQ       tailmask<>+0(SB), BX
+	VMOVUPS    (BX)(SI*4), Y3
+	VMASKMOVPS 32(CX)(DX*4), Y3, Y2
+	VMULPS     32(DI)(DX*8), Y2, Y2
+	VANDPS     Y3, Y2, Y2
+	VCMPPS     $0x03, Y2, Y2, Y3
+	VORPS      Y3, Y1, Y1
+	VMAXPS     Y2, Y0, Y0
+
+max_done_5:
+	VPTEST       Y1, Y1
+	JNZ          invalid_6
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+	VMOVD        X0, DX
+	CMPL         DX, $0x00000000
+	JLE          invalid_6
+	CMPL         DX, $0x7f800000
+	JGE          invalid_6
+	VMOVSS       c_f127_8<>+0(SB), X1
+	VDIVSS       X0, X1, X2
+	VMOVD        X2, DX
+	CMPL         DX, $0x7f800000
+	JGE          invalid_6
+	VDIVSS       X1, X0, X0
+	MOVQ         ps_base+24(FP), DX
+	VMOVSS       X0, (DX)(AX*4)
+	VBROADCASTSS X2, Y0
+	JMP          quantize_7
+
+invalid_6:
+	XORL    DX, DX
+	MOVQ    ps_base+24(FP), BX
+	MOVL    DX, (BX)(AX*4)
+	VMOVUPS c_zero_8<>+0(SB), Y0
+
+quantize_7:
+	MOVQ  n+104(FP), DX
+	ADDQ  $0x0000000f, DX
+	ANDQ  $-16, DX
+	IMULQ AX, DX
+	MOVQ  pq_base+0(FP), BX
+	ADDQ  BX, DX
+	XORQ  BX, BX
+	MOVQ  n+104(FP), DI
+	MOVQ  DI, SI
+	SUBQ  $0x00000010, SI
+	MOVQ  scales_base+72(FP), R8
+
+quant_full_8:
+	CMPQ         BX, SI
+	JG           quant_tail_9
+	VMOVUPS      (CX)(BX*4), Y1
+	VMULPS       (R8)(BX*8), Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPUNPCKLDQ   X2, X1, X1
+	VMOVQ        X1, (DX)(BX*1)
+	VMOVUPS      32(CX)(BX*4), Y1
+	VMULPS       32(R8)(BX*8), Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPUNPCKLDQ   X2, X1, X1
+	VMOVQ        X1, 8(DX)(BX*1)
+	ADDQ         $0x00000010, BX
+	JMP          quant_full_8
+
+quant_tail_9:
+	CMPQ         BX, DI
+	JGE          quant_done_10
+	MOVQ         DI, SI
+	SUBQ         BX, SI
+	XORQ         R9, R9
+	MOVQ         $0x00000008, R10
+	CMPQ         SI, R9
+	CMOVQLT      R9, SI
+	CMPQ         SI, R10
+	CMOVQGT      R10, SI
+	MOVQ         R10, R9
+	SUBQ         SI, R9
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(R9*4), Y2
+	VMASKMOVPS   (CX)(BX*4), Y2, Y1
+	VMULPS       (R8)(BX*8), Y1, Y1
+	VANDPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPUNPCKLDQ   X2, X1, X1
+	VMOVQ        X1, (DX)(BX*1)
+	MOVQ         DI, SI
+	SUBQ         BX, SI
+	SUBQ         $0x00000008, SI
+	XORQ         DI, DI
+	MOVQ         $0x00000008, R9
+	CMPQ         SI, DI
+	CMOVQLT      DI, SI
+	CMPQ         SI, R9
+	CMOVQGT      R9, SI
+	MOVQ         R9, DI
+	SUBQ         SI, DI
+	LEAQ         tailmask<>+0(SB), SI
+	VMOVUPS      (SI)(DI*4), Y2
+	VMASKMOVPS   32(CX)(BX*4), Y2, Y1
+	VMULPS       32(R8)(BX*8), Y1, Y1
+	VANDPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPMAXSD      c_zero_8<>+0(SB), Y1, Y1
+	VPMINSD      c_i127_8<>+0(SB), Y1, Y1
+	VPSHUFB      c_lowbytes_AVX2<>+0(SB), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X0
+	VPUNPCKLDQ   X0, X1, X0
+	VMOVQ        X0, 8(DX)(BX*1)
+
+quant_done_10:
+	INCQ AX
+	JMP  row_1
+
+rows_done_2:
+	VZEROUPPER
+	RET
+
+DATA c_f127_8<>+0(SB)/4, $0x42fe0000
+DATA c_f127_8<>+4(SB)/4, $0x42fe0000
+DATA c_f127_8<>+8(SB)/4, $0x42fe0000
+DATA c_f127_8<>+12(SB)/4, $0x42fe0000
+DATA c_f127_8<>+16(SB)/4, $0x42fe0000
+DATA c_f127_8<>+20(SB)/4, $0x42fe0000
+DATA c_f127_8<>+24(SB)/4, $0x42fe0000
+DATA c_f127_8<>+28(SB)/4, $0x42fe0000
+GLOBL c_f127_8<>(SB), RODATA|NOPTR, $32
+
+DATA c_lowbytes_AVX2<>+0(SB)/4, $0x0c080400
+DATA c_lowbytes_AVX2<>+4(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+8(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+12(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+16(SB)/4, $0x0c080400
+DATA c_lowbytes_AVX2<>+20(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+24(SB)/4, $0x80808080
+DATA c_lowbytes_AVX2<>+28(SB)/4, $0x80808080
+GLOBL c_lowbytes_AVX2<>(SB), RODATA|NOPTR, $32
+
+// func attnValuesI8AVX2(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)
+// Requires: AVX, AVX2
+TEXT ·attnValuesI8AVX2(SB), NOSPLIT, $8-160
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000008
+	JL   heads_done_2
+	XORQ CX, CX
+
+cols_3:
+	MOVQ    dv+136(FP), DX
+	CMPQ    CX, DX
+	JGE     cols_done_4
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    n+128(FP), DX
+	ADDQ    $0x0000000f, DX
+	ANDQ    $-16, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	MOVQ    pq_base+24(FP), SI
+	ADDQ    SI, BX
+	LEAQ    (DX)(DX*2), SI
+	LEAQ    (DX)(DX*4), DI
+	LEAQ    (SI)(DX*4), R8
+	MOVQ    CX, R9
+	SHLQ    $0x04, R9
+	MOVQ    tiles_base+72(FP), R10
+	ADDQ    R10, R9
+	MOVQ    w+144(FP), R10
+	SHLQ    $0x04, R10
+	XORQ    R11, R11
+
+tile_5:
+	MOVQ         n+128(FP), R12
+	CMPQ         R11, R12
+	JGE          tiles_done_6
+	VMOVDQU      c_bytes80_8<>+0(SB), Y8
+	VPXOR        (R9), Y8, Y9
+	VPXOR        64(R9), Y8, Y10
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y9, Y9
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y10, Y10
+	VPERM2I128   $0x20, Y10, Y9, Y11
+	VPERM2I128   $0x31, Y10, Y9, Y9
+	VPBROADCASTD (BX), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD (BX)(DX*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPBROADCASTD (BX)(DX*2), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VPBROADCASTD (BX)(SI*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD (BX)(DX*4), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y4, Y4
+	VPBROADCASTD (BX)(DI*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y5, Y5
+	VPBROADCASTD (BX)(SI*2), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y6, Y6
+	VPBROADCASTD (BX)(R8*1), Y10
+	VPMADDUBSW   Y11, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y7, Y7
+	VPBROADCASTD 4(BX), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 4(BX)(DX*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPBROADCASTD 4(BX)(DX*2), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VPBROADCASTD 4(BX)(SI*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 4(BX)(DX*4), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y4, Y4
+	VPBROADCASTD 4(BX)(DI*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y5, Y5
+	VPBROADCASTD 4(BX)(SI*2), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y6, Y6
+	VPBROADCASTD 4(BX)(R8*1), Y10
+	VPMADDUBSW   Y9, Y10, Y10
+	VPMADDWD     c_ones16_8<>+0(SB), Y10, Y10
+	VPADDD       Y10, Y7, Y7
+	VPXOR        32(R9), Y8, Y9
+	VPXOR        96(R9), Y8, Y8
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y9, Y9
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y8, Y8
+	VPERM2I128   $0x20, Y8, Y9, Y10
+	VPERM2I128   $0x31, Y8, Y9, Y8
+	VPBROADCASTD 8(BX), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y0, Y0
+	VPBROADCASTD 8(BX)(DX*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPBROADCASTD 8(BX)(DX*2), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPBROADCASTD 8(BX)(SI*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 8(BX)(DX*4), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 8(BX)(DI*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 8(BX)(SI*2), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPBROADCASTD 8(BX)(R8*1), Y9
+	VPMADDUBSW   Y10, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y7, Y7
+	VPBROADCASTD 12(BX), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y0, Y0
+	VPBROADCASTD 12(BX)(DX*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPBROADCASTD 12(BX)(DX*2), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPBROADCASTD 12(BX)(SI*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 12(BX)(DX*4), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 12(BX)(DI*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 12(BX)(SI*2), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPBROADCASTD 12(BX)(R8*1), Y9
+	VPMADDUBSW   Y8, Y9, Y9
+	VPMADDWD     c_ones16_8<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y7, Y7
+	ADDQ         R10, R9
+	ADDQ         $0x00000010, BX
+	ADDQ         $0x00000010, R11
+	JMP          tile_5
+
+tiles_done_6:
+	MOVQ         dv+136(FP), SI
+	MOVQ         (SP), DX
+	IMULQ        SI, DX
+	ADDQ         CX, DX
+	SHLQ         $0x02, DX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, DX
+	SHLQ         $0x02, SI
+	MOVQ         (SP), BX
+	SHLQ         $0x02, BX
+	MOVQ         ps_base+48(FP), DI
+	ADDQ         DI, BX
+	MOVQ         DX, DI
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y8
+	VMULPS       Y8, Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y1, Y1
+	VBROADCASTSS 4(BX), Y8
+	VMULPS       Y8, Y1, Y1
+	VADDPS       (DX), Y1, Y1
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y2, Y2
+	VBROADCASTSS 8(BX), Y8
+	VMULPS       Y8, Y2, Y2
+	VADDPS       (DX), Y2, Y2
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 12(BX), Y8
+	VMULPS       Y8, Y3, Y3
+	VADDPS       (DX), Y3, Y3
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y4, Y4
+	VBROADCASTSS 16(BX), Y8
+	VMULPS       Y8, Y4, Y4
+	VADDPS       (DX), Y4, Y4
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y5, Y5
+	VBROADCASTSS 20(BX), Y8
+	VMULPS       Y8, Y5, Y5
+	VADDPS       (DX), Y5, Y5
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS 24(BX), Y8
+	VMULPS       Y8, Y6, Y6
+	VADDPS       (DX), Y6, Y6
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS 28(BX), Y8
+	VMULPS       Y8, Y7, Y7
+	VADDPS       (DX), Y7, Y7
+	VMOVUPS      Y0, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y1, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y2, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y3, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y4, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y5, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y6, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y7, (DI)
+	ADDQ         $0x00000008, CX
+	JMP          cols_3
+
+cols_done_4:
+	ADDQ $0x00000008, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000004
+	JL   heads_done_8
+	XORQ CX, CX
+
+cols_9:
+	MOVQ    dv+136(FP), DX
+	CMPQ    CX, DX
+	JGE     cols_done_10
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    n+128(FP), DX
+	ADDQ    $0x0000000f, DX
+	ANDQ    $-16, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	MOVQ    pq_base+24(FP), SI
+	ADDQ    SI, BX
+	LEAQ    (DX)(DX*2), SI
+	MOVQ    CX, DI
+	SHLQ    $0x04, DI
+	MOVQ    tiles_base+72(FP), R8
+	ADDQ    R8, DI
+	MOVQ    w+144(FP), R8
+	SHLQ    $0x04, R8
+	XORQ    R9, R9
+
+tile_11:
+	MOVQ         n+128(FP), R10
+	CMPQ         R9, R10
+	JGE          tiles_done_12
+	VMOVDQU      c_bytes80_8<>+0(SB), Y4
+	VPXOR        (DI), Y4, Y5
+	VPXOR        64(DI), Y4, Y6
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y5, Y5
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y6, Y6
+	VPERM2I128   $0x20, Y6, Y5, Y7
+	VPERM2I128   $0x31, Y6, Y5, Y5
+	VPBROADCASTD (BX), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPBROADCASTD (BX)(DX*1), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPBROADCASTD (BX)(DX*2), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y2, Y2
+	VPBROADCASTD (BX)(SI*1), Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPBROADCASTD 4(BX), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPBROADCASTD 4(BX)(DX*1), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPBROADCASTD 4(BX)(DX*2), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y2, Y2
+	VPBROADCASTD 4(BX)(SI*1), Y6
+	VPMADDUBSW   Y5, Y6, Y6
+	VPMADDWD     c_ones16_8<>+0(SB), Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPXOR        32(DI), Y4, Y5
+	VPXOR        96(DI), Y4, Y4
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y5, Y5
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y4, Y4
+	VPERM2I128   $0x20, Y4, Y5, Y6
+	VPERM2I128   $0x31, Y4, Y5, Y4
+	VPBROADCASTD 8(BX), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD 8(BX)(DX*1), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	VPBROADCASTD 8(BX)(DX*2), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPBROADCASTD 8(BX)(SI*1), Y5
+	VPMADDUBSW   Y6, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VPBROADCASTD 12(BX), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPBROADCASTD 12(BX)(DX*1), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y1, Y1
+	VPBROADCASTD 12(BX)(DX*2), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPBROADCASTD 12(BX)(SI*1), Y5
+	VPMADDUBSW   Y4, Y5, Y5
+	VPMADDWD     c_ones16_8<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	ADDQ         R8, DI
+	ADDQ         $0x00000010, BX
+	ADDQ         $0x00000010, R9
+	JMP          tile_11
+
+tiles_done_12:
+	MOVQ         dv+136(FP), SI
+	MOVQ         (SP), DX
+	IMULQ        SI, DX
+	ADDQ         CX, DX
+	SHLQ         $0x02, DX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, DX
+	SHLQ         $0x02, SI
+	MOVQ         (SP), BX
+	SHLQ         $0x02, BX
+	MOVQ         ps_base+48(FP), DI
+	ADDQ         DI, BX
+	MOVQ         DX, DI
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y4
+	VMULPS       Y4, Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y1, Y1
+	VBROADCASTSS 4(BX), Y4
+	VMULPS       Y4, Y1, Y1
+	VADDPS       (DX), Y1, Y1
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y2, Y2
+	VBROADCASTSS 8(BX), Y4
+	VMULPS       Y4, Y2, Y2
+	VADDPS       (DX), Y2, Y2
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y3, Y3
+	VBROADCASTSS 12(BX), Y4
+	VMULPS       Y4, Y3, Y3
+	VADDPS       (DX), Y3, Y3
+	VMOVUPS      Y0, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y1, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y2, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y3, (DI)
+	ADDQ         $0x00000008, CX
+	JMP          cols_9
+
+cols_done_10:
+	ADDQ $0x00000004, (SP)
+
+heads_done_8:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000002
+	JL   heads_done_14
+	XORQ CX, CX
+
+cols_15:
+	MOVQ    dv+136(FP), DX
+	CMPQ    CX, DX
+	JGE     cols_done_16
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    n+128(FP), DX
+	ADDQ    $0x0000000f, DX
+	ANDQ    $-16, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	MOVQ    pq_base+24(FP), SI
+	ADDQ    SI, BX
+	MOVQ    CX, SI
+	SHLQ    $0x04, SI
+	MOVQ    tiles_base+72(FP), DI
+	ADDQ    DI, SI
+	MOVQ    w+144(FP), DI
+	SHLQ    $0x04, DI
+	XORQ    R8, R8
+
+tile_17:
+	MOVQ         n+128(FP), R9
+	CMPQ         R8, R9
+	JGE          tiles_done_18
+	VMOVDQU      c_bytes80_8<>+0(SB), Y2
+	VPXOR        (SI), Y2, Y3
+	VPXOR        64(SI), Y2, Y4
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y3, Y3
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y4, Y4
+	VPERM2I128   $0x20, Y4, Y3, Y5
+	VPERM2I128   $0x31, Y4, Y3, Y3
+	VPBROADCASTD (BX), Y4
+	VPMADDUBSW   Y5, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPBROADCASTD (BX)(DX*1), Y4
+	VPMADDUBSW   Y5, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VPBROADCASTD 4(BX), Y4
+	VPMADDUBSW   Y3, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPBROADCASTD 4(BX)(DX*1), Y4
+	VPMADDUBSW   Y3, Y4, Y4
+	VPMADDWD     c_ones16_8<>+0(SB), Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VPXOR        32(SI), Y2, Y3
+	VPXOR        96(SI), Y2, Y2
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y3, Y3
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y2, Y2
+	VPERM2I128   $0x20, Y2, Y3, Y4
+	VPERM2I128   $0x31, Y2, Y3, Y2
+	VPBROADCASTD 8(BX), Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPBROADCASTD 8(BX)(DX*1), Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y1, Y1
+	VPBROADCASTD 12(BX), Y3
+	VPMADDUBSW   Y2, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPBROADCASTD 12(BX)(DX*1), Y3
+	VPMADDUBSW   Y2, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y1, Y1
+	ADDQ         DI, SI
+	ADDQ         $0x00000010, BX
+	ADDQ         $0x00000010, R8
+	JMP          tile_17
+
+tiles_done_18:
+	MOVQ         dv+136(FP), SI
+	MOVQ         (SP), DX
+	IMULQ        SI, DX
+	ADDQ         CX, DX
+	SHLQ         $0x02, DX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, DX
+	SHLQ         $0x02, SI
+	MOVQ         (SP), BX
+	SHLQ         $0x02, BX
+	MOVQ         ps_base+48(FP), DI
+	ADDQ         DI, BX
+	MOVQ         DX, DI
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y2
+	VMULPS       Y2, Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	ADDQ         SI, DX
+	VCVTDQ2PS    Y1, Y1
+	VBROADCASTSS 4(BX), Y2
+	VMULPS       Y2, Y1, Y1
+	VADDPS       (DX), Y1, Y1
+	VMOVUPS      Y0, (DI)
+	ADDQ         SI, DI
+	VMOVUPS      Y1, (DI)
+	ADDQ         $0x00000008, CX
+	JMP          cols_15
+
+cols_done_16:
+	ADDQ $0x00000002, (SP)
+
+heads_done_14:
+	MOVQ AX, CX
+	SUBQ (SP), CX
+	CMPQ CX, $0x00000001
+	JL   heads_done_20
+	XORQ AX, AX
+
+cols_21:
+	MOVQ    dv+136(FP), CX
+	CMPQ    AX, CX
+	JGE     cols_done_22
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    n+128(FP), CX
+	ADDQ    $0x0000000f, CX
+	ANDQ    $-16, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	MOVQ    pq_base+24(FP), CX
+	ADDQ    CX, DX
+	MOVQ    DX, CX
+	MOVQ    AX, DX
+	SHLQ    $0x04, DX
+	MOVQ    tiles_base+72(FP), BX
+	ADDQ    BX, DX
+	MOVQ    w+144(FP), BX
+	SHLQ    $0x04, BX
+	XORQ    SI, SI
+
+tile_23:
+	MOVQ         n+128(FP), DI
+	CMPQ         SI, DI
+	JGE          tiles_done_24
+	VMOVDQU      c_bytes80_8<>+0(SB), Y1
+	VPXOR        (DX), Y1, Y2
+	VPXOR        64(DX), Y1, Y3
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y2, Y2
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y3, Y3
+	VPERM2I128   $0x20, Y3, Y2, Y4
+	VPERM2I128   $0x31, Y3, Y2, Y2
+	VPBROADCASTD (CX), Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPBROADCASTD 4(CX), Y3
+	VPMADDUBSW   Y2, Y3, Y3
+	VPMADDWD     c_ones16_8<>+0(SB), Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPXOR        32(DX), Y1, Y2
+	VPXOR        96(DX), Y1, Y1
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y2, Y2
+	VPSHUFB      c_transpose4x4_AVX2<>+0(SB), Y1, Y1
+	VPERM2I128   $0x20, Y1, Y2, Y3
+	VPERM2I128   $0x31, Y1, Y2, Y1
+	VPBROADCASTD 8(CX), Y2
+	VPMADDUBSW   Y3, Y2, Y2
+	VPMADDWD     c_ones16_8<>+0(SB), Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VPBROADCASTD 12(CX), Y2
+	VPMADDUBSW   Y1, Y2, Y2
+	VPMADDWD     c_ones16_8<>+0(SB), Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	ADDQ         BX, DX
+	ADDQ         $0x00000010, CX
+	ADDQ         $0x00000010, SI
+	JMP          tile_23
+
+tiles_done_24:
+	MOVQ         dv+136(FP), DX
+	MOVQ         (SP), CX
+	IMULQ        DX, CX
+	ADDQ         AX, CX
+	SHLQ         $0x02, CX
+	MOVQ         o_base+0(FP), BX
+	ADDQ         BX, CX
+	SHLQ         $0x02, DX
+	MOVQ         (SP), DX
+	SHLQ         $0x02, DX
+	MOVQ         ps_base+48(FP), BX
+	ADDQ         BX, DX
+	MOVQ         CX, BX
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (DX), Y1
+	VMULPS       Y1, Y0, Y0
+	VADDPS       (CX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	ADDQ         $0x00000008, AX
+	JMP          cols_21
+
+cols_done_22:
+	ADDQ $0x00000001, (SP)
+
+heads_done_20:
+	VZEROUPPER
+	RET
+
+DATA c_transpose4x4_AVX2<>+0(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX2<>+4(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX2<>+8(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX2<>+12(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX2<>+16(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX2<>+20(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX2<>+24(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX2<>+28(SB)/4, $0x0f0b0703
+GLOBL c_transpose4x4_AVX2<>(SB), RODATA|NOPTR, $32
+
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
@@ -18025,3 +20381,3581 @@ nnbf_i_next_4:
 nnbf_done_1:
 	VZEROUPPER
 	RET
+
+// func attnScoresI8AVX512(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+// Requires: AVX, AVX512F, AVX512VNNI, CMOV
+TEXT ·attnScoresI8AVX512(SB), NOSPLIT, $136-152
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000010
+	JL        heads_done_2
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      DX, SI
+	SHRQ      $0x02, SI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	VMOVUPS   c_zero_16<>+0(SB), Z8
+	VMOVUPS   c_zero_16<>+0(SB), Z9
+	VMOVUPS   c_zero_16<>+0(SB), Z10
+	VMOVUPS   c_zero_16<>+0(SB), Z11
+	VMOVUPS   c_zero_16<>+0(SB), Z12
+	VMOVUPS   c_zero_16<>+0(SB), Z13
+	VMOVUPS   c_zero_16<>+0(SB), Z14
+	VMOVUPS   c_zero_16<>+0(SB), Z15
+	LEAQ      (CX)(CX*2), R8
+	LEAQ      (CX)(CX*4), R9
+	LEAQ      (R8)(CX*4), R10
+	MOVQ      BX, DI
+	LEAQ      (BX)(CX*8), R11
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z16
+
+bias_full_3:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_4
+	VPDPBUSD (DI), Z16, Z0
+	VPDPBUSD (DI)(CX*1), Z16, Z1
+	VPDPBUSD (DI)(CX*2), Z16, Z2
+	VPDPBUSD (DI)(R8*1), Z16, Z3
+	VPDPBUSD (DI)(CX*4), Z16, Z4
+	VPDPBUSD (DI)(R9*1), Z16, Z5
+	VPDPBUSD (DI)(R8*2), Z16, Z6
+	VPDPBUSD (DI)(R10*1), Z16, Z7
+	VPDPBUSD (R11), Z16, Z8
+	VPDPBUSD (R11)(CX*1), Z16, Z9
+	VPDPBUSD (R11)(CX*2), Z16, Z10
+	VPDPBUSD (R11)(R8*1), Z16, Z11
+	VPDPBUSD (R11)(CX*4), Z16, Z12
+	VPDPBUSD (R11)(R9*1), Z16, Z13
+	VPDPBUSD (R11)(R8*2), Z16, Z14
+	VPDPBUSD (R11)(R10*1), Z16, Z15
+	ADDQ     $0x00000040, DI
+	ADDQ     $0x00000040, R11
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_3
+
+bias_tail_4:
+	TESTQ       SI, SI
+	JZ          bias_done_5
+	LEAQ        kmask<>+0(SB), R12
+	KMOVW       (R12)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z17
+	VPDPBUSD    Z17, Z16, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z1
+	VMOVDQU32.Z (DI)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z2
+	VMOVDQU32.Z (DI)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z3
+	VMOVDQU32.Z (DI)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z4
+	VMOVDQU32.Z (DI)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z5
+	VMOVDQU32.Z (DI)(R8*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z6
+	VMOVDQU32.Z (DI)(R10*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z7
+	VMOVDQU32.Z (R11), K1, Z17
+	VPDPBUSD    Z17, Z16, Z8
+	VMOVDQU32.Z (R11)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z9
+	VMOVDQU32.Z (R11)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z10
+	VMOVDQU32.Z (R11)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z11
+	VMOVDQU32.Z (R11)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z12
+	VMOVDQU32.Z (R11)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z13
+	VMOVDQU32.Z (R11)(R8*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z14
+	VMOVDQU32.Z (R11)(R10*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z15
+
+bias_done_5:
+	VPUNPCKLQDQ Z1, Z0, Z16
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z16, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z9, Z8, Z4
+	VPUNPCKHQDQ Z9, Z8, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z11, Z10, Z5
+	VPUNPCKHQDQ Z11, Z10, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z13, Z12, Z6
+	VPUNPCKHQDQ Z13, Z12, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z15, Z14, Z7
+	VPUNPCKHQDQ Z15, Z14, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VMOVUPS     c_zero_16<>+0(SB), Z2
+	VMOVUPS     c_zero_16<>+0(SB), Z3
+	VMOVUPS     c_zero_16<>+0(SB), Z4
+	VMOVUPS     c_zero_16<>+0(SB), Z5
+	VMOVUPS     c_zero_16<>+0(SB), Z6
+	VMOVUPS     c_zero_16<>+0(SB), Z7
+	VMOVUPS     c_zero_16<>+0(SB), Z8
+	VMOVUPS     c_zero_16<>+0(SB), Z9
+	VMOVUPS     c_zero_16<>+0(SB), Z10
+	VMOVUPS     c_zero_16<>+0(SB), Z11
+	VMOVUPS     c_zero_16<>+0(SB), Z12
+	VMOVUPS     c_zero_16<>+0(SB), Z13
+	VMOVUPS     c_zero_16<>+0(SB), Z14
+	VMOVUPS     c_zero_16<>+0(SB), Z15
+	LEAQ        (CX)(CX*2), DI
+	LEAQ        (CX)(CX*4), R8
+	LEAQ        (DI)(CX*4), R9
+	MOVQ        BX, DX
+	LEAQ        (BX)(CX*8), BX
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z16
+
+bias_full_6:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_7
+	VPDPBUSD (DX), Z16, Z0
+	VPDPBUSD (DX)(CX*1), Z16, Z1
+	VPDPBUSD (DX)(CX*2), Z16, Z2
+	VPDPBUSD (DX)(DI*1), Z16, Z3
+	VPDPBUSD (DX)(CX*4), Z16, Z4
+	VPDPBUSD (DX)(R8*1), Z16, Z5
+	VPDPBUSD (DX)(DI*2), Z16, Z6
+	VPDPBUSD (DX)(R9*1), Z16, Z7
+	VPDPBUSD (BX), Z16, Z8
+	VPDPBUSD (BX)(CX*1), Z16, Z9
+	VPDPBUSD (BX)(CX*2), Z16, Z10
+	VPDPBUSD (BX)(DI*1), Z16, Z11
+	VPDPBUSD (BX)(CX*4), Z16, Z12
+	VPDPBUSD (BX)(R8*1), Z16, Z13
+	VPDPBUSD (BX)(DI*2), Z16, Z14
+	VPDPBUSD (BX)(R9*1), Z16, Z15
+	ADDQ     $0x00000040, DX
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_6
+
+bias_tail_7:
+	TESTQ       SI, SI
+	JZ          bias_done_8
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(SI*2), K1
+	VMOVDQU32.Z (DX), K1, Z17
+	VPDPBUSD    Z17, Z16, Z0
+	VMOVDQU32.Z (DX)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z1
+	VMOVDQU32.Z (DX)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z2
+	VMOVDQU32.Z (DX)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z3
+	VMOVDQU32.Z (DX)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z4
+	VMOVDQU32.Z (DX)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z5
+	VMOVDQU32.Z (DX)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z6
+	VMOVDQU32.Z (DX)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z7
+	VMOVDQU32.Z (BX), K1, Z17
+	VPDPBUSD    Z17, Z16, Z8
+	VMOVDQU32.Z (BX)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z9
+	VMOVDQU32.Z (BX)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z10
+	VMOVDQU32.Z (BX)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z11
+	VMOVDQU32.Z (BX)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z12
+	VMOVDQU32.Z (BX)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z13
+	VMOVDQU32.Z (BX)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z14
+	VMOVDQU32.Z (BX)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z15
+
+bias_done_8:
+	VPUNPCKLQDQ Z1, Z0, Z16
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z16, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z9, Z8, Z4
+	VPUNPCKHQDQ Z9, Z8, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z11, Z10, Z5
+	VPUNPCKHQDQ Z11, Z10, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z13, Z12, Z6
+	VPUNPCKHQDQ Z13, Z12, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z15, Z14, Z7
+	VPUNPCKHQDQ Z15, Z14, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
+
+tile_9:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_10
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	LEAQ         (CX)(CX*2), R8
+	LEAQ         (CX)(CX*4), R9
+	LEAQ         (R8)(CX*4), R10
+	MOVQ         SI, DI
+	LEAQ         (SI)(CX*8), SI
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
+	VPBROADCASTD 40(SP), Z8
+	VPBROADCASTD 44(SP), Z9
+	VPBROADCASTD 48(SP), Z10
+	VPBROADCASTD 52(SP), Z11
+	VPBROADCASTD 56(SP), Z12
+	VPBROADCASTD 60(SP), Z13
+	VPBROADCASTD 64(SP), Z14
+	VPBROADCASTD 68(SP), Z15
+	MOVQ         split+144(FP), R11
+	SHRQ         $0x02, R11
+
+groups2_11:
+	CMPQ          R11, $0x00000002
+	JL            group1_12
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	VMOVDQU64     64(BX), Z16
+	VPDPBUSD.BCST 4(DI), Z16, Z0
+	VPDPBUSD.BCST 4(DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST 4(DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST 4(DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST 4(DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST 4(DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST 4(DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST 4(DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST 4(SI), Z16, Z8
+	VPDPBUSD.BCST 4(SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST 4(SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST 4(SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST 4(SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST 4(SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST 4(SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST 4(SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, DI
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R11
+	JMP           groups2_11
+
+group1_12:
+	TESTQ         R11, R11
+	JZ            groups_done_13
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, DI
+	ADDQ          $0x00000004, SI
+
+groups_done_13:
+	MOVQ         n+128(FP), R11
+	MOVQ         R11, R12
+	SUBQ         DX, R12
+	MOVQ         $0x00000010, R13
+	CMPQ         R12, R13
+	CMOVQGT      R13, R12
+	LEAQ         kmask<>+0(SB), R13
+	KMOVW        (R13)(R12*2), K1
+	MOVQ         scales_base+96(FP), R12
+	VMOVUPS      (R12)(DX*8), Z16
+	MOVQ         (SP), R12
+	SHLQ         $0x03, R12
+	MOVQ         qs_base+48(FP), R13
+	ADDQ         R13, R12
+	MOVQ         (SP), R13
+	IMULQ        R11, R13
+	ADDQ         DX, R13
+	SHLQ         $0x02, R13
+	MOVQ         s_base+0(FP), R14
+	ADDQ         R14, R13
+	SHLQ         $0x02, R11
+	VMULPS.BCST  (R12), Z16, Z17
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z17, Z0, Z0
+	VMULPS.BCST  8(R12), Z16, Z17
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z17, Z1, Z1
+	VMULPS.BCST  16(R12), Z16, Z17
+	VCVTDQ2PS    Z2, Z2
+	VMULPS       Z17, Z2, Z2
+	VMULPS.BCST  24(R12), Z16, Z17
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z17, Z3, Z3
+	VMULPS.BCST  32(R12), Z16, Z17
+	VCVTDQ2PS    Z4, Z4
+	VMULPS       Z17, Z4, Z4
+	VMULPS.BCST  40(R12), Z16, Z17
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z17, Z5, Z5
+	VMULPS.BCST  48(R12), Z16, Z17
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z17, Z6, Z6
+	VMULPS.BCST  56(R12), Z16, Z17
+	VCVTDQ2PS    Z7, Z7
+	VMULPS       Z17, Z7, Z7
+	VMULPS.BCST  64(R12), Z16, Z17
+	VCVTDQ2PS    Z8, Z8
+	VMULPS       Z17, Z8, Z8
+	VMULPS.BCST  72(R12), Z16, Z17
+	VCVTDQ2PS    Z9, Z9
+	VMULPS       Z17, Z9, Z9
+	VMULPS.BCST  80(R12), Z16, Z17
+	VCVTDQ2PS    Z10, Z10
+	VMULPS       Z17, Z10, Z10
+	VMULPS.BCST  88(R12), Z16, Z17
+	VCVTDQ2PS    Z11, Z11
+	VMULPS       Z17, Z11, Z11
+	VMULPS.BCST  96(R12), Z16, Z17
+	VCVTDQ2PS    Z12, Z12
+	VMULPS       Z17, Z12, Z12
+	VMULPS.BCST  104(R12), Z16, Z17
+	VCVTDQ2PS    Z13, Z13
+	VMULPS       Z17, Z13, Z13
+	VMULPS.BCST  112(R12), Z16, Z17
+	VCVTDQ2PS    Z14, Z14
+	VMULPS       Z17, Z14, Z14
+	VMULPS.BCST  120(R12), Z16, Z16
+	VCVTDQ2PS    Z15, Z15
+	VMULPS       Z16, Z15, Z15
+	VMOVUPS      Z0, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z1, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z2, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z3, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z4, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z5, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z6, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z7, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z8, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z9, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z10, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z11, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z12, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z13, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z14, K1, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Z15, K1, (R13)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	VPBROADCASTD 80(SP), Z2
+	VPBROADCASTD 84(SP), Z3
+	VPBROADCASTD 88(SP), Z4
+	VPBROADCASTD 92(SP), Z5
+	VPBROADCASTD 96(SP), Z6
+	VPBROADCASTD 100(SP), Z7
+	VPBROADCASTD 104(SP), Z8
+	VPBROADCASTD 108(SP), Z9
+	VPBROADCASTD 112(SP), Z10
+	VPBROADCASTD 116(SP), Z11
+	VPBROADCASTD 120(SP), Z12
+	VPBROADCASTD 124(SP), Z13
+	VPBROADCASTD 128(SP), Z14
+	VPBROADCASTD 132(SP), Z15
+	MOVQ         CX, R11
+	MOVQ         split+144(FP), R12
+	SUBQ         R12, R11
+	SHRQ         $0x02, R11
+
+groups2_14:
+	CMPQ          R11, $0x00000002
+	JL            group1_15
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	VMOVDQU64     64(BX), Z16
+	VPDPBUSD.BCST 4(DI), Z16, Z0
+	VPDPBUSD.BCST 4(DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST 4(DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST 4(DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST 4(DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST 4(DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST 4(DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST 4(DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST 4(SI), Z16, Z8
+	VPDPBUSD.BCST 4(SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST 4(SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST 4(SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST 4(SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST 4(SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST 4(SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST 4(SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, DI
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R11
+	JMP           groups2_14
+
+group1_15:
+	TESTQ         R11, R11
+	JZ            groups_done_16
+	VMOVDQU64     (BX), Z16
+	VPDPBUSD.BCST (DI), Z16, Z0
+	VPDPBUSD.BCST (DI)(CX*1), Z16, Z1
+	VPDPBUSD.BCST (DI)(CX*2), Z16, Z2
+	VPDPBUSD.BCST (DI)(R8*1), Z16, Z3
+	VPDPBUSD.BCST (DI)(CX*4), Z16, Z4
+	VPDPBUSD.BCST (DI)(R9*1), Z16, Z5
+	VPDPBUSD.BCST (DI)(R8*2), Z16, Z6
+	VPDPBUSD.BCST (DI)(R10*1), Z16, Z7
+	VPDPBUSD.BCST (SI), Z16, Z8
+	VPDPBUSD.BCST (SI)(CX*1), Z16, Z9
+	VPDPBUSD.BCST (SI)(CX*2), Z16, Z10
+	VPDPBUSD.BCST (SI)(R8*1), Z16, Z11
+	VPDPBUSD.BCST (SI)(CX*4), Z16, Z12
+	VPDPBUSD.BCST (SI)(R9*1), Z16, Z13
+	VPDPBUSD.BCST (SI)(R8*2), Z16, Z14
+	VPDPBUSD.BCST (SI)(R10*1), Z16, Z15
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, DI
+	ADDQ          $0x00000004, SI
+
+groups_done_16:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z16
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z16, Z17
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z17, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z16, Z17
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z17, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z1, Z1
+	ADDQ        SI, R8
+	VMULPS.BCST 20(DI), Z16, Z17
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z17, Z2, Z2
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z2, Z2
+	ADDQ        SI, R8
+	VMULPS.BCST 28(DI), Z16, Z17
+	VCVTDQ2PS   Z3, Z3
+	VMULPS      Z17, Z3, Z3
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z3, Z3
+	ADDQ        SI, R8
+	VMULPS.BCST 36(DI), Z16, Z17
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z17, Z4, Z4
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z4, Z4
+	ADDQ        SI, R8
+	VMULPS.BCST 44(DI), Z16, Z17
+	VCVTDQ2PS   Z5, Z5
+	VMULPS      Z17, Z5, Z5
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z5, Z5
+	ADDQ        SI, R8
+	VMULPS.BCST 52(DI), Z16, Z17
+	VCVTDQ2PS   Z6, Z6
+	VMULPS      Z17, Z6, Z6
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z6, Z6
+	ADDQ        SI, R8
+	VMULPS.BCST 60(DI), Z16, Z17
+	VCVTDQ2PS   Z7, Z7
+	VMULPS      Z17, Z7, Z7
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z7, Z7
+	ADDQ        SI, R8
+	VMULPS.BCST 68(DI), Z16, Z17
+	VCVTDQ2PS   Z8, Z8
+	VMULPS      Z17, Z8, Z8
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z8, Z8
+	ADDQ        SI, R8
+	VMULPS.BCST 76(DI), Z16, Z17
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z17, Z9, Z9
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z9, Z9
+	ADDQ        SI, R8
+	VMULPS.BCST 84(DI), Z16, Z17
+	VCVTDQ2PS   Z10, Z10
+	VMULPS      Z17, Z10, Z10
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z10, Z10
+	ADDQ        SI, R8
+	VMULPS.BCST 92(DI), Z16, Z17
+	VCVTDQ2PS   Z11, Z11
+	VMULPS      Z17, Z11, Z11
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z11, Z11
+	ADDQ        SI, R8
+	VMULPS.BCST 100(DI), Z16, Z17
+	VCVTDQ2PS   Z12, Z12
+	VMULPS      Z17, Z12, Z12
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z12, Z12
+	ADDQ        SI, R8
+	VMULPS.BCST 108(DI), Z16, Z17
+	VCVTDQ2PS   Z13, Z13
+	VMULPS      Z17, Z13, Z13
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z13, Z13
+	ADDQ        SI, R8
+	VMULPS.BCST 116(DI), Z16, Z17
+	VCVTDQ2PS   Z14, Z14
+	VMULPS      Z17, Z14, Z14
+	VMOVUPS.Z   (R8), K1, Z17
+	VADDPS      Z17, Z14, Z14
+	ADDQ        SI, R8
+	VMULPS.BCST 124(DI), Z16, Z16
+	VCVTDQ2PS   Z15, Z15
+	VMULPS      Z16, Z15, Z15
+	VMOVUPS.Z   (R8), K1, Z16
+	VADDPS      Z16, Z15, Z15
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z2, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z3, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z4, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z5, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z6, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z7, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z8, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z9, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z10, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z11, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z12, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z13, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z14, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z15, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_9
+
+tiles_done_10:
+	ADDQ $0x00000010, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000008
+	JL        heads_done_18
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      DX, SI
+	SHRQ      $0x02, SI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	LEAQ      (CX)(CX*2), R8
+	LEAQ      (CX)(CX*4), R9
+	LEAQ      (R8)(CX*4), R10
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z8
+
+bias_full_19:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_20
+	VPDPBUSD (DI), Z8, Z0
+	VPDPBUSD (DI)(CX*1), Z8, Z1
+	VPDPBUSD (DI)(CX*2), Z8, Z2
+	VPDPBUSD (DI)(R8*1), Z8, Z3
+	VPDPBUSD (DI)(CX*4), Z8, Z4
+	VPDPBUSD (DI)(R9*1), Z8, Z5
+	VPDPBUSD (DI)(R8*2), Z8, Z6
+	VPDPBUSD (DI)(R10*1), Z8, Z7
+	ADDQ     $0x00000040, DI
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_19
+
+bias_tail_20:
+	TESTQ       SI, SI
+	JZ          bias_done_21
+	LEAQ        kmask<>+0(SB), R11
+	KMOVW       (R11)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z9
+	VPDPBUSD    Z9, Z8, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z1
+	VMOVDQU32.Z (DI)(CX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z2
+	VMOVDQU32.Z (DI)(R8*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z3
+	VMOVDQU32.Z (DI)(CX*4), K1, Z9
+	VPDPBUSD    Z9, Z8, Z4
+	VMOVDQU32.Z (DI)(R9*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z5
+	VMOVDQU32.Z (DI)(R8*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z6
+	VMOVDQU32.Z (DI)(R10*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z7
+
+bias_done_21:
+	VPXORD      Z18, Z18, Z18
+	VPUNPCKLQDQ Z1, Z0, Z8
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z18, Z18, Z4
+	VPUNPCKHQDQ Z18, Z18, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z18, Z18, Z5
+	VPUNPCKHQDQ Z18, Z18, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z18, Z18, Z6
+	VPUNPCKHQDQ Z18, Z18, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z18, Z18, Z7
+	VPUNPCKHQDQ Z18, Z18, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VMOVUPS     c_zero_16<>+0(SB), Z2
+	VMOVUPS     c_zero_16<>+0(SB), Z3
+	VMOVUPS     c_zero_16<>+0(SB), Z4
+	VMOVUPS     c_zero_16<>+0(SB), Z5
+	VMOVUPS     c_zero_16<>+0(SB), Z6
+	VMOVUPS     c_zero_16<>+0(SB), Z7
+	LEAQ        (CX)(CX*2), DX
+	LEAQ        (CX)(CX*4), DI
+	LEAQ        (DX)(CX*4), R8
+	MOVQ        SI, SI
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z8
+
+bias_full_22:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_23
+	VPDPBUSD (BX), Z8, Z0
+	VPDPBUSD (BX)(CX*1), Z8, Z1
+	VPDPBUSD (BX)(CX*2), Z8, Z2
+	VPDPBUSD (BX)(DX*1), Z8, Z3
+	VPDPBUSD (BX)(CX*4), Z8, Z4
+	VPDPBUSD (BX)(DI*1), Z8, Z5
+	VPDPBUSD (BX)(DX*2), Z8, Z6
+	VPDPBUSD (BX)(R8*1), Z8, Z7
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_22
+
+bias_tail_23:
+	TESTQ       SI, SI
+	JZ          bias_done_24
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(SI*2), K1
+	VMOVDQU32.Z (BX), K1, Z9
+	VPDPBUSD    Z9, Z8, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z2
+	VMOVDQU32.Z (BX)(DX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z3
+	VMOVDQU32.Z (BX)(CX*4), K1, Z9
+	VPDPBUSD    Z9, Z8, Z4
+	VMOVDQU32.Z (BX)(DI*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z5
+	VMOVDQU32.Z (BX)(DX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z6
+	VMOVDQU32.Z (BX)(R8*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z7
+
+bias_done_24:
+	VPXORD      Z19, Z19, Z19
+	VPUNPCKLQDQ Z1, Z0, Z8
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z19, Z19, Z4
+	VPUNPCKHQDQ Z19, Z19, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z19, Z19, Z5
+	VPUNPCKHQDQ Z19, Z19, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z19, Z19, Z6
+	VPUNPCKHQDQ Z19, Z19, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z19, Z19, Z7
+	VPUNPCKHQDQ Z19, Z19, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
+
+tile_25:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_26
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	LEAQ         (CX)(CX*2), DI
+	LEAQ         (CX)(CX*4), R8
+	LEAQ         (DI)(CX*4), R9
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
+	MOVQ         split+144(FP), R10
+	SHRQ         $0x02, R10
+
+groups2_27:
+	CMPQ          R10, $0x00000002
+	JL            group1_28
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	VMOVDQU64     64(BX), Z8
+	VPDPBUSD.BCST 4(SI), Z8, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST 4(SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST 4(SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST 4(SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST 4(SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R10
+	JMP           groups2_27
+
+group1_28:
+	TESTQ         R10, R10
+	JZ            groups_done_29
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+
+groups_done_29:
+	MOVQ         n+128(FP), R10
+	MOVQ         R10, R11
+	SUBQ         DX, R11
+	MOVQ         $0x00000010, R12
+	CMPQ         R11, R12
+	CMOVQGT      R12, R11
+	LEAQ         kmask<>+0(SB), R12
+	KMOVW        (R12)(R11*2), K1
+	MOVQ         scales_base+96(FP), R11
+	VMOVUPS      (R11)(DX*8), Z8
+	MOVQ         (SP), R11
+	SHLQ         $0x03, R11
+	MOVQ         qs_base+48(FP), R12
+	ADDQ         R12, R11
+	MOVQ         (SP), R12
+	IMULQ        R10, R12
+	ADDQ         DX, R12
+	SHLQ         $0x02, R12
+	MOVQ         s_base+0(FP), R13
+	ADDQ         R13, R12
+	SHLQ         $0x02, R10
+	VMULPS.BCST  (R11), Z8, Z9
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z9, Z0, Z0
+	VMULPS.BCST  8(R11), Z8, Z9
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z9, Z1, Z1
+	VMULPS.BCST  16(R11), Z8, Z9
+	VCVTDQ2PS    Z2, Z2
+	VMULPS       Z9, Z2, Z2
+	VMULPS.BCST  24(R11), Z8, Z9
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z9, Z3, Z3
+	VMULPS.BCST  32(R11), Z8, Z9
+	VCVTDQ2PS    Z4, Z4
+	VMULPS       Z9, Z4, Z4
+	VMULPS.BCST  40(R11), Z8, Z9
+	VCVTDQ2PS    Z5, Z5
+	VMULPS       Z9, Z5, Z5
+	VMULPS.BCST  48(R11), Z8, Z9
+	VCVTDQ2PS    Z6, Z6
+	VMULPS       Z9, Z6, Z6
+	VMULPS.BCST  56(R11), Z8, Z8
+	VCVTDQ2PS    Z7, Z7
+	VMULPS       Z8, Z7, Z7
+	VMOVUPS      Z0, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z1, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z2, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z3, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z4, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z5, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z6, K1, (R12)
+	ADDQ         R10, R12
+	VMOVUPS      Z7, K1, (R12)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	VPBROADCASTD 80(SP), Z2
+	VPBROADCASTD 84(SP), Z3
+	VPBROADCASTD 88(SP), Z4
+	VPBROADCASTD 92(SP), Z5
+	VPBROADCASTD 96(SP), Z6
+	VPBROADCASTD 100(SP), Z7
+	MOVQ         CX, R10
+	MOVQ         split+144(FP), R11
+	SUBQ         R11, R10
+	SHRQ         $0x02, R10
+
+groups2_30:
+	CMPQ          R10, $0x00000002
+	JL            group1_31
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	VMOVDQU64     64(BX), Z8
+	VPDPBUSD.BCST 4(SI), Z8, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST 4(SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST 4(SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST 4(SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST 4(SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R10
+	JMP           groups2_30
+
+group1_31:
+	TESTQ         R10, R10
+	JZ            groups_done_32
+	VMOVDQU64     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z8, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z8, Z3
+	VPDPBUSD.BCST (SI)(CX*4), Z8, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z8, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z8, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z7
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+
+groups_done_32:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z8
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z8, Z9
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z9, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z8, Z9
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z9, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z1, Z1
+	ADDQ        SI, R8
+	VMULPS.BCST 20(DI), Z8, Z9
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z9, Z2, Z2
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z2, Z2
+	ADDQ        SI, R8
+	VMULPS.BCST 28(DI), Z8, Z9
+	VCVTDQ2PS   Z3, Z3
+	VMULPS      Z9, Z3, Z3
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z3, Z3
+	ADDQ        SI, R8
+	VMULPS.BCST 36(DI), Z8, Z9
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z9, Z4, Z4
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z4, Z4
+	ADDQ        SI, R8
+	VMULPS.BCST 44(DI), Z8, Z9
+	VCVTDQ2PS   Z5, Z5
+	VMULPS      Z9, Z5, Z5
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z5, Z5
+	ADDQ        SI, R8
+	VMULPS.BCST 52(DI), Z8, Z9
+	VCVTDQ2PS   Z6, Z6
+	VMULPS      Z9, Z6, Z6
+	VMOVUPS.Z   (R8), K1, Z9
+	VADDPS      Z9, Z6, Z6
+	ADDQ        SI, R8
+	VMULPS.BCST 60(DI), Z8, Z8
+	VCVTDQ2PS   Z7, Z7
+	VMULPS      Z8, Z7, Z7
+	VMOVUPS.Z   (R8), K1, Z8
+	VADDPS      Z8, Z7, Z7
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z2, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z3, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z4, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z5, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z6, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z7, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_25
+
+tiles_done_26:
+	ADDQ $0x00000008, (SP)
+
+heads_done_18:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000004
+	JL        heads_done_34
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      DX, SI
+	SHRQ      $0x02, SI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	LEAQ      (CX)(CX*2), R8
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z4
+
+bias_full_35:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_36
+	VPDPBUSD (DI), Z4, Z0
+	VPDPBUSD (DI)(CX*1), Z4, Z1
+	VPDPBUSD (DI)(CX*2), Z4, Z2
+	VPDPBUSD (DI)(R8*1), Z4, Z3
+	ADDQ     $0x00000040, DI
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_35
+
+bias_tail_36:
+	TESTQ       SI, SI
+	JZ          bias_done_37
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z5
+	VPDPBUSD    Z5, Z4, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z1
+	VMOVDQU32.Z (DI)(CX*2), K1, Z5
+	VPDPBUSD    Z5, Z4, Z2
+	VMOVDQU32.Z (DI)(R8*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z3
+
+bias_done_37:
+	VPXORD      Z20, Z20, Z20
+	VPUNPCKLQDQ Z1, Z0, Z4
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z20, Z20, Z2
+	VPUNPCKHQDQ Z20, Z20, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z20, Z20, Z3
+	VPUNPCKHQDQ Z20, Z20, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z20, Z20, Z4
+	VPUNPCKHQDQ Z20, Z20, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z20, Z20, Z5
+	VPUNPCKHQDQ Z20, Z20, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z20, Z20, Z6
+	VPUNPCKHQDQ Z20, Z20, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z20, Z20, Z7
+	VPUNPCKHQDQ Z20, Z20, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VMOVUPS     c_zero_16<>+0(SB), Z2
+	VMOVUPS     c_zero_16<>+0(SB), Z3
+	LEAQ        (CX)(CX*2), DX
+	MOVQ        SI, SI
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z4
+
+bias_full_38:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_39
+	VPDPBUSD (BX), Z4, Z0
+	VPDPBUSD (BX)(CX*1), Z4, Z1
+	VPDPBUSD (BX)(CX*2), Z4, Z2
+	VPDPBUSD (BX)(DX*1), Z4, Z3
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_38
+
+bias_tail_39:
+	TESTQ       SI, SI
+	JZ          bias_done_40
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVDQU32.Z (BX), K1, Z5
+	VPDPBUSD    Z5, Z4, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z5
+	VPDPBUSD    Z5, Z4, Z2
+	VMOVDQU32.Z (BX)(DX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z3
+
+bias_done_40:
+	VPXORD      Z21, Z21, Z21
+	VPUNPCKLQDQ Z1, Z0, Z4
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z21, Z21, Z2
+	VPUNPCKHQDQ Z21, Z21, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z21, Z21, Z3
+	VPUNPCKHQDQ Z21, Z21, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z21, Z21, Z4
+	VPUNPCKHQDQ Z21, Z21, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z21, Z21, Z5
+	VPUNPCKHQDQ Z21, Z21, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z21, Z21, Z6
+	VPUNPCKHQDQ Z21, Z21, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z21, Z21, Z7
+	VPUNPCKHQDQ Z21, Z21, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
+
+tile_41:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_42
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	LEAQ         (CX)(CX*2), DI
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	MOVQ         split+144(FP), R8
+	SHRQ         $0x02, R8
+
+groups2_43:
+	CMPQ          R8, $0x00000002
+	JL            group1_44
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	VMOVDQU64     64(BX), Z4
+	VPDPBUSD.BCST 4(SI), Z4, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R8
+	JMP           groups2_43
+
+group1_44:
+	TESTQ         R8, R8
+	JZ            groups_done_45
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+
+groups_done_45:
+	MOVQ         n+128(FP), R8
+	MOVQ         R8, R9
+	SUBQ         DX, R9
+	MOVQ         $0x00000010, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	LEAQ         kmask<>+0(SB), R10
+	KMOVW        (R10)(R9*2), K1
+	MOVQ         scales_base+96(FP), R9
+	VMOVUPS      (R9)(DX*8), Z4
+	MOVQ         (SP), R9
+	SHLQ         $0x03, R9
+	MOVQ         qs_base+48(FP), R10
+	ADDQ         R10, R9
+	MOVQ         (SP), R10
+	IMULQ        R8, R10
+	ADDQ         DX, R10
+	SHLQ         $0x02, R10
+	MOVQ         s_base+0(FP), R11
+	ADDQ         R11, R10
+	SHLQ         $0x02, R8
+	VMULPS.BCST  (R9), Z4, Z5
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z5, Z0, Z0
+	VMULPS.BCST  8(R9), Z4, Z5
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z5, Z1, Z1
+	VMULPS.BCST  16(R9), Z4, Z5
+	VCVTDQ2PS    Z2, Z2
+	VMULPS       Z5, Z2, Z2
+	VMULPS.BCST  24(R9), Z4, Z4
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z4, Z3, Z3
+	VMOVUPS      Z0, K1, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Z1, K1, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Z2, K1, (R10)
+	ADDQ         R8, R10
+	VMOVUPS      Z3, K1, (R10)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	VPBROADCASTD 80(SP), Z2
+	VPBROADCASTD 84(SP), Z3
+	MOVQ         CX, R8
+	MOVQ         split+144(FP), R9
+	SUBQ         R9, R8
+	SHRQ         $0x02, R8
+
+groups2_46:
+	CMPQ          R8, $0x00000002
+	JL            group1_47
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	VMOVDQU64     64(BX), Z4
+	VPDPBUSD.BCST 4(SI), Z4, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST 4(SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, R8
+	JMP           groups2_46
+
+group1_47:
+	TESTQ         R8, R8
+	JZ            groups_done_48
+	VMOVDQU64     (BX), Z4
+	VPDPBUSD.BCST (SI), Z4, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z4, Z1
+	VPDPBUSD.BCST (SI)(CX*2), Z4, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z4, Z3
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+
+groups_done_48:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z4
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z4, Z5
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z5, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z5
+	VADDPS      Z5, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z4, Z5
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z5, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z5
+	VADDPS      Z5, Z1, Z1
+	ADDQ        SI, R8
+	VMULPS.BCST 20(DI), Z4, Z5
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z5, Z2, Z2
+	VMOVUPS.Z   (R8), K1, Z5
+	VADDPS      Z5, Z2, Z2
+	ADDQ        SI, R8
+	VMULPS.BCST 28(DI), Z4, Z4
+	VCVTDQ2PS   Z3, Z3
+	VMULPS      Z4, Z3, Z3
+	VMOVUPS.Z   (R8), K1, Z4
+	VADDPS      Z4, Z3, Z3
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z2, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z3, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_41
+
+tiles_done_42:
+	ADDQ $0x00000004, (SP)
+
+heads_done_34:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000002
+	JL        heads_done_50
+	MOVQ      w+136(FP), CX
+	MOVQ      split+144(FP), DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      q_base+24(FP), SI
+	ADDQ      SI, BX
+	MOVQ      DX, SI
+	SHRQ      $0x02, SI
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	MOVQ      BX, DI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z2
+
+bias_full_51:
+	CMPQ     SI, $0x00000010
+	JL       bias_tail_52
+	VPDPBUSD (DI), Z2, Z0
+	VPDPBUSD (DI)(CX*1), Z2, Z1
+	ADDQ     $0x00000040, DI
+	SUBQ     $0x00000010, SI
+	JMP      bias_full_51
+
+bias_tail_52:
+	TESTQ       SI, SI
+	JZ          bias_done_53
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(SI*2), K1
+	VMOVDQU32.Z (DI), K1, Z3
+	VPDPBUSD    Z3, Z2, Z0
+	VMOVDQU32.Z (DI)(CX*1), K1, Z3
+	VPDPBUSD    Z3, Z2, Z1
+
+bias_done_53:
+	VPXORD      Z22, Z22, Z22
+	VPUNPCKLQDQ Z1, Z0, Z2
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VPUNPCKLQDQ Z22, Z22, Z1
+	VPUNPCKHQDQ Z22, Z22, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z22, Z22, Z2
+	VPUNPCKHQDQ Z22, Z22, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z22, Z22, Z3
+	VPUNPCKHQDQ Z22, Z22, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z22, Z22, Z4
+	VPUNPCKHQDQ Z22, Z22, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z22, Z22, Z5
+	VPUNPCKHQDQ Z22, Z22, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z22, Z22, Z6
+	VPUNPCKHQDQ Z22, Z22, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z22, Z22, Z7
+	VPUNPCKHQDQ Z22, Z22, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        DX, BX
+	MOVQ        CX, SI
+	SUBQ        DX, SI
+	SHRQ        $0x02, SI
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	MOVQ        BX, DX
+	MOVQ        SI, BX
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z2
+
+bias_full_54:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_55
+	VPDPBUSD (DX), Z2, Z0
+	VPDPBUSD (DX)(CX*1), Z2, Z1
+	ADDQ     $0x00000040, DX
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_54
+
+bias_tail_55:
+	TESTQ       BX, BX
+	JZ          bias_done_56
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVDQU32.Z (DX), K1, Z3
+	VPDPBUSD    Z3, Z2, Z0
+	VMOVDQU32.Z (DX)(CX*1), K1, Z3
+	VPDPBUSD    Z3, Z2, Z1
+
+bias_done_56:
+	VPXORD      Z23, Z23, Z23
+	VPUNPCKLQDQ Z1, Z0, Z2
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VPUNPCKLQDQ Z23, Z23, Z1
+	VPUNPCKHQDQ Z23, Z23, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z23, Z23, Z2
+	VPUNPCKHQDQ Z23, Z23, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z23, Z23, Z3
+	VPUNPCKHQDQ Z23, Z23, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z23, Z23, Z4
+	VPUNPCKHQDQ Z23, Z23, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z23, Z23, Z5
+	VPUNPCKHQDQ Z23, Z23, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z23, Z23, Z6
+	VPUNPCKHQDQ Z23, Z23, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z23, Z23, Z7
+	VPUNPCKHQDQ Z23, Z23, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        DX, DX
+	MOVQ        tiles_base+72(FP), BX
+
+tile_57:
+	MOVQ         n+128(FP), SI
+	CMPQ         DX, SI
+	JGE          tiles_done_58
+	MOVQ         (SP), SI
+	IMULQ        CX, SI
+	MOVQ         q_base+24(FP), DI
+	ADDQ         DI, SI
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	MOVQ         split+144(FP), DI
+	SHRQ         $0x02, DI
+
+groups2_59:
+	CMPQ          DI, $0x00000002
+	JL            group1_60
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	VMOVDQU64     64(BX), Z2
+	VPDPBUSD.BCST 4(SI), Z2, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, DI
+	JMP           groups2_59
+
+group1_60:
+	TESTQ         DI, DI
+	JZ            groups_done_61
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+
+groups_done_61:
+	MOVQ         n+128(FP), DI
+	MOVQ         DI, R8
+	SUBQ         DX, R8
+	MOVQ         $0x00000010, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	LEAQ         kmask<>+0(SB), R9
+	KMOVW        (R9)(R8*2), K1
+	MOVQ         scales_base+96(FP), R8
+	VMOVUPS      (R8)(DX*8), Z2
+	MOVQ         (SP), R8
+	SHLQ         $0x03, R8
+	MOVQ         qs_base+48(FP), R9
+	ADDQ         R9, R8
+	MOVQ         (SP), R9
+	IMULQ        DI, R9
+	ADDQ         DX, R9
+	SHLQ         $0x02, R9
+	MOVQ         s_base+0(FP), R10
+	ADDQ         R10, R9
+	SHLQ         $0x02, DI
+	VMULPS.BCST  (R8), Z2, Z3
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z3, Z0, Z0
+	VMULPS.BCST  8(R8), Z2, Z2
+	VCVTDQ2PS    Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VMOVUPS      Z0, K1, (R9)
+	ADDQ         DI, R9
+	VMOVUPS      Z1, K1, (R9)
+	VPBROADCASTD 72(SP), Z0
+	VPBROADCASTD 76(SP), Z1
+	MOVQ         CX, DI
+	MOVQ         split+144(FP), R8
+	SUBQ         R8, DI
+	SHRQ         $0x02, DI
+
+groups2_62:
+	CMPQ          DI, $0x00000002
+	JL            group1_63
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	VMOVDQU64     64(BX), Z2
+	VPDPBUSD.BCST 4(SI), Z2, Z0
+	VPDPBUSD.BCST 4(SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000080, BX
+	ADDQ          $0x00000008, SI
+	SUBQ          $0x00000002, DI
+	JMP           groups2_62
+
+group1_63:
+	TESTQ         DI, DI
+	JZ            groups_done_64
+	VMOVDQU64     (BX), Z2
+	VPDPBUSD.BCST (SI), Z2, Z0
+	VPDPBUSD.BCST (SI)(CX*1), Z2, Z1
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000004, SI
+
+groups_done_64:
+	MOVQ        n+128(FP), SI
+	MOVQ        SI, DI
+	SUBQ        DX, DI
+	MOVQ        $0x00000010, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	LEAQ        kmask<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	MOVQ        scales_base+96(FP), DI
+	VMOVUPS     64(DI)(DX*8), Z2
+	MOVQ        (SP), DI
+	SHLQ        $0x03, DI
+	MOVQ        qs_base+48(FP), R8
+	ADDQ        R8, DI
+	MOVQ        (SP), R8
+	IMULQ       SI, R8
+	ADDQ        DX, R8
+	SHLQ        $0x02, R8
+	MOVQ        s_base+0(FP), R9
+	ADDQ        R9, R8
+	SHLQ        $0x02, SI
+	MOVQ        R8, R9
+	VMULPS.BCST 4(DI), Z2, Z3
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z3, Z0, Z0
+	VMOVUPS.Z   (R8), K1, Z3
+	VADDPS      Z3, Z0, Z0
+	ADDQ        SI, R8
+	VMULPS.BCST 12(DI), Z2, Z2
+	VCVTDQ2PS   Z1, Z1
+	VMULPS      Z2, Z1, Z1
+	VMOVUPS.Z   (R8), K1, Z2
+	VADDPS      Z2, Z1, Z1
+	VMOVUPS     Z0, K1, (R9)
+	ADDQ        SI, R9
+	VMOVUPS     Z1, K1, (R9)
+	ADDQ        $0x00000010, DX
+	JMP         tile_57
+
+tiles_done_58:
+	ADDQ $0x00000002, (SP)
+
+heads_done_50:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000001
+	JL        heads_done_66
+	MOVQ      w+136(FP), AX
+	MOVQ      split+144(FP), CX
+	MOVQ      (SP), DX
+	IMULQ     AX, DX
+	MOVQ      q_base+24(FP), BX
+	ADDQ      BX, DX
+	MOVQ      CX, BX
+	SHRQ      $0x02, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      DX, SI
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_67:
+	CMPQ     BX, $0x00000010
+	JL       bias_tail_68
+	VPDPBUSD (SI), Z1, Z0
+	ADDQ     $0x00000040, SI
+	SUBQ     $0x00000010, BX
+	JMP      bias_full_67
+
+bias_tail_68:
+	TESTQ       BX, BX
+	JZ          bias_done_69
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVDQU32.Z (SI), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_69:
+	VPXORD      Z24, Z24, Z24
+	VPUNPCKLQDQ Z24, Z0, Z1
+	VPUNPCKHQDQ Z24, Z0, Z0
+	VPADDD      Z1, Z0, Z0
+	VPUNPCKLQDQ Z24, Z24, Z1
+	VPUNPCKHQDQ Z24, Z24, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z24, Z24, Z2
+	VPUNPCKHQDQ Z24, Z24, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z24, Z24, Z3
+	VPUNPCKHQDQ Z24, Z24, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z24, Z24, Z4
+	VPUNPCKHQDQ Z24, Z24, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z24, Z24, Z5
+	VPUNPCKHQDQ Z24, Z24, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z24, Z24, Z6
+	VPUNPCKHQDQ Z24, Z24, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z24, Z24, Z7
+	VPUNPCKHQDQ Z24, Z24, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	ADDQ        CX, DX
+	MOVQ        AX, BX
+	SUBQ        CX, BX
+	SHRQ        $0x02, BX
+	VMOVUPS     c_zero_16<>+0(SB), Z0
+	MOVQ        DX, CX
+	MOVQ        BX, DX
+	VMOVDQU64   c_bytes80_16<>+0(SB), Z1
+
+bias_full_70:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_71
+	VPDPBUSD (CX), Z1, Z0
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_70
+
+bias_tail_71:
+	TESTQ       DX, DX
+	JZ          bias_done_72
+	LEAQ        kmask<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K1
+	VMOVDQU32.Z (CX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_72:
+	VPXORD      Z25, Z25, Z25
+	VPUNPCKLQDQ Z25, Z0, Z1
+	VPUNPCKHQDQ Z25, Z0, Z0
+	VPADDD      Z1, Z0, Z0
+	VPUNPCKLQDQ Z25, Z25, Z1
+	VPUNPCKHQDQ Z25, Z25, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z25, Z25, Z2
+	VPUNPCKHQDQ Z25, Z25, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z25, Z25, Z3
+	VPUNPCKHQDQ Z25, Z25, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z25, Z25, Z4
+	VPUNPCKHQDQ Z25, Z25, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z25, Z25, Z5
+	VPUNPCKHQDQ Z25, Z25, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z25, Z25, Z6
+	VPUNPCKHQDQ Z25, Z25, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z25, Z25, Z7
+	VPUNPCKHQDQ Z25, Z25, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 72(SP)
+	XORQ        CX, CX
+	MOVQ        tiles_base+72(FP), DX
+
+tile_73:
+	MOVQ         n+128(FP), BX
+	CMPQ         CX, BX
+	JGE          tiles_done_74
+	MOVQ         (SP), BX
+	IMULQ        AX, BX
+	MOVQ         q_base+24(FP), SI
+	ADDQ         SI, BX
+	VPBROADCASTD 8(SP), Z0
+	MOVQ         split+144(FP), SI
+	SHRQ         $0x02, SI
+
+groups2_75:
+	CMPQ          SI, $0x00000002
+	JL            group1_76
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	VMOVDQU64     64(DX), Z1
+	VPDPBUSD.BCST 4(BX), Z1, Z0
+	ADDQ          $0x00000080, DX
+	ADDQ          $0x00000008, BX
+	SUBQ          $0x00000002, SI
+	JMP           groups2_75
+
+group1_76:
+	TESTQ         SI, SI
+	JZ            groups_done_77
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	ADDQ          $0x00000040, DX
+	ADDQ          $0x00000004, BX
+
+groups_done_77:
+	MOVQ         n+128(FP), SI
+	MOVQ         SI, DI
+	SUBQ         CX, DI
+	MOVQ         $0x00000010, R8
+	CMPQ         DI, R8
+	CMOVQGT      R8, DI
+	LEAQ         kmask<>+0(SB), R8
+	KMOVW        (R8)(DI*2), K1
+	MOVQ         scales_base+96(FP), DI
+	VMOVUPS      (DI)(CX*8), Z1
+	MOVQ         (SP), DI
+	SHLQ         $0x03, DI
+	MOVQ         qs_base+48(FP), R8
+	ADDQ         R8, DI
+	MOVQ         (SP), R8
+	IMULQ        SI, R8
+	ADDQ         CX, R8
+	SHLQ         $0x02, R8
+	MOVQ         s_base+0(FP), R9
+	ADDQ         R9, R8
+	SHLQ         $0x02, SI
+	MOVQ         R8, SI
+	VMULPS.BCST  (DI), Z1, Z1
+	VCVTDQ2PS    Z0, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (SI)
+	VPBROADCASTD 72(SP), Z0
+	MOVQ         AX, SI
+	MOVQ         split+144(FP), DI
+	SUBQ         DI, SI
+	SHRQ         $0x02, SI
+
+groups2_78:
+	CMPQ          SI, $0x00000002
+	JL            group1_79
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	VMOVDQU64     64(DX), Z1
+	VPDPBUSD.BCST 4(BX), Z1, Z0
+	ADDQ          $0x00000080, DX
+	ADDQ          $0x00000008, BX
+	SUBQ          $0x00000002, SI
+	JMP           groups2_78
+
+group1_79:
+	TESTQ         SI, SI
+	JZ            groups_done_80
+	VMOVDQU64     (DX), Z1
+	VPDPBUSD.BCST (BX), Z1, Z0
+	ADDQ          $0x00000040, DX
+	ADDQ          $0x00000004, BX
+
+groups_done_80:
+	MOVQ        n+128(FP), BX
+	MOVQ        BX, SI
+	SUBQ        CX, SI
+	MOVQ        $0x00000010, DI
+	CMPQ        SI, DI
+	CMOVQGT     DI, SI
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	MOVQ        scales_base+96(FP), SI
+	VMOVUPS     64(SI)(CX*8), Z1
+	MOVQ        (SP), SI
+	SHLQ        $0x03, SI
+	MOVQ        qs_base+48(FP), DI
+	ADDQ        DI, SI
+	MOVQ        (SP), DI
+	IMULQ       BX, DI
+	ADDQ        CX, DI
+	SHLQ        $0x02, DI
+	MOVQ        s_base+0(FP), R8
+	ADDQ        R8, DI
+	SHLQ        $0x02, BX
+	MOVQ        DI, BX
+	VMULPS.BCST 4(SI), Z1, Z1
+	VCVTDQ2PS   Z0, Z0
+	VMULPS      Z1, Z0, Z0
+	VMOVUPS.Z   (DI), K1, Z1
+	VADDPS      Z1, Z0, Z0
+	VMOVUPS     Z0, K1, (BX)
+	ADDQ        $0x00000010, CX
+	JMP         tile_73
+
+tiles_done_74:
+	ADDQ $0x00000001, (SP)
+
+heads_done_66:
+	VZEROUPPER
+	RET
+
+// func quantizeProbsI8AVX512(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+// Requires: AVX, AVX512F, AVX512VL, CMOV
+TEXT ·quantizeProbsI8AVX512(SB), NOSPLIT, $0-112
+	XORQ AX, AX
+
+row_1:
+	MOVQ    m+96(FP), CX
+	CMPQ    AX, CX
+	JGE     rows_done_2
+	MOVQ    n+104(FP), DX
+	MOVQ    AX, CX
+	IMULQ   DX, CX
+	SHLQ    $0x02, CX
+	MOVQ    p_base+48(FP), DX
+	ADDQ    DX, CX
+	VMOVUPS c_zero_16<>+0(SB), Z0
+	KXORW   K1, K1, K1
+	XORQ    DX, DX
+	MOVQ    n+104(FP), SI
+	MOVQ    SI, BX
+	SUBQ    $0x00000010, BX
+	MOVQ    scales_base+72(FP), DI
+
+max_full_3:
+	CMPQ    DX, BX
+	JG      max_tail_4
+	VMOVUPS (CX)(DX*4), Z1
+	VMULPS  (DI)(DX*8), Z1, Z1
+	VCMPPS  $0x03, Z1, Z1, K2
+	KORW    K2, K1, K1
+	VMAXPS  Z1, Z0, Z0
+	ADDQ    $0x00000010, DX
+	JMP     max_full_3
+
+max_tail_4:
+	CMPQ      DX, SI
+	JGE       max_done_5
+	MOVQ      SI, BX
+	SUBQ      DX, BX
+	MOVQ      $0x00000010, SI
+	CMPQ      BX, SI
+	CMOVQGT   SI, BX
+	LEAQ      kmask<>+0(SB), SI
+	KMOVW     (SI)(BX*2), K2
+	VMOVUPS.Z (CX)(DX*4), K2, Z1
+	VMULPS.Z  (DI)(DX*8), Z1, K2, Z1
+	VCMPPS    $0x03, Z1, Z1, K2
+	KORW      K2, K1, K1
+	VMAXPS    Z1, Z0, Z0
+
+max_done_5:
+	KORTESTW      K1, K1
+	JNZ           invalid_6
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VMAXPS        Y1, Y0, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VMAXPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VMAXPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VMAXSS        X0, X1, X1
+	VMOVD         X1, DX
+	CMPL          DX, $0x00000000
+	JLE           invalid_6
+	CMPL          DX, $0x7f800000
+	JGE           invalid_6
+	VMOVSS        c_f127_16<>+0(SB), X0
+	VDIVSS        X1, X0, X2
+	VMOVD         X2, DX
+	CMPL          DX, $0x7f800000
+	JGE           invalid_6
+	VDIVSS        X0, X1, X0
+	MOVQ          ps_base+24(FP), DX
+	VMOVSS        X0, (DX)(AX*4)
+	VBROADCASTSS  X2, Z0
+	JMP           quantize_7
+
+invalid_6:
+	XORL    DX, DX
+	MOVQ    ps_base+24(FP), BX
+	MOVL    DX, (BX)(AX*4)
+	VMOVUPS c_zero_16<>+0(SB), Z0
+
+quantize_7:
+	MOVQ  n+104(FP), DX
+	ADDQ  $0x0000000f, DX
+	ANDQ  $-16, DX
+	IMULQ AX, DX
+	MOVQ  pq_base+0(FP), BX
+	ADDQ  BX, DX
+	XORQ  BX, BX
+	MOVQ  n+104(FP), DI
+	MOVQ  DI, SI
+	SUBQ  $0x00000010, SI
+	MOVQ  scales_base+72(FP), R8
+
+quant_full_8:
+	CMPQ      BX, SI
+	JG        quant_tail_9
+	VMOVUPS   (CX)(BX*4), Z1
+	VMULPS    (R8)(BX*8), Z1, Z1
+	VMULPS    Z0, Z1, Z1
+	VCVTPS2DQ Z1, Z1
+	VPMAXSD   c_zero_16<>+0(SB), Z1, Z1
+	VPMINSD   c_i127_16<>+0(SB), Z1, Z1
+	VPMOVDB   Z1, (DX)(BX*1)
+	ADDQ      $0x00000010, BX
+	JMP       quant_full_8
+
+quant_tail_9:
+	CMPQ      BX, DI
+	JGE       quant_done_10
+	MOVQ      DI, SI
+	SUBQ      BX, SI
+	MOVQ      $0x00000010, DI
+	CMPQ      SI, DI
+	CMOVQGT   DI, SI
+	LEAQ      kmask<>+0(SB), DI
+	KMOVW     (DI)(SI*2), K2
+	VMOVUPS.Z (CX)(BX*4), K2, Z1
+	VMULPS.Z  (R8)(BX*8), Z1, K2, Z1
+	VMULPS    Z0, Z1, Z1
+	VCVTPS2DQ Z1, Z1
+	VPMAXSD   c_zero_16<>+0(SB), Z1, Z1
+	VPMINSD   c_i127_16<>+0(SB), Z1, Z1
+	VPMOVDB   Z1, (DX)(BX*1)
+
+quant_done_10:
+	INCQ AX
+	JMP  row_1
+
+rows_done_2:
+	VZEROUPPER
+	RET
+
+DATA c_f127_16<>+0(SB)/4, $0x42fe0000
+DATA c_f127_16<>+4(SB)/4, $0x42fe0000
+DATA c_f127_16<>+8(SB)/4, $0x42fe0000
+DATA c_f127_16<>+12(SB)/4, $0x42fe0000
+DATA c_f127_16<>+16(SB)/4, $0x42fe0000
+DATA c_f127_16<>+20(SB)/4, $0x42fe0000
+DATA c_f127_16<>+24(SB)/4, $0x42fe0000
+DATA c_f127_16<>+28(SB)/4, $0x42fe0000
+DATA c_f127_16<>+32(SB)/4, $0x42fe0000
+DATA c_f127_16<>+36(SB)/4, $0x42fe0000
+DATA c_f127_16<>+40(SB)/4, $0x42fe0000
+DATA c_f127_16<>+44(SB)/4, $0x42fe0000
+DATA c_f127_16<>+48(SB)/4, $0x42fe0000
+DATA c_f127_16<>+52(SB)/4, $0x42fe0000
+DATA c_f127_16<>+56(SB)/4, $0x42fe0000
+DATA c_f127_16<>+60(SB)/4, $0x42fe0000
+GLOBL c_f127_16<>(SB), RODATA|NOPTR, $64
+
+// func attnValuesI8AVX512(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VNNI
+TEXT ·attnValuesI8AVX512(SB), NOSPLIT, $72-160
+	MOVQ m+120(FP), AX
+	MOVQ $0x00000000, (SP)
+
+heads_1:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000010
+	JL        heads_done_2
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	VMOVUPS   c_zero_16<>+0(SB), Z8
+	VMOVUPS   c_zero_16<>+0(SB), Z9
+	VMOVUPS   c_zero_16<>+0(SB), Z10
+	VMOVUPS   c_zero_16<>+0(SB), Z11
+	VMOVUPS   c_zero_16<>+0(SB), Z12
+	VMOVUPS   c_zero_16<>+0(SB), Z13
+	VMOVUPS   c_zero_16<>+0(SB), Z14
+	VMOVUPS   c_zero_16<>+0(SB), Z15
+	LEAQ      (CX)(CX*2), DI
+	LEAQ      (CX)(CX*4), R8
+	LEAQ      (DI)(CX*4), R9
+	MOVQ      BX, SI
+	LEAQ      (BX)(CX*8), BX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z16
+
+bias_full_3:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_4
+	VPDPBUSD (SI), Z16, Z0
+	VPDPBUSD (SI)(CX*1), Z16, Z1
+	VPDPBUSD (SI)(CX*2), Z16, Z2
+	VPDPBUSD (SI)(DI*1), Z16, Z3
+	VPDPBUSD (SI)(CX*4), Z16, Z4
+	VPDPBUSD (SI)(R8*1), Z16, Z5
+	VPDPBUSD (SI)(DI*2), Z16, Z6
+	VPDPBUSD (SI)(R9*1), Z16, Z7
+	VPDPBUSD (BX), Z16, Z8
+	VPDPBUSD (BX)(CX*1), Z16, Z9
+	VPDPBUSD (BX)(CX*2), Z16, Z10
+	VPDPBUSD (BX)(DI*1), Z16, Z11
+	VPDPBUSD (BX)(CX*4), Z16, Z12
+	VPDPBUSD (BX)(R8*1), Z16, Z13
+	VPDPBUSD (BX)(DI*2), Z16, Z14
+	VPDPBUSD (BX)(R9*1), Z16, Z15
+	ADDQ     $0x00000040, SI
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_3
+
+bias_tail_4:
+	TESTQ       DX, DX
+	JZ          bias_done_5
+	LEAQ        kmask<>+0(SB), R10
+	KMOVW       (R10)(DX*2), K1
+	VMOVDQU32.Z (SI), K1, Z17
+	VPDPBUSD    Z17, Z16, Z0
+	VMOVDQU32.Z (SI)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z1
+	VMOVDQU32.Z (SI)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z2
+	VMOVDQU32.Z (SI)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z3
+	VMOVDQU32.Z (SI)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z4
+	VMOVDQU32.Z (SI)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z5
+	VMOVDQU32.Z (SI)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z6
+	VMOVDQU32.Z (SI)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z7
+	VMOVDQU32.Z (BX), K1, Z17
+	VPDPBUSD    Z17, Z16, Z8
+	VMOVDQU32.Z (BX)(CX*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z9
+	VMOVDQU32.Z (BX)(CX*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z10
+	VMOVDQU32.Z (BX)(DI*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z11
+	VMOVDQU32.Z (BX)(CX*4), K1, Z17
+	VPDPBUSD    Z17, Z16, Z12
+	VMOVDQU32.Z (BX)(R8*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z13
+	VMOVDQU32.Z (BX)(DI*2), K1, Z17
+	VPDPBUSD    Z17, Z16, Z14
+	VMOVDQU32.Z (BX)(R9*1), K1, Z17
+	VPDPBUSD    Z17, Z16, Z15
+
+bias_done_5:
+	VPUNPCKLQDQ Z1, Z0, Z16
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z16, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z9, Z8, Z4
+	VPUNPCKHQDQ Z9, Z8, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z11, Z10, Z5
+	VPUNPCKHQDQ Z11, Z10, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z13, Z12, Z6
+	VPUNPCKHQDQ Z13, Z12, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z15, Z14, Z7
+	VPUNPCKHQDQ Z15, Z14, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
+
+cols_6:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_7
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
+	VPBROADCASTD 40(SP), Z8
+	VPBROADCASTD 44(SP), Z9
+	VPBROADCASTD 48(SP), Z10
+	VPBROADCASTD 52(SP), Z11
+	VPBROADCASTD 56(SP), Z12
+	VPBROADCASTD 60(SP), Z13
+	VPBROADCASTD 64(SP), Z14
+	VPBROADCASTD 68(SP), Z15
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	LEAQ         (DX)(DX*2), DI
+	LEAQ         (DX)(DX*4), R8
+	LEAQ         (DI)(DX*4), R9
+	MOVQ         BX, SI
+	LEAQ         (BX)(DX*8), BX
+	MOVQ         CX, R10
+	SHLQ         $0x04, R10
+	MOVQ         tiles_base+72(FP), R11
+	ADDQ         R11, R10
+	MOVQ         w+144(FP), R11
+	SHLQ         $0x04, R11
+	XORQ         R12, R12
+
+tile_8:
+	MOVQ          n+128(FP), R13
+	CMPQ          R12, R13
+	JGE           tiles_done_9
+	VMOVDQU64     (R10), Z16
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z16, Z16
+	VMOVDQU64     64(R10), Z17
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z17, Z17
+	VMOVDQU64     128(R10), Z22
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z22, Z22
+	VMOVDQU64     192(R10), Z23
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z23, Z23
+	VSHUFI64X2    $0x44, Z17, Z16, Z24
+	VSHUFI64X2    $0xee, Z17, Z16, Z16
+	VSHUFI64X2    $0x44, Z23, Z22, Z17
+	VSHUFI64X2    $0xee, Z23, Z22, Z22
+	VSHUFI64X2    $0x88, Z17, Z24, Z23
+	VSHUFI64X2    $0xdd, Z17, Z24, Z17
+	VSHUFI64X2    $0x88, Z22, Z16, Z24
+	VSHUFI64X2    $0xdd, Z22, Z16, Z16
+	VPDPBUSD.BCST (SI), Z23, Z0
+	VPDPBUSD.BCST (SI)(DX*1), Z23, Z1
+	VPDPBUSD.BCST (SI)(DX*2), Z23, Z2
+	VPDPBUSD.BCST (SI)(DI*1), Z23, Z3
+	VPDPBUSD.BCST (SI)(DX*4), Z23, Z4
+	VPDPBUSD.BCST (SI)(R8*1), Z23, Z5
+	VPDPBUSD.BCST (SI)(DI*2), Z23, Z6
+	VPDPBUSD.BCST (SI)(R9*1), Z23, Z7
+	VPDPBUSD.BCST (BX), Z23, Z8
+	VPDPBUSD.BCST (BX)(DX*1), Z23, Z9
+	VPDPBUSD.BCST (BX)(DX*2), Z23, Z10
+	VPDPBUSD.BCST (BX)(DI*1), Z23, Z11
+	VPDPBUSD.BCST (BX)(DX*4), Z23, Z12
+	VPDPBUSD.BCST (BX)(R8*1), Z23, Z13
+	VPDPBUSD.BCST (BX)(DI*2), Z23, Z14
+	VPDPBUSD.BCST (BX)(R9*1), Z23, Z15
+	VPDPBUSD.BCST 4(SI), Z17, Z0
+	VPDPBUSD.BCST 4(SI)(DX*1), Z17, Z1
+	VPDPBUSD.BCST 4(SI)(DX*2), Z17, Z2
+	VPDPBUSD.BCST 4(SI)(DI*1), Z17, Z3
+	VPDPBUSD.BCST 4(SI)(DX*4), Z17, Z4
+	VPDPBUSD.BCST 4(SI)(R8*1), Z17, Z5
+	VPDPBUSD.BCST 4(SI)(DI*2), Z17, Z6
+	VPDPBUSD.BCST 4(SI)(R9*1), Z17, Z7
+	VPDPBUSD.BCST 4(BX), Z17, Z8
+	VPDPBUSD.BCST 4(BX)(DX*1), Z17, Z9
+	VPDPBUSD.BCST 4(BX)(DX*2), Z17, Z10
+	VPDPBUSD.BCST 4(BX)(DI*1), Z17, Z11
+	VPDPBUSD.BCST 4(BX)(DX*4), Z17, Z12
+	VPDPBUSD.BCST 4(BX)(R8*1), Z17, Z13
+	VPDPBUSD.BCST 4(BX)(DI*2), Z17, Z14
+	VPDPBUSD.BCST 4(BX)(R9*1), Z17, Z15
+	VPDPBUSD.BCST 8(SI), Z24, Z0
+	VPDPBUSD.BCST 8(SI)(DX*1), Z24, Z1
+	VPDPBUSD.BCST 8(SI)(DX*2), Z24, Z2
+	VPDPBUSD.BCST 8(SI)(DI*1), Z24, Z3
+	VPDPBUSD.BCST 8(SI)(DX*4), Z24, Z4
+	VPDPBUSD.BCST 8(SI)(R8*1), Z24, Z5
+	VPDPBUSD.BCST 8(SI)(DI*2), Z24, Z6
+	VPDPBUSD.BCST 8(SI)(R9*1), Z24, Z7
+	VPDPBUSD.BCST 8(BX), Z24, Z8
+	VPDPBUSD.BCST 8(BX)(DX*1), Z24, Z9
+	VPDPBUSD.BCST 8(BX)(DX*2), Z24, Z10
+	VPDPBUSD.BCST 8(BX)(DI*1), Z24, Z11
+	VPDPBUSD.BCST 8(BX)(DX*4), Z24, Z12
+	VPDPBUSD.BCST 8(BX)(R8*1), Z24, Z13
+	VPDPBUSD.BCST 8(BX)(DI*2), Z24, Z14
+	VPDPBUSD.BCST 8(BX)(R9*1), Z24, Z15
+	VPDPBUSD.BCST 12(SI), Z16, Z0
+	VPDPBUSD.BCST 12(SI)(DX*1), Z16, Z1
+	VPDPBUSD.BCST 12(SI)(DX*2), Z16, Z2
+	VPDPBUSD.BCST 12(SI)(DI*1), Z16, Z3
+	VPDPBUSD.BCST 12(SI)(DX*4), Z16, Z4
+	VPDPBUSD.BCST 12(SI)(R8*1), Z16, Z5
+	VPDPBUSD.BCST 12(SI)(DI*2), Z16, Z6
+	VPDPBUSD.BCST 12(SI)(R9*1), Z16, Z7
+	VPDPBUSD.BCST 12(BX), Z16, Z8
+	VPDPBUSD.BCST 12(BX)(DX*1), Z16, Z9
+	VPDPBUSD.BCST 12(BX)(DX*2), Z16, Z10
+	VPDPBUSD.BCST 12(BX)(DI*1), Z16, Z11
+	VPDPBUSD.BCST 12(BX)(DX*4), Z16, Z12
+	VPDPBUSD.BCST 12(BX)(R8*1), Z16, Z13
+	VPDPBUSD.BCST 12(BX)(DI*2), Z16, Z14
+	VPDPBUSD.BCST 12(BX)(R9*1), Z16, Z15
+	ADDQ          R11, R10
+	ADDQ          $0x00000010, SI
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R12
+	JMP           tile_8
+
+tiles_done_9:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	MOVQ        DX, DI
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z2, Z2
+	VMULPS.BCST 8(BX), Z2, Z2
+	VADDPS      (DX), Z2, Z2
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z3, Z3
+	VMULPS.BCST 12(BX), Z3, Z3
+	VADDPS      (DX), Z3, Z3
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z4, Z4
+	VMULPS.BCST 16(BX), Z4, Z4
+	VADDPS      (DX), Z4, Z4
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z5, Z5
+	VMULPS.BCST 20(BX), Z5, Z5
+	VADDPS      (DX), Z5, Z5
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z6, Z6
+	VMULPS.BCST 24(BX), Z6, Z6
+	VADDPS      (DX), Z6, Z6
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z7, Z7
+	VMULPS.BCST 28(BX), Z7, Z7
+	VADDPS      (DX), Z7, Z7
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z8, Z8
+	VMULPS.BCST 32(BX), Z8, Z8
+	VADDPS      (DX), Z8, Z8
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z9, Z9
+	VMULPS.BCST 36(BX), Z9, Z9
+	VADDPS      (DX), Z9, Z9
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z10, Z10
+	VMULPS.BCST 40(BX), Z10, Z10
+	VADDPS      (DX), Z10, Z10
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z11, Z11
+	VMULPS.BCST 44(BX), Z11, Z11
+	VADDPS      (DX), Z11, Z11
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z12, Z12
+	VMULPS.BCST 48(BX), Z12, Z12
+	VADDPS      (DX), Z12, Z12
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z13, Z13
+	VMULPS.BCST 52(BX), Z13, Z13
+	VADDPS      (DX), Z13, Z13
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z14, Z14
+	VMULPS.BCST 56(BX), Z14, Z14
+	VADDPS      (DX), Z14, Z14
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z15, Z15
+	VMULPS.BCST 60(BX), Z15, Z15
+	VADDPS      (DX), Z15, Z15
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z2, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z3, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z4, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z5, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z6, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z7, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z8, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z9, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z10, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z11, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z12, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z13, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z14, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z15, (DI)
+	ADDQ        $0x00000010, CX
+	JMP         cols_6
+
+cols_done_7:
+	ADDQ $0x00000010, (SP)
+	JMP  heads_1
+
+heads_done_2:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000008
+	JL        heads_done_11
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	VMOVUPS   c_zero_16<>+0(SB), Z4
+	VMOVUPS   c_zero_16<>+0(SB), Z5
+	VMOVUPS   c_zero_16<>+0(SB), Z6
+	VMOVUPS   c_zero_16<>+0(SB), Z7
+	LEAQ      (CX)(CX*2), SI
+	LEAQ      (CX)(CX*4), DI
+	LEAQ      (SI)(CX*4), R8
+	MOVQ      DX, DX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z8
+
+bias_full_12:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_13
+	VPDPBUSD (BX), Z8, Z0
+	VPDPBUSD (BX)(CX*1), Z8, Z1
+	VPDPBUSD (BX)(CX*2), Z8, Z2
+	VPDPBUSD (BX)(SI*1), Z8, Z3
+	VPDPBUSD (BX)(CX*4), Z8, Z4
+	VPDPBUSD (BX)(DI*1), Z8, Z5
+	VPDPBUSD (BX)(SI*2), Z8, Z6
+	VPDPBUSD (BX)(R8*1), Z8, Z7
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_12
+
+bias_tail_13:
+	TESTQ       DX, DX
+	JZ          bias_done_14
+	LEAQ        kmask<>+0(SB), R9
+	KMOVW       (R9)(DX*2), K1
+	VMOVDQU32.Z (BX), K1, Z9
+	VPDPBUSD    Z9, Z8, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z2
+	VMOVDQU32.Z (BX)(SI*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z3
+	VMOVDQU32.Z (BX)(CX*4), K1, Z9
+	VPDPBUSD    Z9, Z8, Z4
+	VMOVDQU32.Z (BX)(DI*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z5
+	VMOVDQU32.Z (BX)(SI*2), K1, Z9
+	VPDPBUSD    Z9, Z8, Z6
+	VMOVDQU32.Z (BX)(R8*1), K1, Z9
+	VPDPBUSD    Z9, Z8, Z7
+
+bias_done_14:
+	VPXORD      Z18, Z18, Z18
+	VPUNPCKLQDQ Z1, Z0, Z8
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z5, Z4, Z2
+	VPUNPCKHQDQ Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z7, Z6, Z3
+	VPUNPCKHQDQ Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z18, Z18, Z4
+	VPUNPCKHQDQ Z18, Z18, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z18, Z18, Z5
+	VPUNPCKHQDQ Z18, Z18, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z18, Z18, Z6
+	VPUNPCKHQDQ Z18, Z18, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z18, Z18, Z7
+	VPUNPCKHQDQ Z18, Z18, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
+
+cols_15:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_16
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	VPBROADCASTD 24(SP), Z4
+	VPBROADCASTD 28(SP), Z5
+	VPBROADCASTD 32(SP), Z6
+	VPBROADCASTD 36(SP), Z7
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	LEAQ         (DX)(DX*2), SI
+	LEAQ         (DX)(DX*4), DI
+	LEAQ         (SI)(DX*4), R8
+	MOVQ         CX, R9
+	SHLQ         $0x04, R9
+	MOVQ         tiles_base+72(FP), R10
+	ADDQ         R10, R9
+	MOVQ         w+144(FP), R10
+	SHLQ         $0x04, R10
+	XORQ         R11, R11
+
+tile_17:
+	MOVQ          n+128(FP), R12
+	CMPQ          R11, R12
+	JGE           tiles_done_18
+	VMOVDQU64     (R9), Z8
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z8, Z8
+	VMOVDQU64     64(R9), Z9
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z9, Z9
+	VMOVDQU64     128(R9), Z10
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z10, Z10
+	VMOVDQU64     192(R9), Z11
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z11, Z11
+	VSHUFI64X2    $0x44, Z9, Z8, Z12
+	VSHUFI64X2    $0xee, Z9, Z8, Z8
+	VSHUFI64X2    $0x44, Z11, Z10, Z9
+	VSHUFI64X2    $0xee, Z11, Z10, Z10
+	VSHUFI64X2    $0x88, Z9, Z12, Z11
+	VSHUFI64X2    $0xdd, Z9, Z12, Z9
+	VSHUFI64X2    $0x88, Z10, Z8, Z12
+	VSHUFI64X2    $0xdd, Z10, Z8, Z8
+	VPDPBUSD.BCST (BX), Z11, Z0
+	VPDPBUSD.BCST (BX)(DX*1), Z11, Z1
+	VPDPBUSD.BCST (BX)(DX*2), Z11, Z2
+	VPDPBUSD.BCST (BX)(SI*1), Z11, Z3
+	VPDPBUSD.BCST (BX)(DX*4), Z11, Z4
+	VPDPBUSD.BCST (BX)(DI*1), Z11, Z5
+	VPDPBUSD.BCST (BX)(SI*2), Z11, Z6
+	VPDPBUSD.BCST (BX)(R8*1), Z11, Z7
+	VPDPBUSD.BCST 4(BX), Z9, Z0
+	VPDPBUSD.BCST 4(BX)(DX*1), Z9, Z1
+	VPDPBUSD.BCST 4(BX)(DX*2), Z9, Z2
+	VPDPBUSD.BCST 4(BX)(SI*1), Z9, Z3
+	VPDPBUSD.BCST 4(BX)(DX*4), Z9, Z4
+	VPDPBUSD.BCST 4(BX)(DI*1), Z9, Z5
+	VPDPBUSD.BCST 4(BX)(SI*2), Z9, Z6
+	VPDPBUSD.BCST 4(BX)(R8*1), Z9, Z7
+	VPDPBUSD.BCST 8(BX), Z12, Z0
+	VPDPBUSD.BCST 8(BX)(DX*1), Z12, Z1
+	VPDPBUSD.BCST 8(BX)(DX*2), Z12, Z2
+	VPDPBUSD.BCST 8(BX)(SI*1), Z12, Z3
+	VPDPBUSD.BCST 8(BX)(DX*4), Z12, Z4
+	VPDPBUSD.BCST 8(BX)(DI*1), Z12, Z5
+	VPDPBUSD.BCST 8(BX)(SI*2), Z12, Z6
+	VPDPBUSD.BCST 8(BX)(R8*1), Z12, Z7
+	VPDPBUSD.BCST 12(BX), Z8, Z0
+	VPDPBUSD.BCST 12(BX)(DX*1), Z8, Z1
+	VPDPBUSD.BCST 12(BX)(DX*2), Z8, Z2
+	VPDPBUSD.BCST 12(BX)(SI*1), Z8, Z3
+	VPDPBUSD.BCST 12(BX)(DX*4), Z8, Z4
+	VPDPBUSD.BCST 12(BX)(DI*1), Z8, Z5
+	VPDPBUSD.BCST 12(BX)(SI*2), Z8, Z6
+	VPDPBUSD.BCST 12(BX)(R8*1), Z8, Z7
+	ADDQ          R10, R9
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R11
+	JMP           tile_17
+
+tiles_done_18:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	MOVQ        DX, DI
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z2, Z2
+	VMULPS.BCST 8(BX), Z2, Z2
+	VADDPS      (DX), Z2, Z2
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z3, Z3
+	VMULPS.BCST 12(BX), Z3, Z3
+	VADDPS      (DX), Z3, Z3
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z4, Z4
+	VMULPS.BCST 16(BX), Z4, Z4
+	VADDPS      (DX), Z4, Z4
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z5, Z5
+	VMULPS.BCST 20(BX), Z5, Z5
+	VADDPS      (DX), Z5, Z5
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z6, Z6
+	VMULPS.BCST 24(BX), Z6, Z6
+	VADDPS      (DX), Z6, Z6
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z7, Z7
+	VMULPS.BCST 28(BX), Z7, Z7
+	VADDPS      (DX), Z7, Z7
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z2, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z3, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z4, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z5, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z6, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z7, (DI)
+	ADDQ        $0x00000010, CX
+	JMP         cols_15
+
+cols_done_16:
+	ADDQ $0x00000008, (SP)
+
+heads_done_11:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000004
+	JL        heads_done_20
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	VMOVUPS   c_zero_16<>+0(SB), Z2
+	VMOVUPS   c_zero_16<>+0(SB), Z3
+	LEAQ      (CX)(CX*2), SI
+	MOVQ      DX, DX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z4
+
+bias_full_21:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_22
+	VPDPBUSD (BX), Z4, Z0
+	VPDPBUSD (BX)(CX*1), Z4, Z1
+	VPDPBUSD (BX)(CX*2), Z4, Z2
+	VPDPBUSD (BX)(SI*1), Z4, Z3
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_21
+
+bias_tail_22:
+	TESTQ       DX, DX
+	JZ          bias_done_23
+	LEAQ        kmask<>+0(SB), DI
+	KMOVW       (DI)(DX*2), K1
+	VMOVDQU32.Z (BX), K1, Z5
+	VPDPBUSD    Z5, Z4, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z1
+	VMOVDQU32.Z (BX)(CX*2), K1, Z5
+	VPDPBUSD    Z5, Z4, Z2
+	VMOVDQU32.Z (BX)(SI*1), K1, Z5
+	VPDPBUSD    Z5, Z4, Z3
+
+bias_done_23:
+	VPXORD      Z19, Z19, Z19
+	VPUNPCKLQDQ Z1, Z0, Z4
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VPUNPCKLQDQ Z3, Z2, Z1
+	VPUNPCKHQDQ Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z19, Z19, Z2
+	VPUNPCKHQDQ Z19, Z19, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z19, Z19, Z3
+	VPUNPCKHQDQ Z19, Z19, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z19, Z19, Z4
+	VPUNPCKHQDQ Z19, Z19, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z19, Z19, Z5
+	VPUNPCKHQDQ Z19, Z19, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z19, Z19, Z6
+	VPUNPCKHQDQ Z19, Z19, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z19, Z19, Z7
+	VPUNPCKHQDQ Z19, Z19, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
+
+cols_24:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_25
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	VPBROADCASTD 16(SP), Z2
+	VPBROADCASTD 20(SP), Z3
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	LEAQ         (DX)(DX*2), SI
+	MOVQ         CX, DI
+	SHLQ         $0x04, DI
+	MOVQ         tiles_base+72(FP), R8
+	ADDQ         R8, DI
+	MOVQ         w+144(FP), R8
+	SHLQ         $0x04, R8
+	XORQ         R9, R9
+
+tile_26:
+	MOVQ          n+128(FP), R10
+	CMPQ          R9, R10
+	JGE           tiles_done_27
+	VMOVDQU64     (DI), Z4
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z4, Z4
+	VMOVDQU64     64(DI), Z5
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z5, Z5
+	VMOVDQU64     128(DI), Z6
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z6, Z6
+	VMOVDQU64     192(DI), Z7
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z7, Z7
+	VSHUFI64X2    $0x44, Z5, Z4, Z8
+	VSHUFI64X2    $0xee, Z5, Z4, Z4
+	VSHUFI64X2    $0x44, Z7, Z6, Z5
+	VSHUFI64X2    $0xee, Z7, Z6, Z6
+	VSHUFI64X2    $0x88, Z5, Z8, Z7
+	VSHUFI64X2    $0xdd, Z5, Z8, Z5
+	VSHUFI64X2    $0x88, Z6, Z4, Z8
+	VSHUFI64X2    $0xdd, Z6, Z4, Z4
+	VPDPBUSD.BCST (BX), Z7, Z0
+	VPDPBUSD.BCST (BX)(DX*1), Z7, Z1
+	VPDPBUSD.BCST (BX)(DX*2), Z7, Z2
+	VPDPBUSD.BCST (BX)(SI*1), Z7, Z3
+	VPDPBUSD.BCST 4(BX), Z5, Z0
+	VPDPBUSD.BCST 4(BX)(DX*1), Z5, Z1
+	VPDPBUSD.BCST 4(BX)(DX*2), Z5, Z2
+	VPDPBUSD.BCST 4(BX)(SI*1), Z5, Z3
+	VPDPBUSD.BCST 8(BX), Z8, Z0
+	VPDPBUSD.BCST 8(BX)(DX*1), Z8, Z1
+	VPDPBUSD.BCST 8(BX)(DX*2), Z8, Z2
+	VPDPBUSD.BCST 8(BX)(SI*1), Z8, Z3
+	VPDPBUSD.BCST 12(BX), Z4, Z0
+	VPDPBUSD.BCST 12(BX)(DX*1), Z4, Z1
+	VPDPBUSD.BCST 12(BX)(DX*2), Z4, Z2
+	VPDPBUSD.BCST 12(BX)(SI*1), Z4, Z3
+	ADDQ          R8, DI
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R9
+	JMP           tile_26
+
+tiles_done_27:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	MOVQ        DX, DI
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z2, Z2
+	VMULPS.BCST 8(BX), Z2, Z2
+	VADDPS      (DX), Z2, Z2
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z3, Z3
+	VMULPS.BCST 12(BX), Z3, Z3
+	VADDPS      (DX), Z3, Z3
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z2, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z3, (DI)
+	ADDQ        $0x00000010, CX
+	JMP         cols_24
+
+cols_done_25:
+	ADDQ $0x00000004, (SP)
+
+heads_done_20:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000002
+	JL        heads_done_29
+	MOVQ      n+128(FP), CX
+	ADDQ      $0x0000000f, CX
+	ANDQ      $-16, CX
+	MOVQ      CX, DX
+	SHRQ      $0x02, DX
+	MOVQ      (SP), BX
+	IMULQ     CX, BX
+	MOVQ      pq_base+24(FP), SI
+	ADDQ      SI, BX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	VMOVUPS   c_zero_16<>+0(SB), Z1
+	MOVQ      DX, DX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z2
+
+bias_full_30:
+	CMPQ     DX, $0x00000010
+	JL       bias_tail_31
+	VPDPBUSD (BX), Z2, Z0
+	VPDPBUSD (BX)(CX*1), Z2, Z1
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
+	JMP      bias_full_30
+
+bias_tail_31:
+	TESTQ       DX, DX
+	JZ          bias_done_32
+	LEAQ        kmask<>+0(SB), SI
+	KMOVW       (SI)(DX*2), K1
+	VMOVDQU32.Z (BX), K1, Z3
+	VPDPBUSD    Z3, Z2, Z0
+	VMOVDQU32.Z (BX)(CX*1), K1, Z3
+	VPDPBUSD    Z3, Z2, Z1
+
+bias_done_32:
+	VPXORD      Z20, Z20, Z20
+	VPUNPCKLQDQ Z1, Z0, Z2
+	VPUNPCKHQDQ Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VPUNPCKLQDQ Z20, Z20, Z1
+	VPUNPCKHQDQ Z20, Z20, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z20, Z20, Z2
+	VPUNPCKHQDQ Z20, Z20, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z20, Z20, Z3
+	VPUNPCKHQDQ Z20, Z20, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z20, Z20, Z4
+	VPUNPCKHQDQ Z20, Z20, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z20, Z20, Z5
+	VPUNPCKHQDQ Z20, Z20, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z20, Z20, Z6
+	VPUNPCKHQDQ Z20, Z20, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z20, Z20, Z7
+	VPUNPCKHQDQ Z20, Z20, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        CX, CX
+
+cols_33:
+	MOVQ         dv+136(FP), DX
+	CMPQ         CX, DX
+	JGE          cols_done_34
+	VPBROADCASTD 8(SP), Z0
+	VPBROADCASTD 12(SP), Z1
+	MOVQ         n+128(FP), DX
+	ADDQ         $0x0000000f, DX
+	ANDQ         $-16, DX
+	MOVQ         (SP), BX
+	IMULQ        DX, BX
+	MOVQ         pq_base+24(FP), SI
+	ADDQ         SI, BX
+	MOVQ         CX, SI
+	SHLQ         $0x04, SI
+	MOVQ         tiles_base+72(FP), DI
+	ADDQ         DI, SI
+	MOVQ         w+144(FP), DI
+	SHLQ         $0x04, DI
+	XORQ         R8, R8
+
+tile_35:
+	MOVQ          n+128(FP), R9
+	CMPQ          R8, R9
+	JGE           tiles_done_36
+	VMOVDQU64     (SI), Z2
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z2, Z2
+	VMOVDQU64     64(SI), Z3
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z3, Z3
+	VMOVDQU64     128(SI), Z4
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z4, Z4
+	VMOVDQU64     192(SI), Z5
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z5, Z5
+	VSHUFI64X2    $0x44, Z3, Z2, Z6
+	VSHUFI64X2    $0xee, Z3, Z2, Z2
+	VSHUFI64X2    $0x44, Z5, Z4, Z3
+	VSHUFI64X2    $0xee, Z5, Z4, Z4
+	VSHUFI64X2    $0x88, Z3, Z6, Z5
+	VSHUFI64X2    $0xdd, Z3, Z6, Z3
+	VSHUFI64X2    $0x88, Z4, Z2, Z6
+	VSHUFI64X2    $0xdd, Z4, Z2, Z2
+	VPDPBUSD.BCST (BX), Z5, Z0
+	VPDPBUSD.BCST (BX)(DX*1), Z5, Z1
+	VPDPBUSD.BCST 4(BX), Z3, Z0
+	VPDPBUSD.BCST 4(BX)(DX*1), Z3, Z1
+	VPDPBUSD.BCST 8(BX), Z6, Z0
+	VPDPBUSD.BCST 8(BX)(DX*1), Z6, Z1
+	VPDPBUSD.BCST 12(BX), Z2, Z0
+	VPDPBUSD.BCST 12(BX)(DX*1), Z2, Z1
+	ADDQ          DI, SI
+	ADDQ          $0x00000010, BX
+	ADDQ          $0x00000010, R8
+	JMP           tile_35
+
+tiles_done_36:
+	MOVQ        dv+136(FP), SI
+	MOVQ        (SP), DX
+	IMULQ       SI, DX
+	ADDQ        CX, DX
+	SHLQ        $0x02, DX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, DX
+	SHLQ        $0x02, SI
+	MOVQ        (SP), BX
+	SHLQ        $0x02, BX
+	MOVQ        ps_base+48(FP), DI
+	ADDQ        DI, BX
+	MOVQ        DX, DI
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (BX), Z0, Z0
+	VADDPS      (DX), Z0, Z0
+	ADDQ        SI, DX
+	VCVTDQ2PS   Z1, Z1
+	VMULPS.BCST 4(BX), Z1, Z1
+	VADDPS      (DX), Z1, Z1
+	VMOVUPS     Z0, (DI)
+	ADDQ        SI, DI
+	VMOVUPS     Z1, (DI)
+	ADDQ        $0x00000010, CX
+	JMP         cols_33
+
+cols_done_34:
+	ADDQ $0x00000002, (SP)
+
+heads_done_29:
+	MOVQ      AX, CX
+	SUBQ      (SP), CX
+	CMPQ      CX, $0x00000001
+	JL        heads_done_38
+	MOVQ      n+128(FP), AX
+	ADDQ      $0x0000000f, AX
+	ANDQ      $-16, AX
+	MOVQ      AX, CX
+	SHRQ      $0x02, CX
+	MOVQ      (SP), DX
+	IMULQ     AX, DX
+	MOVQ      pq_base+24(FP), AX
+	ADDQ      AX, DX
+	VMOVUPS   c_zero_16<>+0(SB), Z0
+	MOVQ      DX, AX
+	VMOVDQU64 c_bytes80_16<>+0(SB), Z1
+
+bias_full_39:
+	CMPQ     CX, $0x00000010
+	JL       bias_tail_40
+	VPDPBUSD (AX), Z1, Z0
+	ADDQ     $0x00000040, AX
+	SUBQ     $0x00000010, CX
+	JMP      bias_full_39
+
+bias_tail_40:
+	TESTQ       CX, CX
+	JZ          bias_done_41
+	LEAQ        kmask<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVDQU32.Z (AX), K1, Z2
+	VPDPBUSD    Z2, Z1, Z0
+
+bias_done_41:
+	VPXORD      Z21, Z21, Z21
+	VPUNPCKLQDQ Z21, Z0, Z1
+	VPUNPCKHQDQ Z21, Z0, Z0
+	VPADDD      Z1, Z0, Z0
+	VPUNPCKLQDQ Z21, Z21, Z1
+	VPUNPCKHQDQ Z21, Z21, Z2
+	VPADDD      Z1, Z2, Z1
+	VPUNPCKLQDQ Z21, Z21, Z2
+	VPUNPCKHQDQ Z21, Z21, Z3
+	VPADDD      Z2, Z3, Z2
+	VPUNPCKLQDQ Z21, Z21, Z3
+	VPUNPCKHQDQ Z21, Z21, Z4
+	VPADDD      Z3, Z4, Z3
+	VPUNPCKLQDQ Z21, Z21, Z4
+	VPUNPCKHQDQ Z21, Z21, Z5
+	VPADDD      Z4, Z5, Z4
+	VPUNPCKLQDQ Z21, Z21, Z5
+	VPUNPCKHQDQ Z21, Z21, Z6
+	VPADDD      Z5, Z6, Z5
+	VPUNPCKLQDQ Z21, Z21, Z6
+	VPUNPCKHQDQ Z21, Z21, Z7
+	VPADDD      Z6, Z7, Z6
+	VPUNPCKLQDQ Z21, Z21, Z7
+	VPUNPCKHQDQ Z21, Z21, Z8
+	VPADDD      Z7, Z8, Z7
+	VSHUFPS     $0x88, Z1, Z0, Z8
+	VSHUFPS     $0xdd, Z1, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VSHUFPS     $0x88, Z3, Z2, Z1
+	VSHUFPS     $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFPS     $0x88, Z5, Z4, Z2
+	VSHUFPS     $0xdd, Z5, Z4, Z3
+	VPADDD      Z2, Z3, Z2
+	VSHUFPS     $0x88, Z7, Z6, Z3
+	VSHUFPS     $0xdd, Z7, Z6, Z4
+	VPADDD      Z3, Z4, Z3
+	VSHUFI64X2  $0x88, Z1, Z0, Z4
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z4, Z0, Z0
+	VSHUFI64X2  $0x88, Z3, Z2, Z1
+	VSHUFI64X2  $0xdd, Z3, Z2, Z2
+	VPADDD      Z1, Z2, Z1
+	VSHUFI64X2  $0x88, Z1, Z0, Z2
+	VSHUFI64X2  $0xdd, Z1, Z0, Z0
+	VPADDD      Z2, Z0, Z0
+	VMOVUPS     c_zero_16<>+0(SB), Z1
+	VPSUBD      Z0, Z1, Z1
+	VMOVDQU32   Z1, 8(SP)
+	XORQ        AX, AX
+
+cols_42:
+	MOVQ         dv+136(FP), CX
+	CMPQ         AX, CX
+	JGE          cols_done_43
+	VPBROADCASTD 8(SP), Z0
+	MOVQ         n+128(FP), CX
+	ADDQ         $0x0000000f, CX
+	ANDQ         $-16, CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	MOVQ         pq_base+24(FP), CX
+	ADDQ         CX, DX
+	MOVQ         DX, CX
+	MOVQ         AX, DX
+	SHLQ         $0x04, DX
+	MOVQ         tiles_base+72(FP), BX
+	ADDQ         BX, DX
+	MOVQ         w+144(FP), BX
+	SHLQ         $0x04, BX
+	XORQ         SI, SI
+
+tile_44:
+	MOVQ          n+128(FP), DI
+	CMPQ          SI, DI
+	JGE           tiles_done_45
+	VMOVDQU64     (DX), Z1
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z1, Z1
+	VMOVDQU64     64(DX), Z2
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z2, Z2
+	VMOVDQU64     128(DX), Z3
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z3, Z3
+	VMOVDQU64     192(DX), Z4
+	VPSHUFB       c_transpose4x4_AVX512<>+0(SB), Z4, Z4
+	VSHUFI64X2    $0x44, Z2, Z1, Z5
+	VSHUFI64X2    $0xee, Z2, Z1, Z1
+	VSHUFI64X2    $0x44, Z4, Z3, Z2
+	VSHUFI64X2    $0xee, Z4, Z3, Z3
+	VSHUFI64X2    $0x88, Z2, Z5, Z4
+	VSHUFI64X2    $0xdd, Z2, Z5, Z2
+	VSHUFI64X2    $0x88, Z3, Z1, Z5
+	VSHUFI64X2    $0xdd, Z3, Z1, Z1
+	VPDPBUSD.BCST (CX), Z4, Z0
+	VPDPBUSD.BCST 4(CX), Z2, Z0
+	VPDPBUSD.BCST 8(CX), Z5, Z0
+	VPDPBUSD.BCST 12(CX), Z1, Z0
+	ADDQ          BX, DX
+	ADDQ          $0x00000010, CX
+	ADDQ          $0x00000010, SI
+	JMP           tile_44
+
+tiles_done_45:
+	MOVQ        dv+136(FP), DX
+	MOVQ        (SP), CX
+	IMULQ       DX, CX
+	ADDQ        AX, CX
+	SHLQ        $0x02, CX
+	MOVQ        o_base+0(FP), BX
+	ADDQ        BX, CX
+	SHLQ        $0x02, DX
+	MOVQ        (SP), DX
+	SHLQ        $0x02, DX
+	MOVQ        ps_base+48(FP), BX
+	ADDQ        BX, DX
+	MOVQ        CX, BX
+	VCVTDQ2PS   Z0, Z0
+	VMULPS.BCST (DX), Z0, Z0
+	VADDPS      (CX), Z0, Z0
+	VMOVUPS     Z0, (BX)
+	ADDQ        $0x00000010, AX
+	JMP         cols_42
+
+cols_done_43:
+	ADDQ $0x00000001, (SP)
+
+heads_done_38:
+	VZEROUPPER
+	RET
+
+DATA c_transpose4x4_AVX512<>+0(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+4(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+8(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+12(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX512<>+16(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+20(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+24(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+28(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX512<>+32(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+36(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+40(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+44(SB)/4, $0x0f0b0703
+DATA c_transpose4x4_AVX512<>+48(SB)/4, $0x0c080400
+DATA c_transpose4x4_AVX512<>+52(SB)/4, $0x0d090501
+DATA c_transpose4x4_AVX512<>+56(SB)/4, $0x0e0a0602
+DATA c_transpose4x4_AVX512<>+60(SB)/4, $0x0f0b0703
+GLOBL c_transpose4x4_AVX512<>(SB), RODATA|NOPTR, $64

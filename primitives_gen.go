@@ -267,4 +267,38 @@ type primitives struct {
 	//   - ldb: B's row stride
 	//   - ldc: c's row stride
 	gemmNNAddBF16 func(c []float32, a, b []uint16, m, n, k, lda, ldb, ldc int)
+
+	// attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
+	//   - s: the m x n scores
+	//   - q: the m x w query quants, each in [-127, 127]
+	//   - qs: the queries' two segment scales each
+	//   - tiles: the I8 store's tiles, whole
+	//   - scales: the store's row scales, whole tiles
+	//   - m: the queries
+	//   - n: the rows
+	//   - w: the row width, a multiple of 4
+	//   - split: the segment boundary, a multiple of 4 inside the row
+	attnScoresI8 func(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m, n, w, split int)
+
+	// quantizeProbsI8 rounds m rows of n probabilities times their rows' latent scales to unsigned quants, rows I8ProbStride(n) apart, the padding zero (see kernels.QuantizeProbsI8).
+	//   - pq: the m quant rows
+	//   - ps: the rows' scales
+	//   - p: the m x n probabilities
+	//   - scales: the I8 store's row scales, whole tiles
+	//   - m: the rows
+	//   - n: the probabilities per row
+	quantizeProbsI8 func(pq []byte, ps, p, scales []float32, m, n int)
+
+	// attnValuesI8 adds the quantized probabilities times the first dv values of n rows of an I8 store to o (see kernels.AttnValuesI8), every tile read whole.
+	//   - o: the m x dv sums, accumulated
+	//   - pq: the m quant rows, I8ProbStride(n) apart, each in [0, 127], the padding zero
+	//   - ps: their scales
+	//   - tiles: the I8 store's tiles, whole
+	//   - scales: the store's row scales (unused)
+	//   - m: the rows of o
+	//   - n: the rows of the store
+	//   - dv: the values per row, a multiple of 16 within segment 0
+	//   - w: the row width
+	//   - split: the segment boundary
+	attnValuesI8 func(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m, n, dv, w, split int)
 }

@@ -174,6 +174,21 @@ func gemmNTBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, ld
 //go:noescape
 func gemmNNAddBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 
+// attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
+//
+//go:noescape
+func attnScoresI8AVX2(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+
+// quantizeProbsI8 rounds m rows of n probabilities times their rows' latent scales to unsigned quants, rows I8ProbStride(n) apart, the padding zero (see kernels.QuantizeProbsI8).
+//
+//go:noescape
+func quantizeProbsI8AVX2(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+
+// attnValuesI8 adds the quantized probabilities times the first dv values of n rows of an I8 store to o (see kernels.AttnValuesI8), every tile read whole.
+//
+//go:noescape
+func attnValuesI8AVX2(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)
+
 // dot returns sum(a[i]*b[i]); len(b) >= len(a).
 //
 //go:noescape
@@ -358,3 +373,18 @@ func gemmNTBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, 
 //
 //go:noescape
 func gemmNNAddBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
+//
+//go:noescape
+func attnScoresI8AVX512(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+
+// quantizeProbsI8 rounds m rows of n probabilities times their rows' latent scales to unsigned quants, rows I8ProbStride(n) apart, the padding zero (see kernels.QuantizeProbsI8).
+//
+//go:noescape
+func quantizeProbsI8AVX512(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+
+// attnValuesI8 adds the quantized probabilities times the first dv values of n rows of an I8 store to o (see kernels.AttnValuesI8), every tile read whole.
+//
+//go:noescape
+func attnValuesI8AVX512(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)

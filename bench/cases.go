@@ -215,6 +215,7 @@ func Cases(big bool) []Case {
 				return func(k *mlasimd.Kernels) { k.GemmNNAdd(out, p, rows, heads, latent, tile, tile, width) }
 			}})
 	cs = append(cs, bf16AttnCases()...)
+	cs = append(cs, attnI8Cases()...)
 	for _, n := range VectorLens {
 		cs = append(cs, vectorCases(n)...)
 	}
@@ -269,6 +270,48 @@ func bf16AttnCases() []Case {
 				q, rows, scores := RandVec(heads*width), RandVec(n*width), make([]float32, heads*n)
 				return func(k *mlasimd.Kernels) { k.GemmNT(scores, q, rows, heads, n, width, width, width) }
 			}})
+	}
+	return cs
+}
+
+// AttnI8Rows are the cache rows per call of the int8 attention cases: MLA decode's
+// tile of 64 rows, and 128 and 256.
+var AttnI8Rows = []int{64, 128, 256}
+
+// attnI8Cases are MLA decode's attention over n cache rows (16 heads, rows of 576,
+// 512 latent values) in int8 (AttnScoresI8, QuantizeProbsI8, AttnValuesI8) next to
+// float32 (GemmNT for the scores, GemmNNAdd for the values: bf16AttnCases has them) at the same shapes. The
+// products report GFLOP/s of the float32 products they stand for (2·16·n·576 and
+// 2·16·n·512); QuantizeProbsI8 counts two per probability. AttnPipeline runs each
+// side's calls in a row.
+func attnI8Cases() []Case {
+	const heads, width, latent = 16, 576, 512
+	var cs []Case
+	for _, n := range AttnI8Rows {
+		scoresFlops, valuesFlops := 2*float64(heads*n*width), 2*float64(heads*n*latent)
+		i8 := func() (q []byte, qs []float32, tiles []byte, scales []float32, s, p []float32, pq []byte, ps, o []float32) {
+			return attnI8Operands(n)
+		}
+		cs = append(cs,
+			Case{Kernel: "AttnScoresI8", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, n, width),
+				Bytes: float64(n*width + heads*width + 4*heads*n), Flops: scoresFlops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					q, qs, tiles, scales, s, _, _, _, _ := i8()
+					return func(k *mlasimd.Kernels) { k.AttnScoresI8(s, q, qs, tiles, scales, heads, n, width, latent) }
+				}},
+			Case{Kernel: "QuantizeProbsI8", Shape: fmt.Sprintf("shape=%dx%d", heads, n),
+				Bytes: float64(5 * heads * n), Flops: 2 * float64(heads*n),
+				Setup: func() func(k *mlasimd.Kernels) {
+					_, _, _, scales, _, p, pq, ps, _ := i8()
+					return func(k *mlasimd.Kernels) { k.QuantizeProbsI8(pq, ps, p, scales, heads, n) }
+				}},
+			Case{Kernel: "AttnValuesI8", Shape: fmt.Sprintf("shape=%dx%dx%d", heads, n, latent),
+				Bytes: float64(n*latent + heads*n + 8*heads*latent), Flops: valuesFlops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					_, _, tiles, scales, _, p, pq, ps, o := i8()
+					mlasimd.QuantizeProbsI8(pq, ps, p, scales, heads, n)
+					return func(k *mlasimd.Kernels) { k.AttnValuesI8(o, pq, ps, tiles, scales, heads, n, latent, width, latent) }
+				}})
 	}
 	return cs
 }
@@ -388,5 +431,50 @@ func vectorCases(n int) []Case {
 		vec("F32ToF16", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToF16(narrow, x) }),
 		vec("F32ToBF16", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToBF16(narrow, x) }),
 		vec("F32ToBF16DAZ", 6, 0, func(k *mlasimd.Kernels, x, _, _ []float32) { k.F32ToBF16DAZ(narrow, x) }),
+	}
+}
+
+// attnI8Operands are the int8 operands of MLA decode's attention over n rows.
+func attnI8Operands(n int) (q []byte, qs []float32, tiles []byte, scales []float32, s, p []float32, pq []byte, ps, o []float32) {
+	const heads, width, latent = 16, 576, 512
+	t := (n + 15) / 16
+	tiles, scales = make([]byte, t*16*width), make([]float32, t*32)
+	if err := mlasimd.QuantizeI8Rows(tiles, scales, RandVec(n*width), 0, width, latent); err != nil {
+		panic(err)
+	}
+	q, qs = make([]byte, heads*width), make([]float32, 2*heads)
+	if err := mlasimd.QuantizeI8Query(q, qs, RandVec(heads*width), heads, width, latent); err != nil {
+		panic(err)
+	}
+	p = RandVec(heads * n)
+	for i := range p {
+		p[i] = p[i]*p[i] + 0.01
+	}
+	return q, qs, tiles, scales, make([]float32, heads*n), p, make([]byte, heads*mlasimd.I8ProbStride(n)), make([]float32, heads), make([]float32, heads*latent)
+}
+
+// AttnPipeline returns the GFLOP count and the setup of MLA decode's attention over
+// n rows (16 heads, rows of 576, 512 latent values) in a row of calls: dtype "i8" is
+// AttnScoresI8, QuantizeProbsI8 and AttnValuesI8, "f32" GemmNT and GemmNNAdd; both
+// count the float32 products' flops, so their GFLOP/s ratio is the speed-up.
+func AttnPipeline(dtype string, n int) (flops float64, setup func() func(k *mlasimd.Kernels)) {
+	const heads, width, latent = 16, 576, 512
+	flops = 2 * float64(heads*n*(width+latent))
+	if dtype == "i8" {
+		return flops, func() func(k *mlasimd.Kernels) {
+			q, qs, tiles, scales, s, p, pq, ps, o := attnI8Operands(n)
+			return func(k *mlasimd.Kernels) {
+				k.AttnScoresI8(s, q, qs, tiles, scales, heads, n, width, latent)
+				k.QuantizeProbsI8(pq, ps, p, scales, heads, n)
+				k.AttnValuesI8(o, pq, ps, tiles, scales, heads, n, latent, width, latent)
+			}
+		}
+	}
+	return flops, func() func(k *mlasimd.Kernels) {
+		q, rows, s, o := RandVec(heads*width), RandVec(n*width), make([]float32, heads*n), make([]float32, heads*latent)
+		return func(k *mlasimd.Kernels) {
+			k.GemmNT(s, q, rows, heads, n, width, width, width)
+			k.GemmNNAdd(o, s, rows, heads, latent, n, n, width)
+		}
 	}
 }

@@ -147,6 +147,33 @@ func BenchmarkGemmNNAdd(b *testing.B)      { benchKernel(b, "GemmNNAdd") }
 // same shapes in float32.
 func BenchmarkGemmNTBF16(b *testing.B)    { benchKernel(b, "GemmNTBF16") }
 func BenchmarkGemmNNAddBF16(b *testing.B) { benchKernel(b, "GemmNNAddBF16") }
+
+// The int8 attention of MLA decode next to float32 at the same shapes (bench.AttnI8Rows).
+func BenchmarkAttnScoresI8(b *testing.B)    { benchKernel(b, "AttnScoresI8") }
+func BenchmarkQuantizeProbsI8(b *testing.B) { benchKernel(b, "QuantizeProbsI8") }
+func BenchmarkAttnValuesI8(b *testing.B)    { benchKernel(b, "AttnValuesI8") }
+
+// BenchmarkAttnPipeline runs MLA decode's attention over n rows as the int8 calls
+// (dtype=i8: AttnScoresI8, QuantizeProbsI8, AttnValuesI8) and the float32 ones
+// (dtype=f32: GemmNT, GemmNNAdd) in a row, as ISA=<level>/dtype=<dtype>/shape=16x<n>x576,
+// both reporting the float32 products' GFLOP/s, so their ratio is the speed-up.
+func BenchmarkAttnPipeline(b *testing.B) {
+	for _, n := range bench.AttnI8Rows {
+		for _, l := range mlasimd.Available() {
+			k, _ := mlasimd.Impl(l)
+			for _, dtype := range []string{"i8", "f32"} {
+				flops, setup := bench.AttnPipeline(dtype, n)
+				b.Run(fmt.Sprintf("ISA=%s/dtype=%s/shape=16x%dx576", l, dtype, n), func(b *testing.B) {
+					call := setup()
+					for b.Loop() {
+						call(k)
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
 func BenchmarkExp(b *testing.B)           { benchKernel(b, "Exp") }
 func BenchmarkSoftmax(b *testing.B)       { benchKernel(b, "Softmax") }
 func BenchmarkSoftmaxStats(b *testing.B)  { benchKernel(b, "SoftmaxStats") }

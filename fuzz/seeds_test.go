@@ -46,7 +46,15 @@ func seedCorpus() map[string][][]byte {
 	for i, s := range [][3]int{{0, 0, 0}, {1, 1, 1}, {3, 5, 7}, {4, 2, 8}, {5, 3, 9}, {16, 33, 576}, {20, 69, 65}, {9, 64, 130}} {
 		gemms = append(gemms, cat(u16(s[0]), u16(s[1]), u16(s[2]), u16(i), u16(i+1), []byte{byte(i % 2 * (2*i + 1))}, values(masks[i%len(masks)], i), values(0, i)))
 	}
-	const vecAt, matAt, gemmAt = 2, 2, 10 // where each list's placement byte is
+	// The int8 attention: m, n, placement, w and split (as intn inputs: 4·(1+v) and
+	// 4·(1+v mod (w/4-1))), dv (16·(v mod (split/16+1))), a seed, then the values.
+	var i8 [][]byte
+	for i, s := range [][5]int{{16, 64, 143, 127, 32}, {16, 17, 143, 127, 32}, {16, 0, 143, 127, 32}, {16, 255, 143, 127, 32},
+		{1, 1, 1, 0, 0}, {3, 5, 16, 8, 1}, {7, 31, 255, 200, 9}, {25, 48, 32, 31, 2}, {40, 300, 99, 40, 5}, {9, 16, 15, 3, 1}} {
+		i8 = append(i8, cat(u16(s[0]), u16(s[1]), []byte{byte(i % 2 * (2*i + 1))}, u16(s[2]), u16(s[3]), u16(s[4]),
+			[]byte{byte(i), 1, 2, 3, 4, 5, 6, 7}, values(masks[i%len(masks)], i), values(0, i), values(masks[(i+3)%len(masks)], i)))
+	}
+	const vecAt, matAt, gemmAt, i8At = 2, 2, 10, 4 // where each list's placement byte is
 	return map[string][][]byte{
 		"FuzzDot": atFences(vec(none), vecAt), "FuzzAxpy": atFences(vec(scaled), vecAt), "FuzzExp": atFences(vec(scaled), vecAt),
 		"FuzzSoftmax": atFences(vec(scaled), vecAt), "FuzzSoftmaxStats": atFences(vec(scaled), vecAt), "FuzzOnlineSoftmax": atFences(vec(scaled), vecAt),
@@ -59,6 +67,7 @@ func seedCorpus() map[string][][]byte {
 		"FuzzGemmNT": atFences(gemms, gemmAt), "FuzzGemmNTPrefetch": atFences(gemms, gemmAt),
 		"FuzzGemmNN": atFences(gemms, gemmAt), "FuzzGemmNNAdd": atFences(gemms, gemmAt),
 		"FuzzGemmNTBF16": atFences(gemms, gemmAt), "FuzzGemmNNAddBF16": atFences(gemms, gemmAt),
+		"FuzzAttnScoresI8": atFences(i8, i8At), "FuzzQuantizeProbsI8": atFences(i8, i8At), "FuzzAttnValuesI8": atFences(i8, i8At),
 	}
 }
 

@@ -195,7 +195,8 @@ func CheckQuantizeProbsI8(kernel string, pq, ps, p, scales, m, n int) {
 // AttnValuesI8: per row h, x_j = p[h][j]·d_0[j] and M = max_j x_j, both float32;
 // ps[h] = M/127 and pq[h][j] = x_j·(127/M) rounded to the nearest integer (ties to
 // even), clamped to [0, 127], every quotient and product rounded to float32. A row
-// whose M is 0 (or not a positive number) gets ps[h] = 0 and zero quants. pq has row
+// whose M is 0, infinite or not a positive number (a NaN product), or so small that
+// 127/M overflows to +Inf (M below about 3.7e-37), gets ps[h] = 0 and zero quants. pq has row
 // stride I8ProbStride(n), its padding zero. The error: |x_j - ps[h]·pq[h][j]| <=
 // ps[h]/2 + 2·2^-24·x_j.
 //
@@ -212,11 +213,11 @@ func QuantizeProbsI8(pq []byte, ps []float32, p []float32, scales []float32, m, 
 		}
 		out := pq[h*ld : (h+1)*ld]
 		clear(out)
-		if !(mx > 0) || math.IsInf(float64(mx), 1) {
+		inv := 127 / mx
+		if !(mx > 0) || math.IsInf(float64(mx), 1) || math.IsInf(float64(inv), 1) {
 			ps[h] = 0
 			continue
 		}
-		inv := 127 / mx
 		ps[h] = mx / 127
 		for j, v := range row {
 			x := float32(v * scales[i8Scale(j, 0)])
@@ -241,8 +242,9 @@ func CheckAttnValuesI8(kernel string, o, pq, ps, tiles, scales, m, n, dv, w, spl
 //
 // the conversion of A rounded to float32 (exact while |A| < 2^24, i.e. n <= 1040),
 // then the product, then the sum. pq is QuantizeProbsI8's output (row stride
-// I8ProbStride(n), padding zero, every quant in [0, 127]); the row scales d_0[j] are
-// in it, so scales is only checked for shape here.
+// I8ProbStride(n), padding zero, every quant in [0, 127]: the AVX2 body's VPMADDUBSW
+// pair sums and the AVX-512 body, which multiplies them as signed bytes, need both);
+// the row scales d_0[j] are in it, so scales is only checked for shape here.
 func AttnValuesI8(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m, n, dv, w, split int) {
 	CheckAttnValuesI8("AttnValuesI8", len(o), len(pq), len(ps), len(tiles), len(scales), m, n, dv, w, split)
 	ld := I8ProbStride(n)

@@ -33,6 +33,7 @@ var bodies = map[string]func(target){
 	"gemmNTFew":  target.gemmNTFew,
 	"gemmNTBF16": target.gemmNTBF16, "gemmNNAddBF16": target.gemmNNAddBF16,
 	"f32ToBF16DAZ": target.f32ToBF16DAZ,
+	"attnScoresI8": target.attnScoresI8, "quantizeProbsI8": target.quantizeProbsI8, "attnValuesI8": target.attnValuesI8,
 }
 
 func main() {

@@ -157,3 +157,8 @@ func (r *Region) UntouchedF32(s []float32) bool {
 func (r *Region) UntouchedU16(s []uint16) bool {
 	return r.Untouched(unsafe.Pointer(unsafe.SliceData(s)), 2*len(s))
 }
+
+// UntouchedBytes is Untouched for a byte slice cut from r.
+func (r *Region) UntouchedBytes(s []byte) bool {
+	return r.Untouched(unsafe.Pointer(unsafe.SliceData(s)), len(s))
+}
