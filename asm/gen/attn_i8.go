@@ -290,6 +290,11 @@ func (t target) scoresI8BlockVNNI(first, bias Mem, heads int) {
 	j0 := GP64()
 	XORQ(j0, j0)
 	tp := ptr("tiles")
+	// Each group's load prefetches the same group of the next tile (16·w bytes on):
+	// a long store (MLA's cache) streams from DRAM a tile ahead of its use.
+	ahead := GP64()
+	MOVQ(w, ahead)
+	SHLQ(U8(4), ahead)
 	top, done := label("tile"), label("tiles_done")
 	Label(top)
 	CMPQ(j0, Load(Param("n"), GP64()))
@@ -315,6 +320,7 @@ func (t target) scoresI8BlockVNNI(first, bias Mem, heads int) {
 		groups := func(k int) {
 			for g := range k {
 				v := ZMM()
+				PREFETCHT0(Mem{Base: tp, Index: ahead, Scale: 1, Disp: 64 * g})
 				VMOVDQU64(Mem{Base: tp, Disp: 64 * g}, v)
 				for h := range heads {
 					VPDPBUSD_BCST(rows.at(h, 4*g), v, acc[h])

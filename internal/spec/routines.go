@@ -156,7 +156,7 @@ var Routines = []Routine{
 		Args: args("s []float32: the m x n scores", "q []byte: the m x w query quants, each in [-127, 127]", "qs []float32: the queries' two segment scales each",
 			"tiles []byte: the I8 store's tiles, whole", "scales []float32: the store's row scales, whole tiles", "m int: the queries", "n int: the rows",
 			"w int: the row width, a multiple of 4", "split int: the segment boundary, a multiple of 4 inside the row"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV"}, AVX512: {"AVX", "AVX512F", "AVX512VNNI", "CMOV"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV"}, AVX512: {"AVX", "AVX512F", "AVX512VNNI", "CMOV", "MMX+"}}},
 	{Name: "quantizeProbsI8", Doc: "quantizeProbsI8 rounds m rows of n probabilities times their rows' latent scales to unsigned quants, rows I8ProbStride(n) apart, the padding zero (see kernels.QuantizeProbsI8).",
 		Args: args("pq []byte: the m quant rows", "ps []float32: the rows' scales", "p []float32: the m x n probabilities",
 			"scales []float32: the I8 store's row scales, whole tiles", "m int: the rows", "n int: the probabilities per row"),
