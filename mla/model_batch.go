@@ -1,8 +1,10 @@
 package mla
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mlasimd/mlasimd"
 )
@@ -241,36 +243,54 @@ func (m *Model) forwardPagedLayers(tokens []int, seqs []*ModelSequence, logits [
 	return m.pool.run(&m.head, m.head.split(defaultMinWork, m.pool.Workers()))
 }
 
-// GenerateBatch is Generate for several prompts at once: prompt i is prefilled into
-// seqs[i], then each step feeds every sequence's arg max back in one ForwardBatch,
-// maxNew tokens per sequence in all. It returns the generated tokens per sequence. A
-// step that fails leaves the sequences as the previous step left them and returns
-// the tokens generated so far.
+// GenerateBatch is Generate for several prompts at once: GenerateBatchContext with
+// greedy sampling, maxNew tokens per sequence and no stop tokens.
 func (m *Model) GenerateBatch(prompts [][]int, maxNew int, seqs []*ModelSequence) ([][]int, error) {
+	return m.GenerateBatchContext(context.Background(), prompts, seqs, BatchGenerateOptions{MaxNew: maxNew})
+}
+
+// BatchGenerateOptions configures GenerateBatchContext.
+type BatchGenerateOptions struct {
+	// MaxNew is the most tokens to generate per sequence (>= 0).
+	MaxNew int
+	// Samplers picks each sequence's tokens: none (Greedy for every sequence), or one
+	// per sequence (nil: Greedy). A sampler with state, such as NewSampler's, given to
+	// two sequences draws for both from one stream: give each its own to repeat a
+	// sequence's tokens whatever the batch.
+	Samplers []Sampler
+	// Stop lists tokens that end a sequence's generation: a sampled stop token is
+	// returned as its last token and not fed back, and the sequence leaves the batch.
+	Stop []int
+	// Progress, if not nil, is called after each token with its sequence's index; it
+	// must not use the Model or the sequences.
+	Progress func(seq, i, token int)
+}
+
+// GenerateBatchContext prefills prompt i into seqs[i], then decodes the sequences as
+// one batch: each step samples a token for every sequence still generating and feeds
+// them back in one ForwardBatch (each weight row read once for all of them). A
+// sequence leaves the batch when it samples a stop token or has MaxNew tokens, so the
+// batch shrinks as they finish. It returns the generated tokens per sequence. ctx is
+// checked before each prompt and each step: once it is done, the tokens so far come
+// back with an error wrapping ctx.Err(). A prompt that fails or is cancelled leaves
+// every sequence as before the call; a step that fails leaves them as the previous
+// step left them.
+func (m *Model) GenerateBatchContext(ctx context.Context, prompts [][]int, seqs []*ModelSequence, o BatchGenerateOptions) ([][]int, error) {
 	if err := m.enter(); err != nil {
 		return nil, err
 	}
 	defer m.leave()
-	if len(prompts) != len(seqs) || len(seqs) == 0 || maxNew < 0 {
-		return nil, fmt.Errorf("mla: GenerateBatch: %d prompts for %d sequences and maxNew = %d: want one prompt per sequence, at least one, and maxNew >= 0: %w", len(prompts), len(seqs), maxNew, ErrShape)
-	}
-	seen := make(map[*ModelSequence]int, len(seqs))
-	for i, ms := range seqs {
-		if j, ok := seen[ms]; ok {
-			return nil, fmt.Errorf("mla: GenerateBatch: sequences %d and %d are the same: %w", j, i, ErrShape)
-		}
-		seen[ms] = i
-		if err := m.checkTokens("GenerateBatch", prompts[i]); err != nil {
-			return nil, fmt.Errorf("prompt %d: %w", i, err)
-		}
-	}
-	if err := m.checkSequences("GenerateBatch", seqs); err != nil {
+	if err := m.checkBatchGenerate(prompts, seqs, o); err != nil {
 		return nil, err
 	}
 	V := m.cfg.Vocab
 	logits := make([]float32, len(seqs)*V)
 	for i, p := range prompts {
-		if err := m.forwardPaged(p, seqs[i:i+1], logits[i*V:(i+1)*V]); err != nil {
+		err := ctx.Err()
+		if err == nil {
+			err = m.forwardPaged(p, seqs[i:i+1], logits[i*V:(i+1)*V])
+		}
+		if err != nil {
 			for j, ms := range seqs[:i] { // as before the call: no prompt prefilled
 				_ = ms.Truncate(ms.Len() - len(prompts[j]))
 			}
@@ -278,22 +298,86 @@ func (m *Model) GenerateBatch(prompts [][]int, maxNew int, seqs []*ModelSequence
 		}
 	}
 	out := make([][]int, len(seqs))
+	// The batch: the sequences still generating, their indices and next tokens;
+	// active[k]'s logits are at k·V.
+	active := slices.Clone(seqs)
+	ids := make([]int, len(seqs))
+	for i := range ids {
+		ids[i] = i
+	}
 	step := make([]int, len(seqs))
-	for n := range maxNew {
-		for i := range seqs {
-			tok, err := Greedy{}.Sample(logits[i*V : (i+1)*V])
+	for n := 0; n < o.MaxNew && len(active) > 0; n++ {
+		kept := 0
+		for k, i := range ids {
+			tok, err := m.sampleFor(o, i, logits[k*V:(k+1)*V])
 			if err != nil {
-				return out, fmt.Errorf("mla: GenerateBatch: sequence %d: %w", i, err)
+				return out, err
 			}
-			step[i] = tok
 			out[i] = append(out[i], tok)
+			if o.Progress != nil {
+				o.Progress(i, n, tok)
+			}
+			if n == o.MaxNew-1 || slices.Contains(o.Stop, tok) {
+				continue // done: it leaves the batch
+			}
+			if kept != k {
+				copy(logits[kept*V:(kept+1)*V], logits[k*V:(k+1)*V])
+			}
+			ids[kept], active[kept], step[kept] = i, active[k], tok
+			kept++
 		}
-		if n == maxNew-1 {
+		ids, active = ids[:kept], active[:kept]
+		if kept == 0 {
 			break
 		}
-		if err := m.forwardPaged(step, seqs, logits); err != nil {
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("mla: GenerateBatch: stopped after step %d: %w", n, err)
+		}
+		if err := m.forwardPaged(step[:kept], active, logits[:kept*V]); err != nil {
 			return out, err
 		}
 	}
 	return out, nil
+}
+
+// sampleFor samples sequence i's next token from its logits with o's sampler for it.
+func (m *Model) sampleFor(o BatchGenerateOptions, i int, logits []float32) (int, error) {
+	var s Sampler = Greedy{}
+	if len(o.Samplers) > 0 && o.Samplers[i] != nil {
+		s = o.Samplers[i]
+	}
+	tok, err := s.Sample(logits)
+	if err != nil {
+		return 0, fmt.Errorf("mla: GenerateBatch: sequence %d: %w", i, err)
+	}
+	if tok < 0 || tok >= m.cfg.Vocab {
+		return 0, fmt.Errorf("mla: GenerateBatch: sequence %d: the sampler picked token %d, outside [0, %d): %w", i, tok, m.cfg.Vocab, ErrShape)
+	}
+	return tok, nil
+}
+
+// checkBatchGenerate checks the arguments of GenerateBatchContext before any work.
+func (m *Model) checkBatchGenerate(prompts [][]int, seqs []*ModelSequence, o BatchGenerateOptions) error {
+	if len(prompts) != len(seqs) || len(seqs) == 0 || o.MaxNew < 0 {
+		return fmt.Errorf("mla: GenerateBatch: %d prompts for %d sequences and maxNew = %d: want one prompt per sequence, at least one, and maxNew >= 0: %w", len(prompts), len(seqs), o.MaxNew, ErrShape)
+	}
+	if len(o.Samplers) != 0 && len(o.Samplers) != len(seqs) {
+		return fmt.Errorf("mla: GenerateBatch: %d samplers for %d sequences: want none or one per sequence: %w", len(o.Samplers), len(seqs), ErrShape)
+	}
+	for i, tok := range o.Stop {
+		if tok < 0 || tok >= m.cfg.Vocab {
+			return fmt.Errorf("mla: GenerateBatch: stop token %d at index %d outside [0, %d): %w", tok, i, m.cfg.Vocab, ErrShape)
+		}
+	}
+	seen := make(map[*ModelSequence]int, len(seqs))
+	for i, ms := range seqs {
+		if j, ok := seen[ms]; ok {
+			return fmt.Errorf("mla: GenerateBatch: sequences %d and %d are the same: %w", j, i, ErrShape)
+		}
+		seen[ms] = i
+		if err := m.checkTokens("GenerateBatch", prompts[i]); err != nil {
+			return fmt.Errorf("prompt %d: %w", i, err)
+		}
+	}
+	return m.checkSequences("GenerateBatch", seqs)
 }

@@ -1,6 +1,7 @@
 package mla
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -193,4 +194,73 @@ func TestGenerateBatch(t *testing.T) {
 	require.ErrorIs(t, err, ErrCacheFull)
 	require.Zero(t, a.Len())
 	require.Zero(t, b.Len())
+}
+
+// TestGenerateBatchContext: per-sequence random samplers and stop tokens give each
+// sequence the tokens GenerateContext gives it alone with the same sampler and stop
+// tokens (a sequence that stops leaves the batch, the others go on); a context
+// cancelled during a step stops the batch there; bad options are refused before
+// any work.
+func TestGenerateBatchContext(t *testing.T) {
+	c := tinyConfig()
+	m, _ := testModel(t, c, 2)
+	mp, err := m.NewPagedCache(PagedCacheOptions{Pages: 32, PageRows: 4})
+	require.NoError(t, err)
+	prompts := [][]int{{1, 2, 3, 4}, {50}, {9, 9, 9, 9, 9, 9, 9}, {3}}
+	sampler := func(i int) Sampler {
+		s, err := NewSampler(SamplerOptions{Temperature: 1.5, TopK: 20, Seed: uint64(7 + i)})
+		require.NoError(t, err)
+		return s
+	}
+	// Stop at the third token sequence 0 would sample alone: it leaves the batch early.
+	alone := func(i int, stop []int) []int {
+		mc, err := m.NewCache(CacheOptions{})
+		require.NoError(t, err)
+		got, err := m.GenerateContext(context.Background(), prompts[i], mc, GenerateOptions{MaxNew: 8, Sampler: sampler(i), Stop: stop})
+		require.NoError(t, err)
+		return got
+	}
+	stop := []int{alone(0, nil)[2]}
+	seqs := make([]*ModelSequence, len(prompts))
+	samplers := make([]Sampler, len(prompts))
+	for i := range seqs {
+		seqs[i], err = mp.NewSequence(0)
+		require.NoError(t, err)
+		samplers[i] = sampler(i)
+	}
+	var calls int
+	got, err := m.GenerateBatchContext(context.Background(), prompts, seqs, BatchGenerateOptions{MaxNew: 8, Samplers: samplers, Stop: stop,
+		Progress: func(seq, i, tok int) { calls++ }})
+	require.NoError(t, err)
+	total := 0
+	for i := range prompts {
+		want := alone(i, stop)
+		require.Equal(t, want, got[i], "sequence %d", i)
+		require.Equal(t, len(prompts[i])+len(want)-1, seqs[i].Len(), "the last token is not fed back")
+		total += len(want)
+	}
+	require.Less(t, len(got[0]), 8, "sequence 0 stopped early")
+	require.Equal(t, total, calls)
+
+	// Cancelled during the third step: the tokens of three steps come back.
+	for _, s := range seqs {
+		require.NoError(t, s.Truncate(0))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	got, err = m.GenerateBatchContext(ctx, prompts, seqs, BatchGenerateOptions{MaxNew: 8,
+		Progress: func(seq, i, tok int) {
+			if i == 2 {
+				cancel()
+			}
+		}})
+	require.ErrorIs(t, err, context.Canceled)
+	for i := range got {
+		require.Len(t, got[i], 3)
+	}
+
+	_, err = m.GenerateBatchContext(context.Background(), prompts, seqs, BatchGenerateOptions{MaxNew: 2, Samplers: samplers[:2]})
+	require.ErrorIs(t, err, ErrShape)
+	require.ErrorContains(t, err, "2 samplers for 4 sequences")
+	_, err = m.GenerateBatchContext(context.Background(), prompts, seqs, BatchGenerateOptions{MaxNew: 2, Stop: []int{c.Vocab}})
+	require.ErrorContains(t, err, "stop token 97")
 }
