@@ -46,6 +46,8 @@ type options struct {
 	naiveLimit time.Duration // skip naive steps predicted to take longer
 	gqa        int           // KV groups of the GQA comparison
 	workers    int           // decode goroutines (0: GOMAXPROCS)
+	batches    []int         // batched decode sizes (none: no batch figures)
+	batchS     []int         // batched decode context lengths
 
 	// For tests: the kernel cases, the layer config and the probe (nil: the real ones).
 	cases  []bench.Case
@@ -67,7 +69,16 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.naiveLimit, "naive-limit", 1500*time.Millisecond, "skip naive steps predicted to take longer than this; stop timing them after this long per Level and S, and after 10 times this in all")
 	fs.IntVar(&o.gqa, "gqa", 8, "KV groups of the GQA cache to compare with")
 	fs.IntVar(&o.workers, "workers", 0, "decode goroutines (0: GOMAXPROCS)")
+	batches := fs.String("batches", "1,2,4,8,16", "batched decode sizes B, comma-separated (empty: no batch figures)")
+	batchS := fs.String("batch-contexts", "1024", "context lengths of the batched decode, comma-separated")
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var err error
+	if o.batches, err = positiveInts("-batches", *batches); err != nil {
+		return o, err
+	}
+	if o.batchS, err = positiveInts("-batch-contexts", *batchS); err != nil {
 		return o, err
 	}
 	if o.format != "text" && o.format != "markdown" {
@@ -84,6 +95,22 @@ func parseFlags(args []string) (options, error) {
 		o.contexts = append(o.contexts, n)
 	}
 	return o, nil
+}
+
+// positiveInts parses a comma-separated list of positive integers (empty: none).
+func positiveInts(flag, list string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(list, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive integer", flag, part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func main() {
@@ -187,6 +214,14 @@ func run(o options, stdout, stderr io.Writer) error {
 		}
 	}
 
+	var batch *batchFigures
+	if len(o.batches) > 0 && len(o.batchS) > 0 {
+		var err error
+		if batch, err = measureBatch(o, workers, stderr); err != nil {
+			return err
+		}
+	}
+
 	// The ceilings bound every measurement: one that a kernel or a decode step beat
 	// is raised to it, and the machine table says so.
 	m.Bound(results)
@@ -197,6 +232,9 @@ func run(o options, stdout, stderr io.Writer) error {
 	t.kernels(results, m.Machine)
 	if dec != nil {
 		t.decode(dec, m)
+	}
+	if batch != nil {
+		t.batch(batch)
 	}
 
 	roofline, decodePNG := filepath.Join(o.out, "roofline.png"), filepath.Join(o.out, "decode.png")
@@ -210,26 +248,38 @@ func run(o options, stdout, stderr io.Writer) error {
 		}
 		wrote = append(wrote, decodePNG)
 	}
+	if batch != nil {
+		batchPNG := filepath.Join(o.out, "batch.png")
+		if err := writeBatch(batchPNG, batch); err != nil {
+			return err
+		}
+		wrote = append(wrote, batchPNG)
+	}
 	t.line("wrote " + strings.Join(wrote, ", "))
 	return t.err
 }
 
+// reportConfig is the layer the decode figures run: -model's, or the tests'.
+func reportConfig(o options) (mla.Config, error) {
+	if o.config != nil {
+		return *o.config, nil
+	}
+	switch o.model {
+	case "v2lite", "v2-lite":
+		return mla.DeepSeekV2Lite(), nil
+	case "v2":
+		return mla.DeepSeekV2(), nil
+	case "v3":
+		return mla.DeepSeekV3(), nil
+	}
+	return mla.Config{}, fmt.Errorf("-model %q: want v2lite, v2 or v3", o.model)
+}
+
 // measureDecode builds the layer (random weights) and times its decode steps.
 func measureDecode(o options, workers int, stderr io.Writer) (*decodeFigures, error) {
-	var cfg mla.Config
-	if o.config != nil {
-		cfg = *o.config
-	} else {
-		switch o.model {
-		case "v2lite", "v2-lite":
-			cfg = mla.DeepSeekV2Lite()
-		case "v2":
-			cfg = mla.DeepSeekV2()
-		case "v3":
-			cfg = mla.DeepSeekV3()
-		default:
-			return nil, fmt.Errorf("-model %q: want v2lite, v2 or v3", o.model)
-		}
+	cfg, err := reportConfig(o)
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(stderr, "building a %s attention layer (random weights)...\n", cfg.Name)
 	w, err := mla.RandomLayerWeights(cfg, 1)
@@ -254,4 +304,40 @@ func measureDecode(o options, workers int, stderr io.Writer) (*decodeFigures, er
 	st.Done("decode: %d measurements in %.1f s", len(rows), time.Since(start).Seconds())
 	return &decodeFigures{cfg: cfg, dtype: mla.F32, workers: l.Workers(), rows: rows,
 		caches: timing.CacheSizes(cfg, mla.BF16, o.gqa, o.contexts), gqa: o.gqa}, nil
+}
+
+// batchFigures are the batched decode's medians at the active Level.
+type batchFigures struct {
+	cfg     mla.Config
+	level   dispatch.Level
+	workers int
+	rows    []timing.BatchRow
+}
+
+// measureBatch times DecodeBatch of the report's layer (random f32 weights, f32
+// paged cache) at every batch size and context length.
+func measureBatch(o options, workers int, stderr io.Writer) (*batchFigures, error) {
+	cfg, err := reportConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	w, err := mla.RandomLayerWeights(cfg, 1)
+	if err != nil {
+		return nil, err
+	}
+	l, err := mla.NewLayer(cfg, w, mla.WithWorkers(workers))
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	start, st := time.Now(), timing.NewStatus(stderr)
+	rows, err := timing.MeasureBatch(l, mla.F32, o.batchS, o.batches, o.steps, func(s, b int) {
+		st.Stage("batched decode S=%-6d B=%-3d (%.0f s)", s, b, time.Since(start).Seconds())
+	})
+	if err != nil {
+		st.Done("")
+		return nil, err
+	}
+	st.Done("batched decode: %d measurements in %.1f s", len(rows), time.Since(start).Seconds())
+	return &batchFigures{cfg: cfg, level: mlasimd.Active(), workers: l.Workers(), rows: rows}, nil
 }

@@ -120,7 +120,7 @@ func TestReportRun(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "pictures")
 			o, err := parseFlags([]string{"-out", dir, "-format", format, "-time", "1ms", "-contexts", "16,64",
-				"-decode-steps", "1", "-naive-steps", "1"})
+				"-decode-steps", "1", "-naive-steps", "1", "-batches", "1,2,4", "-batch-contexts", "16"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,8 @@ func TestReportRun(t *testing.T) {
 			t.Logf("report took %v", time.Since(start))
 			out := stdout.String()
 			for _, want := range []string{"Machine limits", "read bandwidth, DRAM, 1 core", "bandwidth, L1 (32.0 KiB), 1 core", "Kernels, one core", "RMSNorm",
-				"MLA decode, one tiny attention layer", "KV cache of one sequence", "roofline.png", "decode.png"} {
+				"MLA decode, one tiny attention layer", "KV cache of one sequence", "roofline.png", "decode.png",
+				"Batched decode (DecodeBatch), one tiny attention layer", "batch.png"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("report lacks %q:\n%s", want, out)
 				}
@@ -164,12 +165,13 @@ func TestReportRun(t *testing.T) {
 			}
 			checkPNG(t, filepath.Join(dir, "roofline.png"), 12*dpi, 6.5*dpi)
 			checkPNG(t, filepath.Join(dir, "decode.png"), 15*dpi, 6*dpi)
+			checkPNG(t, filepath.Join(dir, "batch.png"), 9*dpi, 6*dpi)
 		})
 	}
 }
 
 func TestParseFlags(t *testing.T) {
-	for _, args := range [][]string{{"-format", "html"}, {"-contexts", "1,x"}, {"-contexts", "0"}} {
+	for _, args := range [][]string{{"-format", "html"}, {"-contexts", "1,x"}, {"-contexts", "0"}, {"-batches", "0"}, {"-batch-contexts", "x"}} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
 		}
