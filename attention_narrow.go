@@ -21,6 +21,19 @@ func GemmNNAddBF16(c []float32, a, b []uint16, m, n, k, lda, ldb int) {
 	table().GemmNNAddBF16(c, a, b, m, n, k, lda, ldb)
 }
 
+// GemmNTBF16E4M3 is GemmNTBF16 for a B of FP8 E4M3 bytes, widened exactly (every
+// E4M3 value is a bfloat16): an FP8 cache's rows scored by bfloat16 queries. See
+// kernels.GemmNTBF16E4M3.
+func GemmNTBF16E4M3(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int) {
+	table().GemmNTBF16E4M3(c, a, b, m, n, k, lda, ldb)
+}
+
+// GemmNNAddBF16E4M3 is GemmNNAddBF16 for a B of FP8 E4M3 bytes: bfloat16
+// probabilities times an FP8 cache's rows. See kernels.GemmNNAddBF16E4M3.
+func GemmNNAddBF16E4M3(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int) {
+	table().GemmNNAddBF16E4M3(c, a, b, m, n, k, lda, ldb)
+}
+
 // BF16Native reports whether the active Level multiplies GemmNTBF16 and GemmNNAddBF16
 // in its own assembly. Where it does not they run the Go reference, and a caller
 // that has float32 rows at hand does better with GemmNT and GemmNNAdd on the values
@@ -113,4 +126,14 @@ func (k *Kernels) QuantizeProbsI8(pq []byte, ps []float32, p []float32, scales [
 func (k *Kernels) AttnValuesI8(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m, n, dv, w, split int) {
 	kernels.CheckAttnValuesI8("AttnValuesI8", len(o), len(pq), len(ps), len(tiles), len(scales), m, n, dv, w, split)
 	k.rt().attnValuesI8(o, pq, ps, tiles, scales, m, n, dv, w, split)
+}
+
+func (k *Kernels) GemmNTBF16E4M3(c []float32, a []uint16, b []byte, m, n, kk, lda, ldb int) {
+	kernels.CheckGemm("GemmNTBF16E4M3", len(c), len(a), len(b), m, n, kk, lda, ldb, n, kk)
+	k.rt().gemmNTBF16E4M3(c, a, b, m, n, kk, lda, ldb)
+}
+
+func (k *Kernels) GemmNNAddBF16E4M3(c []float32, a []uint16, b []byte, m, n, kk, lda, ldb int) {
+	kernels.CheckGemm("GemmNNAddBF16E4M3", len(c), len(a), len(b), m, n, kk, lda, ldb, kk, n)
+	k.rt().gemmNNAddBF16E4M3(c, a, b, m, n, kk, lda, ldb)
 }

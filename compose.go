@@ -28,6 +28,7 @@ func (p primitives) compose() routines {
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
 		gemmNTBF16: l.runGemmNTBF16, gemmNNAddBF16: l.runGemmNNAddBF16, f32ToBF16DAZ: l.f32ToBF16DAZ,
+		gemmNTBF16E4M3: kernels.GemmNTBF16E4M3, gemmNNAddBF16E4M3: kernels.GemmNNAddBF16E4M3,
 		attnScoresI8: l.attnScoresI8, quantizeProbsI8: l.quantizeProbsI8, attnValuesI8: l.attnValuesI8,
 	}
 }

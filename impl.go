@@ -54,12 +54,14 @@ type routines struct {
 	f32ToBF16      func(dst []uint16, src []float32)
 
 	// The narrow-type attention (attention_narrow.go).
-	f32ToBF16DAZ    func(dst []uint16, src []float32)
-	gemmNTBF16      func(c []float32, a, b []uint16, m, n, k, lda, ldb int)
-	gemmNNAddBF16   func(c []float32, a, b []uint16, m, n, k, lda, ldb int)
-	attnScoresI8    func(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m, n, w, split int)
-	quantizeProbsI8 func(pq []byte, ps []float32, p []float32, scales []float32, m, n int)
-	attnValuesI8    func(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m, n, dv, w, split int)
+	f32ToBF16DAZ      func(dst []uint16, src []float32)
+	gemmNTBF16E4M3    func(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int)
+	gemmNNAddBF16E4M3 func(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int)
+	gemmNTBF16        func(c []float32, a, b []uint16, m, n, k, lda, ldb int)
+	gemmNNAddBF16     func(c []float32, a, b []uint16, m, n, k, lda, ldb int)
+	attnScoresI8      func(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m, n, w, split int)
+	quantizeProbsI8   func(pq []byte, ps []float32, p []float32, scales []float32, m, n int)
+	attnValuesI8      func(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m, n, dv, w, split int)
 }
 
 // Kernels is the kernel table of one Level. Its methods check their arguments (a
@@ -170,6 +172,7 @@ var genericRoutines = routines{
 	f16ToF32: kernels.F16ToF32, bf16ToF32: kernels.BF16ToF32,
 	f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
 	gemmNTBF16: kernels.GemmNTBF16, gemmNNAddBF16: kernels.GemmNNAddBF16, f32ToBF16DAZ: kernels.F32ToBF16DAZ,
+	gemmNTBF16E4M3: kernels.GemmNTBF16E4M3, gemmNNAddBF16E4M3: kernels.GemmNNAddBF16E4M3,
 	attnScoresI8: kernels.AttnScoresI8, quantizeProbsI8: kernels.QuantizeProbsI8, attnValuesI8: kernels.AttnValuesI8,
 }
 
