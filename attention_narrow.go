@@ -43,6 +43,12 @@ func BF16Native() bool {
 	return k.p.gemmNTBF16 != nil && k.p.gemmNNAddBF16 != nil
 }
 
+// E4M3Native reports whether the active Level multiplies GemmNTBF16E4M3 and
+// GemmNNAddBF16E4M3 in its own assembly (see BF16Native).
+func E4M3Native() bool {
+	return false // no Level has bodies for them yet
+}
+
 // F32ToBF16DAZ is F32ToBF16 with subnormal results flushed to zero (kernels.F32ToBF16DAZ):
 // the rounding of the operands of GemmNTBF16 and GemmNNAddBF16 that every Level,
 // VDPBF16PS included, multiplies exactly. AVX-512 narrows in registers.

@@ -36,6 +36,8 @@ func cloneCache(t *testing.T, k *Cache) *Cache {
 	k2.u16 = append([]uint16(nil), k.u16...)
 	k2.i8 = append([]byte(nil), k.i8...)
 	k2.i8s = append([]float32(nil), k.i8s...)
+	k2.f8 = append([]byte(nil), k.f8...)
+	k2.f8s = append([]float32(nil), k.f8s...)
 	k2.n = k.n
 	return k2
 }

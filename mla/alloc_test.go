@@ -14,7 +14,7 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 		t.Skip("the race detector's bookkeeping allocates")
 	}
 	testutil.UseEachLevel(t, func(t *testing.T) {
-		for i, dt := range []DType{F32, BF16, F16, I8, F32, BF16, I8} {
+		for i, dt := range []DType{F32, BF16, F16, I8, FP8, F32, BF16, I8, FP8} {
 			c := q32Config()
 			w := testWeights(t, c, 1)
 			// Weights in each narrow format too, with the cache types in turn.

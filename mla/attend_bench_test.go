@@ -51,7 +51,7 @@ func BenchmarkAttention(b *testing.B) {
 
 func benchAttention(b *testing.B, l *Layer, workers int) {
 	for _, lv := range mlasimd.Available() {
-		for _, dt := range []DType{F32, BF16, F16, I8} {
+		for _, dt := range []DType{F32, BF16, F16, I8, FP8} {
 			for _, s := range []int{1024, 4096, 16384} {
 				b.Run(fmt.Sprintf("ISA=%s/cache=%s/S=%d/workers=%d", lv, cacheName(dt), s, workers), func(b *testing.B) {
 					benchAttentionCase(b, l, lv, dt, s)
@@ -61,8 +61,13 @@ func benchAttention(b *testing.B, l *Layer, workers int) {
 	}
 }
 
-// cacheName is a cache dtype as benchmark names spell it.
-func cacheName(dt DType) string { return strings.ToLower(dt.String()) }
+// cacheName is a cache dtype as benchmark names spell it: f32, bf16, f16, i8, fp8.
+func cacheName(dt DType) string {
+	if dt == FP8 {
+		return "fp8"
+	}
+	return strings.ToLower(dt.String())
+}
 
 func benchAttentionCase(b *testing.B, l *Layer, lv dispatch.Level, dt DType, s int) {
 	c := l.Config()

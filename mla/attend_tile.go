@@ -33,7 +33,7 @@ func (q *queries) token(b, heads, rw int) queries {
 func (q *queries) round(dtype DType, tokens, heads, rw, dc int) error {
 	n := tokens * heads * rw
 	switch dtype {
-	case BF16:
+	case BF16, FP8:
 		// f32 keeps the rounded values too, for a Level that widens (foldTile).
 		mlasimd.F32ToBF16DAZ(q.bf16[:n], q.f32[:n])
 		mlasimd.BF16ToF32(q.f32[:n], q.bf16[:n])
@@ -76,7 +76,9 @@ func (l *Layer) foldTile(s *onlineState, p *attnPart, q queries, st *rowStore, l
 	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
 	n := (hi - lo) / rw
 	switch {
-	case st.dtype == BF16 && !mlasimd.BF16Native():
+	case (st.dtype == BF16 && !mlasimd.BF16Native()) || st.dtype == FP8:
+		// Widened rows (an FP8 row times its scale) and float32 GEMMs, the query and
+		// the probabilities rounded to bfloat16 all the same.
 		rows := st.get(lo, hi, p.rows)
 		scores := p.scores[:H*n]
 		mlasimd.GemmNTPrefetch(scores, q.f32, rows, next, H, n, rw, rw, rw)
@@ -92,6 +94,18 @@ func (l *Layer) foldTile(s *onlineState, p *attnPart, q queries, st *rowStore, l
 		p16 := p.p16[:H*n]
 		mlasimd.F32ToBF16DAZ(p16, scores)
 		mlasimd.GemmNNAddBF16(s.ol, p16, rows, H, dc, n, n, rw)
+	case st.dtype == FP8 && mlasimd.E4M3Native():
+		// The rows' scales multiply the scores, and the probabilities before they
+		// are rounded: Σ_j p_j·(d_j·e_j) = Σ_j (p_j·d_j)·e_j.
+		rows, sc := st.f8[lo:hi], st.f8s[lo/rw:hi/rw]
+		scores := p.scores[:H*n]
+		mlasimd.GemmNTBF16E4M3(scores, q.bf16, rows, H, n, rw, rw, rw)
+		scaleColumns(scores, sc)
+		l.softmaxTile(s, p, scores)
+		scaleColumns(scores, sc)
+		p16 := p.p16[:H*n]
+		mlasimd.F32ToBF16DAZ(p16, scores)
+		mlasimd.GemmNNAddBF16E4M3(s.ol, p16, rows, H, dc, n, n, rw)
 	case st.dtype == I8:
 		// From the tile's first row on, the rows before j0 scored -Inf.
 		j0 := lo / rw
@@ -129,6 +143,17 @@ func (l *Layer) softmaxTile(s *onlineState, p *attnPart, scores []float32) {
 	for h, f := range p.carry {
 		if f != 1 {
 			scaleVec(s.ol[h*dc:(h+1)*dc], f)
+		}
+	}
+}
+
+// scaleColumns multiplies column j of the rows of x (len(x)/len(d) rows) by d[j].
+func scaleColumns(x, d []float32) {
+	n := len(d)
+	for i := 0; i+n <= len(x); i += n {
+		row := x[i : i+n]
+		for j, v := range d {
+			row[j] *= v
 		}
 	}
 }

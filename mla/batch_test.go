@@ -89,7 +89,7 @@ func batchStep(t *testing.T, l *Layer, ref *refLayer, seqs []*batchSeq) {
 func TestDecodeBatchMatchesDecode(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
-			for _, dt := range []DType{F32, BF16, F16, I8} {
+			for _, dt := range []DType{F32, BF16, F16, I8, FP8} {
 				t.Run(fmt.Sprintf("%s/%s", c.Name, dt), func(t *testing.T) {
 					w := testWeights(t, c, 31)
 					decodeBatchSteps(t, c, w, w, dt)
@@ -200,7 +200,7 @@ func TestDecodeBatchAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's bookkeeping allocates")
 	}
-	for i, dt := range []DType{F32, BF16, F16, I8, F32, BF16, I8} {
+	for i, dt := range []DType{F32, BF16, F16, I8, FP8, F32, BF16, I8, FP8} {
 		c := q32Config()
 		w, err := testWeights(t, c, 1).Convert([]WeightFormat{FormatF32, FormatBF16, FormatF16, FormatQ8_0, FormatFP8}[i%5])
 		require.NoError(t, err)

@@ -10,7 +10,7 @@ import (
 
 func TestCacheBytesAndComparisons(t *testing.T) {
 	c := DeepSeekV2Lite()
-	for _, dt := range []DType{F32, BF16, F16, I8} {
+	for _, dt := range []DType{F32, BF16, F16, I8, FP8} {
 		k, err := NewCache(c, CacheOptions{DType: dt, Capacity: 8})
 		require.NoError(t, err)
 		require.NoError(t, k.Append(make([]float32, 10*576)))
@@ -21,11 +21,15 @@ func TestCacheBytesAndComparisons(t *testing.T) {
 			require.Equal(t, int64(10*(576+8)), k.Bytes(), "int8 values and two float32 scales per row")
 			continue
 		}
+		if dt == FP8 {
+			require.Equal(t, int64(10*(576+4)), k.Bytes(), "E4M3 values and a float32 scale per row")
+			continue
+		}
 		require.Equal(t, int64(10*576*dt.Size()), k.Bytes())
 		require.InDelta(t, c.CacheSizeRatio(), float64(k.Bytes())/float64(k.MHABytes()), 1e-15)
 	}
-	_, err := NewCache(c, CacheOptions{DType: safetensors.F8E4M3})
-	require.ErrorContains(t, err, "use F32, BF16, F16 or I8")
+	_, err := NewCache(c, CacheOptions{DType: safetensors.I32})
+	require.ErrorContains(t, err, "use F32, BF16, F16, I8 or FP8 (E4M3)")
 	odd := tinyConfig()
 	odd.KVLoRARank = 24
 	_, err = NewCache(odd, CacheOptions{DType: I8})

@@ -31,10 +31,13 @@ func (c Config) CacheSizeRatioGQA(groups int) float64 {
 }
 
 // CacheBytesPerToken is the latent cache's bytes per token for one layer (an I8 row
-// adds its two float32 scales).
+// adds its two float32 scales, an FP8 row its one).
 func (c Config) CacheBytesPerToken(dt DType) int {
-	if dt == I8 {
+	switch dt {
+	case I8:
 		return c.CacheRowWidth() + 8
+	case FP8:
+		return c.CacheRowWidth() + 4
 	}
 	return c.CacheRowWidth() * dt.Size()
 }

@@ -19,6 +19,9 @@ const (
 	BF16 = safetensors.BF16
 	F16  = safetensors.F16
 	I8   = safetensors.I8 // a Cache only: int8 rows with a scale per row for c and for kr
+	// FP8 is E4M3 (safetensors.F8E4M3): a Cache's rows as E4M3 bytes with a scale
+	// per row; checkpoints' FP8 weights (DeepSeek-V3) come with block scales.
+	FP8 = safetensors.F8E4M3
 )
 
 // checkCacheType returns an error unless a cache of layers of Config c can hold its
@@ -26,7 +29,7 @@ const (
 // the row at most mlasimd.I8MaxWidth values (the int8 attention's layout).
 func checkCacheType(c Config, d DType) error {
 	switch d {
-	case F32, BF16, F16:
+	case F32, BF16, F16, FP8:
 		return nil
 	case I8:
 		dc, dr := c.KVLoRARank, c.QKRopeHeadDim
@@ -35,5 +38,5 @@ func checkCacheType(c Config, d DType) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("mla: cache dtype %s is not supported; use F32, BF16, F16 or I8: %w", d, ErrShape)
+	return fmt.Errorf("mla: cache dtype %s is not supported; use F32, BF16, F16, I8 or FP8 (E4M3): %w", d, ErrShape)
 }

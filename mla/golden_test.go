@@ -22,7 +22,7 @@ func TestGoldenDecode(t *testing.T) {
 	const n, prompt = 12, 5
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
-			for _, dt := range []DType{F32, BF16, F16, I8} {
+			for _, dt := range []DType{F32, BF16, F16, I8, FP8} {
 				for _, start := range []int{0, 5000, 150000} {
 					t.Run(fmt.Sprintf("%s/%s/start=%d", c.Name, dt, start), func(t *testing.T) {
 						goldenDecode(t, c, dt, start, n, prompt)

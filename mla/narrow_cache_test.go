@@ -19,7 +19,7 @@ func TestNarrowCacheMatchesRoundedReference(t *testing.T) {
 		for _, c := range []Config{tinyConfig(), tinyLiteConfig()} {
 			w := testWeights(t, c, 3)
 			l := testLayer(t, c, w, true, WithWorkers(4), WithTileRows(24), WithChunkRows(48))
-			for _, dt := range []DType{BF16, I8} {
+			for _, dt := range []DType{BF16, I8, FP8} {
 				for _, s := range []int{1, 7, 64, 513} {
 					t.Run(fmt.Sprintf("%s/%s/S=%d", c.Name, dt, s), func(t *testing.T) {
 						x := randomInputs(s, c.Hidden, uint64(s)+9)
@@ -49,7 +49,7 @@ func roundedQueries(l *Layer, dt DType) [][]float64 {
 		out[h] = make([]float64, rw)
 		for i := range rw {
 			switch dt {
-			case BF16:
+			case BF16, FP8:
 				out[h][i] = float64(math.Float32frombits(uint32(q.bf16[h*rw+i]) << 16))
 			case I8:
 				seg := 0
@@ -74,7 +74,7 @@ func TestNarrowCacheLatentOutput(t *testing.T) {
 		w := testWeights(t, c, 5)
 		const tile = 24
 		l := testLayer(t, c, w, true, WithWorkers(3), WithTileRows(tile))
-		for _, dt := range []DType{BF16, I8} {
+		for _, dt := range []DType{BF16, I8, FP8} {
 			for _, s := range []int{1, 5, 40, 300} {
 				t.Run(fmt.Sprintf("%s/S=%d", dt, s), func(t *testing.T) {
 					x := randomInputs(s, c.Hidden, uint64(s)+21)

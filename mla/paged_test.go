@@ -29,7 +29,7 @@ func mustSeqRows(t testing.TB, s *Sequence) []float32 {
 func TestPagedRowsMatchCache(t *testing.T) {
 	c := tinyConfig()
 	w := c.CacheRowWidth()
-	for _, dt := range []DType{F32, BF16, F16, I8} {
+	for _, dt := range []DType{F32, BF16, F16, I8, FP8} {
 		t.Run(dt.String(), func(t *testing.T) {
 			pageRows := 3
 			if dt == I8 {

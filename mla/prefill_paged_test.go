@@ -15,7 +15,7 @@ func TestPrefillSequenceMatchesCache(t *testing.T) {
 	after := tinyLiteConfig()
 	after.Name, after.RoPE, after.QKRopeHeadDim = "rope-after-up", RoPEAfterUp, 0
 	for _, c := range []Config{tinyConfig(), after} {
-		for _, dt := range []DType{F32, BF16, I8} {
+		for _, dt := range []DType{F32, BF16, I8, FP8} {
 			if checkCacheType(c, dt) != nil {
 				continue // I8 needs a rope part
 			}

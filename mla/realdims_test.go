@@ -18,7 +18,7 @@ func TestRealShapeV2Lite(t *testing.T) {
 	w := testWeights(t, c, 1)
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		l := testLayer(t, c, w, false)
-		for _, dt := range []DType{F32, BF16, I8} {
+		for _, dt := range []DType{F32, BF16, I8, FP8} {
 			const s = 7
 			x := randomInputs(s, c.Hidden, 2)
 			abs, naive, q, k := decodeBoth(t, l, x, s, dt, 4090)

@@ -297,8 +297,20 @@ func (r *refLayer) projectToken(x vec, pos int) refToken {
 	} else {
 		t.kr = newVec(0)
 	}
+	var rowMax float64 // an FP8 row's scale is its largest value over 448
+	for _, v := range []vec{t.c, t.kr} {
+		for i := range v.v {
+			rowMax = math.Max(rowMax, math.Abs(v.v[i])+v.e[i])
+		}
+	}
 	for _, v := range []vec{t.c, t.kr} { // what the cache stores
 		var step float64 // an I8 segment's quantization step, from its largest value
+		if r.arith == FP8 {
+			// 3 significant bits where normal; the subnormals' step is 2^-9·d.
+			for i := range v.e {
+				v.e[i] += 0x1p-4*math.Abs(v.v[i]) + 0x1p-10*rowMax/448*(1+0x1p-20)
+			}
+		}
 		if r.arith == I8 {
 			for i := range v.v {
 				step = math.Max(step, math.Abs(v.v[i])+v.e[i])
@@ -436,7 +448,7 @@ func (r *refLayer) attendHead(toks []refToken, kn [][]vec, t, h int, o vec) {
 			// The query rounded to the cache's arithmetic: bfloat16 moves each value
 			// by at most 2^-8 of itself; int8 by half its segment's step.
 			switch r.arith {
-			case BF16:
+			case BF16, FP8:
 				es[j] += r.tau * 0x1p-8 * mag
 			case I8:
 				es[j] += r.tau * (dqc/2*sumC + dqr/2*sumR)
@@ -566,7 +578,8 @@ func (r *refLayer) probRounding(toks []refToken, p []float64) []float64 {
 	dc := r.c.KVLoRARank
 	e := make([]float64, dc)
 	switch r.arith {
-	case BF16:
+	case BF16, FP8:
+		// An FP8 row's probability is rounded times its scale, the same relative error.
 		for j, tk := range toks {
 			for i := range dc {
 				e[i] += 0x1p-8 * p[j] * math.Abs(tk.c.v[i])

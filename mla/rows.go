@@ -34,6 +34,8 @@ type rowStore struct {
 	u16   []uint16
 	i8    []byte    // whole tiles: len covers the rows held
 	i8s   []float32 // 2·I8TileRows scales per tile
+	f8    []byte    // FP8 rows: E4M3 bytes, row-major
+	f8s   []float32 // one scale per FP8 row
 }
 
 func newRowStore(d DType, width, split int) rowStore {
@@ -45,8 +47,11 @@ func tiles(rows int) int { return (rows + mlasimd.I8TileRows - 1) / mlasimd.I8Ti
 
 // bytesPerRow is what one row takes: its values, and an I8 row's two scales.
 func (s *rowStore) bytesPerRow() int64 {
-	if s.dtype == I8 {
+	switch s.dtype {
+	case I8:
 		return int64(s.width) + 8
+	case FP8:
+		return int64(s.width) + 4
 	}
 	return int64(s.width) * int64(s.dtype.Size())
 }
@@ -60,6 +65,8 @@ func (s *rowStore) capRows() int {
 		return cap(s.f32) / s.width
 	case s.dtype == I8:
 		return cap(s.i8) / mlasimd.I8TileBytes(s.width) * mlasimd.I8TileRows
+	case s.dtype == FP8:
+		return cap(s.f8) / s.width
 	}
 	return cap(s.u16) / s.width
 }
@@ -79,6 +86,9 @@ func (s *rowStore) reserveRows(what string, rows int) error {
 	case I8:
 		s.i8 = append(hugepage.Make[byte](need)[:0], s.i8...)
 		s.i8s = append(make([]float32, 0, 2*rows), s.i8s...)
+	case FP8:
+		s.f8 = append(hugepage.Make[byte](need)[:0], s.f8...)
+		s.f8s = append(make([]float32, 0, rows), s.f8s...)
 	default:
 		s.u16 = append(hugepage.Make[uint16](need)[:0], s.u16...)
 	}
@@ -93,6 +103,8 @@ func (s *rowStore) setRows(n int) {
 	case I8:
 		s.i8 = s.i8[:tiles(n)*mlasimd.I8TileBytes(s.width)]
 		s.i8s = s.i8s[:tiles(n)*2*mlasimd.I8TileRows]
+	case FP8:
+		s.f8, s.f8s = s.f8[:n*s.width], s.f8s[:n]
 	default:
 		s.u16 = s.u16[:n*s.width]
 	}
@@ -114,6 +126,8 @@ func (s *rowStore) put(lo int, src []float32) error {
 		if err := mlasimd.QuantizeI8Rows(s.i8, s.i8s, src, lo/s.width, s.width, s.split); err != nil {
 			return fmt.Errorf("mla: cache row: %w", err)
 		}
+	case FP8:
+		putFP8Rows(s.f8[lo:hi], s.f8s[lo/s.width:hi/s.width], src, s.width)
 	}
 	return nil
 }
@@ -128,6 +142,8 @@ func (s *rowStore) get(lo, hi int, dst []float32) []float32 {
 		mlasimd.F16ToF32(dst[:hi-lo], s.u16[lo:hi])
 	case I8:
 		mlasimd.DequantizeI8Rows(dst[:hi-lo], s.i8, s.i8s, lo/s.width, hi/s.width, s.width, s.split)
+	case FP8:
+		getFP8Rows(dst[:hi-lo], s.f8[lo:hi], s.f8s[lo/s.width:hi/s.width], s.width)
 	default:
 		return s.f32[lo:hi:hi]
 	}
@@ -146,6 +162,9 @@ func (s *rowStore) move(dst, src, n int) {
 		copy(s.i8[d*tb:(d+t)*tb], s.i8[r*tb:(r+t)*tb])
 		ts := 2 * mlasimd.I8TileRows
 		copy(s.i8s[d*ts:(d+t)*ts], s.i8s[r*ts:(r+t)*ts])
+	case FP8:
+		copy(s.f8[dst:dst+n], s.f8[src:src+n])
+		copy(s.f8s[dst/s.width:(dst+n)/s.width], s.f8s[src/s.width:(src+n)/s.width])
 	default:
 		copy(s.u16[dst:dst+n], s.u16[src:src+n])
 	}
@@ -171,6 +190,8 @@ func (s *rowStore) raw(lo, hi int) []float32 {
 	case I8:
 		b, _ := s.i8View(lo/s.width/mlasimd.I8TileRows*mlasimd.I8TileRows, hi/s.width)
 		return bytesAsF32(b)
+	case FP8:
+		return bytesAsF32(s.f8[lo&^3 : hi])
 	}
 	bits := s.u16[lo&^1 : hi] // from an even element: 4-byte aligned
 	if len(bits) < 2 {

@@ -24,7 +24,7 @@ func seedConfigs() []Config {
 func TestSeedVariants(t *testing.T) {
 	testutil.UseEachLevel(t, func(t *testing.T) {
 		for _, c := range seedConfigs() {
-			for _, dt := range []DType{F32, BF16, I8} {
+			for _, dt := range []DType{F32, BF16, I8, FP8} {
 				if checkCacheType(c, dt) != nil {
 					continue // I8 needs d_c a multiple of 16 and a rope part
 				}

@@ -52,7 +52,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.weights, "weights", "", "a safetensors file (HF tensor names) or a Hugging Face model directory; empty: random weights")
 	flag.IntVar(&f.layer, "layer", 0, "which layer of -weights to load")
 	flag.StringVar(&f.writeWeights, "write-weights", "", "write the layer's weights to this safetensors file (bf16) and exit")
-	flag.StringVar(&f.cache, "cache", "f32", "latent cache dtype: f32, bf16, f16 or i8 (int8 rows with a scale per row for c and for kr)")
+	flag.StringVar(&f.cache, "cache", "f32", "latent cache dtype: f32, bf16, f16, i8 (int8 rows with a scale per row for c and for kr) or fp8 (E4M3 rows with a scale per row)")
 	flag.StringVar(&f.format, "format", "keep", "weight format the layer holds: keep (as stored; random weights are f32), f32, bf16, f16, q8_0 or fp8")
 	flag.StringVar(&f.formats, "formats", "f32,bf16,f16,q8_0,fp8", "weight formats to time decode in at the best Level (empty: none)")
 	flag.StringVar(&f.formatContexts, "format-contexts", "1024", "context lengths of the weight-format table, comma-separated")
@@ -183,8 +183,10 @@ func parseCacheType(s string) (mla.DType, error) {
 		return mla.F16, nil
 	case "i8":
 		return mla.I8, nil
+	case "fp8":
+		return mla.FP8, nil
 	}
-	return 0, fmt.Errorf("-cache %q: want f32, bf16, f16 or i8", s)
+	return 0, fmt.Errorf("-cache %q: want f32, bf16, f16, i8 or fp8", s)
 }
 
 func parseFormats(s string) ([]mla.WeightFormat, error) {
