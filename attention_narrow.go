@@ -51,7 +51,7 @@ func E4M3Native() bool {
 
 // F32ToBF16DAZ is F32ToBF16 with subnormal results flushed to zero (kernels.F32ToBF16DAZ):
 // the rounding of the operands of GemmNTBF16 and GemmNNAddBF16 that every Level,
-// VDPBF16PS included, multiplies exactly. AVX-512 narrows in registers.
+// VDPBF16PS included, multiplies exactly. AVX-512 and NEON narrow in registers.
 func F32ToBF16DAZ(dst []uint16, src []float32) { table().F32ToBF16DAZ(dst, src) }
 
 func (k *Kernels) F32ToBF16DAZ(dst []uint16, src []float32) {

@@ -94,6 +94,11 @@ func ropeHalfNEON(x []float32, cos []float32, sin []float32)
 //go:noescape
 func f16ToF32NEON(dst []float32, src []uint16)
 
+// f32ToBF16DAZ narrows float32 to bfloat16 bits, rounding to nearest even, NaNs quieted and subnormal results flushed to a signed zero (see kernels.F32ToBF16DAZ); len(dst) >= len(src).
+//
+//go:noescape
+func f32ToBF16DAZNEON(dst []uint16, src []float32)
+
 // bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).
 //
 //go:noescape
@@ -143,3 +148,13 @@ func gemvTE4M3NEON(y []float32, w []byte, x []float32)
 //
 //go:noescape
 func gemvQ8_0Q8NEON(y []float32, w []byte, xq []byte, xd []float32)
+
+// gemmNTBF16 computes c = A Bᵀ for A and B in bfloat16 bits (see kernels.GemmNTBF16); c has row stride ldc.
+//
+//go:noescape
+func gemmNTBF16NEON(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNNAddBF16 computes c += A B for A and B in bfloat16 bits (see kernels.GemmNNAddBF16); c has row stride ldc.
+//
+//go:noescape
+func gemmNNAddBF16NEON(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)

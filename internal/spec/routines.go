@@ -81,7 +81,7 @@ var Routines = []Routine{
 		Needs: map[ISA][]string{AVX2: {"AVX", "F16C"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
 	{Name: "f32ToBF16DAZ", Doc: "f32ToBF16DAZ narrows float32 to bfloat16 bits, rounding to nearest even, NaNs quieted and subnormal results flushed to a signed zero (see kernels.F32ToBF16DAZ); len(dst) >= len(src).",
 		Args:  args("dst []uint16: the bfloat16 bits, one per value", "src []float32: the values"),
-		Needs: map[ISA][]string{AVX512: {"AVX", "AVX512F"}}},
+		Needs: map[ISA][]string{AVX512: {"AVX", "AVX512F"}, NEON: neon}},
 	{Name: "bf16ToF32", Doc: "bf16ToF32 widens bfloat16 bits to float32; len(dst) >= len(src).",
 		Args:  args("dst []float32: the result", "src []uint16: bfloat16 bits"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VL"}, NEON: neon}},
@@ -144,10 +144,10 @@ var Routines = []Routine{
 	// it); on an AVX-512 CPU without it the AVX2 bodies, which widen and FMA, run.
 	{Name: "gemmNTBF16", Doc: "gemmNTBF16 computes c = A Bᵀ for A and B in bfloat16 bits (see kernels.GemmNTBF16); c has row stride ldc.",
 		Args:  bf16GemmArgs(),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}, NEON: neon}},
 	{Name: "gemmNNAddBF16", Doc: "gemmNNAddBF16 computes c += A B for A and B in bfloat16 bits (see kernels.GemmNNAddBF16); c has row stride ldc.",
 		Args:  bf16GemmArgs(),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "CMOV"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "CMOV"}, NEON: neon}},
 	// The int8 attention over an I8 row store (kernels/attn_i8.go: tiles of 16 rows,
 	// 4-byte column groups, bytes biased by 128, a scale per row segment), bit-exact
 	// with the references on every Level. The AVX-512 bodies of the two products need

@@ -19,7 +19,11 @@ var gr = gemmRegs{
 // gemmPrologue loads the operands, turns the leading dimensions into byte strides
 // and emits the row bands: four rows of A and c at a time, then single rows.
 // band(rows) emits the work of one band starting at aRow/cRow.
-func (f *fn) gemmPrologue(band func(rows int)) {
+func (f *fn) gemmPrologue(band func(rows int)) { f.gemmBands([3]int{2, 2, 2}, band) }
+
+// gemmBands is gemmPrologue for elements of 1<<shift[i] bytes in A, B and c (lda,
+// ldb and ldc in that order).
+func (f *fn) gemmBands(shift [3]int, band func(rows int)) {
 	r := gr
 	f.base("c", r.cRow)
 	f.base("a", r.aRow)
@@ -30,8 +34,8 @@ func (f *fn) gemmPrologue(band func(rows int)) {
 	}{{"m", r.m}, {"n", r.n}, {"k", r.k}, {"lda", r.lda}, {"ldb", r.ldb}, {"ldc", r.ldc}} {
 		f.intArg(p.name, p.reg)
 	}
-	for _, ld := range []G{r.lda, r.ldb, r.ldc} {
-		f.op("LSL $2, %s, %s", ld, ld)
+	for i, ld := range []G{r.lda, r.ldb, r.ldc} {
+		f.op("LSL $%d, %s, %s", shift[i], ld, ld)
 	}
 	f.op("LSR $2, %s, %s", r.m, r.iCnt)
 	f.loop(r.iCnt, func() {

@@ -50,6 +50,7 @@ var bodies = map[string]func(*emitter){
 	"gemvTBF16": (*emitter).gemvTBF16, "gemvTF16": (*emitter).gemvTF16, "gemvTQ8_0": (*emitter).gemvTQ8_0,
 	"gemvE4M3": (*emitter).gemvE4M3, "gemvTE4M3": (*emitter).gemvTE4M3,
 	"gemvQ8_0Q8": (*emitter).gemvQ8_0Q8,
+	"gemmNTBF16": (*emitter).gemmNTBF16, "gemmNNAddBF16": (*emitter).gemmNNAddBF16, "f32ToBF16DAZ": (*emitter).f32ToBF16DAZ,
 }
 
 // checkBodies returns an error unless the bodies are exactly the spec's NEON routines.
