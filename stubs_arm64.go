@@ -143,3 +143,18 @@ func gemvTE4M3NEON(y []float32, w []byte, x []float32)
 //
 //go:noescape
 func gemvQ8_0Q8NEON(y []float32, w []byte, xq []byte, xd []float32)
+
+// attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
+//
+//go:noescape
+func attnScoresI8NEON(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+
+// quantizeProbsI8 rounds m rows of n probabilities times their rows' latent scales to unsigned quants, rows I8ProbStride(n) apart, the padding zero (see kernels.QuantizeProbsI8).
+//
+//go:noescape
+func quantizeProbsI8NEON(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+
+// attnValuesI8 adds the quantized probabilities times the first dv values of n rows of an I8 store to o (see kernels.AttnValuesI8), every tile read whole.
+//
+//go:noescape
+func attnValuesI8NEON(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)
