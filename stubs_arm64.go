@@ -158,3 +158,18 @@ func gemmNTBF16NEON(c []float32, a []uint16, b []uint16, m int, n int, k int, ld
 //
 //go:noescape
 func gemmNNAddBF16NEON(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
+//
+//go:noescape
+func attnScoresI8NEON(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
+
+// quantizeProbsI8 rounds m rows of n probabilities times their rows' latent scales to unsigned quants, rows I8ProbStride(n) apart, the padding zero (see kernels.QuantizeProbsI8).
+//
+//go:noescape
+func quantizeProbsI8NEON(pq []byte, ps []float32, p []float32, scales []float32, m int, n int)
+
+// attnValuesI8 adds the quantized probabilities times the first dv values of n rows of an I8 store to o (see kernels.AttnValuesI8), every tile read whole.
+//
+//go:noescape
+func attnValuesI8NEON(o []float32, pq []byte, ps []float32, tiles []byte, scales []float32, m int, n int, dv int, w int, split int)

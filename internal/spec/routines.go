@@ -151,21 +151,22 @@ var Routines = []Routine{
 	// The int8 attention over an I8 row store (kernels/attn_i8.go: tiles of 16 rows,
 	// 4-byte column groups, bytes biased by 128, a scale per row segment), bit-exact
 	// with the references on every Level. The AVX-512 bodies of the two products need
-	// AVX512_VNNI; on an AVX-512 CPU without it the AVX2 bodies run.
+	// AVX512_VNNI; on an AVX-512 CPU without it the AVX2 bodies run. The NEON bodies
+	// need only baseline Advanced SIMD (widening multiplies and pairwise adds, no SDOT).
 	{Name: "attnScoresI8", Doc: "attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.",
 		Args: args("s []float32: the m x n scores", "q []byte: the m x w query quants, each in [-127, 127]", "qs []float32: the queries' two segment scales each",
 			"tiles []byte: the I8 store's tiles, whole", "scales []float32: the store's row scales, whole tiles", "m int: the queries", "n int: the rows",
 			"w int: the row width, a multiple of 4", "split int: the segment boundary, a multiple of 4 inside the row"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV"}, AVX512: {"AVX", "AVX512F", "AVX512VNNI", "CMOV", "MMX+"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV"}, AVX512: {"AVX", "AVX512F", "AVX512VNNI", "CMOV", "MMX+"}, NEON: neon}},
 	{Name: "quantizeProbsI8", Doc: "quantizeProbsI8 rounds m rows of n probabilities times their rows' latent scales to unsigned quants, rows I8ProbStride(n) apart, the padding zero (see kernels.QuantizeProbsI8).",
 		Args: args("pq []byte: the m quant rows", "ps []float32: the rows' scales", "p []float32: the m x n probabilities",
 			"scales []float32: the I8 store's row scales, whole tiles", "m int: the rows", "n int: the probabilities per row"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "CMOV"}, AVX512: {"AVX", "AVX512F", "AVX512VL", "CMOV"}, NEON: neon}},
 	{Name: "attnValuesI8", Doc: "attnValuesI8 adds the quantized probabilities times the first dv values of n rows of an I8 store to o (see kernels.AttnValuesI8), every tile read whole.",
 		Args: args("o []float32: the m x dv sums, accumulated", "pq []byte: the m quant rows, I8ProbStride(n) apart, each in [0, 127], the padding zero", "ps []float32: their scales",
 			"tiles []byte: the I8 store's tiles, whole", "scales []float32: the store's row scales (unused)", "m int: the rows of o", "n int: the rows of the store",
 			"dv int: the values per row, a multiple of 16 within segment 0", "w int: the row width", "split int: the segment boundary"),
-		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VNNI"}}},
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2"}, AVX512: {"AVX", "AVX512BW", "AVX512F", "AVX512VNNI"}, NEON: neon}},
 }
 
 // Extensions are the CPU features a body may need beyond what its Level

@@ -45,6 +45,7 @@ var bodies = map[string]func(*emitter){
 	"gemmNT": (*emitter).gemmNT, "gemmNNAdd": (*emitter).gemmNNAdd,
 	"exp": (*emitter).exp, "maxScaled": (*emitter).maxScaled, "expSum": (*emitter).expSum,
 	"rope": (*emitter).rope, "ropeHalf": (*emitter).ropeHalf,
+	"attnScoresI8": (*emitter).attnScoresI8, "quantizeProbsI8": (*emitter).quantizeProbsI8, "attnValuesI8": (*emitter).attnValuesI8,
 	"f16ToF32": (*emitter).f16ToF32, "bf16ToF32": (*emitter).bf16ToF32,
 	"gemvBF16": (*emitter).gemvBF16, "gemvF16": (*emitter).gemvF16, "gemvQ8_0": (*emitter).gemvQ8_0,
 	"gemvTBF16": (*emitter).gemvTBF16, "gemvTF16": (*emitter).gemvTF16, "gemvTQ8_0": (*emitter).gemvTQ8_0,
