@@ -8,14 +8,18 @@ import (
 
 // CacheOptions configures a new Cache.
 type CacheOptions struct {
-	DType    DType // F32 (the zero value), BF16 or F16: the seed's mixed-precision cache
-	Capacity int   // rows to allocate up front; appending past it grows geometrically
-	Start    int   // absolute position of the first row (a cache may start anywhere)
+	// DType is F32 (the zero value), BF16 or F16 (the seed's mixed-precision cache),
+	// I8 (int8, a scale per row for c and one for kr) or FP8 (E4M3, a scale per row).
+	// Over BF16, I8 and FP8 the absorbed decode multiplies in the narrow type, with
+	// the query and each tile's probabilities rounded to it (README, Cache formats).
+	DType    DType
+	Capacity int // rows to allocate up front; appending past it grows geometrically
+	Start    int // absolute position of the first row (a cache may start anywhere)
 }
 
 // Cache is one sequence's latent cache for one layer: per token one contiguous row
 // [c (d_c, post-norm) | kr (d_r, post-RoPE)], nothing else. Rows are stored in the
-// chosen DType and widened to float32 a tile at a time when attended. A Cache holds
+// chosen DType; Rows and the prefill widen them to float32. A Cache holds
 // at most MaxCachePositions - Start rows.
 //
 // Appending reuses the capacity; when it runs out the storage doubles, so a step never
