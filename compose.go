@@ -28,7 +28,7 @@ func (p primitives) compose() routines {
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
 		gemmNTBF16: l.runGemmNTBF16, gemmNNAddBF16: l.runGemmNNAddBF16, f32ToBF16DAZ: l.f32ToBF16DAZ,
-		gemmNTBF16E4M3: kernels.GemmNTBF16E4M3, gemmNNAddBF16E4M3: kernels.GemmNNAddBF16E4M3,
+		gemmNTBF16E4M3: l.runGemmNTBF16E4M3, gemmNNAddBF16E4M3: l.runGemmNNAddBF16E4M3,
 		attnScoresI8: l.attnScoresI8, quantizeProbsI8: l.quantizeProbsI8, attnValuesI8: l.attnValuesI8,
 	}
 }
@@ -112,6 +112,16 @@ func (p primitives) withFallbacks() level {
 			kernels.GemmNNAddBF16(c, a, b, m, n, k, lda, ldb) // ldc is n
 		}
 	}
+	if p.gemmNTBF16E4M3 == nil {
+		l.gemmNTBF16E4M3 = func(c []float32, a []uint16, b []byte, m, n, k, lda, ldb, _ int) {
+			kernels.GemmNTBF16E4M3(c, a, b, m, n, k, lda, ldb) // ldc is n
+		}
+	}
+	if p.gemmNNAddBF16E4M3 == nil {
+		l.gemmNNAddBF16E4M3 = func(c []float32, a []uint16, b []byte, m, n, k, lda, ldb, _ int) {
+			kernels.GemmNNAddBF16E4M3(c, a, b, m, n, k, lda, ldb) // ldc is n
+		}
+	}
 	if p.f32ToBF16DAZ == nil {
 		l.f32ToBF16DAZ = kernels.F32ToBF16DAZ
 	}
@@ -133,6 +143,23 @@ func (l level) runGemmNNAddBF16(c []float32, a, b []uint16, m, n, k, lda, ldb in
 		return
 	}
 	l.gemmNNAddBF16(c, a, b, m, n, k, lda, ldb, n)
+}
+
+// runGemmNTBF16E4M3 runs gemmNTBF16E4M3 on the whole product, as runGemmNTBF16.
+func (l level) runGemmNTBF16E4M3(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	l.gemmNTBF16E4M3(c, a, b, m, n, k, lda, ldb, n)
+}
+
+// runGemmNNAddBF16E4M3 runs gemmNNAddBF16E4M3 on the whole product, as
+// runGemmNNAddBF16.
+func (l level) runGemmNNAddBF16E4M3(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	l.gemmNNAddBF16E4M3(c, a, b, m, n, k, lda, ldb, n)
 }
 
 // axpyRows accumulates y += Wᵀ x row by row, as gemvTStream does.

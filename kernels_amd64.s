@@ -8500,6 +8500,1283 @@ rowtile_next_16:
 	VZEROUPPER
 	RET
 
+// func gemmNTBF16E4M3AVX2(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemmNTBF16E4M3AVX2(SB), NOSPLIT, $16-120
+	MOVQ $0x00000000, (SP)
+
+rowtile_1:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000002
+	JB   rowtile_next_2
+	MOVQ $0x00000000, 8(SP)
+
+coltile_3:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000004
+	JB      coltile_next_4
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	LEAQ    (DX)(CX*1), AX
+	MOVQ    b_base+48(FP), CX
+	MOVQ    ldb+104(FP), BX
+	MOVQ    8(SP), SI
+	IMULQ   BX, SI
+	ADDQ    CX, SI
+	LEAQ    (SI)(BX*1), CX
+	LEAQ    (CX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    k+88(FP), R8
+	MOVQ    R8, R9
+	ANDQ    $-8, R9
+
+nte_tail_5:
+	CMPQ        R9, R8
+	JAE         nte_tail_done_6
+	MOVWLZX     (DX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X8
+	MOVBQZX     (SI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X0
+	MOVBQZX     (CX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X1
+	MOVBQZX     (DI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X2
+	MOVBQZX     (BX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X3
+	MOVWLZX     (AX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X8
+	MOVBQZX     (SI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X4
+	MOVBQZX     (CX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X5
+	MOVBQZX     (DI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X6
+	MOVBQZX     (BX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X7
+	INCQ        R9
+	JMP         nte_tail_5
+
+nte_tail_done_6:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y8
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y9
+	ANDQ    $-8, R8
+	XORQ    R9, R9
+
+nte_step_7:
+	CMPQ        R9, R8
+	JAE         nte_steps_done_8
+	VPMOVZXWD   (DX)(R9*2), Y10
+	VPSLLD      $0x10, Y10, Y10
+	VPMOVZXWD   (AX)(R9*2), Y11
+	VPSLLD      $0x10, Y11, Y11
+	VPMOVSXBW   (SI)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y0
+	VFMADD231PS Y12, Y11, Y4
+	VPMOVSXBW   (CX)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y1
+	VFMADD231PS Y12, Y11, Y5
+	VPMOVSXBW   (DI)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y2
+	VFMADD231PS Y12, Y11, Y6
+	VPMOVSXBW   (BX)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y3
+	VFMADD231PS Y12, Y11, Y7
+	ADDQ        $0x08, R9
+	JMP         nte_step_7
+
+nte_steps_done_8:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VMOVHLPS     X0, X0, X8
+	VADDPS       X8, X0, X0
+	VMOVSHDUP    X0, X8
+	VADDSS       X8, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, 12(AX)(DX*4)
+	MOVQ         (SP), DX
+	ADDQ         $0x00000001, DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVHLPS     X4, X4, X0
+	VADDPS       X0, X4, X4
+	VMOVSHDUP    X4, X0
+	VADDSS       X0, X4, X4
+	VMOVSS       X4, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X5
+	VMOVHLPS     X5, X5, X0
+	VADDPS       X0, X5, X5
+	VMOVSHDUP    X5, X0
+	VADDSS       X0, X5, X5
+	VMOVSS       X5, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X6
+	VMOVHLPS     X6, X6, X0
+	VADDPS       X0, X6, X6
+	VMOVSHDUP    X6, X0
+	VADDSS       X0, X6, X6
+	VMOVSS       X6, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X7
+	VMOVHLPS     X7, X7, X0
+	VADDPS       X0, X7, X7
+	VMOVSHDUP    X7, X0
+	VADDSS       X0, X7, X7
+	VMOVSS       X7, 12(AX)(DX*4)
+	ADDQ         $0x00000004, 8(SP)
+	JMP          coltile_3
+
+coltile_next_4:
+coltile_9:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_10
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	LEAQ    (DX)(CX*1), AX
+	MOVQ    b_base+48(FP), CX
+	MOVQ    ldb+104(FP), BX
+	MOVQ    8(SP), SI
+	IMULQ   BX, SI
+	ADDQ    CX, SI
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    k+88(FP), CX
+	MOVQ    CX, BX
+	ANDQ    $-8, BX
+
+nte_tail_11:
+	CMPQ        BX, CX
+	JAE         nte_tail_done_12
+	MOVWLZX     (DX)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X2
+	MOVBQZX     (SI)(BX*1), DI
+	LEAQ        e4m3_f32<>+0(SB), R8
+	VMOVSS      (R8)(DI*4), X3
+	VFMADD231SS X3, X2, X0
+	MOVWLZX     (AX)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X2
+	MOVBQZX     (SI)(BX*1), DI
+	LEAQ        e4m3_f32<>+0(SB), R8
+	VMOVSS      (R8)(DI*4), X3
+	VFMADD231SS X3, X2, X1
+	INCQ        BX
+	JMP         nte_tail_11
+
+nte_tail_done_12:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y2
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y3
+	ANDQ    $-8, CX
+	XORQ    BX, BX
+
+nte_step_13:
+	CMPQ        BX, CX
+	JAE         nte_steps_done_14
+	VPMOVZXWD   (DX)(BX*2), Y4
+	VPSLLD      $0x10, Y4, Y4
+	VPMOVZXWD   (AX)(BX*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPMOVSXBW   (SI)(BX*1), X6
+	VPSLLW      $0x07, X6, X6
+	VPAND       X3, X6, X7
+	VPAND       X2, X6, X6
+	VPCMPEQW    X3, X7, X7
+	VPOR        X7, X6, X6
+	VCVTPH2PS   X6, Y6
+	VMULPS      c_f32_256_8<>+0(SB), Y6, Y6
+	VFMADD231PS Y6, Y4, Y0
+	VFMADD231PS Y6, Y5, Y1
+	ADDQ        $0x08, BX
+	JMP         nte_step_13
+
+nte_steps_done_14:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	MOVQ         (SP), DX
+	ADDQ         $0x00000001, DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, (AX)(DX*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_9
+
+coltile_next_10:
+	ADDQ $0x00000002, (SP)
+	JMP  rowtile_1
+
+rowtile_next_2:
+rowtile_15:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_16
+	MOVQ $0x00000000, 8(SP)
+
+coltile_17:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000004
+	JB      coltile_next_18
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+104(FP), CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	LEAQ    (BX)(CX*1), AX
+	LEAQ    (AX)(CX*1), SI
+	LEAQ    (SI)(CX*1), CX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    k+88(FP), DI
+	MOVQ    DI, R8
+	ANDQ    $-8, R8
+
+nte_tail_19:
+	CMPQ        R8, DI
+	JAE         nte_tail_done_20
+	MOVWLZX     (DX)(R8*2), R9
+	SHLL        $0x10, R9
+	VMOVD       R9, X4
+	MOVBQZX     (BX)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X0
+	MOVBQZX     (AX)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X1
+	MOVBQZX     (SI)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X2
+	MOVBQZX     (CX)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X3
+	INCQ        R8
+	JMP         nte_tail_19
+
+nte_tail_done_20:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y4
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y5
+	ANDQ    $-8, DI
+	XORQ    R8, R8
+
+nte_step_21:
+	CMPQ        R8, DI
+	JAE         nte_steps_done_22
+	VPMOVZXWD   (DX)(R8*2), Y6
+	VPSLLD      $0x10, Y6, Y6
+	VPMOVSXBW   (BX)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y0
+	VPMOVSXBW   (AX)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y1
+	VPMOVSXBW   (SI)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y2
+	VPMOVSXBW   (CX)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y3
+	ADDQ        $0x08, R8
+	JMP         nte_step_21
+
+nte_steps_done_22:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, 12(AX)(DX*4)
+	ADDQ         $0x00000004, 8(SP)
+	JMP          coltile_17
+
+coltile_next_18:
+coltile_23:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_24
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+96(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+104(FP), CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    k+88(FP), AX
+	MOVQ    AX, CX
+	ANDQ    $-8, CX
+
+nte_tail_25:
+	CMPQ        CX, AX
+	JAE         nte_tail_done_26
+	MOVWLZX     (DX)(CX*2), SI
+	SHLL        $0x10, SI
+	VMOVD       SI, X1
+	MOVBQZX     (BX)(CX*1), SI
+	LEAQ        e4m3_f32<>+0(SB), DI
+	VMOVSS      (DI)(SI*4), X2
+	VFMADD231SS X2, X1, X0
+	INCQ        CX
+	JMP         nte_tail_25
+
+nte_tail_done_26:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y1
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y2
+	ANDQ    $-8, AX
+	XORQ    CX, CX
+
+nte_step_27:
+	CMPQ        CX, AX
+	JAE         nte_steps_done_28
+	VPMOVZXWD   (DX)(CX*2), Y3
+	VPSLLD      $0x10, Y3, Y3
+	VPMOVSXBW   (BX)(CX*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X2, X4, X5
+	VPAND       X1, X4, X4
+	VPCMPEQW    X2, X5, X5
+	VPOR        X5, X4, X4
+	VCVTPH2PS   X4, Y4
+	VMULPS      c_f32_256_8<>+0(SB), Y4, Y4
+	VFMADD231PS Y4, Y3, Y0
+	ADDQ        $0x08, CX
+	JMP         nte_step_27
+
+nte_steps_done_28:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+112(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_23
+
+coltile_next_24:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_15
+
+rowtile_next_16:
+	VZEROUPPER
+	RET
+
+DATA e4m3_f32<>+0(SB)/4, $0x00000000
+DATA e4m3_f32<>+4(SB)/4, $0x3b000000
+DATA e4m3_f32<>+8(SB)/4, $0x3b800000
+DATA e4m3_f32<>+12(SB)/4, $0x3bc00000
+DATA e4m3_f32<>+16(SB)/4, $0x3c000000
+DATA e4m3_f32<>+20(SB)/4, $0x3c200000
+DATA e4m3_f32<>+24(SB)/4, $0x3c400000
+DATA e4m3_f32<>+28(SB)/4, $0x3c600000
+DATA e4m3_f32<>+32(SB)/4, $0x3c800000
+DATA e4m3_f32<>+36(SB)/4, $0x3c900000
+DATA e4m3_f32<>+40(SB)/4, $0x3ca00000
+DATA e4m3_f32<>+44(SB)/4, $0x3cb00000
+DATA e4m3_f32<>+48(SB)/4, $0x3cc00000
+DATA e4m3_f32<>+52(SB)/4, $0x3cd00000
+DATA e4m3_f32<>+56(SB)/4, $0x3ce00000
+DATA e4m3_f32<>+60(SB)/4, $0x3cf00000
+DATA e4m3_f32<>+64(SB)/4, $0x3d000000
+DATA e4m3_f32<>+68(SB)/4, $0x3d100000
+DATA e4m3_f32<>+72(SB)/4, $0x3d200000
+DATA e4m3_f32<>+76(SB)/4, $0x3d300000
+DATA e4m3_f32<>+80(SB)/4, $0x3d400000
+DATA e4m3_f32<>+84(SB)/4, $0x3d500000
+DATA e4m3_f32<>+88(SB)/4, $0x3d600000
+DATA e4m3_f32<>+92(SB)/4, $0x3d700000
+DATA e4m3_f32<>+96(SB)/4, $0x3d800000
+DATA e4m3_f32<>+100(SB)/4, $0x3d900000
+DATA e4m3_f32<>+104(SB)/4, $0x3da00000
+DATA e4m3_f32<>+108(SB)/4, $0x3db00000
+DATA e4m3_f32<>+112(SB)/4, $0x3dc00000
+DATA e4m3_f32<>+116(SB)/4, $0x3dd00000
+DATA e4m3_f32<>+120(SB)/4, $0x3de00000
+DATA e4m3_f32<>+124(SB)/4, $0x3df00000
+DATA e4m3_f32<>+128(SB)/4, $0x3e000000
+DATA e4m3_f32<>+132(SB)/4, $0x3e100000
+DATA e4m3_f32<>+136(SB)/4, $0x3e200000
+DATA e4m3_f32<>+140(SB)/4, $0x3e300000
+DATA e4m3_f32<>+144(SB)/4, $0x3e400000
+DATA e4m3_f32<>+148(SB)/4, $0x3e500000
+DATA e4m3_f32<>+152(SB)/4, $0x3e600000
+DATA e4m3_f32<>+156(SB)/4, $0x3e700000
+DATA e4m3_f32<>+160(SB)/4, $0x3e800000
+DATA e4m3_f32<>+164(SB)/4, $0x3e900000
+DATA e4m3_f32<>+168(SB)/4, $0x3ea00000
+DATA e4m3_f32<>+172(SB)/4, $0x3eb00000
+DATA e4m3_f32<>+176(SB)/4, $0x3ec00000
+DATA e4m3_f32<>+180(SB)/4, $0x3ed00000
+DATA e4m3_f32<>+184(SB)/4, $0x3ee00000
+DATA e4m3_f32<>+188(SB)/4, $0x3ef00000
+DATA e4m3_f32<>+192(SB)/4, $0x3f000000
+DATA e4m3_f32<>+196(SB)/4, $0x3f100000
+DATA e4m3_f32<>+200(SB)/4, $0x3f200000
+DATA e4m3_f32<>+204(SB)/4, $0x3f300000
+DATA e4m3_f32<>+208(SB)/4, $0x3f400000
+DATA e4m3_f32<>+212(SB)/4, $0x3f500000
+DATA e4m3_f32<>+216(SB)/4, $0x3f600000
+DATA e4m3_f32<>+220(SB)/4, $0x3f700000
+DATA e4m3_f32<>+224(SB)/4, $0x3f800000
+DATA e4m3_f32<>+228(SB)/4, $0x3f900000
+DATA e4m3_f32<>+232(SB)/4, $0x3fa00000
+DATA e4m3_f32<>+236(SB)/4, $0x3fb00000
+DATA e4m3_f32<>+240(SB)/4, $0x3fc00000
+DATA e4m3_f32<>+244(SB)/4, $0x3fd00000
+DATA e4m3_f32<>+248(SB)/4, $0x3fe00000
+DATA e4m3_f32<>+252(SB)/4, $0x3ff00000
+DATA e4m3_f32<>+256(SB)/4, $0x40000000
+DATA e4m3_f32<>+260(SB)/4, $0x40100000
+DATA e4m3_f32<>+264(SB)/4, $0x40200000
+DATA e4m3_f32<>+268(SB)/4, $0x40300000
+DATA e4m3_f32<>+272(SB)/4, $0x40400000
+DATA e4m3_f32<>+276(SB)/4, $0x40500000
+DATA e4m3_f32<>+280(SB)/4, $0x40600000
+DATA e4m3_f32<>+284(SB)/4, $0x40700000
+DATA e4m3_f32<>+288(SB)/4, $0x40800000
+DATA e4m3_f32<>+292(SB)/4, $0x40900000
+DATA e4m3_f32<>+296(SB)/4, $0x40a00000
+DATA e4m3_f32<>+300(SB)/4, $0x40b00000
+DATA e4m3_f32<>+304(SB)/4, $0x40c00000
+DATA e4m3_f32<>+308(SB)/4, $0x40d00000
+DATA e4m3_f32<>+312(SB)/4, $0x40e00000
+DATA e4m3_f32<>+316(SB)/4, $0x40f00000
+DATA e4m3_f32<>+320(SB)/4, $0x41000000
+DATA e4m3_f32<>+324(SB)/4, $0x41100000
+DATA e4m3_f32<>+328(SB)/4, $0x41200000
+DATA e4m3_f32<>+332(SB)/4, $0x41300000
+DATA e4m3_f32<>+336(SB)/4, $0x41400000
+DATA e4m3_f32<>+340(SB)/4, $0x41500000
+DATA e4m3_f32<>+344(SB)/4, $0x41600000
+DATA e4m3_f32<>+348(SB)/4, $0x41700000
+DATA e4m3_f32<>+352(SB)/4, $0x41800000
+DATA e4m3_f32<>+356(SB)/4, $0x41900000
+DATA e4m3_f32<>+360(SB)/4, $0x41a00000
+DATA e4m3_f32<>+364(SB)/4, $0x41b00000
+DATA e4m3_f32<>+368(SB)/4, $0x41c00000
+DATA e4m3_f32<>+372(SB)/4, $0x41d00000
+DATA e4m3_f32<>+376(SB)/4, $0x41e00000
+DATA e4m3_f32<>+380(SB)/4, $0x41f00000
+DATA e4m3_f32<>+384(SB)/4, $0x42000000
+DATA e4m3_f32<>+388(SB)/4, $0x42100000
+DATA e4m3_f32<>+392(SB)/4, $0x42200000
+DATA e4m3_f32<>+396(SB)/4, $0x42300000
+DATA e4m3_f32<>+400(SB)/4, $0x42400000
+DATA e4m3_f32<>+404(SB)/4, $0x42500000
+DATA e4m3_f32<>+408(SB)/4, $0x42600000
+DATA e4m3_f32<>+412(SB)/4, $0x42700000
+DATA e4m3_f32<>+416(SB)/4, $0x42800000
+DATA e4m3_f32<>+420(SB)/4, $0x42900000
+DATA e4m3_f32<>+424(SB)/4, $0x42a00000
+DATA e4m3_f32<>+428(SB)/4, $0x42b00000
+DATA e4m3_f32<>+432(SB)/4, $0x42c00000
+DATA e4m3_f32<>+436(SB)/4, $0x42d00000
+DATA e4m3_f32<>+440(SB)/4, $0x42e00000
+DATA e4m3_f32<>+444(SB)/4, $0x42f00000
+DATA e4m3_f32<>+448(SB)/4, $0x43000000
+DATA e4m3_f32<>+452(SB)/4, $0x43100000
+DATA e4m3_f32<>+456(SB)/4, $0x43200000
+DATA e4m3_f32<>+460(SB)/4, $0x43300000
+DATA e4m3_f32<>+464(SB)/4, $0x43400000
+DATA e4m3_f32<>+468(SB)/4, $0x43500000
+DATA e4m3_f32<>+472(SB)/4, $0x43600000
+DATA e4m3_f32<>+476(SB)/4, $0x43700000
+DATA e4m3_f32<>+480(SB)/4, $0x43800000
+DATA e4m3_f32<>+484(SB)/4, $0x43900000
+DATA e4m3_f32<>+488(SB)/4, $0x43a00000
+DATA e4m3_f32<>+492(SB)/4, $0x43b00000
+DATA e4m3_f32<>+496(SB)/4, $0x43c00000
+DATA e4m3_f32<>+500(SB)/4, $0x43d00000
+DATA e4m3_f32<>+504(SB)/4, $0x43e00000
+DATA e4m3_f32<>+508(SB)/4, $0x7fc00000
+DATA e4m3_f32<>+512(SB)/4, $0x80000000
+DATA e4m3_f32<>+516(SB)/4, $0xbb000000
+DATA e4m3_f32<>+520(SB)/4, $0xbb800000
+DATA e4m3_f32<>+524(SB)/4, $0xbbc00000
+DATA e4m3_f32<>+528(SB)/4, $0xbc000000
+DATA e4m3_f32<>+532(SB)/4, $0xbc200000
+DATA e4m3_f32<>+536(SB)/4, $0xbc400000
+DATA e4m3_f32<>+540(SB)/4, $0xbc600000
+DATA e4m3_f32<>+544(SB)/4, $0xbc800000
+DATA e4m3_f32<>+548(SB)/4, $0xbc900000
+DATA e4m3_f32<>+552(SB)/4, $0xbca00000
+DATA e4m3_f32<>+556(SB)/4, $0xbcb00000
+DATA e4m3_f32<>+560(SB)/4, $0xbcc00000
+DATA e4m3_f32<>+564(SB)/4, $0xbcd00000
+DATA e4m3_f32<>+568(SB)/4, $0xbce00000
+DATA e4m3_f32<>+572(SB)/4, $0xbcf00000
+DATA e4m3_f32<>+576(SB)/4, $0xbd000000
+DATA e4m3_f32<>+580(SB)/4, $0xbd100000
+DATA e4m3_f32<>+584(SB)/4, $0xbd200000
+DATA e4m3_f32<>+588(SB)/4, $0xbd300000
+DATA e4m3_f32<>+592(SB)/4, $0xbd400000
+DATA e4m3_f32<>+596(SB)/4, $0xbd500000
+DATA e4m3_f32<>+600(SB)/4, $0xbd600000
+DATA e4m3_f32<>+604(SB)/4, $0xbd700000
+DATA e4m3_f32<>+608(SB)/4, $0xbd800000
+DATA e4m3_f32<>+612(SB)/4, $0xbd900000
+DATA e4m3_f32<>+616(SB)/4, $0xbda00000
+DATA e4m3_f32<>+620(SB)/4, $0xbdb00000
+DATA e4m3_f32<>+624(SB)/4, $0xbdc00000
+DATA e4m3_f32<>+628(SB)/4, $0xbdd00000
+DATA e4m3_f32<>+632(SB)/4, $0xbde00000
+DATA e4m3_f32<>+636(SB)/4, $0xbdf00000
+DATA e4m3_f32<>+640(SB)/4, $0xbe000000
+DATA e4m3_f32<>+644(SB)/4, $0xbe100000
+DATA e4m3_f32<>+648(SB)/4, $0xbe200000
+DATA e4m3_f32<>+652(SB)/4, $0xbe300000
+DATA e4m3_f32<>+656(SB)/4, $0xbe400000
+DATA e4m3_f32<>+660(SB)/4, $0xbe500000
+DATA e4m3_f32<>+664(SB)/4, $0xbe600000
+DATA e4m3_f32<>+668(SB)/4, $0xbe700000
+DATA e4m3_f32<>+672(SB)/4, $0xbe800000
+DATA e4m3_f32<>+676(SB)/4, $0xbe900000
+DATA e4m3_f32<>+680(SB)/4, $0xbea00000
+DATA e4m3_f32<>+684(SB)/4, $0xbeb00000
+DATA e4m3_f32<>+688(SB)/4, $0xbec00000
+DATA e4m3_f32<>+692(SB)/4, $0xbed00000
+DATA e4m3_f32<>+696(SB)/4, $0xbee00000
+DATA e4m3_f32<>+700(SB)/4, $0xbef00000
+DATA e4m3_f32<>+704(SB)/4, $0xbf000000
+DATA e4m3_f32<>+708(SB)/4, $0xbf100000
+DATA e4m3_f32<>+712(SB)/4, $0xbf200000
+DATA e4m3_f32<>+716(SB)/4, $0xbf300000
+DATA e4m3_f32<>+720(SB)/4, $0xbf400000
+DATA e4m3_f32<>+724(SB)/4, $0xbf500000
+DATA e4m3_f32<>+728(SB)/4, $0xbf600000
+DATA e4m3_f32<>+732(SB)/4, $0xbf700000
+DATA e4m3_f32<>+736(SB)/4, $0xbf800000
+DATA e4m3_f32<>+740(SB)/4, $0xbf900000
+DATA e4m3_f32<>+744(SB)/4, $0xbfa00000
+DATA e4m3_f32<>+748(SB)/4, $0xbfb00000
+DATA e4m3_f32<>+752(SB)/4, $0xbfc00000
+DATA e4m3_f32<>+756(SB)/4, $0xbfd00000
+DATA e4m3_f32<>+760(SB)/4, $0xbfe00000
+DATA e4m3_f32<>+764(SB)/4, $0xbff00000
+DATA e4m3_f32<>+768(SB)/4, $0xc0000000
+DATA e4m3_f32<>+772(SB)/4, $0xc0100000
+DATA e4m3_f32<>+776(SB)/4, $0xc0200000
+DATA e4m3_f32<>+780(SB)/4, $0xc0300000
+DATA e4m3_f32<>+784(SB)/4, $0xc0400000
+DATA e4m3_f32<>+788(SB)/4, $0xc0500000
+DATA e4m3_f32<>+792(SB)/4, $0xc0600000
+DATA e4m3_f32<>+796(SB)/4, $0xc0700000
+DATA e4m3_f32<>+800(SB)/4, $0xc0800000
+DATA e4m3_f32<>+804(SB)/4, $0xc0900000
+DATA e4m3_f32<>+808(SB)/4, $0xc0a00000
+DATA e4m3_f32<>+812(SB)/4, $0xc0b00000
+DATA e4m3_f32<>+816(SB)/4, $0xc0c00000
+DATA e4m3_f32<>+820(SB)/4, $0xc0d00000
+DATA e4m3_f32<>+824(SB)/4, $0xc0e00000
+DATA e4m3_f32<>+828(SB)/4, $0xc0f00000
+DATA e4m3_f32<>+832(SB)/4, $0xc1000000
+DATA e4m3_f32<>+836(SB)/4, $0xc1100000
+DATA e4m3_f32<>+840(SB)/4, $0xc1200000
+DATA e4m3_f32<>+844(SB)/4, $0xc1300000
+DATA e4m3_f32<>+848(SB)/4, $0xc1400000
+DATA e4m3_f32<>+852(SB)/4, $0xc1500000
+DATA e4m3_f32<>+856(SB)/4, $0xc1600000
+DATA e4m3_f32<>+860(SB)/4, $0xc1700000
+DATA e4m3_f32<>+864(SB)/4, $0xc1800000
+DATA e4m3_f32<>+868(SB)/4, $0xc1900000
+DATA e4m3_f32<>+872(SB)/4, $0xc1a00000
+DATA e4m3_f32<>+876(SB)/4, $0xc1b00000
+DATA e4m3_f32<>+880(SB)/4, $0xc1c00000
+DATA e4m3_f32<>+884(SB)/4, $0xc1d00000
+DATA e4m3_f32<>+888(SB)/4, $0xc1e00000
+DATA e4m3_f32<>+892(SB)/4, $0xc1f00000
+DATA e4m3_f32<>+896(SB)/4, $0xc2000000
+DATA e4m3_f32<>+900(SB)/4, $0xc2100000
+DATA e4m3_f32<>+904(SB)/4, $0xc2200000
+DATA e4m3_f32<>+908(SB)/4, $0xc2300000
+DATA e4m3_f32<>+912(SB)/4, $0xc2400000
+DATA e4m3_f32<>+916(SB)/4, $0xc2500000
+DATA e4m3_f32<>+920(SB)/4, $0xc2600000
+DATA e4m3_f32<>+924(SB)/4, $0xc2700000
+DATA e4m3_f32<>+928(SB)/4, $0xc2800000
+DATA e4m3_f32<>+932(SB)/4, $0xc2900000
+DATA e4m3_f32<>+936(SB)/4, $0xc2a00000
+DATA e4m3_f32<>+940(SB)/4, $0xc2b00000
+DATA e4m3_f32<>+944(SB)/4, $0xc2c00000
+DATA e4m3_f32<>+948(SB)/4, $0xc2d00000
+DATA e4m3_f32<>+952(SB)/4, $0xc2e00000
+DATA e4m3_f32<>+956(SB)/4, $0xc2f00000
+DATA e4m3_f32<>+960(SB)/4, $0xc3000000
+DATA e4m3_f32<>+964(SB)/4, $0xc3100000
+DATA e4m3_f32<>+968(SB)/4, $0xc3200000
+DATA e4m3_f32<>+972(SB)/4, $0xc3300000
+DATA e4m3_f32<>+976(SB)/4, $0xc3400000
+DATA e4m3_f32<>+980(SB)/4, $0xc3500000
+DATA e4m3_f32<>+984(SB)/4, $0xc3600000
+DATA e4m3_f32<>+988(SB)/4, $0xc3700000
+DATA e4m3_f32<>+992(SB)/4, $0xc3800000
+DATA e4m3_f32<>+996(SB)/4, $0xc3900000
+DATA e4m3_f32<>+1000(SB)/4, $0xc3a00000
+DATA e4m3_f32<>+1004(SB)/4, $0xc3b00000
+DATA e4m3_f32<>+1008(SB)/4, $0xc3c00000
+DATA e4m3_f32<>+1012(SB)/4, $0xc3d00000
+DATA e4m3_f32<>+1016(SB)/4, $0xc3e00000
+DATA e4m3_f32<>+1020(SB)/4, $0xffc00000
+GLOBL e4m3_f32<>(SB), RODATA|NOPTR, $1024
+
+DATA c_f32_256_8<>+0(SB)/4, $0x43800000
+DATA c_f32_256_8<>+4(SB)/4, $0x43800000
+DATA c_f32_256_8<>+8(SB)/4, $0x43800000
+DATA c_f32_256_8<>+12(SB)/4, $0x43800000
+DATA c_f32_256_8<>+16(SB)/4, $0x43800000
+DATA c_f32_256_8<>+20(SB)/4, $0x43800000
+DATA c_f32_256_8<>+24(SB)/4, $0x43800000
+DATA c_f32_256_8<>+28(SB)/4, $0x43800000
+GLOBL c_f32_256_8<>(SB), RODATA|NOPTR, $32
+
+// func gemmNNAddBF16E4M3AVX2(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemmNNAddBF16E4M3AVX2(SB), NOSPLIT, $16-120
+	MOVQ $0x00000000, (SP)
+
+rowtile_1:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000004
+	JB   rowtile_next_2
+	MOVQ $0x00000000, 8(SP)
+
+coltile_3:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_4
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	MOVQ    b_base+48(FP), R8
+	ADDQ    AX, R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS 32(R11)(AX*4), Y1
+	VMOVUPS (R9)(AX*4), Y2
+	VMOVUPS 32(R9)(AX*4), Y3
+	VMOVUPS (R12)(AX*4), Y4
+	VMOVUPS 32(R12)(AX*4), Y5
+	VMOVUPS (R10)(AX*4), Y6
+	VMOVUPS 32(R10)(AX*4), Y7
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y8
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y9
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
+
+nne_k_5:
+	CMPQ         R10, R9
+	JAE          nne_k_done_6
+	VPMOVSXBW    (R8), X10
+	VPSLLW       $0x07, X10, X10
+	VPAND        X9, X10, X11
+	VPAND        X8, X10, X10
+	VPCMPEQW     X9, X11, X11
+	VPOR         X11, X10, X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       c_f32_256_8<>+0(SB), Y10, Y10
+	VPMOVSXBW    8(R8), X11
+	VPSLLW       $0x07, X11, X11
+	VPAND        X9, X11, X12
+	VPAND        X8, X11, X11
+	VPCMPEQW     X9, X12, X12
+	VPOR         X12, X11, X11
+	VCVTPH2PS    X11, Y11
+	VMULPS       c_f32_256_8<>+0(SB), Y11, Y11
+	VPBROADCASTW (BX)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VPBROADCASTW (CX)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VPBROADCASTW (SI)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPBROADCASTW (DX)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nne_k_5
+
+nne_k_done_6:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	VMOVUPS Y2, (CX)(AX*4)
+	VMOVUPS Y3, 32(CX)(AX*4)
+	VMOVUPS Y4, (SI)(AX*4)
+	VMOVUPS Y5, 32(SI)(AX*4)
+	VMOVUPS Y6, (DX)(AX*4)
+	VMOVUPS Y7, 32(DX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_3
+
+coltile_next_4:
+coltile_7:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_8
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+104(FP), DI
+	MOVQ    b_base+48(FP), R8
+	ADDQ    AX, R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+112(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS (R9)(AX*4), Y1
+	VMOVUPS (R12)(AX*4), Y2
+	VMOVUPS (R10)(AX*4), Y3
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y4
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y5
+	MOVQ    k+88(FP), R9
+	XORQ    R10, R10
+
+nne_k_9:
+	CMPQ         R10, R9
+	JAE          nne_k_done_10
+	VPMOVSXBW    (R8), X6
+	VPSLLW       $0x07, X6, X6
+	VPAND        X5, X6, X7
+	VPAND        X4, X6, X6
+	VPCMPEQW     X5, X7, X7
+	VPOR         X7, X6, X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       c_f32_256_8<>+0(SB), Y6, Y6
+	VPBROADCASTW (BX)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VPBROADCASTW (CX)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VPBROADCASTW (SI)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPBROADCASTW (DX)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nne_k_9
+
+nne_k_done_10:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, (CX)(AX*4)
+	VMOVUPS Y2, (SI)(AX*4)
+	VMOVUPS Y3, (DX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_7
+
+coltile_next_8:
+coltile_11:
+	MOVQ   n+80(FP), AX
+	SUBQ   8(SP), AX
+	CMPQ   AX, $0x00000001
+	JB     coltile_next_12
+	MOVQ   8(SP), AX
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+96(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	LEAQ   (BX)(DX*1), CX
+	LEAQ   (CX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	MOVQ   ldb+104(FP), DI
+	MOVQ   b_base+48(FP), R8
+	ADDQ   AX, R8
+	MOVQ   c_base+0(FP), R9
+	MOVQ   ldc+112(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   (SP), R11
+	IMULQ  R10, R11
+	ADDQ   R9, R11
+	LEAQ   (R11)(R10*1), R9
+	LEAQ   (R9)(R10*1), R12
+	LEAQ   (R12)(R10*1), R10
+	VMOVSS (R11)(AX*4), X0
+	VMOVSS (R9)(AX*4), X1
+	VMOVSS (R12)(AX*4), X2
+	VMOVSS (R10)(AX*4), X3
+	MOVQ   k+88(FP), R9
+	XORQ   R10, R10
+
+nne_k_13:
+	CMPQ        R10, R9
+	JAE         nne_k_done_14
+	MOVBQZX     (R8), R11
+	LEAQ        e4m3_f32<>+0(SB), R12
+	VMOVSS      (R12)(R11*4), X4
+	MOVWLZX     (BX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X0
+	MOVWLZX     (CX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X1
+	MOVWLZX     (SI)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X2
+	MOVWLZX     (DX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X3
+	ADDQ        DI, R8
+	INCQ        R10
+	JMP         nne_k_13
+
+nne_k_done_14:
+	MOVQ   c_base+0(FP), CX
+	MOVQ   ldc+112(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	LEAQ   (BX)(DX*1), CX
+	LEAQ   (CX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	VMOVSS X0, (BX)(AX*4)
+	VMOVSS X1, (CX)(AX*4)
+	VMOVSS X2, (SI)(AX*4)
+	VMOVSS X3, (DX)(AX*4)
+	ADDQ   $0x00000001, 8(SP)
+	JMP    coltile_11
+
+coltile_next_12:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_1
+
+rowtile_next_2:
+rowtile_15:
+	MOVQ m+72(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_16
+	MOVQ $0x00000000, 8(SP)
+
+coltile_17:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_18
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	MOVQ    b_base+48(FP), DX
+	ADDQ    AX, DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVUPS 32(R8)(AX*4), Y1
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y2
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y3
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nne_k_19:
+	CMPQ         DI, SI
+	JAE          nne_k_done_20
+	VPMOVSXBW    (DX), X4
+	VPSLLW       $0x07, X4, X4
+	VPAND        X3, X4, X5
+	VPAND        X2, X4, X4
+	VPCMPEQW     X3, X5, X5
+	VPOR         X5, X4, X4
+	VCVTPH2PS    X4, Y4
+	VMULPS       c_f32_256_8<>+0(SB), Y4, Y4
+	VPMOVSXBW    8(DX), X5
+	VPSLLW       $0x07, X5, X5
+	VPAND        X3, X5, X6
+	VPAND        X2, X5, X5
+	VPCMPEQW     X3, X6, X6
+	VPOR         X6, X5, X5
+	VCVTPH2PS    X5, Y5
+	VMULPS       c_f32_256_8<>+0(SB), Y5, Y5
+	VPBROADCASTW (BX)(DI*2), Y6
+	VPSLLD       $0x10, Y6, Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nne_k_19
+
+nne_k_done_20:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_17
+
+coltile_next_18:
+coltile_21:
+	MOVQ    n+80(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_22
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+96(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+104(FP), CX
+	MOVQ    b_base+48(FP), DX
+	ADDQ    AX, DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+112(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y1
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y2
+	MOVQ    k+88(FP), SI
+	XORQ    DI, DI
+
+nne_k_23:
+	CMPQ         DI, SI
+	JAE          nne_k_done_24
+	VPMOVSXBW    (DX), X3
+	VPSLLW       $0x07, X3, X3
+	VPAND        X2, X3, X4
+	VPAND        X1, X3, X3
+	VPCMPEQW     X2, X4, X4
+	VPOR         X4, X3, X3
+	VCVTPH2PS    X3, Y3
+	VMULPS       c_f32_256_8<>+0(SB), Y3, Y3
+	VPBROADCASTW (BX)(DI*2), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y3, Y4, Y0
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nne_k_23
+
+nne_k_done_24:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+112(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_21
+
+coltile_next_22:
+coltile_25:
+	MOVQ   n+80(FP), AX
+	SUBQ   8(SP), AX
+	CMPQ   AX, $0x00000001
+	JB     coltile_next_26
+	MOVQ   8(SP), AX
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+96(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	MOVQ   ldb+104(FP), CX
+	MOVQ   b_base+48(FP), DX
+	ADDQ   AX, DX
+	MOVQ   c_base+0(FP), SI
+	MOVQ   ldc+112(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   (SP), R8
+	IMULQ  DI, R8
+	ADDQ   SI, R8
+	VMOVSS (R8)(AX*4), X0
+	MOVQ   k+88(FP), SI
+	XORQ   DI, DI
+
+nne_k_27:
+	CMPQ        DI, SI
+	JAE         nne_k_done_28
+	MOVBQZX     (DX), R8
+	LEAQ        e4m3_f32<>+0(SB), R9
+	VMOVSS      (R9)(R8*4), X1
+	MOVWLZX     (BX)(DI*2), R8
+	SHLL        $0x10, R8
+	VMOVD       R8, X2
+	VFMADD231SS X1, X2, X0
+	ADDQ        CX, DX
+	INCQ        DI
+	JMP         nne_k_27
+
+nne_k_done_28:
+	MOVQ   c_base+0(FP), CX
+	MOVQ   ldc+112(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	VMOVSS X0, (BX)(AX*4)
+	ADDQ   $0x00000001, 8(SP)
+	JMP    coltile_25
+
+coltile_next_26:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_15
+
+rowtile_next_16:
+	VZEROUPPER
+	RET
+
 // func attnScoresI8AVX2(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
 // Requires: AVX, AVX2, CMOV
 TEXT ·attnScoresI8AVX2(SB), NOSPLIT, $8-152
@@ -20379,6 +21656,1396 @@ nnbf_i_next_4:
 	JMP  nnbf_j_2
 
 nnbf_done_1:
+	VZEROUPPER
+	RET
+
+// func gemmNTBF16E4M3AVX512(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $24-120
+	MOVQ  k+88(FP), CX
+	ANDQ  $0x1f, CX
+	MOVL  $0x00000001, DX
+	SHLQ  CL, DX
+	DECQ  DX
+	KMOVD DX, K1
+	MOVQ  k+88(FP), BX
+	ANDQ  $-32, BX
+	MOVQ  BX, 16(SP)
+	MOVQ  $0x00000000, 8(SP)
+
+nte_j_1:
+	MOVQ     n+80(FP), CX
+	SUBQ     8(SP), CX
+	JLE      nte_done_2
+	MOVQ     $0x00000002, DX
+	CMPQ     CX, DX
+	CMOVQGT  DX, CX
+	LEAQ     kmask<>+0(SB), DX
+	KMOVW    (DX)(CX*2), K2
+	KSHIFTLW $0x02, K2, K4
+	MOVQ     $0x00000000, (SP)
+
+nte_i_3:
+	MOVQ      m+72(FP), CX
+	CMPQ      (SP), CX
+	JAE       nte_i_next_4
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), SI
+	ADDQ      CX, SI
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	ADDQ      $0x01, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), DI
+	ADDQ      CX, DI
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	ADDQ      $0x02, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), R8
+	ADDQ      CX, R8
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	ADDQ      $0x03, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), R9
+	ADDQ      CX, R9
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	ADDQ      $0x04, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), R10
+	ADDQ      CX, R10
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	ADDQ      $0x05, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), R11
+	ADDQ      CX, R11
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	ADDQ      $0x06, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), R12
+	ADDQ      CX, R12
+	MOVQ      m+72(FP), AX
+	DECQ      AX
+	MOVQ      (SP), CX
+	ADDQ      $0x07, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      lda+96(FP), AX
+	SHLQ      $0x01, AX
+	IMULQ     AX, CX
+	MOVQ      a_base+24(FP), R13
+	ADDQ      CX, R13
+	MOVQ      n+80(FP), AX
+	DECQ      AX
+	MOVQ      8(SP), CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      ldb+104(FP), AX
+	IMULQ     AX, CX
+	MOVQ      b_base+48(FP), BX
+	ADDQ      CX, BX
+	MOVQ      n+80(FP), AX
+	DECQ      AX
+	MOVQ      8(SP), CX
+	ADDQ      $0x01, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      ldb+104(FP), AX
+	IMULQ     AX, CX
+	MOVQ      b_base+48(FP), DX
+	ADDQ      CX, DX
+	MOVQ      (SP), CX
+	SHRQ      $0x03, CX
+	ANDQ      $0x01, CX
+	ADDQ      $0x02, CX
+	MOVQ      ldb+104(FP), AX
+	IMULQ     AX, CX
+	ADDQ      BX, CX
+	VMOVDQU64 e4m3_bf16<>+0(SB), Z28
+	VMOVDQU64 e4m3_bf16<>+64(SB), Z29
+	VMOVDQU64 e4m3_bf16<>+128(SB), Z30
+	VMOVDQU64 e4m3_bf16<>+192(SB), Z31
+	VPXORD    Z0, Z0, Z0
+	VPXORD    Z1, Z1, Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+	XORQ      AX, AX
+
+nte_k_5:
+	CMPQ            AX, 16(SP)
+	JAE             nte_ktail_6
+	PREFETCHT0      (CX)(AX*1)
+	VPMOVSXBW       (BX)(AX*1), Z26
+	VMOVDQA64       Z26, Z24
+	VPERMI2W        Z29, Z28, Z24
+	VMOVDQA64       Z26, Z27
+	VPERMI2W        Z31, Z30, Z27
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
+	VMOVDQU16       Z27, K3, Z24
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z24
+	VPMOVSXBW       (DX)(AX*1), Z26
+	VMOVDQA64       Z26, Z25
+	VPERMI2W        Z29, Z28, Z25
+	VMOVDQA64       Z26, Z27
+	VPERMI2W        Z31, Z30, Z27
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
+	VMOVDQU16       Z27, K3, Z25
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z25
+	VMOVDQU64       (SI)(AX*2), Z16
+	VMOVDQU64       (DI)(AX*2), Z17
+	VMOVDQU64       (R8)(AX*2), Z18
+	VMOVDQU64       (R9)(AX*2), Z19
+	VMOVDQU64       (R10)(AX*2), Z20
+	VMOVDQU64       (R11)(AX*2), Z21
+	VMOVDQU64       (R12)(AX*2), Z22
+	VMOVDQU64       (R13)(AX*2), Z23
+
+	// VDPBF16PS Z24, Z16, Z0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z25, Z16, Z1
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+
+	// VDPBF16PS Z24, Z17, Z4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z25, Z17, Z5
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z24, Z18, Z8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z25, Z18, Z9
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+
+	// VDPBF16PS Z24, Z19, Z12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z25, Z19, Z13
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z24, Z20, Z2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z25, Z20, Z3
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+
+	// VDPBF16PS Z24, Z21, Z6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z25, Z21, Z7
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+
+	// VDPBF16PS Z24, Z22, Z10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z25, Z22, Z11
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+
+	// VDPBF16PS Z24, Z23, Z14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z25, Z23, Z15
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+	ADDQ $0x20, AX
+	JMP  nte_k_5
+
+nte_ktail_6:
+	KORTESTD        K1, K1
+	JZ              nte_reduce_7
+	VMOVDQU8.Z      (BX)(AX*1), K1, Y26
+	VPMOVSXBW       Y26, Z26
+	VMOVDQA64       Z26, Z24
+	VPERMI2W        Z29, Z28, Z24
+	VMOVDQA64       Z26, Z27
+	VPERMI2W        Z31, Z30, Z27
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
+	VMOVDQU16       Z27, K3, Z24
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z24
+	VMOVDQU8.Z      (DX)(AX*1), K1, Y26
+	VPMOVSXBW       Y26, Z26
+	VMOVDQA64       Z26, Z25
+	VPERMI2W        Z29, Z28, Z25
+	VMOVDQA64       Z26, Z27
+	VPERMI2W        Z31, Z30, Z27
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
+	VMOVDQU16       Z27, K3, Z25
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z25
+	VMOVDQU16.Z     (SI)(AX*2), K1, Z16
+	VMOVDQU16.Z     (DI)(AX*2), K1, Z17
+	VMOVDQU16.Z     (R8)(AX*2), K1, Z18
+	VMOVDQU16.Z     (R9)(AX*2), K1, Z19
+	VMOVDQU16.Z     (R10)(AX*2), K1, Z20
+	VMOVDQU16.Z     (R11)(AX*2), K1, Z21
+	VMOVDQU16.Z     (R12)(AX*2), K1, Z22
+	VMOVDQU16.Z     (R13)(AX*2), K1, Z23
+
+	// VDPBF16PS Z24, Z16, Z0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z25, Z16, Z1
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+
+	// VDPBF16PS Z24, Z17, Z4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z25, Z17, Z5
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z24, Z18, Z8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc0
+
+	// VDPBF16PS Z25, Z18, Z9
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc9
+
+	// VDPBF16PS Z24, Z19, Z12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe0
+
+	// VDPBF16PS Z25, Z19, Z13
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z24, Z20, Z2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z25, Z20, Z3
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+
+	// VDPBF16PS Z24, Z21, Z6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z25, Z21, Z7
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+
+	// VDPBF16PS Z24, Z22, Z10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd0
+
+	// VDPBF16PS Z25, Z22, Z11
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd9
+
+	// VDPBF16PS Z24, Z23, Z14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf0
+
+	// VDPBF16PS Z25, Z23, Z15
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf9
+
+nte_reduce_7:
+	VSHUFF32X4    $0x44, Z4, Z0, Z24
+	VSHUFF32X4    $0xee, Z4, Z0, Z25
+	VADDPS        Z25, Z24, Z0
+	VSHUFF32X4    $0x44, Z12, Z8, Z24
+	VSHUFF32X4    $0xee, Z12, Z8, Z25
+	VADDPS        Z25, Z24, Z8
+	VSHUFF32X4    $0x88, Z8, Z0, Z24
+	VSHUFF32X4    $0xdd, Z8, Z0, Z25
+	VADDPS        Z25, Z24, Z0
+	VSHUFF32X4    $0x44, Z5, Z1, Z24
+	VSHUFF32X4    $0xee, Z5, Z1, Z25
+	VADDPS        Z25, Z24, Z1
+	VSHUFF32X4    $0x44, Z13, Z9, Z24
+	VSHUFF32X4    $0xee, Z13, Z9, Z25
+	VADDPS        Z25, Z24, Z9
+	VSHUFF32X4    $0x88, Z9, Z1, Z24
+	VSHUFF32X4    $0xdd, Z9, Z1, Z25
+	VADDPS        Z25, Z24, Z1
+	VSHUFF32X4    $0x44, Z6, Z2, Z24
+	VSHUFF32X4    $0xee, Z6, Z2, Z25
+	VADDPS        Z25, Z24, Z2
+	VSHUFF32X4    $0x44, Z14, Z10, Z24
+	VSHUFF32X4    $0xee, Z14, Z10, Z25
+	VADDPS        Z25, Z24, Z10
+	VSHUFF32X4    $0x88, Z10, Z2, Z24
+	VSHUFF32X4    $0xdd, Z10, Z2, Z25
+	VADDPS        Z25, Z24, Z2
+	VSHUFF32X4    $0x44, Z7, Z3, Z24
+	VSHUFF32X4    $0xee, Z7, Z3, Z25
+	VADDPS        Z25, Z24, Z3
+	VSHUFF32X4    $0x44, Z15, Z11, Z24
+	VSHUFF32X4    $0xee, Z15, Z11, Z25
+	VADDPS        Z25, Z24, Z11
+	VSHUFF32X4    $0x88, Z11, Z3, Z24
+	VSHUFF32X4    $0xdd, Z11, Z3, Z25
+	VADDPS        Z25, Z24, Z3
+	VUNPCKLPS     Z1, Z0, Z24
+	VUNPCKHPS     Z1, Z0, Z25
+	VADDPS        Z25, Z24, Z24
+	VUNPCKLPS     Z3, Z2, Z26
+	VUNPCKHPS     Z3, Z2, Z27
+	VADDPS        Z27, Z26, Z26
+	VUNPCKLPD     Z26, Z24, Z25
+	VUNPCKHPD     Z26, Z24, Z27
+	VADDPS        Z27, Z25, Z28
+	MOVQ          c_base+0(FP), CX
+	MOVQ          (SP), DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VMOVUPS       X28, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x01, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x01, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x02, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x02, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x03, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x03, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x04, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VMOVUPS       X28, K4, -8(CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x05, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x01, Z28, X29
+	VMOVUPS       X29, K4, -8(CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x06, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x02, Z28, X29
+	VMOVUPS       X29, K4, -8(CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x07, DX
+	MOVQ          m+72(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_8
+	MOVQ          ldc+112(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x03, Z28, X29
+	VMOVUPS       X29, K4, -8(CX)(DX*4)
+
+nte_stored_8:
+	ADDQ $0x08, (SP)
+	JMP  nte_i_3
+
+nte_i_next_4:
+	ADDQ $0x02, 8(SP)
+	JMP  nte_j_1
+
+nte_done_2:
+	VZEROUPPER
+	RET
+
+DATA e4m3_bf16<>+0(SB)/2, $0x0000
+DATA e4m3_bf16<>+2(SB)/2, $0x3b00
+DATA e4m3_bf16<>+4(SB)/2, $0x3b80
+DATA e4m3_bf16<>+6(SB)/2, $0x3bc0
+DATA e4m3_bf16<>+8(SB)/2, $0x3c00
+DATA e4m3_bf16<>+10(SB)/2, $0x3c20
+DATA e4m3_bf16<>+12(SB)/2, $0x3c40
+DATA e4m3_bf16<>+14(SB)/2, $0x3c60
+DATA e4m3_bf16<>+16(SB)/2, $0x3c80
+DATA e4m3_bf16<>+18(SB)/2, $0x3c90
+DATA e4m3_bf16<>+20(SB)/2, $0x3ca0
+DATA e4m3_bf16<>+22(SB)/2, $0x3cb0
+DATA e4m3_bf16<>+24(SB)/2, $0x3cc0
+DATA e4m3_bf16<>+26(SB)/2, $0x3cd0
+DATA e4m3_bf16<>+28(SB)/2, $0x3ce0
+DATA e4m3_bf16<>+30(SB)/2, $0x3cf0
+DATA e4m3_bf16<>+32(SB)/2, $0x3d00
+DATA e4m3_bf16<>+34(SB)/2, $0x3d10
+DATA e4m3_bf16<>+36(SB)/2, $0x3d20
+DATA e4m3_bf16<>+38(SB)/2, $0x3d30
+DATA e4m3_bf16<>+40(SB)/2, $0x3d40
+DATA e4m3_bf16<>+42(SB)/2, $0x3d50
+DATA e4m3_bf16<>+44(SB)/2, $0x3d60
+DATA e4m3_bf16<>+46(SB)/2, $0x3d70
+DATA e4m3_bf16<>+48(SB)/2, $0x3d80
+DATA e4m3_bf16<>+50(SB)/2, $0x3d90
+DATA e4m3_bf16<>+52(SB)/2, $0x3da0
+DATA e4m3_bf16<>+54(SB)/2, $0x3db0
+DATA e4m3_bf16<>+56(SB)/2, $0x3dc0
+DATA e4m3_bf16<>+58(SB)/2, $0x3dd0
+DATA e4m3_bf16<>+60(SB)/2, $0x3de0
+DATA e4m3_bf16<>+62(SB)/2, $0x3df0
+DATA e4m3_bf16<>+64(SB)/2, $0x3e00
+DATA e4m3_bf16<>+66(SB)/2, $0x3e10
+DATA e4m3_bf16<>+68(SB)/2, $0x3e20
+DATA e4m3_bf16<>+70(SB)/2, $0x3e30
+DATA e4m3_bf16<>+72(SB)/2, $0x3e40
+DATA e4m3_bf16<>+74(SB)/2, $0x3e50
+DATA e4m3_bf16<>+76(SB)/2, $0x3e60
+DATA e4m3_bf16<>+78(SB)/2, $0x3e70
+DATA e4m3_bf16<>+80(SB)/2, $0x3e80
+DATA e4m3_bf16<>+82(SB)/2, $0x3e90
+DATA e4m3_bf16<>+84(SB)/2, $0x3ea0
+DATA e4m3_bf16<>+86(SB)/2, $0x3eb0
+DATA e4m3_bf16<>+88(SB)/2, $0x3ec0
+DATA e4m3_bf16<>+90(SB)/2, $0x3ed0
+DATA e4m3_bf16<>+92(SB)/2, $0x3ee0
+DATA e4m3_bf16<>+94(SB)/2, $0x3ef0
+DATA e4m3_bf16<>+96(SB)/2, $0x3f00
+DATA e4m3_bf16<>+98(SB)/2, $0x3f10
+DATA e4m3_bf16<>+100(SB)/2, $0x3f20
+DATA e4m3_bf16<>+102(SB)/2, $0x3f30
+DATA e4m3_bf16<>+104(SB)/2, $0x3f40
+DATA e4m3_bf16<>+106(SB)/2, $0x3f50
+DATA e4m3_bf16<>+108(SB)/2, $0x3f60
+DATA e4m3_bf16<>+110(SB)/2, $0x3f70
+DATA e4m3_bf16<>+112(SB)/2, $0x3f80
+DATA e4m3_bf16<>+114(SB)/2, $0x3f90
+DATA e4m3_bf16<>+116(SB)/2, $0x3fa0
+DATA e4m3_bf16<>+118(SB)/2, $0x3fb0
+DATA e4m3_bf16<>+120(SB)/2, $0x3fc0
+DATA e4m3_bf16<>+122(SB)/2, $0x3fd0
+DATA e4m3_bf16<>+124(SB)/2, $0x3fe0
+DATA e4m3_bf16<>+126(SB)/2, $0x3ff0
+DATA e4m3_bf16<>+128(SB)/2, $0x4000
+DATA e4m3_bf16<>+130(SB)/2, $0x4010
+DATA e4m3_bf16<>+132(SB)/2, $0x4020
+DATA e4m3_bf16<>+134(SB)/2, $0x4030
+DATA e4m3_bf16<>+136(SB)/2, $0x4040
+DATA e4m3_bf16<>+138(SB)/2, $0x4050
+DATA e4m3_bf16<>+140(SB)/2, $0x4060
+DATA e4m3_bf16<>+142(SB)/2, $0x4070
+DATA e4m3_bf16<>+144(SB)/2, $0x4080
+DATA e4m3_bf16<>+146(SB)/2, $0x4090
+DATA e4m3_bf16<>+148(SB)/2, $0x40a0
+DATA e4m3_bf16<>+150(SB)/2, $0x40b0
+DATA e4m3_bf16<>+152(SB)/2, $0x40c0
+DATA e4m3_bf16<>+154(SB)/2, $0x40d0
+DATA e4m3_bf16<>+156(SB)/2, $0x40e0
+DATA e4m3_bf16<>+158(SB)/2, $0x40f0
+DATA e4m3_bf16<>+160(SB)/2, $0x4100
+DATA e4m3_bf16<>+162(SB)/2, $0x4110
+DATA e4m3_bf16<>+164(SB)/2, $0x4120
+DATA e4m3_bf16<>+166(SB)/2, $0x4130
+DATA e4m3_bf16<>+168(SB)/2, $0x4140
+DATA e4m3_bf16<>+170(SB)/2, $0x4150
+DATA e4m3_bf16<>+172(SB)/2, $0x4160
+DATA e4m3_bf16<>+174(SB)/2, $0x4170
+DATA e4m3_bf16<>+176(SB)/2, $0x4180
+DATA e4m3_bf16<>+178(SB)/2, $0x4190
+DATA e4m3_bf16<>+180(SB)/2, $0x41a0
+DATA e4m3_bf16<>+182(SB)/2, $0x41b0
+DATA e4m3_bf16<>+184(SB)/2, $0x41c0
+DATA e4m3_bf16<>+186(SB)/2, $0x41d0
+DATA e4m3_bf16<>+188(SB)/2, $0x41e0
+DATA e4m3_bf16<>+190(SB)/2, $0x41f0
+DATA e4m3_bf16<>+192(SB)/2, $0x4200
+DATA e4m3_bf16<>+194(SB)/2, $0x4210
+DATA e4m3_bf16<>+196(SB)/2, $0x4220
+DATA e4m3_bf16<>+198(SB)/2, $0x4230
+DATA e4m3_bf16<>+200(SB)/2, $0x4240
+DATA e4m3_bf16<>+202(SB)/2, $0x4250
+DATA e4m3_bf16<>+204(SB)/2, $0x4260
+DATA e4m3_bf16<>+206(SB)/2, $0x4270
+DATA e4m3_bf16<>+208(SB)/2, $0x4280
+DATA e4m3_bf16<>+210(SB)/2, $0x4290
+DATA e4m3_bf16<>+212(SB)/2, $0x42a0
+DATA e4m3_bf16<>+214(SB)/2, $0x42b0
+DATA e4m3_bf16<>+216(SB)/2, $0x42c0
+DATA e4m3_bf16<>+218(SB)/2, $0x42d0
+DATA e4m3_bf16<>+220(SB)/2, $0x42e0
+DATA e4m3_bf16<>+222(SB)/2, $0x42f0
+DATA e4m3_bf16<>+224(SB)/2, $0x4300
+DATA e4m3_bf16<>+226(SB)/2, $0x4310
+DATA e4m3_bf16<>+228(SB)/2, $0x4320
+DATA e4m3_bf16<>+230(SB)/2, $0x4330
+DATA e4m3_bf16<>+232(SB)/2, $0x4340
+DATA e4m3_bf16<>+234(SB)/2, $0x4350
+DATA e4m3_bf16<>+236(SB)/2, $0x4360
+DATA e4m3_bf16<>+238(SB)/2, $0x4370
+DATA e4m3_bf16<>+240(SB)/2, $0x4380
+DATA e4m3_bf16<>+242(SB)/2, $0x4390
+DATA e4m3_bf16<>+244(SB)/2, $0x43a0
+DATA e4m3_bf16<>+246(SB)/2, $0x43b0
+DATA e4m3_bf16<>+248(SB)/2, $0x43c0
+DATA e4m3_bf16<>+250(SB)/2, $0x43d0
+DATA e4m3_bf16<>+252(SB)/2, $0x43e0
+DATA e4m3_bf16<>+254(SB)/2, $0x7fc0
+GLOBL e4m3_bf16<>(SB), RODATA|NOPTR, $256
+
+DATA c_e4m3_bit6_16<>+0(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+4(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+8(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+12(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+16(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+20(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+24(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+28(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+32(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+36(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+40(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+44(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+48(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+52(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+56(SB)/4, $0x00400040
+DATA c_e4m3_bit6_16<>+60(SB)/4, $0x00400040
+GLOBL c_e4m3_bit6_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_e4m3_sign16_16<>+0(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+4(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+8(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+12(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+16(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+20(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+24(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+28(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+32(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+36(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+40(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+44(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+48(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+52(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+56(SB)/4, $0x80008000
+DATA c_e4m3_sign16_16<>+60(SB)/4, $0x80008000
+GLOBL c_e4m3_sign16_16<>(SB), RODATA|NOPTR, $64
+
+// func gemmNNAddBF16E4M3AVX512(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV
+TEXT ·gemmNNAddBF16E4M3AVX512(SB), NOSPLIT, $16-120
+	MOVQ      k+88(FP), CX
+	TESTQ     CX, CX
+	JZ        nne_done_1
+	VMOVDQU64 e4m3_bf16<>+0(SB), Z28
+	VMOVDQU64 e4m3_bf16<>+64(SB), Z29
+	VMOVDQU64 e4m3_bf16<>+128(SB), Z30
+	VMOVDQU64 e4m3_bf16<>+192(SB), Z31
+	MOVQ      $0x00000000, 8(SP)
+
+nne_j_2:
+	MOVQ    n+80(FP), CX
+	SUBQ    8(SP), CX
+	JLE     nne_done_1
+	MOVQ    $0x00000020, DX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	MOVL    $0x00000001, DX
+	SHLQ    CL, DX
+	DECQ    DX
+	KMOVD   DX, K3
+	KMOVW   DX, K1
+	SHRQ    $0x10, DX
+	KMOVW   DX, K2
+	MOVQ    $0x00000000, (SP)
+
+nne_i_3:
+	MOVQ    m+72(FP), CX
+	CMPQ    (SP), CX
+	JAE     nne_i_next_4
+	MOVQ    m+72(FP), DX
+	DECQ    DX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
+	MOVQ    (SP), CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), SI
+	ADDQ    CX, SI
+	MOVQ    (SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), DI
+	ADDQ    CX, DI
+	MOVQ    (SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R8
+	ADDQ    CX, R8
+	MOVQ    (SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R9
+	ADDQ    CX, R9
+	MOVQ    (SP), CX
+	ADDQ    $0x04, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R10
+	ADDQ    CX, R10
+	MOVQ    (SP), CX
+	ADDQ    $0x05, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R11
+	ADDQ    CX, R11
+	MOVQ    (SP), CX
+	ADDQ    $0x06, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R12
+	ADDQ    CX, R12
+	MOVQ    (SP), CX
+	ADDQ    $0x07, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R13
+	ADDQ    CX, R13
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	MOVQ    ldb+104(FP), BX
+	MOVQ    b_base+48(FP), AX
+	ADDQ    8(SP), AX
+	MOVQ    k+88(FP), DX
+	SHRQ    $0x01, DX
+	SHLQ    $0x02, DX
+	XORQ    CX, CX
+
+nne_p_5:
+	CMPQ            CX, DX
+	JAE             nne_odd_6
+	VMOVDQU8.Z      (AX), K3, Y18
+	VPMOVSXBW       Y18, Z18
+	VMOVDQA64       Z18, Z16
+	VPERMI2W        Z29, Z28, Z16
+	VMOVDQA64       Z18, Z19
+	VPERMI2W        Z31, Z30, Z19
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
+	VMOVDQU16       Z19, K4, Z16
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
+	VMOVDQU8.Z      (AX)(BX*1), K3, Y18
+	VPMOVSXBW       Y18, Z18
+	VMOVDQA64       Z18, Z17
+	VPERMI2W        Z29, Z28, Z17
+	VMOVDQA64       Z18, Z19
+	VPERMI2W        Z31, Z30, Z19
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
+	VMOVDQU16       Z19, K4, Z17
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z17
+	VPUNPCKLWD      Z17, Z16, Z18
+	VPUNPCKHWD      Z17, Z16, Z19
+	VPBROADCASTD    (SI)(CX*1), Z20
+	VPBROADCASTD    (DI)(CX*1), Z21
+	VPBROADCASTD    (R8)(CX*1), Z22
+	VPBROADCASTD    (R9)(CX*1), Z23
+	VPBROADCASTD    (R10)(CX*1), Z24
+	VPBROADCASTD    (R11)(CX*1), Z25
+	VPBROADCASTD    (R12)(CX*1), Z26
+	VPBROADCASTD    (R13)(CX*1), Z27
+
+	// VDPBF16PS Z18, Z20, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z20, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z21, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z21, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z22, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z22, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z23, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z23, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// VDPBF16PS Z18, Z24, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z24, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z25, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z25, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z26, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z26, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z27, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z27, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+	LEAQ (AX)(BX*2), AX
+	ADDQ $0x04, CX
+	JMP  nne_p_5
+
+nne_odd_6:
+	MOVQ            k+88(FP), DX
+	TESTQ           $0x00000001, DX
+	JZ              nne_store_7
+	VMOVDQU8.Z      (AX), K3, Y18
+	VPMOVSXBW       Y18, Z18
+	VMOVDQA64       Z18, Z16
+	VPERMI2W        Z29, Z28, Z16
+	VMOVDQA64       Z18, Z19
+	VPERMI2W        Z31, Z30, Z19
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
+	VMOVDQU16       Z19, K4, Z16
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
+	VPXORD          Z17, Z17, Z17
+	VPUNPCKLWD      Z17, Z16, Z18
+	VPUNPCKHWD      Z17, Z16, Z19
+	MOVWLZX         (SI)(CX*1), DX
+	VPBROADCASTD    DX, Z20
+	MOVWLZX         (DI)(CX*1), DX
+	VPBROADCASTD    DX, Z21
+	MOVWLZX         (R8)(CX*1), DX
+	VPBROADCASTD    DX, Z22
+	MOVWLZX         (R9)(CX*1), DX
+	VPBROADCASTD    DX, Z23
+	MOVWLZX         (R10)(CX*1), DX
+	VPBROADCASTD    DX, Z24
+	MOVWLZX         (R11)(CX*1), DX
+	VPBROADCASTD    DX, Z25
+	MOVWLZX         (R12)(CX*1), DX
+	VPBROADCASTD    DX, Z26
+	MOVWLZX         (R13)(CX*1), DX
+	VPBROADCASTD    DX, Z27
+
+	// VDPBF16PS Z18, Z20, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z20, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z21, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z21, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z22, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z22, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z23, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z23, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// VDPBF16PS Z18, Z24, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z24, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z25, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z25, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z26, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z26, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z27, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z27, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+nne_store_7:
+	MOVQ      c_base+0(FP), CX
+	MOVQ      (SP), DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z1, Z0, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z1, Z0, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x01, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z3, Z2, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z3, Z2, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x02, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z5, Z4, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z5, Z4, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x03, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z7, Z6, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z7, Z6, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x04, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z9, Z8, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z9, Z8, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x05, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z11, Z10, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z11, Z10, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x06, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z13, Z12, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z13, Z12, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x07, DX
+	MOVQ      m+72(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_8
+	MOVQ      ldc+112(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z15, Z14, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z15, Z14, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+
+nne_stored_8:
+	ADDQ $0x08, (SP)
+	JMP  nne_i_3
+
+nne_i_next_4:
+	ADDQ $0x20, 8(SP)
+	JMP  nne_j_2
+
+nne_done_1:
 	VZEROUPPER
 	RET
 

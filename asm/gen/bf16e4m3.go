@@ -1,0 +1,584 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The bfloat16 GEMMs for a B of FP8 E4M3 bytes (kernels.GemmNTBF16E4M3,
+// GemmNNAddBF16E4M3). Every E4M3 value, subnormals included, is exactly a bfloat16,
+// so the AVX-512 bodies widen each chunk of B to bfloat16 words in registers and
+// multiply with VDPBF16PS as bf16gemm.go does; the AVX2 bodies widen to float32 (the
+// half trick of e4m3.go, then an exact ×256) and FMA.
+//
+// The AVX-512 widening is a lookup: the bytes are sign-extended to words
+// (VPMOVSXBW), two VPERMI2W look up their low 6 bits in the bfloat16 magnitudes of
+// bytes 0..63 and 64..127 (four ZMM tables, e4m3BF16Table), bit 6 picks one
+// (VPTESTMW, a masked move) and VPTERNLOGD ORs in the sign (bit 15 of the
+// sign-extended word). Eight instructions per 32 bytes, two of them register copies.
+// The table gives the NaN bytes 0x7f and 0xff the NaN 0x7fc0 (0xffc0 with the sign).
+
+// e4m3Value is the value of the E4M3 byte b, NaN for 0x7f and 0xff.
+func e4m3Value(b byte) float64 {
+	e, m := int(b>>3&15), float64(b&7)
+	var v float64
+	switch {
+	case b&0x7f == 0x7f:
+		return math.NaN()
+	case e == 0:
+		v = m / 8 * math.Ldexp(1, -6)
+	default:
+		v = (1 + m/8) * math.Ldexp(1, e-7)
+	}
+	if b&0x80 != 0 {
+		v = -v
+	}
+	return v
+}
+
+// e4m3BF16 is the bfloat16 bits of the E4M3 byte b (exact), 0x7fc0 for NaN with
+// b's sign.
+func e4m3BF16(b byte) uint16 {
+	if b&0x7f == 0x7f {
+		return 0x7fc0 | uint16(b&0x80)<<8
+	}
+	return uint16(math.Float32bits(float32(e4m3Value(b))) >> 16)
+}
+
+// e4m3F32 is the float32 bits of the E4M3 byte b (exact), a quiet NaN for NaN.
+func e4m3F32(b byte) uint32 { return uint32(e4m3BF16(b)) << 16 }
+
+// e4m3BF16Table is the bfloat16 magnitudes of bytes 0..127: four ZMM tables of 32
+// words each.
+func e4m3BF16Table() Mem {
+	const key = "e4m3_bf16"
+	if m, ok := constTables[key]; ok {
+		return m
+	}
+	m := GLOBL(key, RODATA|NOPTR)
+	for b := range 128 {
+		DATA(2*b, U16(e4m3BF16(byte(b))))
+	}
+	constTables[key] = m
+	return m
+}
+
+// e4m3F32Table is the float32 values of all 256 bytes, for the AVX2 scalar tails.
+func e4m3F32Table() Mem {
+	const key = "e4m3_f32"
+	if m, ok := constTables[key]; ok {
+		return m
+	}
+	m := GLOBL(key, RODATA|NOPTR)
+	for b := range 256 {
+		DATA(4*b, U32(e4m3F32(byte(b))))
+	}
+	constTables[key] = m
+	return m
+}
+
+// e4m3Tables loads e4m3BF16Table into Z28..Z31, where e4m3Widen expects it.
+func e4m3Tables() {
+	tab := e4m3BF16Table()
+	for q := range 4 {
+		VMOVDQU64(tab.Offset(64*q), zr(28+q))
+	}
+}
+
+// e4m3Widen widens 32 E4M3 bytes (src: a 32-byte memory operand or a YMM) to 32
+// bfloat16 words in Z(dst), exactly, with the tables in Z28..Z31. It clobbers Z(w),
+// Z(hi) and the opmask k.
+func (t target) e4m3Widen(src Op, dst, w, hi int, k Register) {
+	VPMOVSXBW(src, zr(w))
+	VMOVDQA64(zr(w), zr(dst))
+	VPERMI2W(Z29, Z28, zr(dst)) // bytes 0..63: the magnitude of b&0x3f
+	VMOVDQA64(zr(w), zr(hi))
+	VPERMI2W(Z31, Z30, zr(hi)) // bytes 64..127: the magnitude of b&0x3f|0x40
+	VPTESTMW(t.splat("e4m3_bit6", 0x00400040), zr(w), k)
+	VMOVDQU16(zr(hi), k, zr(dst))
+	// dst |= w & 0x8000: the sign.
+	VPTERNLOGD_BCST(U8(0xf8), t.splat("e4m3_sign16", 0x80008000), zr(w), zr(dst))
+}
+
+// clampedRow loads into dst the address of row min(start+r, last-1) of matrix name
+// (row stride ld elements of 1<<shift bytes). It clobbers RAX and RCX.
+func clampedRow(name, ld, last string, start Mem, r int, shift uint8, dst Register) {
+	Load(Param(last), RAX)
+	DECQ(RAX)
+	MOVQ(start, RCX)
+	if r > 0 {
+		ADDQ(U8(r), RCX)
+	}
+	CMPQ(RCX, RAX)
+	CMOVQGT(RAX, RCX)
+	Load(Param(ld), RAX)
+	if shift > 0 {
+		SHLQ(U8(shift), RAX)
+	}
+	IMULQ(RAX, RCX)
+	Load(Param(name).Base(), dst)
+	ADDQ(RCX, dst)
+}
+
+// gemmNTBF16E4M3 (AVX-512, VDPBF16PS) computes c = A Bᵀ in tiles of 8 rows of A by 2
+// rows of B (each chunk of a B row is widened once for 8 rows of A, not 4 as a 4x4
+// tile would), 16 ZMM accumulators of float32 pair sums over k in chunks of 32 (the
+// tail loaded under a mask with zeros). Row a of A meets row r of B in Z(4(a%4) +
+// 2(a/4) + r), so ntReduce4x4 leaves in lane h of one ZMM the sums of rows h and h+4
+// of A: columns j, j+1 of row i+h, then of row i+h+4 (stored from 8 bytes before
+// column j under a mask of lanes 2 and 3). Band i/8 of A prefetches row
+// j+2+(i/8)%2 of B, a cache line per chunk.
+func (t target) gemmNTBF16E4M3() {
+	t.begin("gemmNTBF16E4M3")
+	if !t.zmm {
+		t.gemmNTBF16E4M3AVX2()
+		return
+	}
+	a := []Register{RSI, RDI, R8, R9, R10, R11, R12, R13}
+	b := []Register{RBX, RDX}
+	i, j, kfull := AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	// K1: the first k%32 elements, the k tail's mask.
+	Load(Param("k"), RCX)
+	ANDQ(U8(31), RCX)
+	MOVL(U32(1), EDX)
+	SHLQ(CL, RDX)
+	DECQ(RDX)
+	KMOVD(EDX, K1)
+	Load(Param("k"), RBX)
+	ANDQ(I8(-32), RBX)
+	MOVQ(RBX, kfull)
+	MOVQ(U32(0), j)
+	jTop, done := label("nte_j"), label("nte_done")
+	Label(jTop)
+	Load(Param("n"), RCX)
+	SUBQ(j, RCX)
+	JLE(LabelRef(done))
+	// K2 keeps the tile's min(2, n-j) columns of c, K4 the same in lanes 2 and 3.
+	MOVQ(U32(2), RDX)
+	CMPQ(RCX, RDX)
+	CMOVQGT(RDX, RCX)
+	LEAQ(kmaskTable, RDX)
+	KMOVW(Mem{Base: RDX, Index: RCX, Scale: 2}, K2)
+	KSHIFTLW(U8(2), K2, K4)
+	MOVQ(U32(0), i)
+	iTop, iNext := label("nte_i"), label("nte_i_next")
+	Label(iTop)
+	Load(Param("m"), RCX)
+	CMPQ(i, RCX)
+	JAE(LabelRef(iNext))
+	for h, p := range a {
+		clampedRow("a", "lda", "m", i, h, 1, p)
+	}
+	for r, p := range b {
+		clampedRow("b", "ldb", "n", j, r, 0, p)
+	}
+	MOVQ(i, RCX)
+	SHRQ(U8(3), RCX)
+	ANDQ(U8(1), RCX)
+	ADDQ(U8(2), RCX)
+	Load(Param("ldb"), RAX)
+	IMULQ(RAX, RCX)
+	ADDQ(b[0], RCX)
+	e4m3Tables() // the reduction overwrites Z28
+	for z := range 16 {
+		VPXORD(zr(z), zr(z), zr(z))
+	}
+	XORQ(RAX, RAX)
+	kTop, kTail, reduce := label("nte_k"), label("nte_ktail"), label("nte_reduce")
+	products := func() {
+		for h := range 8 {
+			for r := range 2 {
+				vdpbf16ps(24+r, 16+h, 4*(h%4)+2*(h/4)+r)
+			}
+		}
+	}
+	Label(kTop)
+	CMPQ(RAX, kfull)
+	JAE(LabelRef(kTail))
+	PREFETCHT0(Mem{Base: RCX, Index: RAX, Scale: 1})
+	for r := range 2 {
+		t.e4m3Widen(Mem{Base: b[r], Index: RAX, Scale: 1}, 24+r, 26, 27, K3)
+	}
+	for h := range 8 {
+		VMOVDQU64(Mem{Base: a[h], Index: RAX, Scale: 2}, zr(16+h))
+	}
+	products()
+	ADDQ(U8(32), RAX)
+	JMP(LabelRef(kTop))
+	Label(kTail)
+	KORTESTD(K1, K1)
+	JZ(LabelRef(reduce))
+	for r := range 2 {
+		VMOVDQU8_Z(Mem{Base: b[r], Index: RAX, Scale: 1}, K1, Y26)
+		t.e4m3Widen(Y26, 24+r, 26, 27, K3)
+	}
+	for h := range 8 {
+		VMOVDQU16_Z(Mem{Base: a[h], Index: RAX, Scale: 2}, K1, zr(16+h))
+	}
+	products()
+	Label(reduce)
+	out := ntReduce4x4()
+	// Rows i..i+3 get lanes 0, 1 of lane h under K2; rows i+4..i+7 lanes 2, 3 under
+	// K4, from 8 bytes before column j (masked lanes are neither read nor written).
+	Load(Param("c").Base(), RCX)
+	stored := label("nte_stored")
+	for half, k := range []Register{K2, K4} {
+		for h := range 4 {
+			MOVQ(i, RDX)
+			if row := 4*half + h; row > 0 {
+				ADDQ(U8(row), RDX)
+			}
+			Load(Param("m"), RAX)
+			CMPQ(RDX, RAX)
+			JAE(LabelRef(stored))
+			Load(Param("ldc"), RAX)
+			IMULQ(RAX, RDX)
+			ADDQ(j, RDX)
+			x := out.AsX()
+			if h > 0 {
+				x = X29
+				VEXTRACTF32X4(U8(h), out, x)
+			}
+			VMOVUPS(x, k, Mem{Base: RCX, Index: RDX, Scale: 4, Disp: -8 * half})
+		}
+	}
+	Label(stored)
+	ADDQ(U8(8), i)
+	JMP(LabelRef(iTop))
+	Label(iNext)
+	ADDQ(U8(2), j)
+	JMP(LabelRef(jTop))
+	Label(done)
+	ret()
+}
+
+// gemmNNAddBF16E4M3 (AVX-512, VDPBF16PS) is gemmNNAddBF16 with rows p and p+1 of B
+// widened (e4m3Widen, 32 bytes each, the columns past n loaded as zeros) before they
+// are interleaved: the same tiles of 8 rows of c by 32 columns, the same column
+// order undone with VPERMI2PS before the tile is added to c.
+func (t target) gemmNNAddBF16E4M3() {
+	t.begin("gemmNNAddBF16E4M3")
+	if !t.zmm {
+		t.gemmNNAddBF16E4M3AVX2()
+		return
+	}
+	a := []Register{RSI, RDI, R8, R9, R10, R11, R12, R13}
+	i, j := AllocLocal(8), AllocLocal(8)
+	done := label("nne_done")
+	Load(Param("k"), RCX)
+	TESTQ(RCX, RCX)
+	JZ(LabelRef(done))
+	e4m3Tables()
+	MOVQ(U32(0), j)
+	jTop := label("nne_j")
+	Label(jTop)
+	Load(Param("n"), RCX)
+	SUBQ(j, RCX)
+	JLE(LabelRef(done))
+	// K3: the block's min(32, n-j) bytes of B; K1, K2: its two halves of c.
+	MOVQ(U32(32), RDX)
+	CMPQ(RCX, RDX)
+	CMOVQGT(RDX, RCX)
+	MOVL(U32(1), EDX)
+	SHLQ(CL, RDX)
+	DECQ(RDX)
+	KMOVD(EDX, K3)
+	KMOVW(EDX, K1)
+	SHRQ(U8(16), RDX)
+	KMOVW(EDX, K2)
+	MOVQ(U32(0), i)
+	iTop, iNext := label("nne_i"), label("nne_i_next")
+	Label(iTop)
+	Load(Param("m"), RCX)
+	CMPQ(i, RCX)
+	JAE(LabelRef(iNext))
+	bf16Clamped("a", "lda", "m", i, a)
+	for z := range 16 {
+		VPXORD(zr(z), zr(z), zr(z))
+	}
+	// RAX walks B's rows from column j, RBX is B's row stride in bytes, RCX the byte
+	// offset of the pair in A's rows, RDX its end.
+	Load(Param("ldb"), RBX)
+	Load(Param("b").Base(), RAX)
+	ADDQ(j, RAX)
+	Load(Param("k"), RDX)
+	SHRQ(U8(1), RDX)
+	SHLQ(U8(2), RDX)
+	XORQ(RCX, RCX)
+	pTop, pOdd, store := label("nne_p"), label("nne_odd"), label("nne_store")
+	products := func() {
+		for h := range 8 {
+			vdpbf16ps(18, 20+h, 2*h)
+			vdpbf16ps(19, 20+h, 2*h+1)
+		}
+	}
+	Label(pTop)
+	CMPQ(RCX, RDX)
+	JAE(LabelRef(pOdd))
+	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
+	t.e4m3Widen(Y18, 16, 18, 19, K4)
+	VMOVDQU8_Z(Mem{Base: RAX, Index: RBX, Scale: 1}, K3, Y18)
+	t.e4m3Widen(Y18, 17, 18, 19, K4)
+	VPUNPCKLWD(Z17, Z16, Z18)
+	VPUNPCKHWD(Z17, Z16, Z19)
+	for h := range 8 {
+		VPBROADCASTD(Mem{Base: a[h], Index: RCX, Scale: 1}, zr(20+h))
+	}
+	products()
+	LEAQ(Mem{Base: RAX, Index: RBX, Scale: 2}, RAX)
+	ADDQ(U8(4), RCX)
+	JMP(LabelRef(pTop))
+	Label(pOdd)
+	Load(Param("k"), RDX)
+	TESTQ(U32(1), RDX)
+	JZ(LabelRef(store))
+	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
+	t.e4m3Widen(Y18, 16, 18, 19, K4)
+	VPXORD(Z17, Z17, Z17)
+	VPUNPCKLWD(Z17, Z16, Z18)
+	VPUNPCKHWD(Z17, Z16, Z19)
+	for h := range 8 {
+		MOVWLZX(Mem{Base: a[h], Index: RCX, Scale: 1}, EDX)
+		VPBROADCASTD(EDX, zr(20+h))
+	}
+	products()
+	Label(store)
+	Load(Param("c").Base(), RCX)
+	stored := label("nne_stored")
+	for h := range 8 {
+		MOVQ(i, RDX)
+		if h > 0 {
+			ADDQ(U8(h), RDX)
+		}
+		Load(Param("m"), RAX)
+		CMPQ(RDX, RAX)
+		JAE(LabelRef(stored))
+		Load(Param("ldc"), RAX)
+		IMULQ(RAX, RDX)
+		ADDQ(j, RDX)
+		LEAQ(Mem{Base: RCX, Index: RDX, Scale: 4}, RDX)
+		for half, k := range []Register{K1, K2} {
+			at := Mem{Base: RDX, Disp: 64 * half}
+			VMOVDQU64(nnOrder[half], Z22)
+			VPERMI2PS(zr(2*h+1), zr(2*h), Z22)
+			VMOVUPS_Z(at, k, Z23)
+			VADDPS(Z23, Z22, Z22)
+			VMOVUPS(Z22, k, at)
+		}
+	}
+	Label(stored)
+	ADDQ(U8(8), i)
+	JMP(LabelRef(iTop))
+	Label(iNext)
+	ADDQ(U8(32), j)
+	JMP(LabelRef(jTop))
+	Label(done)
+	ret()
+}
+
+// e4m3Consts are the AVX2 widening's constants, kept in registers.
+type e4m3Consts struct{ sign, key VecVirtual }
+
+func (t target) e4m3ConstsAVX2() e4m3Consts {
+	c := e4m3Consts{YMM(), YMM()}
+	VMOVDQU(t.splat("e4m3_sign", e4m3SignBits), c.sign)
+	VMOVDQU(t.splat("e4m3_nankey", e4m3NaNKey), c.key)
+	return c
+}
+
+// e4m3Widen8 widens the 8 E4M3 bytes at src to 8 float32 in a new YMM, exactly: the
+// half trick of e4m3Rows (NaN bytes made the NaN half 0xFFFF), VCVTPH2PS, then ×256.
+func (t target) e4m3Widen8(src Mem, c e4m3Consts) VecVirtual {
+	sx, h, k := XMM(), XMM(), XMM()
+	VPMOVSXBW(src, sx)
+	VPSLLW(U8(7), sx, h)
+	VPAND(c.key.AsX(), h, k)
+	VPAND(c.sign.AsX(), h, h)
+	VPCMPEQW(c.key.AsX(), k, k)
+	VPOR(k, h, h)
+	v := YMM()
+	VCVTPH2PS(h, v)
+	VMULPS(t.splat("f32_256", math.Float32bits(e4m3Scale)), v, v)
+	return v
+}
+
+// e4m3Scalar loads the float32 value of the E4M3 byte at m into the low lane of a
+// new XMM, from e4m3F32Table.
+func e4m3Scalar(m Mem) VecVirtual {
+	g, tab := GP64(), GP64()
+	MOVBQZX(m, g)
+	LEAQ(e4m3F32Table(), tab)
+	x := XMM()
+	VMOVSS(Mem{Base: tab, Index: g, Scale: 4}, x)
+	return x
+}
+
+// e4m3RowPointers returns rows pointers into the byte matrix name, from row start
+// with a row stride of ld bytes.
+func e4m3RowPointers(name, ld string, start Op, rows int) []Register {
+	base := ptr(name)
+	stride := Load(Param(ld), GP64())
+	p := make([]Register, rows)
+	p[0] = GP64()
+	MOVQ(start, p[0])
+	IMULQ(stride, p[0])
+	ADDQ(base, p[0])
+	for r := 1; r < rows; r++ {
+		p[r] = GP64()
+		LEAQ(Mem{Base: p[r-1], Index: stride, Scale: 1}, p[r])
+	}
+	return p
+}
+
+// gemmNTBF16E4M3AVX2 widens and FMAs: tiles of 2 rows of A by 4 rows of B, 8
+// elements per step (A's bfloat16 widened with VPMOVZXWD and VPSLLD, B's bytes with
+// e4m3Widen8); the k%8 tail goes first, one element at a time into lane 0 of the
+// zeroed accumulators.
+func (t target) gemmNTBF16E4M3AVX2() {
+	t.tiles([]int{2, 1}, []int{4, 1}, func(rows, cols int, i, j Mem) {
+		a := bf16RowPointers("a", "lda", i, rows)
+		b := e4m3RowPointers("b", "ldb", j, cols)
+		acc := make([][]VecVirtual, rows)
+		for r := range acc {
+			acc[r] = make([]VecVirtual, cols)
+			for s := range acc[r] {
+				acc[r][s] = YMM()
+				t.zero(acc[r][s])
+			}
+		}
+		k := Load(Param("k"), GP64())
+		p := GP64()
+		MOVQ(k, p)
+		ANDQ(I8(-8), p)
+		tail, tailDone := label("nte_tail"), label("nte_tail_done")
+		Label(tail)
+		CMPQ(p, k)
+		JAE(LabelRef(tailDone))
+		for r := range rows {
+			x := bf16Scalar(Mem{Base: a[r], Index: p, Scale: 2})
+			for s := range cols {
+				y := e4m3Scalar(Mem{Base: b[s], Index: p, Scale: 1})
+				VFMADD231SS(y, x, acc[r][s].AsX())
+			}
+		}
+		INCQ(p)
+		JMP(LabelRef(tail))
+		Label(tailDone)
+		c := t.e4m3ConstsAVX2()
+		kfull := GP64()
+		MOVQ(k, kfull)
+		ANDQ(I8(-8), kfull)
+		XORQ(p, p)
+		top, end := label("nte_step"), label("nte_steps_done")
+		Label(top)
+		CMPQ(p, kfull)
+		JAE(LabelRef(end))
+		va := make([]VecVirtual, rows)
+		for r := range rows {
+			va[r] = YMM()
+			VPMOVZXWD(Mem{Base: a[r], Index: p, Scale: 2}, va[r])
+			VPSLLD(U8(16), va[r], va[r])
+		}
+		for s := range cols {
+			v := t.e4m3Widen8(Mem{Base: b[s], Index: p, Scale: 1}, c)
+			for r := range rows {
+				VFMADD231PS(v, va[r], acc[r][s])
+			}
+		}
+		ADDQ(U8(8), p)
+		JMP(LabelRef(top))
+		Label(end)
+		cp := ptr("c")
+		ldc := Load(Param("ldc"), GP64())
+		for r := range rows {
+			off := GP64()
+			MOVQ(i, off)
+			if r > 0 {
+				ADDQ(U32(r), off)
+			}
+			IMULQ(ldc, off)
+			ADDQ(j, off)
+			for s := range cols {
+				VMOVSS(t.hsum(acc[r][s]), Mem{Base: cp, Index: off, Scale: 4, Disp: 4 * s})
+			}
+		}
+	})
+	ret()
+}
+
+// gemmNNAddBF16E4M3AVX2 is gemmNNAddBF16AVX2 with each row of B widened 8 bytes at a
+// time by e4m3Widen8 (single columns from e4m3F32Table).
+func (t target) gemmNNAddBF16E4M3AVX2() {
+	t.tiles([]int{4, 1}, []int{16, 8, 1}, func(rows, cols int, i, jm Mem) {
+		j := GP64()
+		MOVQ(jm, j)
+		width := cols / 8
+		a := bf16RowPointers("a", "lda", i, rows)
+		ldb := Load(Param("ldb"), GP64())
+		pb := ptr("b")
+		ADDQ(j, pb)
+		cRows := rowPointers("c", "ldc", i, rows)
+		acc := make([][]VecVirtual, rows)
+		for r := range acc {
+			if cols == 1 {
+				acc[r] = []VecVirtual{XMM()}
+				VMOVSS(Mem{Base: cRows[r], Index: j, Scale: 4}, acc[r][0])
+				continue
+			}
+			acc[r] = make([]VecVirtual, width)
+			for v := range width {
+				acc[r][v] = YMM()
+				VMOVUPS(Mem{Base: cRows[r], Index: j, Scale: 4, Disp: 32 * v}, acc[r][v])
+			}
+		}
+		var c e4m3Consts
+		if cols > 1 {
+			c = t.e4m3ConstsAVX2()
+		}
+		k := Load(Param("k"), GP64())
+		p := GP64()
+		XORQ(p, p)
+		top, done := label("nne_k"), label("nne_k_done")
+		Label(top)
+		CMPQ(p, k)
+		JAE(LabelRef(done))
+		if cols == 1 {
+			y := e4m3Scalar(Mem{Base: pb})
+			for r := range rows {
+				x := bf16Scalar(Mem{Base: a[r], Index: p, Scale: 2})
+				VFMADD231SS(y, x, acc[r][0])
+			}
+		} else {
+			vb := make([]VecVirtual, width)
+			for v := range width {
+				vb[v] = t.e4m3Widen8(Mem{Base: pb, Disp: 8 * v}, c)
+			}
+			for r := range rows {
+				bc := YMM()
+				VPBROADCASTW(Mem{Base: a[r], Index: p, Scale: 2}, bc)
+				VPSLLD(U8(16), bc, bc)
+				for v := range width {
+					VFMADD231PS(vb[v], bc, acc[r][v])
+				}
+			}
+		}
+		ADDQ(ldb, pb)
+		INCQ(p)
+		JMP(LabelRef(top))
+		Label(done)
+		cRows = rowPointers("c", "ldc", i, rows)
+		for r := range rows {
+			if cols == 1 {
+				VMOVSS(acc[r][0], Mem{Base: cRows[r], Index: j, Scale: 4})
+				continue
+			}
+			for v := range width {
+				VMOVUPS(acc[r][v], Mem{Base: cRows[r], Index: j, Scale: 4, Disp: 32 * v})
+			}
+		}
+	})
+	ret()
+}
