@@ -40,15 +40,22 @@ func checkBF16E4M3Sum(got float32, c0 float64, k int, term func(p int) (a uint16
 	return nil
 }
 
+// e4m3GemmCases are bf16GemmCases plus a k that compose splits for
+// GemmNNAddBF16E4M3 (past e4m3NNRows) and one past its pooled scratch for
+// GemmNTBF16E4M3 (k > 4096).
+func e4m3GemmCases() []gemmCase {
+	return append(bf16GemmCases(), gemmCase{5, 40, 600, 601, 600}, gemmCase{3, 5, 4133, 4133, 4140})
+}
+
 // TestGemmNTBF16E4M3 runs GemmNTBF16E4M3 on every Level over bf16GemmCases on guard
-// pages, B's bytes drawn from every finite E4M3 value. On an AVX-512 CPU with
+// pages (e4m3GemmCases), B's bytes drawn from every finite E4M3 value. On an AVX-512 CPU with
 // AVX512_BF16 the AVX-512 Level runs the VDPBF16PS body, the AVX2 Level the body that
 // is its fallback.
 func TestGemmNTBF16E4M3(t *testing.T) {
 	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
-		for ci, c := range bf16GemmCases() {
+		for ci, c := range e4m3GemmCases() {
 			ldb := max(c.ldb, c.k+c.m%3)
 			av := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda)))
 			bv := e4m3Finite(rng, testutil.MatLen(c.n, c.k, ldb))
@@ -75,7 +82,7 @@ func TestGemmNNAddBF16E4M3(t *testing.T) {
 	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
 		rng := newRNG(t)
 		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
-		for ci, c := range bf16GemmCases() {
+		for ci, c := range e4m3GemmCases() {
 			ldb := max(c.ldb, c.n+c.m%3)
 			av := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda)))
 			bv := e4m3Finite(rng, testutil.MatLen(c.k, c.n, ldb))

@@ -8500,32 +8500,32 @@ rowtile_next_16:
 	VZEROUPPER
 	RET
 
-// func gemmNTBF16E4M3AVX2(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// func gemmNTBF16E4M3AVX2(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·gemmNTBF16E4M3AVX2(SB), NOSPLIT, $16-120
+TEXT ·gemmNTBF16E4M3AVX2(SB), NOSPLIT, $16-144
 	MOVQ $0x00000000, (SP)
 
 rowtile_1:
-	MOVQ m+72(FP), AX
+	MOVQ m+96(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000002
 	JB   rowtile_next_2
 	MOVQ $0x00000000, 8(SP)
 
 coltile_3:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000004
 	JB      coltile_next_4
 	MOVQ    a_base+24(FP), AX
-	MOVQ    lda+96(FP), CX
+	MOVQ    lda+120(FP), CX
 	SHLQ    $0x01, CX
 	MOVQ    (SP), DX
 	IMULQ   CX, DX
 	ADDQ    AX, DX
 	LEAQ    (DX)(CX*1), AX
 	MOVQ    b_base+48(FP), CX
-	MOVQ    ldb+104(FP), BX
+	MOVQ    ldb+128(FP), BX
 	MOVQ    8(SP), SI
 	IMULQ   BX, SI
 	ADDQ    CX, SI
@@ -8540,7 +8540,7 @@ coltile_3:
 	VMOVUPS c_zero_8<>+0(SB), Y5
 	VMOVUPS c_zero_8<>+0(SB), Y6
 	VMOVUPS c_zero_8<>+0(SB), Y7
-	MOVQ    k+88(FP), R8
+	MOVQ    k+112(FP), R8
 	MOVQ    R8, R9
 	ANDQ    $-8, R9
 
@@ -8646,7 +8646,7 @@ nte_step_7:
 
 nte_steps_done_8:
 	MOVQ         c_base+0(FP), AX
-	MOVQ         ldc+112(FP), CX
+	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
 	IMULQ        CX, DX
 	ADDQ         8(SP), DX
@@ -8715,25 +8715,25 @@ nte_steps_done_8:
 
 coltile_next_4:
 coltile_9:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000001
 	JB      coltile_next_10
 	MOVQ    a_base+24(FP), AX
-	MOVQ    lda+96(FP), CX
+	MOVQ    lda+120(FP), CX
 	SHLQ    $0x01, CX
 	MOVQ    (SP), DX
 	IMULQ   CX, DX
 	ADDQ    AX, DX
 	LEAQ    (DX)(CX*1), AX
 	MOVQ    b_base+48(FP), CX
-	MOVQ    ldb+104(FP), BX
+	MOVQ    ldb+128(FP), BX
 	MOVQ    8(SP), SI
 	IMULQ   BX, SI
 	ADDQ    CX, SI
 	VMOVUPS c_zero_8<>+0(SB), Y0
 	VMOVUPS c_zero_8<>+0(SB), Y1
-	MOVQ    k+88(FP), CX
+	MOVQ    k+112(FP), CX
 	MOVQ    CX, BX
 	ANDQ    $-8, BX
 
@@ -8785,7 +8785,7 @@ nte_step_13:
 
 nte_steps_done_14:
 	MOVQ         c_base+0(FP), AX
-	MOVQ         ldc+112(FP), CX
+	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
 	IMULQ        CX, DX
 	ADDQ         8(SP), DX
@@ -8816,25 +8816,25 @@ coltile_next_10:
 
 rowtile_next_2:
 rowtile_15:
-	MOVQ m+72(FP), AX
+	MOVQ m+96(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
 	JB   rowtile_next_16
 	MOVQ $0x00000000, 8(SP)
 
 coltile_17:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000004
 	JB      coltile_next_18
 	MOVQ    a_base+24(FP), AX
-	MOVQ    lda+96(FP), CX
+	MOVQ    lda+120(FP), CX
 	SHLQ    $0x01, CX
 	MOVQ    (SP), DX
 	IMULQ   CX, DX
 	ADDQ    AX, DX
 	MOVQ    b_base+48(FP), AX
-	MOVQ    ldb+104(FP), CX
+	MOVQ    ldb+128(FP), CX
 	MOVQ    8(SP), BX
 	IMULQ   CX, BX
 	ADDQ    AX, BX
@@ -8845,7 +8845,7 @@ coltile_17:
 	VMOVUPS c_zero_8<>+0(SB), Y1
 	VMOVUPS c_zero_8<>+0(SB), Y2
 	VMOVUPS c_zero_8<>+0(SB), Y3
-	MOVQ    k+88(FP), DI
+	MOVQ    k+112(FP), DI
 	MOVQ    DI, R8
 	ANDQ    $-8, R8
 
@@ -8926,7 +8926,7 @@ nte_step_21:
 
 nte_steps_done_22:
 	MOVQ         c_base+0(FP), AX
-	MOVQ         ldc+112(FP), CX
+	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
 	IMULQ        CX, DX
 	ADDQ         8(SP), DX
@@ -8963,23 +8963,23 @@ nte_steps_done_22:
 
 coltile_next_18:
 coltile_23:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000001
 	JB      coltile_next_24
 	MOVQ    a_base+24(FP), AX
-	MOVQ    lda+96(FP), CX
+	MOVQ    lda+120(FP), CX
 	SHLQ    $0x01, CX
 	MOVQ    (SP), DX
 	IMULQ   CX, DX
 	ADDQ    AX, DX
 	MOVQ    b_base+48(FP), AX
-	MOVQ    ldb+104(FP), CX
+	MOVQ    ldb+128(FP), CX
 	MOVQ    8(SP), BX
 	IMULQ   CX, BX
 	ADDQ    AX, BX
 	VMOVUPS c_zero_8<>+0(SB), Y0
-	MOVQ    k+88(FP), AX
+	MOVQ    k+112(FP), AX
 	MOVQ    AX, CX
 	ANDQ    $-8, CX
 
@@ -9021,7 +9021,7 @@ nte_step_27:
 
 nte_steps_done_28:
 	MOVQ         c_base+0(FP), AX
-	MOVQ         ldc+112(FP), CX
+	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
 	IMULQ        CX, DX
 	ADDQ         8(SP), DX
@@ -9311,26 +9311,26 @@ DATA c_f32_256_8<>+24(SB)/4, $0x43800000
 DATA c_f32_256_8<>+28(SB)/4, $0x43800000
 GLOBL c_f32_256_8<>(SB), RODATA|NOPTR, $32
 
-// func gemmNNAddBF16E4M3AVX2(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// func gemmNNAddBF16E4M3AVX2(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·gemmNNAddBF16E4M3AVX2(SB), NOSPLIT, $16-120
+TEXT ·gemmNNAddBF16E4M3AVX2(SB), NOSPLIT, $16-144
 	MOVQ $0x00000000, (SP)
 
 rowtile_1:
-	MOVQ m+72(FP), AX
+	MOVQ m+96(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000004
 	JB   rowtile_next_2
 	MOVQ $0x00000000, 8(SP)
 
 coltile_3:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
 	JB      coltile_next_4
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
-	MOVQ    lda+96(FP), DX
+	MOVQ    lda+120(FP), DX
 	SHLQ    $0x01, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
@@ -9338,11 +9338,11 @@ coltile_3:
 	LEAQ    (BX)(DX*1), CX
 	LEAQ    (CX)(DX*1), SI
 	LEAQ    (SI)(DX*1), DX
-	MOVQ    ldb+104(FP), DI
+	MOVQ    ldb+128(FP), DI
 	MOVQ    b_base+48(FP), R8
 	ADDQ    AX, R8
 	MOVQ    c_base+0(FP), R9
-	MOVQ    ldc+112(FP), R10
+	MOVQ    ldc+136(FP), R10
 	SHLQ    $0x02, R10
 	MOVQ    (SP), R11
 	IMULQ   R10, R11
@@ -9360,7 +9360,7 @@ coltile_3:
 	VMOVUPS 32(R10)(AX*4), Y7
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y8
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y9
-	MOVQ    k+88(FP), R9
+	MOVQ    k+112(FP), R9
 	XORQ    R10, R10
 
 nne_k_5:
@@ -9404,7 +9404,7 @@ nne_k_5:
 
 nne_k_done_6:
 	MOVQ    c_base+0(FP), CX
-	MOVQ    ldc+112(FP), DX
+	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
@@ -9425,13 +9425,13 @@ nne_k_done_6:
 
 coltile_next_4:
 coltile_7:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000008
 	JB      coltile_next_8
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
-	MOVQ    lda+96(FP), DX
+	MOVQ    lda+120(FP), DX
 	SHLQ    $0x01, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
@@ -9439,11 +9439,11 @@ coltile_7:
 	LEAQ    (BX)(DX*1), CX
 	LEAQ    (CX)(DX*1), SI
 	LEAQ    (SI)(DX*1), DX
-	MOVQ    ldb+104(FP), DI
+	MOVQ    ldb+128(FP), DI
 	MOVQ    b_base+48(FP), R8
 	ADDQ    AX, R8
 	MOVQ    c_base+0(FP), R9
-	MOVQ    ldc+112(FP), R10
+	MOVQ    ldc+136(FP), R10
 	SHLQ    $0x02, R10
 	MOVQ    (SP), R11
 	IMULQ   R10, R11
@@ -9457,7 +9457,7 @@ coltile_7:
 	VMOVUPS (R10)(AX*4), Y3
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y4
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y5
-	MOVQ    k+88(FP), R9
+	MOVQ    k+112(FP), R9
 	XORQ    R10, R10
 
 nne_k_9:
@@ -9489,7 +9489,7 @@ nne_k_9:
 
 nne_k_done_10:
 	MOVQ    c_base+0(FP), CX
-	MOVQ    ldc+112(FP), DX
+	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
@@ -9506,13 +9506,13 @@ nne_k_done_10:
 
 coltile_next_8:
 coltile_11:
-	MOVQ   n+80(FP), AX
+	MOVQ   n+104(FP), AX
 	SUBQ   8(SP), AX
 	CMPQ   AX, $0x00000001
 	JB     coltile_next_12
 	MOVQ   8(SP), AX
 	MOVQ   a_base+24(FP), CX
-	MOVQ   lda+96(FP), DX
+	MOVQ   lda+120(FP), DX
 	SHLQ   $0x01, DX
 	MOVQ   (SP), BX
 	IMULQ  DX, BX
@@ -9520,11 +9520,11 @@ coltile_11:
 	LEAQ   (BX)(DX*1), CX
 	LEAQ   (CX)(DX*1), SI
 	LEAQ   (SI)(DX*1), DX
-	MOVQ   ldb+104(FP), DI
+	MOVQ   ldb+128(FP), DI
 	MOVQ   b_base+48(FP), R8
 	ADDQ   AX, R8
 	MOVQ   c_base+0(FP), R9
-	MOVQ   ldc+112(FP), R10
+	MOVQ   ldc+136(FP), R10
 	SHLQ   $0x02, R10
 	MOVQ   (SP), R11
 	IMULQ  R10, R11
@@ -9536,7 +9536,7 @@ coltile_11:
 	VMOVSS (R9)(AX*4), X1
 	VMOVSS (R12)(AX*4), X2
 	VMOVSS (R10)(AX*4), X3
-	MOVQ   k+88(FP), R9
+	MOVQ   k+112(FP), R9
 	XORQ   R10, R10
 
 nne_k_13:
@@ -9567,7 +9567,7 @@ nne_k_13:
 
 nne_k_done_14:
 	MOVQ   c_base+0(FP), CX
-	MOVQ   ldc+112(FP), DX
+	MOVQ   ldc+136(FP), DX
 	SHLQ   $0x02, DX
 	MOVQ   (SP), BX
 	IMULQ  DX, BX
@@ -9588,29 +9588,29 @@ coltile_next_12:
 
 rowtile_next_2:
 rowtile_15:
-	MOVQ m+72(FP), AX
+	MOVQ m+96(FP), AX
 	SUBQ (SP), AX
 	CMPQ AX, $0x00000001
 	JB   rowtile_next_16
 	MOVQ $0x00000000, 8(SP)
 
 coltile_17:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000010
 	JB      coltile_next_18
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
-	MOVQ    lda+96(FP), DX
+	MOVQ    lda+120(FP), DX
 	SHLQ    $0x01, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
 	ADDQ    CX, BX
-	MOVQ    ldb+104(FP), CX
+	MOVQ    ldb+128(FP), CX
 	MOVQ    b_base+48(FP), DX
 	ADDQ    AX, DX
 	MOVQ    c_base+0(FP), SI
-	MOVQ    ldc+112(FP), DI
+	MOVQ    ldc+136(FP), DI
 	SHLQ    $0x02, DI
 	MOVQ    (SP), R8
 	IMULQ   DI, R8
@@ -9619,7 +9619,7 @@ coltile_17:
 	VMOVUPS 32(R8)(AX*4), Y1
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y2
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y3
-	MOVQ    k+88(FP), SI
+	MOVQ    k+112(FP), SI
 	XORQ    DI, DI
 
 nne_k_19:
@@ -9651,7 +9651,7 @@ nne_k_19:
 
 nne_k_done_20:
 	MOVQ    c_base+0(FP), CX
-	MOVQ    ldc+112(FP), DX
+	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
@@ -9663,22 +9663,22 @@ nne_k_done_20:
 
 coltile_next_18:
 coltile_21:
-	MOVQ    n+80(FP), AX
+	MOVQ    n+104(FP), AX
 	SUBQ    8(SP), AX
 	CMPQ    AX, $0x00000008
 	JB      coltile_next_22
 	MOVQ    8(SP), AX
 	MOVQ    a_base+24(FP), CX
-	MOVQ    lda+96(FP), DX
+	MOVQ    lda+120(FP), DX
 	SHLQ    $0x01, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
 	ADDQ    CX, BX
-	MOVQ    ldb+104(FP), CX
+	MOVQ    ldb+128(FP), CX
 	MOVQ    b_base+48(FP), DX
 	ADDQ    AX, DX
 	MOVQ    c_base+0(FP), SI
-	MOVQ    ldc+112(FP), DI
+	MOVQ    ldc+136(FP), DI
 	SHLQ    $0x02, DI
 	MOVQ    (SP), R8
 	IMULQ   DI, R8
@@ -9686,7 +9686,7 @@ coltile_21:
 	VMOVUPS (R8)(AX*4), Y0
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y1
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y2
-	MOVQ    k+88(FP), SI
+	MOVQ    k+112(FP), SI
 	XORQ    DI, DI
 
 nne_k_23:
@@ -9709,7 +9709,7 @@ nne_k_23:
 
 nne_k_done_24:
 	MOVQ    c_base+0(FP), CX
-	MOVQ    ldc+112(FP), DX
+	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
 	MOVQ    (SP), BX
 	IMULQ   DX, BX
@@ -9720,28 +9720,28 @@ nne_k_done_24:
 
 coltile_next_22:
 coltile_25:
-	MOVQ   n+80(FP), AX
+	MOVQ   n+104(FP), AX
 	SUBQ   8(SP), AX
 	CMPQ   AX, $0x00000001
 	JB     coltile_next_26
 	MOVQ   8(SP), AX
 	MOVQ   a_base+24(FP), CX
-	MOVQ   lda+96(FP), DX
+	MOVQ   lda+120(FP), DX
 	SHLQ   $0x01, DX
 	MOVQ   (SP), BX
 	IMULQ  DX, BX
 	ADDQ   CX, BX
-	MOVQ   ldb+104(FP), CX
+	MOVQ   ldb+128(FP), CX
 	MOVQ   b_base+48(FP), DX
 	ADDQ   AX, DX
 	MOVQ   c_base+0(FP), SI
-	MOVQ   ldc+112(FP), DI
+	MOVQ   ldc+136(FP), DI
 	SHLQ   $0x02, DI
 	MOVQ   (SP), R8
 	IMULQ  DI, R8
 	ADDQ   SI, R8
 	VMOVSS (R8)(AX*4), X0
-	MOVQ   k+88(FP), SI
+	MOVQ   k+112(FP), SI
 	XORQ   DI, DI
 
 nne_k_27:
@@ -9760,7 +9760,7 @@ nne_k_27:
 
 nne_k_done_28:
 	MOVQ   c_base+0(FP), CX
-	MOVQ   ldc+112(FP), DX
+	MOVQ   ldc+136(FP), DX
 	SHLQ   $0x02, DX
 	MOVQ   (SP), BX
 	IMULQ  DX, BX
@@ -21659,176 +21659,60 @@ nnbf_done_1:
 	VZEROUPPER
 	RET
 
-// func gemmNTBF16E4M3AVX512(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// func gemmNTBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
-TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $24-120
-	MOVQ  k+88(FP), CX
+TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $24-144
+	MOVQ  k+112(FP), CX
 	ANDQ  $0x1f, CX
 	MOVL  $0x00000001, DX
 	SHLQ  CL, DX
 	DECQ  DX
 	KMOVD DX, K1
-	MOVQ  k+88(FP), BX
+	MOVQ  k+112(FP), BX
 	ANDQ  $-32, BX
 	MOVQ  BX, 16(SP)
 	MOVQ  $0x00000000, 8(SP)
 
 nte_j_1:
-	MOVQ     n+80(FP), CX
-	SUBQ     8(SP), CX
-	JLE      nte_done_2
-	MOVQ     $0x00000002, DX
-	CMPQ     CX, DX
-	CMOVQGT  DX, CX
-	LEAQ     kmask<>+0(SB), DX
-	KMOVW    (DX)(CX*2), K2
-	KSHIFTLW $0x02, K2, K4
-	MOVQ     $0x00000000, (SP)
-
-nte_i_3:
-	MOVQ      m+72(FP), CX
-	CMPQ      (SP), CX
-	JAE       nte_i_next_4
-	MOVQ      m+72(FP), AX
+	MOVQ      n+104(FP), CX
+	SUBQ      8(SP), CX
+	JLE       nte_done_2
+	MOVQ      $0x00000002, DX
+	CMPQ      CX, DX
+	CMOVQGT   DX, CX
+	LEAQ      kmask<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K2
+	KSHIFTLW  $0x02, K2, K4
+	MOVQ      n+104(FP), AX
 	DECQ      AX
-	MOVQ      (SP), CX
+	MOVQ      8(SP), CX
 	CMPQ      CX, AX
 	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
+	MOVQ      ldb+128(FP), AX
 	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), SI
+	MOVQ      b_base+48(FP), SI
 	ADDQ      CX, SI
-	MOVQ      m+72(FP), AX
+	MOVQ      n+104(FP), AX
 	DECQ      AX
-	MOVQ      (SP), CX
+	MOVQ      8(SP), CX
 	ADDQ      $0x01, CX
 	CMPQ      CX, AX
 	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
+	MOVQ      ldb+128(FP), AX
 	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), DI
+	MOVQ      b_base+48(FP), DI
 	ADDQ      CX, DI
-	MOVQ      m+72(FP), AX
-	DECQ      AX
-	MOVQ      (SP), CX
-	ADDQ      $0x02, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
-	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), R8
-	ADDQ      CX, R8
-	MOVQ      m+72(FP), AX
-	DECQ      AX
-	MOVQ      (SP), CX
-	ADDQ      $0x03, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
-	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), R9
-	ADDQ      CX, R9
-	MOVQ      m+72(FP), AX
-	DECQ      AX
-	MOVQ      (SP), CX
-	ADDQ      $0x04, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
-	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), R10
-	ADDQ      CX, R10
-	MOVQ      m+72(FP), AX
-	DECQ      AX
-	MOVQ      (SP), CX
-	ADDQ      $0x05, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
-	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), R11
-	ADDQ      CX, R11
-	MOVQ      m+72(FP), AX
-	DECQ      AX
-	MOVQ      (SP), CX
-	ADDQ      $0x06, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
-	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), R12
-	ADDQ      CX, R12
-	MOVQ      m+72(FP), AX
-	DECQ      AX
-	MOVQ      (SP), CX
-	ADDQ      $0x07, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      lda+96(FP), AX
-	SHLQ      $0x01, AX
-	IMULQ     AX, CX
-	MOVQ      a_base+24(FP), R13
-	ADDQ      CX, R13
-	MOVQ      n+80(FP), AX
-	DECQ      AX
-	MOVQ      8(SP), CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      ldb+104(FP), AX
-	IMULQ     AX, CX
-	MOVQ      b_base+48(FP), BX
-	ADDQ      CX, BX
-	MOVQ      n+80(FP), AX
-	DECQ      AX
-	MOVQ      8(SP), CX
-	ADDQ      $0x01, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      ldb+104(FP), AX
-	IMULQ     AX, CX
-	MOVQ      b_base+48(FP), DX
-	ADDQ      CX, DX
-	MOVQ      (SP), CX
-	SHRQ      $0x03, CX
-	ANDQ      $0x01, CX
-	ADDQ      $0x02, CX
-	MOVQ      ldb+104(FP), AX
-	IMULQ     AX, CX
-	ADDQ      BX, CX
+	MOVQ      w_base+72(FP), BX
 	VMOVDQU64 e4m3_bf16<>+0(SB), Z28
 	VMOVDQU64 e4m3_bf16<>+64(SB), Z29
 	VMOVDQU64 e4m3_bf16<>+128(SB), Z30
 	VMOVDQU64 e4m3_bf16<>+192(SB), Z31
-	VPXORD    Z0, Z0, Z0
-	VPXORD    Z1, Z1, Z1
-	VPXORD    Z2, Z2, Z2
-	VPXORD    Z3, Z3, Z3
-	VPXORD    Z4, Z4, Z4
-	VPXORD    Z5, Z5, Z5
-	VPXORD    Z6, Z6, Z6
-	VPXORD    Z7, Z7, Z7
-	VPXORD    Z8, Z8, Z8
-	VPXORD    Z9, Z9, Z9
-	VPXORD    Z10, Z10, Z10
-	VPXORD    Z11, Z11, Z11
-	VPXORD    Z12, Z12, Z12
-	VPXORD    Z13, Z13, Z13
-	VPXORD    Z14, Z14, Z14
-	VPXORD    Z15, Z15, Z15
 	XORQ      AX, AX
 
-nte_k_5:
+nte_w_3:
 	CMPQ            AX, 16(SP)
-	JAE             nte_ktail_6
-	PREFETCHT0      (CX)(AX*1)
-	VPMOVSXBW       (BX)(AX*1), Z26
+	JAE             nte_wtail_4
+	VPMOVSXBW       (SI)(AX*1), Z26
 	VMOVDQA64       Z26, Z24
 	VPERMI2W        Z29, Z28, Z24
 	VMOVDQA64       Z26, Z27
@@ -21836,7 +21720,8 @@ nte_k_5:
 	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
 	VMOVDQU16       Z27, K3, Z24
 	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z24
-	VPMOVSXBW       (DX)(AX*1), Z26
+	VMOVDQU64       Z24, (BX)(AX*4)
+	VPMOVSXBW       (DI)(AX*1), Z26
 	VMOVDQA64       Z26, Z25
 	VPERMI2W        Z29, Z28, Z25
 	VMOVDQA64       Z26, Z27
@@ -21844,14 +21729,177 @@ nte_k_5:
 	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
 	VMOVDQU16       Z27, K3, Z25
 	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z25
-	VMOVDQU64       (SI)(AX*2), Z16
-	VMOVDQU64       (DI)(AX*2), Z17
-	VMOVDQU64       (R8)(AX*2), Z18
-	VMOVDQU64       (R9)(AX*2), Z19
-	VMOVDQU64       (R10)(AX*2), Z20
-	VMOVDQU64       (R11)(AX*2), Z21
-	VMOVDQU64       (R12)(AX*2), Z22
-	VMOVDQU64       (R13)(AX*2), Z23
+	VMOVDQU64       Z25, 64(BX)(AX*4)
+	ADDQ            $0x20, AX
+	JMP             nte_w_3
+
+nte_wtail_4:
+	KORTESTD        K1, K1
+	JZ              nte_wdone_5
+	VMOVDQU8.Z      (SI)(AX*1), K1, Y26
+	VPMOVSXBW       Y26, Z26
+	VMOVDQA64       Z26, Z24
+	VPERMI2W        Z29, Z28, Z24
+	VMOVDQA64       Z26, Z27
+	VPERMI2W        Z31, Z30, Z27
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
+	VMOVDQU16       Z27, K3, Z24
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z24
+	VMOVDQU64       Z24, (BX)(AX*4)
+	VMOVDQU8.Z      (DI)(AX*1), K1, Y26
+	VPMOVSXBW       Y26, Z26
+	VMOVDQA64       Z26, Z25
+	VPERMI2W        Z29, Z28, Z25
+	VMOVDQA64       Z26, Z27
+	VPERMI2W        Z31, Z30, Z27
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
+	VMOVDQU16       Z27, K3, Z25
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z25
+	VMOVDQU64       Z25, 64(BX)(AX*4)
+
+nte_wdone_5:
+	MOVQ $0x00000000, (SP)
+
+nte_i_6:
+	MOVQ    m+96(FP), CX
+	CMPQ    (SP), CX
+	JAE     nte_i_next_7
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), SI
+	ADDQ    CX, SI
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), DI
+	ADDQ    CX, DI
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R8
+	ADDQ    CX, R8
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R9
+	ADDQ    CX, R9
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x04, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R10
+	ADDQ    CX, R10
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x05, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R11
+	ADDQ    CX, R11
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x06, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R12
+	ADDQ    CX, R12
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x07, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R13
+	ADDQ    CX, R13
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), DX
+	ADDQ    CX, DX
+	MOVQ    (SP), CX
+	SHRQ    $0x03, CX
+	ANDQ    $0x01, CX
+	ADDQ    $0x02, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	ADDQ    DX, CX
+	MOVQ    w_base+72(FP), BX
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	XORQ    AX, AX
+
+nte_k_8:
+	CMPQ       AX, 16(SP)
+	JAE        nte_ktail_9
+	PREFETCHT0 (CX)(AX*1)
+	VMOVDQU64  (BX)(AX*4), Z24
+	VMOVDQU64  64(BX)(AX*4), Z25
+	VMOVDQU64  (SI)(AX*2), Z16
+	VMOVDQU64  (DI)(AX*2), Z17
+	VMOVDQU64  (R8)(AX*2), Z18
+	VMOVDQU64  (R9)(AX*2), Z19
+	VMOVDQU64  (R10)(AX*2), Z20
+	VMOVDQU64  (R11)(AX*2), Z21
+	VMOVDQU64  (R12)(AX*2), Z22
+	VMOVDQU64  (R13)(AX*2), Z23
 
 	// VDPBF16PS Z24, Z16, Z0
 	BYTE $0x62
@@ -21981,37 +22029,21 @@ nte_k_5:
 	BYTE $0x52
 	BYTE $0xf9
 	ADDQ $0x20, AX
-	JMP  nte_k_5
+	JMP  nte_k_8
 
-nte_ktail_6:
-	KORTESTD        K1, K1
-	JZ              nte_reduce_7
-	VMOVDQU8.Z      (BX)(AX*1), K1, Y26
-	VPMOVSXBW       Y26, Z26
-	VMOVDQA64       Z26, Z24
-	VPERMI2W        Z29, Z28, Z24
-	VMOVDQA64       Z26, Z27
-	VPERMI2W        Z31, Z30, Z27
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
-	VMOVDQU16       Z27, K3, Z24
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z24
-	VMOVDQU8.Z      (DX)(AX*1), K1, Y26
-	VPMOVSXBW       Y26, Z26
-	VMOVDQA64       Z26, Z25
-	VPERMI2W        Z29, Z28, Z25
-	VMOVDQA64       Z26, Z27
-	VPERMI2W        Z31, Z30, Z27
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
-	VMOVDQU16       Z27, K3, Z25
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z25
-	VMOVDQU16.Z     (SI)(AX*2), K1, Z16
-	VMOVDQU16.Z     (DI)(AX*2), K1, Z17
-	VMOVDQU16.Z     (R8)(AX*2), K1, Z18
-	VMOVDQU16.Z     (R9)(AX*2), K1, Z19
-	VMOVDQU16.Z     (R10)(AX*2), K1, Z20
-	VMOVDQU16.Z     (R11)(AX*2), K1, Z21
-	VMOVDQU16.Z     (R12)(AX*2), K1, Z22
-	VMOVDQU16.Z     (R13)(AX*2), K1, Z23
+nte_ktail_9:
+	KORTESTD    K1, K1
+	JZ          nte_reduce_10
+	VMOVDQU64   (BX)(AX*4), Z24
+	VMOVDQU64   64(BX)(AX*4), Z25
+	VMOVDQU16.Z (SI)(AX*2), K1, Z16
+	VMOVDQU16.Z (DI)(AX*2), K1, Z17
+	VMOVDQU16.Z (R8)(AX*2), K1, Z18
+	VMOVDQU16.Z (R9)(AX*2), K1, Z19
+	VMOVDQU16.Z (R10)(AX*2), K1, Z20
+	VMOVDQU16.Z (R11)(AX*2), K1, Z21
+	VMOVDQU16.Z (R12)(AX*2), K1, Z22
+	VMOVDQU16.Z (R13)(AX*2), K1, Z23
 
 	// VDPBF16PS Z24, Z16, Z0
 	BYTE $0x62
@@ -22141,7 +22173,7 @@ nte_ktail_6:
 	BYTE $0x52
 	BYTE $0xf9
 
-nte_reduce_7:
+nte_reduce_10:
 	VSHUFF32X4    $0x44, Z4, Z0, Z24
 	VSHUFF32X4    $0xee, Z4, Z0, Z25
 	VADDPS        Z25, Z24, Z0
@@ -22189,88 +22221,88 @@ nte_reduce_7:
 	VADDPS        Z27, Z25, Z28
 	MOVQ          c_base+0(FP), CX
 	MOVQ          (SP), DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VMOVUPS       X28, K2, (CX)(DX*4)
 	MOVQ          (SP), DX
 	ADDQ          $0x01, DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x01, Z28, X29
 	VMOVUPS       X29, K2, (CX)(DX*4)
 	MOVQ          (SP), DX
 	ADDQ          $0x02, DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x02, Z28, X29
 	VMOVUPS       X29, K2, (CX)(DX*4)
 	MOVQ          (SP), DX
 	ADDQ          $0x03, DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x03, Z28, X29
 	VMOVUPS       X29, K2, (CX)(DX*4)
 	MOVQ          (SP), DX
 	ADDQ          $0x04, DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VMOVUPS       X28, K4, -8(CX)(DX*4)
 	MOVQ          (SP), DX
 	ADDQ          $0x05, DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x01, Z28, X29
 	VMOVUPS       X29, K4, -8(CX)(DX*4)
 	MOVQ          (SP), DX
 	ADDQ          $0x06, DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x02, Z28, X29
 	VMOVUPS       X29, K4, -8(CX)(DX*4)
 	MOVQ          (SP), DX
 	ADDQ          $0x07, DX
-	MOVQ          m+72(FP), AX
+	MOVQ          m+96(FP), AX
 	CMPQ          DX, AX
-	JAE           nte_stored_8
-	MOVQ          ldc+112(FP), AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x03, Z28, X29
 	VMOVUPS       X29, K4, -8(CX)(DX*4)
 
-nte_stored_8:
+nte_stored_11:
 	ADDQ $0x08, (SP)
-	JMP  nte_i_3
+	JMP  nte_i_6
 
-nte_i_next_4:
+nte_i_next_7:
 	ADDQ $0x02, 8(SP)
 	JMP  nte_j_1
 
@@ -22444,10 +22476,10 @@ DATA c_e4m3_sign16_16<>+56(SB)/4, $0x80008000
 DATA c_e4m3_sign16_16<>+60(SB)/4, $0x80008000
 GLOBL c_e4m3_sign16_16<>(SB), RODATA|NOPTR, $64
 
-// func gemmNNAddBF16E4M3AVX512(c []float32, a []uint16, b []byte, m int, n int, k int, lda int, ldb int, ldc int)
+// func gemmNNAddBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV
-TEXT ·gemmNNAddBF16E4M3AVX512(SB), NOSPLIT, $16-120
-	MOVQ      k+88(FP), CX
+TEXT ·gemmNNAddBF16E4M3AVX512(SB), NOSPLIT, $16-144
+	MOVQ      k+112(FP), CX
 	TESTQ     CX, CX
 	JZ        nne_done_1
 	VMOVDQU64 e4m3_bf16<>+0(SB), Z28
@@ -22457,7 +22489,7 @@ TEXT ·gemmNNAddBF16E4M3AVX512(SB), NOSPLIT, $16-120
 	MOVQ      $0x00000000, 8(SP)
 
 nne_j_2:
-	MOVQ    n+80(FP), CX
+	MOVQ    n+104(FP), CX
 	SUBQ    8(SP), CX
 	JLE     nne_done_1
 	MOVQ    $0x00000020, DX
@@ -22470,15 +22502,73 @@ nne_j_2:
 	KMOVW   DX, K1
 	SHRQ    $0x10, DX
 	KMOVW   DX, K2
-	MOVQ    $0x00000000, (SP)
+	MOVQ    ldb+128(FP), BX
+	MOVQ    b_base+48(FP), AX
+	ADDQ    8(SP), AX
+	MOVQ    w_base+72(FP), SI
+	MOVQ    k+112(FP), DX
+	SHRQ    $0x01, DX
+	XORQ    CX, CX
 
-nne_i_3:
-	MOVQ    m+72(FP), CX
+nne_w_3:
+	CMPQ            CX, DX
+	JAE             nne_wodd_4
+	VMOVDQU8.Z      (AX), K3, Y18
+	VPMOVSXBW       Y18, Z18
+	VMOVDQA64       Z18, Z16
+	VPERMI2W        Z29, Z28, Z16
+	VMOVDQA64       Z18, Z19
+	VPERMI2W        Z31, Z30, Z19
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
+	VMOVDQU16       Z19, K4, Z16
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
+	VMOVDQU8.Z      (AX)(BX*1), K3, Y18
+	VPMOVSXBW       Y18, Z18
+	VMOVDQA64       Z18, Z17
+	VPERMI2W        Z29, Z28, Z17
+	VMOVDQA64       Z18, Z19
+	VPERMI2W        Z31, Z30, Z19
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
+	VMOVDQU16       Z19, K4, Z17
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z17
+	VPUNPCKLWD      Z17, Z16, Z18
+	VPUNPCKHWD      Z17, Z16, Z19
+	VMOVDQU64       Z18, (SI)
+	VMOVDQU64       Z19, 64(SI)
+	LEAQ            (AX)(BX*2), AX
+	ADDQ            $0x00000080, SI
+	INCQ            CX
+	JMP             nne_w_3
+
+nne_wodd_4:
+	MOVQ            k+112(FP), DX
+	TESTQ           $0x00000001, DX
+	JZ              nne_wdone_5
+	VMOVDQU8.Z      (AX), K3, Y18
+	VPMOVSXBW       Y18, Z18
+	VMOVDQA64       Z18, Z16
+	VPERMI2W        Z29, Z28, Z16
+	VMOVDQA64       Z18, Z19
+	VPERMI2W        Z31, Z30, Z19
+	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
+	VMOVDQU16       Z19, K4, Z16
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
+	VPXORD          Z17, Z17, Z17
+	VPUNPCKLWD      Z17, Z16, Z18
+	VPUNPCKHWD      Z17, Z16, Z19
+	VMOVDQU64       Z18, (SI)
+	VMOVDQU64       Z19, 64(SI)
+
+nne_wdone_5:
+	MOVQ $0x00000000, (SP)
+
+nne_i_6:
+	MOVQ    m+96(FP), CX
 	CMPQ    (SP), CX
-	JAE     nne_i_next_4
-	MOVQ    m+72(FP), DX
+	JAE     nne_i_next_7
+	MOVQ    m+96(FP), DX
 	DECQ    DX
-	MOVQ    lda+96(FP), AX
+	MOVQ    lda+120(FP), AX
 	SHLQ    $0x01, AX
 	MOVQ    (SP), CX
 	CMPQ    CX, DX
@@ -22551,45 +22641,25 @@ nne_i_3:
 	VPXORD  Z13, Z13, Z13
 	VPXORD  Z14, Z14, Z14
 	VPXORD  Z15, Z15, Z15
-	MOVQ    ldb+104(FP), BX
-	MOVQ    b_base+48(FP), AX
-	ADDQ    8(SP), AX
-	MOVQ    k+88(FP), DX
+	MOVQ    w_base+72(FP), AX
+	MOVQ    k+112(FP), DX
 	SHRQ    $0x01, DX
 	SHLQ    $0x02, DX
 	XORQ    CX, CX
 
-nne_p_5:
-	CMPQ            CX, DX
-	JAE             nne_odd_6
-	VMOVDQU8.Z      (AX), K3, Y18
-	VPMOVSXBW       Y18, Z18
-	VMOVDQA64       Z18, Z16
-	VPERMI2W        Z29, Z28, Z16
-	VMOVDQA64       Z18, Z19
-	VPERMI2W        Z31, Z30, Z19
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
-	VMOVDQU16       Z19, K4, Z16
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
-	VMOVDQU8.Z      (AX)(BX*1), K3, Y18
-	VPMOVSXBW       Y18, Z18
-	VMOVDQA64       Z18, Z17
-	VPERMI2W        Z29, Z28, Z17
-	VMOVDQA64       Z18, Z19
-	VPERMI2W        Z31, Z30, Z19
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
-	VMOVDQU16       Z19, K4, Z17
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z17
-	VPUNPCKLWD      Z17, Z16, Z18
-	VPUNPCKHWD      Z17, Z16, Z19
-	VPBROADCASTD    (SI)(CX*1), Z20
-	VPBROADCASTD    (DI)(CX*1), Z21
-	VPBROADCASTD    (R8)(CX*1), Z22
-	VPBROADCASTD    (R9)(CX*1), Z23
-	VPBROADCASTD    (R10)(CX*1), Z24
-	VPBROADCASTD    (R11)(CX*1), Z25
-	VPBROADCASTD    (R12)(CX*1), Z26
-	VPBROADCASTD    (R13)(CX*1), Z27
+nne_p_8:
+	CMPQ         CX, DX
+	JAE          nne_odd_9
+	VPBROADCASTD (SI)(CX*1), Z20
+	VPBROADCASTD (DI)(CX*1), Z21
+	VPBROADCASTD (R8)(CX*1), Z22
+	VPBROADCASTD (R9)(CX*1), Z23
+	VPBROADCASTD (R10)(CX*1), Z24
+	VPBROADCASTD (R11)(CX*1), Z25
+	VPBROADCASTD (R12)(CX*1), Z26
+	VPBROADCASTD (R13)(CX*1), Z27
+	VMOVDQU64    (AX), Z18
+	VMOVDQU64    64(AX), Z19
 
 	// VDPBF16PS Z18, Z20, Z0
 	BYTE $0x62
@@ -22718,42 +22788,32 @@ nne_p_5:
 	BYTE $0x40
 	BYTE $0x52
 	BYTE $0xfb
-	LEAQ (AX)(BX*2), AX
+	ADDQ $0x00000080, AX
 	ADDQ $0x04, CX
-	JMP  nne_p_5
+	JMP  nne_p_8
 
-nne_odd_6:
-	MOVQ            k+88(FP), DX
-	TESTQ           $0x00000001, DX
-	JZ              nne_store_7
-	VMOVDQU8.Z      (AX), K3, Y18
-	VPMOVSXBW       Y18, Z18
-	VMOVDQA64       Z18, Z16
-	VPERMI2W        Z29, Z28, Z16
-	VMOVDQA64       Z18, Z19
-	VPERMI2W        Z31, Z30, Z19
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
-	VMOVDQU16       Z19, K4, Z16
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
-	VPXORD          Z17, Z17, Z17
-	VPUNPCKLWD      Z17, Z16, Z18
-	VPUNPCKHWD      Z17, Z16, Z19
-	MOVWLZX         (SI)(CX*1), DX
-	VPBROADCASTD    DX, Z20
-	MOVWLZX         (DI)(CX*1), DX
-	VPBROADCASTD    DX, Z21
-	MOVWLZX         (R8)(CX*1), DX
-	VPBROADCASTD    DX, Z22
-	MOVWLZX         (R9)(CX*1), DX
-	VPBROADCASTD    DX, Z23
-	MOVWLZX         (R10)(CX*1), DX
-	VPBROADCASTD    DX, Z24
-	MOVWLZX         (R11)(CX*1), DX
-	VPBROADCASTD    DX, Z25
-	MOVWLZX         (R12)(CX*1), DX
-	VPBROADCASTD    DX, Z26
-	MOVWLZX         (R13)(CX*1), DX
-	VPBROADCASTD    DX, Z27
+nne_odd_9:
+	MOVQ         k+112(FP), DX
+	TESTQ        $0x00000001, DX
+	JZ           nne_store_10
+	MOVWLZX      (SI)(CX*1), DX
+	VPBROADCASTD DX, Z20
+	MOVWLZX      (DI)(CX*1), DX
+	VPBROADCASTD DX, Z21
+	MOVWLZX      (R8)(CX*1), DX
+	VPBROADCASTD DX, Z22
+	MOVWLZX      (R9)(CX*1), DX
+	VPBROADCASTD DX, Z23
+	MOVWLZX      (R10)(CX*1), DX
+	VPBROADCASTD DX, Z24
+	MOVWLZX      (R11)(CX*1), DX
+	VPBROADCASTD DX, Z25
+	MOVWLZX      (R12)(CX*1), DX
+	VPBROADCASTD DX, Z26
+	MOVWLZX      (R13)(CX*1), DX
+	VPBROADCASTD DX, Z27
+	VMOVDQU64    (AX), Z18
+	VMOVDQU64    64(AX), Z19
 
 	// VDPBF16PS Z18, Z20, Z0
 	BYTE $0x62
@@ -22883,13 +22943,13 @@ nne_odd_6:
 	BYTE $0x52
 	BYTE $0xfb
 
-nne_store_7:
+nne_store_10:
 	MOVQ      c_base+0(FP), CX
 	MOVQ      (SP), DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -22905,10 +22965,10 @@ nne_store_7:
 	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x01, DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -22924,10 +22984,10 @@ nne_store_7:
 	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x02, DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -22943,10 +23003,10 @@ nne_store_7:
 	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x03, DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -22962,10 +23022,10 @@ nne_store_7:
 	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x04, DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -22981,10 +23041,10 @@ nne_store_7:
 	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x05, DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -23000,10 +23060,10 @@ nne_store_7:
 	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x06, DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -23019,10 +23079,10 @@ nne_store_7:
 	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x07, DX
-	MOVQ      m+72(FP), AX
+	MOVQ      m+96(FP), AX
 	CMPQ      DX, AX
-	JAE       nne_stored_8
-	MOVQ      ldc+112(FP), AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
@@ -23037,11 +23097,11 @@ nne_store_7:
 	VADDPS    Z23, Z22, Z22
 	VMOVUPS   Z22, K2, 64(DX)
 
-nne_stored_8:
+nne_stored_11:
 	ADDQ $0x08, (SP)
-	JMP  nne_i_3
+	JMP  nne_i_6
 
-nne_i_next_4:
+nne_i_next_7:
 	ADDQ $0x20, 8(SP)
 	JMP  nne_j_2
 

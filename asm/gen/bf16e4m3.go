@@ -138,7 +138,6 @@ func (t target) gemmNTBF16E4M3() {
 		return
 	}
 	a := []Register{RSI, RDI, R8, R9, R10, R11, R12, R13}
-	b := []Register{RBX, RDX}
 	i, j, kfull := AllocLocal(8), AllocLocal(8), AllocLocal(8)
 	// K1: the first k%32 elements, the k tail's mask.
 	Load(Param("k"), RCX)
@@ -163,6 +162,32 @@ func (t target) gemmNTBF16E4M3() {
 	LEAQ(kmaskTable, RDX)
 	KMOVW(Mem{Base: RDX, Index: RCX, Scale: 2}, K2)
 	KSHIFTLW(U8(2), K2, K4)
+	// Rows j and j+1 of B (clamped), widened once for every band of A: chunk c of row
+	// r goes to w + 128c + 64r bytes, a tail chunk's masked-off words as zeros.
+	clampedRow("b", "ldb", "n", j, 0, 0, RSI)
+	clampedRow("b", "ldb", "n", j, 1, 0, RDI)
+	Load(Param("w").Base(), RBX)
+	e4m3Tables() // the reduction overwrites Z28
+	XORQ(RAX, RAX)
+	wTop, wTail, wDone := label("nte_w"), label("nte_wtail"), label("nte_wdone")
+	Label(wTop)
+	CMPQ(RAX, kfull)
+	JAE(LabelRef(wTail))
+	for r, p := range []Register{RSI, RDI} {
+		t.e4m3Widen(Mem{Base: p, Index: RAX, Scale: 1}, 24+r, 26, 27, K3)
+		VMOVDQU64(zr(24+r), Mem{Base: RBX, Index: RAX, Scale: 4, Disp: 64 * r})
+	}
+	ADDQ(U8(32), RAX)
+	JMP(LabelRef(wTop))
+	Label(wTail)
+	KORTESTD(K1, K1)
+	JZ(LabelRef(wDone))
+	for r, p := range []Register{RSI, RDI} {
+		VMOVDQU8_Z(Mem{Base: p, Index: RAX, Scale: 1}, K1, Y26)
+		t.e4m3Widen(Y26, 24+r, 26, 27, K3)
+		VMOVDQU64(zr(24+r), Mem{Base: RBX, Index: RAX, Scale: 4, Disp: 64 * r})
+	}
+	Label(wDone)
 	MOVQ(U32(0), i)
 	iTop, iNext := label("nte_i"), label("nte_i_next")
 	Label(iTop)
@@ -172,17 +197,15 @@ func (t target) gemmNTBF16E4M3() {
 	for h, p := range a {
 		clampedRow("a", "lda", "m", i, h, 1, p)
 	}
-	for r, p := range b {
-		clampedRow("b", "ldb", "n", j, r, 0, p)
-	}
+	clampedRow("b", "ldb", "n", j, 0, 0, RDX)
 	MOVQ(i, RCX)
 	SHRQ(U8(3), RCX)
 	ANDQ(U8(1), RCX)
 	ADDQ(U8(2), RCX)
 	Load(Param("ldb"), RAX)
 	IMULQ(RAX, RCX)
-	ADDQ(b[0], RCX)
-	e4m3Tables() // the reduction overwrites Z28
+	ADDQ(RDX, RCX)
+	Load(Param("w").Base(), RBX)
 	for z := range 16 {
 		VPXORD(zr(z), zr(z), zr(z))
 	}
@@ -195,13 +218,16 @@ func (t target) gemmNTBF16E4M3() {
 			}
 		}
 	}
+	widened := func() {
+		for r := range 2 {
+			VMOVDQU64(Mem{Base: RBX, Index: RAX, Scale: 4, Disp: 64 * r}, zr(24+r))
+		}
+	}
 	Label(kTop)
 	CMPQ(RAX, kfull)
 	JAE(LabelRef(kTail))
 	PREFETCHT0(Mem{Base: RCX, Index: RAX, Scale: 1})
-	for r := range 2 {
-		t.e4m3Widen(Mem{Base: b[r], Index: RAX, Scale: 1}, 24+r, 26, 27, K3)
-	}
+	widened()
 	for h := range 8 {
 		VMOVDQU64(Mem{Base: a[h], Index: RAX, Scale: 2}, zr(16+h))
 	}
@@ -211,10 +237,7 @@ func (t target) gemmNTBF16E4M3() {
 	Label(kTail)
 	KORTESTD(K1, K1)
 	JZ(LabelRef(reduce))
-	for r := range 2 {
-		VMOVDQU8_Z(Mem{Base: b[r], Index: RAX, Scale: 1}, K1, Y26)
-		t.e4m3Widen(Y26, 24+r, 26, 27, K3)
-	}
+	widened()
 	for h := range 8 {
 		VMOVDQU16_Z(Mem{Base: a[h], Index: RAX, Scale: 2}, K1, zr(16+h))
 	}
@@ -289,6 +312,44 @@ func (t target) gemmNNAddBF16E4M3() {
 	KMOVW(EDX, K1)
 	SHRQ(U8(16), RDX)
 	KMOVW(EDX, K2)
+	// The block's pairs of rows of B, widened and interleaved once for every band of
+	// c: pair q's two ZMM go to w + 128q bytes. RAX walks B's rows from column j, RBX
+	// is B's row stride, RSI walks w, RCX counts the pairs up to RDX.
+	Load(Param("ldb"), RBX)
+	Load(Param("b").Base(), RAX)
+	ADDQ(j, RAX)
+	Load(Param("w").Base(), RSI)
+	Load(Param("k"), RDX)
+	SHRQ(U8(1), RDX)
+	XORQ(RCX, RCX)
+	wTop, wOdd, wDone := label("nne_w"), label("nne_wodd"), label("nne_wdone")
+	interleave := func() {
+		VPUNPCKLWD(Z17, Z16, Z18)
+		VPUNPCKHWD(Z17, Z16, Z19)
+		VMOVDQU64(Z18, Mem{Base: RSI})
+		VMOVDQU64(Z19, Mem{Base: RSI, Disp: 64})
+	}
+	Label(wTop)
+	CMPQ(RCX, RDX)
+	JAE(LabelRef(wOdd))
+	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
+	t.e4m3Widen(Y18, 16, 18, 19, K4)
+	VMOVDQU8_Z(Mem{Base: RAX, Index: RBX, Scale: 1}, K3, Y18)
+	t.e4m3Widen(Y18, 17, 18, 19, K4)
+	interleave()
+	LEAQ(Mem{Base: RAX, Index: RBX, Scale: 2}, RAX)
+	ADDQ(U32(128), RSI)
+	INCQ(RCX)
+	JMP(LabelRef(wTop))
+	Label(wOdd)
+	Load(Param("k"), RDX)
+	TESTQ(U32(1), RDX)
+	JZ(LabelRef(wDone))
+	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
+	t.e4m3Widen(Y18, 16, 18, 19, K4)
+	VPXORD(Z17, Z17, Z17)
+	interleave()
+	Label(wDone)
 	MOVQ(U32(0), i)
 	iTop, iNext := label("nne_i"), label("nne_i_next")
 	Label(iTop)
@@ -299,17 +360,16 @@ func (t target) gemmNNAddBF16E4M3() {
 	for z := range 16 {
 		VPXORD(zr(z), zr(z), zr(z))
 	}
-	// RAX walks B's rows from column j, RBX is B's row stride in bytes, RCX the byte
-	// offset of the pair in A's rows, RDX its end.
-	Load(Param("ldb"), RBX)
-	Load(Param("b").Base(), RAX)
-	ADDQ(j, RAX)
+	// RAX walks w, RCX is the byte offset of the pair in A's rows, RDX its end.
+	Load(Param("w").Base(), RAX)
 	Load(Param("k"), RDX)
 	SHRQ(U8(1), RDX)
 	SHLQ(U8(2), RDX)
 	XORQ(RCX, RCX)
 	pTop, pOdd, store := label("nne_p"), label("nne_odd"), label("nne_store")
 	products := func() {
+		VMOVDQU64(Mem{Base: RAX}, Z18)
+		VMOVDQU64(Mem{Base: RAX, Disp: 64}, Z19)
 		for h := range 8 {
 			vdpbf16ps(18, 20+h, 2*h)
 			vdpbf16ps(19, 20+h, 2*h+1)
@@ -318,28 +378,17 @@ func (t target) gemmNNAddBF16E4M3() {
 	Label(pTop)
 	CMPQ(RCX, RDX)
 	JAE(LabelRef(pOdd))
-	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
-	t.e4m3Widen(Y18, 16, 18, 19, K4)
-	VMOVDQU8_Z(Mem{Base: RAX, Index: RBX, Scale: 1}, K3, Y18)
-	t.e4m3Widen(Y18, 17, 18, 19, K4)
-	VPUNPCKLWD(Z17, Z16, Z18)
-	VPUNPCKHWD(Z17, Z16, Z19)
 	for h := range 8 {
 		VPBROADCASTD(Mem{Base: a[h], Index: RCX, Scale: 1}, zr(20+h))
 	}
 	products()
-	LEAQ(Mem{Base: RAX, Index: RBX, Scale: 2}, RAX)
+	ADDQ(U32(128), RAX)
 	ADDQ(U8(4), RCX)
 	JMP(LabelRef(pTop))
 	Label(pOdd)
 	Load(Param("k"), RDX)
 	TESTQ(U32(1), RDX)
 	JZ(LabelRef(store))
-	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
-	t.e4m3Widen(Y18, 16, 18, 19, K4)
-	VPXORD(Z17, Z17, Z17)
-	VPUNPCKLWD(Z17, Z16, Z18)
-	VPUNPCKHWD(Z17, Z16, Z19)
 	for h := range 8 {
 		MOVWLZX(Mem{Base: a[h], Index: RCX, Scale: 1}, EDX)
 		VPBROADCASTD(EDX, zr(20+h))
