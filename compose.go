@@ -150,7 +150,7 @@ func (l level) runGemmNNAddBF16(c []float32, a, b []uint16, m, n, k, lda, ldb in
 // gemmNNAddBF16E4M3 widen blocks of B to bfloat16 once for every band of rows of A.
 var e4m3Scratch = sync.Pool{New: func() any { return new([e4m3ScratchWords]uint16) }}
 
-// e4m3ScratchWords is its size: gemmNTBF16E4M3's 64·⌈k/32⌉ words for k up to 4096,
+// e4m3ScratchWords is its size: gemmNTBF16E4M3's 256·⌈k/64⌉ words for k up to 2048,
 // gemmNNAddBF16E4M3's 32·(k+k%2) for the e4m3NNRows rows of B it is given at a time.
 const e4m3ScratchWords, e4m3NNRows = 8192, 256
 
@@ -160,7 +160,7 @@ func (l level) runGemmNTBF16E4M3(c []float32, a []uint16, b []byte, m, n, k, lda
 	if m == 0 || n == 0 {
 		return
 	}
-	if need := 64 * ((k + 31) / 32); need > e4m3ScratchWords {
+	if need := 256 * ((k + 63) / 64); need > e4m3ScratchWords {
 		l.gemmNTBF16E4M3(c, a, b, make([]uint16, need), m, n, k, lda, ldb, n)
 		return
 	}

@@ -21661,7 +21661,7 @@ nnbf_done_1:
 
 // func gemmNTBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
-TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $24-144
+TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $32-144
 	MOVQ  k+112(FP), CX
 	ANDQ  $0x1f, CX
 	MOVL  $0x00000001, DX
@@ -21671,13 +21671,22 @@ TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $24-144
 	MOVQ  k+112(FP), BX
 	ANDQ  $-32, BX
 	MOVQ  BX, 16(SP)
+	MOVQ  k+112(FP), CX
+	ANDQ  $0x3f, CX
+	MOVQ  $0x00000001, DX
+	SHLQ  CL, DX
+	DECQ  DX
+	KMOVQ DX, K7
+	MOVQ  k+112(FP), BX
+	ANDQ  $-64, BX
+	MOVQ  BX, 24(SP)
 	MOVQ  $0x00000000, 8(SP)
 
 nte_j_1:
 	MOVQ      n+104(FP), CX
 	SUBQ      8(SP), CX
 	JLE       nte_done_2
-	MOVQ      $0x00000002, DX
+	MOVQ      $0x00000004, DX
 	CMPQ      CX, DX
 	CMOVQGT   DX, CX
 	LEAQ      kmask<>+0(SB), DX
@@ -21702,60 +21711,186 @@ nte_j_1:
 	IMULQ     AX, CX
 	MOVQ      b_base+48(FP), DI
 	ADDQ      CX, DI
+	MOVQ      n+104(FP), AX
+	DECQ      AX
+	MOVQ      8(SP), CX
+	ADDQ      $0x02, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      ldb+128(FP), AX
+	IMULQ     AX, CX
+	MOVQ      b_base+48(FP), R8
+	ADDQ      CX, R8
+	MOVQ      n+104(FP), AX
+	DECQ      AX
+	MOVQ      8(SP), CX
+	ADDQ      $0x03, CX
+	CMPQ      CX, AX
+	CMOVQGT   AX, CX
+	MOVQ      ldb+128(FP), AX
+	IMULQ     AX, CX
+	MOVQ      b_base+48(FP), R9
+	ADDQ      CX, R9
 	MOVQ      w_base+72(FP), BX
-	VMOVDQU64 e4m3_bf16<>+0(SB), Z28
-	VMOVDQU64 e4m3_bf16<>+64(SB), Z29
-	VMOVDQU64 e4m3_bf16<>+128(SB), Z30
-	VMOVDQU64 e4m3_bf16<>+192(SB), Z31
+	VMOVDQU64 e4m3_widen<>+0(SB), Z16
+	VMOVDQU64 e4m3_widen<>+64(SB), Z17
+	VMOVDQU64 e4m3_widen<>+128(SB), Z18
+	VMOVDQU64 e4m3_widen<>+192(SB), Z19
+	VMOVDQU64 e4m3_widen<>+256(SB), Z20
+	VMOVDQU64 e4m3_widen<>+320(SB), Z21
+	VMOVDQU64 e4m3_widen<>+384(SB), Z22
+	VMOVDQU64 e4m3_widen<>+448(SB), Z23
 	XORQ      AX, AX
 
 nte_w_3:
-	CMPQ            AX, 16(SP)
+	CMPQ            AX, 24(SP)
 	JAE             nte_wtail_4
-	VPMOVSXBW       (SI)(AX*1), Z26
-	VMOVDQA64       Z26, Z24
-	VPERMI2W        Z29, Z28, Z24
-	VMOVDQA64       Z26, Z27
-	VPERMI2W        Z31, Z30, Z27
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
-	VMOVDQU16       Z27, K3, Z24
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z24
-	VMOVDQU64       Z24, (BX)(AX*4)
-	VPMOVSXBW       (DI)(AX*1), Z26
-	VMOVDQA64       Z26, Z25
-	VPERMI2W        Z29, Z28, Z25
-	VMOVDQA64       Z26, Z27
-	VPERMI2W        Z31, Z30, Z27
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
-	VMOVDQU16       Z27, K3, Z25
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z25
-	VMOVDQU64       Z25, 64(BX)(AX*4)
-	ADDQ            $0x20, AX
+	VPERMQ          (SI)(AX*1), Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, (BX)(AX*8)
+	VMOVDQU64       Z1, 256(BX)(AX*8)
+	VPERMQ          (DI)(AX*1), Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, 64(BX)(AX*8)
+	VMOVDQU64       Z1, 320(BX)(AX*8)
+	VPERMQ          (R8)(AX*1), Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, 128(BX)(AX*8)
+	VMOVDQU64       Z1, 384(BX)(AX*8)
+	VPERMQ          (R9)(AX*1), Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, 192(BX)(AX*8)
+	VMOVDQU64       Z1, 448(BX)(AX*8)
+	ADDQ            $0x40, AX
 	JMP             nte_w_3
 
 nte_wtail_4:
-	KORTESTD        K1, K1
+	KORTESTQ        K7, K7
 	JZ              nte_wdone_5
-	VMOVDQU8.Z      (SI)(AX*1), K1, Y26
-	VPMOVSXBW       Y26, Z26
-	VMOVDQA64       Z26, Z24
-	VPERMI2W        Z29, Z28, Z24
-	VMOVDQA64       Z26, Z27
-	VPERMI2W        Z31, Z30, Z27
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
-	VMOVDQU16       Z27, K3, Z24
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z24
-	VMOVDQU64       Z24, (BX)(AX*4)
-	VMOVDQU8.Z      (DI)(AX*1), K1, Y26
-	VPMOVSXBW       Y26, Z26
-	VMOVDQA64       Z26, Z25
-	VPERMI2W        Z29, Z28, Z25
-	VMOVDQA64       Z26, Z27
-	VPERMI2W        Z31, Z30, Z27
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z26, K3
-	VMOVDQU16       Z27, K3, Z25
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z26, Z25
-	VMOVDQU64       Z25, 64(BX)(AX*4)
+	VMOVDQU8.Z      (SI)(AX*1), K7, Z4
+	VPERMQ          Z4, Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, (BX)(AX*8)
+	VMOVDQU64       Z1, 256(BX)(AX*8)
+	VMOVDQU8.Z      (DI)(AX*1), K7, Z4
+	VPERMQ          Z4, Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, 64(BX)(AX*8)
+	VMOVDQU64       Z1, 320(BX)(AX*8)
+	VMOVDQU8.Z      (R8)(AX*1), K7, Z4
+	VPERMQ          Z4, Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, 128(BX)(AX*8)
+	VMOVDQU64       Z1, 384(BX)(AX*8)
+	VMOVDQU8.Z      (R9)(AX*1), K7, Z4
+	VPERMQ          Z4, Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VMOVDQU64       Z0, 192(BX)(AX*8)
+	VMOVDQU64       Z1, 448(BX)(AX*8)
 
 nte_wdone_5:
 	MOVQ $0x00000000, (SP)
@@ -21807,50 +21942,6 @@ nte_i_6:
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R9
 	ADDQ    CX, R9
-	MOVQ    m+96(FP), AX
-	DECQ    AX
-	MOVQ    (SP), CX
-	ADDQ    $0x04, CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    lda+120(FP), AX
-	SHLQ    $0x01, AX
-	IMULQ   AX, CX
-	MOVQ    a_base+24(FP), R10
-	ADDQ    CX, R10
-	MOVQ    m+96(FP), AX
-	DECQ    AX
-	MOVQ    (SP), CX
-	ADDQ    $0x05, CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    lda+120(FP), AX
-	SHLQ    $0x01, AX
-	IMULQ   AX, CX
-	MOVQ    a_base+24(FP), R11
-	ADDQ    CX, R11
-	MOVQ    m+96(FP), AX
-	DECQ    AX
-	MOVQ    (SP), CX
-	ADDQ    $0x06, CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    lda+120(FP), AX
-	SHLQ    $0x01, AX
-	IMULQ   AX, CX
-	MOVQ    a_base+24(FP), R12
-	ADDQ    CX, R12
-	MOVQ    m+96(FP), AX
-	DECQ    AX
-	MOVQ    (SP), CX
-	ADDQ    $0x07, CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    lda+120(FP), AX
-	SHLQ    $0x01, AX
-	IMULQ   AX, CX
-	MOVQ    a_base+24(FP), R13
-	ADDQ    CX, R13
 	MOVQ    n+104(FP), AX
 	DECQ    AX
 	MOVQ    8(SP), CX
@@ -21861,9 +21952,9 @@ nte_i_6:
 	MOVQ    b_base+48(FP), DX
 	ADDQ    CX, DX
 	MOVQ    (SP), CX
-	SHRQ    $0x03, CX
-	ANDQ    $0x01, CX
-	ADDQ    $0x02, CX
+	SHRQ    $0x02, CX
+	ANDQ    $0x03, CX
+	ADDQ    $0x04, CX
 	MOVQ    ldb+128(FP), AX
 	IMULQ   AX, CX
 	ADDQ    DX, CX
@@ -21890,288 +21981,284 @@ nte_k_8:
 	CMPQ       AX, 16(SP)
 	JAE        nte_ktail_9
 	PREFETCHT0 (CX)(AX*1)
-	VMOVDQU64  (BX)(AX*4), Z24
-	VMOVDQU64  64(BX)(AX*4), Z25
 	VMOVDQU64  (SI)(AX*2), Z16
 	VMOVDQU64  (DI)(AX*2), Z17
 	VMOVDQU64  (R8)(AX*2), Z18
 	VMOVDQU64  (R9)(AX*2), Z19
-	VMOVDQU64  (R10)(AX*2), Z20
-	VMOVDQU64  (R11)(AX*2), Z21
-	VMOVDQU64  (R12)(AX*2), Z22
-	VMOVDQU64  (R13)(AX*2), Z23
+	VMOVDQU64  (BX)(AX*8), Z20
+	VMOVDQU64  64(BX)(AX*8), Z21
+	VMOVDQU64  128(BX)(AX*8), Z22
+	VMOVDQU64  192(BX)(AX*8), Z23
 
-	// VDPBF16PS Z24, Z16, Z0
+	// VDPBF16PS Z20, Z16, Z0
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
 	BYTE $0x7e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc0
+	BYTE $0xc4
 
-	// VDPBF16PS Z25, Z16, Z1
+	// VDPBF16PS Z21, Z16, Z1
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
 	BYTE $0x7e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc9
+	BYTE $0xcd
 
-	// VDPBF16PS Z24, Z17, Z4
+	// VDPBF16PS Z22, Z16, Z2
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
 	BYTE $0x76
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe0
+	BYTE $0xe4
 
-	// VDPBF16PS Z25, Z17, Z5
+	// VDPBF16PS Z21, Z17, Z5
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
 	BYTE $0x76
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe9
+	BYTE $0xed
 
-	// VDPBF16PS Z24, Z18, Z8
+	// VDPBF16PS Z22, Z17, Z6
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
 	BYTE $0x6e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc0
+	BYTE $0xc4
 
-	// VDPBF16PS Z25, Z18, Z9
+	// VDPBF16PS Z21, Z18, Z9
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0x32
 	BYTE $0x6e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc9
+	BYTE $0xcd
 
-	// VDPBF16PS Z24, Z19, Z12
+	// VDPBF16PS Z22, Z18, Z10
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
 	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe0
+	BYTE $0xe4
 
-	// VDPBF16PS Z25, Z19, Z13
+	// VDPBF16PS Z21, Z19, Z13
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0x32
 	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe9
+	BYTE $0xed
 
-	// VDPBF16PS Z24, Z20, Z2
+	// VDPBF16PS Z22, Z19, Z14
 	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x5e
+	BYTE $0x32
+	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd0
+	BYTE $0xf6
 
-	// VDPBF16PS Z25, Z20, Z3
+	// VDPBF16PS Z23, Z19, Z15
 	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x5e
+	BYTE $0x32
+	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd9
-
-	// VDPBF16PS Z24, Z21, Z6
-	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x56
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf0
-
-	// VDPBF16PS Z25, Z21, Z7
-	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x56
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf9
-
-	// VDPBF16PS Z24, Z22, Z10
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x4e
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xd0
-
-	// VDPBF16PS Z25, Z22, Z11
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x4e
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xd9
-
-	// VDPBF16PS Z24, Z23, Z14
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x46
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf0
-
-	// VDPBF16PS Z25, Z23, Z15
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x46
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf9
+	BYTE $0xff
 	ADDQ $0x20, AX
 	JMP  nte_k_8
 
 nte_ktail_9:
 	KORTESTD    K1, K1
 	JZ          nte_reduce_10
-	VMOVDQU64   (BX)(AX*4), Z24
-	VMOVDQU64   64(BX)(AX*4), Z25
 	VMOVDQU16.Z (SI)(AX*2), K1, Z16
 	VMOVDQU16.Z (DI)(AX*2), K1, Z17
 	VMOVDQU16.Z (R8)(AX*2), K1, Z18
 	VMOVDQU16.Z (R9)(AX*2), K1, Z19
-	VMOVDQU16.Z (R10)(AX*2), K1, Z20
-	VMOVDQU16.Z (R11)(AX*2), K1, Z21
-	VMOVDQU16.Z (R12)(AX*2), K1, Z22
-	VMOVDQU16.Z (R13)(AX*2), K1, Z23
+	VMOVDQU64   (BX)(AX*8), Z20
+	VMOVDQU64   64(BX)(AX*8), Z21
+	VMOVDQU64   128(BX)(AX*8), Z22
+	VMOVDQU64   192(BX)(AX*8), Z23
 
-	// VDPBF16PS Z24, Z16, Z0
+	// VDPBF16PS Z20, Z16, Z0
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
 	BYTE $0x7e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc0
+	BYTE $0xc4
 
-	// VDPBF16PS Z25, Z16, Z1
+	// VDPBF16PS Z21, Z16, Z1
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
 	BYTE $0x7e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc9
+	BYTE $0xcd
 
-	// VDPBF16PS Z24, Z17, Z4
+	// VDPBF16PS Z22, Z16, Z2
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
 	BYTE $0x76
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe0
+	BYTE $0xe4
 
-	// VDPBF16PS Z25, Z17, Z5
+	// VDPBF16PS Z21, Z17, Z5
 	BYTE $0x62
-	BYTE $0x92
+	BYTE $0xb2
 	BYTE $0x76
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe9
+	BYTE $0xed
 
-	// VDPBF16PS Z24, Z18, Z8
+	// VDPBF16PS Z22, Z17, Z6
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
 	BYTE $0x6e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc0
+	BYTE $0xc4
 
-	// VDPBF16PS Z25, Z18, Z9
+	// VDPBF16PS Z21, Z18, Z9
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0x32
 	BYTE $0x6e
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xc9
+	BYTE $0xcd
 
-	// VDPBF16PS Z24, Z19, Z12
+	// VDPBF16PS Z22, Z18, Z10
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
 	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe0
+	BYTE $0xe4
 
-	// VDPBF16PS Z25, Z19, Z13
+	// VDPBF16PS Z21, Z19, Z13
 	BYTE $0x62
-	BYTE $0x12
+	BYTE $0x32
 	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xe9
+	BYTE $0xed
 
-	// VDPBF16PS Z24, Z20, Z2
+	// VDPBF16PS Z22, Z19, Z14
 	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x5e
+	BYTE $0x32
+	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd0
+	BYTE $0xf6
 
-	// VDPBF16PS Z25, Z20, Z3
+	// VDPBF16PS Z23, Z19, Z15
 	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x5e
+	BYTE $0x32
+	BYTE $0x66
 	BYTE $0x40
 	BYTE $0x52
-	BYTE $0xd9
-
-	// VDPBF16PS Z24, Z21, Z6
-	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x56
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf0
-
-	// VDPBF16PS Z25, Z21, Z7
-	BYTE $0x62
-	BYTE $0x92
-	BYTE $0x56
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf9
-
-	// VDPBF16PS Z24, Z22, Z10
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x4e
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xd0
-
-	// VDPBF16PS Z25, Z22, Z11
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x4e
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xd9
-
-	// VDPBF16PS Z24, Z23, Z14
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x46
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf0
-
-	// VDPBF16PS Z25, Z23, Z15
-	BYTE $0x62
-	BYTE $0x12
-	BYTE $0x46
-	BYTE $0x40
-	BYTE $0x52
-	BYTE $0xf9
+	BYTE $0xff
 
 nte_reduce_10:
 	VSHUFF32X4    $0x44, Z4, Z0, Z24
@@ -22258,283 +22345,558 @@ nte_reduce_10:
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x03, Z28, X29
 	VMOVUPS       X29, K2, (CX)(DX*4)
-	MOVQ          (SP), DX
-	ADDQ          $0x04, DX
-	MOVQ          m+96(FP), AX
-	CMPQ          DX, AX
-	JAE           nte_stored_11
-	MOVQ          ldc+136(FP), AX
-	IMULQ         AX, DX
-	ADDQ          8(SP), DX
-	VMOVUPS       X28, K4, -8(CX)(DX*4)
-	MOVQ          (SP), DX
-	ADDQ          $0x05, DX
-	MOVQ          m+96(FP), AX
-	CMPQ          DX, AX
-	JAE           nte_stored_11
-	MOVQ          ldc+136(FP), AX
-	IMULQ         AX, DX
-	ADDQ          8(SP), DX
-	VEXTRACTF32X4 $0x01, Z28, X29
-	VMOVUPS       X29, K4, -8(CX)(DX*4)
-	MOVQ          (SP), DX
-	ADDQ          $0x06, DX
-	MOVQ          m+96(FP), AX
-	CMPQ          DX, AX
-	JAE           nte_stored_11
-	MOVQ          ldc+136(FP), AX
-	IMULQ         AX, DX
-	ADDQ          8(SP), DX
-	VEXTRACTF32X4 $0x02, Z28, X29
-	VMOVUPS       X29, K4, -8(CX)(DX*4)
-	MOVQ          (SP), DX
-	ADDQ          $0x07, DX
-	MOVQ          m+96(FP), AX
-	CMPQ          DX, AX
-	JAE           nte_stored_11
-	MOVQ          ldc+136(FP), AX
-	IMULQ         AX, DX
-	ADDQ          8(SP), DX
-	VEXTRACTF32X4 $0x03, Z28, X29
-	VMOVUPS       X29, K4, -8(CX)(DX*4)
 
 nte_stored_11:
-	ADDQ $0x08, (SP)
+	ADDQ $0x04, (SP)
 	JMP  nte_i_6
 
 nte_i_next_7:
-	ADDQ $0x02, 8(SP)
+	ADDQ $0x04, 8(SP)
 	JMP  nte_j_1
 
 nte_done_2:
 	VZEROUPPER
 	RET
 
-DATA e4m3_bf16<>+0(SB)/2, $0x0000
-DATA e4m3_bf16<>+2(SB)/2, $0x3b00
-DATA e4m3_bf16<>+4(SB)/2, $0x3b80
-DATA e4m3_bf16<>+6(SB)/2, $0x3bc0
-DATA e4m3_bf16<>+8(SB)/2, $0x3c00
-DATA e4m3_bf16<>+10(SB)/2, $0x3c20
-DATA e4m3_bf16<>+12(SB)/2, $0x3c40
-DATA e4m3_bf16<>+14(SB)/2, $0x3c60
-DATA e4m3_bf16<>+16(SB)/2, $0x3c80
-DATA e4m3_bf16<>+18(SB)/2, $0x3c90
-DATA e4m3_bf16<>+20(SB)/2, $0x3ca0
-DATA e4m3_bf16<>+22(SB)/2, $0x3cb0
-DATA e4m3_bf16<>+24(SB)/2, $0x3cc0
-DATA e4m3_bf16<>+26(SB)/2, $0x3cd0
-DATA e4m3_bf16<>+28(SB)/2, $0x3ce0
-DATA e4m3_bf16<>+30(SB)/2, $0x3cf0
-DATA e4m3_bf16<>+32(SB)/2, $0x3d00
-DATA e4m3_bf16<>+34(SB)/2, $0x3d10
-DATA e4m3_bf16<>+36(SB)/2, $0x3d20
-DATA e4m3_bf16<>+38(SB)/2, $0x3d30
-DATA e4m3_bf16<>+40(SB)/2, $0x3d40
-DATA e4m3_bf16<>+42(SB)/2, $0x3d50
-DATA e4m3_bf16<>+44(SB)/2, $0x3d60
-DATA e4m3_bf16<>+46(SB)/2, $0x3d70
-DATA e4m3_bf16<>+48(SB)/2, $0x3d80
-DATA e4m3_bf16<>+50(SB)/2, $0x3d90
-DATA e4m3_bf16<>+52(SB)/2, $0x3da0
-DATA e4m3_bf16<>+54(SB)/2, $0x3db0
-DATA e4m3_bf16<>+56(SB)/2, $0x3dc0
-DATA e4m3_bf16<>+58(SB)/2, $0x3dd0
-DATA e4m3_bf16<>+60(SB)/2, $0x3de0
-DATA e4m3_bf16<>+62(SB)/2, $0x3df0
-DATA e4m3_bf16<>+64(SB)/2, $0x3e00
-DATA e4m3_bf16<>+66(SB)/2, $0x3e10
-DATA e4m3_bf16<>+68(SB)/2, $0x3e20
-DATA e4m3_bf16<>+70(SB)/2, $0x3e30
-DATA e4m3_bf16<>+72(SB)/2, $0x3e40
-DATA e4m3_bf16<>+74(SB)/2, $0x3e50
-DATA e4m3_bf16<>+76(SB)/2, $0x3e60
-DATA e4m3_bf16<>+78(SB)/2, $0x3e70
-DATA e4m3_bf16<>+80(SB)/2, $0x3e80
-DATA e4m3_bf16<>+82(SB)/2, $0x3e90
-DATA e4m3_bf16<>+84(SB)/2, $0x3ea0
-DATA e4m3_bf16<>+86(SB)/2, $0x3eb0
-DATA e4m3_bf16<>+88(SB)/2, $0x3ec0
-DATA e4m3_bf16<>+90(SB)/2, $0x3ed0
-DATA e4m3_bf16<>+92(SB)/2, $0x3ee0
-DATA e4m3_bf16<>+94(SB)/2, $0x3ef0
-DATA e4m3_bf16<>+96(SB)/2, $0x3f00
-DATA e4m3_bf16<>+98(SB)/2, $0x3f10
-DATA e4m3_bf16<>+100(SB)/2, $0x3f20
-DATA e4m3_bf16<>+102(SB)/2, $0x3f30
-DATA e4m3_bf16<>+104(SB)/2, $0x3f40
-DATA e4m3_bf16<>+106(SB)/2, $0x3f50
-DATA e4m3_bf16<>+108(SB)/2, $0x3f60
-DATA e4m3_bf16<>+110(SB)/2, $0x3f70
-DATA e4m3_bf16<>+112(SB)/2, $0x3f80
-DATA e4m3_bf16<>+114(SB)/2, $0x3f90
-DATA e4m3_bf16<>+116(SB)/2, $0x3fa0
-DATA e4m3_bf16<>+118(SB)/2, $0x3fb0
-DATA e4m3_bf16<>+120(SB)/2, $0x3fc0
-DATA e4m3_bf16<>+122(SB)/2, $0x3fd0
-DATA e4m3_bf16<>+124(SB)/2, $0x3fe0
-DATA e4m3_bf16<>+126(SB)/2, $0x3ff0
-DATA e4m3_bf16<>+128(SB)/2, $0x4000
-DATA e4m3_bf16<>+130(SB)/2, $0x4010
-DATA e4m3_bf16<>+132(SB)/2, $0x4020
-DATA e4m3_bf16<>+134(SB)/2, $0x4030
-DATA e4m3_bf16<>+136(SB)/2, $0x4040
-DATA e4m3_bf16<>+138(SB)/2, $0x4050
-DATA e4m3_bf16<>+140(SB)/2, $0x4060
-DATA e4m3_bf16<>+142(SB)/2, $0x4070
-DATA e4m3_bf16<>+144(SB)/2, $0x4080
-DATA e4m3_bf16<>+146(SB)/2, $0x4090
-DATA e4m3_bf16<>+148(SB)/2, $0x40a0
-DATA e4m3_bf16<>+150(SB)/2, $0x40b0
-DATA e4m3_bf16<>+152(SB)/2, $0x40c0
-DATA e4m3_bf16<>+154(SB)/2, $0x40d0
-DATA e4m3_bf16<>+156(SB)/2, $0x40e0
-DATA e4m3_bf16<>+158(SB)/2, $0x40f0
-DATA e4m3_bf16<>+160(SB)/2, $0x4100
-DATA e4m3_bf16<>+162(SB)/2, $0x4110
-DATA e4m3_bf16<>+164(SB)/2, $0x4120
-DATA e4m3_bf16<>+166(SB)/2, $0x4130
-DATA e4m3_bf16<>+168(SB)/2, $0x4140
-DATA e4m3_bf16<>+170(SB)/2, $0x4150
-DATA e4m3_bf16<>+172(SB)/2, $0x4160
-DATA e4m3_bf16<>+174(SB)/2, $0x4170
-DATA e4m3_bf16<>+176(SB)/2, $0x4180
-DATA e4m3_bf16<>+178(SB)/2, $0x4190
-DATA e4m3_bf16<>+180(SB)/2, $0x41a0
-DATA e4m3_bf16<>+182(SB)/2, $0x41b0
-DATA e4m3_bf16<>+184(SB)/2, $0x41c0
-DATA e4m3_bf16<>+186(SB)/2, $0x41d0
-DATA e4m3_bf16<>+188(SB)/2, $0x41e0
-DATA e4m3_bf16<>+190(SB)/2, $0x41f0
-DATA e4m3_bf16<>+192(SB)/2, $0x4200
-DATA e4m3_bf16<>+194(SB)/2, $0x4210
-DATA e4m3_bf16<>+196(SB)/2, $0x4220
-DATA e4m3_bf16<>+198(SB)/2, $0x4230
-DATA e4m3_bf16<>+200(SB)/2, $0x4240
-DATA e4m3_bf16<>+202(SB)/2, $0x4250
-DATA e4m3_bf16<>+204(SB)/2, $0x4260
-DATA e4m3_bf16<>+206(SB)/2, $0x4270
-DATA e4m3_bf16<>+208(SB)/2, $0x4280
-DATA e4m3_bf16<>+210(SB)/2, $0x4290
-DATA e4m3_bf16<>+212(SB)/2, $0x42a0
-DATA e4m3_bf16<>+214(SB)/2, $0x42b0
-DATA e4m3_bf16<>+216(SB)/2, $0x42c0
-DATA e4m3_bf16<>+218(SB)/2, $0x42d0
-DATA e4m3_bf16<>+220(SB)/2, $0x42e0
-DATA e4m3_bf16<>+222(SB)/2, $0x42f0
-DATA e4m3_bf16<>+224(SB)/2, $0x4300
-DATA e4m3_bf16<>+226(SB)/2, $0x4310
-DATA e4m3_bf16<>+228(SB)/2, $0x4320
-DATA e4m3_bf16<>+230(SB)/2, $0x4330
-DATA e4m3_bf16<>+232(SB)/2, $0x4340
-DATA e4m3_bf16<>+234(SB)/2, $0x4350
-DATA e4m3_bf16<>+236(SB)/2, $0x4360
-DATA e4m3_bf16<>+238(SB)/2, $0x4370
-DATA e4m3_bf16<>+240(SB)/2, $0x4380
-DATA e4m3_bf16<>+242(SB)/2, $0x4390
-DATA e4m3_bf16<>+244(SB)/2, $0x43a0
-DATA e4m3_bf16<>+246(SB)/2, $0x43b0
-DATA e4m3_bf16<>+248(SB)/2, $0x43c0
-DATA e4m3_bf16<>+250(SB)/2, $0x43d0
-DATA e4m3_bf16<>+252(SB)/2, $0x43e0
-DATA e4m3_bf16<>+254(SB)/2, $0x7fc0
-GLOBL e4m3_bf16<>(SB), RODATA|NOPTR, $256
+DATA e4m3_widen<>+0(SB)/8, $0x0000000000000000
+DATA e4m3_widen<>+8(SB)/8, $0x0000000000000004
+DATA e4m3_widen<>+16(SB)/8, $0x0000000000000001
+DATA e4m3_widen<>+24(SB)/8, $0x0000000000000005
+DATA e4m3_widen<>+32(SB)/8, $0x0000000000000002
+DATA e4m3_widen<>+40(SB)/8, $0x0000000000000006
+DATA e4m3_widen<>+48(SB)/8, $0x0000000000000003
+DATA e4m3_widen<>+56(SB)/8, $0x0000000000000007
+DATA e4m3_widen<>+64(SB)/1, $0x00
+DATA e4m3_widen<>+65(SB)/1, $0x10
+DATA e4m3_widen<>+66(SB)/1, $0x20
+DATA e4m3_widen<>+67(SB)/1, $0x30
+DATA e4m3_widen<>+68(SB)/1, $0x40
+DATA e4m3_widen<>+69(SB)/1, $0x50
+DATA e4m3_widen<>+70(SB)/1, $0x60
+DATA e4m3_widen<>+71(SB)/1, $0x70
+DATA e4m3_widen<>+72(SB)/1, $0x80
+DATA e4m3_widen<>+73(SB)/1, $0x90
+DATA e4m3_widen<>+74(SB)/1, $0xa0
+DATA e4m3_widen<>+75(SB)/1, $0xb0
+DATA e4m3_widen<>+76(SB)/1, $0xc0
+DATA e4m3_widen<>+77(SB)/1, $0xd0
+DATA e4m3_widen<>+78(SB)/1, $0xe0
+DATA e4m3_widen<>+79(SB)/1, $0xf0
+DATA e4m3_widen<>+80(SB)/1, $0x00
+DATA e4m3_widen<>+81(SB)/1, $0x10
+DATA e4m3_widen<>+82(SB)/1, $0x20
+DATA e4m3_widen<>+83(SB)/1, $0x30
+DATA e4m3_widen<>+84(SB)/1, $0x40
+DATA e4m3_widen<>+85(SB)/1, $0x50
+DATA e4m3_widen<>+86(SB)/1, $0x60
+DATA e4m3_widen<>+87(SB)/1, $0x70
+DATA e4m3_widen<>+88(SB)/1, $0x80
+DATA e4m3_widen<>+89(SB)/1, $0x90
+DATA e4m3_widen<>+90(SB)/1, $0xa0
+DATA e4m3_widen<>+91(SB)/1, $0xb0
+DATA e4m3_widen<>+92(SB)/1, $0xc0
+DATA e4m3_widen<>+93(SB)/1, $0xd0
+DATA e4m3_widen<>+94(SB)/1, $0xe0
+DATA e4m3_widen<>+95(SB)/1, $0xf0
+DATA e4m3_widen<>+96(SB)/1, $0x00
+DATA e4m3_widen<>+97(SB)/1, $0x10
+DATA e4m3_widen<>+98(SB)/1, $0x20
+DATA e4m3_widen<>+99(SB)/1, $0x30
+DATA e4m3_widen<>+100(SB)/1, $0x40
+DATA e4m3_widen<>+101(SB)/1, $0x50
+DATA e4m3_widen<>+102(SB)/1, $0x60
+DATA e4m3_widen<>+103(SB)/1, $0x70
+DATA e4m3_widen<>+104(SB)/1, $0x80
+DATA e4m3_widen<>+105(SB)/1, $0x90
+DATA e4m3_widen<>+106(SB)/1, $0xa0
+DATA e4m3_widen<>+107(SB)/1, $0xb0
+DATA e4m3_widen<>+108(SB)/1, $0xc0
+DATA e4m3_widen<>+109(SB)/1, $0xd0
+DATA e4m3_widen<>+110(SB)/1, $0xe0
+DATA e4m3_widen<>+111(SB)/1, $0xf0
+DATA e4m3_widen<>+112(SB)/1, $0x00
+DATA e4m3_widen<>+113(SB)/1, $0x10
+DATA e4m3_widen<>+114(SB)/1, $0x20
+DATA e4m3_widen<>+115(SB)/1, $0x30
+DATA e4m3_widen<>+116(SB)/1, $0x40
+DATA e4m3_widen<>+117(SB)/1, $0x50
+DATA e4m3_widen<>+118(SB)/1, $0x60
+DATA e4m3_widen<>+119(SB)/1, $0x70
+DATA e4m3_widen<>+120(SB)/1, $0x80
+DATA e4m3_widen<>+121(SB)/1, $0x90
+DATA e4m3_widen<>+122(SB)/1, $0xa0
+DATA e4m3_widen<>+123(SB)/1, $0xb0
+DATA e4m3_widen<>+124(SB)/1, $0xc0
+DATA e4m3_widen<>+125(SB)/1, $0xd0
+DATA e4m3_widen<>+126(SB)/1, $0xe0
+DATA e4m3_widen<>+127(SB)/1, $0xf0
+DATA e4m3_widen<>+128(SB)/1, $0x00
+DATA e4m3_widen<>+129(SB)/1, $0x00
+DATA e4m3_widen<>+130(SB)/1, $0x80
+DATA e4m3_widen<>+131(SB)/1, $0xc0
+DATA e4m3_widen<>+132(SB)/1, $0x00
+DATA e4m3_widen<>+133(SB)/1, $0x20
+DATA e4m3_widen<>+134(SB)/1, $0x40
+DATA e4m3_widen<>+135(SB)/1, $0x60
+DATA e4m3_widen<>+136(SB)/1, $0x00
+DATA e4m3_widen<>+137(SB)/1, $0x00
+DATA e4m3_widen<>+138(SB)/1, $0x80
+DATA e4m3_widen<>+139(SB)/1, $0xc0
+DATA e4m3_widen<>+140(SB)/1, $0x00
+DATA e4m3_widen<>+141(SB)/1, $0x20
+DATA e4m3_widen<>+142(SB)/1, $0x40
+DATA e4m3_widen<>+143(SB)/1, $0x60
+DATA e4m3_widen<>+144(SB)/1, $0x00
+DATA e4m3_widen<>+145(SB)/1, $0x00
+DATA e4m3_widen<>+146(SB)/1, $0x80
+DATA e4m3_widen<>+147(SB)/1, $0xc0
+DATA e4m3_widen<>+148(SB)/1, $0x00
+DATA e4m3_widen<>+149(SB)/1, $0x20
+DATA e4m3_widen<>+150(SB)/1, $0x40
+DATA e4m3_widen<>+151(SB)/1, $0x60
+DATA e4m3_widen<>+152(SB)/1, $0x00
+DATA e4m3_widen<>+153(SB)/1, $0x00
+DATA e4m3_widen<>+154(SB)/1, $0x80
+DATA e4m3_widen<>+155(SB)/1, $0xc0
+DATA e4m3_widen<>+156(SB)/1, $0x00
+DATA e4m3_widen<>+157(SB)/1, $0x20
+DATA e4m3_widen<>+158(SB)/1, $0x40
+DATA e4m3_widen<>+159(SB)/1, $0x60
+DATA e4m3_widen<>+160(SB)/1, $0x00
+DATA e4m3_widen<>+161(SB)/1, $0x00
+DATA e4m3_widen<>+162(SB)/1, $0x80
+DATA e4m3_widen<>+163(SB)/1, $0xc0
+DATA e4m3_widen<>+164(SB)/1, $0x00
+DATA e4m3_widen<>+165(SB)/1, $0x20
+DATA e4m3_widen<>+166(SB)/1, $0x40
+DATA e4m3_widen<>+167(SB)/1, $0x60
+DATA e4m3_widen<>+168(SB)/1, $0x00
+DATA e4m3_widen<>+169(SB)/1, $0x00
+DATA e4m3_widen<>+170(SB)/1, $0x80
+DATA e4m3_widen<>+171(SB)/1, $0xc0
+DATA e4m3_widen<>+172(SB)/1, $0x00
+DATA e4m3_widen<>+173(SB)/1, $0x20
+DATA e4m3_widen<>+174(SB)/1, $0x40
+DATA e4m3_widen<>+175(SB)/1, $0x60
+DATA e4m3_widen<>+176(SB)/1, $0x00
+DATA e4m3_widen<>+177(SB)/1, $0x00
+DATA e4m3_widen<>+178(SB)/1, $0x80
+DATA e4m3_widen<>+179(SB)/1, $0xc0
+DATA e4m3_widen<>+180(SB)/1, $0x00
+DATA e4m3_widen<>+181(SB)/1, $0x20
+DATA e4m3_widen<>+182(SB)/1, $0x40
+DATA e4m3_widen<>+183(SB)/1, $0x60
+DATA e4m3_widen<>+184(SB)/1, $0x00
+DATA e4m3_widen<>+185(SB)/1, $0x00
+DATA e4m3_widen<>+186(SB)/1, $0x80
+DATA e4m3_widen<>+187(SB)/1, $0xc0
+DATA e4m3_widen<>+188(SB)/1, $0x00
+DATA e4m3_widen<>+189(SB)/1, $0x20
+DATA e4m3_widen<>+190(SB)/1, $0x40
+DATA e4m3_widen<>+191(SB)/1, $0x60
+DATA e4m3_widen<>+192(SB)/1, $0x3c
+DATA e4m3_widen<>+193(SB)/1, $0x3d
+DATA e4m3_widen<>+194(SB)/1, $0x3e
+DATA e4m3_widen<>+195(SB)/1, $0x3f
+DATA e4m3_widen<>+196(SB)/1, $0x40
+DATA e4m3_widen<>+197(SB)/1, $0x41
+DATA e4m3_widen<>+198(SB)/1, $0x42
+DATA e4m3_widen<>+199(SB)/1, $0x43
+DATA e4m3_widen<>+200(SB)/1, $0x3c
+DATA e4m3_widen<>+201(SB)/1, $0x3d
+DATA e4m3_widen<>+202(SB)/1, $0x3e
+DATA e4m3_widen<>+203(SB)/1, $0x3f
+DATA e4m3_widen<>+204(SB)/1, $0x40
+DATA e4m3_widen<>+205(SB)/1, $0x41
+DATA e4m3_widen<>+206(SB)/1, $0x42
+DATA e4m3_widen<>+207(SB)/1, $0x43
+DATA e4m3_widen<>+208(SB)/1, $0x3c
+DATA e4m3_widen<>+209(SB)/1, $0x3d
+DATA e4m3_widen<>+210(SB)/1, $0x3e
+DATA e4m3_widen<>+211(SB)/1, $0x3f
+DATA e4m3_widen<>+212(SB)/1, $0x40
+DATA e4m3_widen<>+213(SB)/1, $0x41
+DATA e4m3_widen<>+214(SB)/1, $0x42
+DATA e4m3_widen<>+215(SB)/1, $0x43
+DATA e4m3_widen<>+216(SB)/1, $0x3c
+DATA e4m3_widen<>+217(SB)/1, $0x3d
+DATA e4m3_widen<>+218(SB)/1, $0x3e
+DATA e4m3_widen<>+219(SB)/1, $0x3f
+DATA e4m3_widen<>+220(SB)/1, $0x40
+DATA e4m3_widen<>+221(SB)/1, $0x41
+DATA e4m3_widen<>+222(SB)/1, $0x42
+DATA e4m3_widen<>+223(SB)/1, $0x43
+DATA e4m3_widen<>+224(SB)/1, $0x3c
+DATA e4m3_widen<>+225(SB)/1, $0x3d
+DATA e4m3_widen<>+226(SB)/1, $0x3e
+DATA e4m3_widen<>+227(SB)/1, $0x3f
+DATA e4m3_widen<>+228(SB)/1, $0x40
+DATA e4m3_widen<>+229(SB)/1, $0x41
+DATA e4m3_widen<>+230(SB)/1, $0x42
+DATA e4m3_widen<>+231(SB)/1, $0x43
+DATA e4m3_widen<>+232(SB)/1, $0x3c
+DATA e4m3_widen<>+233(SB)/1, $0x3d
+DATA e4m3_widen<>+234(SB)/1, $0x3e
+DATA e4m3_widen<>+235(SB)/1, $0x3f
+DATA e4m3_widen<>+236(SB)/1, $0x40
+DATA e4m3_widen<>+237(SB)/1, $0x41
+DATA e4m3_widen<>+238(SB)/1, $0x42
+DATA e4m3_widen<>+239(SB)/1, $0x43
+DATA e4m3_widen<>+240(SB)/1, $0x3c
+DATA e4m3_widen<>+241(SB)/1, $0x3d
+DATA e4m3_widen<>+242(SB)/1, $0x3e
+DATA e4m3_widen<>+243(SB)/1, $0x3f
+DATA e4m3_widen<>+244(SB)/1, $0x40
+DATA e4m3_widen<>+245(SB)/1, $0x41
+DATA e4m3_widen<>+246(SB)/1, $0x42
+DATA e4m3_widen<>+247(SB)/1, $0x43
+DATA e4m3_widen<>+248(SB)/1, $0x3c
+DATA e4m3_widen<>+249(SB)/1, $0x3d
+DATA e4m3_widen<>+250(SB)/1, $0x3e
+DATA e4m3_widen<>+251(SB)/1, $0x3f
+DATA e4m3_widen<>+252(SB)/1, $0x40
+DATA e4m3_widen<>+253(SB)/1, $0x41
+DATA e4m3_widen<>+254(SB)/1, $0x42
+DATA e4m3_widen<>+255(SB)/1, $0x43
+DATA e4m3_widen<>+256(SB)/1, $0x00
+DATA e4m3_widen<>+257(SB)/1, $0x3b
+DATA e4m3_widen<>+258(SB)/1, $0x3b
+DATA e4m3_widen<>+259(SB)/1, $0x3b
+DATA e4m3_widen<>+260(SB)/1, $0x3c
+DATA e4m3_widen<>+261(SB)/1, $0x3c
+DATA e4m3_widen<>+262(SB)/1, $0x3c
+DATA e4m3_widen<>+263(SB)/1, $0x3c
+DATA e4m3_widen<>+264(SB)/1, $0x00
+DATA e4m3_widen<>+265(SB)/1, $0x3b
+DATA e4m3_widen<>+266(SB)/1, $0x3b
+DATA e4m3_widen<>+267(SB)/1, $0x3b
+DATA e4m3_widen<>+268(SB)/1, $0x3c
+DATA e4m3_widen<>+269(SB)/1, $0x3c
+DATA e4m3_widen<>+270(SB)/1, $0x3c
+DATA e4m3_widen<>+271(SB)/1, $0x3c
+DATA e4m3_widen<>+272(SB)/1, $0x00
+DATA e4m3_widen<>+273(SB)/1, $0x3b
+DATA e4m3_widen<>+274(SB)/1, $0x3b
+DATA e4m3_widen<>+275(SB)/1, $0x3b
+DATA e4m3_widen<>+276(SB)/1, $0x3c
+DATA e4m3_widen<>+277(SB)/1, $0x3c
+DATA e4m3_widen<>+278(SB)/1, $0x3c
+DATA e4m3_widen<>+279(SB)/1, $0x3c
+DATA e4m3_widen<>+280(SB)/1, $0x00
+DATA e4m3_widen<>+281(SB)/1, $0x3b
+DATA e4m3_widen<>+282(SB)/1, $0x3b
+DATA e4m3_widen<>+283(SB)/1, $0x3b
+DATA e4m3_widen<>+284(SB)/1, $0x3c
+DATA e4m3_widen<>+285(SB)/1, $0x3c
+DATA e4m3_widen<>+286(SB)/1, $0x3c
+DATA e4m3_widen<>+287(SB)/1, $0x3c
+DATA e4m3_widen<>+288(SB)/1, $0x00
+DATA e4m3_widen<>+289(SB)/1, $0x3b
+DATA e4m3_widen<>+290(SB)/1, $0x3b
+DATA e4m3_widen<>+291(SB)/1, $0x3b
+DATA e4m3_widen<>+292(SB)/1, $0x3c
+DATA e4m3_widen<>+293(SB)/1, $0x3c
+DATA e4m3_widen<>+294(SB)/1, $0x3c
+DATA e4m3_widen<>+295(SB)/1, $0x3c
+DATA e4m3_widen<>+296(SB)/1, $0x00
+DATA e4m3_widen<>+297(SB)/1, $0x3b
+DATA e4m3_widen<>+298(SB)/1, $0x3b
+DATA e4m3_widen<>+299(SB)/1, $0x3b
+DATA e4m3_widen<>+300(SB)/1, $0x3c
+DATA e4m3_widen<>+301(SB)/1, $0x3c
+DATA e4m3_widen<>+302(SB)/1, $0x3c
+DATA e4m3_widen<>+303(SB)/1, $0x3c
+DATA e4m3_widen<>+304(SB)/1, $0x00
+DATA e4m3_widen<>+305(SB)/1, $0x3b
+DATA e4m3_widen<>+306(SB)/1, $0x3b
+DATA e4m3_widen<>+307(SB)/1, $0x3b
+DATA e4m3_widen<>+308(SB)/1, $0x3c
+DATA e4m3_widen<>+309(SB)/1, $0x3c
+DATA e4m3_widen<>+310(SB)/1, $0x3c
+DATA e4m3_widen<>+311(SB)/1, $0x3c
+DATA e4m3_widen<>+312(SB)/1, $0x00
+DATA e4m3_widen<>+313(SB)/1, $0x3b
+DATA e4m3_widen<>+314(SB)/1, $0x3b
+DATA e4m3_widen<>+315(SB)/1, $0x3b
+DATA e4m3_widen<>+316(SB)/1, $0x3c
+DATA e4m3_widen<>+317(SB)/1, $0x3c
+DATA e4m3_widen<>+318(SB)/1, $0x3c
+DATA e4m3_widen<>+319(SB)/1, $0x3c
+DATA e4m3_widen<>+320(SB)/1, $0x78
+DATA e4m3_widen<>+321(SB)/1, $0x78
+DATA e4m3_widen<>+322(SB)/1, $0x78
+DATA e4m3_widen<>+323(SB)/1, $0x78
+DATA e4m3_widen<>+324(SB)/1, $0x78
+DATA e4m3_widen<>+325(SB)/1, $0x78
+DATA e4m3_widen<>+326(SB)/1, $0x78
+DATA e4m3_widen<>+327(SB)/1, $0x78
+DATA e4m3_widen<>+328(SB)/1, $0x78
+DATA e4m3_widen<>+329(SB)/1, $0x78
+DATA e4m3_widen<>+330(SB)/1, $0x78
+DATA e4m3_widen<>+331(SB)/1, $0x78
+DATA e4m3_widen<>+332(SB)/1, $0x78
+DATA e4m3_widen<>+333(SB)/1, $0x78
+DATA e4m3_widen<>+334(SB)/1, $0x78
+DATA e4m3_widen<>+335(SB)/1, $0x78
+DATA e4m3_widen<>+336(SB)/1, $0x78
+DATA e4m3_widen<>+337(SB)/1, $0x78
+DATA e4m3_widen<>+338(SB)/1, $0x78
+DATA e4m3_widen<>+339(SB)/1, $0x78
+DATA e4m3_widen<>+340(SB)/1, $0x78
+DATA e4m3_widen<>+341(SB)/1, $0x78
+DATA e4m3_widen<>+342(SB)/1, $0x78
+DATA e4m3_widen<>+343(SB)/1, $0x78
+DATA e4m3_widen<>+344(SB)/1, $0x78
+DATA e4m3_widen<>+345(SB)/1, $0x78
+DATA e4m3_widen<>+346(SB)/1, $0x78
+DATA e4m3_widen<>+347(SB)/1, $0x78
+DATA e4m3_widen<>+348(SB)/1, $0x78
+DATA e4m3_widen<>+349(SB)/1, $0x78
+DATA e4m3_widen<>+350(SB)/1, $0x78
+DATA e4m3_widen<>+351(SB)/1, $0x78
+DATA e4m3_widen<>+352(SB)/1, $0x78
+DATA e4m3_widen<>+353(SB)/1, $0x78
+DATA e4m3_widen<>+354(SB)/1, $0x78
+DATA e4m3_widen<>+355(SB)/1, $0x78
+DATA e4m3_widen<>+356(SB)/1, $0x78
+DATA e4m3_widen<>+357(SB)/1, $0x78
+DATA e4m3_widen<>+358(SB)/1, $0x78
+DATA e4m3_widen<>+359(SB)/1, $0x78
+DATA e4m3_widen<>+360(SB)/1, $0x78
+DATA e4m3_widen<>+361(SB)/1, $0x78
+DATA e4m3_widen<>+362(SB)/1, $0x78
+DATA e4m3_widen<>+363(SB)/1, $0x78
+DATA e4m3_widen<>+364(SB)/1, $0x78
+DATA e4m3_widen<>+365(SB)/1, $0x78
+DATA e4m3_widen<>+366(SB)/1, $0x78
+DATA e4m3_widen<>+367(SB)/1, $0x78
+DATA e4m3_widen<>+368(SB)/1, $0x78
+DATA e4m3_widen<>+369(SB)/1, $0x78
+DATA e4m3_widen<>+370(SB)/1, $0x78
+DATA e4m3_widen<>+371(SB)/1, $0x78
+DATA e4m3_widen<>+372(SB)/1, $0x78
+DATA e4m3_widen<>+373(SB)/1, $0x78
+DATA e4m3_widen<>+374(SB)/1, $0x78
+DATA e4m3_widen<>+375(SB)/1, $0x78
+DATA e4m3_widen<>+376(SB)/1, $0x78
+DATA e4m3_widen<>+377(SB)/1, $0x78
+DATA e4m3_widen<>+378(SB)/1, $0x78
+DATA e4m3_widen<>+379(SB)/1, $0x78
+DATA e4m3_widen<>+380(SB)/1, $0x78
+DATA e4m3_widen<>+381(SB)/1, $0x78
+DATA e4m3_widen<>+382(SB)/1, $0x78
+DATA e4m3_widen<>+383(SB)/1, $0x78
+DATA e4m3_widen<>+384(SB)/1, $0x7f
+DATA e4m3_widen<>+385(SB)/1, $0x7f
+DATA e4m3_widen<>+386(SB)/1, $0x7f
+DATA e4m3_widen<>+387(SB)/1, $0x7f
+DATA e4m3_widen<>+388(SB)/1, $0x7f
+DATA e4m3_widen<>+389(SB)/1, $0x7f
+DATA e4m3_widen<>+390(SB)/1, $0x7f
+DATA e4m3_widen<>+391(SB)/1, $0x7f
+DATA e4m3_widen<>+392(SB)/1, $0x7f
+DATA e4m3_widen<>+393(SB)/1, $0x7f
+DATA e4m3_widen<>+394(SB)/1, $0x7f
+DATA e4m3_widen<>+395(SB)/1, $0x7f
+DATA e4m3_widen<>+396(SB)/1, $0x7f
+DATA e4m3_widen<>+397(SB)/1, $0x7f
+DATA e4m3_widen<>+398(SB)/1, $0x7f
+DATA e4m3_widen<>+399(SB)/1, $0x7f
+DATA e4m3_widen<>+400(SB)/1, $0x7f
+DATA e4m3_widen<>+401(SB)/1, $0x7f
+DATA e4m3_widen<>+402(SB)/1, $0x7f
+DATA e4m3_widen<>+403(SB)/1, $0x7f
+DATA e4m3_widen<>+404(SB)/1, $0x7f
+DATA e4m3_widen<>+405(SB)/1, $0x7f
+DATA e4m3_widen<>+406(SB)/1, $0x7f
+DATA e4m3_widen<>+407(SB)/1, $0x7f
+DATA e4m3_widen<>+408(SB)/1, $0x7f
+DATA e4m3_widen<>+409(SB)/1, $0x7f
+DATA e4m3_widen<>+410(SB)/1, $0x7f
+DATA e4m3_widen<>+411(SB)/1, $0x7f
+DATA e4m3_widen<>+412(SB)/1, $0x7f
+DATA e4m3_widen<>+413(SB)/1, $0x7f
+DATA e4m3_widen<>+414(SB)/1, $0x7f
+DATA e4m3_widen<>+415(SB)/1, $0x7f
+DATA e4m3_widen<>+416(SB)/1, $0x7f
+DATA e4m3_widen<>+417(SB)/1, $0x7f
+DATA e4m3_widen<>+418(SB)/1, $0x7f
+DATA e4m3_widen<>+419(SB)/1, $0x7f
+DATA e4m3_widen<>+420(SB)/1, $0x7f
+DATA e4m3_widen<>+421(SB)/1, $0x7f
+DATA e4m3_widen<>+422(SB)/1, $0x7f
+DATA e4m3_widen<>+423(SB)/1, $0x7f
+DATA e4m3_widen<>+424(SB)/1, $0x7f
+DATA e4m3_widen<>+425(SB)/1, $0x7f
+DATA e4m3_widen<>+426(SB)/1, $0x7f
+DATA e4m3_widen<>+427(SB)/1, $0x7f
+DATA e4m3_widen<>+428(SB)/1, $0x7f
+DATA e4m3_widen<>+429(SB)/1, $0x7f
+DATA e4m3_widen<>+430(SB)/1, $0x7f
+DATA e4m3_widen<>+431(SB)/1, $0x7f
+DATA e4m3_widen<>+432(SB)/1, $0x7f
+DATA e4m3_widen<>+433(SB)/1, $0x7f
+DATA e4m3_widen<>+434(SB)/1, $0x7f
+DATA e4m3_widen<>+435(SB)/1, $0x7f
+DATA e4m3_widen<>+436(SB)/1, $0x7f
+DATA e4m3_widen<>+437(SB)/1, $0x7f
+DATA e4m3_widen<>+438(SB)/1, $0x7f
+DATA e4m3_widen<>+439(SB)/1, $0x7f
+DATA e4m3_widen<>+440(SB)/1, $0x7f
+DATA e4m3_widen<>+441(SB)/1, $0x7f
+DATA e4m3_widen<>+442(SB)/1, $0x7f
+DATA e4m3_widen<>+443(SB)/1, $0x7f
+DATA e4m3_widen<>+444(SB)/1, $0x7f
+DATA e4m3_widen<>+445(SB)/1, $0x7f
+DATA e4m3_widen<>+446(SB)/1, $0x7f
+DATA e4m3_widen<>+447(SB)/1, $0x7f
+DATA e4m3_widen<>+448(SB)/1, $0x0f
+DATA e4m3_widen<>+449(SB)/1, $0x0f
+DATA e4m3_widen<>+450(SB)/1, $0x0f
+DATA e4m3_widen<>+451(SB)/1, $0x0f
+DATA e4m3_widen<>+452(SB)/1, $0x0f
+DATA e4m3_widen<>+453(SB)/1, $0x0f
+DATA e4m3_widen<>+454(SB)/1, $0x0f
+DATA e4m3_widen<>+455(SB)/1, $0x0f
+DATA e4m3_widen<>+456(SB)/1, $0x0f
+DATA e4m3_widen<>+457(SB)/1, $0x0f
+DATA e4m3_widen<>+458(SB)/1, $0x0f
+DATA e4m3_widen<>+459(SB)/1, $0x0f
+DATA e4m3_widen<>+460(SB)/1, $0x0f
+DATA e4m3_widen<>+461(SB)/1, $0x0f
+DATA e4m3_widen<>+462(SB)/1, $0x0f
+DATA e4m3_widen<>+463(SB)/1, $0x0f
+DATA e4m3_widen<>+464(SB)/1, $0x0f
+DATA e4m3_widen<>+465(SB)/1, $0x0f
+DATA e4m3_widen<>+466(SB)/1, $0x0f
+DATA e4m3_widen<>+467(SB)/1, $0x0f
+DATA e4m3_widen<>+468(SB)/1, $0x0f
+DATA e4m3_widen<>+469(SB)/1, $0x0f
+DATA e4m3_widen<>+470(SB)/1, $0x0f
+DATA e4m3_widen<>+471(SB)/1, $0x0f
+DATA e4m3_widen<>+472(SB)/1, $0x0f
+DATA e4m3_widen<>+473(SB)/1, $0x0f
+DATA e4m3_widen<>+474(SB)/1, $0x0f
+DATA e4m3_widen<>+475(SB)/1, $0x0f
+DATA e4m3_widen<>+476(SB)/1, $0x0f
+DATA e4m3_widen<>+477(SB)/1, $0x0f
+DATA e4m3_widen<>+478(SB)/1, $0x0f
+DATA e4m3_widen<>+479(SB)/1, $0x0f
+DATA e4m3_widen<>+480(SB)/1, $0x0f
+DATA e4m3_widen<>+481(SB)/1, $0x0f
+DATA e4m3_widen<>+482(SB)/1, $0x0f
+DATA e4m3_widen<>+483(SB)/1, $0x0f
+DATA e4m3_widen<>+484(SB)/1, $0x0f
+DATA e4m3_widen<>+485(SB)/1, $0x0f
+DATA e4m3_widen<>+486(SB)/1, $0x0f
+DATA e4m3_widen<>+487(SB)/1, $0x0f
+DATA e4m3_widen<>+488(SB)/1, $0x0f
+DATA e4m3_widen<>+489(SB)/1, $0x0f
+DATA e4m3_widen<>+490(SB)/1, $0x0f
+DATA e4m3_widen<>+491(SB)/1, $0x0f
+DATA e4m3_widen<>+492(SB)/1, $0x0f
+DATA e4m3_widen<>+493(SB)/1, $0x0f
+DATA e4m3_widen<>+494(SB)/1, $0x0f
+DATA e4m3_widen<>+495(SB)/1, $0x0f
+DATA e4m3_widen<>+496(SB)/1, $0x0f
+DATA e4m3_widen<>+497(SB)/1, $0x0f
+DATA e4m3_widen<>+498(SB)/1, $0x0f
+DATA e4m3_widen<>+499(SB)/1, $0x0f
+DATA e4m3_widen<>+500(SB)/1, $0x0f
+DATA e4m3_widen<>+501(SB)/1, $0x0f
+DATA e4m3_widen<>+502(SB)/1, $0x0f
+DATA e4m3_widen<>+503(SB)/1, $0x0f
+DATA e4m3_widen<>+504(SB)/1, $0x0f
+DATA e4m3_widen<>+505(SB)/1, $0x0f
+DATA e4m3_widen<>+506(SB)/1, $0x0f
+DATA e4m3_widen<>+507(SB)/1, $0x0f
+DATA e4m3_widen<>+508(SB)/1, $0x0f
+DATA e4m3_widen<>+509(SB)/1, $0x0f
+DATA e4m3_widen<>+510(SB)/1, $0x0f
+DATA e4m3_widen<>+511(SB)/1, $0x0f
+GLOBL e4m3_widen<>(SB), RODATA|NOPTR, $512
 
-DATA c_e4m3_bit6_16<>+0(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+4(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+8(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+12(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+16(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+20(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+24(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+28(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+32(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+36(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+40(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+44(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+48(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+52(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+56(SB)/4, $0x00400040
-DATA c_e4m3_bit6_16<>+60(SB)/4, $0x00400040
-GLOBL c_e4m3_bit6_16<>(SB), RODATA|NOPTR, $64
-
-DATA c_e4m3_sign16_16<>+0(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+4(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+8(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+12(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+16(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+20(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+24(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+28(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+32(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+36(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+40(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+44(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+48(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+52(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+56(SB)/4, $0x80008000
-DATA c_e4m3_sign16_16<>+60(SB)/4, $0x80008000
-GLOBL c_e4m3_sign16_16<>(SB), RODATA|NOPTR, $64
+DATA c_e4m3_sign8_16<>+0(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+4(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+8(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+12(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+16(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+20(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+24(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+28(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+32(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+36(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+40(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+44(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+48(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+52(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+56(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+60(SB)/4, $0x80808080
+GLOBL c_e4m3_sign8_16<>(SB), RODATA|NOPTR, $64
 
 // func gemmNNAddBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV
 TEXT ·gemmNNAddBF16E4M3AVX512(SB), NOSPLIT, $16-144
-	MOVQ      k+112(FP), CX
-	TESTQ     CX, CX
-	JZ        nne_done_1
-	VMOVDQU64 e4m3_bf16<>+0(SB), Z28
-	VMOVDQU64 e4m3_bf16<>+64(SB), Z29
-	VMOVDQU64 e4m3_bf16<>+128(SB), Z30
-	VMOVDQU64 e4m3_bf16<>+192(SB), Z31
-	MOVQ      $0x00000000, 8(SP)
+	MOVQ  k+112(FP), CX
+	TESTQ CX, CX
+	JZ    nne_done_1
+	MOVQ  $0x00000000, 8(SP)
 
 nne_j_2:
-	MOVQ    n+104(FP), CX
-	SUBQ    8(SP), CX
-	JLE     nne_done_1
-	MOVQ    $0x00000020, DX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
-	MOVL    $0x00000001, DX
-	SHLQ    CL, DX
-	DECQ    DX
-	KMOVD   DX, K3
-	KMOVW   DX, K1
-	SHRQ    $0x10, DX
-	KMOVW   DX, K2
-	MOVQ    ldb+128(FP), BX
-	MOVQ    b_base+48(FP), AX
-	ADDQ    8(SP), AX
-	MOVQ    w_base+72(FP), SI
-	MOVQ    k+112(FP), DX
-	SHRQ    $0x01, DX
-	XORQ    CX, CX
+	MOVQ      n+104(FP), CX
+	SUBQ      8(SP), CX
+	JLE       nne_done_1
+	MOVQ      $0x00000020, DX
+	CMPQ      CX, DX
+	CMOVQGT   DX, CX
+	MOVL      $0x00000001, DX
+	SHLQ      CL, DX
+	DECQ      DX
+	KMOVD     DX, K3
+	KMOVW     DX, K1
+	SHRQ      $0x10, DX
+	KMOVW     DX, K2
+	MOVQ      ldb+128(FP), BX
+	MOVQ      b_base+48(FP), AX
+	ADDQ      8(SP), AX
+	MOVQ      w_base+72(FP), SI
+	MOVQ      k+112(FP), DX
+	SHRQ      $0x01, DX
+	XORQ      CX, CX
+	VMOVDQU64 e4m3_widen<>+0(SB), Z16
+	VMOVDQU64 e4m3_widen<>+64(SB), Z17
+	VMOVDQU64 e4m3_widen<>+128(SB), Z18
+	VMOVDQU64 e4m3_widen<>+192(SB), Z19
+	VMOVDQU64 e4m3_widen<>+256(SB), Z20
+	VMOVDQU64 e4m3_widen<>+320(SB), Z21
+	VMOVDQU64 e4m3_widen<>+384(SB), Z22
+	VMOVDQU64 e4m3_widen<>+448(SB), Z23
 
 nne_w_3:
 	CMPQ            CX, DX
 	JAE             nne_wodd_4
-	VMOVDQU8.Z      (AX), K3, Y18
-	VPMOVSXBW       Y18, Z18
-	VMOVDQA64       Z18, Z16
-	VPERMI2W        Z29, Z28, Z16
-	VMOVDQA64       Z18, Z19
-	VPERMI2W        Z31, Z30, Z19
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
-	VMOVDQU16       Z19, K4, Z16
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
-	VMOVDQU8.Z      (AX)(BX*1), K3, Y18
-	VPMOVSXBW       Y18, Z18
-	VMOVDQA64       Z18, Z17
-	VPERMI2W        Z29, Z28, Z17
-	VMOVDQA64       Z18, Z19
-	VPERMI2W        Z31, Z30, Z19
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
-	VMOVDQU16       Z19, K4, Z17
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z17
-	VPUNPCKLWD      Z17, Z16, Z18
-	VPUNPCKHWD      Z17, Z16, Z19
-	VMOVDQU64       Z18, (SI)
-	VMOVDQU64       Z19, 64(SI)
+	VMOVDQU8.Z      (AX), K3, Y4
+	VMOVDQU8.Z      (AX)(BX*1), K3, Y5
+	VINSERTI64X4    $0x01, Y5, Z4, Z4
+	VPERMQ          Z4, Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VPUNPCKLWD      Z1, Z0, Z2
+	VPUNPCKHWD      Z1, Z0, Z3
+	VMOVDQU64       Z2, (SI)
+	VMOVDQU64       Z3, 64(SI)
 	LEAQ            (AX)(BX*2), AX
 	ADDQ            $0x00000080, SI
 	INCQ            CX
@@ -22544,20 +22906,28 @@ nne_wodd_4:
 	MOVQ            k+112(FP), DX
 	TESTQ           $0x00000001, DX
 	JZ              nne_wdone_5
-	VMOVDQU8.Z      (AX), K3, Y18
-	VPMOVSXBW       Y18, Z18
-	VMOVDQA64       Z18, Z16
-	VPERMI2W        Z29, Z28, Z16
-	VMOVDQA64       Z18, Z19
-	VPERMI2W        Z31, Z30, Z19
-	VPTESTMW        c_e4m3_bit6_16<>+0(SB), Z18, K4
-	VMOVDQU16       Z19, K4, Z16
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign16_16<>+0(SB), Z18, Z16
-	VPXORD          Z17, Z17, Z17
-	VPUNPCKLWD      Z17, Z16, Z18
-	VPUNPCKHWD      Z17, Z16, Z19
-	VMOVDQU64       Z18, (SI)
-	VMOVDQU64       Z19, 64(SI)
+	VMOVDQU8.Z      (AX), K3, Y4
+	VPXORD          Z5, Z5, Z5
+	VINSERTI64X4    $0x01, Y5, Z4, Z4
+	VPERMQ          Z4, Z16, Z24
+	VPANDD          Z23, Z24, Z25
+	VPSHUFB         Z25, Z17, Z26
+	VPTESTNMB       Z21, Z24, K5
+	VPSHUFB         Z25, Z18, K5, Z26
+	VPSRLW          $0x04, Z24, Z27
+	VPANDD          Z23, Z27, Z27
+	VPSHUFB         Z27, Z19, Z27
+	VPSHUFB         Z25, Z20, K5, Z27
+	VPANDD          Z22, Z24, Z25
+	VPCMPEQB        Z22, Z25, K6
+	VMOVDQU8        Z22, K6, Z27
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
+	VPUNPCKLBW      Z27, Z26, Z0
+	VPUNPCKHBW      Z27, Z26, Z1
+	VPUNPCKLWD      Z1, Z0, Z2
+	VPUNPCKHWD      Z1, Z0, Z3
+	VMOVDQU64       Z2, (SI)
+	VMOVDQU64       Z3, 64(SI)
 
 nne_wdone_5:
 	MOVQ $0x00000000, (SP)

@@ -272,7 +272,7 @@ type primitives struct {
 	//   - c: the m x n result, rows ldc apart
 	//   - a: A, bfloat16 bits, m rows lda apart
 	//   - b: B, FP8 E4M3 bytes, rows ldb apart
-	//   - w: scratch for B widened, 64·⌈k/32⌉ words
+	//   - w: scratch for B widened, 256·⌈k/64⌉ words
 	//   - m: rows of A and c
 	//   - n: columns of c
 	//   - k: the depth of each product

@@ -51,21 +51,6 @@ func e4m3BF16(b byte) uint16 {
 // e4m3F32 is the float32 bits of the E4M3 byte b (exact), a quiet NaN for NaN.
 func e4m3F32(b byte) uint32 { return uint32(e4m3BF16(b)) << 16 }
 
-// e4m3BF16Table is the bfloat16 magnitudes of bytes 0..127: four ZMM tables of 32
-// words each.
-func e4m3BF16Table() Mem {
-	const key = "e4m3_bf16"
-	if m, ok := constTables[key]; ok {
-		return m
-	}
-	m := GLOBL(key, RODATA|NOPTR)
-	for b := range 128 {
-		DATA(2*b, U16(e4m3BF16(byte(b))))
-	}
-	constTables[key] = m
-	return m
-}
-
 // e4m3F32Table is the float32 values of all 256 bytes, for the AVX2 scalar tails.
 func e4m3F32Table() Mem {
 	const key = "e4m3_f32"
@@ -80,27 +65,76 @@ func e4m3F32Table() Mem {
 	return m
 }
 
-// e4m3Tables loads e4m3BF16Table into Z28..Z31, where e4m3Widen expects it.
-func e4m3Tables() {
-	tab := e4m3BF16Table()
-	for q := range 4 {
-		VMOVDQU64(tab.Offset(64*q), zr(28+q))
+// e4m3WidenConsts loads the constants of e4m3Widen64 into Z16..Z23: the qword order
+// that puts the two byte unpacks' words in element order, and per 128-bit lane the
+// VPSHUFB tables of a bfloat16's low byte (normal: by b&15; subnormal: by b&7) and
+// high byte without the sign (normal: by (b>>4)&7; subnormal: by b&7), and the byte
+// masks 0x78, 0x7f and 0x0f. The tables are cut from e4m3BF16, the exact widening.
+func e4m3WidenConsts() {
+	const key = "e4m3_widen"
+	m, ok := constTables[key]
+	if !ok {
+		m = GLOBL(key, RODATA|NOPTR)
+		for q, src := range []int{0, 4, 1, 5, 2, 6, 3, 7} {
+			DATA(8*q, U64(src))
+		}
+		lo := func(b int) byte { return byte(e4m3BF16(byte(b))) }
+		hi := func(b int) byte { return byte(e4m3BF16(byte(b)) >> 8) }
+		tables := [][16]byte{}
+		var t [4][16]byte
+		for i := range 16 {
+			t[0][i] = lo(0x10 | i)        // a normal byte's low nibble is i
+			t[1][i] = lo(i & 7)           // a subnormal's
+			t[2][i] = hi(0x08 | (i&7)<<4) // a normal byte with (b>>4)&7 == i&7
+			t[3][i] = hi(i & 7)           // a subnormal's
+		}
+		tables = append(tables, t[:]...)
+		for _, v := range []byte{0x78, 0x7f, 0x0f} {
+			var c [16]byte
+			for i := range c {
+				c[i] = v
+			}
+			tables = append(tables, c)
+		}
+		for z, tab := range tables {
+			for lane := range 4 {
+				for i, v := range tab {
+					DATA(64*(z+1)+16*lane+i, U8(v))
+				}
+			}
+		}
+		constTables[key] = m
+	}
+	for z := range 8 {
+		VMOVDQU64(m.Offset(64*z), zr(16+z))
 	}
 }
 
-// e4m3Widen widens 32 E4M3 bytes (src: a 32-byte memory operand or a YMM) to 32
-// bfloat16 words in Z(dst), exactly, with the tables in Z28..Z31. It clobbers Z(w),
-// Z(hi) and the opmask k.
-func (t target) e4m3Widen(src Op, dst, w, hi int, k Register) {
-	VPMOVSXBW(src, zr(w))
-	VMOVDQA64(zr(w), zr(dst))
-	VPERMI2W(Z29, Z28, zr(dst)) // bytes 0..63: the magnitude of b&0x3f
-	VMOVDQA64(zr(w), zr(hi))
-	VPERMI2W(Z31, Z30, zr(hi)) // bytes 64..127: the magnitude of b&0x3f|0x40
-	VPTESTMW(t.splat("e4m3_bit6", 0x00400040), zr(w), k)
-	VMOVDQU16(zr(hi), k, zr(dst))
-	// dst |= w & 0x8000: the sign.
-	VPTERNLOGD_BCST(U8(0xf8), t.splat("e4m3_sign16", 0x80008000), zr(w), zr(dst))
+// e4m3Widen64 widens 64 E4M3 bytes (src: a 64-byte memory operand or a ZMM) to 64
+// bfloat16 words, exactly, elements 0..31 in Z(out0) and 32..63 in Z(out1), with
+// e4m3WidenConsts in Z16..Z23. Each byte's low and high result bytes are looked up
+// within 128-bit lanes (VPSHUFB), the subnormal bytes' (exponent field 0, zero
+// among them) from their own tables under a mask, a NaN byte's high byte set to
+// 0x7f (its low byte is 0xf0: the word is a NaN), the sign ORed in; VPUNPCKLBW and
+// VPUNPCKHBW interleave them into words, in element order because VPERMQ first put
+// qwords q and q+4 in lane q. Fifteen instructions; it clobbers Z24..Z27, K5, K6.
+func (t target) e4m3Widen64(src Op, out0, out1 int) {
+	VPERMQ(src, Z16, Z24)
+	VPANDD(Z23, Z24, Z25) // b & 15
+	VPSHUFB(Z25, Z17, Z26)
+	VPTESTNMB(Z21, Z24, K5) // exponent field 0
+	VPSHUFB(Z25, Z18, K5, Z26)
+	VPSRLW(U8(4), Z24, Z27)
+	VPANDD(Z23, Z27, Z27) // (b >> 4) & 15
+	VPSHUFB(Z27, Z19, Z27)
+	VPSHUFB(Z25, Z20, K5, Z27)
+	VPANDD(Z22, Z24, Z25)
+	VPCMPEQB(Z22, Z25, K6) // NaN
+	VMOVDQU8(Z22, K6, Z27)
+	// high |= b & 0x80: the sign.
+	VPTERNLOGD_BCST(U8(0xf8), t.splat("e4m3_sign8", 0x80808080), Z24, Z27)
+	VPUNPCKLBW(Z27, Z26, zr(out0))
+	VPUNPCKHBW(Z27, Z26, zr(out1))
 }
 
 // clampedRow loads into dst the address of row min(start+r, last-1) of matrix name
@@ -123,22 +157,27 @@ func clampedRow(name, ld, last string, start Mem, r int, shift uint8, dst Regist
 	ADDQ(RCX, dst)
 }
 
-// gemmNTBF16E4M3 (AVX-512, VDPBF16PS) computes c = A Bᵀ in tiles of 8 rows of A by 2
-// rows of B (each chunk of a B row is widened once for 8 rows of A, not 4 as a 4x4
-// tile would), 16 ZMM accumulators of float32 pair sums over k in chunks of 32 (the
-// tail loaded under a mask with zeros). Row a of A meets row r of B in Z(4(a%4) +
-// 2(a/4) + r), so ntReduce4x4 leaves in lane h of one ZMM the sums of rows h and h+4
-// of A: columns j, j+1 of row i+h, then of row i+h+4 (stored from 8 bytes before
-// column j under a mask of lanes 2 and 3). Band i/8 of A prefetches row
-// j+2+(i/8)%2 of B, a cache line per chunk.
+// ntE4M3Rows is the number of rows of A in a tile of gemmNTBF16E4M3 (AVX-512), which
+// meets 16/ntE4M3Rows rows of B: 4 (gemmNTBF16's tile) or 8.
+const ntE4M3Rows = 4
+
+// gemmNTBF16E4M3 (AVX-512, VDPBF16PS) is gemmNTBF16 with each tile's rows of B
+// widened once, before the bands of A meet them, into the scratch w (e4m3Widen64,
+// 64 bytes of a row at a time; chunk c of row r at w + 64(cols·c + r) bytes, a tail's
+// masked-off words zeros). Tiles of R = ntE4M3Rows rows of A by C = 16/R rows of B,
+// 16 ZMM accumulators over k in chunks of 32: row a of A meets row r of B in
+// Z(4(a%4) + C(a/4) + r), so ntReduce4x4 leaves in lane h of one ZMM the sums of rows
+// h (and h+4 for R = 8: lanes 2 and 3, stored from 8 bytes before column j). Band
+// i/R of A prefetches row j+C+(i/R)%C of B, a cache line per chunk.
 func (t target) gemmNTBF16E4M3() {
 	t.begin("gemmNTBF16E4M3")
 	if !t.zmm {
 		t.gemmNTBF16E4M3AVX2()
 		return
 	}
-	a := []Register{RSI, RDI, R8, R9, R10, R11, R12, R13}
-	i, j, kfull := AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	const rowsA, cols = ntE4M3Rows, 16 / ntE4M3Rows
+	a := []Register{RSI, RDI, R8, R9, R10, R11, R12, R13}[:rowsA]
+	i, j, kfull, kfull64 := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
 	// K1: the first k%32 elements, the k tail's mask.
 	Load(Param("k"), RCX)
 	ANDQ(U8(31), RCX)
@@ -149,43 +188,59 @@ func (t target) gemmNTBF16E4M3() {
 	Load(Param("k"), RBX)
 	ANDQ(I8(-32), RBX)
 	MOVQ(RBX, kfull)
+	// K7: the first k%64 bytes, the widening's tail mask.
+	Load(Param("k"), RCX)
+	ANDQ(U8(63), RCX)
+	MOVQ(U32(1), RDX)
+	SHLQ(CL, RDX)
+	DECQ(RDX)
+	KMOVQ(RDX, K7)
+	Load(Param("k"), RBX)
+	ANDQ(I8(-64), RBX)
+	MOVQ(RBX, kfull64)
 	MOVQ(U32(0), j)
 	jTop, done := label("nte_j"), label("nte_done")
 	Label(jTop)
 	Load(Param("n"), RCX)
 	SUBQ(j, RCX)
 	JLE(LabelRef(done))
-	// K2 keeps the tile's min(2, n-j) columns of c, K4 the same in lanes 2 and 3.
-	MOVQ(U32(2), RDX)
+	// K2 keeps the tile's min(C, n-j) columns of c, K4 the same in lanes 2 and 3.
+	MOVQ(U32(cols), RDX)
 	CMPQ(RCX, RDX)
 	CMOVQGT(RDX, RCX)
 	LEAQ(kmaskTable, RDX)
 	KMOVW(Mem{Base: RDX, Index: RCX, Scale: 2}, K2)
 	KSHIFTLW(U8(2), K2, K4)
-	// Rows j and j+1 of B (clamped), widened once for every band of A: chunk c of row
-	// r goes to w + 128c + 64r bytes, a tail chunk's masked-off words as zeros.
-	clampedRow("b", "ldb", "n", j, 0, 0, RSI)
-	clampedRow("b", "ldb", "n", j, 1, 0, RDI)
+	// The tile's rows of B (clamped), widened once for every band of A.
+	rowsB := []Register{RSI, RDI, R8, R9}[:cols]
+	for r, p := range rowsB {
+		clampedRow("b", "ldb", "n", j, r, 0, p)
+	}
 	Load(Param("w").Base(), RBX)
-	e4m3Tables() // the reduction overwrites Z28
+	e4m3WidenConsts()
 	XORQ(RAX, RAX)
 	wTop, wTail, wDone := label("nte_w"), label("nte_wtail"), label("nte_wdone")
-	Label(wTop)
-	CMPQ(RAX, kfull)
-	JAE(LabelRef(wTail))
-	for r, p := range []Register{RSI, RDI} {
-		t.e4m3Widen(Mem{Base: p, Index: RAX, Scale: 1}, 24+r, 26, 27, K3)
-		VMOVDQU64(zr(24+r), Mem{Base: RBX, Index: RAX, Scale: 4, Disp: 64 * r})
+	// The scratch offset of element RAX (a multiple of 32) of row 0 is 2·cols·RAX.
+	store := func(r int) {
+		VMOVDQU64(Z0, Mem{Base: RBX, Index: RAX, Scale: uint8(2 * cols), Disp: 64 * r})
+		VMOVDQU64(Z1, Mem{Base: RBX, Index: RAX, Scale: uint8(2 * cols), Disp: 64*cols + 64*r})
 	}
-	ADDQ(U8(32), RAX)
+	Label(wTop)
+	CMPQ(RAX, kfull64)
+	JAE(LabelRef(wTail))
+	for r, p := range rowsB {
+		t.e4m3Widen64(Mem{Base: p, Index: RAX, Scale: 1}, 0, 1)
+		store(r)
+	}
+	ADDQ(U8(64), RAX)
 	JMP(LabelRef(wTop))
 	Label(wTail)
-	KORTESTD(K1, K1)
+	KORTESTQ(K7, K7)
 	JZ(LabelRef(wDone))
-	for r, p := range []Register{RSI, RDI} {
-		VMOVDQU8_Z(Mem{Base: p, Index: RAX, Scale: 1}, K1, Y26)
-		t.e4m3Widen(Y26, 24+r, 26, 27, K3)
-		VMOVDQU64(zr(24+r), Mem{Base: RBX, Index: RAX, Scale: 4, Disp: 64 * r})
+	for r, p := range rowsB {
+		VMOVDQU8_Z(Mem{Base: p, Index: RAX, Scale: 1}, K7, Z4)
+		t.e4m3Widen64(Z4, 0, 1)
+		store(r)
 	}
 	Label(wDone)
 	MOVQ(U32(0), i)
@@ -199,9 +254,9 @@ func (t target) gemmNTBF16E4M3() {
 	}
 	clampedRow("b", "ldb", "n", j, 0, 0, RDX)
 	MOVQ(i, RCX)
-	SHRQ(U8(3), RCX)
-	ANDQ(U8(1), RCX)
-	ADDQ(U8(2), RCX)
+	SHRQ(U8(log2(rowsA)), RCX)
+	ANDQ(U8(cols-1), RCX)
+	ADDQ(U8(cols), RCX)
 	Load(Param("ldb"), RAX)
 	IMULQ(RAX, RCX)
 	ADDQ(RDX, RCX)
@@ -212,43 +267,44 @@ func (t target) gemmNTBF16E4M3() {
 	XORQ(RAX, RAX)
 	kTop, kTail, reduce := label("nte_k"), label("nte_ktail"), label("nte_reduce")
 	products := func() {
-		for h := range 8 {
-			for r := range 2 {
-				vdpbf16ps(24+r, 16+h, 4*(h%4)+2*(h/4)+r)
+		for h := range rowsA {
+			for r := range cols {
+				vdpbf16ps(16+rowsA+r, 16+h, 4*(h%4)+cols*(h/4)+r)
 			}
 		}
 	}
 	widened := func() {
-		for r := range 2 {
-			VMOVDQU64(Mem{Base: RBX, Index: RAX, Scale: 4, Disp: 64 * r}, zr(24+r))
+		for r := range cols {
+			VMOVDQU64(Mem{Base: RBX, Index: RAX, Scale: uint8(2 * cols), Disp: 64 * r}, zr(16+rowsA+r))
 		}
 	}
 	Label(kTop)
 	CMPQ(RAX, kfull)
 	JAE(LabelRef(kTail))
 	PREFETCHT0(Mem{Base: RCX, Index: RAX, Scale: 1})
-	widened()
-	for h := range 8 {
+	for h := range rowsA {
 		VMOVDQU64(Mem{Base: a[h], Index: RAX, Scale: 2}, zr(16+h))
 	}
+	widened()
 	products()
 	ADDQ(U8(32), RAX)
 	JMP(LabelRef(kTop))
 	Label(kTail)
 	KORTESTD(K1, K1)
 	JZ(LabelRef(reduce))
-	widened()
-	for h := range 8 {
+	for h := range rowsA {
 		VMOVDQU16_Z(Mem{Base: a[h], Index: RAX, Scale: 2}, K1, zr(16+h))
 	}
+	widened()
 	products()
 	Label(reduce)
 	out := ntReduce4x4()
-	// Rows i..i+3 get lanes 0, 1 of lane h under K2; rows i+4..i+7 lanes 2, 3 under
-	// K4, from 8 bytes before column j (masked lanes are neither read nor written).
+	// Rows i..i+3 get lane h under K2 (for R = 8, its lanes 0, 1); rows i+4..i+7 lanes
+	// 2, 3 under K4, from 8 bytes before column j (masked lanes are neither read nor
+	// written).
 	Load(Param("c").Base(), RCX)
 	stored := label("nte_stored")
-	for half, k := range []Register{K2, K4} {
+	for half, k := range []Register{K2, K4}[:rowsA/4] {
 		for h := range 4 {
 			MOVQ(i, RDX)
 			if row := 4*half + h; row > 0 {
@@ -269,13 +325,22 @@ func (t target) gemmNTBF16E4M3() {
 		}
 	}
 	Label(stored)
-	ADDQ(U8(8), i)
+	ADDQ(U8(rowsA), i)
 	JMP(LabelRef(iTop))
 	Label(iNext)
-	ADDQ(U8(2), j)
+	ADDQ(U8(cols), j)
 	JMP(LabelRef(jTop))
 	Label(done)
 	ret()
+}
+
+// log2 is log2 of the power of two n.
+func log2(n int) int {
+	b := 0
+	for 1<<b < n {
+		b++
+	}
+	return b
 }
 
 // gemmNNAddBF16E4M3 (AVX-512, VDPBF16PS) is gemmNNAddBF16 with rows p and p+1 of B
@@ -294,7 +359,6 @@ func (t target) gemmNNAddBF16E4M3() {
 	Load(Param("k"), RCX)
 	TESTQ(RCX, RCX)
 	JZ(LabelRef(done))
-	e4m3Tables()
 	MOVQ(U32(0), j)
 	jTop := label("nne_j")
 	Label(jTop)
@@ -323,20 +387,26 @@ func (t target) gemmNNAddBF16E4M3() {
 	SHRQ(U8(1), RDX)
 	XORQ(RCX, RCX)
 	wTop, wOdd, wDone := label("nne_w"), label("nne_wodd"), label("nne_wdone")
-	interleave := func() {
-		VPUNPCKLWD(Z17, Z16, Z18)
-		VPUNPCKHWD(Z17, Z16, Z19)
-		VMOVDQU64(Z18, Mem{Base: RSI})
-		VMOVDQU64(Z19, Mem{Base: RSI, Disp: 64})
+	e4m3WidenConsts()
+	// Rows p and p+1 are widened together, row p in the low half of a ZMM.
+	widen := func(second bool) {
+		VMOVDQU8_Z(Mem{Base: RAX}, K3, Y4)
+		if second {
+			VMOVDQU8_Z(Mem{Base: RAX, Index: RBX, Scale: 1}, K3, Y5)
+		} else {
+			VPXORD(Z5, Z5, Z5)
+		}
+		VINSERTI64X4(U8(1), Y5, Z4, Z4)
+		t.e4m3Widen64(Z4, 0, 1)
+		VPUNPCKLWD(Z1, Z0, Z2)
+		VPUNPCKHWD(Z1, Z0, Z3)
+		VMOVDQU64(Z2, Mem{Base: RSI})
+		VMOVDQU64(Z3, Mem{Base: RSI, Disp: 64})
 	}
 	Label(wTop)
 	CMPQ(RCX, RDX)
 	JAE(LabelRef(wOdd))
-	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
-	t.e4m3Widen(Y18, 16, 18, 19, K4)
-	VMOVDQU8_Z(Mem{Base: RAX, Index: RBX, Scale: 1}, K3, Y18)
-	t.e4m3Widen(Y18, 17, 18, 19, K4)
-	interleave()
+	widen(true)
 	LEAQ(Mem{Base: RAX, Index: RBX, Scale: 2}, RAX)
 	ADDQ(U32(128), RSI)
 	INCQ(RCX)
@@ -345,10 +415,7 @@ func (t target) gemmNNAddBF16E4M3() {
 	Load(Param("k"), RDX)
 	TESTQ(U32(1), RDX)
 	JZ(LabelRef(wDone))
-	VMOVDQU8_Z(Mem{Base: RAX}, K3, Y18)
-	t.e4m3Widen(Y18, 16, 18, 19, K4)
-	VPXORD(Z17, Z17, Z17)
-	interleave()
+	widen(false)
 	Label(wDone)
 	MOVQ(U32(0), i)
 	iTop, iNext := label("nne_i"), label("nne_i_next")

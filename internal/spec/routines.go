@@ -153,7 +153,7 @@ var Routines = []Routine{
 	// bfloat16 once, into the scratch w, for every band of rows of A to use; the AVX2
 	// bodies widen to float32 in registers (and leave w alone). Rest as above.
 	{Name: "gemmNTBF16E4M3", Doc: "gemmNTBF16E4M3 computes c = A Bᵀ for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNTBF16E4M3); c has row stride ldc.",
-		Args:  bf16E4M3GemmArgs("64·⌈k/32⌉ words"),
+		Args:  bf16E4M3GemmArgs("256·⌈k/64⌉ words"),
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
 	{Name: "gemmNNAddBF16E4M3", Doc: "gemmNNAddBF16E4M3 computes c += A B for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNNAddBF16E4M3); c has row stride ldc.",
 		Args:  bf16E4M3GemmArgs("32·(k+k%2) words"),
