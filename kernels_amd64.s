@@ -21668,9 +21668,6 @@ TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $32-144
 	SHLQ  CL, DX
 	DECQ  DX
 	KMOVD DX, K1
-	MOVQ  k+112(FP), BX
-	ANDQ  $-32, BX
-	MOVQ  BX, 16(SP)
 	MOVQ  k+112(FP), CX
 	ANDQ  $0x3f, CX
 	MOVQ  $0x00000001, DX
@@ -21678,227 +21675,27 @@ TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $32-144
 	DECQ  DX
 	KMOVQ DX, K7
 	MOVQ  k+112(FP), BX
+	ANDQ  $-32, BX
+	MOVQ  BX, 16(SP)
 	ANDQ  $-64, BX
 	MOVQ  BX, 24(SP)
 	MOVQ  $0x00000000, 8(SP)
 
 nte_j_1:
-	MOVQ      n+104(FP), CX
-	SUBQ      8(SP), CX
-	JLE       nte_done_2
-	MOVQ      $0x00000004, DX
-	CMPQ      CX, DX
-	CMOVQGT   DX, CX
-	LEAQ      kmask<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K2
-	KSHIFTLW  $0x02, K2, K4
-	MOVQ      n+104(FP), AX
-	DECQ      AX
-	MOVQ      8(SP), CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      ldb+128(FP), AX
-	IMULQ     AX, CX
-	MOVQ      b_base+48(FP), SI
-	ADDQ      CX, SI
-	MOVQ      n+104(FP), AX
-	DECQ      AX
-	MOVQ      8(SP), CX
-	ADDQ      $0x01, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      ldb+128(FP), AX
-	IMULQ     AX, CX
-	MOVQ      b_base+48(FP), DI
-	ADDQ      CX, DI
-	MOVQ      n+104(FP), AX
-	DECQ      AX
-	MOVQ      8(SP), CX
-	ADDQ      $0x02, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      ldb+128(FP), AX
-	IMULQ     AX, CX
-	MOVQ      b_base+48(FP), R8
-	ADDQ      CX, R8
-	MOVQ      n+104(FP), AX
-	DECQ      AX
-	MOVQ      8(SP), CX
-	ADDQ      $0x03, CX
-	CMPQ      CX, AX
-	CMOVQGT   AX, CX
-	MOVQ      ldb+128(FP), AX
-	IMULQ     AX, CX
-	MOVQ      b_base+48(FP), R9
-	ADDQ      CX, R9
-	MOVQ      w_base+72(FP), BX
-	VMOVDQU64 e4m3_widen<>+0(SB), Z16
-	VMOVDQU64 e4m3_widen<>+64(SB), Z17
-	VMOVDQU64 e4m3_widen<>+128(SB), Z18
-	VMOVDQU64 e4m3_widen<>+192(SB), Z19
-	VMOVDQU64 e4m3_widen<>+256(SB), Z20
-	VMOVDQU64 e4m3_widen<>+320(SB), Z21
-	VMOVDQU64 e4m3_widen<>+384(SB), Z22
-	VMOVDQU64 e4m3_widen<>+448(SB), Z23
-	XORQ      AX, AX
+	MOVQ    n+104(FP), CX
+	SUBQ    8(SP), CX
+	JLE     nte_done_2
+	MOVQ    $0x00000004, DX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	LEAQ    kmask<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K2
+	MOVQ    $0x00000000, (SP)
 
-nte_w_3:
-	CMPQ            AX, 24(SP)
-	JAE             nte_wtail_4
-	VPERMQ          (SI)(AX*1), Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, (BX)(AX*8)
-	VMOVDQU64       Z1, 256(BX)(AX*8)
-	VPERMQ          (DI)(AX*1), Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, 64(BX)(AX*8)
-	VMOVDQU64       Z1, 320(BX)(AX*8)
-	VPERMQ          (R8)(AX*1), Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, 128(BX)(AX*8)
-	VMOVDQU64       Z1, 384(BX)(AX*8)
-	VPERMQ          (R9)(AX*1), Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, 192(BX)(AX*8)
-	VMOVDQU64       Z1, 448(BX)(AX*8)
-	ADDQ            $0x40, AX
-	JMP             nte_w_3
-
-nte_wtail_4:
-	KORTESTQ        K7, K7
-	JZ              nte_wdone_5
-	VMOVDQU8.Z      (SI)(AX*1), K7, Z4
-	VPERMQ          Z4, Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, (BX)(AX*8)
-	VMOVDQU64       Z1, 256(BX)(AX*8)
-	VMOVDQU8.Z      (DI)(AX*1), K7, Z4
-	VPERMQ          Z4, Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, 64(BX)(AX*8)
-	VMOVDQU64       Z1, 320(BX)(AX*8)
-	VMOVDQU8.Z      (R8)(AX*1), K7, Z4
-	VPERMQ          Z4, Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, 128(BX)(AX*8)
-	VMOVDQU64       Z1, 384(BX)(AX*8)
-	VMOVDQU8.Z      (R9)(AX*1), K7, Z4
-	VPERMQ          Z4, Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VMOVDQU64       Z0, 192(BX)(AX*8)
-	VMOVDQU64       Z1, 448(BX)(AX*8)
-
-nte_wdone_5:
-	MOVQ $0x00000000, (SP)
-
-nte_i_6:
+nte_i_3:
 	MOVQ    m+96(FP), CX
 	CMPQ    (SP), CX
-	JAE     nte_i_next_7
+	JAE     nte_i_next_4
 	MOVQ    m+96(FP), AX
 	DECQ    AX
 	MOVQ    (SP), CX
@@ -21949,15 +21746,45 @@ nte_i_6:
 	CMOVQGT AX, CX
 	MOVQ    ldb+128(FP), AX
 	IMULQ   AX, CX
-	MOVQ    b_base+48(FP), DX
-	ADDQ    CX, DX
+	MOVQ    b_base+48(FP), R10
+	ADDQ    CX, R10
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R11
+	ADDQ    CX, R11
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R12
+	ADDQ    CX, R12
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R13
+	ADDQ    CX, R13
 	MOVQ    (SP), CX
 	SHRQ    $0x02, CX
 	ANDQ    $0x03, CX
 	ADDQ    $0x04, CX
 	MOVQ    ldb+128(FP), AX
 	IMULQ   AX, CX
-	ADDQ    DX, CX
+	ADDQ    R10, CX
 	MOVQ    w_base+72(FP), BX
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
@@ -21976,10 +21803,12 @@ nte_i_6:
 	VPXORD  Z14, Z14, Z14
 	VPXORD  Z15, Z15, Z15
 	XORQ    AX, AX
+	CMPQ    (SP), $0x00
+	JE      nte_first_8
 
-nte_k_8:
+nte_k_5:
 	CMPQ       AX, 16(SP)
-	JAE        nte_ktail_9
+	JAE        nte_ktail_6
 	PREFETCHT0 (CX)(AX*1)
 	VMOVDQU64  (SI)(AX*2), Z16
 	VMOVDQU64  (DI)(AX*2), Z17
@@ -22118,11 +21947,11 @@ nte_k_8:
 	BYTE $0x52
 	BYTE $0xff
 	ADDQ $0x20, AX
-	JMP  nte_k_8
+	JMP  nte_k_5
 
-nte_ktail_9:
+nte_ktail_6:
 	KORTESTD    K1, K1
-	JZ          nte_reduce_10
+	JZ          nte_reduce_7
 	VMOVDQU16.Z (SI)(AX*2), K1, Z16
 	VMOVDQU16.Z (DI)(AX*2), K1, Z17
 	VMOVDQU16.Z (R8)(AX*2), K1, Z18
@@ -22259,8 +22088,441 @@ nte_ktail_9:
 	BYTE $0x40
 	BYTE $0x52
 	BYTE $0xff
+	JMP  nte_reduce_7
 
-nte_reduce_10:
+nte_first_8:
+	VMOVDQU64 e4m3_widen<>+0(SB), Z26
+	VMOVDQU64 e4m3_widen<>+384(SB), Z27
+	VMOVDQU64 e4m3_widen<>+64(SB), Z28
+	VMOVDQU64 e4m3_widen<>+128(SB), Z29
+	VMOVDQU64 e4m3_widen<>+192(SB), Z30
+	VMOVDQU64 e4m3_widen<>+256(SB), Z31
+
+nte_first_top_9:
+	CMPQ            AX, 24(SP)
+	JAE             nte_first_tail_10
+	PREFETCHT0      (CX)(AX*1)
+	VPERMQ          (R10)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, (BX)(AX*8)
+	VMOVDQU64       Z25, 256(BX)(AX*8)
+	VPERMQ          (R11)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 64(BX)(AX*8)
+	VMOVDQU64       Z25, 320(BX)(AX*8)
+	VPERMQ          (R12)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 128(BX)(AX*8)
+	VMOVDQU64       Z25, 384(BX)(AX*8)
+	VPERMQ          (R13)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 192(BX)(AX*8)
+	VMOVDQU64       Z25, 448(BX)(AX*8)
+	VMOVDQU64       (SI)(AX*2), Z16
+	VMOVDQU64       (DI)(AX*2), Z17
+	VMOVDQU64       (R8)(AX*2), Z18
+	VMOVDQU64       (R9)(AX*2), Z19
+	VMOVDQU64       (BX)(AX*8), Z20
+	VMOVDQU64       64(BX)(AX*8), Z21
+	VMOVDQU64       128(BX)(AX*8), Z22
+	VMOVDQU64       192(BX)(AX*8), Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE      $0x62
+	BYTE      $0x32
+	BYTE      $0x66
+	BYTE      $0x40
+	BYTE      $0x52
+	BYTE      $0xff
+	VMOVDQU64 64(SI)(AX*2), Z16
+	VMOVDQU64 64(DI)(AX*2), Z17
+	VMOVDQU64 64(R8)(AX*2), Z18
+	VMOVDQU64 64(R9)(AX*2), Z19
+	VMOVDQU64 256(BX)(AX*8), Z20
+	VMOVDQU64 320(BX)(AX*8), Z21
+	VMOVDQU64 384(BX)(AX*8), Z22
+	VMOVDQU64 448(BX)(AX*8), Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	ADDQ $0x40, AX
+	JMP  nte_first_top_9
+
+nte_first_tail_10:
+	KORTESTQ        K7, K7
+	JZ              nte_reduce_7
+	VMOVDQU8.Z      (R10)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, (BX)(AX*8)
+	VMOVDQU64       Z25, 256(BX)(AX*8)
+	VMOVDQU8.Z      (R11)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 64(BX)(AX*8)
+	VMOVDQU64       Z25, 320(BX)(AX*8)
+	VMOVDQU8.Z      (R12)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 128(BX)(AX*8)
+	VMOVDQU64       Z25, 384(BX)(AX*8)
+	VMOVDQU8.Z      (R13)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 192(BX)(AX*8)
+	VMOVDQU64       Z25, 448(BX)(AX*8)
+	JMP             nte_k_5
+
+nte_reduce_7:
 	VSHUFF32X4    $0x44, Z4, Z0, Z24
 	VSHUFF32X4    $0xee, Z4, Z0, Z25
 	VADDPS        Z25, Z24, Z0
@@ -22348,9 +22610,9 @@ nte_reduce_10:
 
 nte_stored_11:
 	ADDQ $0x04, (SP)
-	JMP  nte_i_6
+	JMP  nte_i_3
 
-nte_i_next_7:
+nte_i_next_4:
 	ADDQ $0x04, 8(SP)
 	JMP  nte_j_1
 
@@ -22816,6 +23078,24 @@ DATA e4m3_widen<>+510(SB)/1, $0x0f
 DATA e4m3_widen<>+511(SB)/1, $0x0f
 GLOBL e4m3_widen<>(SB), RODATA|NOPTR, $512
 
+DATA c_e4m3_low4_16<>+0(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+4(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+8(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+12(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+16(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+20(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+24(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+28(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+32(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+36(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+40(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+44(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+48(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+52(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+56(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+60(SB)/4, $0x0f0f0f0f
+GLOBL c_e4m3_low4_16<>(SB), RODATA|NOPTR, $64
+
 DATA c_e4m3_sign8_16<>+0(SB)/4, $0x80808080
 DATA c_e4m3_sign8_16<>+4(SB)/4, $0x80808080
 DATA c_e4m3_sign8_16<>+8(SB)/4, $0x80808080
@@ -22863,14 +23143,12 @@ nne_j_2:
 	MOVQ      k+112(FP), DX
 	SHRQ      $0x01, DX
 	XORQ      CX, CX
-	VMOVDQU64 e4m3_widen<>+0(SB), Z16
-	VMOVDQU64 e4m3_widen<>+64(SB), Z17
-	VMOVDQU64 e4m3_widen<>+128(SB), Z18
-	VMOVDQU64 e4m3_widen<>+192(SB), Z19
-	VMOVDQU64 e4m3_widen<>+256(SB), Z20
-	VMOVDQU64 e4m3_widen<>+320(SB), Z21
-	VMOVDQU64 e4m3_widen<>+384(SB), Z22
-	VMOVDQU64 e4m3_widen<>+448(SB), Z23
+	VMOVDQU64 e4m3_widen<>+0(SB), Z26
+	VMOVDQU64 e4m3_widen<>+384(SB), Z27
+	VMOVDQU64 e4m3_widen<>+64(SB), Z28
+	VMOVDQU64 e4m3_widen<>+128(SB), Z29
+	VMOVDQU64 e4m3_widen<>+192(SB), Z30
+	VMOVDQU64 e4m3_widen<>+256(SB), Z31
 
 nne_w_3:
 	CMPQ            CX, DX
@@ -22878,23 +23156,23 @@ nne_w_3:
 	VMOVDQU8.Z      (AX), K3, Y4
 	VMOVDQU8.Z      (AX)(BX*1), K3, Y5
 	VINSERTI64X4    $0x01, Y5, Z4, Z4
-	VPERMQ          Z4, Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VPUNPCKLWD      Z1, Z0, Z2
-	VPUNPCKHWD      Z1, Z0, Z3
+	VPERMQ          Z4, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VPUNPCKLWD      Z25, Z24, Z2
+	VPUNPCKHWD      Z25, Z24, Z3
 	VMOVDQU64       Z2, (SI)
 	VMOVDQU64       Z3, 64(SI)
 	LEAQ            (AX)(BX*2), AX
@@ -22909,23 +23187,23 @@ nne_wodd_4:
 	VMOVDQU8.Z      (AX), K3, Y4
 	VPXORD          Z5, Z5, Z5
 	VINSERTI64X4    $0x01, Y5, Z4, Z4
-	VPERMQ          Z4, Z16, Z24
-	VPANDD          Z23, Z24, Z25
-	VPSHUFB         Z25, Z17, Z26
-	VPTESTNMB       Z21, Z24, K5
-	VPSHUFB         Z25, Z18, K5, Z26
-	VPSRLW          $0x04, Z24, Z27
-	VPANDD          Z23, Z27, Z27
-	VPSHUFB         Z27, Z19, Z27
-	VPSHUFB         Z25, Z20, K5, Z27
-	VPANDD          Z22, Z24, Z25
-	VPCMPEQB        Z22, Z25, K6
-	VMOVDQU8        Z22, K6, Z27
-	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z24, Z27
-	VPUNPCKLBW      Z27, Z26, Z0
-	VPUNPCKHBW      Z27, Z26, Z1
-	VPUNPCKLWD      Z1, Z0, Z2
-	VPUNPCKHWD      Z1, Z0, Z3
+	VPERMQ          Z4, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VPUNPCKLWD      Z25, Z24, Z2
+	VPUNPCKHWD      Z25, Z24, Z3
 	VMOVDQU64       Z2, (SI)
 	VMOVDQU64       Z3, 64(SI)
 

@@ -65,76 +65,83 @@ func e4m3F32Table() Mem {
 	return m
 }
 
-// e4m3WidenConsts loads the constants of e4m3Widen64 into Z16..Z23: the qword order
-// that puts the two byte unpacks' words in element order, and per 128-bit lane the
-// VPSHUFB tables of a bfloat16's low byte (normal: by b&15; subnormal: by b&7) and
-// high byte without the sign (normal: by (b>>4)&7; subnormal: by b&7), and the byte
-// masks 0x78, 0x7f and 0x0f. The tables are cut from e4m3BF16, the exact widening.
-func e4m3WidenConsts() {
+// e4m3WidenTables returns the constants of e4m3Widen64, 64 bytes each: the qword
+// order that puts the two byte unpacks' words in element order, and per 128-bit lane
+// the VPSHUFB tables of a bfloat16's low byte (normal: by b&15; subnormal: by b&7)
+// and high byte without the sign (normal: by (b>>4)&7; subnormal: by b&7), and the
+// byte masks 0x78, 0x7f and 0x0f. The tables are cut from e4m3BF16, the exact
+// widening.
+func e4m3WidenTables() Mem {
 	const key = "e4m3_widen"
-	m, ok := constTables[key]
-	if !ok {
-		m = GLOBL(key, RODATA|NOPTR)
-		for q, src := range []int{0, 4, 1, 5, 2, 6, 3, 7} {
-			DATA(8*q, U64(src))
-		}
-		lo := func(b int) byte { return byte(e4m3BF16(byte(b))) }
-		hi := func(b int) byte { return byte(e4m3BF16(byte(b)) >> 8) }
-		tables := [][16]byte{}
-		var t [4][16]byte
-		for i := range 16 {
-			t[0][i] = lo(0x10 | i)        // a normal byte's low nibble is i
-			t[1][i] = lo(i & 7)           // a subnormal's
-			t[2][i] = hi(0x08 | (i&7)<<4) // a normal byte with (b>>4)&7 == i&7
-			t[3][i] = hi(i & 7)           // a subnormal's
-		}
-		tables = append(tables, t[:]...)
-		for _, v := range []byte{0x78, 0x7f, 0x0f} {
-			var c [16]byte
-			for i := range c {
-				c[i] = v
-			}
-			tables = append(tables, c)
-		}
-		for z, tab := range tables {
-			for lane := range 4 {
-				for i, v := range tab {
-					DATA(64*(z+1)+16*lane+i, U8(v))
-				}
-			}
-		}
-		constTables[key] = m
+	if m, ok := constTables[key]; ok {
+		return m
 	}
-	for z := range 8 {
-		VMOVDQU64(m.Offset(64*z), zr(16+z))
+	m := GLOBL(key, RODATA|NOPTR)
+	for q, src := range []int{0, 4, 1, 5, 2, 6, 3, 7} {
+		DATA(8*q, U64(src))
+	}
+	lo := func(b int) byte { return byte(e4m3BF16(byte(b))) }
+	hi := func(b int) byte { return byte(e4m3BF16(byte(b)) >> 8) }
+	var t [7][16]byte
+	for i := range 16 {
+		t[0][i] = lo(0x10 | i)        // a normal byte's low nibble is i
+		t[1][i] = lo(i & 7)           // a subnormal's
+		t[2][i] = hi(0x08 | (i&7)<<4) // a normal byte with (b>>4)&7 == i&7
+		t[3][i] = hi(i & 7)           // a subnormal's
+		t[4][i], t[5][i], t[6][i] = 0x78, 0x7f, 0x0f
+	}
+	for z, tab := range t {
+		for lane := range 4 {
+			for i, v := range tab {
+				DATA(64*(z+1)+16*lane+i, U8(v))
+			}
+		}
+	}
+	constTables[key] = m
+	return m
+}
+
+// e4m3Widen64's registers: its constants in Z26..Z31 (the qword order, 0x7f bytes,
+// then the four tables), its temporaries Z20..Z23, its results Z24 and Z25.
+const e4m3Consts0, e4m3Out0, e4m3Out1 = 26, 24, 25
+
+// e4m3WidenRegs loads e4m3Widen64's register constants.
+func e4m3WidenRegs() {
+	tab := e4m3WidenTables()
+	for z, off := range []int{0, 6, 1, 2, 3, 4} {
+		VMOVDQU64(tab.Offset(64*off), zr(e4m3Consts0+z))
 	}
 }
 
 // e4m3Widen64 widens 64 E4M3 bytes (src: a 64-byte memory operand or a ZMM) to 64
-// bfloat16 words, exactly, elements 0..31 in Z(out0) and 32..63 in Z(out1), with
-// e4m3WidenConsts in Z16..Z23. Each byte's low and high result bytes are looked up
-// within 128-bit lanes (VPSHUFB), the subnormal bytes' (exponent field 0, zero
-// among them) from their own tables under a mask, a NaN byte's high byte set to
-// 0x7f (its low byte is 0xf0: the word is a NaN), the sign ORed in; VPUNPCKLBW and
-// VPUNPCKHBW interleave them into words, in element order because VPERMQ first put
-// qwords q and q+4 in lane q. Fifteen instructions; it clobbers Z24..Z27, K5, K6.
-func (t target) e4m3Widen64(src Op, out0, out1 int) {
-	VPERMQ(src, Z16, Z24)
-	VPANDD(Z23, Z24, Z25) // b & 15
-	VPSHUFB(Z25, Z17, Z26)
-	VPTESTNMB(Z21, Z24, K5) // exponent field 0
-	VPSHUFB(Z25, Z18, K5, Z26)
-	VPSRLW(U8(4), Z24, Z27)
-	VPANDD(Z23, Z27, Z27) // (b >> 4) & 15
-	VPSHUFB(Z27, Z19, Z27)
-	VPSHUFB(Z25, Z20, K5, Z27)
-	VPANDD(Z22, Z24, Z25)
-	VPCMPEQB(Z22, Z25, K6) // NaN
-	VMOVDQU8(Z22, K6, Z27)
-	// high |= b & 0x80: the sign.
-	VPTERNLOGD_BCST(U8(0xf8), t.splat("e4m3_sign8", 0x80808080), Z24, Z27)
-	VPUNPCKLBW(Z27, Z26, zr(out0))
-	VPUNPCKHBW(Z27, Z26, zr(out1))
+// bfloat16 words, exactly, elements 0..31 in Z24 and 32..63 in Z25, with
+// e4m3WidenRegs loaded. Each byte's low and high result bytes are looked up within
+// 128-bit lanes (VPSHUFB), the subnormal bytes' (exponent field 0, zero among them)
+// from their own tables under a mask, a NaN byte's high byte set to 0x7f (its low
+// byte is 0xf0: the word is a NaN), the sign ORed in; VPUNPCKLBW and VPUNPCKHBW
+// interleave them into words, in element order because VPERMQ first put qwords q and
+// q+4 in lane q. Fifteen instructions; it clobbers Z20..Z23, K5 and K6.
+func (t target) e4m3Widen64(src Op) {
+	tab := e4m3WidenTables()
+	low4 := t.splat("e4m3_low4", 0x0f0f0f0f)
+	perm, m7f, l1, l2, h1, h2 := Z26, Z27, Z28, Z29, Z30, Z31
+	b, x, lo, hi := Z20, Z21, Z22, Z23
+	VPERMQ(src, perm, b)
+	VPANDD_BCST(low4, b, x) // b & 15
+	VPSHUFB(x, l1, lo)
+	VPTESTNMB(tab.Offset(64*5), b, K5) // exponent field 0
+	VPSHUFB(x, l2, K5, lo)
+	VPSRLW(U8(4), b, hi)
+	VPANDD_BCST(low4, hi, hi) // (b >> 4) & 15
+	VPSHUFB(hi, h1, hi)
+	VPSHUFB(x, h2, K5, hi)
+	VPANDD(m7f, b, x)
+	VPCMPEQB(m7f, x, K6) // NaN
+	VMOVDQU8(m7f, K6, hi)
+	// hi |= b & 0x80: the sign.
+	VPTERNLOGD_BCST(U8(0xf8), t.splat("e4m3_sign8", 0x80808080), b, hi)
+	VPUNPCKLBW(hi, lo, zr(e4m3Out0))
+	VPUNPCKHBW(hi, lo, zr(e4m3Out1))
 }
 
 // clampedRow loads into dst the address of row min(start+r, last-1) of matrix name
@@ -157,38 +164,30 @@ func clampedRow(name, ld, last string, start Mem, r int, shift uint8, dst Regist
 	ADDQ(RCX, dst)
 }
 
-// ntE4M3Rows is the number of rows of A in a tile of gemmNTBF16E4M3 (AVX-512), which
-// meets 16/ntE4M3Rows rows of B: 4 (gemmNTBF16's tile) or 8.
-const ntE4M3Rows = 4
-
-// gemmNTBF16E4M3 (AVX-512, VDPBF16PS) is gemmNTBF16 with each tile's rows of B
-// widened once, before the bands of A meet them, into the scratch w (e4m3Widen64,
-// 64 bytes of a row at a time; chunk c of row r at w + 64(cols·c + r) bytes, a tail's
-// masked-off words zeros). Tiles of R = ntE4M3Rows rows of A by C = 16/R rows of B,
-// 16 ZMM accumulators over k in chunks of 32: row a of A meets row r of B in
-// Z(4(a%4) + C(a/4) + r), so ntReduce4x4 leaves in lane h of one ZMM the sums of rows
-// h (and h+4 for R = 8: lanes 2 and 3, stored from 8 bytes before column j). Band
-// i/R of A prefetches row j+C+(i/R)%C of B, a cache line per chunk.
+// gemmNTBF16E4M3 (AVX-512, VDPBF16PS) is gemmNTBF16 (tiles of 4 rows of A by 4 rows
+// of B, 16 ZMM accumulators over k in chunks of 32, ntReduce4x4) with B's rows
+// widened into the scratch w: chunk c of row r at w + 256c + 64r bytes, a tail's
+// masked-off words zeros. The first band of A widens each 64 bytes of the tile's 4
+// rows (e4m3Widen64) just before its two chunks, so that the widening overlaps the
+// products; the other bands read w. Band i/4 of A prefetches row j+4+(i/4)%4 of B, a
+// cache line per chunk.
 func (t target) gemmNTBF16E4M3() {
 	t.begin("gemmNTBF16E4M3")
 	if !t.zmm {
 		t.gemmNTBF16E4M3AVX2()
 		return
 	}
-	const rowsA, cols = ntE4M3Rows, 16 / ntE4M3Rows
-	a := []Register{RSI, RDI, R8, R9, R10, R11, R12, R13}[:rowsA]
+	a := []Register{RSI, RDI, R8, R9}
+	b := []Register{R10, R11, R12, R13}
 	i, j, kfull, kfull64 := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
-	// K1: the first k%32 elements, the k tail's mask.
+	// K1: the first k%32 elements, the k tail's mask; K7: the first k%64 bytes, the
+	// widening's tail mask.
 	Load(Param("k"), RCX)
 	ANDQ(U8(31), RCX)
 	MOVL(U32(1), EDX)
 	SHLQ(CL, RDX)
 	DECQ(RDX)
 	KMOVD(EDX, K1)
-	Load(Param("k"), RBX)
-	ANDQ(I8(-32), RBX)
-	MOVQ(RBX, kfull)
-	// K7: the first k%64 bytes, the widening's tail mask.
 	Load(Param("k"), RCX)
 	ANDQ(U8(63), RCX)
 	MOVQ(U32(1), RDX)
@@ -196,6 +195,8 @@ func (t target) gemmNTBF16E4M3() {
 	DECQ(RDX)
 	KMOVQ(RDX, K7)
 	Load(Param("k"), RBX)
+	ANDQ(I8(-32), RBX)
+	MOVQ(RBX, kfull)
 	ANDQ(I8(-64), RBX)
 	MOVQ(RBX, kfull64)
 	MOVQ(U32(0), j)
@@ -204,45 +205,12 @@ func (t target) gemmNTBF16E4M3() {
 	Load(Param("n"), RCX)
 	SUBQ(j, RCX)
 	JLE(LabelRef(done))
-	// K2 keeps the tile's min(C, n-j) columns of c, K4 the same in lanes 2 and 3.
-	MOVQ(U32(cols), RDX)
+	// K2 keeps the tile's min(4, n-j) columns of c.
+	MOVQ(U32(4), RDX)
 	CMPQ(RCX, RDX)
 	CMOVQGT(RDX, RCX)
 	LEAQ(kmaskTable, RDX)
 	KMOVW(Mem{Base: RDX, Index: RCX, Scale: 2}, K2)
-	KSHIFTLW(U8(2), K2, K4)
-	// The tile's rows of B (clamped), widened once for every band of A.
-	rowsB := []Register{RSI, RDI, R8, R9}[:cols]
-	for r, p := range rowsB {
-		clampedRow("b", "ldb", "n", j, r, 0, p)
-	}
-	Load(Param("w").Base(), RBX)
-	e4m3WidenConsts()
-	XORQ(RAX, RAX)
-	wTop, wTail, wDone := label("nte_w"), label("nte_wtail"), label("nte_wdone")
-	// The scratch offset of element RAX (a multiple of 32) of row 0 is 2·cols·RAX.
-	store := func(r int) {
-		VMOVDQU64(Z0, Mem{Base: RBX, Index: RAX, Scale: uint8(2 * cols), Disp: 64 * r})
-		VMOVDQU64(Z1, Mem{Base: RBX, Index: RAX, Scale: uint8(2 * cols), Disp: 64*cols + 64*r})
-	}
-	Label(wTop)
-	CMPQ(RAX, kfull64)
-	JAE(LabelRef(wTail))
-	for r, p := range rowsB {
-		t.e4m3Widen64(Mem{Base: p, Index: RAX, Scale: 1}, 0, 1)
-		store(r)
-	}
-	ADDQ(U8(64), RAX)
-	JMP(LabelRef(wTop))
-	Label(wTail)
-	KORTESTQ(K7, K7)
-	JZ(LabelRef(wDone))
-	for r, p := range rowsB {
-		VMOVDQU8_Z(Mem{Base: p, Index: RAX, Scale: 1}, K7, Z4)
-		t.e4m3Widen64(Z4, 0, 1)
-		store(r)
-	}
-	Label(wDone)
 	MOVQ(U32(0), i)
 	iTop, iNext := label("nte_i"), label("nte_i_next")
 	Label(iTop)
@@ -252,95 +220,118 @@ func (t target) gemmNTBF16E4M3() {
 	for h, p := range a {
 		clampedRow("a", "lda", "m", i, h, 1, p)
 	}
-	clampedRow("b", "ldb", "n", j, 0, 0, RDX)
+	for r, p := range b {
+		clampedRow("b", "ldb", "n", j, r, 0, p)
+	}
 	MOVQ(i, RCX)
-	SHRQ(U8(log2(rowsA)), RCX)
-	ANDQ(U8(cols-1), RCX)
-	ADDQ(U8(cols), RCX)
+	SHRQ(U8(2), RCX)
+	ANDQ(U8(3), RCX)
+	ADDQ(U8(4), RCX)
 	Load(Param("ldb"), RAX)
 	IMULQ(RAX, RCX)
-	ADDQ(RDX, RCX)
+	ADDQ(b[0], RCX)
 	Load(Param("w").Base(), RBX)
 	for z := range 16 {
 		VPXORD(zr(z), zr(z), zr(z))
 	}
 	XORQ(RAX, RAX)
 	kTop, kTail, reduce := label("nte_k"), label("nte_ktail"), label("nte_reduce")
-	products := func() {
-		for h := range rowsA {
-			for r := range cols {
-				vdpbf16ps(16+rowsA+r, 16+h, 4*(h%4)+cols*(h/4)+r)
+	// chunk multiplies chunk RAX+32·d, A's full or under K1.
+	chunk := func(d int, tail bool) {
+		for h := range 4 {
+			at := Mem{Base: a[h], Index: RAX, Scale: 2, Disp: 64 * d}
+			if tail {
+				VMOVDQU16_Z(at, K1, zr(16+h))
+			} else {
+				VMOVDQU64(at, zr(16+h))
+			}
+		}
+		for r := range 4 {
+			VMOVDQU64(Mem{Base: RBX, Index: RAX, Scale: 8, Disp: 256*d + 64*r}, zr(20+r))
+		}
+		for h := range 4 {
+			for r := range 4 {
+				vdpbf16ps(20+r, 16+h, 4*h+r)
 			}
 		}
 	}
-	widened := func() {
-		for r := range cols {
-			VMOVDQU64(Mem{Base: RBX, Index: RAX, Scale: uint8(2 * cols), Disp: 64 * r}, zr(16+rowsA+r))
+	// widen widens 64 bytes of each of the tile's rows of B at RAX into w.
+	widen := func(tail bool) {
+		for r, p := range b {
+			var src Op = Mem{Base: p, Index: RAX, Scale: 1}
+			if tail {
+				VMOVDQU8_Z(src, K7, Z20) // a temporary of e4m3Widen64, read first
+				src = Z20
+			}
+			t.e4m3Widen64(src)
+			VMOVDQU64(zr(e4m3Out0), Mem{Base: RBX, Index: RAX, Scale: 8, Disp: 64 * r})
+			VMOVDQU64(zr(e4m3Out1), Mem{Base: RBX, Index: RAX, Scale: 8, Disp: 256 + 64*r})
 		}
 	}
+	// The first band: 64 elements at a time, widened and multiplied, then the
+	// widened tail; the rest of k as the other bands run it.
+	first, firstTop, firstTail := label("nte_first"), label("nte_first_top"), label("nte_first_tail")
+	CMPQ(i, U8(0))
+	JE(LabelRef(first))
 	Label(kTop)
 	CMPQ(RAX, kfull)
 	JAE(LabelRef(kTail))
 	PREFETCHT0(Mem{Base: RCX, Index: RAX, Scale: 1})
-	for h := range rowsA {
-		VMOVDQU64(Mem{Base: a[h], Index: RAX, Scale: 2}, zr(16+h))
-	}
-	widened()
-	products()
+	chunk(0, false)
 	ADDQ(U8(32), RAX)
 	JMP(LabelRef(kTop))
 	Label(kTail)
 	KORTESTD(K1, K1)
 	JZ(LabelRef(reduce))
-	for h := range rowsA {
-		VMOVDQU16_Z(Mem{Base: a[h], Index: RAX, Scale: 2}, K1, zr(16+h))
-	}
-	widened()
-	products()
+	chunk(0, true)
+	JMP(LabelRef(reduce))
+	Label(first)
+	e4m3WidenRegs() // the reduction overwrites them
+	Label(firstTop)
+	CMPQ(RAX, kfull64)
+	JAE(LabelRef(firstTail))
+	PREFETCHT0(Mem{Base: RCX, Index: RAX, Scale: 1})
+	widen(false)
+	chunk(0, false)
+	chunk(1, false)
+	ADDQ(U8(64), RAX)
+	JMP(LabelRef(firstTop))
+	Label(firstTail)
+	KORTESTQ(K7, K7)
+	JZ(LabelRef(reduce))
+	widen(true)
+	JMP(LabelRef(kTop))
 	Label(reduce)
 	out := ntReduce4x4()
-	// Rows i..i+3 get lane h under K2 (for R = 8, its lanes 0, 1); rows i+4..i+7 lanes
-	// 2, 3 under K4, from 8 bytes before column j (masked lanes are neither read nor
-	// written).
+	// Row i+h of c gets lane h, its min(4, n-j) columns under K2.
 	Load(Param("c").Base(), RCX)
 	stored := label("nte_stored")
-	for half, k := range []Register{K2, K4}[:rowsA/4] {
-		for h := range 4 {
-			MOVQ(i, RDX)
-			if row := 4*half + h; row > 0 {
-				ADDQ(U8(row), RDX)
-			}
-			Load(Param("m"), RAX)
-			CMPQ(RDX, RAX)
-			JAE(LabelRef(stored))
-			Load(Param("ldc"), RAX)
-			IMULQ(RAX, RDX)
-			ADDQ(j, RDX)
-			x := out.AsX()
-			if h > 0 {
-				x = X29
-				VEXTRACTF32X4(U8(h), out, x)
-			}
-			VMOVUPS(x, k, Mem{Base: RCX, Index: RDX, Scale: 4, Disp: -8 * half})
+	for h := range 4 {
+		MOVQ(i, RDX)
+		if h > 0 {
+			ADDQ(U8(h), RDX)
 		}
+		Load(Param("m"), RAX)
+		CMPQ(RDX, RAX)
+		JAE(LabelRef(stored))
+		Load(Param("ldc"), RAX)
+		IMULQ(RAX, RDX)
+		ADDQ(j, RDX)
+		x := out.AsX()
+		if h > 0 {
+			x = X29
+			VEXTRACTF32X4(U8(h), out, x)
+		}
+		VMOVUPS(x, K2, Mem{Base: RCX, Index: RDX, Scale: 4})
 	}
 	Label(stored)
-	ADDQ(U8(rowsA), i)
+	ADDQ(U8(4), i)
 	JMP(LabelRef(iTop))
 	Label(iNext)
-	ADDQ(U8(cols), j)
+	ADDQ(U8(4), j)
 	JMP(LabelRef(jTop))
 	Label(done)
 	ret()
-}
-
-// log2 is log2 of the power of two n.
-func log2(n int) int {
-	b := 0
-	for 1<<b < n {
-		b++
-	}
-	return b
 }
 
 // gemmNNAddBF16E4M3 (AVX-512, VDPBF16PS) is gemmNNAddBF16 with rows p and p+1 of B
@@ -387,7 +378,7 @@ func (t target) gemmNNAddBF16E4M3() {
 	SHRQ(U8(1), RDX)
 	XORQ(RCX, RCX)
 	wTop, wOdd, wDone := label("nne_w"), label("nne_wodd"), label("nne_wdone")
-	e4m3WidenConsts()
+	e4m3WidenRegs()
 	// Rows p and p+1 are widened together, row p in the low half of a ZMM.
 	widen := func(second bool) {
 		VMOVDQU8_Z(Mem{Base: RAX}, K3, Y4)
@@ -397,9 +388,9 @@ func (t target) gemmNNAddBF16E4M3() {
 			VPXORD(Z5, Z5, Z5)
 		}
 		VINSERTI64X4(U8(1), Y5, Z4, Z4)
-		t.e4m3Widen64(Z4, 0, 1)
-		VPUNPCKLWD(Z1, Z0, Z2)
-		VPUNPCKHWD(Z1, Z0, Z3)
+		t.e4m3Widen64(Z4)
+		VPUNPCKLWD(Z25, Z24, Z2)
+		VPUNPCKHWD(Z25, Z24, Z3)
 		VMOVDQU64(Z2, Mem{Base: RSI})
 		VMOVDQU64(Z3, Mem{Base: RSI, Disp: 64})
 	}
