@@ -10,16 +10,18 @@ import (
 
 // The bfloat16 GEMMs for a B of FP8 E4M3 bytes (kernels.GemmNTBF16E4M3,
 // GemmNNAddBF16E4M3). Every E4M3 value, subnormals included, is exactly a bfloat16,
-// so the AVX-512 bodies widen each chunk of B to bfloat16 words in registers and
-// multiply with VDPBF16PS as bf16gemm.go does; the AVX2 bodies widen to float32 (the
-// half trick of e4m3.go, then an exact ×256) and FMA.
+// so the AVX-512 bodies widen B to bfloat16 words (e4m3Widen64: in-lane VPSHUFB
+// lookups of each word's two bytes, fifteen instructions per 64 bytes) and multiply
+// with VDPBF16PS as bf16gemm.go does. Each block of B is widened once into the
+// scratch w, for every band of rows of A (for MLA's 16 heads, 4 bands of 4 rows in
+// gemmNTBF16E4M3, 2 of 8 in gemmNNAddBF16E4M3), not once per band. The AVX2 bodies
+// widen to float32 in registers (the half trick of e4m3.go, then an exact ×256) and
+// FMA.
 //
-// The AVX-512 widening is a lookup: the bytes are sign-extended to words
-// (VPMOVSXBW), two VPERMI2W look up their low 6 bits in the bfloat16 magnitudes of
-// bytes 0..63 and 64..127 (four ZMM tables, e4m3BF16Table), bit 6 picks one
-// (VPTESTMW, a masked move) and VPTERNLOGD ORs in the sign (bit 15 of the
-// sign-extended word). Eight instructions per 32 bytes, two of them register copies.
-// The table gives the NaN bytes 0x7f and 0xff the NaN 0x7fc0 (0xffc0 with the sign).
+// On Zen 4 the widening is what the E4M3 bodies pay beyond the bfloat16 ones: about
+// a quarter of their time at MLA's shapes. Widening in the first band, overlapped
+// with its products, gained gemmNTBF16E4M3 ~4% and gemmNNAddBF16E4M3 nothing (it
+// widens before its bands).
 
 // e4m3Value is the value of the E4M3 byte b, NaN for 0x7f and 0xff.
 func e4m3Value(b byte) float64 {
@@ -334,10 +336,13 @@ func (t target) gemmNTBF16E4M3() {
 	ret()
 }
 
-// gemmNNAddBF16E4M3 (AVX-512, VDPBF16PS) is gemmNNAddBF16 with rows p and p+1 of B
-// widened (e4m3Widen, 32 bytes each, the columns past n loaded as zeros) before they
-// are interleaved: the same tiles of 8 rows of c by 32 columns, the same column
-// order undone with VPERMI2PS before the tile is added to c.
+// gemmNNAddBF16E4M3 (AVX-512, VDPBF16PS) is gemmNNAddBF16 with each block of 32
+// columns of B widened and interleaved once, before the bands of c meet it: rows p
+// and p+1 (32 bytes each, the columns past n loaded as zeros; an odd k's last row
+// with zeros) widened together by e4m3Widen64 and interleaved as gemmNNAddBF16
+// interleaves them, into w + 128·(p/2) bytes. Then the same tiles of 8 rows of c by
+// 32 columns, the same column order undone with VPERMI2PS before the tile is added
+// to c.
 func (t target) gemmNNAddBF16E4M3() {
 	t.begin("gemmNNAddBF16E4M3")
 	if !t.zmm {
