@@ -46,7 +46,8 @@ func BF16Native() bool {
 // E4M3Native reports whether the active Level multiplies GemmNTBF16E4M3 and
 // GemmNNAddBF16E4M3 in its own assembly (see BF16Native).
 func E4M3Native() bool {
-	return false // no Level has bodies for them yet
+	k := table()
+	return k.p.gemmNTBF16E4M3 != nil && k.p.gemmNNAddBF16E4M3 != nil
 }
 
 // F32ToBF16DAZ is F32ToBF16 with subnormal results flushed to zero (kernels.F32ToBF16DAZ):

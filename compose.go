@@ -2,6 +2,7 @@ package mlasimd
 
 import (
 	"math"
+	"sync"
 
 	"github.com/mlasimd/mlasimd/internal/tuning"
 	"github.com/mlasimd/mlasimd/kernels"
@@ -28,7 +29,7 @@ func (p primitives) compose() routines {
 		f16ToF32: l.f16ToF32, bf16ToF32: l.bf16ToF32,
 		f32ToF16: kernels.F32ToF16, f32ToBF16: kernels.F32ToBF16,
 		gemmNTBF16: l.runGemmNTBF16, gemmNNAddBF16: l.runGemmNNAddBF16, f32ToBF16DAZ: l.f32ToBF16DAZ,
-		gemmNTBF16E4M3: kernels.GemmNTBF16E4M3, gemmNNAddBF16E4M3: kernels.GemmNNAddBF16E4M3,
+		gemmNTBF16E4M3: l.runGemmNTBF16E4M3, gemmNNAddBF16E4M3: l.runGemmNNAddBF16E4M3,
 		attnScoresI8: l.attnScoresI8, quantizeProbsI8: l.quantizeProbsI8, attnValuesI8: l.attnValuesI8,
 	}
 }
@@ -112,6 +113,16 @@ func (p primitives) withFallbacks() level {
 			kernels.GemmNNAddBF16(c, a, b, m, n, k, lda, ldb) // ldc is n
 		}
 	}
+	if p.gemmNTBF16E4M3 == nil {
+		l.gemmNTBF16E4M3 = func(c []float32, a []uint16, b []byte, _ []uint16, m, n, k, lda, ldb, _ int) {
+			kernels.GemmNTBF16E4M3(c, a, b, m, n, k, lda, ldb) // ldc is n
+		}
+	}
+	if p.gemmNNAddBF16E4M3 == nil {
+		l.gemmNNAddBF16E4M3 = func(c []float32, a []uint16, b []byte, _ []uint16, m, n, k, lda, ldb, _ int) {
+			kernels.GemmNNAddBF16E4M3(c, a, b, m, n, k, lda, ldb) // ldc is n
+		}
+	}
 	if p.f32ToBF16DAZ == nil {
 		l.f32ToBF16DAZ = kernels.F32ToBF16DAZ
 	}
@@ -133,6 +144,43 @@ func (l level) runGemmNNAddBF16(c []float32, a, b []uint16, m, n, k, lda, ldb in
 		return
 	}
 	l.gemmNNAddBF16(c, a, b, m, n, k, lda, ldb, n)
+}
+
+// e4m3Scratch holds the scratch in which the AVX-512 bodies of gemmNTBF16E4M3 and
+// gemmNNAddBF16E4M3 widen blocks of B to bfloat16 once for every band of rows of A.
+var e4m3Scratch = sync.Pool{New: func() any { return new([e4m3ScratchWords]uint16) }}
+
+// e4m3ScratchWords is its size: gemmNTBF16E4M3's 256·⌈k/64⌉ words for k up to 2048,
+// gemmNNAddBF16E4M3's 32·(k+k%2) for the e4m3NNRows rows of B it is given at a time.
+const e4m3ScratchWords, e4m3NNRows = 8192, 256
+
+// runGemmNTBF16E4M3 runs gemmNTBF16E4M3 on the whole product, as runGemmNTBF16, with
+// a pooled scratch (one of its own for a k past 4096).
+func (l level) runGemmNTBF16E4M3(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if need := 256 * ((k + 63) / 64); need > e4m3ScratchWords {
+		l.gemmNTBF16E4M3(c, a, b, make([]uint16, need), m, n, k, lda, ldb, n)
+		return
+	}
+	w := e4m3Scratch.Get().(*[e4m3ScratchWords]uint16)
+	l.gemmNTBF16E4M3(c, a, b, w[:], m, n, k, lda, ldb, n)
+	e4m3Scratch.Put(w)
+}
+
+// runGemmNNAddBF16E4M3 runs gemmNNAddBF16E4M3 on e4m3NNRows rows of B at a time (c
+// accumulates the slices' sums), with a pooled scratch.
+func (l level) runGemmNNAddBF16E4M3(c []float32, a []uint16, b []byte, m, n, k, lda, ldb int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	w := e4m3Scratch.Get().(*[e4m3ScratchWords]uint16)
+	for p := 0; p < k; p += e4m3NNRows {
+		kk := min(e4m3NNRows, k-p)
+		l.gemmNNAddBF16E4M3(c, a[p:], b[p*ldb:], w[:], m, n, kk, lda, ldb, n)
+	}
+	e4m3Scratch.Put(w)
 }
 
 // axpyRows accumulates y += Wᵀ x row by row, as gemvTStream does.

@@ -8500,6 +8500,1283 @@ rowtile_next_16:
 	VZEROUPPER
 	RET
 
+// func gemmNTBF16E4M3AVX2(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemmNTBF16E4M3AVX2(SB), NOSPLIT, $16-144
+	MOVQ $0x00000000, (SP)
+
+rowtile_1:
+	MOVQ m+96(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000002
+	JB   rowtile_next_2
+	MOVQ $0x00000000, 8(SP)
+
+coltile_3:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000004
+	JB      coltile_next_4
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	LEAQ    (DX)(CX*1), AX
+	MOVQ    b_base+48(FP), CX
+	MOVQ    ldb+128(FP), BX
+	MOVQ    8(SP), SI
+	IMULQ   BX, SI
+	ADDQ    CX, SI
+	LEAQ    (SI)(BX*1), CX
+	LEAQ    (CX)(BX*1), DI
+	LEAQ    (DI)(BX*1), BX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	VMOVUPS c_zero_8<>+0(SB), Y4
+	VMOVUPS c_zero_8<>+0(SB), Y5
+	VMOVUPS c_zero_8<>+0(SB), Y6
+	VMOVUPS c_zero_8<>+0(SB), Y7
+	MOVQ    k+112(FP), R8
+	MOVQ    R8, R9
+	ANDQ    $-8, R9
+
+nte_tail_5:
+	CMPQ        R9, R8
+	JAE         nte_tail_done_6
+	MOVWLZX     (DX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X8
+	MOVBQZX     (SI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X0
+	MOVBQZX     (CX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X1
+	MOVBQZX     (DI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X2
+	MOVBQZX     (BX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X3
+	MOVWLZX     (AX)(R9*2), R10
+	SHLL        $0x10, R10
+	VMOVD       R10, X8
+	MOVBQZX     (SI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X4
+	MOVBQZX     (CX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X5
+	MOVBQZX     (DI)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X6
+	MOVBQZX     (BX)(R9*1), R10
+	LEAQ        e4m3_f32<>+0(SB), R11
+	VMOVSS      (R11)(R10*4), X9
+	VFMADD231SS X9, X8, X7
+	INCQ        R9
+	JMP         nte_tail_5
+
+nte_tail_done_6:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y8
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y9
+	ANDQ    $-8, R8
+	XORQ    R9, R9
+
+nte_step_7:
+	CMPQ        R9, R8
+	JAE         nte_steps_done_8
+	VPMOVZXWD   (DX)(R9*2), Y10
+	VPSLLD      $0x10, Y10, Y10
+	VPMOVZXWD   (AX)(R9*2), Y11
+	VPSLLD      $0x10, Y11, Y11
+	VPMOVSXBW   (SI)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y0
+	VFMADD231PS Y12, Y11, Y4
+	VPMOVSXBW   (CX)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y1
+	VFMADD231PS Y12, Y11, Y5
+	VPMOVSXBW   (DI)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y2
+	VFMADD231PS Y12, Y11, Y6
+	VPMOVSXBW   (BX)(R9*1), X12
+	VPSLLW      $0x07, X12, X12
+	VPAND       X9, X12, X13
+	VPAND       X8, X12, X12
+	VPCMPEQW    X9, X13, X13
+	VPOR        X13, X12, X12
+	VCVTPH2PS   X12, Y12
+	VMULPS      c_f32_256_8<>+0(SB), Y12, Y12
+	VFMADD231PS Y12, Y10, Y3
+	VFMADD231PS Y12, Y11, Y7
+	ADDQ        $0x08, R9
+	JMP         nte_step_7
+
+nte_steps_done_8:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+136(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VMOVHLPS     X0, X0, X8
+	VADDPS       X8, X0, X0
+	VMOVSHDUP    X0, X8
+	VADDSS       X8, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, 12(AX)(DX*4)
+	MOVQ         (SP), DX
+	ADDQ         $0x00000001, DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVHLPS     X4, X4, X0
+	VADDPS       X0, X4, X4
+	VMOVSHDUP    X4, X0
+	VADDSS       X0, X4, X4
+	VMOVSS       X4, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X5
+	VMOVHLPS     X5, X5, X0
+	VADDPS       X0, X5, X5
+	VMOVSHDUP    X5, X0
+	VADDSS       X0, X5, X5
+	VMOVSS       X5, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X6
+	VMOVHLPS     X6, X6, X0
+	VADDPS       X0, X6, X6
+	VMOVSHDUP    X6, X0
+	VADDSS       X0, X6, X6
+	VMOVSS       X6, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X7
+	VMOVHLPS     X7, X7, X0
+	VADDPS       X0, X7, X7
+	VMOVSHDUP    X7, X0
+	VADDSS       X0, X7, X7
+	VMOVSS       X7, 12(AX)(DX*4)
+	ADDQ         $0x00000004, 8(SP)
+	JMP          coltile_3
+
+coltile_next_4:
+coltile_9:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_10
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	LEAQ    (DX)(CX*1), AX
+	MOVQ    b_base+48(FP), CX
+	MOVQ    ldb+128(FP), BX
+	MOVQ    8(SP), SI
+	IMULQ   BX, SI
+	ADDQ    CX, SI
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	MOVQ    k+112(FP), CX
+	MOVQ    CX, BX
+	ANDQ    $-8, BX
+
+nte_tail_11:
+	CMPQ        BX, CX
+	JAE         nte_tail_done_12
+	MOVWLZX     (DX)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X2
+	MOVBQZX     (SI)(BX*1), DI
+	LEAQ        e4m3_f32<>+0(SB), R8
+	VMOVSS      (R8)(DI*4), X3
+	VFMADD231SS X3, X2, X0
+	MOVWLZX     (AX)(BX*2), DI
+	SHLL        $0x10, DI
+	VMOVD       DI, X2
+	MOVBQZX     (SI)(BX*1), DI
+	LEAQ        e4m3_f32<>+0(SB), R8
+	VMOVSS      (R8)(DI*4), X3
+	VFMADD231SS X3, X2, X1
+	INCQ        BX
+	JMP         nte_tail_11
+
+nte_tail_done_12:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y2
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y3
+	ANDQ    $-8, CX
+	XORQ    BX, BX
+
+nte_step_13:
+	CMPQ        BX, CX
+	JAE         nte_steps_done_14
+	VPMOVZXWD   (DX)(BX*2), Y4
+	VPSLLD      $0x10, Y4, Y4
+	VPMOVZXWD   (AX)(BX*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPMOVSXBW   (SI)(BX*1), X6
+	VPSLLW      $0x07, X6, X6
+	VPAND       X3, X6, X7
+	VPAND       X2, X6, X6
+	VPCMPEQW    X3, X7, X7
+	VPOR        X7, X6, X6
+	VCVTPH2PS   X6, Y6
+	VMULPS      c_f32_256_8<>+0(SB), Y6, Y6
+	VFMADD231PS Y6, Y4, Y0
+	VFMADD231PS Y6, Y5, Y1
+	ADDQ        $0x08, BX
+	JMP         nte_step_13
+
+nte_steps_done_14:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+136(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	MOVQ         (SP), DX
+	ADDQ         $0x00000001, DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, (AX)(DX*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_9
+
+coltile_next_10:
+	ADDQ $0x00000002, (SP)
+	JMP  rowtile_1
+
+rowtile_next_2:
+rowtile_15:
+	MOVQ m+96(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_16
+	MOVQ $0x00000000, 8(SP)
+
+coltile_17:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000004
+	JB      coltile_next_18
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	LEAQ    (BX)(CX*1), AX
+	LEAQ    (AX)(CX*1), SI
+	LEAQ    (SI)(CX*1), CX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	VMOVUPS c_zero_8<>+0(SB), Y1
+	VMOVUPS c_zero_8<>+0(SB), Y2
+	VMOVUPS c_zero_8<>+0(SB), Y3
+	MOVQ    k+112(FP), DI
+	MOVQ    DI, R8
+	ANDQ    $-8, R8
+
+nte_tail_19:
+	CMPQ        R8, DI
+	JAE         nte_tail_done_20
+	MOVWLZX     (DX)(R8*2), R9
+	SHLL        $0x10, R9
+	VMOVD       R9, X4
+	MOVBQZX     (BX)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X0
+	MOVBQZX     (AX)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X1
+	MOVBQZX     (SI)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X2
+	MOVBQZX     (CX)(R8*1), R9
+	LEAQ        e4m3_f32<>+0(SB), R10
+	VMOVSS      (R10)(R9*4), X5
+	VFMADD231SS X5, X4, X3
+	INCQ        R8
+	JMP         nte_tail_19
+
+nte_tail_done_20:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y4
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y5
+	ANDQ    $-8, DI
+	XORQ    R8, R8
+
+nte_step_21:
+	CMPQ        R8, DI
+	JAE         nte_steps_done_22
+	VPMOVZXWD   (DX)(R8*2), Y6
+	VPSLLD      $0x10, Y6, Y6
+	VPMOVSXBW   (BX)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y0
+	VPMOVSXBW   (AX)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y1
+	VPMOVSXBW   (SI)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y2
+	VPMOVSXBW   (CX)(R8*1), X7
+	VPSLLW      $0x07, X7, X7
+	VPAND       X5, X7, X8
+	VPAND       X4, X7, X7
+	VPCMPEQW    X5, X8, X8
+	VPOR        X8, X7, X7
+	VCVTPH2PS   X7, Y7
+	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
+	VFMADD231PS Y7, Y6, Y3
+	ADDQ        $0x08, R8
+	JMP         nte_step_21
+
+nte_steps_done_22:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+136(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VMOVSS       X1, 4(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVHLPS     X2, X2, X0
+	VADDPS       X0, X2, X2
+	VMOVSHDUP    X2, X0
+	VADDSS       X0, X2, X2
+	VMOVSS       X2, 8(AX)(DX*4)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VMOVHLPS     X3, X3, X0
+	VADDPS       X0, X3, X3
+	VMOVSHDUP    X3, X0
+	VADDSS       X0, X3, X3
+	VMOVSS       X3, 12(AX)(DX*4)
+	ADDQ         $0x00000004, 8(SP)
+	JMP          coltile_17
+
+coltile_next_18:
+coltile_23:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000001
+	JB      coltile_next_24
+	MOVQ    a_base+24(FP), AX
+	MOVQ    lda+120(FP), CX
+	SHLQ    $0x01, CX
+	MOVQ    (SP), DX
+	IMULQ   CX, DX
+	ADDQ    AX, DX
+	MOVQ    b_base+48(FP), AX
+	MOVQ    ldb+128(FP), CX
+	MOVQ    8(SP), BX
+	IMULQ   CX, BX
+	ADDQ    AX, BX
+	VMOVUPS c_zero_8<>+0(SB), Y0
+	MOVQ    k+112(FP), AX
+	MOVQ    AX, CX
+	ANDQ    $-8, CX
+
+nte_tail_25:
+	CMPQ        CX, AX
+	JAE         nte_tail_done_26
+	MOVWLZX     (DX)(CX*2), SI
+	SHLL        $0x10, SI
+	VMOVD       SI, X1
+	MOVBQZX     (BX)(CX*1), SI
+	LEAQ        e4m3_f32<>+0(SB), DI
+	VMOVSS      (DI)(SI*4), X2
+	VFMADD231SS X2, X1, X0
+	INCQ        CX
+	JMP         nte_tail_25
+
+nte_tail_done_26:
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y1
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y2
+	ANDQ    $-8, AX
+	XORQ    CX, CX
+
+nte_step_27:
+	CMPQ        CX, AX
+	JAE         nte_steps_done_28
+	VPMOVZXWD   (DX)(CX*2), Y3
+	VPSLLD      $0x10, Y3, Y3
+	VPMOVSXBW   (BX)(CX*1), X4
+	VPSLLW      $0x07, X4, X4
+	VPAND       X2, X4, X5
+	VPAND       X1, X4, X4
+	VPCMPEQW    X2, X5, X5
+	VPOR        X5, X4, X4
+	VCVTPH2PS   X4, Y4
+	VMULPS      c_f32_256_8<>+0(SB), Y4, Y4
+	VFMADD231PS Y4, Y3, Y0
+	ADDQ        $0x08, CX
+	JMP         nte_step_27
+
+nte_steps_done_28:
+	MOVQ         c_base+0(FP), AX
+	MOVQ         ldc+136(FP), CX
+	MOVQ         (SP), DX
+	IMULQ        CX, DX
+	ADDQ         8(SP), DX
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)(DX*4)
+	ADDQ         $0x00000001, 8(SP)
+	JMP          coltile_23
+
+coltile_next_24:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_15
+
+rowtile_next_16:
+	VZEROUPPER
+	RET
+
+DATA e4m3_f32<>+0(SB)/4, $0x00000000
+DATA e4m3_f32<>+4(SB)/4, $0x3b000000
+DATA e4m3_f32<>+8(SB)/4, $0x3b800000
+DATA e4m3_f32<>+12(SB)/4, $0x3bc00000
+DATA e4m3_f32<>+16(SB)/4, $0x3c000000
+DATA e4m3_f32<>+20(SB)/4, $0x3c200000
+DATA e4m3_f32<>+24(SB)/4, $0x3c400000
+DATA e4m3_f32<>+28(SB)/4, $0x3c600000
+DATA e4m3_f32<>+32(SB)/4, $0x3c800000
+DATA e4m3_f32<>+36(SB)/4, $0x3c900000
+DATA e4m3_f32<>+40(SB)/4, $0x3ca00000
+DATA e4m3_f32<>+44(SB)/4, $0x3cb00000
+DATA e4m3_f32<>+48(SB)/4, $0x3cc00000
+DATA e4m3_f32<>+52(SB)/4, $0x3cd00000
+DATA e4m3_f32<>+56(SB)/4, $0x3ce00000
+DATA e4m3_f32<>+60(SB)/4, $0x3cf00000
+DATA e4m3_f32<>+64(SB)/4, $0x3d000000
+DATA e4m3_f32<>+68(SB)/4, $0x3d100000
+DATA e4m3_f32<>+72(SB)/4, $0x3d200000
+DATA e4m3_f32<>+76(SB)/4, $0x3d300000
+DATA e4m3_f32<>+80(SB)/4, $0x3d400000
+DATA e4m3_f32<>+84(SB)/4, $0x3d500000
+DATA e4m3_f32<>+88(SB)/4, $0x3d600000
+DATA e4m3_f32<>+92(SB)/4, $0x3d700000
+DATA e4m3_f32<>+96(SB)/4, $0x3d800000
+DATA e4m3_f32<>+100(SB)/4, $0x3d900000
+DATA e4m3_f32<>+104(SB)/4, $0x3da00000
+DATA e4m3_f32<>+108(SB)/4, $0x3db00000
+DATA e4m3_f32<>+112(SB)/4, $0x3dc00000
+DATA e4m3_f32<>+116(SB)/4, $0x3dd00000
+DATA e4m3_f32<>+120(SB)/4, $0x3de00000
+DATA e4m3_f32<>+124(SB)/4, $0x3df00000
+DATA e4m3_f32<>+128(SB)/4, $0x3e000000
+DATA e4m3_f32<>+132(SB)/4, $0x3e100000
+DATA e4m3_f32<>+136(SB)/4, $0x3e200000
+DATA e4m3_f32<>+140(SB)/4, $0x3e300000
+DATA e4m3_f32<>+144(SB)/4, $0x3e400000
+DATA e4m3_f32<>+148(SB)/4, $0x3e500000
+DATA e4m3_f32<>+152(SB)/4, $0x3e600000
+DATA e4m3_f32<>+156(SB)/4, $0x3e700000
+DATA e4m3_f32<>+160(SB)/4, $0x3e800000
+DATA e4m3_f32<>+164(SB)/4, $0x3e900000
+DATA e4m3_f32<>+168(SB)/4, $0x3ea00000
+DATA e4m3_f32<>+172(SB)/4, $0x3eb00000
+DATA e4m3_f32<>+176(SB)/4, $0x3ec00000
+DATA e4m3_f32<>+180(SB)/4, $0x3ed00000
+DATA e4m3_f32<>+184(SB)/4, $0x3ee00000
+DATA e4m3_f32<>+188(SB)/4, $0x3ef00000
+DATA e4m3_f32<>+192(SB)/4, $0x3f000000
+DATA e4m3_f32<>+196(SB)/4, $0x3f100000
+DATA e4m3_f32<>+200(SB)/4, $0x3f200000
+DATA e4m3_f32<>+204(SB)/4, $0x3f300000
+DATA e4m3_f32<>+208(SB)/4, $0x3f400000
+DATA e4m3_f32<>+212(SB)/4, $0x3f500000
+DATA e4m3_f32<>+216(SB)/4, $0x3f600000
+DATA e4m3_f32<>+220(SB)/4, $0x3f700000
+DATA e4m3_f32<>+224(SB)/4, $0x3f800000
+DATA e4m3_f32<>+228(SB)/4, $0x3f900000
+DATA e4m3_f32<>+232(SB)/4, $0x3fa00000
+DATA e4m3_f32<>+236(SB)/4, $0x3fb00000
+DATA e4m3_f32<>+240(SB)/4, $0x3fc00000
+DATA e4m3_f32<>+244(SB)/4, $0x3fd00000
+DATA e4m3_f32<>+248(SB)/4, $0x3fe00000
+DATA e4m3_f32<>+252(SB)/4, $0x3ff00000
+DATA e4m3_f32<>+256(SB)/4, $0x40000000
+DATA e4m3_f32<>+260(SB)/4, $0x40100000
+DATA e4m3_f32<>+264(SB)/4, $0x40200000
+DATA e4m3_f32<>+268(SB)/4, $0x40300000
+DATA e4m3_f32<>+272(SB)/4, $0x40400000
+DATA e4m3_f32<>+276(SB)/4, $0x40500000
+DATA e4m3_f32<>+280(SB)/4, $0x40600000
+DATA e4m3_f32<>+284(SB)/4, $0x40700000
+DATA e4m3_f32<>+288(SB)/4, $0x40800000
+DATA e4m3_f32<>+292(SB)/4, $0x40900000
+DATA e4m3_f32<>+296(SB)/4, $0x40a00000
+DATA e4m3_f32<>+300(SB)/4, $0x40b00000
+DATA e4m3_f32<>+304(SB)/4, $0x40c00000
+DATA e4m3_f32<>+308(SB)/4, $0x40d00000
+DATA e4m3_f32<>+312(SB)/4, $0x40e00000
+DATA e4m3_f32<>+316(SB)/4, $0x40f00000
+DATA e4m3_f32<>+320(SB)/4, $0x41000000
+DATA e4m3_f32<>+324(SB)/4, $0x41100000
+DATA e4m3_f32<>+328(SB)/4, $0x41200000
+DATA e4m3_f32<>+332(SB)/4, $0x41300000
+DATA e4m3_f32<>+336(SB)/4, $0x41400000
+DATA e4m3_f32<>+340(SB)/4, $0x41500000
+DATA e4m3_f32<>+344(SB)/4, $0x41600000
+DATA e4m3_f32<>+348(SB)/4, $0x41700000
+DATA e4m3_f32<>+352(SB)/4, $0x41800000
+DATA e4m3_f32<>+356(SB)/4, $0x41900000
+DATA e4m3_f32<>+360(SB)/4, $0x41a00000
+DATA e4m3_f32<>+364(SB)/4, $0x41b00000
+DATA e4m3_f32<>+368(SB)/4, $0x41c00000
+DATA e4m3_f32<>+372(SB)/4, $0x41d00000
+DATA e4m3_f32<>+376(SB)/4, $0x41e00000
+DATA e4m3_f32<>+380(SB)/4, $0x41f00000
+DATA e4m3_f32<>+384(SB)/4, $0x42000000
+DATA e4m3_f32<>+388(SB)/4, $0x42100000
+DATA e4m3_f32<>+392(SB)/4, $0x42200000
+DATA e4m3_f32<>+396(SB)/4, $0x42300000
+DATA e4m3_f32<>+400(SB)/4, $0x42400000
+DATA e4m3_f32<>+404(SB)/4, $0x42500000
+DATA e4m3_f32<>+408(SB)/4, $0x42600000
+DATA e4m3_f32<>+412(SB)/4, $0x42700000
+DATA e4m3_f32<>+416(SB)/4, $0x42800000
+DATA e4m3_f32<>+420(SB)/4, $0x42900000
+DATA e4m3_f32<>+424(SB)/4, $0x42a00000
+DATA e4m3_f32<>+428(SB)/4, $0x42b00000
+DATA e4m3_f32<>+432(SB)/4, $0x42c00000
+DATA e4m3_f32<>+436(SB)/4, $0x42d00000
+DATA e4m3_f32<>+440(SB)/4, $0x42e00000
+DATA e4m3_f32<>+444(SB)/4, $0x42f00000
+DATA e4m3_f32<>+448(SB)/4, $0x43000000
+DATA e4m3_f32<>+452(SB)/4, $0x43100000
+DATA e4m3_f32<>+456(SB)/4, $0x43200000
+DATA e4m3_f32<>+460(SB)/4, $0x43300000
+DATA e4m3_f32<>+464(SB)/4, $0x43400000
+DATA e4m3_f32<>+468(SB)/4, $0x43500000
+DATA e4m3_f32<>+472(SB)/4, $0x43600000
+DATA e4m3_f32<>+476(SB)/4, $0x43700000
+DATA e4m3_f32<>+480(SB)/4, $0x43800000
+DATA e4m3_f32<>+484(SB)/4, $0x43900000
+DATA e4m3_f32<>+488(SB)/4, $0x43a00000
+DATA e4m3_f32<>+492(SB)/4, $0x43b00000
+DATA e4m3_f32<>+496(SB)/4, $0x43c00000
+DATA e4m3_f32<>+500(SB)/4, $0x43d00000
+DATA e4m3_f32<>+504(SB)/4, $0x43e00000
+DATA e4m3_f32<>+508(SB)/4, $0x7fc00000
+DATA e4m3_f32<>+512(SB)/4, $0x80000000
+DATA e4m3_f32<>+516(SB)/4, $0xbb000000
+DATA e4m3_f32<>+520(SB)/4, $0xbb800000
+DATA e4m3_f32<>+524(SB)/4, $0xbbc00000
+DATA e4m3_f32<>+528(SB)/4, $0xbc000000
+DATA e4m3_f32<>+532(SB)/4, $0xbc200000
+DATA e4m3_f32<>+536(SB)/4, $0xbc400000
+DATA e4m3_f32<>+540(SB)/4, $0xbc600000
+DATA e4m3_f32<>+544(SB)/4, $0xbc800000
+DATA e4m3_f32<>+548(SB)/4, $0xbc900000
+DATA e4m3_f32<>+552(SB)/4, $0xbca00000
+DATA e4m3_f32<>+556(SB)/4, $0xbcb00000
+DATA e4m3_f32<>+560(SB)/4, $0xbcc00000
+DATA e4m3_f32<>+564(SB)/4, $0xbcd00000
+DATA e4m3_f32<>+568(SB)/4, $0xbce00000
+DATA e4m3_f32<>+572(SB)/4, $0xbcf00000
+DATA e4m3_f32<>+576(SB)/4, $0xbd000000
+DATA e4m3_f32<>+580(SB)/4, $0xbd100000
+DATA e4m3_f32<>+584(SB)/4, $0xbd200000
+DATA e4m3_f32<>+588(SB)/4, $0xbd300000
+DATA e4m3_f32<>+592(SB)/4, $0xbd400000
+DATA e4m3_f32<>+596(SB)/4, $0xbd500000
+DATA e4m3_f32<>+600(SB)/4, $0xbd600000
+DATA e4m3_f32<>+604(SB)/4, $0xbd700000
+DATA e4m3_f32<>+608(SB)/4, $0xbd800000
+DATA e4m3_f32<>+612(SB)/4, $0xbd900000
+DATA e4m3_f32<>+616(SB)/4, $0xbda00000
+DATA e4m3_f32<>+620(SB)/4, $0xbdb00000
+DATA e4m3_f32<>+624(SB)/4, $0xbdc00000
+DATA e4m3_f32<>+628(SB)/4, $0xbdd00000
+DATA e4m3_f32<>+632(SB)/4, $0xbde00000
+DATA e4m3_f32<>+636(SB)/4, $0xbdf00000
+DATA e4m3_f32<>+640(SB)/4, $0xbe000000
+DATA e4m3_f32<>+644(SB)/4, $0xbe100000
+DATA e4m3_f32<>+648(SB)/4, $0xbe200000
+DATA e4m3_f32<>+652(SB)/4, $0xbe300000
+DATA e4m3_f32<>+656(SB)/4, $0xbe400000
+DATA e4m3_f32<>+660(SB)/4, $0xbe500000
+DATA e4m3_f32<>+664(SB)/4, $0xbe600000
+DATA e4m3_f32<>+668(SB)/4, $0xbe700000
+DATA e4m3_f32<>+672(SB)/4, $0xbe800000
+DATA e4m3_f32<>+676(SB)/4, $0xbe900000
+DATA e4m3_f32<>+680(SB)/4, $0xbea00000
+DATA e4m3_f32<>+684(SB)/4, $0xbeb00000
+DATA e4m3_f32<>+688(SB)/4, $0xbec00000
+DATA e4m3_f32<>+692(SB)/4, $0xbed00000
+DATA e4m3_f32<>+696(SB)/4, $0xbee00000
+DATA e4m3_f32<>+700(SB)/4, $0xbef00000
+DATA e4m3_f32<>+704(SB)/4, $0xbf000000
+DATA e4m3_f32<>+708(SB)/4, $0xbf100000
+DATA e4m3_f32<>+712(SB)/4, $0xbf200000
+DATA e4m3_f32<>+716(SB)/4, $0xbf300000
+DATA e4m3_f32<>+720(SB)/4, $0xbf400000
+DATA e4m3_f32<>+724(SB)/4, $0xbf500000
+DATA e4m3_f32<>+728(SB)/4, $0xbf600000
+DATA e4m3_f32<>+732(SB)/4, $0xbf700000
+DATA e4m3_f32<>+736(SB)/4, $0xbf800000
+DATA e4m3_f32<>+740(SB)/4, $0xbf900000
+DATA e4m3_f32<>+744(SB)/4, $0xbfa00000
+DATA e4m3_f32<>+748(SB)/4, $0xbfb00000
+DATA e4m3_f32<>+752(SB)/4, $0xbfc00000
+DATA e4m3_f32<>+756(SB)/4, $0xbfd00000
+DATA e4m3_f32<>+760(SB)/4, $0xbfe00000
+DATA e4m3_f32<>+764(SB)/4, $0xbff00000
+DATA e4m3_f32<>+768(SB)/4, $0xc0000000
+DATA e4m3_f32<>+772(SB)/4, $0xc0100000
+DATA e4m3_f32<>+776(SB)/4, $0xc0200000
+DATA e4m3_f32<>+780(SB)/4, $0xc0300000
+DATA e4m3_f32<>+784(SB)/4, $0xc0400000
+DATA e4m3_f32<>+788(SB)/4, $0xc0500000
+DATA e4m3_f32<>+792(SB)/4, $0xc0600000
+DATA e4m3_f32<>+796(SB)/4, $0xc0700000
+DATA e4m3_f32<>+800(SB)/4, $0xc0800000
+DATA e4m3_f32<>+804(SB)/4, $0xc0900000
+DATA e4m3_f32<>+808(SB)/4, $0xc0a00000
+DATA e4m3_f32<>+812(SB)/4, $0xc0b00000
+DATA e4m3_f32<>+816(SB)/4, $0xc0c00000
+DATA e4m3_f32<>+820(SB)/4, $0xc0d00000
+DATA e4m3_f32<>+824(SB)/4, $0xc0e00000
+DATA e4m3_f32<>+828(SB)/4, $0xc0f00000
+DATA e4m3_f32<>+832(SB)/4, $0xc1000000
+DATA e4m3_f32<>+836(SB)/4, $0xc1100000
+DATA e4m3_f32<>+840(SB)/4, $0xc1200000
+DATA e4m3_f32<>+844(SB)/4, $0xc1300000
+DATA e4m3_f32<>+848(SB)/4, $0xc1400000
+DATA e4m3_f32<>+852(SB)/4, $0xc1500000
+DATA e4m3_f32<>+856(SB)/4, $0xc1600000
+DATA e4m3_f32<>+860(SB)/4, $0xc1700000
+DATA e4m3_f32<>+864(SB)/4, $0xc1800000
+DATA e4m3_f32<>+868(SB)/4, $0xc1900000
+DATA e4m3_f32<>+872(SB)/4, $0xc1a00000
+DATA e4m3_f32<>+876(SB)/4, $0xc1b00000
+DATA e4m3_f32<>+880(SB)/4, $0xc1c00000
+DATA e4m3_f32<>+884(SB)/4, $0xc1d00000
+DATA e4m3_f32<>+888(SB)/4, $0xc1e00000
+DATA e4m3_f32<>+892(SB)/4, $0xc1f00000
+DATA e4m3_f32<>+896(SB)/4, $0xc2000000
+DATA e4m3_f32<>+900(SB)/4, $0xc2100000
+DATA e4m3_f32<>+904(SB)/4, $0xc2200000
+DATA e4m3_f32<>+908(SB)/4, $0xc2300000
+DATA e4m3_f32<>+912(SB)/4, $0xc2400000
+DATA e4m3_f32<>+916(SB)/4, $0xc2500000
+DATA e4m3_f32<>+920(SB)/4, $0xc2600000
+DATA e4m3_f32<>+924(SB)/4, $0xc2700000
+DATA e4m3_f32<>+928(SB)/4, $0xc2800000
+DATA e4m3_f32<>+932(SB)/4, $0xc2900000
+DATA e4m3_f32<>+936(SB)/4, $0xc2a00000
+DATA e4m3_f32<>+940(SB)/4, $0xc2b00000
+DATA e4m3_f32<>+944(SB)/4, $0xc2c00000
+DATA e4m3_f32<>+948(SB)/4, $0xc2d00000
+DATA e4m3_f32<>+952(SB)/4, $0xc2e00000
+DATA e4m3_f32<>+956(SB)/4, $0xc2f00000
+DATA e4m3_f32<>+960(SB)/4, $0xc3000000
+DATA e4m3_f32<>+964(SB)/4, $0xc3100000
+DATA e4m3_f32<>+968(SB)/4, $0xc3200000
+DATA e4m3_f32<>+972(SB)/4, $0xc3300000
+DATA e4m3_f32<>+976(SB)/4, $0xc3400000
+DATA e4m3_f32<>+980(SB)/4, $0xc3500000
+DATA e4m3_f32<>+984(SB)/4, $0xc3600000
+DATA e4m3_f32<>+988(SB)/4, $0xc3700000
+DATA e4m3_f32<>+992(SB)/4, $0xc3800000
+DATA e4m3_f32<>+996(SB)/4, $0xc3900000
+DATA e4m3_f32<>+1000(SB)/4, $0xc3a00000
+DATA e4m3_f32<>+1004(SB)/4, $0xc3b00000
+DATA e4m3_f32<>+1008(SB)/4, $0xc3c00000
+DATA e4m3_f32<>+1012(SB)/4, $0xc3d00000
+DATA e4m3_f32<>+1016(SB)/4, $0xc3e00000
+DATA e4m3_f32<>+1020(SB)/4, $0xffc00000
+GLOBL e4m3_f32<>(SB), RODATA|NOPTR, $1024
+
+DATA c_f32_256_8<>+0(SB)/4, $0x43800000
+DATA c_f32_256_8<>+4(SB)/4, $0x43800000
+DATA c_f32_256_8<>+8(SB)/4, $0x43800000
+DATA c_f32_256_8<>+12(SB)/4, $0x43800000
+DATA c_f32_256_8<>+16(SB)/4, $0x43800000
+DATA c_f32_256_8<>+20(SB)/4, $0x43800000
+DATA c_f32_256_8<>+24(SB)/4, $0x43800000
+DATA c_f32_256_8<>+28(SB)/4, $0x43800000
+GLOBL c_f32_256_8<>(SB), RODATA|NOPTR, $32
+
+// func gemmNNAddBF16E4M3AVX2(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemmNNAddBF16E4M3AVX2(SB), NOSPLIT, $16-144
+	MOVQ $0x00000000, (SP)
+
+rowtile_1:
+	MOVQ m+96(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000004
+	JB   rowtile_next_2
+	MOVQ $0x00000000, 8(SP)
+
+coltile_3:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_4
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+120(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+128(FP), DI
+	MOVQ    b_base+48(FP), R8
+	ADDQ    AX, R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+136(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS 32(R11)(AX*4), Y1
+	VMOVUPS (R9)(AX*4), Y2
+	VMOVUPS 32(R9)(AX*4), Y3
+	VMOVUPS (R12)(AX*4), Y4
+	VMOVUPS 32(R12)(AX*4), Y5
+	VMOVUPS (R10)(AX*4), Y6
+	VMOVUPS 32(R10)(AX*4), Y7
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y8
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y9
+	MOVQ    k+112(FP), R9
+	XORQ    R10, R10
+
+nne_k_5:
+	CMPQ         R10, R9
+	JAE          nne_k_done_6
+	VPMOVSXBW    (R8), X10
+	VPSLLW       $0x07, X10, X10
+	VPAND        X9, X10, X11
+	VPAND        X8, X10, X10
+	VPCMPEQW     X9, X11, X11
+	VPOR         X11, X10, X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       c_f32_256_8<>+0(SB), Y10, Y10
+	VPMOVSXBW    8(R8), X11
+	VPSLLW       $0x07, X11, X11
+	VPAND        X9, X11, X12
+	VPAND        X8, X11, X11
+	VPCMPEQW     X9, X12, X12
+	VPOR         X12, X11, X11
+	VCVTPH2PS    X11, Y11
+	VMULPS       c_f32_256_8<>+0(SB), Y11, Y11
+	VPBROADCASTW (BX)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VPBROADCASTW (CX)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VPBROADCASTW (SI)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VPBROADCASTW (DX)(R10*2), Y12
+	VPSLLD       $0x10, Y12, Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nne_k_5
+
+nne_k_done_6:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+136(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	VMOVUPS Y2, (CX)(AX*4)
+	VMOVUPS Y3, 32(CX)(AX*4)
+	VMOVUPS Y4, (SI)(AX*4)
+	VMOVUPS Y5, 32(SI)(AX*4)
+	VMOVUPS Y6, (DX)(AX*4)
+	VMOVUPS Y7, 32(DX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_3
+
+coltile_next_4:
+coltile_7:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_8
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+120(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	MOVQ    ldb+128(FP), DI
+	MOVQ    b_base+48(FP), R8
+	ADDQ    AX, R8
+	MOVQ    c_base+0(FP), R9
+	MOVQ    ldc+136(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (SP), R11
+	IMULQ   R10, R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R10*1), R9
+	LEAQ    (R9)(R10*1), R12
+	LEAQ    (R12)(R10*1), R10
+	VMOVUPS (R11)(AX*4), Y0
+	VMOVUPS (R9)(AX*4), Y1
+	VMOVUPS (R12)(AX*4), Y2
+	VMOVUPS (R10)(AX*4), Y3
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y4
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y5
+	MOVQ    k+112(FP), R9
+	XORQ    R10, R10
+
+nne_k_9:
+	CMPQ         R10, R9
+	JAE          nne_k_done_10
+	VPMOVSXBW    (R8), X6
+	VPSLLW       $0x07, X6, X6
+	VPAND        X5, X6, X7
+	VPAND        X4, X6, X6
+	VPCMPEQW     X5, X7, X7
+	VPOR         X7, X6, X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       c_f32_256_8<>+0(SB), Y6, Y6
+	VPBROADCASTW (BX)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VPBROADCASTW (CX)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VPBROADCASTW (SI)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VPBROADCASTW (DX)(R10*2), Y7
+	VPSLLD       $0x10, Y7, Y7
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         DI, R8
+	INCQ         R10
+	JMP          nne_k_9
+
+nne_k_done_10:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+136(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*1), CX
+	LEAQ    (CX)(DX*1), SI
+	LEAQ    (SI)(DX*1), DX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, (CX)(AX*4)
+	VMOVUPS Y2, (SI)(AX*4)
+	VMOVUPS Y3, (DX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_7
+
+coltile_next_8:
+coltile_11:
+	MOVQ   n+104(FP), AX
+	SUBQ   8(SP), AX
+	CMPQ   AX, $0x00000001
+	JB     coltile_next_12
+	MOVQ   8(SP), AX
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+120(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	LEAQ   (BX)(DX*1), CX
+	LEAQ   (CX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	MOVQ   ldb+128(FP), DI
+	MOVQ   b_base+48(FP), R8
+	ADDQ   AX, R8
+	MOVQ   c_base+0(FP), R9
+	MOVQ   ldc+136(FP), R10
+	SHLQ   $0x02, R10
+	MOVQ   (SP), R11
+	IMULQ  R10, R11
+	ADDQ   R9, R11
+	LEAQ   (R11)(R10*1), R9
+	LEAQ   (R9)(R10*1), R12
+	LEAQ   (R12)(R10*1), R10
+	VMOVSS (R11)(AX*4), X0
+	VMOVSS (R9)(AX*4), X1
+	VMOVSS (R12)(AX*4), X2
+	VMOVSS (R10)(AX*4), X3
+	MOVQ   k+112(FP), R9
+	XORQ   R10, R10
+
+nne_k_13:
+	CMPQ        R10, R9
+	JAE         nne_k_done_14
+	MOVBQZX     (R8), R11
+	LEAQ        e4m3_f32<>+0(SB), R12
+	VMOVSS      (R12)(R11*4), X4
+	MOVWLZX     (BX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X0
+	MOVWLZX     (CX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X1
+	MOVWLZX     (SI)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X2
+	MOVWLZX     (DX)(R10*2), R11
+	SHLL        $0x10, R11
+	VMOVD       R11, X5
+	VFMADD231SS X4, X5, X3
+	ADDQ        DI, R8
+	INCQ        R10
+	JMP         nne_k_13
+
+nne_k_done_14:
+	MOVQ   c_base+0(FP), CX
+	MOVQ   ldc+136(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	LEAQ   (BX)(DX*1), CX
+	LEAQ   (CX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	VMOVSS X0, (BX)(AX*4)
+	VMOVSS X1, (CX)(AX*4)
+	VMOVSS X2, (SI)(AX*4)
+	VMOVSS X3, (DX)(AX*4)
+	ADDQ   $0x00000001, 8(SP)
+	JMP    coltile_11
+
+coltile_next_12:
+	ADDQ $0x00000004, (SP)
+	JMP  rowtile_1
+
+rowtile_next_2:
+rowtile_15:
+	MOVQ m+96(FP), AX
+	SUBQ (SP), AX
+	CMPQ AX, $0x00000001
+	JB   rowtile_next_16
+	MOVQ $0x00000000, 8(SP)
+
+coltile_17:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000010
+	JB      coltile_next_18
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+120(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+128(FP), CX
+	MOVQ    b_base+48(FP), DX
+	ADDQ    AX, DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+136(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVUPS 32(R8)(AX*4), Y1
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y2
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y3
+	MOVQ    k+112(FP), SI
+	XORQ    DI, DI
+
+nne_k_19:
+	CMPQ         DI, SI
+	JAE          nne_k_done_20
+	VPMOVSXBW    (DX), X4
+	VPSLLW       $0x07, X4, X4
+	VPAND        X3, X4, X5
+	VPAND        X2, X4, X4
+	VPCMPEQW     X3, X5, X5
+	VPOR         X5, X4, X4
+	VCVTPH2PS    X4, Y4
+	VMULPS       c_f32_256_8<>+0(SB), Y4, Y4
+	VPMOVSXBW    8(DX), X5
+	VPSLLW       $0x07, X5, X5
+	VPAND        X3, X5, X6
+	VPAND        X2, X5, X5
+	VPCMPEQW     X3, X6, X6
+	VPOR         X6, X5, X5
+	VCVTPH2PS    X5, Y5
+	VMULPS       c_f32_256_8<>+0(SB), Y5, Y5
+	VPBROADCASTW (BX)(DI*2), Y6
+	VPSLLD       $0x10, Y6, Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nne_k_19
+
+nne_k_done_20:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+136(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	VMOVUPS Y1, 32(BX)(AX*4)
+	ADDQ    $0x00000010, 8(SP)
+	JMP     coltile_17
+
+coltile_next_18:
+coltile_21:
+	MOVQ    n+104(FP), AX
+	SUBQ    8(SP), AX
+	CMPQ    AX, $0x00000008
+	JB      coltile_next_22
+	MOVQ    8(SP), AX
+	MOVQ    a_base+24(FP), CX
+	MOVQ    lda+120(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    ldb+128(FP), CX
+	MOVQ    b_base+48(FP), DX
+	ADDQ    AX, DX
+	MOVQ    c_base+0(FP), SI
+	MOVQ    ldc+136(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    (SP), R8
+	IMULQ   DI, R8
+	ADDQ    SI, R8
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVDQU c_e4m3_sign_8<>+0(SB), Y1
+	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y2
+	MOVQ    k+112(FP), SI
+	XORQ    DI, DI
+
+nne_k_23:
+	CMPQ         DI, SI
+	JAE          nne_k_done_24
+	VPMOVSXBW    (DX), X3
+	VPSLLW       $0x07, X3, X3
+	VPAND        X2, X3, X4
+	VPAND        X1, X3, X3
+	VPCMPEQW     X2, X4, X4
+	VPOR         X4, X3, X3
+	VCVTPH2PS    X3, Y3
+	VMULPS       c_f32_256_8<>+0(SB), Y3, Y3
+	VPBROADCASTW (BX)(DI*2), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y3, Y4, Y0
+	ADDQ         CX, DX
+	INCQ         DI
+	JMP          nne_k_23
+
+nne_k_done_24:
+	MOVQ    c_base+0(FP), CX
+	MOVQ    ldc+136(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    (SP), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	VMOVUPS Y0, (BX)(AX*4)
+	ADDQ    $0x00000008, 8(SP)
+	JMP     coltile_21
+
+coltile_next_22:
+coltile_25:
+	MOVQ   n+104(FP), AX
+	SUBQ   8(SP), AX
+	CMPQ   AX, $0x00000001
+	JB     coltile_next_26
+	MOVQ   8(SP), AX
+	MOVQ   a_base+24(FP), CX
+	MOVQ   lda+120(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	MOVQ   ldb+128(FP), CX
+	MOVQ   b_base+48(FP), DX
+	ADDQ   AX, DX
+	MOVQ   c_base+0(FP), SI
+	MOVQ   ldc+136(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   (SP), R8
+	IMULQ  DI, R8
+	ADDQ   SI, R8
+	VMOVSS (R8)(AX*4), X0
+	MOVQ   k+112(FP), SI
+	XORQ   DI, DI
+
+nne_k_27:
+	CMPQ        DI, SI
+	JAE         nne_k_done_28
+	MOVBQZX     (DX), R8
+	LEAQ        e4m3_f32<>+0(SB), R9
+	VMOVSS      (R9)(R8*4), X1
+	MOVWLZX     (BX)(DI*2), R8
+	SHLL        $0x10, R8
+	VMOVD       R8, X2
+	VFMADD231SS X1, X2, X0
+	ADDQ        CX, DX
+	INCQ        DI
+	JMP         nne_k_27
+
+nne_k_done_28:
+	MOVQ   c_base+0(FP), CX
+	MOVQ   ldc+136(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   (SP), BX
+	IMULQ  DX, BX
+	ADDQ   CX, BX
+	VMOVSS X0, (BX)(AX*4)
+	ADDQ   $0x00000001, 8(SP)
+	JMP    coltile_25
+
+coltile_next_26:
+	ADDQ $0x00000001, (SP)
+	JMP  rowtile_15
+
+rowtile_next_16:
+	VZEROUPPER
+	RET
+
 // func attnScoresI8AVX2(s []float32, q []byte, qs []float32, tiles []byte, scales []float32, m int, n int, w int, split int)
 // Requires: AVX, AVX2, CMOV
 TEXT ·attnScoresI8AVX2(SB), NOSPLIT, $8-152
@@ -20379,6 +21656,2104 @@ nnbf_i_next_4:
 	JMP  nnbf_j_2
 
 nnbf_done_1:
+	VZEROUPPER
+	RET
+
+// func gemmNTBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $32-144
+	MOVQ  k+112(FP), CX
+	ANDQ  $0x1f, CX
+	MOVL  $0x00000001, DX
+	SHLQ  CL, DX
+	DECQ  DX
+	KMOVD DX, K1
+	MOVQ  k+112(FP), CX
+	ANDQ  $0x3f, CX
+	MOVQ  $0x00000001, DX
+	SHLQ  CL, DX
+	DECQ  DX
+	KMOVQ DX, K7
+	MOVQ  k+112(FP), BX
+	ANDQ  $-32, BX
+	MOVQ  BX, 16(SP)
+	ANDQ  $-64, BX
+	MOVQ  BX, 24(SP)
+	MOVQ  $0x00000000, 8(SP)
+
+nte_j_1:
+	MOVQ    n+104(FP), CX
+	SUBQ    8(SP), CX
+	JLE     nte_done_2
+	MOVQ    $0x00000004, DX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	LEAQ    kmask<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K2
+	MOVQ    $0x00000000, (SP)
+
+nte_i_3:
+	MOVQ    m+96(FP), CX
+	CMPQ    (SP), CX
+	JAE     nte_i_next_4
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), SI
+	ADDQ    CX, SI
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), DI
+	ADDQ    CX, DI
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R8
+	ADDQ    CX, R8
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R9
+	ADDQ    CX, R9
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R10
+	ADDQ    CX, R10
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R11
+	ADDQ    CX, R11
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R12
+	ADDQ    CX, R12
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R13
+	ADDQ    CX, R13
+	MOVQ    (SP), CX
+	SHRQ    $0x02, CX
+	ANDQ    $0x03, CX
+	ADDQ    $0x04, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	ADDQ    R10, CX
+	MOVQ    w_base+72(FP), BX
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	XORQ    AX, AX
+	CMPQ    (SP), $0x00
+	JE      nte_first_8
+
+nte_k_5:
+	CMPQ       AX, 16(SP)
+	JAE        nte_ktail_6
+	PREFETCHT0 (CX)(AX*1)
+	VMOVDQU64  (SI)(AX*2), Z16
+	VMOVDQU64  (DI)(AX*2), Z17
+	VMOVDQU64  (R8)(AX*2), Z18
+	VMOVDQU64  (R9)(AX*2), Z19
+	VMOVDQU64  (BX)(AX*8), Z20
+	VMOVDQU64  64(BX)(AX*8), Z21
+	VMOVDQU64  128(BX)(AX*8), Z22
+	VMOVDQU64  192(BX)(AX*8), Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	ADDQ $0x20, AX
+	JMP  nte_k_5
+
+nte_ktail_6:
+	KORTESTD    K1, K1
+	JZ          nte_reduce_7
+	VMOVDQU16.Z (SI)(AX*2), K1, Z16
+	VMOVDQU16.Z (DI)(AX*2), K1, Z17
+	VMOVDQU16.Z (R8)(AX*2), K1, Z18
+	VMOVDQU16.Z (R9)(AX*2), K1, Z19
+	VMOVDQU64   (BX)(AX*8), Z20
+	VMOVDQU64   64(BX)(AX*8), Z21
+	VMOVDQU64   128(BX)(AX*8), Z22
+	VMOVDQU64   192(BX)(AX*8), Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	JMP  nte_reduce_7
+
+nte_first_8:
+	VMOVDQU64 e4m3_widen<>+0(SB), Z26
+	VMOVDQU64 e4m3_widen<>+384(SB), Z27
+	VMOVDQU64 e4m3_widen<>+64(SB), Z28
+	VMOVDQU64 e4m3_widen<>+128(SB), Z29
+	VMOVDQU64 e4m3_widen<>+192(SB), Z30
+	VMOVDQU64 e4m3_widen<>+256(SB), Z31
+
+nte_first_top_9:
+	CMPQ            AX, 24(SP)
+	JAE             nte_first_tail_10
+	PREFETCHT0      (CX)(AX*1)
+	VPERMQ          (R10)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, (BX)(AX*8)
+	VMOVDQU64       Z25, 256(BX)(AX*8)
+	VPERMQ          (R11)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 64(BX)(AX*8)
+	VMOVDQU64       Z25, 320(BX)(AX*8)
+	VPERMQ          (R12)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 128(BX)(AX*8)
+	VMOVDQU64       Z25, 384(BX)(AX*8)
+	VPERMQ          (R13)(AX*1), Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 192(BX)(AX*8)
+	VMOVDQU64       Z25, 448(BX)(AX*8)
+	VMOVDQU64       (SI)(AX*2), Z16
+	VMOVDQU64       (DI)(AX*2), Z17
+	VMOVDQU64       (R8)(AX*2), Z18
+	VMOVDQU64       (R9)(AX*2), Z19
+	VMOVDQU64       (BX)(AX*8), Z20
+	VMOVDQU64       64(BX)(AX*8), Z21
+	VMOVDQU64       128(BX)(AX*8), Z22
+	VMOVDQU64       192(BX)(AX*8), Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE      $0x62
+	BYTE      $0x32
+	BYTE      $0x66
+	BYTE      $0x40
+	BYTE      $0x52
+	BYTE      $0xff
+	VMOVDQU64 64(SI)(AX*2), Z16
+	VMOVDQU64 64(DI)(AX*2), Z17
+	VMOVDQU64 64(R8)(AX*2), Z18
+	VMOVDQU64 64(R9)(AX*2), Z19
+	VMOVDQU64 256(BX)(AX*8), Z20
+	VMOVDQU64 320(BX)(AX*8), Z21
+	VMOVDQU64 384(BX)(AX*8), Z22
+	VMOVDQU64 448(BX)(AX*8), Z23
+
+	// VDPBF16PS Z20, Z16, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z16, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z16, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z16, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x7e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z17, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z17, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z17, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z17, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x76
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+
+	// VDPBF16PS Z20, Z18, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z21, Z18, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z22, Z18, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd6
+
+	// VDPBF16PS Z23, Z18, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x6e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdf
+
+	// VDPBF16PS Z20, Z19, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z21, Z19, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z22, Z19, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf6
+
+	// VDPBF16PS Z23, Z19, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x66
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xff
+	ADDQ $0x40, AX
+	JMP  nte_first_top_9
+
+nte_first_tail_10:
+	KORTESTQ        K7, K7
+	JZ              nte_reduce_7
+	VMOVDQU8.Z      (R10)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, (BX)(AX*8)
+	VMOVDQU64       Z25, 256(BX)(AX*8)
+	VMOVDQU8.Z      (R11)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 64(BX)(AX*8)
+	VMOVDQU64       Z25, 320(BX)(AX*8)
+	VMOVDQU8.Z      (R12)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 128(BX)(AX*8)
+	VMOVDQU64       Z25, 384(BX)(AX*8)
+	VMOVDQU8.Z      (R13)(AX*1), K7, Z20
+	VPERMQ          Z20, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VMOVDQU64       Z24, 192(BX)(AX*8)
+	VMOVDQU64       Z25, 448(BX)(AX*8)
+	JMP             nte_k_5
+
+nte_reduce_7:
+	VSHUFF32X4    $0x44, Z4, Z0, Z24
+	VSHUFF32X4    $0xee, Z4, Z0, Z25
+	VADDPS        Z25, Z24, Z0
+	VSHUFF32X4    $0x44, Z12, Z8, Z24
+	VSHUFF32X4    $0xee, Z12, Z8, Z25
+	VADDPS        Z25, Z24, Z8
+	VSHUFF32X4    $0x88, Z8, Z0, Z24
+	VSHUFF32X4    $0xdd, Z8, Z0, Z25
+	VADDPS        Z25, Z24, Z0
+	VSHUFF32X4    $0x44, Z5, Z1, Z24
+	VSHUFF32X4    $0xee, Z5, Z1, Z25
+	VADDPS        Z25, Z24, Z1
+	VSHUFF32X4    $0x44, Z13, Z9, Z24
+	VSHUFF32X4    $0xee, Z13, Z9, Z25
+	VADDPS        Z25, Z24, Z9
+	VSHUFF32X4    $0x88, Z9, Z1, Z24
+	VSHUFF32X4    $0xdd, Z9, Z1, Z25
+	VADDPS        Z25, Z24, Z1
+	VSHUFF32X4    $0x44, Z6, Z2, Z24
+	VSHUFF32X4    $0xee, Z6, Z2, Z25
+	VADDPS        Z25, Z24, Z2
+	VSHUFF32X4    $0x44, Z14, Z10, Z24
+	VSHUFF32X4    $0xee, Z14, Z10, Z25
+	VADDPS        Z25, Z24, Z10
+	VSHUFF32X4    $0x88, Z10, Z2, Z24
+	VSHUFF32X4    $0xdd, Z10, Z2, Z25
+	VADDPS        Z25, Z24, Z2
+	VSHUFF32X4    $0x44, Z7, Z3, Z24
+	VSHUFF32X4    $0xee, Z7, Z3, Z25
+	VADDPS        Z25, Z24, Z3
+	VSHUFF32X4    $0x44, Z15, Z11, Z24
+	VSHUFF32X4    $0xee, Z15, Z11, Z25
+	VADDPS        Z25, Z24, Z11
+	VSHUFF32X4    $0x88, Z11, Z3, Z24
+	VSHUFF32X4    $0xdd, Z11, Z3, Z25
+	VADDPS        Z25, Z24, Z3
+	VUNPCKLPS     Z1, Z0, Z24
+	VUNPCKHPS     Z1, Z0, Z25
+	VADDPS        Z25, Z24, Z24
+	VUNPCKLPS     Z3, Z2, Z26
+	VUNPCKHPS     Z3, Z2, Z27
+	VADDPS        Z27, Z26, Z26
+	VUNPCKLPD     Z26, Z24, Z25
+	VUNPCKHPD     Z26, Z24, Z27
+	VADDPS        Z27, Z25, Z28
+	MOVQ          c_base+0(FP), CX
+	MOVQ          (SP), DX
+	MOVQ          m+96(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VMOVUPS       X28, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x01, DX
+	MOVQ          m+96(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x01, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x02, DX
+	MOVQ          m+96(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x02, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+	MOVQ          (SP), DX
+	ADDQ          $0x03, DX
+	MOVQ          m+96(FP), AX
+	CMPQ          DX, AX
+	JAE           nte_stored_11
+	MOVQ          ldc+136(FP), AX
+	IMULQ         AX, DX
+	ADDQ          8(SP), DX
+	VEXTRACTF32X4 $0x03, Z28, X29
+	VMOVUPS       X29, K2, (CX)(DX*4)
+
+nte_stored_11:
+	ADDQ $0x04, (SP)
+	JMP  nte_i_3
+
+nte_i_next_4:
+	ADDQ $0x04, 8(SP)
+	JMP  nte_j_1
+
+nte_done_2:
+	VZEROUPPER
+	RET
+
+DATA e4m3_widen<>+0(SB)/8, $0x0000000000000000
+DATA e4m3_widen<>+8(SB)/8, $0x0000000000000004
+DATA e4m3_widen<>+16(SB)/8, $0x0000000000000001
+DATA e4m3_widen<>+24(SB)/8, $0x0000000000000005
+DATA e4m3_widen<>+32(SB)/8, $0x0000000000000002
+DATA e4m3_widen<>+40(SB)/8, $0x0000000000000006
+DATA e4m3_widen<>+48(SB)/8, $0x0000000000000003
+DATA e4m3_widen<>+56(SB)/8, $0x0000000000000007
+DATA e4m3_widen<>+64(SB)/1, $0x00
+DATA e4m3_widen<>+65(SB)/1, $0x10
+DATA e4m3_widen<>+66(SB)/1, $0x20
+DATA e4m3_widen<>+67(SB)/1, $0x30
+DATA e4m3_widen<>+68(SB)/1, $0x40
+DATA e4m3_widen<>+69(SB)/1, $0x50
+DATA e4m3_widen<>+70(SB)/1, $0x60
+DATA e4m3_widen<>+71(SB)/1, $0x70
+DATA e4m3_widen<>+72(SB)/1, $0x80
+DATA e4m3_widen<>+73(SB)/1, $0x90
+DATA e4m3_widen<>+74(SB)/1, $0xa0
+DATA e4m3_widen<>+75(SB)/1, $0xb0
+DATA e4m3_widen<>+76(SB)/1, $0xc0
+DATA e4m3_widen<>+77(SB)/1, $0xd0
+DATA e4m3_widen<>+78(SB)/1, $0xe0
+DATA e4m3_widen<>+79(SB)/1, $0xf0
+DATA e4m3_widen<>+80(SB)/1, $0x00
+DATA e4m3_widen<>+81(SB)/1, $0x10
+DATA e4m3_widen<>+82(SB)/1, $0x20
+DATA e4m3_widen<>+83(SB)/1, $0x30
+DATA e4m3_widen<>+84(SB)/1, $0x40
+DATA e4m3_widen<>+85(SB)/1, $0x50
+DATA e4m3_widen<>+86(SB)/1, $0x60
+DATA e4m3_widen<>+87(SB)/1, $0x70
+DATA e4m3_widen<>+88(SB)/1, $0x80
+DATA e4m3_widen<>+89(SB)/1, $0x90
+DATA e4m3_widen<>+90(SB)/1, $0xa0
+DATA e4m3_widen<>+91(SB)/1, $0xb0
+DATA e4m3_widen<>+92(SB)/1, $0xc0
+DATA e4m3_widen<>+93(SB)/1, $0xd0
+DATA e4m3_widen<>+94(SB)/1, $0xe0
+DATA e4m3_widen<>+95(SB)/1, $0xf0
+DATA e4m3_widen<>+96(SB)/1, $0x00
+DATA e4m3_widen<>+97(SB)/1, $0x10
+DATA e4m3_widen<>+98(SB)/1, $0x20
+DATA e4m3_widen<>+99(SB)/1, $0x30
+DATA e4m3_widen<>+100(SB)/1, $0x40
+DATA e4m3_widen<>+101(SB)/1, $0x50
+DATA e4m3_widen<>+102(SB)/1, $0x60
+DATA e4m3_widen<>+103(SB)/1, $0x70
+DATA e4m3_widen<>+104(SB)/1, $0x80
+DATA e4m3_widen<>+105(SB)/1, $0x90
+DATA e4m3_widen<>+106(SB)/1, $0xa0
+DATA e4m3_widen<>+107(SB)/1, $0xb0
+DATA e4m3_widen<>+108(SB)/1, $0xc0
+DATA e4m3_widen<>+109(SB)/1, $0xd0
+DATA e4m3_widen<>+110(SB)/1, $0xe0
+DATA e4m3_widen<>+111(SB)/1, $0xf0
+DATA e4m3_widen<>+112(SB)/1, $0x00
+DATA e4m3_widen<>+113(SB)/1, $0x10
+DATA e4m3_widen<>+114(SB)/1, $0x20
+DATA e4m3_widen<>+115(SB)/1, $0x30
+DATA e4m3_widen<>+116(SB)/1, $0x40
+DATA e4m3_widen<>+117(SB)/1, $0x50
+DATA e4m3_widen<>+118(SB)/1, $0x60
+DATA e4m3_widen<>+119(SB)/1, $0x70
+DATA e4m3_widen<>+120(SB)/1, $0x80
+DATA e4m3_widen<>+121(SB)/1, $0x90
+DATA e4m3_widen<>+122(SB)/1, $0xa0
+DATA e4m3_widen<>+123(SB)/1, $0xb0
+DATA e4m3_widen<>+124(SB)/1, $0xc0
+DATA e4m3_widen<>+125(SB)/1, $0xd0
+DATA e4m3_widen<>+126(SB)/1, $0xe0
+DATA e4m3_widen<>+127(SB)/1, $0xf0
+DATA e4m3_widen<>+128(SB)/1, $0x00
+DATA e4m3_widen<>+129(SB)/1, $0x00
+DATA e4m3_widen<>+130(SB)/1, $0x80
+DATA e4m3_widen<>+131(SB)/1, $0xc0
+DATA e4m3_widen<>+132(SB)/1, $0x00
+DATA e4m3_widen<>+133(SB)/1, $0x20
+DATA e4m3_widen<>+134(SB)/1, $0x40
+DATA e4m3_widen<>+135(SB)/1, $0x60
+DATA e4m3_widen<>+136(SB)/1, $0x00
+DATA e4m3_widen<>+137(SB)/1, $0x00
+DATA e4m3_widen<>+138(SB)/1, $0x80
+DATA e4m3_widen<>+139(SB)/1, $0xc0
+DATA e4m3_widen<>+140(SB)/1, $0x00
+DATA e4m3_widen<>+141(SB)/1, $0x20
+DATA e4m3_widen<>+142(SB)/1, $0x40
+DATA e4m3_widen<>+143(SB)/1, $0x60
+DATA e4m3_widen<>+144(SB)/1, $0x00
+DATA e4m3_widen<>+145(SB)/1, $0x00
+DATA e4m3_widen<>+146(SB)/1, $0x80
+DATA e4m3_widen<>+147(SB)/1, $0xc0
+DATA e4m3_widen<>+148(SB)/1, $0x00
+DATA e4m3_widen<>+149(SB)/1, $0x20
+DATA e4m3_widen<>+150(SB)/1, $0x40
+DATA e4m3_widen<>+151(SB)/1, $0x60
+DATA e4m3_widen<>+152(SB)/1, $0x00
+DATA e4m3_widen<>+153(SB)/1, $0x00
+DATA e4m3_widen<>+154(SB)/1, $0x80
+DATA e4m3_widen<>+155(SB)/1, $0xc0
+DATA e4m3_widen<>+156(SB)/1, $0x00
+DATA e4m3_widen<>+157(SB)/1, $0x20
+DATA e4m3_widen<>+158(SB)/1, $0x40
+DATA e4m3_widen<>+159(SB)/1, $0x60
+DATA e4m3_widen<>+160(SB)/1, $0x00
+DATA e4m3_widen<>+161(SB)/1, $0x00
+DATA e4m3_widen<>+162(SB)/1, $0x80
+DATA e4m3_widen<>+163(SB)/1, $0xc0
+DATA e4m3_widen<>+164(SB)/1, $0x00
+DATA e4m3_widen<>+165(SB)/1, $0x20
+DATA e4m3_widen<>+166(SB)/1, $0x40
+DATA e4m3_widen<>+167(SB)/1, $0x60
+DATA e4m3_widen<>+168(SB)/1, $0x00
+DATA e4m3_widen<>+169(SB)/1, $0x00
+DATA e4m3_widen<>+170(SB)/1, $0x80
+DATA e4m3_widen<>+171(SB)/1, $0xc0
+DATA e4m3_widen<>+172(SB)/1, $0x00
+DATA e4m3_widen<>+173(SB)/1, $0x20
+DATA e4m3_widen<>+174(SB)/1, $0x40
+DATA e4m3_widen<>+175(SB)/1, $0x60
+DATA e4m3_widen<>+176(SB)/1, $0x00
+DATA e4m3_widen<>+177(SB)/1, $0x00
+DATA e4m3_widen<>+178(SB)/1, $0x80
+DATA e4m3_widen<>+179(SB)/1, $0xc0
+DATA e4m3_widen<>+180(SB)/1, $0x00
+DATA e4m3_widen<>+181(SB)/1, $0x20
+DATA e4m3_widen<>+182(SB)/1, $0x40
+DATA e4m3_widen<>+183(SB)/1, $0x60
+DATA e4m3_widen<>+184(SB)/1, $0x00
+DATA e4m3_widen<>+185(SB)/1, $0x00
+DATA e4m3_widen<>+186(SB)/1, $0x80
+DATA e4m3_widen<>+187(SB)/1, $0xc0
+DATA e4m3_widen<>+188(SB)/1, $0x00
+DATA e4m3_widen<>+189(SB)/1, $0x20
+DATA e4m3_widen<>+190(SB)/1, $0x40
+DATA e4m3_widen<>+191(SB)/1, $0x60
+DATA e4m3_widen<>+192(SB)/1, $0x3c
+DATA e4m3_widen<>+193(SB)/1, $0x3d
+DATA e4m3_widen<>+194(SB)/1, $0x3e
+DATA e4m3_widen<>+195(SB)/1, $0x3f
+DATA e4m3_widen<>+196(SB)/1, $0x40
+DATA e4m3_widen<>+197(SB)/1, $0x41
+DATA e4m3_widen<>+198(SB)/1, $0x42
+DATA e4m3_widen<>+199(SB)/1, $0x43
+DATA e4m3_widen<>+200(SB)/1, $0x3c
+DATA e4m3_widen<>+201(SB)/1, $0x3d
+DATA e4m3_widen<>+202(SB)/1, $0x3e
+DATA e4m3_widen<>+203(SB)/1, $0x3f
+DATA e4m3_widen<>+204(SB)/1, $0x40
+DATA e4m3_widen<>+205(SB)/1, $0x41
+DATA e4m3_widen<>+206(SB)/1, $0x42
+DATA e4m3_widen<>+207(SB)/1, $0x43
+DATA e4m3_widen<>+208(SB)/1, $0x3c
+DATA e4m3_widen<>+209(SB)/1, $0x3d
+DATA e4m3_widen<>+210(SB)/1, $0x3e
+DATA e4m3_widen<>+211(SB)/1, $0x3f
+DATA e4m3_widen<>+212(SB)/1, $0x40
+DATA e4m3_widen<>+213(SB)/1, $0x41
+DATA e4m3_widen<>+214(SB)/1, $0x42
+DATA e4m3_widen<>+215(SB)/1, $0x43
+DATA e4m3_widen<>+216(SB)/1, $0x3c
+DATA e4m3_widen<>+217(SB)/1, $0x3d
+DATA e4m3_widen<>+218(SB)/1, $0x3e
+DATA e4m3_widen<>+219(SB)/1, $0x3f
+DATA e4m3_widen<>+220(SB)/1, $0x40
+DATA e4m3_widen<>+221(SB)/1, $0x41
+DATA e4m3_widen<>+222(SB)/1, $0x42
+DATA e4m3_widen<>+223(SB)/1, $0x43
+DATA e4m3_widen<>+224(SB)/1, $0x3c
+DATA e4m3_widen<>+225(SB)/1, $0x3d
+DATA e4m3_widen<>+226(SB)/1, $0x3e
+DATA e4m3_widen<>+227(SB)/1, $0x3f
+DATA e4m3_widen<>+228(SB)/1, $0x40
+DATA e4m3_widen<>+229(SB)/1, $0x41
+DATA e4m3_widen<>+230(SB)/1, $0x42
+DATA e4m3_widen<>+231(SB)/1, $0x43
+DATA e4m3_widen<>+232(SB)/1, $0x3c
+DATA e4m3_widen<>+233(SB)/1, $0x3d
+DATA e4m3_widen<>+234(SB)/1, $0x3e
+DATA e4m3_widen<>+235(SB)/1, $0x3f
+DATA e4m3_widen<>+236(SB)/1, $0x40
+DATA e4m3_widen<>+237(SB)/1, $0x41
+DATA e4m3_widen<>+238(SB)/1, $0x42
+DATA e4m3_widen<>+239(SB)/1, $0x43
+DATA e4m3_widen<>+240(SB)/1, $0x3c
+DATA e4m3_widen<>+241(SB)/1, $0x3d
+DATA e4m3_widen<>+242(SB)/1, $0x3e
+DATA e4m3_widen<>+243(SB)/1, $0x3f
+DATA e4m3_widen<>+244(SB)/1, $0x40
+DATA e4m3_widen<>+245(SB)/1, $0x41
+DATA e4m3_widen<>+246(SB)/1, $0x42
+DATA e4m3_widen<>+247(SB)/1, $0x43
+DATA e4m3_widen<>+248(SB)/1, $0x3c
+DATA e4m3_widen<>+249(SB)/1, $0x3d
+DATA e4m3_widen<>+250(SB)/1, $0x3e
+DATA e4m3_widen<>+251(SB)/1, $0x3f
+DATA e4m3_widen<>+252(SB)/1, $0x40
+DATA e4m3_widen<>+253(SB)/1, $0x41
+DATA e4m3_widen<>+254(SB)/1, $0x42
+DATA e4m3_widen<>+255(SB)/1, $0x43
+DATA e4m3_widen<>+256(SB)/1, $0x00
+DATA e4m3_widen<>+257(SB)/1, $0x3b
+DATA e4m3_widen<>+258(SB)/1, $0x3b
+DATA e4m3_widen<>+259(SB)/1, $0x3b
+DATA e4m3_widen<>+260(SB)/1, $0x3c
+DATA e4m3_widen<>+261(SB)/1, $0x3c
+DATA e4m3_widen<>+262(SB)/1, $0x3c
+DATA e4m3_widen<>+263(SB)/1, $0x3c
+DATA e4m3_widen<>+264(SB)/1, $0x00
+DATA e4m3_widen<>+265(SB)/1, $0x3b
+DATA e4m3_widen<>+266(SB)/1, $0x3b
+DATA e4m3_widen<>+267(SB)/1, $0x3b
+DATA e4m3_widen<>+268(SB)/1, $0x3c
+DATA e4m3_widen<>+269(SB)/1, $0x3c
+DATA e4m3_widen<>+270(SB)/1, $0x3c
+DATA e4m3_widen<>+271(SB)/1, $0x3c
+DATA e4m3_widen<>+272(SB)/1, $0x00
+DATA e4m3_widen<>+273(SB)/1, $0x3b
+DATA e4m3_widen<>+274(SB)/1, $0x3b
+DATA e4m3_widen<>+275(SB)/1, $0x3b
+DATA e4m3_widen<>+276(SB)/1, $0x3c
+DATA e4m3_widen<>+277(SB)/1, $0x3c
+DATA e4m3_widen<>+278(SB)/1, $0x3c
+DATA e4m3_widen<>+279(SB)/1, $0x3c
+DATA e4m3_widen<>+280(SB)/1, $0x00
+DATA e4m3_widen<>+281(SB)/1, $0x3b
+DATA e4m3_widen<>+282(SB)/1, $0x3b
+DATA e4m3_widen<>+283(SB)/1, $0x3b
+DATA e4m3_widen<>+284(SB)/1, $0x3c
+DATA e4m3_widen<>+285(SB)/1, $0x3c
+DATA e4m3_widen<>+286(SB)/1, $0x3c
+DATA e4m3_widen<>+287(SB)/1, $0x3c
+DATA e4m3_widen<>+288(SB)/1, $0x00
+DATA e4m3_widen<>+289(SB)/1, $0x3b
+DATA e4m3_widen<>+290(SB)/1, $0x3b
+DATA e4m3_widen<>+291(SB)/1, $0x3b
+DATA e4m3_widen<>+292(SB)/1, $0x3c
+DATA e4m3_widen<>+293(SB)/1, $0x3c
+DATA e4m3_widen<>+294(SB)/1, $0x3c
+DATA e4m3_widen<>+295(SB)/1, $0x3c
+DATA e4m3_widen<>+296(SB)/1, $0x00
+DATA e4m3_widen<>+297(SB)/1, $0x3b
+DATA e4m3_widen<>+298(SB)/1, $0x3b
+DATA e4m3_widen<>+299(SB)/1, $0x3b
+DATA e4m3_widen<>+300(SB)/1, $0x3c
+DATA e4m3_widen<>+301(SB)/1, $0x3c
+DATA e4m3_widen<>+302(SB)/1, $0x3c
+DATA e4m3_widen<>+303(SB)/1, $0x3c
+DATA e4m3_widen<>+304(SB)/1, $0x00
+DATA e4m3_widen<>+305(SB)/1, $0x3b
+DATA e4m3_widen<>+306(SB)/1, $0x3b
+DATA e4m3_widen<>+307(SB)/1, $0x3b
+DATA e4m3_widen<>+308(SB)/1, $0x3c
+DATA e4m3_widen<>+309(SB)/1, $0x3c
+DATA e4m3_widen<>+310(SB)/1, $0x3c
+DATA e4m3_widen<>+311(SB)/1, $0x3c
+DATA e4m3_widen<>+312(SB)/1, $0x00
+DATA e4m3_widen<>+313(SB)/1, $0x3b
+DATA e4m3_widen<>+314(SB)/1, $0x3b
+DATA e4m3_widen<>+315(SB)/1, $0x3b
+DATA e4m3_widen<>+316(SB)/1, $0x3c
+DATA e4m3_widen<>+317(SB)/1, $0x3c
+DATA e4m3_widen<>+318(SB)/1, $0x3c
+DATA e4m3_widen<>+319(SB)/1, $0x3c
+DATA e4m3_widen<>+320(SB)/1, $0x78
+DATA e4m3_widen<>+321(SB)/1, $0x78
+DATA e4m3_widen<>+322(SB)/1, $0x78
+DATA e4m3_widen<>+323(SB)/1, $0x78
+DATA e4m3_widen<>+324(SB)/1, $0x78
+DATA e4m3_widen<>+325(SB)/1, $0x78
+DATA e4m3_widen<>+326(SB)/1, $0x78
+DATA e4m3_widen<>+327(SB)/1, $0x78
+DATA e4m3_widen<>+328(SB)/1, $0x78
+DATA e4m3_widen<>+329(SB)/1, $0x78
+DATA e4m3_widen<>+330(SB)/1, $0x78
+DATA e4m3_widen<>+331(SB)/1, $0x78
+DATA e4m3_widen<>+332(SB)/1, $0x78
+DATA e4m3_widen<>+333(SB)/1, $0x78
+DATA e4m3_widen<>+334(SB)/1, $0x78
+DATA e4m3_widen<>+335(SB)/1, $0x78
+DATA e4m3_widen<>+336(SB)/1, $0x78
+DATA e4m3_widen<>+337(SB)/1, $0x78
+DATA e4m3_widen<>+338(SB)/1, $0x78
+DATA e4m3_widen<>+339(SB)/1, $0x78
+DATA e4m3_widen<>+340(SB)/1, $0x78
+DATA e4m3_widen<>+341(SB)/1, $0x78
+DATA e4m3_widen<>+342(SB)/1, $0x78
+DATA e4m3_widen<>+343(SB)/1, $0x78
+DATA e4m3_widen<>+344(SB)/1, $0x78
+DATA e4m3_widen<>+345(SB)/1, $0x78
+DATA e4m3_widen<>+346(SB)/1, $0x78
+DATA e4m3_widen<>+347(SB)/1, $0x78
+DATA e4m3_widen<>+348(SB)/1, $0x78
+DATA e4m3_widen<>+349(SB)/1, $0x78
+DATA e4m3_widen<>+350(SB)/1, $0x78
+DATA e4m3_widen<>+351(SB)/1, $0x78
+DATA e4m3_widen<>+352(SB)/1, $0x78
+DATA e4m3_widen<>+353(SB)/1, $0x78
+DATA e4m3_widen<>+354(SB)/1, $0x78
+DATA e4m3_widen<>+355(SB)/1, $0x78
+DATA e4m3_widen<>+356(SB)/1, $0x78
+DATA e4m3_widen<>+357(SB)/1, $0x78
+DATA e4m3_widen<>+358(SB)/1, $0x78
+DATA e4m3_widen<>+359(SB)/1, $0x78
+DATA e4m3_widen<>+360(SB)/1, $0x78
+DATA e4m3_widen<>+361(SB)/1, $0x78
+DATA e4m3_widen<>+362(SB)/1, $0x78
+DATA e4m3_widen<>+363(SB)/1, $0x78
+DATA e4m3_widen<>+364(SB)/1, $0x78
+DATA e4m3_widen<>+365(SB)/1, $0x78
+DATA e4m3_widen<>+366(SB)/1, $0x78
+DATA e4m3_widen<>+367(SB)/1, $0x78
+DATA e4m3_widen<>+368(SB)/1, $0x78
+DATA e4m3_widen<>+369(SB)/1, $0x78
+DATA e4m3_widen<>+370(SB)/1, $0x78
+DATA e4m3_widen<>+371(SB)/1, $0x78
+DATA e4m3_widen<>+372(SB)/1, $0x78
+DATA e4m3_widen<>+373(SB)/1, $0x78
+DATA e4m3_widen<>+374(SB)/1, $0x78
+DATA e4m3_widen<>+375(SB)/1, $0x78
+DATA e4m3_widen<>+376(SB)/1, $0x78
+DATA e4m3_widen<>+377(SB)/1, $0x78
+DATA e4m3_widen<>+378(SB)/1, $0x78
+DATA e4m3_widen<>+379(SB)/1, $0x78
+DATA e4m3_widen<>+380(SB)/1, $0x78
+DATA e4m3_widen<>+381(SB)/1, $0x78
+DATA e4m3_widen<>+382(SB)/1, $0x78
+DATA e4m3_widen<>+383(SB)/1, $0x78
+DATA e4m3_widen<>+384(SB)/1, $0x7f
+DATA e4m3_widen<>+385(SB)/1, $0x7f
+DATA e4m3_widen<>+386(SB)/1, $0x7f
+DATA e4m3_widen<>+387(SB)/1, $0x7f
+DATA e4m3_widen<>+388(SB)/1, $0x7f
+DATA e4m3_widen<>+389(SB)/1, $0x7f
+DATA e4m3_widen<>+390(SB)/1, $0x7f
+DATA e4m3_widen<>+391(SB)/1, $0x7f
+DATA e4m3_widen<>+392(SB)/1, $0x7f
+DATA e4m3_widen<>+393(SB)/1, $0x7f
+DATA e4m3_widen<>+394(SB)/1, $0x7f
+DATA e4m3_widen<>+395(SB)/1, $0x7f
+DATA e4m3_widen<>+396(SB)/1, $0x7f
+DATA e4m3_widen<>+397(SB)/1, $0x7f
+DATA e4m3_widen<>+398(SB)/1, $0x7f
+DATA e4m3_widen<>+399(SB)/1, $0x7f
+DATA e4m3_widen<>+400(SB)/1, $0x7f
+DATA e4m3_widen<>+401(SB)/1, $0x7f
+DATA e4m3_widen<>+402(SB)/1, $0x7f
+DATA e4m3_widen<>+403(SB)/1, $0x7f
+DATA e4m3_widen<>+404(SB)/1, $0x7f
+DATA e4m3_widen<>+405(SB)/1, $0x7f
+DATA e4m3_widen<>+406(SB)/1, $0x7f
+DATA e4m3_widen<>+407(SB)/1, $0x7f
+DATA e4m3_widen<>+408(SB)/1, $0x7f
+DATA e4m3_widen<>+409(SB)/1, $0x7f
+DATA e4m3_widen<>+410(SB)/1, $0x7f
+DATA e4m3_widen<>+411(SB)/1, $0x7f
+DATA e4m3_widen<>+412(SB)/1, $0x7f
+DATA e4m3_widen<>+413(SB)/1, $0x7f
+DATA e4m3_widen<>+414(SB)/1, $0x7f
+DATA e4m3_widen<>+415(SB)/1, $0x7f
+DATA e4m3_widen<>+416(SB)/1, $0x7f
+DATA e4m3_widen<>+417(SB)/1, $0x7f
+DATA e4m3_widen<>+418(SB)/1, $0x7f
+DATA e4m3_widen<>+419(SB)/1, $0x7f
+DATA e4m3_widen<>+420(SB)/1, $0x7f
+DATA e4m3_widen<>+421(SB)/1, $0x7f
+DATA e4m3_widen<>+422(SB)/1, $0x7f
+DATA e4m3_widen<>+423(SB)/1, $0x7f
+DATA e4m3_widen<>+424(SB)/1, $0x7f
+DATA e4m3_widen<>+425(SB)/1, $0x7f
+DATA e4m3_widen<>+426(SB)/1, $0x7f
+DATA e4m3_widen<>+427(SB)/1, $0x7f
+DATA e4m3_widen<>+428(SB)/1, $0x7f
+DATA e4m3_widen<>+429(SB)/1, $0x7f
+DATA e4m3_widen<>+430(SB)/1, $0x7f
+DATA e4m3_widen<>+431(SB)/1, $0x7f
+DATA e4m3_widen<>+432(SB)/1, $0x7f
+DATA e4m3_widen<>+433(SB)/1, $0x7f
+DATA e4m3_widen<>+434(SB)/1, $0x7f
+DATA e4m3_widen<>+435(SB)/1, $0x7f
+DATA e4m3_widen<>+436(SB)/1, $0x7f
+DATA e4m3_widen<>+437(SB)/1, $0x7f
+DATA e4m3_widen<>+438(SB)/1, $0x7f
+DATA e4m3_widen<>+439(SB)/1, $0x7f
+DATA e4m3_widen<>+440(SB)/1, $0x7f
+DATA e4m3_widen<>+441(SB)/1, $0x7f
+DATA e4m3_widen<>+442(SB)/1, $0x7f
+DATA e4m3_widen<>+443(SB)/1, $0x7f
+DATA e4m3_widen<>+444(SB)/1, $0x7f
+DATA e4m3_widen<>+445(SB)/1, $0x7f
+DATA e4m3_widen<>+446(SB)/1, $0x7f
+DATA e4m3_widen<>+447(SB)/1, $0x7f
+DATA e4m3_widen<>+448(SB)/1, $0x0f
+DATA e4m3_widen<>+449(SB)/1, $0x0f
+DATA e4m3_widen<>+450(SB)/1, $0x0f
+DATA e4m3_widen<>+451(SB)/1, $0x0f
+DATA e4m3_widen<>+452(SB)/1, $0x0f
+DATA e4m3_widen<>+453(SB)/1, $0x0f
+DATA e4m3_widen<>+454(SB)/1, $0x0f
+DATA e4m3_widen<>+455(SB)/1, $0x0f
+DATA e4m3_widen<>+456(SB)/1, $0x0f
+DATA e4m3_widen<>+457(SB)/1, $0x0f
+DATA e4m3_widen<>+458(SB)/1, $0x0f
+DATA e4m3_widen<>+459(SB)/1, $0x0f
+DATA e4m3_widen<>+460(SB)/1, $0x0f
+DATA e4m3_widen<>+461(SB)/1, $0x0f
+DATA e4m3_widen<>+462(SB)/1, $0x0f
+DATA e4m3_widen<>+463(SB)/1, $0x0f
+DATA e4m3_widen<>+464(SB)/1, $0x0f
+DATA e4m3_widen<>+465(SB)/1, $0x0f
+DATA e4m3_widen<>+466(SB)/1, $0x0f
+DATA e4m3_widen<>+467(SB)/1, $0x0f
+DATA e4m3_widen<>+468(SB)/1, $0x0f
+DATA e4m3_widen<>+469(SB)/1, $0x0f
+DATA e4m3_widen<>+470(SB)/1, $0x0f
+DATA e4m3_widen<>+471(SB)/1, $0x0f
+DATA e4m3_widen<>+472(SB)/1, $0x0f
+DATA e4m3_widen<>+473(SB)/1, $0x0f
+DATA e4m3_widen<>+474(SB)/1, $0x0f
+DATA e4m3_widen<>+475(SB)/1, $0x0f
+DATA e4m3_widen<>+476(SB)/1, $0x0f
+DATA e4m3_widen<>+477(SB)/1, $0x0f
+DATA e4m3_widen<>+478(SB)/1, $0x0f
+DATA e4m3_widen<>+479(SB)/1, $0x0f
+DATA e4m3_widen<>+480(SB)/1, $0x0f
+DATA e4m3_widen<>+481(SB)/1, $0x0f
+DATA e4m3_widen<>+482(SB)/1, $0x0f
+DATA e4m3_widen<>+483(SB)/1, $0x0f
+DATA e4m3_widen<>+484(SB)/1, $0x0f
+DATA e4m3_widen<>+485(SB)/1, $0x0f
+DATA e4m3_widen<>+486(SB)/1, $0x0f
+DATA e4m3_widen<>+487(SB)/1, $0x0f
+DATA e4m3_widen<>+488(SB)/1, $0x0f
+DATA e4m3_widen<>+489(SB)/1, $0x0f
+DATA e4m3_widen<>+490(SB)/1, $0x0f
+DATA e4m3_widen<>+491(SB)/1, $0x0f
+DATA e4m3_widen<>+492(SB)/1, $0x0f
+DATA e4m3_widen<>+493(SB)/1, $0x0f
+DATA e4m3_widen<>+494(SB)/1, $0x0f
+DATA e4m3_widen<>+495(SB)/1, $0x0f
+DATA e4m3_widen<>+496(SB)/1, $0x0f
+DATA e4m3_widen<>+497(SB)/1, $0x0f
+DATA e4m3_widen<>+498(SB)/1, $0x0f
+DATA e4m3_widen<>+499(SB)/1, $0x0f
+DATA e4m3_widen<>+500(SB)/1, $0x0f
+DATA e4m3_widen<>+501(SB)/1, $0x0f
+DATA e4m3_widen<>+502(SB)/1, $0x0f
+DATA e4m3_widen<>+503(SB)/1, $0x0f
+DATA e4m3_widen<>+504(SB)/1, $0x0f
+DATA e4m3_widen<>+505(SB)/1, $0x0f
+DATA e4m3_widen<>+506(SB)/1, $0x0f
+DATA e4m3_widen<>+507(SB)/1, $0x0f
+DATA e4m3_widen<>+508(SB)/1, $0x0f
+DATA e4m3_widen<>+509(SB)/1, $0x0f
+DATA e4m3_widen<>+510(SB)/1, $0x0f
+DATA e4m3_widen<>+511(SB)/1, $0x0f
+GLOBL e4m3_widen<>(SB), RODATA|NOPTR, $512
+
+DATA c_e4m3_low4_16<>+0(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+4(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+8(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+12(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+16(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+20(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+24(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+28(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+32(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+36(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+40(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+44(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+48(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+52(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+56(SB)/4, $0x0f0f0f0f
+DATA c_e4m3_low4_16<>+60(SB)/4, $0x0f0f0f0f
+GLOBL c_e4m3_low4_16<>(SB), RODATA|NOPTR, $64
+
+DATA c_e4m3_sign8_16<>+0(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+4(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+8(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+12(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+16(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+20(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+24(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+28(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+32(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+36(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+40(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+44(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+48(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+52(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+56(SB)/4, $0x80808080
+DATA c_e4m3_sign8_16<>+60(SB)/4, $0x80808080
+GLOBL c_e4m3_sign8_16<>(SB), RODATA|NOPTR, $64
+
+// func gemmNNAddBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+// Requires: AVX, AVX512BF16, AVX512BW, AVX512F, AVX512VL, CMOV
+TEXT ·gemmNNAddBF16E4M3AVX512(SB), NOSPLIT, $16-144
+	MOVQ  k+112(FP), CX
+	TESTQ CX, CX
+	JZ    nne_done_1
+	MOVQ  $0x00000000, 8(SP)
+
+nne_j_2:
+	MOVQ      n+104(FP), CX
+	SUBQ      8(SP), CX
+	JLE       nne_done_1
+	MOVQ      $0x00000020, DX
+	CMPQ      CX, DX
+	CMOVQGT   DX, CX
+	MOVL      $0x00000001, DX
+	SHLQ      CL, DX
+	DECQ      DX
+	KMOVD     DX, K3
+	KMOVW     DX, K1
+	SHRQ      $0x10, DX
+	KMOVW     DX, K2
+	MOVQ      ldb+128(FP), BX
+	MOVQ      b_base+48(FP), AX
+	ADDQ      8(SP), AX
+	MOVQ      w_base+72(FP), SI
+	MOVQ      k+112(FP), DX
+	SHRQ      $0x01, DX
+	XORQ      CX, CX
+	VMOVDQU64 e4m3_widen<>+0(SB), Z26
+	VMOVDQU64 e4m3_widen<>+384(SB), Z27
+	VMOVDQU64 e4m3_widen<>+64(SB), Z28
+	VMOVDQU64 e4m3_widen<>+128(SB), Z29
+	VMOVDQU64 e4m3_widen<>+192(SB), Z30
+	VMOVDQU64 e4m3_widen<>+256(SB), Z31
+
+nne_w_3:
+	CMPQ            CX, DX
+	JAE             nne_wodd_4
+	VMOVDQU8.Z      (AX), K3, Y4
+	VMOVDQU8.Z      (AX)(BX*1), K3, Y5
+	VINSERTI64X4    $0x01, Y5, Z4, Z4
+	VPERMQ          Z4, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VPUNPCKLWD      Z25, Z24, Z2
+	VPUNPCKHWD      Z25, Z24, Z3
+	VMOVDQU64       Z2, (SI)
+	VMOVDQU64       Z3, 64(SI)
+	LEAQ            (AX)(BX*2), AX
+	ADDQ            $0x00000080, SI
+	INCQ            CX
+	JMP             nne_w_3
+
+nne_wodd_4:
+	MOVQ            k+112(FP), DX
+	TESTQ           $0x00000001, DX
+	JZ              nne_wdone_5
+	VMOVDQU8.Z      (AX), K3, Y4
+	VPXORD          Z5, Z5, Z5
+	VINSERTI64X4    $0x01, Y5, Z4, Z4
+	VPERMQ          Z4, Z26, Z20
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z20, Z21
+	VPSHUFB         Z21, Z28, Z22
+	VPTESTNMB       e4m3_widen<>+320(SB), Z20, K5
+	VPSHUFB         Z21, Z29, K5, Z22
+	VPSRLW          $0x04, Z20, Z23
+	VPANDD.BCST     c_e4m3_low4_16<>+0(SB), Z23, Z23
+	VPSHUFB         Z23, Z30, Z23
+	VPSHUFB         Z21, Z31, K5, Z23
+	VPANDD          Z27, Z20, Z21
+	VPCMPEQB        Z27, Z21, K6
+	VMOVDQU8        Z27, K6, Z23
+	VPTERNLOGD.BCST $0xf8, c_e4m3_sign8_16<>+0(SB), Z20, Z23
+	VPUNPCKLBW      Z23, Z22, Z24
+	VPUNPCKHBW      Z23, Z22, Z25
+	VPUNPCKLWD      Z25, Z24, Z2
+	VPUNPCKHWD      Z25, Z24, Z3
+	VMOVDQU64       Z2, (SI)
+	VMOVDQU64       Z3, 64(SI)
+
+nne_wdone_5:
+	MOVQ $0x00000000, (SP)
+
+nne_i_6:
+	MOVQ    m+96(FP), CX
+	CMPQ    (SP), CX
+	JAE     nne_i_next_7
+	MOVQ    m+96(FP), DX
+	DECQ    DX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
+	MOVQ    (SP), CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), SI
+	ADDQ    CX, SI
+	MOVQ    (SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), DI
+	ADDQ    CX, DI
+	MOVQ    (SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R8
+	ADDQ    CX, R8
+	MOVQ    (SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R9
+	ADDQ    CX, R9
+	MOVQ    (SP), CX
+	ADDQ    $0x04, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R10
+	ADDQ    CX, R10
+	MOVQ    (SP), CX
+	ADDQ    $0x05, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R11
+	ADDQ    CX, R11
+	MOVQ    (SP), CX
+	ADDQ    $0x06, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R12
+	ADDQ    CX, R12
+	MOVQ    (SP), CX
+	ADDQ    $0x07, CX
+	CMPQ    CX, DX
+	CMOVQGT DX, CX
+	IMULQ   AX, CX
+	MOVQ    a_base+24(FP), R13
+	ADDQ    CX, R13
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	MOVQ    w_base+72(FP), AX
+	MOVQ    k+112(FP), DX
+	SHRQ    $0x01, DX
+	SHLQ    $0x02, DX
+	XORQ    CX, CX
+
+nne_p_8:
+	CMPQ         CX, DX
+	JAE          nne_odd_9
+	VPBROADCASTD (SI)(CX*1), Z20
+	VPBROADCASTD (DI)(CX*1), Z21
+	VPBROADCASTD (R8)(CX*1), Z22
+	VPBROADCASTD (R9)(CX*1), Z23
+	VPBROADCASTD (R10)(CX*1), Z24
+	VPBROADCASTD (R11)(CX*1), Z25
+	VPBROADCASTD (R12)(CX*1), Z26
+	VPBROADCASTD (R13)(CX*1), Z27
+	VMOVDQU64    (AX), Z18
+	VMOVDQU64    64(AX), Z19
+
+	// VDPBF16PS Z18, Z20, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z20, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z21, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z21, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z22, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z22, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z23, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z23, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// VDPBF16PS Z18, Z24, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z24, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z25, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z25, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z26, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z26, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z27, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z27, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+	ADDQ $0x00000080, AX
+	ADDQ $0x04, CX
+	JMP  nne_p_8
+
+nne_odd_9:
+	MOVQ         k+112(FP), DX
+	TESTQ        $0x00000001, DX
+	JZ           nne_store_10
+	MOVWLZX      (SI)(CX*1), DX
+	VPBROADCASTD DX, Z20
+	MOVWLZX      (DI)(CX*1), DX
+	VPBROADCASTD DX, Z21
+	MOVWLZX      (R8)(CX*1), DX
+	VPBROADCASTD DX, Z22
+	MOVWLZX      (R9)(CX*1), DX
+	VPBROADCASTD DX, Z23
+	MOVWLZX      (R10)(CX*1), DX
+	VPBROADCASTD DX, Z24
+	MOVWLZX      (R11)(CX*1), DX
+	VPBROADCASTD DX, Z25
+	MOVWLZX      (R12)(CX*1), DX
+	VPBROADCASTD DX, Z26
+	MOVWLZX      (R13)(CX*1), DX
+	VPBROADCASTD DX, Z27
+	VMOVDQU64    (AX), Z18
+	VMOVDQU64    64(AX), Z19
+
+	// VDPBF16PS Z18, Z20, Z0
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z20, Z1
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x5e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z21, Z2
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z21, Z3
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x56
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z22, Z4
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z22, Z5
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x4e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z23, Z6
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z23, Z7
+	BYTE $0x62
+	BYTE $0xb2
+	BYTE $0x46
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+	// VDPBF16PS Z18, Z24, Z8
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc2
+
+	// VDPBF16PS Z19, Z24, Z9
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x3e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xcb
+
+	// VDPBF16PS Z18, Z25, Z10
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd2
+
+	// VDPBF16PS Z19, Z25, Z11
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x36
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xdb
+
+	// VDPBF16PS Z18, Z26, Z12
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe2
+
+	// VDPBF16PS Z19, Z26, Z13
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x2e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xeb
+
+	// VDPBF16PS Z18, Z27, Z14
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z19, Z27, Z15
+	BYTE $0x62
+	BYTE $0x32
+	BYTE $0x26
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xfb
+
+nne_store_10:
+	MOVQ      c_base+0(FP), CX
+	MOVQ      (SP), DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z1, Z0, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z1, Z0, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x01, DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z3, Z2, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z3, Z2, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x02, DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z5, Z4, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z5, Z4, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x03, DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z7, Z6, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z7, Z6, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x04, DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z9, Z8, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z9, Z8, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x05, DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z11, Z10, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z11, Z10, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x06, DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z13, Z12, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z13, Z12, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+	MOVQ      (SP), DX
+	ADDQ      $0x07, DX
+	MOVQ      m+96(FP), AX
+	CMPQ      DX, AX
+	JAE       nne_stored_11
+	MOVQ      ldc+136(FP), AX
+	IMULQ     AX, DX
+	ADDQ      8(SP), DX
+	LEAQ      (CX)(DX*4), DX
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z15, Z14, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z15, Z14, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
+
+nne_stored_11:
+	ADDQ $0x08, (SP)
+	JMP  nne_i_6
+
+nne_i_next_7:
+	ADDQ $0x20, 8(SP)
+	JMP  nne_j_2
+
+nne_done_1:
 	VZEROUPPER
 	RET
 

@@ -268,6 +268,32 @@ type primitives struct {
 	//   - ldc: c's row stride
 	gemmNNAddBF16 func(c []float32, a, b []uint16, m, n, k, lda, ldb, ldc int)
 
+	// gemmNTBF16E4M3 computes c = A Bᵀ for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNTBF16E4M3); c has row stride ldc.
+	//   - c: the m x n result, rows ldc apart
+	//   - a: A, bfloat16 bits, m rows lda apart
+	//   - b: B, FP8 E4M3 bytes, rows ldb apart
+	//   - w: scratch for B widened, 256·⌈k/64⌉ words
+	//   - m: rows of A and c
+	//   - n: columns of c
+	//   - k: the depth of each product
+	//   - lda: A's row stride
+	//   - ldb: B's row stride
+	//   - ldc: c's row stride
+	gemmNTBF16E4M3 func(c []float32, a []uint16, b []byte, w []uint16, m, n, k, lda, ldb, ldc int)
+
+	// gemmNNAddBF16E4M3 computes c += A B for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNNAddBF16E4M3); c has row stride ldc.
+	//   - c: the m x n result, rows ldc apart
+	//   - a: A, bfloat16 bits, m rows lda apart
+	//   - b: B, FP8 E4M3 bytes, rows ldb apart
+	//   - w: scratch for B widened, 32·(k+k%2) words
+	//   - m: rows of A and c
+	//   - n: columns of c
+	//   - k: the depth of each product
+	//   - lda: A's row stride
+	//   - ldb: B's row stride
+	//   - ldc: c's row stride
+	gemmNNAddBF16E4M3 func(c []float32, a []uint16, b []byte, w []uint16, m, n, k, lda, ldb, ldc int)
+
 	// attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
 	//   - s: the m x n scores
 	//   - q: the m x w query quants, each in [-127, 127]

@@ -174,6 +174,16 @@ func gemmNTBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, ld
 //go:noescape
 func gemmNNAddBF16AVX2(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 
+// gemmNTBF16E4M3 computes c = A Bᵀ for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNTBF16E4M3); c has row stride ldc.
+//
+//go:noescape
+func gemmNTBF16E4M3AVX2(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNNAddBF16E4M3 computes c += A B for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNNAddBF16E4M3); c has row stride ldc.
+//
+//go:noescape
+func gemmNNAddBF16E4M3AVX2(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
 // attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
 //
 //go:noescape
@@ -373,6 +383,16 @@ func gemmNTBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, 
 //
 //go:noescape
 func gemmNNAddBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNTBF16E4M3 computes c = A Bᵀ for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNTBF16E4M3); c has row stride ldc.
+//
+//go:noescape
+func gemmNTBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
+
+// gemmNNAddBF16E4M3 computes c += A B for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNNAddBF16E4M3); c has row stride ldc.
+//
+//go:noescape
+func gemmNNAddBF16E4M3AVX512(c []float32, a []uint16, b []byte, w []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 
 // attnScoresI8 computes the scores of m int8 queries against n rows of an I8 store (see kernels.AttnScoresI8), every tile read whole.
 //

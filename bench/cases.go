@@ -229,7 +229,8 @@ var BF16TileRows = []int{64, 128, 256}
 // bf16AttnCases are MLA decode's two attention products per tile of n cache rows
 // with the query, the probabilities and the rows in bfloat16 (GemmNTBF16,
 // GemmNNAddBF16), next to the float32 GemmNT and GemmNNAdd at the same shapes
-// (shape=16x<n>x576 for the scores, 16x512x<n> for the values).
+// (shape=16x<n>x576 for the scores, 16x512x<n> for the values), and with the rows in
+// FP8 E4M3 (GemmNTBF16E4M3, GemmNNAddBF16E4M3).
 func bf16AttnCases() []Case {
 	const heads, width, latent = 16, 576, 512
 	bf16 := func(x []float32) []uint16 {
@@ -252,6 +253,17 @@ func bf16AttnCases() []Case {
 				Setup: func() func(k *mlasimd.Kernels) {
 					p, rows, out := bf16(RandVec(heads*n)), bf16(RandVec(n*width)), make([]float32, heads*latent)
 					return func(k *mlasimd.Kernels) { k.GemmNNAddBF16(out, p, rows, heads, latent, n, n, width) }
+				}})
+		cs = append(cs,
+			Case{Kernel: "GemmNTBF16E4M3", Shape: nt, Bytes: float64(n*width) + 2*float64(heads*width) + 4*float64(heads*n), Flops: ntFlops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					q, rows, scores := bf16(RandVec(heads*width)), RandE4M3(n*width), make([]float32, heads*n)
+					return func(k *mlasimd.Kernels) { k.GemmNTBF16E4M3(scores, q, rows, heads, n, width, width, width) }
+				}},
+			Case{Kernel: "GemmNNAddBF16E4M3", Shape: nn, Bytes: float64(n*latent) + 2*float64(heads*n) + 8*float64(heads*latent), Flops: nnFlops,
+				Setup: func() func(k *mlasimd.Kernels) {
+					p, rows, out := bf16(RandVec(heads*n)), RandE4M3(n*width), make([]float32, heads*latent)
+					return func(k *mlasimd.Kernels) { k.GemmNNAddBF16E4M3(out, p, rows, heads, latent, n, n, width) }
 				}})
 		if n == 64 {
 			continue // GemmNNAdd has this shape already (its tile)

@@ -148,6 +148,11 @@ func BenchmarkGemmNNAdd(b *testing.B)      { benchKernel(b, "GemmNNAdd") }
 func BenchmarkGemmNTBF16(b *testing.B)    { benchKernel(b, "GemmNTBF16") }
 func BenchmarkGemmNNAddBF16(b *testing.B) { benchKernel(b, "GemmNNAddBF16") }
 
+// BenchmarkGemmNTBF16E4M3 and BenchmarkGemmNNAddBF16E4M3 are the same products over
+// an FP8 E4M3 cache (bench.bf16AttnCases).
+func BenchmarkGemmNTBF16E4M3(b *testing.B)    { benchKernel(b, "GemmNTBF16E4M3") }
+func BenchmarkGemmNNAddBF16E4M3(b *testing.B) { benchKernel(b, "GemmNNAddBF16E4M3") }
+
 // The int8 attention of MLA decode next to float32 at the same shapes (bench.AttnI8Rows).
 func BenchmarkAttnScoresI8(b *testing.B)    { benchKernel(b, "AttnScoresI8") }
 func BenchmarkQuantizeProbsI8(b *testing.B) { benchKernel(b, "QuantizeProbsI8") }

@@ -67,6 +67,7 @@ func seedCorpus() map[string][][]byte {
 		"FuzzGemmNT": atFences(gemms, gemmAt), "FuzzGemmNTPrefetch": atFences(gemms, gemmAt),
 		"FuzzGemmNN": atFences(gemms, gemmAt), "FuzzGemmNNAdd": atFences(gemms, gemmAt),
 		"FuzzGemmNTBF16": atFences(gemms, gemmAt), "FuzzGemmNNAddBF16": atFences(gemms, gemmAt),
+		"FuzzGemmNTBF16E4M3": atFences(gemms, gemmAt), "FuzzGemmNNAddBF16E4M3": atFences(gemms, gemmAt),
 		"FuzzAttnScoresI8": atFences(i8, i8At), "FuzzQuantizeProbsI8": atFences(i8, i8At), "FuzzAttnValuesI8": atFences(i8, i8At),
 	}
 }

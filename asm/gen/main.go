@@ -32,6 +32,7 @@ var bodies = map[string]func(target){
 	"gemvE4M3": target.gemvE4M3, "gemvTE4M3": target.gemvTE4M3, "gemvE4M3Finite": target.gemvE4M3Finite,
 	"gemmNTFew":  target.gemmNTFew,
 	"gemmNTBF16": target.gemmNTBF16, "gemmNNAddBF16": target.gemmNNAddBF16,
+	"gemmNTBF16E4M3": target.gemmNTBF16E4M3, "gemmNNAddBF16E4M3": target.gemmNNAddBF16E4M3,
 	"f32ToBF16DAZ": target.f32ToBF16DAZ,
 	"attnScoresI8": target.attnScoresI8, "quantizeProbsI8": target.quantizeProbsI8, "attnValuesI8": target.attnValuesI8,
 }

@@ -148,6 +148,16 @@ var Routines = []Routine{
 	{Name: "gemmNNAddBF16", Doc: "gemmNNAddBF16 computes c += A B for A and B in bfloat16 bits (see kernels.GemmNNAddBF16); c has row stride ldc.",
 		Args:  bf16GemmArgs(),
 		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "CMOV"}, NEON: neon}},
+	// The same products for a B of FP8 E4M3 bytes (kernels.GemmNTBF16E4M3,
+	// GemmNNAddBF16E4M3). The AVX-512 bodies widen each block of B exactly to
+	// bfloat16 once, into the scratch w, for every band of rows of A to use; the AVX2
+	// bodies widen to float32 in registers (and leave w alone). Rest as above.
+	{Name: "gemmNTBF16E4M3", Doc: "gemmNTBF16E4M3 computes c = A Bᵀ for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNTBF16E4M3); c has row stride ldc.",
+		Args:  bf16E4M3GemmArgs("256·⌈k/64⌉ words"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "AVX512VL", "CMOV", "MMX+"}}},
+	{Name: "gemmNNAddBF16E4M3", Doc: "gemmNNAddBF16E4M3 computes c += A B for A in bfloat16 bits and B in FP8 E4M3 bytes (see kernels.GemmNNAddBF16E4M3); c has row stride ldc.",
+		Args:  bf16E4M3GemmArgs("32·(k+k%2) words"),
+		Needs: map[ISA][]string{AVX2: {"AVX", "AVX2", "F16C", "FMA3"}, AVX512: {"AVX", "AVX512BF16", "AVX512BW", "AVX512F", "AVX512VL", "CMOV"}}},
 	// The int8 attention over an I8 row store (kernels/attn_i8.go: tiles of 16 rows,
 	// 4-byte column groups, bytes biased by 128, a scale per row segment), bit-exact
 	// with the references on every Level. The AVX-512 bodies of the two products need
@@ -201,6 +211,14 @@ func gemmArgs(next bool) []Arg {
 func bf16GemmArgs() []Arg {
 	return args("c []float32: the m x n result, rows ldc apart", "a []uint16: A, bfloat16 bits, m rows lda apart",
 		"b []uint16: B, bfloat16 bits, rows ldb apart", "m int: rows of A and c", "n int: columns of c",
+		"k int: the depth of each product", "lda int: A's row stride", "ldb int: B's row stride", "ldc int: c's row stride")
+}
+
+// bf16E4M3GemmArgs are bf16GemmArgs with B in bytes and a scratch w for B widened to
+// bfloat16 (its size is given per routine).
+func bf16E4M3GemmArgs(w string) []Arg {
+	return args("c []float32: the m x n result, rows ldc apart", "a []uint16: A, bfloat16 bits, m rows lda apart",
+		"b []byte: B, FP8 E4M3 bytes, rows ldb apart", "w []uint16: scratch for B widened, "+w, "m int: rows of A and c", "n int: columns of c",
 		"k int: the depth of each product", "lda int: A's row stride", "ldb int: B's row stride", "ldc int: c's row stride")
 }
 
