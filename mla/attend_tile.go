@@ -76,7 +76,7 @@ func (l *Layer) foldTile(s *onlineState, p *attnPart, q queries, st *rowStore, l
 	H, dc, rw := c.Heads, c.KVLoRARank, c.CacheRowWidth()
 	n := (hi - lo) / rw
 	switch {
-	case (st.dtype == BF16 && !mlasimd.BF16Native()) || st.dtype == FP8:
+	case (st.dtype == BF16 && !mlasimd.BF16Native()) || (st.dtype == FP8 && !mlasimd.E4M3Native()):
 		// Widened rows (an FP8 row times its scale) and float32 GEMMs, the query and
 		// the probabilities rounded to bfloat16 all the same.
 		rows := st.get(lo, hi, p.rows)
