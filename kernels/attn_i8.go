@@ -50,23 +50,22 @@ func i8Scale(j, seg int) int {
 	return (j/I8TileRows)*2*I8TileRows + seg*I8TileRows + j%I8TileRows
 }
 
-// quantizeI8 writes each x[i] as q = x[i]/d rounded to the nearest integer (ties
-// away from zero, formed in float64), clamped to ±127, with d = max|x|/127 rounded
-// to float32, and returns d (QuantizeQ8Vector's rounding, over a whole segment).
-func quantizeI8(x []float32, put func(i int, q int8)) float32 {
+// segmentScale is d = max|x|/127 rounded to float32: the step of a segment's quants.
+func segmentScale(x []float32) float32 {
 	var amax float32
 	for _, v := range x {
 		amax = max(amax, float32(math.Abs(float64(v))))
 	}
-	d := amax / 127
-	for i, v := range x {
-		var r float64
-		if d != 0 {
-			r = max(-127, min(127, math.Round(float64(v)/float64(d))))
-		}
-		put(i, int8(r))
+	return amax / 127
+}
+
+// quant is v/d rounded to the nearest integer (ties away from zero, formed in
+// float64), clamped to ±127, and 0 when d is 0 (QuantizeQ8Vector's rounding).
+func quant(v, d float32) int8 {
+	if d == 0 {
+		return 0
 	}
-	return d
+	return int8(max(-127, min(127, math.Round(float64(v)/float64(d)))))
 }
 
 // checkFinite returns an error naming the first value of x that is not finite.
@@ -95,8 +94,11 @@ func QuantizeI8Rows(tiles []byte, scales []float32, x []float32, j0, w, split in
 		j := j0 + r
 		row := x[r*w : (r+1)*w]
 		for seg, part := range [2][]float32{row[:split], row[split:]} {
-			k0 := seg * split
-			scales[i8Scale(j, seg)] = quantizeI8(part, func(i int, q int8) { tiles[i8At(j, k0+i, w)] = byte(q) ^ 0x80 })
+			k0, d := seg*split, segmentScale(part)
+			scales[i8Scale(j, seg)] = d
+			for i, v := range part {
+				tiles[i8At(j, k0+i, w)] = byte(quant(v, d)) ^ 0x80
+			}
 		}
 	}
 	return nil
@@ -134,8 +136,11 @@ func QuantizeI8Query(q []byte, qs []float32, x []float32, m, w, split int) error
 	for h := range m {
 		row := x[h*w : (h+1)*w]
 		for seg, part := range [2][]float32{row[:split], row[split:]} {
-			k0 := h*w + seg*split
-			qs[2*h+seg] = quantizeI8(part, func(i int, v int8) { q[k0+i] = byte(v) })
+			out, d := q[h*w+seg*split:][:len(part)], segmentScale(part)
+			qs[2*h+seg] = d
+			for i, v := range part {
+				out[i] = byte(quant(v, d))
+			}
 		}
 	}
 	return nil

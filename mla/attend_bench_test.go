@@ -96,7 +96,7 @@ func benchAttentionCase(b *testing.B, l *Layer, lv dispatch.Level, dt DType, s i
 	d.attend.cache = k
 	d.attend.parts = min(l.pool.Workers(), max(1, s/(2*l.tile)))
 	for b.Loop() {
-		if err := d.qa.round(dt, 1, H, rw, dc); err != nil {
+		if err := l.roundQueries(&d.qa, dt, 1); err != nil {
 			b.Fatal(err)
 		}
 		l.pool.run(&d.attend, d.attend.parts)

@@ -202,7 +202,7 @@ func (l *Layer) attendBatch(out []float32, pc *PagedCache, bs *batchState) error
 	if err := l.pool.run(&bs.absorb, partsFor(B*H*dn*dc, l.minWork, workers)); err != nil {
 		return err
 	}
-	if err := bs.qa.round(pc.dtype, B, H, c.CacheRowWidth(), dc); err != nil {
+	if err := l.roundQueries(&bs.qa, pc.dtype, B); err != nil {
 		return err
 	}
 	total := 0

@@ -192,7 +192,7 @@ func (l *Layer) absorbQueries(c *Cache) error {
 	if err := l.pool.run(&l.dec.absorb, partsFor(H*dn*dc, l.minWork, l.pool.Workers())); err != nil {
 		return err
 	}
-	return l.dec.qa.round(c.dtype, 1, H, l.cfg.CacheRowWidth(), dc)
+	return l.roundQueries(&l.dec.qa, c.dtype, 1)
 }
 
 // attendTask is the split-K attention over the latent cache: part i takes a

@@ -26,10 +26,11 @@ type Layer struct {
 	qBlock  int // queries per prefill score block
 	minWork int // multiply-adds a part must get before a task is split
 
-	proj projection
-	dec  *decodeState
-	pre  prefillState
-	bat  *batchState // made by the first DecodeBatch
+	proj    projection
+	dec     *decodeState
+	rounder queryRounder // the step's query rounding task (roundQueries)
+	pre     prefillState
+	bat     *batchState // made by the first DecodeBatch
 
 	lifecycle
 }
