@@ -2,7 +2,7 @@ package mlasimd_test
 
 import (
 	"fmt"
-	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
@@ -24,20 +24,12 @@ func e4m3Finite(rng interface{ IntN(int) int }, n int) []byte {
 	return b
 }
 
-// checkBF16E4M3Sum is checkBF16Sum for a B of E4M3 bytes.
-func checkBF16E4M3Sum(got float32, c0 float64, k int, term func(p int) (a uint16, b byte)) error {
-	sum, mag := c0, math.Abs(c0)
-	for p := range k {
-		a, b := term(p)
-		v := bf16Value(a) * float64(kernels.E4M3Value(b))
-		sum += v
-		mag += math.Abs(v)
-	}
-	bound := testutil.Gamma(k+1)*mag + float64(k)*0x1p-126
-	if !testutil.Close(got, sum, bound) {
-		return fmt.Errorf("got %v, want %v ± %v", got, sum, bound)
-	}
-	return nil
+// e4m3B is a B of E4M3 bytes of every finite value (e4m3Finite).
+func e4m3B(name string, nt bool, run func(k *mlasimd.Kernels, c []float32, a []uint16, b []byte, m, n, kk, lda, ldb int)) narrowGemm[byte] {
+	return narrowGemm[byte]{name: name, nt: nt, run: run,
+		value: func(b byte) float64 { return float64(kernels.E4M3Value(b)) },
+		draw:  func(rng *rand.Rand, n int) []byte { return e4m3Finite(rng, n) },
+		place: func(r *testutil.Region, n int, p testutil.Place, v []byte) []byte { return r.Bytes(n, p, v) }}
 }
 
 // e4m3GemmCases are bf16GemmCases plus a k that compose splits for
@@ -47,61 +39,18 @@ func e4m3GemmCases() []gemmCase {
 	return append(bf16GemmCases(), gemmCase{5, 40, 600, 601, 600}, gemmCase{3, 5, 4133, 4133, 4140})
 }
 
-// TestGemmNTBF16E4M3 runs GemmNTBF16E4M3 on every Level over bf16GemmCases on guard
-// pages (e4m3GemmCases), B's bytes drawn from every finite E4M3 value. On an AVX-512 CPU with
+// TestGemmNTBF16E4M3 runs GemmNTBF16E4M3 on every Level over e4m3GemmCases on guard
+// pages, B's bytes drawn from every finite E4M3 value. On an AVX-512 CPU with
 // AVX512_BF16 the AVX-512 Level runs the VDPBF16PS body, the AVX2 Level the body that
 // is its fallback.
 func TestGemmNTBF16E4M3(t *testing.T) {
-	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		rng := newRNG(t)
-		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
-		for ci, c := range e4m3GemmCases() {
-			ldb := max(c.ldb, c.k+c.m%3)
-			av := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda)))
-			bv := e4m3Finite(rng, testutil.MatLen(c.n, c.k, ldb))
-			for _, p := range testutil.PlacesFor(ci) {
-				out := rc.F32(c.m*c.n, p, nil)
-				k.GemmNTBF16E4M3(out, ra.U16(len(av), p, av), rb.Bytes(len(bv), p, bv), c.m, c.n, c.k, c.lda, ldb)
-				for i := range c.m {
-					for j := range c.n {
-						err := checkBF16E4M3Sum(out[i*c.n+j], 0, c.k, func(q int) (uint16, byte) { return av[i*c.lda+q], bv[j*ldb+q] })
-						if err != nil {
-							require.Failf(t, "GemmNTBF16E4M3", "%+v c[%d][%d]: %v", c, i, j, err)
-						}
-					}
-				}
-				require.True(t, rc.UntouchedF32(out), "GemmNTBF16E4M3 wrote outside c (%+v)", c)
-			}
-		}
-	})
+	testNarrowGemm(t, e4m3GemmCases(), e4m3B("GemmNTBF16E4M3", true, (*mlasimd.Kernels).GemmNTBF16E4M3))
 }
 
 // TestGemmNNAddBF16E4M3 runs GemmNNAddBF16E4M3 like TestGemmNTBF16E4M3, on a c that
 // starts from normals.
 func TestGemmNNAddBF16E4M3(t *testing.T) {
-	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		rng := newRNG(t)
-		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
-		for ci, c := range e4m3GemmCases() {
-			ldb := max(c.ldb, c.n+c.m%3)
-			av := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda)))
-			bv := e4m3Finite(rng, testutil.MatLen(c.k, c.n, ldb))
-			c0 := testutil.Normals(rng, c.m*c.n)
-			for _, p := range testutil.PlacesFor(ci) {
-				out := rc.F32(c.m*c.n, p, c0)
-				k.GemmNNAddBF16E4M3(out, ra.U16(len(av), p, av), rb.Bytes(len(bv), p, bv), c.m, c.n, c.k, c.lda, ldb)
-				for i := range c.m {
-					for j := range c.n {
-						err := checkBF16E4M3Sum(out[i*c.n+j], float64(c0[i*c.n+j]), c.k, func(q int) (uint16, byte) { return av[i*c.lda+q], bv[q*ldb+j] })
-						if err != nil {
-							require.Failf(t, "GemmNNAddBF16E4M3", "%+v c[%d][%d]: %v", c, i, j, err)
-						}
-					}
-				}
-				require.True(t, rc.UntouchedF32(out), "GemmNNAddBF16E4M3 wrote outside c (%+v)", c)
-			}
-		}
-	})
+	testNarrowGemm(t, e4m3GemmCases(), e4m3B("GemmNNAddBF16E4M3", false, (*mlasimd.Kernels).GemmNNAddBF16E4M3))
 }
 
 // TestGemmBF16E4M3Widening: every one of the 256 bytes of B, subnormals and both NaNs

@@ -3,6 +3,7 @@ package mlasimd_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
@@ -25,13 +26,14 @@ func bf16Normals(rng interface{ IntN(int) int }, x []float32) []uint16 {
 
 func bf16Value(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
 
-// checkBF16Sum checks got against the exact c0 + Σ a[p]·b[p] with GemmNTBF16's
-// bound: γ(k+1)·(|c0| + Σ|a||b|) + k·2^-126 (inputs without subnormals).
-func checkBF16Sum(got float32, c0 float64, k int, term func(p int) (a, b uint16)) error {
+// checkNarrowSum checks got against the exact c0 + Σ a[p]·b[p] (b's values by
+// value) with GemmNTBF16's bound: γ(k+1)·(|c0| + Σ|a||b|) + k·2^-126 (inputs without
+// subnormals bfloat16s).
+func checkNarrowSum[E uint16 | byte](got float32, c0 float64, k int, value func(E) float64, term func(p int) (a uint16, b E)) error {
 	sum, mag := c0, math.Abs(c0)
 	for p := range k {
 		a, b := term(p)
-		v := bf16Value(a) * bf16Value(b)
+		v := bf16Value(a) * value(b)
 		sum += v
 		mag += math.Abs(v)
 	}
@@ -40,6 +42,65 @@ func checkBF16Sum(got float32, c0 float64, k int, term func(p int) (a, b uint16)
 		return fmt.Errorf("got %v, want %v ± %v", got, sum, bound)
 	}
 	return nil
+}
+
+// narrowGemm is a GEMM of a bfloat16 A with a B of E (bfloat16 bits or E4M3 bytes),
+// for testNarrowGemm: its name, the Level's kernel, how B's values are drawn, placed
+// on guard pages and valued exactly.
+type narrowGemm[E uint16 | byte] struct {
+	name  string
+	nt    bool // c = A Bᵀ (else c += A B)
+	run   func(k *mlasimd.Kernels, c []float32, a []uint16, b []E, m, n, kk, lda, ldb int)
+	draw  func(rng *rand.Rand, n int) []E
+	place func(r *testutil.Region, n int, p testutil.Place, v []E) []E
+	value func(E) float64
+}
+
+// testNarrowGemm runs g on every Level over cases on guard pages against the exact
+// sums (c += A B on a c that starts from normals).
+func testNarrowGemm[E uint16 | byte](t *testing.T, cases []gemmCase, g narrowGemm[E]) {
+	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
+		rng := newRNG(t)
+		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
+		for ci, c := range cases {
+			ldb, bRows, bCols := max(c.ldb, c.n+c.m%3), c.k, c.n
+			if g.nt {
+				ldb, bRows, bCols = max(c.ldb, c.k+c.m%3), c.n, c.k
+			}
+			av := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda)))
+			bv := g.draw(rng, testutil.MatLen(bRows, bCols, ldb))
+			var c0 []float32
+			if !g.nt {
+				c0 = testutil.Normals(rng, c.m*c.n)
+			}
+			for _, p := range testutil.PlacesFor(ci) {
+				out := rc.F32(c.m*c.n, p, c0)
+				g.run(k, out, ra.U16(len(av), p, av), g.place(rb, len(bv), p, bv), c.m, c.n, c.k, c.lda, ldb)
+				for i := range c.m {
+					for j := range c.n {
+						term := func(q int) (uint16, E) { return av[i*c.lda+q], bv[q*ldb+j] }
+						start := 0.0
+						if g.nt {
+							term = func(q int) (uint16, E) { return av[i*c.lda+q], bv[j*ldb+q] }
+						} else {
+							start = float64(c0[i*c.n+j])
+						}
+						if err := checkNarrowSum(out[i*c.n+j], start, c.k, g.value, term); err != nil {
+							require.Failf(t, g.name, "%+v c[%d][%d]: %v", c, i, j, err)
+						}
+					}
+				}
+				require.True(t, rc.UntouchedF32(out), "%s wrote outside c (%+v)", g.name, c)
+			}
+		}
+	})
+}
+
+// bf16B is a B of bfloat16 normals (bf16Normals).
+func bf16B(name string, nt bool, run func(k *mlasimd.Kernels, c []float32, a, b []uint16, m, n, kk, lda, ldb int)) narrowGemm[uint16] {
+	return narrowGemm[uint16]{name: name, nt: nt, run: run, value: bf16Value,
+		draw:  func(rng *rand.Rand, n int) []uint16 { return bf16Normals(rng, testutil.Normals(rng, n)) },
+		place: func(r *testutil.Region, n int, p testutil.Place, v []uint16) []uint16 { return r.U16(n, p, v) }}
 }
 
 // bf16GemmCases are gemmCases plus MLA decode's tiles: the scores of 16 heads against
@@ -56,56 +117,13 @@ func bf16GemmCases() []gemmCase {
 // On an AVX-512 CPU with AVX512_BF16 the AVX-512 Level runs the VDPBF16PS body, the
 // AVX2 Level the body that is its fallback.
 func TestGemmNTBF16(t *testing.T) {
-	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		rng := newRNG(t)
-		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
-		for ci, c := range bf16GemmCases() {
-			ldb := max(c.ldb, c.k+c.m%3)
-			av := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda)))
-			bv := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.n, c.k, ldb)))
-			for _, p := range testutil.PlacesFor(ci) {
-				out := rc.F32(c.m*c.n, p, nil)
-				k.GemmNTBF16(out, ra.U16(len(av), p, av), rb.U16(len(bv), p, bv), c.m, c.n, c.k, c.lda, ldb)
-				for i := range c.m {
-					for j := range c.n {
-						err := checkBF16Sum(out[i*c.n+j], 0, c.k, func(q int) (uint16, uint16) { return av[i*c.lda+q], bv[j*ldb+q] })
-						if err != nil {
-							require.Failf(t, "GemmNTBF16", "%+v c[%d][%d]: %v", c, i, j, err)
-						}
-					}
-				}
-				require.True(t, rc.UntouchedF32(out), "GemmNTBF16 wrote outside c (%+v)", c)
-			}
-		}
-	})
+	testNarrowGemm(t, bf16GemmCases(), bf16B("GemmNTBF16", true, (*mlasimd.Kernels).GemmNTBF16))
 }
 
 // TestGemmNNAddBF16 runs GemmNNAddBF16 like TestGemmNTBF16, on a c that starts from
 // normals.
 func TestGemmNNAddBF16(t *testing.T) {
-	testutil.ForEachLevel(t, func(t *testing.T, k *mlasimd.Kernels) {
-		rng := newRNG(t)
-		rc, ra, rb := testutil.NewRegion(t, 0), testutil.NewRegion(t, 0), testutil.NewRegion(t, 0)
-		for ci, c := range bf16GemmCases() {
-			ldb := max(c.ldb, c.n+c.m%3)
-			av := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.m, c.k, c.lda)))
-			bv := bf16Normals(rng, testutil.Normals(rng, testutil.MatLen(c.k, c.n, ldb)))
-			c0 := testutil.Normals(rng, c.m*c.n)
-			for _, p := range testutil.PlacesFor(ci) {
-				out := rc.F32(c.m*c.n, p, c0)
-				k.GemmNNAddBF16(out, ra.U16(len(av), p, av), rb.U16(len(bv), p, bv), c.m, c.n, c.k, c.lda, ldb)
-				for i := range c.m {
-					for j := range c.n {
-						err := checkBF16Sum(out[i*c.n+j], float64(c0[i*c.n+j]), c.k, func(q int) (uint16, uint16) { return av[i*c.lda+q], bv[q*ldb+j] })
-						if err != nil {
-							require.Failf(t, "GemmNNAddBF16", "%+v c[%d][%d]: %v", c, i, j, err)
-						}
-					}
-				}
-				require.True(t, rc.UntouchedF32(out), "GemmNNAddBF16 wrote outside c (%+v)", c)
-			}
-		}
-	})
+	testNarrowGemm(t, bf16GemmCases(), bf16B("GemmNNAddBF16", false, (*mlasimd.Kernels).GemmNNAddBF16))
 }
 
 // TestGemmBF16NonFinite: a NaN or an infinity in A reaches exactly the outputs of its
