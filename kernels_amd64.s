@@ -7597,9 +7597,9 @@ coltile_3:
 	MOVQ    R8, R9
 	ANDQ    $-16, R9
 
-ntbf_tail_5:
+bf_tail_5:
 	CMPQ        R9, R8
-	JAE         ntbf_tail_done_6
+	JAE         bf_tail_done_6
 	MOVWLZX     (DX)(R9*2), R10
 	SHLL        $0x10, R10
 	VMOVD       R10, X8
@@ -7639,15 +7639,15 @@ ntbf_tail_5:
 	VMOVD       R10, X9
 	VFMADD231SS X9, X8, X7
 	INCQ        R9
-	JMP         ntbf_tail_5
+	JMP         bf_tail_5
 
-ntbf_tail_done_6:
+bf_tail_done_6:
 	ANDQ $-16, R8
 	XORQ R9, R9
 
-ntbf_step_7:
+bf_step_7:
 	CMPQ        R9, R8
-	JAE         ntbf_steps_done_8
+	JAE         bf_steps_done_8
 	VMOVDQU     (DX)(R9*2), Y8
 	VPSLLD      $0x10, Y8, Y9
 	VPAND       c_bf16hi_8<>+0(SB), Y8, Y8
@@ -7683,9 +7683,9 @@ ntbf_step_7:
 	VFMADD231PS Y13, Y11, Y7
 	VFMADD231PS Y12, Y10, Y7
 	ADDQ        $0x10, R9
-	JMP         ntbf_step_7
+	JMP         bf_step_7
 
-ntbf_steps_done_8:
+bf_steps_done_8:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+112(FP), CX
 	MOVQ         (SP), DX
@@ -7779,9 +7779,9 @@ coltile_9:
 	MOVQ    CX, BX
 	ANDQ    $-16, BX
 
-ntbf_tail_11:
+bf_tail_11:
 	CMPQ        BX, CX
-	JAE         ntbf_tail_done_12
+	JAE         bf_tail_done_12
 	MOVWLZX     (DX)(BX*2), DI
 	SHLL        $0x10, DI
 	VMOVD       DI, X2
@@ -7797,15 +7797,15 @@ ntbf_tail_11:
 	VMOVD       DI, X3
 	VFMADD231SS X3, X2, X1
 	INCQ        BX
-	JMP         ntbf_tail_11
+	JMP         bf_tail_11
 
-ntbf_tail_done_12:
+bf_tail_done_12:
 	ANDQ $-16, CX
 	XORQ BX, BX
 
-ntbf_step_13:
+bf_step_13:
 	CMPQ        BX, CX
-	JAE         ntbf_steps_done_14
+	JAE         bf_steps_done_14
 	VMOVDQU     (DX)(BX*2), Y2
 	VPSLLD      $0x10, Y2, Y3
 	VPAND       c_bf16hi_8<>+0(SB), Y2, Y2
@@ -7820,9 +7820,9 @@ ntbf_step_13:
 	VFMADD231PS Y7, Y5, Y1
 	VFMADD231PS Y6, Y4, Y1
 	ADDQ        $0x10, BX
-	JMP         ntbf_step_13
+	JMP         bf_step_13
 
-ntbf_steps_done_14:
+bf_steps_done_14:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+112(FP), CX
 	MOVQ         (SP), DX
@@ -7889,9 +7889,9 @@ coltile_17:
 	MOVQ    DI, R8
 	ANDQ    $-16, R8
 
-ntbf_tail_19:
+bf_tail_19:
 	CMPQ        R8, DI
-	JAE         ntbf_tail_done_20
+	JAE         bf_tail_done_20
 	MOVWLZX     (DX)(R8*2), R9
 	SHLL        $0x10, R9
 	VMOVD       R9, X4
@@ -7912,15 +7912,15 @@ ntbf_tail_19:
 	VMOVD       R9, X5
 	VFMADD231SS X5, X4, X3
 	INCQ        R8
-	JMP         ntbf_tail_19
+	JMP         bf_tail_19
 
-ntbf_tail_done_20:
+bf_tail_done_20:
 	ANDQ $-16, DI
 	XORQ R8, R8
 
-ntbf_step_21:
+bf_step_21:
 	CMPQ        R8, DI
-	JAE         ntbf_steps_done_22
+	JAE         bf_steps_done_22
 	VMOVDQU     (DX)(R8*2), Y4
 	VPSLLD      $0x10, Y4, Y5
 	VPAND       c_bf16hi_8<>+0(SB), Y4, Y4
@@ -7945,9 +7945,9 @@ ntbf_step_21:
 	VFMADD231PS Y7, Y5, Y3
 	VFMADD231PS Y6, Y4, Y3
 	ADDQ        $0x10, R8
-	JMP         ntbf_step_21
+	JMP         bf_step_21
 
-ntbf_steps_done_22:
+bf_steps_done_22:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+112(FP), CX
 	MOVQ         (SP), DX
@@ -8007,9 +8007,9 @@ coltile_23:
 	MOVQ    AX, CX
 	ANDQ    $-16, CX
 
-ntbf_tail_25:
+bf_tail_25:
 	CMPQ        CX, AX
-	JAE         ntbf_tail_done_26
+	JAE         bf_tail_done_26
 	MOVWLZX     (DX)(CX*2), SI
 	SHLL        $0x10, SI
 	VMOVD       SI, X1
@@ -8018,15 +8018,15 @@ ntbf_tail_25:
 	VMOVD       SI, X2
 	VFMADD231SS X2, X1, X0
 	INCQ        CX
-	JMP         ntbf_tail_25
+	JMP         bf_tail_25
 
-ntbf_tail_done_26:
+bf_tail_done_26:
 	ANDQ $-16, AX
 	XORQ CX, CX
 
-ntbf_step_27:
+bf_step_27:
 	CMPQ        CX, AX
-	JAE         ntbf_steps_done_28
+	JAE         bf_steps_done_28
 	VMOVDQU     (DX)(CX*2), Y1
 	VPSLLD      $0x10, Y1, Y2
 	VPAND       c_bf16hi_8<>+0(SB), Y1, Y1
@@ -8036,9 +8036,9 @@ ntbf_step_27:
 	VFMADD231PS Y4, Y2, Y0
 	VFMADD231PS Y3, Y1, Y0
 	ADDQ        $0x10, CX
-	JMP         ntbf_step_27
+	JMP         bf_step_27
 
-ntbf_steps_done_28:
+bf_steps_done_28:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+112(FP), CX
 	MOVQ         (SP), DX
@@ -8123,9 +8123,9 @@ coltile_3:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnbf_k_5:
+bfnn_k_5:
 	CMPQ         R10, R9
-	JAE          nnbf_k_done_6
+	JAE          bfnn_k_done_6
 	VPMOVZXWD    (R8), Y8
 	VPSLLD       $0x10, Y8, Y8
 	VPMOVZXWD    16(R8), Y9
@@ -8148,9 +8148,9 @@ nnbf_k_5:
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnbf_k_5
+	JMP          bfnn_k_5
 
-nnbf_k_done_6:
+bfnn_k_done_6:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -8207,9 +8207,9 @@ coltile_7:
 	MOVQ    k+88(FP), R9
 	XORQ    R10, R10
 
-nnbf_k_9:
+bfnn_k_9:
 	CMPQ         R10, R9
-	JAE          nnbf_k_done_10
+	JAE          bfnn_k_done_10
 	VPMOVZXWD    (R8), Y4
 	VPSLLD       $0x10, Y4, Y4
 	VPBROADCASTW (BX)(R10*2), Y5
@@ -8226,9 +8226,9 @@ nnbf_k_9:
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nnbf_k_9
+	JMP          bfnn_k_9
 
-nnbf_k_done_10:
+bfnn_k_done_10:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -8281,9 +8281,9 @@ coltile_11:
 	MOVQ   k+88(FP), R9
 	XORQ   R10, R10
 
-nnbf_k_13:
+bfnn_k_13:
 	CMPQ        R10, R9
-	JAE         nnbf_k_done_14
+	JAE         bfnn_k_done_14
 	MOVWLZX     (R8), R11
 	SHLL        $0x10, R11
 	VMOVD       R11, X4
@@ -8305,9 +8305,9 @@ nnbf_k_13:
 	VFMADD231SS X4, X5, X3
 	ADDQ        DI, R8
 	INCQ        R10
-	JMP         nnbf_k_13
+	JMP         bfnn_k_13
 
-nnbf_k_done_14:
+bfnn_k_done_14:
 	MOVQ   c_base+0(FP), CX
 	MOVQ   ldc+112(FP), DX
 	SHLQ   $0x02, DX
@@ -8363,9 +8363,9 @@ coltile_17:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnbf_k_19:
+bfnn_k_19:
 	CMPQ         DI, SI
-	JAE          nnbf_k_done_20
+	JAE          bfnn_k_done_20
 	VPMOVZXWD    (DX), Y2
 	VPSLLD       $0x10, Y2, Y2
 	VPMOVZXWD    16(DX), Y3
@@ -8376,9 +8376,9 @@ nnbf_k_19:
 	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnbf_k_19
+	JMP          bfnn_k_19
 
-nnbf_k_done_20:
+bfnn_k_done_20:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -8417,9 +8417,9 @@ coltile_21:
 	MOVQ    k+88(FP), SI
 	XORQ    DI, DI
 
-nnbf_k_23:
+bfnn_k_23:
 	CMPQ         DI, SI
-	JAE          nnbf_k_done_24
+	JAE          bfnn_k_done_24
 	VPMOVZXWD    (DX), Y1
 	VPSLLD       $0x10, Y1, Y1
 	VPBROADCASTW (BX)(DI*2), Y2
@@ -8427,9 +8427,9 @@ nnbf_k_23:
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nnbf_k_23
+	JMP          bfnn_k_23
 
-nnbf_k_done_24:
+bfnn_k_done_24:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+112(FP), DX
 	SHLQ    $0x02, DX
@@ -8467,9 +8467,9 @@ coltile_25:
 	MOVQ   k+88(FP), SI
 	XORQ   DI, DI
 
-nnbf_k_27:
+bfnn_k_27:
 	CMPQ        DI, SI
-	JAE         nnbf_k_done_28
+	JAE         bfnn_k_done_28
 	MOVWLZX     (DX), R8
 	SHLL        $0x10, R8
 	VMOVD       R8, X1
@@ -8479,9 +8479,9 @@ nnbf_k_27:
 	VFMADD231SS X1, X2, X0
 	ADDQ        CX, DX
 	INCQ        DI
-	JMP         nnbf_k_27
+	JMP         bfnn_k_27
 
-nnbf_k_done_28:
+bfnn_k_done_28:
 	MOVQ   c_base+0(FP), CX
 	MOVQ   ldc+112(FP), DX
 	SHLQ   $0x02, DX
@@ -8544,9 +8544,9 @@ coltile_3:
 	MOVQ    R8, R9
 	ANDQ    $-8, R9
 
-nte_tail_5:
+e4_tail_5:
 	CMPQ        R9, R8
-	JAE         nte_tail_done_6
+	JAE         e4_tail_done_6
 	MOVWLZX     (DX)(R9*2), R10
 	SHLL        $0x10, R10
 	VMOVD       R10, X8
@@ -8586,17 +8586,17 @@ nte_tail_5:
 	VMOVSS      (R11)(R10*4), X9
 	VFMADD231SS X9, X8, X7
 	INCQ        R9
-	JMP         nte_tail_5
+	JMP         e4_tail_5
 
-nte_tail_done_6:
+e4_tail_done_6:
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y8
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y9
 	ANDQ    $-8, R8
 	XORQ    R9, R9
 
-nte_step_7:
+e4_step_7:
 	CMPQ        R9, R8
-	JAE         nte_steps_done_8
+	JAE         e4_steps_done_8
 	VPMOVZXWD   (DX)(R9*2), Y10
 	VPSLLD      $0x10, Y10, Y10
 	VPMOVZXWD   (AX)(R9*2), Y11
@@ -8642,9 +8642,9 @@ nte_step_7:
 	VFMADD231PS Y12, Y10, Y3
 	VFMADD231PS Y12, Y11, Y7
 	ADDQ        $0x08, R9
-	JMP         nte_step_7
+	JMP         e4_step_7
 
-nte_steps_done_8:
+e4_steps_done_8:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
@@ -8737,9 +8737,9 @@ coltile_9:
 	MOVQ    CX, BX
 	ANDQ    $-8, BX
 
-nte_tail_11:
+e4_tail_11:
 	CMPQ        BX, CX
-	JAE         nte_tail_done_12
+	JAE         e4_tail_done_12
 	MOVWLZX     (DX)(BX*2), DI
 	SHLL        $0x10, DI
 	VMOVD       DI, X2
@@ -8755,17 +8755,17 @@ nte_tail_11:
 	VMOVSS      (R8)(DI*4), X3
 	VFMADD231SS X3, X2, X1
 	INCQ        BX
-	JMP         nte_tail_11
+	JMP         e4_tail_11
 
-nte_tail_done_12:
+e4_tail_done_12:
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y2
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y3
 	ANDQ    $-8, CX
 	XORQ    BX, BX
 
-nte_step_13:
+e4_step_13:
 	CMPQ        BX, CX
-	JAE         nte_steps_done_14
+	JAE         e4_steps_done_14
 	VPMOVZXWD   (DX)(BX*2), Y4
 	VPSLLD      $0x10, Y4, Y4
 	VPMOVZXWD   (AX)(BX*2), Y5
@@ -8781,9 +8781,9 @@ nte_step_13:
 	VFMADD231PS Y6, Y4, Y0
 	VFMADD231PS Y6, Y5, Y1
 	ADDQ        $0x08, BX
-	JMP         nte_step_13
+	JMP         e4_step_13
 
-nte_steps_done_14:
+e4_steps_done_14:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
@@ -8849,9 +8849,9 @@ coltile_17:
 	MOVQ    DI, R8
 	ANDQ    $-8, R8
 
-nte_tail_19:
+e4_tail_19:
 	CMPQ        R8, DI
-	JAE         nte_tail_done_20
+	JAE         e4_tail_done_20
 	MOVWLZX     (DX)(R8*2), R9
 	SHLL        $0x10, R9
 	VMOVD       R9, X4
@@ -8872,17 +8872,17 @@ nte_tail_19:
 	VMOVSS      (R10)(R9*4), X5
 	VFMADD231SS X5, X4, X3
 	INCQ        R8
-	JMP         nte_tail_19
+	JMP         e4_tail_19
 
-nte_tail_done_20:
+e4_tail_done_20:
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y4
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y5
 	ANDQ    $-8, DI
 	XORQ    R8, R8
 
-nte_step_21:
+e4_step_21:
 	CMPQ        R8, DI
-	JAE         nte_steps_done_22
+	JAE         e4_steps_done_22
 	VPMOVZXWD   (DX)(R8*2), Y6
 	VPSLLD      $0x10, Y6, Y6
 	VPMOVSXBW   (BX)(R8*1), X7
@@ -8922,9 +8922,9 @@ nte_step_21:
 	VMULPS      c_f32_256_8<>+0(SB), Y7, Y7
 	VFMADD231PS Y7, Y6, Y3
 	ADDQ        $0x08, R8
-	JMP         nte_step_21
+	JMP         e4_step_21
 
-nte_steps_done_22:
+e4_steps_done_22:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
@@ -8983,9 +8983,9 @@ coltile_23:
 	MOVQ    AX, CX
 	ANDQ    $-8, CX
 
-nte_tail_25:
+e4_tail_25:
 	CMPQ        CX, AX
-	JAE         nte_tail_done_26
+	JAE         e4_tail_done_26
 	MOVWLZX     (DX)(CX*2), SI
 	SHLL        $0x10, SI
 	VMOVD       SI, X1
@@ -8994,17 +8994,17 @@ nte_tail_25:
 	VMOVSS      (DI)(SI*4), X2
 	VFMADD231SS X2, X1, X0
 	INCQ        CX
-	JMP         nte_tail_25
+	JMP         e4_tail_25
 
-nte_tail_done_26:
+e4_tail_done_26:
 	VMOVDQU c_e4m3_sign_8<>+0(SB), Y1
 	VMOVDQU c_e4m3_nankey_8<>+0(SB), Y2
 	ANDQ    $-8, AX
 	XORQ    CX, CX
 
-nte_step_27:
+e4_step_27:
 	CMPQ        CX, AX
-	JAE         nte_steps_done_28
+	JAE         e4_steps_done_28
 	VPMOVZXWD   (DX)(CX*2), Y3
 	VPSLLD      $0x10, Y3, Y3
 	VPMOVSXBW   (BX)(CX*1), X4
@@ -9017,9 +9017,9 @@ nte_step_27:
 	VMULPS      c_f32_256_8<>+0(SB), Y4, Y4
 	VFMADD231PS Y4, Y3, Y0
 	ADDQ        $0x08, CX
-	JMP         nte_step_27
+	JMP         e4_step_27
 
-nte_steps_done_28:
+e4_steps_done_28:
 	MOVQ         c_base+0(FP), AX
 	MOVQ         ldc+136(FP), CX
 	MOVQ         (SP), DX
@@ -9340,7 +9340,7 @@ coltile_3:
 	LEAQ    (SI)(DX*1), DX
 	MOVQ    ldb+128(FP), DI
 	MOVQ    b_base+48(FP), R8
-	ADDQ    AX, R8
+	LEAQ    (R8)(AX*1), R8
 	MOVQ    c_base+0(FP), R9
 	MOVQ    ldc+136(FP), R10
 	SHLQ    $0x02, R10
@@ -9363,9 +9363,9 @@ coltile_3:
 	MOVQ    k+112(FP), R9
 	XORQ    R10, R10
 
-nne_k_5:
+e4nn_k_5:
 	CMPQ         R10, R9
-	JAE          nne_k_done_6
+	JAE          e4nn_k_done_6
 	VPMOVSXBW    (R8), X10
 	VPSLLW       $0x07, X10, X10
 	VPAND        X9, X10, X11
@@ -9400,9 +9400,9 @@ nne_k_5:
 	VFMADD231PS  Y11, Y12, Y7
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nne_k_5
+	JMP          e4nn_k_5
 
-nne_k_done_6:
+e4nn_k_done_6:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
@@ -9441,7 +9441,7 @@ coltile_7:
 	LEAQ    (SI)(DX*1), DX
 	MOVQ    ldb+128(FP), DI
 	MOVQ    b_base+48(FP), R8
-	ADDQ    AX, R8
+	LEAQ    (R8)(AX*1), R8
 	MOVQ    c_base+0(FP), R9
 	MOVQ    ldc+136(FP), R10
 	SHLQ    $0x02, R10
@@ -9460,9 +9460,9 @@ coltile_7:
 	MOVQ    k+112(FP), R9
 	XORQ    R10, R10
 
-nne_k_9:
+e4nn_k_9:
 	CMPQ         R10, R9
-	JAE          nne_k_done_10
+	JAE          e4nn_k_done_10
 	VPMOVSXBW    (R8), X6
 	VPSLLW       $0x07, X6, X6
 	VPAND        X5, X6, X7
@@ -9485,9 +9485,9 @@ nne_k_9:
 	VFMADD231PS  Y6, Y7, Y3
 	ADDQ         DI, R8
 	INCQ         R10
-	JMP          nne_k_9
+	JMP          e4nn_k_9
 
-nne_k_done_10:
+e4nn_k_done_10:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
@@ -9522,7 +9522,7 @@ coltile_11:
 	LEAQ   (SI)(DX*1), DX
 	MOVQ   ldb+128(FP), DI
 	MOVQ   b_base+48(FP), R8
-	ADDQ   AX, R8
+	LEAQ   (R8)(AX*1), R8
 	MOVQ   c_base+0(FP), R9
 	MOVQ   ldc+136(FP), R10
 	SHLQ   $0x02, R10
@@ -9539,9 +9539,9 @@ coltile_11:
 	MOVQ   k+112(FP), R9
 	XORQ   R10, R10
 
-nne_k_13:
+e4nn_k_13:
 	CMPQ        R10, R9
-	JAE         nne_k_done_14
+	JAE         e4nn_k_done_14
 	MOVBQZX     (R8), R11
 	LEAQ        e4m3_f32<>+0(SB), R12
 	VMOVSS      (R12)(R11*4), X4
@@ -9563,9 +9563,9 @@ nne_k_13:
 	VFMADD231SS X4, X5, X3
 	ADDQ        DI, R8
 	INCQ        R10
-	JMP         nne_k_13
+	JMP         e4nn_k_13
 
-nne_k_done_14:
+e4nn_k_done_14:
 	MOVQ   c_base+0(FP), CX
 	MOVQ   ldc+136(FP), DX
 	SHLQ   $0x02, DX
@@ -9608,7 +9608,7 @@ coltile_17:
 	ADDQ    CX, BX
 	MOVQ    ldb+128(FP), CX
 	MOVQ    b_base+48(FP), DX
-	ADDQ    AX, DX
+	LEAQ    (DX)(AX*1), DX
 	MOVQ    c_base+0(FP), SI
 	MOVQ    ldc+136(FP), DI
 	SHLQ    $0x02, DI
@@ -9622,9 +9622,9 @@ coltile_17:
 	MOVQ    k+112(FP), SI
 	XORQ    DI, DI
 
-nne_k_19:
+e4nn_k_19:
 	CMPQ         DI, SI
-	JAE          nne_k_done_20
+	JAE          e4nn_k_done_20
 	VPMOVSXBW    (DX), X4
 	VPSLLW       $0x07, X4, X4
 	VPAND        X3, X4, X5
@@ -9647,9 +9647,9 @@ nne_k_19:
 	VFMADD231PS  Y5, Y6, Y1
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nne_k_19
+	JMP          e4nn_k_19
 
-nne_k_done_20:
+e4nn_k_done_20:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
@@ -9676,7 +9676,7 @@ coltile_21:
 	ADDQ    CX, BX
 	MOVQ    ldb+128(FP), CX
 	MOVQ    b_base+48(FP), DX
-	ADDQ    AX, DX
+	LEAQ    (DX)(AX*1), DX
 	MOVQ    c_base+0(FP), SI
 	MOVQ    ldc+136(FP), DI
 	SHLQ    $0x02, DI
@@ -9689,9 +9689,9 @@ coltile_21:
 	MOVQ    k+112(FP), SI
 	XORQ    DI, DI
 
-nne_k_23:
+e4nn_k_23:
 	CMPQ         DI, SI
-	JAE          nne_k_done_24
+	JAE          e4nn_k_done_24
 	VPMOVSXBW    (DX), X3
 	VPSLLW       $0x07, X3, X3
 	VPAND        X2, X3, X4
@@ -9705,9 +9705,9 @@ nne_k_23:
 	VFMADD231PS  Y3, Y4, Y0
 	ADDQ         CX, DX
 	INCQ         DI
-	JMP          nne_k_23
+	JMP          e4nn_k_23
 
-nne_k_done_24:
+e4nn_k_done_24:
 	MOVQ    c_base+0(FP), CX
 	MOVQ    ldc+136(FP), DX
 	SHLQ    $0x02, DX
@@ -9733,7 +9733,7 @@ coltile_25:
 	ADDQ   CX, BX
 	MOVQ   ldb+128(FP), CX
 	MOVQ   b_base+48(FP), DX
-	ADDQ   AX, DX
+	LEAQ   (DX)(AX*1), DX
 	MOVQ   c_base+0(FP), SI
 	MOVQ   ldc+136(FP), DI
 	SHLQ   $0x02, DI
@@ -9744,9 +9744,9 @@ coltile_25:
 	MOVQ   k+112(FP), SI
 	XORQ   DI, DI
 
-nne_k_27:
+e4nn_k_27:
 	CMPQ        DI, SI
-	JAE         nne_k_done_28
+	JAE         e4nn_k_done_28
 	MOVBQZX     (DX), R8
 	LEAQ        e4m3_f32<>+0(SB), R9
 	VMOVSS      (R9)(R8*4), X1
@@ -9756,9 +9756,9 @@ nne_k_27:
 	VFMADD231SS X1, X2, X0
 	ADDQ        CX, DX
 	INCQ        DI
-	JMP         nne_k_27
+	JMP         e4nn_k_27
 
-nne_k_done_28:
+e4nn_k_done_28:
 	MOVQ   c_base+0(FP), CX
 	MOVQ   ldc+136(FP), DX
 	SHLQ   $0x02, DX
@@ -20586,11 +20586,10 @@ TEXT ·gemmNTBF16AVX512(SB), NOSPLIT, $24-120
 	MOVL  $0x00000001, DX
 	SHLQ  CL, DX
 	DECQ  DX
-	KMOVD DX, K1
 	MOVQ  k+88(FP), BX
 	ANDQ  $-32, BX
-	SHLQ  $0x01, BX
 	MOVQ  BX, 16(SP)
+	KMOVD DX, K1
 	MOVQ  $0x00000000, 8(SP)
 
 ntbf_j_1:
@@ -20602,83 +20601,106 @@ ntbf_j_1:
 	CMOVQGT DX, CX
 	LEAQ    kmask<>+0(SB), DX
 	KMOVW   (DX)(CX*2), K2
-	MOVQ    n+80(FP), DX
-	DECQ    DX
+	MOVQ    n+80(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
 	MOVQ    ldb+104(FP), AX
 	SHLQ    $0x01, AX
-	MOVQ    8(SP), CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
-	IMULQ   AX, CX
-	MOVQ    b_base+48(FP), R8
-	ADDQ    CX, R8
-	MOVQ    8(SP), CX
-	ADDQ    $0x01, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
-	IMULQ   AX, CX
-	MOVQ    b_base+48(FP), R9
-	ADDQ    CX, R9
-	MOVQ    8(SP), CX
-	ADDQ    $0x02, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
 	IMULQ   AX, CX
 	MOVQ    b_base+48(FP), R10
 	ADDQ    CX, R10
+	MOVQ    n+80(FP), AX
+	DECQ    AX
 	MOVQ    8(SP), CX
-	ADDQ    $0x03, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+104(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    b_base+48(FP), R11
 	ADDQ    CX, R11
+	MOVQ    n+80(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+104(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R12
+	ADDQ    CX, R12
+	MOVQ    n+80(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+104(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R13
+	ADDQ    CX, R13
 	MOVQ    $0x00000000, (SP)
 
 ntbf_i_3:
 	MOVQ    m+72(FP), CX
 	CMPQ    (SP), CX
 	JAE     ntbf_i_next_4
-	MOVQ    m+72(FP), DX
-	DECQ    DX
+	MOVQ    m+72(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
 	MOVQ    lda+96(FP), AX
 	SHLQ    $0x01, AX
-	MOVQ    (SP), CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), SI
 	ADDQ    CX, SI
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x01, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), DI
 	ADDQ    CX, DI
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x02, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
-	MOVQ    a_base+24(FP), R12
-	ADDQ    CX, R12
+	MOVQ    a_base+24(FP), R8
+	ADDQ    CX, R8
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x03, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
-	MOVQ    a_base+24(FP), R13
-	ADDQ    CX, R13
+	MOVQ    a_base+24(FP), R9
+	ADDQ    CX, R9
 	MOVQ    (SP), CX
 	SHRQ    $0x02, CX
 	ANDQ    $0x03, CX
 	ADDQ    $0x04, CX
-	MOVQ    ldb+104(FP), DX
-	SHLQ    $0x01, DX
-	IMULQ   DX, CX
-	ADDQ    R8, CX
-	MOVQ    16(SP), BX
+	MOVQ    ldb+104(FP), AX
+	SHLQ    $0x01, AX
+	IMULQ   AX, CX
+	ADDQ    R10, CX
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -20696,19 +20718,20 @@ ntbf_i_3:
 	VPXORD  Z14, Z14, Z14
 	VPXORD  Z15, Z15, Z15
 	XORQ    AX, AX
+	MOVQ    16(SP), DX
 
 ntbf_k_5:
-	CMPQ       AX, BX
+	CMPQ       AX, DX
 	JAE        ntbf_ktail_6
-	PREFETCHT0 (CX)(AX*1)
-	VMOVDQU64  (SI)(AX*1), Z16
-	VMOVDQU64  (DI)(AX*1), Z17
-	VMOVDQU64  (R12)(AX*1), Z18
-	VMOVDQU64  (R13)(AX*1), Z19
-	VMOVDQU64  (R8)(AX*1), Z20
-	VMOVDQU64  (R9)(AX*1), Z21
-	VMOVDQU64  (R10)(AX*1), Z22
-	VMOVDQU64  (R11)(AX*1), Z23
+	PREFETCHT0 (CX)(AX*2)
+	VMOVDQU64  (SI)(AX*2), Z16
+	VMOVDQU64  (DI)(AX*2), Z17
+	VMOVDQU64  (R8)(AX*2), Z18
+	VMOVDQU64  (R9)(AX*2), Z19
+	VMOVDQU64  (R10)(AX*2), Z20
+	VMOVDQU64  (R11)(AX*2), Z21
+	VMOVDQU64  (R12)(AX*2), Z22
+	VMOVDQU64  (R13)(AX*2), Z23
 
 	// VDPBF16PS Z20, Z16, Z0
 	BYTE $0x62
@@ -20837,20 +20860,20 @@ ntbf_k_5:
 	BYTE $0x40
 	BYTE $0x52
 	BYTE $0xff
-	ADDQ $0x40, AX
+	ADDQ $0x20, AX
 	JMP  ntbf_k_5
 
 ntbf_ktail_6:
 	KORTESTD    K1, K1
 	JZ          ntbf_reduce_7
-	VMOVDQU16.Z (SI)(AX*1), K1, Z16
-	VMOVDQU16.Z (DI)(AX*1), K1, Z17
-	VMOVDQU16.Z (R12)(AX*1), K1, Z18
-	VMOVDQU16.Z (R13)(AX*1), K1, Z19
-	VMOVDQU16.Z (R8)(AX*1), K1, Z20
-	VMOVDQU16.Z (R9)(AX*1), K1, Z21
-	VMOVDQU16.Z (R10)(AX*1), K1, Z22
-	VMOVDQU16.Z (R11)(AX*1), K1, Z23
+	VMOVDQU16.Z (SI)(AX*2), K1, Z16
+	VMOVDQU16.Z (DI)(AX*2), K1, Z17
+	VMOVDQU16.Z (R8)(AX*2), K1, Z18
+	VMOVDQU16.Z (R9)(AX*2), K1, Z19
+	VMOVDQU16.Z (R10)(AX*2), K1, Z20
+	VMOVDQU16.Z (R11)(AX*2), K1, Z21
+	VMOVDQU16.Z (R12)(AX*2), K1, Z22
+	VMOVDQU16.Z (R13)(AX*2), K1, Z23
 
 	// VDPBF16PS Z20, Z16, Z0
 	BYTE $0x62
@@ -21030,7 +21053,7 @@ ntbf_reduce_7:
 	MOVQ          (SP), DX
 	MOVQ          m+72(FP), AX
 	CMPQ          DX, AX
-	JAE           ntbf_stored_8
+	JAE           ntbf_stored_9
 	MOVQ          ldc+112(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
@@ -21039,7 +21062,7 @@ ntbf_reduce_7:
 	ADDQ          $0x01, DX
 	MOVQ          m+72(FP), AX
 	CMPQ          DX, AX
-	JAE           ntbf_stored_8
+	JAE           ntbf_stored_9
 	MOVQ          ldc+112(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
@@ -21049,7 +21072,7 @@ ntbf_reduce_7:
 	ADDQ          $0x02, DX
 	MOVQ          m+72(FP), AX
 	CMPQ          DX, AX
-	JAE           ntbf_stored_8
+	JAE           ntbf_stored_9
 	MOVQ          ldc+112(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
@@ -21059,14 +21082,14 @@ ntbf_reduce_7:
 	ADDQ          $0x03, DX
 	MOVQ          m+72(FP), AX
 	CMPQ          DX, AX
-	JAE           ntbf_stored_8
+	JAE           ntbf_stored_9
 	MOVQ          ldc+112(FP), AX
 	IMULQ         AX, DX
 	ADDQ          8(SP), DX
 	VEXTRACTF32X4 $0x03, Z28, X29
 	VMOVUPS       X29, K2, (CX)(DX*4)
 
-ntbf_stored_8:
+ntbf_stored_9:
 	ADDQ $0x04, (SP)
 	JMP  ntbf_i_3
 
@@ -21081,12 +21104,10 @@ ntbf_done_2:
 // func gemmNNAddBF16AVX512(c []float32, a []uint16, b []uint16, m int, n int, k int, lda int, ldb int, ldc int)
 // Requires: AVX, AVX512BF16, AVX512BW, AVX512F, CMOV
 TEXT ·gemmNNAddBF16AVX512(SB), NOSPLIT, $16-120
-	MOVQ      k+88(FP), CX
-	TESTQ     CX, CX
-	JZ        nnbf_done_1
-	VMOVDQU64 nnbf16_order0<>+0(SB), Z28
-	VMOVDQU64 nnbf16_order1<>+0(SB), Z29
-	MOVQ      $0x00000000, 8(SP)
+	MOVQ  k+88(FP), CX
+	TESTQ CX, CX
+	JZ    nnbf_done_1
+	MOVQ  $0x00000000, 8(SP)
 
 nnbf_j_2:
 	MOVQ    n+80(FP), CX
@@ -21108,62 +21129,90 @@ nnbf_i_3:
 	MOVQ    m+72(FP), CX
 	CMPQ    (SP), CX
 	JAE     nnbf_i_next_4
-	MOVQ    m+72(FP), DX
-	DECQ    DX
+	MOVQ    m+72(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
 	MOVQ    lda+96(FP), AX
 	SHLQ    $0x01, AX
-	MOVQ    (SP), CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), SI
 	ADDQ    CX, SI
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x01, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), DI
 	ADDQ    CX, DI
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x02, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R8
 	ADDQ    CX, R8
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x03, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R9
 	ADDQ    CX, R9
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x04, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R10
 	ADDQ    CX, R10
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x05, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R11
 	ADDQ    CX, R11
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x06, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R12
 	ADDQ    CX, R12
+	MOVQ    m+72(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x07, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+96(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R13
 	ADDQ    CX, R13
@@ -21503,16 +21552,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z1, Z0, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z1, Z0, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z1, Z0, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z1, Z0, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x01, DX
 	MOVQ      m+72(FP), AX
@@ -21522,16 +21571,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z3, Z2, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z3, Z2, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z3, Z2, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z3, Z2, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x02, DX
 	MOVQ      m+72(FP), AX
@@ -21541,16 +21590,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z5, Z4, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z5, Z4, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z5, Z4, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z5, Z4, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x03, DX
 	MOVQ      m+72(FP), AX
@@ -21560,16 +21609,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z7, Z6, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z7, Z6, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z7, Z6, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z7, Z6, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x04, DX
 	MOVQ      m+72(FP), AX
@@ -21579,16 +21628,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z9, Z8, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z9, Z8, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z9, Z8, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z9, Z8, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x05, DX
 	MOVQ      m+72(FP), AX
@@ -21598,16 +21647,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z11, Z10, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z11, Z10, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z11, Z10, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z11, Z10, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x06, DX
 	MOVQ      m+72(FP), AX
@@ -21617,16 +21666,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z13, Z12, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z13, Z12, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z13, Z12, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z13, Z12, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 	MOVQ      (SP), DX
 	ADDQ      $0x07, DX
 	MOVQ      m+72(FP), AX
@@ -21636,16 +21685,16 @@ nnbf_store_7:
 	IMULQ     AX, DX
 	ADDQ      8(SP), DX
 	LEAQ      (CX)(DX*4), DX
-	VMOVDQU64 Z28, Z30
-	VPERMI2PS Z15, Z14, Z30
-	VMOVUPS.Z (DX), K1, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K1, (DX)
-	VMOVDQU64 Z29, Z30
-	VPERMI2PS Z15, Z14, Z30
-	VMOVUPS.Z 64(DX), K2, Z31
-	VADDPS    Z31, Z30, Z30
-	VMOVUPS   Z30, K2, 64(DX)
+	VMOVDQU64 nnbf16_order0<>+0(SB), Z22
+	VPERMI2PS Z15, Z14, Z22
+	VMOVUPS.Z (DX), K1, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K1, (DX)
+	VMOVDQU64 nnbf16_order1<>+0(SB), Z22
+	VPERMI2PS Z15, Z14, Z22
+	VMOVUPS.Z 64(DX), K2, Z23
+	VADDPS    Z23, Z22, Z22
+	VMOVUPS   Z22, K2, 64(DX)
 
 nnbf_stored_8:
 	ADDQ $0x08, (SP)
@@ -21667,18 +21716,19 @@ TEXT ·gemmNTBF16E4M3AVX512(SB), NOSPLIT, $32-144
 	MOVL  $0x00000001, DX
 	SHLQ  CL, DX
 	DECQ  DX
-	KMOVD DX, K1
-	MOVQ  k+112(FP), CX
-	ANDQ  $0x3f, CX
-	MOVQ  $0x00000001, DX
-	SHLQ  CL, DX
-	DECQ  DX
-	KMOVQ DX, K7
 	MOVQ  k+112(FP), BX
 	ANDQ  $-32, BX
 	MOVQ  BX, 16(SP)
+	KMOVD DX, K1
+	MOVQ  k+112(FP), CX
+	ANDQ  $0x3f, CX
+	MOVL  $0x00000001, DX
+	SHLQ  CL, DX
+	DECQ  DX
+	MOVQ  k+112(FP), BX
 	ANDQ  $-64, BX
 	MOVQ  BX, 24(SP)
+	KMOVQ DX, K7
 	MOVQ  $0x00000000, 8(SP)
 
 nte_j_1:
@@ -21690,6 +21740,45 @@ nte_j_1:
 	CMOVQGT DX, CX
 	LEAQ    kmask<>+0(SB), DX
 	KMOVW   (DX)(CX*2), K2
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R10
+	ADDQ    CX, R10
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x01, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R11
+	ADDQ    CX, R11
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x02, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R12
+	ADDQ    CX, R12
+	MOVQ    n+104(FP), AX
+	DECQ    AX
+	MOVQ    8(SP), CX
+	ADDQ    $0x03, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    ldb+128(FP), AX
+	IMULQ   AX, CX
+	MOVQ    b_base+48(FP), R13
+	ADDQ    CX, R13
 	MOVQ    $0x00000000, (SP)
 
 nte_i_3:
@@ -21739,45 +21828,6 @@ nte_i_3:
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R9
 	ADDQ    CX, R9
-	MOVQ    n+104(FP), AX
-	DECQ    AX
-	MOVQ    8(SP), CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    ldb+128(FP), AX
-	IMULQ   AX, CX
-	MOVQ    b_base+48(FP), R10
-	ADDQ    CX, R10
-	MOVQ    n+104(FP), AX
-	DECQ    AX
-	MOVQ    8(SP), CX
-	ADDQ    $0x01, CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    ldb+128(FP), AX
-	IMULQ   AX, CX
-	MOVQ    b_base+48(FP), R11
-	ADDQ    CX, R11
-	MOVQ    n+104(FP), AX
-	DECQ    AX
-	MOVQ    8(SP), CX
-	ADDQ    $0x02, CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    ldb+128(FP), AX
-	IMULQ   AX, CX
-	MOVQ    b_base+48(FP), R12
-	ADDQ    CX, R12
-	MOVQ    n+104(FP), AX
-	DECQ    AX
-	MOVQ    8(SP), CX
-	ADDQ    $0x03, CX
-	CMPQ    CX, AX
-	CMOVQGT AX, CX
-	MOVQ    ldb+128(FP), AX
-	IMULQ   AX, CX
-	MOVQ    b_base+48(FP), R13
-	ADDQ    CX, R13
 	MOVQ    (SP), CX
 	SHRQ    $0x02, CX
 	ANDQ    $0x03, CX
@@ -21803,11 +21853,12 @@ nte_i_3:
 	VPXORD  Z14, Z14, Z14
 	VPXORD  Z15, Z15, Z15
 	XORQ    AX, AX
+	MOVQ    16(SP), DX
 	CMPQ    (SP), $0x00
 	JE      nte_first_8
 
 nte_k_5:
-	CMPQ       AX, 16(SP)
+	CMPQ       AX, DX
 	JAE        nte_ktail_6
 	PREFETCHT0 (CX)(AX*1)
 	VMOVDQU64  (SI)(AX*2), Z16
@@ -23214,62 +23265,90 @@ nne_i_6:
 	MOVQ    m+96(FP), CX
 	CMPQ    (SP), CX
 	JAE     nne_i_next_7
-	MOVQ    m+96(FP), DX
-	DECQ    DX
+	MOVQ    m+96(FP), AX
+	DECQ    AX
+	MOVQ    (SP), CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
 	MOVQ    lda+120(FP), AX
 	SHLQ    $0x01, AX
-	MOVQ    (SP), CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), SI
 	ADDQ    CX, SI
+	MOVQ    m+96(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x01, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), DI
 	ADDQ    CX, DI
+	MOVQ    m+96(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x02, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R8
 	ADDQ    CX, R8
+	MOVQ    m+96(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x03, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R9
 	ADDQ    CX, R9
+	MOVQ    m+96(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x04, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R10
 	ADDQ    CX, R10
+	MOVQ    m+96(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x05, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R11
 	ADDQ    CX, R11
+	MOVQ    m+96(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x06, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R12
 	ADDQ    CX, R12
+	MOVQ    m+96(FP), AX
+	DECQ    AX
 	MOVQ    (SP), CX
 	ADDQ    $0x07, CX
-	CMPQ    CX, DX
-	CMOVQGT DX, CX
+	CMPQ    CX, AX
+	CMOVQGT AX, CX
+	MOVQ    lda+120(FP), AX
+	SHLQ    $0x01, AX
 	IMULQ   AX, CX
 	MOVQ    a_base+24(FP), R13
 	ADDQ    CX, R13
@@ -23298,6 +23377,8 @@ nne_i_6:
 nne_p_8:
 	CMPQ         CX, DX
 	JAE          nne_odd_9
+	VMOVDQU64    (AX), Z18
+	VMOVDQU64    64(AX), Z19
 	VPBROADCASTD (SI)(CX*1), Z20
 	VPBROADCASTD (DI)(CX*1), Z21
 	VPBROADCASTD (R8)(CX*1), Z22
@@ -23306,8 +23387,6 @@ nne_p_8:
 	VPBROADCASTD (R11)(CX*1), Z25
 	VPBROADCASTD (R12)(CX*1), Z26
 	VPBROADCASTD (R13)(CX*1), Z27
-	VMOVDQU64    (AX), Z18
-	VMOVDQU64    64(AX), Z19
 
 	// VDPBF16PS Z18, Z20, Z0
 	BYTE $0x62
@@ -23444,6 +23523,8 @@ nne_odd_9:
 	MOVQ         k+112(FP), DX
 	TESTQ        $0x00000001, DX
 	JZ           nne_store_10
+	VMOVDQU64    (AX), Z18
+	VMOVDQU64    64(AX), Z19
 	MOVWLZX      (SI)(CX*1), DX
 	VPBROADCASTD DX, Z20
 	MOVWLZX      (DI)(CX*1), DX
@@ -23460,8 +23541,6 @@ nne_odd_9:
 	VPBROADCASTD DX, Z26
 	MOVWLZX      (R13)(CX*1), DX
 	VPBROADCASTD DX, Z27
-	VMOVDQU64    (AX), Z18
-	VMOVDQU64    64(AX), Z19
 
 	// VDPBF16PS Z18, Z20, Z0
 	BYTE $0x62

@@ -106,9 +106,17 @@ func (t target) tiles(bands, steps []int, tile func(rows, cols int, i, j Mem)) {
 // rowPointers returns rows pointers into matrix name, starting at row start with a
 // row stride of ld elements.
 func rowPointers(name, ld string, start Op, rows int) []Register {
+	return scaledRowPointers(name, ld, start, rows, 2)
+}
+
+// scaledRowPointers is rowPointers for elements of 1<<shift bytes (the bfloat16 and
+// E4M3 GEMMs).
+func scaledRowPointers(name, ld string, start Op, rows int, shift uint8) []Register {
 	base := ptr(name)
 	stride := Load(Param(ld), GP64())
-	SHLQ(U8(2), stride)
+	if shift > 0 {
+		SHLQ(U8(shift), stride)
+	}
 	p := make([]Register, rows)
 	p[0] = GP64()
 	MOVQ(start, p[0])
@@ -119,6 +127,18 @@ func rowPointers(name, ld string, start Op, rows int) []Register {
 		LEAQ(Mem{Base: p[r-1], Index: stride, Scale: 1}, p[r])
 	}
 	return p
+}
+
+// cOffset returns in a new register the element offset (i+r)*ldc + j of c.
+func cOffset(i, j Mem, r int, ldc Register) Register {
+	off := GP64()
+	MOVQ(i, off)
+	if r > 0 {
+		ADDQ(U32(r), off)
+	}
+	IMULQ(ldc, off)
+	ADDQ(j, off)
+	return off
 }
 
 // gemmNTBlock emits one rows x nb tile of dot products over k at (i, j).
@@ -154,13 +174,7 @@ func (t target) gemmNTBlock(rows, nb int, i, j Mem, pf *prefetchStream, add bool
 	cp := ptr("c")
 	ldc := Load(Param("ldc"), GP64())
 	for r := range rows {
-		off := GP64()
-		MOVQ(i, off)
-		if r > 0 {
-			ADDQ(U32(r), off)
-		}
-		IMULQ(ldc, off)
-		ADDQ(j, off)
+		off := cOffset(i, j, r, ldc)
 		for s := range nb {
 			at := Mem{Base: cp, Index: off, Scale: 4, Disp: 4 * s}
 			x := t.hsum(acc[r][s])
@@ -371,13 +385,7 @@ func (t target) gemmNTFewBlock(rows, nb int, i, j Mem, pf prefetchStream) {
 	cp := ptr("c")
 	ldc := Load(Param("ldc"), GP64())
 	for r := range rows {
-		off := GP64()
-		MOVQ(i, off)
-		if r > 0 {
-			ADDQ(U32(r), off)
-		}
-		IMULQ(ldc, off)
-		ADDQ(j, off)
+		off := cOffset(i, j, r, ldc)
 		at := Mem{Base: cp, Index: off, Scale: 4}
 		switch nb {
 		case 8:
