@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/mlasimd/mlasimd"
@@ -351,4 +352,28 @@ func ExampleAttnValuesI8() {
 	// Unquantized: 0.75·k/4 + 0.25·(16-k), 4 and 3.0625 for k = 0 and 15.
 	fmt.Printf("%.3f %.3f\n", o[0], o[15])
 	// Output: 4.000 3.055
+}
+
+// TestAttnI8HugeSizes: sizes whose products overflow an int are refused by the shape
+// checks (a panic naming the kernel) before any memory is touched.
+func TestAttnI8HugeSizes(t *testing.T) {
+	const huge = math.MaxInt/2 + 1
+	tiles, scales := make([]byte, 16*8), make([]float32, 32)
+	for name, call := range map[string]func(){
+		"AttnScoresI8":    func() { mlasimd.AttnScoresI8(nil, nil, nil, tiles, scales, 4, huge, 8, 4) },
+		"AttnScoresI8 m":  func() { mlasimd.AttnScoresI8(nil, nil, nil, tiles, scales, huge, 1, 8, 4) },
+		"QuantizeProbsI8": func() { mlasimd.QuantizeProbsI8(nil, nil, nil, scales, huge, 4) },
+		"AttnValuesI8":    func() { mlasimd.AttnValuesI8(nil, nil, nil, tiles, scales, huge, 1, 0, 8, 4) },
+		"QuantizeI8Rows":  func() { _ = mlasimd.QuantizeI8Rows(tiles, scales, make([]float32, 8), math.MaxInt, 8, 4) },
+		"QuantizeI8Query": func() { _ = mlasimd.QuantizeI8Query(nil, nil, nil, huge, 8, 4) },
+	} {
+		kernel := strings.Fields(name)[0]
+		func() {
+			defer func() {
+				msg, _ := recover().(string)
+				require.True(t, strings.HasPrefix(msg, "mlasimd: "+kernel+": "), "%s: panic %q, want the shape check's", name, msg)
+			}()
+			call()
+		}()
+	}
 }

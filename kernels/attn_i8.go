@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"github.com/mlasimd/mlasimd/internal/checked"
 	"math"
 )
 
@@ -34,10 +35,26 @@ func CheckI8Rows(kernel string, tiles, scales, n, w, split int) {
 	if n < 0 {
 		shapePanic(kernel, "negative row count %d", n)
 	}
-	t := (n + I8TileRows - 1) / I8TileRows
-	if tiles < t*I8TileBytes(w) || scales < t*2*I8TileRows {
+	t := i8Tiles(n)
+	bytes, ok1 := checked.Mul(t, I8TileBytes(w))
+	floats, ok2 := checked.Mul(t, 2*I8TileRows)
+	if !ok1 || !ok2 || tiles < bytes || scales < floats {
 		shapePanic(kernel, "len(tiles)=%d len(scales)=%d, want %d tiles of %d bytes and %d scales", tiles, scales, t, I8TileBytes(w), 2*I8TileRows)
 	}
+}
+
+// i8Tiles is the number of tiles that hold n >= 0 rows (no overflow for any n).
+func i8Tiles(n int) int {
+	if n%I8TileRows != 0 {
+		return n/I8TileRows + 1
+	}
+	return n / I8TileRows
+}
+
+// isProduct reports whether n == a·b without overflow.
+func isProduct(n, a, b int) bool {
+	p, ok := checked.Mul(a, b)
+	return ok && p == n
 }
 
 // i8At returns the offset in a tile store of row j, column k.
@@ -83,10 +100,11 @@ func checkFinite(kernel string, x []float32) error {
 // d = max|x|/127 of the segment, as for QuantizeQ8Vector). A NaN or an infinity is
 // an error wrapping ErrQ8_0Value, and nothing is written.
 func QuantizeI8Rows(tiles []byte, scales []float32, x []float32, j0, w, split int) error {
-	if w <= 0 || len(x)%w != 0 || j0 < 0 {
-		shapePanic("QuantizeI8Rows", "len(x)=%d is not whole rows of width %d, or row %d is negative", len(x), w, j0)
+	end, ok := checked.Add(j0, len(x)/max(w, 1))
+	if w <= 0 || len(x)%w != 0 || j0 < 0 || !ok {
+		shapePanic("QuantizeI8Rows", "len(x)=%d is not whole rows of width %d, or row %d is negative or too large", len(x), w, j0)
 	}
-	CheckI8Rows("QuantizeI8Rows", len(tiles), len(scales), j0+len(x)/w, w, split)
+	CheckI8Rows("QuantizeI8Rows", len(tiles), len(scales), end, w, split)
 	if err := checkFinite("QuantizeI8Rows", x); err != nil {
 		return err
 	}
@@ -127,7 +145,7 @@ func DequantizeI8Rows(dst []float32, tiles []byte, scales []float32, j0, j1, w, 
 // with two scales per row in qs (m x 2), one per segment, quantized like the cache's
 // rows. A NaN or an infinity is an error wrapping ErrQ8_0Value.
 func QuantizeI8Query(q []byte, qs []float32, x []float32, m, w, split int) error {
-	if m < 0 || w <= 0 || split <= 0 || split >= w || len(x) != m*w || len(q) != m*w || len(qs) != 2*m {
+	if m < 0 || w <= 0 || split <= 0 || split >= w || !isProduct(len(x), m, w) || len(q) != len(x) || !isProduct(len(qs), 2, m) {
 		shapePanic("QuantizeI8Query", "len(q)=%d len(qs)=%d len(x)=%d for %d rows of %d split at %d", len(q), len(qs), len(x), m, w, split)
 	}
 	if err := checkFinite("QuantizeI8Query", x); err != nil {
@@ -149,8 +167,8 @@ func QuantizeI8Query(q []byte, qs []float32, x []float32, m, w, split int) error
 // CheckAttnScoresI8 panics unless the shapes fit AttnScoresI8.
 func CheckAttnScoresI8(kernel string, s, q, qs, tiles, scales, m, n, w, split int) {
 	CheckI8Rows(kernel, tiles, scales, n, w, split)
-	if m < 0 || s != m*n || q != m*w || qs != 2*m {
-		shapePanic(kernel, "len(s)=%d len(q)=%d len(qs)=%d, want %d, %d and %d for %d queries of %d over %d rows", s, q, qs, m*n, m*w, 2*m, m, w, n)
+	if m < 0 || !isProduct(s, m, n) || !isProduct(q, m, w) || !isProduct(qs, 2, m) {
+		shapePanic(kernel, "len(s)=%d len(q)=%d len(qs)=%d, want m·n, m·w and 2·m for %d queries of %d over %d rows", s, q, qs, m, w, n)
 	}
 }
 
@@ -185,12 +203,13 @@ func AttnScoresI8(s []float32, q []byte, qs []float32, tiles []byte, scales []fl
 
 // I8ProbStride is the row stride of quantized probabilities for n rows: n rounded
 // up to a whole tile, the padding zero.
-func I8ProbStride(n int) int { return (n + I8TileRows - 1) / I8TileRows * I8TileRows }
+func I8ProbStride(n int) int { return i8Tiles(n) * I8TileRows }
 
 // CheckQuantizeProbsI8 panics unless the shapes fit QuantizeProbsI8.
 func CheckQuantizeProbsI8(kernel string, pq, ps, p, scales, m, n int) {
-	t := I8ProbStride(n) / I8TileRows
-	if m < 0 || n < 0 || p != m*n || pq != m*I8ProbStride(n) || ps != m || scales < t*2*I8TileRows {
+	t := i8Tiles(max(n, 0))
+	floats, ok := checked.Mul(t, 2*I8TileRows)
+	if m < 0 || n < 0 || !ok || !isProduct(p, m, n) || !isProduct(pq, m, t*I8TileRows) || ps != m || scales < floats {
 		shapePanic(kernel, "len(pq)=%d len(ps)=%d len(p)=%d len(scales)=%d for %d rows of %d probabilities", pq, ps, p, scales, m, n)
 	}
 }
@@ -235,7 +254,7 @@ func QuantizeProbsI8(pq []byte, ps []float32, p []float32, scales []float32, m, 
 // CheckAttnValuesI8 panics unless the shapes fit AttnValuesI8.
 func CheckAttnValuesI8(kernel string, o, pq, ps, tiles, scales, m, n, dv, w, split int) {
 	CheckI8Rows(kernel, tiles, scales, n, w, split)
-	if m < 0 || dv < 0 || dv > split || dv%16 != 0 || o != m*dv || pq != m*I8ProbStride(n) || ps != m {
+	if m < 0 || dv < 0 || dv > split || dv%16 != 0 || !isProduct(o, m, dv) || !isProduct(pq, m, i8Tiles(n)*I8TileRows) || ps != m {
 		shapePanic(kernel, "len(o)=%d len(pq)=%d len(ps)=%d for %d rows of %d values (a multiple of 16 up to %d) over %d rows", o, pq, ps, m, dv, split, n)
 	}
 }
